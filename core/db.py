@@ -1,0 +1,115 @@
+"""Engines and units of work, built from settings (never at import time).
+
+A unit of work is one database transaction. Work that must only happen once the
+transaction is durable — enqueueing an RQ job, above all — is registered with
+`uow.after_commit(...)` and runs after a successful commit, never after a rollback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def normalise_url(url: str) -> str:
+    """Accept the URLs hosting platforms hand out and use psycopg 3 for PostgreSQL."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(database_url: str, **kwargs) -> Engine:
+    """An engine tuned for its backend.
+
+    SQLite (the embedded default) gets WAL, foreign keys, a busy timeout and
+    BEGIN IMMEDIATE, so concurrent writers queue up instead of failing half-way.
+    PostgreSQL gets a pre-ping, so a dropped connection is replaced, not reported.
+    """
+    url = normalise_url(database_url)
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        _tune_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+    return create_engine(url, **kwargs)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class UnitOfWork:
+    """One transaction: `with uow:` commits on success and rolls back on error."""
+
+    def __init__(self, session_factory: sessionmaker[Session]):
+        self._factory = session_factory
+        self._after_commit: list[Callable[[], None]] = []
+        self.session: Session | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._factory()
+        self._after_commit = []
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self.session is not None
+        try:
+            if exc_type is None:
+                self.session.commit()
+            else:
+                self.session.rollback()
+        finally:
+            self.session.close()
+            self.session = None
+        if exc_type is None:
+            hooks, self._after_commit = self._after_commit, []
+            for hook in hooks:
+                hook()
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Run `hook` once this transaction has committed (e.g. enqueue a job)."""
+        self._after_commit.append(hook)
+
+    @property
+    def dialect(self) -> str:
+        assert self.session is not None
+        return self.session.get_bind().dialect.name
+
+
+class Database:
+    """An engine plus a way to open units of work on it."""
+
+    def __init__(self, database_url: str, **engine_kwargs):
+        self.engine = make_engine(database_url, **engine_kwargs)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,66 @@
+"""Background jobs: RQ on Redis in production, in-process on the embedded default.
+
+Jobs take ids, never objects, and carry deterministic job ids, so enqueueing the same
+work twice is harmless. Callers enqueue from `uow.after_commit`, so a job never sees
+a transaction that has not committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class JobQueue(Protocol):
+    def enqueue(self, func: Callable, *args, job_id: str | None = None) -> None: ...
+
+    def ping(self) -> bool: ...
+
+
+class InProcessQueue:
+    """Runs each job at once in the calling process (embedded default, demo, tests).
+
+    A failing job is logged, not raised: the outbox re-drive and reconciliation jobs pick
+    the work up again, exactly as they would after an RQ worker failure.
+    """
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def enqueue(self, func: Callable, *args, job_id: str | None = None) -> None:
+        self.ran.append(job_id or func.__name__)
+        try:
+            func(*args)
+        except Exception:
+            log.exception("in-process job %s failed", job_id or func.__name__)
+
+    def ping(self) -> bool:
+        return True
+
+
+class RQQueue:
+    """Puts jobs on Redis for `pitstop worker` processes."""
+
+    def __init__(self, redis_url: str, name: str = "pitstop"):
+        from redis import Redis
+        from rq import Queue
+
+        self.redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+        self.queue = Queue(name, connection=self.redis)
+
+    def enqueue(self, func: Callable, *args, job_id: str | None = None) -> None:
+        self.queue.enqueue(func, *args, job_id=job_id, result_ttl=3600, failure_ttl=86400)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.redis.ping())
+        except Exception:
+            return False
+
+
+def make_queue(redis_url: str | None) -> JobQueue:
+    """The queue this deployment uses: Redis when REDIS_URL is set, else in-process."""
+    return RQQueue(redis_url) if redis_url else InProcessQueue()

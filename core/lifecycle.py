@@ -1,0 +1,95 @@
+"""The life of a booking, as the shop floor sees it.
+
+held → confirmed → received → in_progress ⇄ awaiting_approval → ready → completed,
+with the side exits cancelled, no_show, expired and needs_reschedule. The table below is
+the whole rule book; `check_move` is the only way to ask it.
+
+```mermaid
+stateDiagram-v2
+    [*] --> held
+    held --> confirmed
+    held --> expired
+    held --> cancelled
+    confirmed --> received
+    confirmed --> cancelled
+    confirmed --> no_show
+    confirmed --> needs_reschedule
+    needs_reschedule --> confirmed
+    needs_reschedule --> cancelled
+    received --> in_progress
+    in_progress --> awaiting_approval
+    awaiting_approval --> in_progress
+    in_progress --> ready
+    received --> ready
+    ready --> completed
+    completed --> [*]
+```
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class BookingStatus(StrEnum):
+    HELD = "held"
+    CONFIRMED = "confirmed"
+    RECEIVED = "received"
+    IN_PROGRESS = "in_progress"
+    AWAITING_APPROVAL = "awaiting_approval"
+    READY = "ready"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+    EXPIRED = "expired"
+    NEEDS_RESCHEDULE = "needs_reschedule"
+
+
+S = BookingStatus
+
+MOVES: dict[BookingStatus, frozenset[BookingStatus]] = {
+    S.HELD: frozenset({S.CONFIRMED, S.EXPIRED, S.CANCELLED}),
+    S.CONFIRMED: frozenset({S.RECEIVED, S.CANCELLED, S.NO_SHOW, S.NEEDS_RESCHEDULE}),
+    S.NEEDS_RESCHEDULE: frozenset({S.CONFIRMED, S.CANCELLED}),
+    S.RECEIVED: frozenset({S.IN_PROGRESS, S.READY}),
+    S.IN_PROGRESS: frozenset({S.AWAITING_APPROVAL, S.READY}),
+    S.AWAITING_APPROVAL: frozenset({S.IN_PROGRESS}),
+    S.READY: frozenset({S.COMPLETED}),
+    S.COMPLETED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.NO_SHOW: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+
+# Statuses in which a booking holds its mechanic and bay. A held booking blocks only
+# until its hold expires; queries check hold_expires_at as well.
+OCCUPYING: frozenset[BookingStatus] = frozenset(
+    {S.HELD, S.CONFIRMED, S.RECEIVED, S.IN_PROGRESS, S.AWAITING_APPROVAL, S.READY}
+)
+
+FINAL: frozenset[BookingStatus] = frozenset(s for s, nxt in MOVES.items() if not nxt)
+
+
+class IllegalMove(ValueError):
+    """A status change the rule book does not allow; `reason` says why in plain words."""
+
+    def __init__(self, current: BookingStatus, target: BookingStatus, reason: str):
+        super().__init__(f"cannot move a {current} booking to {target}: {reason}")
+        self.current = current
+        self.target = target
+        self.reason = reason
+
+
+def check_move(current: BookingStatus | str, target: BookingStatus | str) -> None:
+    """Raise IllegalMove unless a booking may go from `current` to `target`."""
+    current, target = BookingStatus(current), BookingStatus(target)
+    if target in MOVES[current]:
+        return
+    if current in FINAL:
+        reason = f"the booking is already {current}"
+    elif current == target:
+        reason = f"the booking is already {current}"
+    else:
+        allowed = ", ".join(sorted(MOVES[current]))
+        reason = f"from {current} it can only go to {allowed}"
+    raise IllegalMove(current, target, reason)

@@ -1,0 +1,120 @@
+"""Loading a shop file into the database, as often as the operator likes.
+
+Loading is an upsert keyed on the shop's slug and each item's code (staff by phone):
+loading the same file twice changes nothing, and a changed file changes only what
+differs. Items missing from a newer file are deactivated, never deleted, because
+bookings point at them. Stock levels are set only when a part is new: afterwards they
+belong to the workshop (jobs consume parts, owners restock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db import Database
+from core.models import Bay, Closure, Part, Service, Shop, Staff
+from core.shopfile import ShopSpec, parse_shop
+
+
+@dataclass
+class LoadReport:
+    """What a load did, for the operator: created or not, and each change made."""
+
+    slug: str
+    created: bool = False
+    changes: list[str] = field(default_factory=list)
+
+
+def load_shop(db: Database, spec: ShopSpec) -> LoadReport:
+    """Create or update the shop described by `spec` in one transaction."""
+    with db.uow() as uow:
+        return _load(uow.session, spec)
+
+
+def shop_spec(shop: Shop) -> ShopSpec:
+    """The validated rules of a stored shop (its file, as last loaded or edited)."""
+    return parse_shop(shop.config)
+
+
+def _load(session: Session, spec: ShopSpec) -> LoadReport:
+    report = LoadReport(spec.slug)
+    shop = session.scalar(select(Shop).where(Shop.slug == spec.slug).with_for_update())
+    if shop is None:
+        shop = Shop(slug=spec.slug, next_booking_number=1001)
+        session.add(shop)
+        report.created = True
+    _update(shop, report, "shop", name=spec.name, timezone=spec.timezone,
+            currency=spec.currency, country=spec.country, languages=list(spec.languages),
+            code_prefix=spec.code_prefix, config=json_safe(spec.raw))  # fmt: skip
+    session.flush()
+
+    services = {s.code: s for s in session.scalars(select(Service).where(Service.shop_id == shop.id))}
+    for item in spec.services:
+        row = services.pop(item.code, None) or _new(session, report, Service(shop_id=shop.id, code=item.code), f"service {item.code}")
+        _update(row, report, f"service {item.code}", names=item.names, category=item.category,
+                duration_minutes=item.duration_minutes, price_minor=item.price_minor,
+                deposit_minor=item.deposit_minor, deposit_percent=item.deposit_percent,
+                parts=item.parts, active=True)  # fmt: skip
+    _deactivate(services.values(), report, "service")
+
+    bays = {b.code: b for b in session.scalars(select(Bay).where(Bay.shop_id == shop.id))}
+    for item in spec.bays:
+        row = bays.pop(item.code, None) or _new(session, report, Bay(shop_id=shop.id, code=item.code), f"bay {item.code}")
+        _update(row, report, f"bay {item.code}", name=item.name, active=True)
+    _deactivate(bays.values(), report, "bay")
+
+    staff = {s.phone: s for s in session.scalars(select(Staff).where(Staff.shop_id == shop.id))}
+    for item in spec.staff:
+        row = staff.pop(item.phone, None) or _new(session, report, Staff(shop_id=shop.id, phone=item.phone, on_shift=True), f"staff {item.name}")
+        _update(row, report, f"staff {item.name}", name=item.name, role=item.role,
+                skills=list(item.skills), language=item.language, active=True)  # fmt: skip
+    _deactivate(staff.values(), report, "staff")
+
+    parts = {p.code: p for p in session.scalars(select(Part).where(Part.shop_id == shop.id))}
+    for item in spec.parts:
+        row = parts.pop(item.code, None) or _new(session, report, Part(shop_id=shop.id, code=item.code, stock=item.stock), f"part {item.code}")
+        _update(row, report, f"part {item.code}", name=item.name, min_level=item.min_level)
+
+    closures = {c.day: c for c in session.scalars(select(Closure).where(Closure.shop_id == shop.id))}
+    for item in spec.closures:
+        row = closures.get(item.day) or _new(session, report, Closure(shop_id=shop.id, day=item.day), f"closure {item.day}")
+        _update(row, report, f"closure {item.day}", closed=item.closed, reason=item.reason)
+    session.flush()
+    return report
+
+
+def _new(session: Session, report: LoadReport, row, label: str):
+    session.add(row)
+    report.changes.append(f"{label}: added")
+    return row
+
+
+def _update(row, report: LoadReport, label: str, **values) -> None:
+    for name, value in values.items():
+        if getattr(row, name, None) != value:
+            if row.id is not None:
+                report.changes.append(f"{label}: {name} changed")
+            setattr(row, name, value)
+
+
+def _deactivate(rows, report: LoadReport, label: str) -> None:
+    for row in rows:
+        if row.active:
+            row.active = False
+            report.changes.append(f"{label} {getattr(row, 'code', None) or row.name}: deactivated (no longer in the file)")
+
+
+def json_safe(value: Any) -> Any:
+    """TOML dates and times as ISO strings, so the file can be kept in a JSON column."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return value

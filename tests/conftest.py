@@ -1,0 +1,137 @@
+"""Shared fixtures: real databases and Redis for integration tests, example shops.
+
+PostgreSQL: one fresh database per test session (created from TEST_DATABASE_URL or
+DATABASE_URL, migrated with alembic, dropped at the end), emptied between tests.
+SQLite: a migrated template copied per test. Redis: a dedicated database, flushed.
+A server that does not answer fails the test that needs it; it is never skipped.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis as redis_lib
+from sqlalchemy import text
+
+from core.db import Database
+from core.migrate import upgrade
+from core.models import Base
+from core.settings import load_settings
+from core.shopfile import read_shop_file
+from tests import services
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+NAIROBI = EXAMPLES / "nairobi-garage.toml"
+ATYRAU = EXAMPLES / "atyrau-service.toml"
+
+
+def _server_missing(what: str, error: str) -> None:
+    pytest.fail(f"{what} is not reachable ({error}); run `make services` for help", pytrace=False)
+
+
+# -- PostgreSQL -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh, migrated PostgreSQL database for this test session."""
+    base = services.libpq(services.pg_url())
+    error = services.pg_ok()
+    if error:
+        _server_missing(f"PostgreSQL at {base}", error)
+    name = f"pitstop_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = base.rsplit("/", 1)[0] + f"/{name}"
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    upgrade(url)
+    yield url
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_db(pg_url):
+    """A Database on the session's PostgreSQL, with every table empty."""
+    database = Database(pg_url)
+    _empty_pg(database)
+    yield database
+    database.dispose()
+
+
+def _empty_pg(database: Database) -> None:
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with database.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+# -- SQLite ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template, tmp_path) -> str:
+    path = tmp_path / "pitstop.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def sqlite_db(sqlite_url):
+    database = Database(sqlite_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request):
+    """The same test on both backends: the embedded default and production."""
+    yield request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_db")
+
+
+# -- Redis ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_url():
+    """A Redis database of its own (number 13), flushed before and after the test."""
+    base = services.redis_url()
+    error = services.redis_ok()
+    if error:
+        _server_missing(f"Redis at {base}", error)
+    url = base.rsplit("/", 1)[0] + "/13" if base.count("/") >= 3 else base + "/13"
+    client = redis_lib.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+# -- shops and settings ---------------------------------------------------------------
+
+
+@pytest.fixture
+def nairobi_spec():
+    return read_shop_file(NAIROBI)
+
+
+@pytest.fixture
+def atyrau_spec():
+    return read_shop_file(ATYRAU)
+
+
+def make_settings(database_url: str, **env: str):
+    """Settings built from an explicit environment, never the developer's own."""
+    return load_settings(environ={"DATABASE_URL": database_url, **env}, dotenv_path=None)

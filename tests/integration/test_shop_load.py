@@ -1,0 +1,104 @@
+"""Loading shop files: creates, then changes nothing, then changes only what differs."""
+
+import dataclasses
+import subprocess
+import sys
+import tomllib
+
+from sqlalchemy import select
+
+from core.models import Bay, Closure, Part, Service, Shop, Staff
+from core.shopfile import parse_shop
+from core.shops import load_shop
+from tests.conftest import ATYRAU, NAIROBI, ROOT
+
+
+def snapshot(db) -> dict:
+    """Every row a shop load writes, as plain tuples."""
+    with db.uow() as uow:
+        s = uow.session
+        return {
+            model.__tablename__: sorted(
+                tuple(getattr(row, c.key) for c in model.__table__.columns)
+                for row in s.scalars(select(model))
+            )
+            for model in (Shop, Service, Bay, Staff, Part, Closure)
+        }
+
+
+def test_both_example_shops_load_and_a_second_load_changes_nothing(db, nairobi_spec, atyrau_spec):
+    first = [load_shop(db, nairobi_spec), load_shop(db, atyrau_spec)]
+    assert [r.created for r in first] == [True, True]
+    before = snapshot(db)
+    assert len(before["services"]) == 16 and len(before["bays"]) == 5 and len(before["staff"]) == 9
+
+    again = [load_shop(db, nairobi_spec), load_shop(db, atyrau_spec)]
+    assert [(r.created, r.changes) for r in again] == [(False, []), (False, [])]
+    assert snapshot(db) == before
+
+
+def test_a_changed_file_changes_only_what_differs_and_keeps_live_stock(db, nairobi_spec):
+    load_shop(db, nairobi_spec)
+    with db.uow() as uow:  # the workshop used two oil filters since the last load
+        part = uow.session.scalar(select(Part).where(Part.code == "oil-filter"))
+        part.stock -= 2
+
+    raw = tomllib.loads(NAIROBI.read_text())
+    raw["services"][0]["price"] = 3800
+    raw["services"] = [s for s in raw["services"] if s["code"] != "battery"]
+    raw["bays"].append({"code": "pit-1", "name": "Inspection pit"})
+    report = load_shop(db, parse_shop(raw))
+
+    assert report.changes == [
+        "shop: config changed",
+        "service oil-change: price_minor changed",
+        "service battery: deactivated (no longer in the file)",
+        "bay pit-1: added",
+    ]
+    with db.uow() as uow:
+        s = uow.session
+        assert s.scalar(select(Service.price_minor).where(Service.code == "oil-change")) == 380000
+        assert s.scalar(select(Service.active).where(Service.code == "battery")) is False
+        assert s.scalar(select(Part.stock).where(Part.code == "oil-filter")) == 8
+
+
+def test_the_stored_shop_file_reads_back_as_the_same_rules(db, atyrau_spec):
+    from core.shops import shop_spec
+
+    load_shop(db, atyrau_spec)
+    with db.uow() as uow:
+        stored = shop_spec(uow.session.scalar(select(Shop)))
+    strip = lambda spec: dataclasses.replace(spec, raw={})  # noqa: E731
+    assert strip(stored) == strip(atyrau_spec)
+
+
+def run_cli(*args, database_url):
+    env = {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin", "HOME": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "pitstop.cli", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_operator_upgrades_an_empty_database_and_loads_both_shops(tmp_path, pg_url):
+    sqlite_url = f"sqlite:///{tmp_path / 'ops.db'}"
+    for url in (sqlite_url, pg_url):
+        upgraded = run_cli("db", "upgrade", database_url=url)
+        assert upgraded.returncode == 0, upgraded.stderr
+        loaded = run_cli("shop", "load", str(NAIROBI), str(ATYRAU), database_url=url)
+        assert loaded.returncode == 0, loaded.stderr
+        again = run_cli("shop", "load", str(NAIROBI), str(ATYRAU), database_url=url)
+        assert again.stdout.splitlines() == ["shop mwangaza-motors: unchanged", "shop zhaiyk-auto: unchanged"]
+
+
+def test_a_broken_shop_file_prints_one_line_per_problem_and_exits_non_zero(tmp_path):
+    broken = tmp_path / "broken.toml"
+    text = NAIROBI.read_text().replace('timezone = "Africa/Nairobi"', 'timezone = "Mars/Olympus"')
+    text = text.replace("duration_minutes = 45\nprice = 3500", "duration_minutes = -45\nprice = 3500")
+    broken.write_text(text)
+    result = run_cli("shop", "load", str(broken), database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"{broken}: timezone: unknown timezone 'Mars/Olympus' (use an IANA name like Africa/Nairobi)",
+        f"{broken}: services[0].duration_minutes: must be a positive number of minutes, not -45",
+    ]
