@@ -1,0 +1,178 @@
+"""What a shop can offer right now: the database side of the slot engine.
+
+Reads a shop's rules, its mechanics and bays and what already occupies them, and hands
+plain values to core.slots. Also owns the lock every booking writer takes first — one
+transaction-level advisory lock per (shop, local day), always in ascending day order —
+so concurrent holds on PostgreSQL queue up briefly instead of deadlocking, while the
+exclusion constraints stay the guarantee.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select, text
+from sqlalchemy.orm import Session
+
+from core import slots
+from core.calendar import shop_calendar
+from core.lifecycle import OCCUPYING, BookingStatus
+from core.models import Bay, Booking, Closure, Service, Shop, Staff
+from core.shopfile import ShopSpec, parse_shop
+
+
+class UnknownService(LookupError):
+    """A service id that is not (or no longer) offered by this shop."""
+
+
+_SPECS: dict[tuple[int, datetime], ShopSpec] = {}
+
+
+def spec_of(shop: Shop) -> ShopSpec:
+    """The shop's parsed rules, parsed once per version of the stored file."""
+    key = (shop.id, shop.updated_at)
+    spec = _SPECS.get(key)
+    if spec is None:
+        if len(_SPECS) > 512:
+            _SPECS.clear()
+        spec = _SPECS[key] = parse_shop(shop.config)
+    return spec
+
+
+@dataclass(frozen=True)
+class Visit:
+    """The services of one visit, with what the slot engine needs to know about them."""
+
+    services: tuple[Service, ...]
+
+    @property
+    def duration(self) -> timedelta:
+        return timedelta(minutes=sum(s.duration_minutes for s in self.services))
+
+    @property
+    def skills(self) -> frozenset[str]:
+        return frozenset(s.category for s in self.services)
+
+    @property
+    def price_minor(self) -> int:
+        return sum(s.price_minor for s in self.services)
+
+
+@dataclass
+class ShopView:
+    """One shop as the slot engine sees it, for one transaction."""
+
+    shop: Shop
+    spec: ShopSpec
+    mechanics: list[slots.Mechanic]
+    bay_ids: list[int]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.spec.timezone)
+
+    def local_day(self, at: datetime) -> date:
+        return at.astimezone(self.tz).date()
+
+
+def shop_view(session: Session, shop_id: int) -> ShopView:
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        raise LookupError(f"no shop with id {shop_id}")
+    staff = session.scalars(
+        select(Staff).where(Staff.shop_id == shop_id, Staff.role == "mechanic",
+                            Staff.active.is_(True), Staff.on_shift.is_(True)).order_by(Staff.id)
+    )  # fmt: skip
+    bays = session.scalars(
+        select(Bay.id).where(Bay.shop_id == shop_id, Bay.active.is_(True)).order_by(Bay.id)
+    )
+    mechanics = [slots.Mechanic(m.id, frozenset(m.skills)) for m in staff]
+    return ShopView(shop, spec_of(shop), mechanics, list(bays))
+
+
+def visit(session: Session, shop_id: int, service_ids: tuple[int, ...] | list[int]) -> Visit:
+    """The visit made of these services, in the order the customer chose them."""
+    if not service_ids:
+        raise UnknownService("a visit needs at least one service")
+    rows = {s.id: s for s in session.scalars(
+        select(Service).where(Service.shop_id == shop_id, Service.id.in_(service_ids), Service.active.is_(True))
+    )}  # fmt: skip
+    missing = [i for i in service_ids if i not in rows]
+    if missing:
+        raise UnknownService(f"service {missing[0]} is not offered by shop {shop_id}")
+    return Visit(tuple(rows[i] for i in service_ids))
+
+
+def calendar(session: Session, view: ShopView, first: date, last: date) -> slots.Calendar:
+    closures = dict(session.execute(
+        select(Closure.day, Closure.closed).where(
+            Closure.shop_id == view.shop.id, Closure.day >= first, Closure.day <= last)
+    ).all())  # fmt: skip
+    return shop_calendar(view.spec, closures, first, last)
+
+
+def occupying(now: datetime):
+    """SQL condition: the booking holds its mechanic and bay (an expired hold does not)."""
+    live = [s.value for s in OCCUPYING if s != BookingStatus.HELD]
+    return or_(Booking.status.in_(live),
+               and_(Booking.status == BookingStatus.HELD, Booking.hold_expires_at > now))  # fmt: skip
+
+
+def occupied(session: Session, shop_id: int, start: datetime, end: datetime, now: datetime,
+             exclude_booking: int | None = None) -> list[slots.Occupied]:  # fmt: skip
+    """Everything that holds a mechanic or bay of the shop between start and end."""
+    query = select(Booking.starts_at, Booking.ends_at, Booking.mechanic_id, Booking.bay_id).where(
+        Booking.shop_id == shop_id, occupying(now),
+        Booking.starts_at < end, Booking.blocks_until > start,
+    )  # fmt: skip
+    if exclude_booking is not None:
+        query = query.where(Booking.id != exclude_booking)
+    return [slots.Occupied(*row) for row in session.execute(query)]
+
+
+def window(view: ShopView, first: date, last: date) -> tuple[datetime, datetime]:
+    """UTC instants covering the local days first..last, with a day of margin each side
+    (a shop open past midnight, a long job, the buffer)."""
+    tz = view.tz
+    start = datetime.combine(first - timedelta(days=1), datetime.min.time(), tz)
+    end = datetime.combine(last + timedelta(days=2), datetime.min.time(), tz)
+    return start, end
+
+
+def free_slots(session: Session, shop_id: int, service_ids, first: date, last: date,
+               now: datetime) -> list[slots.Slot]:  # fmt: skip
+    """Start times the customer can choose for this visit on the local days first..last."""
+    view = shop_view(session, shop_id)
+    v = visit(session, shop_id, service_ids)
+    start, end = window(view, first, last)
+    return slots.free_slots(
+        calendar(session, view, first, last), view.mechanics, view.bay_ids,
+        occupied(session, shop_id, start, end, now), v.duration, v.skills, first, last, now,
+    )  # fmt: skip
+
+
+def free_days(session: Session, shop_id: int, service_ids, first: date, last: date,
+              now: datetime) -> list[date]:  # fmt: skip
+    """The local days in first..last that still have a slot for this visit."""
+    view = shop_view(session, shop_id)
+    v = visit(session, shop_id, service_ids)
+    start, end = window(view, first, last)
+    return slots.free_days(
+        calendar(session, view, first, last), view.mechanics, view.bay_ids,
+        occupied(session, shop_id, start, end, now), v.duration, v.skills, first, last, now,
+    )  # fmt: skip
+
+
+def lock_days(session: Session, shop_id: int, days: list[date] | set[date]) -> None:
+    """Serialise booking writers per (shop, local day), in one global order.
+
+    PostgreSQL: transaction-level advisory locks, released at commit or rollback.
+    SQLite: every write transaction is BEGIN IMMEDIATE, so writers are already serial.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for day in sorted(set(days)):
+        session.execute(text("SELECT pg_advisory_xact_lock(:shop, :day)"),
+                        {"shop": shop_id, "day": day.toordinal()})  # fmt: skip

@@ -1,0 +1,314 @@
+"""Booking services: hold a slot, confirm, cancel, no-show, expire, reschedule.
+
+Each public function is one unit of work: it takes the per-day lock(s) first (see
+core.availability.lock_days), re-checks the slot inside the transaction, writes, and
+commits. PostgreSQL's exclusion constraints back every write: if two writers still
+collide, the loser gets SlotTaken, never a double booking. Every status change goes
+through `move()`, which checks the rule book (core.lifecycle) and writes a BookingEvent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core import availability as av
+from core import policy
+from core import slots as engine
+from core.db import Database
+from core.lifecycle import BookingStatus, check_move
+from core.models import Booking, BookingEvent, BookingItem, Customer, Shop
+
+S = BookingStatus
+ALTERNATIVES = 6
+
+
+class NotYours(PermissionError):
+    """A customer tried to see or change a booking that belongs to someone else."""
+
+
+@dataclass(frozen=True)
+class Held:
+    """A slot held for the customer while they pay (or confirmed at once, pay at shop)."""
+
+    booking_id: int
+    code: str
+    starts_at: datetime
+    ends_at: datetime
+    mechanic_id: int
+    bay_id: int
+    hold_expires_at: datetime
+    price_minor: int
+    deposit_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class SlotTaken:
+    """The wanted start is gone; here are the nearest ones still free that day."""
+
+    wanted: datetime
+    alternatives: tuple[datetime, ...]
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    code: str
+    token_cost: int
+    tokens_left: int
+
+
+# -- the one way a status changes --------------------------------------------------------
+
+
+def move(session: Session, booking: Booking, to: BookingStatus, actor: str, now: datetime,
+         reason: str | None = None) -> BookingEvent:  # fmt: skip
+    """Change a booking's status by the rule book, recording who did it and why."""
+    check_move(booking.status, to)
+    event = BookingEvent(booking_id=booking.id, from_status=booking.status, to_status=to,
+                         actor=actor, reason=reason, at=now)  # fmt: skip
+    booking.status = to
+    booking.updated_at = now
+    session.add(event)
+    return event
+
+
+def locked_booking(session: Session, booking_id: int, customer_id: int | None = None) -> Booking:
+    """The booking, with its row locked; refused if it is not this customer's."""
+    booking = session.scalar(select(Booking).where(Booking.id == booking_id).with_for_update())
+    if booking is None:
+        raise LookupError(f"no booking with id {booking_id}")
+    if customer_id is not None and booking.customer_id != customer_id:
+        raise NotYours(f"booking {booking.code} is not this customer's")
+    return booking
+
+
+# -- holding a slot ----------------------------------------------------------------------
+
+
+def hold(db: Database, *, shop_id: int, customer_id: int, service_ids: tuple[int, ...],
+         start: datetime, now: datetime, vehicle_id: int | None = None,
+         channel: str | None = None, payment_method: str | None = None,
+         notes: str | None = None, hold_minutes: int | None = None) -> Held | SlotTaken:  # fmt: skip
+    """Hold `start` for this visit: the slot is the customer's until the hold expires."""
+    with db.uow() as uow:
+        outcome = _hold(uow.session, shop_id, customer_id, tuple(service_ids), start, now,
+                        vehicle_id, channel, payment_method, notes, hold_minutes)  # fmt: skip
+        if isinstance(outcome, SlotTaken):
+            uow.session.rollback()
+        return outcome
+
+
+def _hold(session, shop_id, customer_id, service_ids, start, now, vehicle_id, channel,
+          payment_method, notes, hold_minutes) -> Held | SlotTaken:  # fmt: skip
+    view = av.shop_view(session, shop_id)
+    visit = av.visit(session, shop_id, service_ids)
+    day = view.local_day(start)
+    av.lock_days(session, shop_id, [day])
+    expire_overdue_holds(session, shop_id, now)
+
+    slot = _fit(session, view, visit, start, now)
+    if slot is None:
+        return _taken(session, view, visit, start, now)
+
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.shop_id != shop_id:
+        raise NotYours("the customer does not belong to this shop")
+    spec = view.spec
+    tokens = refresh_tokens(customer, now, view)
+    priced = [policy.PricedService(s.price_minor, s.deposit_minor, s.deposit_percent) for s in visit.services]
+    booking = Booking(
+        code=_next_code(session, view.shop), shop_id=shop_id, customer_id=customer_id,
+        vehicle_id=vehicle_id, mechanic_id=slot.mechanic_id, bay_id=slot.bay_id,
+        starts_at=slot.start, ends_at=slot.end, blocks_until=slot.end + spec.booking.buffer,
+        status=S.HELD, hold_expires_at=now + timedelta(minutes=hold_minutes or spec.booking.hold_minutes),
+        price_minor=visit.price_minor, deposit_minor=policy.deposit_due(priced, tokens),
+        currency=spec.currency, payment_method=payment_method, channel=channel, notes=notes,
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+    booking.items = [
+        BookingItem(service_id=s.id, kind="service", description=s.code,
+                    duration_minutes=s.duration_minutes, price_minor=s.price_minor, status="booked")
+        for s in visit.services
+    ]  # fmt: skip
+    try:
+        with session.begin_nested():
+            session.add(booking)
+            session.flush()
+    except IntegrityError as exc:
+        if not _is_overlap(exc):
+            raise
+        return _taken(session, view, visit, start, now)
+    session.add(BookingEvent(booking_id=booking.id, from_status=None, to_status=S.HELD,
+                             actor=f"customer:{customer_id}", reason=None, at=now))  # fmt: skip
+    return Held(booking.id, booking.code, booking.starts_at, booking.ends_at, slot.mechanic_id,
+                slot.bay_id, booking.hold_expires_at, booking.price_minor,
+                booking.deposit_minor, booking.currency)  # fmt: skip
+
+
+def _fit(session, view: av.ShopView, visit: av.Visit, start: datetime, now: datetime,
+         exclude: int | None = None, **kwargs) -> engine.Slot | None:  # fmt: skip
+    day = view.local_day(start)
+    lo, hi = av.window(view, day, day)
+    return engine.fits(
+        av.calendar(session, view, day, day), view.mechanics, view.bay_ids,
+        av.occupied(session, view.shop.id, lo, hi, now, exclude_booking=exclude),
+        start, visit.duration, visit.skills, now, **kwargs,
+    )  # fmt: skip
+
+
+def _taken(session, view: av.ShopView, visit: av.Visit, start: datetime, now: datetime) -> SlotTaken:
+    day = view.local_day(start)
+    lo, hi = av.window(view, day, day)
+    free = engine.free_slots(
+        av.calendar(session, view, day, day), view.mechanics, view.bay_ids,
+        av.occupied(session, view.shop.id, lo, hi, now), visit.duration, visit.skills, day, day, now,
+    )  # fmt: skip
+    nearest = sorted(free, key=lambda s: abs((s.start - start).total_seconds()))[:ALTERNATIVES]
+    return SlotTaken(start, tuple(sorted(s.start for s in nearest)))
+
+
+def _is_overlap(exc: IntegrityError) -> bool:
+    """PostgreSQL's exclusion_violation (23P01): another booking got there first."""
+    return getattr(exc.orig, "sqlstate", None) == "23P01"
+
+
+def _next_code(session: Session, shop: Shop) -> str:
+    number = session.execute(
+        update(Shop).where(Shop.id == shop.id)
+        .values(next_booking_number=Shop.next_booking_number + 1)
+        .returning(Shop.next_booking_number)
+    ).scalar_one() - 1  # fmt: skip
+    return f"{shop.code_prefix}-{number}"
+
+
+def refresh_tokens(customer: Customer, now: datetime, view: av.ShopView) -> int:
+    """The customer's tokens, refilled if a new month has begun in the shop's timezone."""
+    current = policy.Tokens(customer.tokens, customer.tokens_reset_on)
+    fresh = policy.tokens_this_month(current, view.local_day(now), view.spec.cancellation.tokens)
+    customer.tokens, customer.tokens_reset_on = fresh.count, fresh.reset_on
+    return fresh.count
+
+
+# -- after the hold ----------------------------------------------------------------------
+
+
+def confirm(db: Database, booking_id: int, actor: str, now: datetime, reason: str | None = None) -> Booking:
+    """Turn a hold into a promise (payment received, or pay at the shop accepted)."""
+    with db.uow() as uow:
+        booking = locked_booking(uow.session, booking_id)
+        move(uow.session, booking, S.CONFIRMED, actor, now, reason)
+        booking.hold_expires_at = None
+        return booking
+
+
+def cancel(db: Database, booking_id: int, actor: str, now: datetime,
+           customer_id: int | None = None) -> Cancelled:  # fmt: skip
+    """Cancel; late cancellations of a confirmed booking cost the customer a token."""
+    with db.uow() as uow:
+        s = uow.session
+        booking = locked_booking(s, booking_id, customer_id)
+        view = av.shop_view(s, booking.shop_id)
+        cost = policy.cancellation_cost(now, booking.starts_at, view.spec.cancellation.late_window, booking.status)
+        move(s, booking, S.CANCELLED, actor, now, "late cancellation" if cost else None)
+        tokens = _spend(s, booking.customer_id, now, view, cost)
+        return Cancelled(booking.code, cost, tokens)
+
+
+def mark_no_show(db: Database, booking_id: int, actor: str, now: datetime) -> Cancelled:
+    """The customer did not come: the slot is lost and it costs them a token."""
+    with db.uow() as uow:
+        s = uow.session
+        booking = locked_booking(s, booking_id)
+        view = av.shop_view(s, booking.shop_id)
+        move(s, booking, S.NO_SHOW, actor, now)
+        return Cancelled(booking.code, 1, _spend(s, booking.customer_id, now, view, 1))
+
+
+def _spend(session: Session, customer_id: int, now: datetime, view: av.ShopView, cost: int) -> int:
+    customer = session.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
+    refresh_tokens(customer, now, view)
+    for _ in range(cost):
+        spent = policy.spend_token(policy.Tokens(customer.tokens, customer.tokens_reset_on))
+        customer.tokens = spent.count
+    return customer.tokens
+
+
+def reset_tokens(db: Database, customer_id: int, now: datetime) -> int:
+    """The owner forgives: the customer's tokens go back to the shop's monthly number."""
+    with db.uow() as uow:
+        customer = uow.session.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
+        view = av.shop_view(uow.session, customer.shop_id)
+        customer.tokens = view.spec.cancellation.tokens
+        customer.tokens_reset_on = view.local_day(now).replace(day=1)
+        return customer.tokens
+
+
+def expire_overdue_holds(session: Session, shop_id: int | None, now: datetime) -> list[int]:
+    """Mark held bookings whose hold ran out as expired (they already stopped blocking)."""
+    query = select(Booking).where(Booking.status == S.HELD, Booking.hold_expires_at <= now)
+    if shop_id is not None:
+        query = query.where(Booking.shop_id == shop_id)
+    expired = list(session.scalars(query.with_for_update(skip_locked=True)))
+    for booking in expired:
+        move(session, booking, S.EXPIRED, "system:sweep", now, "hold ran out before payment")
+    return [b.id for b in expired]
+
+
+def sweep_expired_holds(db: Database, now: datetime) -> list[int]:
+    """The cron job: expire every overdue hold of every shop."""
+    with db.uow() as uow:
+        return expire_overdue_holds(uow.session, None, now)
+
+
+# -- moving a booking --------------------------------------------------------------------
+
+
+def reschedule(db: Database, booking_id: int, new_start: datetime, actor: str, now: datetime,
+               customer_id: int | None = None) -> Held | SlotTaken:  # fmt: skip
+    """Move a booking to a new start atomically: the old slot is kept if the new one is gone."""
+    with db.uow() as uow:
+        s = uow.session
+        current = s.get(Booking, booking_id)
+        if current is None:
+            raise LookupError(f"no booking with id {booking_id}")
+        view = av.shop_view(s, current.shop_id)
+        # Day locks first, then the row: the same order as every other writer.
+        av.lock_days(s, current.shop_id, {view.local_day(current.starts_at), view.local_day(new_start)})
+        booking = locked_booking(s, booking_id, customer_id)
+        s.refresh(booking)
+        if booking.status not in (S.HELD, S.CONFIRMED, S.NEEDS_RESCHEDULE):
+            check_move(booking.status, S.NEEDS_RESCHEDULE)  # raises with the reason
+        service_ids = tuple(i.service_id for i in booking.items if i.kind == "service")
+        visit = av.visit(s, booking.shop_id, service_ids)
+        expire_overdue_holds(s, booking.shop_id, now)
+        slot = _fit(s, view, visit, new_start, now, exclude=booking.id)
+        if slot is None:
+            taken = _taken(s, view, visit, new_start, now)
+            s.rollback()
+            return taken
+        old = booking.starts_at
+        booking.starts_at, booking.ends_at = slot.start, slot.end
+        booking.blocks_until = slot.end + view.spec.booking.buffer
+        booking.mechanic_id, booking.bay_id = slot.mechanic_id, slot.bay_id
+        try:
+            with s.begin_nested():
+                s.flush()
+        except IntegrityError as exc:
+            if not _is_overlap(exc):
+                raise
+            s.rollback()
+            return SlotTaken(new_start, ())
+        reason = f"rescheduled from {old.isoformat()}"
+        if booking.status == S.NEEDS_RESCHEDULE:
+            move(s, booking, S.CONFIRMED, actor, now, reason)
+        else:
+            s.add(BookingEvent(booking_id=booking.id, from_status=booking.status,
+                               to_status=booking.status, actor=actor, reason=reason, at=now))  # fmt: skip
+        return Held(booking.id, booking.code, booking.starts_at, booking.ends_at, slot.mechanic_id,
+                    slot.bay_id, booking.hold_expires_at or now, booking.price_minor,
+                    booking.deposit_minor, booking.currency)  # fmt: skip

@@ -1,0 +1,77 @@
+"""Customers as the channels see them: a Telegram user or a WhatsApp number, per shop."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import phonenumbers
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.models import ChannelIdentity, Customer, Vehicle
+
+
+def normalise_phone(raw: str, country: str | None) -> str | None:
+    """E.164 form of a phone number typed or shared in any local format, or None."""
+    try:
+        number = phonenumbers.parse(raw.replace("whatsapp:", ""), country)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_phone(phone: str | None) -> str:
+    """A phone number fit for logs: country code and the last three digits only."""
+    if not phone:
+        return "-"
+    digits = phone.replace("whatsapp:", "")
+    return digits[:4] + "•" * max(len(digits) - 7, 0) + digits[-3:]
+
+
+def customer_for(session: Session, shop_id: int, channel: str, address: str, *, language: str,
+                 name: str | None = None, phone: str | None = None,
+                 now: datetime | None = None) -> Customer:  # fmt: skip
+    """The customer behind this chat, created on first contact.
+
+    Two first messages from one person processed at once may both try to create the
+    customer; the unique (shop, channel, address) lets one win and the other read it.
+    """
+    identity = session.scalar(select(ChannelIdentity).where(
+        ChannelIdentity.shop_id == shop_id, ChannelIdentity.channel == channel,
+        ChannelIdentity.address == address))  # fmt: skip
+    if identity is None:
+        customer = Customer(shop_id=shop_id, name=name, phone=phone, language=language)
+        try:
+            with session.begin_nested():
+                session.add(customer)
+                session.flush()
+                identity = ChannelIdentity(shop_id=shop_id, customer_id=customer.id,
+                                           channel=channel, address=address)  # fmt: skip
+                session.add(identity)
+                session.flush()
+        except IntegrityError:
+            return customer_for(session, shop_id, channel, address, language=language, now=now)
+    if now is not None:
+        identity.last_inbound_at = now
+    customer = identity.customer
+    if name and not customer.name:
+        customer.name = name
+    if phone and not customer.phone:
+        customer.phone = phone
+    return customer
+
+
+def add_vehicle(session: Session, customer: Customer, plate: str, make: str | None = None,
+                model: str | None = None, year: int | None = None) -> Vehicle:  # fmt: skip
+    """The customer's vehicle with this plate, added if new."""
+    for vehicle in customer.vehicles:
+        if vehicle.plate == plate:
+            return vehicle
+    vehicle = Vehicle(customer_id=customer.id, plate=plate, make=make, model=model, year=year)
+    session.add(vehicle)
+    customer.vehicles.append(vehicle)
+    session.flush()
+    return vehicle

@@ -1,0 +1,71 @@
+"""The shop's money-and-manners rules: deposits, prepayment, cancellation tokens.
+
+Pure functions over plain values, so each rule is stated once and tested directly.
+Each customer starts a month with the shop's tokens (2 by default). A cancellation
+inside the late window, or a no-show, costs one. At zero a customer can still book but
+must prepay the whole visit. Tokens come back on the first booking action of a new month
+(or when the owner resets them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+
+@dataclass(frozen=True)
+class PricedService:
+    price_minor: int
+    deposit_minor: int | None = None
+    deposit_percent: int | None = None
+
+
+def visit_price(services: list[PricedService]) -> int:
+    return sum(s.price_minor for s in services)
+
+
+def deposit_due(services: list[PricedService], tokens: int) -> int:
+    """What the customer pays up front: the services' deposits, or everything at 0 tokens."""
+    if tokens <= 0:
+        return visit_price(services)
+    total = 0
+    for s in services:
+        if s.deposit_minor is not None:
+            total += s.deposit_minor
+        elif s.deposit_percent is not None:
+            total += -(-s.price_minor * s.deposit_percent // 100)  # round up to the minor unit
+    return min(total, visit_price(services))
+
+
+def must_prepay(tokens: int) -> bool:
+    """A customer who spent every token books only with payment in advance."""
+    return tokens <= 0
+
+
+def is_late_cancellation(now: datetime, starts_at: datetime, late_window: timedelta) -> bool:
+    return starts_at - now < late_window
+
+
+def cancellation_cost(now: datetime, starts_at: datetime, late_window: timedelta, status: str) -> int:
+    """Tokens a cancellation costs: one when it is late and the slot was really promised."""
+    if status == "held":
+        return 0  # an unpaid hold was never a promise
+    return 1 if is_late_cancellation(now, starts_at, late_window) else 0
+
+
+@dataclass(frozen=True)
+class Tokens:
+    count: int
+    reset_on: date | None
+
+
+def tokens_this_month(current: Tokens, today: date, monthly: int) -> Tokens:
+    """A customer's tokens as of `today`: refilled once per calendar month."""
+    month_start = today.replace(day=1)
+    if current.reset_on is None or current.reset_on < month_start:
+        return Tokens(monthly, month_start)
+    return current
+
+
+def spend_token(current: Tokens) -> Tokens:
+    return Tokens(max(current.count - 1, 0), current.reset_on)

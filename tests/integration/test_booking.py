@@ -1,0 +1,181 @@
+"""Booking stories on both backends: holds, confirmations, expiry, cancellations,
+no-shows, tokens and rescheduling, with the rule book enforced on every move."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core import availability, booking
+from core.booking import Held, NotYours, SlotTaken
+from core.lifecycle import IllegalMove
+from core.models import Booking, BookingEvent, Customer
+from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI as NOW
+from tests.integration.booking_helpers import loaded, new_customer
+
+
+@pytest.fixture
+def garage(db, nairobi_spec):
+    return loaded(db, nairobi_spec)
+
+
+def hold(db, garage, customer, start, services=("oil-change",), now=NOW, **kw):
+    ids = tuple(garage.services[c] for c in services)
+    return booking.hold(db, shop_id=garage.id, customer_id=customer, service_ids=ids, start=start, now=now, **kw)
+
+
+def events(db, booking_id):
+    with db.uow() as uow:
+        return [(e.from_status, e.to_status, e.actor, e.reason) for e in uow.session.scalars(
+            select(BookingEvent).where(BookingEvent.booking_id == booking_id).order_by(BookingEvent.id))]
+
+
+def status(db, booking_id):
+    with db.uow() as uow:
+        return uow.session.get(Booking, booking_id).status
+
+
+def free_starts(db, garage, services=("oil-change",), now=NOW, day=None):
+    day = day or NOW.date()
+    with db.uow() as uow:
+        slots = availability.free_slots(uow.session, garage.id, [garage.services[c] for c in services], day, day, now)
+    return [s.start for s in slots]
+
+
+def test_customer_holds_an_oil_change_and_the_shop_confirms_it(db, garage):
+    amina = new_customer(db, garage, "1001")
+    ten = garage.at(2026, 11, 23, 10)
+    held = hold(db, garage, amina, ten, payment_method="mpesa", channel="telegram")
+
+    assert isinstance(held, Held)
+    assert (held.code, held.starts_at, held.ends_at) == ("MM-1001", ten, ten + timedelta(minutes=45))
+    assert held.hold_expires_at == NOW + timedelta(minutes=15)
+    assert (held.price_minor, held.deposit_minor, held.currency) == (350000, 0, "KES")
+    booking.confirm(db, held.booking_id, "system:mpesa", NOW + timedelta(minutes=3), "paid")
+    assert status(db, held.booking_id) == "confirmed"
+    assert events(db, held.booking_id) == [
+        (None, "held", f"customer:{amina}", None),
+        ("held", "confirmed", "system:mpesa", "paid"),
+    ]
+
+
+def test_a_visit_of_two_services_adds_up_their_time_price_and_deposits(db, garage):
+    kamau = new_customer(db, garage, "1002")
+    ten = garage.at(2026, 11, 23, 10)
+    held = hold(db, garage, kamau, ten, services=("brake-pads", "oil-change"))
+    assert held.ends_at - held.starts_at == timedelta(minutes=105)
+    assert (held.price_minor, held.deposit_minor) == (800000, 100000)
+
+
+def test_the_second_customer_gets_a_different_mechanic_and_the_third_finds_the_bays_full(db, garage):
+    ten = garage.at(2026, 11, 23, 10)
+    first = hold(db, garage, new_customer(db, garage, "1"), ten)
+    second = hold(db, garage, new_customer(db, garage, "2"), ten)
+    third = hold(db, garage, new_customer(db, garage, "3"), ten)
+
+    assert first.mechanic_id != second.mechanic_id
+    assert first.bay_id != second.bay_id
+    assert isinstance(third, SlotTaken)
+    assert ten not in third.alternatives
+    assert third.alternatives[0] == garage.at(2026, 11, 23, 9, 0) + timedelta(hours=2)  # 11:00: both bays free again
+
+
+def test_an_expired_hold_stops_blocking_at_once_and_the_sweep_marks_it(db, garage):
+    ten = garage.at(2026, 11, 23, 11)
+    a, b, c = (new_customer(db, garage, x) for x in ("a", "b", "c"))
+    first, second = hold(db, garage, a, ten), hold(db, garage, b, ten)
+    assert ten not in free_starts(db, garage)
+
+    later = NOW + timedelta(minutes=16)  # both holds ran out, no sweep has run
+    assert ten in free_starts(db, garage, now=later)
+    third = hold(db, garage, c, ten, now=later)
+    assert isinstance(third, Held)
+    assert {status(db, first.booking_id), status(db, second.booking_id)} == {"expired"}
+    assert booking.sweep_expired_holds(db, later) == []
+    assert events(db, first.booking_id)[-1] == ("held", "expired", "system:sweep", "hold ran out before payment")
+
+
+def test_the_sweep_job_expires_overdue_holds_of_every_shop(db, garage):
+    held = hold(db, garage, new_customer(db, garage, "s"), garage.at(2026, 11, 23, 11))
+    assert booking.sweep_expired_holds(db, NOW + timedelta(minutes=14)) == []
+    assert booking.sweep_expired_holds(db, NOW + timedelta(minutes=15)) == [held.booking_id]
+    assert status(db, held.booking_id) == "expired"
+
+
+def test_an_illegal_move_is_refused_with_a_reason_and_changes_nothing(db, garage):
+    held = hold(db, garage, new_customer(db, garage, "x"), garage.at(2026, 11, 23, 10))
+    booking.cancel(db, held.booking_id, "customer:x", NOW)
+    with pytest.raises(IllegalMove) as error:
+        booking.confirm(db, held.booking_id, "system:mpesa", NOW)
+    assert error.value.reason == "the booking is already cancelled"
+    assert status(db, held.booking_id) == "cancelled"
+    assert len(events(db, held.booking_id)) == 2
+
+
+def test_an_early_cancellation_is_free_and_a_late_one_costs_a_token(db, garage):
+    wanjiku = new_customer(db, garage, "w")
+    tomorrow = hold(db, garage, wanjiku, garage.at(2026, 11, 25, 10))
+    booking.confirm(db, tomorrow.booking_id, "system", NOW)
+    early = booking.cancel(db, tomorrow.booking_id, "customer", NOW, customer_id=wanjiku)
+    assert (early.token_cost, early.tokens_left) == (0, 2)
+
+    today = hold(db, garage, wanjiku, garage.at(2026, 11, 23, 15))
+    booking.confirm(db, today.booking_id, "system", NOW)
+    late = booking.cancel(db, today.booking_id, "customer", NOW, customer_id=wanjiku)
+    assert (late.token_cost, late.tokens_left) == (1, 1)
+    assert events(db, today.booking_id)[-1][3] == "late cancellation"
+
+
+def test_a_no_show_costs_a_token_and_at_zero_the_customer_must_prepay_everything(db, garage):
+    otieno = new_customer(db, garage, "o")
+    for day in (23, 24):
+        held = hold(db, garage, otieno, garage.at(2026, 11, day, 10))
+        booking.confirm(db, held.booking_id, "system", NOW)
+        booking.mark_no_show(db, held.booking_id, "staff:1", NOW + timedelta(days=day - 22))
+    with db.uow() as uow:
+        assert uow.session.get(Customer, otieno).tokens == 0
+    held = hold(db, garage, otieno, garage.at(2026, 11, 26, 10), services=("brake-pads",))
+    assert held.deposit_minor == held.price_minor == 450000
+
+
+def test_tokens_come_back_in_a_new_month_and_when_the_owner_resets_them(db, garage):
+    otieno = new_customer(db, garage, "o")
+    held = hold(db, garage, otieno, garage.at(2026, 11, 23, 10))
+    booking.confirm(db, held.booking_id, "system", NOW)
+    assert booking.mark_no_show(db, held.booking_id, "staff:1", NOW).tokens_left == 1
+    assert booking.reset_tokens(db, otieno, NOW) == 2
+
+    held = hold(db, garage, otieno, garage.at(2026, 11, 24, 10))
+    booking.confirm(db, held.booking_id, "system", NOW)
+    assert booking.mark_no_show(db, held.booking_id, "staff:1", NOW).tokens_left == 1
+    december = NOW + timedelta(days=9)
+    held = hold(db, garage, otieno, garage.at(2026, 12, 2, 10), now=december)
+    with db.uow() as uow:
+        assert uow.session.get(Customer, otieno).tokens == 2
+
+
+def test_a_customer_cannot_cancel_someone_elses_booking(db, garage):
+    mine = hold(db, garage, new_customer(db, garage, "me"), garage.at(2026, 11, 23, 10))
+    stranger = new_customer(db, garage, "stranger")
+    with pytest.raises(NotYours):
+        booking.cancel(db, mine.booking_id, "customer", NOW, customer_id=stranger)
+    assert status(db, mine.booking_id) == "held"
+
+
+def test_reschedule_moves_the_booking_or_keeps_the_old_slot(db, garage):
+    ten, two = garage.at(2026, 11, 23, 10), garage.at(2026, 11, 23, 14)
+    mine = hold(db, garage, new_customer(db, garage, "me"), ten)
+    booking.confirm(db, mine.booking_id, "system", NOW)
+    for x in ("p", "q"):  # both bays taken at 14:00
+        booking.confirm(db, hold(db, garage, new_customer(db, garage, x), two).booking_id, "system", NOW)
+
+    refused = booking.reschedule(db, mine.booking_id, two, "customer", NOW)
+    assert isinstance(refused, SlotTaken)
+    with db.uow() as uow:
+        assert uow.session.get(Booking, mine.booking_id).starts_at == ten
+
+    three = garage.at(2026, 11, 23, 15)
+    moved = booking.reschedule(db, mine.booking_id, three, "customer", NOW)
+    assert isinstance(moved, Held) and moved.starts_at == three
+    assert status(db, mine.booking_id) == "confirmed"
+    assert ten in free_starts(db, garage)

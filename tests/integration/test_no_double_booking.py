@@ -1,0 +1,105 @@
+"""Invariant 1: no two bookings overlap on one mechanic or bay, under any concurrency.
+
+Wheel alignment needs the one mechanic with that skill (Achieng), so at any start time
+exactly one customer can have it: every racer but one must hear "slot just taken".
+"""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from core import booking
+from core.booking import Held, SlotTaken
+from core.db import Database
+from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI as NOW
+from tests.integration.booking_helpers import loaded, new_customer
+
+RACERS = 50
+
+
+def race(url: str, garage, start, racers: int) -> list:
+    customers = []
+    setup = Database(url)
+    for i in range(racers):
+        customers.append(new_customer(setup, garage, f"racer-{i}"))
+    setup.dispose()
+
+    database = Database(url, pool_size=racers, max_overflow=0) if url.startswith("postgresql") else Database(url)
+    barrier = threading.Barrier(racers)
+    results: list = [None] * racers
+
+    def attempt(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = booking.hold(database, shop_id=garage.id, customer_id=customers[i],
+                                      service_ids=(garage.services["wheel-alignment"],), start=start, now=NOW)
+        except Exception as exc:  # a racer must never see an exception; record it to fail
+            results[i] = exc
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(racers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    database.dispose()
+    return results
+
+
+def overlapping_pairs(db) -> int:
+    """Pairs of live bookings sharing a mechanic or a bay at the same time: must be 0."""
+    with db.engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT count(*) FROM bookings a JOIN bookings b ON a.id < b.id "
+            "AND (a.mechanic_id = b.mechanic_id OR a.bay_id = b.bay_id) "
+            "AND a.starts_at < b.blocks_until AND b.starts_at < a.blocks_until "
+            "WHERE a.status IN ('held','confirmed','received','in_progress','awaiting_approval','ready') "
+            "AND b.status IN ('held','confirmed','received','in_progress','awaiting_approval','ready')"
+        )).scalar()  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["pg", "sqlite"])
+def test_fifty_customers_race_for_one_alignment_slot_and_exactly_one_wins(backend, request, nairobi_spec):
+    url = request.getfixturevalue("pg_url" if backend == "pg" else "sqlite_url")
+    db = request.getfixturevalue("pg_db") if backend == "pg" else Database(url)
+    garage = loaded(db, nairobi_spec)
+    ten = garage.at(2026, 11, 23, 10)
+
+    results = race(url, garage, ten, RACERS)
+
+    assert [type(r) for r in results if not isinstance(r, Held | SlotTaken)] == []
+    winners = [r for r in results if isinstance(r, Held)]
+    losers = [r for r in results if isinstance(r, SlotTaken)]
+    assert len(winners) == 1 and len(losers) == RACERS - 1
+    assert winners[0].starts_at == ten
+    for lost in losers:  # each loser is offered other times, never the one just taken
+        assert lost.wanted == ten and lost.alternatives and ten not in lost.alternatives
+        assert garage.at(2026, 11, 23, 11) in lost.alternatives
+    assert overlapping_pairs(db) == 0
+
+
+def test_postgresql_refuses_an_overlapping_row_even_without_the_application(pg_db, nairobi_spec):
+    garage = loaded(pg_db, nairobi_spec)
+    ten = garage.at(2026, 11, 23, 10)
+    held = booking.hold(pg_db, shop_id=garage.id, customer_id=new_customer(pg_db, garage, "a"),
+                        service_ids=(garage.services["oil-change"],), start=ten, now=NOW)
+    other = new_customer(pg_db, garage, "b")
+    insert = text(
+        "INSERT INTO bookings (code, shop_id, customer_id, mechanic_id, bay_id, starts_at, ends_at, "
+        "blocks_until, status, price_minor, deposit_minor, currency, created_at, updated_at) "
+        "VALUES (:code, :shop, :customer, :mechanic, :bay, :start, :end, :end, 'confirmed', 1, 0, 'KES', now(), now())"
+    )
+    later = ten + timedelta(minutes=30)
+    for mechanic, bay, code in ((held.mechanic_id, None, "X-1"), (None, held.bay_id, "X-2")):
+        with pytest.raises(IntegrityError) as error, pg_db.engine.begin() as conn:
+            conn.execute(insert, dict(code=code, shop=garage.id, customer=other, mechanic=mechanic,
+                                      bay=bay, start=later, end=later + timedelta(hours=1)))
+        assert error.value.orig.sqlstate == "23P01"
+    # A cancelled booking no longer holds the time: the same row is accepted.
+    booking.cancel(pg_db, held.booking_id, "customer", NOW)
+    with pg_db.engine.begin() as conn:
+        conn.execute(insert, dict(code="X-3", shop=garage.id, customer=other, mechanic=held.mechanic_id,
+                                  bay=held.bay_id, start=later, end=later + timedelta(hours=1)))
+    assert overlapping_pairs(pg_db) == 0
