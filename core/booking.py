@@ -77,13 +77,22 @@ def move(session: Session, booking: Booking, to: BookingStatus, actor: str, now:
     return event
 
 
-def locked_booking(session: Session, booking_id: int, customer_id: int | None = None) -> Booking:
-    """The booking, with its row locked; refused if it is not this customer's."""
-    booking = session.scalar(select(Booking).where(Booking.id == booking_id).with_for_update())
-    if booking is None:
+def locked_booking(session: Session, booking_id: int, customer_id: int | None = None,
+                   also_days: tuple = ()) -> Booking:  # fmt: skip
+    """The booking with its day lock(s) and then its row lock taken, in that order (the
+    order every writer uses); refused if it is not this customer's."""
+    found = session.execute(
+        select(Booking.shop_id, Booking.starts_at, Booking.customer_id).where(Booking.id == booking_id)
+    ).first()  # fmt: skip
+    if found is None:
         raise LookupError(f"no booking with id {booking_id}")
-    if customer_id is not None and booking.customer_id != customer_id:
-        raise NotYours(f"booking {booking.code} is not this customer's")
+    shop_id, starts_at, owner = found
+    if customer_id is not None and owner != customer_id:
+        raise NotYours(f"booking {booking_id} is not this customer's")
+    view = av.shop_view(session, shop_id)
+    av.lock_days(session, shop_id, {view.local_day(starts_at), *also_days})
+    booking = session.scalar(select(Booking).where(Booking.id == booking_id).with_for_update())
+    session.refresh(booking)
     return booking
 
 
@@ -96,14 +105,14 @@ def hold(db: Database, *, shop_id: int, customer_id: int, service_ids: tuple[int
          notes: str | None = None, hold_minutes: int | None = None) -> Held | SlotTaken:  # fmt: skip
     """Hold `start` for this visit: the slot is the customer's until the hold expires."""
     with db.uow() as uow:
-        outcome = _hold(uow.session, shop_id, customer_id, tuple(service_ids), start, now,
+        outcome = hold_in_session(uow.session, shop_id, customer_id, tuple(service_ids), start, now,
                         vehicle_id, channel, payment_method, notes, hold_minutes)  # fmt: skip
         if isinstance(outcome, SlotTaken):
             uow.session.rollback()
         return outcome
 
 
-def _hold(session, shop_id, customer_id, service_ids, start, now, vehicle_id, channel,
+def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehicle_id, channel,
           payment_method, notes, hold_minutes) -> Held | SlotTaken:  # fmt: skip
     view = av.shop_view(session, shop_id)
     visit = av.visit(session, shop_id, service_ids)
@@ -273,14 +282,11 @@ def reschedule(db: Database, booking_id: int, new_start: datetime, actor: str, n
     """Move a booking to a new start atomically: the old slot is kept if the new one is gone."""
     with db.uow() as uow:
         s = uow.session
-        current = s.get(Booking, booking_id)
-        if current is None:
+        shop_id = s.scalar(select(Booking.shop_id).where(Booking.id == booking_id))
+        if shop_id is None:
             raise LookupError(f"no booking with id {booking_id}")
-        view = av.shop_view(s, current.shop_id)
-        # Day locks first, then the row: the same order as every other writer.
-        av.lock_days(s, current.shop_id, {view.local_day(current.starts_at), view.local_day(new_start)})
-        booking = locked_booking(s, booking_id, customer_id)
-        s.refresh(booking)
+        view = av.shop_view(s, shop_id)
+        booking = locked_booking(s, booking_id, customer_id, also_days=(view.local_day(new_start),))
         if booking.status not in (S.HELD, S.CONFIRMED, S.NEEDS_RESCHEDULE):
             check_move(booking.status, S.NEEDS_RESCHEDULE)  # raises with the reason
         service_ids = tuple(i.service_id for i in booking.items if i.kind == "service")

@@ -395,3 +395,21 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class WaitlistEntry(Base):
+    """A customer waiting for a full day; the first in line is offered a freed slot."""
+
+    __tablename__ = "waitlist_entries"
+    __table_args__ = (Index("ix_waitlist_shop_day", "shop_id", "day", "status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)  # shop-local
+    service_ids: Mapped[list] = mapped_column(JSON)
+    vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicles.id"))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting|offered|done|cancelled
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    offered_at: Mapped[datetime | None]

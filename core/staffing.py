@@ -1,0 +1,92 @@
+"""Mechanics going off shift: their future jobs move to a colleague, or to the owner.
+
+A job keeps its promised time. It goes to another qualified mechanic who is free for
+that whole time (same bay if possible); if nobody is, it is marked needs_reschedule and
+the owner and the customer are told by the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from core import availability as av
+from core import slots as engine
+from core.booking import move
+from core.db import Database
+from core.lifecycle import BookingStatus
+from core.models import Booking, BookingEvent, Staff
+
+S = BookingStatus
+MOVABLE = (S.HELD, S.CONFIRMED)
+
+
+@dataclass(frozen=True)
+class Reassigned:
+    booking_id: int
+    code: str
+    customer_id: int
+    starts_at: datetime
+    from_mechanic_id: int
+    to_mechanic_id: int
+
+
+@dataclass(frozen=True)
+class Unassigned:
+    """Nobody can take the job at its time: it needs a new time (owner decides)."""
+
+    booking_id: int
+    code: str
+    customer_id: int
+    starts_at: datetime
+
+
+def go_off_shift(db: Database, staff_id: int, actor: str, now: datetime) -> list[Reassigned | Unassigned]:
+    """Take the mechanic off shift and hand each of their future jobs on."""
+    with db.uow() as uow:
+        s = uow.session
+        mechanic = s.get(Staff, staff_id)
+        if mechanic is None:
+            raise LookupError(f"no staff member with id {staff_id}")
+        jobs = list(s.scalars(select(Booking).where(
+            Booking.mechanic_id == staff_id, Booking.status.in_(MOVABLE), Booking.starts_at > now,
+        ).order_by(Booking.starts_at)))  # fmt: skip
+        view = av.shop_view(s, mechanic.shop_id)
+        av.lock_days(s, mechanic.shop_id, {view.local_day(j.starts_at) for j in jobs})
+        mechanic.on_shift = False
+        s.flush()
+        view = av.shop_view(s, mechanic.shop_id)  # without the mechanic now off shift
+        outcomes: list[Reassigned | Unassigned] = []
+        for job in jobs:
+            s.refresh(job, with_for_update=True)
+            outcomes.append(_hand_on(s, view, job, mechanic, actor, now))
+        return outcomes
+
+
+def go_on_shift(db: Database, staff_id: int) -> None:
+    with db.uow() as uow:
+        uow.session.get(Staff, staff_id).on_shift = True
+
+
+def _hand_on(s, view: av.ShopView, job: Booking, mechanic: Staff, actor: str, now: datetime):
+    visit = av.visit(s, job.shop_id, [i.service_id for i in job.items if i.kind == "service"])
+    day = view.local_day(job.starts_at)
+    lo, hi = av.window(view, day, day)
+    cal = av.calendar(s, view, day, day)
+    busy = av.occupied(s, job.shop_id, lo, hi, now, exclude_booking=job.id)
+    slot = None
+    for bay in (job.bay_id, None):  # keep the car where it is if we can
+        slot = engine.fits(cal, view.mechanics, view.bay_ids, busy, job.starts_at, visit.duration,
+                           visit.skills, now, bay_id=bay, reassigning=True)  # fmt: skip
+        if slot is not None:
+            break
+    if slot is None:
+        move(s, job, S.NEEDS_RESCHEDULE, actor, now, f"{mechanic.name} went off shift; nobody free")
+        return Unassigned(job.id, job.code, job.customer_id, job.starts_at)
+    job.mechanic_id, job.bay_id = slot.mechanic_id, slot.bay_id
+    s.add(BookingEvent(booking_id=job.id, from_status=job.status, to_status=job.status, actor=actor,
+                       reason=f"reassigned from {mechanic.name}: went off shift", at=now))  # fmt: skip
+    s.flush()
+    return Reassigned(job.id, job.code, job.customer_id, job.starts_at, mechanic.id, slot.mechanic_id)

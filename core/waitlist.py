@@ -1,0 +1,89 @@
+"""The waitlist: when a day is full, customers queue for it; a freed slot goes to the
+first in line, held for them for the shop's short claim time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from core import availability as av
+from core.booking import Held, expire_overdue_holds, hold_in_session
+from core.db import Database
+from core.models import Booking, WaitlistEntry
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A freed slot held for a waiting customer until `held.hold_expires_at`."""
+
+    entry_id: int
+    customer_id: int
+    held: Held
+
+
+def join(db: Database, *, shop_id: int, customer_id: int, day: date, service_ids: tuple[int, ...],
+         now: datetime, vehicle_id: int | None = None, channel: str | None = None) -> int:  # fmt: skip
+    """Put the customer in line for `day` (once: joining again keeps their place)."""
+    with db.uow() as uow:
+        s = uow.session
+        existing = s.scalar(select(WaitlistEntry).where(
+            WaitlistEntry.shop_id == shop_id, WaitlistEntry.customer_id == customer_id,
+            WaitlistEntry.day == day, WaitlistEntry.status == "waiting"))  # fmt: skip
+        if existing is not None:
+            existing.service_ids = list(service_ids)
+            return existing.id
+        entry = WaitlistEntry(shop_id=shop_id, customer_id=customer_id, day=day,
+                              service_ids=list(service_ids), vehicle_id=vehicle_id,
+                              channel=channel, status="waiting", created_at=now)  # fmt: skip
+        s.add(entry)
+        s.flush()
+        return entry.id
+
+
+def offer_freed(db: Database, shop_id: int, day: date, now: datetime) -> Offer | None:
+    """Offer a free slot on `day` to the first waiting customer whose visit fits one."""
+    with db.uow() as uow:
+        s = uow.session
+        view = av.shop_view(s, shop_id)
+        av.lock_days(s, shop_id, [day])
+        waiting = s.scalars(select(WaitlistEntry).where(
+            WaitlistEntry.shop_id == shop_id, WaitlistEntry.day == day,
+            WaitlistEntry.status == "waiting").order_by(WaitlistEntry.created_at, WaitlistEntry.id))  # fmt: skip
+        for entry in waiting:
+            slots = av.free_slots(s, shop_id, entry.service_ids, day, day, now)
+            if not slots:
+                continue
+            held = hold_in_session(
+                s, shop_id, entry.customer_id, tuple(entry.service_ids), slots[0].start, now,
+                entry.vehicle_id, entry.channel, None, "offered from the waitlist",
+                view.spec.booking.claim_hold_minutes,
+            )  # fmt: skip
+            if not isinstance(held, Held):
+                continue
+            entry.status, entry.booking_id, entry.offered_at = "offered", held.booking_id, now
+            return Offer(entry.id, entry.customer_id, held)
+        return None
+
+
+def offer_everywhere(db: Database, now: datetime, days_ahead: int = 14) -> list[Offer]:
+    """The cron job: any day with people waiting and a slot free gets its offer made
+    (covers cancellations whose offer was never made, and offers that ran out)."""
+    with db.uow() as uow:
+        s = uow.session
+        expire_overdue_holds(s, None, now)
+        # an offer whose claim hold ran out lapses: the next in line gets the slot
+        for entry in s.scalars(select(WaitlistEntry).where(WaitlistEntry.status == "offered")):
+            booking = s.get(Booking, entry.booking_id)
+            if booking is not None and booking.status in ("expired", "cancelled"):
+                entry.status = "done" if booking.status == "cancelled" else "lapsed"
+        pairs = s.execute(select(WaitlistEntry.shop_id, WaitlistEntry.day).where(
+            WaitlistEntry.status == "waiting", WaitlistEntry.day >= (now - timedelta(days=1)).date(),
+            WaitlistEntry.day <= (now + timedelta(days=days_ahead)).date()).distinct()).all()  # fmt: skip
+    offers = []
+    for shop_id, day in sorted(pairs):
+        offer = offer_freed(db, shop_id, day, now)
+        if offer is not None:
+            offers.append(offer)
+    return offers

@@ -1,0 +1,100 @@
+"""A full day's waitlist, and a mechanic going off shift, on both backends."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core import availability, booking, staffing, waitlist
+from core.booking import Held, SlotTaken
+from core.models import Booking, WaitlistEntry
+from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI as NOW
+from tests.integration.booking_helpers import loaded, new_customer
+
+
+@pytest.fixture
+def garage(db, nairobi_spec):
+    return loaded(db, nairobi_spec)
+
+
+def book(db, garage, who, start, code="wheel-alignment"):
+    held = booking.hold(db, shop_id=garage.id, customer_id=new_customer(db, garage, who),
+                        service_ids=(garage.services[code],), start=start, now=NOW)  # fmt: skip
+    if isinstance(held, Held):
+        booking.confirm(db, held.booking_id, "system", NOW)
+    return held
+
+
+def fill_alignment_day(db, garage, day):
+    """Book every alignment slot of the day (only Achieng aligns wheels)."""
+    booked = []
+    while True:
+        with db.uow() as uow:
+            free = availability.free_slots(uow.session, garage.id, [garage.services["wheel-alignment"]], day, day, NOW)
+        if not free:
+            return booked
+        booked.append(book(db, garage, f"filler-{len(booked)}", free[0].start))
+
+
+def test_first_in_line_gets_a_freed_slot_with_a_short_claim_hold(db, garage):
+    tuesday = (NOW + timedelta(days=1)).date()
+    booked = fill_alignment_day(db, garage, tuesday)
+    # 45 minutes plus a 10-minute buffer on a 30-minute grid: one job an hour,
+    # 08:00-12:00 before lunch (5) and 14:00-17:00 after it (4).
+    assert len(booked) == 9
+
+    first = new_customer(db, garage, "first")
+    second = new_customer(db, garage, "second")
+    ids = (garage.services["wheel-alignment"],)
+    waitlist.join(db, shop_id=garage.id, customer_id=first, day=tuesday, service_ids=ids, now=NOW)
+    waitlist.join(db, shop_id=garage.id, customer_id=second, day=tuesday, service_ids=ids, now=NOW + timedelta(minutes=1))
+    assert waitlist.offer_freed(db, garage.id, tuesday, NOW) is None  # still full
+
+    booking.cancel(db, booked[3].booking_id, "customer", NOW)
+    offer = waitlist.offer_freed(db, garage.id, tuesday, NOW)
+    assert offer.customer_id == first
+    assert offer.held.starts_at == booked[3].starts_at
+    assert offer.held.hold_expires_at == NOW + timedelta(minutes=10)  # claim_hold_minutes
+    assert waitlist.offer_freed(db, garage.id, tuesday, NOW) is None  # the freed slot is held
+
+    # The first customer lets the claim hold run out: the cron job offers it to the next.
+    later = NOW + timedelta(minutes=11)
+    offers = waitlist.offer_everywhere(db, later)
+    assert [(o.customer_id, o.held.starts_at) for o in offers] == [(second, booked[3].starts_at)]
+    with db.uow() as uow:
+        statuses = dict(uow.session.execute(select(WaitlistEntry.customer_id, WaitlistEntry.status)).all())
+    assert statuses == {first: "lapsed", second: "offered"}
+
+
+def test_joining_twice_keeps_the_customers_place(db, garage):
+    day = (NOW + timedelta(days=2)).date()
+    who = new_customer(db, garage, "w")
+    a = waitlist.join(db, shop_id=garage.id, customer_id=who, day=day, service_ids=(1,), now=NOW)
+    b = waitlist.join(db, shop_id=garage.id, customer_id=who, day=day, service_ids=(1,), now=NOW)
+    assert a == b
+
+
+def test_a_mechanic_goes_off_shift_and_jobs_move_to_colleagues_or_need_a_new_time(db, garage):
+    ten = garage.at(2026, 11, 24, 10)
+    brakes = book(db, garage, "brakes", ten, "brake-pads")          # Otieno or Kiprono
+    alignment = book(db, garage, "align", ten, "wheel-alignment")   # only Achieng can
+    assert alignment.mechanic_id == garage.mechanics["Achieng"]
+
+    outcome = staffing.go_off_shift(db, garage.mechanics["Achieng"], "staff:achieng", NOW)
+    assert [type(o).__name__ for o in outcome] == ["Unassigned"]
+    with db.uow() as uow:
+        assert uow.session.get(Booking, alignment.booking_id).status == "needs_reschedule"
+
+    who = brakes.mechanic_id
+    name = next(n for n, i in garage.mechanics.items() if i == who)
+    outcome = staffing.go_off_shift(db, who, f"staff:{name}", NOW)
+    assert len(outcome) == 1 and type(outcome[0]).__name__ == "Reassigned"
+    moved = outcome[0]
+    assert moved.from_mechanic_id == who and moved.to_mechanic_id not in (who, garage.mechanics["Achieng"])
+    assert moved.starts_at == ten
+    with db.uow() as uow:
+        job = uow.session.get(Booking, brakes.booking_id)
+        assert (job.status, job.mechanic_id, job.bay_id) == ("confirmed", moved.to_mechanic_id, brakes.bay_id)
+
+    # Nobody left to do brakes at ten: a new brake booking at that time is refused.
+    assert isinstance(book(db, garage, "late", ten, "brake-pads"), SlotTaken)
