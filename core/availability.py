@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from core import slots
 from core.calendar import shop_calendar
 from core.lifecycle import OCCUPYING, BookingStatus
-from core.models import Bay, Booking, Closure, Service, Shop, Staff
+from core.models import Bay, Booking, Closure, Service, Shop, Staff, utcnow
 from core.shopfile import ShopSpec, parse_shop
 
 
@@ -27,25 +27,28 @@ class UnknownService(LookupError):
     """A service id that is not (or no longer) offered by this shop."""
 
 
-_SPECS: dict[tuple[int, datetime], ShopSpec] = {}
+@dataclass(frozen=True)
+class ServiceInfo:
+    """A service as a booking needs it (a plain value, safe to share between threads)."""
 
+    id: int
+    code: str
+    names: dict
+    category: str
+    duration_minutes: int
+    price_minor: int
+    deposit_minor: int | None
+    deposit_percent: int | None
 
-def spec_of(shop: Shop) -> ShopSpec:
-    """The shop's parsed rules, parsed once per version of the stored file."""
-    key = (shop.id, shop.updated_at)
-    spec = _SPECS.get(key)
-    if spec is None:
-        if len(_SPECS) > 512:
-            _SPECS.clear()
-        spec = _SPECS[key] = parse_shop(shop.config)
-    return spec
+    def name(self, lang: str) -> str:
+        return self.names.get(lang) or self.names.get("en") or next(iter(self.names.values()))
 
 
 @dataclass(frozen=True)
 class Visit:
     """The services of one visit, with what the slot engine needs to know about them."""
 
-    services: tuple[Service, ...]
+    services: tuple[ServiceInfo, ...]
 
     @property
     def duration(self) -> timedelta:
@@ -60,14 +63,19 @@ class Visit:
         return sum(s.price_minor for s in self.services)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ShopView:
-    """One shop as the slot engine sees it, for one transaction."""
+    """A shop as the slot engine sees it: rules, mechanics on shift, bays, services and
+    closures. Immutable, and cached per process until the shop row's `updated_at` moves
+    (every change to staff, bays, services or closures touches it: see `touch_shop`)."""
 
-    shop: Shop
+    shop_id: int
+    code_prefix: str
     spec: ShopSpec
-    mechanics: list[slots.Mechanic]
-    bay_ids: list[int]
+    mechanics: tuple[slots.Mechanic, ...]
+    bay_ids: tuple[int, ...]
+    services: dict[int, ServiceInfo]
+    closures: dict[date, bool]
 
     @property
     def tz(self) -> ZoneInfo:
@@ -77,10 +85,24 @@ class ShopView:
         return at.astimezone(self.tz).date()
 
 
+_VIEWS: dict[tuple[int, datetime], ShopView] = {}
+
+
 def shop_view(session: Session, shop_id: int) -> ShopView:
-    shop = session.get(Shop, shop_id)
-    if shop is None:
+    """The shop's current view: one small query when nothing changed since last time."""
+    stamp = session.scalar(select(Shop.updated_at).where(Shop.id == shop_id))
+    if stamp is None:
         raise LookupError(f"no shop with id {shop_id}")
+    view = _VIEWS.get((shop_id, stamp))
+    if view is None:
+        if len(_VIEWS) > 256:
+            _VIEWS.clear()
+        view = _VIEWS[(shop_id, stamp)] = _build_view(session, shop_id)
+    return view
+
+
+def _build_view(session: Session, shop_id: int) -> ShopView:
+    shop = session.get(Shop, shop_id)
     staff = session.scalars(
         select(Staff).where(Staff.shop_id == shop_id, Staff.role == "mechanic",
                             Staff.active.is_(True), Staff.on_shift.is_(True)).order_by(Staff.id)
@@ -88,28 +110,43 @@ def shop_view(session: Session, shop_id: int) -> ShopView:
     bays = session.scalars(
         select(Bay.id).where(Bay.shop_id == shop_id, Bay.active.is_(True)).order_by(Bay.id)
     )
-    mechanics = [slots.Mechanic(m.id, frozenset(m.skills)) for m in staff]
-    return ShopView(shop, spec_of(shop), mechanics, list(bays))
+    services = session.scalars(select(Service).where(Service.shop_id == shop_id, Service.active.is_(True)))
+    closures = session.execute(select(Closure.day, Closure.closed).where(Closure.shop_id == shop_id))
+    return ShopView(
+        shop_id=shop_id, code_prefix=shop.code_prefix, spec=parse_shop(shop.config),
+        mechanics=tuple(slots.Mechanic(m.id, frozenset(m.skills)) for m in staff),
+        bay_ids=tuple(bays),
+        services={s.id: ServiceInfo(s.id, s.code, dict(s.names), s.category, s.duration_minutes,
+                                    s.price_minor, s.deposit_minor, s.deposit_percent) for s in services},
+        closures=dict(closures.all()),
+    )  # fmt: skip
 
 
-def visit(session: Session, shop_id: int, service_ids: tuple[int, ...] | list[int]) -> Visit:
+def touch_shop(session: Session, shop_id: int) -> None:
+    """Mark the shop changed, so every process rebuilds its view on next use.
+
+    The stamp is a version as much as a time: it always moves forward, even for two
+    changes within the same microsecond.
+    """
+    session.flush()
+    current = session.scalar(select(Shop.updated_at).where(Shop.id == shop_id).with_for_update())
+    stamp = max(utcnow(), current + timedelta(microseconds=1))
+    session.execute(update(Shop).where(Shop.id == shop_id).values(updated_at=stamp))
+
+
+def visit(session: Session, shop_id: int, service_ids, view: ShopView | None = None) -> Visit:
     """The visit made of these services, in the order the customer chose them."""
     if not service_ids:
         raise UnknownService("a visit needs at least one service")
-    rows = {s.id: s for s in session.scalars(
-        select(Service).where(Service.shop_id == shop_id, Service.id.in_(service_ids), Service.active.is_(True))
-    )}  # fmt: skip
-    missing = [i for i in service_ids if i not in rows]
+    view = view or shop_view(session, shop_id)
+    missing = [i for i in service_ids if i not in view.services]
     if missing:
         raise UnknownService(f"service {missing[0]} is not offered by shop {shop_id}")
-    return Visit(tuple(rows[i] for i in service_ids))
+    return Visit(tuple(view.services[i] for i in service_ids))
 
 
 def calendar(session: Session, view: ShopView, first: date, last: date) -> slots.Calendar:
-    closures = dict(session.execute(
-        select(Closure.day, Closure.closed).where(
-            Closure.shop_id == view.shop.id, Closure.day >= first, Closure.day <= last)
-    ).all())  # fmt: skip
+    closures = {d: c for d, c in view.closures.items() if first <= d <= last}
     return shop_calendar(view.spec, closures, first, last)
 
 

@@ -103,26 +103,42 @@ def hold(db: Database, *, shop_id: int, customer_id: int, service_ids: tuple[int
          start: datetime, now: datetime, vehicle_id: int | None = None,
          channel: str | None = None, payment_method: str | None = None,
          notes: str | None = None, hold_minutes: int | None = None) -> Held | SlotTaken:  # fmt: skip
-    """Hold `start` for this visit: the slot is the customer's until the hold expires."""
+    """Hold `start` for this visit: the slot is the customer's until the hold expires.
+
+    When the slot is gone the transaction ends at once (releasing the day lock for the
+    next in the queue) and the alternatives are looked up afterwards, outside the lock.
+    """
     with db.uow() as uow:
-        outcome = hold_in_session(uow.session, shop_id, customer_id, tuple(service_ids), start, now,
-                        vehicle_id, channel, payment_method, notes, hold_minutes)  # fmt: skip
-        if isinstance(outcome, SlotTaken):
+        held = hold_in_session(uow.session, shop_id, customer_id, tuple(service_ids), start, now,
+                               vehicle_id, channel, payment_method, notes, hold_minutes)  # fmt: skip
+        if held is None:
             uow.session.rollback()
-        return outcome
+    if held is not None:
+        return held
+    with db.uow() as uow:
+        return alternatives(uow.session, shop_id, tuple(service_ids), start, now)
 
 
 def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehicle_id, channel,
-          payment_method, notes, hold_minutes) -> Held | SlotTaken:  # fmt: skip
-    view = av.shop_view(session, shop_id)
-    visit = av.visit(session, shop_id, service_ids)
-    day = view.local_day(start)
-    av.lock_days(session, shop_id, [day])
-    expire_overdue_holds(session, shop_id, now)
+                    payment_method, notes, hold_minutes) -> Held | None:  # fmt: skip
+    """Hold inside the caller's transaction; None when the slot cannot be had.
 
-    slot = _fit(session, view, visit, start, now)
+    Everything that does not change under contention (the shop, the visit, the
+    calendar) is read before the day lock, so the locked part is short: read what
+    occupies the day, check the slot, write.
+    """
+    view = av.shop_view(session, shop_id)
+    visit = av.visit(session, shop_id, service_ids, view)
+    day = view.local_day(start)
+    cal = av.calendar(session, view, day, day)
+    lo, hi = av.window(view, day, day)
+
+    av.lock_days(session, shop_id, [day])
+    busy = av.occupied(session, shop_id, lo, hi, now)
+    slot = engine.fits(cal, view.mechanics, view.bay_ids, busy, start, visit.duration, visit.skills, now)
     if slot is None:
-        return _taken(session, view, visit, start, now)
+        return None
+    expire_overdue_holds(session, shop_id, now)  # so an ended hold cannot trip the constraint
 
     customer = session.get(Customer, customer_id)
     if customer is None or customer.shop_id != shop_id:
@@ -131,7 +147,7 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
     tokens = refresh_tokens(customer, now, view)
     priced = [policy.PricedService(s.price_minor, s.deposit_minor, s.deposit_percent) for s in visit.services]
     booking = Booking(
-        code=_next_code(session, view.shop), shop_id=shop_id, customer_id=customer_id,
+        code=_next_code(session, view), shop_id=shop_id, customer_id=customer_id,
         vehicle_id=vehicle_id, mechanic_id=slot.mechanic_id, bay_id=slot.bay_id,
         starts_at=slot.start, ends_at=slot.end, blocks_until=slot.end + spec.booking.buffer,
         status=S.HELD, hold_expires_at=now + timedelta(minutes=hold_minutes or spec.booking.hold_minutes),
@@ -151,7 +167,7 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
     except IntegrityError as exc:
         if not _is_overlap(exc):
             raise
-        return _taken(session, view, visit, start, now)
+        return None
     session.add(BookingEvent(booking_id=booking.id, from_status=None, to_status=S.HELD,
                              actor=f"customer:{customer_id}", reason=None, at=now))  # fmt: skip
     return Held(booking.id, booking.code, booking.starts_at, booking.ends_at, slot.mechanic_id,
@@ -165,18 +181,17 @@ def _fit(session, view: av.ShopView, visit: av.Visit, start: datetime, now: date
     lo, hi = av.window(view, day, day)
     return engine.fits(
         av.calendar(session, view, day, day), view.mechanics, view.bay_ids,
-        av.occupied(session, view.shop.id, lo, hi, now, exclude_booking=exclude),
+        av.occupied(session, view.shop_id, lo, hi, now, exclude_booking=exclude),
         start, visit.duration, visit.skills, now, **kwargs,
     )  # fmt: skip
 
 
-def _taken(session, view: av.ShopView, visit: av.Visit, start: datetime, now: datetime) -> SlotTaken:
+def alternatives(session: Session, shop_id: int, service_ids: tuple[int, ...], start: datetime,
+                 now: datetime) -> SlotTaken:  # fmt: skip
+    """The wanted start is gone: the nearest free starts of that day, in time order."""
+    view = av.shop_view(session, shop_id)
     day = view.local_day(start)
-    lo, hi = av.window(view, day, day)
-    free = engine.free_slots(
-        av.calendar(session, view, day, day), view.mechanics, view.bay_ids,
-        av.occupied(session, view.shop.id, lo, hi, now), visit.duration, visit.skills, day, day, now,
-    )  # fmt: skip
+    free = av.free_slots(session, shop_id, service_ids, day, day, now)
     nearest = sorted(free, key=lambda s: abs((s.start - start).total_seconds()))[:ALTERNATIVES]
     return SlotTaken(start, tuple(sorted(s.start for s in nearest)))
 
@@ -186,13 +201,13 @@ def _is_overlap(exc: IntegrityError) -> bool:
     return getattr(exc.orig, "sqlstate", None) == "23P01"
 
 
-def _next_code(session: Session, shop: Shop) -> str:
+def _next_code(session: Session, view: av.ShopView) -> str:
     number = session.execute(
-        update(Shop).where(Shop.id == shop.id)
+        update(Shop).where(Shop.id == view.shop_id)
         .values(next_booking_number=Shop.next_booking_number + 1)
         .returning(Shop.next_booking_number)
     ).scalar_one() - 1  # fmt: skip
-    return f"{shop.code_prefix}-{number}"
+    return f"{view.code_prefix}-{number}"
 
 
 def refresh_tokens(customer: Customer, now: datetime, view: av.ShopView) -> int:
@@ -294,7 +309,7 @@ def reschedule(db: Database, booking_id: int, new_start: datetime, actor: str, n
         expire_overdue_holds(s, booking.shop_id, now)
         slot = _fit(s, view, visit, new_start, now, exclude=booking.id)
         if slot is None:
-            taken = _taken(s, view, visit, new_start, now)
+            taken = alternatives(s, booking.shop_id, service_ids, new_start, now)
             s.rollback()
             return taken
         old = booking.starts_at

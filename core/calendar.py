@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 
 import holidays
 
@@ -12,8 +13,13 @@ from core.slots import Calendar, OpeningHours
 
 def public_holidays(country: str, first: date, last: date) -> set[date]:
     """Public holidays of the shop's country (Kenya, Kazakhstan, ...) in first..last."""
-    years = range(first.year, last.year + 1)
-    return {d for d in holidays.country_holidays(country, years=years) if first <= d <= last}
+    days = set().union(*(_holidays_of(country, y) for y in range(first.year, last.year + 1)))
+    return {d for d in days if first <= d <= last}
+
+
+@lru_cache(maxsize=64)
+def _holidays_of(country: str, year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays(country, years=year))
 
 
 def shop_calendar(spec: ShopSpec, closures: dict[date, bool], first: date, last: date) -> Calendar:

@@ -84,7 +84,9 @@ class Shop(Base):
     # Hours, booking rules, policies, payments, templates: the validated shop file.
     config: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Moved by core.availability.touch_shop whenever the shop's rules, staff, bays,
+    # services or closures change; processes cache their view of the shop until it moves.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     services: Mapped[list[Service]] = relationship(back_populates="shop", order_by="Service.id")
     bays: Mapped[list[Bay]] = relationship(back_populates="shop", order_by="Bay.id")

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.availability import touch_shop
 from core.db import Database
 from core.models import Bay, Closure, Part, Service, Shop, Staff
 from core.shopfile import ShopSpec, parse_shop
@@ -85,6 +86,8 @@ def _load(session: Session, spec: ShopSpec) -> LoadReport:
         row = closures.get(item.day) or _new(session, report, Closure(shop_id=shop.id, day=item.day), f"closure {item.day}")
         _update(row, report, f"closure {item.day}", closed=item.closed, reason=item.reason)
     session.flush()
+    if report.changes and not report.created:
+        touch_shop(session, shop.id)
     return report
 
 

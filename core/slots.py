@@ -151,17 +151,8 @@ def free_slots(
     the least-loaded qualified mechanic (ties: lowest id) and the lowest-id free bay, so
     work spreads evenly and the answer is deterministic. Sorted by start.
     """
-    search = _Search(
-        cal,
-        mechanics,
-        bay_ids,
-        occupied,
-        duration,
-        skills,
-        now,
-        load,
-        _days_in_reach(cal, now, first_day, last_day),
-    )
+    search = _Search(cal, mechanics, bay_ids, occupied, duration, skills, now, load,
+                     _days_in_reach(cal, now, first_day, last_day))  # fmt: skip
     return [slot for i in range(len(search.days)) for slot in search.slots_on(i)]
 
 
@@ -182,17 +173,8 @@ def free_days(
     Why a separate call: the chat asks for a day before it asks for a time, and this
     skips choosing mechanics and bays for every slot of every day.
     """
-    search = _Search(
-        cal,
-        mechanics,
-        bay_ids,
-        occupied,
-        duration,
-        skills,
-        now,
-        load,
-        _days_in_reach(cal, now, first_day, last_day),
-    )
+    search = _Search(cal, mechanics, bay_ids, occupied, duration, skills, now, load,
+                     _days_in_reach(cal, now, first_day, last_day))  # fmt: skip
     return [day.day for i, day in enumerate(search.days) if search.any_on(i)]
 
 
@@ -228,19 +210,8 @@ def fits(
     day = _opening_day_of(cal, tz, slot_start)
     if day is None:
         return None
-    search = _Search(
-        cal,
-        mechanics,
-        bay_ids,
-        occupied,
-        duration,
-        skills,
-        now,
-        load,
-        [day],
-        only_start=slot_start,
-        any_time=reassigning,
-    )
+    search = _Search(cal, mechanics, bay_ids, occupied, duration, skills, now, load, [day],
+                     only_start=slot_start, any_time=reassigning)  # fmt: skip
     return search.pick(0, 0, mechanic_id, bay_id)
 
 
@@ -546,8 +517,8 @@ class _Search:
             return
         starts, buffer = self.starts, self.buffer
         reach = self.duration + buffer  # a job hits s when job.start - reach < s
-        lo = self.days[0].open - buffer  # jobs ending by then touch nothing here
-        hi = self.days[-1].close + buffer  # nor do jobs starting from then on
+        lo = min(day.open for day in self.days) - buffer  # jobs ending by then touch nothing
+        hi = max(day.close for day in self.days) + buffer  # nor do jobs starting from then on
         blocked_m, blocked_b = self.blocked_m, self.blocked_b
         count_load = self.load is None
         for job in occupied:

@@ -56,6 +56,7 @@ def go_off_shift(db: Database, staff_id: int, actor: str, now: datetime) -> list
         view = av.shop_view(s, mechanic.shop_id)
         av.lock_days(s, mechanic.shop_id, {view.local_day(j.starts_at) for j in jobs})
         mechanic.on_shift = False
+        av.touch_shop(s, mechanic.shop_id)
         s.flush()
         view = av.shop_view(s, mechanic.shop_id)  # without the mechanic now off shift
         outcomes: list[Reassigned | Unassigned] = []
@@ -67,7 +68,9 @@ def go_off_shift(db: Database, staff_id: int, actor: str, now: datetime) -> list
 
 def go_on_shift(db: Database, staff_id: int) -> None:
     with db.uow() as uow:
-        uow.session.get(Staff, staff_id).on_shift = True
+        mechanic = uow.session.get(Staff, staff_id)
+        mechanic.on_shift = True
+        av.touch_shop(uow.session, mechanic.shop_id)
 
 
 def _hand_on(s, view: av.ShopView, job: Booking, mechanic: Staff, actor: str, now: datetime):

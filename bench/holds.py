@@ -1,0 +1,115 @@
+"""Contended holds on PostgreSQL: 50 customers at once for the one slot that fits.
+
+Five processes of ten threads each (as several web processes would). Prints the
+latency of a hold under contention (p50, p95, p99), how many rounds each
+had exactly one winner, and errors (deadlocks would show here). Run by hand:
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1/test .venv/bin/python bench/holds.py
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+from core import availability, booking  # noqa: E402
+from core.booking import Held  # noqa: E402
+from core.db import Database  # noqa: E402
+from core.migrate import upgrade  # noqa: E402
+from core.shopfile import read_shop_file  # noqa: E402
+from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI as NOW  # noqa: E402
+from tests.integration.booking_helpers import loaded, new_customer  # noqa: E402
+
+RACERS, ROUNDS = 50, 20
+
+
+def main() -> None:
+    base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    name = f"pitstop_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = base.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+    try:
+        upgrade(url)
+        run(url)
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+PROCESSES = 5  # several web processes, as in production, each with RACERS/PROCESSES threads
+
+
+def run(url: str) -> None:
+    db = Database(url)
+    garage = loaded(db, read_shop_file(ROOT / "examples" / "nairobi-garage.toml"))
+    customers = [new_customer(db, garage, f"bench-{i}") for i in range(RACERS)]
+    db.dispose()
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    latencies: list[float] = []
+    errors = single_winner = 0
+    for r in range(ROUNDS):
+        day, hour = divmod(r, 8)
+        start = garage.at(2026, 11, 24 + day, 8 + hour if hour < 5 else 9 + hour)
+        barrier = ctx.Barrier(RACERS)
+        per = RACERS // PROCESSES
+        procs = [ctx.Process(target=racer, args=(url, garage, customers[p * per:(p + 1) * per], start, barrier, results))
+                 for p in range(PROCESSES)]  # fmt: skip
+        for p in procs:
+            p.start()
+        outcomes = [results.get(timeout=120) for _ in range(RACERS)]
+        for p in procs:
+            p.join()
+        errors += sum(kind == "error" for kind, _ in outcomes)
+        latencies += [ms for kind, ms in outcomes if kind != "error"]
+        single_winner += sum(kind == "won" for kind, _ in outcomes) == 1
+    q = statistics.quantiles(latencies, n=100)
+    print(f"holds_contended_attempts {len(latencies) + errors}")
+    print(f"holds_contended_p50_ms {q[49]:.1f}")
+    print(f"holds_contended_p95_ms {q[94]:.1f}")
+    print(f"holds_contended_p99_ms {q[98]:.1f}")
+    print(f"holds_rounds_with_exactly_one_winner {single_winner}/{ROUNDS}")
+    print(f"holds_errors {errors}")
+
+
+def racer(url, garage, customers, start, barrier, results) -> None:
+    db = Database(url, pool_size=len(customers), max_overflow=0)
+    service = (garage.services["wheel-alignment"],)
+    with db.uow() as uow:  # a warm process, as a web process is after its first request
+        availability.free_slots(uow.session, garage.id, service, start.date(), start.date(), NOW)
+
+    def attempt(customer: int) -> None:
+        with db.engine.connect() as conn:  # warm the pool: measure holds, not connecting
+            conn.exec_driver_sql("SELECT 1")
+        barrier.wait()
+        t0 = time.perf_counter()
+        try:
+            outcome = booking.hold(db, shop_id=garage.id, customer_id=customer,
+                                   service_ids=service, start=start, now=NOW)  # fmt: skip
+        except Exception:
+            results.put(("error", 0.0))
+            return
+        results.put(("won" if isinstance(outcome, Held) else "lost", (time.perf_counter() - t0) * 1000))
+
+    threads = [threading.Thread(target=attempt, args=(c,)) for c in customers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    db.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""Pick one or several items from a numbered menu.
+
+Why: customers answer a menu in whatever way is quickest for them — the
+number, the label, a typo of the label, one word of it, or the label in the
+language they think in (a Russian speaker answers "замена масла" even when the
+menu was shown in English).  We accept all of those, but we never guess
+between two items: an ambiguous answer returns None and the engine re-asks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rapidfuzz import fuzz
+
+from ._text import clean, fold, words
+
+Choices = Sequence[tuple[str, Sequence[str]]]
+
+# Words that carry no choice of their own; dropped before matching single
+# words ("oil please" -> "oil").  One line per language.
+FILLER = frozenset(
+    """
+    please pls plz the a an i want need would like my for just one service id
+    пожалуйста мне нужно нужна нужен надо хочу на пж плз
+    маган керек отинемин
+    tafadhali nataka ningependa naomba kwa ya
+    """.split()
+)
+
+# "1, 3", "1 and 3", "1 и 3", "1 na 3", "1 және 3" (folded: "жане").
+_SEPARATOR = re.compile(r"\s*(?:[,;&+/]|\b(?:and|и|na|жане|also)\b)\s*")
+# "2", " 2. ", "#2", "№2" (NFKC turns "№" into "No"), "2)".
+_POSITION = re.compile(r"^(?:#|no\.?)?\s*(\d{1,3})\s*[.)]?$", re.IGNORECASE)
+
+FUZZY_ACCEPT = 82  # whole-answer similarity needed to accept a typo
+FUZZY_MARGIN = 6  # ...and how far ahead of the runner-up it must be
+WORD_FUZZY = 80  # per-word similarity for the single-word fallback
+
+
+def _phrase(text: str) -> str:
+    return " ".join(words(text))
+
+
+def _table(choices: Choices) -> list[tuple[str, list[str]]]:
+    table = []
+    for choice_id, labels in choices:
+        folded = [_phrase(label) for label in labels if isinstance(label, str)]
+        table.append((choice_id, [label for label in folded if label]))
+    return table
+
+
+def _only(ids: set[str] | list[str]) -> str | None:
+    unique = set(ids)
+    return unique.pop() if len(unique) == 1 else None
+
+
+def _position(text: str, count: int) -> int | None:
+    match = _POSITION.match(text)
+    if match is None:
+        return None
+    number = int(match.group(1))
+    return number - 1 if 1 <= number <= count else -1
+
+
+def _stem_match(token: str, word: str) -> bool:
+    """Same word or same stem: "oil"/"oili", "масло"/"масла", "brake"/"brakes"."""
+    if token == word or (len(token) >= 3 and word.startswith(token)):
+        return True
+    common = _common_prefix(token, word)
+    return common >= 4 and common >= min(len(token), len(word)) - 2
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _covers(tokens: list[str], label: str, fuzzy: bool) -> bool:
+    label_words = label.split()
+    for token in tokens:
+        if any(_stem_match(token, w) for w in label_words):
+            continue
+        if (
+            fuzzy
+            and len(token) >= 4
+            and any(fuzz.ratio(token, w) >= WORD_FUZZY for w in label_words)
+        ):
+            continue
+        return False
+    return True
+
+
+def _by_words(answer: str, table: list[tuple[str, list[str]]]) -> str | None:
+    tokens = [t for t in answer.split() if t not in FILLER]
+    if not tokens:
+        return None
+    for fuzzy in (False, True):
+        hits = {cid for cid, labels in table if any(_covers(tokens, lb, fuzzy) for lb in labels)}
+        if hits:
+            return _only(hits)
+    return None
+
+
+def _by_similarity(answer: str, table: list[tuple[str, list[str]]]) -> str | None:
+    scores: dict[str, float] = {}
+    for cid, labels in table:
+        for label in labels:
+            score = max(fuzz.ratio(answer, label), fuzz.token_sort_ratio(answer, label))
+            scores[cid] = max(scores.get(cid, 0.0), score)
+    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+    if not ranked or ranked[0][1] < FUZZY_ACCEPT:
+        return None
+    if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < FUZZY_MARGIN:
+        return None
+    return ranked[0][0]
+
+
+def _exact(answer: str, table: list[tuple[str, list[str]]]) -> set[str]:
+    return {cid for cid, labels in table if answer in labels}
+
+
+def pick_choice(text: str, choices: Choices) -> str | None:
+    """Return the id of the one choice the person meant, or None.
+
+    Why this order: a number is what the menu invites, so it wins; then an
+    exact label (any language); then a typo-tolerant match of the whole
+    answer; then single words ("oil" when only one item mentions oil).  Each
+    step refuses to choose between two equally good items, because booking the
+    wrong service is worse than asking again.
+    """
+    raw = clean(text)
+    if raw is None or not choices:
+        return None
+    table = _table(choices)
+    position = _position(raw, len(table))
+    if position is not None:
+        return table[position][0] if position >= 0 else _only(_exact(_phrase(raw), table))
+    answer = _phrase(raw)
+    if not answer:
+        return None
+    exact = _exact(answer, table)
+    if exact:
+        return _only(exact)
+    return _by_similarity(answer, table) or _by_words(answer, table)
+
+
+def pick_choices(text: str, choices: Choices) -> list[str] | None:
+    """Return the ids of every choice named ("1, 3", "oil change and brake pads").
+
+    Why: some steps (extra services, several vehicles) allow more than one
+    item.  A label that itself contains "and" ("Wash and vacuum") is tried as a
+    whole first; otherwise every part must be understood, or we return None
+    rather than silently dropping the part we could not read.
+    """
+    raw = clean(text)
+    if raw is None or not choices:
+        return None
+    table = _table(choices)
+    answer = _phrase(raw)
+    exact = _exact(answer, table) if answer else set()
+    if exact:
+        one = _only(exact)
+        return [one] if one else None
+    parts = [p for p in _SEPARATOR.split(fold(raw)) if p.strip()]
+    if len(parts) == 1 and all(_POSITION.match(p) for p in parts[0].split()):
+        parts = parts[0].split()  # "1 3": numbers separated by spaces only
+    if len(parts) > 1:
+        picked = [pick_choice(part, choices) for part in parts]
+        if all(picked):
+            return list(dict.fromkeys(picked))  # type: ignore[arg-type]
+        if all(_POSITION.match(part.strip()) for part in parts):
+            return None  # "1, 9" when there are 3 items: do not half-answer
+    one = pick_choice(raw, choices)
+    return [one] if one else None

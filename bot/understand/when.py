@@ -1,0 +1,481 @@
+"""Days and times as people type them: "kesho saa nne", "завтра в 10", "ертең 10:00".
+
+Why: picking a slot from a list of 40 is slow in chat, so the engine lets the
+customer just say when.  We read a day, a time, or both, and return None for
+anything we would have to guess (two days, "before 10", "not tomorrow", a
+number in a sentence we do not understand) so the engine can ask again.
+
+Choices made where people are ambiguous (each one is tested):
+* A date without a year, a weekday or "tarehe 25" is the next such day on or
+  after ``today`` (so "monday" said on a Monday is today).
+* "next friday" is the Friday of next week; "this friday" equals "friday".
+* A bare hour 1..6 without am/pm means 13..18: workshops are not open at 3 am,
+  and "come at 3" means the afternoon.  A leading zero ("03:00") keeps it as is.
+* "10.05" is a date (10 May) unless a day was already given or it is marked
+  as a time ("at 10.05", "10.05-да"); "10.30" is a time because 30 is no month.
+* Swahili clock: hours after "saa" count from 7 am (saa nne = 10:00), adjusted
+  by asubuhi / mchana / jioni / usiku / alfajiri.  A bare number is read on the
+  Swahili clock only when ``lang == "sw"``; "10:30" without "saa" and anything
+  with am/pm stays on the 24-hour clock.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from rapidfuzz import fuzz
+
+from ._text import clean, fold
+
+
+@dataclass(frozen=True)
+class When:
+    """What we understood: either part may be missing, never both."""
+
+    day: date | None
+    time: time | None
+
+
+# --- word tables --------------------------------------------------------------
+# Per meaning, one string per language (en, ru, kk, sw).  "~" marks a stem that
+# may carry endings ("пятниц~" matches "пятницу", "ертең~" matches "ертеңге").
+RELATIVE_DAYS = {
+    0: ("today tdy", "сегодня седня", "бүгін~", "leo"),
+    1: ("tomorrow tmrw tmr tmrow tomoz", "завтра", "ертең~", "kesho"),
+    2: ("overmorrow", "послезавтра", "бүрсігүн~ бүрсүгүн~", "keshokutwa"),
+}
+WEEKDAYS = {
+    0: ("monday mon", "понедельн~ пн", "дүйсенб~", "jumatatu"),
+    1: ("tuesday tue tues", "вторн~ вт", "сейсенб~", "jumanne"),
+    2: ("wednesday wed weds", "сред~ ср", "сәрсенб~", "jumatano"),
+    3: ("thursday thu thur thurs", "четверг~ чт", "бейсенб~", "alhamisi"),
+    4: ("friday fri", "пятниц~ пт", "жұма~", "ijumaa"),
+    5: ("saturday sat", "суббот~ сб", "сенб~", "jumamosi"),
+    6: ("sunday sun", "воскрес~ вс", "жексенб~", "jumapili"),
+}
+MONTHS = {  # English names are exact (a stem "dec~" would match "decline")
+    1: ("jan january", "январ~ янв", "қаңтар~", "januari"),
+    2: ("feb february", "феврал~ фев", "ақпан~", "februari"),
+    3: ("mar march", "март~ мар", "наурыз~", "machi"),
+    4: ("apr april", "апрел~ апр", "сәуір~", "aprili"),
+    5: ("may", "май мая маю", "мамыр~", "mei"),
+    6: ("jun june", "июн~", "маусым~", "juni"),
+    7: ("jul july", "июл~", "шілде~", "julai"),
+    8: ("aug august", "август~ авг", "тамыз~", "agosti"),
+    9: ("sep sept september", "сентябр~ сен сент", "қыркүйек~", "septemba"),
+    10: ("oct october", "октябр~ окт", "қазан~", "oktoba"),
+    11: ("nov november", "ноябр~ ноя", "қараша~", "novemba"),
+    12: ("dec december", "декабр~ дек", "желтоқсан~", "desemba"),
+}
+# Full names, for typo tolerance ("tommorow", "wensday", "понеделник").
+FULL_NAMES = {
+    ("month", n): name
+    for n, name in enumerate(
+        "january february march april may june july august september october november december".split(),
+        1,
+    )
+}
+MARKERS = {
+    # kind: words that play that role, all languages together
+    "at": "at в во к около around about сағат",
+    "saa": "saa",
+    "saa_word": "saaneno",  # our own rewrite of "saa nne": a Swahili number word
+    "hours": "h hr hrs oclock час часа часов ч",
+    "noon": "noon midday полдень түсте",
+    "dom": "tarehe числа dom",
+    "next": "next следующ~ след келесі ijayo",
+    "delta+30": "half",  # our rewrites of "na nusu", "na robo", "kasorobo"
+    "delta+15": "quarter",
+    "delta-15": "lessquarter",
+    # words that make a single reading unsafe: negation and ranges
+    "neg": "not cant cannot except before after until between не кроме до после между "
+    "емес дейін алмаймын si sio siyo siwezi kabla baada isipokuwa",
+    "filler": "on the of this coming in for please pls ok okay day "
+    "на эту этот это и осы күні hii ya siku mnamo",
+}
+PERIODS = {
+    "am": "am morning утра утром таңғы таңертең",
+    "pm": "pm afternoon evening дня днем днём вечера вечером кешкі кешке",
+    "night": "night ночи ночью түнгі түнде",
+    "asubuhi": "asubuhi",
+    "mchana": "mchana",
+    "jioni": "jioni",
+    "usiku": "usiku",
+    "alfajiri": "alfajiri",
+}
+SWAHILI_NUMBERS = "moja mbili tatu nne tano sita saba nane tisa kumi".split()
+NUMBER_WORDS = {  # only read as hours next to "at"/"в"/"am"/"o'clock"
+    "en": "one two three four five six seven eight nine ten eleven twelve",
+    "ru": "один два три четыре пять шесть семь восемь девять десять одиннадцать двенадцать",
+}
+# Which 24-hour hours each Swahili period covers (saa moja jioni = 19, saa tisa usiku = 3).
+SWAHILI_PERIOD_HOURS = {
+    "asubuhi": set(range(5, 13)),
+    "mchana": set(range(12, 17)),
+    "jioni": set(range(16, 20)),
+    "usiku": set(range(19, 24)) | set(range(0, 5)),
+    "alfajiri": {4, 5, 6},
+}
+DELTAS = {"delta+30": 30, "delta+15": 15, "delta-15": -15}
+WESTERN_EQUIVALENT = {
+    "asubuhi": "am",
+    "mchana": "pm",
+    "jioni": "pm",
+    "usiku": "night",
+    "alfajiri": "am",
+}
+
+
+def _number_words_pattern() -> str:
+    return "|".join(w for ws in NUMBER_WORDS.values() for w in ws.split())
+
+
+def _number_word_value(word: str) -> str:
+    for ws in NUMBER_WORDS.values():
+        if word in ws.split():
+            return str(ws.split().index(word) + 1)
+    return word
+
+
+# Phrase rewrites, applied to folded text before splitting into tokens.
+_NUMBER_WORD = _number_words_pattern()
+REWRITES: list[tuple[str, object]] = [
+    (r"\b(?:the\s+)?day\s+after\s+tomorrow\b", " overmorrow "),
+    (r"\bпосле\s+завтра\b", " послезавтра "),
+    (r"\bkesho\s*kutwa\b", " keshokutwa "),
+    (r"\bарғы\s+күні\b", " бүрсігүні "),
+    (r"\bjuma\s+(tatu|nne|tano|mosi|pili)\b", r" juma\1 "),
+    (r"\btonight\b", " today pm "),
+    (r"\bтүстен\s+кейін\b", " pm "),
+    (r"\b([ap])\.\s?m\b\.?", r"\1m"),
+    (r"\bo'?\s?clock\b", " oclock "),
+    (r"@", " at "),
+    (r"\bв\s+час\b", " в 1 час "),
+    (r"(\d)(?:st|nd|rd|th)\b", r"\1 dom "),
+    (r"(\d)-?(?:го|е|ое)\b", r"\1 dom "),
+    (r"(\d)(?:\s*-\s*|)(?:да|де|та|те|ға|ге|қа|ке)\b", r"\1 oclock "),  # Kazakh: 10-да, 10:00-де
+    (
+        r"\bsaa\s+kumi\s+na\s+(moja|mbili)\b",
+        lambda m: f" saaneno {10 + SWAHILI_NUMBERS.index(m[1]) + 1} ",
+    ),
+    (
+        r"\bsaa\s+(" + "|".join(SWAHILI_NUMBERS) + r")\b",
+        lambda m: f" saaneno {SWAHILI_NUMBERS.index(m[1]) + 1} ",
+    ),
+    (r"\bna\s+nusu\b", " half "),
+    (r"\bna\s+robo\b", " quarter "),
+    (r"\bkasoro\s*robo\b|\bkasorobo\b", " lessquarter "),
+    (
+        r"\b(at|в|сағат)\s+(" + _NUMBER_WORD + r")\b",
+        lambda m: f" {m[1]} {_number_word_value(m[2])} ",
+    ),
+    (
+        r"\b(" + _NUMBER_WORD + r")\s+(am|pm|oclock|часов|часа|час)\b",
+        lambda m: f" {_number_word_value(m[1])} {m[2]} ",
+    ),
+]
+# Patterns are folded like the text they run on ("кейін" -> "кеиин"); they use no
+# upper-case escapes (\S, \D...), so folding cannot change their meaning.
+_REWRITES = [(re.compile(fold(p)), r) for p, r in REWRITES]
+_TOKEN = re.compile(r"\d+(?:[:./-]\d+)*|[^\W\d_]+")
+# The shapes a number token may have; anything else is not a day or a time.
+CLOCK_TIME = re.compile(r"\d{1,2}:\d{2}")
+DOTTED = re.compile(r"\d{1,2}\.\d{1,2}")
+NUMERIC_DATE = re.compile(
+    r"\d{1,2}[./]\d{1,2}(?:[./](?:\d{2}|\d{4}))?|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{4}"
+)
+
+
+# --- vocabulary lookup ----------------------------------------------------------
+def _build_vocabulary() -> tuple[dict[str, tuple[str, object]], list[tuple[str, str, object]]]:
+    exact: dict[str, tuple[str, object]] = {}
+    stems: list[tuple[str, str, object]] = []
+
+    def add(words: str, kind: str, value: object) -> None:
+        for word in words.split():
+            if word.endswith("~"):
+                stems.append((fold(word[:-1]), kind, value))
+            else:
+                exact.setdefault(fold(word), (kind, value))
+
+    for tables, kind in ((RELATIVE_DAYS, "rel"), (WEEKDAYS, "wd"), (MONTHS, "month")):
+        for value, per_language in tables.items():
+            for words in per_language:
+                add(words, kind, value)
+    for kind, words in MARKERS.items():
+        add(words, kind, None)
+    for period, words in PERIODS.items():
+        add(words, "period", period)
+    stems.sort(key=lambda s: len(s[0]), reverse=True)
+    return exact, stems
+
+
+_EXACT, _STEMS = _build_vocabulary()
+_FUZZY = {
+    w: meaning for w, meaning in _EXACT.items() if len(w) >= 5 and meaning[0] in ("rel", "wd")
+}
+_FUZZY.update({fold(name): key for key, name in FULL_NAMES.items() if len(name) >= 5})
+_FUZZY.update({fold(s): (kind, v) for s, kind, v in _STEMS if len(s) >= 6 and kind == "wd"})
+
+
+def _lookup(word: str) -> tuple[str, object]:
+    if word in _EXACT:
+        return _EXACT[word]
+    for stem, kind, value in _STEMS:
+        if word.startswith(stem):
+            return kind, value
+    if len(word) >= 5:  # a typo in a long day or month name
+        scored = sorted(((fuzz.ratio(word, w), m) for w, m in _FUZZY.items()), key=lambda x: -x[0])
+        if scored[0][0] >= 82 and (
+            len(scored) == 1 or scored[0][1] == scored[1][1] or scored[1][0] < scored[0][0] - 8
+        ):
+            return scored[0][1]
+    return "word", word
+
+
+@dataclass
+class _Token:
+    kind: str  # num, word, rel, wd, month, at, saa, saa_word, hours, noon, dom, next, delta..., neg, filler, period
+    value: object
+    text: str
+
+
+def _tokens(raw: str) -> list[_Token]:
+    text = fold(raw)
+    for pattern, replacement in _REWRITES:
+        text = pattern.sub(replacement, text)  # type: ignore[arg-type]
+    tokens = []
+    for piece in _TOKEN.findall(text):
+        if piece[0].isdecimal():
+            tokens.append(_Token("num", None, piece))
+        else:
+            kind, value = _lookup(piece)
+            tokens.append(_Token(kind, value, piece))
+    return tokens
+
+
+# --- days -------------------------------------------------------------------------
+def _weekday(today: date, weekday: int, next_week: bool) -> date:
+    if next_week:  # the given day of next Monday-to-Sunday week
+        return today - timedelta(days=today.weekday()) + timedelta(days=7 + weekday)
+    return today + timedelta(days=(weekday - today.weekday()) % 7)
+
+
+def _safe_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except (ValueError, OverflowError):  # 31 February, year 10**30
+        return None
+
+
+def _next_date(today: date, month: int, day: int) -> date | None:
+    """The next day/month on or after today (29 Feb may be years away)."""
+    for year in range(today.year, today.year + 9):
+        found = _safe_date(year, month, day)
+        if found is not None and found >= today:
+            return found
+    return None
+
+
+def _next_day_of_month(today: date, day: int) -> date | None:
+    year, month = today.year, today.month
+    for _ in range(13):
+        found = _safe_date(year, month, day)
+        if found is not None and found >= today:
+            return found
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
+
+
+def _numeric_date(text: str, today: date) -> date | None:
+    """Read "25.12", "25/12", "25.12.2026", "25/12/26" or "2026-12-25" (already shape-checked)."""
+    pieces = re.split(r"[./-]", text)
+    numbers = [int(p) for p in pieces]
+    if len(pieces) == 2:
+        return _next_date(today, numbers[1], numbers[0])
+    if len(pieces[0]) == 4:
+        return _safe_date(numbers[0], numbers[1], numbers[2])
+    year = numbers[2] + 2000 if len(pieces[2]) == 2 else numbers[2]
+    return _safe_date(year, numbers[1], numbers[0])
+
+
+# --- times ------------------------------------------------------------------------
+def _western(hour: int, minute: int, period: str | None, padded: bool) -> time | None:
+    period = WESTERN_EQUIVALENT.get(period or "", period)
+    if period == "am":
+        hour = 0 if hour == 12 else hour if hour < 12 else -1
+    elif period == "pm":
+        hour = hour + 12 if 1 <= hour <= 11 else hour if hour >= 12 else -1
+    elif period == "night":
+        hour = 0 if hour == 12 else hour + 12 if 7 <= hour <= 11 else hour
+    elif 1 <= hour <= 6 and not padded:
+        hour += 12  # workshop hours: "at 3" is 15:00, not 3 am
+    if 0 <= hour <= 23 and 0 <= minute <= 59:
+        return time(hour, minute)
+    return None
+
+
+def _swahili(hour: int, minute: int, period: str | None) -> time | None:
+    """Swahili clock: saa moja = 7, ..., saa kumi na mbili = 18; night hours with usiku/jioni."""
+    if not 1 <= hour <= 12 or not 0 <= minute <= 59:
+        return None
+    day, night = hour + 6, (hour + 18) % 24
+    if period is None:
+        return time(day, minute)
+    for candidate in (day, night):
+        if candidate in SWAHILI_PERIOD_HOURS.get(period, ()):
+            return time(candidate, minute)
+    return None
+
+
+def _shift(moment: time, minutes: int) -> time:
+    shifted = datetime.combine(date(2000, 1, 1), moment) + timedelta(minutes=minutes)
+    return shifted.time()
+
+
+# --- reading the tokens -----------------------------------------------------------------
+@dataclass
+class _Reading:
+    today: date
+    lang: str | None
+    period: str | None  # "am", "pm", "night" or a Swahili period word
+    plain: bool  # no unknown words: a bare number may be an hour
+    days: set[date] = field(default_factory=set)
+    times: set[time] = field(default_factory=set)
+    maybe: list[tuple[date, time]] = field(default_factory=list)  # "10.05": a date, or a time
+    used: set[int] = field(default_factory=set)  # tokens already read (a year after a month)
+
+    def add_day(self, found: date | None) -> bool:
+        if found is not None:
+            self.days.add(found)
+        return found is not None
+
+    def add_time(self, found: time | None) -> bool:
+        if found is not None:
+            self.times.add(found)
+        return found is not None
+
+
+def _neighbour(
+    tokens: list[_Token], i: int, step: int, skip: tuple[str, ...] = ("filler",)
+) -> tuple[int, _Token]:
+    i += step
+    while 0 <= i < len(tokens) and tokens[i].kind in skip:
+        i += step
+    return (i, tokens[i]) if 0 <= i < len(tokens) else (-1, _Token("edge", None, ""))
+
+
+def _clock(hour: int, minute: int, padded: bool, clock: str, period: str | None) -> time | None:
+    """Read an hour on the Swahili clock ("saa 4") or the 24-hour clock ("4pm", "16:00")."""
+    if clock != "24h" and period not in ("am", "pm", "night") and hour <= 12:
+        found = _swahili(hour, minute, period)
+        # "saa 10 asubuhi" is often meant as 10 am: digits may fall back, words may not.
+        if found is not None or clock == "sw-word":
+            return found
+    return _western(hour, minute, period, padded)
+
+
+def _read_number(tokens: list[_Token], i: int, r: _Reading) -> bool:
+    """Read tokens[i] (a number) into ``r``; False if it makes no sense here."""
+    text = tokens[i].text
+    before, after = _neighbour(tokens, i, -1)[1], _neighbour(tokens, i, 1)[1]
+    clock = {"saa_word": "sw-word", "saa": "sw"}.get(before.kind, "24h")
+    marked = (
+        before.kind in ("at", "saa", "saa_word")
+        or after.kind in ("hours", "period")
+        or after.kind.startswith("delta")
+    )
+    if CLOCK_TIME.fullmatch(text):
+        hour, minute = (int(p) for p in text.split(":"))
+        return r.add_time(_clock(hour, minute, text[0] == "0", clock, r.period))
+    if DOTTED.fullmatch(text):  # "25.12" is a date, "10.30" a time, "10.05" either
+        hour_text, minute_text = text.split(".")
+        as_time = None
+        if len(minute_text) == 2:
+            as_time = _clock(int(hour_text), int(minute_text), hour_text[0] == "0", clock, r.period)
+        as_day = None if marked else _numeric_date(text, r.today)
+        if as_time and as_day:
+            r.maybe.append((as_day, as_time))
+            return True
+        return r.add_day(as_day) or r.add_time(as_time)
+    if NUMERIC_DATE.fullmatch(text):
+        return r.add_day(_numeric_date(text, r.today))
+    if not text.isdecimal():
+        return False  # "10-12", "2:3025.12": a range or junk
+    for step in (-1, 1):  # "25 December", "Dec 25", "25th of December"
+        j, neighbour = _neighbour(tokens, i, step, skip=("filler", "dom"))
+        if neighbour.kind == "month" and len(text) <= 2:
+            return _month_day(tokens, i, j, r)
+    if before.kind == "dom" or after.kind == "dom":
+        return len(text) <= 2 and r.add_day(_next_day_of_month(r.today, int(text)))
+    if len(text) > 2 or not (marked or r.plain):
+        return False  # "I have 2 cars": a number in a sentence is not a time
+    if clock == "24h" and r.lang == "sw" and before.kind != "at":
+        clock = "sw"  # a Swahili speaker's bare "4" is saa nne
+    return r.add_time(_clock(int(text), 0, text[0] == "0" and len(text) == 2, clock, r.period))
+
+
+def _month_day(tokens: list[_Token], i: int, j: int, r: _Reading) -> bool:
+    """Read "25 December", "Dec 25", "25 декабря 2026" or "desemba 25"."""
+    r.used.add(j)
+    month, day = int(tokens[j].value), int(tokens[i].text)  # type: ignore[arg-type]
+    year_at = max(i, j) + 1
+    if year_at < len(tokens) and re.fullmatch(r"\d{4}", tokens[year_at].text):
+        r.used.add(year_at)
+        return r.add_day(_safe_date(int(tokens[year_at].text), month, day))
+    return r.add_day(_next_date(r.today, month, day))
+
+
+def _read_words(tokens: list[_Token], r: _Reading) -> None:
+    for i, token in enumerate(tokens):
+        if token.kind == "rel":
+            r.add_day(r.today + timedelta(days=int(token.value)))  # type: ignore[arg-type]
+        elif token.kind == "wd":
+            next_week = "next" in (
+                _neighbour(tokens, i, -1)[1].kind,
+                _neighbour(tokens, i, 1)[1].kind,
+            )
+            r.add_day(_weekday(r.today, int(token.value), next_week))  # type: ignore[arg-type]
+        elif token.kind == "noon":
+            r.add_time(time(12))
+
+
+def parse_when(text: str, today: date, lang: str | None = None) -> When | None:
+    """Return the day and/or time the person means, or None.
+
+    Why lenient about words but strict about numbers: "can I come tomorrow
+    please" is clearly tomorrow, but "I have 2 cars" is not 14:00 — a number
+    counts as an hour only when marked ("at 2", "в 2", "saa 2", "2pm") or
+    when nothing else in the message is unknown.  See the module docstring
+    for the rules on ambiguous input.
+    """
+    raw = clean(text)
+    if isinstance(today, datetime):
+        today = today.date()
+    if raw is None or not isinstance(today, date) or today > date.max - timedelta(days=14):
+        return None  # (the last check keeps "next friday" arithmetic inside the calendar)
+    tokens = _tokens(raw)
+    kinds = {t.kind for t in tokens}
+    periods = {t.value for t in tokens if t.kind == "period"}
+    deltas = [DELTAS[t.kind] for t in tokens if t.kind in DELTAS]
+    if not tokens or "neg" in kinds or len(periods) > 1 or len(deltas) > 1:
+        return None
+    period = str(periods.pop()) if periods else None
+    r = _Reading(today=today, lang=lang, period=period, plain="word" not in kinds)
+    _read_words(tokens, r)
+    for i, token in enumerate(tokens):
+        if token.kind == "num" and i not in r.used and not _read_number(tokens, i, r):
+            return None
+    for as_day, as_time in r.maybe:  # "tomorrow 10.05" is a time, "10.05" alone a date
+        if r.days:
+            r.add_time(as_time)
+        else:
+            r.add_day(as_day)
+    if len(r.days) > 1 or len(r.times) > 1 or not (r.days or r.times):
+        return None
+    moment = r.times.pop() if r.times else None
+    if moment is not None and deltas:
+        moment = _shift(moment, deltas[0])
+    return When(r.days.pop() if r.days else None, moment)

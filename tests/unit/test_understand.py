@@ -1,0 +1,742 @@
+"""Stories about what people type, and what the bot must understand from it.
+
+Every table row is a real way a customer or mechanic in Nairobi or Atyrau might
+answer; the hypothesis tests at the end feed junk to every function.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.understand import (
+    When,
+    looks_like,
+    normalise_plate,
+    parse_amount,
+    parse_rating,
+    parse_when,
+    parse_yes_no,
+    pick_choice,
+    pick_choices,
+    plate_key,
+)
+
+TODAY = date(2026, 11, 23)  # a Monday
+TOMORROW = date(2026, 11, 24)
+FRIDAY = date(2026, 11, 27)
+NEXT_FRIDAY = date(2026, 12, 4)
+CHRISTMAS = date(2026, 12, 25)
+
+SERVICES = [
+    ("oil", ["Oil change", "Замена масла", "Майды ауыстыру", "Kubadilisha oili"]),
+    ("brakes", ["Brake pads", "Тормозные колодки", "Тежегіш қалыптары", "Pedi za breki"]),
+    ("wash", ["Wash and vacuum", "Мойка", "Жуу", "Kuosha gari"]),
+    (
+        "tyres",
+        ["Tyre rotation", "Перестановка шин", "Дөңгелектерді ауыстыру", "Kuzungusha magurudumu"],
+    ),
+]
+
+
+# --- pick_choice ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("2", "brakes"),
+        (" 2. ", "brakes"),
+        ("#2", "brakes"),
+        ("２", "brakes"),  # full-width digit from an Asian keyboard
+        ("2️⃣", "brakes"),  # keycap emoji
+        ("№2", "brakes"),
+        ("2)", "brakes"),
+        ("4", "tyres"),
+    ],
+)
+def test_customer_answers_the_menu_with_its_number(typed, expected):
+    assert pick_choice(typed, SERVICES) == expected
+
+
+@pytest.mark.parametrize("typed", ["0", "5", "22", "-1", "2.5"])
+def test_a_number_that_is_not_on_the_menu_picks_nothing(typed):
+    assert pick_choice(typed, SERVICES) is None
+
+
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        # exact labels, any case, any of the four languages
+        ("Oil change", "oil"),
+        ("OIL CHANGE", "oil"),
+        ("oil change.", "oil"),
+        ("замена масла", "oil"),
+        ("ЗАМЕНА МАСЛА", "oil"),
+        ("майды ауыстыру", "oil"),
+        ("маиды ауыстыру", "oil"),  # й typed without its breve
+        ("kubadilisha oili", "oil"),
+        ("мойка", "wash"),
+        ("Жуу", "wash"),
+        # typos
+        ("oil chnge", "oil"),
+        ("brak pads", "brakes"),
+        ("badilisha oil", "oil"),
+        ("pads brake", "brakes"),
+        # one word of one item only
+        ("oil", "oil"),
+        ("brake", "brakes"),
+        ("breki", "brakes"),
+        ("колодки", "brakes"),
+        ("масло", "oil"),  # another case of "масла"
+        ("шины", "tyres"),
+        ("kuosha", "wash"),
+        ("the oil one please", "oil"),
+    ],
+)
+def test_customer_names_the_service_in_any_language_with_typos(typed, expected):
+    assert pick_choice(typed, SERVICES) == expected
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "ауыстыру",  # "change" in Kazakh: both oil change and tyre rotation
+        "banana",
+        "tormoz",  # transliteration is not supported
+        "",
+        "   ",
+        "🙂",
+    ],
+)
+def test_an_ambiguous_or_unrelated_answer_picks_nothing(typed):
+    assert pick_choice(typed, SERVICES) is None
+
+
+def test_oil_is_ambiguous_when_two_items_mention_oil():
+    choices = [("change", ["Oil change"]), ("filter", ["Oil filter"])]
+    assert pick_choice("oil", choices) is None
+    assert pick_choice("oil chnge", choices) == "change"
+    assert pick_choice("oil filtr", choices) == "filter"
+
+
+def test_two_items_with_the_same_label_are_never_guessed_between():
+    choices = [("a", ["Diagnostics"]), ("b", ["diagnostics"])]
+    assert pick_choice("diagnostics", choices) is None
+
+
+def test_a_menu_with_no_items_picks_nothing():
+    assert pick_choice("1", []) is None
+    assert pick_choices("1", []) is None
+
+
+# --- pick_choices -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("1, 3", ["oil", "wash"]),
+        ("1 and 3", ["oil", "wash"]),
+        ("1 3", ["oil", "wash"]),
+        ("1. 3.", ["oil", "wash"]),
+        ("1 и 3", ["oil", "wash"]),
+        ("1 na 3", ["oil", "wash"]),
+        ("1 және 3", ["oil", "wash"]),
+        ("1 3 4", ["oil", "wash", "tyres"]),
+        ("1, 1", ["oil"]),
+        ("2", ["brakes"]),
+        ("oil change and brake pads", ["oil", "brakes"]),
+        ("замена масла и мойка", ["oil", "wash"]),
+        ("oil, brakes", ["oil", "brakes"]),
+        ("wash and vacuum", ["wash"]),  # a label containing "and" stays whole
+    ],
+)
+def test_customer_picks_several_services_at_once(typed, expected):
+    assert pick_choices(typed, SERVICES) == expected
+
+
+@pytest.mark.parametrize("typed", ["1, 9", "1 and banana", "1 or 3", "", "ауыстыру"])
+def test_several_picks_with_one_part_not_understood_pick_nothing(typed):
+    assert pick_choices(typed, SERVICES) is None
+
+
+# --- parse_yes_no -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        # en
+        "yes", "Yes!", "y", "yeah", "yeees", "ok", "OK", "sure", "yep", "confirm", "yes please",
+        "of course", "why not",
+        # ru
+        "да", "Да.", "ага", "конечно", "конешно", "ок", "хорошо", "да, конечно", "ладно",
+        # kk
+        "иә", "ия", "жарайды", "әрине",
+        # sw
+        "ndio", "ndiyo", "sawa", "Sawa sawa", "ehe", "poa",
+        # emoji
+        "👍", "👍🏽", "✅", "ok 👍",
+    ],
+)  # fmt: skip
+def test_customer_agrees_in_any_language(typed):
+    assert parse_yes_no(typed) is True
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "no", "No.", "n", "nope", "nah", "no thanks", "not now",
+        "нет", "Нет, спасибо", "неа", "не надо",
+        "жоқ", "жок", "керек емес",
+        "hapana", "la", "hapna", "sitaki", "hapana asante", "I don't want",
+        "👎", "❌",
+    ],
+)  # fmt: skip
+def test_customer_refuses_in_any_language(typed):
+    assert parse_yes_no(typed) is False
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "",
+        "maybe",
+        "не знаю",  # "I don't know"
+        "labda",
+        "not sure",
+        "yes no",
+        "да 👎",
+        "👍👎",
+        "is it ok?",  # a question is not an answer
+        "ok but change the time to 10",
+        "ok change the time to 10",
+        "what is the price",
+        "yas",  # too short to guess a typo
+        "🙂",
+    ],
+)
+def test_unclear_answers_are_not_taken_as_yes_or_no(typed):
+    assert parse_yes_no(typed) is None
+
+
+# --- parse_when: days -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        # en
+        ("today", TODAY),
+        ("tomorrow", TOMORROW),
+        ("Tomorrow!", TOMORROW),
+        ("tommorow", TOMORROW),
+        ("day after tomorrow", date(2026, 11, 25)),
+        ("the day after tomorrow", date(2026, 11, 25)),
+        ("Mon", TODAY),  # the next Monday on or after today is today
+        ("friday", FRIDAY),
+        ("this friday", FRIDAY),
+        ("on friday please", FRIDAY),
+        ("next friday", NEXT_FRIDAY),
+        ("next monday", date(2026, 11, 30)),
+        ("wensday", date(2026, 11, 25)),
+        ("25.12", CHRISTMAS),
+        ("25/12", CHRISTMAS),
+        ("25.12.2026", CHRISTMAS),
+        ("25/12/26", CHRISTMAS),
+        ("2026-12-25", CHRISTMAS),
+        ("Dec 25", CHRISTMAS),
+        ("25 December", CHRISTMAS),
+        ("on the 25th of December", CHRISTMAS),
+        ("25th", date(2026, 11, 25)),
+        ("1/1", date(2027, 1, 1)),  # no year: the next 1 January
+        ("29.02", date(2028, 2, 29)),  # the next 29 February is years away
+        ("10 December 2027", date(2027, 12, 10)),
+        # ru
+        ("сегодня", TODAY),
+        ("завтра", TOMORROW),
+        ("послезавтра", date(2026, 11, 25)),
+        ("после завтра", date(2026, 11, 25)),
+        ("в пятницу", FRIDAY),
+        ("в следующую пятницу", NEXT_FRIDAY),
+        ("пн", TODAY),
+        ("в среду", date(2026, 11, 25)),
+        ("понеделник", TODAY),
+        ("25 декабря", CHRISTMAS),
+        ("25-го", date(2026, 11, 25)),
+        # kk
+        ("бүгін", TODAY),
+        ("ертең", TOMORROW),
+        ("ертен", TOMORROW),  # typed without Kazakh letters
+        ("ертеңге", TOMORROW),
+        ("бүрсігүні", date(2026, 11, 25)),
+        ("жұма", FRIDAY),
+        ("жұмада", FRIDAY),
+        ("дүйсенбі", TODAY),
+        ("сенбіде", date(2026, 11, 28)),
+        ("келесі жұма", NEXT_FRIDAY),
+        ("25 желтоқсан", CHRISTMAS),
+        # sw
+        ("leo", TODAY),
+        ("kesho", TOMORROW),
+        ("kesho kutwa", date(2026, 11, 25)),
+        ("keshokutwa", date(2026, 11, 25)),
+        ("jumatatu", TODAY),
+        ("juma tatu", TODAY),
+        ("ijumaa", FRIDAY),
+        ("jumamosi", date(2026, 11, 28)),
+        ("ijumaa ijayo", NEXT_FRIDAY),
+        ("ijumaa hii", FRIDAY),
+        ("tarehe 25", date(2026, 11, 25)),
+        ("tarehe 25 desemba", CHRISTMAS),
+    ],
+)
+def test_customer_names_a_day(typed, expected):
+    assert parse_when(typed, TODAY) == When(expected, None)
+
+
+# --- parse_when: times --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        # en
+        ("10", time(10)),
+        ("10am", time(10)),
+        ("10 a.m.", time(10)),
+        ("10:30", time(10, 30)),
+        ("10.30", time(10, 30)),
+        ("2pm", time(14)),
+        ("14:00", time(14)),
+        ("at 10", time(10)),
+        ("@10", time(10)),
+        ("at ten", time(10)),
+        ("noon", time(12)),
+        ("12am", time(0)),
+        ("12pm", time(12)),
+        ("10 o'clock", time(10)),
+        # ru
+        ("в 10", time(10)),
+        ("в 10:30", time(10, 30)),
+        ("в 2 часа дня", time(14)),
+        ("в 7 вечера", time(19)),
+        ("в 9 утра", time(9)),
+        ("в десять утра", time(10)),
+        ("в час дня", time(13)),
+        ("в полдень", time(12)),
+        # kk
+        ("10-да", time(10)),
+        ("10:00-де", time(10)),
+        ("сағат 10", time(10)),
+        ("сағат 10-да", time(10)),
+        ("кешкі 7", time(19)),
+    ],
+)
+def test_customer_names_a_time(typed, expected):
+    assert parse_when(typed, TODAY) == When(None, expected)
+
+
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("1", time(13)),
+        ("3", time(15)),
+        ("at 3", time(15)),
+        ("в 3", time(15)),
+        ("6", time(18)),
+        ("3:30", time(15, 30)),
+        ("7", time(7)),
+        ("03:00", time(3)),  # a leading zero is a 24-hour time, taken as typed
+        ("3am", time(3)),
+        ("в 3 ночи", time(3)),
+    ],
+)
+def test_a_bare_hour_from_one_to_six_means_the_afternoon_at_a_workshop(typed, expected):
+    assert parse_when(typed, TODAY) == When(None, expected)
+
+
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("saa moja", time(7)),
+        ("saa mbili", time(8)),
+        ("saa tatu", time(9)),
+        ("saa nne", time(10)),
+        ("saa tano", time(11)),
+        ("saa sita", time(12)),
+        ("saa saba", time(13)),
+        ("saa nane", time(14)),
+        ("saa tisa", time(15)),
+        ("saa kumi", time(16)),
+        ("saa kumi na moja", time(17)),
+        ("saa kumi na mbili", time(18)),
+        ("saa nne asubuhi", time(10)),
+        ("saa nane mchana", time(14)),
+        ("saa sita mchana", time(12)),
+        ("saa kumi jioni", time(16)),
+        ("saa moja jioni", time(19)),
+        ("saa mbili usiku", time(20)),
+        ("saa sita usiku", time(0)),
+        ("saa kumi na moja alfajiri", time(5)),
+        ("saa nne na nusu", time(10, 30)),
+        ("saa nne na robo", time(10, 15)),
+        ("saa nne kasorobo", time(9, 45)),
+        ("saa 4", time(10)),
+        ("saa 4:30", time(10, 30)),
+        ("saa 2 usiku", time(20)),
+        ("saa 14:00", time(14)),  # past 12 it can only be the 24-hour clock
+        ("saa 10 asubuhi", time(10)),  # digits that fit no Swahili hour: read as 10 am
+    ],
+)
+def test_swahili_clock_counts_hours_from_seven_in_the_morning(typed, expected):
+    assert parse_when(typed, TODAY) == When(None, expected)
+
+
+def test_saa_moja_usiku_is_seven_in_the_evening_and_saa_nne_usiku_is_ten_at_night():
+    assert parse_when("saa moja usiku", TODAY) == When(None, time(19))
+    assert parse_when("saa nne usiku", TODAY) == When(None, time(22))
+
+
+def test_swahili_words_that_fit_no_period_are_not_guessed():
+    assert parse_when("saa nne jioni", TODAY) is None  # 10 is morning or night, not evening
+
+
+@pytest.mark.parametrize(
+    "typed, lang, expected",
+    [
+        ("4", "sw", time(10)),  # a Swahili speaker's bare 4 is saa nne
+        ("4", None, time(16)),
+        ("4", "en", time(16)),
+        ("10:00", "sw", time(10)),  # a clock time with minutes stays on the 24-hour clock
+        ("10am", "sw", time(10)),
+        ("at 4", "sw", time(16)),
+    ],
+)
+def test_bare_numbers_follow_the_swahili_clock_only_for_swahili_speakers(typed, lang, expected):
+    assert parse_when(typed, TODAY, lang) == When(None, expected)
+
+
+# --- parse_when: day and time together -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, lang, expected",
+    [
+        ("tomorrow 10am", None, When(TOMORROW, time(10))),
+        ("tomorrow at 10", "en", When(TOMORROW, time(10))),
+        ("can I come tomorrow at 10?", "en", When(TOMORROW, time(10))),
+        ("next friday 14:30", "en", When(NEXT_FRIDAY, time(14, 30))),
+        ("25.12 9:00", None, When(CHRISTMAS, time(9))),
+        ("Dec 25 at 3pm", "en", When(CHRISTMAS, time(15))),
+        ("tomorrow 10.05", None, When(TOMORROW, time(10, 5))),
+        ("завтра в 10", "ru", When(TOMORROW, time(10))),
+        ("завтра утром в 9", "ru", When(TOMORROW, time(9))),
+        ("в пятницу в 2 часа дня", "ru", When(FRIDAY, time(14))),
+        ("25 декабря в 10:30", "ru", When(CHRISTMAS, time(10, 30))),
+        ("ертең 10:00", "kk", When(TOMORROW, time(10))),
+        ("ертең сағат 10-да", "kk", When(TOMORROW, time(10))),
+        ("келесі жұма 14:30", "kk", When(NEXT_FRIDAY, time(14, 30))),
+        ("kesho saa nne", "sw", When(TOMORROW, time(10))),
+        ("kesho saa nne", None, When(TOMORROW, time(10))),
+        ("kesho 10", "sw", When(TOMORROW, time(16))),  # bare number on the Swahili clock
+        ("ijumaa saa nane mchana", "sw", When(FRIDAY, time(14))),
+        ("tarehe 25 saa tatu asubuhi", "sw", When(date(2026, 11, 25), time(9))),
+    ],
+)
+def test_customer_names_a_day_and_a_time(typed, lang, expected):
+    assert parse_when(typed, TODAY, lang) == expected
+
+
+def test_swahili_customer_says_kesho_saa_nne_and_means_tomorrow_ten_am():
+    assert parse_when("kesho saa nne", TODAY, "sw") == When(TOMORROW, time(10))
+
+
+def test_russian_customer_says_dot_date_and_a_dot_time_together():
+    assert parse_when("25.12 10.10", TODAY, "ru") == When(CHRISTMAS, time(10, 10))
+
+
+def test_ten_dot_zero_five_alone_is_a_date_but_after_a_day_it_is_a_time():
+    assert parse_when("10.05", TODAY) == When(date(2027, 5, 10), None)
+    assert parse_when("at 10.05", TODAY) == When(None, time(10, 5))
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "",
+        "hello",
+        "the back brakes squeak",
+        "I have 2 cars",  # a number in a sentence is not an hour
+        "decline 2",  # "dec..." is not December unless it is the month's name
+        "not tomorrow",
+        "не завтра",
+        "si kesho",
+        "tomorrow or friday",
+        "завтра или в пятницу",
+        "before 10",
+        "после 2",
+        "10-12",  # a range
+        "10 or 11",
+        "31.02",
+        "25",  # a lone 25 is neither an hour nor (without "tarehe"/"25th") a day
+        "24:00",
+        "10:75",
+        "12/25",  # month/day order is not used in Kenya or Kazakhstan
+        "tomorrow morning evening",
+        "🙂",
+    ],
+)
+def test_things_that_are_not_one_clear_moment_give_none(typed):
+    assert parse_when(typed, TODAY) is None
+
+
+def test_a_period_word_alone_gives_the_day_without_guessing_a_time():
+    assert parse_when("tomorrow morning", TODAY) == When(TOMORROW, None)
+    assert parse_when("завтра утром", TODAY) == When(TOMORROW, None)
+
+
+def test_a_date_with_a_year_in_the_past_is_returned_for_the_engine_to_refuse():
+    assert parse_when("25.12.2020", TODAY) == When(date(2020, 12, 25), None)
+
+
+def test_weekday_named_on_a_friday_is_that_same_friday():
+    assert parse_when("friday", FRIDAY) == When(FRIDAY, None)
+    assert parse_when("next friday", FRIDAY) == When(NEXT_FRIDAY, None)
+
+
+# --- normalise_plate -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, display",
+    [
+        # Kenya
+        ("kcb 123a", "KCB 123A"),
+        ("KDA123B", "KDA 123B"),
+        ("KCB-123-A", "KCB 123A"),
+        ("k.c.b 123 a", "KCB 123A"),
+        ("kmda 123a", "KMDA 123A"),  # motorbike
+        # Kazakhstan
+        ("123 ABC 06", "123 ABC 06"),
+        ("123abc06", "123 ABC 06"),
+        ("123 АВС 06", "123 ABC 06"),  # Cyrillic А, В, С from a Russian keyboard
+        ("123 авс 06", "123 ABC 06"),
+        ("777 ХМЕ 06", "777 XME 06"),
+        ("123 AB 06", "123 AB 06"),
+        # other formats: kept as typed, upper-case, single spaces
+        ("ab-12-cd", "AB 12 CD"),
+        ("А123ВС77", "A123BC77"),
+        ("GK  A 123A", "GK A 123A"),
+    ],
+)
+def test_mechanic_types_a_plate_any_way_and_gets_one_display_form(typed, display):
+    assert normalise_plate(typed) == display
+    assert plate_key(typed) == display.replace(" ", "")
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["", "123", "abc", "my car is KCB 123A", "Ж123", "🚗", "ABCDEFGHIJ1", "KCB/123A", "x"],
+)
+def test_things_that_are_not_plates_give_none(typed):
+    assert normalise_plate(typed) is None
+    assert plate_key(typed) is None
+
+
+# --- parse_amount ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, minor",
+    [
+        ("2500", 250000),
+        ("2,500", 250000),
+        ("2 500", 250000),
+        ("2\u00a0500", 250000),  # no-break space from a phone keyboard
+        ("2500 KES", 250000),
+        ("KSh 2,500", 250000),
+        ("Ksh.2,500/=", 250000),
+        ("2500/-", 250000),
+        ("2500 тг", 250000),
+        ("2 500 ₸", 250000),
+        ("2.500 тенге", 250000),
+        ("2.500", 250000),  # dot as thousands separator (ru/kk habit)
+        ("1.250.000", 125000000),
+        ("2500.50", 250050),
+        ("2500.5", 250050),
+        ("2,50", 250),  # comma as decimal mark
+        ("2.500,50", 250050),
+        ("1,250,000.75", 125000075),
+        ("2.5k", 250000),
+        ("3 тыс", 300000),
+        ("5 мың", 500000),
+        ("0", 0),
+    ],
+)
+def test_mechanic_types_a_price(typed, minor):
+    assert parse_amount(typed) == minor
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "",
+        "about 2000",
+        "-300",
+        "2,50,0",
+        "2500.505",
+        "2.500.50",
+        "25 00",
+        "12345678901",
+        "two",
+        "٢٥٠٠",
+    ],
+)
+def test_prices_we_would_have_to_guess_give_none(typed):
+    assert parse_amount(typed) is None
+
+
+# --- parse_rating ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, stars",
+    [
+        ("5", 5),
+        ("5!", 5),
+        ("5️⃣", 5),
+        ("⭐⭐⭐⭐", 4),
+        ("⭐⭐⭐⭐⭐ great service", 5),
+        ("★★★☆☆", 3),
+        ("4/5", 4),
+        ("4 out of 5", 4),
+        ("5 stars", 5),
+        ("one", 1),
+        ("five", 5),
+        ("пять", 5),
+        ("4 из 5", 4),
+        ("5 звёзд", 5),
+        ("бес", 5),
+        ("төрт", 4),
+        ("tano", 5),
+        ("nyota nne", 4),
+    ],
+)
+def test_customer_rates_the_job(typed, stars):
+    assert parse_rating(typed) == stars
+
+
+@pytest.mark.parametrize("typed", ["", "0", "6", "10/10", "4.5", "4 or 5", "good", "⭐" * 6])
+def test_things_that_are_not_a_rating_give_none(typed):
+    assert parse_rating(typed) is None
+
+
+# --- looks_like ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, group",
+    [
+        ("back", "back"),
+        ("Back!", "back"),
+        ("bakc", "back"),
+        ("go back", "back"),
+        ("назад", "back"),
+        ("артқа", "back"),
+        ("rudi", "back"),
+        ("menu", "menu"),
+        ("меню", "menu"),
+        ("мәзір", "menu"),
+        ("menyu", "menu"),
+        ("/menu", "menu"),
+        ("/start", "menu"),
+        ("/start@PitstopBot", "menu"),
+        ("stop", "stop"),
+        ("cancel", "stop"),
+        ("cancle", "stop"),
+        ("отмена", "stop"),
+        ("стоп", "stop"),
+        ("тоқта", "stop"),
+        ("бас тарту", "stop"),
+        ("acha", "stop"),
+        ("sitisha", "stop"),
+        ("/stop", "stop"),
+        ("help", "help"),
+        ("hepl", "help"),
+        ("помощь", "help"),
+        ("көмек", "help"),
+        ("msaada", "help"),
+        ("/help", "help"),
+        ("/lang", "language"),
+        ("language", "language"),
+        ("язык", "language"),
+        ("тіл", "language"),
+        ("lugha", "language"),
+        ("help please", "help"),
+    ],
+)
+def test_global_commands_are_recognised_in_every_language(typed, group):
+    assert looks_like(typed, group) is True
+
+
+@pytest.mark.parametrize(
+    "typed, group",
+    [
+        ("the back brakes squeak", "back"),
+        ("stop by tomorrow", "stop"),
+        ("can you help me with the brakes", "help"),
+        ("step", "stop"),  # one letter off, but not a swap: a different word
+        ("menu", "back"),
+        ("", "back"),
+        ("back", "no-such-group"),
+        ("/lang", "menu"),
+        ("language school", "language"),
+    ],
+)
+def test_commands_do_not_fire_on_sentences_or_other_words(typed, group):
+    assert looks_like(typed, group) is False
+
+
+# --- never raise, whatever is typed -----------------------------------------------------------------
+
+ANY_TEXT = st.one_of(
+    st.text(),
+    st.text(alphabet=st.characters(codec="utf-8"), min_size=0, max_size=40),
+    st.text(alphabet="0123456789 .,:/-#№kKsShHaApPmMсСаАтТ⭐👍👎", max_size=30),
+    st.text(min_size=1, max_size=3).map(lambda s: s * 4000),  # ~10 kB and more of junk
+    st.sampled_from(["", " ", "\x00", "\u202e", "🙂" * 5000, "9" * 5000, "1." * 200, "﷽"]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=ANY_TEXT, lang=st.sampled_from([None, "en", "ru", "kk", "sw", "xx"]))
+def test_nothing_anyone_types_makes_the_parsers_raise(text, lang):
+    assert pick_choice(text, SERVICES) in (None, "oil", "brakes", "wash", "tyres")
+    picked = pick_choices(text, SERVICES)
+    assert picked is None or (picked and set(picked) <= {"oil", "brakes", "wash", "tyres"})
+    assert parse_yes_no(text) in (None, True, False)
+    when = parse_when(text, TODAY, lang)
+    assert when is None or (isinstance(when, When) and (when.day or when.time))
+    plate = normalise_plate(text)
+    assert plate is None or (isinstance(plate, str) and plate == plate.upper())
+    amount = parse_amount(text)
+    assert amount is None or (isinstance(amount, int) and amount >= 0)
+    assert parse_rating(text) in (None, 1, 2, 3, 4, 5)
+    for group in ("back", "menu", "stop", "help", "language"):
+        assert looks_like(text, group) in (True, False)
+
+
+@pytest.mark.parametrize("junk", [None, 42, b"yes", ["1"]])
+def test_a_non_string_from_a_broken_adapter_is_not_understood(junk):
+    assert pick_choice(junk, SERVICES) is None  # type: ignore[arg-type]
+    assert parse_yes_no(junk) is None  # type: ignore[arg-type]
+    assert parse_when(junk, TODAY) is None  # type: ignore[arg-type]
+    assert normalise_plate(junk) is None  # type: ignore[arg-type]
+    assert parse_amount(junk) is None  # type: ignore[arg-type]
+    assert parse_rating(junk) is None  # type: ignore[arg-type]
+    assert looks_like(junk, "back") is False  # type: ignore[arg-type]
