@@ -30,7 +30,7 @@ lint: $(STAMP)
 
 # Extract message ids, merge them into the four catalogs, compile the .mo files.
 locales: $(STAMP)
-	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k ngettext:2,3 -o locales/messages.pot \
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k NP_:1,2 -k ngettext:2,3 -o locales/messages.pot \
 		--project=Pitstop --no-location --sort-output core bot webhooks pitstop
 	@for lang in en sw ru kk; do \
 		if [ -f locales/$$lang/LC_MESSAGES/messages.po ]; then \

@@ -146,6 +146,9 @@ def visit(session: Session, shop_id: int, service_ids, view: ShopView | None = N
 
 
 def calendar(session: Session, view: ShopView, first: date, last: date) -> slots.Calendar:
+    """The calendar for first..last, from the evening before: a shop open past midnight
+    serves 01:00 on the 2nd as part of the 1st, whose closures must be known too."""
+    first = first - timedelta(days=1)
     closures = {d: c for d, c in view.closures.items() if first <= d <= last}
     return shop_calendar(view.spec, closures, first, last)
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from core import availability as av
 from core import policy
 from core import slots as engine
-from core.db import Database
+from core.db import Database, session_of
 from core.lifecycle import BookingStatus, check_move
 from core.models import Booking, BookingEvent, BookingItem, Customer, Shop
 
@@ -99,7 +99,7 @@ def locked_booking(session: Session, booking_id: int, customer_id: int | None = 
 # -- holding a slot ----------------------------------------------------------------------
 
 
-def hold(db: Database, *, shop_id: int, customer_id: int, service_ids: tuple[int, ...],
+def hold(db: Database | Session, *, shop_id: int, customer_id: int, service_ids: tuple[int, ...],
          start: datetime, now: datetime, vehicle_id: int | None = None,
          channel: str | None = None, payment_method: str | None = None,
          notes: str | None = None, hold_minutes: int | None = None) -> Held | SlotTaken:  # fmt: skip
@@ -108,15 +108,13 @@ def hold(db: Database, *, shop_id: int, customer_id: int, service_ids: tuple[int
     When the slot is gone the transaction ends at once (releasing the day lock for the
     next in the queue) and the alternatives are looked up afterwards, outside the lock.
     """
-    with db.uow() as uow:
-        held = hold_in_session(uow.session, shop_id, customer_id, tuple(service_ids), start, now,
+    with session_of(db) as s:
+        held = hold_in_session(s, shop_id, customer_id, tuple(service_ids), start, now,
                                vehicle_id, channel, payment_method, notes, hold_minutes)  # fmt: skip
-        if held is None:
-            uow.session.rollback()
     if held is not None:
         return held
-    with db.uow() as uow:
-        return alternatives(uow.session, shop_id, tuple(service_ids), start, now)
+    with session_of(db) as s:
+        return alternatives(s, shop_id, tuple(service_ids), start, now)
 
 
 def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehicle_id, channel,
@@ -221,20 +219,19 @@ def refresh_tokens(customer: Customer, now: datetime, view: av.ShopView) -> int:
 # -- after the hold ----------------------------------------------------------------------
 
 
-def confirm(db: Database, booking_id: int, actor: str, now: datetime, reason: str | None = None) -> Booking:
+def confirm(db: Database | Session, booking_id: int, actor: str, now: datetime, reason: str | None = None) -> Booking:
     """Turn a hold into a promise (payment received, or pay at the shop accepted)."""
-    with db.uow() as uow:
-        booking = locked_booking(uow.session, booking_id)
-        move(uow.session, booking, S.CONFIRMED, actor, now, reason)
+    with session_of(db) as s:
+        booking = locked_booking(s, booking_id)
+        move(s, booking, S.CONFIRMED, actor, now, reason)
         booking.hold_expires_at = None
         return booking
 
 
-def cancel(db: Database, booking_id: int, actor: str, now: datetime,
+def cancel(db: Database | Session, booking_id: int, actor: str, now: datetime,
            customer_id: int | None = None) -> Cancelled:  # fmt: skip
     """Cancel; late cancellations of a confirmed booking cost the customer a token."""
-    with db.uow() as uow:
-        s = uow.session
+    with session_of(db) as s:
         booking = locked_booking(s, booking_id, customer_id)
         view = av.shop_view(s, booking.shop_id)
         cost = policy.cancellation_cost(now, booking.starts_at, view.spec.cancellation.late_window, booking.status)
@@ -243,10 +240,9 @@ def cancel(db: Database, booking_id: int, actor: str, now: datetime,
         return Cancelled(booking.code, cost, tokens)
 
 
-def mark_no_show(db: Database, booking_id: int, actor: str, now: datetime) -> Cancelled:
+def mark_no_show(db: Database | Session, booking_id: int, actor: str, now: datetime) -> Cancelled:
     """The customer did not come: the slot is lost and it costs them a token."""
-    with db.uow() as uow:
-        s = uow.session
+    with session_of(db) as s:
         booking = locked_booking(s, booking_id)
         view = av.shop_view(s, booking.shop_id)
         move(s, booking, S.NO_SHOW, actor, now)
@@ -262,11 +258,11 @@ def _spend(session: Session, customer_id: int, now: datetime, view: av.ShopView,
     return customer.tokens
 
 
-def reset_tokens(db: Database, customer_id: int, now: datetime) -> int:
+def reset_tokens(db: Database | Session, customer_id: int, now: datetime) -> int:
     """The owner forgives: the customer's tokens go back to the shop's monthly number."""
-    with db.uow() as uow:
-        customer = uow.session.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
-        view = av.shop_view(uow.session, customer.shop_id)
+    with session_of(db) as s:
+        customer = s.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
+        view = av.shop_view(s, customer.shop_id)
         customer.tokens = view.spec.cancellation.tokens
         customer.tokens_reset_on = view.local_day(now).replace(day=1)
         return customer.tokens
@@ -283,20 +279,19 @@ def expire_overdue_holds(session: Session, shop_id: int | None, now: datetime) -
     return [b.id for b in expired]
 
 
-def sweep_expired_holds(db: Database, now: datetime) -> list[int]:
+def sweep_expired_holds(db: Database | Session, now: datetime) -> list[int]:
     """The cron job: expire every overdue hold of every shop."""
-    with db.uow() as uow:
-        return expire_overdue_holds(uow.session, None, now)
+    with session_of(db) as s:
+        return expire_overdue_holds(s, None, now)
 
 
 # -- moving a booking --------------------------------------------------------------------
 
 
-def reschedule(db: Database, booking_id: int, new_start: datetime, actor: str, now: datetime,
+def reschedule(db: Database | Session, booking_id: int, new_start: datetime, actor: str, now: datetime,
                customer_id: int | None = None) -> Held | SlotTaken:  # fmt: skip
     """Move a booking to a new start atomically: the old slot is kept if the new one is gone."""
-    with db.uow() as uow:
-        s = uow.session
+    with session_of(db) as s:
         shop_id = s.scalar(select(Booking.shop_id).where(Booking.id == booking_id))
         if shop_id is None:
             raise LookupError(f"no booking with id {booking_id}")
@@ -309,9 +304,7 @@ def reschedule(db: Database, booking_id: int, new_start: datetime, actor: str, n
         expire_overdue_holds(s, booking.shop_id, now)
         slot = _fit(s, view, visit, new_start, now, exclude=booking.id)
         if slot is None:
-            taken = alternatives(s, booking.shop_id, service_ids, new_start, now)
-            s.rollback()
-            return taken
+            return alternatives(s, booking.shop_id, service_ids, new_start, now)
         old = booking.starts_at
         booking.starts_at, booking.ends_at = slot.start, slot.end
         booking.blocks_until = slot.end + view.spec.booking.buffer
@@ -322,7 +315,7 @@ def reschedule(db: Database, booking_id: int, new_start: datetime, actor: str, n
         except IntegrityError as exc:
             if not _is_overlap(exc):
                 raise
-            s.rollback()
+            s.expire(booking)
             return SlotTaken(new_start, ())
         reason = f"rescheduled from {old.isoformat()}"
         if booking.status == S.NEEDS_RESCHEDULE:

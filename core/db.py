@@ -7,7 +7,9 @@ transaction is durable — enqueueing an RQ job, above all — is registered wit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -59,11 +61,22 @@ def _tune_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+log = logging.getLogger(__name__)
+DEFERRED = "deferred_jobs"
+
+
+def defer(session: Session, func: Callable, *args, job_id: str | None = None) -> None:
+    """Enqueue `func(*args)` once this session's transaction commits (never before, and
+    never if it rolls back). Jobs take ids and are idempotent; `job_id` makes them unique."""
+    session.info.setdefault(DEFERRED, []).append((func, args, job_id))
+
+
 class UnitOfWork:
     """One transaction: `with uow:` commits on success and rolls back on error."""
 
-    def __init__(self, session_factory: sessionmaker[Session]):
+    def __init__(self, session_factory: sessionmaker[Session], enqueue: Callable | None = None):
         self._factory = session_factory
+        self._enqueue = enqueue or (lambda func, *args, job_id=None: None)
         self._after_commit: list[Callable[[], None]] = []
         self.session: Session | None = None
 
@@ -74,18 +87,31 @@ class UnitOfWork:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         assert self.session is not None
+        deferred: list = []
         try:
             if exc_type is None:
                 self.session.commit()
+                deferred = self.session.info.pop(DEFERRED, [])
             else:
                 self.session.rollback()
         finally:
+            self.session.info.pop(DEFERRED, None)
             self.session.close()
             self.session = None
         if exc_type is None:
             hooks, self._after_commit = self._after_commit, []
+            for func, args, job_id in deferred:
+                hooks.insert(0, lambda f=func, a=args, j=job_id: self._enqueue_safely(f, a, j))
             for hook in hooks:
                 hook()
+
+    def _enqueue_safely(self, func: Callable, args: tuple, job_id: str | None) -> None:
+        """The transaction is committed: if the queue is down now, the work is not lost
+        (the cron re-drive finds it), so a failure here is logged, not raised."""
+        try:
+            self._enqueue(func, *args, job_id=job_id)
+        except Exception as exc:
+            log.warning("could not enqueue %s (%s); the re-drive will pick it up", job_id or func.__name__, exc)
 
     def after_commit(self, hook: Callable[[], None]) -> None:
         """Run `hook` once this transaction has committed (e.g. enqueue a job)."""
@@ -103,9 +129,12 @@ class Database:
     def __init__(self, database_url: str, **engine_kwargs):
         self.engine = make_engine(database_url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # The job queue that deferred jobs go to once their transaction commits (set
+        # by the runtime). Without one, deferred work waits for the cron re-drive.
+        self.queue = None
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions)
+        return UnitOfWork(self.sessions, self.queue.enqueue if self.queue is not None else None)
 
     @property
     def dialect(self) -> str:
@@ -113,3 +142,17 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def session_of(target: Database | Session) -> Iterator[Session]:
+    """Work in the caller's transaction when given a session, else in a new unit of work.
+
+    Lets a booking service run alone (its own transaction) or as one step of a bigger
+    one, such as a chat message whose reply must commit together with the booking.
+    """
+    if isinstance(target, Session):
+        yield target
+        return
+    with target.uow() as uow:
+        yield uow.session

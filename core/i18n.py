@@ -33,6 +33,11 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+def NP_(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a message with plural forms (rendered with the count's form per language)."""
+    return singular, plural
+
+
 @cache
 def translations(lang: str) -> Translations:
     """The compiled catalog of `lang`, compiling the .po first if the .mo is missing or old."""
@@ -54,10 +59,10 @@ def gettext(lang: str, msgid: str, **params) -> str:
     return text.format(**params) if params else text
 
 
-def ngettext(lang: str, singular: str, plural: str, n: int, **params) -> str:
-    """Translate with the plural form `lang` uses for `n`."""
-    text = translations(lang).ngettext(singular, plural, n)
-    return text.format(n=n, **params)
+def ngettext(lang: str, singular: str, plural: str, count: int, **params) -> str:
+    """Translate with the plural form `lang` uses for `count` (shown as {n})."""
+    text = translations(lang).ngettext(singular, plural, count)
+    return text.format(**{"n": count, **params})
 
 
 REGION_OF_CURRENCY = {"KES": "KE", "KZT": "KZ"}

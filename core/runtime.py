@@ -21,6 +21,23 @@ class Runtime:
         self.db.dispose()
 
 
+_CURRENT: Runtime | None = None
+
+
 def build_runtime(settings: Settings | None = None) -> Runtime:
+    """Build this process's runtime; it becomes the one jobs run against."""
+    global _CURRENT
     settings = settings or load_settings()
-    return Runtime(settings, Database(settings.database_url), make_queue(settings.redis_url))
+    db = Database(settings.database_url)
+    db.queue = make_queue(settings.redis_url)
+    _CURRENT = Runtime(settings, db, db.queue)
+    return _CURRENT
+
+
+def current_runtime() -> Runtime:
+    """The runtime of this process, for jobs (which take ids, not objects).
+
+    A worker builds it from settings on its first job; the web process and the
+    in-process queue have built it already.
+    """
+    return _CURRENT or build_runtime()

@@ -54,6 +54,10 @@ class Settings:
     mpesa_callback_token: str | None = None
     kaspi_api_base: str = KASPI_API_BASE
     var_dir: Path = Path("var")
+    # Telegram pacing: at most this many messages a second per bot, and this many seconds
+    # between two messages to one chat (Telegram's published limits by default).
+    telegram_per_second: int = 30
+    telegram_chat_interval: float = 1.0
     log_level: str = "INFO"
     environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
@@ -105,6 +109,8 @@ def load_settings(
         mpesa_callback_token=env.get("MPESA_CALLBACK_TOKEN") or None,
         kaspi_api_base=(env.get("KASPI_API_BASE") or KASPI_API_BASE).rstrip("/"),
         var_dir=var_dir,
+        telegram_per_second=int(env.get("TELEGRAM_PER_SECOND") or 30),
+        telegram_chat_interval=float(env.get("TELEGRAM_CHAT_INTERVAL") or 1.0),
         log_level=env.get("LOG_LEVEL") or "INFO",
         environ=MappingProxyType(dict(env)),
     )

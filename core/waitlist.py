@@ -9,8 +9,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from core import availability as av
+from core import messages, outbox
 from core.booking import Held, expire_overdue_holds, hold_in_session
 from core.db import Database
+from core.i18n import N_
+from core.messages import Choice, Msg, Reply
 from core.models import Booking, WaitlistEntry
 
 
@@ -63,8 +66,21 @@ def offer_freed(db: Database, shop_id: int, day: date, now: datetime) -> Offer |
             if not isinstance(held, Held):
                 continue
             entry.status, entry.booking_id, entry.offered_at = "offered", held.booking_id, now
+            _tell(s, view, held, now)
             return Offer(entry.id, entry.customer_id, held)
         return None
+
+
+def _tell(session, view: av.ShopView, held: Held, now: datetime) -> None:
+    tz = view.spec.timezone
+    minutes = int((held.hold_expires_at - now).total_seconds() // 60)
+    reply = Reply((
+        Msg(N_("Good news: a time has freed up on the day you wanted: {when}."), {"when": messages.when(held.starts_at, tz)}),
+        Msg(N_("I am holding it for you for {minutes} minutes. Do you want it?"), {"minutes": minutes}),
+    ), (Choice(f"offer:yes:{held.booking_id}", Msg(N_("Yes, I'll take it"))),
+        Choice(f"offer:no:{held.booking_id}", Msg(N_("No, thanks")))))  # fmt: skip
+    outbox.tell_customer(session, session.get(Booking, held.booking_id), reply,
+                         dedupe_key=f"waitlist-offer:{held.booking_id}", now=now)  # fmt: skip
 
 
 def offer_everywhere(db: Database, now: datetime, days_ahead: int = 14) -> list[Offer]:

@@ -68,7 +68,12 @@ def shop_load(files: tuple[str, ...]) -> None:
                 click.echo(f"{file}: {line}", err=True)
     if failed:
         sys.exit(1)
-    runtime = build_runtime(_settings())
+    settings = _settings()
+    if settings.embedded:
+        from core.migrate import upgrade
+
+        upgrade(settings.database_url)  # the embedded database sets itself up
+    runtime = build_runtime(settings)
     for spec in specs:
         report = load_shop(runtime.db, spec)
         verb = "created" if report.created else ("updated" if report.changes else "unchanged")
@@ -108,17 +113,101 @@ def demo(out: str | None) -> None:
     sys.exit(run_demo(Path(out) if out else None))
 
 
+@main.command()
+@click.option("--shop", "slug", required=True, help="The shop's slug, e.g. mwangaza-motors.")
+@click.option("--lang", type=click.Choice(["en", "sw", "ru", "kk"]), default=None, help="Your language.")
+@click.option("--phone", default=None, help="Chat as this phone number (default: a test customer).")
+def chat(slug: str, lang: str | None, phone: str | None) -> None:
+    """Chat with a shop in the terminal, as a customer would on Telegram or WhatsApp."""
+    from sqlalchemy import select
+
+    from bot.console import chat as run_chat
+    from core.models import Shop
+    from core.runtime import build_runtime
+
+    settings = _settings()
+    runtime = build_runtime(settings)
+    if settings.embedded:
+        from core.migrate import upgrade
+
+        upgrade(settings.database_url)  # the embedded database sets itself up
+    with runtime.db.uow() as uow:
+        shop_id = uow.session.scalar(select(Shop.id).where(Shop.slug == slug))
+        known = list(uow.session.scalars(select(Shop.slug)))
+    if shop_id is None:
+        hint = f"known shops: {', '.join(known)}" if known else \
+            "load one first: pitstop shop load examples/nairobi-garage.toml"
+        raise click.ClickException(f"no shop {slug!r} in this database; {hint}")
+    click.echo(f"Chatting with {slug}. Type a number or anything a customer would; Ctrl-D to leave.\n")
+    run_chat(runtime, shop_id, phone or "console-customer", lang)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run every job once and exit.")
+def cron(once: bool) -> None:
+    """Run the scheduled jobs: hold expiry, outbox re-drive, waitlist offers, reminders, digests."""
+    import time
+
+    from bot.schedule import JOBS
+    from core.runtime import build_runtime
+
+    settings = _settings()
+    runtime = build_runtime(settings)
+    if settings.redis_url and not once:
+        from rq.cron import CronScheduler
+
+        scheduler = CronScheduler(connection=runtime.queue.redis, name="pitstop-cron")
+        for func, interval in JOBS:
+            scheduler.register(func, queue_name="pitstop", interval=interval)
+        scheduler.start()
+        return
+    last: dict = {}
+    while True:
+        now = time.monotonic()
+        for func, interval in JOBS:
+            if once or now - last.get(func, -interval) >= interval:
+                last[func] = now
+                try:
+                    click.echo(f"{func.__name__}: {func()}")
+                except Exception as exc:  # one failing job must not stop the others
+                    logging.getLogger("pitstop.cron").exception("job %s failed: %s", func.__name__, exc)
+        if once:
+            return
+        time.sleep(5)
+
+
+@main.command()
+@click.option("--shop", "slug", required=True, help="The shop's slug.")
+@click.option("--timeout", default=30, show_default=True, help="Long-poll seconds.")
+def poll(slug: str, timeout: int) -> None:
+    """Receive a shop's Telegram updates by long polling (for a shop without a public URL)."""
+    from bot.polling import poll_forever
+    from core.runtime import build_runtime
+
+    poll_forever(build_runtime(_settings()), slug, timeout)
+
+
+@main.command("set-webhook")
+@click.option("--shop", "slug", required=True, help="The shop's slug.")
+def set_webhook(slug: str) -> None:
+    """Point the shop's Telegram bot at PUBLIC_BASE_URL/webhooks/telegram/<shop>, with its secret."""
+    from bot.polling import register_webhook
+    from core.runtime import build_runtime
+
+    try:
+        url = register_webhook(build_runtime(_settings()), slug)
+    except (MissingSetting, LookupError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"webhook of {slug} set to {url}")
+
+
 def _not_yet(name: str, issue: int, summary: str) -> None:
     @main.command(name, help=f"{summary} (not built yet: issue {issue}).")
     def _command() -> None:
         raise click.ClickException(f"`pitstop {name}` is not built yet (issue {issue})")
 
 
-_not_yet("chat", 4, "Chat with a shop in the terminal")
-_not_yet("cron", 5, "Run the scheduled jobs")
-_not_yet("poll", 5, "Run Telegram long polling for a shop")
 _not_yet("digest", 7, "Print a shop's daily digest")
-_not_yet("set-webhook", 5, "Register a shop's Telegram webhook")
 
 
 def _safe_url(url: str) -> str:

@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import importlib
+import logging
+
+from flask import Flask, jsonify
 
 from core.runtime import Runtime, build_runtime
+
+log = logging.getLogger(__name__)
+
+# Module name -> blueprint attribute; each module is one caller's page of code.
+BLUEPRINTS = ["health", "telegram", "whatsapp", "mpesa", "kaspi"]
+MAX_BODY = 256 * 1024  # no honest webhook is bigger
 
 
 def create_app(runtime: Runtime | None = None) -> Flask:
     """Build the Flask app for this deployment (gunicorn calls `webhooks:create_app()`)."""
-    from webhooks.health import health
-
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions["pitstop"] = runtime or build_runtime()
-    app.register_blueprint(health)
+    for name in BLUEPRINTS:
+        module = importlib.import_module(f"webhooks.{name}")
+        app.register_blueprint(module.blueprint)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):  # invariant 6 for machines: an answer, never a stack trace
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(exc, HTTPException):
+            return jsonify(error=exc.name), exc.code
+        log.exception("unhandled error in a webhook")
+        return jsonify(error="internal error"), 500
+
     return app
+
+
+def runtime_of(app: Flask) -> Runtime:
+    return app.extensions["pitstop"]

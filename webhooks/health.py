@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-health = Blueprint("health", __name__)
+blueprint = Blueprint("health", __name__)
 
 
-@health.get("/healthz")
+@blueprint.get("/healthz")
 def healthz():
     runtime = current_app.extensions["pitstop"]
     try:

@@ -14,13 +14,20 @@ PLURALS = {"en": 2, "sw": 2, "ru": 3, "kk": 2}
 SAME_EVERYWHERE = {"M-Pesa", "Kaspi", "OK"}
 
 
+def test_a_plural_message_has_every_form_of_each_language():
+    for lang, forms in PLURALS.items():
+        entry = catalog(lang).get("You have {n} token left this month.")
+        assert entry is not None and entry.pluralizable, lang
+        assert len(entry.string) == forms and all(entry.string), lang
+
+
 def source_messages() -> set[str]:
     found = set()
     for package in ("core", "bot", "webhooks", "pitstop"):
         for _file, _line, message, _comments, _ctx in extract_from_dir(
-            ROOT / package, method_map=[("**.py", "python")], keywords={"N_": None, "ngettext": (2, 3)}
+            ROOT / package, method_map=[("**.py", "python")], keywords={"N_": None, "NP_": (1, 2), "ngettext": (2, 3)}
         ):
-            found.update([message] if isinstance(message, str) else [m for m in message if m])
+            found.add(message if isinstance(message, str) else tuple(message))
     return found
 
 
@@ -38,8 +45,8 @@ def test_every_language_has_a_catalog_with_its_own_plural_rules(lang):
 def test_every_message_in_the_code_is_translated(lang):
     cat = catalog(lang)
     missing = []
-    for msgid in sorted(source_messages()):
-        entry = cat.get(msgid)
+    for msgid in sorted(source_messages(), key=str):
+        entry = cat.get(msgid[0] if isinstance(msgid, tuple) else msgid)
         strings = entry.string if entry is not None else None
         strings = [strings] if isinstance(strings, str) else list(strings or [])
         if not strings or not all(s.strip() for s in strings) or (entry is not None and entry.fuzzy):

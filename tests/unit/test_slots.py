@@ -95,8 +95,19 @@ def hhmm(slots: list[Slot], zone: str = NAIROBI) -> list[str]:
     return [s.start.astimezone(ZoneInfo(zone)).strftime("%H:%M") for s in slots]
 
 
-def ask(cal, day=MONDAY, last=None, *, mechanics=None, bays=(1,), occupied=(), length=60,
-        skills=OIL, now=None, load=None):
+def ask(
+    cal,
+    day=MONDAY,
+    last=None,
+    *,
+    mechanics=None,
+    bays=(1,),
+    occupied=(),
+    length=60,
+    skills=OIL,
+    now=None,
+    load=None,
+):
     """free_slots with the defaults of a quiet shop: one mechanic, one bay, asked a week
     ahead."""
     return free_slots(
@@ -147,9 +158,9 @@ def test_a_day_without_hours_or_closed_for_a_holiday_offers_nothing():
 
     assert ask(cal, wednesday) == []
     assert ask(cal, sunday) == []
-    assert free_days(cal, [mechanic(1)], [1], [], HOUR, OIL, MONDAY, sunday,
-                     utc("2026-05-25T00:00")) == [MONDAY, TUESDAY, MONDAY + timedelta(days=3),
-                                                  MONDAY + timedelta(days=4)]
+    assert free_days(
+        cal, [mechanic(1)], [1], [], HOUR, OIL, MONDAY, sunday, utc("2026-05-25T00:00")
+    ) == [MONDAY, TUESDAY, MONDAY + timedelta(days=3), MONDAY + timedelta(days=4)]
 
 
 def test_nairobi_wall_clock_converts_to_utc_three_hours_earlier():
@@ -356,8 +367,16 @@ def test_naive_datetimes_are_refused_rather_than_guessed():
     with pytest.raises(ValueError):
         ask(calendar(), now=datetime(2026, 6, 1, 8, 0))
     with pytest.raises(ValueError):
-        fits(calendar(), [mechanic(1)], [1], [], datetime(2026, 6, 1, 8, 0), HOUR, OIL,
-             utc("2026-05-25T00:00"))
+        fits(
+            calendar(),
+            [mechanic(1)],
+            [1],
+            [],
+            datetime(2026, 6, 1, 8, 0),
+            HOUR,
+            OIL,
+            utc("2026-05-25T00:00"),
+        )
 
 
 def test_free_days_lists_only_the_days_that_still_have_a_slot():
@@ -389,8 +408,9 @@ def test_a_shop_open_past_midnight_offers_the_small_hours_as_part_of_the_evening
     ]  # fmt: skip
     assert slots[6].start == utc("2026-06-05T21:00")  # Saturday 00:00 in Nairobi
     assert hhmm(ask(cal, SATURDAY)) == ["10:00", "11:00", "12:00", "13:00"]
-    assert free_days(cal, [mechanic(1)], [1], [], HOUR, OIL, FRIDAY, SATURDAY,
-                     utc("2026-05-25T00:00")) == [FRIDAY, SATURDAY]
+    assert free_days(
+        cal, [mechanic(1)], [1], [], HOUR, OIL, FRIDAY, SATURDAY, utc("2026-05-25T00:00")
+    ) == [FRIDAY, SATURDAY]
 
 
 def test_closing_the_evening_also_closes_its_hours_after_midnight():
@@ -424,8 +444,9 @@ def test_when_the_night_before_runs_into_the_morning_the_night_keeps_the_overlap
     assert hhmm(slots) == ["20:00", "21:00", "22:00", "23:00", "00:00", "01:00", "02:00",
                            "03:00", "04:00"]  # fmt: skip
     assert hhmm(ask(cal, SATURDAY)) == ["03:00", "04:00"]  # 02:00 is Friday's
-    assert free_days(cal, [mechanic(1)], [1], [], HOUR, OIL, SATURDAY, SATURDAY,
-                     utc("2026-05-25T00:00")) == [SATURDAY]
+    assert free_days(
+        cal, [mechanic(1)], [1], [], HOUR, OIL, SATURDAY, SATURDAY, utc("2026-05-25T00:00")
+    ) == [SATURDAY]
 
 
 # --------------------------------------------------------------------------- daylight saving
@@ -437,8 +458,7 @@ SMALL_HOURS = {6: hours("00:00", "06:00")}  # a Sunday night shift
 
 def ask_berlin(week, day, last=None, length=60, step=30, occupied=()):
     cal = calendar(zone=BERLIN, week=week, step=step, horizon=timedelta(days=400))
-    return ask(cal, day, last, length=length,
-               occupied=occupied, now=utc("2026-01-01T00:00"))
+    return ask(cal, day, last, length=length, occupied=occupied, now=utc("2026-01-01T00:00"))
 
 
 def test_spring_forward_skips_the_hour_that_never_happens_in_berlin():
@@ -523,5 +543,16 @@ def test_a_day_shop_on_the_clock_change_sundays_keeps_its_wall_clock_hours():
 
     for day, offset in ((SPRING, "+0200"), (AUTUMN, "+0100")):
         assert clock(ask_berlin(sunday, day, step=60), BERLIN) == [
-            f"09:00{offset}", f"10:00{offset}", f"11:00{offset}"
+            f"09:00{offset}",
+            f"10:00{offset}",
+            f"11:00{offset}",
         ]
+
+
+def test_a_day_whose_hours_lie_inside_the_night_before_still_sees_that_nights_jobs():
+    week = {4: hours("18:00", "03:00"), 5: hours("00:00", "01:00")}  # Saturday: all Friday's
+    late = job(at(NAIROBI, SATURDAY, "02:00"), HOUR, 1, 1)
+
+    slots = ask(calendar(week=week, step=60), FRIDAY, SATURDAY, occupied=[late])
+
+    assert hhmm(slots)[-3:] == ["23:00", "00:00", "01:00"]  # 02:00 is taken

@@ -16,9 +16,15 @@ from hypothesis import strategies as st
 
 from core.slots import Calendar, Mechanic, Occupied, OpeningHours, fits, free_days, free_slots
 
-ZONES = ["Europe/Berlin", "Africa/Nairobi", "UTC", "America/New_York"]
-# Around Berlin's (and, a week apart, New York's) clock changes, and an ordinary week.
-FIRST_DAYS = [date(2026, 3, 27), date(2026, 10, 23), date(2026, 3, 6), date(2026, 6, 10)]
+# Each zone with first days that straddle its clock changes (Lord Howe moves by 30
+# minutes), and zones without any.
+FIRST_DAYS = {
+    "Europe/Berlin": [date(2026, 3, 27), date(2026, 10, 23)],
+    "America/New_York": [date(2026, 3, 6), date(2026, 10, 30)],
+    "Australia/Lord_Howe": [date(2026, 4, 3), date(2026, 10, 2)],
+    "Africa/Nairobi": [date(2026, 6, 10)],
+    "UTC": [date(2026, 6, 10)],
+}
 SKILLS = ["oil", "brakes", "tyres"]
 MINUTE = timedelta(minutes=1)
 
@@ -38,8 +44,9 @@ def clock_time(minute_of_day: int) -> time:
 
 @st.composite
 def opening_hours(draw) -> OpeningHours:
-    """Hours of 1 to 24 h from any half hour (so often past midnight), up to two breaks."""
-    start = draw(st.integers(0, 47)) * 30
+    """Hours of 1 to 24 h (so often past midnight), up to two breaks. Half the time they
+    start in the evening or small hours, so that they cover the clock changes."""
+    start = draw(st.one_of(st.integers(0, 47), st.integers(36, 51).map(lambda n: n % 48))) * 30
     length = draw(st.integers(2, 48)) * 30
     breaks = []
     for _ in range(draw(st.integers(0, 2))):
@@ -51,7 +58,8 @@ def opening_hours(draw) -> OpeningHours:
 
 @st.composite
 def scenarios(draw) -> dict:
-    first_day = draw(st.sampled_from(FIRST_DAYS)) + timedelta(days=draw(st.integers(0, 2)))
+    zone = draw(st.sampled_from(sorted(FIRST_DAYS)))
+    first_day = draw(st.sampled_from(FIRST_DAYS[zone])) + timedelta(days=draw(st.integers(0, 2)))
     last_day = first_day + timedelta(days=draw(st.integers(0, 3)))
     week = {}
     for weekday in range(7):
@@ -59,28 +67,30 @@ def scenarios(draw) -> dict:
             week[weekday] = draw(opening_hours())
     span = [first_day + timedelta(days=n) for n in range(-1, 5)]
     cal = Calendar(
-        timezone=draw(st.sampled_from(ZONES)),
+        timezone=zone,
         week=week,
         closed_days=frozenset(draw(st.lists(st.sampled_from(span), max_size=2))),
         slot_step=timedelta(minutes=draw(st.sampled_from([10, 15, 20, 30, 45, 60]))),
         buffer=timedelta(minutes=draw(st.sampled_from([0, 0, 5, 10, 15, 30]))),
         min_notice=timedelta(minutes=draw(st.sampled_from([0, 30, 120, 24 * 60]))),
-        horizon=timedelta(hours=draw(st.integers(6, 24 * 8))),
+        horizon=timedelta(hours=draw(st.sampled_from([24 * 8, 12, 36]))),
     )
     mechanics = [
-        Mechanic(i, frozenset(draw(st.lists(st.sampled_from(SKILLS), max_size=3))))
+        Mechanic(i, frozenset(skill for skill in SKILLS if draw(st.integers(0, 3))))
         for i in draw(st.sets(st.integers(1, 5), min_size=1, max_size=4))
     ]
     bay_ids = sorted(draw(st.sets(st.integers(1, 4), min_size=1, max_size=3)))
     base = datetime.combine(first_day - timedelta(days=1), time(0), UTC)
+    ids = [m.id for m in mechanics]
+    reach = ((last_day - first_day).days + 3) * 24 * 12  # 5-minute steps to cover the days
     occupied = [
         Occupied(
-            start := base + timedelta(minutes=5 * draw(st.integers(0, 6 * 24 * 12))),
-            start + timedelta(minutes=5 * draw(st.integers(1, 48))),
-            draw(st.one_of(st.none(), st.integers(1, 6))),
-            draw(st.one_of(st.none(), st.integers(1, 5))),
+            start := base + timedelta(minutes=5 * draw(st.integers(0, reach))),
+            start + timedelta(minutes=5 * draw(st.integers(1, 60))),
+            draw(st.sampled_from([*ids, None, 6])),  # 6: someone not in the crew asked
+            draw(st.sampled_from([*bay_ids, None, 5])),  # 5: a bay not offered
         )
-        for _ in range(draw(st.integers(0, 20)))
+        for _ in range(draw(st.integers(0, 60)))
     ]
     return dict(
         cal=cal,
@@ -91,7 +101,7 @@ def scenarios(draw) -> dict:
         skills=frozenset(draw(st.lists(st.sampled_from(SKILLS), max_size=2))),
         first_day=first_day,
         last_day=last_day,
-        now=base + timedelta(minutes=draw(st.integers(0, 4 * 24 * 60))),
+        now=base + timedelta(minutes=draw(st.integers(-24 * 60, 36 * 60))),
     )
 
 

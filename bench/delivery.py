@@ -1,0 +1,87 @@
+"""Outbound delivery against Telegram's limits: 1,000 messages to 1,000 chats, then 20 to
+one chat, through the real sender (python-telegram-bot) and the pacer, against the fake
+Bot API enforcing 30 messages/s per bot and 1/s per chat. Prints the achieved rate as a
+share of each limit and the number of 429 answers. Run by hand:
+
+    .venv/bin/python bench/delivery.py            # embedded SQLite, in-process pacing
+    REDIS_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/delivery.py   # shared pacing
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.delivery import deliver  # noqa: E402
+from core import outbox  # noqa: E402
+from core.messages import Msg, Reply  # noqa: E402
+from pitstop.fakes.telegram import FakeTelegram  # noqa: E402
+from pitstop.fakes.twilio import FakeTwilio  # noqa: E402
+from tests.integration.channel_helpers import shop_env  # noqa: E402
+
+WORKERS = 4
+
+
+def run(pitstop, chats: list[str]) -> float:
+    with pitstop.runtime.db.uow() as uow:
+        ids = [outbox.send(uow.session, shop_id=1, channel="telegram", address=chat, language="en",
+                           reply=Reply((Msg("Your car is ready for pickup."),))).id for chat in chats]  # fmt: skip
+    todo = list(ids)
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                outbox_id = todo.pop(0)
+            deliver(outbox_id)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    from core.migrate import upgrade
+    from core.runtime import build_runtime
+    from core.shopfile import read_shop_file
+    from core.shops import load_shop
+    from tests.conftest import NAIROBI, make_settings
+    from tests.integration.channel_helpers import Pitstop
+
+    with tempfile.TemporaryDirectory() as tmp, FakeTelegram(rate_limit=True) as telegram, FakeTwilio() as twilio:
+        url = f"sqlite:///{tmp}/bench.db"
+        upgrade(url)
+        env = shop_env(telegram, twilio) | {"TELEGRAM_CHAT_INTERVAL": "1.0"}
+        if os.environ.get("REDIS_URL"):
+            env["REDIS_URL"] = os.environ["REDIS_URL"]
+        runtime = build_runtime(make_settings(url, **env))
+        runtime.db.queue = None  # no delivery jobs on commit: the bench's workers deliver
+        load_shop(runtime.db, read_shop_file(NAIROBI))
+        pitstop = Pitstop(None, runtime, telegram, twilio)
+
+        many = run(pitstop, [str(100000 + i) for i in range(1000)])
+        one = run(pitstop, ["4242"] * 20)
+        sent_many = len([m for m in telegram.sent_messages() if m["chat_id"] != 4242])
+        print(f"delivery_1000_chats_seconds {many:.2f}")
+        print(f"delivery_1000_chats_per_second {sent_many / many:.1f}")
+        print(f"delivery_1000_chats_share_of_30_per_second {sent_many / many / 30 * 100:.1f}%")
+        print(f"delivery_one_chat_20_messages_seconds {one:.2f}")
+        print(f"delivery_one_chat_share_of_1_per_second {19 / one * 100:.1f}%")
+        print(f"delivery_429_answers {telegram.count_429}")
+
+
+if __name__ == "__main__":
+    main()

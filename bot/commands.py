@@ -1,0 +1,107 @@
+"""Doing what the engine asked: each command becomes a call to core, in the message's
+transaction, and its result comes back to the engine as an outcome."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import model as cmd
+from bot.context import DbContext
+from core import booking, outbox, payments, waitlist
+from core.booking import Held, NotYours, SlotTaken
+from core.customers import add_vehicle, mask_phone
+from core.i18n import N_
+from core.lifecycle import IllegalMove
+from core.messages import Msg, Reply
+from core.models import Booking, Customer, Staff
+
+log = logging.getLogger(__name__)
+
+
+def execute(session: Session, ctx: DbContext, command, channel: str):
+    """Carry out one command; return an outcome for the engine, or None."""
+    customer = session.get(Customer, ctx.customer.id)
+    actor = f"customer:{customer.id}"
+    match command:
+        case cmd.SetLanguage(lang):
+            customer.language = lang
+        case cmd.SavePhone(phone):
+            customer.phone = phone
+        case cmd.SaveVehicle(plate, make_model):
+            vehicle = add_vehicle(session, customer, plate, make=make_model)
+            return cmd.Done("vehicle", {"vehicle_id": vehicle.id, "plate": vehicle.plate})
+        case cmd.Hold(service_ids, start, vehicle_id, method):
+            held = booking.hold(session, shop_id=ctx.view.shop_id, customer_id=customer.id,
+                                service_ids=service_ids, start=start, now=ctx.now, vehicle_id=vehicle_id,
+                                channel=channel, payment_method=method)  # fmt: skip
+            if isinstance(held, SlotTaken):
+                return cmd.Taken(held.wanted, held.alternatives)
+            return _settle(session, ctx, held.booking_id, method, actor)
+        case cmd.AcceptOffer(booking_id, method) | cmd.RetryPayment(booking_id, method):
+            row = session.get(Booking, booking_id)
+            if row is None or row.customer_id != customer.id or row.status != "held" or \
+                    (row.hold_expires_at and row.hold_expires_at <= ctx.now):  # fmt: skip
+                return cmd.Refused(N_("Sorry, that time is no longer held for you."))
+            row.payment_method = method
+            return _settle(session, ctx, booking_id, method, actor)
+        case cmd.DeclineOffer(booking_id) | cmd.Cancel(booking_id):
+            try:
+                done = booking.cancel(session, booking_id, actor, ctx.now, customer_id=customer.id)
+            except (NotYours, LookupError):
+                return cmd.Refused(N_("That booking is not yours to change."))
+            except IllegalMove:
+                return cmd.Refused(N_("That booking can no longer be cancelled."))
+            return cmd.Done("cancel", {"code": done.code, "token_cost": done.token_cost, "tokens_left": done.tokens_left})
+        case cmd.Reschedule(booking_id, start):
+            try:
+                moved = booking.reschedule(session, booking_id, start, actor, ctx.now, customer_id=customer.id)
+            except (NotYours, LookupError):
+                return cmd.Refused(N_("That booking is not yours to change."))
+            except IllegalMove:
+                return cmd.Refused(N_("That booking can no longer be moved."))
+            if isinstance(moved, SlotTaken):
+                return cmd.Taken(moved.wanted, moved.alternatives)
+            return cmd.Done("reschedule", {"code": moved.code})
+        case cmd.JoinWaitlist(day, service_ids, vehicle_id):
+            waitlist.join(session, shop_id=ctx.view.shop_id, customer_id=customer.id, day=day,
+                          service_ids=service_ids, now=ctx.now, vehicle_id=vehicle_id, channel=channel)  # fmt: skip
+            return cmd.Done("waitlist")
+        case cmd.MessageShop(text):
+            _to_owners(session, ctx, customer, text)
+    return None
+
+
+def _settle(session: Session, ctx: DbContext, booking_id: int, method: str, actor: str) -> cmd.Booked:
+    """After a hold: pay at the shop confirms at once; online methods ask for money."""
+    row = session.get(Booking, booking_id)
+    amount = row.deposit_minor or row.price_minor
+    if method == "cash":
+        booking.confirm(session, booking_id, actor, ctx.now, "pays at the shop")
+        return cmd.Booked(row.id, row.code, row.starts_at, True, 0, 0, method)
+    payment = payments.start(session, row, method, amount, ctx.now)
+    minutes = int((row.hold_expires_at - ctx.now).total_seconds() // 60)
+    return cmd.Booked(row.id, row.code, row.starts_at, False, amount, minutes, method, payment.link)
+
+
+def _to_owners(session: Session, ctx: DbContext, customer: Customer, text: str) -> None:
+    owners = session.scalars(select(Staff).where(Staff.shop_id == ctx.view.shop_id, Staff.role == "owner",
+                                                 Staff.active.is_(True)))  # fmt: skip
+    sent = 0
+    for owner in owners:
+        reply = Reply((Msg(N_("Message from {name} ({phone}): {text}"),
+                           {"name": customer.name or "-", "phone": customer.phone or "-", "text": text}),))  # fmt: skip
+        if owner.telegram_user_id:
+            outbox.send(session, shop_id=owner.shop_id, channel="telegram", address=str(owner.telegram_user_id),
+                        language=owner.language, reply=reply, now=ctx.now)  # fmt: skip
+            sent += 1
+        else:
+            outbox.send(session, shop_id=owner.shop_id, channel="whatsapp", address=f"whatsapp:{owner.phone}",
+                        language=owner.language, reply=reply, now=ctx.now)  # fmt: skip
+            sent += 1
+    log.info("message from customer %s forwarded to %d owner(s)", mask_phone(customer.phone), sent)
+
+
+__all__ = ["execute", "Held"]

@@ -1,0 +1,91 @@
+"""The engine's view of the world, read from the database inside the message's
+transaction (implements bot.model.Context)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.model import BookingView, CustomerInfo, HistoryLine, ServiceView, ShopInfo, VehicleView
+from core import availability as av
+from core import policy
+from core.lifecycle import BookingStatus
+from core.models import Booking, BookingItem, Customer, Service, Vehicle
+
+UPCOMING = ("held", "confirmed", "received", "in_progress", "awaiting_approval", "ready", "needs_reschedule")
+
+
+class DbContext:
+    def __init__(self, session: Session, shop_id: int, customer: Customer, now: datetime,
+                 language_hint: str | None = None):  # fmt: skip
+        self.session, self.now, self.language_hint = session, now, language_hint
+        self.view = av.shop_view(session, shop_id)
+        self._customer = customer
+        self.shop = shop_info(self.view)
+
+    @property
+    def customer(self) -> CustomerInfo:
+        c = self._customer
+        vehicles = tuple(VehicleView(v.id, v.plate, " ".join(x for x in (v.make, v.model) if x) or None)
+                         for v in self.session.scalars(select(Vehicle).where(Vehicle.customer_id == c.id)
+                                                        .order_by(Vehicle.id)))  # fmt: skip
+        language = c.language if c.language in self.shop.languages else None
+        return CustomerInfo(c.id, c.name, c.phone, language, c.tokens, vehicles)
+
+    def today(self) -> date:
+        return self.view.local_day(self.now)
+
+    def free_days(self, service_ids, first: date, last: date) -> list[date]:
+        if not service_ids:
+            return []
+        return av.free_days(self.session, self.view.shop_id, list(service_ids), first, last, self.now)
+
+    def free_times(self, service_ids, day: date) -> list[datetime]:
+        if not service_ids:
+            return []
+        return [s.start for s in av.free_slots(self.session, self.view.shop_id, list(service_ids), day, day, self.now)]
+
+    def bookings(self) -> list[BookingView]:
+        rows = self.session.scalars(select(Booking).where(
+            Booking.customer_id == self._customer.id, Booking.status.in_(UPCOMING),
+            Booking.ends_at > self.now).order_by(Booking.starts_at))  # fmt: skip
+        return [self._view(b) for b in rows if not _lapsed(b, self.now)]
+
+    def _view(self, b: Booking) -> BookingView:
+        items = [i for i in b.items if i.kind == "service" or i.status == "approved"]
+        names = tuple(self._names(i) for i in items)
+        vehicle = self.session.get(Vehicle, b.vehicle_id).plate if b.vehicle_id else None
+        return BookingView(b.id, b.code, b.starts_at, b.status, names, b.price_minor, vehicle,
+                           tuple(i.service_id for i in b.items if i.kind == "service"))  # fmt: skip
+
+    def _names(self, item: BookingItem) -> dict[str, str]:
+        service = self.view.services.get(item.service_id) if item.service_id else None
+        if service is None and item.service_id:
+            row = self.session.get(Service, item.service_id)
+            return dict(row.names)
+        return dict(service.names) if service else {"en": item.description}
+
+    def history(self, vehicle_id: int) -> list[HistoryLine]:
+        rows = self.session.scalars(select(Booking).where(
+            Booking.vehicle_id == vehicle_id, Booking.customer_id == self._customer.id,
+            Booking.status == BookingStatus.COMPLETED).order_by(Booking.starts_at.desc()).limit(10))  # fmt: skip
+        return [HistoryLine(b.starts_at, b.code, self._view(b).service_names) for b in rows]
+
+
+def _lapsed(booking: Booking, now: datetime) -> bool:
+    return booking.status == "held" and booking.hold_expires_at is not None and booking.hold_expires_at <= now
+
+
+def shop_info(view: av.ShopView) -> ShopInfo:
+    spec = view.spec
+    services = tuple(
+        ServiceView(s.id, s.names, s.duration_minutes, s.price_minor,
+                    policy.deposit_due([policy.PricedService(s.price_minor, s.deposit_minor, s.deposit_percent)], 1))
+        for s in sorted(view.services.values(), key=lambda s: s.id)
+    )  # fmt: skip
+    return ShopInfo(spec.name, spec.languages, spec.timezone, spec.currency, spec.country,
+                    spec.payment_methods, int(spec.cancellation.late_window.total_seconds() // 3600),
+                    spec.cancellation.tokens, spec.booking.horizon_days, spec.booking.hold_minutes,
+                    services)  # fmt: skip

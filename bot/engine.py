@@ -1,0 +1,299 @@
+"""The conversation engine: step(state, event, context) -> (state, replies, commands).
+
+Pure: no database, no network. The same engine talks on Telegram, WhatsApp and the
+terminal; each channel renders the replies its own way. Every state knows how to ask
+its question (`prompts`) and how to understand an answer (`handlers`); anything not
+understood gets the question again with a word on what is expected, so a person never
+meets silence. The states are drawn in bot/conversation.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot import understand
+from bot.model import Command, Context, Event, MessageShop, SetLanguage
+from core.i18n import N_
+from core.messages import Choice, Msg, Reply, render
+
+IDLE_AFTER = timedelta(minutes=30)
+LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ru": "Русский", "kk": "Қазақша"}
+# States in the middle of something: coming back after a long pause starts over.
+RESTING = {"start", "menu"}
+
+
+@dataclass(frozen=True)
+class Step:
+    state: str
+    data: dict
+    replies: list[Reply]
+    commands: list[Command]
+
+
+@dataclass
+class Turn:
+    """One step in the making: where we go, what we say, what we ask core to do."""
+
+    ctx: Context
+    state: str
+    data: dict
+    replies: list[Reply] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
+
+    @property
+    def lang(self) -> str:
+        return self.data.get("lang") or self.ctx.customer.language or default_language(self.ctx)
+
+    def say(self, *texts: Msg, choices: tuple[Choice, ...] = (), ask_contact: bool = False) -> None:
+        self.replies.append(Reply(tuple(texts), tuple(choices), ask_contact))
+
+    def ask(self, state: str, *before: Msg) -> None:
+        """Go to `state` and put its question, after any sentences in `before`."""
+        self.state = state
+        PROMPTS[state](self, list(before))
+
+    def offer(self, texts: list[Msg], choices: list[Choice], aliases: dict[str, list[str]] | None = None,
+              ask_contact: bool = False) -> None:  # fmt: skip
+        """Say something with choices and remember them, so a typed answer can match."""
+        self.data["offered"] = [
+            [c.id, [self.label(c)] + (aliases or {}).get(c.id, [])] for c in choices
+        ]
+        self.say(*texts, choices=tuple(choices), ask_contact=ask_contact)
+
+    def label(self, choice: Choice) -> str:
+        return choice.label if isinstance(choice.label, str) else render(choice.label, self.lang)
+
+    def do(self, command: Command) -> None:
+        self.commands.append(command)
+
+    def done(self) -> Step:
+        self.data["at"] = self.ctx.now.isoformat()
+        return Step(self.state, self.data, self.replies, self.commands)
+
+
+def default_language(ctx: Context) -> str:
+    hint = ctx.language_hint
+    return hint if hint in ctx.shop.languages else ctx.shop.languages[0]
+
+
+Handler = Callable[[Turn, Event, str | None], None]
+PROMPTS: dict[str, Callable[[Turn, list[Msg]], None]] = {}
+HANDLERS: dict[str, Handler] = {}
+BACK: dict[str, str] = {}  # where "back" goes from each state
+GLOBAL_CHOICES: dict[str, Callable[[Turn, str], None]] = {}  # prefix -> handler
+
+
+def state(name: str, back: str = "menu"):
+    """Register a state's prompt and handler (decorating a pair of functions)."""
+
+    def register(pair):
+        prompt, handler = pair
+        PROMPTS[name], HANDLERS[name], BACK[name] = prompt, handler, back
+        return pair
+
+    return register
+
+
+def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
+    """Advance the conversation by one event. Never raises for anything a person types."""
+    turn = Turn(ctx, state_name if state_name in HANDLERS else "start", dict(data or {}))
+    if event.kind == "outcome":
+        HANDLERS[turn.state](turn, event, None)
+        return turn.done()
+    if _idle(turn) and turn.state not in RESTING:
+        turn.data = {"lang": turn.data.get("lang")}
+        turn.ask("menu", Msg(N_("Welcome back! We left off a while ago, so let's start again.")))
+        return turn.done()
+    first_contact = turn.state == "start" and "offered" not in turn.data
+    if first_contact or event.kind == "start" or (event.kind == "text" and understand.looks_like(event.text, "menu")):
+        if turn.state == "start":
+            turn.ask("start")
+        else:
+            turn.ask("menu")
+        return turn.done()
+    if event.kind == "foreign_contact":
+        turn.ask(turn.state, Msg(N_("Please share your own number, using the button below.")))
+        return turn.done()
+    if event.kind in ("unsupported", "location"):
+        note = Msg(N_("I saw that you edited a message. Please send the new text as a new message.")) \
+            if event.text == "edited" else \
+            Msg(N_("I can only read text and buttons here. Please type your answer or tap a button."))  # fmt: skip
+        turn.ask(turn.state, note)
+        return turn.done()
+    choice = resolve(turn, event)
+    if choice and any(choice.startswith(p) for p in GLOBAL_CHOICES):
+        prefix = next(p for p in GLOBAL_CHOICES if choice.startswith(p))
+        GLOBAL_CHOICES[prefix](turn, choice)
+        return turn.done()
+    if _global_word(turn, event, choice):
+        return turn.done()
+    HANDLERS[turn.state](turn, event, choice)
+    return turn.done()
+
+
+def resolve(turn: Turn, event: Event) -> str | None:
+    """The choice a person meant: the one tapped, or the one their text matches."""
+    offered = [(cid, labels) for cid, labels in turn.data.get("offered", [])]
+    if event.kind == "choice":
+        return event.choice
+    if event.kind == "text" and offered:
+        return understand.pick_choice(event.text, offered)
+    return None
+
+
+def _idle(turn: Turn) -> bool:
+    at = turn.data.get("at")
+    return bool(at) and turn.ctx.now - datetime.fromisoformat(at) > IDLE_AFTER
+
+
+def _global_word(turn: Turn, event: Event, choice: str | None) -> bool:
+    """"back", "stop", "help" and "language" work in every state."""
+    if choice in ("back", "stop") or (event.kind == "text" and not choice):
+        word = choice or next((w for w in ("back", "stop", "help", "language")
+                               if understand.looks_like(event.text, w)), None)  # fmt: skip
+    else:
+        word = None
+    if word == "back":
+        turn.ask(BACK.get(turn.state, "menu"))
+    elif word == "stop":
+        keep = {"lang": turn.data.get("lang")}
+        turn.data = keep
+        turn.ask("menu", Msg(N_("Stopped. Nothing was changed.")))
+    elif word == "help":
+        turn.ask("menu", *help_texts())
+    elif word == "language":
+        turn.ask("language")
+    return word is not None
+
+
+def help_texts() -> list[Msg]:
+    return [
+        Msg(N_("I can book your car in, show and change your bookings, and keep your vehicles.")),
+        Msg(N_("Tap a button or type its number. You can also type things like \"tomorrow 10am\". "
+               "\"Back\" goes one step back, \"menu\" starts over, \"stop\" cancels what we are doing.")),
+    ]  # fmt: skip
+
+
+def not_understood(turn: Turn, expected: Msg) -> None:
+    """A short re-prompt that says what is expected, then the question again."""
+    turn.ask(turn.state, Msg(N_("Sorry, I did not get that.")), expected)
+
+
+# -- start and menu -----------------------------------------------------------------------
+
+
+def prompt_start(turn: Turn, before: list[Msg]) -> None:
+    shop = turn.ctx.shop
+    choices = [Choice(f"lang:{code}", LANGUAGE_NAMES[code]) for code in shop.languages]
+    greeting = Msg(N_("Hello! This is {shop}. I can book your car in and keep you posted."),
+                   {"shop": shop.name})  # fmt: skip
+    turn.offer(before + [greeting, Msg(N_("Which language do you prefer?"))], choices,
+               {f"lang:{c}": [c, LANGUAGE_NAMES[c]] for c in shop.languages})  # fmt: skip
+
+
+def handle_start(turn: Turn, event: Event, choice: str | None) -> None:
+    if choice and choice.startswith("lang:"):
+        _set_language(turn, choice.removeprefix("lang:"))
+        return
+    # Anything else: carry on in the language we guessed, and answer from the menu.
+    _set_language(turn, turn.lang, announce=False)
+    HANDLERS["menu"](turn, event, resolve(turn, event))
+
+
+def _set_language(turn: Turn, lang: str, announce: bool = True) -> None:
+    turn.data["lang"] = lang
+    turn.do(SetLanguage(lang))
+    if announce:
+        turn.ask("menu", Msg(N_("Great, let's talk in English.")))
+    else:
+        turn.state = "menu"
+
+
+state("start", back="start")((prompt_start, handle_start))
+
+MENU = [
+    ("m:book", N_("Book a service")),
+    ("m:bookings", N_("My bookings")),
+    ("m:vehicles", N_("My vehicles")),
+    ("m:shop", N_("Talk to the shop")),
+    ("m:lang", N_("Language")),
+    ("m:help", N_("Help")),
+]
+
+
+# Words people type for a menu entry, in any of the four languages.
+MENU_WORDS = {
+    "m:book": ["book", "booking", "записаться", "запись", "жазылу", "weka nafasi", "kuweka nafasi", "agiza"],
+    "m:bookings": ["my bookings", "bookings", "мои записи", "записи", "менің жазылуларым", "nafasi zangu"],
+    "m:vehicles": ["my vehicles", "my cars", "vehicles", "мои машины", "машины", "көліктерім", "magari yangu"],
+    "m:shop": ["talk", "operator", "оператор", "связаться", "байланыс", "ongea na duka"],
+}
+
+
+def prompt_menu(turn: Turn, before: list[Msg]) -> None:
+    for key in ("services", "vehicle_id", "day", "start", "booking_id", "mode", "method"):
+        turn.data.pop(key, None)
+    turn.offer(before + [Msg(N_("What would you like to do?"))], [Choice(cid, Msg(label)) for cid, label in MENU],
+               MENU_WORDS)  # fmt: skip
+
+
+def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
+    if choice == "m:book":
+        turn.data["services"] = []
+        turn.ask("services")
+    elif choice == "m:bookings":
+        turn.ask("bookings")
+    elif choice == "m:vehicles":
+        turn.ask("vehicles")
+    elif choice == "m:shop":
+        turn.ask("message_shop")
+    elif choice == "m:lang":
+        turn.ask("language")
+    elif choice == "m:help":
+        turn.ask("menu", *help_texts())
+    elif event.kind == "text" and understand.parse_when(event.text, turn.ctx.today(), turn.lang):
+        turn.data["services"] = []  # "tomorrow 10am" from the menu: start a booking
+        turn.ask("services", Msg(N_("Let's book. First, which service?")))
+    else:
+        not_understood(turn, Msg(N_("Please choose one of the options below.")))
+
+
+state("menu", back="menu")((prompt_menu, handle_menu))
+
+
+def prompt_language(turn: Turn, before: list[Msg]) -> None:
+    langs = turn.ctx.shop.languages
+    turn.offer(before + [Msg(N_("Which language do you prefer?"))],
+               [Choice(f"lang:{c}", LANGUAGE_NAMES[c]) for c in langs],
+               {f"lang:{c}": [c, LANGUAGE_NAMES[c]] for c in langs})  # fmt: skip
+
+
+def handle_language(turn: Turn, event: Event, choice: str | None) -> None:
+    if choice and choice.startswith("lang:") and choice[5:] in turn.ctx.shop.languages:
+        _set_language(turn, choice[5:])
+    else:
+        not_understood(turn, Msg(N_("Please choose a language from the list.")))
+
+
+state("language")((prompt_language, handle_language))
+
+
+def prompt_message_shop(turn: Turn, before: list[Msg]) -> None:
+    turn.offer(before + [Msg(N_("Write your message and the shop will answer you here."))],
+               [Choice("back", Msg(N_("Back")))])  # fmt: skip
+
+
+def handle_message_shop(turn: Turn, event: Event, choice: str | None) -> None:
+    if event.kind == "text" and event.text.strip():
+        turn.do(MessageShop(event.text.strip()[:1000]))
+        turn.ask("menu", Msg(N_("Sent to the shop. They will answer you here.")))
+    else:
+        not_understood(turn, Msg(N_("Please type your message.")))
+
+
+state("message_shop")((prompt_message_shop, handle_message_shop))
+
+# The booking and account flows register their states on import.
+from bot import flows_account, flows_booking  # noqa: E402,F401

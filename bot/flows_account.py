@@ -1,0 +1,226 @@
+"""The customer's own things: bookings (details, cancel, reschedule) and vehicles;
+and the buttons of notifications (waitlist offers, reminders, payment retries), which
+work from any state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.engine import GLOBAL_CHOICES, Turn, not_understood, state
+from bot.flows_booking import PAY_LABELS, _after_hold, _refused, _yes_no, methods, when_of
+from bot.model import AcceptOffer, Booked, Cancel, DeclineOffer, Done, Event, RetryPayment
+from core import i18n
+from core import messages as m
+from core.i18n import N_
+from core.messages import Choice, Msg
+
+STATUS_NAMES = {
+    "held": N_("waiting for payment"),
+    "confirmed": N_("confirmed"),
+    "received": N_("car received"),
+    "in_progress": N_("in progress"),
+    "awaiting_approval": N_("waiting for your approval"),
+    "ready": N_("ready for pickup"),
+    "needs_reschedule": N_("needs a new time"),
+}
+
+
+def _mine(turn: Turn, booking_id: int):
+    return next((b for b in turn.ctx.bookings() if b.id == booking_id), None)
+
+
+def prompt_bookings(turn: Turn, before: list[Msg]) -> None:
+    bookings = turn.ctx.bookings()
+    if not bookings:
+        turn.offer(before + [Msg(N_("You have no upcoming bookings."))],
+                   [Choice("m:book", Msg(N_("Book a service"))), Choice("back", Msg(N_("Main menu")))])  # fmt: skip
+        return
+    choices = [Choice(f"bk:{b.id}", f"{b.code} · {_short_when(turn, b.start)}") for b in bookings]
+    choices.append(Choice("back", Msg(N_("Main menu"))))
+    turn.offer(before + [Msg(N_("Your upcoming bookings:"))], choices,
+               {f"bk:{b.id}": [b.code] for b in bookings})  # fmt: skip
+
+
+def _short_when(turn: Turn, at: datetime) -> str:
+    return i18n.when(at, turn.ctx.shop.timezone, turn.lang)
+
+
+def handle_bookings(turn: Turn, event: Event, choice: str | None) -> None:
+    if choice == "m:book":
+        turn.data["services"] = []
+        turn.ask("services")
+    elif choice and choice.startswith("bk:") and _mine(turn, int(choice[3:])):
+        turn.data["booking_id"] = int(choice[3:])
+        turn.ask("booking")
+    else:
+        not_understood(turn, Msg(N_("Choose a booking from the list.")))
+
+
+state("bookings")((prompt_bookings, handle_bookings))
+
+
+def prompt_booking(turn: Turn, before: list[Msg]) -> None:
+    b = _mine(turn, turn.data.get("booking_id", 0))
+    if b is None:
+        turn.ask("bookings", *before)
+        return
+    turn.data["code"] = b.code
+    texts = before + [
+        Msg(N_("Booking {code}"), {"code": b.code}),
+        Msg(N_("Services: {services}"), {"services": m.join([m.names(n) for n in b.service_names])}),
+        Msg(N_("When: {when}"), {"when": when_of(turn, b.start)}),
+        Msg(N_("Status: {status}"), {"status": m.message(Msg(STATUS_NAMES.get(b.status, b.status)))}),
+        Msg(N_("Price: {price}"), {"price": m.money(b.price_minor, turn.ctx.shop.currency)}),
+    ]
+    if b.vehicle:
+        texts.insert(len(before) + 2, Msg(N_("Vehicle: {vehicle}"), {"vehicle": b.vehicle}))
+    choices = []
+    if b.status in ("held", "confirmed", "needs_reschedule"):
+        choices += [Choice("resched", Msg(N_("Change the time"))), Choice("cancel", Msg(N_("Cancel the booking")))]
+    choices.append(Choice("back", Msg(N_("Back"))))
+    turn.offer(texts, choices)
+
+
+def handle_booking(turn: Turn, event: Event, choice: str | None) -> None:
+    b = _mine(turn, turn.data.get("booking_id", 0))
+    if b is None:
+        turn.ask("bookings")
+    elif choice == "cancel":
+        turn.ask("cancel_confirm")
+    elif choice == "resched":
+        turn.data.update(mode="reschedule", services=list(b.service_ids))
+        turn.ask("day")
+    else:
+        not_understood(turn, Msg(N_("Choose what to do with this booking.")))
+
+
+state("booking", back="bookings")((prompt_booking, handle_booking))
+
+
+def prompt_cancel_confirm(turn: Turn, before: list[Msg]) -> None:
+    b = _mine(turn, turn.data.get("booking_id", 0))
+    if b is None:
+        turn.ask("bookings", *before)
+        return
+    late = (b.start - turn.ctx.now).total_seconds() < turn.ctx.shop.late_window_hours * 3600
+    tokens = turn.ctx.customer.tokens
+    if late and b.status != "held":
+        left = max(tokens - 1, 0)
+        cost = Msg(N_("It is less than {hours} hours before the visit, so cancelling now costs one token. "
+                      "You will have {n} left this month."), {"hours": turn.ctx.shop.late_window_hours, "n": left})  # fmt: skip
+    else:
+        cost = Msg(N_("Cancelling now is free."))
+    turn.offer(before + [Msg(N_("Cancel {code} on {when}?"), {"code": b.code, "when": when_of(turn, b.start)}), cost],
+               [Choice("yes", Msg(N_("Yes, cancel it"))), Choice("no", Msg(N_("No, keep it")))])  # fmt: skip
+
+
+def handle_cancel_confirm(turn: Turn, event: Event, choice: str | None) -> None:
+    if event.kind == "outcome":
+        if isinstance(event.outcome, Done):
+            d = event.outcome.detail
+            texts = [Msg(N_("Cancelled {code}."), {"code": d["code"]})]
+            if d.get("token_cost"):
+                texts.append(Msg(N_("One token was used. You have {n} left this month."), {"n": d["tokens_left"]}))
+            turn.data = {"lang": turn.data.get("lang")}
+            turn.ask("menu", *texts)
+        else:
+            _refused(turn, event.outcome)
+        return
+    answer = choice or _yes_no(event)
+    if answer == "yes":
+        turn.do(Cancel(turn.data["booking_id"]))
+    elif answer == "no":
+        turn.ask("booking", Msg(N_("OK, your booking stays as it was.")))
+    else:
+        not_understood(turn, Msg(N_("Please answer yes or no.")))
+
+
+state("cancel_confirm", back="booking")((prompt_cancel_confirm, handle_cancel_confirm))
+
+
+def prompt_vehicles(turn: Turn, before: list[Msg]) -> None:
+    vehicles = turn.ctx.customer.vehicles
+    if not vehicles:
+        turn.offer(before + [Msg(N_("You have no saved vehicles yet. They are saved when you book."))],
+                   [Choice("back", Msg(N_("Main menu")))])  # fmt: skip
+        return
+    choices = [Choice(f"veh:{v.id}", v.plate + (f" · {v.make_model}" if v.make_model else "")) for v in vehicles]
+    turn.offer(before + [Msg(N_("Your vehicles. Choose one to see its service history."))],
+               choices + [Choice("back", Msg(N_("Main menu")))], {f"veh:{v.id}": [v.plate] for v in vehicles})  # fmt: skip
+
+
+def handle_vehicles(turn: Turn, event: Event, choice: str | None) -> None:
+    vehicle = next((v for v in turn.ctx.customer.vehicles if choice == f"veh:{v.id}"), None)
+    if vehicle is None:
+        not_understood(turn, Msg(N_("Choose a vehicle from the list.")))
+        return
+    lines = turn.ctx.history(vehicle.id)
+    texts = [Msg(N_("Service history of {plate}:"), {"plate": vehicle.plate})]
+    texts += [Msg(N_("{day}: {services} ({code})"), {"day": m.day(h.start, turn.ctx.shop.timezone),
+                  "services": m.join([m.names(n) for n in h.service_names]), "code": h.code}) for h in lines]  # fmt: skip
+    if not lines:
+        texts.append(Msg(N_("No visits yet.")))
+    turn.ask("vehicles", *texts)
+
+
+state("vehicles")((prompt_vehicles, handle_vehicles))
+
+
+# -- buttons of notifications, valid in any state -----------------------------------------
+
+
+def on_offer(turn: Turn, choice: str) -> None:
+    """Waitlist offer buttons: "offer:yes:<booking>" / "offer:no:<booking>"."""
+    _, answer, booking_id = choice.split(":", 2)
+    if answer == "yes":
+        method = "cash" if "cash" in methods(turn) else methods(turn)[0]
+        turn.state = "offer"
+        turn.do(AcceptOffer(int(booking_id), method))
+    else:
+        turn.do(DeclineOffer(int(booking_id)))
+        turn.ask("menu", Msg(N_("OK, I have let the time go.")))
+
+
+def prompt_offer(turn: Turn, before: list[Msg]) -> None:
+    turn.ask("menu", *before)
+
+
+def handle_offer(turn: Turn, event: Event, choice: str | None) -> None:
+    if event.kind == "outcome" and isinstance(event.outcome, Booked):
+        _after_hold(turn, event.outcome)
+    elif event.kind == "outcome":
+        _refused(turn, event.outcome)
+    else:
+        turn.ask("menu")
+
+
+state("offer")((prompt_offer, handle_offer))
+
+
+def on_reminder(turn: Turn, choice: str) -> None:
+    """Reminder buttons: "rm:cancel:<booking>" / "rm:move:<booking>"."""
+    _, action, booking_id = choice.split(":", 2)
+    b = _mine(turn, int(booking_id))
+    if b is None:
+        turn.ask("menu", Msg(N_("That booking can no longer be changed.")))
+        return
+    turn.data["booking_id"] = b.id
+    if action == "cancel":
+        turn.ask("cancel_confirm")
+    else:
+        turn.data.update(mode="reschedule", services=list(b.service_ids), code=b.code)
+        turn.ask("day")
+
+
+def on_pay_again(turn: Turn, choice: str) -> None:
+    """After a failed payment: "payagain:<booking>:<method>"."""
+    _, booking_id, method = choice.split(":", 2)
+    if method not in turn.ctx.shop.payment_methods:
+        turn.ask("menu")
+        return
+    turn.state = "offer"
+    turn.do(RetryPayment(int(booking_id), method))
+    turn.say(Msg(N_("Trying again with {method}."), {"method": m.message(Msg(PAY_LABELS[method]))}))
+
+
+GLOBAL_CHOICES.update({"offer:": on_offer, "rm:": on_reminder, "payagain:": on_pay_again})

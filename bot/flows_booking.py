@@ -1,0 +1,483 @@
+"""Booking a visit: services → vehicle → day → time → summary → payment → held.
+
+Rescheduling reuses the day and time steps with data["mode"] = "reschedule".
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot import understand
+from bot.engine import Turn, not_understood, state
+from bot.model import (
+    Booked,
+    Done,
+    Event,
+    Hold,
+    JoinWaitlist,
+    Refused,
+    Reschedule,
+    SavePhone,
+    SaveVehicle,
+    Taken,
+)
+from core import i18n
+from core import messages as m
+from core.customers import normalise_phone
+from core.i18n import N_, NP_
+from core.messages import Choice, Msg
+
+DAYS_SHOWN = 7
+PAY_LABELS = {"mpesa": N_("M-Pesa"), "kaspi": N_("Kaspi"), "cash": N_("Pay at the shop")}
+
+
+def services_of(turn: Turn):
+    by_id = {s.id: s for s in turn.ctx.shop.services}
+    return [by_id[i] for i in turn.data.get("services", []) if i in by_id]
+
+
+def service_list(turn: Turn) -> dict:
+    return m.join([m.names(s.names) for s in services_of(turn)])
+
+
+def when_of(turn: Turn, at: datetime) -> dict:
+    return m.when(at, turn.ctx.shop.timezone)
+
+
+# -- services -----------------------------------------------------------------------------
+
+
+def prompt_services(turn: Turn, before: list[Msg]) -> None:
+    shop, chosen = turn.ctx.shop, set(turn.data.get("services", []))
+    choices, aliases = [], {}
+    for s in shop.services:
+        if s.id in chosen:
+            continue
+        label = Msg(N_("{name} · {minutes} min · {price}"),
+                    {"name": m.names(s.names), "minutes": s.duration_minutes, "price": m.money(s.price_minor, shop.currency)})  # fmt: skip
+        choices.append(Choice(f"svc:{s.id}", label))
+        aliases[f"svc:{s.id}"] = list(s.names.values())
+    if chosen:
+        texts = [Msg(N_("Added: {services}."), {"services": service_list(turn)}),
+                 Msg(N_("Anything else? Choose another service, or continue."))]  # fmt: skip
+        choices.insert(0, Choice("done", Msg(N_("That's all, continue"))))
+    else:
+        texts = [Msg(N_("Which service do you need? You can choose several."))]
+    turn.offer(before + texts, choices, aliases)
+
+
+def handle_services(turn: Turn, event: Event, choice: str | None) -> None:
+    picked = [choice] if choice else []
+    if not picked and event.kind == "text":
+        picked = understand.pick_choices(event.text, turn.data.get("offered", [])) or []
+        if not picked and turn.data.get("services") and understand.parse_yes_no(event.text) is False:
+            picked = ["done"]
+    if picked == ["done"]:
+        turn.ask("vehicle" if turn.ctx.customer.vehicles else "plate")
+        return
+    ids = [int(p[4:]) for p in picked if p.startswith("svc:")]
+    if not ids:
+        not_understood(turn, Msg(N_("Type the number or the name of a service.")))
+        return
+    turn.data["services"] = list(dict.fromkeys(turn.data.get("services", []) + ids))
+    if len(turn.data["services"]) == len(turn.ctx.shop.services):
+        turn.ask("vehicle" if turn.ctx.customer.vehicles else "plate")
+    else:
+        turn.ask("services")
+
+
+state("services")((prompt_services, handle_services))
+
+
+# -- vehicle ------------------------------------------------------------------------------
+
+
+def prompt_vehicle(turn: Turn, before: list[Msg]) -> None:
+    choices = [Choice(f"veh:{v.id}", f"{v.plate}" + (f" · {v.make_model}" if v.make_model else ""))
+               for v in turn.ctx.customer.vehicles]  # fmt: skip
+    choices.append(Choice("veh:new", Msg(N_("Another vehicle"))))
+    turn.offer(before + [Msg(N_("Which vehicle is it for?"))], choices,
+               {f"veh:{v.id}": [v.plate] for v in turn.ctx.customer.vehicles})  # fmt: skip
+
+
+def handle_vehicle(turn: Turn, event: Event, choice: str | None) -> None:
+    if choice == "veh:new":
+        turn.ask("plate")
+    elif choice and choice.startswith("veh:"):
+        turn.data["vehicle_id"] = int(choice[4:])
+        turn.ask("day")
+    elif event.kind == "text" and understand.normalise_plate(event.text):
+        handle_plate(turn, event, None)
+    else:
+        not_understood(turn, Msg(N_("Choose a vehicle from the list, or type a new plate.")))
+
+
+state("vehicle", back="services")((prompt_vehicle, handle_vehicle))
+
+
+def prompt_plate(turn: Turn, before: list[Msg]) -> None:
+    example = "KCB 123A" if turn.ctx.shop.country == "KE" else "123 ABC 06"
+    turn.offer(before + [Msg(N_("Type the registration plate of the vehicle, for example {example}."),
+                             {"example": example})], [Choice("back", Msg(N_("Back")))])  # fmt: skip
+
+
+def handle_plate(turn: Turn, event: Event, choice: str | None) -> None:
+    plate = understand.normalise_plate(event.text) if event.kind == "text" else None
+    if plate is None:
+        not_understood(turn, Msg(N_("A plate has letters and digits, like the one on your car.")))
+        return
+    turn.data["plate"] = plate
+    turn.ask("make")
+
+
+state("plate", back="services")((prompt_plate, handle_plate))
+
+
+def prompt_make(turn: Turn, before: list[Msg]) -> None:
+    turn.offer(before + [Msg(N_("Make and model, for example Toyota Probox? Or skip."))],
+               [Choice("skip", Msg(N_("Skip")))])  # fmt: skip
+
+
+def handle_make(turn: Turn, event: Event, choice: str | None) -> None:
+    if event.kind == "outcome":
+        if isinstance(event.outcome, Done):
+            turn.data["vehicle_id"] = event.outcome.detail["vehicle_id"]
+            turn.data.pop("plate", None)
+            turn.ask("day", Msg(N_("Saved {plate}."), {"plate": event.outcome.detail["plate"]}))
+        else:
+            turn.ask("plate", Msg(N_("Sorry, I could not save that vehicle.")))
+        return
+    text = event.text.strip()[:60] if event.kind == "text" else ""
+    make = None if choice == "skip" or not text or understand.parse_yes_no(text) is False else text
+    turn.do(SaveVehicle(turn.data["plate"], make))
+
+
+state("make", back="plate")((prompt_make, handle_make))
+
+
+# -- day and time -------------------------------------------------------------------------
+
+
+def _horizon(turn: Turn) -> tuple[date, date]:
+    today = turn.ctx.today()
+    return today, today + timedelta(days=turn.ctx.shop.horizon_days)
+
+
+def _service_ids(turn: Turn) -> tuple[int, ...]:
+    return tuple(turn.data.get("services", []))
+
+
+def prompt_day(turn: Turn, before: list[Msg]) -> None:
+    first, last = _horizon(turn)
+    days = turn.ctx.free_days(_service_ids(turn), first, last)
+    if not days:
+        turn.offer(before + [Msg(N_("Sorry, there is no free time in the next {n} days."),
+                                 {"n": turn.ctx.shop.horizon_days})],
+                   [Choice("back", Msg(N_("Back"))), Choice("menu", Msg(N_("Main menu")))])  # fmt: skip
+        return
+    tz, lang = turn.ctx.shop.timezone, turn.lang
+    choices = [Choice(f"day:{d.isoformat()}", _day_label(d, tz, lang)) for d in days[:DAYS_SHOWN]]
+    turn.offer(before + [Msg(N_("Which day suits you? Choose one, or type a date like \"Friday\" or \"25.12\"."))],
+               choices)  # fmt: skip
+
+
+def _day_label(d: date, tz: str, lang: str) -> str:
+    return i18n.day(datetime(d.year, d.month, d.day, 12, tzinfo=_zone(tz)), tz, lang)
+
+
+def _zone(tz: str) -> ZoneInfo:
+    return ZoneInfo(tz)
+
+
+def handle_day(turn: Turn, event: Event, choice: str | None) -> None:
+    if choice == "menu":
+        turn.ask("menu")
+        return
+    if choice and choice.startswith("day:"):
+        turn.data["day"] = choice[4:]
+        turn.ask("time")
+        return
+    when = understand.parse_when(event.text, turn.ctx.today(), turn.lang) if event.kind == "text" else None
+    if when is None or when.day is None and when.time is None:
+        not_understood(turn, Msg(N_("Choose a day from the list, or type a date.")))
+        return
+    day = when.day or turn.ctx.today()
+    first, last = _horizon(turn)
+    if not first <= day <= last:
+        turn.ask("day", Msg(N_("I can book from today up to {n} days ahead."), {"n": turn.ctx.shop.horizon_days}))
+        return
+    times = turn.ctx.free_times(_service_ids(turn), day)
+    if not times:
+        turn.data["day"] = day.isoformat()
+        turn.ask("waitlist")
+        return
+    turn.data["day"] = day.isoformat()
+    if when.time is not None:
+        wanted = _match_time(turn, times, when.time)
+        if wanted is not None:
+            _chose_time(turn, wanted)
+            return
+        turn.ask("time", Msg(N_("{time} is not free that day.") , {"time": when.time.strftime("%H:%M")}))
+        return
+    turn.ask("time")
+
+
+state("day", back="services")((prompt_day, handle_day))
+
+
+def _match_time(turn: Turn, times: list[datetime], wanted) -> datetime | None:
+    tz = _zone(turn.ctx.shop.timezone)
+    return next((t for t in times if t.astimezone(tz).time().replace(second=0) == wanted), None)
+
+
+def prompt_time(turn: Turn, before: list[Msg]) -> None:
+    day = date.fromisoformat(turn.data["day"])
+    alternatives = turn.data.pop("alternatives", None)
+    times = [datetime.fromisoformat(t) for t in alternatives] if alternatives else \
+        turn.ctx.free_times(_service_ids(turn), day)  # fmt: skip
+    if not times:
+        turn.ask("waitlist", *before)
+        return
+    tz, lang = turn.ctx.shop.timezone, turn.lang
+    choices = [Choice(f"time:{t.isoformat()}", i18n.clock(t, tz, lang)) for t in times]
+    choices.append(Choice("back", Msg(N_("Another day"))))
+    noon = datetime(day.year, day.month, day.day, 12, tzinfo=_zone(tz))
+    turn.offer(before + [Msg(N_("Free times on {day}:"), {"day": m.day(noon, tz)})], choices)
+
+
+def handle_time(turn: Turn, event: Event, choice: str | None) -> None:
+    if choice and choice.startswith("time:"):
+        _chose_time(turn, datetime.fromisoformat(choice[5:]))
+        return
+    when = understand.parse_when(event.text, turn.ctx.today(), turn.lang) if event.kind == "text" else None
+    if when is not None and when.day is not None and when.day.isoformat() != turn.data["day"]:
+        handle_day(turn, event, None)  # a different day typed: start from that day
+        return
+    if when is not None and when.time is not None:
+        day = date.fromisoformat(turn.data["day"])
+        wanted = _match_time(turn, turn.ctx.free_times(_service_ids(turn), day), when.time)
+        if wanted is not None:
+            _chose_time(turn, wanted)
+            return
+        turn.ask("time", Msg(N_("{time} is not free that day."), {"time": when.time.strftime("%H:%M")}))
+        return
+    not_understood(turn, Msg(N_("Choose a time from the list, or type one like 10:30.")))
+
+
+def _chose_time(turn: Turn, start: datetime) -> None:
+    turn.data["start"] = start.isoformat()
+    turn.ask("resched_confirm" if turn.data.get("mode") == "reschedule" else "summary")
+
+
+state("time", back="day")((prompt_time, handle_time))
+
+
+def prompt_waitlist(turn: Turn, before: list[Msg]) -> None:
+    day = date.fromisoformat(turn.data["day"])
+    turn.offer(before + [
+        Msg(N_("{day} is fully booked."), {"day": _day_label(day, turn.ctx.shop.timezone, turn.lang)}),
+        Msg(N_("Shall I put you on the waitlist? If a time frees up, I will offer it to you first.")),
+    ], [Choice("yes", Msg(N_("Yes, put me on the waitlist"))), Choice("no", Msg(N_("No, another day")))])  # fmt: skip
+
+
+def handle_waitlist(turn: Turn, event: Event, choice: str | None) -> None:
+    if event.kind == "outcome":
+        day = date.fromisoformat(turn.data["day"])
+        turn.ask("menu", Msg(N_("You are on the waitlist for {day}. I will write as soon as a time frees up."),
+                             {"day": _day_label(day, turn.ctx.shop.timezone, turn.lang)}))  # fmt: skip
+        return
+    answer = choice or _yes_no(event)
+    if answer == "yes":
+        turn.do(JoinWaitlist(date.fromisoformat(turn.data["day"]), _service_ids(turn), turn.data.get("vehicle_id")))
+    elif answer == "no":
+        turn.ask("day")
+    else:
+        not_understood(turn, Msg(N_("Please answer yes or no.")))
+
+
+state("waitlist", back="day")((prompt_waitlist, handle_waitlist))
+
+
+def _yes_no(event: Event) -> str | None:
+    answer = understand.parse_yes_no(event.text) if event.kind == "text" else None
+    return None if answer is None else ("yes" if answer else "no")
+
+
+# -- summary and payment ------------------------------------------------------------------
+
+
+def prompt_summary(turn: Turn, before: list[Msg]) -> None:
+    shop, customer = turn.ctx.shop, turn.ctx.customer
+    services = services_of(turn)
+    start = datetime.fromisoformat(turn.data["start"])
+    total = sum(s.price_minor for s in services)
+    deposit = total if customer.tokens <= 0 else sum(s.deposit_minor for s in services)
+    texts = before + [
+        Msg(N_("Please check your booking:")),
+        Msg(N_("Services: {services}"), {"services": service_list(turn)}),
+        Msg(N_("When: {when}"), {"when": when_of(turn, start)}),
+        Msg(N_("Price: {price}"), {"price": m.money(total, shop.currency)}),
+    ]
+    if deposit:
+        texts.append(Msg(N_("Paid in advance: {deposit}"), {"deposit": m.money(deposit, shop.currency)}))
+    texts.append(Msg(N_("Free cancellation until {hours} hours before. Cancelling later, or not coming, "
+                        "costs one of your monthly tokens."), {"hours": shop.late_window_hours}))  # fmt: skip
+    one, many = NP_("You have {n} token left this month.", "You have {n} tokens left this month.")
+    texts.append(Msg(one, {"n": customer.tokens}, plural=many, n=customer.tokens))
+    turn.offer(texts, [Choice("confirm", Msg(N_("Confirm"))), Choice("back", Msg(N_("Change the time"))),
+                       Choice("stop", Msg(N_("Cancel")))])  # fmt: skip
+
+
+def handle_summary(turn: Turn, event: Event, choice: str | None) -> None:
+    if choice == "confirm" or (choice is None and _yes_no(event) == "yes"):
+        turn.ask("payment")
+    elif _yes_no(event) == "no":
+        turn.ask("time")
+    else:
+        not_understood(turn, Msg(N_("Tap Confirm to book, or Change the time.")))
+
+
+state("summary", back="time")((prompt_summary, handle_summary))
+
+
+def methods(turn: Turn) -> list[str]:
+    """Payment methods for this visit: paying at the shop is not offered when money is
+    due in advance (a deposit, or no tokens left), unless it is the shop's only way."""
+    allowed = list(turn.ctx.shop.payment_methods)
+    prepay = turn.ctx.customer.tokens <= 0 or any(s.deposit_minor for s in services_of(turn))
+    if prepay and "cash" in allowed and len(allowed) > 1:
+        allowed.remove("cash")
+    return allowed
+
+
+def prompt_payment(turn: Turn, before: list[Msg]) -> None:
+    texts = list(before)
+    if turn.ctx.customer.tokens <= 0:
+        texts.append(Msg(N_("You have no tokens left this month, so this booking is paid in advance.")))
+    texts.append(Msg(N_("How would you like to pay?")))
+    turn.offer(texts, [Choice(f"pay:{x}", Msg(PAY_LABELS[x])) for x in methods(turn)],
+               {f"pay:{x}": [x] for x in methods(turn)})  # fmt: skip
+
+
+def handle_payment(turn: Turn, event: Event, choice: str | None) -> None:
+    if event.kind == "outcome":
+        _after_hold(turn, event.outcome)
+        return
+    method = choice[4:] if choice and choice.startswith("pay:") else None
+    if method not in methods(turn):
+        not_understood(turn, Msg(N_("Choose how to pay from the list.")))
+        return
+    turn.data["method"] = method
+    if method == "mpesa" and not (turn.ctx.customer.phone or turn.data.get("phone")):
+        turn.ask("phone")
+        return
+    _hold(turn)
+
+
+def _hold(turn: Turn) -> None:
+    turn.state = "payment"
+    turn.do(Hold(_service_ids(turn), datetime.fromisoformat(turn.data["start"]),
+                 turn.data.get("vehicle_id"), turn.data["method"]))  # fmt: skip
+
+
+def _after_hold(turn: Turn, outcome) -> None:
+    shop = turn.ctx.shop
+    if isinstance(outcome, Booked):
+        when = when_of(turn, outcome.start)
+        if outcome.confirmed:
+            texts = [Msg(N_("Booked! Your code is {code}."), {"code": outcome.code}),
+                     Msg(N_("{services}, {when}. Pay at the shop."), {"services": service_list(turn), "when": when})]
+        else:
+            texts = [Msg(N_("Your time {when} is held for {minutes} minutes while you pay. Code: {code}."),
+                         {"when": when, "minutes": outcome.hold_minutes, "code": outcome.code}),
+                     _pay_instruction(outcome, shop.currency)]  # fmt: skip
+        turn.data = {"lang": turn.data.get("lang")}
+        turn.ask("menu", *texts)
+    elif isinstance(outcome, Taken):
+        apology = Msg(N_("Sorry, {time} was taken by someone else a moment ago."),
+                      {"time": m.clock(outcome.start, shop.timezone)})  # fmt: skip
+        if outcome.alternatives:
+            turn.data["alternatives"] = [t.isoformat() for t in outcome.alternatives]
+            turn.ask("time", apology, Msg(N_("Here are the nearest free times.")))
+        else:
+            turn.ask("day", apology)
+    else:
+        _refused(turn, outcome)
+
+
+def _pay_instruction(outcome: Booked, currency: str) -> Msg:
+    amount = m.money(outcome.pay_minor, currency)
+    if outcome.payment_method == "mpesa":
+        return Msg(N_("Check your phone: M-Pesa will ask you to pay {amount}. Enter your PIN to confirm."),
+                   {"amount": amount})  # fmt: skip
+    if outcome.payment_link:
+        return Msg(N_("Pay {amount} with Kaspi here: {link}"), {"amount": amount, "link": outcome.payment_link})
+    return Msg(N_("The payment request of {amount} is on its way."), {"amount": amount})
+
+
+def _refused(turn: Turn, outcome) -> None:
+    reason = outcome.reason if isinstance(outcome, Refused) else N_("Sorry, something went wrong. Please try again.")
+    params = outcome.params if isinstance(outcome, Refused) else {}
+    turn.data = {"lang": turn.data.get("lang")}
+    turn.ask("menu", Msg(reason, params))
+
+
+state("payment", back="summary")((prompt_payment, handle_payment))
+
+
+def prompt_phone(turn: Turn, before: list[Msg]) -> None:
+    turn.offer(before + [Msg(N_("M-Pesa needs your phone number. Share it with the button, or type it."))],
+               [Choice("back", Msg(N_("Back")))], ask_contact=True)  # fmt: skip
+
+
+def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
+    if event.kind == "outcome":
+        handle_payment(turn, event, None)
+        return
+    raw = event.phone if event.kind == "contact" else event.text
+    phone = normalise_phone(raw or "", turn.ctx.shop.country)
+    if phone is None:
+        not_understood(turn, Msg(N_("That does not look like a phone number. Try again, like 0712 345 678.")))
+        return
+    turn.data["phone"] = phone
+    turn.do(SavePhone(phone))
+    _hold(turn)
+
+
+state("phone", back="payment")((prompt_phone, handle_phone))
+
+
+# -- rescheduling (from my bookings) ------------------------------------------------------
+
+
+def prompt_resched_confirm(turn: Turn, before: list[Msg]) -> None:
+    start = datetime.fromisoformat(turn.data["start"])
+    turn.offer(before + [Msg(N_("Move {code} to {when}?"), {"code": turn.data.get("code", ""), "when": when_of(turn, start)})],
+               [Choice("yes", Msg(N_("Yes, move it"))), Choice("no", Msg(N_("No, keep it")))])  # fmt: skip
+
+
+def handle_resched_confirm(turn: Turn, event: Event, choice: str | None) -> None:
+    if event.kind == "outcome":
+        outcome = event.outcome
+        if isinstance(outcome, Done):
+            start = datetime.fromisoformat(turn.data["start"])
+            msg = Msg(N_("Done. {code} is now on {when}."), {"code": turn.data.get("code", ""), "when": when_of(turn, start)})
+            turn.data = {"lang": turn.data.get("lang")}
+            turn.ask("menu", msg)
+        elif isinstance(outcome, Taken):
+            _after_hold(turn, outcome)
+        else:
+            _refused(turn, outcome)
+        return
+    answer = choice or _yes_no(event)
+    if answer == "yes":
+        turn.do(Reschedule(turn.data["booking_id"], datetime.fromisoformat(turn.data["start"])))
+    elif answer == "no":
+        turn.data = {"lang": turn.data.get("lang")}
+        turn.ask("menu", Msg(N_("OK, your booking stays as it was.")))
+    else:
+        not_understood(turn, Msg(N_("Please answer yes or no.")))
+
+
+state("resched_confirm", back="time")((prompt_resched_confirm, handle_resched_confirm))

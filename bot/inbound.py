@@ -1,0 +1,82 @@
+"""One path for every inbound chat message, whatever the channel: store it in the inbox
+under the provider's id, then run it through the conversation, in one transaction.
+
+A repeat of a delivery (Telegram and Twilio retry on any hiccup) finds its inbox row
+and changes nothing, so N deliveries give one set of replies (invariant 3).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import runner
+from bot.model import Event
+from core import inbox
+from core.customers import mask_phone
+from core.db import Database
+from core.models import Shop
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A chat message reduced to what the conversation needs, from any channel."""
+
+    channel: str  # telegram | whatsapp
+    update_id: str  # the provider's unique id: Telegram update_id, Twilio MessageSid
+    chat_id: str  # where replies go: Telegram chat id, "whatsapp:+2547..."
+    event: Event | None  # None: a kind of update the bot does not handle
+    user_id: str | None = None
+    name: str | None = None
+    language_hint: str | None = None
+    phone: str | None = None  # a phone we know belongs to the sender (WhatsApp, own contact)
+    callback_id: str | None = None  # Telegram: answer the tap
+    tapped_message_id: int | None = None  # Telegram: the menu that was answered
+    note: str | None = None  # why an update is ignored
+
+
+@dataclass(frozen=True)
+class Processed:
+    duplicate: bool
+    outcome: str
+
+
+def shop_id_of(session: Session, slug: str) -> int | None:
+    return session.scalar(select(Shop.id).where(Shop.slug == slug))
+
+
+def process(db: Database, shop_id: int, inbound: Inbound, raw: str, now: datetime) -> Processed:
+    """Record the delivery, and (unless it is a repeat) answer it."""
+    with db.uow() as uow:
+        s = uow.session
+        recorded = inbox.record(s, source=inbound.channel, external_id=f"{shop_id}:{inbound.update_id}",
+                                payload=raw, now=now, shop_id=shop_id)  # fmt: skip
+        if recorded.duplicate:
+            return Processed(True, "duplicate")
+        outcome = _answer(s, shop_id, inbound, recorded.row.id, now)
+        inbox.mark(recorded.row, outcome, now)
+        return Processed(False, outcome)
+
+
+def _answer(session: Session, shop_id: int, inbound: Inbound, inbox_id: int, now: datetime) -> str:
+    from bot import staff  # staff commands take precedence for verified staff
+
+    event = inbound.event
+    if event is None:
+        log.info("%s update %s ignored: %s", inbound.channel, inbound.update_id, inbound.note)
+        event = Event("unsupported", text=inbound.note or "")
+    extra = {"edit_message_id": inbound.tapped_message_id} if inbound.tapped_message_id else None
+    if staff.handles(session, shop_id, inbound, event, now, inbox_id):
+        return "applied: staff"
+    handled = runner.handle_in(session, shop_id=shop_id, channel=inbound.channel, chat_id=inbound.chat_id,
+                               event=event, now=now, language_hint=inbound.language_hint,
+                               name=inbound.name, phone=inbound.phone, reply_key=inbox_id,
+                               first_extra=extra, callback_id=inbound.callback_id)  # fmt: skip
+    log.info("%s update from %s answered (%s)", inbound.channel, mask_phone(inbound.phone), handled.state)
+    return "applied" if inbound.event is not None else f"ignored: {inbound.note}"

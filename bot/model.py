@@ -1,0 +1,224 @@
+"""The engine's vocabulary: events in, commands out, and the read-only context it sees.
+
+The engine never touches the database. What it needs to know (the shop, the customer,
+free days and times, bookings) it asks a `Context`; what it wants done it returns as
+`Command`s; the runner carries them out and feeds each `Outcome` back as an event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+
+# -- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a person did: typed text, tapped a choice, shared a contact or a place.
+    `outcome` carries the result of a command the engine asked for."""
+
+    kind: str  # text | choice | contact | location | start | outcome
+    text: str = ""
+    choice: str = ""
+    phone: str | None = None
+    outcome: Any = None
+
+    @staticmethod
+    def typed(text: str) -> Event:
+        return Event("text", text=text)
+
+    @staticmethod
+    def tapped(choice: str) -> Event:
+        return Event("choice", choice=choice)
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetLanguage:
+    lang: str
+
+
+@dataclass(frozen=True)
+class SavePhone:
+    phone: str
+
+
+@dataclass(frozen=True)
+class SaveVehicle:
+    plate: str
+    make_model: str | None = None
+
+
+@dataclass(frozen=True)
+class Hold:
+    service_ids: tuple[int, ...]
+    start: datetime
+    vehicle_id: int | None
+    payment_method: str
+
+
+@dataclass(frozen=True)
+class Cancel:
+    booking_id: int
+
+
+@dataclass(frozen=True)
+class Reschedule:
+    booking_id: int
+    start: datetime
+
+
+@dataclass(frozen=True)
+class JoinWaitlist:
+    day: date
+    service_ids: tuple[int, ...]
+    vehicle_id: int | None
+
+
+@dataclass(frozen=True)
+class AcceptOffer:
+    booking_id: int
+    payment_method: str
+
+
+@dataclass(frozen=True)
+class DeclineOffer:
+    booking_id: int
+
+
+@dataclass(frozen=True)
+class RetryPayment:
+    booking_id: int
+    payment_method: str
+
+
+@dataclass(frozen=True)
+class MessageShop:
+    text: str
+
+
+Command = (SetLanguage | SavePhone | SaveVehicle | Hold | Cancel | Reschedule | JoinWaitlist
+           | AcceptOffer | DeclineOffer | RetryPayment | MessageShop)  # fmt: skip
+
+
+# -- outcomes (fed back as Event("outcome", outcome=...)) ----------------------------------
+
+
+@dataclass(frozen=True)
+class Booked:
+    booking_id: int
+    code: str
+    start: datetime
+    confirmed: bool  # pay at the shop: confirmed at once; online: held until paid
+    pay_minor: int  # what the customer is asked to pay now (0 for pay at the shop)
+    hold_minutes: int
+    payment_method: str
+    payment_link: str | None = None
+
+
+@dataclass(frozen=True)
+class Taken:
+    start: datetime
+    alternatives: tuple[datetime, ...]
+
+
+@dataclass(frozen=True)
+class Done:
+    """A command that worked; `detail` says what came of it (e.g. tokens left)."""
+
+    what: str
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A command the domain refused; `reason` is a message id for the customer."""
+
+    reason: str
+    params: dict = field(default_factory=dict)
+
+
+# -- what the engine may look at ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    id: int
+    names: dict[str, str]
+    duration_minutes: int
+    price_minor: int
+    deposit_minor: int  # for a customer with tokens left
+
+
+@dataclass(frozen=True)
+class VehicleView:
+    id: int
+    plate: str
+    make_model: str | None
+
+
+@dataclass(frozen=True)
+class BookingView:
+    id: int
+    code: str
+    start: datetime
+    status: str
+    service_names: tuple[dict[str, str], ...]
+    price_minor: int
+    vehicle: str | None
+    service_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    start: datetime
+    code: str
+    service_names: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ShopInfo:
+    name: str
+    languages: tuple[str, ...]
+    timezone: str
+    currency: str
+    country: str
+    payment_methods: tuple[str, ...]
+    late_window_hours: int
+    monthly_tokens: int
+    horizon_days: int
+    hold_minutes: int
+    services: tuple[ServiceView, ...]
+
+
+@dataclass(frozen=True)
+class CustomerInfo:
+    id: int
+    name: str | None
+    phone: str | None
+    language: str | None  # None until chosen
+    tokens: int
+    vehicles: tuple[VehicleView, ...]
+
+
+class Context(Protocol):
+    """Read-only questions the engine asks while deciding what to say."""
+
+    now: datetime
+    shop: ShopInfo
+    customer: CustomerInfo
+    language_hint: str | None
+
+    def today(self) -> date: ...
+
+    def free_days(self, service_ids: tuple[int, ...], first: date, last: date) -> list[date]: ...
+
+    def free_times(self, service_ids: tuple[int, ...], day: date) -> list[datetime]: ...
+
+    def bookings(self) -> list[BookingView]: ...
+
+    def history(self, vehicle_id: int) -> list[HistoryLine]: ...

@@ -1,0 +1,131 @@
+"""Carrying a conversation forward: one inbound event, one transaction.
+
+Lock order (the same everywhere): the conversation row first, then the booking
+service's day locks, then booking rows. Holding the conversation row means two
+messages of one customer are handled one after the other, never interleaved.
+Replies go to the outbox in the same transaction; their delivery jobs are enqueued
+only after it commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot import engine
+from bot.commands import execute
+from bot.context import DbContext
+from bot.model import Event
+from core import outbox
+from core.customers import customer_for
+from core.db import Database
+from core.i18n import N_
+from core.messages import Msg, Reply
+from core.models import Conversation, OutboxMessage
+
+log = logging.getLogger(__name__)
+MAX_ROUNDS = 6  # command → outcome → step rounds in one message; more means a bug
+
+
+@dataclass(frozen=True)
+class Handled:
+    state: str
+    replies: list[Reply]
+    outbox_ids: list[int]
+    language: str
+
+
+def handle(db: Database, *, shop_id: int, channel: str, chat_id: str, event: Event, now: datetime,
+           language_hint: str | None = None, name: str | None = None, phone: str | None = None,
+           reply_key: str | None = None) -> Handled:  # fmt: skip
+    """Run one event through the engine and write the replies to the outbox.
+
+    `reply_key` (e.g. the inbox row's id) makes the replies idempotent: replaying the
+    same delivery writes nothing new (invariant 3).
+    """
+    with db.uow() as uow:
+        return handle_in(uow.session, shop_id=shop_id, channel=channel, chat_id=chat_id, event=event,
+                         now=now, language_hint=language_hint, name=name, phone=phone,
+                         reply_key=reply_key)  # fmt: skip
+
+
+def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, language_hint=None,
+              name=None, phone=None, reply_key=None, first_extra=None, callback_id=None) -> Handled:  # fmt: skip
+    conversation = _conversation(session, shop_id, channel, chat_id, now)
+    hint = conversation.language or language_hint
+    customer = customer_for(session, shop_id, channel, chat_id, language=_supported(session, shop_id, hint),
+                            name=name, phone=phone, now=now)  # fmt: skip
+    ctx = DbContext(session, shop_id, customer, now, hint)
+    state, data, replies = conversation.state, dict(conversation.data or {}), []
+    try:
+        with session.begin_nested():  # a failure below undoes everything the step did
+            for _ in range(MAX_ROUNDS):
+                result = engine.step(state, data, event, ctx)
+                state, data = result.state, result.data
+                replies += result.replies
+                outcome = None
+                for command in result.commands:
+                    outcome = execute(session, ctx, command, channel) or outcome
+                if outcome is None:
+                    break
+                event = Event("outcome", outcome=outcome)
+    except Exception:
+        # Invariant 6: never silence, never a stack trace. Keep the state we had.
+        log.exception("conversation step failed (shop %s, %s)", shop_id, channel)
+        session.refresh(conversation)
+        state, data = conversation.state, dict(conversation.data or {})
+        replies = [Reply((Msg(N_("Sorry, something went wrong on our side. Please try again in a moment.")),))]
+    language = data.get("lang") or customer.language
+    conversation.state, conversation.data, conversation.language = state, data, language
+    conversation.version += 1
+    conversation.updated_at = now
+    ids = []
+    if callback_id:  # stop the tapped button's spinner
+        row = outbox.send(session, shop_id=shop_id, channel=channel, address=chat_id, language=language,
+                          reply=Reply(()), kind="callback_answer", extra={"callback_id": callback_id},
+                          dedupe_key=f"answer:{reply_key}" if reply_key else None, now=now)  # fmt: skip
+        ids += [row.id] if row is not None else []
+    for i, reply in enumerate(replies):
+        key = f"reply:{reply_key}:{i}" if reply_key else None
+        row = outbox.send(session, shop_id=shop_id, channel=channel, address=chat_id, language=language,
+                          reply=reply, dedupe_key=key, now=now, extra=first_extra if i == 0 else None)  # fmt: skip
+        if row is not None:
+            ids.append(row.id)
+    return Handled(state, replies, ids, language)
+
+
+def _conversation(session: Session, shop_id: int, channel: str, chat_id: str, now: datetime) -> Conversation:
+    """The chat's conversation row, locked for this transaction (created on first contact)."""
+    query = select(Conversation).where(Conversation.shop_id == shop_id, Conversation.channel == channel,
+                                       Conversation.chat_id == chat_id).with_for_update()  # fmt: skip
+    row = session.scalar(query)
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            row = Conversation(shop_id=shop_id, channel=channel, chat_id=chat_id, state="start",
+                               data={}, version=0, updated_at=now)  # fmt: skip
+            session.add(row)
+            session.flush()
+        return session.scalar(query)
+    except IntegrityError:  # another process created it a moment ago
+        return session.scalar(query)
+
+
+def _supported(session: Session, shop_id: int, hint: str | None) -> str:
+    from core.availability import shop_view
+
+    languages = shop_view(session, shop_id).spec.languages
+    return hint if hint in languages else languages[0]
+
+
+def pending_for(session: Session, shop_id: int, channel: str, chat_id: str) -> list[OutboxMessage]:
+    """Undelivered messages for one chat, oldest first (the terminal shows these)."""
+    return list(session.scalars(select(OutboxMessage).where(
+        OutboxMessage.shop_id == shop_id, OutboxMessage.channel == channel,
+        OutboxMessage.address == chat_id, OutboxMessage.status == "pending").order_by(OutboxMessage.id)))  # fmt: skip

@@ -1,0 +1,176 @@
+"""Telegram: turning Bot API updates into events, and replies into Bot API calls.
+
+Parsing uses python-telegram-bot's own Update class; sending uses its Bot, pointed at
+TELEGRAM_API_BASE (a local fake in tests and the demo). Choices become inline buttons
+whose callback_data is the choice id (at most 64 bytes); an answered menu is edited in
+place rather than followed by a new message; "share my phone" is a contact button.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import warnings
+
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.error import BadRequest, RetryAfter
+
+from bot.delivery import TryLater
+from bot.inbound import Inbound
+from bot.model import Event
+from bot.pacing import pacer_for
+from core.availability import shop_view
+from core.i18n import N_
+from core.messages import Msg, Reply, render, render_reply
+from core.models import OutboxMessage, Shop
+from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+CALLBACK_LIMIT = 64
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+
+
+def parse(data: dict) -> Inbound | None:
+    """An update as an Inbound message, or None when it is not an update at all."""
+    try:
+        update = Update.de_json(data, None)
+    except Exception:
+        return None
+    if update is None or update.update_id is None:
+        return None
+    uid = str(update.update_id)
+    if update.callback_query is not None:
+        q = update.callback_query
+        chat = q.message.chat.id if q.message else q.from_user.id
+        return Inbound("telegram", uid, str(chat), Event.tapped(q.data or ""), str(q.from_user.id),
+                       q.from_user.first_name, q.from_user.language_code, callback_id=q.id,
+                       tapped_message_id=q.message.message_id if q.message else None)  # fmt: skip
+    if update.edited_message is not None:
+        m = update.edited_message
+        return Inbound("telegram", uid, str(m.chat.id), Event("unsupported", text="edited"),
+                       str(m.from_user.id) if m.from_user else None, note="edited message")  # fmt: skip
+    m = update.message
+    if m is None or m.from_user is None:
+        kind = next((k for k, v in data.items() if k != "update_id" and v), "unknown")
+        chat = _chat_of(data)
+        return Inbound("telegram", uid, chat or "", None, note=f"update of kind {kind}") if chat else \
+            Inbound("telegram", uid, "", None, note=f"update of kind {kind}")  # fmt: skip
+    base = dict(user_id=str(m.from_user.id), name=m.from_user.first_name, language_hint=m.from_user.language_code)
+    chat = str(m.chat.id)
+    if m.contact is not None:
+        own = m.contact.user_id == m.from_user.id
+        event = Event("contact", phone=m.contact.phone_number) if own else Event("foreign_contact")
+        return Inbound("telegram", uid, chat, event, phone=m.contact.phone_number if own else None, **base)
+    if m.location is not None:
+        return Inbound("telegram", uid, chat, Event("location", text=f"{m.location.latitude},{m.location.longitude}"), **base)
+    if m.text is not None:
+        if m.text.startswith("/start"):
+            payload = m.text.removeprefix("/start").strip()
+            return Inbound("telegram", uid, chat, Event("start", text=payload), **base)
+        return Inbound("telegram", uid, chat, Event.typed(m.text), **base)
+    return Inbound("telegram", uid, chat, None, note="a message without text (photo, sticker, voice...)", **base)
+
+
+def _chat_of(data: dict) -> str | None:
+    for value in data.values():
+        if isinstance(value, dict):
+            chat = value.get("chat") or {}
+            if "id" in chat:
+                return str(chat["id"])
+    return None
+
+
+# -- rendering ----------------------------------------------------------------------------
+
+
+def markup(reply: Reply, lang: str):
+    """Inline buttons for the choices (two short ones side by side), or a contact button."""
+    if reply.ask_contact:
+        label = render(Msg(N_("Share my phone number")), lang)
+        return ReplyKeyboardMarkup([[KeyboardButton(label, request_contact=True)]], one_time_keyboard=True,
+                                   resize_keyboard=True)  # fmt: skip
+    _, choices = render_reply(reply, lang)
+    if not choices:
+        return None
+    rows, row = [], []
+    for cid, label in choices:
+        button = InlineKeyboardButton(label[:64], callback_data=cid.encode()[:CALLBACK_LIMIT].decode(errors="ignore"))
+        if len(label) > 18 or len(choices) > 8:
+            rows.append([button])
+            continue
+        row.append(button)
+        if len(row) == 2:
+            rows.append(row)
+            row = []
+    if row:
+        rows.append(row)
+    return InlineKeyboardMarkup(rows)
+
+
+# -- sending ------------------------------------------------------------------------------
+
+
+def bot_for(runtime: Runtime, shop: Shop, session) -> Bot:
+    spec = shop_view(session, shop.id).spec
+    token = runtime.settings.secret(spec.providers["telegram"]["token_env"], f"the Telegram bot of {shop.slug}")
+    base = runtime.settings.telegram_api_base
+    return Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot")
+
+
+def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session=None) -> str | None:
+    """Deliver one outbox row through the Bot API, paced to its limits; returns the message id."""
+    bot = bot_for(runtime, shop, session)
+    if row.kind != "callback_answer":  # answering a tap is not a message
+        pacer_for(runtime).wait(f"tg{bot.token.split(':')[0]}", row.address)
+    return asyncio.run(_send(bot, row))
+
+
+async def _send(bot: Bot, row: OutboxMessage) -> str | None:
+    body, chat = row.body, int(row.address) if row.address.lstrip("-").isdigit() else row.address
+    try:
+        if row.kind == "callback_answer":
+            await bot.answer_callback_query(body["callback_id"])
+            return None
+        reply = Reply.from_json(body)
+        text, _ = render_reply(reply, row.language)
+        keyboard = markup(reply, row.language)
+        if row.kind == "document":
+            with open(body["path"], "rb") as f:
+                msg = await bot.send_document(chat, f, caption=text[:1024] or None, filename=body.get("filename"))
+            return str(msg.message_id)
+        if row.kind == "photo":
+            with open(body["path"], "rb") as f:
+                msg = await bot.send_photo(chat, f, caption=text[:1024] or None)
+            return str(msg.message_id)
+        edit = body.get("edit_message_id")
+        if edit and not reply.ask_contact:
+            try:
+                msg = await bot.edit_message_text(text[:4096], chat_id=chat, message_id=edit, reply_markup=keyboard)
+                return str(getattr(msg, "message_id", edit))
+            except BadRequest as exc:  # too old to edit, or unchanged: send it new instead
+                log.info("edit of message %s refused (%s); sending a new one", edit, exc.message)
+        msg = await bot.send_message(chat, text[:4096], reply_markup=keyboard or ReplyKeyboardRemove())
+        return str(msg.message_id)
+    except RetryAfter as exc:
+        with warnings.catch_warnings():  # PTB 22 warns that retry_after will become a timedelta
+            warnings.simplefilter("ignore")
+            retry = exc.retry_after
+        raise TryLater(retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)) from exc
+    finally:
+        await bot.shutdown()
+
+
+def raw_json(body: bytes) -> str:
+    try:
+        return json.dumps(json.loads(body), ensure_ascii=False)
+    except ValueError:
+        return body.decode(errors="replace")

@@ -1,0 +1,131 @@
+"""WhatsApp through Twilio: inbound form posts into events, replies into Messages API calls.
+
+Choices are written as a numbered list (WhatsApp has no inline buttons in a plain
+session message); the customer answers with the number or the words. Outside the
+24-hour customer window WhatsApp only lets a business send approved templates, so a
+notification then goes as the shop's template (ContentSid + ContentVariables) or not
+at all — never as a message WhatsApp would reject.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from bot.delivery import TryLater, Undeliverable
+from bot.inbound import Inbound
+from bot.model import Event
+from core.availability import shop_view
+from core.messages import Reply, render_reply
+from core.models import ChannelIdentity, OutboxMessage, Shop, utcnow
+from core.runtime import Runtime
+
+WINDOW = timedelta(hours=24)
+STATUS_RANK = {"accepted": 0, "queued": 1, "sending": 2, "sent": 3, "delivered": 4, "read": 5,
+               "undelivered": 6, "failed": 6}  # fmt: skip
+
+
+def parse(form: dict[str, str]) -> Inbound | None:
+    """A Twilio inbound-message webhook as an Inbound message."""
+    sid, sender = form.get("MessageSid", ""), form.get("From", "")
+    if not sid or not sender.startswith("whatsapp:"):
+        return None
+    phone = sender.removeprefix("whatsapp:")
+    base = dict(name=form.get("ProfileName") or None, phone=phone, user_id=form.get("WaId"))
+    if form.get("ButtonPayload"):
+        return Inbound("whatsapp", sid, sender, Event.tapped(form["ButtonPayload"]), **base)
+    if form.get("Latitude") and form.get("Longitude"):
+        return Inbound("whatsapp", sid, sender, Event("location", text=f"{form['Latitude']},{form['Longitude']}"), **base)
+    body = form.get("Body", "")
+    if body.strip():
+        return Inbound("whatsapp", sid, sender, Event.typed(body), **base)
+    if int(form.get("NumMedia") or 0) > 0:
+        return Inbound("whatsapp", sid, sender, None, note="a message with media only", **base)
+    return Inbound("whatsapp", sid, sender, None, note="an empty message", **base)
+
+
+def text_of(reply: Reply, lang: str) -> str:
+    """The reply as WhatsApp shows it: the text, then the choices numbered from 1."""
+    text, choices = render_reply(reply, lang)
+    lines = [text] if text else []
+    lines += [f"{n}. {label}" for n, (_cid, label) in enumerate(choices, 1)]
+    return "\n".join(lines)
+
+
+class BaseUrlHttpClient(TwilioHttpClient):
+    """Twilio's own HTTP client with its host replaced by TWILIO_API_BASE (a local fake
+    in tests and the demo); everything else is the real library."""
+
+    def __init__(self, base_url: str, **kwargs):
+        super().__init__(**kwargs)
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method, url, *args, **kwargs):
+        if self.base_url and "twilio.com" in url:
+            url = self.base_url + "/" + url.split("twilio.com/", 1)[1]
+        return super().request(method, url, *args, **kwargs)
+
+
+def client_for(runtime: Runtime, shop: Shop, session: Session) -> tuple[Client, str, str]:
+    """A Twilio client for the shop, its WhatsApp sender, and its auth token."""
+    section = shop_view(session, shop.id).spec.providers["whatsapp"]
+    settings = runtime.settings
+    sid = settings.secret(section["account_sid_env"], f"WhatsApp for {shop.slug}")
+    token = settings.secret(section["auth_token_env"], f"WhatsApp for {shop.slug}")
+    sender = settings.secret(section["from_env"], f"WhatsApp for {shop.slug}")
+    http = None if settings.twilio_api_base == "https://api.twilio.com" else BaseUrlHttpClient(settings.twilio_api_base)
+    sender = sender if sender.startswith("whatsapp:") else f"whatsapp:{sender}"
+    return Client(sid, token, http_client=http), sender, token
+
+
+def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> str | None:
+    """Deliver one outbox row through Twilio's Messages API; returns the MessageSid."""
+    from twilio.base.exceptions import TwilioRestException
+
+    if row.kind == "callback_answer":
+        return None
+    client, sender, _ = client_for(runtime, shop, session)
+    params = {"from_": sender, "to": row.address}
+    if runtime.settings.public_base_url:
+        params["status_callback"] = f"{runtime.settings.public_base_url}/webhooks/whatsapp/{shop.slug}/status"
+    if _inside_window(session, row):
+        params["body"] = text_of(Reply.from_json(row.body), row.language)[:1600]
+    else:
+        template = shop_view(session, shop.id).spec.templates.get(row.body.get("template", ""))
+        if template is None:
+            raise Undeliverable("outside WhatsApp's 24-hour window and no approved template for this message")
+        values = row.body.get("variables", {})
+        params["content_sid"] = template["content_sid"]
+        params["content_variables"] = json.dumps(
+            {str(i): str(values.get(name, "")) for i, name in enumerate(template.get("variables", []), 1)})
+    try:
+        return client.messages.create(**params).sid
+    except TwilioRestException as exc:
+        if exc.status == 429:
+            raise TryLater(5) from exc
+        if exc.status and 400 <= exc.status < 500:
+            raise Undeliverable(f"Twilio refused the message: {exc.code} {exc.msg}") from exc
+        raise
+
+
+def _inside_window(session: Session, row: OutboxMessage) -> bool:
+    """Has the customer written to us in the last 24 hours?"""
+    last = session.scalar(select(ChannelIdentity.last_inbound_at).where(
+        ChannelIdentity.shop_id == row.shop_id, ChannelIdentity.channel == "whatsapp",
+        ChannelIdentity.address == row.address))  # fmt: skip
+    return last is not None and utcnow() - last < WINDOW
+
+
+def record_status(row: OutboxMessage, status: str, error_code: str | None) -> bool:
+    """Apply a delivery status callback; statuses only move forward (they arrive out of order)."""
+    if STATUS_RANK.get(status, -1) <= STATUS_RANK.get(row.status, -1):
+        return False
+    row.status = status
+    if error_code:
+        row.last_error = f"Twilio error {error_code}"
+    return True

@@ -1,0 +1,100 @@
+"""Invariant 4: nothing accepted is lost, nothing delivered is sent again.
+
+A 429 storm from the Bot API, Redis down while updates arrive (a redis-server this test
+starts and stops itself, never the machine's shared one), and the re-drive."""
+
+import shutil
+import socket
+import subprocess
+import time
+from datetime import timedelta
+
+import pytest
+from redis import Redis
+from rq import SimpleWorker
+from sqlalchemy import select
+
+from bot import schedule
+from core.models import OutboxMessage
+from pitstop.fakes.telegram import FakeTelegram
+from pitstop.fakes.twilio import FakeTwilio
+from tests.integration.channel_helpers import start_pitstop
+
+AMINA = 5550001
+
+
+def statuses(pitstop):
+    with pitstop.runtime.db.uow() as uow:
+        return list(uow.session.scalars(select(OutboxMessage.status).order_by(OutboxMessage.id)))
+
+
+def test_a_429_storm_delays_replies_but_loses_and_repeats_nothing(sqlite_url):
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(sqlite_url, telegram, twilio)
+        telegram.fail_next(3, status=429, retry_after=1, methods=["sendMessage"])
+        for text in ("/start", "hello", "menu"):
+            pitstop.say(AMINA, text)
+        assert statuses(pitstop).count("pending") == 3 and pitstop.texts(AMINA) == []
+
+        time.sleep(1.1)  # the Bot API asked for one second
+        assert schedule.redrive_outbox(min_age=timedelta(0)) == 3
+        assert statuses(pitstop) == ["sent"] * 3
+        assert len(pitstop.texts(AMINA)) == 3
+        assert schedule.redrive_outbox(min_age=timedelta(0)) == 0  # nothing is sent twice
+        assert len(telegram.sent_messages(AMINA)) == 3
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of this test's own, which it may stop and start at will."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed; `make services` says how to install it")
+    port = free_port()
+    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+           "--dir", str(tmp_path)]
+
+    class Server:
+        url = f"redis://127.0.0.1:{port}/0"
+        process = None
+
+        def start(self):
+            self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+            for _ in range(100):
+                try:
+                    if Redis.from_url(self.url).ping():
+                        return
+                except Exception:
+                    time.sleep(0.05)
+            raise RuntimeError("redis-server did not start")
+
+        def stop(self):
+            self.process.terminate()
+            self.process.wait(10)
+
+    server = Server()
+    server.start()
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+def test_with_redis_down_updates_are_answered_200_and_replies_follow_when_it_returns(pg_url, pg_db, own_redis):
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(pg_url, telegram, twilio, {"REDIS_URL": own_redis.url})
+        own_redis.stop()
+        for text in ("/start", "hello"):
+            pitstop.say(AMINA, text)  # asserts 200
+        assert statuses(pitstop)[-2:] == ["pending", "pending"]
+
+        own_redis.start()
+        assert schedule.redrive_outbox(min_age=timedelta(0)) >= 2
+        SimpleWorker(["pitstop"], connection=Redis.from_url(own_redis.url)).work(burst=True)
+        assert statuses(pitstop)[-2:] == ["sent", "sent"]
+        assert len(pitstop.texts(AMINA)) == 2

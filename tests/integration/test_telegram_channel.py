@@ -1,0 +1,96 @@
+"""Telegram stories over HTTP, against the fake Bot API, exactly as Telegram calls us."""
+
+import pytest
+from sqlalchemy import func, select
+
+from core.models import Booking, InboxUpdate, OutboxMessage
+from pitstop.fakes.telegram import FakeTelegram
+from pitstop.fakes.twilio import FakeTwilio
+from tests.integration.channel_helpers import start_pitstop
+
+AMINA = 5550001
+
+
+@pytest.fixture
+def pitstop(sqlite_url):
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        yield start_pitstop(sqlite_url, telegram, twilio)
+
+
+def count(pitstop, model, *where):
+    with pitstop.runtime.db.uow() as uow:
+        return uow.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_customer_books_an_oil_change_on_telegram_and_pays_at_the_shop(pitstop):
+    pitstop.say(AMINA, "/start")
+    assert pitstop.texts(AMINA)[-1].startswith("Hello! This is Mwangaza Motors.")
+    assert pitstop.buttons(AMINA) == [("English", "lang:en"), ("Kiswahili", "lang:sw")]
+
+    pitstop.tap(AMINA, "lang:en")
+    assert pitstop.telegram.sent_messages(AMINA)[-1]["method"] == "editMessageText"  # the menu replaces it
+    pitstop.tap(AMINA, "m:book")
+    pitstop.tap(AMINA, "svc:1")
+    pitstop.tap(AMINA, "done")
+    pitstop.say(AMINA, "kcb 123a")
+    pitstop.tap(AMINA, "skip")
+    days = pitstop.buttons(AMINA)
+    pitstop.tap(AMINA, days[1][1])
+    times = pitstop.buttons(AMINA)
+    pitstop.tap(AMINA, times[0][1])
+    assert "Please check your booking:" in pitstop.texts(AMINA)[-1]
+    pitstop.tap(AMINA, "confirm")
+    assert pitstop.buttons(AMINA) == [("M-Pesa", "pay:mpesa"), ("Pay at the shop", "pay:cash")]
+    pitstop.tap(AMINA, "pay:cash")
+
+    assert pitstop.texts(AMINA)[-1].startswith("Booked! Your code is MM-1001.")
+    with pitstop.runtime.db.uow() as uow:
+        booking = uow.session.scalar(select(Booking))
+        assert (booking.code, booking.status, booking.channel) == ("MM-1001", "confirmed", "telegram")
+    # every tap was answered, so no button keeps spinning
+    assert len(pitstop.telegram.answered_callbacks()) == 9
+    assert count(pitstop, OutboxMessage, OutboxMessage.status != "sent") == 0
+
+
+def test_the_same_update_delivered_five_times_gets_one_set_of_replies(pitstop):
+    update = pitstop.telegram.update_text(77, AMINA, "/start")
+    for _ in range(5):
+        assert pitstop.telegram_post(update).status_code == 200
+    assert len(pitstop.texts(AMINA)) == 1
+    assert count(pitstop, InboxUpdate) == 1
+
+
+def test_a_wrong_secret_is_refused_and_nothing_is_stored(pitstop):
+    update = pitstop.telegram.update_text(78, AMINA, "/start")
+    assert pitstop.telegram_post(update, secret="guess").status_code == 403
+    assert pitstop.client.post("/webhooks/telegram/mwangaza-motors", json=update).status_code == 403
+    assert count(pitstop, InboxUpdate) == 0
+    assert pitstop.texts(AMINA) == []
+
+
+def test_an_unknown_shop_is_404_and_a_non_update_is_400(pitstop):
+    update = pitstop.telegram.update_text(79, AMINA, "/start")
+    assert pitstop.telegram_post(update, slug="nobody").status_code == 404
+    assert pitstop.telegram_post({"hello": "world"}).status_code == 400
+
+
+def test_a_sticker_and_an_edited_message_get_a_polite_answer(pitstop):
+    pitstop.say(AMINA, "/start")
+    sticker = pitstop.telegram.update_text(80, AMINA, "x")
+    sticker["message"].pop("text")
+    sticker["message"]["sticker"] = {"file_id": "s", "file_unique_id": "u", "width": 1, "height": 1,
+                                     "is_animated": False, "is_video": False, "type": "regular"}
+    assert pitstop.telegram_post(sticker).status_code == 200
+    assert pitstop.texts(AMINA)[-1].startswith("I can only read text and buttons here.")
+    edited = pitstop.telegram.update_text(81, AMINA, "hello")
+    message = edited.pop("message")
+    edited["edited_message"] = message | {"edit_date": message["date"] + 5}
+    assert pitstop.telegram_post(edited).status_code == 200
+    assert pitstop.texts(AMINA)[-1].startswith("I saw that you edited a message.")
+
+
+def test_someone_elses_contact_is_refused_and_the_own_one_accepted(pitstop):
+    pitstop.say(AMINA, "/start")
+    foreign = pitstop.telegram.update_contact(90, AMINA, "+254712000999", contact_user_id=123)
+    pitstop.telegram_post(foreign)
+    assert pitstop.texts(AMINA)[-1].startswith("Please share your own number")

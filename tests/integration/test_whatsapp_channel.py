@@ -1,0 +1,68 @@
+"""WhatsApp stories over HTTP, signed exactly as Twilio signs, against the fake Twilio API."""
+
+import pytest
+from sqlalchemy import func, select
+
+from core.models import Booking, InboxUpdate, OutboxMessage
+from pitstop.fakes.telegram import FakeTelegram
+from pitstop.fakes.twilio import FakeTwilio, signed_inbound
+from tests.integration.channel_helpers import PUBLIC, TWILIO_SID, TWILIO_TOKEN, start_pitstop
+
+KAMAU = "+254722111222"
+
+
+@pytest.fixture
+def pitstop(sqlite_url):
+    with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
+        yield start_pitstop(sqlite_url, telegram, twilio)
+
+
+def bodies(pitstop, phone=KAMAU) -> list[str]:
+    return [m["params"]["Body"] for m in pitstop.twilio.messages() if m["params"].get("To") == f"whatsapp:{phone}"]
+
+
+def count(pitstop, model, *where):
+    with pitstop.runtime.db.uow() as uow:
+        return uow.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_customer_books_on_whatsapp_in_swahili_by_typing_numbers_and_words(pitstop):
+    pitstop.whatsapp(KAMAU, "Habari")
+    assert bodies(pitstop)[-1].endswith("1. English\n2. Kiswahili")
+    pitstop.whatsapp(KAMAU, "2")
+    for typed in ("1", "tyre change", "1", "KDA 456B", "Toyota Fielder", "kesho saa nne", "1"):
+        pitstop.whatsapp(KAMAU, typed)
+    pitstop.whatsapp(KAMAU, "2")  # pay at the shop
+    with pitstop.runtime.db.uow() as uow:
+        booking = uow.session.scalar(select(Booking))
+    assert (booking.status, booking.channel) == ("confirmed", "whatsapp")
+    assert booking.code in bodies(pitstop)[-1]
+
+
+def test_a_forged_signature_is_refused_and_nothing_is_stored(pitstop):
+    path = "/webhooks/whatsapp/mwangaza-motors"
+    headers, form = signed_inbound(PUBLIC + path, "not-the-token", {"From": f"whatsapp:{KAMAU}", "Body": "hi", "MessageSid": "SM1"})
+    assert pitstop.client.post(path, data=form, headers=headers).status_code == 403
+    assert pitstop.client.post(path, data=form).status_code == 403
+    headers, form = signed_inbound("https://elsewhere.example" + path, TWILIO_TOKEN, {"From": f"whatsapp:{KAMAU}", "Body": "hi", "MessageSid": "SM1"})
+    assert pitstop.client.post(path, data=form, headers=headers).status_code == 403
+    assert count(pitstop, InboxUpdate) == 0
+
+
+def test_a_message_retried_by_twilio_is_answered_once(pitstop):
+    for _ in range(3):
+        pitstop.whatsapp(KAMAU, "Habari", sid="SM" + "a" * 32)
+    assert len(bodies(pitstop)) == 1
+
+
+def test_delivery_status_only_moves_forward(pitstop):
+    pitstop.whatsapp(KAMAU, "Habari")
+    with pitstop.runtime.db.uow() as uow:
+        sid = uow.session.scalar(select(OutboxMessage.provider_message_id))
+    path = "/webhooks/whatsapp/mwangaza-motors/status"
+    for status in ("delivered", "sent", "read", "delivered"):
+        params = {"MessageSid": sid, "MessageStatus": status, "AccountSid": "AC1"}
+        headers, form = signed_inbound(PUBLIC + path, TWILIO_TOKEN, params)
+        assert pitstop.client.post(path, data=form, headers=headers).status_code == 200
+    with pitstop.runtime.db.uow() as uow:
+        assert uow.session.scalar(select(OutboxMessage.status)) == "read"

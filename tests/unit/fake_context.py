@@ -1,0 +1,52 @@
+"""A hand-written Context for engine tests: a small Nairobi garage, no database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+
+from bot.model import BookingView, CustomerInfo, HistoryLine, ServiceView, ShopInfo, VehicleView
+
+NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # Monday 09:00 in Nairobi
+OIL = ServiceView(1, {"en": "Oil change", "sw": "Kubadilisha oili", "ru": "Замена масла", "kk": "Май ауыстыру"}, 45, 350000, 0)
+BRAKES = ServiceView(2, {"en": "Brake pads", "sw": "Pedi za breki", "ru": "Тормозные колодки", "kk": "Тежегіш қалыптары"}, 60, 450000, 100000)
+SHOP = ShopInfo("Mwangaza Motors", ("en", "sw", "ru", "kk"), "Africa/Nairobi", "KES", "KE", ("mpesa", "cash"),
+                24, 2, 30, 15, (OIL, BRAKES))
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    """Nairobi wall time on a November 2026 day, as UTC."""
+    return datetime(2026, 11, day, hour - 3, minute, tzinfo=UTC)
+
+
+@dataclass
+class FakeContext:
+    now: datetime = NOW
+    shop: ShopInfo = SHOP
+    customer: CustomerInfo = field(default_factory=lambda: CustomerInfo(7, "Amina", None, "en", 2, ()))
+    language_hint: str | None = "en"
+    full_days: set[date] = field(default_factory=set)
+    my_bookings: list[BookingView] = field(default_factory=list)
+    lines: dict[int, list[HistoryLine]] = field(default_factory=dict)
+
+    def today(self) -> date:
+        return (self.now + timedelta(hours=3)).date()
+
+    def free_days(self, service_ids, first, last):
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        return [d for d in days if d.weekday() != 6 and d not in self.full_days]
+
+    def free_times(self, service_ids, day):
+        if day.weekday() == 6 or day in self.full_days:
+            return []
+        return [datetime(day.year, day.month, day.day, h - 3, tzinfo=UTC) for h in (10, 11, 14, 15)]
+
+    def bookings(self):
+        return list(self.my_bookings)
+
+    def history(self, vehicle_id):
+        return self.lines.get(vehicle_id, [])
+
+    def with_vehicle(self, plate="KCB 123A") -> FakeContext:
+        self.customer = replace(self.customer, vehicles=(VehicleView(3, plate, "Toyota Probox"),))
+        return self

@@ -1,0 +1,224 @@
+"""The conversation engine, pure: whole dialogues replayed as transcripts, no database."""
+
+from datetime import date, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot import engine
+from bot.model import (
+    Booked,
+    BookingView,
+    Cancel,
+    Done,
+    Event,
+    Hold,
+    JoinWaitlist,
+    SaveVehicle,
+    SetLanguage,
+    Taken,
+)
+from core.messages import render_reply
+from tests.unit.fake_context import NOW, FakeContext, at
+
+
+class Chat:
+    """Plays a conversation: each line typed or tapped, each outcome fed back."""
+
+    def __init__(self, ctx: FakeContext, lang: str = "en"):
+        self.ctx, self.state, self.data, self.lang = ctx, "start", {}, lang
+        self.commands: list = []
+        self.shown: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def send(self, event: Event):
+        result = engine.step(self.state, self.data, event, self.ctx)
+        self.state, self.data = result.state, result.data
+        self.commands += result.commands
+        self.lang = self.data.get("lang") or self.lang
+        self.shown = [render_reply(r, self.lang) for r in result.replies]
+        return self
+
+    def type(self, text: str):
+        return self.send(Event.typed(text))
+
+    def tap(self, choice: str):
+        return self.send(Event.tapped(choice))
+
+    def outcome(self, outcome):
+        return self.send(Event("outcome", outcome=outcome))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(t for t, _ in self.shown)
+
+    @property
+    def choices(self) -> list[str]:
+        return [label for _, cs in self.shown for _, label in cs]
+
+    @property
+    def ids(self) -> list[str]:
+        return [cid for _, cs in self.shown for cid, _ in cs]
+
+
+def test_first_contact_greets_and_offers_every_shop_language():
+    chat = Chat(FakeContext()).send(Event("start"))
+    assert chat.text == ("Hello! This is Mwangaza Motors. I can book your car in and keep you posted.\n"
+                         "Which language do you prefer?")
+    assert chat.choices == ["English", "Kiswahili", "Русский", "Қазақша"]
+
+
+def test_customer_books_an_oil_change_typing_everything_in_english():
+    chat = Chat(FakeContext()).send(Event("start")).type("english").type("book")
+    assert chat.state == "services"
+    chat.type("oil chnge")
+    assert chat.text.startswith("Added: Oil change.")
+    chat.type("that's all")
+    assert chat.state == "plate"
+    chat.type("kcb 123a").type("skip")
+    assert chat.commands[-1] == SaveVehicle("KCB 123A", None)
+    chat.outcome(Done("vehicle", {"vehicle_id": 3, "plate": "KCB 123A"}))
+    assert chat.state == "day" and chat.text.startswith("Saved KCB 123A.")
+    chat.type("tomorrow 10am")
+    assert chat.state == "summary"
+    assert chat.text == ("Please check your booking:\nServices: Oil change\nWhen: Tue 24 Nov, 10:00\n"
+                         "Price: Ksh3,500\nFree cancellation until 24 hours before. Cancelling later, or not "
+                         "coming, costs one of your monthly tokens.\nYou have 2 tokens left this month.")
+    chat.type("yes")
+    assert chat.choices == ["M-Pesa", "Pay at the shop"]
+    chat.type("pay at the shop")
+    assert chat.commands[-1] == Hold((1,), at(24, 10), 3, "cash")
+    chat.outcome(Booked(9, "MM-1001", at(24, 10), True, 0, 0, "cash"))
+    assert chat.state == "menu"
+    assert chat.text.startswith("Booked! Your code is MM-1001.\nOil change, Tue 24 Nov, 10:00. Pay at the shop.")
+
+
+def test_a_visit_of_two_services_chosen_at_once_with_a_deposit_is_paid_by_mpesa():
+    ctx = FakeContext().with_vehicle()
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:book").type("1 and 2")
+    assert chat.state == "vehicle"  # every service of the shop chosen: nothing left to add
+    chat.tap("veh:3").tap("day:2026-11-25").tap(f"time:{at(25, 14).isoformat()}")
+    assert "Paid in advance: Ksh1,000" in chat.text
+    chat.tap("confirm")
+    assert chat.choices == ["M-Pesa"]  # a deposit is due, so not "pay at the shop"
+    chat.tap("pay:mpesa")
+    assert chat.state == "phone"
+    chat.type("0712 345 678")
+    assert chat.commands[-1] == Hold((1, 2), at(25, 14), 3, "mpesa")
+    chat.outcome(Booked(9, "MM-1002", at(25, 14), False, 100000, 15, "mpesa"))
+    assert chat.text.startswith("Your time Wed 25 Nov, 14:00 is held for 15 minutes while you pay. Code: MM-1002.\n"
+                                "Check your phone: M-Pesa will ask you to pay Ksh1,000.")
+
+
+def test_a_slot_taken_meanwhile_gets_an_apology_and_fresh_times():
+    chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en").tap("m:book")
+    chat.tap("svc:1").tap("done").tap("veh:3").type("wednesday 10:00").tap("confirm").tap("pay:cash")
+    chat.outcome(Taken(at(25, 10), (at(25, 11), at(25, 14))))
+    assert chat.state == "time"
+    assert chat.text.startswith("Sorry, 10:00 was taken by someone else a moment ago.\nHere are the nearest free times.")
+    assert chat.choices == ["11:00", "14:00", "Another day"]
+
+
+def test_a_full_day_offers_the_waitlist():
+    ctx = FakeContext().with_vehicle()
+    ctx.full_days.add(date(2026, 11, 26))
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:book").tap("svc:1").tap("done").tap("veh:3")
+    chat.type("thursday")
+    assert chat.state == "waitlist" and chat.text.startswith("Thu 26 Nov is fully booked.")
+    chat.type("yes")
+    assert chat.commands[-1] == JoinWaitlist(date(2026, 11, 26), (1,), 3)
+    chat.outcome(Done("waitlist"))
+    assert chat.text.startswith("You are on the waitlist for Thu 26 Nov.")
+
+
+def booking_tomorrow(hours_ahead=26):
+    return BookingView(9, "MM-1009", NOW + timedelta(hours=hours_ahead), "confirmed", ({"en": "Oil change"},), 350000, "KCB 123A", (1,))
+
+
+def test_cancelling_early_is_free_and_said_so_before_confirming():
+    ctx = FakeContext(my_bookings=[booking_tomorrow(30)])
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:bookings").tap("bk:9").tap("cancel")
+    assert chat.text.endswith("Cancelling now is free.")
+    chat.type("yes")
+    assert chat.commands[-1] == Cancel(9)
+    chat.outcome(Done("cancel", {"code": "MM-1009", "token_cost": 0, "tokens_left": 2}))
+    assert chat.text.startswith("Cancelled MM-1009.\nWhat would you like to do?")
+
+
+def test_cancelling_late_states_the_token_cost_before_confirming():
+    ctx = FakeContext(my_bookings=[booking_tomorrow(5)])
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:bookings").tap("bk:9").tap("cancel")
+    assert "costs one token. You will have 1 left this month." in chat.text
+    chat.tap("yes").outcome(Done("cancel", {"code": "MM-1009", "token_cost": 1, "tokens_left": 1}))
+    assert chat.text.startswith("Cancelled MM-1009.\nOne token was used. You have 1 left this month.")
+
+
+def test_rescheduling_moves_the_booking_after_a_confirmation():
+    ctx = FakeContext(my_bookings=[booking_tomorrow(30)])
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:bookings").tap("bk:9").tap("resched")
+    assert chat.state == "day"
+    chat.type("friday 3pm")
+    assert chat.state == "resched_confirm" and chat.text == "Move MM-1009 to Fri 27 Nov, 15:00?"
+    chat.type("yes")
+    chat.outcome(Done("reschedule", {"code": "MM-1009"}))
+    assert chat.text.startswith("Done. MM-1009 is now on Fri 27 Nov, 15:00.")
+
+
+def test_back_menu_and_stop_work_in_the_middle_of_a_booking():
+    chat = Chat(FakeContext()).send(Event("start")).tap("lang:en").tap("m:book").tap("svc:1").tap("done")
+    assert chat.state == "plate"
+    chat.type("back")
+    assert chat.state == "services"
+    chat.type("stop")
+    assert chat.state == "menu" and chat.text.startswith("Stopped. Nothing was changed.")
+    chat.tap("m:book").type("menu")
+    assert chat.state == "menu"
+
+
+def test_the_language_can_be_changed_at_any_time():
+    chat = Chat(FakeContext()).send(Event("start")).tap("lang:en").tap("m:book").type("/lang")
+    assert chat.state == "language"
+    chat.type("Русский")
+    assert chat.commands[-1] == SetLanguage("ru") and chat.lang == "ru"
+
+
+def test_an_idle_conversation_starts_over_gracefully():
+    ctx = FakeContext()
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:book")
+    ctx.now = NOW + timedelta(hours=2)
+    chat.type("1")
+    assert chat.state == "menu"
+    assert chat.text.startswith("Welcome back! We left off a while ago, so let's start again.")
+
+
+def test_anything_not_understood_gets_a_short_reprompt_saying_what_is_expected():
+    chat = Chat(FakeContext()).send(Event("start")).tap("lang:en").tap("m:book")
+    chat.type("purple elephant")
+    assert chat.text.startswith("Sorry, I did not get that.\nType the number or the name of a service.")
+    assert chat.state == "services"
+
+
+STATES = sorted(engine.HANDLERS)
+EVENTS = st.one_of(
+    st.builds(Event.typed, st.text(max_size=40)),
+    st.builds(Event.tapped, st.sampled_from(["lang:en", "m:book", "svc:1", "svc:2", "done", "veh:3", "veh:new", "back",
+                                             "stop", "confirm", "pay:cash", "pay:mpesa", "yes", "no", "bk:9", "cancel",
+                                             "resched", "day:2026-11-25", f"time:{at(25, 10).isoformat()}", "skip",
+                                             "offer:yes:9", "rm:cancel:9", "payagain:9:mpesa", "zzz"])),
+    st.just(Event("start")), st.just(Event("contact", phone="+254712345678")), st.just(Event("unsupported")),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(STATES), st.lists(EVENTS, min_size=1, max_size=6))
+def test_any_event_in_any_state_gets_a_reply_and_leaves_a_valid_state(start, events):
+    ctx = FakeContext(my_bookings=[booking_tomorrow(30)]).with_vehicle()
+    data = {"lang": "en", "services": [1], "day": "2026-11-25", "start": at(25, 10).isoformat(), "booking_id": 9,
+            "plate": "KCB 1A", "method": "cash", "code": "MM-1009"}
+    state = start
+    for event in events:
+        result = engine.step(state, data, event, ctx)
+        assert result.state in engine.HANDLERS
+        assert result.replies or result.commands, (state, event)
+        for reply in result.replies:
+            render_reply(reply, "en")
+        state, data = result.state, result.data

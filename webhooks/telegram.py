@@ -1,0 +1,49 @@
+"""POST /webhooks/telegram/<shop>: updates from the shop's Telegram bot.
+
+Authenticate (the secret token Telegram echoes, compared in constant time), parse,
+record in the inbox under the update_id, answer through the conversation, acknowledge.
+A wrong secret is refused with 403 and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from bot import telegram
+from bot.inbound import process
+from core.availability import shop_view
+from core.models import utcnow
+from core.settings import MissingSetting
+from webhooks.shops import find_shop
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("telegram", __name__)
+
+
+@blueprint.post("/webhooks/telegram/<slug>")
+def update(slug: str):
+    runtime = current_app.extensions["pitstop"]
+    shop_id = find_shop(runtime, slug)
+    with runtime.db.uow() as uow:
+        spec = shop_view(uow.session, shop_id).spec
+    section = spec.providers.get("telegram")
+    if section is None:
+        abort(404)
+    try:
+        secret = runtime.settings.secret(section["webhook_secret_env"], f"the Telegram webhook of {slug}")
+    except MissingSetting as exc:
+        log.error("%s", exc)
+        abort(403)
+    given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+    if not hmac.compare_digest(given.encode(), secret.encode()):
+        log.warning("telegram webhook of %s: wrong secret token from %s", slug, request.remote_addr)
+        abort(403)
+    data = request.get_json(silent=True)
+    inbound = telegram.parse(data) if isinstance(data, dict) else None
+    if inbound is None:
+        return jsonify(error="not a Telegram update"), 400
+    result = process(runtime.db, shop_id, inbound, telegram.raw_json(request.get_data()), utcnow())
+    return jsonify(ok=True, duplicate=result.duplicate)
