@@ -4,6 +4,7 @@ Bot API enforcing 30 messages/s per bot and 1/s per chat. Prints the achieved ra
 share of each limit and the number of 429 answers. Run by hand:
 
     .venv/bin/python bench/delivery.py            # embedded SQLite, in-process pacing
+    DATABASE_URL=postgresql://postgres@127.0.0.1/test .venv/bin/python bench/delivery.py
     REDIS_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/delivery.py   # shared pacing
 """
 
@@ -53,6 +54,18 @@ def run(pitstop, chats: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def fresh_database(base: str | None, tmp: str) -> str:
+    """A new PostgreSQL database when DATABASE_URL points at one, else SQLite in `tmp`."""
+    if not base or not base.startswith("postgres"):
+        return f"sqlite:///{tmp}/bench.db"
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS pitstop_bench_delivery WITH (FORCE)")
+        conn.execute("CREATE DATABASE pitstop_bench_delivery")
+    return base.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/pitstop_bench_delivery"
+
+
 def main() -> None:
     from core.migrate import upgrade
     from core.runtime import build_runtime
@@ -62,7 +75,7 @@ def main() -> None:
     from tests.integration.channel_helpers import Pitstop
 
     with tempfile.TemporaryDirectory() as tmp, FakeTelegram(rate_limit=True) as telegram, FakeTwilio() as twilio:
-        url = f"sqlite:///{tmp}/bench.db"
+        url = fresh_database(os.environ.get("DATABASE_URL"), tmp)
         upgrade(url)
         env = shop_env(telegram, twilio) | {"TELEGRAM_CHAT_INTERVAL": "1.0"}
         if os.environ.get("REDIS_URL"):
@@ -81,6 +94,7 @@ def main() -> None:
         print(f"delivery_one_chat_20_messages_seconds {one:.2f}")
         print(f"delivery_one_chat_share_of_1_per_second {19 / one * 100:.1f}%")
         print(f"delivery_429_answers {telegram.count_429}")
+        print(f"delivery_429_per_chat_limit {telegram.rate_limited_by_chat}")
 
 
 if __name__ == "__main__":

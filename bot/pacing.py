@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 PER_CHAT_SECONDS = 1.0
 PER_BOT_PER_SECOND = 30
+# Our clock and Telegram's differ by network jitter: keep a small margin so a message
+# claimed exactly one window later does not arrive a hair early.
+MARGIN = 1.04
 
 # KEYS[1] = bot window key, KEYS[2] = chat key; ARGV = now_ms, per_bot, chat_gap_ms, window_ms
 CLAIM = """
@@ -53,13 +56,13 @@ class LocalPacer:
             wait = self._chat_next.get((bot, chat), 0) - now
             if wait > 0:
                 return wait
-            window = [t for t in self._sent.get(bot, []) if t > now - 1.0]
+            window = [t for t in self._sent.get(bot, []) if t > now - MARGIN]
             if len(window) >= self.limits.per_bot_per_second:
                 self._sent[bot] = window
-                return window[0] + 1.0 - now + 0.001
+                return window[0] + MARGIN - now + 0.001
             window.append(now)
             self._sent[bot] = window
-            self._chat_next[(bot, chat)] = now + self.limits.per_chat_seconds
+            self._chat_next[(bot, chat)] = now + self.limits.per_chat_seconds * MARGIN
             return 0.0
 
     def wait(self, bot: str, chat: str) -> float:
@@ -83,7 +86,7 @@ class RedisPacer(LocalPacer):
         try:
             wait_ms = self.script(keys=[f"pace:{bot}", f"pace:{bot}:{chat}"],
                                   args=[int(time.time() * 1000), self.limits.per_bot_per_second,
-                                        int(self.limits.per_chat_seconds * 1000), 1000])  # fmt: skip
+                                        int(self.limits.per_chat_seconds * 1000 * MARGIN), int(1000 * MARGIN)])  # fmt: skip
         except Exception:  # Redis is down: pace within this process rather than not at all
             return super().claim(bot, chat, now)
         return int(wait_ms) / 1000

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import warnings
 
 from telegram import (
@@ -120,18 +121,39 @@ def markup(reply: Reply, lang: str):
 
 
 def bot_for(runtime: Runtime, shop: Shop, session) -> Bot:
+    """The shop's Bot, pointed at TELEGRAM_API_BASE; one per thread, kept warm (its HTTP
+    connections and event loop are reused from one message to the next)."""
     spec = shop_view(session, shop.id).spec
     token = runtime.settings.secret(spec.providers["telegram"]["token_env"], f"the Telegram bot of {shop.slug}")
     base = runtime.settings.telegram_api_base
-    return Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot")
+    bots = _thread().__dict__.setdefault("bots", {})
+    if (token, base) not in bots:
+        bots[(token, base)] = Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot")
+    return bots[(token, base)]
+
+
+_LOCAL = threading.local()
+
+
+def _thread() -> threading.local:
+    return _LOCAL
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    loop = getattr(_LOCAL, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _LOCAL.loop = asyncio.new_event_loop()
+        _LOCAL.bots = {}  # clients belong to their loop
+    return loop
 
 
 def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session=None) -> str | None:
     """Deliver one outbox row through the Bot API, paced to its limits; returns the message id."""
+    loop = _loop()
     bot = bot_for(runtime, shop, session)
     if row.kind != "callback_answer":  # answering a tap is not a message
         pacer_for(runtime).wait(f"tg{bot.token.split(':')[0]}", row.address)
-    return asyncio.run(_send(bot, row))
+    return loop.run_until_complete(_send(bot, row))
 
 
 async def _send(bot: Bot, row: OutboxMessage) -> str | None:
@@ -165,8 +187,6 @@ async def _send(bot: Bot, row: OutboxMessage) -> str | None:
             warnings.simplefilter("ignore")
             retry = exc.retry_after
         raise TryLater(retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)) from exc
-    finally:
-        await bot.shutdown()
 
 
 def raw_json(body: bytes) -> str:
