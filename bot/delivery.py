@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 
-from core.models import OutboxMessage, Shop, utcnow
+from core.models import OutboxMessage, Shop
 from core.runtime import current_runtime
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def deliver(outbox_id: int) -> None:
         try:
             row.provider_message_id = sender(runtime, row, shop, uow.session)
         except TryLater as exc:
-            row.next_attempt_at = utcnow() + timedelta(seconds=exc.seconds)
+            row.next_attempt_at = runtime.now() + timedelta(seconds=exc.seconds)
             row.last_error = str(exc)
             return
         except Undeliverable as exc:
@@ -69,11 +69,8 @@ def deliver(outbox_id: int) -> None:
             return
         except Exception as exc:  # a failed send is retried by the re-drive, not lost
             row.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            row.next_attempt_at = _backoff(row.attempts)
+            row.next_attempt_at = runtime.now() + timedelta(seconds=min(2**row.attempts, 600))
             log.warning("delivery of outbox %s failed: %s", outbox_id, row.last_error)
             return
-        row.status, row.sent_at = "sent", utcnow()
+        row.status, row.sent_at = "sent", runtime.now()
 
-
-def _backoff(attempts: int) -> datetime:
-    return utcnow() + timedelta(seconds=min(2**attempts, 600))

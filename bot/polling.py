@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot import telegram
 from bot.inbound import process
 from core.availability import shop_view
-from core.models import Shop, utcnow
+from core.models import Shop
 from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def poll_once(runtime: Runtime, slug: str, offset: int | None, timeout: int) -> 
         data = update.to_dict()
         inbound = telegram.parse(data)
         if inbound is not None:
-            process(runtime.db, shop.id, inbound, json.dumps(data, ensure_ascii=False), utcnow())
+            process(runtime.db, shop.id, inbound, json.dumps(data, ensure_ascii=False), runtime.now())
         offset = update.update_id + 1
     return offset
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.delivery import deliver
 from core import booking, waitlist
-from core.models import OutboxMessage, utcnow
+from core.models import OutboxMessage
 from core.runtime import current_runtime
 
 log = logging.getLogger(__name__)
@@ -24,13 +24,14 @@ STUCK_AFTER = timedelta(seconds=30)  # a delivery job normally runs within a sec
 
 def expire_holds() -> int:
     """Mark held bookings whose hold ran out as expired."""
-    return len(booking.sweep_expired_holds(current_runtime().db, utcnow()))
+    return len(booking.sweep_expired_holds(current_runtime().db, current_runtime().now()))
 
 
 def redrive_outbox(min_age: timedelta = STUCK_AFTER) -> int:
     """Deliver what is still pending (Redis was down, a worker died, a 429 asked us to
     wait): rows due for another attempt whose delivery job should long have run."""
-    runtime, now = current_runtime(), utcnow()
+    runtime = current_runtime()
+    now = runtime.now()
     with runtime.db.uow() as uow:
         ids = list(uow.session.scalars(select(OutboxMessage.id).where(
             OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
@@ -46,7 +47,7 @@ def redrive_outbox(min_age: timedelta = STUCK_AFTER) -> int:
 
 def offer_waitlist() -> int:
     """Offer freed slots to the first customers waiting for those days."""
-    return len(waitlist.offer_everywhere(current_runtime().db, utcnow()))
+    return len(waitlist.offer_everywhere(current_runtime().db, current_runtime().now()))
 
 
 JOBS = [  # (function, interval in seconds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.clock import Clock
 from core.db import Database
 from core.jobs import JobQueue, make_queue
 from core.settings import Settings, load_settings
@@ -16,6 +17,10 @@ class Runtime:
     settings: Settings
     db: Database
     queue: JobQueue
+    clock: Clock
+
+    def now(self):
+        return self.clock.now()
 
     def close(self) -> None:
         self.db.dispose()
@@ -30,7 +35,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or load_settings()
     db = Database(settings.database_url)
     db.queue = make_queue(settings.redis_url)
-    _CURRENT = Runtime(settings, db, db.queue)
+    _CURRENT = Runtime(settings, db, db.queue, Clock(settings.start_time))
     return _CURRENT
 
 

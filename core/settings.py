@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 
@@ -58,6 +59,8 @@ class Settings:
     # between two messages to one chat (Telegram's published limits by default).
     telegram_per_second: int = 30
     telegram_chat_interval: float = 1.0
+    # Demos and staging only: the clock starts at this moment and runs on from there.
+    start_time: datetime | None = None
     log_level: str = "INFO"
     environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
@@ -83,6 +86,15 @@ class Settings:
         if not value:
             raise MissingSetting(attr.upper(), why)
         return value
+
+
+def _instant(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"PITSTOP_NOW needs a timezone, like 2026-11-23T07:00:00Z, not {text!r}")
+    return value
 
 
 def load_settings(
@@ -111,6 +123,7 @@ def load_settings(
         var_dir=var_dir,
         telegram_per_second=int(env.get("TELEGRAM_PER_SECOND") or 30),
         telegram_chat_interval=float(env.get("TELEGRAM_CHAT_INTERVAL") or 1.0),
+        start_time=_instant(env.get("PITSTOP_NOW")),
         log_level=env.get("LOG_LEVEL") or "INFO",
         environ=MappingProxyType(dict(env)),
     )

@@ -106,11 +106,15 @@ def worker() -> None:
 
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Default: var/demo")
-def demo(out: str | None) -> None:
+@click.option("--lang", type=click.Choice(["en", "sw", "ru", "kk"]), default=None, help="Replay one language's part.")
+@click.option("--shop", type=click.Choice(["mwangaza-motors", "zhaiyk-auto"]), default=None, help="Replay one shop's part.")
+def demo(out: str | None, lang: str | None, shop: str | None) -> None:
     """Play the Pitstop story on the embedded default (SQLite, no tokens, no servers)."""
     from pitstop.demo import run_demo
 
-    sys.exit(run_demo(Path(out) if out else None))
+    for name in ("", "werkzeug", "httpx"):  # the transcript is the output
+        logging.getLogger(name).setLevel(logging.WARNING)
+    sys.exit(run_demo(Path(out) if out else None, lang, shop))
 
 
 @main.command()

@@ -1,55 +1,150 @@
-"""`pitstop demo`: the story of two workshops, played on the embedded default.
+"""`pitstop demo`: the Pitstop story, played for real on a fresh machine.
 
-Until the chat channels land this plays the first chapter for real: a fresh SQLite
-database, the migrations, both example shops loaded from their files, and what each
-shop offers, in each of its languages.
+A fresh SQLite database under var/demo, both example shops, the webhook app on a free
+local port, and fake Telegram, Twilio, Daraja and Kaspi servers. Customers (and later
+mechanics and owners) talk to the shops over HTTP exactly as the real services would
+call us; the transcript shows every line and button. The clock starts on Monday
+23 November 2026 at 10:00 in Nairobi, so the story is the same every time.
 """
 
 from __future__ import annotations
 
 import shutil
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from core.i18n import money
-from core.migrate import upgrade
-from core.runtime import build_runtime
-from core.settings import load_settings
-from core.shopfile import read_shop_file
-from core.shops import load_shop
+from pitstop.story import StoryBroke, TelegramUser, Transcript, WhatsAppUser, World
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+START = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday, 10:00 in Nairobi, 12:00 in Atyrau
 
 
-def run_demo(out: Path | None = None) -> int:
-    """Play the story; return the process exit code (0 when every step worked)."""
-    base = load_settings(environ={})
-    out = (out or base.var_dir / "demo").resolve()
+def chapter_nairobi_telegram(world: World) -> None:
+    """Amina books brake pads and an oil change on Telegram, in English."""
+    world.transcript.heading("Nairobi · Telegram · English: Amina books brake pads and an oil change")
+    world.transcript.timezone = "Africa/Nairobi"
+    amina = TelegramUser(world, "mwangaza-motors", 5550001, "Amina", "en")
+    amina.says("/start")
+    amina.taps("English")
+    amina.taps("Book a service")
+    amina.taps_first("svc:", "Brake pads")
+    amina.says("oil change")
+    amina.taps("done")
+    amina.says("KCB 123A")
+    amina.says("Toyota Probox")
+    amina.says("tomorrow 10am")
+    amina.taps("confirm")
+    amina.taps("pay:mpesa")
+    amina.shares_contact("+254712345678")
+    expect(amina.last_text(), "is held for", "Amina's booking was not held")
+
+
+def chapter_nairobi_whatsapp(world: World) -> None:
+    """Kamau books on WhatsApp in Swahili, then cancels late and loses a token."""
+    world.transcript.heading("Nairobi · WhatsApp · Kiswahili: Kamau books, then cancels late")
+    world.transcript.timezone = "Africa/Nairobi"
+    kamau = WhatsAppUser(world, "mwangaza-motors", "+254722111222", "Kamau")
+    kamau.says("Habari")
+    kamau.says("2")                     # Kiswahili
+    kamau.says("1")                     # book
+    kamau.says("kubadilisha matairi")   # tyre change
+    kamau.says("1")                     # that's all
+    kamau.says("KDA 456B")
+    kamau.says("ruka")                  # skip make and model
+    kamau.says("leo saa tisa")          # today 15:00
+    kamau.says("ndiyo")
+    kamau.says(kamau.number_of("Lipa"))  # pay at the shop
+    expect(kamau.last_text(), "MM-", "Kamau's booking has no code")
+    kamau.says("menyu")
+    kamau.says("2")                     # my bookings
+    kamau.says("1")
+    kamau.says(kamau.number_of("Ghairi"))  # cancel
+    kamau.says("ndiyo")
+    expect(kamau.last_text(), "tokeni", "Kamau was not told about the token")
+
+
+def chapter_atyrau_whatsapp(world: World) -> None:
+    """Асель books an oil change on WhatsApp, in Russian."""
+    world.transcript.heading("Atyrau · WhatsApp · Русский: Асель books an oil change")
+    world.transcript.timezone = "Asia/Atyrau"
+    asel = WhatsAppUser(world, "zhaiyk-auto", "+77011234567", "Асель")
+    asel.says("Здравствуйте")
+    asel.says("1")                      # Русский
+    asel.says("записаться")
+    asel.says("замена масла")
+    asel.says("1")
+    asel.says("123 ABC 06")
+    asel.says("Toyota Camry")
+    asel.says("завтра в 11")
+    asel.says("да")
+    replies = asel.says(asel.number_of("Kaspi"))
+    expect("\n".join(replies), "ZA-", "Асель's booking has no code")
+
+
+def chapter_atyrau_telegram(world: World) -> None:
+    """Ерлан books on Telegram, in Kazakh."""
+    world.transcript.heading("Atyrau · Telegram · Қазақша: Ерлан books a diagnosis")
+    world.transcript.timezone = "Asia/Atyrau"
+    erlan = TelegramUser(world, "zhaiyk-auto", 5550002, "Ерлан", "kk")
+    erlan.says("/start")
+    erlan.taps("Қазақша")
+    erlan.says("жазылу")
+    erlan.says("диагностика")
+    erlan.taps("done")
+    erlan.says("777 KZA 06")
+    erlan.taps("skip")
+    erlan.says("бүгін 16:00")
+    erlan.taps("confirm")
+    erlan.taps("pay:cash")
+    expect(erlan.last_text(), "ZA-", "Ерлан's booking has no code")
+
+
+CHAPTERS: list[tuple[str, str, Callable[[World], None]]] = [
+    ("mwangaza-motors", "en", chapter_nairobi_telegram),
+    ("mwangaza-motors", "sw", chapter_nairobi_whatsapp),
+    ("zhaiyk-auto", "ru", chapter_atyrau_whatsapp),
+    ("zhaiyk-auto", "kk", chapter_atyrau_telegram),
+]
+
+
+def expect(text: str, fragment: str, problem: str) -> None:
+    if fragment not in text:
+        raise StoryBroke(f"{problem}: the last message was {text!r}")
+
+
+def run_demo(out: Path | None = None, lang: str | None = None, shop: str | None = None) -> int:
+    """Play the story; return the process exit code (0 when every chapter worked)."""
+    out = (out or Path("var") / "demo").resolve()
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    settings = load_settings(environ={"DATABASE_URL": f"sqlite:///{out / 'pitstop.db'}"}, dotenv_path=None)
-    step = "migrating a fresh database"
+    transcript = Transcript(timezone="Africa/Nairobi")
+    chapters = [c for c in CHAPTERS if (lang is None or c[1] == lang) and (shop is None or c[0] == shop)]
+    if not chapters:
+        click.echo(f"no chapter for --lang {lang} --shop {shop}", err=True)
+        return 2
+    started = time.monotonic()
+    current = "starting the app and the fake servers"
     try:
-        upgrade(settings.database_url)
-        runtime = build_runtime(settings)
-        for file in sorted(EXAMPLES.glob("*.toml")):
-            step = f"loading {file.name}"
-            spec = read_shop_file(file)
-            load_shop(runtime.db, spec)
-            _print_shop(spec)
-        runtime.close()
-    except Exception as exc:
-        click.echo(f"demo failed while {step}: {exc}", err=True)
+        with World(out, transcript, START) as world:
+            for _shop, _lang, chapter in chapters:
+                current = chapter.__doc__.strip()
+                chapter(world)
+    except StoryBroke as exc:
+        click.echo(f"\nThe story broke in: {current}\n  {exc}", err=True)
         return 1
-    click.echo(f"\nDatabase: {out / 'pitstop.db'}")
+    except Exception as exc:  # say where, then the detail
+        click.echo(f"\nThe story broke in: {current}\n  {type(exc).__name__}: {exc}", err=True)
+        return 1
+    click.echo(f"\nThe story took {time.monotonic() - started:.1f} s.")
+    click.echo(f"Database:   {out / 'pitstop.db'}")
+    click.echo("Go on by hand:  pitstop chat --shop mwangaza-motors --lang sw")
+    click.echo(f"  (with DATABASE_URL=sqlite:///{out / 'pitstop.db'} to continue this story's database)")
     return 0
 
 
-def _print_shop(spec) -> None:
-    click.echo(f"\n== {spec.name} ({spec.slug}), {spec.timezone}, {spec.currency}")
-    click.echo(f"   {len(spec.staff)} staff, {len(spec.bays)} bays, pays by {', '.join(spec.payment_methods)}")
-    for service in spec.services:
-        names = " / ".join(service.names[lang] for lang in spec.languages)
-        price = money(service.price_minor, spec.currency, spec.languages[0])
-        click.echo(f"   - {names}: {service.duration_minutes} min, {price}")
+if __name__ == "__main__":
+    sys.exit(run_demo())

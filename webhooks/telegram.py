@@ -15,7 +15,6 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from bot import telegram
 from bot.inbound import process
 from core.availability import shop_view
-from core.models import utcnow
 from core.settings import MissingSetting
 from webhooks.shops import find_shop
 
@@ -45,5 +44,5 @@ def update(slug: str):
     inbound = telegram.parse(data) if isinstance(data, dict) else None
     if inbound is None:
         return jsonify(error="not a Telegram update"), 400
-    result = process(runtime.db, shop_id, inbound, telegram.raw_json(request.get_data()), utcnow())
+    result = process(runtime.db, shop_id, inbound, telegram.raw_json(request.get_data()), runtime.now())
     return jsonify(ok=True, duplicate=result.duplicate)

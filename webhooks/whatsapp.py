@@ -17,7 +17,7 @@ from twilio.request_validator import RequestValidator
 from bot import whatsapp
 from bot.inbound import process
 from core.availability import shop_view
-from core.models import OutboxMessage, utcnow
+from core.models import OutboxMessage
 from core.settings import MissingSetting
 from webhooks.shops import find_shop
 
@@ -53,7 +53,7 @@ def message(slug: str):
     inbound = whatsapp.parse(form)
     if inbound is None:
         return jsonify(error="not a WhatsApp message"), 400
-    process(runtime.db, shop_id, inbound, json.dumps(form, ensure_ascii=False), utcnow())
+    process(runtime.db, shop_id, inbound, json.dumps(form, ensure_ascii=False), runtime.now())
     return TWIML_EMPTY, 200, {"Content-Type": "text/xml"}
 
 

@@ -31,13 +31,44 @@ def test_health_says_503_when_the_database_is_gone(tmp_path):
     assert response.json["queue"] == "unreachable"
 
 
-def test_make_demo_plays_on_a_fresh_directory_and_exits_zero(tmp_path):
+def test_make_demo_plays_the_story_over_http_and_exits_zero(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "pitstop.cli", "demo", "--out", str(tmp_path / "demo")],
         cwd=ROOT, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "10:00  Telegram Amina            /start" in out
+    assert "Code: MM-1001." in out  # Amina's brake pads and oil change, held for M-Pesa
+    assert "Miadi MM-1002 imeghairiwa." in out  # Kamau cancels late, in Swahili
+    assert "Tokeni moja imetumika. Umebakiwa na tokeni 1 mwezi huu." in out
+    assert "Жазылдыңыз! Сіздің кодыңыз: ZA-1002." in out  # Ерлан books in Kazakh
+    assert (tmp_path / "demo" / "pitstop.db").is_file()
+
+
+def test_demo_can_replay_one_language(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "pitstop.cli", "demo", "--out", str(tmp_path / "demo"), "--lang", "kk"],
+        cwd=ROOT, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True, text=True, timeout=180,
     )
     assert result.returncode == 0, result.stderr
-    assert "== Mwangaza Motors (mwangaza-motors), Africa/Nairobi, KES" in result.stdout
-    assert "Замена масла и фильтра / Май мен сүзгіні ауыстыру / Oil and filter change: 40 min" in result.stdout
-    assert (tmp_path / "demo" / "pitstop.db").is_file()
+    assert "Қазақша" in result.stdout and "Kiswahili: Kamau" not in result.stdout
+
+
+def test_a_broken_story_exits_non_zero_and_says_where_it_broke(tmp_path, monkeypatch, capsys):
+    from pitstop import demo
+    from pitstop.story import TelegramUser
+
+    def chapter(world):
+        """Amina asks for something the shop never offered."""
+        amina = TelegramUser(world, "mwangaza-motors", 1, "Amina")
+        amina.says("/start")
+        amina.taps("Klingon")
+
+    monkeypatch.setattr(demo, "CHAPTERS", [("mwangaza-motors", "en", chapter)])
+    assert demo.run_demo(tmp_path / "demo") == 1
+    err = capsys.readouterr().err
+    assert "The story broke in: Amina asks for something the shop never offered." in err
+    assert "Amina wanted to tap 'Klingon' but the buttons were ['English', 'Kiswahili']" in err
