@@ -397,6 +397,7 @@ def _after_hold(turn: Turn, outcome) -> None:
     elif isinstance(outcome, Taken):
         apology = Msg(N_("Sorry, {time} was taken by someone else a moment ago."),
                       {"time": m.clock(outcome.start, shop.timezone)})  # fmt: skip
+        turn.data["day"] = outcome.start.astimezone(_zone(shop.timezone)).date().isoformat()
         if outcome.alternatives:
             turn.data["alternatives"] = [t.isoformat() for t in outcome.alternatives]
             turn.ask("time", apology, Msg(N_("Here are the nearest free times.")))
