@@ -93,15 +93,19 @@ def serve(bind: str) -> None:
 
 
 @main.command()
-def worker() -> None:
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+def worker(burst: bool) -> None:
     """Run an RQ worker for deliveries and payment jobs (needs REDIS_URL)."""
     from redis import Redis
     from rq import Worker
 
+    from core.runtime import build_runtime
+
     settings = _settings()
     if settings.redis_url is None:
         raise click.ClickException(str(MissingSetting("REDIS_URL", "a separate worker process")))
-    Worker(["pitstop"], connection=Redis.from_url(settings.redis_url)).work()
+    build_runtime(settings)  # the runtime jobs run against
+    Worker(["pitstop"], connection=Redis.from_url(settings.redis_url)).work(burst=burst)
 
 
 @main.command()
@@ -211,7 +215,49 @@ def _not_yet(name: str, issue: int, summary: str) -> None:
         raise click.ClickException(f"`pitstop {name}` is not built yet (issue {issue})")
 
 
-_not_yet("digest", 7, "Print a shop's daily digest")
+@main.command()
+@click.option("--shop", "slug", required=True, help="The shop's slug.")
+@click.option("--date", "day", default=None, help="The shop's local day, YYYY-MM-DD (default: today).")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Where the chart and CSV go (default: var/digests).")
+@click.option("--lang", type=click.Choice(["en", "sw", "ru", "kk"]), default=None, help="Language (default: the shop's first).")
+def digest(slug: str, day: str | None, out: str | None, lang: str | None) -> None:
+    """Print a shop's daily digest; write its 14-day chart (PNG) and the day's bookings (CSV)."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from core import digest as digests
+    from core.availability import shop_view
+    from core.messages import render
+    from core.models import Shop, utcnow
+    from core.owner import export_csv
+    from core.runtime import build_runtime
+
+    settings = _settings()
+    if settings.embedded:
+        from core.migrate import upgrade
+
+        upgrade(settings.database_url)
+    runtime = build_runtime(settings)
+    try:
+        wanted = date.fromisoformat(day) if day else None
+    except ValueError as exc:
+        raise click.ClickException(f"--date must look like 2026-11-23, not {day!r}") from exc
+    with runtime.db.uow() as uow:
+        s = uow.session
+        shop_id = s.scalar(select(Shop.id).where(Shop.slug == slug))
+        if shop_id is None:
+            raise click.ClickException(f"no shop {slug!r} in this database; load it with `pitstop shop load FILE`")
+        view = shop_view(s, shop_id)
+        wanted = wanted or view.local_day(utcnow())
+        lang = lang or view.spec.languages[0]
+        figures = digests.figures_for(s, shop_id, wanted)
+        for msg in digests.texts(figures):
+            click.echo(render(msg, lang))
+        folder = Path(out) if out else settings.var_dir / "digests"
+        chart = digests.write_chart(figures, lang, folder / f"{slug}-{wanted.isoformat()}.png")
+        table, rows = export_csv(s, shop_id, wanted, wanted, folder / f"{slug}-{wanted.isoformat()}.csv", lang)
+    click.echo(f"\nchart: {chart}\nbookings ({rows}): {table}")
 
 
 def _safe_url(url: str) -> str:

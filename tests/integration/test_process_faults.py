@@ -1,0 +1,73 @@
+"""Faults a production deployment meets: a worker killed in the middle of a delivery, and
+the database dropping the app's connections. Nothing is lost; nothing needs a restart."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import psycopg
+from sqlalchemy import select
+
+from bot import schedule
+from core.models import OutboxMessage
+from pitstop.fakes.telegram import FakeTelegram
+from pitstop.fakes.twilio import FakeTwilio
+from tests.conftest import ROOT
+from tests.integration.channel_helpers import shop_env, start_pitstop
+
+AMINA = 5550001
+
+
+def statuses(pitstop):
+    with pitstop.runtime.db.uow() as uow:
+        return list(uow.session.scalars(select(OutboxMessage.status).order_by(OutboxMessage.id)))
+
+
+def worker(env: dict, burst: bool) -> subprocess.Popen:
+    args = [sys.executable, "-m", "pitstop.cli", "worker"] + (["--burst"] if burst else [])
+    return subprocess.Popen(args, cwd=ROOT, env=dict(os.environ, **env), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def test_a_worker_killed_mid_delivery_leaves_the_message_to_the_retry(pg_url, pg_db, redis_url):
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(pg_url, telegram, twilio, {"REDIS_URL": redis_url})
+        pitstop.say(AMINA, "/start")
+        pitstop.say(AMINA, "hello")  # two replies queued for one chat
+        env = shop_env(telegram, twilio) | {"DATABASE_URL": pg_url, "REDIS_URL": redis_url,
+                                            "TELEGRAM_CHAT_INTERVAL": "4"}  # fmt: skip
+        slow = worker(env, burst=False)
+        try:
+            telegram.wait_for_request(lambda r: r.meta.get("api_method") == "sendMessage", timeout=30)
+            time.sleep(1.5)  # the second message now waits for the chat's pace, its row locked
+            assert statuses(pitstop) == ["sent", "pending"]
+        finally:
+            slow.send_signal(signal.SIGKILL)
+            slow.wait(10)
+        assert statuses(pitstop) == ["sent", "pending"]  # the killed job's transaction rolled back
+
+        assert schedule.redrive_outbox(min_age=timedelta(0)) == 1
+        retry = worker(env | {"TELEGRAM_CHAT_INTERVAL": "0"}, burst=True)
+        assert retry.wait(60) == 0
+        assert statuses(pitstop) == ["sent", "sent"]
+        assert len(pitstop.texts(AMINA)) == 2  # delivered once each
+
+
+def test_the_app_recovers_when_the_database_drops_its_connections(pg_url, pg_db):
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(pg_url, telegram, twilio)
+        pitstop.say(AMINA, "/start")
+        name = pg_url.rsplit("/", 1)[1]
+        base = pg_url.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(base, autocommit=True) as conn:
+            killed = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                  "WHERE datname = %s AND pid <> pg_backend_pid()", (name,)).fetchone()[0]
+        assert killed >= 1
+        for text in ("hello", "menu"):
+            response = pitstop.telegram_post(telegram.update_text(9000 + len(text), AMINA, text))
+            assert response.status_code == 200
+        assert len(pitstop.texts(AMINA)) == 3
+        assert pitstop.client.get("/healthz").status_code == 200
