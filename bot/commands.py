@@ -16,7 +16,7 @@ from core.customers import add_vehicle, mask_phone
 from core.i18n import N_
 from core.lifecycle import IllegalMove
 from core.messages import Msg, Reply
-from core.models import Booking, Customer, Staff
+from core.models import Booking, Customer, Payment, Staff
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,40 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
             waitlist.join(session, shop_id=ctx.view.shop_id, customer_id=customer.id, day=day,
                           service_ids=service_ids, now=ctx.now, vehicle_id=vehicle_id, channel=channel)  # fmt: skip
             return cmd.Done("waitlist")
+        case cmd.DecideExtra(item_id, approve):  # issue 7: the customer's consent to extra work
+            from core import shopfloor
+
+            try:
+                decided = shopfloor.decide_extra(session, item_id, customer.id, approve, ctx.now)
+            except (NotYours, LookupError):
+                return cmd.Refused(N_("That booking is not yours to change."))
+            except shopfloor.WrongStatus as exc:
+                return cmd.Refused(exc.reason, exc.params)
+            return cmd.Done("extra", {"approved": decided.approved, "work": decided.description, "code": decided.code,
+                                      "total": decided.total_minor})  # fmt: skip
+        case cmd.RateJob(booking_id, stars):
+            from core import ratings
+
+            try:
+                rated = ratings.rate(session, booking_id, customer.id, stars, ctx.now)
+            except (NotYours, ratings.NotRateable, ValueError):
+                return cmd.Refused(N_("That visit cannot be rated."))
+            return cmd.Done("rated", {"stars": rated.stars, "code": rated.code})
+        case cmd.SendReceipt(booking_id):
+            from core import receipts
+            from core.runtime import current_runtime
+
+            row = session.get(Booking, booking_id)
+            if row is None or row.customer_id != customer.id or row.status != "completed":
+                return cmd.Refused(N_("That receipt is not available."))
+            receipts.send_pdf(session, row, ctx.now, current_runtime().settings.var_dir)
+            return cmd.Done("receipt", {"code": row.code})
+        case cmd.PayBalance(booking_id, method):
+            started = payments.pay_balance(session, booking_id, method, ctx.now, customer_id=customer.id)
+            if started is None:
+                return cmd.Refused(N_("Nothing is left to pay for that booking."))
+            paying = session.get(Payment, started.payment_id)
+            return cmd.Done("paybalance", {"amount": paying.amount_minor, "method": method})
         case cmd.MessageShop(text):
             _to_owners(session, ctx, customer, text)
     return None

@@ -224,3 +224,84 @@ def on_pay_again(turn: Turn, choice: str) -> None:
 
 
 GLOBAL_CHOICES.update({"offer:": on_offer, "rm:": on_reminder, "payagain:": on_pay_again})
+
+
+# -- extra work, ratings and receipts (issue 7), valid in any state ------------------------
+
+
+def on_extra(turn: Turn, choice: str) -> None:
+    """Extra work a mechanic found: "extra:yes:<item>" / "extra:no:<item>"."""
+    _, answer, item_id = choice.split(":", 2)
+    if not item_id.isdigit() or answer not in ("yes", "no"):
+        turn.ask("menu")
+        return
+    turn.state = "notice"
+    turn.do(DecideExtra(int(item_id), answer == "yes"))
+
+
+def on_rate(turn: Turn, choice: str) -> None:
+    """The 1-5 rating after a visit: "rate:<booking>:<stars>"."""
+    _, booking_id, stars = (choice.split(":", 2) + ["", ""])[:3]
+    if not (booking_id.isdigit() and stars.isdigit() and 1 <= int(stars) <= 5):
+        turn.ask("menu")
+        return
+    turn.state = "notice"
+    turn.do(RateJob(int(booking_id), int(stars)))
+
+
+def on_receipt(turn: Turn, choice: str) -> None:
+    """The receipt as a PDF: "receipt:pdf:<booking>"."""
+    booking_id = choice.rsplit(":", 1)[-1]
+    if not booking_id.isdigit():
+        turn.ask("menu")
+        return
+    turn.state = "notice"
+    turn.do(SendReceipt(int(booking_id)))
+
+
+def prompt_notice(turn: Turn, before: list[Msg]) -> None:
+    turn.ask("menu", *before)
+
+
+def handle_notice(turn: Turn, event: Event, choice: str | None) -> None:
+    outcome = event.outcome if event.kind == "outcome" else None
+    if isinstance(outcome, Done) and outcome.what == "extra":
+        d = outcome.detail
+        total = m.money(d["total"], turn.ctx.shop.currency)
+        said = Msg(N_("Thank you: the extra work ({work}) is approved. Your new total is {total}."),
+                   {"work": d["work"], "total": total}) if d["approved"] else \
+            Msg(N_("OK, we will not do that work ({work}). Your total stays {total}."), {"work": d["work"], "total": total})  # fmt: skip
+        turn.ask("menu", said)
+    elif isinstance(outcome, Done) and outcome.what == "rated":
+        turn.ask("menu", Msg(N_("Thank you for rating your visit {stars} of 5!"), {"stars": outcome.detail["stars"]}))
+    elif isinstance(outcome, Done) and outcome.what == "paybalance":
+        amount = m.money(outcome.detail["amount"], turn.ctx.shop.currency)
+        said = Msg(N_("Check your phone: M-Pesa will ask you to pay {amount}. Enter your PIN to confirm."),
+                   {"amount": amount}) if outcome.detail["method"] == "mpesa" else \
+            Msg(N_("The payment request of {amount} is on its way."), {"amount": amount})  # fmt: skip
+        turn.ask("menu", said)
+    elif isinstance(outcome, Done) and outcome.what == "receipt":
+        turn.ask("menu", Msg(N_("Your receipt for {code} is on its way as a PDF."), {"code": outcome.detail["code"]}))
+    elif outcome is not None:
+        _refused(turn, outcome)
+    else:
+        turn.ask("menu")
+
+
+state("notice")((prompt_notice, handle_notice))
+
+from bot.model import DecideExtra, PayBalance, RateJob, SendReceipt  # noqa: E402  (issue 7 additions)
+
+
+def on_pay_balance(turn: Turn, choice: str) -> None:
+    """"Pay now" when the car is ready: "paybalance:<booking>:<method>"."""
+    _, booking_id, method = (choice.split(":", 2) + ["", ""])[:3]
+    if not booking_id.isdigit() or method not in turn.ctx.shop.payment_methods:
+        turn.ask("menu")
+        return
+    turn.state = "notice"
+    turn.do(PayBalance(int(booking_id), method))
+
+
+GLOBAL_CHOICES.update({"extra:": on_extra, "rate:": on_rate, "receipt:": on_receipt,
+                       "paybalance:": on_pay_balance})  # fmt: skip

@@ -97,12 +97,39 @@ class RetryPayment:
 
 
 @dataclass(frozen=True)
+class PayBalance:
+    booking_id: int
+    payment_method: str
+
+
+@dataclass(frozen=True)
 class MessageShop:
     text: str
 
 
+@dataclass(frozen=True)
+class DecideExtra:
+    """The customer's answer about extra work a mechanic found (issue 7)."""
+
+    item_id: int
+    approve: bool
+
+
+@dataclass(frozen=True)
+class RateJob:
+    booking_id: int
+    stars: int
+
+
+@dataclass(frozen=True)
+class SendReceipt:
+    """The receipt of a completed visit as a PDF document."""
+
+    booking_id: int
+
+
 Command = (SetLanguage | SavePhone | SaveVehicle | Hold | Cancel | Reschedule | JoinWaitlist
-           | AcceptOffer | DeclineOffer | RetryPayment | MessageShop)  # fmt: skip
+           | AcceptOffer | DeclineOffer | RetryPayment | PayBalance | MessageShop)  # fmt: skip
 
 
 # -- outcomes (fed back as Event("outcome", outcome=...)) ----------------------------------

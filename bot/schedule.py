@@ -50,8 +50,34 @@ def offer_waitlist() -> int:
     return len(waitlist.offer_everywhere(current_runtime().db, current_runtime().now()))
 
 
+def send_reminders() -> int:
+    """Reminders 24 h and 2 h before confirmed visits (per shop), each written once."""
+    from core import reminders
+
+    return reminders.send_due(current_runtime().db, current_runtime().now())
+
+
+def send_digests() -> int:
+    """Each shop's daily digest to its owners at the shop's digest time, once a day."""
+    from core import digest
+
+    runtime = current_runtime()
+    return digest.send_due(runtime.db, runtime.now(), runtime.settings.var_dir)
+
+
+def reconcile_payments() -> int:
+    """Ask the providers about payments still undecided (STK query, Kaspi status polls)."""
+    from core import payments
+
+    result = payments.reconcile_payments(current_runtime().now())
+    return result.checked
+
+
 JOBS = [  # (function, interval in seconds)
     (expire_holds, 60),
     (redrive_outbox, 30),
     (offer_waitlist, 120),
+    (send_reminders, 120),
+    (send_digests, 300),
+    (reconcile_payments, 5),
 ]

@@ -1,12 +1,264 @@
 """Staff in chat: mechanics and owners on the same bot and number as customers.
 
-Placeholder until issue 7 lands: no one is treated as staff yet, so every message goes
-to the customer conversation.
+Every inbound message passes `handles` before the customer conversation:
+
+- a recognised staff member of this shop talks to the staff dialogue (bot/staff_engine.py),
+  whose state lives in the same conversation row (data["staff"]); its commands run
+  against core in the message's transaction;
+- recognition: on Telegram, a listed staff member proves their phone once by sharing
+  their own contact through the request_contact button (Telegram marks whose contact it
+  is; someone else's card is refused), and is known by their Telegram user id from then
+  on; on WhatsApp the sender's number is the proof (Twilio vouches for it);
+- anyone else who tries a staff command ("/jobs", "/digest", a forged staff button) is
+  refused, politely, and the attempt is logged with the phone masked. Staff of one shop
+  are nobody in another shop: recognition is always per shop;
+- everything else goes on to the customer conversation (returns False).
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from datetime import datetime
 
-def handles(session, shop_id, inbound, event, now, inbox_id) -> bool:
-    """True when the message was a staff member's and has been answered here."""
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot import staff_commands, staff_engine, staff_words
+from bot.model import Event
+from bot.staff_context import DbStaffContext
+from core import availability as av
+from core import outbox
+from core.customers import customer_for, mask_phone, normalise_phone
+from core.i18n import N_
+from core.messages import Msg, Reply
+from core.models import Conversation, InboxUpdate, Staff
+
+log = logging.getLogger(__name__)
+MAX_ROUNDS = 6
+# Commands a customer has too (the customer conversation answers them).
+SHARED = {"menu", "help", "language", "staff"}
+
+
+def handles(session: Session, shop_id: int, inbound, event: Event, now: datetime, inbox_id: int) -> bool:
+    """True when the message was a staff member's (or a refused attempt at a staff
+    command) and has been answered here."""
+    staff, just_verified = _recognised(session, shop_id, inbound, now)
+    if staff is not None:
+        if just_verified:
+            event = Event("verified", text=event.text if event.kind == "text" else "")
+        elif inbound.event is None:
+            event = _photo_event(session, inbound, inbox_id) or event
+        converse(session, shop_id, staff, inbound.channel, inbound.chat_id, event, now, inbox_id, inbound.callback_id,
+                 inbound.tapped_message_id)  # fmt: skip
+        return True
+    return _gatekeeper(session, shop_id, inbound, event, now, inbox_id)
+
+
+# -- who is this --------------------------------------------------------------------------
+
+
+def _recognised(session: Session, shop_id: int, inbound, now: datetime) -> tuple[Staff | None, bool]:
+    if inbound.channel == "telegram" and inbound.user_id and inbound.user_id.lstrip("-").isdigit():
+        staff = session.scalar(select(Staff).where(
+            Staff.shop_id == shop_id, Staff.telegram_user_id == int(inbound.user_id), Staff.active.is_(True),
+            Staff.verified_at.is_not(None)).order_by(Staff.id))  # fmt: skip
+        if staff is not None:
+            return staff, False
+        if inbound.event is not None and inbound.event.kind == "contact" and inbound.phone:
+            return _verify_telegram(session, shop_id, inbound, now)
+        return None, False
+    if inbound.channel == "whatsapp" and inbound.phone:
+        phone = _phone(inbound.phone, av.shop_view(session, shop_id).spec.country)
+        staff = session.scalar(select(Staff).where(
+            Staff.shop_id == shop_id, Staff.phone == phone, Staff.active.is_(True))) if phone else None  # fmt: skip
+        if staff is None:
+            return None, False
+        # Twilio's 24-hour window is tracked per channel identity: keep the staff member's open.
+        customer_for(session, shop_id, "whatsapp", inbound.chat_id, language=staff.language, name=staff.name,
+                     phone=phone, now=now)  # fmt: skip
+        first = staff.verified_at is None
+        if first:
+            staff.verified_at = now
+            log.info("staff %s (%s) of shop %s recognised on WhatsApp", staff.id, mask_phone(phone), shop_id)
+        return staff, first
+    return None, False
+
+
+def _verify_telegram(session: Session, shop_id: int, inbound, now: datetime) -> tuple[Staff | None, bool]:
+    """The sender shared their own contact: are they on this shop's staff list?"""
+    phone = _phone(inbound.phone, av.shop_view(session, shop_id).spec.country)
+    staff = session.scalar(select(Staff).where(
+        Staff.shop_id == shop_id, Staff.phone == phone, Staff.active.is_(True))) if phone else None  # fmt: skip
+    if staff is None:
+        return None, False
+    staff.telegram_user_id, staff.verified_at = int(inbound.user_id), now
+    log.info("staff %s (%s) of shop %s verified on Telegram", staff.id, mask_phone(phone), shop_id)
+    conv = conversation(session, shop_id, inbound.channel, inbound.chat_id, now)
+    conv.data = {k: v for k, v in (conv.data or {}).items() if k != "staff_verify"}
+    return staff, True
+
+
+def _phone(raw: str, country: str) -> str | None:
+    """E.164 from a shared contact: Telegram often leaves out the "+" ("254711000001")."""
+    found = normalise_phone(raw, country)
+    digits = raw.strip().lstrip("+")
+    if found is None and digits.isdigit() and len(digits) >= 10:
+        found = normalise_phone(f"+{digits}", country)
+    return found
+
+
+def _photo_event(session: Session, inbound, inbox_id: int) -> Event | None:
+    """A photo (which the channels pass on as "unsupported"): its file, for extra work."""
+    row = session.get(InboxUpdate, inbox_id)
+    try:
+        data = json.loads(row.payload) if row is not None else {}
+    except ValueError:
+        return None
+    if inbound.channel == "telegram":
+        photos = (data.get("message") or {}).get("photo") or []
+        if photos:
+            return Event("photo", text=f"telegram:{photos[-1]['file_id']}")
+    elif inbound.channel == "whatsapp" and int(data.get("NumMedia") or 0) > 0:
+        if str(data.get("MediaContentType0", "")).startswith("image/") and data.get("MediaUrl0"):
+            return Event("photo", text=f"whatsapp:{data['MediaUrl0']}")
+    return None
+
+
+# -- everybody else -----------------------------------------------------------------------
+
+
+def _gatekeeper(session: Session, shop_id: int, inbound, event: Event, now: datetime, inbox_id: int) -> bool:
+    spec = av.shop_view(session, shop_id).spec
+    who = mask_phone(inbound.phone or (f"tg{inbound.user_id}" if inbound.user_id else inbound.chat_id))
+    kind = event.kind
+    conv = None
+    if kind in ("contact", "foreign_contact", "text", "choice"):
+        conv = conversation(session, shop_id, inbound.channel, inbound.chat_id, now)
+    verifying = bool(conv is not None and (conv.data or {}).get("staff_verify"))
+
+    def answer(*texts: Msg, ask_contact: bool = False) -> bool:
+        lang = conv.language if conv is not None and conv.language in spec.languages else \
+            (inbound.language_hint if inbound.language_hint in spec.languages else spec.languages[0])  # fmt: skip
+        if inbound.channel == "whatsapp":  # they wrote to us: WhatsApp's 24-hour window is open for the answer
+            customer_for(session, shop_id, "whatsapp", inbound.chat_id, language=lang, name=inbound.name,
+                         phone=_phone(inbound.phone or "", spec.country), now=now)  # fmt: skip
+        _write(session, shop_id, inbound.channel, inbound.chat_id, lang, [Reply(tuple(texts), (), ask_contact)],
+               now, inbox_id, inbound.callback_id)  # fmt: skip
+        return True
+
+    def refused(what: str, why: str) -> None:
+        log.warning("refused %s from %s on %s (shop %s): %s", what, who, inbound.channel, shop_id, why)
+
+    if kind == "contact" and verifying:  # their own number, but not on the staff list
+        refused("staff verification", "the phone is not on the staff list")
+        _flag(conv, False)
+        return answer(Msg(N_("This number is not on the staff list of {shop}. Ask the owner to add you."),
+                          {"shop": spec.name}))  # fmt: skip
+    if kind == "foreign_contact" and verifying:
+        refused("staff verification", "someone else's contact was shared")
+        return answer(Msg(N_("Please share your own number, using the button below.")), ask_contact=True)
+    if kind == "choice" and event.choice.startswith("st:"):
+        refused(f"staff button {event.choice!r}", "not verified staff of this shop")
+        return answer(*_not_staff(spec.name))
+    if kind != "text":
+        return False
+    parsed = staff_words.parse(event.text)
+    if parsed is None:
+        return False
+    if parsed.name == "staff":
+        if inbound.channel == "telegram":
+            _flag(conv, True)
+            return answer(Msg(N_("To confirm that you work at {shop}, share your phone number with the button below. "
+                                 "It must be the number the owner listed for you."), {"shop": spec.name}),
+                          ask_contact=True)  # fmt: skip
+        refused("staff verification", "the WhatsApp number is not on the staff list")
+        return answer(Msg(N_("This number is not on the staff list of {shop}. Ask the owner to add you."),
+                          {"shop": spec.name}))  # fmt: skip
+    if parsed.slash and parsed.name not in SHARED:
+        refused(f"staff command /{parsed.name}", "not verified staff of this shop")
+        return answer(*_not_staff(spec.name))
     return False
+
+
+def _not_staff(shop: str) -> list[Msg]:
+    return [Msg(N_("That command is only for the staff of {shop}."), {"shop": shop}),
+            Msg(N_("If you work here, send /staff to confirm your phone number."))]  # fmt: skip
+
+
+def _flag(conv: Conversation, on: bool) -> None:
+    data = {k: v for k, v in (conv.data or {}).items() if k != "staff_verify"}
+    if on:
+        data["staff_verify"] = True
+    conv.data = data
+
+
+# -- the staff dialogue -------------------------------------------------------------------
+
+
+def converse(session: Session, shop_id: int, staff: Staff, channel: str, chat_id: str, event: Event, now: datetime,
+             inbox_id: int | None = None, callback_id: str | None = None, tapped: int | None = None) -> list[Reply]:  # fmt: skip
+    """Run one event through the staff engine and write the replies to the outbox."""
+    conv = conversation(session, shop_id, channel, chat_id, now)
+    ctx = DbStaffContext(session, staff, now)
+    data = dict((conv.data or {}).get("staff") or {})
+    replies: list[Reply] = []
+    try:
+        with session.begin_nested():  # a failure below undoes everything the step did
+            for _ in range(MAX_ROUNDS):
+                result = staff_engine.step(data, event, ctx)
+                data = result.data
+                replies += result.replies
+                outcome = None
+                for command in result.commands:
+                    outcome = staff_commands.execute(session, ctx, command, channel, chat_id) or outcome
+                if outcome is None:
+                    break
+                event = Event("outcome", outcome=outcome)
+    except Exception:
+        log.exception("staff step failed (shop %s, staff %s)", shop_id, staff.id)
+        session.refresh(conv)
+        session.refresh(staff)
+        data = dict((conv.data or {}).get("staff") or {})
+        replies = [Reply((Msg(N_("Sorry, something went wrong on our side. Please try again in a moment.")),))]
+    if len(replies) > 1:  # one message per message: several could arrive out of order
+        replies = [Reply(tuple(t for r in replies for t in r.texts), replies[-1].choices,
+                         any(r.ask_contact for r in replies))]  # fmt: skip
+    conv.data = {**(conv.data or {}), "staff": data}
+    conv.version += 1
+    conv.updated_at = now
+    lang = ctx.staff.language
+    extra = {"edit_message_id": tapped} if tapped else None
+    _write(session, shop_id, channel, chat_id, lang, replies, now, inbox_id, callback_id, extra)
+    return replies
+
+
+def _write(session: Session, shop_id: int, channel: str, chat_id: str, lang: str, replies: list[Reply], now: datetime,
+           inbox_id: int | None, callback_id: str | None, first_extra: dict | None = None) -> None:  # fmt: skip
+    if callback_id:  # stop the tapped button's spinner
+        outbox.send(session, shop_id=shop_id, channel=channel, address=chat_id, language=lang, reply=Reply(()),
+                    kind="callback_answer", extra={"callback_id": callback_id},
+                    dedupe_key=f"answer:{inbox_id}" if inbox_id else None, now=now)  # fmt: skip
+    for i, reply in enumerate(replies):
+        outbox.send(session, shop_id=shop_id, channel=channel, address=chat_id, language=lang, reply=reply,
+                    dedupe_key=f"reply:{inbox_id}:{i}" if inbox_id else None, now=now,
+                    extra=first_extra if i == 0 else None)  # fmt: skip
+
+
+def conversation(session: Session, shop_id: int, channel: str, chat_id: str, now: datetime) -> Conversation:
+    """The chat's conversation row, locked for this transaction (created on first contact);
+    the same row, and the same lock, as the customer conversation's."""
+    query = select(Conversation).where(Conversation.shop_id == shop_id, Conversation.channel == channel,
+                                       Conversation.chat_id == chat_id).with_for_update()  # fmt: skip
+    row = session.scalar(query)
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            session.add(Conversation(shop_id=shop_id, channel=channel, chat_id=chat_id, state="start", data={},
+                                     version=0, updated_at=now))  # fmt: skip
+            session.flush()
+    except IntegrityError:
+        pass
+    return session.scalar(query)

@@ -65,10 +65,13 @@ log = logging.getLogger(__name__)
 DEFERRED = "deferred_jobs"
 
 
-def defer(session: Session, func: Callable, *args, job_id: str | None = None) -> None:
+def defer(session: Session, func: Callable, *args, job_id: str | None = None, first: bool = False) -> None:
     """Enqueue `func(*args)` once this session's transaction commits (never before, and
-    never if it rolls back). Jobs take ids and are idempotent; `job_id` makes them unique."""
-    session.info.setdefault(DEFERRED, []).append((func, args, job_id))
+    never if it rolls back). Jobs take ids and are idempotent; `job_id` makes them unique.
+
+    Jobs are enqueued in the order deferred, except that `first` ones (message deliveries)
+    go before the rest: a reply is on its way before the work it announces starts."""
+    session.info.setdefault(DEFERRED, []).append((func, args, job_id, first))
 
 
 class UnitOfWork:
@@ -100,9 +103,9 @@ class UnitOfWork:
             self.session = None
         if exc_type is None:
             hooks, self._after_commit = self._after_commit, []
-            for func, args, job_id in deferred:
-                hooks.insert(0, lambda f=func, a=args, j=job_id: self._enqueue_safely(f, a, j))
-            for hook in hooks:
+            ordered = [d for d in deferred if d[3]] + [d for d in deferred if not d[3]]
+            jobs = [lambda f=func, a=args, j=job_id: self._enqueue_safely(f, a, j) for func, args, job_id, _ in ordered]
+            for hook in jobs + hooks:  # jobs first, in the order they were deferred
                 hook()
 
     def _enqueue_safely(self, func: Callable, args: tuple, job_id: str | None) -> None:

@@ -1,8 +1,10 @@
 """The life of a booking, as the shop floor sees it.
 
 held → confirmed → received → in_progress ⇄ awaiting_approval → ready → completed,
-with the side exits cancelled, no_show, expired and needs_reschedule. The table below is
-the whole rule book; `check_move` is the only way to ask it.
+with the side exits cancelled, no_show, expired and needs_reschedule. An expired hold
+comes back as confirmed only when its payment arrives late and the slot is still free
+(core.payments). The table below is the whole rule book; `check_move` is the only way
+to ask it.
 
 ```mermaid
 stateDiagram-v2
@@ -10,6 +12,7 @@ stateDiagram-v2
     held --> confirmed
     held --> expired
     held --> cancelled
+    expired --> confirmed
     confirmed --> received
     confirmed --> cancelled
     confirmed --> no_show
@@ -58,7 +61,7 @@ MOVES: dict[BookingStatus, frozenset[BookingStatus]] = {
     S.COMPLETED: frozenset(),
     S.CANCELLED: frozenset(),
     S.NO_SHOW: frozenset(),
-    S.EXPIRED: frozenset(),
+    S.EXPIRED: frozenset({S.CONFIRMED}),  # a late payment, while the slot is still free
 }
 
 # Statuses in which a booking holds its mechanic and bay. A held booking blocks only

@@ -284,11 +284,18 @@ class Payment(Base):
     """Money asked for or received against a booking, by M-Pesa, Kaspi or at the shop.
 
     (provider, provider_ref) is unique: the CheckoutRequestID, Kaspi QrPaymentId or txn_id
-    is the key every callback is applied by, exactly once.
+    is the key every callback is applied by, exactly once. (provider, receipt) is unique
+    too: one M-Pesa receipt never pays for two things. A pending payment that waits for
+    the provider carries `next_check_at`, when the reconciliation job looks at it next
+    (STK query, Kaspi status poll), and `give_up_at`, after which it is failed.
     """
 
     __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("provider", "provider_ref"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_ref"),
+        UniqueConstraint("provider", "receipt"),
+        Index("ix_payments_due", "status", "next_check_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
@@ -296,6 +303,7 @@ class Payment(Base):
     purpose: Mapped[str] = mapped_column(String(16))  # deposit | full | balance
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+    # pending | completed | failed | refund_due | refunding | refunded
     status: Mapped[str] = mapped_column(String(16), default="pending")
     provider_ref: Mapped[str | None] = mapped_column(String(100))
     merchant_ref: Mapped[str | None] = mapped_column(String(100))
@@ -306,6 +314,17 @@ class Payment(Base):
     raw_callbacks: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None]
+    # Where the request to the provider stands: requesting | sent | retry | unknown, or the
+    # provider's last word while it is undecided (M-Pesa "1037", Kaspi "Wait").
+    provider_status: Mapped[str | None] = mapped_column(String(32))
+    link: Mapped[str | None] = mapped_column(String(500))  # Kaspi payment link
+    requested_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # the link (or prompt) stops working
+    next_check_at: Mapped[datetime | None]
+    give_up_at: Mapped[datetime | None]
+    check_interval_s: Mapped[int | None] = mapped_column(Integer)  # Kaspi StatusPollingInterval
+    checks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    updated_at: Mapped[datetime | None]
 
 
 class Closure(Base):
@@ -415,3 +434,23 @@ class WaitlistEntry(Base):
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     offered_at: Mapped[datetime | None]
+
+
+class Rating(Base):
+    """A customer's 1-5 stars for a completed visit: one per booking (a second answer
+    replaces the first), kept with the mechanic who did the job."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (
+        UniqueConstraint("booking_id"),
+        Index("ix_ratings_shop_time", "shop_id", "created_at"),
+        Index("ix_ratings_mechanic", "mechanic_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    mechanic_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    stars: Mapped[int] = mapped_column(Integer)  # 1..5, checked by core.ratings
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -43,7 +43,7 @@ def send(session: Session, *, shop_id: int, channel: str, address: str, language
         session.flush()
     from bot.delivery import deliver  # the channel senders live with the channels
 
-    defer(session, deliver, row.id, job_id=f"deliver-{row.id}")
+    defer(session, deliver, row.id, job_id=f"deliver-{row.id}", first=True)
     return row
 
 

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core import availability as av
 from core import slots as engine
 from core.booking import move
-from core.db import Database
+from core.db import Database, session_of
 from core.lifecycle import BookingStatus
 from core.models import Booking, BookingEvent, Staff
 
@@ -43,10 +44,9 @@ class Unassigned:
     starts_at: datetime
 
 
-def go_off_shift(db: Database, staff_id: int, actor: str, now: datetime) -> list[Reassigned | Unassigned]:
+def go_off_shift(db: Database | Session, staff_id: int, actor: str, now: datetime) -> list[Reassigned | Unassigned]:
     """Take the mechanic off shift and hand each of their future jobs on."""
-    with db.uow() as uow:
-        s = uow.session
+    with session_of(db) as s:
         mechanic = s.get(Staff, staff_id)
         if mechanic is None:
             raise LookupError(f"no staff member with id {staff_id}")
@@ -66,11 +66,11 @@ def go_off_shift(db: Database, staff_id: int, actor: str, now: datetime) -> list
         return outcomes
 
 
-def go_on_shift(db: Database, staff_id: int) -> None:
-    with db.uow() as uow:
-        mechanic = uow.session.get(Staff, staff_id)
+def go_on_shift(db: Database | Session, staff_id: int) -> None:
+    with session_of(db) as s:
+        mechanic = s.get(Staff, staff_id)
         mechanic.on_shift = True
-        av.touch_shop(uow.session, mechanic.shop_id)
+        av.touch_shop(s, mechanic.shop_id)
 
 
 def _hand_on(s, view: av.ShopView, job: Booking, mechanic: Staff, actor: str, now: datetime):

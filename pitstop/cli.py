@@ -229,7 +229,7 @@ def digest(slug: str, day: str | None, out: str | None, lang: str | None) -> Non
     from core import digest as digests
     from core.availability import shop_view
     from core.messages import render
-    from core.models import Shop, utcnow
+    from core.models import Shop
     from core.owner import export_csv
     from core.runtime import build_runtime
 
@@ -249,7 +249,7 @@ def digest(slug: str, day: str | None, out: str | None, lang: str | None) -> Non
         if shop_id is None:
             raise click.ClickException(f"no shop {slug!r} in this database; load it with `pitstop shop load FILE`")
         view = shop_view(s, shop_id)
-        wanted = wanted or view.local_day(utcnow())
+        wanted = wanted or view.local_day(runtime.now())
         lang = lang or view.spec.languages[0]
         figures = digests.figures_for(s, shop_id, wanted)
         for msg in digests.texts(figures):

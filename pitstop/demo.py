@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from pitstop.story import StoryBroke, TelegramUser, Transcript, WhatsAppUser, World
+from pitstop.story import StoryBroke, TelegramUser, Transcript, WhatsAppUser, World, wait_for
 
 START = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday, 10:00 in Nairobi, 12:00 in Atyrau
 
@@ -41,6 +41,8 @@ def chapter_nairobi_telegram(world: World) -> None:
     amina.taps("pay:mpesa")
     amina.shares_contact("+254712345678")
     expect(amina.last_text(), "is held for", "Amina's booking was not held")
+    world.transcript.note("Amina enters her M-Pesa PIN on her phone; Safaricom calls Pitstop back")
+    wait_for(amina, "is confirmed")
 
 
 def chapter_nairobi_whatsapp(world: World) -> None:
@@ -83,6 +85,12 @@ def chapter_atyrau_whatsapp(world: World) -> None:
     asel.says("да")
     replies = asel.says(asel.number_of("Kaspi"))
     expect("\n".join(replies), "ZA-", "Асель's booking has no code")
+    world.transcript.note("Асель opens the link and pays in the Kaspi app")
+    payment = world.kaspi.payments()[-1]
+    world.kaspi.set_status(payment.payment_id, "Processed")
+    time.sleep(1.1)  # Kaspi asks to be polled no more than once a second here
+    run_cron(world, "reconcile_payments")
+    wait_for(asel, "ZA-")
 
 
 def chapter_atyrau_telegram(world: World) -> None:
@@ -109,6 +117,14 @@ CHAPTERS: list[tuple[str, str, Callable[[World], None]]] = [
     ("zhaiyk-auto", "ru", chapter_atyrau_whatsapp),
     ("zhaiyk-auto", "kk", chapter_atyrau_telegram),
 ]
+
+
+def run_cron(world: World, name: str) -> None:
+    """Run one of the cron process's jobs now, as `pitstop cron` would."""
+    from bot import schedule
+
+    world.transcript.note(f"cron: {name}")
+    getattr(schedule, name)()
 
 
 def expect(text: str, fragment: str, problem: str) -> None:

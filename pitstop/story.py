@@ -295,3 +295,20 @@ class WhatsAppUser:
 
 
 SHOP_NAMES = {"mwangaza-motors": "Mwangaza Motors", "zhaiyk-auto": "Жайық Авто"}
+
+
+def wait_for(person, fragment: str, timeout: float = 15.0) -> str:
+    """Wait until `person` is sent a message containing `fragment` (an answer that comes
+    later, e.g. after a payment callback); print it and return it."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    seen: list = []
+    while time.monotonic() < deadline:
+        for message in person.replies():
+            text = message if isinstance(message, str) else (message.get("text") or message.get("caption") or "")
+            seen.append(text)
+            if fragment in text:
+                return text
+        time.sleep(0.1)
+    raise StoryBroke(f"{person.name} waited for a message with {fragment!r}; got {seen!r}")

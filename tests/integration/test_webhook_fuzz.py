@@ -12,7 +12,13 @@ from sqlalchemy import func, select
 from core.models import Booking, Conversation, InboxUpdate, OutboxMessage
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio, signed_inbound
-from tests.integration.channel_helpers import PUBLIC, SECRET, TWILIO_SID, TWILIO_TOKEN, start_pitstop
+from tests.integration.channel_helpers import (
+    PUBLIC,
+    SECRET,
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    start_pitstop,
+)
 
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),

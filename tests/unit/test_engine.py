@@ -222,3 +222,15 @@ def test_any_event_in_any_state_gets_a_reply_and_leaves_a_valid_state(start, eve
         for reply in result.replies:
             render_reply(reply, "en")
         state, data = result.state, result.data
+
+
+def test_pay_now_when_the_car_is_ready_works_from_any_state():
+    from bot.model import PayBalance
+
+    chat = Chat(FakeContext()).send(Event("start")).tap("lang:en").tap("m:vehicles")
+    chat.tap("paybalance:9:mpesa")
+    assert chat.commands[-1] == PayBalance(9, "mpesa")
+    chat.outcome(Done("paybalance", {"amount": 800000, "method": "mpesa"}))
+    assert chat.text.startswith("Check your phone: M-Pesa will ask you to pay Ksh8,000.")
+    chat.tap("paybalance:9:bitcoin")
+    assert chat.state == "menu" and chat.commands[-1] == PayBalance(9, "mpesa")

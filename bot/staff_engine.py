@@ -1,0 +1,684 @@
+"""The staff dialogue: step(data, event, context) -> (data, replies, commands). Pure.
+
+Mechanics and owners talk to the same bot as customers. Everything is reachable two
+ways: by buttons (Telegram; numbered on WhatsApp) from a short menu, and by typed
+commands in any of the four languages ("ready 1042", "готово 1042", "/close 24.12
+stocktake"; see bot/staff_words.py). A mechanic works on their own jobs; the owner on
+every job, and has the owner's commands too. The engine decides only what to say and
+what to ask core for; permissions are checked again where commands are carried out.
+
+States: home, jobs, job (one job's card), confirm (yes/no before a no-show, a hand-over
+with money owed, going off shift), extra_desc → extra_price → extra_photo →
+extra_confirm (reporting extra work), language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot import staff_words as words
+from bot import understand
+from bot.model import Event
+from bot.staff_model import (
+    Complete,
+    Denied,
+    Export,
+    JobAction,
+    JobView,
+    ProposeExtra,
+    Report,
+    ResetTokens,
+    Restock,
+    SetDay,
+    SetLanguage,
+    Shift,
+    Shown,
+    StaffContext,
+    StaffDone,
+    StaffRefused,
+    Stock,
+)
+from core import messages as m
+from core.i18n import N_, NP_
+from core.messages import Choice, Msg, Reply, render
+
+IDLE_AFTER = timedelta(minutes=30)
+RESTING = {"home", "jobs", "job"}
+LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ru": "Русский", "kk": "Қазақша"}
+# Which job statuses each action applies to (core checks again, by the rule book).
+ALLOWED = {
+    "received": ("confirmed",),
+    "start": ("confirmed", "received"),
+    "extra": ("confirmed", "received", "in_progress", "awaiting_approval"),
+    "ready": ("confirmed", "received", "in_progress"),
+    "done": ("received", "in_progress", "ready"),
+    "noshow": ("confirmed",),
+}
+ACTION_LABELS = {
+    "received": N_("Car received"),
+    "start": N_("Start work"),
+    "extra": N_("Extra work found"),
+    "ready": N_("Ready for pickup"),
+    "done": N_("Done, car handed over"),
+    "noshow": N_("No-show"),
+}
+BUTTONS = {  # which actions a job's card offers, by status
+    "confirmed": ("received", "start", "noshow"),
+    "received": ("start", "extra", "ready"),
+    "in_progress": ("extra", "ready"),
+    "awaiting_approval": ("extra",),
+    "ready": ("done",),
+}
+STATUS_NAMES = {
+    "held": N_("waiting for payment"), "confirmed": N_("confirmed"), "received": N_("car received"),
+    "in_progress": N_("in progress"), "awaiting_approval": N_("waiting for the customer's approval"),
+    "ready": N_("ready for pickup"), "needs_reschedule": N_("needs a new time"), "completed": N_("completed"),
+    "cancelled": N_("cancelled"), "no_show": N_("no-show"), "expired": N_("expired"),
+}  # fmt: skip
+YES = ["yes", "ndio", "да", "иә", "ok"]
+NO = ["no", "hapana", "нет", "жоқ"]
+
+
+@dataclass(frozen=True)
+class StaffStep:
+    data: dict
+    replies: list[Reply]
+    commands: list
+
+
+@dataclass
+class Turn:
+    ctx: StaffContext
+    data: dict
+    replies: list[Reply] = field(default_factory=list)
+    commands: list = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        return self.data.get("state", "home")
+
+    @property
+    def lang(self) -> str:
+        return self.ctx.staff.language
+
+    @property
+    def owner(self) -> bool:
+        return self.ctx.staff.role == "owner"
+
+    def say(self, *texts: Msg, choices: tuple[Choice, ...] = ()) -> None:
+        self.replies.append(Reply(tuple(texts), tuple(choices)))
+
+    def offer(self, texts: list[Msg], choices: list[Choice], aliases: dict[str, list[str]] | None = None) -> None:
+        self.data["offered"] = [[c.id, [self.label(c)] + (aliases or {}).get(c.id, [])] for c in choices]
+        self.say(*texts, choices=tuple(choices))
+
+    def label(self, c: Choice) -> str:
+        return c.label if isinstance(c.label, str) else render(c.label, self.lang)
+
+    def ask(self, state: str, *before: Msg) -> None:
+        self.data["state"] = state
+        PROMPTS[state](self, list(before))
+
+    def do(self, command) -> None:
+        self.commands.append(command)
+
+    def done(self) -> StaffStep:
+        self.data["at"] = self.ctx.now.isoformat()
+        return StaffStep(self.data, self.replies, self.commands)
+
+
+def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
+    """Advance the staff dialogue by one event. Never raises for anything typed."""
+    turn = Turn(ctx, dict(data or {}))
+    if turn.state not in PROMPTS:
+        turn.data["state"] = "home"
+    if event.kind == "outcome":
+        _outcome(turn, event.outcome)
+        return turn.done()
+    if event.kind == "verified":
+        s = ctx.staff
+        role = Msg(N_("owner")) if s.role == "owner" else Msg(N_("mechanic"))
+        greeting = Msg(N_("Thank you, {name}: you are now recognised as {role} of {shop}."),
+                       {"name": s.name.split()[0], "role": m.message(role), "shop": s.shop})  # fmt: skip
+        if event.text and words.parse(event.text):  # their first message was already a command: do it
+            result = step(data, Event.typed(event.text), ctx)
+            first = result.replies[0] if result.replies else Reply(())
+            replies = [Reply((greeting, *first.texts), first.choices, first.ask_contact), *result.replies[1:]]
+            return StaffStep(result.data, replies, result.commands)
+        turn.ask("home", greeting)
+        return turn.done()
+    if _idle(turn) and turn.state not in RESTING:
+        for key in ("extra", "confirm"):
+            turn.data.pop(key, None)
+        turn.data["state"] = "home"
+    if event.kind == "start":
+        number = words.booking_number(event.text or "")
+        if number:
+            _action(turn, "start", number)
+        else:
+            turn.ask("home")
+        return turn.done()
+    if event.kind == "contact":
+        turn.ask("home", Msg(N_("You are already recognised as staff of {shop}."), {"shop": ctx.staff.shop}))
+        return turn.done()
+    if event.kind == "photo":
+        if turn.state == "extra_photo":
+            turn.data["extra"]["photo"] = event.text
+            turn.ask("extra_confirm", Msg(N_("Photo received.")))
+        else:
+            turn.ask(turn.state, Msg(N_("To send a photo of extra work, first choose the job and \"Extra work found\".")))
+        return turn.done()
+    if event.kind not in ("text", "choice"):
+        turn.ask(turn.state, Msg(N_("I can read text, buttons and photos of extra work. Please type or tap.")))
+        return turn.done()
+    text = event.text if event.kind == "text" else ""
+    if event.kind == "text" and turn.state in FREE_TEXT and not text.strip().startswith("/") \
+            and not any(understand.looks_like(text, w) for w in ("back", "stop", "menu")):  # fmt: skip
+        FREE_TEXT[turn.state](turn, text)
+        return turn.done()
+    choice = event.choice if event.kind == "choice" else None
+    parsed = words.parse(text) if text else None
+    if text and choice is None and not (parsed and (parsed.code or parsed.slash)):
+        choice = understand.pick_choice(text, [(c, labels) for c, labels in turn.data.get("offered", [])])
+    if choice is None and text:
+        global_word = next((w for w in ("back", "stop", "help", "language") if understand.looks_like(text, w)), None)
+        if global_word == "back":
+            turn.ask(BACK.get(turn.state, "home"))
+            return turn.done()
+        if global_word == "stop":
+            turn.data.pop("extra", None)
+            turn.data.pop("confirm", None)
+            turn.ask("home", Msg(N_("Stopped. Nothing was changed.")))
+            return turn.done()
+        if global_word in ("help", "language"):
+            parsed = words.Parsed(global_word, (), None, False)
+    if choice is not None:
+        _choice(turn, choice)
+    elif parsed is not None:
+        _command(turn, parsed)
+    elif turn.state in TEXT_ANSWERS:
+        TEXT_ANSWERS[turn.state](turn, text)
+    else:
+        _not_understood(turn)
+    return turn.done()
+
+
+def _idle(turn: Turn) -> bool:
+    at = turn.data.get("at")
+    return bool(at) and turn.ctx.now - datetime.fromisoformat(at) > IDLE_AFTER
+
+
+def _not_understood(turn: Turn) -> None:
+    turn.ask(turn.state, Msg(N_("Sorry, I did not get that.")), Msg(N_("Tap a button, or type /help for the commands.")))
+
+
+# -- choices and commands -----------------------------------------------------------------
+
+
+def _choice(turn: Turn, choice: str) -> None:
+    parts = choice.split(":")
+    if parts[0] != "st":
+        _not_understood(turn)
+        return
+    what = parts[1] if len(parts) > 1 else ""
+    arg = parts[2] if len(parts) > 2 else ""
+    if what == "home":
+        turn.ask("home")
+    elif what == "jobs":
+        turn.ask("jobs")
+    elif what == "job" and arg.isdigit():
+        _open_job(turn, turn.ctx.job(int(arg)))
+    elif what == "a" and len(parts) == 4 and parts[3].isdigit():
+        _act_on(turn, arg, turn.ctx.job(int(parts[3])))
+    elif what in ("yes", "no"):
+        _confirmed(turn, what == "yes")
+    elif what == "skip" and turn.state == "extra_photo":
+        turn.ask("extra_confirm")
+    elif what == "off":
+        _ask_confirm(turn, {"what": "off"})
+    elif what == "on":
+        turn.do(Shift(True))
+    elif what == "lang" and arg:
+        turn.do(SetLanguage(arg))
+    elif what == "lang":
+        turn.ask("language")
+    elif what in ("stock", "today", "digest", "week", "hours", "help"):
+        _command(turn, words.Parsed(what, (), None, False))
+    else:
+        _not_understood(turn)
+
+
+def _command(turn: Turn, p: words.Parsed) -> None:
+    ctx, name = turn.ctx, p.name
+    if name in words.OWNER_ONLY and not turn.owner:
+        turn.do(Denied(name))
+        return
+    if name in words.JOB_ACTIONS:
+        _action(turn, name, p.code)
+    elif name in ("jobs", "job") or (name == "today" and not turn.owner):
+        if p.code:
+            _open_job(turn, ctx.find_job(p.code), p.code)
+        else:
+            turn.ask("jobs")
+    elif name == "offshift":
+        _ask_confirm(turn, {"what": "off"})
+    elif name == "onshift":
+        turn.do(Shift(True))
+    elif name == "stock":
+        turn.do(Stock())
+    elif name == "restock":
+        qty = words.parse_qty(p.args[-1]) if p.args else None
+        if len(p.args) < 2 or qty is None:
+            turn.ask("home", Msg(N_("Write it like this: /restock oil-filter 10")))
+        else:
+            turn.do(Restock(" ".join(p.args[:-1]), qty))
+    elif name in ("digest", "today", "week", "hours"):
+        day = None
+        if name == "digest" and p.args:
+            day, _ = words.parse_day(p.args, ctx.today(), turn.lang)
+        turn.do(Report(name, day or ctx.today()))
+    elif name in ("close", "open"):
+        day, rest = words.parse_day(p.args, ctx.today(), turn.lang)
+        if day is None:
+            example = "/close 2026-12-24 stocktake" if name == "close" else "/open 2026-12-26"
+            turn.ask("home", Msg(N_("Which day? Write it like this: {example}"), {"example": example}))
+        else:
+            turn.do(SetDay(day, name == "close", " ".join(rest)[:200] or None))
+    elif name == "tokens":
+        args = [a for a in p.args if words._key(a) not in ("reset", "сбросить", "сброс", "tokens", "токены")]
+        if not args:
+            turn.ask("home", Msg(N_("Whose tokens? Write it like this: /tokens reset +254712345678")))
+        else:
+            turn.do(ResetTokens(" ".join(args)))
+    elif name == "export":
+        first, rest = words.parse_day(p.args, ctx.today(), turn.lang, past=True)
+        last, _ = words.parse_day(rest, ctx.today(), turn.lang, past=True)
+        if first is None:
+            turn.ask("home", Msg(N_("Which days? Write it like this: /export 2026-11-01 2026-11-30")))
+        else:
+            last = last or first
+            turn.do(Export(min(first, last), max(first, last)))
+    elif name == "help":
+        turn.ask("home", *help_texts(turn))
+    elif name == "menu":
+        turn.ask("home")
+    elif name == "language":
+        turn.ask("language")
+    elif name == "staff":
+        turn.ask("home", Msg(N_("You are already recognised as staff of {shop}."), {"shop": ctx.staff.shop}))
+    else:
+        _not_understood(turn)
+
+
+def _action(turn: Turn, action: str, number: str | None) -> None:
+    """An action typed with or without a booking number."""
+    ctx = turn.ctx
+    if number:
+        _act_on(turn, action, ctx.find_job(number), number)
+        return
+    current = ctx.job(turn.data["job"]) if turn.data.get("job") and turn.state in ("job", "confirm") else None
+    if current is not None:
+        _act_on(turn, action, current)
+        return
+    fits = [j for j in ctx.jobs() if j.status in ALLOWED[action] and _mine(turn, j)]
+    if len(fits) == 1:
+        _act_on(turn, action, fits[0])
+    elif not fits:
+        turn.ask("jobs", Msg(N_("None of your jobs today can be marked \"{action}\" now."),
+                             {"action": m.message(Msg(ACTION_LABELS[action]))}))  # fmt: skip
+    else:
+        turn.ask("jobs", Msg(N_("Which job? Choose one below, or add its number, like \"{example}\"."),
+                             {"example": f"{action} {fits[0].code}"}))  # fmt: skip
+
+
+def _mine(turn: Turn, job: JobView) -> bool:
+    return turn.owner or job.mechanic_id == turn.ctx.staff.id
+
+
+def _open_job(turn: Turn, job: JobView | None, number: str | None = None) -> None:
+    if job is None:
+        turn.ask("jobs", Msg(N_("I cannot find booking {code} in this shop."), {"code": number or "?"}))
+    elif not _mine(turn, job):
+        turn.do(Denied(f"job {job.code}"))
+    else:
+        turn.data["job"] = job.id
+        turn.ask("job")
+
+
+def _act_on(turn: Turn, action: str, job: JobView | None, number: str | None = None) -> None:
+    if job is None:
+        turn.ask("jobs", Msg(N_("I cannot find booking {code} in this shop."), {"code": number or "?"}))
+        return
+    if not _mine(turn, job):
+        turn.do(Denied(f"{action} {job.code}"))
+        return
+    turn.data["job"] = job.id
+    if job.status == "awaiting_approval" and action in ("ready", "done", "start"):
+        turn.ask("job", Msg(N_("{code} is waiting for the customer's answer about the extra work."), {"code": job.code}))
+    elif job.status not in ALLOWED[action]:
+        turn.ask("job", Msg(N_("{code} is {status} now, so that cannot be done."),
+                            {"code": job.code, "status": m.message(Msg(STATUS_NAMES.get(job.status, job.status)))}))  # fmt: skip
+    elif action == "noshow" and turn.ctx.now < job.start:
+        turn.ask("job", Msg(N_("{code} starts at {time}; it can be marked a no-show only after that."),
+                            {"code": job.code, "time": m.clock(job.start, turn.ctx.staff.timezone)}))  # fmt: skip
+    elif action == "noshow":
+        _ask_confirm(turn, {"what": "noshow", "job": job.id})
+    elif action == "done" and job.balance_minor > 0:
+        _ask_confirm(turn, {"what": "paid", "job": job.id})
+    elif action == "done":
+        turn.do(Complete(job.id, False))
+    elif action == "extra":
+        turn.data["extra"] = {"job": job.id}
+        turn.ask("extra_desc")
+    else:
+        turn.do(JobAction(job.id, action))
+
+
+# -- outcomes -----------------------------------------------------------------------------
+
+
+def _outcome(turn: Turn, outcome) -> None:
+    if isinstance(outcome, Shown):
+        turn.ask("home", *outcome.texts)
+        return
+    if isinstance(outcome, StaffRefused):
+        back = turn.state if turn.state in RESTING else "home"
+        turn.ask(back, Msg(outcome.reason, outcome.params))
+        return
+    if not isinstance(outcome, StaffDone):
+        turn.ask("home", Msg(N_("Sorry, something went wrong. Please try again.")))
+        return
+    d, what = outcome.detail, outcome.what
+    if what == "moved":
+        turn.ask("job", Msg(N_("{code} is now: {status}. The customer has been told."),
+                            {"code": d["code"], "status": m.message(Msg(STATUS_NAMES.get(d["status"], d["status"])))}))  # fmt: skip
+    elif what == "noshow":
+        one, many = NP_("{code} is marked as a no-show. The customer has been told ({n} token left).",
+                        "{code} is marked as a no-show. The customer has been told ({n} tokens left).")
+        turn.ask("jobs", Msg(one, {"code": d["code"]}, plural=many, n=d["tokens_left"]))
+    elif what == "completed":
+        texts = [Msg(N_("{code} is completed. The customer has the receipt and was asked for a rating."), {"code": d["code"]})]
+        if d.get("low_parts"):
+            texts.append(Msg(N_("Parts now below their minimum: {parts}. The owner has been told."),
+                             {"parts": ", ".join(d["low_parts"])}))  # fmt: skip
+        turn.ask("jobs", *texts)
+    elif what == "extra":
+        turn.data.pop("extra", None)
+        turn.ask("job", Msg(N_("Sent to the customer: {work}, {price}. I will tell you when they answer."),
+                            {"work": d["work"], "price": m.money(d["price"], turn.ctx.staff.currency)}))  # fmt: skip
+    elif what == "off":
+        texts = [Msg(N_("You are off shift now. Enjoy your rest!"))]
+        if d["moved"]:
+            texts.append(Msg(N_("Handed to colleagues: {codes}."), {"codes": ", ".join(d["moved"])}))
+        if d["waiting"]:
+            texts.append(Msg(N_("Need a new time (customers and the owner were told): {codes}."),
+                             {"codes": ", ".join(d["waiting"])}))  # fmt: skip
+        turn.ask("home", *texts)
+    elif what == "on":
+        turn.ask("home", Msg(N_("You are on shift again: customers can be booked with you.")))
+    elif what == "restock":
+        turn.ask("home", Msg(N_("{part}: {stock} in stock now."), {"part": d["part"], "stock": d["stock"]}))
+    elif what == "day":
+        when = m.day(datetime.fromisoformat(d["noon"]), turn.ctx.staff.timezone)
+        texts = [Msg(N_("{day} is now closed for bookings.") if d["closed"] else N_("{day} is now open for bookings."),
+                     {"day": when})]  # fmt: skip
+        if d["closed"] and d["codes"]:
+            texts.append(Msg(N_("Bookings already on that day: {codes}. Please contact those customers."),
+                             {"codes": ", ".join(d["codes"])}))  # fmt: skip
+        turn.ask("home", *texts)
+    elif what == "tokens":
+        turn.ask("home", Msg(N_("Tokens restored for {phone}: {n} this month. The customer has been told."),
+                             {"phone": d["phone"], "n": d["n"]}))  # fmt: skip
+    elif what == "export":
+        one, many = NP_("Here is the export: {n} booking.", "Here is the export: {n} bookings.")
+        turn.ask("home", Msg(one, {}, plural=many, n=d["rows"]))
+    elif what == "digest":
+        turn.data["state"] = "home"  # the digest itself (text and chart) is the answer
+    elif what == "language":
+        turn.ask("home", Msg(N_("Done.")))
+    else:
+        turn.ask("home")
+
+
+# -- confirmations ------------------------------------------------------------------------
+
+
+def _ask_confirm(turn: Turn, what: dict) -> None:
+    turn.data["confirm"] = what
+    if what.get("job"):
+        turn.data["job"] = what["job"]
+    turn.ask("confirm")
+
+
+def prompt_confirm(turn: Turn, before: list[Msg]) -> None:
+    c = turn.data.get("confirm") or {}
+    job = turn.ctx.job(c["job"]) if c.get("job") else None
+    currency = turn.ctx.staff.currency
+    if c.get("what") == "noshow" and job:
+        texts = [Msg(N_("Mark {code} ({time}, {customer}) as a no-show? It costs the customer a token."),
+                     {"code": job.code, "time": m.clock(job.start, turn.ctx.staff.timezone), "customer": job.customer})]  # fmt: skip
+        choices = [Choice("st:yes", Msg(N_("Yes, no-show"))), Choice("st:no", Msg(N_("No")))]
+    elif c.get("what") == "paid" and job:
+        texts = [Msg(N_("{code}: the customer owes {balance}. Did they pay it at the shop?"),
+                     {"code": job.code, "balance": m.money(job.balance_minor, currency)})]  # fmt: skip
+        choices = [Choice("st:yes", Msg(N_("Yes, paid in cash"))), Choice("st:no", Msg(N_("Not paid yet")))]
+    elif c.get("what") == "off":
+        texts = [Msg(N_("Go off shift now? Your upcoming jobs go to free colleagues, or their customers are asked "
+                        "to choose a new time."))]  # fmt: skip
+        choices = [Choice("st:yes", Msg(N_("Yes, go off shift"))), Choice("st:no", Msg(N_("No")))]
+    else:
+        turn.ask("home", *before)
+        return
+    turn.offer(before + texts, choices, {"st:yes": YES, "st:no": NO})
+
+
+def _confirmed(turn: Turn, yes: bool) -> None:
+    """st:yes / st:no answer the question of the current state."""
+    if turn.state == "extra_confirm":
+        _extra_confirmed(turn, yes)
+    else:
+        _answer_confirm(turn, yes)
+
+
+def _answer_confirm(turn: Turn, yes: bool) -> None:
+    c = turn.data.pop("confirm", None) or {}
+    what, job_id = c.get("what"), c.get("job")
+    if what == "noshow" and yes:
+        turn.do(JobAction(job_id, "noshow"))
+    elif what == "paid":
+        turn.do(Complete(job_id, yes))
+    elif what == "off" and yes:
+        turn.do(Shift(False))
+    elif what in ("noshow", "off"):
+        turn.ask("job" if job_id else "home", Msg(N_("OK, nothing was changed.")))
+    else:
+        turn.ask(turn.state if turn.state in RESTING else "home")
+
+
+# -- extra work ---------------------------------------------------------------------------
+
+
+def _extra_job(turn: Turn) -> JobView | None:
+    extra = turn.data.get("extra") or {}
+    return turn.ctx.job(extra["job"]) if extra.get("job") else None
+
+
+def prompt_extra_desc(turn: Turn, before: list[Msg]) -> None:
+    job = _extra_job(turn)
+    if job is None:
+        turn.ask("jobs", *before)
+        return
+    turn.offer(before + [Msg(N_("Extra work on {code} ({vehicle}): what is needed? Describe it in a few words."),
+                             {"code": job.code, "vehicle": job.vehicle or "-"})],
+               [Choice(f"st:job:{job.id}", Msg(N_("Cancel")))])  # fmt: skip
+
+
+def text_extra_desc(turn: Turn, text: str) -> None:
+    text = " ".join(text.split())
+    if len(text) < 3:
+        _not_understood(turn)
+        return
+    turn.data["extra"]["work"] = text[:300]
+    turn.ask("extra_price")
+
+
+def prompt_extra_price(turn: Turn, before: list[Msg]) -> None:
+    job = _extra_job(turn)
+    if job is None:
+        turn.ask("jobs", *before)
+        return
+    turn.offer(before + [Msg(N_("How much will \"{work}\" cost? Type the price, like 2500."),
+                             {"work": turn.data["extra"]["work"]})],
+               [Choice(f"st:job:{job.id}", Msg(N_("Cancel")))])  # fmt: skip
+
+
+def text_extra_price(turn: Turn, text: str) -> None:
+    price = understand.parse_amount(text)
+    if not price:
+        turn.ask("extra_price", Msg(N_("That does not look like a price. Type a number, like 2500.")))
+        return
+    turn.data["extra"]["price"] = price
+    turn.ask("extra_photo")
+
+
+def prompt_extra_photo(turn: Turn, before: list[Msg]) -> None:
+    turn.offer(before + [Msg(N_("Send a photo of it for the customer, or skip."))],
+               [Choice("st:skip", Msg(N_("Skip the photo")))])  # fmt: skip
+
+
+def prompt_extra_confirm(turn: Turn, before: list[Msg]) -> None:
+    job, extra = _extra_job(turn), turn.data.get("extra") or {}
+    if job is None or not extra.get("price"):
+        turn.ask("jobs", *before)
+        return
+    currency = turn.ctx.staff.currency
+    texts = [Msg(N_("Ask the customer to approve \"{work}\" for {price}? With it, the total is {total}."),
+                 {"work": extra["work"], "price": m.money(extra["price"], currency),
+                  "total": m.money(job.price_minor + extra["price"], currency)})]  # fmt: skip
+    turn.offer(before + texts, [Choice("st:yes", Msg(N_("Send to the customer"))), Choice("st:no", Msg(N_("Cancel")))],
+               {"st:yes": YES, "st:no": NO})  # fmt: skip
+
+
+def _extra_confirmed(turn: Turn, yes: bool) -> None:
+    extra = turn.data.get("extra") or {}
+    if yes and extra.get("price"):
+        turn.do(ProposeExtra(extra["job"], extra["work"], extra["price"], extra.get("photo")))
+    else:
+        turn.data.pop("extra", None)
+        turn.ask("job", Msg(N_("OK, nothing was sent.")))
+
+
+# -- the other states ---------------------------------------------------------------------
+
+
+def prompt_home(turn: Turn, before: list[Msg]) -> None:
+    s = turn.ctx.staff
+    if turn.owner:
+        choices = [("st:today", N_("Today")), ("st:jobs", N_("All jobs today")), ("st:digest", N_("Digest now")),
+                   ("st:week", N_("This week")), ("st:stock", N_("Stock")), ("st:hours", N_("Opening hours")),
+                   ("st:help", N_("Help"))]  # fmt: skip
+    else:
+        shift = ("st:off", N_("Go off shift")) if s.on_shift else ("st:on", N_("Back on shift"))
+        choices = [("st:jobs", N_("My jobs today")), shift, ("st:stock", N_("Stock")), ("st:help", N_("Help"))]
+    turn.offer(before + [Msg(N_("{name}, what do you need?"), {"name": s.name.split()[0]})],
+               [Choice(cid, Msg(label)) for cid, label in choices])  # fmt: skip
+
+
+def prompt_jobs(turn: Turn, before: list[Msg]) -> None:
+    ctx = turn.ctx
+    jobs = ctx.jobs()
+    tz = ctx.staff.timezone
+    if not jobs:
+        turn.offer(before + [Msg(N_("No jobs today."))], [Choice("st:home", Msg(N_("Main menu")))])
+        return
+    title = Msg(N_("All jobs today:")) if turn.owner else Msg(N_("Your jobs today:"))
+    choices = []
+    for j in jobs:
+        status = render(Msg(STATUS_NAMES.get(j.status, j.status)), turn.lang)
+        label = f"{_clock(j.start, tz)} {j.code} · {j.vehicle or j.customer} · {status}"
+        choices.append(Choice(f"st:job:{j.id}", label))
+    choices.append(Choice("st:home", Msg(N_("Main menu"))))
+    turn.offer(before + [title], choices, {f"st:job:{j.id}": [j.code, j.code.split("-")[-1]] for j in jobs})
+
+
+def _clock(at: datetime, tz: str) -> str:
+    from core.i18n import local_time
+
+    return local_time(at, tz).strftime("%H:%M")
+
+
+def prompt_job(turn: Turn, before: list[Msg]) -> None:
+    job = turn.ctx.job(turn.data.get("job") or 0)
+    if job is None:
+        turn.ask("jobs", *before)
+        return
+    s = turn.ctx.staff
+    money = lambda minor: m.money(minor, s.currency)  # noqa: E731
+    texts = before + [
+        Msg(N_("{code}, {when}: {status}"), {"code": job.code, "when": m.when(job.start, s.timezone),
+                                              "status": m.message(Msg(STATUS_NAMES.get(job.status, job.status)))}),
+        Msg(N_("Customer: {name}"), {"name": job.customer}),
+        Msg(N_("Vehicle: {vehicle}"), {"vehicle": job.vehicle or "-"}),
+        Msg(N_("Services: {services}"), {"services": m.join([m.names(n) for n in job.service_names])}),
+    ]  # fmt: skip
+    if job.notes:
+        texts.append(Msg(N_("Notes: {notes}"), {"notes": job.notes}))
+    if turn.owner:
+        texts.append(Msg(N_("Mechanic: {name}"), {"name": job.mechanic}))
+    for x in job.extras:
+        texts.append(Msg(N_("Extra work: {work}, {price} ({answer})"), {
+            "work": x.description, "price": money(x.price_minor), "answer": m.message(Msg(EXTRA_ANSWERS[x.status]))}))  # fmt: skip
+    texts.append(Msg(N_("Total {total}, paid {paid}."), {"total": money(job.price_minor), "paid": money(job.paid_minor)}))
+    if job.history:
+        texts.append(Msg(N_("Earlier visits of this vehicle:")))
+        texts += [Msg(N_("{day}: {services} ({code})"), {"day": m.day(h.start, s.timezone),
+                      "services": m.join([m.names(n) for n in h.service_names]), "code": h.code}) for h in job.history]  # fmt: skip
+    if job.status == "awaiting_approval":
+        texts.append(Msg(N_("Waiting for the customer's answer about the extra work.")))
+    choices = [Choice(f"st:a:{a}:{job.id}", Msg(ACTION_LABELS[a])) for a in BUTTONS.get(job.status, ())]
+    choices.append(Choice("st:jobs", Msg(N_("Back to the jobs"))))
+    turn.offer(texts, choices)
+
+
+EXTRA_ANSWERS = {"proposed": N_("waiting for the customer"), "approved": N_("approved"), "declined": N_("declined")}
+
+
+def prompt_language(turn: Turn, before: list[Msg]) -> None:
+    langs = turn.ctx.staff.languages
+    turn.offer(before + [Msg(N_("Which language do you prefer?"))],
+               [Choice(f"st:lang:{c}", LANGUAGE_NAMES.get(c, c)) for c in langs],
+               {f"st:lang:{c}": [c] for c in langs})  # fmt: skip
+
+
+def help_texts(turn: Turn) -> list[Msg]:
+    texts = [Msg(N_("Staff commands (words in English, Swahili, Russian or Kazakh all work):")),
+             Msg(N_("jobs: today's jobs. MM-1042: a job's card."))]  # fmt: skip
+    texts.append(Msg(N_("received, start, extra, ready, done, no-show, followed by the booking number: "
+                        "move a job, e.g. \"ready 1042\".")))  # fmt: skip
+    texts.append(Msg(N_("off shift / on shift. stock: parts in stock.")))
+    if turn.owner:
+        texts.append(Msg(N_("Owner: /digest, /today, /week, /hours, /close DATE [reason], /open DATE, "
+                            "/tokens reset PHONE, /export FROM TO, /restock PART QTY.")))  # fmt: skip
+    return texts
+
+
+def _yes_no_choice(turn: Turn, text: str) -> None:
+    answer = understand.parse_yes_no(text)
+    if answer is None:
+        _not_understood(turn)
+    else:
+        _confirmed(turn, answer)
+
+
+PROMPTS: dict[str, Callable[[Turn, list[Msg]], None]] = {
+    "home": prompt_home, "jobs": prompt_jobs, "job": prompt_job, "confirm": prompt_confirm,
+    "extra_desc": prompt_extra_desc, "extra_price": prompt_extra_price, "extra_photo": prompt_extra_photo,
+    "extra_confirm": prompt_extra_confirm, "language": prompt_language,
+}  # fmt: skip
+# States whose answer is free text (a description, a price): read before any command.
+FREE_TEXT: dict[str, Callable[[Turn, str], None]] = {"extra_desc": text_extra_desc, "extra_price": text_extra_price}
+TEXT_ANSWERS: dict[str, Callable[[Turn, str], None]] = {"confirm": _yes_no_choice, "extra_confirm": _yes_no_choice}
+BACK = {"jobs": "home", "job": "jobs", "confirm": "job", "extra_desc": "job", "extra_price": "extra_desc",
+        "extra_photo": "extra_price", "extra_confirm": "job", "language": "home", "home": "home"}  # fmt: skip

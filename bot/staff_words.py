@@ -1,0 +1,163 @@
+"""What staff type: short commands in English, Swahili, Russian and Kazakh, with typos.
+
+"ready MM-1042", "/ready 1042", "готово 1042", "tayari 1042", "1042 дайын" all mean the
+same. A command is its words at the start of the message (a slash is optional); what
+follows are its arguments, kept as typed. Words are compared folded (case, diacritics,
+Kazakh letters typed on a Russian keyboard), and a long word may carry one typo (two
+for very long words) as long as that does not make it another command. Pure functions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from rapidfuzz.distance import OSA
+
+from bot.understand import parse_when
+from bot.understand._text import clean, fold
+
+# One line per language: en, sw, ru, kk. Phrases are separated by "|".
+VOCABULARY = {
+    "jobs": "jobs|my jobs|job list|jobs today|"
+            "kazi|kazi zangu|kazi za leo|"
+            "работа|работы|заказы|мои заказы|задачи|"
+            "жұмыстар|жұмыстарым|менің жұмыстарым|тапсырыстар",
+    "job": "job|card|details|maelezo|карточка|заказ|детали|тапсырыс|карта",
+    "received": "received|receive|arrived|car in|"
+                "imepokelewa|pokea|imefika|"
+                "принял|принята|принят|приехал|приехала|"
+                "қабылдадым|қабылданды|келді",
+    "start": "start|begin|started|start work|anza|anza kazi|начать|начал|старт|в работу|бастау|бастадым",
+    "extra": "extra|extra work|found|additional work|ziada|kazi ya ziada|доп|доп работа|допработа|"
+             "дополнительно|дополнительная работа|қосымша|қосымша жұмыс",
+    "ready": "ready|ready for pickup|tayari|готово|готов|готова|дайын",
+    "done": "done|complete|completed|finished|handed over|imekamilika|nimemaliza|kamili|"
+            "выдано|выдан|завершено|завершить|бітті|аяқталды|тапсырылды",
+    "noshow": "no show|noshow|no-show|didnt come|hakuja|hajaja|hakufika|"
+              "не приехал|не приехала|неявка|не пришел|не пришла|келмеді",
+    "offshift": "off shift|offshift|off|going home|end shift|"
+                "natoka|naondoka|zamu imeisha|nimetoka zamu|"
+                "ухожу|конец смены|смена окончена|ушел|"
+                "ауысым бітті|кеттім|кетемін",
+    "onshift": "on shift|onshift|back on shift|start shift|nimerudi|niko kazini|"
+               "на смене|вышел на смену|начало смены|ауысымдамын|жұмыстамын|ауысым басталды",
+    "stock": "stock|parts|stock levels|stoo|vipuri|склад|запчасти|остатки|қойма|бөлшектер|қосалқы бөлшектер",
+    "restock": "restock|add stock|ongeza|ongeza vipuri|пополнить|приход|пополнение|толықтыру",
+    "digest": "digest|report|summary|daily report|ripoti|muhtasari|сводка|отчет|отчёт|есеп|қорытынды",
+    "today": "today|leo|сегодня|бүгін",
+    "week": "week|this week|wiki|wiki hii|неделя|за неделю|апта|осы апта",
+    "close": "close|close day|closed|funga|funga siku|закрыть|закрыто|выходной|жабу|жабық",
+    "open": "open|open day|fungua|fungua siku|открыть|открыто|ашу|ашық",
+    "hours": "hours|opening hours|schedule|masaa|saa za kazi|часы|график|режим работы|жұмыс уақыты|кесте",
+    "tokens": "tokens|tokens reset|reset tokens|reset|tokeni|токены|сбросить токены|сброс токенов|токендер",
+    "export": "export|csv|pakua|hamisha|выгрузка|экспорт|выгрузить|экспорттау|жүктеу",
+    "help": "help|commands|msaada|amri|помощь|команды|көмек|командалар",
+    "menu": "menu|home|menyu|nyumbani|меню|главное меню|мәзір|басты мәзір",
+    "language": "language|lang|lugha|язык|тіл",
+    "staff": "staff|i work here|im staff|nafanya kazi hapa|mfanyakazi|я здесь работаю|я сотрудник|"
+             "сотрудник|мен осында жұмыс істеймін|қызметкер",
+}
+OWNER_ONLY = frozenset({"digest", "week", "close", "open", "hours", "tokens", "export", "restock"})
+JOB_ACTIONS = ("received", "start", "extra", "ready", "done", "noshow")
+CODE = re.compile(r"^#?(?:([a-z]{1,4})-?)?(\d{3,7})$", re.IGNORECASE)
+
+
+def _phrases(block: str) -> list[tuple[str, ...]]:
+    return [tuple(fold(w) for w in p.split()) for p in block.split("|") if p.strip()]
+
+
+TABLE = {name: _phrases(block) for name, block in VOCABULARY.items()}
+
+
+@dataclass(frozen=True)
+class Parsed:
+    name: str
+    args: tuple[str, ...]  # the rest of the message, as typed (booking code removed)
+    code: str | None  # a booking number found in the message ("1042" from "MM-1042")
+    slash: bool
+
+
+def _key(token: str) -> str:
+    return fold(token).strip(".,!?:;\"'()")
+
+
+def _near(word: str, keyword: str) -> bool:
+    if word == keyword:
+        return True
+    if min(len(word), len(keyword)) < 4:
+        return False
+    distance = OSA.distance(word, keyword)
+    if len(keyword) == 4:
+        return distance == 1 and sorted(word) == sorted(keyword)
+    return distance <= (2 if len(keyword) >= 8 else 1)
+
+
+def booking_number(token: str) -> str | None:
+    match = CODE.match(token.strip(".,!?:;"))
+    return match.group(2) if match else None
+
+
+def parse(text: str) -> Parsed | None:
+    """The command a staff member typed, or None."""
+    raw = clean(text)
+    if raw is None:
+        return None
+    slash = raw.startswith("/")
+    tokens = raw.lstrip("/").split()
+    if not tokens:
+        return None
+    tokens[0] = re.sub(r"@\w+$", "", tokens[0])  # "/jobs@pitstop_bot"
+    if slash:
+        tokens = tokens[0].replace("_", " ").split() + tokens[1:]
+    code = None
+    if tokens and booking_number(tokens[0]) and len(tokens) > 1:  # "1042 ready"
+        code, tokens = booking_number(tokens[0]), tokens[1:]
+    keys = [_key(t) for t in tokens]
+    best: list[tuple[int, bool, str]] = []
+    for name, phrases in TABLE.items():
+        for phrase in phrases:
+            k = len(phrase)
+            if k <= len(keys) and all(_near(keys[i], phrase[i]) for i in range(k)):
+                best.append((k, all(keys[i] == phrase[i] for i in range(k)), name))
+    if not best:
+        if code is None and len(tokens) == 1 and booking_number(tokens[0]):  # just "MM-1042"
+            return Parsed("job", (), booking_number(tokens[0]), slash)
+        return None
+    best.sort(reverse=True)
+    top = best[0]
+    rivals = {name for k, exact, name in best if (k, exact) == top[:2]}
+    if len(rivals) > 1:
+        return None
+    k, _, name = top
+    args = list(tokens[k:])
+    if code is None:
+        for i, arg in enumerate(args):
+            if booking_number(arg) and name in (*JOB_ACTIONS, "job", "jobs"):
+                code = booking_number(arg)
+                del args[i]
+                break
+    return Parsed(name, tuple(args), code, slash)
+
+
+def parse_day(args: list[str] | tuple[str, ...], today: date, lang: str,
+              past: bool = False) -> tuple[date | None, list[str]]:  # fmt: skip
+    """A day at the start of the arguments ("2026-12-24", "24.12", "tomorrow", "24 dec"),
+    and the arguments after it. A day typed without its year is the next one to come; with
+    `past` (an export) one more than a month ahead is taken as last year's."""
+    args = list(args)
+    for k in range(1, min(3, len(args)) + 1):
+        typed = " ".join(args[:k])
+        found = parse_when(typed, today, lang)
+        if found is not None and found.day is not None and found.time is None:
+            day = found.day
+            if past and (day - today).days > 31 and not re.search(r"\d{4}|\d[./-]\d{1,2}[./-]\d{2}\b", typed):
+                day = day.replace(year=day.year - 1) if not (day.month == 2 and day.day == 29) else day
+            return day, args[k:]
+    return None, args
+
+
+def parse_qty(token: str) -> int | None:
+    token = token.strip().lstrip("+")
+    return int(token) if token.isdecimal() and 0 < int(token) <= 100000 else None

@@ -1,0 +1,154 @@
+"""Telling people about what happened on the shop floor, through the outbox.
+
+Customers hear on the channel they booked from, in their language; on WhatsApp, outside
+the 24-hour window, the shop's approved template named here is used instead (the sender
+picks it). When a notice carries choices, the customer's conversation learns them (a
+small job run after commit), so a WhatsApp customer can answer "1" or "approve" as well
+as a Telegram customer can tap. Staff hear on the channel they verified on, and only
+once they have verified (before that we have no way to reach them that WhatsApp allows).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core import outbox
+from core.db import defer
+from core.i18n import N_
+from core.messages import Msg, Reply, render, render_label
+from core.models import Booking, Conversation, Customer, OutboxMessage, Staff
+
+log = logging.getLogger(__name__)
+IDLE_AFTER = timedelta(minutes=30)  # as the conversation engine counts a pause
+
+# The status of a booking in a few words, for customers and staff alike. The first
+# seven are the same message ids the customer's "my bookings" uses.
+STATUS_NAMES = {
+    "held": N_("waiting for payment"),
+    "confirmed": N_("confirmed"),
+    "received": N_("car received"),
+    "in_progress": N_("in progress"),
+    "awaiting_approval": N_("waiting for your approval"),
+    "ready": N_("ready for pickup"),
+    "needs_reschedule": N_("needs a new time"),
+    "completed": N_("completed"),
+    "cancelled": N_("cancelled"),
+    "no_show": N_("no-show"),
+    "expired": N_("expired"),
+}
+
+# Words a customer may type instead of a choice's number or label (folded by the matcher).
+YES_ALIASES = ["yes", "ok", "approve", "agree", "ndio", "ndiyo", "sawa", "да", "согласен", "иә", "ия", "👍"]
+NO_ALIASES = ["no", "decline", "hapana", "нет", "жоқ", "жок", "👎"]
+
+
+def notify_customer(session: Session, booking: Booking, reply: Reply, key: str | None, now: datetime,
+                    template: str | None = None, variables: dict | None = None,
+                    aliases: dict[str, list[str]] | None = None, kind: str = "text",
+                    extra: dict | None = None) -> OutboxMessage | None:  # fmt: skip
+    """Tell the booking's customer; idempotent on `key`. Returns the new outbox row."""
+    extra = dict(extra or {})
+    if template:
+        extra |= {"template": template, "variables": {k: str(v) for k, v in (variables or {}).items()}}
+    row = outbox.tell_customer(session, booking, reply, dedupe_key=key, now=now, kind=kind, extra=extra or None)
+    if row is not None and reply.choices:
+        offered = [[c.id, [render_label(c.label, row.language)] + (aliases or {}).get(c.id, [])]
+                   for c in reply.choices]  # fmt: skip
+        defer(session, remember_choices, row.shop_id, row.channel, row.address, offered, now.isoformat(), False,
+              row.language)  # fmt: skip
+    return row
+
+
+def remember_choices(shop_id: int, channel: str, address: str, offered: list, at: str, staff: bool = False,
+                     lang: str | None = None) -> None:  # fmt: skip
+    """The job: the customer's conversation now expects an answer to the notice.
+
+    Run in its own transaction after the notice committed (taking the conversation row
+    inside a booking's transaction would break the lock order). A conversation left idle
+    goes back to the menu, so the answer is not taken for a stale question.
+    """
+    from core.runtime import current_runtime
+
+    now = datetime.fromisoformat(at)
+    with current_runtime().db.uow() as uow:
+        conv = uow.session.scalar(select(Conversation).where(
+            Conversation.shop_id == shop_id, Conversation.channel == channel,
+            Conversation.chat_id == address).with_for_update())  # fmt: skip
+        if conv is None:
+            if staff:
+                return
+            try:  # a customer who never chatted (booked by the shop): the answer still counts
+                with uow.session.begin_nested():
+                    uow.session.add(Conversation(shop_id=shop_id, channel=channel, chat_id=address, state="menu",
+                                                 data={"lang": lang, "at": at}, version=0, updated_at=now))  # fmt: skip
+                    uow.session.flush()
+            except IntegrityError:
+                pass
+            conv = uow.session.scalar(select(Conversation).where(
+                Conversation.shop_id == shop_id, Conversation.channel == channel,
+                Conversation.chat_id == address).with_for_update())  # fmt: skip
+        data = dict(conv.data or {})
+        if staff:  # the staff dialogue keeps its own state inside the row
+            conv.data = data | {"staff": dict(data.get("staff") or {}) | {"offered": offered}}
+            return
+        last = data.get("at")
+        if last is None or now - datetime.fromisoformat(last) > IDLE_AFTER:
+            conv.state = "menu"
+            data = {"lang": data.get("lang")} | ({"staff": data["staff"]} if "staff" in data else {})
+            data["at"] = now.isoformat()
+        data["offered"] = offered
+        conv.data = data
+
+
+def customer_of(session: Session, booking: Booking) -> Customer:
+    return session.get(Customer, booking.customer_id)
+
+
+def status_name(status: str, lang: str) -> str:
+    return render(Msg(STATUS_NAMES.get(status, status)), lang)
+
+
+# -- staff --------------------------------------------------------------------------------
+
+
+def staff_reach(staff: Staff) -> tuple[str, str] | None:
+    """Where a staff member reads us: the channel they verified on."""
+    if staff.verified_at is None or not staff.active:
+        return None
+    if staff.telegram_user_id:
+        return "telegram", str(staff.telegram_user_id)
+    return "whatsapp", f"whatsapp:{staff.phone}"
+
+
+def tell_staff(session: Session, staff: Staff, reply: Reply, key: str | None, now: datetime,
+               kind: str = "text", extra: dict | None = None) -> OutboxMessage | None:  # fmt: skip
+    reach = staff_reach(staff)
+    if reach is None:
+        log.info("staff %s is not verified yet; notice %s not sent", staff.id, key)
+        return None
+    channel, address = reach
+    row = outbox.send(session, shop_id=staff.shop_id, channel=channel, address=address, language=staff.language,
+                      reply=reply, dedupe_key=key, now=now, kind=kind, extra=extra)  # fmt: skip
+    if row is not None and reply.choices:
+        offered = [[c.id, [render_label(c.label, row.language)]] for c in reply.choices]
+        defer(session, remember_choices, row.shop_id, row.channel, row.address, offered, now.isoformat(), True)
+    return row
+
+
+def owners(session: Session, shop_id: int) -> list[Staff]:
+    return list(session.scalars(select(Staff).where(
+        Staff.shop_id == shop_id, Staff.role == "owner", Staff.active.is_(True)).order_by(Staff.id)))  # fmt: skip
+
+
+def tell_owners(session: Session, shop_id: int, reply: Reply, key: str, now: datetime) -> int:
+    """Tell every owner of the shop (each once per `key`); returns how many were written."""
+    sent = 0
+    for owner in owners(session, shop_id):
+        if tell_staff(session, owner, reply, f"{key}:owner{owner.id}", now) is not None:
+            sent += 1
+    return sent

@@ -1,0 +1,232 @@
+"""What an owner runs the shop with from the chat: closing and opening days, the week's
+hours, forgiving a customer's tokens, today's and the week's figures, a CSV export.
+
+Each function works in the caller's transaction and returns plain values or message
+lists; `touch_shop` is called after every change to closures, so every process
+rebuilds its view of the shop before it offers another slot.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+from babel.numbers import get_currency_precision
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from core import availability as av
+from core import booking as bookings
+from core import digest, i18n, notices
+from core import messages as m
+from core.customers import normalise_phone
+from core.i18n import N_, NP_
+from core.lifecycle import BookingStatus
+from core.messages import Msg, Reply
+from core.models import (
+    Bay,
+    Booking,
+    ChannelIdentity,
+    Closure,
+    Customer,
+    Payment,
+    Service,
+    Staff,
+    Vehicle,
+)
+from core.shopfile import WEEKDAYS
+
+LIVE = ("held", "confirmed", "received", "in_progress", "awaiting_approval", "ready", "needs_reschedule")
+MAX_EXPORT_DAYS = 366
+
+
+@dataclass(frozen=True)
+class DayChange:
+    day: date
+    closed: bool
+    codes: tuple[str, ...]  # bookings already on that day (the owner decides what to do)
+
+
+def set_day(session: Session, shop_id: int, day: date, closed: bool, reason: str | None = None) -> DayChange:
+    """Close a day (or open one, even a public holiday)."""
+    row = session.scalar(select(Closure).where(Closure.shop_id == shop_id, Closure.day == day).with_for_update())
+    if row is None:
+        row = Closure(shop_id=shop_id, day=day)
+        session.add(row)
+    row.closed, row.reason = closed, (reason or None) if closed else None
+    av.touch_shop(session, shop_id)
+    spec = av.shop_view(session, shop_id).spec
+    lo, hi = digest.local_bounds(spec.timezone, day, day)
+    codes = tuple(session.scalars(select(Booking.code).where(
+        Booking.shop_id == shop_id, Booking.starts_at >= lo, Booking.starts_at < hi,
+        Booking.status.in_(LIVE)).order_by(Booking.starts_at)))  # fmt: skip
+    return DayChange(day, closed, codes)
+
+
+def hours_texts(session: Session, shop_id: int, today: date) -> list[Msg]:
+    """The week's opening hours and the closures of the coming 60 days."""
+    view = av.shop_view(session, shop_id)
+    spec = view.spec
+    tz = spec.timezone
+    monday = today - timedelta(days=today.weekday())
+    out = [Msg(N_("Opening hours:"))]
+    for index, _name in enumerate(WEEKDAYS):
+        noon = datetime.combine(monday + timedelta(days=index), time(12), ZoneInfo(tz))
+        h = spec.hours.get(index)
+        if h is None:
+            out.append(Msg(N_("{day}: closed"), {"day": _weekday(noon)}))
+            continue
+        breaks = ", ".join(f"{b.open:%H:%M}-{b.close:%H:%M}" for b in h.breaks)
+        said = N_("{day}: {open}-{close}, break {breaks}") if breaks else N_("{day}: {open}-{close}")
+        out.append(Msg(said, {"day": _weekday(noon), "open": f"{h.open:%H:%M}", "close": f"{h.close:%H:%M}",
+                              "breaks": breaks}))  # fmt: skip
+    ahead = sorted((d, closed) for d, closed in view.closures.items() if today <= d <= today + timedelta(days=60))
+    reasons = dict(session.execute(select(Closure.day, Closure.reason).where(Closure.shop_id == shop_id)).all())
+    for d, closed in ahead:
+        noon = datetime.combine(d, time(12), ZoneInfo(tz))
+        if closed:
+            out.append(Msg(N_("Closed on {day}: {reason}"), {"day": m.day(noon, tz), "reason": reasons.get(d) or "-"}))
+        else:
+            out.append(Msg(N_("Open on {day} (despite a public holiday)"), {"day": m.day(noon, tz)}))
+    return out
+
+
+def _weekday(noon: datetime) -> dict:
+    """The weekday's name in every language (the reader's is shown)."""
+    return m.names({lang: format_date(noon.date(), "EEEE", locale=i18n.babel_locale(lang)) for lang in i18n.LANGUAGES})
+
+
+class NoSuchCustomer(LookupError):
+    pass
+
+
+def reset_tokens(session: Session, shop_id: int, phone_text: str, now: datetime) -> tuple[str, int]:
+    """Give a customer (found by phone) their monthly tokens back; they are told."""
+    spec = av.shop_view(session, shop_id).spec
+    phone = normalise_phone(phone_text, spec.country)
+    if phone is None:
+        raise NoSuchCustomer(phone_text)
+    customer = session.scalar(select(Customer).outerjoin(ChannelIdentity).where(
+        Customer.shop_id == shop_id,
+        or_(Customer.phone == phone, ChannelIdentity.address == f"whatsapp:{phone}")).order_by(Customer.id))  # fmt: skip
+    if customer is None:
+        raise NoSuchCustomer(phone)
+    tokens = bookings.reset_tokens(session, customer.id, now)
+    latest = session.scalars(select(Booking).where(Booking.customer_id == customer.id)
+                             .order_by(Booking.created_at.desc())).first()  # fmt: skip
+    reply = Reply((Msg(N_("Good news: {shop} has restored your booking tokens. You have {n} this month."),
+                       {"shop": spec.name, "n": tokens}),))  # fmt: skip
+    if latest is not None:
+        notices.notify_customer(session, latest, reply, None, now)
+    return phone, tokens
+
+
+# -- reports ------------------------------------------------------------------------------
+
+
+def today_texts(session: Session, shop_id: int, now: datetime) -> list[Msg]:
+    """Today's bookings, in time order, with status and mechanic."""
+    spec = av.shop_view(session, shop_id).spec
+    tz = spec.timezone
+    day = now.astimezone(ZoneInfo(tz)).date()
+    lo, hi = digest.local_bounds(tz, day, day)
+    rows = list(session.scalars(select(Booking).where(
+        Booking.shop_id == shop_id, Booking.starts_at >= lo, Booking.starts_at < hi,
+        Booking.status != BookingStatus.EXPIRED).order_by(Booking.starts_at, Booking.id)))  # fmt: skip
+    rows = [b for b in rows if not (b.status == "held" and b.hold_expires_at and b.hold_expires_at <= now)]
+    names = dict(session.execute(select(Staff.id, Staff.name).where(Staff.shop_id == shop_id)).all())
+    one, many = NP_("Today, {day}: {n} booking", "Today, {day}: {n} bookings")
+    out = [Msg(one, {"day": m.day(now, tz)}, plural=many, n=len(rows))]
+    for b in rows:
+        out.append(Msg(N_("{time} {code} {services}: {status} ({mechanic})"), {
+            "time": m.clock(b.starts_at, tz), "code": b.code, "services": m.join(_service_names(session, b)),
+            "status": m.message(Msg(notices.STATUS_NAMES.get(b.status, b.status))),
+            "mechanic": names.get(b.mechanic_id, "-").split()[0]}))  # fmt: skip
+    return out
+
+
+def week_texts(session: Session, shop_id: int, now: datetime) -> list[Msg]:
+    """The last seven days in figures, and the next seven days' bookings per day."""
+    spec = av.shop_view(session, shop_id).spec
+    tz = spec.timezone
+    today = now.astimezone(ZoneInfo(tz)).date()
+    past = [digest.figures_for(session, shop_id, today - timedelta(days=i)) for i in range(6, -1, -1)]
+    done = sum(f.by_status.get("completed", 0) for f in past)
+    one, many = NP_("Last 7 days: {n} booking, {done} completed, {noshow} no-shows, revenue {revenue}.",
+                    "Last 7 days: {n} bookings, {done} completed, {noshow} no-shows, revenue {revenue}.")
+    out = [Msg(one, {"done": done, "noshow": sum(f.no_shows for f in past),
+                     "revenue": m.money(sum(f.revenue_minor for f in past), spec.currency)},
+               plural=many, n=sum(f.bookings for f in past))]  # fmt: skip
+    lo, hi = digest.local_bounds(tz, today + timedelta(days=1), today + timedelta(days=7))
+    coming: dict[date, int] = {}
+    for b in session.scalars(select(Booking).where(Booking.shop_id == shop_id, Booking.starts_at >= lo,
+                                                   Booking.starts_at < hi, Booking.status.in_(LIVE))):  # fmt: skip
+        d = b.starts_at.astimezone(ZoneInfo(tz)).date()
+        coming[d] = coming.get(d, 0) + 1
+    out.append(Msg(N_("Next 7 days:")))
+    for i in range(1, 8):
+        d = today + timedelta(days=i)
+        noon = datetime.combine(d, time(12), ZoneInfo(tz))
+        one, many = NP_("{day}: {n} booking", "{day}: {n} bookings")
+        out.append(Msg(one, {"day": m.day(noon, tz)}, plural=many, n=coming.get(d, 0)))
+    return out
+
+
+def _service_names(session: Session, b: Booking) -> list:
+    out = []
+    for item in b.items:
+        if item.kind == "service" and item.service_id:
+            out.append(m.names(dict(session.get(Service, item.service_id).names)))
+        elif item.kind == "extra" and item.status == "approved":
+            out.append(item.description)
+    return out
+
+
+# -- export -------------------------------------------------------------------------------
+
+CSV_COLUMNS = ["code", "date", "start", "end", "status", "customer", "phone", "vehicle", "services", "mechanic",
+               "bay", "price", "paid", "balance", "currency", "payment_method", "channel"]  # fmt: skip
+
+
+def export_csv(session: Session, shop_id: int, first: date, last: date, path: Path, lang: str = "en") -> tuple[Path, int]:
+    """The bookings starting first..last (local days) as CSV; returns the path and row count."""
+    spec = av.shop_view(session, shop_id).spec
+    tz = ZoneInfo(spec.timezone)
+    lo, hi = digest.local_bounds(spec.timezone, first, last)
+    digits = get_currency_precision(spec.currency)
+    staff = dict(session.execute(select(Staff.id, Staff.name).where(Staff.shop_id == shop_id)).all())
+    bays = dict(session.execute(select(Bay.id, Bay.name).where(Bay.shop_id == shop_id)).all())
+    rows = list(session.scalars(select(Booking).where(Booking.shop_id == shop_id, Booking.starts_at >= lo,
+                                                      Booking.starts_at < hi).order_by(Booking.starts_at, Booking.id)))  # fmt: skip
+    paid: dict[int, int] = {}
+    if rows:
+        for p in session.scalars(select(Payment).where(Payment.booking_id.in_([b.id for b in rows]),
+                                                       Payment.status == "completed")):  # fmt: skip
+            paid[p.booking_id] = paid.get(p.booking_id, 0) + p.amount_minor
+
+    def amount(minor: int) -> str:
+        return f"{minor / 10**digits:.{digits}f}" if digits else str(minor)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(CSV_COLUMNS)
+        for b in rows:
+            customer = session.get(Customer, b.customer_id)
+            vehicle = session.get(Vehicle, b.vehicle_id) if b.vehicle_id else None
+            names = [m.render_param(n, lang) for n in _service_names(session, b)]
+            start, end = b.starts_at.astimezone(tz), b.ends_at.astimezone(tz)
+            got = paid.get(b.id, 0)
+            out.writerow([b.code, start.date().isoformat(), f"{start:%H:%M}", f"{end:%H:%M}", b.status,
+                          customer.name or "", customer.phone or "", vehicle.plate if vehicle else "",
+                          "; ".join(names), staff.get(b.mechanic_id, ""), bays.get(b.bay_id, ""), amount(b.price_minor),
+                          amount(got), amount(max(b.price_minor - got, 0)), b.currency, b.payment_method or "",
+                          b.channel or ""])  # fmt: skip
+    tmp.replace(path)
+    return path, len(rows)

@@ -1,0 +1,79 @@
+"""Reminders before a visit: by default 24 hours and 2 hours ahead (per shop), with
+buttons to change the time or cancel; only for confirmed bookings.
+
+Never twice: each reminder's outbox row has the key "reminder:<booking>:<hours>h", and
+the key is unique in the database, so a cron job that runs twice, or two cron processes
+running at once, write it once. Only the nearest reminder due is sent (a cron that was
+down does not send yesterday's 24-hour reminder next to today's 2-hour one), and none
+for a window the booking was made inside (booked an hour ago for tomorrow morning: the
+confirmation was the reminder).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import availability as av
+from core import i18n, notices
+from core import messages as m
+from core.db import Database, session_of
+from core.i18n import N_
+from core.lifecycle import BookingStatus
+from core.messages import Choice, Msg, Reply
+from core.models import Booking, Service
+
+log = logging.getLogger(__name__)
+
+
+def due_reminder(starts_at: datetime, created_at: datetime, now: datetime, hours: tuple[int, ...]) -> int | None:
+    """The reminder (hours before the visit) to send now, or None. Pure."""
+    if now >= starts_at:
+        return None
+    due = [h for h in hours if starts_at - timedelta(hours=h) <= now and created_at <= starts_at - timedelta(hours=h)]
+    return min(due) if due else None
+
+
+def send_due(db: Database | Session, now: datetime) -> int:
+    """Write every reminder that is due now, for every shop; returns how many were new."""
+    written = 0
+    with session_of(db) as s:
+        horizon = now + timedelta(hours=72)
+        rows = list(s.scalars(select(Booking).where(
+            Booking.status == BookingStatus.CONFIRMED, Booking.starts_at > now, Booking.starts_at <= horizon,
+        ).order_by(Booking.shop_id, Booking.starts_at)))  # fmt: skip
+        for booking in rows:
+            spec = av.shop_view(s, booking.shop_id).spec
+            hours = due_reminder(booking.starts_at, booking.created_at, now, spec.reminder_hours)
+            if hours is None:
+                continue
+            if _remind(s, booking, hours, now) is not None:
+                written += 1
+    if written:
+        log.info("reminders: %d written", written)
+    return written
+
+
+def _remind(s: Session, booking: Booking, hours: int, now: datetime):
+    spec = av.shop_view(s, booking.shop_id).spec
+    customer = notices.customer_of(s, booking)
+    names = [dict(s.get(Service, i.service_id).names) for i in booking.items if i.kind == "service" and i.service_id]
+    reply = Reply((
+        Msg(N_("Reminder: your visit to {shop} is {when}. Booking {code}."),
+            {"shop": spec.name, "when": m.when(booking.starts_at, spec.timezone), "code": booking.code}),
+        Msg(N_("Services: {services}"), {"services": m.join([m.names(n) for n in names])}),
+        Msg(N_("See you then! If your plans changed, you can change the time or cancel here.")),
+    ), (Choice(f"rm:move:{booking.id}", Msg(N_("Change the time"))),
+        Choice(f"rm:cancel:{booking.id}", Msg(N_("Cancel the booking")))))  # fmt: skip
+    lang = customer.language
+    variables = {
+        "name": customer.name or "",
+        "service": ", ".join(n.get(lang) or n.get("en") or next(iter(n.values()), "") for n in names),
+        "time": i18n.when(booking.starts_at, spec.timezone, lang),
+        "code": booking.code,
+    }
+    return notices.notify_customer(s, booking, reply, f"reminder:{booking.id}:{hours}h", now,
+                                   template="reminder", variables=variables)  # fmt: skip

@@ -1,0 +1,102 @@
+"""Helpers for shop-floor stories: a clock-controlled way to post exactly what Telegram
+and Twilio post, staff verification, and bookings made the way customers make them."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot import telegram, whatsapp
+from bot.inbound import process
+from core import booking
+from core.customers import customer_for
+from core.models import Booking, OutboxMessage, Service, Shop, Staff
+from pitstop.fakes import twilio as fake_twilio
+
+# The phones of the example shops' staff (examples/*.toml).
+WANJIRU, OTIENO, KIPRONO, ACHIENG = "+254711000001", "+254722000002", "+254733000003", "+254700000004"
+ERLAN, SERGEY = "+77012000001", "+77472000003"
+
+
+class Clocked:
+    """Posts updates through the same path as the webhooks (inbox, staff, conversation,
+    outbox, delivery to the fakes), at a time the story chooses."""
+
+    def __init__(self, pitstop):
+        self.p = pitstop
+        self.db = pitstop.runtime.db
+        self.ids = pitstop.update_ids
+
+    def shop_id(self, slug: str) -> int:
+        with self.db.uow() as uow:
+            return uow.session.scalar(select(Shop.id).where(Shop.slug == slug))
+
+    def post(self, update: dict, at: datetime, slug: str = "mwangaza-motors"):
+        inbound = telegram.parse(update)
+        return process(self.db, self.shop_id(slug), inbound, json.dumps(update), at)
+
+    def say(self, user: int, text: str, at: datetime, slug: str = "mwangaza-motors", lang: str = "en", **kw):
+        return self.post(self.p.telegram.update_text(next(self.ids), user, text, language_code=lang, **kw), at, slug)
+
+    def tap(self, user: int, data: str, at: datetime, slug: str = "mwangaza-motors"):
+        last = self.p.telegram.last_message(user)
+        return self.post(self.p.telegram.update_callback(next(self.ids), user, data, last["message_id"]), at, slug)
+
+    def contact(self, user: int, phone: str, at: datetime, slug: str = "mwangaza-motors", **kw):
+        return self.post(self.p.telegram.update_contact(next(self.ids), user, phone, **kw), at, slug)
+
+    def wa(self, phone: str, body: str, at: datetime, slug: str = "mwangaza-motors", name: str = "Test"):
+        params = fake_twilio.inbound_text_params(f"whatsapp:{phone}", body, profile_name=name)
+        return process(self.db, self.shop_id(slug), whatsapp.parse(params), json.dumps(params), at)
+
+    # -- reading what people were sent ----------------------------------------------------
+
+    def texts(self, chat) -> list[str]:
+        return [m["text"] for m in self.p.telegram.sent_messages(chat) if m.get("text")]
+
+    def last(self, chat) -> str:
+        return self.texts(chat)[-1]
+
+    def buttons(self, chat) -> list[tuple[str, str]]:
+        return self.p.buttons(chat)
+
+    def wa_bodies(self, phone: str) -> list[str]:
+        return [m["params"]["Body"] for m in self.p.twilio.messages(f"whatsapp:{phone}") if m["params"].get("Body")]
+
+
+def verify_on_telegram(story: Clocked, user: int, phone: str, at: datetime, slug: str = "mwangaza-motors") -> str:
+    """A listed staff member proves their phone: /staff, then their own contact."""
+    story.say(user, "/staff", at, slug)
+    story.contact(user, phone.lstrip("+"), at, slug)
+    return story.last(user)
+
+
+def book(db, shop_id: int, address: str, services: list[str], start: datetime, now: datetime, *,
+         channel: str = "telegram", name: str = "Amina", language: str = "en", method: str = "cash",
+         plate: str | None = None) -> Booking:  # fmt: skip
+    """A confirmed booking, as the customer conversation makes one (hold, then confirm)."""
+    from core.customers import add_vehicle
+
+    with db.uow() as uow:
+        s = uow.session
+        customer = customer_for(s, shop_id, channel, address, language=language, name=name,
+                                phone=address.removeprefix("whatsapp:") if channel == "whatsapp" else None, now=now)  # fmt: skip
+        vehicle = add_vehicle(s, customer, plate or f"KC{address[-4:]}A") if plate != "" else None
+        ids = tuple(s.scalar(select(Service.id).where(Service.shop_id == shop_id, Service.code == c)) for c in services)
+        held = booking.hold(s, shop_id=shop_id, customer_id=customer.id, service_ids=ids, start=start, now=now,
+                            vehicle_id=vehicle.id if vehicle else None, channel=channel, payment_method=method)  # fmt: skip
+        assert isinstance(held, booking.Held), held
+        booking.confirm(s, held.booking_id, f"customer:{customer.id}", now, "pays at the shop")
+        return s.get(Booking, held.booking_id)
+
+
+def staff_id(db, phone: str) -> int:
+    with db.uow() as uow:
+        return uow.session.scalar(select(Staff.id).where(Staff.phone == phone))
+
+
+def outbox_keys(db, prefix: str) -> list[str]:
+    with db.uow() as uow:
+        return sorted(uow.session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like(f"{prefix}%"))))

@@ -1,0 +1,130 @@
+"""Reminders 24 h and 2 h before a confirmed visit: once each, even when the cron job
+runs twice at the same moment in two processes (threads here, on PostgreSQL)."""
+
+import json
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from core import booking, reminders
+from core.models import Booking, Conversation, OutboxMessage
+from tests.integration.booking_helpers import loaded
+from tests.integration.staff_helpers import book
+
+MONDAY_9 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # Nairobi 09:00
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour - 3, minute, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("start, created, now, due", [
+    (at(24, 10), MONDAY_9, at(23, 9, 59), None),  # 24 h and a minute ahead: nothing yet
+    (at(24, 10), MONDAY_9, at(23, 10), 24),
+    (at(24, 10), MONDAY_9, at(24, 7, 59), 24),  # the 2-hour mark not reached (the 24 h one is a key of its own)
+    (at(24, 10), MONDAY_9, at(24, 8), 2),
+    (at(24, 10), MONDAY_9, at(24, 10), None),  # the visit has begun
+    (at(24, 8), MONDAY_9, at(24, 6, 30), 2),  # booked 23 h ahead: no 24-hour reminder, only the 2-hour one
+    (at(24, 8), MONDAY_9, at(23, 9, 30), None),
+    (at(23, 10, 30), MONDAY_9, at(23, 9, 30), None),  # booked 90 minutes ahead: the confirmation was enough
+])  # fmt: skip
+def test_which_reminder_is_due(start, created, now, due):
+    assert reminders.due_reminder(start, created, now, (24, 2)) == due
+
+
+def _keys(db):
+    with db.uow() as uow:
+        rows = uow.session.execute(select(OutboxMessage.dedupe_key, func.count()).where(
+            OutboxMessage.dedupe_key.like("reminder:%")).group_by(OutboxMessage.dedupe_key)).all()  # fmt: skip
+    return dict(rows)
+
+
+def _day_of_bookings(db, spec):
+    shop = loaded(db, spec)
+    made = {
+        "tomorrow_ten": book(db, shop.id, "100", ["oil-change"], at(24, 10), MONDAY_9),
+        "today_half_eleven": book(db, shop.id, "101", ["oil-change"], at(23, 11, 30), MONDAY_9),
+        "tomorrow_eight": book(db, shop.id, "102", ["diagnosis"], at(24, 8), MONDAY_9),
+        "cancelled": book(db, shop.id, "103", ["tyre-change"], at(24, 10), MONDAY_9),
+    }
+    booking.cancel(db, made["cancelled"].id, "customer", MONDAY_9)
+    with db.uow() as uow:  # and one that was only held, never paid
+        held = booking.hold(uow.session, shop_id=shop.id, customer_id=uow.session.get(Booking, made["tomorrow_ten"].id).customer_id,
+                            service_ids=(shop.services["wheel-alignment"],), start=at(24, 11), now=MONDAY_9, hold_minutes=600)  # fmt: skip
+    return shop, {k: v.id for k, v in made.items()} | {"held": held.booking_id}
+
+
+def test_each_reminder_is_written_once_with_its_choices_and_template(sqlite_db, nairobi_spec):
+    shop, ids = _day_of_bookings(sqlite_db, nairobi_spec)
+    morning = at(23, 10, 5)
+    assert reminders.send_due(sqlite_db, morning) == 2
+    assert reminders.send_due(sqlite_db, morning) == 0  # the cron job ran again
+    assert _keys(sqlite_db) == {f"reminder:{ids['tomorrow_ten']}:24h": 1, f"reminder:{ids['today_half_eleven']}:2h": 1}
+    with sqlite_db.uow() as uow:
+        row = uow.session.scalar(select(OutboxMessage).where(
+            OutboxMessage.dedupe_key == f"reminder:{ids['tomorrow_ten']}:24h"))  # fmt: skip
+        assert [t["id"] for t in row.body["texts"]][0] == "Reminder: your visit to {shop} is {when}. Booking {code}."
+        assert [c["id"] for c in row.body["choices"]] == [f"rm:move:{ids['tomorrow_ten']}", f"rm:cancel:{ids['tomorrow_ten']}"]
+        assert row.body["template"] == "reminder"
+        assert row.body["variables"] == {"name": "Amina", "service": "Oil and filter change", "time": "Tue 24 Nov, 10:00",
+                                         "code": "MM-1001"}  # fmt: skip
+    assert reminders.send_due(sqlite_db, at(24, 6, 1)) == 1  # 2 h before the 08:00 visit
+    assert reminders.send_due(sqlite_db, at(24, 8, 1)) == 1  # 2 h before the 10:00 visit
+    assert reminders.send_due(sqlite_db, at(24, 8, 3)) == 0
+    assert set(_keys(sqlite_db)) == {f"reminder:{ids['tomorrow_ten']}:24h", f"reminder:{ids['today_half_eleven']}:2h",
+                                     f"reminder:{ids['tomorrow_ten']}:2h", f"reminder:{ids['tomorrow_eight']}:2h"}  # fmt: skip
+    assert set(_keys(sqlite_db).values()) == {1}
+
+
+def _race(n: int, job) -> list[Exception]:
+    """Run `job` in n threads released at the same instant; the errors they raised."""
+    start, errors = threading.Barrier(n), []
+
+    def run():
+        try:
+            start.wait()
+            job()
+        except Exception as exc:  # pragma: no cover - reported by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def test_two_cron_processes_at_once_send_each_reminder_once(pg_db, nairobi_spec):
+    shop, ids = _day_of_bookings(pg_db, nairobi_spec)
+    for moment in (at(23, 10, 5), at(24, 6, 1), at(24, 8, 1)):
+        assert _race(4, lambda moment=moment: reminders.send_due(pg_db, moment)) == []
+    keys = _keys(pg_db)
+    assert keys == {f"reminder:{ids['tomorrow_ten']}:24h": 1, f"reminder:{ids['today_half_eleven']}:2h": 1,
+                    f"reminder:{ids['tomorrow_ten']}:2h": 1, f"reminder:{ids['tomorrow_eight']}:2h": 1}  # fmt: skip
+
+
+def test_a_whatsapp_customer_answers_a_reminder_by_its_number(sqlite_url, tmp_path):
+    from pitstop.fakes.telegram import FakeTelegram
+    from pitstop.fakes.twilio import FakeTwilio
+    from tests.integration.channel_helpers import start_pitstop
+    from tests.integration.staff_helpers import Clocked
+
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        story = Clocked(start_pitstop(sqlite_url, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path)}))
+        phone = "+254722111222"
+        story.wa(phone, "Habari", MONDAY_9)
+        story.wa(phone, "1", MONDAY_9)  # English
+        job = book(story.db, story.shop_id("mwangaza-motors"), f"whatsapp:{phone}", ["oil-change"], at(24, 10), MONDAY_9,
+                   channel="whatsapp")  # fmt: skip
+        assert reminders.send_due(story.db, at(23, 10, 30)) == 1
+        with story.db.uow() as uow:
+            conv = uow.session.scalar(select(Conversation).where(Conversation.chat_id == f"whatsapp:{phone}"))
+            assert [c for c, _ in conv.data["offered"]] == [f"rm:move:{job.id}", f"rm:cancel:{job.id}"]
+        story.wa(phone, "2", at(23, 11))  # "2. Cancel the booking"
+        with story.db.uow() as uow:
+            last = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.address == f"whatsapp:{phone}")
+                                       .order_by(OutboxMessage.id.desc())).first()  # fmt: skip
+        assert json.dumps(last.body).count("Cancel {code} on {when}?") == 1

@@ -1,0 +1,466 @@
+"""Mechanics and owners on Telegram: verification, a job from arrival to receipt and
+rating, extra work approved and declined, no-shows, going off shift, the owner's
+commands, and every refusal. Driven through the webhook path against the fake Bot API."""
+
+import logging
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from core.models import (
+    Booking,
+    BookingEvent,
+    BookingItem,
+    Closure,
+    Customer,
+    OutboxMessage,
+    Part,
+    Payment,
+    Rating,
+    Staff,
+)
+from pitstop.fakes.telegram import FakeTelegram
+from pitstop.fakes.twilio import FakeTwilio
+from tests.integration.channel_helpers import start_pitstop
+from tests.integration.staff_helpers import (
+    ACHIENG,
+    KIPRONO,
+    OTIENO,
+    SERGEY,
+    WANJIRU,
+    Clocked,
+    book,
+    staff_id,
+    verify_on_telegram,
+)  # fmt: skip
+
+MONDAY_9 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # Monday 09:00 in Nairobi
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    """Nairobi wall time in November 2026."""
+    return datetime(2026, 11, day, hour - 3, minute, tzinfo=UTC)
+
+
+AMINA, BRIAN = 5550001, 5550002
+KIP_TG, OTI_TG, ACH_TG, OWNER_TG, STRANGER, SERGEY_TG = 6000003, 6000002, 6000004, 6000001, 6009999, 7000003
+
+
+@pytest.fixture
+def story(sqlite_url, tmp_path):
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(sqlite_url, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path / "var")})
+        yield Clocked(pitstop)
+
+
+def count(story, model, *where):
+    with story.db.uow() as uow:
+        return uow.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def customer_starts(story, user, at_, name="Amina"):
+    """The customer has talked to the bot before (as everyone who booked by chat has)."""
+    story.say(user, "/start", at_, first_name=name)
+    story.tap(user, "lang:en", at_)
+
+
+def test_a_listed_mechanic_verifies_with_their_own_contact_and_nobody_else_can(story, caplog):
+    caplog.set_level(logging.INFO)
+    now = MONDAY_9
+    story.say(STRANGER, "/staff", now)
+    last = story.p.telegram.last_message(STRANGER)
+    assert story.last(STRANGER).startswith("To confirm that you work at Mwangaza Motors, share your phone number")
+    assert last["reply_markup"]["keyboard"][0][0]["request_contact"] is True
+
+    # Someone else's card (a forwarded contact of the owner) is refused.
+    story.contact(STRANGER, WANJIRU, now, contact_user_id=4242)
+    assert story.last(STRANGER) == "Please share your own number, using the button below."
+    # Their own number, which is not on the staff list, is refused too.
+    story.contact(STRANGER, "+254799888777", now)
+    assert story.last(STRANGER) == "This number is not on the staff list of Mwangaza Motors. Ask the owner to add you."
+    refusals = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
+    assert len(refusals) == 2 and all("+254799888777" not in r and "711000001" not in r for r in refusals)
+    assert count(story, Staff, Staff.verified_at.is_not(None)) == 0
+
+    # Kiprono shares his own contact (Telegram leaves out the "+"): recognised from then on.
+    assert verify_on_telegram(story, KIP_TG, KIPRONO, now).startswith(
+        "Thank you, Kiprono: you are now recognised as mechanic of Mwangaza Motors.")
+    with story.db.uow() as uow:
+        kip = uow.session.scalar(select(Staff).where(Staff.phone == KIPRONO))
+        assert (kip.telegram_user_id, kip.verified_at) == (KIP_TG, now)
+    assert [label for label, _ in story.buttons(KIP_TG)] == ["My jobs today", "Go off shift", "Stock", "Help"]
+    story.say(KIP_TG, "/jobs", now)
+    assert story.last(KIP_TG).startswith("No jobs today.")
+    # ...but only in this shop: in Zhaiyk Auto he is nobody.
+    story.say(KIP_TG, "/jobs", now, slug="zhaiyk-auto")
+    assert story.last(KIP_TG).startswith("That command is only for the staff of Жайық Авто.")
+
+
+def test_a_job_from_arrival_to_receipt_with_extra_work_approved_and_declined(story):
+    shop = story.shop_id("mwangaza-motors")
+    with story.db.uow() as uow:  # one battery left: this job takes it below the minimum
+        uow.session.scalar(select(Part).where(Part.shop_id == shop, Part.code == "battery-70ah")).stock = 1
+    customer_starts(story, AMINA, MONDAY_9)
+    # Brakes and electrics in one visit: only Kiprono has both skills.
+    job = book(story.db, shop, str(AMINA), ["brake-pads", "battery"], at(24, 10), MONDAY_9, plate="KCB 123A")
+    assert job.mechanic_id == staff_id(story.db, KIPRONO)
+    verify_on_telegram(story, KIP_TG, KIPRONO, MONDAY_9)
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    t = at(24, 9, 50)
+
+    story.say(KIP_TG, "jobs", t)
+    assert story.last(KIP_TG).startswith("Your jobs today:")
+    assert story.buttons(KIP_TG)[0] == ("10:00 MM-1001 · KCB 123A · confirmed", f"st:job:{job.id}")
+    story.tap(KIP_TG, f"st:job:{job.id}", t)
+    card = story.last(KIP_TG)
+    assert "Customer: Amina" in card and "Vehicle: KCB 123A" in card
+    assert "Services: Brake pads replacement, Battery replacement" in card
+    assert [b for _, b in story.buttons(KIP_TG)] == [f"st:a:received:{job.id}", f"st:a:start:{job.id}",
+                                                     f"st:a:noshow:{job.id}", "st:jobs"]  # fmt: skip
+
+    story.tap(KIP_TG, f"st:a:received:{job.id}", t)
+    assert story.last(KIP_TG).startswith("MM-1001 is now: car received. The customer has been told.")
+    assert story.last(AMINA) == "We have received your car (KCB 123A) for MM-1001. We will tell you when the work starts."
+    story.say(KIP_TG, "strat", at(24, 10))  # a typo, and no number: the job on the screen
+    assert story.last(AMINA) == "Work on your car (KCB 123A) has started. Booking MM-1001."
+
+    # Extra work found: described, priced, no photo, sent.
+    for typed in ("extra", "Front brake discs are worn out", "KSh 6,500", "skip"):
+        story.say(KIP_TG, typed, at(24, 10, 20))
+    assert story.last(KIP_TG).startswith('Ask the customer to approve "Front brake discs are worn out" for '
+                                         "Ksh6,500? With it, the total is Ksh23,000.")  # fmt: skip
+    story.say(KIP_TG, "yes", at(24, 10, 21))
+    assert story.last(KIP_TG).startswith("Sent to the customer: Front brake discs are worn out, Ksh6,500.")
+    assert story.last(AMINA) == ("Kiprono found extra work on your car (KCB 123A): Front brake discs are worn out.\n"
+                                 "It costs Ksh6,500. With it your total would be Ksh23,000.\nDo you approve this work?")  # fmt: skip
+    with story.db.uow() as uow:
+        discs = uow.session.scalar(select(BookingItem).where(BookingItem.kind == "extra"))
+        assert (uow.session.get(Booking, job.id).status, discs.status, discs.decided_at) == ("awaiting_approval", "proposed", None)
+    story.say(KIP_TG, "ready", at(24, 10, 25))
+    assert story.last(KIP_TG).startswith("MM-1001 is waiting for the customer's answer about the extra work.")
+
+    story.tap(AMINA, f"extra:yes:{discs.id}", at(24, 10, 30))
+    assert story.last(AMINA).startswith("Thank you: the extra work (Front brake discs are worn out) is approved. "
+                                        "Your new total is Ksh23,000.")  # fmt: skip
+    assert story.last(KIP_TG).startswith("The customer approved the extra work on MM-1001: Front brake discs are "
+                                         "worn out. New total Ksh23,000.")  # fmt: skip
+    story.tap(AMINA, f"extra:yes:{discs.id}", at(24, 10, 31))  # a second tap changes nothing
+    assert story.last(AMINA).startswith("You already answered about this work.")
+
+    # A second finding, declined.
+    story.say(KIP_TG, "extra 1001", at(24, 11))
+    for typed in ("Cabin air filter", "800", "skip", "yes"):
+        story.say(KIP_TG, typed, at(24, 11, 1))
+    with story.db.uow() as uow:
+        filt = uow.session.scalars(select(BookingItem).where(BookingItem.kind == "extra").order_by(BookingItem.id)).all()[-1]
+    story.tap(AMINA, f"extra:no:{filt.id}", at(24, 11, 5))
+    assert story.last(AMINA).startswith("OK, we will not do that work (Cabin air filter). Your total stays Ksh23,000.")
+
+    with story.db.uow() as uow:
+        s = uow.session
+        items = {i.description: (i.status, i.decided_at) for i in s.scalars(select(BookingItem).where(BookingItem.kind == "extra"))}
+        b = s.get(Booking, job.id)
+        assert items == {"Front brake discs are worn out": ("approved", at(24, 10, 30)),
+                         "Cabin air filter": ("declined", at(24, 11, 5))}  # the stored consent, with its time
+        assert (b.status, b.price_minor) == ("in_progress", 2_300_000)
+        moves = [(e.from_status, e.to_status, e.actor) for e in b.events]
+    kip, cust = staff_id(story.db, KIPRONO), b.customer_id
+    assert moves[-5:] == [("received", "in_progress", f"staff:{kip}"),
+                          ("in_progress", "awaiting_approval", f"staff:{kip}"),
+                          ("awaiting_approval", "in_progress", f"customer:{cust}"),
+                          ("in_progress", "awaiting_approval", f"staff:{kip}"),
+                          ("awaiting_approval", "in_progress", f"customer:{cust}")]  # fmt: skip
+
+    story.say(KIP_TG, "ready 1001", at(24, 12))
+    ready = [m for m in story.p.telegram.sent_messages(AMINA)[-2:]]
+    assert sorted(m["text"] for m in ready) == [
+        "Ksh23,000 is left to pay for booking MM-1001. Pay now, or at the shop when you collect it.",
+        "Your car (KCB 123A) is ready for pickup. Booking MM-1001.\nTotal Ksh23,000, paid Ksh0, to pay Ksh23,000."]
+    pay_now = next(m for m in ready if m["text"].startswith("Ksh23,000"))  # core/payments offers "pay now"
+    assert [b["callback_data"] for row in pay_now["reply_markup"]["inline_keyboard"] for b in row] == [
+        f"paybalance:{job.id}:mpesa"]
+
+    story.say(KIP_TG, "done 1001", at(24, 16))
+    assert story.last(KIP_TG).startswith("MM-1001: the customer owes Ksh23,000. Did they pay it at the shop?")
+    story.tap(KIP_TG, "st:yes", at(24, 16))
+    assert story.last(KIP_TG).startswith("MM-1001 is completed. The customer has the receipt and was asked for a rating.\n"
+                                         "Parts now below their minimum: battery-70ah. The owner has been told.")  # fmt: skip
+    assert story.last(AMINA) == (
+        "Receipt for MM-1001, Tue 24 Nov\nVehicle: KCB 123A\nBrake pads replacement: Ksh4,500\n"
+        "Battery replacement: Ksh12,000\nExtra work, Front brake discs are worn out: Ksh6,500\nTotal: Ksh23,000\n"
+        "Including tax (16%): Ksh3,172.41\nPaid by cash: Ksh23,000\nPaid in full. Thank you!\n"
+        "Thank you for coming! How did we do? Please rate your visit from 1 to 5.")  # fmt: skip
+    assert [b for _, b in story.buttons(AMINA)] == [f"rate:{job.id}:{n}" for n in range(1, 6)] + [f"receipt:pdf:{job.id}"]
+    assert story.last(OWNER_TG) == ("Low stock: Battery 70 Ah is down to 0 (minimum 1). "
+                                    "Restock with /restock battery-70ah QTY.")  # fmt: skip
+
+    story.tap(AMINA, f"rate:{job.id}:4", at(24, 16, 5))
+    story.tap(AMINA, f"rate:{job.id}:5", at(24, 16, 6))  # thought better of it
+    assert story.last(AMINA).startswith("Thank you for rating your visit 5 of 5!")
+    story.tap(AMINA, f"receipt:pdf:{job.id}", at(24, 16, 7))
+    document = [m for m in story.p.telegram.sent_messages(AMINA) if m["method"] == "sendDocument"][-1]
+    assert document["file"]["file_name"] == "receipt-MM-1001.pdf"
+    assert document["file"]["content"].startswith(b"%PDF")
+
+    with story.db.uow() as uow:
+        s = uow.session
+        rating = s.scalar(select(Rating))
+        assert (rating.booking_id, rating.mechanic_id, rating.stars) == (job.id, kip, 5)
+        assert s.get(Booking, job.id).status == "completed"
+        stock = dict(s.execute(select(Part.code, Part.stock).where(Part.shop_id == shop)).all())
+        assert (stock["brake-pads"], stock["battery-70ah"]) == (5, 0)
+        paid = s.scalars(select(Payment).where(Payment.booking_id == job.id)).all()
+        assert [(p.provider, p.purpose, p.amount_minor, p.status) for p in paid] == [("cash", "balance", 2_300_000, "completed")]
+
+
+def test_a_no_show_costs_the_customer_a_token_and_they_are_told(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, BRIAN, MONDAY_9, "Brian")
+    job = book(story.db, shop, str(BRIAN), ["brake-pads", "battery"], at(24, 10), MONDAY_9, name="Brian")
+    verify_on_telegram(story, KIP_TG, KIPRONO, MONDAY_9)
+    story.say(KIP_TG, "no show 1001", at(24, 9, 30))
+    assert story.last(KIP_TG).startswith("MM-1001 starts at 10:00; it can be marked a no-show only after that.")
+    story.say(KIP_TG, "no show 1001", at(24, 10, 20))
+    assert story.last(KIP_TG).startswith("Mark MM-1001 (10:00, Brian) as a no-show? It costs the customer a token.")
+    story.say(KIP_TG, "yes", at(24, 10, 20))
+    assert story.last(KIP_TG).startswith("MM-1001 is marked as a no-show. The customer has been told (1 token left).")
+    assert story.last(BRIAN) == ("We missed you today: booking MM-1001 at 10:00 was marked as a no-show.\n"
+                                 "It used one token. You have 1 left this month.")  # fmt: skip
+    with story.db.uow() as uow:
+        assert uow.session.get(Booking, job.id).status == "no_show"
+        assert uow.session.get(Customer, job.customer_id).tokens == 1
+
+
+def test_going_off_shift_hands_jobs_to_colleagues_or_asks_for_a_new_time(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    customer_starts(story, BRIAN, MONDAY_9, "Brian")
+    alignment = book(story.db, shop, str(AMINA), ["wheel-alignment"], at(24, 14), MONDAY_9)  # only Achieng aligns
+    battery = book(story.db, shop, str(BRIAN), ["battery"], at(24, 15), MONDAY_9, name="Brian")  # Kiprono or Achieng
+    achieng, kiprono = staff_id(story.db, ACHIENG), staff_id(story.db, KIPRONO)
+    assert alignment.mechanic_id == achieng
+    with story.db.uow() as uow:  # make sure the battery job is Achieng's too
+        uow.session.get(Booking, battery.id).mechanic_id = achieng
+    verify_on_telegram(story, ACH_TG, ACHIENG, MONDAY_9)
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    story.say(ACH_TG, "off shift", at(24, 12))
+    assert "Go off shift now?" in story.last(ACH_TG)
+    story.tap(ACH_TG, "st:yes", at(24, 12))
+    assert "Handed to colleagues: MM-1002." in story.last(ACH_TG)
+    assert "Need a new time (customers and the owner were told): MM-1001." in story.last(ACH_TG)
+    assert story.last(BRIAN) == ("A change to your booking MM-1002 on Tue 24 Nov, 15:00: Kiprono will work on your car. "
+                                 "The time stays the same.")  # fmt: skip
+    assert story.last(AMINA).startswith("Sorry, the mechanic for your booking MM-1001 on Tue 24 Nov, 14:00 is not "
+                                        "available, and nobody else is free then.")  # fmt: skip
+    assert story.buttons(AMINA) == [("Choose a new time", f"rm:move:{alignment.id}"),
+                                    ("Cancel the booking", f"rm:cancel:{alignment.id}")]  # fmt: skip
+    assert story.last(OWNER_TG) == ("MM-1001 on Tue 24 Nov, 14:00 has no mechanic since Achieng Atieno went off shift. "
+                                    "The customer was asked to choose a new time.")  # fmt: skip
+    with story.db.uow() as uow:
+        assert uow.session.get(Staff, achieng).on_shift is False
+        assert uow.session.get(Booking, alignment.id).status == "needs_reschedule"
+        assert uow.session.get(Booking, battery.id).mechanic_id == kiprono
+    # The customer's choice works from the notice (the customer engine handles rm:*).
+    story.tap(AMINA, f"rm:cancel:{alignment.id}", at(24, 12, 5))
+    assert story.last(AMINA).startswith("Cancel MM-1001 on Tue 24 Nov, 14:00?")
+    story.tap(ACH_TG, "st:on", at(24, 13))
+    assert story.last(ACH_TG).startswith("You are on shift again")
+
+
+# Every staff and owner command, as typed, plus forged staff buttons.
+EVERY_COMMAND = [
+    "/jobs", "/job MM-1001", "/received MM-1001", "/begin MM-1001", "/extra MM-1001", "/ready MM-1001",
+    "/done MM-1001", "/noshow MM-1001", "/offshift", "/onshift", "/stock", "/restock oil-filter 5", "/digest",
+    "/today", "/week", "/close 2026-12-01 party", "/open 2026-12-24", "/hours", "/tokens reset +254712345678",
+    "/export 2026-11-01 2026-11-30",
+]  # fmt: skip
+FORGED_BUTTONS = ["st:a:ready:1", "st:a:noshow:1", "st:digest", "st:off", "st:stock"]
+
+
+def _state(story, shop):
+    with story.db.uow() as uow:
+        s = uow.session
+        return (sorted(s.execute(select(Booking.id, Booking.status)).all()),
+                sorted(s.execute(select(Part.code, Part.stock).where(Part.shop_id == shop)).all()),
+                s.scalar(select(func.count()).select_from(Closure)), s.scalar(select(func.count()).select_from(BookingEvent)),
+                sorted(s.execute(select(Staff.id, Staff.on_shift)).all()))  # fmt: skip
+
+
+@pytest.mark.parametrize("who", ["unverified", "mechanic of another shop"])
+def test_nobody_but_this_shops_staff_can_run_a_staff_command(story, caplog, who):
+    caplog.set_level(logging.INFO)
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    book(story.db, shop, str(AMINA), ["oil-change"], at(24, 10), MONDAY_9)
+    user = STRANGER
+    if who != "unverified":  # Sergey is verified in Atyrau, on the same bot platform
+        user = SERGEY_TG
+        assert "recognised as mechanic of Жайық Авто" in verify_on_telegram(story, user, SERGEY, MONDAY_9, "zhaiyk-auto")
+        customer_starts(story, user, MONDAY_9)
+    before = _state(story, shop)
+    caplog.clear()
+    for typed in EVERY_COMMAND:
+        story.say(user, typed, at(24, 10, 30))
+        assert story.last(user) == ("That command is only for the staff of Mwangaza Motors.\n"
+                                    "If you work here, send /staff to confirm your phone number."), typed  # fmt: skip
+    for data in FORGED_BUTTONS:
+        story.tap(user, data, at(24, 10, 31))
+        assert story.last(user).startswith("That command is only for the staff of Mwangaza Motors."), data
+    assert _state(story, shop) == before
+    refused = [r for r in caplog.records if r.getMessage().startswith("refused") and r.levelno == logging.WARNING]
+    assert len(refused) == len(EVERY_COMMAND) + len(FORGED_BUTTONS)
+    assert all(str(user) not in r.getMessage() for r in refused)  # the sender is masked
+
+
+def test_a_mechanic_cannot_run_owner_commands_or_touch_a_colleagues_job(story, caplog):
+    caplog.set_level(logging.INFO)
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    book(story.db, shop, str(AMINA), ["brake-pads", "battery"], at(24, 10), MONDAY_9)  # Kiprono's
+    verify_on_telegram(story, OTI_TG, OTIENO, MONDAY_9)
+    before = _state(story, shop)
+    caplog.clear()
+    owner_only = ["/digest", "/week", "/close 2026-12-01", "/open 2026-12-24", "/hours", "/tokens reset +254712345678",
+                  "/export 2026-11-01 2026-11-30", "/restock oil-filter 5"]  # fmt: skip
+    for typed in owner_only:
+        story.say(OTI_TG, typed, at(24, 10, 30))
+        assert story.last(OTI_TG).startswith("Only the owner can do that."), typed
+    for typed in ("received 1001", "ready MM-1001", "no show 1001", "MM-1001"):
+        story.say(OTI_TG, typed, at(24, 10, 30))
+        assert story.last(OTI_TG).startswith("That job is not yours. Ask the owner to move it."), typed
+    story.tap(OTI_TG, "st:a:ready:1", at(24, 10, 31))  # a forged button
+    assert story.last(OTI_TG).startswith("That job is not yours.")
+    assert _state(story, shop) == before
+    refused = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
+    assert len(refused) == len(owner_only) + 5
+    assert all("722000002" not in r for r in refused)
+
+
+def test_the_owner_runs_the_shop_from_the_chat(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["oil-change"], at(24, 10), MONDAY_9, plate="KCB 123A")
+    with story.db.uow() as uow:
+        uow.session.get(Customer, job.customer_id).tokens = 0
+        uow.session.get(Customer, job.customer_id).phone = "+254712345678"
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    assert [label for label, _ in story.buttons(OWNER_TG)] == [
+        "Today", "All jobs today", "Digest now", "This week", "Stock", "Opening hours", "Help"]
+    t = at(24, 8)
+
+    story.say(OWNER_TG, "/today", t)
+    assert story.last(OWNER_TG).startswith("Today, Tue 24 Nov: 1 booking\n10:00 MM-1001 Oil and filter change: "
+                                           "confirmed (Otieno)")  # fmt: skip
+    story.say(OWNER_TG, "/close 2026-12-01 staff party", t)
+    assert story.last(OWNER_TG).startswith("Tue 1 Dec is now closed for bookings.")
+    story.say(OWNER_TG, "/close 24.11 power cut", t)
+    assert story.last(OWNER_TG).startswith("Tue 24 Nov is now closed for bookings.\nBookings already on that day: "
+                                           "MM-1001. Please contact those customers.")  # fmt: skip
+    story.say(OWNER_TG, "/open 24.11", t)
+    assert story.last(OWNER_TG).startswith("Tue 24 Nov is now open for bookings.")
+    story.say(OWNER_TG, "/open 2026-12-25", t)  # Christmas: open despite the holiday
+    with story.db.uow() as uow:
+        rows = {c.day.isoformat(): (c.closed, c.reason) for c in uow.session.scalars(select(Closure))}
+    assert rows == {"2026-12-01": (True, "staff party"), "2026-11-24": (False, None), "2026-12-25": (False, None),
+                    "2026-12-24": (True, "Christmas Eve stocktake")}  # fmt: skip
+    story.say(OWNER_TG, "/hours", t)
+    hours = story.last(OWNER_TG)
+    assert "Monday: 08:00-18:00, break 13:00-14:00" in hours and "Sunday: closed" in hours
+    assert "Closed on Tue 1 Dec: staff party" in hours and "Open on Fri 25 Dec (despite a public holiday)" in hours
+
+    story.say(OWNER_TG, "/tokens reset 0712 345 678", t)
+    assert story.last(OWNER_TG).startswith("Tokens restored for +254••••••678: 2 this month. The customer has been told.")
+    assert story.last(AMINA) == "Good news: Mwangaza Motors has restored your booking tokens. You have 2 this month."
+    story.say(OWNER_TG, "/tokens reset +254700111222", t)
+    assert story.last(OWNER_TG).startswith("No customer of this shop has the number +254700111222.")
+
+    story.say(OWNER_TG, "/stock", t)
+    assert "Engine oil 5W-30, 4 L (oil-5w30): 12, minimum 4" in story.last(OWNER_TG)
+    story.say(OWNER_TG, "/restock oil filter 6", t)
+    assert story.last(OWNER_TG).startswith("Oil filter: 16 in stock now.")
+
+    story.say(OWNER_TG, "/export 2026-11-01 2026-11-30", t)
+    document = [m for m in story.p.telegram.sent_messages(OWNER_TG) if m["method"] == "sendDocument"][-1]
+    rows = document["file"]["content"].decode().splitlines()
+    assert rows[0].startswith("code,date,start,end,status,customer,phone,vehicle,services,mechanic,bay,price,paid")
+    assert rows[1] == ("MM-1001,2026-11-24,10:00,10:45,confirmed,Amina,+254712345678,KCB 123A,Oil and filter change,"
+                       "Otieno Ochieng,Lift 1,3500.00,0.00,3500.00,KES,cash,telegram")  # fmt: skip
+    assert any(t.startswith("Here is the export: 1 booking.") for t in story.texts(OWNER_TG)[-2:])
+
+    story.say(OWNER_TG, "/digest", at(24, 19))
+    sent = story.p.telegram.sent_messages(OWNER_TG)
+    text, photo = [m for m in sent if m["method"] == "sendMessage" and m["text"].startswith("Daily digest")][-1], \
+        [m for m in sent if m["method"] == "sendPhoto"][-1]  # fmt: skip
+    assert text["text"].startswith("Daily digest of Mwangaza Motors for Tue 24 Nov\nBookings today: 1 (confirmed: 1)")
+    assert photo["file"]["content"].startswith(b"\x89PNG") and photo["caption"] == "Mwangaza Motors: the last 14 days"
+    story.say(OWNER_TG, "/week", t)
+    assert story.last(OWNER_TG).startswith("Last 7 days: 1 booking, 0 completed, 0 no-shows, revenue Ksh0.\nNext 7 days:\nWed 25 Nov: 0 bookings")
+
+
+@pytest.mark.parametrize("lang, words", [
+    ("sw", ["imepokelewa 1001", "anza 1001", "tayari 1001"]),
+    ("ru", ["принял 1001", "начать 1001", "готово 1001"]),
+    ("kk", ["қабылдадым 1001", "бастау 1001", "дайын 1001"]),
+    ("en", ["recieved MM-1001", "/start MM1001", "redy 1001"]),
+])  # fmt: skip
+def test_job_commands_work_in_every_language_and_forgive_typos(story, lang, words):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["brake-pads", "battery"], at(24, 10), MONDAY_9)
+    verify_on_telegram(story, KIP_TG, KIPRONO, MONDAY_9)
+    statuses = []
+    for typed in words:
+        story.say(KIP_TG, typed, at(24, 10), lang=lang)
+        with story.db.uow() as uow:
+            statuses.append(uow.session.get(Booking, job.id).status)
+    assert statuses == ["received", "in_progress", "ready"]
+
+
+def test_a_photo_of_extra_work_reaches_the_customer(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["brake-pads", "battery"], at(24, 10), MONDAY_9)
+    verify_on_telegram(story, KIP_TG, KIPRONO, MONDAY_9)
+    for typed in ("start 1001", "extra 1001", "Leaking radiator hose", "1500"):
+        story.say(KIP_TG, typed, at(24, 10, 10))
+    stored = story.p.telegram._store_file(b"\xff\xd8\xff\xe0fake-jpeg", "photo", None, "image/jpeg")  # as if uploaded
+    update = story.p.telegram.update_text(next(story.ids), KIP_TG, "x")
+    update["message"].pop("text")
+    update["message"]["photo"] = [{"file_id": stored.file_id, "file_unique_id": "u1", "width": 90, "height": 90}]
+    story.post(update, at(24, 10, 11))
+    assert story.last(KIP_TG).startswith("Photo received.\nAsk the customer to approve")
+    story.say(KIP_TG, "yes", at(24, 10, 12))
+    photo = [m for m in story.p.telegram.sent_messages(AMINA) if m["method"] == "sendPhoto"][-1]
+    assert photo["caption"] == "Photo of the extra work on MM-1001: Leaking radiator hose"
+    assert photo["file"]["content"] == b"\xff\xd8\xff\xe0fake-jpeg"
+    with story.db.uow() as uow:
+        assert uow.session.get(Booking, job.id).status == "awaiting_approval"
+    assert count(story, OutboxMessage, OutboxMessage.dedupe_key.like("extra-photo:%")) == 1
+
+
+def test_the_atyrau_shop_works_in_kazakh_and_russian(story):
+    """Айдос types Kazakh, the owner Russian; the customer's receipt PDF is in Cyrillic."""
+    shop = story.shop_id("zhaiyk-auto")
+    customer, aidos, erlan = 5550077, 7000002, 7000001
+    story.say(customer, "/start", MONDAY_9, slug="zhaiyk-auto", lang="ru", first_name="Алия")
+    story.tap(customer, "lang:ru", MONDAY_9, slug="zhaiyk-auto")
+    # Brakes and suspension: Айдос is the only mechanic with both.
+    job = book(story.db, shop, str(customer), ["brake-pads", "suspension"], datetime(2026, 11, 24, 5, 0, tzinfo=UTC), MONDAY_9, name="Алия",
+               language="ru", plate="123 ABC 06")  # fmt: skip
+    assert "Айдос" in verify_on_telegram(story, aidos, "+77052000002", MONDAY_9, "zhaiyk-auto")
+    verify_on_telegram(story, erlan, "+77012000001", MONDAY_9, "zhaiyk-auto")
+    for typed in ("қабылдадым 1001", "бастау 1001", "дайын 1001", "бітті 1001"):
+        story.say(aidos, typed, at(24, 12), slug="zhaiyk-auto", lang="kk")
+    story.tap(aidos, "st:yes", at(24, 12, 5), slug="zhaiyk-auto")  # paid in cash
+    with story.db.uow() as uow:
+        assert uow.session.get(Booking, job.id).status == "completed"
+    assert any(b == f"receipt:pdf:{job.id}" for _, b in story.buttons(customer))
+    story.tap(customer, f"receipt:pdf:{job.id}", at(24, 12, 10), slug="zhaiyk-auto")
+    pdf = [m for m in story.p.telegram.sent_messages(customer) if m["method"] == "sendDocument"][-1]
+    assert pdf["file"]["content"].startswith(b"%PDF") and pdf["file"]["file_name"] == "receipt-ZA-1001.pdf"
+    story.say(erlan, "сводка", at(24, 20), slug="zhaiyk-auto", lang="ru")
+    sent = story.p.telegram.sent_messages(erlan)
+    assert [m["method"] for m in sent[-2:]].count("sendPhoto") == 1
+    digest_text = next(m["text"] for m in sent if m["text"].startswith("Daily digest of Жайық Авто"))
+    assert "Bookings today: 1 (completed: 1)" in digest_text and "50\xa0000\xa0₸" in digest_text

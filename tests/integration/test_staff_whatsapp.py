@@ -1,0 +1,115 @@
+"""Mechanics and owners on WhatsApp, over HTTP signed as Twilio signs, against the fake
+Twilio: recognised by their number, numbered choices, typed commands; the customer
+answers extra work and rates the visit by typing a number."""
+
+import logging
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core import availability
+from core.models import Booking, BookingItem, Closure, Rating, Service, Staff, utcnow
+from pitstop.fakes.telegram import FakeTelegram
+from pitstop.fakes.twilio import FakeTwilio
+from tests.integration.channel_helpers import TWILIO_SID, TWILIO_TOKEN, start_pitstop
+from tests.integration.staff_helpers import KIPRONO, WANJIRU, book
+
+KAMAU = "+254722111222"
+
+
+@pytest.fixture
+def pitstop(sqlite_url, tmp_path):
+    with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
+        yield start_pitstop(sqlite_url, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path / "var")})
+
+
+def bodies(pitstop, phone) -> list[str]:
+    return [m["params"]["Body"] for m in pitstop.twilio.messages(f"whatsapp:{phone}") if m["params"].get("Body")]
+
+
+def shop_id(pitstop, slug="mwangaza-motors"):
+    from core.models import Shop
+
+    with pitstop.runtime.db.uow() as uow:
+        return uow.session.scalar(select(Shop.id).where(Shop.slug == slug))
+
+
+def next_start(pitstop, shop, services):
+    """The first free start from tomorrow on (the WhatsApp window runs on the real clock)."""
+    now = utcnow()
+    with pitstop.runtime.db.uow() as uow:
+        ids = [uow.session.scalar(select(Service.id).where(Service.shop_id == shop, Service.code == c)) for c in services]
+        view = availability.shop_view(uow.session, shop)
+        first = view.local_day(now) + timedelta(days=1)
+        return availability.free_slots(uow.session, shop, ids, first, first + timedelta(days=7), now)[0].start
+
+
+def test_a_mechanic_works_a_job_on_whatsapp_and_the_customer_answers_by_number(pitstop):
+    shop = shop_id(pitstop)
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")  # the customer has chatted before
+    pitstop.whatsapp(KAMAU, "1")
+    job = book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["brake-pads", "battery"],
+               next_start(pitstop, shop, ["brake-pads", "battery"]), utcnow(), channel="whatsapp", name="Kamau",
+               plate="KDA 456B")  # fmt: skip
+
+    pitstop.whatsapp(KIPRONO, "hello", name="Kiprono")
+    assert bodies(pitstop, KIPRONO)[-1] == ("Thank you, Kiprono: you are now recognised as mechanic of Mwangaza Motors.\n"
+                                            "Kiprono, what do you need?\n1. My jobs today\n2. Go off shift\n3. Stock\n4. Help")  # fmt: skip
+    with pitstop.runtime.db.uow() as uow:
+        assert uow.session.scalar(select(Staff.verified_at).where(Staff.phone == KIPRONO)) is not None
+
+    pitstop.whatsapp(KIPRONO, "MM-1001")
+    card = bodies(pitstop, KIPRONO)[-1]
+    assert "Customer: Kamau" in card and "Vehicle: KDA 456B" in card and card.endswith(
+        "1. Car received\n2. Start work\n3. No-show\n4. Back to the jobs")
+    pitstop.whatsapp(KIPRONO, "1")  # Car received
+    assert bodies(pitstop, KAMAU)[-1].startswith("We have received your car (KDA 456B) for MM-1001.")
+    pitstop.whatsapp(KIPRONO, "anza")  # Swahili for start, the job on the screen
+    assert bodies(pitstop, KIPRONO)[-1].endswith("1. Extra work found\n2. Ready for pickup\n3. Back to the jobs")
+    pitstop.whatsapp(KIPRONO, "1")
+    assert bodies(pitstop, KIPRONO)[-1].startswith("Extra work on MM-1001 (KDA 456B): what is needed?")
+    for typed in ("Worn wiper blades", "1,200", "skip", "ndio"):
+        pitstop.whatsapp(KIPRONO, typed)
+    assert bodies(pitstop, KIPRONO)[-1].startswith("Sent to the customer: Worn wiper blades, Ksh1,200.")
+    assert bodies(pitstop, KAMAU)[-1].endswith("Do you approve this work?\n1. Approve\n2. Decline")
+
+    pitstop.whatsapp(KAMAU, "1")
+    assert bodies(pitstop, KAMAU)[-1].startswith("Thank you: the extra work (Worn wiper blades) is approved.")
+    with pitstop.runtime.db.uow() as uow:
+        item = uow.session.scalar(select(BookingItem).where(BookingItem.kind == "extra"))
+        assert (item.status, item.decided_at is not None) == ("approved", True)
+        assert uow.session.get(Booking, job.id).price_minor == 1_770_000
+
+    pitstop.whatsapp(KIPRONO, "tayari 1001")
+    assert any("Your car (KDA 456B) is ready for pickup." in b for b in bodies(pitstop, KAMAU)[-2:])
+    assert any(b.endswith("Pay now, or at the shop when you collect it.\n1. M-Pesa") for b in bodies(pitstop, KAMAU)[-2:])
+    pitstop.whatsapp(KIPRONO, "imekamilika 1001")
+    pitstop.whatsapp(KIPRONO, "2")  # not paid yet
+    receipt = bodies(pitstop, KAMAU)[-1]
+    assert "Balance to pay: Ksh17,700" in receipt
+    assert receipt.endswith("How did we do? Please rate your visit from 1 to 5.\n1. ⭐\n2. ⭐⭐\n3. ⭐⭐⭐\n4. ⭐⭐⭐⭐\n5. ⭐⭐⭐⭐⭐")
+    pitstop.whatsapp(KAMAU, "4")
+    assert bodies(pitstop, KAMAU)[-1].startswith("Thank you for rating your visit 4 of 5!")
+    with pitstop.runtime.db.uow() as uow:
+        assert uow.session.scalar(select(Rating.stars)) == 4
+        assert uow.session.get(Booking, job.id).status == "completed"
+
+
+def test_an_owner_on_whatsapp_closes_a_day_and_strangers_are_refused(pitstop, caplog):
+    caplog.set_level(logging.INFO)
+    pitstop.whatsapp(WANJIRU, "/close 2026-12-31 New Year's Eve", name="Wanjiru")
+    assert any("is now closed for bookings" in b for b in bodies(pitstop, WANJIRU)[-1:])
+    with pitstop.runtime.db.uow() as uow:
+        assert uow.session.scalar(select(Closure.reason).where(Closure.day == "2026-12-31")) == "New Year's Eve"
+
+    stranger = "+254799000111"
+    for typed in ("/staff", "/digest", "/close 2026-12-30", "/jobs"):
+        pitstop.whatsapp(stranger, typed)
+    answers = bodies(pitstop, stranger)
+    assert answers[0] == "This number is not on the staff list of Mwangaza Motors. Ask the owner to add you."
+    assert all(a.startswith("That command is only for the staff of Mwangaza Motors.") for a in answers[1:])
+    refused = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
+    assert len(refused) == 4 and all("799000111" not in r for r in refused)
+    with pitstop.runtime.db.uow() as uow:
+        assert uow.session.scalar(select(Closure).where(Closure.day == "2026-12-30")) is None

@@ -1,0 +1,168 @@
+"""The staff dialogue without a database: what staff type, in four languages and with
+typos, and what the engine asks core to do (pure functions, so these run in milliseconds)."""
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import pytest
+
+from bot import staff_engine
+from bot.model import Event
+from bot.staff_model import (
+    Complete,
+    Denied,
+    Export,
+    JobAction,
+    JobView,
+    ProposeExtra,
+    Report,
+    ResetTokens,
+    Restock,
+    SetDay,
+    Shift,
+    StaffDone,
+    StaffInfo,
+)  # fmt: skip
+from bot.staff_words import parse, parse_day
+from core.messages import render_reply
+
+NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)  # Tuesday 10:00 in Nairobi
+
+
+@pytest.mark.parametrize("typed, name, code", [
+    ("/jobs", "jobs", None), ("kazi zangu", "jobs", None), ("мои заказы", "jobs", None), ("жұмыстарым", "jobs", None),
+    ("received MM-1042", "received", "1042"), ("recieved mm1042", "received", "1042"),
+    ("imepokelewa 1042", "received", "1042"), ("принял 1042", "received", "1042"), ("1042 қабылдадым", "received", "1042"),
+    ("start 1042", "start", "1042"), ("anza 1042", "start", "1042"), ("начать 1042", "start", "1042"),
+    ("бастау 1042", "start", "1042"),
+    ("extra 1042", "extra", "1042"), ("kazi ya ziada 1042", "extra", "1042"), ("доп работа 1042", "extra", "1042"),
+    ("қосымша 1042", "extra", "1042"),
+    ("ready 1042", "ready", "1042"), ("redy 1042", "ready", "1042"), ("tayari 1042", "ready", "1042"),
+    ("готово 1042", "ready", "1042"), ("дайын 1042", "ready", "1042"),
+    ("done 1042", "done", "1042"), ("finsihed 1042", "done", "1042"), ("imekamilika 1042", "done", "1042"),
+    ("выдано 1042", "done", "1042"), ("бітті 1042", "done", "1042"),
+    ("/no_show 1042", "noshow", "1042"), ("hakuja 1042", "noshow", "1042"), ("неявка 1042", "noshow", "1042"),
+    ("келмеді 1042", "noshow", "1042"),
+    ("off shift", "offshift", None), ("naondoka", "offshift", None), ("конец смены", "offshift", None),
+    ("ауысым бітті", "offshift", None), ("on shift", "onshift", None),
+    ("/stock", "stock", None), ("vipuri", "stock", None), ("склад", "stock", None), ("қойма", "stock", None),
+    ("/digest@pitstop_bot", "digest", None), ("ripoti", "digest", None), ("сводка", "digest", None), ("есеп", "digest", None),
+    ("MM-1042", "job", "1042"), ("I work here", "staff", None), ("я здесь работаю", "staff", None),
+])  # fmt: skip
+def test_commands_in_four_languages_with_typos(typed, name, code):
+    parsed = parse(typed)
+    assert (parsed.name, parsed.code) == (name, code)
+
+
+@pytest.mark.parametrize("typed", ["hello", "I'd like an oil change tomorrow", "asante sana", "", "⭐⭐⭐", "x" * 400])
+def test_ordinary_chat_is_not_a_command(typed):
+    assert parse(typed) is None
+
+
+def test_days_and_the_rest_of_the_arguments():
+    today = date(2026, 11, 24)
+    assert parse_day(["2026-12-24", "stocktake", "day"], today, "en") == (date(2026, 12, 24), ["stocktake", "day"])
+    assert parse_day(["25", "dec", "party"], today, "en") == (date(2026, 12, 25), ["party"])
+    assert parse_day(["завтра"], today, "ru") == (date(2026, 11, 25), [])
+    assert parse_day(["sometime"], today, "en") == (None, ["sometime"])
+
+
+# -- the engine, with a context made by hand ------------------------------------------------
+
+
+def job(id=1, status="in_progress", mechanic_id=3, price=450_000, paid=0):
+    return JobView(id, f"MM-{1000 + id}", NOW, NOW, status, "Amina", "KCB 123A", ({"en": "Brake pads"},), None,
+                   "Kiprono Langat", mechanic_id, price, paid)  # fmt: skip
+
+
+@dataclass
+class Ctx:
+    role: str = "mechanic"
+    mine: list = field(default_factory=lambda: [job()])
+    now: datetime = NOW
+
+    @property
+    def staff(self):
+        return StaffInfo(3, "Kiprono Langat", self.role, "en", True, "Mwangaza Motors", ("en", "sw"), "Africa/Nairobi", "KES")
+
+    def today(self):
+        return date(2026, 11, 24)
+
+    def jobs(self):
+        return list(self.mine)
+
+    def job(self, booking_id):
+        return next((j for j in self.mine if j.id == booking_id), None)
+
+    def find_job(self, number):
+        return next((j for j in self.mine if j.code.endswith(number)), None)
+
+
+class Talk:
+    def __init__(self, ctx):
+        self.ctx, self.data, self.commands, self.text, self.choices = ctx, {}, [], "", []
+
+    def send(self, event):
+        step = staff_engine.step(self.data, event, self.ctx)
+        self.data, self.commands = step.data, step.commands
+        shown = [render_reply(r, "en") for r in step.replies]
+        self.text = "\n".join(t for t, _ in shown)
+        self.choices = [cid for _, cs in shown for cid, _ in cs]
+        return self
+
+    def type(self, text):
+        return self.send(Event.typed(text))
+
+
+def test_owner_commands_become_commands_for_the_owner_and_denials_for_a_mechanic():
+    typed = {"/digest": Report("digest", date(2026, 11, 24)), "/close 2026-12-01 party": SetDay(date(2026, 12, 1), True, "party"),
+             "/open 26.12": SetDay(date(2026, 12, 26), False), "/tokens reset 0712 345 678": ResetTokens("0712 345 678"),
+             "/export 1.11 30.11": Export(date(2026, 11, 1), date(2026, 11, 30)), "/restock oil filter 6": Restock("oil filter", 6),
+             "/week": Report("week", date(2026, 11, 24)), "/hours": Report("hours", date(2026, 11, 24))}  # fmt: skip
+    for text, command in typed.items():
+        assert Talk(Ctx(role="owner")).type(text).commands == [command], text
+        assert Talk(Ctx()).type(text).commands == [Denied(text.split()[0].lstrip("/"))], text
+
+
+def test_extra_work_is_described_priced_and_confirmed_before_it_is_sent():
+    talk = Talk(Ctx())
+    assert talk.type("extra 1001").text.startswith("Extra work on MM-1001 (KCB 123A): what is needed?")
+    talk.type("Worn discs")
+    assert talk.text.startswith('How much will "Worn discs" cost?')
+    talk.type("about a lot")
+    assert talk.text.startswith("That does not look like a price.")
+    talk.type("9 000")
+    talk.type("skip")
+    assert talk.text.startswith('Ask the customer to approve "Worn discs" for Ksh9,000? With it, the total is Ksh13,500.')
+    talk.type("ndio")
+    assert talk.commands == [ProposeExtra(1, "Worn discs", 900_000, None)]
+
+
+def test_done_with_money_owed_asks_whether_it_was_paid():
+    talk = Talk(Ctx(mine=[job(status="ready", paid=100_000)]))
+    assert talk.type("done 1001").text.startswith("MM-1001: the customer owes Ksh3,500. Did they pay it at the shop?")
+    assert talk.type("2").commands == [Complete(1, False)]
+    talk = Talk(Ctx(mine=[job(status="ready", paid=450_000)]))
+    assert talk.type("done").commands == [Complete(1, False)]  # nothing owed: no question
+
+
+def test_numbered_answers_typos_and_the_job_on_screen():
+    talk = Talk(Ctx(mine=[job(status="confirmed")]))
+    talk.type("hi")
+    assert talk.choices == ["st:jobs", "st:off", "st:stock", "st:help"]
+    talk.type("1")
+    assert talk.choices == ["st:job:1", "st:home"]
+    talk.type("1")
+    assert talk.choices == ["st:a:received:1", "st:a:start:1", "st:a:noshow:1", "st:jobs"]
+    assert talk.type("recieved").commands == [JobAction(1, "received")]
+    talk.send(Event("outcome", outcome=StaffDone("moved", {"code": "MM-1001", "status": "received"})))
+    assert talk.text.startswith("MM-1001 is now: car received. The customer has been told.")
+    assert talk.type("off shift").text.startswith("Go off shift now?")
+    assert talk.type("yes").commands == [Shift(False)]
+
+
+def test_a_colleagues_job_is_refused_and_nonsense_gets_help():
+    talk = Talk(Ctx(mine=[job(mechanic_id=9)]))
+    assert talk.type("ready 1001").commands == [Denied("ready MM-1001")]
+    assert talk.type("blah blah").text.startswith("Sorry, I did not get that.\nTap a button, or type /help for the commands.")
+    assert talk.type("/help").text.startswith("Staff commands")
