@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from bot import understand
 from bot.model import Command, Context, Event, MessageShop, SetLanguage
 from core.i18n import N_
-from core.messages import Choice, Msg, Reply, render
+from core.messages import Choice, Msg, Reply, every_label, render
 
 IDLE_AFTER = timedelta(minutes=30)
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ru": "Русский", "kk": "Қазақша"}
@@ -58,7 +58,7 @@ class Turn:
               ask_contact: bool = False) -> None:  # fmt: skip
         """Say something with choices and remember them, so a typed answer can match."""
         self.data["offered"] = [
-            [c.id, [self.label(c)] + (aliases or {}).get(c.id, [])] for c in choices
+            [c.id, every_label(c.label, self.lang) + (aliases or {}).get(c.id, [])] for c in choices
         ]
         self.say(*texts, choices=tuple(choices), ask_contact=ask_contact)
 

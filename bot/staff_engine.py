@@ -42,7 +42,7 @@ from bot.staff_model import (
 )
 from core import messages as m
 from core.i18n import N_, NP_
-from core.messages import Choice, Msg, Reply, render
+from core.messages import Choice, Msg, Reply, every_label, render
 
 IDLE_AFTER = timedelta(minutes=30)
 RESTING = {"home", "jobs", "job"}
@@ -111,7 +111,7 @@ class Turn:
         self.replies.append(Reply(tuple(texts), tuple(choices)))
 
     def offer(self, texts: list[Msg], choices: list[Choice], aliases: dict[str, list[str]] | None = None) -> None:
-        self.data["offered"] = [[c.id, [self.label(c)] + (aliases or {}).get(c.id, [])] for c in choices]
+        self.data["offered"] = [[c.id, every_label(c.label, self.lang) + (aliases or {}).get(c.id, [])] for c in choices]
         self.say(*texts, choices=tuple(choices))
 
     def label(self, c: Choice) -> str:

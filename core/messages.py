@@ -153,6 +153,16 @@ def render_label(label: Msg | str, lang: str) -> str:
     return label if isinstance(label, str) else render(label, lang)
 
 
+def every_label(label: Msg | str, lang: str) -> list[str]:
+    """A choice's label as the reader sees it, then in every other language: people type
+    a button's words in whichever language comes to them ("skip", "ruka", "пропустить")."""
+    first = render_label(label, lang)
+    if isinstance(label, str):
+        return [first]
+    others = [render_label(label, other) for other in i18n.LANGUAGES if other != lang]
+    return list(dict.fromkeys([first, *others]))
+
+
 def render_reply(reply: Reply, lang: str) -> tuple[str, list[tuple[str, str]]]:
     """Text and (choice id, label) pairs, ready for any channel to lay out its own way."""
     text = "\n".join(render(t, lang) for t in reply.texts)

@@ -13,8 +13,9 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -28,6 +29,7 @@ def chapter_nairobi_telegram(world: World) -> None:
     world.transcript.heading("Nairobi · Telegram · English: Amina books brake pads and an oil change")
     world.transcript.timezone = "Africa/Nairobi"
     amina = TelegramUser(world, "mwangaza-motors", 5550001, "Amina", "en")
+    world.people["Amina"] = amina
     amina.says("/start")
     amina.taps("English")
     amina.taps("Book a service")
@@ -111,12 +113,146 @@ def chapter_atyrau_telegram(world: World) -> None:
     expect(erlan.last_text(), "ZA-", "Ерлан's booking has no code")
 
 
+def chapter_atyrau_no_show(world: World) -> None:
+    """Ерлан does not come; his mechanic marks the no-show and he loses a token."""
+    world.transcript.heading("Atyrau · Telegram · Қазақша: Ерлан does not come")
+    world.transcript.timezone = "Asia/Atyrau"
+    job = booking_by_code(world, "ZA-1002")
+    mechanic = TelegramUser(world, "zhaiyk-auto", 6660101, job["mechanic"], "kk")
+    mechanic.says("/staff")
+    mechanic.shares_contact(job["mechanic_phone"].lstrip("+"))
+    move_clock_to(world, job["starts_at"] + timedelta(minutes=20))
+    mechanic.says("келмеді 1002")
+    mechanic.says("иә")
+    erlan = TelegramUser(world, "zhaiyk-auto", 5550002, "Ерлан", "kk", seen=len(world.telegram.sent_messages(5550002)))
+    erlan.replies()
+    expect(erlan.last_text(), "1", "Ерлан was not told about the no-show")
+
+
+def chapter_off_shift(world: World) -> None:
+    """Amina's mechanic goes off shift; her job moves to a colleague and she is told."""
+    world.transcript.heading("Nairobi · Telegram: a mechanic goes off shift, a job is reassigned")
+    world.transcript.timezone = "Africa/Nairobi"
+    job = booking_by_code(world, "MM-1001")
+    mechanic = TelegramUser(world, "mwangaza-motors", 6660001, job["mechanic"], "en")
+    mechanic.says("/staff")
+    mechanic.shares_contact(job["mechanic_phone"].lstrip("+"))
+    mechanic.says("off shift")
+    mechanic.taps_first("st:")  # confirm
+    amina = world.people["Amina"]
+    wait_for(amina, "MM-1001")
+    after = booking_by_code(world, "MM-1001")
+    if after["mechanic"] == job["mechanic"]:
+        raise StoryBroke("MM-1001 was not reassigned")
+
+
+def chapter_shop_floor(world: World) -> None:
+    """Amina's car through the workshop: received, worn discs found and approved, ready,
+    the balance paid by M-Pesa, done, receipt and rating."""
+    world.transcript.heading("Nairobi · Telegram: Amina's car in the workshop")
+    world.transcript.timezone = "Africa/Nairobi"
+    job = booking_by_code(world, "MM-1001")
+    mechanic = TelegramUser(world, "mwangaza-motors", 6660002, job["mechanic"], "en")
+    mechanic.says("/staff")
+    mechanic.shares_contact(job["mechanic_phone"].lstrip("+"))
+    amina = world.people["Amina"]
+    move_clock_to(world, job["starts_at"] - timedelta(hours=2, minutes=-1))
+    run_cron(world, "send_reminders")
+    wait_for(amina, "MM-1001")
+    move_clock_to(world, job["starts_at"] - timedelta(minutes=5))
+    mechanic.says("jobs")
+    mechanic.says("received 1001")
+    mechanic.says("start 1001")
+    for typed in ("extra 1001", "Front brake discs are worn out", "KSh 6,500", "skip", "yes"):
+        mechanic.says(typed)
+    wait_for(amina, "extra work")
+    amina.taps_first("extra:yes")
+    move_clock_to(world, job["starts_at"] + timedelta(hours=2))
+    mechanic.says("ready 1001")
+    wait_for(amina, "left to pay")
+    amina.taps_first("paybalance:")
+    world.transcript.note("Amina enters her M-Pesa PIN")
+    wait_for(amina, "Payment received")
+    mechanic.says("done 1001")
+    wait_for(amina, "rate your visit")
+    amina.taps(f"rate:{job['id']}:5")
+    expect(amina.last_text(), "5 of 5", "Amina's rating was not thanked")
+
+
+def chapter_digests(world: World) -> None:
+    """Each owner gets the daily digest with its chart; the chart and a CSV go under var/."""
+    world.transcript.heading("Owners: the daily digest")
+    world.transcript.timezone = "Africa/Nairobi"
+    owner = TelegramUser(world, "mwangaza-motors", 6660009, "Wanjiru", "en")
+    owner.says("/staff")
+    owner.shares_contact("254711000001")
+    world.transcript.timezone = "Asia/Atyrau"
+    erlan_owner = TelegramUser(world, "zhaiyk-auto", 6660109, "Ерлан Сапаров", "ru")
+    erlan_owner.says("/staff")
+    erlan_owner.shares_contact("77012000001")
+    world.transcript.timezone = "Africa/Nairobi"
+    move_clock_to(world, datetime(2026, 11, 24, 16, 5, tzinfo=UTC))  # 19:05 Nairobi, 21:05 Atyrau
+    run_cron(world, "send_digests")
+    wait_for(owner, "")
+    erlan_owner.replies()
+    write_digest_files(world)
+
+
 CHAPTERS: list[tuple[str, str, Callable[[World], None]]] = [
     ("mwangaza-motors", "en", chapter_nairobi_telegram),
     ("mwangaza-motors", "sw", chapter_nairobi_whatsapp),
     ("zhaiyk-auto", "ru", chapter_atyrau_whatsapp),
     ("zhaiyk-auto", "kk", chapter_atyrau_telegram),
+    ("zhaiyk-auto", "kk", chapter_atyrau_no_show),
+    ("mwangaza-motors", "en", chapter_off_shift),
+    ("mwangaza-motors", "en", chapter_shop_floor),
+    (None, None, chapter_digests),
 ]
+
+
+def booking_by_code(world: World, code: str) -> dict:
+    """What the demo needs to know of a booking (the mechanic to play, its time)."""
+    from sqlalchemy import select
+
+    from core.models import Booking, Staff
+
+    with world.runtime.db.uow() as uow:
+        b = uow.session.scalar(select(Booking).where(Booking.code == code))
+        if b is None:
+            raise StoryBroke(f"no booking {code}")
+        mechanic = uow.session.get(Staff, b.mechanic_id)
+        return {"id": b.id, "starts_at": b.starts_at, "status": b.status,
+                "mechanic": mechanic.name.split()[0], "mechanic_phone": mechanic.phone}  # fmt: skip
+
+
+def move_clock_to(world: World, moment: datetime) -> None:
+    delta = moment - world.runtime.now()
+    if delta > timedelta(0):
+        world.runtime.clock.advance(delta)
+        world.transcript.note(f"later: {moment.astimezone(ZoneInfo(world.transcript.timezone)):%a %d %b %H:%M}")
+
+
+def write_digest_files(world: World) -> None:
+    """The chart PNG and a CSV export of each shop's day, under the demo's var/ folder."""
+    from sqlalchemy import select
+
+    from core import digest
+    from core.models import Shop
+    from core.owner import export_csv
+
+    day = datetime(2026, 11, 24).date()
+    with world.runtime.db.uow() as uow:
+        for shop in uow.session.scalars(select(Shop).order_by(Shop.id)):
+            figures = digest.figures_for(uow.session, shop.id, day)
+            lang = shop.languages[0]
+            world.files.append(digest.write_chart(figures, lang, world.out_dir / f"{shop.slug}-{day}.png"))
+            path, _rows = export_csv(uow.session, shop.id, day - timedelta(days=1), day,
+                                     world.out_dir / f"{shop.slug}-{day}.csv", lang)  # fmt: skip
+            world.files.append(path)
+
+
+# Chapters that can be replayed alone (--lang, --shop); the others continue a story.
+INDEPENDENT = {chapter_nairobi_telegram, chapter_nairobi_whatsapp, chapter_atyrau_whatsapp, chapter_atyrau_telegram}
 
 
 def run_cron(world: World, name: str) -> None:
@@ -138,7 +274,9 @@ def run_demo(out: Path | None = None, lang: str | None = None, shop: str | None 
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     transcript = Transcript(timezone="Africa/Nairobi")
-    chapters = [c for c in CHAPTERS if (lang is None or c[1] == lang) and (shop is None or c[0] == shop)]
+    chapters = [c for c in CHAPTERS if c[0] is None or ((lang is None or c[1] == lang) and (shop is None or c[0] == shop))]
+    if lang or shop:
+        chapters = [c for c in chapters if c[0] is not None and c[2] in INDEPENDENT]
     if not chapters:
         click.echo(f"no chapter for --lang {lang} --shop {shop}", err=True)
         return 2
@@ -156,6 +294,8 @@ def run_demo(out: Path | None = None, lang: str | None = None, shop: str | None 
         click.echo(f"\nThe story broke in: {current}\n  {type(exc).__name__}: {exc}", err=True)
         return 1
     click.echo(f"\nThe story took {time.monotonic() - started:.1f} s.")
+    for path in world.files:
+        click.echo(f"{'Chart:' if str(path).endswith('.png') else 'CSV:':<11} {path}")
     click.echo(f"Database:   {out / 'pitstop.db'}")
     click.echo("Go on by hand:  pitstop chat --shop mwangaza-motors --lang sw")
     click.echo(f"  (with DATABASE_URL=sqlite:///{out / 'pitstop.db'} to continue this story's database)")

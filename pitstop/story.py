@@ -90,6 +90,8 @@ class World:
         self.tokens = {slug: f"{700000000 + i}:{secrets.token_hex(8)}" for i, slug in
                        enumerate(("mwangaza-motors", "zhaiyk-auto"))}  # fmt: skip
         self.callback_token = secrets.token_urlsafe(16)
+        self.people: dict[str, object] = {}  # actors later chapters come back to
+        self.files: list[Path] = []  # what the story wrote (chart, CSV)
 
     def __enter__(self) -> World:
         for fake in (self.telegram, self.twilio, self.daraja, self.kaspi):

@@ -100,3 +100,10 @@ def staff_id(db, phone: str) -> int:
 def outbox_keys(db, prefix: str) -> list[str]:
     with db.uow() as uow:
         return sorted(uow.session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like(f"{prefix}%"))))
+
+
+def said(lang: str, msgid: str, **params) -> str:
+    """A message as a reader of `lang` sees it (staff are answered in their own language)."""
+    from core.i18n import gettext
+
+    return gettext(lang, msgid, **params)

@@ -156,8 +156,9 @@ def test_a_link_kaspi_will_not_create_fails_and_the_owner_hears_why(shop, fake, 
     assert (payment(rt, pid).status, payment(rt, pid).failure_code) == ("failed", "kaspi -1501")
     assert told(rt, visit.address)[-1].ids[0] == payments.FAILURE_TEXT["not_started"]
     [report] = told(rt, OWNER)
-    assert report.text == (f"Kaspi refused to create a payment link for booking {visit.code} (StatusCode -1501). "
-                           "Please check the shop's Kaspi set-up.")  # fmt: skip
+    # the owner of the Atyrau shop reads Russian (the shop file says so)
+    assert report.text == (f"Kaspi не смог создать ссылку на оплату для записи {visit.code} (StatusCode -1501). "
+                           "Пожалуйста, проверьте настройки Kaspi в сервисе.")  # fmt: skip
 
 
 def test_kaspi_unavailable_is_asked_again(shop, fake, now):
@@ -297,9 +298,9 @@ def test_a_sum_that_does_not_match_is_refused_and_the_owner_is_told(classic, fak
         assert uow.session.scalar(select(func.count()).select_from(Payment)) == 0
     assert [o for _, o in inbox_rows(rt, "kaspi")] == [
         "refused: sum is less than the amount due", "refused: sum is more than the amount due"]
-    # the owner reads Russian (the catalogs get this sentence with `make locales`); money is already theirs
-    assert told(rt, OWNER)[0].text == (f"A payment notice from Kaspi for booking {visit.code} was refused, and "
-                                       "nothing was changed: it says 100\xa0₸, but 5\xa0000\xa0₸ was asked.")  # fmt: skip
+    # the owner reads Russian
+    assert told(rt, OWNER)[0].text == (f"Уведомление об оплате от Kaspi по записи {visit.code} отклонено, ничего не "
+                                       "изменено: в нём указано 100\xa0₸, а запрошено 5\xa0000\xa0₸.")  # fmt: skip
 
 
 def test_kaspi_cannot_pay_a_cancelled_booking_or_one_paid_in_full(classic, fake, now):

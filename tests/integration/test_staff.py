@@ -31,6 +31,7 @@ from tests.integration.staff_helpers import (
     WANJIRU,
     Clocked,
     book,
+    said,
     staff_id,
     verify_on_telegram,
 )  # fmt: skip
@@ -245,10 +246,12 @@ def test_going_off_shift_hands_jobs_to_colleagues_or_asks_for_a_new_time(story):
     verify_on_telegram(story, ACH_TG, ACHIENG, MONDAY_9)
     verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
     story.say(ACH_TG, "off shift", at(24, 12))
-    assert "Go off shift now?" in story.last(ACH_TG)
+    # Achieng reads Swahili (the shop file says so)
+    assert story.last(ACH_TG).startswith(said("sw", "Go off shift now? Your upcoming jobs go to free colleagues, "
+                                                    "or their customers are asked to choose a new time."))
     story.tap(ACH_TG, "st:yes", at(24, 12))
-    assert "Handed to colleagues: MM-1002." in story.last(ACH_TG)
-    assert "Need a new time (customers and the owner were told): MM-1001." in story.last(ACH_TG)
+    assert said("sw", "Handed to colleagues: {codes}.", codes="MM-1002") in story.last(ACH_TG)
+    assert said("sw", "Need a new time (customers and the owner were told): {codes}.", codes="MM-1001") in story.last(ACH_TG)
     assert story.last(BRIAN) == ("A change to your booking MM-1002 on Tue 24 Nov, 15:00: Kiprono will work on your car. "
                                  "The time stays the same.")  # fmt: skip
     assert story.last(AMINA).startswith("Sorry, the mechanic for your booking MM-1001 on Tue 24 Nov, 14:00 is not "
@@ -265,7 +268,7 @@ def test_going_off_shift_hands_jobs_to_colleagues_or_asks_for_a_new_time(story):
     story.tap(AMINA, f"rm:cancel:{alignment.id}", at(24, 12, 5))
     assert story.last(AMINA).startswith("Cancel MM-1001 on Tue 24 Nov, 14:00?")
     story.tap(ACH_TG, "st:on", at(24, 13))
-    assert story.last(ACH_TG).startswith("You are on shift again")
+    assert story.last(ACH_TG).startswith(said("sw", "You are on shift again: customers can be booked with you."))
 
 
 # Every staff and owner command, as typed, plus forged staff buttons.
@@ -296,7 +299,8 @@ def test_nobody_but_this_shops_staff_can_run_a_staff_command(story, caplog, who)
     user = STRANGER
     if who != "unverified":  # Sergey is verified in Atyrau, on the same bot platform
         user = SERGEY_TG
-        assert "recognised as mechanic of Жайық Авто" in verify_on_telegram(story, user, SERGEY, MONDAY_9, "zhaiyk-auto")
+        greeting = verify_on_telegram(story, user, SERGEY, MONDAY_9, "zhaiyk-auto")
+        assert greeting.startswith("Спасибо, Сергей!") and "Жайық Авто" in greeting  # Sergey reads Russian
         customer_starts(story, user, MONDAY_9)
     before = _state(story, shop)
     caplog.clear()
@@ -325,12 +329,12 @@ def test_a_mechanic_cannot_run_owner_commands_or_touch_a_colleagues_job(story, c
                   "/export 2026-11-01 2026-11-30", "/restock oil-filter 5"]  # fmt: skip
     for typed in owner_only:
         story.say(OTI_TG, typed, at(24, 10, 30))
-        assert story.last(OTI_TG).startswith("Only the owner can do that."), typed
+        assert story.last(OTI_TG).startswith(said("sw", "Only the owner can do that.")), typed  # Otieno reads Swahili
     for typed in ("received 1001", "ready MM-1001", "no show 1001", "MM-1001"):
         story.say(OTI_TG, typed, at(24, 10, 30))
-        assert story.last(OTI_TG).startswith("That job is not yours. Ask the owner to move it."), typed
+        assert story.last(OTI_TG).startswith(said("sw", "That job is not yours. Ask the owner to move it.")), typed
     story.tap(OTI_TG, "st:a:ready:1", at(24, 10, 31))  # a forged button
-    assert story.last(OTI_TG).startswith("That job is not yours.")
+    assert story.last(OTI_TG).startswith(said("sw", "That job is not yours. Ask the owner to move it."))
     assert _state(story, shop) == before
     refused = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
     assert len(refused) == len(owner_only) + 5
@@ -462,5 +466,5 @@ def test_the_atyrau_shop_works_in_kazakh_and_russian(story):
     story.say(erlan, "сводка", at(24, 20), slug="zhaiyk-auto", lang="ru")
     sent = story.p.telegram.sent_messages(erlan)
     assert [m["method"] for m in sent[-2:]].count("sendPhoto") == 1
-    digest_text = next(m["text"] for m in sent if m["text"].startswith("Daily digest of Жайық Авто"))
-    assert "Bookings today: 1 (completed: 1)" in digest_text and "50\xa0000\xa0₸" in digest_text
+    digest_text = next(m["text"] for m in sent if (m["text"] or "").startswith("Ежедневная сводка Жайық Авто"))
+    assert "Записей сегодня: 1 (" in digest_text and "50\xa0000\xa0₸" in digest_text  # the owner reads Russian

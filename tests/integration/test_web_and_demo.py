@@ -44,6 +44,12 @@ def test_make_demo_plays_the_story_over_http_and_exits_zero(tmp_path):
     assert "Miadi MM-1002 imeghairiwa." in out  # Kamau cancels late, in Swahili
     assert "Tokeni moja imetumika. Umebakiwa na tokeni 1 mwezi huu." in out
     assert "Жазылдыңыз! Сіздің кодыңыз: ZA-1002." in out  # Ерлан books in Kazakh
+    assert "Payment received: Ksh1,000" in out  # Amina's deposit, by M-Pesa
+    assert "ZA-1002: отмечена неявка." in out  # Ерлан does not come
+    assert "Kiprono will work on your car. The time stays the same." in out  # Otieno went off shift
+    assert "Thank you for rating your visit 5 of 5!" in out
+    for name in ("mwangaza-motors-2026-11-24.png", "mwangaza-motors-2026-11-24.csv", "zhaiyk-auto-2026-11-24.png"):
+        assert (tmp_path / "demo" / name).stat().st_size > 0, name
     assert (tmp_path / "demo" / "pitstop.db").is_file()
 
 
