@@ -4,6 +4,7 @@ transaction (implements bot.model.Context)."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cached_property
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,7 +26,7 @@ class DbContext:
         self._customer = customer
         self.shop = shop_info(self.view)
 
-    @property
+    @cached_property
     def customer(self) -> CustomerInfo:
         c = self._customer
         vehicles = tuple(VehicleView(v.id, v.plate, " ".join(x for x in (v.make, v.model) if x) or None)
@@ -33,6 +34,10 @@ class DbContext:
                                                         .order_by(Vehicle.id)))  # fmt: skip
         language = c.language if c.language in self.shop.languages else None
         return CustomerInfo(c.id, c.name, c.phone, language, c.tokens, vehicles)
+
+    def refresh(self) -> None:
+        """Forget what was read of the customer (a command may have changed it)."""
+        self.__dict__.pop("customer", None)
 
     def today(self) -> date:
         return self.view.local_day(self.now)

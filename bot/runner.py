@@ -71,6 +71,7 @@ def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, langua
                 outcome = None
                 for command in result.commands:
                     outcome = execute(session, ctx, command, channel) or outcome
+                    ctx.refresh()
                 if outcome is None:
                     break
                 event = Event("outcome", outcome=outcome)

@@ -282,12 +282,12 @@ def _command(turn: Turn, p: words.Parsed) -> None:
     elif name in ("close", "open"):
         day, rest = words.parse_day(p.args, ctx.today(), turn.lang)
         if day is None:
-            example = "/close 2026-12-24 stocktake" if name == "close" else "/open 2026-12-26"
+            example = "/close 2026-12-24" if name == "close" else "/open 2026-12-26"
             turn.ask("home", Msg(N_("Which day? Write it like this: {example}"), {"example": example}))
         else:
             turn.do(SetDay(day, name == "close", " ".join(rest)[:200] or None))
     elif name == "tokens":
-        args = [a for a in p.args if words._key(a) not in ("reset", "сбросить", "сброс", "tokens", "токены")]
+        args = [a for a in p.args if words._key(a) not in words.TOKENS_WORDS]
         if not args:
             turn.ask("home", Msg(N_("Whose tokens? Write it like this: /tokens reset +254712345678")))
         else:
@@ -329,8 +329,9 @@ def _action(turn: Turn, action: str, number: str | None) -> None:
         turn.ask("jobs", Msg(N_("None of your jobs today can be marked \"{action}\" now."),
                              {"action": m.message(Msg(ACTION_LABELS[action]))}))  # fmt: skip
     else:
+        word = words.WORD_FOR[action].get(turn.lang, words.WORD_FOR[action]["en"])
         turn.ask("jobs", Msg(N_("Which job? Choose one below, or add its number, like \"{example}\"."),
-                             {"example": f"{action} {fits[0].code}"}))  # fmt: skip
+                             {"example": f"{word} {fits[0].code}"}))  # fmt: skip
 
 
 def _mine(turn: Turn, job: JobView) -> bool:

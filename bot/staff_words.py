@@ -60,6 +60,15 @@ VOCABULARY = {
              "сотрудник|мен осында жұмыс істеймін|қызметкер",
 }
 OWNER_ONLY = frozenset({"digest", "week", "close", "open", "hours", "tokens", "export", "restock"})
+# The word a mechanic is shown for each job action, in their language (used in examples).
+WORD_FOR = {
+    "received": {"en": "received", "sw": "pokea", "ru": "принял", "kk": "қабылдадым"},
+    "start": {"en": "start", "sw": "anza", "ru": "начать", "kk": "бастау"},
+    "extra": {"en": "extra", "sw": "ziada", "ru": "доп", "kk": "қосымша"},
+    "ready": {"en": "ready", "sw": "tayari", "ru": "готово", "kk": "дайын"},
+    "done": {"en": "done", "sw": "kamili", "ru": "выдано", "kk": "бітті"},
+    "noshow": {"en": "no show", "sw": "hakuja", "ru": "неявка", "kk": "келмеді"},
+}
 JOB_ACTIONS = ("received", "start", "extra", "ready", "done", "noshow")
 CODE = re.compile(r"^#?(?:([a-z]{1,4})-?)?(\d{3,7})$", re.IGNORECASE)
 
@@ -69,6 +78,8 @@ def _phrases(block: str) -> list[tuple[str, ...]]:
 
 
 TABLE = {name: _phrases(block) for name, block in VOCABULARY.items()}
+# Words of "/tokens reset PHONE" that are not the phone, in every language.
+TOKENS_WORDS = frozenset(word for phrase in TABLE["tokens"] for word in phrase) | {fold("сбросить"), fold("сброс")}
 
 
 @dataclass(frozen=True)

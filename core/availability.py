@@ -89,7 +89,10 @@ _VIEWS: dict[tuple[int, datetime], ShopView] = {}
 
 
 def shop_view(session: Session, shop_id: int) -> ShopView:
-    """The shop's current view: one small query when nothing changed since last time."""
+    """The shop's current view: one small query per transaction when nothing changed."""
+    in_this_transaction = session.info.setdefault("shop_views", {})
+    if shop_id in in_this_transaction:
+        return in_this_transaction[shop_id]
     stamp = session.scalar(select(Shop.updated_at).where(Shop.id == shop_id))
     if stamp is None:
         raise LookupError(f"no shop with id {shop_id}")
@@ -98,6 +101,7 @@ def shop_view(session: Session, shop_id: int) -> ShopView:
         if len(_VIEWS) > 256:
             _VIEWS.clear()
         view = _VIEWS[(shop_id, stamp)] = _build_view(session, shop_id)
+    in_this_transaction[shop_id] = view
     return view
 
 
@@ -129,6 +133,7 @@ def touch_shop(session: Session, shop_id: int) -> None:
     changes within the same microsecond.
     """
     session.flush()
+    session.info.get("shop_views", {}).pop(shop_id, None)
     current = session.scalar(select(Shop.updated_at).where(Shop.id == shop_id).with_for_update())
     stamp = max(utcnow(), current + timedelta(microseconds=1))
     session.execute(update(Shop).where(Shop.id == shop_id).values(updated_at=stamp))

@@ -99,6 +99,7 @@ class UnitOfWork:
                 self.session.rollback()
         finally:
             self.session.info.pop(DEFERRED, None)
+            self.session.info.pop("shop_views", None)
             self.session.close()
             self.session = None
         if exc_type is None:
