@@ -13,16 +13,7 @@ from core import i18n
 from core import messages as m
 from core.i18n import N_
 from core.messages import Choice, Msg
-
-STATUS_NAMES = {
-    "held": N_("waiting for payment"),
-    "confirmed": N_("confirmed"),
-    "received": N_("car received"),
-    "in_progress": N_("in progress"),
-    "awaiting_approval": N_("waiting for your approval"),
-    "ready": N_("ready for pickup"),
-    "needs_reschedule": N_("needs a new time"),
-}
+from core.notices import STATUS_NAMES
 
 
 def _mine(turn: Turn, booking_id: int):

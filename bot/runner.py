@@ -56,12 +56,12 @@ def handle(db: Database, *, shop_id: int, channel: str, chat_id: str, event: Eve
 
 def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, language_hint=None,
               name=None, phone=None, reply_key=None, first_extra=None, callback_id=None) -> Handled:  # fmt: skip
-    conversation = _conversation(session, shop_id, channel, chat_id, now)
-    hint = conversation.language or language_hint
+    chat = conversation(session, shop_id, channel, chat_id, now)
+    hint = chat.language or language_hint
     customer = customer_for(session, shop_id, channel, chat_id, language=_supported(session, shop_id, hint),
                             name=name, phone=phone, now=now)  # fmt: skip
     ctx = DbContext(session, shop_id, customer, now, hint)
-    state, data, replies = conversation.state, dict(conversation.data or {}), []
+    state, data, replies = chat.state, dict(chat.data or {}), []
     try:
         with session.begin_nested():  # a failure below undoes everything the step did
             for _ in range(MAX_ROUNDS):
@@ -78,13 +78,13 @@ def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, langua
     except Exception:
         # Invariant 6: never silence, never a stack trace. Keep the state we had.
         log.exception("conversation step failed (shop %s, %s)", shop_id, channel)
-        session.refresh(conversation)
-        state, data = conversation.state, dict(conversation.data or {})
+        session.refresh(chat)
+        state, data = chat.state, dict(chat.data or {})
         replies = [Reply((Msg(N_("Sorry, something went wrong on our side. Please try again in a moment.")),))]
     language = data.get("lang") or customer.language
-    conversation.state, conversation.data, conversation.language = state, data, language
-    conversation.version += 1
-    conversation.updated_at = now
+    chat.state, chat.data, chat.language = state, data, language
+    chat.version += 1
+    chat.updated_at = now
     ids = []
     if callback_id:  # stop the tapped button's spinner
         row = outbox.send(session, shop_id=shop_id, channel=channel, address=chat_id, language=language,
@@ -100,8 +100,9 @@ def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, langua
     return Handled(state, replies, ids, language)
 
 
-def _conversation(session: Session, shop_id: int, channel: str, chat_id: str, now: datetime) -> Conversation:
-    """The chat's conversation row, locked for this transaction (created on first contact)."""
+def conversation(session: Session, shop_id: int, channel: str, chat_id: str, now: datetime) -> Conversation:
+    """The chat's conversation row, locked for this transaction (created on first contact).
+    Staff and customers of one chat share the row, so they share the lock too."""
     query = select(Conversation).where(Conversation.shop_id == shop_id, Conversation.channel == channel,
                                        Conversation.chat_id == chat_id).with_for_update()  # fmt: skip
     row = session.scalar(query)

@@ -22,11 +22,11 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import staff_commands, staff_engine, staff_words
 from bot.model import Event
+from bot.runner import conversation
 from bot.staff_context import DbStaffContext
 from core import availability as av
 from core import outbox
@@ -246,19 +246,3 @@ def _write(session: Session, shop_id: int, channel: str, chat_id: str, lang: str
                     extra=first_extra if i == 0 else None)  # fmt: skip
 
 
-def conversation(session: Session, shop_id: int, channel: str, chat_id: str, now: datetime) -> Conversation:
-    """The chat's conversation row, locked for this transaction (created on first contact);
-    the same row, and the same lock, as the customer conversation's."""
-    query = select(Conversation).where(Conversation.shop_id == shop_id, Conversation.channel == channel,
-                                       Conversation.chat_id == chat_id).with_for_update()  # fmt: skip
-    row = session.scalar(query)
-    if row is not None:
-        return row
-    try:
-        with session.begin_nested():
-            session.add(Conversation(shop_id=shop_id, channel=channel, chat_id=chat_id, state="start", data={},
-                                     version=0, updated_at=now))  # fmt: skip
-            session.flush()
-    except IntegrityError:
-        pass
-    return session.scalar(query)
