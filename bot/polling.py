@@ -3,7 +3,6 @@ registering the webhook (with its secret) when there is one."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -33,11 +32,7 @@ def register_webhook(runtime: Runtime, slug: str) -> str:
     secret = runtime.settings.secret(spec.providers["telegram"]["webhook_secret_env"], f"the webhook of {slug}")
     url = f"{base}/webhooks/telegram/{slug}"
 
-    async def _set():
-        async with bot:
-            await bot.set_webhook(url, secret_token=secret, allowed_updates=telegram.ALLOWED_UPDATES)
-
-    asyncio.run(_set())
+    telegram.run(bot.set_webhook(url, secret_token=secret, allowed_updates=telegram.ALLOWED_UPDATES))
     return url
 
 
@@ -45,11 +40,8 @@ def poll_once(runtime: Runtime, slug: str, offset: int | None, timeout: int) -> 
     """Fetch one batch of updates and handle each; returns the next offset."""
     shop, bot, _ = _shop(runtime, slug)
 
-    async def _fetch():
-        async with bot:
-            return await bot.get_updates(offset=offset, timeout=timeout, allowed_updates=telegram.ALLOWED_UPDATES)
-
-    for update in asyncio.run(_fetch()):
+    updates = telegram.run(bot.get_updates(offset=offset, timeout=timeout, allowed_updates=telegram.ALLOWED_UPDATES))
+    for update in updates:
         data = update.to_dict()
         inbound = telegram.parse(data)
         if inbound is not None:

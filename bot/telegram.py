@@ -126,7 +126,8 @@ def bot_for(runtime: Runtime, shop: Shop, session) -> Bot:
     spec = shop_view(session, shop.id).spec
     token = runtime.settings.secret(spec.providers["telegram"]["token_env"], f"the Telegram bot of {shop.slug}")
     base = runtime.settings.telegram_api_base
-    bots = _thread().__dict__.setdefault("bots", {})
+    _loop()  # a Bot's HTTP client belongs to this thread's loop
+    bots = _LOCAL.__dict__.setdefault("bots", {})
     if (token, base) not in bots:
         bots[(token, base)] = Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot")
     return bots[(token, base)]
@@ -135,8 +136,9 @@ def bot_for(runtime: Runtime, shop: Shop, session) -> Bot:
 _LOCAL = threading.local()
 
 
-def _thread() -> threading.local:
-    return _LOCAL
+def run(coroutine):
+    """Run a Bot API call on this thread's event loop, where its warm Bot lives."""
+    return _loop().run_until_complete(coroutine)
 
 
 def _loop() -> asyncio.AbstractEventLoop:

@@ -2,6 +2,7 @@
 
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,7 @@ from bot.model import (
     SetLanguage,
     Taken,
 )
+from core.i18n import gettext
 from core.messages import render_reply
 from tests.unit.fake_context import NOW, FakeContext, at
 
@@ -234,3 +236,78 @@ def test_pay_now_when_the_car_is_ready_works_from_any_state():
     assert chat.text.startswith("Check your phone: M-Pesa will ask you to pay Ksh8,000.")
     chat.tap("paybalance:9:bitcoin")
     assert chat.state == "menu" and chat.commands[-1] == PayBalance(9, "mpesa")
+
+
+# -- the same stories, typed in each language -----------------------------------------------
+
+TYPED = {  # what a person types at each step, per language
+    "en": {"book": "book", "oil": "oil change", "done": "that's all", "skip": "skip", "when": "tomorrow 10am",
+           "yes": "yes", "cash": "pay at the shop", "thursday": "thursday", "friday": "friday 3pm"},
+    "sw": {"book": "weka nafasi", "oil": "kubadilisha oili", "done": "hiyo tu", "skip": "ruka",
+           "when": "kesho saa nne", "yes": "ndiyo", "cash": "lipa ukifika gereji", "thursday": "alhamisi",
+           "friday": "ijumaa saa tisa"},
+    "ru": {"book": "записаться", "oil": "замена масла", "done": "это всё", "skip": "пропустить",
+           "when": "завтра в 10", "yes": "да", "cash": "оплата в сервисе", "thursday": "в четверг",
+           "friday": "пятница 15:00"},
+    "kk": {"book": "жазылу", "oil": "май ауыстыру", "done": "болды", "skip": "өткізіп жіберу",
+           "when": "ертең 10:00", "yes": "иә", "cash": "сервисте төлеу", "thursday": "бейсенбі",
+           "friday": "жұма 15:00"},
+}
+
+
+def chat_in(lang: str, ctx=None) -> Chat:
+    return Chat(ctx or FakeContext()).send(Event("start")).tap(f"lang:{lang}")
+
+
+@pytest.mark.parametrize("lang", ["en", "sw", "ru", "kk"])
+def test_a_customer_books_by_typing_in_their_own_language(lang):
+    words = TYPED[lang]
+    chat = chat_in(lang).type(words["book"]).type(words["oil"])
+    assert chat.state == "services" and chat.data["services"] == [1], chat.text
+    chat.type(words["done"]).type("KCB 123A").type(words["skip"])
+    chat.outcome(Done("vehicle", {"vehicle_id": 3, "plate": "KCB 123A"}))
+    chat.type(words["when"])
+    assert chat.state == "summary", chat.text
+    chat.type(words["yes"])
+    chat.type(words["cash"])
+    assert chat.commands[-1] == Hold((1,), at(24, 10), 3, "cash")
+    chat.outcome(Booked(9, "MM-1001", at(24, 10), True, 0, 0, "cash"))
+    assert chat.text.startswith(gettext(lang, "Booked! Your code is {code}.", code="MM-1001"))
+
+
+@pytest.mark.parametrize("lang", ["sw", "ru"])
+def test_cancelling_late_in_another_language_states_the_cost_first(lang):
+    chat = chat_in(lang, FakeContext(my_bookings=[booking_tomorrow(5)])).tap("m:bookings").tap("bk:9").tap("cancel")
+    assert gettext(lang, "Cancelling now is free.") not in chat.text
+    chat.type(TYPED[lang]["yes"])
+    assert chat.commands[-1] == Cancel(9)
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_rescheduling_in_another_language(lang):
+    chat = chat_in(lang, FakeContext(my_bookings=[booking_tomorrow(30)])).tap("m:bookings").tap("bk:9").tap("resched")
+    chat.type(TYPED[lang]["friday"])
+    assert chat.state == "resched_confirm", chat.text
+    chat.type(TYPED[lang]["yes"])
+    from bot.model import Reschedule
+
+    assert chat.commands[-1] == Reschedule(9, at(27, 15))
+
+
+@pytest.mark.parametrize("lang", ["sw", "kk"])
+def test_the_waitlist_in_another_language(lang):
+    ctx = FakeContext().with_vehicle()
+    ctx.full_days.add(date(2026, 11, 26))
+    chat = chat_in(lang, ctx).tap("m:book").tap("svc:1").tap("done").tap("veh:3").type(TYPED[lang]["thursday"])
+    assert chat.state == "waitlist", chat.text
+    chat.type(TYPED[lang]["yes"])
+    assert chat.commands[-1] == JoinWaitlist(date(2026, 11, 26), (1,), 3)
+
+
+@pytest.mark.parametrize("lang", ["ru", "sw"])
+def test_a_slot_taken_meanwhile_in_another_language(lang):
+    chat = chat_in(lang, FakeContext().with_vehicle()).tap("m:book").tap("svc:1").tap("done").tap("veh:3")
+    chat.tap("day:2026-11-25").tap(f"time:{at(25, 10).isoformat()}").tap("confirm").tap("pay:cash")
+    chat.outcome(Taken(at(25, 10), (at(25, 11),)))
+    assert chat.state == "time" and chat.choices[0] == "11:00"
+    assert chat.text.startswith(gettext(lang, "Sorry, {time} was taken by someone else a moment ago.", time="10:00"))

@@ -1,0 +1,117 @@
+"""The shared real-format samples go through the webhooks and route where they should;
+long polling and webhook registration talk to the fake Bot API; outside WhatsApp's
+24-hour window only the shop's approved template is sent."""
+
+import json
+from datetime import timedelta
+from urllib.parse import parse_qsl
+
+import pytest
+from sqlalchemy import select, update
+
+from bot import polling, schedule
+from core import outbox
+from core.messages import Msg, Reply
+from core.models import ChannelIdentity, InboxUpdate, OutboxMessage
+from pitstop.fakes.telegram import FakeTelegram
+from pitstop.fakes.twilio import FakeTwilio, signed_inbound
+from tests.conftest import FIXTURES
+from tests.integration.channel_helpers import (
+    PUBLIC,
+    SECRET,
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    start_pitstop,
+)
+
+
+def telegram_fixture(name: str) -> dict:
+    data = json.loads((FIXTURES / "telegram" / name).read_text())
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def form_fixture(name: str) -> dict[str, str]:
+    lines = [x for x in (FIXTURES / "twilio" / name).read_text().splitlines() if x and not x.startswith("#")]
+    return dict(parse_qsl(lines[0], keep_blank_values=True))
+
+
+@pytest.fixture
+def pitstop(sqlite_url):
+    with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
+        yield start_pitstop(sqlite_url, telegram, twilio)
+
+
+def outcomes(pitstop, source):
+    with pitstop.runtime.db.uow() as uow:
+        return [(r.external_id.split(":", 1)[1], r.outcome) for r in uow.session.scalars(
+            select(InboxUpdate).where(InboxUpdate.source == source).order_by(InboxUpdate.id))]
+
+
+def test_every_telegram_sample_is_stored_and_answered(pitstop):
+    for name in ("update_message_start.json", "update_message_start_deeplink.json",
+                 "update_callback_query.json", "update_message_contact.json"):
+        assert pitstop.telegram_post(telegram_fixture(name)).status_code == 200, name
+    assert [o for _, o in outcomes(pitstop, "telegram")] == ["applied"] * 4
+    chats = {m["chat_id"] for m in pitstop.telegram.sent_messages()}
+    assert chats  # every sample got a reply in its own chat
+    assert pitstop.telegram.answered_callbacks()  # the tap's spinner was stopped
+
+
+def test_the_whatsapp_samples_are_stored_and_answered_and_statuses_recorded(pitstop):
+    path = "/webhooks/whatsapp/mwangaza-motors"
+    for name in ("inbound_whatsapp_text.form", "inbound_whatsapp_location.form", "inbound_whatsapp_image.form",
+                 "inbound_whatsapp_quick_reply.form"):
+        headers, form = signed_inbound(PUBLIC + path, TWILIO_TOKEN, form_fixture(name))
+        assert pitstop.client.post(path, data=form, headers=headers).status_code == 200, name
+    results = outcomes(pitstop, "whatsapp")
+    assert len(results) == 4
+    assert ("applied" in results[0][1]) and results[2][1].startswith("ignored: a message with media only")
+    for name in ("status_whatsapp_sent.form", "status_whatsapp_delivered.form", "status_whatsapp_read.form"):
+        headers, form = signed_inbound(PUBLIC + path + "/status", TWILIO_TOKEN, form_fixture(name))
+        response = pitstop.client.post(path + "/status", data=form, headers=headers)
+        assert response.status_code == 200 and response.json == {"ok": True, "applied": False}  # not our message
+
+
+def test_long_polling_answers_through_the_same_inbox(pitstop):
+    telegram = pitstop.telegram
+    telegram.queue_update(telegram.update_text(501, 4242, "/start"))
+    telegram.queue_update(telegram.update_text(502, 4242, "2"))
+    offset = polling.poll_once(pitstop.runtime, "mwangaza-motors", None, timeout=0)
+    assert offset == 503
+    assert [o for _, o in outcomes(pitstop, "telegram")] == ["applied", "applied"]
+    assert pitstop.texts(4242)[-1].startswith("Sawa, tutaongea kwa Kiswahili.")
+    assert polling.poll_once(pitstop.runtime, "mwangaza-motors", offset, timeout=0) == offset
+
+
+def test_set_webhook_registers_the_public_url_with_the_secret(pitstop):
+    url = polling.register_webhook(pitstop.runtime, "mwangaza-motors")
+    assert url == f"{PUBLIC}/webhooks/telegram/mwangaza-motors"
+    info = pitstop.telegram.webhook_info()
+    assert info["url"] == url
+    call = pitstop.telegram.api_calls("setWebhook")[-1]
+    assert call.params["secret_token"] == SECRET
+    assert json.loads(call.params["allowed_updates"]) == ["message", "edited_message", "callback_query"]
+
+
+def test_outside_the_24_hour_window_only_the_template_is_sent(pitstop):
+    phone = "+254722333444"
+    pitstop.whatsapp(phone, "Habari")
+    with pitstop.runtime.db.uow() as uow:  # the customer last wrote two days ago
+        s = uow.session
+        s.execute(update(ChannelIdentity).values(last_inbound_at=pitstop.runtime.now() - timedelta(days=2)))
+        plain = outbox.send(s, shop_id=1, channel="whatsapp", address=f"whatsapp:{phone}", language="en",
+                            reply=Reply((Msg("Your car is ready for pickup."),)))  # fmt: skip
+        templated = outbox.send(s, shop_id=1, channel="whatsapp", address=f"whatsapp:{phone}", language="en",
+                                reply=Reply((Msg("Reminder: your visit is tomorrow."),)),
+                                extra={"template": "reminder", "variables": {"name": "Kamau", "service": "Oil",
+                                                                             "time": "10:00", "code": "MM-1001"}})  # fmt: skip
+        ids = (plain.id, templated.id)
+    schedule.redrive_outbox(min_age=timedelta(0))
+    with pitstop.runtime.db.uow() as uow:
+        rows = {r.id: r for r in uow.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
+    assert rows[ids[0]].status == "failed"
+    assert "24-hour window" in rows[ids[0]].last_error
+    assert rows[ids[1]].status == "sent"
+    sent = pitstop.twilio.messages(f"whatsapp:{phone}")[-1]["params"]
+    assert sent["ContentSid"] == "HX0a1b2c3d4e5f60718293a4b5c6d7e8f9" and "Body" not in sent
+    assert json.loads(sent["ContentVariables"]) == {"1": "Kamau", "2": "Oil", "3": "10:00", "4": "MM-1001"}
