@@ -109,7 +109,11 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
     first_contact = turn.state == "start" and "offered" not in turn.data
     if first_contact or event.kind == "start" or (event.kind == "text" and understand.looks_like(event.text, "menu")):
         if turn.state == "start":
+            if event.kind == "start" and event.text:
+                turn.data["deep_link"] = event.text  # followed once the language is chosen
             turn.ask("start")
+        elif event.kind == "start" and event.text:
+            follow_deep_link(turn, event.text)
         else:
             turn.ask("menu")
         return turn.done()
@@ -205,10 +209,31 @@ def handle_start(turn: Turn, event: Event, choice: str | None) -> None:
 def _set_language(turn: Turn, lang: str, announce: bool = True) -> None:
     turn.data["lang"] = lang
     turn.do(SetLanguage(lang))
-    if announce:
+    link = turn.data.pop("deep_link", None)
+    if link:
+        if announce:
+            turn.say(Msg(N_("Great, let's talk in English.")))
+        follow_deep_link(turn, link)
+    elif announce:
         turn.ask("menu", Msg(N_("Great, let's talk in English.")))
     else:
         turn.state = "menu"
+
+
+def follow_deep_link(turn: Turn, payload: str) -> None:
+    """t.me/<bot>?start=<payload>: "book" starts a booking; a booking code of the
+    customer's opens it; anything else lands on the menu."""
+    code = payload.strip().upper().replace("_", "-")
+    if code.lower() == "book":
+        turn.data["services"] = []
+        turn.ask("services")
+        return
+    mine = next((b for b in turn.ctx.bookings() if b.code == code), None)
+    if mine is not None:
+        turn.data["booking_id"] = mine.id
+        turn.ask("booking")
+    else:
+        turn.ask("menu")
 
 
 state("start", back="start")((prompt_start, handle_start))

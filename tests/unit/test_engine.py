@@ -311,3 +311,19 @@ def test_a_slot_taken_meanwhile_in_another_language(lang):
     chat.outcome(Taken(at(25, 10), (at(25, 11),)))
     assert chat.state == "time" and chat.choices[0] == "11:00"
     assert chat.text.startswith(gettext(lang, "Sorry, {time} was taken by someone else a moment ago.", time="10:00"))
+
+
+def test_a_deep_link_to_book_starts_a_booking_once_the_language_is_chosen():
+    chat = Chat(FakeContext()).send(Event("start", text="book"))
+    assert chat.state == "start"
+    chat.tap("lang:en")
+    assert chat.state == "services"
+    assert chat.text.startswith("Great, let's talk in English.\nWhich service do you need?")
+
+
+def test_a_deep_link_with_a_booking_code_opens_that_booking_and_a_strangers_code_does_not():
+    chat = chat_in("en", FakeContext(my_bookings=[booking_tomorrow(30)]))
+    chat.send(Event("start", text="MM-1009"))
+    assert chat.state == "booking" and chat.text.startswith("Booking MM-1009")
+    chat.send(Event("start", text="MM-4444"))
+    assert chat.state == "menu"
