@@ -10,6 +10,7 @@ at all — never as a message WhatsApp would reject.
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -95,6 +96,8 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
         params["status_callback"] = f"{runtime.settings.public_base_url}/webhooks/whatsapp/{shop.slug}/status"
     if _inside_window(session, row):
         params["body"] = text_of(Reply.from_json(row.body), row.language)[:1600]
+        if row.kind in ("document", "photo") and row.body.get("path"):
+            params["media_url"] = [media_url(runtime, row)]
     else:
         template = shop_view(session, shop.id).spec.templates.get(row.body.get("template", ""))
         if template is None:
@@ -111,6 +114,15 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
         if exc.status and 400 <= exc.status < 500:
             raise Undeliverable(f"Twilio refused the message: {exc.code} {exc.msg}") from exc
         raise
+
+
+def media_url(runtime: Runtime, row: OutboxMessage) -> str:
+    """Where Twilio fetches a file we send (a receipt PDF, the digest chart): an address
+    that names this outbox row and a random token stored on it, so it cannot be guessed."""
+    base = runtime.settings.require("public_base_url", "sending files on WhatsApp")
+    token = row.body.get("media_token") or secrets.token_urlsafe(24)
+    row.body = {**row.body, "media_token": token}
+    return f"{base}/media/{row.id}/{token}"
 
 
 def _inside_window(session: Session, row: OutboxMessage) -> bool:

@@ -128,7 +128,7 @@ def send_receipt(session: Session, booking: Booking, now: datetime) -> None:
     customer = notices.customer_of(session, booking)
     identity = outbox.reach(session, customer, booking.channel)
     choices = [Choice(f"rate:{booking.id}:{n}", "⭐" * n) for n in range(1, 6)]
-    if identity is not None and identity.channel == "telegram":
+    if identity is not None:
         choices.append(Choice(f"receipt:pdf:{booking.id}", Msg(N_("Receipt as PDF"))))
     ask = Msg(N_("Thank you for coming! How did we do? Please rate your visit from 1 to 5."))
     notices.notify_customer(

@@ -1,4 +1,5 @@
-"""The web process: one Flask app, one blueprint per caller (Telegram, Twilio, Daraja, Kaspi)."""
+"""The web process: one Flask app, one blueprint per caller (Telegram, Twilio, Daraja, Kaspi,
+and Twilio fetching the files we send on WhatsApp)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from core.runtime import Runtime, build_runtime
 log = logging.getLogger(__name__)
 
 # Module name -> blueprint attribute; each module is one caller's page of code.
-BLUEPRINTS = ["health", "telegram", "whatsapp", "mpesa", "kaspi"]
+BLUEPRINTS = ["health", "telegram", "whatsapp", "mpesa", "kaspi", "media"]
 MAX_BODY = 256 * 1024  # no honest webhook is bigger
 
 

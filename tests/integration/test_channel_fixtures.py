@@ -115,3 +115,27 @@ def test_outside_the_24_hour_window_only_the_template_is_sent(pitstop):
     sent = pitstop.twilio.messages(f"whatsapp:{phone}")[-1]["params"]
     assert sent["ContentSid"] == "HX0a1b2c3d4e5f60718293a4b5c6d7e8f9" and "Body" not in sent
     assert json.loads(sent["ContentVariables"]) == {"1": "Kamau", "2": "Oil", "3": "10:00", "4": "MM-1001"}
+
+
+def test_a_file_on_whatsapp_is_sent_by_a_link_only_twilio_can_guess(pitstop, tmp_path):
+    phone = "+254722555666"
+    pitstop.whatsapp(phone, "Habari")
+    folder = pitstop.runtime.settings.var_dir / "receipts"
+    folder.mkdir(parents=True, exist_ok=True)
+    pdf = folder / f"receipt-test-{tmp_path.name}.pdf"
+    pdf.write_bytes(b"%PDF-1.4 test receipt")
+    with pitstop.runtime.db.uow() as uow:
+        row = outbox.send(uow.session, shop_id=1, channel="whatsapp", address=f"whatsapp:{phone}", language="en",
+                          reply=Reply((Msg("Your receipt for {code} is on its way as a PDF.", {"code": "MM-1"}),)),
+                          kind="document", extra={"path": str(pdf), "filename": "receipt-MM-1.pdf"})  # fmt: skip
+        row_id = row.id
+    schedule.redrive_outbox(min_age=timedelta(0))
+    sent = pitstop.twilio.messages(f"whatsapp:{phone}")[-1]["params"]
+    url = sent["MediaUrl"]
+    assert url.startswith(f"{PUBLIC}/media/{row_id}/") and sent["Body"].startswith("Your receipt for MM-1")
+    path = url.removeprefix(PUBLIC)
+    response = pitstop.client.get(path)
+    assert (response.status_code, response.data) == (200, b"%PDF-1.4 test receipt")
+    assert pitstop.client.get(f"/media/{row_id}/guessed-token").status_code == 404
+    assert pitstop.client.get(f"/media/{row_id + 1000}/x").status_code == 404
+    pdf.unlink()

@@ -88,7 +88,8 @@ def test_a_mechanic_works_a_job_on_whatsapp_and_the_customer_answers_by_number(p
     pitstop.whatsapp(KIPRONO, "2")  # not paid yet
     receipt = bodies(pitstop, KAMAU)[-1]
     assert "Balance to pay: Ksh17,700" in receipt
-    assert receipt.endswith("How did we do? Please rate your visit from 1 to 5.\n1. ⭐\n2. ⭐⭐\n3. ⭐⭐⭐\n4. ⭐⭐⭐⭐\n5. ⭐⭐⭐⭐⭐")
+    assert receipt.endswith("How did we do? Please rate your visit from 1 to 5.\n1. ⭐\n2. ⭐⭐\n3. ⭐⭐⭐\n4. ⭐⭐⭐⭐\n5. ⭐⭐⭐⭐⭐\n"
+                            "6. Receipt as PDF")  # the PDF goes by a media link on WhatsApp
     pitstop.whatsapp(KAMAU, "4")
     assert bodies(pitstop, KAMAU)[-1].startswith("Thank you for rating your visit 4 of 5!")
     with pitstop.runtime.db.uow() as uow:
