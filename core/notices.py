@@ -132,6 +132,10 @@ def tell_staff(session: Session, staff: Staff, reply: Reply, key: str | None, no
         log.info("staff %s is not verified yet; notice %s not sent", staff.id, key)
         return None
     channel, address = reach
+    if channel == "whatsapp" and reply.texts:  # outside the 24-hour window: the shop's staff template
+        summary = render(reply.texts[0], staff.language)[:300]
+        extra = {"template": "staff_notice", "variables": {"name": staff.name.split()[0], "summary": summary}} \
+            | (extra or {})  # fmt: skip
     row = outbox.send(session, shop_id=staff.shop_id, channel=channel, address=address, language=staff.language,
                       reply=reply, dedupe_key=key, now=now, kind=kind, extra=extra)  # fmt: skip
     if row is not None and reply.choices:

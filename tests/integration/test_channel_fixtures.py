@@ -139,3 +139,22 @@ def test_a_file_on_whatsapp_is_sent_by_a_link_only_twilio_can_guess(pitstop, tmp
     assert pitstop.client.get(f"/media/{row_id}/guessed-token").status_code == 404
     assert pitstop.client.get(f"/media/{row_id + 1000}/x").status_code == 404
     pdf.unlink()
+
+
+def test_an_owner_on_whatsapp_gets_the_staff_template_outside_the_24_hour_window(pitstop):
+    from core import notices
+    from core.models import Staff
+
+    with pitstop.runtime.db.uow() as uow:
+        s = uow.session
+        owner = s.scalar(select(Staff).where(Staff.phone == "+254711000001"))
+        owner.verified_at = pitstop.runtime.now()  # verified on WhatsApp, silent for days since
+        notices.tell_staff(s, owner, Reply((Msg("Low stock: {part} is down to {n} (minimum {min}). "
+                                                "Restock with /restock {code} QTY.",
+                                                {"part": "Oil filter", "n": 1, "min": 4, "code": "oil-filter"}),)),
+                           "low-stock:test", pitstop.runtime.now())  # fmt: skip
+    schedule.redrive_outbox(min_age=timedelta(0))
+    sent = pitstop.twilio.messages("whatsapp:+254711000001")[-1]["params"]
+    assert sent["ContentSid"] == "HX4e5f60718293a4b5c6d7e8f90a1b2c3d" and "Body" not in sent
+    assert json.loads(sent["ContentVariables"]) == {
+        "1": "Wanjiru", "2": "Low stock: Oil filter is down to 1 (minimum 4). Restock with /restock oil-filter QTY."}
