@@ -104,22 +104,15 @@ def hold(db: Database | Session, *, shop_id: int, customer_id: int, service_ids:
          channel: str | None = None, payment_method: str | None = None,
          notes: str | None = None, hold_minutes: int | None = None) -> Held | SlotTaken:  # fmt: skip
     """Hold `start` for this visit: the slot is the customer's until the hold expires.
-
-    When the slot is gone the transaction ends at once (releasing the day lock for the
-    next in the queue) and the alternatives are looked up afterwards, outside the lock.
-    """
+    When it is gone, the nearest free starts of that day come back instead."""
     with session_of(db) as s:
-        held = hold_in_session(s, shop_id, customer_id, tuple(service_ids), start, now,
+        return hold_in_session(s, shop_id, customer_id, tuple(service_ids), start, now,
                                vehicle_id, channel, payment_method, notes, hold_minutes)  # fmt: skip
-    if held is not None:
-        return held
-    with session_of(db) as s:
-        return alternatives(s, shop_id, tuple(service_ids), start, now)
 
 
 def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehicle_id, channel,
-                    payment_method, notes, hold_minutes) -> Held | None:  # fmt: skip
-    """Hold inside the caller's transaction; None when the slot cannot be had.
+                    payment_method, notes, hold_minutes) -> Held | SlotTaken:  # fmt: skip
+    """Hold inside the caller's transaction; SlotTaken when the slot cannot be had.
 
     Everything that does not change under contention (the shop, the visit, the
     calendar) is read before the day lock, so the locked part is short: read what
@@ -134,8 +127,9 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
     av.lock_days(session, shop_id, [day])
     busy = av.occupied(session, shop_id, lo, hi, now)
     slot = engine.fits(cal, view.mechanics, view.bay_ids, busy, start, visit.duration, visit.skills, now)
-    if slot is None:
-        return None
+    if slot is None:  # what the lock showed us answers "which times then?" without asking again
+        return _nearest(start, engine.free_slots(cal, view.mechanics, view.bay_ids, busy, visit.duration,
+                                                 visit.skills, day, day, now))  # fmt: skip
     expire_overdue_holds(session, shop_id, now)  # so an ended hold cannot trip the constraint
 
     customer = session.get(Customer, customer_id)
@@ -165,7 +159,7 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
     except IntegrityError as exc:
         if not _is_overlap(exc):
             raise
-        return None
+        return alternatives(session, shop_id, service_ids, start, now)
     session.add(BookingEvent(booking_id=booking.id, from_status=None, to_status=S.HELD,
                              actor=f"customer:{customer_id}", reason=None, at=now))  # fmt: skip
     return Held(booking.id, booking.code, booking.starts_at, booking.ends_at, slot.mechanic_id,
@@ -189,7 +183,10 @@ def alternatives(session: Session, shop_id: int, service_ids: tuple[int, ...], s
     """The wanted start is gone: the nearest free starts of that day, in time order."""
     view = av.shop_view(session, shop_id)
     day = view.local_day(start)
-    free = av.free_slots(session, shop_id, service_ids, day, day, now)
+    return _nearest(start, av.free_slots(session, shop_id, service_ids, day, day, now))
+
+
+def _nearest(start: datetime, free: list[engine.Slot]) -> SlotTaken:
     nearest = sorted(free, key=lambda s: abs((s.start - start).total_seconds()))[:ALTERNATIVES]
     return SlotTaken(start, tuple(sorted(s.start for s in nearest)))
 
