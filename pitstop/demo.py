@@ -119,8 +119,7 @@ def chapter_atyrau_no_show(world: World) -> None:
     world.transcript.timezone = "Asia/Atyrau"
     job = booking_by_code(world, "ZA-1002")
     mechanic = TelegramUser(world, "zhaiyk-auto", 6660101, job["mechanic"], "kk")
-    mechanic.says("/staff")
-    mechanic.shares_contact(job["mechanic_phone"].lstrip("+"))
+    mechanic.proves_staff(job["mechanic_phone"])
     move_clock_to(world, job["starts_at"] + timedelta(minutes=20))
     mechanic.says("келмеді 1002")
     mechanic.says("иә")
@@ -135,8 +134,7 @@ def chapter_off_shift(world: World) -> None:
     world.transcript.timezone = "Africa/Nairobi"
     job = booking_by_code(world, "MM-1001")
     mechanic = TelegramUser(world, "mwangaza-motors", 6660001, job["mechanic"], "en")
-    mechanic.says("/staff")
-    mechanic.shares_contact(job["mechanic_phone"].lstrip("+"))
+    mechanic.proves_staff(job["mechanic_phone"])
     mechanic.says("off shift")
     mechanic.taps_first("st:")  # confirm
     amina = world.people["Amina"]
@@ -153,8 +151,7 @@ def chapter_shop_floor(world: World) -> None:
     world.transcript.timezone = "Africa/Nairobi"
     job = booking_by_code(world, "MM-1001")
     mechanic = TelegramUser(world, "mwangaza-motors", 6660002, job["mechanic"], "en")
-    mechanic.says("/staff")
-    mechanic.shares_contact(job["mechanic_phone"].lstrip("+"))
+    mechanic.proves_staff(job["mechanic_phone"])
     amina = world.people["Amina"]
     move_clock_to(world, job["starts_at"] - timedelta(hours=2, minutes=-1))
     run_cron(world, "send_reminders")
@@ -184,12 +181,10 @@ def chapter_digests(world: World) -> None:
     world.transcript.heading("Owners: the daily digest")
     world.transcript.timezone = "Africa/Nairobi"
     owner = TelegramUser(world, "mwangaza-motors", 6660009, "Wanjiru", "en")
-    owner.says("/staff")
-    owner.shares_contact("254711000001")
+    owner.proves_staff("254711000001")
     world.transcript.timezone = "Asia/Atyrau"
     erlan_owner = TelegramUser(world, "zhaiyk-auto", 6660109, "Ерлан Сапаров", "ru")
-    erlan_owner.says("/staff")
-    erlan_owner.shares_contact("77012000001")
+    erlan_owner.proves_staff("77012000001")
     world.transcript.timezone = "Africa/Nairobi"
     move_clock_to(world, datetime(2026, 11, 24, 16, 5, tzinfo=UTC))  # 19:05 Nairobi, 21:05 Atyrau
     run_cron(world, "send_digests")

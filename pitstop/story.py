@@ -221,6 +221,11 @@ class TelegramUser:
         self.taps(label)
         return label
 
+    def proves_staff(self, phone: str) -> list[dict]:
+        """A listed mechanic or owner asks for the staff menu and shares their own number."""
+        self.says("/staff")
+        return self.shares_contact(phone.lstrip("+"))
+
     def shares_contact(self, phone: str) -> list[dict]:
         self.world.transcript.said("Telegram", self.name, f"(shares contact) {phone}")
         self._post(self.world.telegram.update_contact(self._uid(), self.user_id, phone))
