@@ -15,11 +15,13 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch_database  # noqa: E402
 from bot.delivery import deliver  # noqa: E402
 from core import outbox  # noqa: E402
 from core.messages import Msg, Reply  # noqa: E402
@@ -54,18 +56,6 @@ def run(pitstop, chats: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def fresh_database(base: str | None, tmp: str) -> str:
-    """A new PostgreSQL database when DATABASE_URL points at one, else SQLite in `tmp`."""
-    if not base or not base.startswith("postgres"):
-        return f"sqlite:///{tmp}/bench.db"
-    import psycopg
-
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS pitstop_bench_delivery WITH (FORCE)")
-        conn.execute("CREATE DATABASE pitstop_bench_delivery")
-    return base.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/pitstop_bench_delivery"
-
-
 def main() -> None:
     from core.migrate import upgrade
     from core.runtime import build_runtime
@@ -74,8 +64,9 @@ def main() -> None:
     from tests.conftest import NAIROBI, make_settings
     from tests.integration.channel_helpers import Pitstop
 
-    with tempfile.TemporaryDirectory() as tmp, FakeTelegram(rate_limit=True) as telegram, FakeTwilio() as twilio:
-        url = fresh_database(os.environ.get("DATABASE_URL"), tmp)
+    postgres = (os.environ.get("DATABASE_URL") or "").startswith("postgres")
+    with tempfile.TemporaryDirectory() as tmp, FakeTelegram(rate_limit=True) as telegram, FakeTwilio() as twilio, \
+            (scratch_database() if postgres else nullcontext(f"sqlite:///{tmp}/bench.db")) as url:  # fmt: skip
         upgrade(url)
         env = shop_env(telegram, twilio) | {"TELEGRAM_CHAT_INTERVAL": "1.0"}
         if os.environ.get("REDIS_URL"):

@@ -10,23 +10,20 @@ had exactly one winner, and errors (deadlocks would show here). Run by hand:
 from __future__ import annotations
 
 import multiprocessing
-import os
 import statistics
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
 
+from bench.scratch import scratch_database  # noqa: E402
 from core import availability, booking  # noqa: E402
 from core.booking import Held  # noqa: E402
 from core.db import Database  # noqa: E402
-from core.migrate import upgrade  # noqa: E402
 from core.shopfile import read_shop_file  # noqa: E402
 from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI as NOW  # noqa: E402
 from tests.integration.booking_helpers import loaded, new_customer  # noqa: E402
@@ -35,17 +32,8 @@ RACERS, ROUNDS = 50, 20
 
 
 def main() -> None:
-    base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    name = f"pitstop_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = base.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
-    try:
-        upgrade(url)
+    with scratch_database() as url:
         run(url)
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 PROCESSES = 5  # several web processes, as in production, each with RACERS/PROCESSES threads

@@ -21,19 +21,17 @@ import statistics
 import sys
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from bench.scratch import scratch_database  # noqa: E402
 from core import mpesa  # noqa: E402
 from core.db import Database  # noqa: E402
-from core.migrate import upgrade  # noqa: E402
 from core.models import Booking, ChannelIdentity, Customer, OutboxMessage, Payment  # noqa: E402
 from core.shopfile import read_shop_file  # noqa: E402
 from pitstop.fakes.daraja import callback_body  # noqa: E402
@@ -45,17 +43,8 @@ THREADS = int(os.environ.get("BENCH_THREADS", 4))
 
 
 def main() -> None:
-    base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    name = f"pitstop_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = base.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
-    try:
-        upgrade(url)
+    with scratch_database() as url:
         run(url)
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def prepare(url: str) -> list[str]:

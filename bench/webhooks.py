@@ -22,10 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
 import requests  # noqa: E402
 
-from core.migrate import upgrade  # noqa: E402
+from bench.scratch import scratch_database  # noqa: E402
 from core.runtime import build_runtime  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from core.shopfile import read_shop_file  # noqa: E402
@@ -46,13 +45,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def fresh_database() -> str:
-    with psycopg.connect(BASE, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS pitstop_bench_webhooks WITH (FORCE)")
-        conn.execute("CREATE DATABASE pitstop_bench_webhooks")
-    return BASE.rsplit("/", 1)[0] + "/pitstop_bench_webhooks"
 
 
 def environment(url: str) -> dict[str, str]:
@@ -87,9 +79,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
 
-    url = fresh_database()
+    with scratch_database(BASE) as url:
+        serve_and_measure(url, args)
+
+
+def serve_and_measure(url: str, args) -> None:
     env = environment(url)
-    upgrade(url)
     runtime = build_runtime(load_settings(environ=env, dotenv_path=None))
     for file in ("nairobi-garage.toml", "atyrau-service.toml"):
         load_shop(runtime.db, read_shop_file(ROOT / "examples" / file))

@@ -14,7 +14,6 @@ from flask import Blueprint, abort, current_app, jsonify, request
 
 from bot import telegram
 from bot.inbound import process
-from core.availability import shop_view
 from core.settings import MissingSetting
 from webhooks.shops import find_shop
 
@@ -25,12 +24,7 @@ blueprint = Blueprint("telegram", __name__)
 @blueprint.post("/webhooks/telegram/<slug>")
 def update(slug: str):
     runtime = current_app.extensions["pitstop"]
-    shop_id = find_shop(runtime, slug)
-    with runtime.db.uow() as uow:
-        spec = shop_view(uow.session, shop_id).spec
-    section = spec.providers.get("telegram")
-    if section is None:
-        abort(404)
+    shop_id, section = find_shop(runtime, slug, "telegram")
     try:
         secret = runtime.settings.secret(section["webhook_secret_env"], f"the Telegram webhook of {slug}")
     except MissingSetting as exc:

@@ -16,7 +16,6 @@ from twilio.request_validator import RequestValidator
 
 from bot import whatsapp
 from bot.inbound import process
-from core.availability import shop_view
 from core.models import OutboxMessage
 from core.settings import MissingSetting
 from webhooks.shops import find_shop
@@ -26,11 +25,7 @@ blueprint = Blueprint("whatsapp", __name__)
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
-def _verified(runtime, shop_id: int, slug: str) -> dict[str, str]:
-    with runtime.db.uow() as uow:
-        section = shop_view(uow.session, shop_id).spec.providers.get("whatsapp")
-    if section is None:
-        abort(404)
+def _verified(runtime, section: dict, slug: str) -> dict[str, str]:
     try:
         token = runtime.settings.secret(section["auth_token_env"], f"WhatsApp for {slug}")
         base = runtime.settings.require("public_base_url", "checking Twilio signatures")
@@ -48,8 +43,8 @@ def _verified(runtime, shop_id: int, slug: str) -> dict[str, str]:
 @blueprint.post("/webhooks/whatsapp/<slug>")
 def message(slug: str):
     runtime = current_app.extensions["pitstop"]
-    shop_id = find_shop(runtime, slug)
-    form = _verified(runtime, shop_id, slug)
+    shop_id, section = find_shop(runtime, slug, "whatsapp")
+    form = _verified(runtime, section, slug)
     inbound = whatsapp.parse(form)
     if inbound is None:
         return jsonify(error="not a WhatsApp message"), 400
@@ -60,8 +55,8 @@ def message(slug: str):
 @blueprint.post("/webhooks/whatsapp/<slug>/status")
 def status(slug: str):
     runtime = current_app.extensions["pitstop"]
-    shop_id = find_shop(runtime, slug)
-    form = _verified(runtime, shop_id, slug)
+    shop_id, section = find_shop(runtime, slug, "whatsapp")
+    form = _verified(runtime, section, slug)
     sid, new = form.get("MessageSid", ""), form.get("MessageStatus", "")
     with runtime.db.uow() as uow:
         row = uow.session.scalar(select(OutboxMessage).where(

@@ -252,8 +252,9 @@ def test_kaspi_pays_a_booking_once_however_often_it_says_so(classic, fake, now):
     rt, zhaiyk, endpoint = classic
     visit = book(rt, zhaiyk, now=now, service="brake-pads")
 
-    first = fake.call_pay(endpoint, visit.code, "5000.00", txn_id="880001")
-    again = fake.call_pay(endpoint, visit.code, "5000.00", txn_id="880001")
+    # Kaspi repeats a request as it was, txn_date included (the fake would stamp a new one).
+    first = fake.call_pay(endpoint, visit.code, "5000.00", txn_id="880001", txn_date="20261123120000")
+    again = fake.call_pay(endpoint, visit.code, "5000.00", txn_id="880001", txn_date="20261123120000")
 
     assert (first.result, first.txn_id, first.data["sum"], first.comment) == (0, "880001", "5000.00", "OK")
     assert again.prv_txn == first.prv_txn
@@ -331,7 +332,8 @@ def test_twenty_concurrent_pays_of_one_txn_on_postgresql_record_one_payment(pg_o
 
         def pay():
             start.wait()
-            answers.append(fake.call_pay(endpoint, visit.code, "12000.00", txn_id="77777", timeout=30))
+            answers.append(fake.call_pay(endpoint, visit.code, "12000.00", txn_id="77777",
+                                        txn_date="20261123120000", timeout=30))  # one request, repeated
 
         threads = [threading.Thread(target=pay) for _ in range(20)]
         for t in threads:
