@@ -59,8 +59,8 @@ def process(db: Database, shop_id: int, inbound: Inbound, raw: str, now: datetim
                                 payload=raw, now=now, shop_id=shop_id)  # fmt: skip
         if recorded.duplicate:
             return Processed(True, "duplicate")
-        outcome = _answer(s, shop_id, inbound, recorded.row.id, now)
-        inbox.mark(recorded.row, outcome, now)
+        outcome = _answer(s, shop_id, inbound, recorded.inbox_id, now)
+        inbox.mark(s, recorded.inbox_id, outcome, now)
         return Processed(False, outcome)
 
 

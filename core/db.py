@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -146,6 +147,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_once(session: Session, model: type, values: dict, unique: list[str]) -> int | None:
+    """Insert a row unless one with the same `unique` columns exists; the new row's id,
+    or None when it was already there. One statement, no savepoint: a delivery or a
+    message that arrives twice is the common case on the hot path, not an error."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(model).values(**values).on_conflict_do_nothing(index_elements=unique)
+    return session.scalar(statement.returning(model.id))
 
 
 @contextmanager

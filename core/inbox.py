@@ -10,37 +10,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from core.db import insert_once
 from core.models import InboxUpdate
 
 
 @dataclass(frozen=True)
 class Recorded:
-    row: InboxUpdate
+    inbox_id: int
     duplicate: bool
 
 
 def record(session: Session, *, source: str, external_id: str, payload: str, now: datetime,
            shop_id: int | None = None) -> Recorded:  # fmt: skip
-    """Store a delivery once; a repeat of it is reported as a duplicate."""
-    query = select(InboxUpdate).where(InboxUpdate.source == source, InboxUpdate.external_id == external_id)
-    existing = session.scalar(query)
-    if existing is not None:
-        return Recorded(existing, True)
-    row = InboxUpdate(source=source, external_id=external_id[:200], shop_id=shop_id, payload=payload,
-                      received_at=now)  # fmt: skip
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:  # the same delivery, arriving at another process at once
-        return Recorded(session.scalar(query), True)
-    return Recorded(row, False)
+    """Store a delivery once; a repeat of it is reported as a duplicate (with the id of
+    the first). A repeat arriving while the first is still being handled waits for it."""
+    external_id = external_id[:200]
+    values = {"source": source, "external_id": external_id, "shop_id": shop_id, "payload": payload,
+              "received_at": now}  # fmt: skip
+    new_id = insert_once(session, InboxUpdate, values, ["source", "external_id"])
+    if new_id is not None:
+        return Recorded(new_id, False)
+    first = session.scalar(select(InboxUpdate.id).where(InboxUpdate.source == source,
+                                                         InboxUpdate.external_id == external_id))  # fmt: skip
+    return Recorded(first, True)
 
 
-def mark(row: InboxUpdate, outcome: str, now: datetime) -> None:
+def mark(session: Session, inbox_id: int, outcome: str, now: datetime) -> None:
     """Note what became of a delivery (applied, ignored: why, refused: why)."""
-    row.outcome, row.processed_at = outcome[:200], now
+    session.execute(update(InboxUpdate).where(InboxUpdate.id == inbox_id)
+                    .values(outcome=outcome[:200], processed_at=now))  # fmt: skip

@@ -653,7 +653,7 @@ def classic_record(db: Database | Session, shop: ClassicShop, params: Mapping[st
     with session_of(db) as s:
         rec = inbox.record(s, source=SOURCE, external_id=key[:200], payload=raw_query[:100_000], now=now,
                            shop_id=shop.shop_id)  # fmt: skip
-        return rec.row.id
+        return rec.inbox_id
 
 
 def classic_handle(db: Database | Session, shop: ClassicShop, params: Mapping[str, str], inbox_id: int,
@@ -685,7 +685,7 @@ def _mark_once(s: Session, inbox_id: int, outcome: str, now: datetime) -> None:
     """Note the outcome of the first handling; Kaspi's repeats keep it."""
     row = s.get(InboxUpdate, inbox_id)
     if row.processed_at is None:
-        inbox.mark(row, outcome, now)
+        inbox.mark(s, inbox_id, outcome, now)
 
 
 def _find_booking(s: Session, shop: ClassicShop, account: str) -> tuple[Result, int | None]:

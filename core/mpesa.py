@@ -635,7 +635,7 @@ def record(db: Database | Session, cb: StkCallback, body: Any, raw: bytes, now: 
     with session_of(db) as s:
         rec = inbox.record(s, source=SOURCE, external_id=inbox_key(cb, digest(body), payment_hint),
                            payload=raw.decode("utf-8", "replace"), now=now)  # fmt: skip
-        return Recorded(rec.row.id, rec.duplicate)
+        return Recorded(rec.inbox_id, rec.duplicate)
 
 
 def record_malformed(db: Database | Session, raw: bytes, reason: str, now: datetime) -> None:
@@ -643,7 +643,7 @@ def record_malformed(db: Database | Session, raw: bytes, reason: str, now: datet
         rec = inbox.record(s, source=SOURCE, external_id=f"malformed:{hashlib.sha256(raw).hexdigest()[:32]}",
                            payload=raw.decode("utf-8", "replace")[:100_000], now=now)  # fmt: skip
         if not rec.duplicate:
-            inbox.mark(rec.row, f"refused: {reason}", now)
+            inbox.mark(s, rec.inbox_id, f"refused: {reason}", now)
 
 
 def apply_callback(db: Database | Session, inbox_id: int, cb: StkCallback, now: datetime,
@@ -655,7 +655,7 @@ def apply_callback(db: Database | Session, inbox_id: int, cb: StkCallback, now: 
     with session_of(db) as s:
         row = s.get(InboxUpdate, inbox_id)
         outcome = _apply(s, row, cb, now, payment_hint)
-        inbox.mark(row, outcome, now)
+        inbox.mark(s, row.id, outcome, now)
         if outcome.startswith("refused"):
             log.warning("M-Pesa callback %s %s", cb.checkout_request_id, outcome)
         return outcome
@@ -726,6 +726,6 @@ def redrive(db: Database, inbox_id: int, now: datetime) -> str | None:
         cb = StkCallback.parse(json.loads(payload))
     except (ValueError, BadCallback) as exc:
         with db.uow() as uow:
-            inbox.mark(uow.session.get(InboxUpdate, inbox_id), f"refused: {exc}", now)
+            inbox.mark(uow.session, inbox_id, f"refused: {exc}", now)
         return None
     return apply_callback(db, inbox_id, cb, now, hint_of(external_id))

@@ -21,7 +21,7 @@ from core import outbox
 from core.db import defer
 from core.i18n import N_
 from core.messages import Msg, Reply, render, render_label
-from core.models import Booking, Conversation, Customer, OutboxMessage, Staff
+from core.models import Booking, Conversation, Customer, Staff
 
 log = logging.getLogger(__name__)
 IDLE_AFTER = timedelta(minutes=30)  # as the conversation engine counts a pause
@@ -50,7 +50,7 @@ NO_ALIASES = ["no", "decline", "hapana", "нет", "жоқ", "жок", "👎"]
 def notify_customer(session: Session, booking: Booking, reply: Reply, key: str | None, now: datetime,
                     template: str | None = None, variables: dict | None = None,
                     aliases: dict[str, list[str]] | None = None, kind: str = "text",
-                    extra: dict | None = None) -> OutboxMessage | None:  # fmt: skip
+                    extra: dict | None = None) -> outbox.Queued | None:  # fmt: skip
     """Tell the booking's customer; idempotent on `key`. Returns the new outbox row."""
     extra = dict(extra or {})
     if template:
@@ -126,7 +126,7 @@ def staff_reach(staff: Staff) -> tuple[str, str] | None:
 
 
 def tell_staff(session: Session, staff: Staff, reply: Reply, key: str | None, now: datetime,
-               kind: str = "text", extra: dict | None = None) -> OutboxMessage | None:  # fmt: skip
+               kind: str = "text", extra: dict | None = None) -> outbox.Queued | None:  # fmt: skip
     reach = staff_reach(staff)
     if reach is None:
         log.info("staff %s is not verified yet; notice %s not sent", staff.id, key)

@@ -10,41 +10,46 @@ re-drive picks up any row whose job was lost.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from core.db import defer
+from core.db import defer, insert_once
 from core.messages import Reply
 from core.models import Booking, ChannelIdentity, Customer, OutboxMessage, Staff, utcnow
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A message written to the outbox, on its way once the transaction commits."""
+
+    id: int
+    shop_id: int
+    channel: str
+    address: str
+    language: str
+
+
 def send(session: Session, *, shop_id: int, channel: str, address: str, language: str,
          reply: Reply, dedupe_key: str | None = None, kind: str = "text",
-         extra: dict | None = None, now: datetime | None = None) -> OutboxMessage | None:  # fmt: skip
+         extra: dict | None = None, now: datetime | None = None) -> Queued | None:  # fmt: skip
     """Write a message to deliver; None if one with this dedupe_key was written before."""
-    body = reply.to_json() | (extra or {})
-    row = OutboxMessage(shop_id=shop_id, channel=channel, address=address, language=language,
-                        kind=kind, body=body, dedupe_key=dedupe_key, status="pending",
-                        next_attempt_at=now or utcnow(), created_at=now or utcnow())  # fmt: skip
+    at = now or utcnow()
+    values = {"shop_id": shop_id, "channel": channel, "address": address, "language": language, "kind": kind,
+              "body": reply.to_json() | (extra or {}), "dedupe_key": dedupe_key, "status": "pending",
+              "attempts": 0, "next_attempt_at": at, "created_at": at}  # fmt: skip
     if dedupe_key is not None:
-        if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
-            return None
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:
+        row_id = insert_once(session, OutboxMessage, values, ["dedupe_key"])
+        if row_id is None:
             return None
     else:
-        session.add(row)
-        session.flush()
+        row_id = session.scalar(insert(OutboxMessage).values(**values).returning(OutboxMessage.id))
     from bot.delivery import deliver  # the channel senders live with the channels
 
-    defer(session, deliver, row.id, job_id=f"deliver-{row.id}", first=True)
-    return row
+    defer(session, deliver, row_id, job_id=f"deliver-{row_id}", first=True)
+    return Queued(row_id, shop_id, channel, address, language)
 
 
 def reach(session: Session, customer: Customer, prefer: str | None = None) -> ChannelIdentity | None:
