@@ -11,15 +11,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import runner
 from bot.model import Event
 from core import inbox
 from core.customers import mask_phone
-from core.db import Database
-from core.models import Shop
+from core.db import Database, session_of
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +45,10 @@ class Processed:
     outcome: str
 
 
-def shop_id_of(session: Session, slug: str) -> int | None:
-    return session.scalar(select(Shop.id).where(Shop.slug == slug))
-
-
-def process(db: Database, shop_id: int, inbound: Inbound, raw: str, now: datetime) -> Processed:
-    """Record the delivery, and (unless it is a repeat) answer it."""
-    with db.uow() as uow:
-        s = uow.session
+def process(db: Database | Session, shop_id: int, inbound: Inbound, raw: str, now: datetime) -> Processed:
+    """Record the delivery, and (unless it is a repeat) answer it, in one transaction
+    (the caller's, when given a session)."""
+    with session_of(db) as s:
         recorded = inbox.record(s, source=inbound.channel, external_id=f"{shop_id}:{inbound.update_id}",
                                 payload=raw, now=now, shop_id=shop_id)  # fmt: skip
         if recorded.duplicate:

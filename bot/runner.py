@@ -102,7 +102,19 @@ def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, langua
 
 def conversation(session: Session, shop_id: int, channel: str, chat_id: str, now: datetime) -> Conversation:
     """The chat's conversation row, locked for this transaction (created on first contact).
-    Staff and customers of one chat share the row, so they share the lock too."""
+    Staff and customers of one chat share the row, so they share the lock too. Asked
+    again in the same transaction, it is the row already locked, without a query."""
+    root = session.get_transaction()
+    held = session.info.get("locked_conversations")
+    if held is None or held[0] is not root:
+        held = session.info["locked_conversations"] = (root, {})
+    key = (shop_id, channel, chat_id)
+    if key not in held[1]:
+        held[1][key] = _lock_conversation(session, shop_id, channel, chat_id, now)
+    return held[1][key]
+
+
+def _lock_conversation(session: Session, shop_id: int, channel: str, chat_id: str, now: datetime) -> Conversation:
     query = select(Conversation).where(Conversation.shop_id == shop_id, Conversation.channel == channel,
                                        Conversation.chat_id == chat_id).with_for_update()  # fmt: skip
     row = session.scalar(query)

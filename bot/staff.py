@@ -61,10 +61,11 @@ def handles(session: Session, shop_id: int, inbound, event: Event, now: datetime
 
 def _recognised(session: Session, shop_id: int, inbound, now: datetime) -> tuple[Staff | None, bool]:
     if inbound.channel == "telegram" and inbound.user_id and inbound.user_id.lstrip("-").isdigit():
-        staff = session.scalar(select(Staff).where(
+        known = int(inbound.user_id) in av.shop_view(session, shop_id).staff_telegram_ids
+        staff = known and session.scalar(select(Staff).where(
             Staff.shop_id == shop_id, Staff.telegram_user_id == int(inbound.user_id), Staff.active.is_(True),
             Staff.verified_at.is_not(None)).order_by(Staff.id))  # fmt: skip
-        if staff is not None:
+        if staff:
             return staff, False
         if inbound.event is not None and inbound.event.kind == "contact" and inbound.phone:
             return _verify_telegram(session, shop_id, inbound, now)
@@ -81,6 +82,7 @@ def _recognised(session: Session, shop_id: int, inbound, now: datetime) -> tuple
         first = staff.verified_at is None
         if first:
             staff.verified_at = now
+            av.touch_shop(session, shop_id)
             log.info("staff %s (%s) of shop %s recognised on WhatsApp", staff.id, mask_phone(phone), shop_id)
         return staff, first
     return None, False
@@ -94,6 +96,7 @@ def _verify_telegram(session: Session, shop_id: int, inbound, now: datetime) -> 
     if staff is None:
         return None, False
     staff.telegram_user_id, staff.verified_at = int(inbound.user_id), now
+    av.touch_shop(session, shop_id)  # every process now knows this Telegram user as staff
     log.info("staff %s (%s) of shop %s verified on Telegram", staff.id, mask_phone(phone), shop_id)
     conv = conversation(session, shop_id, inbound.channel, inbound.chat_id, now)
     conv.data = {k: v for k, v in (conv.data or {}).items() if k != "staff_verify"}

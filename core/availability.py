@@ -76,6 +76,8 @@ class ShopView:
     bay_ids: tuple[int, ...]
     services: dict[int, ServiceInfo]
     closures: dict[date, bool]
+    # Telegram users verified as this shop's staff: a customer's message needs no lookup.
+    staff_telegram_ids: frozenset[int] = frozenset()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -96,12 +98,26 @@ def shop_view(session: Session, shop_id: int) -> ShopView:
     stamp = session.scalar(select(Shop.updated_at).where(Shop.id == shop_id))
     if stamp is None:
         raise LookupError(f"no shop with id {shop_id}")
+    return _current(session, shop_id, stamp)
+
+
+def shop_view_by_slug(session: Session, slug: str) -> ShopView | None:
+    """The view of the shop a webhook path names (None for an unknown slug), found with
+    the same one small query."""
+    found = session.execute(select(Shop.id, Shop.updated_at).where(Shop.slug == slug)).first()
+    if found is None:
+        return None
+    shop_id, stamp = found
+    return session.info.setdefault("shop_views", {}).get(shop_id) or _current(session, shop_id, stamp)
+
+
+def _current(session: Session, shop_id: int, stamp: datetime) -> ShopView:
     view = _VIEWS.get((shop_id, stamp))
     if view is None:
         if len(_VIEWS) > 256:
             _VIEWS.clear()
         view = _VIEWS[(shop_id, stamp)] = _build_view(session, shop_id)
-    in_this_transaction[shop_id] = view
+    session.info.setdefault("shop_views", {})[shop_id] = view
     return view
 
 
@@ -123,6 +139,9 @@ def _build_view(session: Session, shop_id: int) -> ShopView:
         services={s.id: ServiceInfo(s.id, s.code, dict(s.names), s.category, s.duration_minutes,
                                     s.price_minor, s.deposit_minor, s.deposit_percent) for s in services},
         closures=dict(closures.all()),
+        staff_telegram_ids=frozenset(session.scalars(select(Staff.telegram_user_id).where(
+            Staff.shop_id == shop_id, Staff.active.is_(True), Staff.verified_at.is_not(None),
+            Staff.telegram_user_id.is_not(None)))),
     )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from core.models import ChannelIdentity, Customer, Vehicle
 
@@ -39,7 +39,7 @@ def customer_for(session: Session, shop_id: int, channel: str, address: str, *, 
     Two first messages from one person processed at once may both try to create the
     customer; the unique (shop, channel, address) lets one win and the other read it.
     """
-    identity = session.scalar(select(ChannelIdentity).where(
+    identity = session.scalar(select(ChannelIdentity).options(joinedload(ChannelIdentity.customer)).where(
         ChannelIdentity.shop_id == shop_id, ChannelIdentity.channel == channel,
         ChannelIdentity.address == address))  # fmt: skip
     if identity is None:

@@ -78,9 +78,9 @@ def defer(session: Session, func: Callable, *args, job_id: str | None = None, fi
 class UnitOfWork:
     """One transaction: `with uow:` commits on success and rolls back on error."""
 
-    def __init__(self, session_factory: sessionmaker[Session], enqueue: Callable | None = None):
+    def __init__(self, session_factory: sessionmaker[Session], enqueue_all: Callable | None = None):
         self._factory = session_factory
-        self._enqueue = enqueue or (lambda func, *args, job_id=None: None)
+        self._enqueue_all = enqueue_all or (lambda jobs: None)
         self._after_commit: list[Callable[[], None]] = []
         self.session: Session | None = None
 
@@ -105,18 +105,20 @@ class UnitOfWork:
             self.session = None
         if exc_type is None:
             hooks, self._after_commit = self._after_commit, []
-            ordered = [d for d in deferred if d[3]] + [d for d in deferred if not d[3]]
-            jobs = [lambda f=func, a=args, j=job_id: self._enqueue_safely(f, a, j) for func, args, job_id, _ in ordered]
-            for hook in jobs + hooks:  # jobs first, in the order they were deferred
+            first = [(func, args, job_id) for func, args, job_id, early in deferred if early]
+            self._enqueue_safely(first + [(func, args, job_id) for func, args, job_id, early in deferred if not early])
+            for hook in hooks:
                 hook()
 
-    def _enqueue_safely(self, func: Callable, args: tuple, job_id: str | None) -> None:
+    def _enqueue_safely(self, jobs: list) -> None:
         """The transaction is committed: if the queue is down now, the work is not lost
         (the cron re-drive finds it), so a failure here is logged, not raised."""
+        if not jobs:
+            return
         try:
-            self._enqueue(func, *args, job_id=job_id)
+            self._enqueue_all(jobs)
         except Exception as exc:
-            log.warning("could not enqueue %s (%s); the re-drive will pick it up", job_id or func.__name__, exc)
+            log.warning("could not enqueue %d job(s) (%s); the re-drive will pick them up", len(jobs), exc)
 
     def after_commit(self, hook: Callable[[], None]) -> None:
         """Run `hook` once this transaction has committed (e.g. enqueue a job)."""
@@ -139,7 +141,7 @@ class Database:
         self.queue = None
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self.queue.enqueue if self.queue is not None else None)
+        return UnitOfWork(self.sessions, self.queue.enqueue_all if self.queue is not None else None)
 
     @property
     def dialect(self) -> str:
@@ -153,9 +155,18 @@ def insert_once(session: Session, model: type, values: dict, unique: list[str]) 
     """Insert a row unless one with the same `unique` columns exists; the new row's id,
     or None when it was already there. One statement, no savepoint: a delivery or a
     message that arrives twice is the common case on the hot path, not an error."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(model).values(**values).on_conflict_do_nothing(index_elements=unique)
-    return session.scalar(statement.returning(model.id))
+    dialect = session.get_bind().dialect.name
+    key = (model, tuple(unique), dialect)
+    statement = _INSERT_ONCE.get(key)
+    if statement is None:  # built once per table: the hot path only binds values
+        table = model.__table__
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = _INSERT_ONCE[key] = insert(table).on_conflict_do_nothing(index_elements=unique) \
+            .returning(table.c.id)  # fmt: skip
+    return session.execute(statement, values).scalar()
+
+
+_INSERT_ONCE: dict[tuple, object] = {}
 
 
 @contextmanager

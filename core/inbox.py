@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.db import insert_once
@@ -40,5 +40,8 @@ def record(session: Session, *, source: str, external_id: str, payload: str, now
 
 def mark(session: Session, inbox_id: int, outcome: str, now: datetime) -> None:
     """Note what became of a delivery (applied, ignored: why, refused: why)."""
-    session.execute(update(InboxUpdate).where(InboxUpdate.id == inbox_id)
-                    .values(outcome=outcome[:200], processed_at=now))  # fmt: skip
+    session.execute(_MARK, {"inbox_id": inbox_id, "outcome": outcome[:200], "processed_at": now})
+
+
+_TABLE = InboxUpdate.__table__
+_MARK = update(_TABLE).where(_TABLE.c.id == bindparam("inbox_id"))

@@ -14,8 +14,13 @@ from typing import Protocol
 log = logging.getLogger(__name__)
 
 
+Job = tuple[Callable, tuple, str | None]  # function, its arguments (ids), job id
+
+
 class JobQueue(Protocol):
     def enqueue(self, func: Callable, *args, job_id: str | None = None) -> None: ...
+
+    def enqueue_all(self, jobs: list[Job]) -> None: ...
 
     def ping(self) -> bool: ...
 
@@ -37,6 +42,10 @@ class InProcessQueue:
         except Exception:
             log.exception("in-process job %s failed", job_id or func.__name__)
 
+    def enqueue_all(self, jobs: list[Job]) -> None:
+        for func, args, job_id in jobs:
+            self.enqueue(func, *args, job_id=job_id)
+
     def ping(self) -> bool:
         return True
 
@@ -53,6 +62,17 @@ class RQQueue:
 
     def enqueue(self, func: Callable, *args, job_id: str | None = None) -> None:
         self.queue.enqueue(func, *args, job_id=job_id, result_ttl=3600, failure_ttl=86400)
+
+    def enqueue_all(self, jobs: list[Job]) -> None:
+        """All of one transaction's jobs in one round trip to Redis (a job id given
+        twice is enqueued once, as enqueueing it twice would)."""
+        seen: set[str] = set()
+        datas = []
+        for func, args, job_id in jobs:
+            if job_id is None or job_id not in seen:
+                seen.add(job_id)
+                datas.append(self.queue.prepare_data(func, args, job_id=job_id, result_ttl=3600, failure_ttl=86400))
+        self.queue.enqueue_many(datas)
 
     def ping(self) -> bool:
         try:

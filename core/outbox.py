@@ -45,11 +45,14 @@ def send(session: Session, *, shop_id: int, channel: str, address: str, language
         if row_id is None:
             return None
     else:
-        row_id = session.scalar(insert(OutboxMessage).values(**values).returning(OutboxMessage.id))
+        row_id = session.execute(_INSERT, values).scalar()
     from bot.delivery import deliver  # the channel senders live with the channels
 
     defer(session, deliver, row_id, job_id=f"deliver-{row_id}", first=True)
     return Queued(row_id, shop_id, channel, address, language)
+
+
+_INSERT = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
 
 
 def reach(session: Session, customer: Customer, prefer: str | None = None) -> ChannelIdentity | None:

@@ -24,7 +24,18 @@ blueprint = Blueprint("telegram", __name__)
 @blueprint.post("/webhooks/telegram/<slug>")
 def update(slug: str):
     runtime = current_app.extensions["pitstop"]
-    shop_id, section = find_shop(runtime, slug, "telegram")
+    with runtime.db.uow() as uow:  # one transaction: find the shop, record the update, answer it
+        shop_id, section = find_shop(uow.session, slug, "telegram")
+        _authenticate(runtime, section, slug)
+        data = request.get_json(silent=True)
+        inbound = telegram.parse(data) if isinstance(data, dict) else None
+        if inbound is None:
+            return jsonify(error="not a Telegram update"), 400
+        result = process(uow.session, shop_id, inbound, telegram.raw_json(request.get_data()), runtime.now())
+    return jsonify(ok=True, duplicate=result.duplicate)
+
+
+def _authenticate(runtime, section: dict, slug: str) -> None:
     try:
         secret = runtime.settings.secret(section["webhook_secret_env"], f"the Telegram webhook of {slug}")
     except MissingSetting as exc:
@@ -34,9 +45,3 @@ def update(slug: str):
     if not hmac.compare_digest(given.encode(), secret.encode()):
         log.warning("telegram webhook of %s: wrong secret token from %s", slug, request.remote_addr)
         abort(403)
-    data = request.get_json(silent=True)
-    inbound = telegram.parse(data) if isinstance(data, dict) else None
-    if inbound is None:
-        return jsonify(error="not a Telegram update"), 400
-    result = process(runtime.db, shop_id, inbound, telegram.raw_json(request.get_data()), runtime.now())
-    return jsonify(ok=True, duplicate=result.duplicate)

@@ -43,22 +43,23 @@ def _verified(runtime, section: dict, slug: str) -> dict[str, str]:
 @blueprint.post("/webhooks/whatsapp/<slug>")
 def message(slug: str):
     runtime = current_app.extensions["pitstop"]
-    shop_id, section = find_shop(runtime, slug, "whatsapp")
-    form = _verified(runtime, section, slug)
-    inbound = whatsapp.parse(form)
-    if inbound is None:
-        return jsonify(error="not a WhatsApp message"), 400
-    process(runtime.db, shop_id, inbound, json.dumps(form, ensure_ascii=False), runtime.now())
+    with runtime.db.uow() as uow:  # one transaction: find the shop, record the message, answer it
+        shop_id, section = find_shop(uow.session, slug, "whatsapp")
+        form = _verified(runtime, section, slug)
+        inbound = whatsapp.parse(form)
+        if inbound is None:
+            return jsonify(error="not a WhatsApp message"), 400
+        process(uow.session, shop_id, inbound, json.dumps(form, ensure_ascii=False), runtime.now())
     return TWIML_EMPTY, 200, {"Content-Type": "text/xml"}
 
 
 @blueprint.post("/webhooks/whatsapp/<slug>/status")
 def status(slug: str):
     runtime = current_app.extensions["pitstop"]
-    shop_id, section = find_shop(runtime, slug, "whatsapp")
-    form = _verified(runtime, section, slug)
-    sid, new = form.get("MessageSid", ""), form.get("MessageStatus", "")
     with runtime.db.uow() as uow:
+        shop_id, section = find_shop(uow.session, slug, "whatsapp")
+        form = _verified(runtime, section, slug)
+        sid, new = form.get("MessageSid", ""), form.get("MessageStatus", "")
         row = uow.session.scalar(select(OutboxMessage).where(
             OutboxMessage.shop_id == shop_id, OutboxMessage.provider_message_id == sid).with_for_update())  # fmt: skip
         moved = row is not None and whatsapp.record_status(row, new, form.get("ErrorCode"))

@@ -1,0 +1,38 @@
+"""Jobs reach Redis only once their transaction has committed: all of one transaction's
+jobs in one round trip, replies first, each job id once."""
+
+from __future__ import annotations
+
+import pytest
+from rq import Queue
+
+from core.db import defer
+from core.jobs import RQQueue
+
+
+def remember(*ids):  # a job: takes ids, does nothing here (no worker runs)
+    return ids
+
+
+def queued(queue: RQQueue) -> list[tuple[str, tuple]]:
+    jobs = Queue("pitstop", connection=queue.redis).get_jobs()
+    return [(job.id, job.args) for job in jobs]
+
+
+def test_a_transactions_jobs_are_queued_after_commit_replies_first_each_id_once(sqlite_db, redis_url):
+    queue = sqlite_db.queue = RQQueue(redis_url)
+    with sqlite_db.uow() as uow:
+        defer(uow.session, remember, 1, job_id="remember-1")
+        defer(uow.session, remember, 7, job_id="deliver-7", first=True)
+        defer(uow.session, remember, 1, job_id="remember-1")  # the same work deferred twice
+        defer(uow.session, remember, 8, job_id="deliver-8", first=True)
+        assert queued(queue) == []  # nothing is visible before the commit
+    assert queued(queue) == [("deliver-7", (7,)), ("deliver-8", (8,)), ("remember-1", (1,))]
+
+
+def test_a_rolled_back_transaction_queues_nothing(sqlite_db, redis_url):
+    queue = sqlite_db.queue = RQQueue(redis_url)
+    with pytest.raises(RuntimeError), sqlite_db.uow() as uow:
+        defer(uow.session, remember, 9, job_id="deliver-9", first=True)
+        raise RuntimeError("the step failed")
+    assert queued(queue) == []
