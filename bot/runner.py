@@ -23,7 +23,7 @@ from bot.context import DbContext
 from bot.model import Event
 from core import outbox
 from core.customers import customer_for
-from core.db import Database
+from core.db import Database, undoable
 from core.i18n import N_
 from core.messages import Msg, Reply
 from core.models import Conversation, OutboxMessage
@@ -63,7 +63,7 @@ def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, langua
     ctx = DbContext(session, shop_id, customer, now, hint)
     state, data, replies = chat.state, dict(chat.data or {}), []
     try:
-        with session.begin_nested():  # a failure below undoes everything the step did
+        with undoable(session):  # a failure below undoes everything the step did
             for _ in range(MAX_ROUNDS):
                 result = engine.step(state, data, event, ctx)
                 state, data = result.state, result.data

@@ -31,6 +31,7 @@ from bot.staff_context import DbStaffContext
 from core import availability as av
 from core import outbox
 from core.customers import customer_for, mask_phone, normalise_phone
+from core.db import undoable
 from core.i18n import N_
 from core.messages import Msg, Reply
 from core.models import Conversation, InboxUpdate, Staff
@@ -208,7 +209,7 @@ def converse(session: Session, shop_id: int, staff: Staff, channel: str, chat_id
     data = dict((conv.data or {}).get("staff") or {})
     replies: list[Reply] = []
     try:
-        with session.begin_nested():  # a failure below undoes everything the step did
+        with undoable(session):  # a failure below undoes everything the step did
             for _ in range(MAX_ROUNDS):
                 result = staff_engine.step(data, event, ctx)
                 data = result.data

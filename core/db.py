@@ -151,6 +151,21 @@ class Database:
         self.engine.dispose()
 
 
+@contextmanager
+def undoable(session: Session) -> Iterator[None]:
+    """A savepoint for a step that may fail half-way: when it does, what it wrote is
+    rolled back and the jobs it deferred are forgotten with it (they would act on rows
+    that no longer exist)."""
+    deferred = session.info.setdefault(DEFERRED, [])
+    kept = len(deferred)
+    try:
+        with session.begin_nested():
+            yield
+    except Exception:
+        del deferred[kept:]
+        raise
+
+
 def insert_once(session: Session, model: type, values: dict, unique: list[str]) -> int | None:
     """Insert a row unless one with the same `unique` columns exists; the new row's id,
     or None when it was already there. One statement, no savepoint: a delivery or a

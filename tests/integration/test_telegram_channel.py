@@ -94,3 +94,38 @@ def test_someone_elses_contact_is_refused_and_the_own_one_accepted(pitstop):
     foreign = pitstop.telegram.update_contact(90, AMINA, "+254712000999", contact_user_id=123)
     pitstop.telegram_post(foreign)
     assert pitstop.texts(AMINA)[-1].startswith("Please share your own number")
+
+
+def test_a_step_that_fails_half_way_leaves_nothing_behind_and_says_sorry(pitstop, monkeypatch):
+    from bot import runner
+    from core import outbox
+    from core.messages import Msg, Reply
+
+    pitstop.say(AMINA, "/start")
+    for tap in ("lang:en", "m:book", "svc:1", "done"):
+        pitstop.tap(AMINA, tap)
+    pitstop.say(AMINA, "kcb 123a")
+    pitstop.tap(AMINA, "skip")
+    pitstop.tap(AMINA, pitstop.buttons(AMINA)[1][1])
+    pitstop.tap(AMINA, pitstop.buttons(AMINA)[0][1])
+    pitstop.tap(AMINA, "confirm")
+    real_execute, jobs_before = runner.execute, len(pitstop.runtime.queue.ran)
+
+    def fails_after_writing(session, ctx, command, channel):  # booking and a message written, then a failure
+        real_execute(session, ctx, command, channel)
+        outbox.send(session, shop_id=1, channel="telegram", address="5550999", language="en",
+                    reply=Reply((Msg("New booking"),)))  # fmt: skip
+        raise RuntimeError("the database went away mid-step")
+
+    monkeypatch.setattr(runner, "execute", fails_after_writing)
+    pitstop.tap(AMINA, "pay:cash")
+    assert pitstop.texts(AMINA)[-1] == "Sorry, something went wrong on our side. Please try again in a moment."
+    assert count(pitstop, Booking) == 0  # the hold the failed step made is undone
+    delivered = [int(job.removeprefix("deliver-")) for job in pitstop.runtime.queue.ran[jobs_before:]]
+    with pitstop.runtime.db.uow() as uow:  # no job was queued for a message the failure undid
+        written = set(uow.session.scalars(select(OutboxMessage.id).where(OutboxMessage.id.in_(delivered))))
+    assert len(delivered) == 2 and set(delivered) == written  # the tap's answer and the apology
+
+    monkeypatch.setattr(runner, "execute", real_execute)
+    pitstop.tap(AMINA, "pay:cash")  # the conversation kept its place: the same tap now books
+    assert pitstop.texts(AMINA)[-1].startswith("Booked! Your code is MM-1001.")
