@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import phonenumbers
 from sqlalchemy import select
@@ -10,6 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from core.models import ChannelIdentity, Customer, Vehicle
+
+# When a customer last wrote is kept to the minute: a dialogue of quick taps costs no
+# write each, and WhatsApp's 24-hour window, judged by it, closes a minute early at worst.
+SEEN_STEP = timedelta(minutes=1)
 
 
 def normalise_phone(raw: str, country: str | None) -> str | None:
@@ -54,7 +58,7 @@ def customer_for(session: Session, shop_id: int, channel: str, address: str, *, 
                 session.flush()
         except IntegrityError:
             return customer_for(session, shop_id, channel, address, language=language, now=now)
-    if now is not None:
+    if now is not None and (identity.last_inbound_at is None or now - identity.last_inbound_at >= SEEN_STEP):
         identity.last_inbound_at = now
     customer = identity.customer
     if name and not customer.name:

@@ -66,3 +66,24 @@ def test_delivery_status_only_moves_forward(pitstop):
         assert pitstop.client.post(path, data=form, headers=headers).status_code == 200
     with pitstop.runtime.db.uow() as uow:
         assert uow.session.scalar(select(OutboxMessage.status)) == "read"
+
+
+def test_when_a_customer_last_wrote_is_kept_to_the_minute(sqlite_db, nairobi_spec):
+    from datetime import datetime, timedelta, timezone
+
+    from core.customers import customer_for
+    from core.models import ChannelIdentity
+    from tests.integration.booking_helpers import loaded
+
+    shop = loaded(sqlite_db, nairobi_spec)
+    first = datetime(2026, 11, 23, 7, 0, tzinfo=timezone.utc)
+
+    def writes_at(at: datetime) -> datetime:
+        with sqlite_db.uow() as uow:
+            customer_for(uow.session, shop.id, "whatsapp", f"whatsapp:{KAMAU}", language="en", now=at)
+        with sqlite_db.uow() as uow:
+            return uow.session.scalar(select(ChannelIdentity.last_inbound_at))
+
+    assert writes_at(first) == first
+    assert writes_at(first + timedelta(seconds=59)) == first  # quick taps: no write each
+    assert writes_at(first + timedelta(seconds=61)) == first + timedelta(seconds=61)
