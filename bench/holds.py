@@ -78,9 +78,12 @@ def racer(url, garage, customers, start, barrier, results) -> None:
     with db.uow() as uow:  # a warm process, as a web process is after its first request
         availability.free_slots(uow.session, garage.id, service, start.date(), start.date(), NOW)
 
+    warm = threading.Barrier(len(customers))
+
     def attempt(customer: int) -> None:
-        with db.engine.connect() as conn:  # warm the pool: measure holds, not connecting
+        with db.engine.connect() as conn:  # one pooled connection per thread: measure holds, not connecting
             conn.exec_driver_sql("SELECT 1")
+            warm.wait()
         barrier.wait()
         t0 = time.perf_counter()
         try:

@@ -240,3 +240,22 @@ def lock_days(session: Session, shop_id: int, days: list[date] | set[date]) -> N
     for day in sorted(set(days)):
         session.execute(text("SELECT pg_advisory_xact_lock(:shop, :day)"),
                         {"shop": shop_id, "day": day.toordinal()})  # fmt: skip
+
+
+def try_lock_day(session: Session, shop_id: int, day: date) -> bool:
+    """Take the day's lock (as `lock_days`) only if nobody holds it now; never waits."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return session.scalar(text("SELECT pg_try_advisory_xact_lock(:shop, :day)"),
+                          {"shop": shop_id, "day": day.toordinal()})  # fmt: skip
+
+
+def wait_for_day(session: Session, shop_id: int, day: date) -> None:
+    """Wait until whoever holds the day's lock has finished, without taking it: all the
+    waiters wake together and look again at once, instead of queueing one by one.
+    (A shared lock, which waits for the holder's exclusive one, released at once.)"""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    shop, key = int(shop_id), int(day.toordinal())  # literals: a DO block takes no parameters
+    session.execute(text(f"DO $$ BEGIN PERFORM pg_advisory_lock_shared({shop}, {key}); "
+                         f"PERFORM pg_advisory_unlock_shared({shop}, {key}); END $$"))  # fmt: skip

@@ -25,6 +25,7 @@ from core.models import Booking, BookingEvent, BookingItem, Customer, Shop
 
 S = BookingStatus
 ALTERNATIVES = 6
+MAX_LOOKS = 5  # waits for a busy day before a hold queues for its lock like any writer
 
 
 class NotYours(PermissionError):
@@ -116,7 +117,10 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
 
     Everything that does not change under contention (the shop, the visit, the
     calendar) is read before the day lock, so the locked part is short: read what
-    occupies the day, check the slot, write.
+    occupies the day, check the slot, write. A slot already taken is answered from a
+    look without the lock. A slot that looks free is checked again under the lock (the
+    constraint stays the guarantee); if another writer holds it, we wait for them to
+    finish and look again, so the losers of a race learn it together, not in a queue.
     """
     view = av.shop_view(session, shop_id)
     visit = av.visit(session, shop_id, service_ids, view)
@@ -124,10 +128,21 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
     cal = av.calendar(session, view, day, day)
     lo, hi = av.window(view, day, day)
 
-    av.lock_days(session, shop_id, [day])
-    busy = av.occupied(session, shop_id, lo, hi, now)
-    slot = engine.fits(cal, view.mechanics, view.bay_ids, busy, start, visit.duration, visit.skills, now)
-    if slot is None:  # what the lock showed us answers "which times then?" without asking again
+    def look() -> tuple[list, engine.Slot | None]:
+        busy = av.occupied(session, shop_id, lo, hi, now)
+        return busy, engine.fits(cal, view.mechanics, view.bay_ids, busy, start, visit.duration, visit.skills, now)
+
+    busy, slot = look()
+    for _ in range(MAX_LOOKS):
+        if slot is None or av.try_lock_day(session, shop_id, day):
+            break
+        av.wait_for_day(session, shop_id, day)  # someone is booking this day: see what they took
+        busy, slot = look()
+    else:  # a day this busy: queue for the lock after all
+        av.lock_days(session, shop_id, [day])
+    if slot is not None:  # the day is ours now: the last look before the lock may be stale
+        busy, slot = look()
+    if slot is None:  # what we read answers "which times then?" without asking again
         return _nearest(start, engine.free_slots(cal, view.mechanics, view.bay_ids, busy, visit.duration,
                                                  visit.skills, day, day, now))  # fmt: skip
     expire_overdue_holds(session, shop_id, now)  # so an ended hold cannot trip the constraint

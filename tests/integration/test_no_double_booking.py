@@ -103,3 +103,31 @@ def test_postgresql_refuses_an_overlapping_row_even_without_the_application(pg_d
         conn.execute(insert, dict(code="X-3", shop=garage.id, customer=other, mechanic=held.mechanic_id,
                                   bay=held.bay_id, start=later, end=later + timedelta(hours=1)))
     assert overlapping_pairs(pg_db) == 0
+
+
+@pytest.mark.parametrize("wanted_hour, wins", [(11, True), (10, False)])
+def test_a_hold_waits_for_whoever_is_booking_the_day_then_looks_again(pg_db, nairobi_spec, wanted_hour, wins):
+    """Amina is booking 10:00 (her transaction open, the day's lock hers). Baraka wants
+    11:00, or the same 10:00: he waits for her to finish, then looks again, and gets
+    11:00, or hears that 10:00 was just taken, with other times."""
+    garage = loaded(pg_db, nairobi_spec)
+    amina, baraka = new_customer(pg_db, garage, "amina"), new_customer(pg_db, garage, "baraka")
+    alignment = (garage.services["wheel-alignment"],)
+    answer: list = []
+    with pg_db.uow() as uow:
+        first = booking.hold(uow.session, shop_id=garage.id, customer_id=amina, service_ids=alignment,
+                             start=garage.at(2026, 11, 24, 10), now=NOW)  # fmt: skip
+        second = threading.Thread(target=lambda: answer.append(booking.hold(
+            pg_db, shop_id=garage.id, customer_id=baraka, service_ids=alignment,
+            start=garage.at(2026, 11, 24, wanted_hour), now=NOW)))  # fmt: skip
+        second.start()
+        second.join(timeout=1.0)
+        assert second.is_alive() and answer == []  # waiting for Amina's transaction
+    second.join(timeout=30)
+    assert isinstance(first, Held)
+    if wins:
+        assert isinstance(answer[0], Held) and answer[0].starts_at == garage.at(2026, 11, 24, 11)
+    else:
+        assert isinstance(answer[0], SlotTaken) and garage.at(2026, 11, 24, 10) not in answer[0].alternatives
+        assert garage.at(2026, 11, 24, 11) in answer[0].alternatives
+    assert overlapping_pairs(pg_db) == 0

@@ -1,11 +1,15 @@
 """WhatsApp stories over HTTP, signed exactly as Twilio signs, against the fake Twilio API."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import func, select
 
-from core.models import Booking, InboxUpdate, OutboxMessage
+from core.customers import customer_for
+from core.models import Booking, ChannelIdentity, InboxUpdate, OutboxMessage
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio, signed_inbound
+from tests.integration.booking_helpers import loaded
 from tests.integration.channel_helpers import PUBLIC, TWILIO_SID, TWILIO_TOKEN, start_pitstop
 
 KAMAU = "+254722111222"
@@ -69,14 +73,8 @@ def test_delivery_status_only_moves_forward(pitstop):
 
 
 def test_when_a_customer_last_wrote_is_kept_to_the_minute(sqlite_db, nairobi_spec):
-    from datetime import datetime, timedelta, timezone
-
-    from core.customers import customer_for
-    from core.models import ChannelIdentity
-    from tests.integration.booking_helpers import loaded
-
     shop = loaded(sqlite_db, nairobi_spec)
-    first = datetime(2026, 11, 23, 7, 0, tzinfo=timezone.utc)
+    first = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 
     def writes_at(at: datetime) -> datetime:
         with sqlite_db.uow() as uow:
