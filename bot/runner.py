@@ -23,7 +23,7 @@ from bot.context import DbContext
 from bot.model import Event
 from core import outbox
 from core.customers import customer_for
-from core.db import Database, undoable
+from core.db import Database, per_transaction, undoable
 from core.i18n import N_
 from core.messages import Msg, Reply
 from core.models import Conversation, OutboxMessage
@@ -104,14 +104,11 @@ def conversation(session: Session, shop_id: int, channel: str, chat_id: str, now
     """The chat's conversation row, locked for this transaction (created on first contact).
     Staff and customers of one chat share the row, so they share the lock too. Asked
     again in the same transaction, it is the row already locked, without a query."""
-    root = session.get_transaction()
-    held = session.info.get("locked_conversations")
-    if held is None or held[0] is not root:
-        held = session.info["locked_conversations"] = (root, {})
+    locked = per_transaction(session, "locked_conversations")
     key = (shop_id, channel, chat_id)
-    if key not in held[1]:
-        held[1][key] = _lock_conversation(session, shop_id, channel, chat_id, now)
-    return held[1][key]
+    if key not in locked:
+        locked[key] = _lock_conversation(session, shop_id, channel, chat_id, now)
+    return locked[key]
 
 
 def _lock_conversation(session: Session, shop_id: int, channel: str, chat_id: str, now: datetime) -> Conversation:

@@ -63,10 +63,10 @@ def handles(session: Session, shop_id: int, inbound, event: Event, now: datetime
 def _recognised(session: Session, shop_id: int, inbound, now: datetime) -> tuple[Staff | None, bool]:
     if inbound.channel == "telegram" and inbound.user_id and inbound.user_id.lstrip("-").isdigit():
         known = int(inbound.user_id) in av.shop_view(session, shop_id).staff_telegram_ids
-        staff = known and session.scalar(select(Staff).where(
+        staff = session.scalar(select(Staff).where(
             Staff.shop_id == shop_id, Staff.telegram_user_id == int(inbound.user_id), Staff.active.is_(True),
-            Staff.verified_at.is_not(None)).order_by(Staff.id))  # fmt: skip
-        if staff:
+            Staff.verified_at.is_not(None)).order_by(Staff.id)) if known else None  # fmt: skip
+        if staff is not None:
             return staff, False
         if inbound.event is not None and inbound.event.kind == "contact" and inbound.phone:
             return _verify_telegram(session, shop_id, inbound, now)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core import slots
 from core.calendar import shop_calendar
+from core.db import per_transaction
 from core.lifecycle import OCCUPYING, BookingStatus
 from core.models import Bay, Booking, Closure, Service, Shop, Staff, utcnow
 from core.shopfile import ShopSpec, parse_shop
@@ -92,7 +93,7 @@ _VIEWS: dict[tuple[int, datetime], ShopView] = {}
 
 def shop_view(session: Session, shop_id: int) -> ShopView:
     """The shop's current view: one small query per transaction when nothing changed."""
-    in_this_transaction = session.info.setdefault("shop_views", {})
+    in_this_transaction = per_transaction(session, "shop_views")
     if shop_id in in_this_transaction:
         return in_this_transaction[shop_id]
     stamp = session.scalar(select(Shop.updated_at).where(Shop.id == shop_id))
@@ -108,7 +109,7 @@ def shop_view_by_slug(session: Session, slug: str) -> ShopView | None:
     if found is None:
         return None
     shop_id, stamp = found
-    return session.info.setdefault("shop_views", {}).get(shop_id) or _current(session, shop_id, stamp)
+    return per_transaction(session, "shop_views").get(shop_id) or _current(session, shop_id, stamp)
 
 
 def _current(session: Session, shop_id: int, stamp: datetime) -> ShopView:
@@ -117,7 +118,7 @@ def _current(session: Session, shop_id: int, stamp: datetime) -> ShopView:
         if len(_VIEWS) > 256:
             _VIEWS.clear()
         view = _VIEWS[(shop_id, stamp)] = _build_view(session, shop_id)
-    session.info.setdefault("shop_views", {})[shop_id] = view
+    per_transaction(session, "shop_views")[shop_id] = view
     return view
 
 
@@ -152,7 +153,7 @@ def touch_shop(session: Session, shop_id: int) -> None:
     changes within the same microsecond.
     """
     session.flush()
-    session.info.get("shop_views", {}).pop(shop_id, None)
+    per_transaction(session, "shop_views").pop(shop_id, None)
     current = session.scalar(select(Shop.updated_at).where(Shop.id == shop_id).with_for_update())
     stamp = max(utcnow(), current + timedelta(microseconds=1))
     session.execute(update(Shop).where(Shop.id == shop_id).values(updated_at=stamp))

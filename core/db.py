@@ -100,13 +100,12 @@ class UnitOfWork:
                 self.session.rollback()
         finally:
             self.session.info.pop(DEFERRED, None)
-            self.session.info.pop("shop_views", None)
             self.session.close()
             self.session = None
         if exc_type is None:
             hooks, self._after_commit = self._after_commit, []
-            first = [(func, args, job_id) for func, args, job_id, early in deferred if early]
-            self._enqueue_safely(first + [(func, args, job_id) for func, args, job_id, early in deferred if not early])
+            replies_first = sorted(deferred, key=lambda job: not job[3])  # stable: otherwise in order deferred
+            self._enqueue_safely([(func, args, job_id) for func, args, job_id, _ in replies_first])
             for hook in hooks:
                 hook()
 
@@ -149,6 +148,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def per_transaction(session: Session, name: str) -> dict:
+    """A cache that lives as long as the session's current transaction: what was read
+    or locked in it (the shop's view, the conversation row) is not asked for twice."""
+    root = session.get_transaction()
+    held = session.info.get(name)
+    if held is None or held[0] is not root:
+        held = session.info[name] = (root, {})
+    return held[1]
 
 
 @contextmanager
