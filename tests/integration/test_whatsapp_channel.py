@@ -72,6 +72,18 @@ def test_delivery_status_only_moves_forward(pitstop):
         assert uow.session.scalar(select(OutboxMessage.status)) == "read"
 
 
+def test_a_staging_clock_days_behind_the_wall_still_answers_inside_the_window(sqlite_url):
+    """The 24-hour window is measured by Pitstop's clock, which also stamped when the
+    customer wrote; a demo's Monday morning must not look days old to the sender."""
+    days_ago = (datetime.now(UTC) - timedelta(days=9)).isoformat()
+    with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
+        staging = start_pitstop(sqlite_url, telegram, twilio, extra_env={"PITSTOP_NOW": days_ago})
+        staging.whatsapp(KAMAU, "Habari")
+        assert bodies(staging)[-1].endswith("1. English\n2. Kiswahili")
+        with staging.runtime.db.uow() as uow:
+            assert uow.session.scalar(select(OutboxMessage.status)) == "sent"
+
+
 def test_when_a_customer_last_wrote_is_kept_to_the_minute(sqlite_db, nairobi_spec):
     shop = loaded(sqlite_db, nairobi_spec)
     first = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
