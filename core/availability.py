@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from core import slots
@@ -96,10 +97,16 @@ def shop_view(session: Session, shop_id: int) -> ShopView:
     in_this_transaction = per_transaction(session, "shop_views")
     if shop_id in in_this_transaction:
         return in_this_transaction[shop_id]
-    stamp = session.scalar(select(Shop.updated_at).where(Shop.id == shop_id))
+    stamp = session.execute(_stamp_query(), {"shop": shop_id}).scalar()
     if stamp is None:
         raise LookupError(f"no shop with id {shop_id}")
     return _current(session, shop_id, stamp)
+
+
+@cache
+def _stamp_query():
+    shops = Shop.__table__.c
+    return select(shops.updated_at).where(shops.id == bindparam("shop"))
 
 
 def shop_view_by_slug(session: Session, slug: str) -> ShopView | None:
@@ -178,23 +185,25 @@ def calendar(session: Session, view: ShopView, first: date, last: date) -> slots
     return shop_calendar(view.spec, closures, first, last)
 
 
-def occupying(now: datetime):
-    """SQL condition: the booking holds its mechanic and bay (an expired hold does not)."""
-    live = [s.value for s in OCCUPYING if s != BookingStatus.HELD]
-    return or_(Booking.status.in_(live),
-               and_(Booking.status == BookingStatus.HELD, Booking.hold_expires_at > now))  # fmt: skip
-
-
 def occupied(session: Session, shop_id: int, start: datetime, end: datetime, now: datetime,
              exclude_booking: int | None = None) -> list[slots.Occupied]:  # fmt: skip
     """Everything that holds a mechanic or bay of the shop between start and end."""
-    query = select(Booking.starts_at, Booking.ends_at, Booking.mechanic_id, Booking.bay_id).where(
-        Booking.shop_id == shop_id, occupying(now),
-        Booking.starts_at < end, Booking.blocks_until > start,
+    rows = session.execute(_occupied_query(), {"shop": shop_id, "start": start, "end": end, "now": now,
+                                               "exclude": exclude_booking or 0})  # no booking has id 0  # fmt: skip
+    return [slots.Occupied(*row) for row in rows]
+
+
+@cache
+def _occupied_query():
+    """Built once (it runs on every look at a day); a plain table query, no ORM entities.
+    A booking occupies its mechanic and bay by its status; a hold only until it expires."""
+    b = Booking.__table__.c
+    live = [s.value for s in OCCUPYING if s != BookingStatus.HELD]
+    return select(b.starts_at, b.ends_at, b.mechanic_id, b.bay_id).where(
+        b.shop_id == bindparam("shop"), b.starts_at < bindparam("end"), b.blocks_until > bindparam("start"),
+        or_(b.status.in_(live), and_(b.status == BookingStatus.HELD, b.hold_expires_at > bindparam("now"))),
+        b.id != bindparam("exclude"),
     )  # fmt: skip
-    if exclude_booking is not None:
-        query = query.where(Booking.id != exclude_booking)
-    return [slots.Occupied(*row) for row in session.execute(query)]
 
 
 def window(view: ShopView, first: date, last: date) -> tuple[datetime, datetime]:
@@ -243,20 +252,23 @@ def lock_days(session: Session, shop_id: int, days: list[date] | set[date]) -> N
                         {"shop": shop_id, "day": day.toordinal()})  # fmt: skip
 
 
-def try_lock_day(session: Session, shop_id: int, day: date) -> bool:
-    """Take the day's lock (as `lock_days`) only if nobody holds it now; never waits."""
+# Take the day's lock if nobody holds it (true). Otherwise wait for the holder with a
+# shared lock, let go of it at once, and answer false: all the waiters wake together
+# when the holder finishes. The ELSE branch is an InitPlan, which PostgreSQL runs only
+# when the CASE reaches it, so a writer that got the lock never waits.
+_TAKE_DAY_OR_WAIT = text("""
+SELECT CASE WHEN pg_try_advisory_xact_lock(:shop, :day) THEN true ELSE (
+    SELECT false
+    FROM (SELECT pg_advisory_lock_shared(:shop, :day)::text AS waited) AS w,
+         LATERAL (SELECT pg_advisory_unlock_shared(:shop, :day) WHERE w.waited IS NOT NULL) AS r
+) END""")
+
+
+def take_day_or_wait(session: Session, shop_id: int, day: date) -> bool:
+    """Take the day's lock (as `lock_days`) if it is free and say True. If another writer
+    holds it, wait until they finish and say False without taking it, so the losers of a
+    race look at what was taken together instead of queueing one by one. One round trip.
+    SQLite: writers are serial already, so the day is always ours."""
     if session.get_bind().dialect.name != "postgresql":
         return True
-    return session.scalar(text("SELECT pg_try_advisory_xact_lock(:shop, :day)"),
-                          {"shop": shop_id, "day": day.toordinal()})  # fmt: skip
-
-
-def wait_for_day(session: Session, shop_id: int, day: date) -> None:
-    """Wait until whoever holds the day's lock has finished, without taking it: all the
-    waiters wake together and look again at once, instead of queueing one by one.
-    (A shared lock, which waits for the holder's exclusive one, released at once.)"""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    shop, key = int(shop_id), int(day.toordinal())  # literals: a DO block takes no parameters
-    session.execute(text(f"DO $$ BEGIN PERFORM pg_advisory_lock_shared({shop}, {key}); "
-                         f"PERFORM pg_advisory_unlock_shared({shop}, {key}); END $$"))  # fmt: skip
+    return bool(session.execute(_TAKE_DAY_OR_WAIT, {"shop": shop_id, "day": day.toordinal()}).scalar())

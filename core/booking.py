@@ -25,7 +25,7 @@ from core.models import Booking, BookingEvent, BookingItem, Customer, Shop
 
 S = BookingStatus
 ALTERNATIVES = 6
-MAX_LOOKS = 5  # waits for a busy day before a hold queues for its lock like any writer
+MAX_LOOKS = 5  # looks at a busy day before a hold queues for its lock like any writer
 
 
 class NotYours(PermissionError):
@@ -116,11 +116,10 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
     """Hold inside the caller's transaction; SlotTaken when the slot cannot be had.
 
     Everything that does not change under contention (the shop, the visit, the
-    calendar) is read before the day lock, so the locked part is short: read what
-    occupies the day, check the slot, write. A slot already taken is answered from a
-    look without the lock. A slot that looks free is checked again under the lock (the
-    constraint stays the guarantee); if another writer holds it, we wait for them to
-    finish and look again, so the losers of a race learn it together, not in a queue.
+    calendar) is read before the day's lock, so the locked part is short: read what
+    occupies the day, check the slot, write. If another writer holds the day, we wait
+    for them to finish and look at what they took, with every other waiter at once,
+    instead of queueing; the constraint stays the guarantee.
     """
     view = av.shop_view(session, shop_id)
     visit = av.visit(session, shop_id, service_ids, view)
@@ -132,15 +131,14 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
         busy = av.occupied(session, shop_id, lo, hi, now)
         return busy, engine.fits(cal, view.mechanics, view.bay_ids, busy, start, visit.duration, visit.skills, now)
 
+    ours = av.take_day_or_wait(session, shop_id, day)
     busy, slot = look()
-    for _ in range(MAX_LOOKS):
-        if slot is None or av.try_lock_day(session, shop_id, day):
+    for waits in range(1, MAX_LOOKS + 1):
+        if ours or slot is None:
             break
-        av.wait_for_day(session, shop_id, day)  # someone is booking this day: see what they took
-        busy, slot = look()
-    else:  # a day this busy: queue for the lock after all
-        av.lock_days(session, shop_id, [day])
-    if slot is not None:  # the day is ours now: the last look before the lock may be stale
+        # whoever held the day did not take our time (or gave up): try for it again,
+        # and after a few rounds queue for the lock like any other writer
+        ours = av.take_day_or_wait(session, shop_id, day) if waits < MAX_LOOKS else _lock_day(session, shop_id, day)
         busy, slot = look()
     if slot is None:  # what we read answers "which times then?" without asking again
         return _nearest(start, engine.free_slots(cal, view.mechanics, view.bay_ids, busy, visit.duration,
@@ -180,6 +178,11 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
     return Held(booking.id, booking.code, booking.starts_at, booking.ends_at, slot.mechanic_id,
                 slot.bay_id, booking.hold_expires_at, booking.price_minor,
                 booking.deposit_minor, booking.currency)  # fmt: skip
+
+
+def _lock_day(session: Session, shop_id: int, day) -> bool:
+    av.lock_days(session, shop_id, [day])
+    return True
 
 
 def _fit(session, view: av.ShopView, visit: av.Visit, start: datetime, now: datetime,

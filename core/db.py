@@ -8,6 +8,7 @@ transaction is durable — enqueueing an RQ job, above all — is registered wit
 from __future__ import annotations
 
 import logging
+import select
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,7 +45,38 @@ def make_engine(database_url: str, **kwargs) -> Engine:
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_by_listening(engine)
+    return engine
+
+
+def _ping_by_listening(engine: Engine) -> None:
+    """Pre-ping a pooled connection without a round trip when we can.
+
+    An idle connection has nothing to say. When PostgreSQL ends a backend (a restart, an
+    administrator, an idle timeout) it sends a last error and closes the socket, which
+    makes the socket readable: only then do we pay for the full ping, which finds the
+    connection dead so that it is replaced. A connection cut without a word (a network
+    gone quiet) is found on first use instead, as without any ping. On this machine a
+    round trip costs about 0.5 ms, and every unit of work pays one here.
+    """
+    full_ping = engine.dialect.do_ping
+
+    def do_ping(dbapi_connection) -> bool:
+        pgconn = getattr(dbapi_connection, "pgconn", None)
+        if pgconn is not None and pgconn.status == 0 and not _readable(pgconn.socket):  # 0: CONNECTION_OK
+            return True
+        return full_ping(dbapi_connection)
+
+    engine.dialect.do_ping = do_ping
+
+
+def _readable(fd: int) -> bool:
+    if not hasattr(select, "poll"):
+        return True  # no poll() on this platform: always ask the server
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 def _tune_sqlite(engine: Engine) -> None:

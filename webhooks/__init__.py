@@ -3,10 +3,12 @@ and Twilio fetching the files we send on WhatsApp)."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import DBAPIError
 
 from core.runtime import Runtime, build_runtime
 
@@ -25,6 +27,8 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     for name in BLUEPRINTS:
         module = importlib.import_module(f"webhooks.{name}")
         app.register_blueprint(module.blueprint)
+    for endpoint, view in list(app.view_functions.items()):
+        app.view_functions[endpoint] = _again_if_connection_dropped(view)
 
     @app.errorhandler(Exception)
     def _unexpected(exc):  # invariant 6 for machines: an answer, never a stack trace
@@ -36,6 +40,28 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         return jsonify(error="internal error"), 500
 
     return app
+
+
+def _again_if_connection_dropped(view):
+    """Run a request once more if the database had ended its connection.
+
+    The pool checks a connection by listening for the server's goodbye (core.db), and a
+    connection ended a moment ago may not have said it yet: the first statement then
+    fails, and the pool is renewed. Nothing was committed, and every handler is
+    idempotent (a repeat is found in the inbox), so running it again is safe.
+    """
+
+    @functools.wraps(view)
+    def run(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            log.warning("the database connection was gone; running the request again")
+            return view(*args, **kwargs)
+
+    return run
 
 
 def runtime_of(app: Flask) -> Runtime:

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from core import booking
+from core.availability import take_day_or_wait
 from core.booking import Held, SlotTaken
 from core.db import Database
 from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI as NOW
@@ -131,3 +132,37 @@ def test_a_hold_waits_for_whoever_is_booking_the_day_then_looks_again(pg_db, nai
         assert isinstance(answer[0], SlotTaken) and garage.at(2026, 11, 24, 10) not in answer[0].alternatives
         assert garage.at(2026, 11, 24, 11) in answer[0].alternatives
     assert overlapping_pairs(pg_db) == 0
+
+
+def test_a_writer_takes_a_free_day_or_waits_for_its_holder_without_taking_it(pg_db):
+    """The one-statement lock behind every hold: the first writer gets the day; the next
+    one waits until the first finishes and comes back without the lock, so that when
+    fifty wait, they all wake at once instead of taking turns."""
+    day = NOW.date()
+
+    def holders() -> int:  # backends holding or waiting for this day's lock (ours excluded)
+        with pg_db.engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                     "AND classid = 7 AND objid = :day AND pid <> pg_backend_pid()"),
+                                {"day": day.toordinal()}).scalar()  # fmt: skip
+
+    answers: list = []
+    with pg_db.uow() as first:
+        assert take_day_or_wait(first.session, 7, day) is True
+        second = threading.Thread(target=lambda: answers.append(take_in_own_transaction(pg_db, day)))
+        second.start()
+        second.join(timeout=1.0)
+        assert second.is_alive() and answers == []  # waiting for the first writer
+        assert holders() == 2  # the first one's lock and the second one's wait
+    second.join(timeout=30)
+    assert answers == [(False, 0)]  # woke without the lock, and kept nothing
+    with pg_db.uow() as later:
+        assert take_day_or_wait(later.session, 7, day) is True  # nobody holds the day now
+
+
+def take_in_own_transaction(db: Database, day) -> tuple[bool, int]:
+    with db.uow() as uow:
+        got = take_day_or_wait(uow.session, 7, day)
+        kept = uow.session.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                        "AND pid = pg_backend_pid()")).scalar()  # fmt: skip
+        return got, kept

@@ -9,9 +9,12 @@ import time
 from datetime import timedelta
 
 import psycopg
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
+import core.db
 from bot import schedule
+from core.db import Database
 from core.models import OutboxMessage
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
@@ -56,7 +59,11 @@ def test_a_worker_killed_mid_delivery_leaves_the_message_to_the_retry(pg_url, pg
         assert len(pitstop.texts(AMINA)) == 2  # delivered once each
 
 
-def test_the_app_recovers_when_the_database_drops_its_connections(pg_url, pg_db):
+@pytest.mark.parametrize("goodbye_heard", [True, False])
+def test_the_app_recovers_when_the_database_drops_its_connections(pg_url, pg_db, goodbye_heard, monkeypatch, caplog):
+    """Heard: the pool sees the ended connections and replaces them. Not heard yet (the
+    server ended them a moment before the request): the first statement fails, and the
+    request runs again on a new connection."""
     with FakeTelegram() as telegram, FakeTwilio() as twilio:
         pitstop = start_pitstop(pg_url, telegram, twilio)
         pitstop.say(AMINA, "/start")
@@ -66,8 +73,34 @@ def test_the_app_recovers_when_the_database_drops_its_connections(pg_url, pg_db)
             killed = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                   "WHERE datname = %s AND pid <> pg_backend_pid()", (name,)).fetchone()[0]
         assert killed >= 1
-        for text in ("hello", "menu"):
-            response = pitstop.telegram_post(telegram.update_text(9000 + len(text), AMINA, text))
+        time.sleep(0.3)  # the ended backends say their last word
+        if not goodbye_heard:
+            monkeypatch.setattr(core.db, "_readable", lambda fd: False)
+        for text_ in ("hello", "menu"):
+            response = pitstop.telegram_post(telegram.update_text(9000 + len(text_), AMINA, text_))
             assert response.status_code == 200
         assert len(pitstop.texts(AMINA)) == 3
         assert pitstop.client.get("/healthz").status_code == 200
+    assert ("running the request again" in caplog.text) is (not goodbye_heard)
+
+
+def test_a_pooled_connection_is_checked_by_listening_and_replaced_once_dropped(pg_url):
+    """The pre-ping asks the server nothing while a connection sits quietly in the pool;
+    once the server has ended the connection, the next unit of work gets a new one."""
+    db = Database(pg_url, pool_size=1, max_overflow=0)
+    try:
+        with db.engine.connect() as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with db.engine.connect() as conn, psycopg.connect(plain(pg_url), autocommit=True) as watcher:
+            last = watcher.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()[0]
+            assert last == "ROLLBACK"  # the pool's reset when it was given back; no "SELECT 1" since
+            assert watcher.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0] is True
+        time.sleep(0.5)  # the backend says its last word and closes the socket
+        with db.uow() as uow:
+            assert uow.session.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+    finally:
+        db.dispose()
+
+
+def plain(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
