@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -144,14 +145,13 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
         return _nearest(start, engine.free_slots(cal, view.mechanics, view.bay_ids, busy, visit.duration,
                                                  visit.skills, day, day, now))  # fmt: skip
     expire_overdue_holds(session, shop_id, now)  # so an ended hold cannot trip the constraint
-
     customer = session.get(Customer, customer_id)
     if customer is None or customer.shop_id != shop_id:
         raise NotYours("the customer does not belong to this shop")
     spec = view.spec
     tokens = refresh_tokens(customer, now, view)
     priced = [policy.PricedService(s.price_minor, s.deposit_minor, s.deposit_percent) for s in visit.services]
-    booking = Booking(
+    row = dict(
         code=_next_code(session, view), shop_id=shop_id, customer_id=customer_id,
         vehicle_id=vehicle_id, mechanic_id=slot.mechanic_id, bay_id=slot.bay_id,
         starts_at=slot.start, ends_at=slot.end, blocks_until=slot.end + spec.booking.buffer,
@@ -160,24 +160,30 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
         currency=spec.currency, payment_method=payment_method, channel=channel, notes=notes,
         created_at=now, updated_at=now,
     )  # fmt: skip
-    booking.items = [
-        BookingItem(service_id=s.id, kind="service", description=s.code,
-                    duration_minutes=s.duration_minutes, price_minor=s.price_minor, status="booked")
-        for s in visit.services
-    ]  # fmt: skip
     try:
         with session.begin_nested():
-            session.add(booking)
-            session.flush()
+            booking_id = session.execute(_insert_booking(), row).scalar_one()
     except IntegrityError as exc:
         if not _is_overlap(exc):
             raise
         return alternatives(session, shop_id, service_ids, start, now)
-    session.add(BookingEvent(booking_id=booking.id, from_status=None, to_status=S.HELD,
-                             actor=f"customer:{customer_id}", reason=None, at=now))  # fmt: skip
-    return Held(booking.id, booking.code, booking.starts_at, booking.ends_at, slot.mechanic_id,
-                slot.bay_id, booking.hold_expires_at, booking.price_minor,
-                booking.deposit_minor, booking.currency)  # fmt: skip
+    session.execute(insert(BookingItem.__table__), [
+        dict(booking_id=booking_id, service_id=s.id, kind="service", description=s.code,
+             duration_minutes=s.duration_minutes, price_minor=s.price_minor, status="booked")
+        for s in visit.services
+    ])  # fmt: skip
+    session.execute(insert(BookingEvent.__table__), dict(
+        booking_id=booking_id, from_status=None, to_status=S.HELD, actor=f"customer:{customer_id}",
+        reason=None, at=now))  # fmt: skip
+    return Held(booking_id, row["code"], slot.start, slot.end, slot.mechanic_id, slot.bay_id,
+                row["hold_expires_at"], row["price_minor"], row["deposit_minor"], row["currency"])  # fmt: skip
+
+
+@cache
+def _insert_booking():
+    """Plain table inserts: the hold is the hot path of a race, and all of it is written
+    here, so the ORM's unit of work has nothing to add."""
+    return insert(Booking.__table__).returning(Booking.__table__.c.id)
 
 
 def _lock_day(session: Session, shop_id: int, day) -> bool:
@@ -215,12 +221,16 @@ def _is_overlap(exc: IntegrityError) -> bool:
 
 
 def _next_code(session: Session, view: av.ShopView) -> str:
-    number = session.execute(
-        update(Shop).where(Shop.id == view.shop_id)
-        .values(next_booking_number=Shop.next_booking_number + 1)
-        .returning(Shop.next_booking_number)
-    ).scalar_one() - 1  # fmt: skip
+    number = session.execute(_take_number(), {"shop": view.shop_id}).scalar_one()
     return f"{view.code_prefix}-{number}"
+
+
+@cache
+def _take_number():
+    shops = Shop.__table__.c
+    return (update(Shop.__table__).where(shops.id == bindparam("shop"))
+            .values(next_booking_number=shops.next_booking_number + 1)
+            .returning(shops.next_booking_number - 1))  # fmt: skip
 
 
 def refresh_tokens(customer: Customer, now: datetime, view: av.ShopView) -> int:
@@ -284,14 +294,23 @@ def reset_tokens(db: Database | Session, customer_id: int, now: datetime) -> int
 
 
 def expire_overdue_holds(session: Session, shop_id: int | None, now: datetime) -> list[int]:
-    """Mark held bookings whose hold ran out as expired (they already stopped blocking)."""
-    query = select(Booking).where(Booking.status == S.HELD, Booking.hold_expires_at <= now)
-    if shop_id is not None:
-        query = query.where(Booking.shop_id == shop_id)
-    expired = list(session.scalars(query.with_for_update(skip_locked=True)))
-    for booking in expired:
+    """Mark held bookings whose hold ran out as expired (they already stopped blocking).
+    Every hold asks this first, and almost always the answer is none: a plain query."""
+    ids = list(session.execute(_overdue_holds(shop_id is not None), {"shop": shop_id, "now": now}).scalars())
+    if not ids:
+        return []
+    for booking in session.scalars(select(Booking).where(Booking.id.in_(ids)).order_by(Booking.id)):
         move(session, booking, S.EXPIRED, "system:sweep", now, "hold ran out before payment")
-    return [b.id for b in expired]
+    return ids
+
+
+@cache
+def _overdue_holds(of_one_shop: bool):
+    b = Booking.__table__.c
+    query = select(b.id).where(b.status == S.HELD, b.hold_expires_at <= bindparam("now"))
+    if of_one_shop:
+        query = query.where(b.shop_id == bindparam("shop"))
+    return query.order_by(b.id).with_for_update(skip_locked=True)
 
 
 def sweep_expired_holds(db: Database | Session, now: datetime) -> list[int]:
