@@ -39,6 +39,9 @@ class Inbound:
     note: str | None = None  # why an update is ignored
 
 
+APPLIED, APPLIED_BY_STAFF = "applied", "applied: staff"
+
+
 @dataclass(frozen=True)
 class Processed:
     duplicate: bool
@@ -50,11 +53,12 @@ def process(db: Database | Session, shop_id: int, inbound: Inbound, raw: str, no
     (the caller's, when given a session)."""
     with session_of(db) as s:
         recorded = inbox.record(s, source=inbound.channel, external_id=f"{shop_id}:{inbound.update_id}",
-                                payload=raw, now=now, shop_id=shop_id)  # fmt: skip
+                                payload=raw, now=now, shop_id=shop_id, expected=APPLIED)  # fmt: skip
         if recorded.duplicate:
             return Processed(True, "duplicate")
         outcome = _answer(s, shop_id, inbound, recorded.inbox_id, now)
-        inbox.mark(s, recorded.inbox_id, outcome, now)
+        if outcome != APPLIED:
+            inbox.mark(s, recorded.inbox_id, outcome, now)
         return Processed(False, outcome)
 
 
@@ -67,10 +71,10 @@ def _answer(session: Session, shop_id: int, inbound: Inbound, inbox_id: int, now
         event = Event("unsupported", text=inbound.note or "")
     extra = {"edit_message_id": inbound.tapped_message_id} if inbound.tapped_message_id else None
     if staff.handles(session, shop_id, inbound, event, now, inbox_id):
-        return "applied: staff"
+        return APPLIED_BY_STAFF
     handled = runner.handle_in(session, shop_id=shop_id, channel=inbound.channel, chat_id=inbound.chat_id,
                                event=event, now=now, language_hint=inbound.language_hint,
                                name=inbound.name, phone=inbound.phone, reply_key=inbox_id,
                                first_extra=extra, callback_id=inbound.callback_id)  # fmt: skip
     log.info("%s update from %s answered (%s)", inbound.channel, mask_phone(inbound.phone), handled.state)
-    return "applied" if inbound.event is not None else f"ignored: {inbound.note}"
+    return APPLIED if inbound.event is not None else f"ignored: {inbound.note}"

@@ -63,13 +63,14 @@ def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, langua
     ctx = DbContext(session, shop_id, customer, now, hint)
     state, data, replies = chat.state, dict(chat.data or {}), []
     try:
-        with undoable(session):  # a failure below undoes everything the step did
+        with undoable(session) as writing:  # a failure below undoes everything the step wrote
             for _ in range(MAX_ROUNDS):
                 result = engine.step(state, data, event, ctx)
                 state, data = result.state, result.data
                 replies += result.replies
                 outcome = None
                 for command in result.commands:
+                    writing()
                     outcome = execute(session, ctx, command, channel) or outcome
                     ctx.refresh()
                 if outcome is None:

@@ -209,13 +209,14 @@ def converse(session: Session, shop_id: int, staff: Staff, channel: str, chat_id
     data = dict((conv.data or {}).get("staff") or {})
     replies: list[Reply] = []
     try:
-        with undoable(session):  # a failure below undoes everything the step did
+        with undoable(session) as writing:  # a failure below undoes everything the step wrote
             for _ in range(MAX_ROUNDS):
                 result = staff_engine.step(data, event, ctx)
                 data = result.data
                 replies += result.replies
                 outcome = None
                 for command in result.commands:
+                    writing()
                     outcome = staff_commands.execute(session, ctx, command, channel, chat_id) or outcome
                 if outcome is None:
                     break

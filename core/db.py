@@ -193,18 +193,33 @@ def per_transaction(session: Session, name: str) -> dict:
 
 
 @contextmanager
-def undoable(session: Session) -> Iterator[None]:
+def undoable(session: Session) -> Iterator[Callable[[], None]]:
     """A savepoint for a step that may fail half-way: when it does, what it wrote is
     rolled back and the jobs it deferred are forgotten with it (they would act on rows
-    that no longer exist)."""
+    that no longer exist).
+
+    Yields `writing`, to call before the step's first write: the savepoint is taken
+    then, so the many steps that only read and answer cost no savepoint (two round
+    trips). A step that fails before writing has nothing to undo.
+    """
     deferred = session.info.setdefault(DEFERRED, [])
     kept = len(deferred)
+    savepoint = None
+
+    def writing() -> None:
+        nonlocal savepoint
+        if savepoint is None:
+            savepoint = session.begin_nested()
+
     try:
-        with session.begin_nested():
-            yield
+        yield writing
     except Exception:
+        if savepoint is not None and savepoint.is_active:
+            savepoint.rollback()
         del deferred[kept:]
         raise
+    if savepoint is not None and savepoint.is_active:
+        savepoint.commit()
 
 
 def insert_once(session: Session, model: type, values: dict, unique: list[str]) -> int | None:

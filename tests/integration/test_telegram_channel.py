@@ -129,3 +129,23 @@ def test_a_step_that_fails_half_way_leaves_nothing_behind_and_says_sorry(pitstop
     monkeypatch.setattr(runner, "execute", real_execute)
     pitstop.tap(AMINA, "pay:cash")  # the conversation kept its place: the same tap now books
     assert pitstop.texts(AMINA)[-1].startswith("Booked! Your code is MM-1001.")
+
+
+def test_a_step_that_fails_before_writing_says_sorry_and_keeps_its_place(pitstop, monkeypatch):
+    """Most steps only read and answer; they take no savepoint, and a failure in one
+    has nothing to undo: the customer hears sorry, and the conversation stays put."""
+    from bot import engine, runner
+
+    pitstop.say(AMINA, "/start")
+    pitstop.tap(AMINA, "lang:en")
+    real_step = engine.step
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("a bug in the dialogue")
+
+    monkeypatch.setattr(runner.engine, "step", fails)
+    pitstop.tap(AMINA, "m:book")
+    assert pitstop.texts(AMINA)[-1] == "Sorry, something went wrong on our side. Please try again in a moment."
+    monkeypatch.setattr(runner.engine, "step", real_step)
+    pitstop.tap(AMINA, "m:book")
+    assert pitstop.texts(AMINA)[-1] == "Which service do you need? You can choose several."
