@@ -29,7 +29,7 @@ from pitstop.fakes.telegram import FakeTelegram  # noqa: E402
 from pitstop.fakes.twilio import FakeTwilio  # noqa: E402
 from tests.integration.channel_helpers import shop_env  # noqa: E402
 
-WORKERS = 4
+WORKERS = int(os.environ.get("WORKERS", "4"))
 
 
 def run(pitstop, chats: list[str]) -> float:
@@ -85,7 +85,8 @@ def main() -> None:
         print(f"delivery_one_chat_20_messages_seconds {one:.2f}")
         print(f"delivery_one_chat_share_of_1_per_second {19 / one * 100:.1f}%")
         print(f"delivery_429_answers {telegram.count_429}")
-        print(f"delivery_429_per_chat_limit {telegram.rate_limited_by_chat}")
+        print(f"delivery_429_for_the_bot_limit {telegram.rate_limited_by_bot}")
+        print(f"delivery_429_for_a_chat_limit {sum(telegram.rate_limited_by_chat.values())}")
 
 
 if __name__ == "__main__":

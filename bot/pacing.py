@@ -15,22 +15,25 @@ from dataclasses import dataclass
 PER_CHAT_SECONDS = 1.0
 PER_BOT_PER_SECOND = 30
 # Our clock and Telegram's differ by network jitter: keep a small margin so a message
-# claimed exactly one window later does not arrive a hair early.
+# claimed exactly one gap later does not arrive a hair early.
 MARGIN = 1.04
 
-# KEYS[1] = bot window key, KEYS[2] = chat key; ARGV = now_ms, per_bot, chat_gap_ms, window_ms
+# Sends are spaced evenly (1/30 s apart per bot, a second per chat), not let out in
+# bursts of 30 and then held: a burst reaches Telegram spread out by the network and
+# the server's own queue, and the last of one burst and the first of the next can land
+# inside the same second. Evenly spaced sends keep the whole margin against jitter.
+# KEYS[1] = bot key, KEYS[2] = chat key; ARGV = bot_gap_us, chat_gap_us; returns the
+# microseconds to wait. Redis's clock, so workers on several hosts agree on "now". As in
+# LocalPacer.claim, a sender a little late for its slot keeps the slot's place in line.
 CLAIM = """
-local now = tonumber(ARGV[1])
-local chat_next = tonumber(redis.call('GET', KEYS[2]) or '0')
-if chat_next > now then return chat_next - now end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - tonumber(ARGV[4]))
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return tonumber(oldest[2]) + tonumber(ARGV[4]) - now + 1
-end
-redis.call('ZADD', KEYS[1], now, ARGV[1] .. ':' .. redis.call('INCR', KEYS[1] .. ':seq'))
-redis.call('PEXPIRE', KEYS[1], ARGV[4] * 2)
-redis.call('SET', KEYS[2], now + tonumber(ARGV[3]), 'PX', tonumber(ARGV[3]) * 2)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local bot_next = tonumber(redis.call('GET', KEYS[1]) or '0')
+local wait = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), bot_next) - now
+if wait > 0 then return wait end
+local slot = (now - bot_next < tonumber(ARGV[1])) and bot_next or now
+redis.call('SET', KEYS[1], slot + tonumber(ARGV[1]), 'PX', 2000)
+redis.call('SET', KEYS[2], now + tonumber(ARGV[2]), 'PX', math.floor(tonumber(ARGV[2]) / 1000) + 1000)
 return 0
 """
 
@@ -40,6 +43,14 @@ class Limits:
     per_bot_per_second: int = PER_BOT_PER_SECOND
     per_chat_seconds: float = PER_CHAT_SECONDS
 
+    @property
+    def bot_gap(self) -> float:
+        return MARGIN / self.per_bot_per_second
+
+    @property
+    def chat_gap(self) -> float:
+        return self.per_chat_seconds * MARGIN
+
 
 class LocalPacer:
     """Limits kept in this process (one worker, or the embedded default)."""
@@ -47,22 +58,20 @@ class LocalPacer:
     def __init__(self, limits: Limits | None = None):
         self.limits = limits or Limits()
         self._lock = threading.Lock()
-        self._chat_next: dict[tuple[str, str], float] = {}
-        self._sent: dict[str, list[float]] = {}
+        self._next: dict[object, float] = {}  # bot, or (bot, chat) -> when it may send again
 
     def claim(self, bot: str, chat: str, now: float) -> float:
         """Claim a send now, or return how many seconds to wait first."""
         with self._lock:
-            wait = self._chat_next.get((bot, chat), 0) - now
+            bot_next = self._next.get(bot, 0)
+            wait = max(self._next.get((bot, chat), 0), bot_next) - now
             if wait > 0:
                 return wait
-            window = [t for t in self._sent.get(bot, []) if t > now - MARGIN]
-            if len(window) >= self.limits.per_bot_per_second:
-                self._sent[bot] = window
-                return window[0] + MARGIN - now + 0.001
-            window.append(now)
-            self._sent[bot] = window
-            self._chat_next[(bot, chat)] = now + self.limits.per_chat_seconds * MARGIN
+            gap = self.limits.bot_gap
+            # A sender that wakes a little after its slot keeps the slot's place in line,
+            # so oversleeping does not add up; after a pause the line starts afresh.
+            self._next[bot] = (bot_next if now - bot_next < gap else now) + gap
+            self._next[(bot, chat)] = now + self.limits.chat_gap
             return 0.0
 
     def wait(self, bot: str, chat: str) -> float:
@@ -84,12 +93,11 @@ class RedisPacer(LocalPacer):
 
     def claim(self, bot: str, chat: str, now: float) -> float:
         try:
-            wait_ms = self.script(keys=[f"pace:{bot}", f"pace:{bot}:{chat}"],
-                                  args=[int(time.time() * 1000), self.limits.per_bot_per_second,
-                                        int(self.limits.per_chat_seconds * 1000 * MARGIN), int(1000 * MARGIN)])  # fmt: skip
+            wait_us = self.script(keys=[f"pace:{bot}", f"pace:{bot}:{chat}"],
+                                  args=[round(self.limits.bot_gap * 1e6), round(self.limits.chat_gap * 1e6)])
         except Exception:  # Redis is down: pace within this process rather than not at all
             return super().claim(bot, chat, now)
-        return int(wait_ms) / 1000
+        return int(wait_us) / 1e6
 
 
 _PACERS: dict[tuple, LocalPacer] = {}

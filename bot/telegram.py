@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import warnings
+from collections.abc import Awaitable, Callable
 
 from telegram import (
     Bot,
@@ -150,23 +151,31 @@ def _loop() -> asyncio.AbstractEventLoop:
 
 
 def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session=None) -> str | None:
-    """Deliver one outbox row through the Bot API, paced to its limits; returns the message id."""
+    """Deliver one outbox row through the Bot API, paced to its limits; returns the message id.
+    The message is rendered before its turn is claimed, so the request leaves right after
+    the claim: rendering under load takes milliseconds that Telegram would see as two
+    messages bunched together."""
     loop = _loop()
     bot = bot_for(runtime, shop, session)
+    call = _prepared(bot, row)
     if row.kind != "callback_answer":  # answering a tap is not a message
         pacer_for(runtime).wait(f"tg{bot.token.split(':')[0]}", row.address)
-    return loop.run_until_complete(_send(bot, row))
+    return loop.run_until_complete(_sent(call()))
 
 
-async def _send(bot: Bot, row: OutboxMessage) -> str | None:
+def _prepared(bot: Bot, row: OutboxMessage) -> Callable[[], Awaitable[str | None]]:
+    """The Bot API call for this row, rendered and ready to go."""
     body, chat = row.body, int(row.address) if row.address.lstrip("-").isdigit() else row.address
-    try:
-        if row.kind == "callback_answer":
+    if row.kind == "callback_answer":
+        async def answer() -> None:
             await bot.answer_callback_query(body["callback_id"])
-            return None
-        reply = Reply.from_json(body)
-        text, _ = render_reply(reply, row.language)
-        keyboard = markup(reply, row.language)
+
+        return answer
+    reply = Reply.from_json(body)
+    text, _ = render_reply(reply, row.language)
+    keyboard = markup(reply, row.language)
+
+    async def call() -> str:
         if row.kind == "document":
             with open(body["path"], "rb") as f:
                 msg = await bot.send_document(chat, f, caption=text[:1024] or None, filename=body.get("filename"))
@@ -184,6 +193,13 @@ async def _send(bot: Bot, row: OutboxMessage) -> str | None:
                 log.info("edit of message %s refused (%s); sending a new one", edit, exc.message)
         msg = await bot.send_message(chat, text[:4096], reply_markup=keyboard or ReplyKeyboardRemove())
         return str(msg.message_id)
+
+    return call
+
+
+async def _sent(call: Awaitable[str | None]) -> str | None:
+    try:
+        return await call
     except RetryAfter as exc:
         with warnings.catch_warnings():  # PTB 22 warns that retry_after will become a timedelta
             warnings.simplefilter("ignore")

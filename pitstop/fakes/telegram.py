@@ -40,7 +40,8 @@ Misbehaviour: ``fail_next(n, status=429, retry_after=3)`` (also any 4xx/5xx with
 ``description``), ``block_chat(chat_id)`` (403 "Forbidden: bot was blocked by the user"), and
 ``enable_rate_limit()``: sliding windows of 30 messages/s per bot, 1 message/s per private chat
 and 20 messages/min per group (all configurable), answering 429 with ``retry_after``;
-``rate_limited_total`` / ``rate_limited_by_chat`` count the 429s the limiter sent and
+``rate_limited_total`` counts the 429s the limiter sent, ``rate_limited_by_chat`` those for
+a chat's own limit and ``rate_limited_by_bot`` those for the bot's 30 a second, and
 ``count_429`` counts all 429s (limiter + ``fail_next``).
 
 Update builders (module functions and same-named methods on the fake that use its bot identity
@@ -342,6 +343,7 @@ class FakeTelegram(FakeServer):
         self.rate: RateLimit | None = None
         self.rate_limited_total = 0
         self.rate_limited_by_chat: Counter = Counter()
+        self.rate_limited_by_bot = 0
         if rate_limit:
             self.enable_rate_limit()
 
@@ -645,11 +647,15 @@ class FakeTelegram(FakeServer):
             window = (_Window(rate.group_per_minute, 60.0) if is_group
                       else _Window(rate.per_chat_per_second, 1.0))
             rate.chats[chat_id] = window
-        wait = max(rate.overall.wait_needed(now), window.wait_needed(now))
+        bot_wait, chat_wait = rate.overall.wait_needed(now), window.wait_needed(now)
+        wait = max(bot_wait, chat_wait)
         if wait > 0:
             retry_after = max(1, math.ceil(wait))
             self.rate_limited_total += 1
-            self.rate_limited_by_chat[chat_id] += 1
+            if chat_wait > 0:
+                self.rate_limited_by_chat[chat_id] += 1
+            else:
+                self.rate_limited_by_bot += 1
             raise TelegramApiError(429, f"Too Many Requests: retry after {retry_after}",
                                    {"retry_after": retry_after})
         rate.overall.take(now)

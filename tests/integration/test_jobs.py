@@ -3,7 +3,10 @@ jobs in one round trip, replies first, each job id once."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+import redis as redis_lib
 from rq import Queue
 
 from core.db import defer
@@ -36,3 +39,17 @@ def test_a_rolled_back_transaction_queues_nothing(sqlite_db, redis_url):
         defer(uow.session, remember, 9, job_id="deliver-9", first=True)
         raise RuntimeError("the step failed")
     assert queued(queue) == []
+
+
+def test_workers_share_the_pace_through_redis(redis_url):
+    """Two worker processes (two pacers) on one Redis: the second waits for the first's
+    gap, per bot and per chat, by Redis's clock."""
+    from bot.pacing import RedisPacer
+
+    first, second = (RedisPacer(redis_lib.Redis.from_url(redis_url)) for _ in range(2))
+    assert first.claim("bot", "chat-1", 0.0) == 0
+    assert 0.02 < second.claim("bot", "chat-2", 0.0) <= 1.04 / 30  # the bot's gap
+    time.sleep(1.04 / 30)
+    assert second.claim("bot", "chat-2", 0.0) == 0
+    time.sleep(1.04 / 30)
+    assert 0.9 < second.claim("bot", "chat-1", 0.0) < 1.04  # the chat's second
