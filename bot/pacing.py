@@ -23,16 +23,14 @@ MARGIN = 1.04
 # the server's own queue, and the last of one burst and the first of the next can land
 # inside the same second. Evenly spaced sends keep the whole margin against jitter.
 # KEYS[1] = bot key, KEYS[2] = chat key; ARGV = bot_gap_us, chat_gap_us; returns the
-# microseconds to wait. Redis's clock, so workers on several hosts agree on "now". As in
-# LocalPacer.claim, a sender a little late for its slot keeps the slot's place in line.
+# microseconds to wait. Redis's clock, so workers on several hosts agree on "now".
 CLAIM = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local bot_next = tonumber(redis.call('GET', KEYS[1]) or '0')
 local wait = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), bot_next) - now
 if wait > 0 then return wait end
-local slot = (now - bot_next < tonumber(ARGV[1])) and bot_next or now
-redis.call('SET', KEYS[1], slot + tonumber(ARGV[1]), 'PX', 2000)
+redis.call('SET', KEYS[1], now + tonumber(ARGV[1]), 'PX', math.floor(tonumber(ARGV[1]) / 1000) + 1000)
 redis.call('SET', KEYS[2], now + tonumber(ARGV[2]), 'PX', math.floor(tonumber(ARGV[2]) / 1000) + 1000)
 return 0
 """
@@ -67,10 +65,7 @@ class LocalPacer:
             wait = max(self._next.get((bot, chat), 0), bot_next) - now
             if wait > 0:
                 return wait
-            gap = self.limits.bot_gap
-            # A sender that wakes a little after its slot keeps the slot's place in line,
-            # so oversleeping does not add up; after a pause the line starts afresh.
-            self._next[bot] = (bot_next if now - bot_next < gap else now) + gap
+            self._next[bot] = now + self.limits.bot_gap
             self._next[(bot, chat)] = now + self.limits.chat_gap
             return 0.0
 
@@ -93,7 +88,7 @@ class RedisPacer(LocalPacer):
 
     def claim(self, bot: str, chat: str, now: float) -> float:
         try:
-            wait_us = self.script(keys=[f"pace:{bot}", f"pace:{bot}:{chat}"],
+            wait_us = self.script(keys=[f"pace:next:{bot}", f"pace:next:{bot}:{chat}"],  # not the old window's keys
                                   args=[round(self.limits.bot_gap * 1e6), round(self.limits.chat_gap * 1e6)])
         except Exception:  # Redis is down: pace within this process rather than not at all
             return super().claim(bot, chat, now)

@@ -15,6 +15,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core import slots
@@ -271,4 +272,11 @@ def take_day_or_wait(session: Session, shop_id: int, day: date) -> bool:
     SQLite: writers are serial already, so the day is always ours."""
     if session.get_bind().dialect.name != "postgresql":
         return True
-    return bool(session.execute(_TAKE_DAY_OR_WAIT, {"shop": shop_id, "day": day.toordinal()}).scalar())
+    try:
+        return bool(session.execute(_TAKE_DAY_OR_WAIT, {"shop": shop_id, "day": day.toordinal()}).scalar())
+    except DBAPIError:
+        # Cancelled (a statement timeout) between taking the shared lock and letting go of
+        # it, the lock would stay with the connection, which a rollback does not release:
+        # closing the connection does.
+        session.connection().invalidate()
+        raise

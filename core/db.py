@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import select
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -204,22 +204,20 @@ def undoable(session: Session) -> Iterator[Callable[[], None]]:
     """
     deferred = session.info.setdefault(DEFERRED, [])
     kept = len(deferred)
-    savepoint = None
+    savepoint, opened = ExitStack(), False  # the stack holds the savepoint once there is one
 
     def writing() -> None:
-        nonlocal savepoint
-        if savepoint is None:
-            savepoint = session.begin_nested()
+        nonlocal opened
+        if not opened:
+            savepoint.enter_context(session.begin_nested())
+            opened = True
 
     try:
-        yield writing
+        with savepoint:  # released at the end, or rolled back if the step (or the release) fails
+            yield writing
     except Exception:
-        if savepoint is not None and savepoint.is_active:
-            savepoint.rollback()
         del deferred[kept:]
         raise
-    if savepoint is not None and savepoint.is_active:
-        savepoint.commit()
 
 
 def insert_once(session: Session, model: type, values: dict, unique: list[str]) -> int | None:

@@ -7,7 +7,7 @@ import functools
 import importlib
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
 from core.runtime import Runtime, build_runtime
@@ -47,12 +47,15 @@ def _again_if_connection_dropped(view):
 
     The pool checks a connection by listening for the server's goodbye (core.db), and a
     connection ended a moment ago may not have said it yet: the first statement then
-    fails, and the pool is renewed. Nothing was committed, and every handler is
-    idempotent (a repeat is found in the inbox), so running it again is safe.
+    fails, and the pool is renewed. Every handler is idempotent (a delivery is recorded
+    under its provider's id), so running it again is safe even if a commit did get
+    through before the connection went. The body is read and kept first, so the second
+    run sees it too.
     """
 
     @functools.wraps(view)
     def run(*args, **kwargs):
+        request.get_data()  # kept for a second run (a handler may read it uncached)
         try:
             return view(*args, **kwargs)
         except DBAPIError as exc:

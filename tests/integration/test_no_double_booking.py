@@ -5,11 +5,12 @@ exactly one customer can have it: every racer but one must hear "slot just taken
 """
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from core import booking
 from core.availability import take_day_or_wait
@@ -166,3 +167,20 @@ def take_in_own_transaction(db: Database, day) -> tuple[bool, int]:
         kept = uow.session.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
                                         "AND pid = pg_backend_pid()")).scalar()  # fmt: skip
         return got, kept
+
+
+def test_a_wait_cut_short_closes_its_connection_so_no_lock_can_stay_behind(pg_db):
+    """A statement timeout can cancel the wait just after the shared lock was granted,
+    before it is let go; such a lock belongs to the connection and outlives a rollback.
+    The connection is closed instead, and nobody is left waiting on it."""
+    day = NOW.date()
+    with pg_db.uow() as first:
+        assert take_day_or_wait(first.session, 7, day) is True
+        with pytest.raises(DBAPIError), pg_db.uow() as second:
+            second.session.execute(text("SET LOCAL statement_timeout = '300ms'"))
+            pid = second.session.execute(text("SELECT pg_backend_pid()")).scalar()
+            take_day_or_wait(second.session, 7, day)
+    time.sleep(0.2)
+    with pg_db.engine.connect() as conn:
+        alive = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar()
+    assert alive == 0

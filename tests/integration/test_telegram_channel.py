@@ -149,3 +149,29 @@ def test_a_step_that_fails_before_writing_says_sorry_and_keeps_its_place(pitstop
     monkeypatch.setattr(runner.engine, "step", real_step)
     pitstop.tap(AMINA, "m:book")
     assert pitstop.texts(AMINA)[-1] == "Which service do you need? You can choose several."
+
+
+def test_a_step_whose_write_the_database_refuses_says_sorry_and_leaves_nothing_behind(pitstop, monkeypatch):
+    """The failure is the database's own (a row it will not take), raised while the step
+    writes: the savepoint is rolled back, and the apology still goes out."""
+    from bot import runner
+
+    pitstop.say(AMINA, "/start")
+    for tap in ("lang:en", "m:book", "svc:1", "done"):
+        pitstop.tap(AMINA, tap)
+    pitstop.say(AMINA, "kcb 123a")
+    pitstop.tap(AMINA, "skip")
+    pitstop.tap(AMINA, pitstop.buttons(AMINA)[1][1])
+    pitstop.tap(AMINA, pitstop.buttons(AMINA)[0][1])
+    pitstop.tap(AMINA, "confirm")
+    real_execute = runner.execute
+
+    def refused(session, ctx, command, channel):
+        real_execute(session, ctx, command, channel)
+        session.add(OutboxMessage(shop_id=1, channel="telegram"))  # no address: NOT NULL refuses it
+        session.flush()
+
+    monkeypatch.setattr(runner, "execute", refused)
+    pitstop.tap(AMINA, "pay:cash")
+    assert pitstop.texts(AMINA)[-1] == "Sorry, something went wrong on our side. Please try again in a moment."
+    assert count(pitstop, Booking) == 0
