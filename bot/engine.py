@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 
 from bot import understand
 from bot.model import Command, Context, Event, MessageShop, SetLanguage
+from bot.speech import Speech
 from core.i18n import N_
-from core.messages import Choice, Msg, Reply, every_label, render
+from core.messages import Choice, Msg, Reply
 
 IDLE_AFTER = timedelta(minutes=30)
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ru": "Русский", "kk": "Қазақша"}
@@ -33,7 +34,7 @@ class Step:
 
 
 @dataclass
-class Turn:
+class Turn(Speech):
     """One step in the making: where we go, what we say, what we ask core to do."""
 
     ctx: Context
@@ -46,27 +47,10 @@ class Turn:
     def lang(self) -> str:
         return self.data.get("lang") or self.ctx.customer.language or default_language(self.ctx)
 
-    def say(self, *texts: Msg, choices: tuple[Choice, ...] = (), ask_contact: bool = False) -> None:
-        self.replies.append(Reply(tuple(texts), tuple(choices), ask_contact))
-
     def ask(self, state: str, *before: Msg) -> None:
         """Go to `state` and put its question, after any sentences in `before`."""
         self.state = state
         PROMPTS[state](self, list(before))
-
-    def offer(self, texts: list[Msg], choices: list[Choice], aliases: dict[str, list[str]] | None = None,
-              ask_contact: bool = False) -> None:  # fmt: skip
-        """Say something with choices and remember them, so a typed answer can match."""
-        self.data["offered"] = [
-            [c.id, every_label(c.label, self.lang) + (aliases or {}).get(c.id, [])] for c in choices
-        ]
-        self.say(*texts, choices=tuple(choices), ask_contact=ask_contact)
-
-    def label(self, choice: Choice) -> str:
-        return choice.label if isinstance(choice.label, str) else render(choice.label, self.lang)
-
-    def do(self, command: Command) -> None:
-        self.commands.append(command)
 
     def done(self) -> Step:
         self.data["at"] = self.ctx.now.isoformat()

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from bot import staff_words as words
 from bot import understand
 from bot.model import Event
+from bot.speech import Speech
 from bot.staff_model import (
     Complete,
     Denied,
@@ -42,7 +43,7 @@ from bot.staff_model import (
 )
 from core import messages as m
 from core.i18n import N_, NP_
-from core.messages import Choice, Msg, Reply, every_label, render
+from core.messages import Choice, Msg, Reply, render
 
 IDLE_AFTER = timedelta(minutes=30)
 RESTING = {"home", "jobs", "job"}
@@ -89,7 +90,7 @@ class StaffStep:
 
 
 @dataclass
-class Turn:
+class Turn(Speech):
     ctx: StaffContext
     data: dict
     replies: list[Reply] = field(default_factory=list)
@@ -107,22 +108,9 @@ class Turn:
     def owner(self) -> bool:
         return self.ctx.staff.role == "owner"
 
-    def say(self, *texts: Msg, choices: tuple[Choice, ...] = ()) -> None:
-        self.replies.append(Reply(tuple(texts), tuple(choices)))
-
-    def offer(self, texts: list[Msg], choices: list[Choice], aliases: dict[str, list[str]] | None = None) -> None:
-        self.data["offered"] = [[c.id, every_label(c.label, self.lang) + (aliases or {}).get(c.id, [])] for c in choices]
-        self.say(*texts, choices=tuple(choices))
-
-    def label(self, c: Choice) -> str:
-        return c.label if isinstance(c.label, str) else render(c.label, self.lang)
-
     def ask(self, state: str, *before: Msg) -> None:
         self.data["state"] = state
         PROMPTS[state](self, list(before))
-
-    def do(self, command) -> None:
-        self.commands.append(command)
 
     def done(self) -> StaffStep:
         self.data["at"] = self.ctx.now.isoformat()
