@@ -61,8 +61,7 @@ class LocalPacer:
     def claim(self, bot: str, chat: str, now: float) -> float:
         """Claim a send now, or return how many seconds to wait first."""
         with self._lock:
-            bot_next = self._next.get(bot, 0)
-            wait = max(self._next.get((bot, chat), 0), bot_next) - now
+            wait = max(self._next.get((bot, chat), 0), self._next.get(bot, 0)) - now
             if wait > 0:
                 return wait
             self._next[bot] = now + self.limits.bot_gap

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, or_, select, text, update
@@ -98,16 +97,14 @@ def shop_view(session: Session, shop_id: int) -> ShopView:
     in_this_transaction = per_transaction(session, "shop_views")
     if shop_id in in_this_transaction:
         return in_this_transaction[shop_id]
-    stamp = session.execute(_stamp_query(), {"shop": shop_id}).scalar()
+    stamp = session.execute(_STAMP, {"shop": shop_id}).scalar()
     if stamp is None:
         raise LookupError(f"no shop with id {shop_id}")
     return _current(session, shop_id, stamp)
 
 
-@cache
-def _stamp_query():
-    shops = Shop.__table__.c
-    return select(shops.updated_at).where(shops.id == bindparam("shop"))
+_SHOPS = Shop.__table__.c
+_STAMP = select(_SHOPS.updated_at).where(_SHOPS.id == bindparam("shop"))
 
 
 def shop_view_by_slug(session: Session, slug: str) -> ShopView | None:
@@ -189,22 +186,20 @@ def calendar(session: Session, view: ShopView, first: date, last: date) -> slots
 def occupied(session: Session, shop_id: int, start: datetime, end: datetime, now: datetime,
              exclude_booking: int | None = None) -> list[slots.Occupied]:  # fmt: skip
     """Everything that holds a mechanic or bay of the shop between start and end."""
-    rows = session.execute(_occupied_query(), {"shop": shop_id, "start": start, "end": end, "now": now,
+    rows = session.execute(_OCCUPIED, {"shop": shop_id, "start": start, "end": end, "now": now,
                                                "exclude": exclude_booking or 0})  # no booking has id 0  # fmt: skip
     return [slots.Occupied(*row) for row in rows]
 
 
-@cache
-def _occupied_query():
-    """Built once (it runs on every look at a day); a plain table query, no ORM entities.
-    A booking occupies its mechanic and bay by its status; a hold only until it expires."""
-    b = Booking.__table__.c
-    live = [s.value for s in OCCUPYING if s != BookingStatus.HELD]
-    return select(b.starts_at, b.ends_at, b.mechanic_id, b.bay_id).where(
-        b.shop_id == bindparam("shop"), b.starts_at < bindparam("end"), b.blocks_until > bindparam("start"),
-        or_(b.status.in_(live), and_(b.status == BookingStatus.HELD, b.hold_expires_at > bindparam("now"))),
-        b.id != bindparam("exclude"),
-    )  # fmt: skip
+# Built once (it runs on every look at a day); a plain table query, no ORM entities. A
+# booking occupies its mechanic and bay by its status; a hold only until it expires.
+_B = Booking.__table__.c
+_OCCUPIED = select(_B.starts_at, _B.ends_at, _B.mechanic_id, _B.bay_id).where(
+    _B.shop_id == bindparam("shop"), _B.starts_at < bindparam("end"), _B.blocks_until > bindparam("start"),
+    or_(_B.status.in_([s.value for s in OCCUPYING if s != BookingStatus.HELD]),
+        and_(_B.status == BookingStatus.HELD, _B.hold_expires_at > bindparam("now"))),
+    _B.id != bindparam("exclude"),
+)  # fmt: skip
 
 
 def window(view: ShopView, first: date, last: date) -> tuple[datetime, datetime]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -134,13 +133,17 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
 
     ours = av.take_day_or_wait(session, shop_id, day)
     busy, slot = look()
-    for waits in range(1, MAX_LOOKS + 1):
-        if ours or slot is None:
-            break
+    looks = 1
+    while not ours and slot is not None:
         # whoever held the day did not take our time (or gave up): try for it again,
         # and after a few rounds queue for the lock like any other writer
-        ours = av.take_day_or_wait(session, shop_id, day) if waits < MAX_LOOKS else _lock_day(session, shop_id, day)
+        if looks < MAX_LOOKS:
+            ours = av.take_day_or_wait(session, shop_id, day)
+        else:
+            av.lock_days(session, shop_id, [day])
+            ours = True
         busy, slot = look()
+        looks += 1
     if slot is None:  # what we read answers "which times then?" without asking again
         return _nearest(start, engine.free_slots(cal, view.mechanics, view.bay_ids, busy, visit.duration,
                                                  visit.skills, day, day, now))  # fmt: skip
@@ -162,7 +165,7 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
     )  # fmt: skip
     try:
         with session.begin_nested():
-            booking_id = session.execute(_insert_booking(), row).scalar_one()
+            booking_id = session.execute(_INSERT_BOOKING, row).scalar_one()
     except IntegrityError as exc:
         if not _is_overlap(exc):
             raise
@@ -179,16 +182,19 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
                 row["hold_expires_at"], row["price_minor"], row["deposit_minor"], row["currency"])  # fmt: skip
 
 
-@cache
-def _insert_booking():
-    """Plain table inserts: the hold is the hot path of a race, and all of it is written
-    here, so the ORM's unit of work has nothing to add."""
-    return insert(Booking.__table__).returning(Booking.__table__.c.id)
-
-
-def _lock_day(session: Session, shop_id: int, day) -> bool:
-    av.lock_days(session, shop_id, [day])
-    return True
+# Plain table statements, built once: a hold is the hot path of a race, and all of it is
+# written in hold_in_session, so the ORM's unit of work has nothing to add.
+_B = Booking.__table__.c
+_SHOPS = Shop.__table__.c
+_INSERT_BOOKING = insert(Booking.__table__).returning(_B.id)
+_TAKE_NUMBER = (update(Shop.__table__).where(_SHOPS.id == bindparam("shop"))
+                .values(next_booking_number=_SHOPS.next_booking_number + 1)
+                .returning(_SHOPS.next_booking_number - 1))  # fmt: skip
+_OVERDUE = select(_B.id).where(_B.status == S.HELD, _B.hold_expires_at <= bindparam("now"))
+_OVERDUE_HOLDS = {  # of every shop (the sweep), or of one (a hold)
+    False: _OVERDUE.order_by(_B.id).with_for_update(skip_locked=True),
+    True: _OVERDUE.where(_B.shop_id == bindparam("shop")).order_by(_B.id).with_for_update(skip_locked=True),
+}
 
 
 def _fit(session, view: av.ShopView, visit: av.Visit, start: datetime, now: datetime,
@@ -221,16 +227,8 @@ def _is_overlap(exc: IntegrityError) -> bool:
 
 
 def _next_code(session: Session, view: av.ShopView) -> str:
-    number = session.execute(_take_number(), {"shop": view.shop_id}).scalar_one()
+    number = session.execute(_TAKE_NUMBER, {"shop": view.shop_id}).scalar_one()
     return f"{view.code_prefix}-{number}"
-
-
-@cache
-def _take_number():
-    shops = Shop.__table__.c
-    return (update(Shop.__table__).where(shops.id == bindparam("shop"))
-            .values(next_booking_number=shops.next_booking_number + 1)
-            .returning(shops.next_booking_number - 1))  # fmt: skip
 
 
 def refresh_tokens(customer: Customer, now: datetime, view: av.ShopView) -> int:
@@ -296,21 +294,12 @@ def reset_tokens(db: Database | Session, customer_id: int, now: datetime) -> int
 def expire_overdue_holds(session: Session, shop_id: int | None, now: datetime) -> list[int]:
     """Mark held bookings whose hold ran out as expired (they already stopped blocking).
     Every hold asks this first, and almost always the answer is none: a plain query."""
-    ids = list(session.execute(_overdue_holds(shop_id is not None), {"shop": shop_id, "now": now}).scalars())
+    ids = list(session.execute(_OVERDUE_HOLDS[shop_id is not None], {"shop": shop_id, "now": now}).scalars())
     if not ids:
         return []
     for booking in session.scalars(select(Booking).where(Booking.id.in_(ids)).order_by(Booking.id)):
         move(session, booking, S.EXPIRED, "system:sweep", now, "hold ran out before payment")
     return ids
-
-
-@cache
-def _overdue_holds(of_one_shop: bool):
-    b = Booking.__table__.c
-    query = select(b.id).where(b.status == S.HELD, b.hold_expires_at <= bindparam("now"))
-    if of_one_shop:
-        query = query.where(b.shop_id == bindparam("shop"))
-    return query.order_by(b.id).with_for_update(skip_locked=True)
 
 
 def sweep_expired_holds(db: Database | Session, now: datetime) -> list[int]:

@@ -101,14 +101,7 @@ def test_a_step_that_fails_half_way_leaves_nothing_behind_and_says_sorry(pitstop
     from core import outbox
     from core.messages import Msg, Reply
 
-    pitstop.say(AMINA, "/start")
-    for tap in ("lang:en", "m:book", "svc:1", "done"):
-        pitstop.tap(AMINA, tap)
-    pitstop.say(AMINA, "kcb 123a")
-    pitstop.tap(AMINA, "skip")
-    pitstop.tap(AMINA, pitstop.buttons(AMINA)[1][1])
-    pitstop.tap(AMINA, pitstop.buttons(AMINA)[0][1])
-    pitstop.tap(AMINA, "confirm")
+    book_up_to_payment(pitstop)
     real_execute, jobs_before = runner.execute, len(pitstop.runtime.queue.ran)
 
     def fails_after_writing(session, ctx, command, channel):  # booking and a message written, then a failure
@@ -156,14 +149,7 @@ def test_a_step_whose_write_the_database_refuses_says_sorry_and_leaves_nothing_b
     writes: the savepoint is rolled back, and the apology still goes out."""
     from bot import runner
 
-    pitstop.say(AMINA, "/start")
-    for tap in ("lang:en", "m:book", "svc:1", "done"):
-        pitstop.tap(AMINA, tap)
-    pitstop.say(AMINA, "kcb 123a")
-    pitstop.tap(AMINA, "skip")
-    pitstop.tap(AMINA, pitstop.buttons(AMINA)[1][1])
-    pitstop.tap(AMINA, pitstop.buttons(AMINA)[0][1])
-    pitstop.tap(AMINA, "confirm")
+    book_up_to_payment(pitstop)
     real_execute = runner.execute
 
     def refused(session, ctx, command, channel):
@@ -175,3 +161,15 @@ def test_a_step_whose_write_the_database_refuses_says_sorry_and_leaves_nothing_b
     pitstop.tap(AMINA, "pay:cash")
     assert pitstop.texts(AMINA)[-1] == "Sorry, something went wrong on our side. Please try again in a moment."
     assert count(pitstop, Booking) == 0
+
+
+def book_up_to_payment(pitstop) -> None:
+    """Amina picks a service, a vehicle, a day and a time, and confirms: next comes payment."""
+    pitstop.say(AMINA, "/start")
+    for tap in ("lang:en", "m:book", "svc:1", "done"):
+        pitstop.tap(AMINA, tap)
+    pitstop.say(AMINA, "kcb 123a")
+    pitstop.tap(AMINA, "skip")
+    pitstop.tap(AMINA, pitstop.buttons(AMINA)[1][1])
+    pitstop.tap(AMINA, pitstop.buttons(AMINA)[0][1])
+    pitstop.tap(AMINA, "confirm")
