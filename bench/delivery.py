@@ -6,16 +6,22 @@ share of each limit and the number of 429 answers. Run by hand:
     .venv/bin/python bench/delivery.py            # embedded SQLite, in-process pacing
     DATABASE_URL=postgresql://postgres@127.0.0.1/test .venv/bin/python bench/delivery.py
     REDIS_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/delivery.py   # shared pacing
+
+By default the bench's own threads call the sender (WORKERS of them). With PROCESSES=N
+(and DATABASE_URL and REDIS_URL) the jobs go through Redis to N `pitstop worker`
+processes, as the Procfile runs them; the clock starts when the rows are committed.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +36,7 @@ from pitstop.fakes.twilio import FakeTwilio  # noqa: E402
 from tests.integration.channel_helpers import shop_env  # noqa: E402
 
 WORKERS = int(os.environ.get("WORKERS", "4"))
+PROCESSES = int(os.environ.get("PROCESSES", "0"))
 
 
 def run(pitstop, chats: list[str]) -> float:
@@ -56,6 +63,41 @@ def run(pitstop, chats: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def run_through_workers(pitstop, chats: list[str]) -> float:
+    """The rows are committed, their jobs go to Redis, running workers send them."""
+    before = len(pitstop.telegram.sent_messages())
+    started = time.perf_counter()
+    with pitstop.runtime.db.uow() as uow:
+        for chat in chats:
+            outbox.send(uow.session, shop_id=1, channel="telegram", address=chat, language="en",
+                        reply=Reply((Msg("Your car is ready for pickup."),)))  # fmt: skip
+    while len(pitstop.telegram.sent_messages()) < before + len(chats):
+        time.sleep(0.005)
+    return time.perf_counter() - started
+
+
+@contextmanager
+def worker_processes(env: dict[str, str], redis_url: str):
+    """PROCESSES `pitstop worker` processes, started and idle before the clock starts."""
+    from redis import Redis
+    from rq import Worker
+
+    redis = Redis.from_url(redis_url)
+    redis.flushdb()
+    procs = [subprocess.Popen([sys.executable, "-m", "pitstop.cli", "worker"], cwd=ROOT, env=os.environ | env)
+             for _ in range(PROCESSES)]  # fmt: skip
+    try:
+        while len(Worker.all(connection=redis)) < PROCESSES:
+            time.sleep(0.1)
+        yield
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(30)
+        redis.flushdb()
+
+
 def main() -> None:
     from core.migrate import upgrade
     from core.runtime import build_runtime
@@ -72,12 +114,16 @@ def main() -> None:
         if os.environ.get("REDIS_URL"):
             env["REDIS_URL"] = os.environ["REDIS_URL"]
         runtime = build_runtime(make_settings(url, **env))
-        runtime.db.queue = None  # no delivery jobs on commit: the bench's workers deliver
         load_shop(runtime.db, read_shop_file(NAIROBI))
         pitstop = Pitstop(None, runtime, telegram, twilio)
-
-        many = run(pitstop, [str(100000 + i) for i in range(1000)])
-        one = run(pitstop, ["4242"] * 20)
+        if PROCESSES:
+            with worker_processes(env | {"DATABASE_URL": url}, os.environ["REDIS_URL"]):
+                many = run_through_workers(pitstop, [str(100000 + i) for i in range(1000)])
+                one = run_through_workers(pitstop, ["4242"] * 20)
+        else:
+            runtime.db.queue = None  # no delivery jobs on commit: the bench's threads deliver
+            many = run(pitstop, [str(100000 + i) for i in range(1000)])
+            one = run(pitstop, ["4242"] * 20)
         sent_many = len([m for m in telegram.sent_messages() if m["chat_id"] != 4242])
         print(f"delivery_1000_chats_seconds {many:.2f}")
         print(f"delivery_1000_chats_per_second {sent_many / many:.1f}")

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from bot.pacing import pacer_for
 from core.models import OutboxMessage, Shop
-from core.runtime import current_runtime
+from core.runtime import Runtime, current_runtime
 
 log = logging.getLogger(__name__)
 
@@ -34,31 +37,44 @@ class Undeliverable(Exception):
     no approved template): retrying will not help."""
 
 
-def senders() -> dict[str, Callable]:
-    """channel name -> function(runtime, row, shop, session) that sends the row, returning the provider's id."""
+@dataclass(frozen=True)
+class Outgoing:
+    """A message made ready outside any transaction: `pace` names the limits it waits
+    for, (bot, chat) or None, and `send(row, session)` sends it, returning the provider's id."""
+
+    pace: tuple[str, str] | None
+    send: Callable[[OutboxMessage, Session], str | None]
+
+
+def channels() -> dict[str, Callable[[Runtime, OutboxMessage, Shop, Session], Outgoing]]:
+    """channel name -> function(runtime, row, shop, session) that makes the row ready to send."""
     from bot import telegram, whatsapp
 
-    return {"telegram": telegram.send, "whatsapp": whatsapp.send}
+    return {"telegram": telegram.prepare, "whatsapp": whatsapp.prepare}
 
 
 def deliver(outbox_id: int) -> None:
     """Send one outbox message, once.
 
-    The row stays locked while it is sent, so two workers (or a worker and the re-drive)
-    never send it twice; a crash mid-send rolls back to pending and the re-drive sends it.
+    The message is made ready and waits for its turn (the channel's rate limits) with no
+    transaction open: a message waiting a second for its chat holds no lock, which on the
+    embedded SQLite would hold up every other write. Then the row is locked and checked
+    again while it is sent, so two workers (or a worker and the re-drive) never send it
+    twice; a crash mid-send rolls back to pending and the re-drive sends it.
     """
     runtime = current_runtime()
+    outgoing = _ready(runtime, outbox_id)
+    if outgoing is None:
+        return
+    if outgoing.pace:
+        pacer_for(runtime).wait(*outgoing.pace)
     with runtime.db.uow() as uow:
         row = uow.session.scalar(select(OutboxMessage).where(OutboxMessage.id == outbox_id).with_for_update())
         if row is None or row.status in FINAL:
             return
-        sender = senders().get(row.channel)
-        if sender is None:
-            return  # e.g. the terminal: its loop shows its own messages
         row.attempts += 1
-        shop = uow.session.get(Shop, row.shop_id)
         try:
-            row.provider_message_id = sender(runtime, row, shop, uow.session)
+            row.provider_message_id = outgoing.send(row, uow.session)
         except TryLater as exc:
             row.next_attempt_at = runtime.now() + timedelta(seconds=exc.seconds)
             row.last_error = str(exc)
@@ -74,3 +90,23 @@ def deliver(outbox_id: int) -> None:
             return
         row.status, row.sent_at = "sent", runtime.now()
 
+
+def _ready(runtime: Runtime, outbox_id: int) -> Outgoing | None:
+    """The row made ready by its channel, or None when there is nothing to send (already
+    sent, or the terminal's, which shows its own rows). A failure to make it ready is
+    sent on to be recorded on the row like a failed send."""
+    with runtime.db.uow() as uow:
+        row = uow.session.get(OutboxMessage, outbox_id)
+        if row is None or row.status in FINAL or row.channel not in channels():
+            return None
+        try:
+            return channels()[row.channel](runtime, row, uow.session.get(Shop, row.shop_id), uow.session)
+        except Exception as exc:
+            return Outgoing(None, _raises(exc))
+
+
+def _raises(exc: Exception) -> Callable[[OutboxMessage, Session], None]:
+    def send(row: OutboxMessage, session: Session) -> None:
+        raise exc
+
+    return send

@@ -26,10 +26,9 @@ from telegram import (
 )
 from telegram.error import BadRequest, RetryAfter
 
-from bot.delivery import TryLater
+from bot.delivery import Outgoing, TryLater
 from bot.inbound import Inbound
 from bot.model import Event
-from bot.pacing import pacer_for
 from core.availability import shop_view
 from core.i18n import N_
 from core.messages import Msg, Reply, render, render_reply
@@ -150,23 +149,21 @@ def _loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session=None) -> str | None:
-    """Deliver one outbox row through the Bot API, paced to its limits; returns the message id.
-    The message is rendered before its turn is claimed, so the request leaves right after
-    the claim: rendering under load takes milliseconds that Telegram would see as two
-    messages bunched together."""
-    loop = _loop()
+def prepare(runtime: Runtime, row: OutboxMessage, shop: Shop, session) -> Outgoing:
+    """One outbox row as a Bot API call, rendered and ready to go the moment its turn comes:
+    rendering under load takes milliseconds that Telegram would see as two messages
+    bunched together. Answering a tap is not a message, so it waits for no turn."""
     bot = bot_for(runtime, shop, session)
     call = _prepared(bot, row)
-    if row.kind != "callback_answer":  # answering a tap is not a message
-        pacer_for(runtime).wait(f"tg{bot.token.split(':')[0]}", row.address)
-    return loop.run_until_complete(_sent(call()))
+    pace = None if row.kind == "callback_answer" else (f"tg{bot.token.split(':')[0]}", row.address)
+    return Outgoing(pace, lambda row, session: _loop().run_until_complete(_sent(call())))
 
 
 def _prepared(bot: Bot, row: OutboxMessage) -> Callable[[], Awaitable[str | None]]:
-    """The Bot API call for this row, rendered and ready to go."""
-    body, chat = row.body, int(row.address) if row.address.lstrip("-").isdigit() else row.address
-    if row.kind == "callback_answer":
+    """The Bot API call for this row, rendered; it reads nothing from the row later."""
+    body, kind = row.body, row.kind
+    chat = int(row.address) if row.address.lstrip("-").isdigit() else row.address
+    if kind == "callback_answer":
         async def answer() -> None:
             await bot.answer_callback_query(body["callback_id"])
 
@@ -176,11 +173,11 @@ def _prepared(bot: Bot, row: OutboxMessage) -> Callable[[], Awaitable[str | None
     keyboard = markup(reply, row.language)
 
     async def call() -> str:
-        if row.kind == "document":
+        if kind == "document":
             with open(body["path"], "rb") as f:
                 msg = await bot.send_document(chat, f, caption=text[:1024] or None, filename=body.get("filename"))
             return str(msg.message_id)
-        if row.kind == "photo":
+        if kind == "photo":
             with open(body["path"], "rb") as f:
                 msg = await bot.send_photo(chat, f, caption=text[:1024] or None)
             return str(msg.message_id)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from bot.delivery import TryLater, Undeliverable
+from bot.delivery import Outgoing, TryLater, Undeliverable
 from bot.inbound import Inbound
 from bot.model import Event
 from core.availability import shop_view
@@ -82,6 +82,12 @@ def client_for(runtime: Runtime, shop: Shop, session: Session) -> tuple[Client, 
     http = None if settings.twilio_api_base == "https://api.twilio.com" else BaseUrlHttpClient(settings.twilio_api_base)
     sender = sender if sender.startswith("whatsapp:") else f"whatsapp:{sender}"
     return Client(sid, token, http_client=http), sender, token
+
+
+def prepare(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> Outgoing:
+    """Twilio paces WhatsApp itself (it queues what we send), so a row needs no turn and is
+    built when it is sent, from the locked row: the 24-hour window is judged then."""
+    return Outgoing(None, lambda row, session: send(runtime, row, session.get(Shop, row.shop_id), session))
 
 
 def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> str | None:

@@ -5,16 +5,20 @@ starts and stops itself, never the machine's shared one), and the re-drive."""
 
 import shutil
 import socket
+import sqlite3
 import subprocess
 import time
 from datetime import timedelta
 
+import psycopg
 import pytest
 from redis import Redis
 from rq import SimpleWorker
 from sqlalchemy import select
 
-from bot import schedule
+from bot import delivery, schedule
+from core import outbox
+from core.messages import Msg, Reply
 from core.models import OutboxMessage
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
@@ -98,3 +102,61 @@ def test_with_redis_down_updates_are_answered_200_and_replies_follow_when_it_ret
         SimpleWorker(["pitstop"], connection=Redis.from_url(own_redis.url)).work(burst=True)
         assert statuses(pitstop)[-2:] == ["sent", "sent"]
         assert len(pitstop.texts(AMINA)) == 2
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request):
+    """The story on both backends: the embedded default and production."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    request.getfixturevalue("pg_db")  # every table emptied
+    return request.getfixturevalue("pg_url")
+
+
+def another_writer_can_go(url: str, outbox_id: int) -> bool:
+    """Can a second connection write right now, without waiting? On SQLite that is the
+    database's one write lock; on PostgreSQL the outbox row's own lock."""
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=0)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return True
+        except sqlite3.OperationalError:  # database is locked
+            return False
+        finally:
+            conn.close()
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+        try:
+            conn.execute("SELECT id FROM outbox_messages WHERE id = %s FOR UPDATE NOWAIT", [outbox_id])
+            return True
+        except psycopg.errors.LockNotAvailable:
+            return False
+
+
+class FakePacer:
+    """Lets every message go, and while one waits for its turn checks who else may write."""
+
+    def __init__(self, check):
+        self.check = check
+        self.turns: list[tuple[str, str, bool]] = []
+
+    def wait(self, bot: str, chat: str) -> float:
+        self.turns.append((bot, chat, self.check()))
+        return 0.0
+
+
+def test_a_reply_waiting_for_its_chats_turn_holds_up_no_other_write(url, monkeypatch):
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(url, telegram, twilio)
+        pitstop.runtime.db.queue = None  # this test delivers by hand
+        with pitstop.runtime.db.uow() as uow:
+            queued = outbox.send(uow.session, shop_id=1, channel="telegram", address=str(AMINA), language="en",
+                                 reply=Reply((Msg("Your car is ready for pickup."),)))  # fmt: skip
+        pacer = FakePacer(lambda: another_writer_can_go(url, queued.id))
+        monkeypatch.setattr(delivery, "pacer_for", lambda runtime: pacer)
+
+        delivery.deliver(queued.id)
+
+        assert pacer.turns == [(f"tg{telegram.token.split(':')[0]}", str(AMINA), True)]
+        assert statuses(pitstop) == ["sent"]
+        assert pitstop.texts(AMINA) == ["Your car is ready for pickup."]

@@ -45,7 +45,7 @@ def test_a_worker_killed_mid_delivery_leaves_the_message_to_the_retry(pg_url, pg
         slow = worker(env, burst=False)
         try:
             telegram.wait_for_request(lambda r: r.meta.get("api_method") == "sendMessage", timeout=30)
-            time.sleep(1.5)  # the second message now waits for the chat's pace, its row locked
+            time.sleep(1.5)  # the second message now waits for the chat's turn
             assert statuses(pitstop) == ["sent", "pending"]
         finally:
             slow.send_signal(signal.SIGKILL)
