@@ -1,9 +1,9 @@
 """Pacing outbound messages to stay inside the channels' limits, instead of hitting 429s.
 
 Telegram allows a bot about 30 messages a second overall and 1 a second per chat
-(PROTOCOLS.md 4.1). `Pacer.wait(bot, chat)` blocks until sending is allowed and then
-claims the slot. With Redis the claims are shared by every worker process (atomic Lua
-script); without it (embedded default) they are kept in this process.
+(PROTOCOLS.md 4.1). `Pacer.wait(bot, chat)` reserves the next turn and blocks until it.
+With Redis the turns are shared by every worker process (atomic Lua script); without
+it (embedded default) they are kept in this process.
 """
 
 from __future__ import annotations
@@ -22,18 +22,36 @@ MARGIN = 1.04
 # bursts of 30 and then held: a burst reaches Telegram spread out by the network and
 # the server's own queue, and the last of one burst and the first of the next can land
 # inside the same second. Evenly spaced sends keep the whole margin against jitter.
-# KEYS[1] = bot key, KEYS[2] = chat key; ARGV = bot_gap_us, chat_gap_us; returns the
-# microseconds to wait. Redis's clock, so workers on several hosts agree on "now".
+# A sender reserves the bot's next turn (when its chat is free by then) and sleeps until
+# it, so a sender that wakes a little late costs only its own message that lateness.
+# One that wakes more than LATE after its turn (the process stalled) gives the turn up
+# and asks again: going anyway would bunch it with the turns after it.
+# KEYS[1] = bot key, KEYS[2] = chat key; ARGV = bot_gap_us, chat_gap_us, the turn given
+# up (or -1); returns {1 if reserved, microseconds to wait, the turn}. Redis's clock, so
+# workers on several hosts agree on "now".
 CLAIM = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local bot_next = tonumber(redis.call('GET', KEYS[1]) or '0')
-local wait = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), bot_next) - now
-if wait > 0 then return wait end
-redis.call('SET', KEYS[1], now + tonumber(ARGV[1]), 'PX', math.floor(tonumber(ARGV[1]) / 1000) + 1000)
-redis.call('SET', KEYS[2], now + tonumber(ARGV[2]), 'PX', math.floor(tonumber(ARGV[2]) / 1000) + 1000)
-return 0
+local bot_gap, chat_gap, given_up = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local start = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+local chat_free = tonumber(redis.call('GET', KEYS[2]) or '0')
+if chat_free == given_up + chat_gap then chat_free = 0 end
+if chat_free > start then return {0, chat_free - now, 0} end
+redis.call('SET', KEYS[1], start + bot_gap, 'PX', math.floor((start - now + bot_gap) / 1000) + 1000)
+redis.call('SET', KEYS[2], start + chat_gap, 'PX', math.floor((start - now + chat_gap) / 1000) + 1000)
+return {1, start - now, start}
 """
+LATE = 0.010
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The answer to a claim: wait `wait` seconds, then go if `reserved`, else ask again.
+    `at` names the turn, in the pacer's own clock, should it have to be given up."""
+
+    wait: float
+    reserved: bool
+    at: float = -1
 
 
 @dataclass
@@ -58,23 +76,31 @@ class LocalPacer:
         self._lock = threading.Lock()
         self._next: dict[object, float] = {}  # bot, or (bot, chat) -> when it may send again
 
-    def claim(self, bot: str, chat: str, now: float) -> float:
-        """Claim a send now, or return how many seconds to wait first."""
+    def claim(self, bot: str, chat: str, now: float, given_up: float = -1) -> Turn:
+        """Reserve the bot's next turn if the chat is free by then, else say how long
+        until the chat is free. A turn given up no longer holds its chat."""
         with self._lock:
-            wait = max(self._next.get((bot, chat), 0), self._next.get(bot, 0)) - now
-            if wait > 0:
-                return wait
-            self._next[bot] = now + self.limits.bot_gap
-            self._next[(bot, chat)] = now + self.limits.chat_gap
-            return 0.0
+            start = max(now, self._next.get(bot, 0))
+            chat_free = self._next.get((bot, chat), 0)
+            if chat_free > start and chat_free != given_up + self.limits.chat_gap:
+                return Turn(chat_free - now, False)
+            self._next[bot] = start + self.limits.bot_gap
+            self._next[(bot, chat)] = start + self.limits.chat_gap
+            return Turn(start - now, True, start)
 
     def wait(self, bot: str, chat: str) -> float:
-        """Block until this message may go; returns the seconds waited."""
-        waited = 0.0
-        while (delay := self.claim(bot, chat, time.monotonic())) > 0:
-            time.sleep(delay)
-            waited += delay
-        return waited
+        """Block until this message's turn; returns the seconds waited."""
+        began = time.monotonic()
+        given_up = -1.0
+        while True:
+            asked = time.monotonic()
+            turn = self.claim(bot, chat, asked, given_up)
+            if turn.wait > 0:
+                time.sleep(turn.wait)
+            if turn.reserved:
+                if time.monotonic() - (asked + turn.wait) <= LATE:
+                    return time.monotonic() - began
+                given_up = turn.at
 
 
 class RedisPacer(LocalPacer):
@@ -85,13 +111,14 @@ class RedisPacer(LocalPacer):
         self.redis = redis
         self.script = redis.register_script(CLAIM)
 
-    def claim(self, bot: str, chat: str, now: float) -> float:
+    def claim(self, bot: str, chat: str, now: float, given_up: float = -1) -> Turn:
+        gaps = [round(self.limits.bot_gap * 1e6), round(self.limits.chat_gap * 1e6)]
         try:
-            wait_us = self.script(keys=[f"pace:next:{bot}", f"pace:next:{bot}:{chat}"],  # not the old window's keys
-                                  args=[round(self.limits.bot_gap * 1e6), round(self.limits.chat_gap * 1e6)])
+            reserved, wait_us, at = self.script(keys=[f"pace:turn:{bot}", f"pace:turn:{bot}:{chat}"],  # not the old keys
+                                                args=[*gaps, int(given_up)])
         except Exception:  # Redis is down: pace within this process rather than not at all
-            return super().claim(bot, chat, now)
-        return int(wait_us) / 1e6
+            return super().claim(bot, chat, now, given_up)
+        return Turn(int(wait_us) / 1e6, bool(reserved), int(at))
 
 
 _PACERS: dict[tuple, LocalPacer] = {}

@@ -8,7 +8,6 @@ message's transaction.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -49,18 +48,15 @@ def _fetch(runtime, shop: Shop, session, ref: str, path: Path) -> None:
     kind, _, value = ref.partition(":")
     path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "telegram":
-        from bot.telegram import bot_for
+        from bot.telegram import bot_for, run
 
-        bot = bot_for(runtime, shop, session)
+        bot = bot_for(runtime, shop, session)  # this thread's warm Bot, on its own loop
 
         async def download():
-            try:
-                file = await bot.get_file(value)
-                await file.download_to_drive(str(path))
-            finally:
-                await bot.shutdown()
+            file = await bot.get_file(value)
+            await file.download_to_drive(str(path))
 
-        asyncio.run(download())
+        run(download())
     elif kind == "whatsapp":
         from bot.whatsapp import client_for
 

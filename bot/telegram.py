@@ -129,7 +129,9 @@ def bot_for(runtime: Runtime, shop: Shop, session) -> Bot:
     _loop()  # a Bot's HTTP client belongs to this thread's loop
     bots = _LOCAL.__dict__.setdefault("bots", {})
     if (token, base) not in bots:
-        bots[(token, base)] = Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot")
+        bot = Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot")
+        run(bot.initialize())  # connects (getMe) now, not in the first message's turn
+        bots[(token, base)] = bot
     return bots[(token, base)]
 
 

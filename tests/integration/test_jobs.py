@@ -42,14 +42,18 @@ def test_a_rolled_back_transaction_queues_nothing(sqlite_db, redis_url):
 
 
 def test_workers_share_the_pace_through_redis(redis_url):
-    """Two worker processes (two pacers) on one Redis: the second waits for the first's
-    gap, per bot and per chat, by Redis's clock."""
+    """Two worker processes (two pacers) on one Redis: the second gets the bot's next turn
+    and waits for the chat's second, by Redis's clock; a turn given up frees its chat."""
     from bot.pacing import RedisPacer
 
     first, second = (RedisPacer(redis_lib.Redis.from_url(redis_url)) for _ in range(2))
-    assert first.claim("bot", "chat-1", 0.0) == 0
-    assert 0.02 < second.claim("bot", "chat-2", 0.0) <= 1.04 / 30  # the bot's gap
-    time.sleep(1.04 / 30)
-    assert second.claim("bot", "chat-2", 0.0) == 0
-    time.sleep(1.04 / 30)
-    assert 0.9 < second.claim("bot", "chat-1", 0.0) < 1.04  # the chat's second
+    mine = first.claim("bot", "chat-1", 0.0)
+    assert mine.reserved and mine.wait == 0
+    theirs = second.claim("bot", "chat-2", 0.0)
+    assert theirs.reserved and 0.02 < theirs.wait <= 1.04 / 30  # the bot's next turn
+    assert theirs.at - mine.at == round(1.04 / 30 * 1e6)  # turns named in Redis's microseconds
+    time.sleep(2 * 1.04 / 30)
+    held = second.claim("bot", "chat-1", 0.0)
+    assert not held.reserved and 0.9 < held.wait < 1.04  # the chat's second
+    again = first.claim("bot", "chat-1", 0.0, given_up=mine.at)
+    assert again.reserved and again.wait == 0
