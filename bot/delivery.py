@@ -60,18 +60,21 @@ def deliver(outbox_id: int) -> None:
     transaction open: a message waiting a second for its chat holds no lock, which on the
     embedded SQLite would hold up every other write. Then the row is locked and checked
     again while it is sent, so two workers (or a worker and the re-drive) never send it
-    twice; a crash mid-send rolls back to pending and the re-drive sends it.
+    twice; a crash mid-send rolls back to pending and the re-drive sends it. Should the
+    lock take so long that the turn has passed, the message takes the next turn.
     """
     runtime = current_runtime()
     outgoing = _ready(runtime, outbox_id)
     if outgoing is None:
         return
-    if outgoing.pace:
-        pacer_for(runtime).wait(*outgoing.pace)
+    pacer = pacer_for(runtime)
+    turn = pacer.wait(*outgoing.pace) if outgoing.pace else None
     with runtime.db.uow() as uow:
         row = uow.session.scalar(select(OutboxMessage).where(OutboxMessage.id == outbox_id).with_for_update())
         if row is None or row.status in FINAL:
             return
+        if turn and turn.missed():  # the lock took long: going now would bunch with the next turns
+            pacer.wait(*outgoing.pace, given_up=turn)
         row.attempts += 1
         try:
             row.provider_message_id = outgoing.send(row, uow.session)
@@ -95,7 +98,7 @@ def _ready(runtime: Runtime, outbox_id: int) -> Outgoing | None:
     """The row made ready by its channel, or None when there is nothing to send (already
     sent, or the terminal's, which shows its own rows). A failure to make it ready is
     sent on to be recorded on the row like a failed send."""
-    with runtime.db.uow() as uow:
+    with runtime.db.reading() as uow:
         row = uow.session.get(OutboxMessage, outbox_id)
         if row is None or row.status in FINAL or row.channel not in channels():
             return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 PER_CHAT_SECONDS = 1.0
 PER_BOT_PER_SECOND = 30
@@ -47,11 +47,17 @@ LATE = 0.010
 @dataclass(frozen=True)
 class Turn:
     """The answer to a claim: wait `wait` seconds, then go if `reserved`, else ask again.
-    `at` names the turn, in the pacer's own clock, should it have to be given up."""
+    `at` names the turn, in the pacer's own clock, should it have to be given up; `due`
+    is when it comes by this process's monotonic clock."""
 
     wait: float
     reserved: bool
     at: float = -1
+    due: float = 0.0
+
+    def missed(self) -> bool:
+        """Is it too late to go on this turn (going now would bunch with the next)?"""
+        return time.monotonic() - self.due > LATE
 
 
 @dataclass
@@ -88,19 +94,20 @@ class LocalPacer:
             self._next[(bot, chat)] = start + self.limits.chat_gap
             return Turn(start - now, True, start)
 
-    def wait(self, bot: str, chat: str) -> float:
-        """Block until this message's turn; returns the seconds waited."""
-        began = time.monotonic()
-        given_up = -1.0
+    def wait(self, bot: str, chat: str, given_up: Turn | None = None) -> Turn:
+        """Block until this message's turn comes, and return it. A turn the caller
+        missed (`given_up`) is given up: it no longer holds its chat."""
+        late = given_up.at if given_up else -1
         while True:
             asked = time.monotonic()
-            turn = self.claim(bot, chat, asked, given_up)
+            turn = self.claim(bot, chat, asked, late)
             if turn.wait > 0:
                 time.sleep(turn.wait)
             if turn.reserved:
-                if time.monotonic() - (asked + turn.wait) <= LATE:
-                    return time.monotonic() - began
-                given_up = turn.at
+                turn = replace(turn, due=asked + turn.wait)
+                if not turn.missed():
+                    return turn
+                late = turn.at
 
 
 class RedisPacer(LocalPacer):

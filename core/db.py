@@ -90,12 +90,13 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    def _on_begin(conn):  # a writer takes the write lock up front; a reader needs none
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READING) else "BEGIN IMMEDIATE")
 
 
 log = logging.getLogger(__name__)
 DEFERRED = "deferred_jobs"
+READING = "pitstop_reading"
 
 
 def defer(session: Session, func: Callable, *args, job_id: str | None = None, first: bool = False) -> None:
@@ -167,12 +168,18 @@ class Database:
     def __init__(self, database_url: str, **engine_kwargs):
         self.engine = make_engine(database_url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.readers = sessionmaker(self.engine.execution_options(**{READING: True}), expire_on_commit=False)
         # The job queue that deferred jobs go to once their transaction commits (set
         # by the runtime). Without one, deferred work waits for the cron re-drive.
         self.queue = None
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.queue.enqueue_all if self.queue is not None else None)
+
+    def reading(self) -> UnitOfWork:
+        """A unit of work that only reads: on SQLite it does not take the database's one
+        write lock, so it neither waits for writers nor holds them up."""
+        return UnitOfWork(self.readers)
 
     @property
     def dialect(self) -> str:

@@ -104,12 +104,14 @@ def worker(burst: bool) -> None:
     from redis import Redis
     from rq import SimpleWorker
 
+    from bot.delivery import channels
     from core.runtime import build_runtime
 
     settings = _settings()
     if settings.redis_url is None:
         raise click.ClickException(str(MissingSetting("REDIS_URL", "a separate worker process")))
     build_runtime(settings)  # the runtime jobs run against
+    channels()  # imports the senders once, not in the first job
     SimpleWorker(["pitstop"], connection=Redis.from_url(settings.redis_url)).work(burst=burst)
 
 

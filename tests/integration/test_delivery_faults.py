@@ -17,6 +17,7 @@ from rq import SimpleWorker
 from sqlalchemy import select
 
 from bot import delivery, schedule
+from bot.pacing import Turn
 from core import outbox
 from core.messages import Msg, Reply
 from core.models import OutboxMessage
@@ -134,15 +135,20 @@ def another_writer_can_go(url: str, outbox_id: int) -> bool:
 
 
 class FakePacer:
-    """Lets every message go, and while one waits for its turn checks who else may write."""
+    """Gives every message its turn at once, and while one waits checks who else may
+    write; `late` turns are missed (as if the row's lock took a while) before it."""
 
-    def __init__(self, check):
-        self.check = check
+    def __init__(self, check=lambda: True, late: int = 0):
+        self.check, self.late = check, late
         self.turns: list[tuple[str, str, bool]] = []
+        self.given_up: list[Turn] = []
 
-    def wait(self, bot: str, chat: str) -> float:
+    def wait(self, bot: str, chat: str, given_up: Turn | None = None) -> Turn:
         self.turns.append((bot, chat, self.check()))
-        return 0.0
+        if given_up:
+            self.given_up.append(given_up)
+        missed = len(self.turns) <= self.late
+        return Turn(0, True, at=len(self.turns), due=time.monotonic() - (1 if missed else 0))
 
 
 def test_a_reply_waiting_for_its_chats_turn_holds_up_no_other_write(url, monkeypatch):
@@ -160,3 +166,19 @@ def test_a_reply_waiting_for_its_chats_turn_holds_up_no_other_write(url, monkeyp
         assert pacer.turns == [(f"tg{telegram.token.split(':')[0]}", str(AMINA), True)]
         assert statuses(pitstop) == ["sent"]
         assert pitstop.texts(AMINA) == ["Your car is ready for pickup."]
+
+
+def test_a_reply_whose_turn_passed_while_its_row_was_locked_takes_the_next_turn(sqlite_url, monkeypatch):
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(sqlite_url, telegram, twilio)
+        pitstop.runtime.db.queue = None  # this test delivers by hand
+        with pitstop.runtime.db.uow() as uow:
+            queued = outbox.send(uow.session, shop_id=1, channel="telegram", address=str(AMINA), language="en",
+                                 reply=Reply((Msg("Your car is ready for pickup."),)))  # fmt: skip
+        pacer = FakePacer(late=1)
+        monkeypatch.setattr(delivery, "pacer_for", lambda runtime: pacer)
+
+        delivery.deliver(queued.id)
+
+        assert len(pacer.turns) == 2 and [turn.at for turn in pacer.given_up] == [1]
+        assert len(telegram.sent_messages(AMINA)) == 1

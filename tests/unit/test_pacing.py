@@ -94,7 +94,14 @@ def test_a_sender_a_little_late_still_goes_on_its_turn(monkeypatch):
     assert pacer.claim("bot", "chat-3", clock.now).at == pytest.approx(50.0 + 2 * GAP)  # its turn was kept
 
 
-def test_waiting_for_real_sleeps_until_the_turn():
+def test_waiting_for_real_sleeps_until_the_turn_and_a_missed_turn_is_given_up():
     pacer = LocalPacer()
-    pacer.claim("bot", "chat-1", time.monotonic())
-    assert GAP * 0.9 < pacer.wait("bot", "chat-2") < GAP + 0.2
+    asked = time.monotonic()
+    pacer.claim("bot", "chat-1", asked)
+    turn = pacer.wait("bot", "chat-2")
+    assert time.monotonic() - asked >= GAP and turn.due == pytest.approx(asked + GAP, abs=0.005)
+    assert not turn.missed()
+    time.sleep(0.05)  # say the outbox row took this long to lock
+    assert turn.missed()
+    again = pacer.wait("bot", "chat-2", given_up=turn)  # its chat is not held by the missed turn
+    assert again.reserved and again.at > turn.at and not again.missed()
