@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.scratch import scratch_database  # noqa: E402
-from bot.delivery import deliver  # noqa: E402
+from bot.delivery import channels, deliver  # noqa: E402
 from core import outbox  # noqa: E402
 from core.messages import Msg, Reply  # noqa: E402
 from pitstop.fakes.telegram import FakeTelegram  # noqa: E402
@@ -131,6 +131,7 @@ def main() -> None:
                 one = run_through_workers(pitstop, ["4242"] * 20)
         else:
             runtime.db.queue = None  # no delivery jobs on commit: the bench's threads deliver
+            channels()  # the senders imported before the clock starts, as `pitstop worker` does
             many = run(pitstop, [str(100000 + i) for i in range(1000)])
             one = run(pitstop, ["4242"] * 20)
         sent_many = len([m for m in telegram.sent_messages() if m["chat_id"] != 4242])

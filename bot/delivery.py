@@ -15,13 +15,14 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.pacing import pacer_for
+from bot.pacing import Turn, pacer_for
 from core.models import OutboxMessage, Shop
 from core.runtime import Runtime, current_runtime
 
 log = logging.getLogger(__name__)
 
 FINAL = ("sent", "delivered", "read", "failed", "undelivered")
+MISSES_ALLOWED = 3
 
 
 class TryLater(Exception):
@@ -61,7 +62,8 @@ def deliver(outbox_id: int) -> None:
     embedded SQLite would hold up every other write. Then the row is locked and checked
     again while it is sent, so two workers (or a worker and the re-drive) never send it
     twice; a crash mid-send rolls back to pending and the re-drive sends it. Should the
-    lock take so long that the turn has passed, the message takes the next turn.
+    lock take so long that the turn has passed, the lock is let go and the message waits
+    for the next turn.
     """
     runtime = current_runtime()
     outgoing = _ready(runtime, outbox_id)
@@ -69,29 +71,40 @@ def deliver(outbox_id: int) -> None:
         return
     pacer = pacer_for(runtime)
     turn = pacer.wait(*outgoing.pace) if outgoing.pace else None
+    for _ in range(MISSES_ALLOWED):
+        if _send_on(runtime, outbox_id, outgoing, turn):
+            return
+        turn = pacer.wait(*outgoing.pace, given_up=turn)
+    _send_on(runtime, outbox_id, outgoing, None)  # late is better than never: a 429 is retried
+
+
+def _send_on(runtime: Runtime, outbox_id: int, outgoing: Outgoing, turn: Turn | None) -> bool:
+    """Lock the row and send it on this turn; False, having sent nothing, if the turn
+    passed while the lock was being taken (going now would bunch with the next turns)."""
     with runtime.db.uow() as uow:
         row = uow.session.scalar(select(OutboxMessage).where(OutboxMessage.id == outbox_id).with_for_update())
         if row is None or row.status in FINAL:
-            return
-        if turn and turn.missed():  # the lock took long: going now would bunch with the next turns
-            pacer.wait(*outgoing.pace, given_up=turn)
+            return True
+        if turn and turn.missed():
+            return False
         row.attempts += 1
         try:
             row.provider_message_id = outgoing.send(row, uow.session)
         except TryLater as exc:
             row.next_attempt_at = runtime.now() + timedelta(seconds=exc.seconds)
             row.last_error = str(exc)
-            return
+            return True
         except Undeliverable as exc:
             row.status, row.last_error = "failed", str(exc)[:500]
             log.warning("outbox %s cannot be delivered: %s", outbox_id, exc)
-            return
+            return True
         except Exception as exc:  # a failed send is retried by the re-drive, not lost
             row.last_error = f"{type(exc).__name__}: {exc}"[:500]
             row.next_attempt_at = runtime.now() + timedelta(seconds=min(2**row.attempts, 600))
             log.warning("delivery of outbox %s failed: %s", outbox_id, row.last_error)
-            return
+            return True
         row.status, row.sent_at = "sent", runtime.now()
+        return True
 
 
 def _ready(runtime: Runtime, outbox_id: int) -> Outgoing | None:

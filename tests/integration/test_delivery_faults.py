@@ -168,17 +168,19 @@ def test_a_reply_waiting_for_its_chats_turn_holds_up_no_other_write(url, monkeyp
         assert pitstop.texts(AMINA) == ["Your car is ready for pickup."]
 
 
-def test_a_reply_whose_turn_passed_while_its_row_was_locked_takes_the_next_turn(sqlite_url, monkeypatch):
+def test_a_reply_whose_turn_passed_while_its_row_was_locked_lets_go_and_takes_the_next_turn(sqlite_url, monkeypatch):
     with FakeTelegram() as telegram, FakeTwilio() as twilio:
         pitstop = start_pitstop(sqlite_url, telegram, twilio)
         pitstop.runtime.db.queue = None  # this test delivers by hand
         with pitstop.runtime.db.uow() as uow:
             queued = outbox.send(uow.session, shop_id=1, channel="telegram", address=str(AMINA), language="en",
                                  reply=Reply((Msg("Your car is ready for pickup."),)))  # fmt: skip
-        pacer = FakePacer(late=1)
+        pacer = FakePacer(lambda: another_writer_can_go(sqlite_url, queued.id), late=1)
         monkeypatch.setattr(delivery, "pacer_for", lambda runtime: pacer)
 
         delivery.deliver(queued.id)
 
-        assert len(pacer.turns) == 2 and [turn.at for turn in pacer.given_up] == [1]
+        bot = f"tg{telegram.token.split(':')[0]}"
+        assert pacer.turns == [(bot, str(AMINA), True), (bot, str(AMINA), True)]  # no lock held while waiting again
+        assert [turn.at for turn in pacer.given_up] == [1]
         assert len(telegram.sent_messages(AMINA)) == 1
