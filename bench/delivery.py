@@ -90,7 +90,13 @@ def worker_processes(env: dict[str, str], redis_url: str):
     from rq import Worker
 
     redis = Redis.from_url(redis_url)
-    redis.flushdb()
+
+    def forget() -> None:  # only the queue's and the pacer's keys: REDIS_URL may hold more
+        for pattern in ("rq:*", "pace:*"):
+            for key in redis.scan_iter(pattern):
+                redis.delete(key)
+
+    forget()
     log = open(Path(tempfile.gettempdir()) / "pitstop-bench-workers.log", "w")  # RQ logs every job
     procs = [subprocess.Popen([sys.executable, "-m", "pitstop.cli", "worker"], cwd=ROOT, env=os.environ | env,
                               stdout=log, stderr=subprocess.STDOUT) for _ in range(PROCESSES)]  # fmt: skip
@@ -103,7 +109,7 @@ def worker_processes(env: dict[str, str], redis_url: str):
             proc.send_signal(signal.SIGTERM)
         for proc in procs:
             proc.wait(30)
-        redis.flushdb()
+        forget()
         log.close()
 
 

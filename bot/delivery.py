@@ -15,14 +15,13 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.pacing import Turn, pacer_for
+from bot.pacing import MISSES_ALLOWED, Turn, pacer_for
 from core.models import OutboxMessage, Shop
 from core.runtime import Runtime, current_runtime
 
 log = logging.getLogger(__name__)
 
 FINAL = ("sent", "delivered", "read", "failed", "undelivered")
-MISSES_ALLOWED = 3
 
 
 class TryLater(Exception):
@@ -40,8 +39,9 @@ class Undeliverable(Exception):
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A message made ready outside any transaction: `pace` names the limits it waits
-    for, (bot, chat) or None, and `send(row, session)` sends it, returning the provider's id."""
+    """A message made ready in a reading unit of work, to wait for its turn outside any:
+    `pace` names the limits it waits for, (bot, chat) or None, and `send(row, session)`
+    sends it from the locked row, returning the provider's id."""
 
     pace: tuple[str, str] | None
     send: Callable[[OutboxMessage, Session], str | None]

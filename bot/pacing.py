@@ -42,6 +42,7 @@ redis.call('SET', KEYS[2], start + chat_gap, 'PX', math.floor((start - now + cha
 return {1, start - now, start}
 """
 LATE = 0.010
+MISSES_ALLOWED = 3
 
 
 @dataclass(frozen=True)
@@ -96,18 +97,23 @@ class LocalPacer:
 
     def wait(self, bot: str, chat: str, given_up: Turn | None = None) -> Turn:
         """Block until this message's turn comes, and return it. A turn the caller
-        missed (`given_up`) is given up: it no longer holds its chat."""
+        missed (`given_up`) is given up: it no longer holds its chat. After a few turns
+        missed in a row (a slow Redis, a starved process) it goes late rather than never."""
         late = given_up.at if given_up else -1
-        while True:
-            asked = time.monotonic()
-            turn = self.claim(bot, chat, asked, late)
-            if turn.wait > 0:
-                time.sleep(turn.wait)
-            if turn.reserved:
-                turn = replace(turn, due=asked + turn.wait)
-                if not turn.missed():
-                    return turn
-                late = turn.at
+        for _ in range(MISSES_ALLOWED):
+            turn = self._next_turn(bot, chat, late)
+            if not turn.missed():
+                return turn
+            late = turn.at
+        return self._next_turn(bot, chat, late)
+
+    def _next_turn(self, bot: str, chat: str, given_up: float) -> Turn:
+        while not (turn := self.claim(bot, chat, time.monotonic(), given_up)).reserved:
+            time.sleep(turn.wait)  # until the chat is free
+        turn = replace(turn, due=time.monotonic() + turn.wait)  # counted from the answer, not the question
+        if (pause := turn.due - time.monotonic()) > 0:
+            time.sleep(pause)
+        return turn
 
 
 class RedisPacer(LocalPacer):
@@ -124,7 +130,7 @@ class RedisPacer(LocalPacer):
             reserved, wait_us, at = self.script(keys=[f"pace:turn:{bot}", f"pace:turn:{bot}:{chat}"],  # not the old keys
                                                 args=[*gaps, int(given_up)])
         except Exception:  # Redis is down: pace within this process rather than not at all
-            return super().claim(bot, chat, now, given_up)
+            return super().claim(bot, chat, time.monotonic(), given_up)  # "now" is past by Redis's timeout
         return Turn(int(wait_us) / 1e6, bool(reserved), int(at))
 
 

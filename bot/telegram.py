@@ -139,8 +139,16 @@ _LOCAL = threading.local()
 
 
 def run(coroutine):
-    """Run a Bot API call on this thread's event loop, where its warm Bot lives."""
-    return _loop().run_until_complete(coroutine)
+    """Run a Bot API call on this thread's event loop, where its warm Bot lives. If it is
+    interrupted (a job's timeout), the call is cancelled, not left to finish unseen
+    during the next job's call."""
+    loop = _loop()
+    task = loop.create_task(coroutine)
+    try:
+        return loop.run_until_complete(task)
+    except BaseException:
+        task.cancel()
+        raise
 
 
 def _loop() -> asyncio.AbstractEventLoop:
@@ -158,7 +166,7 @@ def prepare(runtime: Runtime, row: OutboxMessage, shop: Shop, session) -> Outgoi
     bot = bot_for(runtime, shop, session)
     call = _prepared(bot, row)
     pace = None if row.kind == "callback_answer" else (f"tg{bot.token.split(':')[0]}", row.address)
-    return Outgoing(pace, lambda row, session: _loop().run_until_complete(_sent(call())))
+    return Outgoing(pace, lambda row, session: run(_sent(call())))
 
 
 def _prepared(bot: Bot, row: OutboxMessage) -> Callable[[], Awaitable[str | None]]:
