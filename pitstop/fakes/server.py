@@ -235,7 +235,7 @@ class FakeServer:
         """Answer the next ``n`` requests (that satisfy ``match``) with an error.
 
         Subclasses document which ``options`` they understand and wrap this with API-specific
-        keyword arguments.
+        keyword arguments; every server understands ``delay`` (seconds to hang first).
         """
         with self._lock:
             for _ in range(n):
@@ -319,6 +319,7 @@ class FakeServer:
             failure = self._take_failure(rec) if self.should_fail(rec) else None
             if failure is not None:
                 rec.meta["failure"] = True
+                time.sleep(failure.options.get("delay", 0))  # a server that hangs before it fails
                 response = self.error_response(failure, rec)
             else:
                 response = self.handle(rec, request)

@@ -59,6 +59,33 @@ def test_a_worker_killed_mid_delivery_leaves_the_message_to_the_retry(pg_url, pg
         assert len(pitstop.texts(AMINA)) == 2  # delivered once each
 
 
+def test_a_worker_killed_while_its_send_hangs_rolls_back_and_the_retry_sends_once(pg_url, pg_db, redis_url):
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(pg_url, telegram, twilio, {"REDIS_URL": redis_url})
+        pitstop.say(AMINA, "/start")  # one reply queued
+        telegram.fail_next(1, status=502, methods=["sendMessage"], delay=5)  # hangs, then never accepts it
+        env = shop_env(telegram, twilio) | {"DATABASE_URL": pg_url, "REDIS_URL": redis_url}
+        hung = worker(env, burst=False)
+        try:
+            telegram.wait_for_request(lambda r: r.meta.get("api_method") == "sendMessage", timeout=30)
+            time.sleep(0.3)  # the worker now waits for the answer, its row locked
+            with psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql")) as conn:
+                with pytest.raises(psycopg.errors.LockNotAvailable):
+                    conn.execute("SELECT id FROM outbox_messages FOR UPDATE NOWAIT")
+        finally:
+            hung.send_signal(signal.SIGKILL)
+            hung.wait(10)
+        assert statuses(pitstop) == ["pending"]  # the killed job's transaction rolled back
+        with pitstop.runtime.db.uow() as uow:
+            assert uow.session.scalar(select(OutboxMessage.attempts)) == 0
+
+        assert schedule.redrive_outbox(min_age=timedelta(0)) == 1
+        retry = worker(env, burst=True)
+        assert retry.wait(60) == 0
+        assert statuses(pitstop) == ["sent"]
+        assert len(pitstop.texts(AMINA)) == 1
+
+
 @pytest.mark.parametrize("goodbye_heard", [True, False])
 def test_the_app_recovers_when_the_database_drops_its_connections(pg_url, pg_db, goodbye_heard, monkeypatch, caplog):
     """Heard: the pool sees the ended connections and replaces them. Not heard yet (the
