@@ -40,11 +40,15 @@ WORKERS = int(os.environ.get("WORKERS", "4"))
 PROCESSES = int(os.environ.get("PROCESSES", "0"))
 
 
-def run(pitstop, chats: list[str]) -> float:
+def write(pitstop, chats: list[str]) -> list[int]:
+    """One outbox message for each chat, in one transaction; their ids."""
     with pitstop.runtime.db.uow() as uow:
-        ids = [outbox.send(uow.session, shop_id=1, channel="telegram", address=chat, language="en",
-                           reply=Reply((Msg("Your car is ready for pickup."),))).id for chat in chats]  # fmt: skip
-    todo = list(ids)
+        return [outbox.send(uow.session, shop_id=1, channel="telegram", address=chat, language="en",
+                            reply=Reply((Msg("Your car is ready for pickup."),))).id for chat in chats]  # fmt: skip
+
+
+def run(pitstop, chats: list[str]) -> float:
+    todo = write(pitstop, chats)
     lock = threading.Lock()
 
     def worker():
@@ -68,10 +72,7 @@ def run_through_workers(pitstop, chats: list[str]) -> float:
     """The rows are committed, their jobs go to Redis, running workers send them."""
     before = len(pitstop.telegram.sent_messages())
     committing = time.perf_counter()
-    with pitstop.runtime.db.uow() as uow:
-        for chat in chats:
-            outbox.send(uow.session, shop_id=1, channel="telegram", address=chat, language="en",
-                        reply=Reply((Msg("Your car is ready for pickup."),)))  # fmt: skip
+    write(pitstop, chats)
     started = time.perf_counter()  # the jobs are on the queue: the workers' clock starts
     print(f"delivery_commit_and_enqueue_{len(chats)}_seconds {started - committing:.2f}")
     refused_before = pitstop.telegram.count_429

@@ -87,24 +87,29 @@ def _send_on(runtime: Runtime, outbox_id: int, outgoing: Outgoing, turn: Turn | 
             return True
         if turn and turn.missed():
             return False
-        row.attempts += 1
-        try:
-            row.provider_message_id = outgoing.send(row, uow.session)
-        except TryLater as exc:
-            row.next_attempt_at = runtime.now() + timedelta(seconds=exc.seconds)
-            row.last_error = str(exc)
-            return True
-        except Undeliverable as exc:
-            row.status, row.last_error = "failed", str(exc)[:500]
-            log.warning("outbox %s cannot be delivered: %s", outbox_id, exc)
-            return True
-        except Exception as exc:  # a failed send is retried by the re-drive, not lost
-            row.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            row.next_attempt_at = runtime.now() + timedelta(seconds=min(2**row.attempts, 600))
-            log.warning("delivery of outbox %s failed: %s", outbox_id, row.last_error)
-            return True
-        row.status, row.sent_at = "sent", runtime.now()
+        _send(runtime, row, outgoing, uow.session)
         return True
+
+
+def _send(runtime: Runtime, row: OutboxMessage, outgoing: Outgoing, session: Session) -> None:
+    """Send the locked row and write down what came of it."""
+    row.attempts += 1
+    try:
+        row.provider_message_id = outgoing.send(row, session)
+    except TryLater as exc:
+        row.next_attempt_at = runtime.now() + timedelta(seconds=exc.seconds)
+        row.last_error = str(exc)
+        return
+    except Undeliverable as exc:
+        row.status, row.last_error = "failed", str(exc)[:500]
+        log.warning("outbox %s cannot be delivered: %s", row.id, exc)
+        return
+    except Exception as exc:  # a failed send is retried by the re-drive, not lost
+        row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        row.next_attempt_at = runtime.now() + timedelta(seconds=min(2**row.attempts, 600))
+        log.warning("delivery of outbox %s failed: %s", row.id, row.last_error)
+        return
+    row.status, row.sent_at = "sent", runtime.now()
 
 
 def _ready(runtime: Runtime, outbox_id: int) -> Outgoing | None:
@@ -113,10 +118,11 @@ def _ready(runtime: Runtime, outbox_id: int) -> Outgoing | None:
     sent on to be recorded on the row like a failed send."""
     with runtime.db.reading() as uow:
         row = uow.session.get(OutboxMessage, outbox_id)
-        if row is None or row.status in FINAL or row.channel not in channels():
+        prepare = channels().get(row.channel) if row is not None and row.status not in FINAL else None
+        if prepare is None:
             return None
         try:
-            return channels()[row.channel](runtime, row, uow.session.get(Shop, row.shop_id), uow.session)
+            return prepare(runtime, row, uow.session.get(Shop, row.shop_id), uow.session)
         except Exception as exc:
             return Outgoing(None, _raises(exc))
 

@@ -79,6 +79,9 @@ def _readable(fd: int) -> bool:
     return bool(poller.poll(0))
 
 
+READING = "pitstop_reading"  # execution option of a unit of work that only reads
+
+
 def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
@@ -96,7 +99,6 @@ def _tune_sqlite(engine: Engine) -> None:
 
 log = logging.getLogger(__name__)
 DEFERRED = "deferred_jobs"
-READING = "pitstop_reading"
 
 
 def defer(session: Session, func: Callable, *args, job_id: str | None = None, first: bool = False) -> None:

@@ -101,6 +101,16 @@ def db(request):
     yield request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_db")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request):
+    """The story's database URL on both backends: the embedded default and production
+    (every table emptied)."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    request.getfixturevalue("pg_db")
+    return request.getfixturevalue("pg_url")
+
+
 # -- Redis ----------------------------------------------------------------------------
 
 

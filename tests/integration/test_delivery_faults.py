@@ -5,12 +5,10 @@ starts and stops itself, never the machine's shared one), and the re-drive."""
 
 import shutil
 import socket
-import sqlite3
 import subprocess
 import time
 from datetime import timedelta
 
-import psycopg
 import pytest
 from redis import Redis
 from rq import SimpleWorker
@@ -24,6 +22,7 @@ from core.models import OutboxMessage
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import start_pitstop
+from tests.integration.lock_probes import another_writer_can_go
 
 AMINA = 5550001
 
@@ -105,33 +104,14 @@ def test_with_redis_down_updates_are_answered_200_and_replies_follow_when_it_ret
         assert len(pitstop.texts(AMINA)) == 2
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request):
-    """The story on both backends: the embedded default and production."""
-    if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_url")
-    request.getfixturevalue("pg_db")  # every table emptied
-    return request.getfixturevalue("pg_url")
-
-
-def another_writer_can_go(url: str, outbox_id: int) -> bool:
-    """Can a second connection write right now, without waiting? On SQLite that is the
-    database's one write lock; on PostgreSQL the outbox row's own lock."""
-    if url.startswith("sqlite"):
-        conn = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=0)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            return True
-        except sqlite3.OperationalError:  # database is locked
-            return False
-        finally:
-            conn.close()
-    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
-        try:
-            conn.execute("SELECT id FROM outbox_messages WHERE id = %s FOR UPDATE NOWAIT", [outbox_id])
-            return True
-        except psycopg.errors.LockNotAvailable:
-            return False
+def one_reply_to_deliver_by_hand(url: str, telegram, twilio):
+    """Pitstop with one reply to Amina queued, and no job that would deliver it."""
+    pitstop = start_pitstop(url, telegram, twilio)
+    pitstop.runtime.db.queue = None
+    with pitstop.runtime.db.uow() as uow:
+        queued = outbox.send(uow.session, shop_id=1, channel="telegram", address=str(AMINA), language="en",
+                             reply=Reply((Msg("Your car is ready for pickup."),)))  # fmt: skip
+    return pitstop, queued
 
 
 class FakePacer:
@@ -153,11 +133,7 @@ class FakePacer:
 
 def test_a_reply_waiting_for_its_chats_turn_holds_up_no_other_write(url, monkeypatch):
     with FakeTelegram() as telegram, FakeTwilio() as twilio:
-        pitstop = start_pitstop(url, telegram, twilio)
-        pitstop.runtime.db.queue = None  # this test delivers by hand
-        with pitstop.runtime.db.uow() as uow:
-            queued = outbox.send(uow.session, shop_id=1, channel="telegram", address=str(AMINA), language="en",
-                                 reply=Reply((Msg("Your car is ready for pickup."),)))  # fmt: skip
+        pitstop, queued = one_reply_to_deliver_by_hand(url, telegram, twilio)
         pacer = FakePacer(lambda: another_writer_can_go(url, queued.id))
         monkeypatch.setattr(delivery, "pacer_for", lambda runtime: pacer)
 
@@ -170,11 +146,7 @@ def test_a_reply_waiting_for_its_chats_turn_holds_up_no_other_write(url, monkeyp
 
 def test_a_reply_whose_turn_passed_while_its_row_was_locked_lets_go_and_takes_the_next_turn(sqlite_url, monkeypatch):
     with FakeTelegram() as telegram, FakeTwilio() as twilio:
-        pitstop = start_pitstop(sqlite_url, telegram, twilio)
-        pitstop.runtime.db.queue = None  # this test delivers by hand
-        with pitstop.runtime.db.uow() as uow:
-            queued = outbox.send(uow.session, shop_id=1, channel="telegram", address=str(AMINA), language="en",
-                                 reply=Reply((Msg("Your car is ready for pickup."),)))  # fmt: skip
+        pitstop, queued = one_reply_to_deliver_by_hand(sqlite_url, telegram, twilio)
         pacer = FakePacer(lambda: another_writer_can_go(sqlite_url, queued.id), late=1)
         monkeypatch.setattr(delivery, "pacer_for", lambda runtime: pacer)
 

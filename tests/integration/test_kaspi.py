@@ -58,15 +58,6 @@ def atyrau(spec, response_format: str = "xml", allowed_ips=("194.187.247.152", "
     return parse_shop(raw)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request):
-    """The story on both backends: the embedded default and production."""
-    if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_url")
-    request.getfixturevalue("pg_db")  # every table emptied
-    return request.getfixturevalue("pg_url")
-
-
 @pytest.fixture
 def pg_only(pg_db, pg_url):
     return pg_url

@@ -65,15 +65,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request):
-    """The story on both backends: the embedded default and production."""
-    if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_url")
-    request.getfixturevalue("pg_db")  # every table emptied
-    return request.getfixturevalue("pg_url")
-
-
 @pytest.fixture
 def pg_only(pg_db, pg_url):
     return pg_url
