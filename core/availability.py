@@ -248,30 +248,45 @@ def lock_days(session: Session, shop_id: int, days: list[date] | set[date]) -> N
                         {"shop": shop_id, "day": day.toordinal()})  # fmt: skip
 
 
-# Take the day's lock if nobody holds it (true). Otherwise wait for the holder with a
-# shared lock, let go of it at once, and answer false: all the waiters wake together
-# when the holder finishes. The ELSE branch is an InitPlan, which PostgreSQL runs only
-# when the CASE reaches it, so a writer that got the lock never waits.
-_TAKE_DAY_OR_WAIT = text("""
-SELECT CASE WHEN pg_try_advisory_xact_lock(:shop, :day) THEN true ELSE (
-    SELECT false
-    FROM (SELECT pg_advisory_lock_shared(:shop, :day)::text AS waited) AS w,
-         LATERAL (SELECT pg_advisory_unlock_shared(:shop, :day) WHERE w.waited IS NOT NULL) AS r
-) END""")
+@dataclass(frozen=True)
+class DayLook:
+    """What a writer saw of a day: whether it holds the day's lock, what occupies the
+    day, and whether holds that ran out still sit there unswept (they block nothing,
+    but the exclusion constraints still count them until they are marked expired)."""
+
+    ours: bool
+    busy: list[slots.Occupied]
+    overdue_holds: bool
 
 
-def take_day_or_wait(session: Session, shop_id: int, day: date) -> bool:
-    """Take the day's lock (as `lock_days`) if it is free and say True. If another writer
-    holds it, wait until they finish and say False without taking it, so the losers of a
-    race look at what was taken together instead of queueing one by one. One round trip.
-    SQLite: writers are serial already, so the day is always ours."""
+def take_day_and_look(session: Session, shop_id: int, day: date, start: datetime, end: datetime,
+                      now: datetime) -> DayLook:  # fmt: skip
+    """Take the day's lock (as `lock_days`) if it is free, else wait until its holder
+    finishes without taking it; then look at start..end as it is then.
+
+    When fifty writers race for a day, the losers wake together and each looks at what
+    was taken, instead of queueing for the lock one by one. On PostgreSQL this is one
+    round trip (the function of migration 0005). SQLite: writers are serial already,
+    so the day is always ours, and overdue holds are not counted (assumed present)."""
     if session.get_bind().dialect.name != "postgresql":
-        return True
+        return DayLook(True, occupied(session, shop_id, start, end, now), overdue_holds=True)
     try:
-        return bool(session.execute(_TAKE_DAY_OR_WAIT, {"shop": shop_id, "day": day.toordinal()}).scalar())
+        row = session.execute(_TAKE_DAY_AND_LOOK, {
+            "shop": shop_id, "day": day.toordinal(), "start": start, "end": end, "now": now,
+            "occupying": _OCCUPYING_NAMES, "held": BookingStatus.HELD.value,
+        }).one()  # fmt: skip
     except DBAPIError:
         # Cancelled (a statement timeout) between taking the shared lock and letting go of
         # it, the lock would stay with the connection, which a rollback does not release:
         # closing the connection does.
         session.connection().invalidate()
         raise
+    ours, starts, ends, mechanics, bays, overdue = row
+    busy = [slots.Occupied(*taken) for taken in zip(starts or (), ends or (), mechanics or (), bays or (), strict=True)]
+    return DayLook(ours, busy, overdue_holds=overdue > 0)
+
+
+_OCCUPYING_NAMES = sorted(s.value for s in OCCUPYING)
+_TAKE_DAY_AND_LOOK = text(
+    "SELECT * FROM pitstop_take_day_and_look(:shop, :day, :start, :end, :now, :occupying, :held)"
+)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -127,27 +128,27 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
     cal = av.calendar(session, view, day, day)
     lo, hi = av.window(view, day, day)
 
-    def look() -> tuple[list, engine.Slot | None]:
-        busy = av.occupied(session, shop_id, lo, hi, now)
-        return busy, engine.fits(cal, view.mechanics, view.bay_ids, busy, start, visit.duration, visit.skills, now)
+    def fit(busy: list) -> engine.Slot | None:
+        return engine.fits(cal, view.mechanics, view.bay_ids, busy, start, visit.duration, visit.skills, now)
 
-    ours = av.take_day_or_wait(session, shop_id, day)
-    busy, slot = look()
+    look = av.take_day_and_look(session, shop_id, day, lo, hi, now)
+    slot = fit(look.busy)
     looks = 1
-    while not ours and slot is not None:
+    while not look.ours and slot is not None:
         # whoever held the day did not take our time (or gave up): try for it again,
         # and after a few rounds queue for the lock like any other writer
         if looks < MAX_LOOKS:
-            ours = av.take_day_or_wait(session, shop_id, day)
+            look = av.take_day_and_look(session, shop_id, day, lo, hi, now)
         else:
             av.lock_days(session, shop_id, [day])
-            ours = True
-        busy, slot = look()
+            look = av.DayLook(True, av.occupied(session, shop_id, lo, hi, now), overdue_holds=True)
+        slot = fit(look.busy)
         looks += 1
     if slot is None:  # what we read answers "which times then?" without asking again
-        return _nearest(start, engine.free_slots(cal, view.mechanics, view.bay_ids, busy, visit.duration,
+        return _nearest(start, engine.free_slots(cal, view.mechanics, view.bay_ids, look.busy, visit.duration,
                                                  visit.skills, day, day, now))  # fmt: skip
-    expire_overdue_holds(session, shop_id, now)  # so an ended hold cannot trip the constraint
+    if look.overdue_holds:  # so an ended hold cannot trip the constraint
+        expire_overdue_holds(session, shop_id, now)
     customer = session.get(Customer, customer_id)
     if customer is None or customer.shop_id != shop_id:
         raise NotYours("the customer does not belong to this shop")
@@ -163,12 +164,8 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
         currency=spec.currency, payment_method=payment_method, channel=channel, notes=notes,
         created_at=now, updated_at=now,
     )  # fmt: skip
-    try:
-        with session.begin_nested():
-            booking_id = session.execute(_INSERT_BOOKING, row).scalar_one()
-    except IntegrityError as exc:
-        if not _is_overlap(exc):
-            raise
+    booking_id = session.execute(_INSERT_BOOKING[session.get_bind().dialect.name], row).scalar()
+    if booking_id is None:  # the constraint found an overlap the day's lock cannot see
         return alternatives(session, shop_id, service_ids, start, now)
     session.execute(insert(BookingItem.__table__), [
         dict(booking_id=booking_id, service_id=s.id, kind="service", description=s.code,
@@ -186,7 +183,10 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
 # written in hold_in_session, so the ORM's unit of work has nothing to add.
 _B = Booking.__table__.c
 _SHOPS = Shop.__table__.c
-_INSERT_BOOKING = insert(Booking.__table__).returning(_B.id)
+# With no conflict target, DO NOTHING also covers the exclusion constraints (PostgreSQL):
+# a booking that overlaps another is simply not written, and no savepoint is needed.
+_INSERT_BOOKING = {dialect: module.insert(Booking.__table__).on_conflict_do_nothing().returning(_B.id)
+                   for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))}
 _TAKE_NUMBER = (update(Shop.__table__).where(_SHOPS.id == bindparam("shop"))
                 .values(next_booking_number=_SHOPS.next_booking_number + 1)
                 .returning(_SHOPS.next_booking_number - 1))  # fmt: skip

@@ -13,13 +13,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from core import booking
-from core.availability import take_day_or_wait
+from core.availability import take_day_and_look
 from core.booking import Held, SlotTaken
 from core.db import Database
 from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI as NOW
 from tests.integration.booking_helpers import loaded, new_customer
 
 RACERS = 50
+WHOLE_DAY = (NOW - timedelta(days=1), NOW + timedelta(days=1), NOW)  # from, until, now
 
 
 def race(url: str, garage, start, racers: int) -> list:
@@ -107,6 +108,42 @@ def test_postgresql_refuses_an_overlapping_row_even_without_the_application(pg_d
     assert overlapping_pairs(pg_db) == 0
 
 
+def test_an_overlap_the_look_could_not_see_is_refused_and_the_transaction_goes_on(pg_db, nairobi_spec):
+    """A row written by someone who took no day lock (here by hand, still uncommitted
+    when Baraka looks) is invisible to his look. His insert waits for it, the exclusion
+    constraint refuses his row, and he hears "slot just taken" in a transaction he can
+    still use: the reply of the same chat message commits with it."""
+    garage = loaded(pg_db, nairobi_spec)
+    amina, baraka = new_customer(pg_db, garage, "amina"), new_customer(pg_db, garage, "baraka")
+    ten = garage.at(2026, 11, 24, 10)
+    alignment = (garage.services["wheel-alignment"],)
+    achieng = garage.mechanics["Achieng"]
+    answer: list = []
+
+    def baraka_holds() -> None:
+        with pg_db.uow() as uow:
+            answer.append(booking.hold(uow.session, shop_id=garage.id, customer_id=baraka,
+                                       service_ids=alignment, start=ten, now=NOW))  # fmt: skip
+            answer.append(uow.session.execute(text("SELECT count(*) FROM bookings")).scalar())
+
+    with pg_db.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO bookings (code, shop_id, customer_id, mechanic_id, bay_id, starts_at, ends_at, "
+            "blocks_until, status, price_minor, deposit_minor, currency, created_at, updated_at) "
+            "VALUES ('BY-HAND', :shop, :customer, :mechanic, NULL, :start, :end, :end, 'confirmed', "
+            "1, 0, 'KES', now(), now())"
+        ), dict(shop=garage.id, customer=amina, mechanic=achieng, start=ten, end=ten + timedelta(hours=1)))
+        second = threading.Thread(target=baraka_holds)
+        second.start()
+        second.join(timeout=1.0)
+        assert second.is_alive() and answer == []  # his insert waits on the uncommitted row
+    second.join(timeout=30)
+    taken, bookings_seen = answer
+    assert isinstance(taken, SlotTaken) and taken.wanted == ten and ten not in taken.alternatives
+    assert bookings_seen == 1
+    assert overlapping_pairs(pg_db) == 0
+
+
 @pytest.mark.parametrize("wanted_hour, wins", [(11, True), (10, False)])
 def test_a_hold_waits_for_whoever_is_booking_the_day_then_looks_again(pg_db, nairobi_spec, wanted_hour, wins):
     """Amina is booking 10:00 (her transaction open, the day's lock hers). Baraka wants
@@ -149,7 +186,7 @@ def test_a_writer_takes_a_free_day_or_waits_for_its_holder_without_taking_it(pg_
 
     answers: list = []
     with pg_db.uow() as first:
-        assert take_day_or_wait(first.session, 7, day) is True
+        assert take_day_and_look(first.session, 7, day, *WHOLE_DAY).ours is True
         second = threading.Thread(target=lambda: answers.append(take_in_own_transaction(pg_db, day)))
         second.start()
         second.join(timeout=1.0)
@@ -158,12 +195,12 @@ def test_a_writer_takes_a_free_day_or_waits_for_its_holder_without_taking_it(pg_
     second.join(timeout=30)
     assert answers == [(False, 0)]  # woke without the lock, and kept nothing
     with pg_db.uow() as later:
-        assert take_day_or_wait(later.session, 7, day) is True  # nobody holds the day now
+        assert take_day_and_look(later.session, 7, day, *WHOLE_DAY).ours is True  # nobody holds the day now
 
 
 def take_in_own_transaction(db: Database, day) -> tuple[bool, int]:
     with db.uow() as uow:
-        got = take_day_or_wait(uow.session, 7, day)
+        got = take_day_and_look(uow.session, 7, day, *WHOLE_DAY).ours
         kept = uow.session.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
                                         "AND pid = pg_backend_pid()")).scalar()  # fmt: skip
         return got, kept
@@ -175,11 +212,11 @@ def test_a_wait_cut_short_closes_its_connection_so_no_lock_can_stay_behind(pg_db
     The connection is closed instead, and nobody is left waiting on it."""
     day = NOW.date()
     with pg_db.uow() as first:
-        assert take_day_or_wait(first.session, 7, day) is True
+        assert take_day_and_look(first.session, 7, day, *WHOLE_DAY).ours is True
         with pytest.raises(DBAPIError), pg_db.uow() as second:
             second.session.execute(text("SET LOCAL statement_timeout = '300ms'"))
             pid = second.session.execute(text("SELECT pg_backend_pid()")).scalar()
-            take_day_or_wait(second.session, 7, day)
+            take_day_and_look(second.session, 7, day, *WHOLE_DAY)
     time.sleep(0.2)
     with pg_db.engine.connect() as conn:
         alive = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar()
