@@ -55,9 +55,9 @@ def run(url: str) -> None:
     for r in range(ROUNDS):
         day, hour = divmod(r, 8)
         start = garage.at(2026, 11, 24 + day, 8 + hour if hour < 5 else 9 + hour)
-        barrier = ctx.Barrier(RACERS)
+        barrier, finished = ctx.Barrier(RACERS), ctx.Barrier(PROCESSES)
         per = RACERS // PROCESSES
-        procs = [ctx.Process(target=racer, args=(url, garage, customers[p * per:(p + 1) * per], start, barrier, results))
+        procs = [ctx.Process(target=racer, args=(url, garage, customers[p * per:(p + 1) * per], start, barrier, finished, results))
                  for p in range(PROCESSES)]  # fmt: skip
         for p in procs:
             p.start()
@@ -76,7 +76,7 @@ def run(url: str) -> None:
     print(f"holds_errors {errors}")
 
 
-def racer(url, garage, customers, start, barrier, results) -> None:
+def racer(url, garage, customers, start, barrier, finished, results) -> None:
     db = Database(url, pool_size=len(customers), max_overflow=0)
     service = (garage.services["wheel-alignment"],)
     warm = threading.Barrier(len(customers))
@@ -101,7 +101,10 @@ def racer(url, garage, customers, start, barrier, results) -> None:
         t.start()
     for t in threads:
         t.join()
-    for outcome in outcomes:  # after the race, so that reporting takes nothing from it
+    # Report and close connections only when every process has finished racing: a
+    # backend shutting down costs CPU the racers of other processes would be short of.
+    finished.wait(timeout=120)
+    for outcome in outcomes:
         results.put(outcome)
     db.dispose()
 
