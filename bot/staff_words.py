@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from rapidfuzz.distance import OSA
 
@@ -97,12 +98,19 @@ def _key(token: str) -> str:
 def _near(word: str, keyword: str) -> bool:
     if word == keyword:
         return True
-    if min(len(word), len(keyword)) < 4:
-        return False
+    if min(len(word), len(keyword)) < 4 or abs(len(word) - len(keyword)) > 2:
+        return False  # no edit distance is below the difference in length
     distance = OSA.distance(word, keyword)
     if len(keyword) == 4:
         return distance == 1 and sorted(word) == sorted(keyword)
     return distance <= (2 if len(keyword) >= 8 else 1)
+
+
+@lru_cache(maxsize=4096)
+def _starting_like(word: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The (command, phrase) pairs whose first word `word` may be, typos allowed. Every
+    customer message is asked too, and their first words repeat: remembered."""
+    return tuple((name, phrase) for name, phrases in TABLE.items() for phrase in phrases if _near(word, phrase[0]))
 
 
 def booking_number(token: str) -> str | None:
@@ -127,11 +135,10 @@ def parse(text: str) -> Parsed | None:
         code, tokens = booking_number(tokens[0]), tokens[1:]
     keys = [_key(t) for t in tokens]
     best: list[tuple[int, bool, str]] = []
-    for name, phrases in TABLE.items():
-        for phrase in phrases:
-            k = len(phrase)
-            if k <= len(keys) and all(_near(keys[i], phrase[i]) for i in range(k)):
-                best.append((k, all(keys[i] == phrase[i] for i in range(k)), name))
+    for name, phrase in _starting_like(keys[0]):
+        k = len(phrase)
+        if k <= len(keys) and all(_near(keys[i], phrase[i]) for i in range(1, k)):
+            best.append((k, all(keys[i] == phrase[i] for i in range(k)), name))
     if not best:
         if code is None and len(tokens) == 1 and booking_number(tokens[0]):  # just "MM-1042"
             return Parsed("job", (), booking_number(tokens[0]), slash)
