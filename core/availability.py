@@ -14,7 +14,6 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, or_, select, text, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core import slots
@@ -193,6 +192,7 @@ def occupied(session: Session, shop_id: int, start: datetime, end: datetime, now
 
 # Built once (it runs on every look at a day); a plain table query, no ORM entities. A
 # booking occupies its mechanic and bay by its status; a hold only until it expires.
+# The function of migration 0005 applies the same rule: change the two together.
 _B = Booking.__table__.c
 _OCCUPIED = select(_B.starts_at, _B.ends_at, _B.mechanic_id, _B.bay_id).where(
     _B.shop_id == bindparam("shop"), _B.starts_at < bindparam("end"), _B.blocks_until > bindparam("start"),
@@ -266,8 +266,10 @@ def take_day_and_look(session: Session, shop_id: int, day: date, start: datetime
 
     When fifty writers race for a day, the losers wake together and each looks at what
     was taken, instead of queueing for the lock one by one. On PostgreSQL this is one
-    round trip (the function of migration 0005). SQLite: writers are serial already,
-    so the day is always ours, and overdue holds are not counted (assumed present)."""
+    round trip (the function of migration 0005, whose look sees what the holder
+    committed because it is a statement of its own under READ COMMITTED). SQLite:
+    writers are serial already, so the day is always ours, and overdue holds are not
+    counted (assumed present)."""
     if session.get_bind().dialect.name != "postgresql":
         return DayLook(True, occupied(session, shop_id, start, end, now), overdue_holds=True)
     try:
@@ -275,10 +277,10 @@ def take_day_and_look(session: Session, shop_id: int, day: date, start: datetime
             "shop": shop_id, "day": day.toordinal(), "start": start, "end": end, "now": now,
             "occupying": _OCCUPYING_NAMES, "held": BookingStatus.HELD.value,
         }).one()  # fmt: skip
-    except DBAPIError:
-        # Cancelled (a statement timeout) between taking the shared lock and letting go of
-        # it, the lock would stay with the connection, which a rollback does not release:
-        # closing the connection does.
+    except BaseException:
+        # Cancelled (a statement timeout, an interrupt) between taking the shared lock and
+        # letting go of it, the lock would stay with the connection, which a rollback does
+        # not release: closing the connection does.
         session.connection().invalidate()
         raise
     ours, starts, ends, mechanics, bays, overdue = row

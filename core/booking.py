@@ -29,6 +29,12 @@ ALTERNATIVES = 6
 MAX_LOOKS = 5  # looks at a busy day before a hold queues for its lock like any writer
 
 
+class CodeClash(RuntimeError):
+    """A new booking's code is already another booking's: two shops were given the same
+    `code_prefix`. An operator's mistake in the shop files, reported as such, never
+    passed off to the customer as "slot just taken"."""
+
+
 class NotYours(PermissionError):
     """A customer tried to see or change a booking that belongs to someone else."""
 
@@ -164,10 +170,11 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
         currency=spec.currency, payment_method=payment_method, channel=channel, notes=notes,
         created_at=now, updated_at=now,
     )  # fmt: skip
-    written = _WRITE_HOLD[session.get_bind().dialect.name](session, view, row, visit.services)
-    if written is None:  # the constraint found an overlap the day's lock cannot see
-        return alternatives(session, shop_id, service_ids, start, now)
-    booking_id, row["code"] = written
+    booking_id, row["code"] = _WRITE_HOLD[session.get_bind().dialect.name](session, view, row, visit.services)
+    if booking_id is None:
+        if session.execute(_CODE_USED, {"code": row["code"]}).first():
+            raise CodeClash(f"booking code {row['code']} is taken: give each shop its own code_prefix")
+        return alternatives(session, shop_id, service_ids, start, now)  # an overlap the look could not see
     return Held(booking_id, row["code"], slot.start, slot.end, slot.mechanic_id, slot.bay_id,
                 row["hold_expires_at"], row["price_minor"], row["deposit_minor"], row["currency"])  # fmt: skip
 
@@ -177,12 +184,14 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
 _B = Booking.__table__.c
 _SHOPS = Shop.__table__.c
 # With no conflict target, DO NOTHING also covers the exclusion constraints (PostgreSQL):
-# a booking that overlaps another is simply not written, and no savepoint is needed.
+# a booking that overlaps another is simply not written, and no savepoint is needed. It
+# covers the unique code too, which hold_in_session tells apart and raises.
 _INSERT_BOOKING = {dialect: module.insert(Booking.__table__).on_conflict_do_nothing().returning(_B.id)
                    for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))}
 _TAKE_NUMBER = (update(Shop.__table__).where(_SHOPS.id == bindparam("shop"))
                 .values(next_booking_number=_SHOPS.next_booking_number + 1)
                 .returning(_SHOPS.next_booking_number - 1))  # fmt: skip
+_CODE_USED = select(_B.id).where(_B.code == bindparam("code"))
 _OVERDUE = select(_B.id).where(_B.status == S.HELD, _B.hold_expires_at <= bindparam("now"))
 _OVERDUE_HOLDS = {  # of every shop (the sweep), or of one (a hold)
     False: _OVERDUE.order_by(_B.id).with_for_update(skip_locked=True),
@@ -191,13 +200,14 @@ _OVERDUE_HOLDS = {  # of every shop (the sweep), or of one (a hold)
 
 
 def _write_hold_in_steps(session: Session, view: av.ShopView, row: dict,
-                         services: tuple[av.ServiceInfo, ...]) -> tuple[int, str] | None:  # fmt: skip
-    """Number the booking, write it with its items and its first event; None (and
-    nothing written but the number) when it would overlap another booking."""
+                         services: tuple[av.ServiceInfo, ...]) -> tuple[int | None, str]:  # fmt: skip
+    """Number the booking, write it with its items and its first event. No id (and only
+    the number spent) when a constraint refused the row: the code was taken, or
+    (PostgreSQL) the booking would overlap another."""
     code = _next_code(session, view)
     booking_id = session.execute(_INSERT_BOOKING[session.get_bind().dialect.name], {**row, "code": code}).scalar()
     if booking_id is None:
-        return None
+        return None, code
     session.execute(insert(BookingItem.__table__), [
         dict(booking_id=booking_id, service_id=s.id, kind="service", description=s.code,
              duration_minutes=s.duration_minutes, price_minor=s.price_minor, status="booked")
@@ -210,30 +220,30 @@ def _write_hold_in_steps(session: Session, view: av.ShopView, row: dict,
 
 
 def _write_hold_at_once(session: Session, view: av.ShopView, row: dict,
-                        services: tuple[av.ServiceInfo, ...]) -> tuple[int, str] | None:  # fmt: skip
+                        services: tuple[av.ServiceInfo, ...]) -> tuple[int | None, str]:  # fmt: skip
     """The same writes as `_write_hold_in_steps` in one PostgreSQL statement: the
     winner of a race holds the day's lock for one round trip instead of four."""
-    return session.execute(_WRITE_HOLD_AT_ONCE, {
+    return tuple(session.execute(_WRITE_HOLD_AT_ONCE, {
         **row, "prefix": view.code_prefix, "actor": f"customer:{row['customer_id']}",
         "service_ids": [s.id for s in services], "descriptions": [s.code for s in services],
         "minutes": [s.duration_minutes for s in services], "prices": [s.price_minor for s in services],
-    }).first()  # fmt: skip
+    }).one())  # fmt: skip
 
 
 _WRITE_HOLD_AT_ONCE = text("""
 WITH numbered AS (
     UPDATE shops SET next_booking_number = next_booking_number + 1 WHERE id = :shop_id
-    RETURNING next_booking_number - 1 AS number
+    RETURNING CAST(:prefix AS text) || '-' || (next_booking_number - 1) AS code
 ), booked AS (
     INSERT INTO bookings (code, shop_id, customer_id, vehicle_id, mechanic_id, bay_id, starts_at,
                           ends_at, blocks_until, status, hold_expires_at, price_minor, deposit_minor,
                           currency, payment_method, channel, notes, created_at, updated_at)
-    SELECT :prefix || '-' || numbered.number, :shop_id, :customer_id, :vehicle_id, :mechanic_id, :bay_id,
+    SELECT numbered.code, :shop_id, :customer_id, :vehicle_id, :mechanic_id, :bay_id,
            :starts_at, :ends_at, :blocks_until, :status, :hold_expires_at, :price_minor, :deposit_minor,
            :currency, :payment_method, :channel, :notes, :created_at, :updated_at
     FROM numbered
     ON CONFLICT DO NOTHING
-    RETURNING id, code
+    RETURNING id
 ), items AS (
     INSERT INTO booking_items (booking_id, service_id, kind, description, duration_minutes, price_minor, status)
     SELECT booked.id, s.service_id, 'service', s.description, s.minutes, s.price, 'booked'
@@ -245,7 +255,7 @@ WITH numbered AS (
     INSERT INTO booking_events (booking_id, from_status, to_status, actor, reason, at)
     SELECT booked.id, NULL, :status, :actor, NULL, :created_at FROM booked
 )
-SELECT id, code FROM booked""")
+SELECT (SELECT id FROM booked), numbered.code FROM numbered""")
 _WRITE_HOLD = {"postgresql": _write_hold_at_once, "sqlite": _write_hold_in_steps}
 
 
@@ -345,7 +355,8 @@ def reset_tokens(db: Database | Session, customer_id: int, now: datetime) -> int
 
 def expire_overdue_holds(session: Session, shop_id: int | None, now: datetime) -> list[int]:
     """Mark held bookings whose hold ran out as expired (they already stopped blocking).
-    Every hold asks this first, and almost always the answer is none: a plain query."""
+    The sweep job asks for every shop; a hold asks when its day has some, so that an
+    ended hold cannot trip the exclusion constraints."""
     ids = list(session.execute(_OVERDUE_HOLDS[shop_id is not None], {"shop": shop_id, "now": now}).scalars())
     if not ids:
         return []

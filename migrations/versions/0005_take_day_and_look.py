@@ -4,9 +4,11 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-02 12:00:00
 
-PostgreSQL only (SQLite writers are serial already; see core/availability.py). A
-VOLATILE function takes a fresh snapshot for each statement it runs, so the rows it
-reads after waiting include whatever the writer it waited for committed.
+PostgreSQL only (SQLite writers are serial already; see core/availability.py). Under
+READ COMMITTED (Pitstop's level) a VOLATILE function takes a fresh snapshot for each
+statement it runs, so the rows it reads after waiting include whatever the writer it
+waited for committed. Which bookings occupy time is the rule of `_OCCUPIED` in
+core/availability.py, passed in as the statuses; change the two together.
 """
 
 from alembic import op
@@ -34,10 +36,12 @@ BEGIN
     -- what occupies the window, and how many holds in it ran out unswept
     RETURN QUERY
         SELECT got,
-               array_agg(b.starts_at) FILTER (WHERE b.live), array_agg(b.ends_at) FILTER (WHERE b.live),
-               array_agg(b.mechanic_id) FILTER (WHERE b.live), array_agg(b.bay_id) FILTER (WHERE b.live),
+               array_agg(b.starts_at ORDER BY b.id) FILTER (WHERE b.live),
+               array_agg(b.ends_at ORDER BY b.id) FILTER (WHERE b.live),
+               array_agg(b.mechanic_id ORDER BY b.id) FILTER (WHERE b.live),
+               array_agg(b.bay_id ORDER BY b.id) FILTER (WHERE b.live),
                count(*) FILTER (WHERE NOT b.live)
-        FROM (SELECT starts_at, ends_at, mechanic_id, bay_id,
+        FROM (SELECT id, starts_at, ends_at, mechanic_id, bay_id,
                      status <> p_held OR hold_expires_at > p_now AS live
               FROM bookings
               WHERE shop_id = p_shop AND starts_at < p_until AND blocks_until > p_from

@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from core import availability, booking
-from core.booking import Held, NotYours, SlotTaken
+from core.booking import CodeClash, Held, NotYours, SlotTaken
 from core.lifecycle import IllegalMove
 from core.models import Booking, BookingEvent, Customer
+from core.shopfile import parse_shop
 from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI as NOW
 from tests.integration.booking_helpers import loaded, new_customer
 
@@ -179,3 +180,29 @@ def test_reschedule_moves_the_booking_or_keeps_the_old_slot(db, garage):
     assert isinstance(moved, Held) and moved.starts_at == three
     assert status(db, mine.booking_id) == "confirmed"
     assert ten in free_starts(db, garage)
+
+
+def test_two_shops_given_one_code_prefix_are_told_so_not_turned_into_slot_taken(db, garage, nairobi_spec):
+    """A second garage loaded with Mwangaza's prefix would number its first booking
+    MM-1001 too. The operator hears why; the customer is not told the time was taken."""
+    twin = loaded(db, parse_shop({**nairobi_spec.raw, "slug": "mwangaza-twin"}))
+    assert isinstance(hold(db, garage, new_customer(db, garage, "a"), garage.at(2026, 11, 23, 10)), Held)
+    with pytest.raises(CodeClash) as error:
+        hold(db, twin, new_customer(db, twin, "b"), twin.at(2026, 11, 23, 10))
+    assert str(error.value) == "booking code MM-1001 is taken: give each shop its own code_prefix"
+
+
+def test_a_hold_of_two_services_is_written_the_same_on_both_backends(db, garage):
+    """PostgreSQL writes a hold in one statement, SQLite in steps: the same rows."""
+    amina = new_customer(db, garage, "amina")
+    held = hold(db, garage, amina, garage.at(2026, 11, 23, 10), services=("oil-change", "brake-pads"))
+    assert isinstance(held, Held) and held.code == "MM-1001"
+    with db.uow() as uow:
+        row = uow.session.get(Booking, held.booking_id)
+        assert (row.code, row.status, row.customer_id, row.hold_expires_at) == (
+            "MM-1001", "held", amina, NOW + timedelta(minutes=15))
+        assert [(i.service_id, i.kind, i.description, i.status) for i in sorted(row.items, key=lambda i: i.id)] == [
+            (garage.services["oil-change"], "service", "oil-change", "booked"),
+            (garage.services["brake-pads"], "service", "brake-pads", "booked"),
+        ]
+    assert events(db, held.booking_id) == [(None, "held", f"customer:{amina}", None)]

@@ -7,6 +7,7 @@ exactly one customer can have it: every racer but one must hear "slot just taken
 import threading
 import time
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
@@ -20,7 +21,7 @@ from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI as NOW
 from tests.integration.booking_helpers import loaded, new_customer
 
 RACERS = 50
-WHOLE_DAY = (NOW - timedelta(days=1), NOW + timedelta(days=1), NOW)  # from, until, now
+AROUND_NOW = (NOW - timedelta(days=1), NOW + timedelta(days=1), NOW)  # from, until, now
 
 
 def race(url: str, garage, start, racers: int) -> list:
@@ -173,7 +174,7 @@ def test_a_hold_waits_for_whoever_is_booking_the_day_then_looks_again(pg_db, nai
 
 
 def test_a_writer_takes_a_free_day_or_waits_for_its_holder_without_taking_it(pg_db):
-    """The one-statement lock behind every hold: the first writer gets the day; the next
+    """The lock behind every hold: the first writer gets the day; the next
     one waits until the first finishes and comes back without the lock, so that when
     fifty wait, they all wake at once instead of taking turns."""
     day = NOW.date()
@@ -186,7 +187,7 @@ def test_a_writer_takes_a_free_day_or_waits_for_its_holder_without_taking_it(pg_
 
     answers: list = []
     with pg_db.uow() as first:
-        assert take_day_and_look(first.session, 7, day, *WHOLE_DAY).ours is True
+        assert take_day_and_look(first.session, 7, day, *AROUND_NOW).ours is True
         second = threading.Thread(target=lambda: answers.append(take_in_own_transaction(pg_db, day)))
         second.start()
         second.join(timeout=1.0)
@@ -195,12 +196,41 @@ def test_a_writer_takes_a_free_day_or_waits_for_its_holder_without_taking_it(pg_
     second.join(timeout=30)
     assert answers == [(False, 0)]  # woke without the lock, and kept nothing
     with pg_db.uow() as later:
-        assert take_day_and_look(later.session, 7, day, *WHOLE_DAY).ours is True  # nobody holds the day now
+        assert take_day_and_look(later.session, 7, day, *AROUND_NOW).ours is True  # nobody holds the day now
+
+
+def test_a_waiter_looks_at_the_day_as_its_holder_left_it(pg_db, nairobi_spec):
+    """The waiter's look runs after the wait inside the same call, and still sees the
+    booking the holder committed meanwhile (a fresh snapshot per statement of a volatile
+    function, under READ COMMITTED): no second look is needed to find it."""
+    garage = loaded(pg_db, nairobi_spec)
+    amina = new_customer(pg_db, garage, "amina")
+    ten = garage.at(2026, 11, 24, 10)
+    day = ten.astimezone(ZoneInfo(garage.timezone)).date()
+    window = (ten - timedelta(days=1), ten + timedelta(days=1), NOW)
+    looks: list = []
+
+    def look() -> None:
+        with pg_db.uow() as uow:
+            looks.append(take_day_and_look(uow.session, garage.id, day, *window))
+
+    with pg_db.uow() as uow:
+        held = booking.hold(uow.session, shop_id=garage.id, customer_id=amina,
+                            service_ids=(garage.services["wheel-alignment"],), start=ten, now=NOW)  # fmt: skip
+        waiter = threading.Thread(target=look)
+        waiter.start()
+        waiter.join(timeout=1.0)
+        assert waiter.is_alive() and looks == []  # waiting for Amina's transaction
+    waiter.join(timeout=30)
+    assert isinstance(held, Held)
+    (seen,) = looks
+    assert seen.ours is False
+    assert [(b.start, b.mechanic_id) for b in seen.busy] == [(ten, garage.mechanics["Achieng"])]
 
 
 def take_in_own_transaction(db: Database, day) -> tuple[bool, int]:
     with db.uow() as uow:
-        got = take_day_and_look(uow.session, 7, day, *WHOLE_DAY).ours
+        got = take_day_and_look(uow.session, 7, day, *AROUND_NOW).ours
         kept = uow.session.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
                                         "AND pid = pg_backend_pid()")).scalar()  # fmt: skip
         return got, kept
@@ -212,11 +242,11 @@ def test_a_wait_cut_short_closes_its_connection_so_no_lock_can_stay_behind(pg_db
     The connection is closed instead, and nobody is left waiting on it."""
     day = NOW.date()
     with pg_db.uow() as first:
-        assert take_day_and_look(first.session, 7, day, *WHOLE_DAY).ours is True
+        assert take_day_and_look(first.session, 7, day, *AROUND_NOW).ours is True
         with pytest.raises(DBAPIError), pg_db.uow() as second:
             second.session.execute(text("SET LOCAL statement_timeout = '300ms'"))
             pid = second.session.execute(text("SELECT pg_backend_pid()")).scalar()
-            take_day_and_look(second.session, 7, day, *WHOLE_DAY)
+            take_day_and_look(second.session, 7, day, *AROUND_NOW)
     time.sleep(0.2)
     with pg_db.engine.connect() as conn:
         alive = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar()
