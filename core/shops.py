@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from core.availability import touch_shop
 from core.db import Database
 from core.models import Bay, Closure, Part, Service, Shop, Staff
-from core.shopfile import ShopSpec, parse_shop
+from core.shopfile import ShopFileError, ShopSpec, parse_shop
 
 
 @dataclass
@@ -44,6 +44,10 @@ def shop_spec(shop: Shop) -> ShopSpec:
 
 def _load(session: Session, spec: ShopSpec) -> LoadReport:
     report = LoadReport(spec.slug)
+    other = session.scalar(select(Shop.slug).where(Shop.code_prefix == spec.code_prefix, Shop.slug != spec.slug))
+    if other is not None:  # both would number MM-1001, MM-1002, ...: codes must not repeat
+        raise ShopFileError([f"code_prefix: {spec.code_prefix!r} is already the prefix of shop {other}; "
+                             "give each shop its own, so booking codes never repeat"])  # fmt: skip
     shop = session.scalar(select(Shop).where(Shop.slug == spec.slug).with_for_update())
     if shop is None:
         shop = Shop(slug=spec.slug, next_booking_number=1001)

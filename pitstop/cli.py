@@ -74,8 +74,13 @@ def shop_load(files: tuple[str, ...]) -> None:
 
         upgrade(settings.database_url)  # the embedded database sets itself up
     runtime = build_runtime(settings)
-    for spec in specs:
-        report = load_shop(runtime.db, spec)
+    for file, spec in zip(files, specs, strict=True):
+        try:
+            report = load_shop(runtime.db, spec)
+        except ShopFileError as exc:  # a clash with a shop already loaded: nothing written
+            for line in exc.problems:
+                click.echo(f"{file}: {line}", err=True)
+            sys.exit(1)
         verb = "created" if report.created else ("updated" if report.changes else "unchanged")
         click.echo(f"shop {spec.slug}: {verb}")
         for change in report.changes if not report.created else []:

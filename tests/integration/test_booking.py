@@ -9,7 +9,7 @@ from sqlalchemy import select
 from core import availability, booking
 from core.booking import CodeClash, Held, NotYours, SlotTaken
 from core.lifecycle import IllegalMove
-from core.models import Booking, BookingEvent, Customer
+from core.models import Booking, BookingEvent, Customer, Shop
 from core.shopfile import parse_shop
 from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI as NOW
 from tests.integration.booking_helpers import loaded, new_customer
@@ -183,9 +183,13 @@ def test_reschedule_moves_the_booking_or_keeps_the_old_slot(db, garage):
 
 
 def test_two_shops_given_one_code_prefix_are_told_so_not_turned_into_slot_taken(db, garage, nairobi_spec):
-    """A second garage loaded with Mwangaza's prefix would number its first booking
-    MM-1001 too. The operator hears why; the customer is not told the time was taken."""
-    twin = loaded(db, parse_shop({**nairobi_spec.raw, "slug": "mwangaza-twin"}))
+    """A shop loaded before prefixes were checked, with Mwangaza's prefix, would number
+    its first booking MM-1001 too. The operator hears why; the customer is not told the
+    time was taken."""
+    twin = loaded(db, parse_shop({**nairobi_spec.raw, "slug": "mwangaza-twin", "code_prefix": "MW"}))
+    with db.uow() as uow:
+        uow.session.get(Shop, twin.id).code_prefix = "MM"
+        availability.touch_shop(uow.session, twin.id)
     assert isinstance(hold(db, garage, new_customer(db, garage, "a"), garage.at(2026, 11, 23, 10)), Held)
     with pytest.raises(CodeClash) as error:
         hold(db, twin, new_customer(db, twin, "b"), twin.at(2026, 11, 23, 10))

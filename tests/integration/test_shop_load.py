@@ -5,10 +5,11 @@ import subprocess
 import sys
 import tomllib
 
+import pytest
 from sqlalchemy import select
 
 from core.models import Bay, Closure, Part, Service, Shop, Staff
-from core.shopfile import parse_shop
+from core.shopfile import ShopFileError, parse_shop
 from core.shops import load_shop
 from tests.conftest import ATYRAU, NAIROBI, ROOT
 
@@ -101,4 +102,30 @@ def test_a_broken_shop_file_prints_one_line_per_problem_and_exits_non_zero(tmp_p
     assert result.stderr.splitlines() == [
         f"{broken}: timezone: unknown timezone 'Mars/Olympus' (use an IANA name like Africa/Nairobi)",
         f"{broken}: services[0].duration_minutes: must be a positive number of minutes, not -45",
+    ]
+
+
+def test_a_second_shop_with_a_prefix_already_taken_is_refused_and_nothing_is_written(db, nairobi_spec):
+    """Booking codes are unique across shops: Mwangaza's MM cannot be another shop's."""
+    load_shop(db, nairobi_spec)
+    raw = tomllib.loads(NAIROBI.read_text()) | {"slug": "mwangaza-westlands"}
+    with pytest.raises(ShopFileError) as error:
+        load_shop(db, parse_shop(raw))
+    assert error.value.problems == ["code_prefix: 'MM' is already the prefix of shop mwangaza-motors; "
+                                    "give each shop its own, so booking codes never repeat"]  # fmt: skip
+    with db.uow() as uow:
+        assert uow.session.scalars(select(Shop.slug)).all() == ["mwangaza-motors"]
+    assert load_shop(db, parse_shop(raw | {"code_prefix": "MW"})).created is True
+
+
+def test_the_operator_is_told_which_shop_already_has_the_prefix(tmp_path):
+    twin = tmp_path / "westlands.toml"
+    twin.write_text(NAIROBI.read_text().replace('slug = "mwangaza-motors"', 'slug = "mwangaza-westlands"'))
+    url = f"sqlite:///{tmp_path / 'ops.db'}"
+    assert run_cli("shop", "load", str(NAIROBI), database_url=url).returncode == 0
+    result = run_cli("shop", "load", str(twin), database_url=url)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"{twin}: code_prefix: 'MM' is already the prefix of shop mwangaza-motors; "
+        "give each shop its own, so booking codes never repeat"
     ]
