@@ -266,22 +266,24 @@ def take_day_and_look(session: Session, shop_id: int, day: date, start: datetime
 
     When fifty writers race for a day, the losers wake together and each looks at what
     was taken, instead of queueing for the lock one by one. On PostgreSQL this is one
-    round trip (the function of migration 0005, whose look sees what the holder
-    committed because it is a statement of its own under READ COMMITTED). SQLite:
+    round trip (the function of migration 0005: a VOLATILE function, so under READ
+    COMMITTED its look is a statement with a fresh snapshot, which sees what the holder
+    committed). SQLite:
     writers are serial already, so the day is always ours, and overdue holds are not
     counted (assumed present)."""
     if session.get_bind().dialect.name != "postgresql":
         return DayLook(True, occupied(session, shop_id, start, end, now), overdue_holds=True)
+    connection = session.connection()
     try:
-        row = session.execute(_TAKE_DAY_AND_LOOK, {
+        row = connection.execute(_TAKE_DAY_AND_LOOK, {
             "shop": shop_id, "day": day.toordinal(), "start": start, "end": end, "now": now,
             "occupying": _OCCUPYING_NAMES, "held": BookingStatus.HELD.value,
         }).one()  # fmt: skip
-    except BaseException:
-        # Cancelled (a statement timeout, an interrupt) between taking the shared lock and
-        # letting go of it, the lock would stay with the connection, which a rollback does
-        # not release: closing the connection does.
-        session.connection().invalidate()
+    except BaseException as exc:
+        # Cancelled (a statement timeout, a job's timeout, an interrupt) between taking the
+        # shared lock and letting go of it, the lock would stay with the connection, which
+        # a rollback does not release: closing the connection does.
+        connection.invalidate(exc)
         raise
     ours, starts, ends, mechanics, bays, overdue = row
     busy = [slots.Occupied(*taken) for taken in zip(starts or (), ends or (), mechanics or (), bays or (), strict=True)]

@@ -30,9 +30,10 @@ MAX_LOOKS = 5  # looks at a busy day before a hold queues for its lock like any 
 
 
 class CodeClash(RuntimeError):
-    """A new booking's code is already another booking's: two shops were given the same
-    `code_prefix`. An operator's mistake in the shop files, reported as such, never
-    passed off to the customer as "slot just taken"."""
+    """A new booking's code is already another booking's: two shops share a
+    `code_prefix`, now or once (loading refuses both, but not for shops loaded before it
+    did). Reported as the operator's mistake it is, never passed off to the customer as
+    "slot just taken"."""
 
 
 class NotYours(PermissionError):
@@ -201,9 +202,8 @@ _OVERDUE_HOLDS = {  # of every shop (the sweep), or of one (a hold)
 
 def _write_hold_in_steps(session: Session, view: av.ShopView, row: dict,
                          services: tuple[av.ServiceInfo, ...]) -> tuple[int | None, str]:  # fmt: skip
-    """Number the booking, write it with its items and its first event. No id (and only
-    the number spent) when a constraint refused the row: the code was taken, or
-    (PostgreSQL) the booking would overlap another."""
+    """Number the booking, write it with its items and its first event (SQLite). No id
+    (and only the number spent) when the code was already taken."""
     code = _next_code(session, view)
     booking_id = session.execute(_INSERT_BOOKING[session.get_bind().dialect.name], {**row, "code": code}).scalar()
     if booking_id is None:
@@ -222,7 +222,8 @@ def _write_hold_in_steps(session: Session, view: av.ShopView, row: dict,
 def _write_hold_at_once(session: Session, view: av.ShopView, row: dict,
                         services: tuple[av.ServiceInfo, ...]) -> tuple[int | None, str]:  # fmt: skip
     """The same writes as `_write_hold_in_steps` in one PostgreSQL statement: the
-    winner of a race holds the day's lock for one round trip instead of four."""
+    winner of a race holds the day's lock for one round trip instead of four. No id
+    when the code was taken or the booking would overlap another."""
     return tuple(session.execute(_WRITE_HOLD_AT_ONCE, {
         **row, "prefix": view.code_prefix, "actor": f"customer:{row['customer_id']}",
         "service_ids": [s.id for s in services], "descriptions": [s.code for s in services],
@@ -355,8 +356,8 @@ def reset_tokens(db: Database | Session, customer_id: int, now: datetime) -> int
 
 def expire_overdue_holds(session: Session, shop_id: int | None, now: datetime) -> list[int]:
     """Mark held bookings whose hold ran out as expired (they already stopped blocking).
-    The sweep job asks for every shop; a hold asks when its day has some, so that an
-    ended hold cannot trip the exclusion constraints."""
+    The sweep job asks for every shop; a hold asks first (on PostgreSQL only when its
+    day has some), so that an ended hold cannot trip the exclusion constraints."""
     ids = list(session.execute(_OVERDUE_HOLDS[shop_id is not None], {"shop": shop_id, "now": now}).scalars())
     if not ids:
         return []

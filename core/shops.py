@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from core.availability import touch_shop
 from core.db import Database
-from core.models import Bay, Closure, Part, Service, Shop, Staff
+from core.models import Bay, Booking, Closure, Part, Service, Shop, Staff
 from core.shopfile import ShopFileError, ShopSpec, parse_shop
 
 
@@ -42,12 +42,27 @@ def shop_spec(shop: Shop) -> ShopSpec:
     return parse_shop(shop.config)
 
 
+def _refuse_a_prefix_taken(session: Session, spec: ShopSpec) -> None:
+    """Booking codes never repeat: a prefix another shop has, or had (its bookings carry
+    it), would number MM-1001 again. Loads take turns here on PostgreSQL, so that two
+    at once cannot both find a prefix free."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOADING})
+    prefix = spec.code_prefix
+    now = session.scalar(select(Shop.slug).where(Shop.code_prefix == prefix, Shop.slug != spec.slug).limit(1))
+    once = session.scalar(select(Shop.slug).join(Booking, Booking.shop_id == Shop.id)
+                          .where(Booking.code.like(f"{prefix}-%"), Shop.slug != spec.slug).limit(1))  # fmt: skip
+    taken = f"is already the prefix of shop {now}" if now else f"is in the booking codes of shop {once}" if once else None
+    if taken:
+        raise ShopFileError([f"code_prefix: {prefix!r} {taken}; give each shop its own, so booking codes never repeat"])
+
+
+_LOADING = 7_370_001  # the advisory lock loads take turns on (one bigint key, apart from the day locks)
+
+
 def _load(session: Session, spec: ShopSpec) -> LoadReport:
     report = LoadReport(spec.slug)
-    other = session.scalar(select(Shop.slug).where(Shop.code_prefix == spec.code_prefix, Shop.slug != spec.slug))
-    if other is not None:  # both would number MM-1001, MM-1002, ...: codes must not repeat
-        raise ShopFileError([f"code_prefix: {spec.code_prefix!r} is already the prefix of shop {other}; "
-                             "give each shop its own, so booking codes never repeat"])  # fmt: skip
+    _refuse_a_prefix_taken(session, spec)
     shop = session.scalar(select(Shop).where(Shop.slug == spec.slug).with_for_update())
     if shop is None:
         shop = Shop(slug=spec.slug, next_booking_number=1001)

@@ -66,6 +66,8 @@ def shop_load(files: tuple[str, ...]) -> None:
             failed = True
             for line in exc.problems:
                 click.echo(f"{file}: {line}", err=True)
+    if not failed:
+        failed = _prefixes_repeat(files, specs)
     if failed:
         sys.exit(1)
     settings = _settings()
@@ -77,14 +79,30 @@ def shop_load(files: tuple[str, ...]) -> None:
     for file, spec in zip(files, specs, strict=True):
         try:
             report = load_shop(runtime.db, spec)
-        except ShopFileError as exc:  # a clash with a shop already loaded: nothing written
+        except ShopFileError as exc:  # a clash with a shop in the database: this one is not loaded
+            failed = True
             for line in exc.problems:
                 click.echo(f"{file}: {line}", err=True)
-            sys.exit(1)
+            continue
         verb = "created" if report.created else ("updated" if report.changes else "unchanged")
         click.echo(f"shop {spec.slug}: {verb}")
         for change in report.changes if not report.created else []:
             click.echo(f"  {change}")
+    if failed:
+        sys.exit(1)
+
+
+def _prefixes_repeat(files, specs) -> bool:
+    """Two files giving different shops one code_prefix: said before anything is written."""
+    first: dict[str, tuple[str, str]] = {}
+    repeated = False
+    for file, spec in zip(files, specs, strict=True):
+        other_file, other_slug = first.setdefault(spec.code_prefix, (file, spec.slug))
+        if other_slug != spec.slug:
+            repeated = True
+            click.echo(f"{file}: code_prefix: {spec.code_prefix!r} is also the prefix in {other_file}; "
+                       "give each shop its own, so booking codes never repeat", err=True)  # fmt: skip
+    return repeated
 
 
 @main.command()

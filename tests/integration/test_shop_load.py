@@ -3,15 +3,18 @@
 import dataclasses
 import subprocess
 import sys
+import threading
 import tomllib
 
 import pytest
 from sqlalchemy import select
 
+from core import booking
 from core.models import Bay, Closure, Part, Service, Shop, Staff
 from core.shopfile import ShopFileError, parse_shop
 from core.shops import load_shop
 from tests.conftest import ATYRAU, NAIROBI, ROOT
+from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI, loaded, new_customer
 
 
 def snapshot(db) -> dict:
@@ -105,27 +108,67 @@ def test_a_broken_shop_file_prints_one_line_per_problem_and_exits_non_zero(tmp_p
     ]
 
 
-def test_a_second_shop_with_a_prefix_already_taken_is_refused_and_nothing_is_written(db, nairobi_spec):
+def westlands(prefix: str = "MM") -> dict:
+    """A second Mwangaza branch, from the same file."""
+    return tomllib.loads(NAIROBI.read_text()) | {"slug": "mwangaza-westlands", "code_prefix": prefix}
+
+
+def test_a_second_shop_cannot_take_a_prefix_another_shop_has(db, nairobi_spec):
     """Booking codes are unique across shops: Mwangaza's MM cannot be another shop's."""
     load_shop(db, nairobi_spec)
-    raw = tomllib.loads(NAIROBI.read_text()) | {"slug": "mwangaza-westlands"}
     with pytest.raises(ShopFileError) as error:
-        load_shop(db, parse_shop(raw))
+        load_shop(db, parse_shop(westlands()))
     assert error.value.problems == ["code_prefix: 'MM' is already the prefix of shop mwangaza-motors; "
                                     "give each shop its own, so booking codes never repeat"]  # fmt: skip
-    with db.uow() as uow:
-        assert uow.session.scalars(select(Shop.slug)).all() == ["mwangaza-motors"]
-    assert load_shop(db, parse_shop(raw | {"code_prefix": "MW"})).created is True
+    assert load_shop(db, parse_shop(westlands("MW"))).created is True
+
+
+def test_nor_a_prefix_another_shop_had_while_its_bookings_carry_it(db, nairobi_spec):
+    garage = loaded(db, nairobi_spec)
+    customer = new_customer(db, garage, "amina")
+    booking.hold(db, shop_id=garage.id, customer_id=customer, service_ids=(garage.services["oil-change"],),
+                 start=garage.at(2026, 11, 23, 10), now=MONDAY_9AM_NAIROBI)  # MM-1001  # fmt: skip
+    load_shop(db, parse_shop(tomllib.loads(NAIROBI.read_text()) | {"code_prefix": "MZ"}))  # Mwangaza renamed
+    with pytest.raises(ShopFileError) as error:
+        load_shop(db, parse_shop(westlands()))
+    assert error.value.problems == ["code_prefix: 'MM' is in the booking codes of shop mwangaza-motors; "
+                                    "give each shop its own, so booking codes never repeat"]  # fmt: skip
+
+
+def test_two_loads_at_once_cannot_both_take_one_prefix(pg_db):
+    """Loads take turns on PostgreSQL: of two new shops wanting MM at once, one gets it."""
+    outcomes: list = []
+    barrier = threading.Barrier(2)
+
+    def load(raw: dict) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(load_shop(pg_db, parse_shop(raw)).created)
+        except ShopFileError:
+            outcomes.append("refused")
+
+    branches = [westlands(), westlands() | {"slug": "mwangaza-karen"}]
+    threads = [threading.Thread(target=load, args=(raw,)) for raw in branches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes, key=str) == [True, "refused"]
 
 
 def test_the_operator_is_told_which_shop_already_has_the_prefix(tmp_path):
     twin = tmp_path / "westlands.toml"
     twin.write_text(NAIROBI.read_text().replace('slug = "mwangaza-motors"', 'slug = "mwangaza-westlands"'))
     url = f"sqlite:///{tmp_path / 'ops.db'}"
+    both = run_cli("shop", "load", str(NAIROBI), str(twin), database_url=url)  # said before writing anything
+    assert (both.returncode, both.stdout) == (1, "")
+    assert both.stderr.splitlines() == [f"{twin}: code_prefix: 'MM' is also the prefix in {NAIROBI}; "
+                                        "give each shop its own, so booking codes never repeat"]  # fmt: skip
     assert run_cli("shop", "load", str(NAIROBI), database_url=url).returncode == 0
-    result = run_cli("shop", "load", str(twin), database_url=url)
+    result = run_cli("shop", "load", str(twin), str(ATYRAU), database_url=url)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"{twin}: code_prefix: 'MM' is already the prefix of shop mwangaza-motors; "
         "give each shop its own, so booking codes never repeat"
     ]
+    assert result.stdout.splitlines() == ["shop zhaiyk-auto: created"]  # the other files still load
