@@ -268,14 +268,13 @@ def take_day_and_look(session: Session, shop_id: int, day: date, start: datetime
     was taken, instead of queueing for the lock one by one. On PostgreSQL this is one
     round trip (the function of migration 0005: a VOLATILE function, so under READ
     COMMITTED its look is a statement with a fresh snapshot, which sees what the holder
-    committed). SQLite:
-    writers are serial already, so the day is always ours, and overdue holds are not
-    counted (assumed present)."""
+    committed). SQLite: writers are serial already, so the day is always ours, and
+    overdue holds are not counted (assumed present)."""
     if session.get_bind().dialect.name != "postgresql":
         return DayLook(True, occupied(session, shop_id, start, end, now), overdue_holds=True)
-    connection = session.connection()
+    connection = session.connection()  # the one the statement runs on, to close if cut short
     try:
-        row = connection.execute(_TAKE_DAY_AND_LOOK, {
+        row = session.execute(_TAKE_DAY_AND_LOOK, {
             "shop": shop_id, "day": day.toordinal(), "start": start, "end": end, "now": now,
             "occupying": _OCCUPYING_NAMES, "held": BookingStatus.HELD.value,
         }).one()  # fmt: skip

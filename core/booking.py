@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -184,11 +184,10 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
 # written in hold_in_session, so the ORM's unit of work has nothing to add.
 _B = Booking.__table__.c
 _SHOPS = Shop.__table__.c
-# With no conflict target, DO NOTHING also covers the exclusion constraints (PostgreSQL):
-# a booking that overlaps another is simply not written, and no savepoint is needed. It
-# covers the unique code too, which hold_in_session tells apart and raises.
-_INSERT_BOOKING = {dialect: module.insert(Booking.__table__).on_conflict_do_nothing().returning(_B.id)
-                   for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))}
+# A booking is written with ON CONFLICT DO NOTHING and no conflict target, which covers
+# the unique code and, on PostgreSQL, the exclusion constraints: a refused row is simply
+# not written, and no savepoint is needed. hold_in_session tells the two apart.
+_INSERT_BOOKING = sqlite.insert(Booking.__table__).on_conflict_do_nothing().returning(_B.id)
 _TAKE_NUMBER = (update(Shop.__table__).where(_SHOPS.id == bindparam("shop"))
                 .values(next_booking_number=_SHOPS.next_booking_number + 1)
                 .returning(_SHOPS.next_booking_number - 1))  # fmt: skip
@@ -205,7 +204,7 @@ def _write_hold_in_steps(session: Session, view: av.ShopView, row: dict,
     """Number the booking, write it with its items and its first event (SQLite). No id
     (and only the number spent) when the code was already taken."""
     code = _next_code(session, view)
-    booking_id = session.execute(_INSERT_BOOKING[session.get_bind().dialect.name], {**row, "code": code}).scalar()
+    booking_id = session.execute(_INSERT_BOOKING, {**row, "code": code}).scalar()
     if booking_id is None:
         return None, code
     session.execute(insert(BookingItem.__table__), [
