@@ -134,6 +134,8 @@ def parse(text: str) -> Parsed | None:
     if tokens and booking_number(tokens[0]) and len(tokens) > 1:  # "1042 ready"
         code, tokens = booking_number(tokens[0]), tokens[1:]
     keys = [_key(t) for t in tokens]
+    if not keys:  # "/@pitstop_bot": nothing but the bot's name
+        return None
     best: list[tuple[int, bool, str]] = []
     for name, phrase in _starting_like(keys[0]):
         k = len(phrase)

@@ -54,7 +54,7 @@ def test_commands_in_four_languages_with_typos(typed, name, code):
     assert (parsed.name, parsed.code) == (name, code)
 
 
-@pytest.mark.parametrize("typed", ["hello", "I'd like an oil change tomorrow", "asante sana", "", "⭐⭐⭐", "x" * 400])
+@pytest.mark.parametrize("typed", ["hello", "I'd like an oil change tomorrow", "asante sana", "", "⭐⭐⭐", "x" * 400, "/@pitstop_bot"])
 def test_ordinary_chat_is_not_a_command(typed):
     assert parse(typed) is None
 
