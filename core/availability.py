@@ -271,7 +271,7 @@ def take_day_and_look(session: Session, shop_id: int, day: date, start: datetime
     committed). SQLite: writers are serial already, so the day is always ours, and
     overdue holds are not counted (assumed present)."""
     if session.get_bind().dialect.name != "postgresql":
-        return DayLook(True, occupied(session, shop_id, start, end, now), overdue_holds=True)
+        return lock_day_and_look(session, shop_id, day, start, end, now)
     connection = session.connection()  # the one the statement runs on, to close if cut short
     try:
         row = session.execute(_TAKE_DAY_AND_LOOK, {
@@ -287,6 +287,14 @@ def take_day_and_look(session: Session, shop_id: int, day: date, start: datetime
     ours, starts, ends, mechanics, bays, overdue = row
     busy = [slots.Occupied(*taken) for taken in zip(starts or (), ends or (), mechanics or (), bays or (), strict=True)]
     return DayLook(ours, busy, overdue_holds=overdue > 0)
+
+
+def lock_day_and_look(session: Session, shop_id: int, day: date, start: datetime, end: datetime,
+                      now: datetime) -> DayLook:  # fmt: skip
+    """Queue for the day's lock like any writer, then look: the day is ours. Overdue
+    holds are not counted here (assumed present)."""
+    lock_days(session, shop_id, [day])
+    return DayLook(True, occupied(session, shop_id, start, end, now), overdue_holds=True)
 
 
 _OCCUPYING_NAMES = sorted(s.value for s in OCCUPYING)

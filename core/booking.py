@@ -147,8 +147,7 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
         if looks < MAX_LOOKS:
             look = av.take_day_and_look(session, shop_id, day, lo, hi, now)
         else:
-            av.lock_days(session, shop_id, [day])
-            look = av.DayLook(True, av.occupied(session, shop_id, lo, hi, now), overdue_holds=True)
+            look = av.lock_day_and_look(session, shop_id, day, lo, hi, now)
         slot = fit(look.busy)
         looks += 1
     if slot is None:  # what we read answers "which times then?" without asking again

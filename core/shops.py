@@ -42,6 +42,18 @@ def shop_spec(shop: Shop) -> ShopSpec:
     return parse_shop(shop.config)
 
 
+def repeated_prefixes(named: list[tuple[str, ShopSpec]]) -> list[tuple[str, str]]:
+    """(name, problem) for each shop file that gives another shop's prefix again, among
+    files loaded together: found before anything is written."""
+    first: dict[str, tuple[str, str]] = {}
+    problems = []
+    for name, spec in named:
+        other_name, other_slug = first.setdefault(spec.code_prefix, (name, spec.slug))
+        if other_slug != spec.slug:
+            problems.append((name, _prefix_problem(spec.code_prefix, f"is also the prefix in {other_name}")))
+    return problems
+
+
 def _refuse_a_prefix_taken(session: Session, spec: ShopSpec) -> None:
     """Booking codes never repeat: a prefix another shop has, or had (its bookings carry
     it), would number MM-1001 again. Loads take turns here on PostgreSQL, so that two
@@ -50,11 +62,16 @@ def _refuse_a_prefix_taken(session: Session, spec: ShopSpec) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOADING})
     prefix = spec.code_prefix
     now = session.scalar(select(Shop.slug).where(Shop.code_prefix == prefix, Shop.slug != spec.slug).limit(1))
+    if now:
+        raise ShopFileError([_prefix_problem(prefix, f"is already the prefix of shop {now}")])
     once = session.scalar(select(Shop.slug).join(Booking, Booking.shop_id == Shop.id)
                           .where(Booking.code.like(f"{prefix}-%"), Shop.slug != spec.slug).limit(1))  # fmt: skip
-    taken = f"is already the prefix of shop {now}" if now else f"is in the booking codes of shop {once}" if once else None
-    if taken:
-        raise ShopFileError([f"code_prefix: {prefix!r} {taken}; give each shop its own, so booking codes never repeat"])
+    if once:
+        raise ShopFileError([_prefix_problem(prefix, f"is in the booking codes of shop {once}")])
+
+
+def _prefix_problem(prefix: str, why: str) -> str:
+    return f"code_prefix: {prefix!r} {why}; give each shop its own, so booking codes never repeat"
 
 
 _LOADING = 7_370_001  # the advisory lock loads take turns on (one bigint key, apart from the day locks)

@@ -56,7 +56,7 @@ def shop_load(files: tuple[str, ...]) -> None:
     """Create or update shops from TOML files (safe to run again)."""
     from core.runtime import build_runtime
     from core.shopfile import ShopFileError, read_shop_file
-    from core.shops import load_shop
+    from core.shops import load_shop, repeated_prefixes
 
     specs, failed = [], False
     for file in files:
@@ -64,10 +64,11 @@ def shop_load(files: tuple[str, ...]) -> None:
             specs.append(read_shop_file(file))
         except ShopFileError as exc:
             failed = True
-            for line in exc.problems:
-                click.echo(f"{file}: {line}", err=True)
-    if not failed:
-        failed = _prefixes_repeat(files, specs)
+            _complain(file, exc.problems)
+    if not failed:  # only whole files can be compared
+        for file, problem in repeated_prefixes(list(zip(files, specs, strict=True))):
+            failed = True
+            _complain(file, [problem])
     if failed:
         sys.exit(1)
     settings = _settings()
@@ -81,8 +82,7 @@ def shop_load(files: tuple[str, ...]) -> None:
             report = load_shop(runtime.db, spec)
         except ShopFileError as exc:  # a clash with a shop in the database: this one is not loaded
             failed = True
-            for line in exc.problems:
-                click.echo(f"{file}: {line}", err=True)
+            _complain(file, exc.problems)
             continue
         verb = "created" if report.created else ("updated" if report.changes else "unchanged")
         click.echo(f"shop {spec.slug}: {verb}")
@@ -92,17 +92,9 @@ def shop_load(files: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
-def _prefixes_repeat(files, specs) -> bool:
-    """Two files giving different shops one code_prefix: said before anything is written."""
-    first: dict[str, tuple[str, str]] = {}
-    repeated = False
-    for file, spec in zip(files, specs, strict=True):
-        other_file, other_slug = first.setdefault(spec.code_prefix, (file, spec.slug))
-        if other_slug != spec.slug:
-            repeated = True
-            click.echo(f"{file}: code_prefix: {spec.code_prefix!r} is also the prefix in {other_file}; "
-                       "give each shop its own, so booking codes never repeat", err=True)  # fmt: skip
-    return repeated
+def _complain(file: str, problems: list[str]) -> None:
+    for problem in problems:
+        click.echo(f"{file}: {problem}", err=True)
 
 
 @main.command()

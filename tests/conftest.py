@@ -101,6 +101,12 @@ def db(request):
     yield request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_db")
 
 
+@pytest.fixture
+def pg_only(pg_db, pg_url):
+    """The story's database URL, PostgreSQL only (every table emptied)."""
+    return pg_url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request):
     """The story's database URL on both backends: the embedded default and production

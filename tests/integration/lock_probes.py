@@ -6,6 +6,8 @@ import sqlite3
 
 import psycopg
 
+from tests.services import libpq
+
 
 def another_writer_can_go(url: str, outbox_id: int | None = None) -> bool:
     """Can a second connection write right now, without waiting? On SQLite that is the
@@ -21,7 +23,7 @@ def another_writer_can_go(url: str, outbox_id: int | None = None) -> bool:
         finally:
             conn.close()
     which = "" if outbox_id is None else f"WHERE id = {int(outbox_id)}"
-    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+    with psycopg.connect(libpq(url)) as conn:
         try:
             conn.execute(f"SELECT id FROM outbox_messages {which} FOR UPDATE NOWAIT")
             return True

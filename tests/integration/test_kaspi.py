@@ -59,11 +59,6 @@ def atyrau(spec, response_format: str = "xml", allowed_ips=("194.187.247.152", "
 
 
 @pytest.fixture
-def pg_only(pg_db, pg_url):
-    return pg_url
-
-
-@pytest.fixture
 def fake():
     with FakeKaspi() as server:
         yield server

@@ -65,11 +65,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@pytest.fixture
-def pg_only(pg_db, pg_url):
-    return pg_url
-
-
 @contextmanager
 def pitstop(url: str, **env):
     """The runtime every job and the web app use (jobs run in-process, after commit)."""

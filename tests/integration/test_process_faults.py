@@ -21,6 +21,7 @@ from pitstop.fakes.twilio import FakeTwilio
 from tests.conftest import ROOT
 from tests.integration.channel_helpers import shop_env, start_pitstop
 from tests.integration.lock_probes import another_writer_can_go
+from tests.services import libpq
 
 AMINA = 5550001
 
@@ -117,7 +118,7 @@ def test_a_pooled_connection_is_checked_by_listening_and_replaced_once_dropped(p
     try:
         with db.engine.connect() as conn:
             pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-        with db.engine.connect() as conn, psycopg.connect(plain(pg_url), autocommit=True) as watcher:
+        with db.engine.connect() as conn, psycopg.connect(libpq(pg_url), autocommit=True) as watcher:
             last = watcher.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()[0]
             assert last == "ROLLBACK"  # the pool's reset when it was given back; no "SELECT 1" since
             assert watcher.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0] is True
@@ -128,5 +129,3 @@ def test_a_pooled_connection_is_checked_by_listening_and_replaced_once_dropped(p
         db.dispose()
 
 
-def plain(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
