@@ -3,13 +3,20 @@ served by gunicorn, on PostgreSQL and Redis. A mix of new chats, menu taps and c
 bookings across both shops' customers. Prints updates/s and the p50/p95/p99 latency of a
 conversation step. Run by hand (the machine's PostgreSQL and Redis):
 
-    .venv/bin/python bench/webhooks.py [--clients 16] [--seconds 20] [--workers 4]
+    .venv/bin/python bench/webhooks.py [--clients 16] [--seconds 20] [--workers 4] [--threads 1]
+
+The load generator shares the machine's cores with the app, PostgreSQL and Redis, so it
+is kept light (http.client, one kept-alive connection per client where the server
+allows it), and the CPU each of them spent per update is printed beside the figures:
+on a machine this small, those say where the next update per second has to come from.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import itertools
+import json
 import os
 import socket
 import statistics
@@ -22,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
+import requests  # noqa: E402  (waiting for the server only)
 
 from bench.scratch import scratch_database  # noqa: E402
 from core.runtime import build_runtime  # noqa: E402
@@ -55,21 +62,27 @@ def environment(url: str) -> dict[str, str]:
     return env
 
 
-def client(url: str, shop: str, user: int, deadline: float, latencies: list, lock: threading.Lock, ids) -> None:
-    session = requests.Session()
+def client(port: int, shop: str, user: int, deadline: float, latencies: list, lock: threading.Lock, ids) -> None:
+    """One customer chatting as fast as the bot answers. http.client reopens the
+    connection by itself when the server closes it (gunicorn's sync workers do)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
     for kind, value in itertools.cycle(SCRIPT):
         if time.monotonic() > deadline:
-            return
+            break
         uid = next(ids)
         update = update_text(uid, user, value) if kind == "text" else update_callback(uid, user, value, 1)
+        body = json.dumps(update).encode()
         t0 = time.perf_counter()
-        response = session.post(f"{url}/webhooks/telegram/{shop}", json=update, timeout=30,
-                                headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})  # fmt: skip
+        connection.request("POST", f"/webhooks/telegram/{shop}", body, headers)
+        response = connection.getresponse()
+        answer = response.read()
         elapsed = (time.perf_counter() - t0) * 1000
-        if response.status_code != 200:
-            raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+        if response.status != 200:
+            raise RuntimeError(f"{response.status}: {answer[:200]!r}")
         with lock:
             latencies.append(elapsed)
+    connection.close()
 
 
 def main() -> None:
@@ -77,6 +90,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (the Procfile runs 4)")
     args = parser.parse_args()
 
     with scratch_database(BASE) as url:
@@ -92,40 +106,70 @@ def serve_and_measure(url: str, args) -> None:
 
     port = free_port()
     server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning", "webhooks:create_app()"], cwd=ROOT, env=env)  # fmt: skip
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(args.workers), "--threads", str(args.threads),
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "webhooks:create_app()"], cwd=ROOT, env=env)  # fmt: skip
     try:
-        measure(f"http://127.0.0.1:{port}", args)
+        measure(port, server.pid, args)
     finally:
         server.terminate()
         server.wait(10)
 
 
-def measure(app: str, args) -> None:
+def measure(port: int, server_pid: int, args) -> None:
     for _ in range(300):
         try:
-            requests.get(f"{app}/healthz", timeout=5)
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
             break
         except requests.RequestException:
             time.sleep(0.1)
     latencies: list[float] = []
     lock, ids = threading.Lock(), itertools.count(1)
     deadline = time.monotonic() + args.seconds
+    cpu_before = cpu_seconds(server_pid)
     started = time.monotonic()
-    threads = [threading.Thread(target=client, args=(app, list(SHOPS)[i % 2], 900000 + i, deadline, latencies, lock, ids))
+    threads = [threading.Thread(target=client, args=(port, list(SHOPS)[i % 2], 900000 + i, deadline, latencies, lock, ids))
                for i in range(args.clients)]  # fmt: skip
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     took = time.monotonic() - started
+    cpu_after = cpu_seconds(server_pid)
     q = statistics.quantiles(latencies, n=100)
     print(f"webhooks_updates {len(latencies)}")
     print(f"webhooks_updates_per_second {len(latencies) / took:.0f}")
     print(f"webhooks_step_p50_ms {q[49]:.1f}")
     print(f"webhooks_step_p95_ms {q[94]:.1f}")
     print(f"webhooks_step_p99_ms {q[98]:.1f}")
-    print(f"webhooks_clients {args.clients} gunicorn_workers {args.workers}")
+    for part in cpu_after:
+        spent = cpu_after[part] - cpu_before.get(part, 0.0)
+        print(f"webhooks_cpu_ms_per_update_{part} {spent / len(latencies) * 1000:.2f}")
+    print(f"webhooks_clients {args.clients} gunicorn_workers {args.workers} threads {args.threads}")
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds spent so far by the app (gunicorn and its workers), PostgreSQL, Redis
+    and this load generator, read from /proc (Linux); PostgreSQL and Redis count every
+    process of theirs on the machine. Empty where there is no /proc."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+    spent = {"web": 0.0, "postgres": 0.0, "redis": 0.0, "load_generator": sum(os.times()[:2])}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name, _, rest = (entry / "stat").read_text().rpartition(")")
+            fields = rest.split()
+        except OSError:  # the process ended meanwhile
+            continue
+        command, parent = name.split("(", 1)[1], int(fields[1])
+        part = "web" if server_pid in (int(entry.name), parent) else "postgres" if command.startswith("postgres") \
+            else "redis" if command.startswith("redis") else None  # fmt: skip
+        if part:
+            spent[part] += (int(fields[11]) + int(fields[12])) / tick
+    return spent
 
 
 if __name__ == "__main__":

@@ -13,20 +13,20 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from bot import engine
 from bot.commands import execute
 from bot.context import DbContext
 from bot.model import Event
 from core import outbox
-from core.customers import customer_for
+from core.customers import customer_for, known_identity
 from core.db import Database, per_transaction, undoable
 from core.i18n import N_
 from core.messages import Msg, Reply
-from core.models import Conversation, OutboxMessage
+from core.models import ChannelIdentity, Conversation, OutboxMessage
 
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 6  # command → outcome → step rounds in one message; more means a bug
@@ -86,18 +86,9 @@ def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, langua
     chat.state, chat.data, chat.language = state, data, language
     chat.version += 1
     chat.updated_at = now
-    ids = []
-    if callback_id:  # stop the tapped button's spinner
-        row = outbox.send(session, shop_id=shop_id, channel=channel, address=chat_id, language=language,
-                          reply=Reply(()), kind="callback_answer", extra={"callback_id": callback_id},
-                          dedupe_key=f"answer:{reply_key}" if reply_key else None, now=now)  # fmt: skip
-        ids += [row.id] if row is not None else []
-    for i, reply in enumerate(replies):
-        key = f"reply:{reply_key}:{i}" if reply_key else None
-        row = outbox.send(session, shop_id=shop_id, channel=channel, address=chat_id, language=language,
-                          reply=reply, dedupe_key=key, now=now, extra=first_extra if i == 0 else None)  # fmt: skip
-        if row is not None:
-            ids.append(row.id)
+    ids = outbox.answer(session, shop_id=shop_id, channel=channel, address=chat_id, language=language,
+                        replies=replies, now=now, reply_key=reply_key, callback_id=callback_id,
+                        first_extra=first_extra)  # fmt: skip
     return Handled(state, replies, ids, language)
 
 
@@ -113,20 +104,36 @@ def conversation(session: Session, shop_id: int, channel: str, chat_id: str, now
 
 
 def _lock_conversation(session: Session, shop_id: int, channel: str, chat_id: str, now: datetime) -> Conversation:
-    query = select(Conversation).where(Conversation.shop_id == shop_id, Conversation.channel == channel,
-                                       Conversation.chat_id == chat_id).with_for_update()  # fmt: skip
-    row = session.scalar(query)
-    if row is not None:
-        return row
-    try:
-        with session.begin_nested():
-            row = Conversation(shop_id=shop_id, channel=channel, chat_id=chat_id, state="start",
-                               data={}, version=0, updated_at=now)  # fmt: skip
-            session.add(row)
-            session.flush()
-        return session.scalar(query)
-    except IntegrityError:  # another process created it a moment ago
-        return session.scalar(query)
+    """Lock the row, and read the chat's customer with it: nearly every message needs
+    the customer next (`customer_for`), and this saves asking for them separately."""
+    key = {"shop": shop_id, "channel": channel, "chat": chat_id}
+    found = session.execute(_LOCK_CONVERSATION, key).first()
+    if found is None:
+        try:
+            with session.begin_nested():
+                session.add(Conversation(shop_id=shop_id, channel=channel, chat_id=chat_id, state="start",
+                                         data={}, version=0, updated_at=now))  # fmt: skip
+                session.flush()
+        except IntegrityError:  # another process created it a moment ago
+            pass
+        found = session.execute(_LOCK_CONVERSATION, key).one()
+    row, identity = found
+    known_identity(session, shop_id, channel, chat_id, identity)
+    return row
+
+
+# Built once: every message takes this lock first (binding values is far cheaper than building).
+# FOR UPDATE OF the conversation alone: the customer's rows are only read.
+_LOCK_CONVERSATION = (
+    select(Conversation, ChannelIdentity)
+    .outerjoin(ChannelIdentity, and_(ChannelIdentity.shop_id == Conversation.shop_id,
+                                     ChannelIdentity.channel == Conversation.channel,
+                                     ChannelIdentity.address == Conversation.chat_id))
+    .options(joinedload(ChannelIdentity.customer))
+    .where(Conversation.shop_id == bindparam("shop"), Conversation.channel == bindparam("channel"),
+           Conversation.chat_id == bindparam("chat"))
+    .with_for_update(of=Conversation.__table__)
+)  # fmt: skip
 
 
 def _supported(session: Session, shop_id: int, hint: str | None) -> str:

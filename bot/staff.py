@@ -241,13 +241,7 @@ def converse(session: Session, shop_id: int, staff: Staff, channel: str, chat_id
 
 def _write(session: Session, shop_id: int, channel: str, chat_id: str, lang: str, replies: list[Reply], now: datetime,
            inbox_id: int | None, callback_id: str | None, first_extra: dict | None = None) -> None:  # fmt: skip
-    if callback_id:  # stop the tapped button's spinner
-        outbox.send(session, shop_id=shop_id, channel=channel, address=chat_id, language=lang, reply=Reply(()),
-                    kind="callback_answer", extra={"callback_id": callback_id},
-                    dedupe_key=f"answer:{inbox_id}" if inbox_id else None, now=now)  # fmt: skip
-    for i, reply in enumerate(replies):
-        outbox.send(session, shop_id=shop_id, channel=channel, address=chat_id, language=lang, reply=reply,
-                    dedupe_key=f"reply:{inbox_id}:{i}" if inbox_id else None, now=now,
-                    extra=first_extra if i == 0 else None)  # fmt: skip
+    outbox.answer(session, shop_id=shop_id, channel=channel, address=chat_id, language=lang, replies=replies,
+                  now=now, reply_key=inbox_id, callback_id=callback_id, first_extra=first_extra)
 
 

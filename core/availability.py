@@ -104,12 +104,13 @@ def shop_view(session: Session, shop_id: int) -> ShopView:
 
 _SHOPS = Shop.__table__.c
 _STAMP = select(_SHOPS.updated_at).where(_SHOPS.id == bindparam("shop"))
+_BY_SLUG = select(_SHOPS.id, _SHOPS.updated_at).where(_SHOPS.slug == bindparam("slug"))  # built once: every webhook asks
 
 
 def shop_view_by_slug(session: Session, slug: str) -> ShopView | None:
     """The view of the shop a webhook path names (None for an unknown slug), found with
     the same one small query."""
-    found = session.execute(select(Shop.id, Shop.updated_at).where(Shop.slug == slug)).first()
+    found = session.execute(_BY_SLUG, {"slug": slug}).first()
     if found is None:
         return None
     shop_id, stamp = found

@@ -244,6 +244,21 @@ def insert_once(session: Session, model: type, values: dict, unique: list[str]) 
     return session.execute(statement, values).scalar()
 
 
+def insert_all_once(session: Session, model: type, rows: list[dict], unique: str) -> dict:
+    """`insert_once` for several rows in one statement: {unique value: new id} for the
+    rows written; a row whose `unique` value exists already is left out."""
+    dialect = session.get_bind().dialect.name
+    key = (model, unique, dialect, "all")
+    statement = _INSERT_ONCE.get(key)
+    if statement is None:
+        table = model.__table__
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = _INSERT_ONCE[key] = insert(table).on_conflict_do_nothing(index_elements=[unique]) \
+            .returning(table.c.id, table.c[unique])  # fmt: skip
+    written = session.execute(statement, rows[0] if len(rows) == 1 else rows)
+    return {value: row_id for row_id, value in written}
+
+
 _INSERT_ONCE: dict[tuple, object] = {}
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from core.db import defer, insert_once
+from core.db import defer, insert_all_once, insert_once
 from core.messages import Reply
 from core.models import Booking, ChannelIdentity, Customer, OutboxMessage, Staff, utcnow
 
@@ -36,23 +36,54 @@ def send(session: Session, *, shop_id: int, channel: str, address: str, language
          reply: Reply, dedupe_key: str | None = None, kind: str = "text",
          extra: dict | None = None, now: datetime | None = None) -> Queued | None:  # fmt: skip
     """Write a message to deliver; None if one with this dedupe_key was written before."""
-    at = now or utcnow()
-    values = {"shop_id": shop_id, "channel": channel, "address": address, "language": language, "kind": kind,
-              "body": reply.to_json() | (extra or {}), "dedupe_key": dedupe_key, "status": "pending",
-              "attempts": 0, "next_attempt_at": at, "created_at": at}  # fmt: skip
+    values = _values(shop_id, channel, address, language, reply, kind, extra, now) | {"dedupe_key": dedupe_key}
     if dedupe_key is not None:
         row_id = insert_once(session, OutboxMessage, values, ["dedupe_key"])
         if row_id is None:
             return None
     else:
         row_id = session.execute(_INSERT, values).scalar()
-    from bot.delivery import deliver  # the channel senders live with the channels
-
-    defer(session, deliver, row_id, job_id=f"deliver-{row_id}", first=True)
+    _deliver_after_commit(session, row_id)
     return Queued(row_id, shop_id, channel, address, language)
 
 
+def _values(shop_id: int, channel: str, address: str, language: str, reply: Reply, kind: str, extra: dict | None,
+            now: datetime | None) -> dict:  # fmt: skip
+    at = now or utcnow()
+    return {"shop_id": shop_id, "channel": channel, "address": address, "language": language, "kind": kind,
+            "body": reply.to_json() | (extra or {}), "status": "pending", "attempts": 0, "next_attempt_at": at,
+            "created_at": at}  # fmt: skip
+
+
+def _deliver_after_commit(session: Session, row_id: int) -> None:
+    from bot.delivery import deliver  # the channel senders live with the channels
+
+    defer(session, deliver, row_id, job_id=f"deliver-{row_id}", first=True)
+
+
 _INSERT = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
+
+
+def answer(session: Session, *, shop_id: int, channel: str, address: str, language: str, replies: list[Reply],
+           now: datetime, reply_key: int | str | None = None, callback_id: str | None = None,
+           first_extra: dict | None = None) -> list[int]:  # fmt: skip
+    """The answer to one inbound message: stop the tapped button's spinner (Telegram),
+    then the replies in order. `reply_key` (the inbox row's id) makes it idempotent: a
+    repeat of the delivery writes nothing. All of it in one statement; the ids written."""
+    drafts = [("callback_answer", Reply(()), {"callback_id": callback_id}, f"answer:{reply_key}")] if callback_id else []
+    drafts += [("text", reply, first_extra if i == 0 else None, f"reply:{reply_key}:{i}")
+               for i, reply in enumerate(replies)]  # fmt: skip
+    if reply_key is None:  # nothing to recognise a repeat by: one by one
+        queued = [send(session, shop_id=shop_id, channel=channel, address=address, language=language, reply=reply,
+                       kind=kind, extra=extra, now=now) for kind, reply, extra, _ in drafts]  # fmt: skip
+        return [q.id for q in queued if q is not None]
+    rows = [_values(shop_id, channel, address, language, reply, kind, extra, now) | {"dedupe_key": dedupe_key}
+            for kind, reply, extra, dedupe_key in drafts]  # fmt: skip
+    written = insert_all_once(session, OutboxMessage, rows, "dedupe_key") if rows else {}
+    ids = [written[row["dedupe_key"]] for row in rows if row["dedupe_key"] in written]
+    for row_id in ids:
+        _deliver_after_commit(session, row_id)
+    return ids
 
 
 def reach(session: Session, customer: Customer, prefer: str | None = None) -> ChannelIdentity | None:
