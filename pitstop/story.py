@@ -188,6 +188,7 @@ class TelegramUser:
                                  headers={"X-Telegram-Bot-Api-Secret-Token": secret})  # fmt: skip
         if response.status_code != 200:
             raise StoryBroke(f"the Telegram webhook answered {response.status_code}: {response.text[:200]}")
+        self.world.telegram.webhook_reply(response.json(), self.world.tokens[self.shop])  # as Telegram does
 
     def _uid(self) -> int:
         return self.user_id * 1000 + next(self.updates)

@@ -3,12 +3,18 @@
 Authenticate (the secret token Telegram echoes, compared in constant time), parse,
 record in the inbox under the update_id, answer through the conversation, acknowledge.
 A wrong secret is refused with 403 and nothing is stored.
+
+A tap on a button is acknowledged with the Bot API call that stops its spinner
+(Telegram carries out one call given in a webhook's response), once the replies are
+safely in the outbox: no outbox row, job or request of our own for it. Long polling,
+which has no response to carry it, answers taps through the outbox.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+from dataclasses import replace
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
@@ -31,7 +37,11 @@ def update(slug: str):
         inbound = telegram.parse(data) if isinstance(data, dict) else None
         if inbound is None:
             return jsonify(error="not a Telegram update"), 400
-        result = process(uow.session, shop_id, inbound, telegram.raw_json(request.get_data()), runtime.now())
+        tap = inbound.callback_id
+        result = process(uow.session, shop_id, replace(inbound, callback_id=None),
+                         telegram.raw_json(request.get_data()), runtime.now())  # fmt: skip
+    if tap:
+        return jsonify(method="answerCallbackQuery", callback_query_id=tap)
     return jsonify(ok=True, duplicate=result.duplicate)
 
 

@@ -49,7 +49,10 @@ and the messages it sent): ``update_text``, ``update_callback``, ``update_contac
 exactly the shape of ``/work/shared/fixtures/telegram/*.json`` and parse with
 ``telegram.Update.de_json``. Feed them with ``queue_update`` (served by getUpdates) or
 ``push_update`` (POSTed to the webhook set with setWebhook, with the
-``X-Telegram-Bot-Api-Secret-Token`` header, like Telegram does).
+``X-Telegram-Bot-Api-Secret-Token`` header, like Telegram does). A webhook that answers
+with a Bot API call (``{"method": "answerCallbackQuery", ...}``) has it carried out, as
+Telegram does: ``push_update`` does so itself, and ``webhook_reply(body)`` does it for a
+response the test got some other way (a Flask test client).
 """
 
 from __future__ import annotations
@@ -513,7 +516,18 @@ class FakeTelegram(FakeServer):
         with self._lock:
             self._webhook_deliveries.append({"url": target, "update": update,
                                              "headers": headers, "status": resp.status_code})
+        if resp.status_code == 200 and resp.headers.get("Content-Type", "").startswith("application/json"):
+            self.webhook_reply(resp.json(), token)
         return resp
+
+    def webhook_reply(self, body: Any, token: str | None = None) -> None:
+        """Carry out the Bot API call a webhook gave in its response, as Telegram does:
+        like a request of the bot's own, whose result nobody sees. Any other body is
+        just an acknowledgement."""
+        if not isinstance(body, dict) or not isinstance(body.get("method"), str):
+            return
+        params = {k: v for k, v in body.items() if k != "method"}
+        _requests.post(f"{self.url}/bot{token or self.token}/{body['method']}", json=params, timeout=10)
 
     def update_text(self, update_id: int, user_id: int, text: str, **kw: Any) -> dict:
         """Like the module function; ``message_id`` defaults to the chat's next id."""

@@ -50,8 +50,13 @@ class Pitstop:
         return self.app.test_client()
 
     def telegram_post(self, update: dict, slug="mwangaza-motors", secret=SECRET):
-        return self.client.post(f"/webhooks/telegram/{slug}", json=update,
-                                headers={"X-Telegram-Bot-Api-Secret-Token": secret})
+        """Post as Telegram does, and carry out a Bot API call given in the answer, as
+        Telegram does too."""
+        response = self.client.post(f"/webhooks/telegram/{slug}", json=update,
+                                    headers={"X-Telegram-Bot-Api-Secret-Token": secret})  # fmt: skip
+        if response.status_code == 200:
+            self.telegram.webhook_reply(response.get_json(silent=True))
+        return response
 
     def say(self, user_id: int, text: str, lang="en", slug="mwangaza-motors"):
         update = self.telegram.update_text(next(self.update_ids), user_id, text, language_code=lang)

@@ -83,6 +83,17 @@ def test_long_polling_answers_through_the_same_inbox(pitstop):
     assert polling.poll_once(pitstop.runtime, "mwangaza-motors", offset, timeout=0) == offset
 
 
+def test_long_polling_answers_a_tap_through_the_outbox(pitstop):
+    """No webhook response to carry the answer: the tap's spinner is stopped by a request."""
+    telegram = pitstop.telegram
+    telegram.queue_update(telegram.update_text(601, 4243, "/start"))
+    polling.poll_once(pitstop.runtime, "mwangaza-motors", None, timeout=0)
+    tap = telegram.update_callback(602, 4243, "lang:en", telegram.last_message(4243)["message_id"])
+    telegram.queue_update(tap)
+    polling.poll_once(pitstop.runtime, "mwangaza-motors", 602, timeout=0)
+    assert [a["callback_query_id"] for a in telegram.answered_callbacks()] == [tap["callback_query"]["id"]]
+
+
 def test_set_webhook_registers_the_public_url_with_the_secret(pitstop):
     url = polling.register_webhook(pitstop.runtime, "mwangaza-motors")
     assert url == f"{PUBLIC}/webhooks/telegram/mwangaza-motors"

@@ -60,6 +60,21 @@ def test_the_same_update_delivered_five_times_gets_one_set_of_replies(pitstop):
     assert count(pitstop, InboxUpdate) == 1
 
 
+def test_a_tap_is_answered_in_the_webhooks_response_and_its_reply_through_the_outbox(pitstop):
+    pitstop.say(AMINA, "/start")
+    menu = pitstop.telegram.last_message(AMINA)["message_id"]
+    tap = pitstop.telegram.update_callback(next(pitstop.update_ids), AMINA, "lang:en", menu)
+    response = pitstop.telegram_post(tap)
+    tap_id = tap["callback_query"]["id"]
+    assert response.get_json() == {"method": "answerCallbackQuery", "callback_query_id": tap_id}
+    assert [a["callback_query_id"] for a in pitstop.telegram.answered_callbacks()] == [tap_id]
+    assert count(pitstop, OutboxMessage, OutboxMessage.kind == "callback_answer") == 0  # no row, job or request of ours
+    assert pitstop.telegram.sent_messages(AMINA)[-1]["method"] == "editMessageText"  # the menu, as before
+
+    assert pitstop.telegram_post(tap).get_json() == response.get_json()  # a repeat: answered again, nothing more
+    assert count(pitstop, OutboxMessage) == 2  # the welcome and the menu
+
+
 def test_a_wrong_secret_is_refused_and_nothing_is_stored(pitstop):
     update = pitstop.telegram.update_text(78, AMINA, "/start")
     assert pitstop.telegram_post(update, secret="guess").status_code == 403
@@ -117,7 +132,7 @@ def test_a_step_that_fails_half_way_leaves_nothing_behind_and_says_sorry(pitstop
     delivered = [int(job.removeprefix("deliver-")) for job in pitstop.runtime.queue.ran[jobs_before:]]
     with pitstop.runtime.db.uow() as uow:  # no job was queued for a message the failure undid
         written = set(uow.session.scalars(select(OutboxMessage.id).where(OutboxMessage.id.in_(delivered))))
-    assert len(delivered) == 2 and set(delivered) == written  # the tap's answer and the apology
+    assert len(delivered) == 1 and set(delivered) == written  # the apology (the webhook's response answers the tap)
 
     monkeypatch.setattr(runner, "execute", real_execute)
     pitstop.tap(AMINA, "pay:cash")  # the conversation kept its place: the same tap now books
