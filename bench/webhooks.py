@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (the Procfile runs 4)")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (the Procfile runs 1)")
     args = parser.parse_args()
 
     with scratch_database(BASE) as url:
@@ -141,21 +141,22 @@ def measure(port: int, server_pid: int, args) -> None:
     print(f"webhooks_step_p50_ms {q[49]:.1f}")
     print(f"webhooks_step_p95_ms {q[94]:.1f}")
     print(f"webhooks_step_p99_ms {q[98]:.1f}")
-    for part in cpu_after:
-        spent = cpu_after[part] - cpu_before.get(part, 0.0)
+    for part, spent in cpu_per_part(cpu_before, cpu_after).items() if cpu_after else ():
         print(f"webhooks_cpu_ms_per_update_{part} {spent / len(latencies) * 1000:.2f}")
     print(f"webhooks_clients {args.clients} gunicorn_workers {args.workers} threads {args.threads}")
 
 
-def cpu_seconds(server_pid: int) -> dict[str, float]:
-    """CPU seconds spent so far by the app (gunicorn and its workers), PostgreSQL, Redis
-    and this load generator, read from /proc (Linux); PostgreSQL and Redis count every
-    process of theirs on the machine. Empty where there is no /proc."""
+def cpu_seconds(server_pid: int) -> dict[tuple[str, int], tuple[float, float]]:
+    """CPU seconds so far of each process of the app (gunicorn and its workers), of
+    PostgreSQL and Redis (every process of theirs on the machine, so nothing else should
+    use them meanwhile) and of this load generator, read from /proc (Linux): by (part,
+    pid), its own and that of the children it has reaped (a backend that ended). Empty
+    where there is no /proc."""
     proc = Path("/proc")
     if not proc.is_dir():
         return {}
     tick = os.sysconf("SC_CLK_TCK")
-    spent = {"web": 0.0, "postgres": 0.0, "redis": 0.0, "load_generator": sum(os.times()[:2])}
+    spent = {("load_generator", os.getpid()): (sum(os.times()[:2]), 0.0)}
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
@@ -164,13 +165,24 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
             fields = rest.split()
         except OSError:  # the process ended meanwhile
             continue
-        command, parent = name.split("(", 1)[1], int(fields[1])
-        part = "web" if server_pid in (int(entry.name), parent) else "postgres" if command.startswith("postgres") \
+        command, pid, parent = name.split("(", 1)[1], int(entry.name), int(fields[1])
+        part = "web" if server_pid in (pid, parent) else "postgres" if command.startswith("postgres") \
             else "redis" if command.startswith("redis") else None  # fmt: skip
         if part:
-            spent[part] += (int(fields[11]) + int(fields[12])) / tick
+            own, reaped = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+            spent[(part, pid)] = (own / tick, reaped / tick)
     return spent
 
+
+def cpu_per_part(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds each part spent between two readings: what each process spent since
+    the first (all of it, for one started since), plus what its children that ended
+    meanwhile had spent (all their life: a little too much, never too little)."""
+    parts = {"web": 0.0, "postgres": 0.0, "redis": 0.0, "load_generator": 0.0}
+    for (part, pid), (own, reaped) in after.items():
+        own_before, reaped_before = before.get((part, pid), (0.0, 0.0))
+        parts[part] += own - own_before + reaped - reaped_before
+    return parts
 
 if __name__ == "__main__":
     main()

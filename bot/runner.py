@@ -13,20 +13,20 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from bot import engine
 from bot.commands import execute
 from bot.context import DbContext
 from bot.model import Event
 from core import outbox
-from core.customers import customer_for, known_identity
+from core.customers import customer_for
 from core.db import Database, per_transaction, undoable
 from core.i18n import N_
 from core.messages import Msg, Reply
-from core.models import ChannelIdentity, Conversation, OutboxMessage
+from core.models import Conversation, OutboxMessage
 
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 6  # command → outcome → step rounds in one message; more means a bug
@@ -104,36 +104,26 @@ def conversation(session: Session, shop_id: int, channel: str, chat_id: str, now
 
 
 def _lock_conversation(session: Session, shop_id: int, channel: str, chat_id: str, now: datetime) -> Conversation:
-    """Lock the row, and read the chat's customer with it: nearly every message needs
-    the customer next (`customer_for`), and this saves asking for them separately."""
     key = {"shop": shop_id, "channel": channel, "chat": chat_id}
-    found = session.execute(_LOCK_CONVERSATION, key).first()
-    if found is None:
-        try:
-            with session.begin_nested():
-                session.add(Conversation(shop_id=shop_id, channel=channel, chat_id=chat_id, state="start",
-                                         data={}, version=0, updated_at=now))  # fmt: skip
-                session.flush()
-        except IntegrityError:  # another process created it a moment ago
-            pass
-        found = session.execute(_LOCK_CONVERSATION, key).one()
-    row, identity = found
-    known_identity(session, shop_id, channel, chat_id, identity)
-    return row
+    row = session.scalar(_LOCK_CONVERSATION, key)
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            session.add(Conversation(shop_id=shop_id, channel=channel, chat_id=chat_id, state="start",
+                                     data={}, version=0, updated_at=now))  # fmt: skip
+            session.flush()
+    except IntegrityError:  # another process created it a moment ago
+        pass
+    return session.scalar(_LOCK_CONVERSATION, key)
 
 
 # Built once: every message takes this lock first (binding values is far cheaper than building).
-# FOR UPDATE OF the conversation alone: the customer's rows are only read.
-_LOCK_CONVERSATION = (
-    select(Conversation, ChannelIdentity)
-    .outerjoin(ChannelIdentity, and_(ChannelIdentity.shop_id == Conversation.shop_id,
-                                     ChannelIdentity.channel == Conversation.channel,
-                                     ChannelIdentity.address == Conversation.chat_id))
-    .options(joinedload(ChannelIdentity.customer))
-    .where(Conversation.shop_id == bindparam("shop"), Conversation.channel == bindparam("channel"),
-           Conversation.chat_id == bindparam("chat"))
-    .with_for_update(of=Conversation.__table__)
-)  # fmt: skip
+# The lock alone: a row of another table read in the same statement would come from before
+# a wait for the lock (PostgreSQL re-reads only the locked row), so the customer is read after.
+_LOCK_CONVERSATION = select(Conversation).where(
+    Conversation.shop_id == bindparam("shop"), Conversation.channel == bindparam("channel"),
+    Conversation.chat_id == bindparam("chat")).with_for_update()  # fmt: skip
 
 
 def _supported(session: Session, shop_id: int, hint: str | None) -> str:

@@ -334,7 +334,7 @@ def mark_no_show(db: Database | Session, booking_id: int, actor: str, now: datet
 
 
 def _spend(session: Session, customer_id: int, now: datetime, view: av.ShopView, cost: int) -> int:
-    customer = session.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
+    customer = session.scalar(_LOCK_CUSTOMER, {"customer": customer_id})
     refresh_tokens(customer, now, view)
     for _ in range(cost):
         spent = policy.spend_token(policy.Tokens(customer.tokens, customer.tokens_reset_on))
@@ -345,11 +345,17 @@ def _spend(session: Session, customer_id: int, now: datetime, view: av.ShopView,
 def reset_tokens(db: Database | Session, customer_id: int, now: datetime) -> int:
     """The owner forgives: the customer's tokens go back to the shop's monthly number."""
     with session_of(db) as s:
-        customer = s.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
+        customer = s.scalar(_LOCK_CUSTOMER, {"customer": customer_id})
         view = av.shop_view(s, customer.shop_id)
         customer.tokens = view.spec.cancellation.tokens
         customer.tokens_reset_on = view.local_day(now).replace(day=1)
         return customer.tokens
+
+
+# The customer as the lock finds them: one already read in this transaction (the chat's
+# customer, read before the lock) is overwritten with what another transaction committed.
+_LOCK_CUSTOMER = select(Customer).where(Customer.id == bindparam("customer")).with_for_update() \
+    .execution_options(populate_existing=True)  # fmt: skip
 
 
 def expire_overdue_holds(session: Session, shop_id: int | None, now: datetime) -> list[int]:

@@ -9,7 +9,6 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from core.db import per_transaction
 from core.models import ChannelIdentity, Customer, Vehicle
 
 # When a customer last wrote is kept to the minute: a dialogue of quick taps costs no
@@ -44,10 +43,7 @@ def customer_for(session: Session, shop_id: int, channel: str, address: str, *, 
     Two first messages from one person processed at once may both try to create the
     customer; the unique (shop, channel, address) lets one win and the other read it.
     """
-    known = per_transaction(session, KNOWN_IDENTITIES)
-    key = (shop_id, channel, address)
-    identity = known[key] if key in known else \
-        session.scalar(_IDENTITY, {"shop": shop_id, "channel": channel, "address": address})  # fmt: skip
+    identity = session.scalar(_IDENTITY, {"shop": shop_id, "channel": channel, "address": address})
     if identity is None:
         customer = Customer(shop_id=shop_id, name=name, phone=phone, language=language)
         try:
@@ -59,9 +55,7 @@ def customer_for(session: Session, shop_id: int, channel: str, address: str, *, 
                 session.add(identity)
                 session.flush()
         except IntegrityError:
-            known.pop(key, None)  # the other process's rows are there now: read them
             return customer_for(session, shop_id, channel, address, language=language, now=now)
-        known[key] = identity
     if now is not None and (identity.last_inbound_at is None or now - identity.last_inbound_at >= SEEN_STEP):
         identity.last_inbound_at = now
     customer = identity.customer
@@ -72,14 +66,6 @@ def customer_for(session: Session, shop_id: int, channel: str, address: str, *, 
     return customer
 
 
-def known_identity(session: Session, shop_id: int, channel: str, address: str,
-                   identity: ChannelIdentity | None) -> None:
-    """Tell `customer_for` what this chat's identity is (None: there is none yet), read
-    in this transaction alongside something else, so it need not be asked again."""
-    per_transaction(session, KNOWN_IDENTITIES)[(shop_id, channel, address)] = identity
-
-
-KNOWN_IDENTITIES = "known_identities"
 # Built once: every chat message asks it (binding values is far cheaper than building).
 _IDENTITY = select(ChannelIdentity).options(joinedload(ChannelIdentity.customer)).where(
     ChannelIdentity.shop_id == bindparam("shop"), ChannelIdentity.channel == bindparam("channel"),

@@ -233,30 +233,28 @@ def insert_once(session: Session, model: type, values: dict, unique: list[str]) 
     """Insert a row unless one with the same `unique` columns exists; the new row's id,
     or None when it was already there. One statement, no savepoint: a delivery or a
     message that arrives twice is the common case on the hot path, not an error."""
-    dialect = session.get_bind().dialect.name
-    key = (model, tuple(unique), dialect)
-    statement = _INSERT_ONCE.get(key)
-    if statement is None:  # built once per table: the hot path only binds values
-        table = model.__table__
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = _INSERT_ONCE[key] = insert(table).on_conflict_do_nothing(index_elements=unique) \
-            .returning(table.c.id)  # fmt: skip
-    return session.execute(statement, values).scalar()
+    return session.execute(_insert_ignoring(session, model, tuple(unique), False), values).scalar()
 
 
 def insert_all_once(session: Session, model: type, rows: list[dict], unique: str) -> dict:
     """`insert_once` for several rows in one statement: {unique value: new id} for the
     rows written; a row whose `unique` value exists already is left out."""
-    dialect = session.get_bind().dialect.name
-    key = (model, unique, dialect, "all")
-    statement = _INSERT_ONCE.get(key)
-    if statement is None:
-        table = model.__table__
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = _INSERT_ONCE[key] = insert(table).on_conflict_do_nothing(index_elements=[unique]) \
-            .returning(table.c.id, table.c[unique])  # fmt: skip
+    statement = _insert_ignoring(session, model, (unique,), True)
     written = session.execute(statement, rows[0] if len(rows) == 1 else rows)
     return {value: row_id for row_id, value in written}
+
+
+def _insert_ignoring(session: Session, model: type, unique: tuple[str, ...], with_key: bool):
+    """INSERT … ON CONFLICT (unique) DO NOTHING RETURNING id (and the unique column, when
+    `with_key`), built once per table and dialect: the hot path only binds values."""
+    dialect = session.get_bind().dialect.name
+    cached = (model, unique, with_key, dialect)
+    if cached not in _INSERT_ONCE:
+        table = model.__table__
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        returned = (table.c.id, table.c[unique[0]]) if with_key else (table.c.id,)
+        _INSERT_ONCE[cached] = insert(table).on_conflict_do_nothing(index_elements=list(unique)).returning(*returned)
+    return _INSERT_ONCE[cached]
 
 
 _INSERT_ONCE: dict[tuple, object] = {}

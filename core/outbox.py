@@ -68,8 +68,8 @@ def answer(session: Session, *, shop_id: int, channel: str, address: str, langua
            now: datetime, reply_key: int | str | None = None, callback_id: str | None = None,
            first_extra: dict | None = None) -> list[int]:  # fmt: skip
     """The answer to one inbound message: stop the tapped button's spinner (Telegram),
-    then the replies in order. `reply_key` (the inbox row's id) makes it idempotent: a
-    repeat of the delivery writes nothing. All of it in one statement; the ids written."""
+    then the replies in order; the ids written. `reply_key` (the inbox row's id) makes it
+    idempotent, a repeat of the delivery writing nothing, and it is then one statement."""
     drafts = [("callback_answer", Reply(()), {"callback_id": callback_id}, f"answer:{reply_key}")] if callback_id else []
     drafts += [("text", reply, first_extra if i == 0 else None, f"reply:{reply_key}:{i}")
                for i, reply in enumerate(replies)]  # fmt: skip

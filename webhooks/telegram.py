@@ -6,8 +6,10 @@ A wrong secret is refused with 403 and nothing is stored.
 
 A tap on a button is acknowledged with the Bot API call that stops its spinner
 (Telegram carries out one call given in a webhook's response), once the replies are
-safely in the outbox: no outbox row, job or request of our own for it. Long polling,
-which has no response to carry it, answers taps through the outbox.
+safely in the outbox: no outbox row, job or request of our own for it. Where jobs run
+in-process (the embedded default), the replies are sent before the response goes, so
+the tap is answered through the outbox as before, first; so does long polling, which
+has no response to carry it.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ def update(slug: str):
         inbound = telegram.parse(data) if isinstance(data, dict) else None
         if inbound is None:
             return jsonify(error="not a Telegram update"), 400
-        tap = inbound.callback_id
-        result = process(uow.session, shop_id, replace(inbound, callback_id=None),
+        tap = None if runtime.settings.jobs_in_process else inbound.callback_id
+        result = process(uow.session, shop_id, replace(inbound, callback_id=None) if tap else inbound,
                          telegram.raw_json(request.get_data()), runtime.now())  # fmt: skip
     if tap:
         return jsonify(method="answerCallbackQuery", callback_query_id=tap)

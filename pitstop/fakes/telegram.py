@@ -527,7 +527,10 @@ class FakeTelegram(FakeServer):
         if not isinstance(body, dict) or not isinstance(body.get("method"), str):
             return
         params = {k: v for k, v in body.items() if k != "method"}
-        _requests.post(f"{self.url}/bot{token or self.token}/{body['method']}", json=params, timeout=10)
+        try:  # its outcome reaches nobody (fail_next and the rate limit apply, as to any call)
+            _requests.post(f"{self.url}/bot{token or self.token}/{body['method']}", json=params, timeout=10)
+        except _requests.RequestException:
+            pass
 
     def update_text(self, update_id: int, user_id: int, text: str, **kw: Any) -> dict:
         """Like the module function; ``message_id`` defaults to the chat's next id."""

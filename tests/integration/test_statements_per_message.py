@@ -43,11 +43,12 @@ def statements_of_the_message(pitstop, send) -> list[str]:
     return seen
 
 
-def test_a_menu_tap_and_a_typed_word_cost_five_statements_each(pitstop):
+def test_a_menu_tap_and_a_typed_word_cost_six_statements_each(pitstop):
     pitstop.say(AMINA, "/start")
     pitstop.tap(AMINA, "lang:en")
     every_message = ["SELECT shops.id, shops.updated_at", "INSERT INTO inbox_updates",
-                     "SELECT conversations.id, conversations.shop_id,", "UPDATE conversations SET",
+                     "SELECT conversations.id, conversations.shop_id,", "SELECT channel_identities.id, channel_identities.shop_id,",
+                     "UPDATE conversations SET",
                      "INSERT INTO outbox_messages"]  # fmt: skip
 
     assert statements_of_the_message(pitstop, lambda: pitstop.tap(AMINA, "m:help")) == every_message
