@@ -8,6 +8,7 @@ a transaction that has not committed.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -50,15 +51,26 @@ class InProcessQueue:
         return True
 
 
-class RQQueue:
-    """Puts jobs on Redis for `pitstop worker` processes."""
+class QueueDown(RuntimeError):
+    """Redis failed a moment ago: the work is left to the outbox re-drive at once."""
 
-    def __init__(self, redis_url: str, name: str = "pitstop"):
+
+class RQQueue:
+    """Puts jobs on Redis for `pitstop worker` processes.
+
+    After Redis fails, a transaction's jobs are not tried again for `pause` seconds: a
+    web worker would otherwise wait out the connect timeout on every message while Redis
+    is unreachable. Nothing is lost, the outbox re-drive delivers the rows (its own
+    `enqueue` always tries)."""
+
+    def __init__(self, redis_url: str, name: str = "pitstop", pause: float = 5.0):
         from redis import Redis
         from rq import Queue
 
         self.redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
         self.queue = Queue(name, connection=self.redis)
+        self.pause = pause
+        self._try_again_at = 0.0  # time.monotonic() before which enqueue_all does not try
 
     def enqueue(self, func: Callable, *args, job_id: str | None = None) -> None:
         self.queue.enqueue(func, *args, job_id=job_id, result_ttl=3600, failure_ttl=86400)
@@ -66,13 +78,21 @@ class RQQueue:
     def enqueue_all(self, jobs: list[Job]) -> None:
         """All of one transaction's jobs in one round trip to Redis (a job id given
         twice is enqueued once, as enqueueing it twice would)."""
+        from redis.exceptions import RedisError
+
+        if time.monotonic() < self._try_again_at:
+            raise QueueDown(f"Redis failed less than {self.pause:g} s ago")
         seen: set[str] = set()
         datas = []
         for func, args, job_id in jobs:
             if job_id is None or job_id not in seen:
                 seen.add(job_id)
                 datas.append(self.queue.prepare_data(func, args, job_id=job_id, result_ttl=3600, failure_ttl=86400))
-        self.queue.enqueue_many(datas)
+        try:
+            self.queue.enqueue_many(datas)
+        except RedisError:
+            self._try_again_at = time.monotonic() + self.pause
+            raise
 
     def ping(self) -> bool:
         try:

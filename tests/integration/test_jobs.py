@@ -3,6 +3,8 @@ jobs in one round trip, replies first, each job id once."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 
 import pytest
@@ -10,7 +12,7 @@ import redis as redis_lib
 from rq import Queue
 
 from core.db import defer
-from core.jobs import RQQueue
+from core.jobs import QueueDown, RQQueue
 
 
 def remember(*ids):  # a job: takes ids, does nothing here (no worker runs)
@@ -57,3 +59,46 @@ def test_workers_share_the_pace_through_redis(redis_url):
     assert not held.reserved and 0.9 < held.wait < 1.04  # the chat's second
     again = first.claim("bot", "chat-1", 0.0, given_up=mine.at)
     assert again.reserved and again.wait == 0
+
+
+class ClosingServer:
+    """A port that takes connections and closes them at once, counting them: Redis gone
+    wrong, without a connect timeout to wait for."""
+
+    def __init__(self):
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.socket.getsockname()[1]}/0"
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.socket.accept()
+            except OSError:
+                return
+            self.connections += 1
+            conn.close()
+
+
+def test_after_redis_fails_the_next_transactions_leave_their_jobs_to_the_redrive_for_a_moment():
+    server = ClosingServer()
+    queue = RQQueue(server.url, pause=0.5)
+    job = [(remember, (1,), "deliver-1")]
+    with pytest.raises(redis_lib.exceptions.ConnectionError):
+        queue.enqueue_all(job)
+    tried = server.connections
+    assert tried >= 1
+
+    with pytest.raises(QueueDown):  # at once, without asking Redis
+        queue.enqueue_all(job)
+    assert server.connections == tried
+
+    time.sleep(0.6)
+    with pytest.raises(redis_lib.exceptions.ConnectionError):  # the pause is over: it tries again
+        queue.enqueue_all(job)
+    assert server.connections > tried
+    server.socket.close()
