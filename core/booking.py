@@ -183,9 +183,9 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
 # written in hold_in_session, so the ORM's unit of work has nothing to add.
 _B = Booking.__table__.c
 _SHOPS = Shop.__table__.c
-# A booking is written with ON CONFLICT DO NOTHING and no conflict target, which covers
-# the unique code and, on PostgreSQL, the exclusion constraints: a refused row is simply
-# not written, and no savepoint is needed. hold_in_session tells the two apart.
+# SQLite's steps (_write_hold_in_steps; PostgreSQL writes in one statement, below): the
+# booking is written with ON CONFLICT DO NOTHING and no conflict target, which covers the
+# unique code: a refused row is simply not written, and no savepoint is needed.
 _INSERT_BOOKING = sqlite.insert(Booking.__table__).on_conflict_do_nothing().returning(_B.id)
 _TAKE_NUMBER = (update(Shop.__table__).where(_SHOPS.id == bindparam("shop"))
                 .values(next_booking_number=_SHOPS.next_booking_number + 1)

@@ -74,9 +74,8 @@ def answer(session: Session, *, shop_id: int, channel: str, address: str, langua
     drafts += [("text", reply, first_extra if i == 0 else None, f"reply:{reply_key}:{i}")
                for i, reply in enumerate(replies)]  # fmt: skip
     if reply_key is None:  # nothing to recognise a repeat by: one by one
-        queued = [send(session, shop_id=shop_id, channel=channel, address=address, language=language, reply=reply,
-                       kind=kind, extra=extra, now=now) for kind, reply, extra, _ in drafts]  # fmt: skip
-        return [q.id for q in queued if q is not None]
+        return [send(session, shop_id=shop_id, channel=channel, address=address, language=language, reply=reply,
+                     kind=kind, extra=extra, now=now).id for kind, reply, extra, _ in drafts]  # fmt: skip
     rows = [_values(shop_id, channel, address, language, reply, kind, extra, now) | {"dedupe_key": dedupe_key}
             for kind, reply, extra, dedupe_key in drafts]  # fmt: skip
     written = insert_all_once(session, OutboxMessage, rows, "dedupe_key") if rows else {}

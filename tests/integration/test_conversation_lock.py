@@ -6,21 +6,17 @@ were before the wait)."""
 import threading
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-
 from bot.runner import conversation
 from core.customers import customer_for
-from core.models import Shop
-from core.shops import load_shop
+from tests.integration.booking_helpers import loaded, new_customer
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 CHAT = "4244"
 
 
 def test_a_message_that_waited_for_the_chat_sees_what_the_first_changed(pg_db, nairobi_spec):
-    load_shop(pg_db, nairobi_spec)
+    shop_id = loaded(pg_db, nairobi_spec).id
     with pg_db.uow() as uow:
-        shop_id = uow.session.scalar(select(Shop.id).where(Shop.slug == nairobi_spec.slug))
         conversation(uow.session, shop_id, "telegram", CHAT, NOW)
         customer_for(uow.session, shop_id, "telegram", CHAT, language="en", now=NOW)
 
@@ -52,10 +48,8 @@ def test_a_token_spent_elsewhere_after_the_customer_was_read_is_not_spent_again(
     from core import availability as av
     from core.booking import _spend
 
-    load_shop(pg_db, nairobi_spec)
-    with pg_db.uow() as uow:
-        shop_id = uow.session.scalar(select(Shop.id).where(Shop.slug == nairobi_spec.slug))
-        customer_id = customer_for(uow.session, shop_id, "telegram", CHAT, language="en", now=NOW).id
+    shop = loaded(pg_db, nairobi_spec)
+    shop_id, customer_id = shop.id, new_customer(pg_db, shop, CHAT)
     with pg_db.uow() as uow:
         customer = customer_for(uow.session, shop_id, "telegram", CHAT, language="en", now=NOW)
         before = customer.tokens

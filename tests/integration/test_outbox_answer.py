@@ -9,16 +9,10 @@ from bot.delivery import deliver
 from core import outbox
 from core.db import DEFERRED
 from core.messages import Msg, Reply
-from core.models import OutboxMessage, Shop
-from core.shops import load_shop
+from core.models import OutboxMessage
+from tests.integration.booking_helpers import loaded
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
-
-
-def _shop(db, spec) -> int:
-    load_shop(db, spec)
-    with db.uow() as uow:
-        return uow.session.scalar(select(Shop.id).where(Shop.slug == spec.slug))
 
 
 def _answer(session, shop_id, reply_key, texts, callback_id=None):
@@ -35,7 +29,7 @@ def _rows(db):
 
 
 def test_a_tap_is_answered_in_order_and_a_repeat_writes_nothing(db, nairobi_spec):
-    shop_id = _shop(db, nairobi_spec)
+    shop_id = loaded(db, nairobi_spec).id
     with db.uow() as uow:
         ids = _answer(uow.session, shop_id, 55, ["Pick a day", "Or type one"], callback_id="cb-1")
         deferred = [(job[0], job[1]) for job in uow.session.info[DEFERRED]]
@@ -54,7 +48,7 @@ def test_a_tap_is_answered_in_order_and_a_repeat_writes_nothing(db, nairobi_spec
 
 
 def test_only_the_missing_part_of_an_answer_is_written(db, nairobi_spec):
-    shop_id = _shop(db, nairobi_spec)
+    shop_id = loaded(db, nairobi_spec).id
     with db.uow() as uow:
         [first] = _answer(uow.session, shop_id, 56, ["Hello"])
     with db.uow() as uow:
@@ -64,7 +58,7 @@ def test_only_the_missing_part_of_an_answer_is_written(db, nairobi_spec):
 
 
 def test_an_answer_without_a_key_is_written_every_time(db, nairobi_spec):
-    shop_id = _shop(db, nairobi_spec)
+    shop_id = loaded(db, nairobi_spec).id
     for _ in range(2):
         with db.uow() as uow:
             assert len(_answer(uow.session, shop_id, None, ["Hi"], callback_id="cb-2")) == 2

@@ -95,7 +95,7 @@ def test_the_app_recovers_when_the_database_drops_its_connections(pg_url, pg_db,
         pitstop = start_pitstop(pg_url, telegram, twilio)
         pitstop.say(AMINA, "/start")
         name = pg_url.rsplit("/", 1)[1]
-        base = pg_url.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
+        base = libpq(pg_url).rsplit("/", 1)[0] + "/postgres"
         with psycopg.connect(base, autocommit=True) as conn:
             killed = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                   "WHERE datname = %s AND pid <> pg_backend_pid()", (name,)).fetchone()[0]

@@ -74,7 +74,7 @@ def test_with_a_job_queue_a_tap_is_answered_in_the_webhooks_response(sqlite_url,
         assert kinds == ["text", "text"]  # the welcome, and the menu in English: on their way through the queue
 
         assert pitstop.telegram_post(tap).get_json() == response.get_json()  # a repeat is answered again
-        assert len(telegram.answered_callbacks()) == 2 and len(_outbox(pitstop, OutboxMessage.kind)) == 2
+        assert len(telegram.answered_callbacks()) == 2 and count(pitstop, OutboxMessage) == 2
 
 
 def test_without_a_job_queue_a_tap_is_answered_first_through_the_outbox(pitstop):
