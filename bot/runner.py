@@ -13,9 +13,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import engine
 from bot.commands import execute
@@ -83,9 +84,7 @@ def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, langua
         state, data = chat.state, dict(chat.data or {})
         replies = [Reply((Msg(N_("Sorry, something went wrong on our side. Please try again in a moment.")),))]
     language = data.get("lang") or customer.language
-    chat.state, chat.data, chat.language = state, data, language
-    chat.version += 1
-    chat.updated_at = now
+    save(session, chat, now, state=state, data=data, language=language)
     ids = outbox.answer(session, shop_id=shop_id, channel=channel, address=chat_id, language=language,
                         replies=replies, now=now, reply_key=reply_key, callback_id=callback_id,
                         first_extra=first_extra)  # fmt: skip
@@ -124,6 +123,19 @@ def _lock_conversation(session: Session, shop_id: int, channel: str, chat_id: st
 _LOCK_CONVERSATION = select(Conversation).where(
     Conversation.shop_id == bindparam("shop"), Conversation.channel == bindparam("channel"),
     Conversation.chat_id == bindparam("chat")).with_for_update()  # fmt: skip
+
+
+def save(session: Session, chat: Conversation, now: datetime, **values) -> None:
+    """Write where the chat stands (and a new version) in one UPDATE of the locked row,
+    and tell the session the object now holds what is stored: on every message, the
+    ORM's flush of a changed object cost about twice its statement."""
+    values |= {"version": chat.version + 1, "updated_at": now}
+    session.connection().execute(_SAVE_CONVERSATION, {"conversation": chat.id, **values})
+    for name, value in values.items():
+        set_committed_value(chat, name, value)
+
+
+_SAVE_CONVERSATION = update(Conversation.__table__).where(Conversation.__table__.c.id == bindparam("conversation"))
 
 
 def _supported(session: Session, shop_id: int, hint: str | None) -> str:

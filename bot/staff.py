@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from bot import staff_commands, staff_engine, staff_words
 from bot.model import Event
-from bot.runner import conversation
+from bot.runner import conversation, save
 from bot.staff_context import DbStaffContext
 from core import availability as av
 from core import outbox
@@ -230,9 +230,7 @@ def converse(session: Session, shop_id: int, staff: Staff, channel: str, chat_id
     if len(replies) > 1:  # one message per message: several could arrive out of order
         replies = [Reply(tuple(t for r in replies for t in r.texts), replies[-1].choices,
                          any(r.ask_contact for r in replies))]  # fmt: skip
-    conv.data = {**(conv.data or {}), "staff": data}
-    conv.version += 1
-    conv.updated_at = now
+    save(session, conv, now, data={**(conv.data or {}), "staff": data})
     lang = ctx.staff.language
     extra = {"edit_message_id": tapped} if tapped else None
     _write(session, shop_id, channel, chat_id, lang, replies, now, inbox_id, callback_id, extra)
