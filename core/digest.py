@@ -37,8 +37,8 @@ from sqlalchemy import false, select
 from sqlalchemy.orm import Session
 
 from core import availability as av
+from core import booking, notices
 from core import messages as m
-from core import notices
 from core.calendar import shop_calendar
 from core.db import Database, session_of
 from core.i18n import N_, NP_
@@ -419,6 +419,7 @@ def send(session: Session, shop_id: int, day: date, now: datetime, out_dir: Path
             OutboxMessage.dedupe_key == f"{key}:owner{o.id}")) is None]  # fmt: skip
     if not targets:
         return 0
+    booking.expire_overdue_holds(session, shop_id, now)  # not left "held" until the next sweep
     figures = figures_for(session, shop_id, day)
     sent = 0
     for target in targets:

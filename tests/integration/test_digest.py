@@ -8,12 +8,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from core import digest
+from core import booking, digest
 from core.digest import BookingRow, DigestInput, EventRow, PartRow, PaymentRow, RatingRow
-from core.messages import render
-from core.models import OutboxMessage, Staff
+from core.messages import Reply, render
+from core.models import Booking, OutboxMessage, Staff
 from pitstop.cli import main
-from tests.integration.booking_helpers import loaded
+from tests.integration.booking_helpers import loaded, new_customer
 from tests.integration.staff_helpers import WANJIRU, book
 
 NAIROBI = "Africa/Nairobi"
@@ -128,6 +128,22 @@ def test_the_cron_sends_each_owner_the_digest_once_a_day_at_digest_time(sqlite_d
         ("photo", "6000001", f"digest:{shop.id}:2026-11-24:owner1:chart")]  # fmt: skip
     assert (tmp_path / "digests" / "mwangaza-motors-2026-11-24-en.png").read_bytes().startswith(b"\x89PNG")
     assert digest.send_due(sqlite_db, at(25, 19, 1), tmp_path) == 1  # the next day has its own
+
+
+def test_a_hold_that_ran_out_before_the_digest_is_counted_as_expired_though_no_sweep_ran(sqlite_db, nairobi_spec,
+                                                                                         tmp_path):  # fmt: skip
+    shop = loaded(sqlite_db, nairobi_spec)
+    book(sqlite_db, shop.id, "100", ["oil-change"], at(24, 10), at(23, 9))
+    held = booking.hold(sqlite_db, shop_id=shop.id, customer_id=new_customer(sqlite_db, shop, "101"),
+                        service_ids=(shop.services["oil-change"],), start=at(24, 15), now=at(24, 9),
+                        channel="telegram", payment_method="cash")  # fmt: skip
+    _owner_verified(sqlite_db, shop.id, at(23, 9))
+    assert digest.send_due(sqlite_db, at(24, 19, 0), tmp_path) == 1
+    with sqlite_db.uow() as uow:
+        assert uow.session.get(Booking, held.booking_id).status == "expired"
+        text = uow.session.scalar(select(OutboxMessage.body).where(OutboxMessage.kind == "text",
+                                                                   OutboxMessage.dedupe_key.like("digest:%")))  # fmt: skip
+    assert render(Reply.from_json(text).texts[1], "en") == "Bookings today: 1 (confirmed: 1)"
 
 
 def test_two_cron_processes_send_the_digest_once(pg_db, nairobi_spec, tmp_path):
