@@ -57,6 +57,7 @@ def free_port() -> int:
 def environment(url: str) -> dict[str, str]:
     env = dict(os.environ, DATABASE_URL=url, REDIS_URL=REDIS, PUBLIC_BASE_URL="http://127.0.0.1",
                TELEGRAM_API_BASE="http://127.0.0.1:9")  # fmt: skip
+    env.setdefault("LOG_LEVEL", "WARNING")  # at INFO, a line per update would bury the figures
     for prefix in SHOPS.values():
         env |= {f"{prefix}_TELEGRAM_TOKEN": "1:bench", f"{prefix}_TELEGRAM_SECRET": SECRET}
     return env

@@ -18,6 +18,8 @@ from types import MappingProxyType
 
 from dotenv import dotenv_values
 
+from core.logs import LEVELS
+
 TELEGRAM_API_BASE = "https://api.telegram.org"
 TWILIO_API_BASE = "https://api.twilio.com"
 MPESA_API_BASES = {
@@ -110,6 +112,9 @@ def load_settings(
     mpesa_env = env.get("MPESA_ENV") or "sandbox"
     if mpesa_env not in MPESA_API_BASES:
         raise ValueError(f"MPESA_ENV must be 'sandbox' or 'production', not {mpesa_env!r}")
+    log_level = (env.get("LOG_LEVEL") or "INFO").upper()
+    if log_level not in LEVELS:
+        raise ValueError(f"LOG_LEVEL must be one of {', '.join(LEVELS)}, not {env['LOG_LEVEL']!r}")
     return Settings(
         database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'pitstop.db'}",
         redis_url=env.get("REDIS_URL") or None,
@@ -124,6 +129,6 @@ def load_settings(
         telegram_per_second=int(env.get("TELEGRAM_PER_SECOND") or 30),
         telegram_chat_interval=float(env.get("TELEGRAM_CHAT_INTERVAL") or 1.0),
         start_time=_instant(env.get("PITSTOP_NOW")),
-        log_level=env.get("LOG_LEVEL") or "INFO",
+        log_level=log_level,
         environ=MappingProxyType(dict(env)),
     )

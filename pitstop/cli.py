@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from core import logs
 from core.settings import MissingSetting, load_settings
 
 
@@ -22,11 +23,11 @@ def _settings():
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 def main(verbose: bool) -> None:
     """Pitstop: chat-first booking for service workshops."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    try:
+        level = load_settings().log_level
+    except ValueError:
+        level = "INFO"  # the command reports the bad setting itself
+    logs.configure("DEBUG" if verbose else level)
 
 
 @main.group()

@@ -10,6 +10,7 @@ import logging
 from flask import Flask, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
+from core import logs
 from core.runtime import Runtime, build_runtime
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,8 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     """Build the Flask app for this deployment (gunicorn calls `webhooks:create_app()`)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    app.extensions["pitstop"] = runtime or build_runtime()
+    app.extensions["pitstop"] = runtime = runtime or build_runtime()
+    logs.configure(runtime.settings.log_level)
     for name in BLUEPRINTS:
         module = importlib.import_module(f"webhooks.{name}")
         app.register_blueprint(module.blueprint)

@@ -64,6 +64,13 @@ def test_an_unknown_mpesa_environment_is_refused():
         load_settings(environ={"MPESA_ENV": "live"}, dotenv_path=None)
 
 
+def test_the_log_level_is_read_in_any_case_and_an_unknown_one_is_refused():
+    assert load_settings(environ={"LOG_LEVEL": "warning"}, dotenv_path=None).log_level == "WARNING"
+    assert load_settings(environ={}, dotenv_path=None).log_level == "INFO"
+    with pytest.raises(ValueError, match="LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'loud'"):
+        load_settings(environ={"LOG_LEVEL": "loud"}, dotenv_path=None)
+
+
 def test_settings_do_not_see_secrets_in_their_repr():
     settings = load_settings(environ={"SHOP_TOKEN": "123:very-secret"}, dotenv_path=None)
     assert "very-secret" not in repr(settings)

@@ -1,0 +1,34 @@
+"""Log lines for every process (web, worker, cron, CLI): time, level, logger and message
+on stderr, at the deployment's LOG_LEVEL. Phone numbers are masked where they are logged
+(`core.customers.mask_phone`); secrets never reach a line (see `_HidingSecrets`)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_BOT_TOKEN = re.compile(r"/bot\d+:[\w-]+")
+
+
+def configure(level: str) -> None:
+    """Send this process's log records to stderr from `level` up, unless logging is set
+    up already (a test runner, a program that embeds the app): theirs is kept."""
+    if logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(_HidingSecrets(FORMAT))
+    logging.basicConfig(level=level, handlers=[handler])
+    number = logging.getLevelName(level)
+    # Alembic's line per migration step is noise, except when debugging.
+    logging.getLogger("alembic").setLevel(number if number == logging.DEBUG else max(number, logging.WARNING))
+
+
+class _HidingSecrets(logging.Formatter):
+    """python-telegram-bot's HTTP client logs each request's URL at INFO, and a Bot API
+    URL holds the bot's token (…/bot123:AA…/sendMessage): it is written as /bot<token>,
+    in the message and in any traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _BOT_TOKEN.sub("/bot<token>", super().format(record))
