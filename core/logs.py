@@ -9,6 +9,7 @@ import re
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+NOISY = ("alembic", "twilio.http_client")  # a line per migration step; ten per WhatsApp message sent
 _BOT_TOKEN = re.compile(r"/bot\d+:[\w-]+")
 
 
@@ -21,8 +22,8 @@ def configure(level: str) -> None:
     handler.setFormatter(_HidingSecrets(FORMAT))
     logging.basicConfig(level=level, handlers=[handler])
     number = logging.getLevelName(level)
-    # Alembic's line per migration step is noise, except when debugging.
-    logging.getLogger("alembic").setLevel(number if number == logging.DEBUG else max(number, logging.WARNING))
+    for noisy in NOISY:  # their INFO lines are noise, except when debugging
+        logging.getLogger(noisy).setLevel(number if number == logging.DEBUG else max(number, logging.WARNING))
 
 
 class _HidingSecrets(logging.Formatter):
