@@ -24,7 +24,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import BadRequest, RetryAfter
+from telegram.error import BadRequest, InvalidToken, RetryAfter
 
 from bot.delivery import Outgoing, TryLater
 from bot.inbound import Inbound
@@ -123,14 +123,17 @@ def markup(reply: Reply, lang: str):
 def bot_for(runtime: Runtime, shop: Shop, session) -> Bot:
     """The shop's Bot, pointed at TELEGRAM_API_BASE; one per thread, kept warm (its HTTP
     connections and event loop are reused from one message to the next)."""
-    spec = shop_view(session, shop.id).spec
-    token = runtime.settings.secret(spec.providers["telegram"]["token_env"], f"the Telegram bot of {shop.slug}")
+    token_env = shop_view(session, shop.id).spec.providers["telegram"]["token_env"]
+    token = runtime.settings.secret(token_env, f"the Telegram bot of {shop.slug}")
     base = runtime.settings.telegram_api_base
     _loop()  # a Bot's HTTP client belongs to this thread's loop
     bots = _LOCAL.__dict__.setdefault("bots", {})
     if (token, base) not in bots:
         bot = Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot")
-        run(bot.initialize())  # connects (getMe) now, not in the first message's turn
+        try:
+            run(bot.initialize())  # connects (getMe) now, not in the first message's turn
+        except InvalidToken:  # its message quotes the token, and would reach logs and last_error
+            raise InvalidToken(f"Telegram rejected the token in {token_env} (the bot of {shop.slug})") from None
         bots[(token, base)] = bot
     return bots[(token, base)]
 

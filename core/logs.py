@@ -10,12 +10,13 @@ import re
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 NOISY = ("alembic", "twilio.http_client")  # a line per migration step; ten per WhatsApp message sent
-_BOT_TOKEN = re.compile(r"/bot\d+:[\w-]+")
+_BOT_TOKEN = re.compile(r"(?<!\d)\d{5,}:[\w-]{20,}")  # a Bot API token: the bot's id, a colon, 35 more
 
 
 def configure(level: str) -> None:
     """Send this process's log records to stderr from `level` up, unless logging is set
-    up already (a test runner, a program that embeds the app): theirs is kept."""
+    up already (a test runner, a program that embeds the app): theirs is kept as it is,
+    noisy libraries included."""
     if logging.getLogger().handlers:
         return
     handler = logging.StreamHandler()
@@ -28,8 +29,8 @@ def configure(level: str) -> None:
 
 class _HidingSecrets(logging.Formatter):
     """python-telegram-bot's HTTP client logs each request's URL at INFO, and a Bot API
-    URL holds the bot's token (…/bot123:AA…/sendMessage): it is written as /bot<token>,
-    in the message and in any traceback."""
+    URL holds the bot's token (…/bot123456:AA…/sendMessage): a token is written as
+    <token>, wherever it stands in the message or in a traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return _BOT_TOKEN.sub("/bot<token>", super().format(record))
+        return _BOT_TOKEN.sub("<token>", super().format(record))

@@ -48,6 +48,19 @@ def test_a_429_storm_delays_replies_but_loses_and_repeats_nothing(sqlite_url):
         assert len(telegram.sent_messages(AMINA)) == 3
 
 
+def test_a_revoked_bot_token_is_tried_again_later_and_never_written_down(sqlite_url):
+    """Telegram's refusal of a token quotes it: what we keep (the row's last error, the
+    log line) names the setting instead, and the reply waits for the re-drive."""
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        telegram.allowed_tokens = {"999:another-bot"}  # the shop's token was revoked
+        pitstop = start_pitstop(sqlite_url, telegram, twilio)
+        pitstop.say(AMINA, "/start")
+        with pitstop.runtime.db.uow() as uow:
+            rows = list(uow.session.execute(select(OutboxMessage.status, OutboxMessage.last_error)))
+    assert rows == [("pending", "InvalidToken: Telegram rejected the token in MWANGAZA_TELEGRAM_TOKEN "
+                                "(the bot of mwangaza-motors)")]  # fmt: skip
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -22,15 +22,26 @@ def bare_logging():
             logging.getLogger(name).setLevel(level)
 
 
-def test_info_quiets_the_noisy_libraries_and_hides_bot_tokens():
-    record = logging.LogRecord("httpx", logging.INFO, __file__, 1, "HTTP Request: POST %s", (
-        "https://api.telegram.org/bot123456:AA-secret_part/sendMessage",), None)  # fmt: skip
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"  # the shape of a Bot API token
+
+
+def record(name: str, message: str, *args) -> logging.LogRecord:
+    return logging.LogRecord(name, logging.INFO, __file__, 1, message, args, None)
+
+
+def test_info_quiets_the_noisy_libraries_and_hides_bot_tokens_wherever_they_stand():
     with bare_logging() as root:
         logs.configure("INFO")
         levels = root.level, [logging.getLogger(name).level for name in logs.NOISY]
-        line = root.handlers[0].format(record)
+        lines = [root.handlers[0].format(r) for r in (
+            record("httpx", "HTTP Request: POST %s", f"https://api.telegram.org/bot{TOKEN}/sendMessage"),
+            record("httpx", "HTTP Request: GET %s", f"https://api.telegram.org/file/bot{TOKEN}/photos/1.jpg"),
+            record("bot.delivery", "failed: InvalidToken: The token `%s` was rejected", TOKEN))]  # fmt: skip
     assert levels == (logging.INFO, [logging.WARNING, logging.WARNING])
-    assert line.endswith(" INFO httpx: HTTP Request: POST https://api.telegram.org/bot<token>/sendMessage")
+    assert [line.split(" INFO ")[1] for line in lines] == [
+        "httpx: HTTP Request: POST https://api.telegram.org/bot<token>/sendMessage",
+        "httpx: HTTP Request: GET https://api.telegram.org/file/bot<token>/photos/1.jpg",
+        "bot.delivery: failed: InvalidToken: The token `<token>` was rejected"]  # fmt: skip
 
 
 def test_debug_shows_everything():
