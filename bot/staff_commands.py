@@ -103,7 +103,7 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
                 if not is_owner:
                     return owner_only(what)
                 if what == "digest":
-                    figures = digest.figures_for(session, staff.shop_id, day)
+                    figures = digest.figures_for(session, staff.shop_id, day, now)
                     digest.send_to(session, staff.shop_id, figures, now, out_dir(), channel, chat_id, ctx.staff.language)
                     return sm.StaffDone("digest")
                 texts = {"today": owner.today_texts, "week": owner.week_texts}.get(what)

@@ -37,11 +37,12 @@ from sqlalchemy import false, select
 from sqlalchemy.orm import Session
 
 from core import availability as av
-from core import booking, notices
 from core import messages as m
+from core import notices
 from core.calendar import shop_calendar
 from core.db import Database, session_of
 from core.i18n import N_, NP_
+from core.lifecycle import status_now
 from core.messages import Msg, Reply, render
 from core.models import Bay, Booking, BookingEvent, Part, Payment, Rating, Service, Shop, Staff
 
@@ -268,8 +269,9 @@ def open_minutes(spec, closures: dict[date, bool], day: date) -> int:
     return mins(hours.close) - mins(hours.open) - sum(mins(b) - mins(a) for a, b in hours.breaks)
 
 
-def load_input(session: Session, shop_id: int, day: date) -> DigestInput:
-    """Everything the digest of `day` needs, as plain rows."""
+def load_input(session: Session, shop_id: int, day: date, now: datetime) -> DigestInput:
+    """Everything the digest of `day` needs, as plain rows, with bookings as they stand
+    at `now` (a hold that ran out is expired, swept or not)."""
     view = av.shop_view(session, shop_id)
     spec = view.spec
     lo, hi = local_bounds(spec.timezone, day - timedelta(days=CHART_DAYS - 1), day + timedelta(days=1))
@@ -279,7 +281,7 @@ def load_input(session: Session, shop_id: int, day: date) -> DigestInput:
         (Booking.starts_at >= lo) & (Booking.starts_at < hi)) | (
         (Booking.starts_at >= unpaid_lo) & (Booking.starts_at < hi) & Booking.status.in_(("ready", "completed"))) | (
         Booking.status.in_(LIVE) & (Booking.starts_at < hi))).order_by(Booking.starts_at, Booking.id))  # fmt: skip
-    rows = tuple(BookingRow(b.id, b.code, b.status, b.starts_at, b.ends_at, b.mechanic_id, b.bay_id, b.price_minor,
+    rows = tuple(BookingRow(b.id, b.code, status_now(b.status, b.hold_expires_at, now), b.starts_at, b.ends_at, b.mechanic_id, b.bay_id, b.price_minor,
                             tuple(services[i.service_id] for i in b.items if i.kind == "service" and i.service_id in services))
                  for b in found)  # fmt: skip
     ids = [b.id for b in rows]
@@ -309,8 +311,9 @@ def load_input(session: Session, shop_id: int, day: date) -> DigestInput:
     )  # fmt: skip
 
 
-def figures_for(session: Session, shop_id: int, day: date) -> Figures:
-    return compute(load_input(session, shop_id, day))
+def figures_for(session: Session, shop_id: int, day: date, now: datetime) -> Figures:
+    """The digest of `day`, with bookings as they stand at `now`."""
+    return compute(load_input(session, shop_id, day, now))
 
 
 # -- laying it out ------------------------------------------------------------------------
@@ -419,8 +422,7 @@ def send(session: Session, shop_id: int, day: date, now: datetime, out_dir: Path
             OutboxMessage.dedupe_key == f"{key}:owner{o.id}")) is None]  # fmt: skip
     if not targets:
         return 0
-    booking.expire_overdue_holds(session, shop_id, now)  # not left "held" until the next sweep
-    figures = figures_for(session, shop_id, day)
+    figures = figures_for(session, shop_id, day, now)
     sent = 0
     for target in targets:
         channel, address = notices.staff_reach(target)

@@ -31,6 +31,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -81,6 +82,15 @@ class IllegalMove(ValueError):
         self.current = current
         self.target = target
         self.reason = reason
+
+
+def status_now(status: str, hold_expires_at: datetime | None, now: datetime) -> str:
+    """A booking's status as of `now`: a hold that ran out is expired, though the sweep
+    (each minute) may not have marked it so yet. For what is shown; a write locks the
+    booking and expires it (`booking.expire_overdue_holds`)."""
+    if status == S.HELD and hold_expires_at is not None and hold_expires_at <= now:
+        return S.EXPIRED
+    return status
 
 
 def check_move(current: BookingStatus | str, target: BookingStatus | str) -> None:

@@ -26,7 +26,7 @@ from core import digest, i18n, notices
 from core import messages as m
 from core.customers import normalise_phone
 from core.i18n import N_, NP_
-from core.lifecycle import BookingStatus
+from core.lifecycle import BookingStatus, status_now
 from core.messages import Msg, Reply
 from core.models import (
     Bay,
@@ -138,7 +138,7 @@ def today_texts(session: Session, shop_id: int, now: datetime) -> list[Msg]:
     rows = list(session.scalars(select(Booking).where(
         Booking.shop_id == shop_id, Booking.starts_at >= lo, Booking.starts_at < hi,
         Booking.status != BookingStatus.EXPIRED).order_by(Booking.starts_at, Booking.id)))  # fmt: skip
-    rows = [b for b in rows if not (b.status == "held" and b.hold_expires_at and b.hold_expires_at <= now)]
+    rows = [b for b in rows if status_now(b.status, b.hold_expires_at, now) != BookingStatus.EXPIRED]
     names = dict(session.execute(select(Staff.id, Staff.name).where(Staff.shop_id == shop_id)).all())
     one, many = NP_("Today, {day}: {n} booking", "Today, {day}: {n} bookings")
     out = [Msg(one, {"day": m.day(now, tz)}, plural=many, n=len(rows))]
@@ -155,7 +155,7 @@ def week_texts(session: Session, shop_id: int, now: datetime) -> list[Msg]:
     spec = av.shop_view(session, shop_id).spec
     tz = spec.timezone
     today = now.astimezone(ZoneInfo(tz)).date()
-    past = [digest.figures_for(session, shop_id, today - timedelta(days=i)) for i in range(6, -1, -1)]
+    past = [digest.figures_for(session, shop_id, today - timedelta(days=i), now) for i in range(6, -1, -1)]
     done = sum(f.by_status.get("completed", 0) for f in past)
     one, many = NP_("Last 7 days: {n} booking, {done} completed, {noshow} no-shows, revenue {revenue}.",
                     "Last 7 days: {n} bookings, {done} completed, {noshow} no-shows, revenue {revenue}.")

@@ -274,7 +274,7 @@ def digest(slug: str, day: str | None, out: str | None, lang: str | None) -> Non
         view = shop_view(s, shop_id)
         wanted = wanted or view.local_day(runtime.now())
         lang = lang or view.spec.languages[0]
-        figures = digests.figures_for(s, shop_id, wanted)
+        figures = digests.figures_for(s, shop_id, wanted, runtime.now())
         for msg in digests.texts(figures):
             click.echo(render(msg, lang))
         folder = Path(out) if out else settings.var_dir / "digests"

@@ -238,7 +238,7 @@ def write_digest_files(world: World) -> None:
     day = datetime(2026, 11, 24).date()
     with world.runtime.db.uow() as uow:
         for shop in uow.session.scalars(select(Shop).order_by(Shop.id)):
-            figures = digest.figures_for(uow.session, shop.id, day)
+            figures = digest.figures_for(uow.session, shop.id, day, world.runtime.now())
             lang = shop.languages[0]
             world.files.append(digest.write_chart(figures, lang, world.out_dir / f"{shop.slug}-{day}.png"))
             path, _rows = export_csv(uow.session, shop.id, day - timedelta(days=1), day,

@@ -200,7 +200,7 @@ def test_a_whole_day_at_mwangaza_motors(story):
 
     with story.db.uow() as uow:
         s = uow.session
-        f = digest.figures_for(s, story.shop_id("mwangaza-motors"), at(24, 12).date())
+        f = digest.figures_for(s, story.shop_id("mwangaza-motors"), at(24, 12).date(), at(24, 19))
         ratings = sorted((r.booking_id, s.get(Staff, r.mechanic_id).name.split()[0], r.stars) for r in s.scalars(select(Rating)))
         tokens = {c.name: c.tokens for c in s.scalars(select(Customer).where(Customer.name.in_(["Chloe", "Fatima", "Amina"])))}
         extras = sorted((i.description, i.status, i.decided_at) for i in s.scalars(select(BookingItem).where(BookingItem.kind == "extra")))
