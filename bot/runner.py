@@ -128,7 +128,11 @@ _LOCK_CONVERSATION = select(Conversation).where(
 def save(session: Session, chat: Conversation, now: datetime, **values) -> None:
     """Write where the chat stands (and a new version) in one UPDATE of the locked row,
     and tell the session the object now holds what is stored: on every message, the
-    ORM's flush of a changed object cost about twice its statement."""
+    ORM's flush of a changed object cost about twice its statement.
+
+    Call it once the step is over, its savepoint closed (a savepoint rolled back after it
+    would not restore the object, which the session does not see as changed), with every
+    column the step changed."""
     values |= {"version": chat.version + 1, "updated_at": now}
     session.connection().execute(_SAVE_CONVERSATION, {"conversation": chat.id, **values})
     for name, value in values.items():

@@ -26,9 +26,9 @@ assert answer.status_code == 200, answer.data
 def web_process_log(sqlite_url: str, level: str, telegram: FakeTelegram, update_id: int) -> list[str]:
     """What a fresh web process writes while it answers one message (and, with jobs
     in-process, sends the answer)."""
+    # REDIS_URL empty: jobs in-process, whatever a developer's .env says.
     env = dict(os.environ, DATABASE_URL=sqlite_url, LOG_LEVEL=level, MWANGAZA_TELEGRAM_TOKEN=telegram.token,
-               MWANGAZA_TELEGRAM_SECRET="log-secret", TELEGRAM_API_BASE=telegram.url)  # fmt: skip
-    env.pop("REDIS_URL", None)
+               MWANGAZA_TELEGRAM_SECRET="log-secret", TELEGRAM_API_BASE=telegram.url, REDIS_URL="")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", WEB_PROCESS, str(update_id)], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
