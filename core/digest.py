@@ -281,7 +281,8 @@ def load_input(session: Session, shop_id: int, day: date, now: datetime) -> Dige
         (Booking.starts_at >= lo) & (Booking.starts_at < hi)) | (
         (Booking.starts_at >= unpaid_lo) & (Booking.starts_at < hi) & Booking.status.in_(("ready", "completed"))) | (
         Booking.status.in_(LIVE) & (Booking.starts_at < hi))).order_by(Booking.starts_at, Booking.id))  # fmt: skip
-    rows = tuple(BookingRow(b.id, b.code, status_now(b.status, b.hold_expires_at, now), b.starts_at, b.ends_at, b.mechanic_id, b.bay_id, b.price_minor,
+    rows = tuple(BookingRow(b.id, b.code, status_now(b.status, b.hold_expires_at, now), b.starts_at, b.ends_at,
+                            b.mechanic_id, b.bay_id, b.price_minor,
                             tuple(services[i.service_id] for i in b.items if i.kind == "service" and i.service_id in services))
                  for b in found)  # fmt: skip
     ids = [b.id for b in rows]

@@ -10,7 +10,7 @@ import re
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 NOISY = ("alembic", "twilio.http_client")  # a line per migration step; ten per WhatsApp message sent
-_BOT_TOKEN = re.compile(r"(?<!\d)\d{5,}:[\w-]{20,}")  # a Bot API token: the bot's id, a colon, 35 more
+_BOT_TOKEN = re.compile(r"(?<!\d)\d{5,}:[\w-]{20,}")  # a Bot API token: the bot's id, a colon, a secret
 
 
 def configure(level: str) -> None:
