@@ -193,8 +193,10 @@ class Database:
 
 def per_transaction(session: Session, name: str) -> dict:
     """A cache that lives as long as the session's current transaction: what was read
-    or locked in it (the shop's view, the conversation row) is not asked for twice."""
-    root = session.get_transaction()
+    or locked in it (the shop's view, the conversation row) is not asked for twice.
+    Asked before the transaction's first statement, it begins the transaction, so that
+    the cache belongs to it (and not to "no transaction yet", which the next would share)."""
+    root = session.get_transaction() or session.begin()
     held = session.info.get(name)
     if held is None or held[0] is not root:
         held = session.info[name] = (root, {})
