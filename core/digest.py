@@ -1,7 +1,8 @@
 """The owner's daily digest: the day's figures, tomorrow's schedule, and a 14-day chart.
 
 Three layers, so the figures can be asserted exactly:
-  `load_input` reads plain rows from the database (no logic);
+  `load_input` reads plain rows from the database, bookings as they stand at `now`
+  (`lifecycle.status_now`, the one rule it applies);
   `compute` turns them into `Figures` — a pure function of plain values;
   `texts` and `write_chart` lay the figures out in the owner's language.
 The cron job `send_due` sends each owner the digest once per shop per day, at the shop's

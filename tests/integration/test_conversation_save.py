@@ -39,4 +39,3 @@ def test_each_message_writes_its_state_once_with_a_new_version_and_its_own_time(
     monkeypatch.setattr(engine, "step", broken_step)
     assert say(Event.typed("menu"), 2) == second  # sorry, and the state is kept
     assert stored(db) == (second, "sw", 3, NOW + timedelta(minutes=2))
-

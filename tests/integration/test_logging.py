@@ -17,7 +17,8 @@ from pitstop.fakes.telegram import update_text
 from webhooks import create_app
 
 app = create_app()
-answer = app.test_client().post("/webhooks/telegram/mwangaza-motors", json=update_text(int(sys.argv[1]), 700001, "/start"),
+answer = app.test_client().post("/webhooks/telegram/mwangaza-motors",
+                                json=update_text(int(sys.argv[1]), 700001, "/start"),
                                 headers={"X-Telegram-Bot-Api-Secret-Token": "log-secret"})
 assert answer.status_code == 200, answer.data
 """
@@ -29,8 +30,8 @@ def web_process_log(sqlite_url: str, level: str, telegram: FakeTelegram, update_
     # REDIS_URL empty: jobs in-process, whatever a developer's .env says.
     env = dict(os.environ, DATABASE_URL=sqlite_url, LOG_LEVEL=level, MWANGAZA_TELEGRAM_TOKEN=telegram.token,
                MWANGAZA_TELEGRAM_SECRET="log-secret", TELEGRAM_API_BASE=telegram.url, REDIS_URL="")  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", WEB_PROCESS, str(update_id)], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", WEB_PROCESS, str(update_id)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done.stderr.splitlines()
 
