@@ -1,0 +1,139 @@
+"""The floor under bench/webhooks.py: what this machine gives when an update does only
+what the design cannot do without, written on psycopg and redis-py alone. Each update
+is authenticated by its secret header, parsed, recorded under its update_id, applied
+to its chat's row locked FOR UPDATE, its reply written to an outbox in the same
+transaction, and one job pushed to Redis after the commit: the same round trips as
+Pitstop's (BEGIN, six statements, COMMIT, then Redis), served by the same gunicorn and
+Flask, loaded by the same clients. `--bare` drops the database and Redis too: the HTTP
+round trip alone. Run by hand, beside bench/webhooks.py, in the same minutes:
+
+    .venv/bin/python bench/floor.py [--bare] [--clients 4] [--seconds 20] [--workers 4]
+
+The gap between its figures and bench/webhooks.py's is what Pitstop's own code costs
+(SQLAlchemy, the dialogue, python-telegram-bot's parsing, RQ); the floor's own figures
+are what no rewrite of that code could beat on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.webhooks import BASE, REDIS, SECRET, free_port, measure  # noqa: E402
+
+TABLES = """
+CREATE TABLE inbox (update_id bigint PRIMARY KEY, received_at timestamptz NOT NULL, payload jsonb NOT NULL);
+CREATE TABLE conversations (chat_id bigint PRIMARY KEY, state jsonb NOT NULL, version int NOT NULL,
+                            updated_at timestamptz NOT NULL);
+CREATE TABLE outbox (id bigserial PRIMARY KEY, chat_id bigint NOT NULL, body jsonb NOT NULL,
+                     status text NOT NULL, created_at timestamptz NOT NULL);
+CREATE TABLE identities (chat_id bigint PRIMARY KEY, customer_id bigint NOT NULL);
+CREATE TABLE shops (id int PRIMARY KEY, slug text UNIQUE NOT NULL, updated_at timestamptz NOT NULL);
+INSERT INTO shops VALUES (1, 'mwangaza-motors', now()), (2, 'zhaiyk-auto', now());
+"""
+
+
+def create_app():
+    """The gunicorn entry point: one psycopg connection and one Redis client per worker,
+    opened at the worker's first update."""
+    import flask
+    import psycopg
+    import redis
+
+    app = flask.Flask(__name__)
+    bare = os.environ.get("FLOOR_BARE") == "1"
+    held: dict = {}
+
+    @app.get("/healthz")
+    def healthz():
+        return {"ok": True}
+
+    @app.post("/webhooks/telegram/<shop>")
+    def telegram(shop: str):
+        if flask.request.headers.get("X-Telegram-Bot-Api-Secret-Token") != SECRET:
+            return {"ok": False}, 401
+        update = json.loads(flask.request.get_data())
+        if bare:
+            return {"ok": True}
+        if not held:
+            held["db"] = psycopg.connect(os.environ["FLOOR_DSN"])
+            held["redis"] = redis.Redis.from_url(REDIS)
+        step(held["db"], held["redis"], shop, update)
+        return {"ok": True}
+
+    return app
+
+
+def step(db, queue, shop: str, update: dict) -> None:
+    """One update's transaction and its job, statement for statement as Pitstop's."""
+    message = update.get("message") or update["callback_query"]["message"]
+    chat_id = message["chat"]["id"]
+    with db.transaction():
+        db.execute("SELECT id, updated_at FROM shops WHERE slug = %s", (shop,)).fetchone()
+        fresh = db.execute("INSERT INTO inbox VALUES (%s, now(), %s) ON CONFLICT DO NOTHING RETURNING update_id",
+                           (update["update_id"], json.dumps(update))).fetchone()  # fmt: skip
+        if fresh is None:
+            return
+        row = db.execute(
+            "SELECT state, version FROM conversations WHERE chat_id = %s FOR UPDATE", (chat_id,)
+        ).fetchone()
+        if row is None:
+            db.execute(
+                "INSERT INTO conversations VALUES (%s, '{}', 0, now()) ON CONFLICT DO NOTHING",
+                (chat_id,),
+            )
+        db.execute("SELECT customer_id FROM identities WHERE chat_id = %s", (chat_id,)).fetchone()
+        db.execute("UPDATE conversations SET state = %s, version = version + 1, updated_at = now() WHERE chat_id = %s",
+                   (json.dumps({"step": update["update_id"]}), chat_id))  # fmt: skip
+        outbox_id = db.execute("INSERT INTO outbox (chat_id, body, status, created_at) VALUES (%s, %s, 'pending', now())"
+                               " RETURNING id", (chat_id, json.dumps({"text": "ok"}))).fetchone()[0]  # fmt: skip
+    queue.rpush("floor:jobs", outbox_id)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bare", action="store_true", help="HTTP only: no database, no Redis")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+
+    import psycopg
+
+    base = BASE.replace("postgresql+psycopg://", "postgresql://")
+    name = f"pitstop_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = base.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(TABLES)
+        env = dict(os.environ, FLOOR_DSN=dsn, FLOOR_BARE="1" if args.bare else "0")
+        port = free_port()
+        server = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(args.workers), "--threads", str(args.threads),
+             "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "bench.floor:create_app()"], cwd=ROOT, env=env)  # fmt: skip
+        try:
+            measure(port, server.pid, args)
+        finally:
+            server.terminate()
+            server.wait(10)
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        import redis
+
+        redis.Redis.from_url(REDIS).delete("floor:jobs")
+
+
+if __name__ == "__main__":
+    main()
