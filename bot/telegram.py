@@ -94,7 +94,8 @@ def _chat_of(data: dict) -> str | None:
 
 
 def markup(reply: Reply, lang: str):
-    """Inline buttons for the choices (two short ones side by side), or a contact button."""
+    """Inline buttons for the choices in their order (two short ones side by side, a long
+    one alone), or a contact button."""
     if reply.ask_contact:
         label = render(Msg(N_("Share my phone number")), lang)
         return ReplyKeyboardMarkup([[KeyboardButton(label, request_contact=True)]], one_time_keyboard=True,
@@ -106,7 +107,8 @@ def markup(reply: Reply, lang: str):
     for cid, label in choices:
         button = InlineKeyboardButton(label[:64], callback_data=cid.encode()[:CALLBACK_LIMIT].decode(errors="ignore"))
         if len(label) > 18 or len(choices) > 8:
-            rows.append([button])
+            rows += [row, [button]] if row else [[button]]
+            row = []
             continue
         row.append(button)
         if len(row) == 2:
