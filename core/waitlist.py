@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core import availability as av
 from core import messages, outbox
 from core.booking import Held, expire_overdue_holds, hold_in_session
-from core.db import Database
+from core.db import Database, session_of
 from core.i18n import N_
 from core.messages import Choice, Msg, Reply
 from core.models import Booking, WaitlistEntry
@@ -26,11 +27,11 @@ class Offer:
     held: Held
 
 
-def join(db: Database, *, shop_id: int, customer_id: int, day: date, service_ids: tuple[int, ...],
+def join(db: Database | Session, *, shop_id: int, customer_id: int, day: date, service_ids: tuple[int, ...],
          now: datetime, vehicle_id: int | None = None, channel: str | None = None) -> int:  # fmt: skip
-    """Put the customer in line for `day` (once: joining again keeps their place)."""
-    with db.uow() as uow:
-        s = uow.session
+    """Put the customer in line for `day` (once: joining again keeps their place), in
+    the caller's transaction when given a session (a chat message's)."""
+    with session_of(db) as s:
         existing = s.scalar(select(WaitlistEntry).where(
             WaitlistEntry.shop_id == shop_id, WaitlistEntry.customer_id == customer_id,
             WaitlistEntry.day == day, WaitlistEntry.status == "waiting"))  # fmt: skip

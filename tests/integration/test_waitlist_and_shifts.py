@@ -5,8 +5,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot import runner
+from bot.model import Event
 from core import availability, booking, staffing, waitlist
 from core.booking import Held, SlotTaken
+from core.messages import render_reply
 from core.models import Booking, WaitlistEntry
 from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI as NOW
 from tests.integration.booking_helpers import loaded, new_customer
@@ -98,3 +101,25 @@ def test_a_mechanic_goes_off_shift_and_jobs_move_to_colleagues_or_need_a_new_tim
 
     # Nobody left to do brakes at ten: a new brake booking at that time is refused.
     assert isinstance(book(db, garage, "late", ten, "brake-pads"), SlotTaken)
+
+
+def test_a_customer_joins_the_waitlist_for_a_full_day_in_chat(db, garage):
+    tuesday = (NOW + timedelta(days=1)).date()
+    fill_alignment_day(db, garage, tuesday)
+
+    def say(text: str, event: Event | None = None) -> str:
+        handled = runner.handle(db, shop_id=garage.id, channel="telegram", chat_id="4400",
+                                event=event or Event.typed(text), now=NOW, language_hint="en")  # fmt: skip
+        return "\n".join(render_reply(reply, "en")[0] for reply in handled.replies)
+
+    say("", Event("start"))
+    for line in ("english", "book", "wheel alignment", "that's all", "kcb 123a", "skip"):
+        say(line)
+    assert say("tuesday") == ("Tue 24 Nov is fully booked.\n"
+                              "Shall I put you on the waitlist? If a time frees up, I will offer it to you first.")
+    assert say("yes").startswith("You are on the waitlist for Tue 24 Nov.")
+
+    with db.uow() as uow:
+        entry = uow.session.scalar(select(WaitlistEntry))
+        assert (entry.day, entry.service_ids, entry.status, entry.channel) == (
+            tuesday, [garage.services["wheel-alignment"]], "waiting", "telegram")
