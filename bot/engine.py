@@ -88,8 +88,10 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
         return turn.done()
     if _idle(turn) and turn.state not in RESTING:
         turn.data = {"lang": turn.data.get("lang")}
-        turn.ask("menu", Msg(N_("Welcome back! We left off a while ago, so let's start again.")))
-        return turn.done()
+        if not _tapped_notice(event):  # a notification's button works however long ago it came
+            turn.ask("menu", Msg(N_("Welcome back! We left off a while ago, so let's start again.")))
+            return turn.done()
+        turn.state = "menu"
     first_contact = turn.state == "start" and "offered" not in turn.data
     if first_contact or event.kind == "start" or (event.kind == "text" and understand.looks_like(event.text, "menu")):
         if turn.state == "start":
@@ -129,6 +131,10 @@ def resolve(turn: Turn, event: Event) -> str | None:
     if event.kind == "text" and offered:
         return understand.pick_choice(event.text, offered)
     return None
+
+
+def _tapped_notice(event: Event) -> bool:
+    return event.kind == "choice" and any(event.choice.startswith(p) for p in GLOBAL_CHOICES)
 
 
 def _idle(turn: Turn) -> bool:

@@ -192,6 +192,18 @@ def test_an_idle_conversation_starts_over_gracefully():
     assert chat.text.startswith("Welcome back! We left off a while ago, so let's start again.")
 
 
+def test_a_reminders_button_works_in_a_chat_left_mid_step_hours_ago():
+    ctx = FakeContext().with_vehicle()
+    ctx.my_bookings = [BookingView(5, "MM-1005", at(25, 10), "confirmed", ({"en": "Oil change"},), 350000,
+                                   "KCB 123A", (1,))]  # fmt: skip
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:bookings")
+    assert chat.state == "bookings"
+    ctx.now = NOW + timedelta(hours=2)  # the reminder comes, and is tapped, long after
+    chat.tap("rm:cancel:5")
+    assert chat.state == "cancel_confirm"
+    assert chat.text == "Cancel MM-1005 on Wed 25 Nov, 10:00?\nCancelling now is free."
+
+
 def test_anything_not_understood_gets_a_short_reprompt_saying_what_is_expected():
     chat = Chat(FakeContext()).send(Event("start")).tap("lang:en").tap("m:book")
     chat.type("purple elephant")
