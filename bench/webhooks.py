@@ -44,7 +44,7 @@ SHOPS = {"mwangaza-motors": "MWANGAZA", "zhaiyk-auto": "ZHAIYK"}
 SECRET = "bench-secret"
 # One customer's whole booking, as taps and typing; then they start over.
 SCRIPT = [("text", "/start"), ("tap", "lang:en"), ("tap", "m:book"), ("text", "oil change"), ("tap", "done"),
-          ("text", "KCB 123A"), ("tap", "skip"), ("text", "tomorrow 10am"), ("tap", "confirm"), ("tap", "pay:cash"),
+          ("text", "KCB 123A"), ("tap", "skip"), ("text", "tomorrow 10am"), ("text", "yes"), ("tap", "pay:cash"),
           ("tap", "m:bookings"), ("text", "menu")]  # fmt: skip
 
 

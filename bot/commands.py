@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot import model as cmd
 from bot.context import DbContext
-from core import booking, outbox, payments, waitlist
+from core import booking, outbox, payments, policy, waitlist
 from core.booking import Held, NotYours, SlotTaken
 from core.customers import add_vehicle, mask_phone
 from core.i18n import N_
@@ -45,6 +45,9 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
             if row is None or row.customer_id != customer.id or row.status != "held" or \
                     (row.hold_expires_at and row.hold_expires_at <= ctx.now):  # fmt: skip
                 return cmd.Refused(N_("Sorry, that time is no longer held for you."))
+            allowed = policy.ways_to_pay(ctx.view.spec.payment_methods, row.deposit_minor)
+            if isinstance(command, cmd.AcceptOffer) and method not in allowed:
+                method = allowed[0]  # the engine's pick (cash) cannot see the offered visit's deposit
             row.payment_method = method
             return _settle(session, ctx, booking_id, method, actor)
         case cmd.DeclineOffer(booking_id) | cmd.Cancel(booking_id):
@@ -108,10 +111,13 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
     return None
 
 
-def _settle(session: Session, ctx: DbContext, booking_id: int, method: str, actor: str) -> cmd.Booked:
-    """After a hold: pay at the shop confirms at once; online methods ask for money."""
+def _settle(session: Session, ctx: DbContext, booking_id: int, method: str, actor: str) -> cmd.Booked | cmd.Refused:
+    """After a hold: pay at the shop confirms at once (unless money is due in advance: a
+    button of an earlier message may still offer it); online methods ask for money."""
     row = session.get(Booking, booking_id)
     amount = row.deposit_minor or row.price_minor
+    if method not in policy.ways_to_pay(ctx.view.spec.payment_methods, row.deposit_minor):
+        return cmd.Refused(N_("This visit is paid in advance. Please choose another way to pay."))
     if method == "cash":
         booking.confirm(session, booking_id, actor, ctx.now, "pays at the shop")
         return cmd.Booked(row.id, row.code, row.starts_at, True, 0, 0, method)

@@ -7,7 +7,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.engine import GLOBAL_CHOICES, Turn, not_understood, state
-from bot.flows_booking import PAY_LABELS, _after_hold, _refused, _yes_no, methods, when_of
+from bot.flows_booking import (
+    PAY_LABELS,
+    _after_hold,
+    _refused,
+    answer_to,
+    methods,
+    question_choices,
+    stale,
+    when_of,
+)
 from bot.model import AcceptOffer, Booked, Cancel, DeclineOffer, Done, Event, RetryPayment
 from core import i18n
 from core import messages as m
@@ -102,7 +111,8 @@ def prompt_cancel_confirm(turn: Turn, before: list[Msg]) -> None:
     else:
         cost = Msg(N_("Cancelling now is free."))
     turn.offer(before + [Msg(N_("Cancel {code} on {when}?"), {"code": b.code, "when": when_of(turn, b.start)}), cost],
-               [Choice("yes", Msg(N_("Yes, cancel it"))), Choice("no", Msg(N_("No, keep it")))])  # fmt: skip
+               question_choices(turn, f"cancel-{b.id}", ("yes", Msg(N_("Yes, cancel it"))),
+                                ("no", Msg(N_("No, keep it")))))  # fmt: skip
 
 
 def handle_cancel_confirm(turn: Turn, event: Event, choice: str | None) -> None:
@@ -117,8 +127,10 @@ def handle_cancel_confirm(turn: Turn, event: Event, choice: str | None) -> None:
         else:
             _refused(turn, event.outcome)
         return
-    answer = choice or _yes_no(event)
-    if answer == "yes":
+    answer = answer_to(turn, event, choice)
+    if answer == "stale":
+        stale(turn)
+    elif answer == "yes":
         turn.do(Cancel(turn.data["booking_id"]))
     elif answer == "no":
         turn.ask("booking", Msg(N_("OK, your booking stays as it was.")))

@@ -5,7 +5,7 @@ Rescheduling reuses the day and time steps with data["mode"] = "reschedule".
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import understand
@@ -22,7 +22,7 @@ from bot.model import (
     SaveVehicle,
     Taken,
 )
-from core import i18n
+from core import i18n, policy
 from core import messages as m
 from core.customers import normalise_phone
 from core.i18n import N_, NP_
@@ -278,7 +278,8 @@ def prompt_waitlist(turn: Turn, before: list[Msg]) -> None:
     turn.offer(before + [
         Msg(N_("{day} is fully booked."), {"day": _day_label(day, turn.ctx.shop.timezone, turn.lang)}),
         Msg(N_("Shall I put you on the waitlist? If a time frees up, I will offer it to you first.")),
-    ], [Choice("yes", Msg(N_("Yes, put me on the waitlist"))), Choice("no", Msg(N_("No, another day")))])  # fmt: skip
+    ], question_choices(turn, f"waitlist-{day}", ("yes", Msg(N_("Yes, put me on the waitlist"))),
+                        ("no", Msg(N_("No, another day")))))  # fmt: skip
 
 
 def handle_waitlist(turn: Turn, event: Event, choice: str | None) -> None:
@@ -287,8 +288,10 @@ def handle_waitlist(turn: Turn, event: Event, choice: str | None) -> None:
         turn.ask("menu", Msg(N_("You are on the waitlist for {day}. I will write as soon as a time frees up."),
                              {"day": _day_label(day, turn.ctx.shop.timezone, turn.lang)}))  # fmt: skip
         return
-    answer = choice or _yes_no(event)
-    if answer == "yes":
+    answer = answer_to(turn, event, choice)
+    if answer == "stale":
+        stale(turn)
+    elif answer == "yes":
         turn.do(JoinWaitlist(date.fromisoformat(turn.data["day"]), _service_ids(turn), turn.data.get("vehicle_id")))
     elif answer == "no":
         turn.ask("day")
@@ -302,6 +305,26 @@ state("waitlist", back="day")((prompt_waitlist, handle_waitlist))
 def _yes_no(event: Event) -> str | None:
     answer = understand.parse_yes_no(event.text) if event.kind == "text" else None
     return None if answer is None else ("yes" if answer else "no")
+
+
+def question_choices(turn: Turn, about: str, *answers: tuple[str, Msg]) -> list[Choice]:
+    """Answer buttons whose ids name the question ("yes:cancel-6"), so that a button left
+    on an earlier question is not taken for an answer to this one (see `answer_to`)."""
+    turn.data["asked"] = about
+    return [Choice(f"{word}:{about}", label) for word, label in answers]
+
+
+def answer_to(turn: Turn, event: Event, choice: str | None) -> str | None:
+    """The answer to the question asked: "yes", "no" or "confirm", tapped or typed;
+    "stale" for a button of an earlier question; None for anything else."""
+    word, sep, about = (choice or "").partition(":")
+    if word in ("yes", "no", "confirm"):
+        return word if sep and about == turn.data.get("asked") else "stale"
+    return _yes_no(event) if choice is None else None
+
+
+def stale(turn: Turn) -> None:
+    turn.ask(turn.state, Msg(N_("That button belongs to an earlier question, so I did nothing.")))
 
 
 # -- summary and payment ------------------------------------------------------------------
@@ -325,14 +348,18 @@ def prompt_summary(turn: Turn, before: list[Msg]) -> None:
                         "costs one of your monthly tokens."), {"hours": shop.late_window_hours}))  # fmt: skip
     one, many = NP_("You have {n} token left this month.", "You have {n} tokens left this month.")
     texts.append(Msg(one, {"n": customer.tokens}, plural=many, n=customer.tokens))
-    turn.offer(texts, [Choice("confirm", Msg(N_("Confirm"))), Choice("back", Msg(N_("Change the time"))),
-                       Choice("stop", Msg(N_("Cancel")))])  # fmt: skip
+    about = f"book-{start.astimezone(UTC):%Y%m%d%H%M}-{'.'.join(map(str, _service_ids(turn)))}"
+    turn.offer(texts, question_choices(turn, about, ("confirm", Msg(N_("Confirm")))) + [
+        Choice("back", Msg(N_("Change the time"))), Choice("stop", Msg(N_("Cancel")))])  # fmt: skip
 
 
 def handle_summary(turn: Turn, event: Event, choice: str | None) -> None:
-    if choice == "confirm" or (choice is None and _yes_no(event) == "yes"):
+    answer = answer_to(turn, event, choice)
+    if answer == "stale":
+        stale(turn)
+    elif answer in ("confirm", "yes"):
         turn.ask("payment")
-    elif _yes_no(event) == "no":
+    elif answer == "no":
         turn.ask("time")
     else:
         not_understood(turn, Msg(N_("Tap Confirm to book, or Change the time.")))
@@ -344,11 +371,8 @@ state("summary", back="time")((prompt_summary, handle_summary))
 def methods(turn: Turn) -> list[str]:
     """Payment methods for this visit: paying at the shop is not offered when money is
     due in advance (a deposit, or no tokens left), unless it is the shop's only way."""
-    allowed = list(turn.ctx.shop.payment_methods)
     prepay = turn.ctx.customer.tokens <= 0 or any(s.deposit_minor for s in services_of(turn))
-    if prepay and "cash" in allowed and len(allowed) > 1:
-        allowed.remove("cash")
-    return allowed
+    return policy.ways_to_pay(turn.ctx.shop.payment_methods, prepay)
 
 
 def prompt_payment(turn: Turn, before: list[Msg]) -> None:
@@ -455,7 +479,8 @@ state("phone", back="payment")((prompt_phone, handle_phone))
 def prompt_resched_confirm(turn: Turn, before: list[Msg]) -> None:
     start = datetime.fromisoformat(turn.data["start"])
     turn.offer(before + [Msg(N_("Move {code} to {when}?"), {"code": turn.data.get("code", ""), "when": when_of(turn, start)})],
-               [Choice("yes", Msg(N_("Yes, move it"))), Choice("no", Msg(N_("No, keep it")))])  # fmt: skip
+               question_choices(turn, f"move-{turn.data['booking_id']}-{start.astimezone(UTC):%Y%m%d%H%M}",
+                                ("yes", Msg(N_("Yes, move it"))), ("no", Msg(N_("No, keep it")))))  # fmt: skip
 
 
 def handle_resched_confirm(turn: Turn, event: Event, choice: str | None) -> None:
@@ -471,8 +496,10 @@ def handle_resched_confirm(turn: Turn, event: Event, choice: str | None) -> None
         else:
             _refused(turn, outcome)
         return
-    answer = choice or _yes_no(event)
-    if answer == "yes":
+    answer = answer_to(turn, event, choice)
+    if answer == "stale":
+        stale(turn)
+    elif answer == "yes":
         turn.do(Reschedule(turn.data["booking_id"], datetime.fromisoformat(turn.data["start"])))
     elif answer == "no":
         turn.data = {"lang": turn.data.get("lang")}

@@ -51,96 +51,97 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
         return sm.StaffRefused(OWNER_ONLY)
 
     try:
-        match command:
-            case sm.Denied(what):
-                if what.split()[0] in ("digest", "week", "close", "open", "hours", "tokens", "export", "restock"):
-                    return owner_only(what)
-                refuse(staff, what, "not their job", channel)
-                return sm.StaffRefused(NOT_YOURS)
-            case sm.JobAction(booking_id, action):
-                run = {"received": shopfloor.receive, "start": shopfloor.start, "ready": shopfloor.ready,
-                       "noshow": shopfloor.no_show}[action]  # fmt: skip
-                moved = run(session, staff.id, booking_id, now)
-                if action == "noshow":
-                    return sm.StaffDone("noshow", {"code": moved.code, "tokens_left": moved.detail["tokens_left"]})
-                return sm.StaffDone("moved", {"code": moved.code, "status": moved.status})
-            case sm.Complete(booking_id, cash_paid):
-                done = shopfloor.complete(session, staff.id, booking_id, now, cash_paid)
-                return sm.StaffDone("completed", {"code": done.code, "low_parts": done.detail["low_parts"]})
-            case sm.ProposeExtra(booking_id, work, price, photo):
-                proposed = shopfloor.propose_extra(session, staff.id, booking_id, work, price, now)
-                if photo:
-                    from bot.staff_photos import send_extra_photo
+        with session.begin_nested():  # a refusal undoes what the command wrote before it
+            match command:
+                case sm.Denied(what):
+                    if what.split()[0] in ("digest", "week", "close", "open", "hours", "tokens", "export", "restock"):
+                        return owner_only(what)
+                    refuse(staff, what, "not their job", channel)
+                    return sm.StaffRefused(NOT_YOURS)
+                case sm.JobAction(booking_id, action):
+                    run = {"received": shopfloor.receive, "start": shopfloor.start, "ready": shopfloor.ready,
+                           "noshow": shopfloor.no_show}[action]  # fmt: skip
+                    moved = run(session, staff.id, booking_id, now)
+                    if action == "noshow":
+                        return sm.StaffDone("noshow", {"code": moved.code, "tokens_left": moved.detail["tokens_left"]})
+                    return sm.StaffDone("moved", {"code": moved.code, "status": moved.status})
+                case sm.Complete(booking_id, cash_paid):
+                    done = shopfloor.complete(session, staff.id, booking_id, now, cash_paid)
+                    return sm.StaffDone("completed", {"code": done.code, "low_parts": done.detail["low_parts"]})
+                case sm.ProposeExtra(booking_id, work, price, photo):
+                    proposed = shopfloor.propose_extra(session, staff.id, booking_id, work, price, now)
+                    if photo:
+                        from bot.staff_photos import send_extra_photo
 
-                    item_id = proposed.detail["item_id"]
-                    defer(session, send_extra_photo, item_id, photo, job_id=f"extra-photo-{item_id}")
-                return sm.StaffDone("extra", {"work": work, "price": price})
-            case sm.Shift(on):
-                if on:
-                    shopfloor.on_shift(session, staff.id)
-                    return sm.StaffDone("on")
-                change = shopfloor.off_shift(session, staff.id, now)
-                return sm.StaffDone("off", {"moved": list(change.reassigned), "waiting": list(change.unassigned)})
-            case sm.Stock():
-                lines = parts.levels(session, staff.shop_id)
-                texts = [Msg(N_("Parts in stock:"))] + [
-                    Msg(N_("{part} ({code}): {stock}, minimum {min}") if not p.low else
-                        N_("{part} ({code}): {stock}, minimum {min}: LOW"),
-                        {"part": p.name, "code": p.code, "stock": p.stock, "min": p.min_level}) for p in lines]  # fmt: skip
-                if not lines:
-                    texts.append(Msg(N_("This shop keeps no parts list.")))
-                return sm.Shown(tuple(texts))
-            case sm.Restock(part_text, qty):
-                if not is_owner:
-                    return owner_only("restock")
-                code = _part_code(session, staff.shop_id, part_text)
-                if code is None:
-                    return sm.StaffRefused(N_("I do not know the part \"{part}\". Send /stock to see the list."),
-                                           {"part": part_text})  # fmt: skip
-                line = parts.restock(session, staff.shop_id, code, qty)
-                return sm.StaffDone("restock", {"part": line.name, "stock": line.stock})
-            case sm.Report(what, day):
-                if not is_owner:
-                    return owner_only(what)
-                if what == "digest":
-                    figures = digest.figures_for(session, staff.shop_id, day, now)
-                    digest.send_to(session, staff.shop_id, figures, now, out_dir(), channel, chat_id, ctx.staff.language)
-                    return sm.StaffDone("digest")
-                texts = {"today": owner.today_texts, "week": owner.week_texts}.get(what)
-                if texts is not None:
-                    return sm.Shown(tuple(texts(session, staff.shop_id, now)))
-                return sm.Shown(tuple(owner.hours_texts(session, staff.shop_id, ctx.today())))
-            case sm.SetDay(day, closed, reason):
-                if not is_owner:
-                    return owner_only("close" if closed else "open")
-                change = owner.set_day(session, staff.shop_id, day, closed, reason)
-                noon = digest.local_bounds(ctx.staff.timezone, day, day)[0].replace(hour=12)
-                log.info("owner %s %s %s (%s)", staff.id, "closed" if closed else "opened", day, reason or "-")
-                return sm.StaffDone("day", {"noon": noon.isoformat(), "closed": closed, "codes": list(change.codes)})
-            case sm.ResetTokens(phone_text):
-                if not is_owner:
-                    return owner_only("tokens")
-                try:
-                    phone, n = owner.reset_tokens(session, staff.shop_id, phone_text, now)
-                except owner.NoSuchCustomer:
-                    return sm.StaffRefused(N_("No customer of this shop has the number {phone}."), {"phone": phone_text})
-                return sm.StaffDone("tokens", {"phone": mask_phone(phone), "n": n})
-            case sm.Export(first, last):
-                if not is_owner:
-                    return owner_only("export")
-                if (last - first).days > owner.MAX_EXPORT_DAYS:
-                    return sm.StaffRefused(N_("That is too long: export at most a year at a time."))
-                slug = ctx.view.spec.slug
-                path, rows = owner.export_csv(session, staff.shop_id, first, last,
-                                              out_dir() / "exports" / f"{slug}-{first}-{last}.csv", ctx.staff.language)  # fmt: skip
-                caption = Reply((Msg(N_("Bookings from {first} to {last}"), {"first": first.isoformat(), "last": last.isoformat()}),))
-                outbox.send(session, shop_id=staff.shop_id, channel=channel, address=chat_id, language=ctx.staff.language,
-                            reply=caption, now=now, kind="document", extra={"path": str(path), "filename": path.name})  # fmt: skip
-                return sm.StaffDone("export", {"rows": rows})
-            case sm.SetLanguage(lang):
-                if lang in ctx.staff.languages:
-                    staff.language = lang
-                return sm.StaffDone("language")
+                        item_id = proposed.detail["item_id"]
+                        defer(session, send_extra_photo, item_id, photo, job_id=f"extra-photo-{item_id}")
+                    return sm.StaffDone("extra", {"work": work, "price": price})
+                case sm.Shift(on):
+                    if on:
+                        shopfloor.on_shift(session, staff.id)
+                        return sm.StaffDone("on")
+                    change = shopfloor.off_shift(session, staff.id, now)
+                    return sm.StaffDone("off", {"moved": list(change.reassigned), "waiting": list(change.unassigned)})
+                case sm.Stock():
+                    lines = parts.levels(session, staff.shop_id)
+                    texts = [Msg(N_("Parts in stock:"))] + [
+                        Msg(N_("{part} ({code}): {stock}, minimum {min}") if not p.low else
+                            N_("{part} ({code}): {stock}, minimum {min}: LOW"),
+                            {"part": p.name, "code": p.code, "stock": p.stock, "min": p.min_level}) for p in lines]  # fmt: skip
+                    if not lines:
+                        texts.append(Msg(N_("This shop keeps no parts list.")))
+                    return sm.Shown(tuple(texts))
+                case sm.Restock(part_text, qty):
+                    if not is_owner:
+                        return owner_only("restock")
+                    code = _part_code(session, staff.shop_id, part_text)
+                    if code is None:
+                        return sm.StaffRefused(N_("I do not know the part \"{part}\". Send /stock to see the list."),
+                                               {"part": part_text})  # fmt: skip
+                    line = parts.restock(session, staff.shop_id, code, qty)
+                    return sm.StaffDone("restock", {"part": line.name, "stock": line.stock})
+                case sm.Report(what, day):
+                    if not is_owner:
+                        return owner_only(what)
+                    if what == "digest":
+                        figures = digest.figures_for(session, staff.shop_id, day, now)
+                        digest.send_to(session, staff.shop_id, figures, now, out_dir(), channel, chat_id, ctx.staff.language)
+                        return sm.StaffDone("digest")
+                    texts = {"today": owner.today_texts, "week": owner.week_texts}.get(what)
+                    if texts is not None:
+                        return sm.Shown(tuple(texts(session, staff.shop_id, now)))
+                    return sm.Shown(tuple(owner.hours_texts(session, staff.shop_id, ctx.today())))
+                case sm.SetDay(day, closed, reason):
+                    if not is_owner:
+                        return owner_only("close" if closed else "open")
+                    change = owner.set_day(session, staff.shop_id, day, closed, reason)
+                    noon = digest.local_bounds(ctx.staff.timezone, day, day)[0].replace(hour=12)
+                    log.info("owner %s %s %s (%s)", staff.id, "closed" if closed else "opened", day, reason or "-")
+                    return sm.StaffDone("day", {"noon": noon.isoformat(), "closed": closed, "codes": list(change.codes)})
+                case sm.ResetTokens(phone_text):
+                    if not is_owner:
+                        return owner_only("tokens")
+                    try:
+                        phone, n = owner.reset_tokens(session, staff.shop_id, phone_text, now)
+                    except owner.NoSuchCustomer:
+                        return sm.StaffRefused(N_("No customer of this shop has the number {phone}."), {"phone": phone_text})
+                    return sm.StaffDone("tokens", {"phone": mask_phone(phone), "n": n})
+                case sm.Export(first, last):
+                    if not is_owner:
+                        return owner_only("export")
+                    if (last - first).days > owner.MAX_EXPORT_DAYS:
+                        return sm.StaffRefused(N_("That is too long: export at most a year at a time."))
+                    slug = ctx.view.spec.slug
+                    path, rows = owner.export_csv(session, staff.shop_id, first, last,
+                                                  out_dir() / "exports" / f"{slug}-{first}-{last}.csv", ctx.staff.language)  # fmt: skip
+                    caption = Reply((Msg(N_("Bookings from {first} to {last}"), {"first": first.isoformat(), "last": last.isoformat()}),))
+                    outbox.send(session, shop_id=staff.shop_id, channel=channel, address=chat_id, language=ctx.staff.language,
+                                reply=caption, now=now, kind="document", extra={"path": str(path), "filename": path.name})  # fmt: skip
+                    return sm.StaffDone("export", {"rows": rows})
+                case sm.SetLanguage(lang):
+                    if lang in ctx.staff.languages:
+                        staff.language = lang
+                    return sm.StaffDone("language")
     except shopfloor.NotAllowed as exc:
         refuse(staff, type(command).__name__, exc.reason, channel)
         return sm.StaffRefused(exc.reason, exc.params)

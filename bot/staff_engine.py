@@ -221,7 +221,7 @@ def _choice(turn: Turn, choice: str) -> None:
     elif what == "a" and len(parts) == 4 and parts[3].isdigit():
         _act_on(turn, arg, turn.ctx.job(int(parts[3])))
     elif what in ("yes", "no"):
-        _confirmed(turn, what == "yes")
+        _confirmed(turn, what == "yes", arg)
     elif what == "skip" and turn.state == "extra_photo":
         turn.ask("extra_confirm")
     elif what == "off":
@@ -448,24 +448,43 @@ def prompt_confirm(turn: Turn, before: list[Msg]) -> None:
     if c.get("what") == "noshow" and job:
         texts = [Msg(N_("Mark {code} ({time}, {customer}) as a no-show? It costs the customer a token."),
                      {"code": job.code, "time": m.clock(job.start, turn.ctx.staff.timezone), "customer": job.customer})]  # fmt: skip
-        choices = [Choice("st:yes", Msg(N_("Yes, no-show"))), Choice("st:no", Msg(N_("No")))]
+        choices = [Msg(N_("Yes, no-show")), Msg(N_("No"))]
     elif c.get("what") == "paid" and job:
         texts = [Msg(N_("{code}: the customer owes {balance}. Did they pay it at the shop?"),
                      {"code": job.code, "balance": m.money(job.balance_minor, currency)})]  # fmt: skip
-        choices = [Choice("st:yes", Msg(N_("Yes, paid in cash"))), Choice("st:no", Msg(N_("Not paid yet")))]
+        choices = [Msg(N_("Yes, paid in cash")), Msg(N_("Not paid yet"))]
     elif c.get("what") == "off":
         texts = [Msg(N_("Go off shift now? Your upcoming jobs go to free colleagues, or their customers are asked "
                         "to choose a new time."))]  # fmt: skip
-        choices = [Choice("st:yes", Msg(N_("Yes, go off shift"))), Choice("st:no", Msg(N_("No")))]
+        choices = [Msg(N_("Yes, go off shift")), Msg(N_("No"))]
     else:
         turn.ask("home", *before)
         return
-    turn.offer(before + texts, choices, {"st:yes": YES, "st:no": NO})
+    _offer_yes_no(turn, before + texts, *choices)
 
 
-def _confirmed(turn: Turn, yes: bool) -> None:
-    """st:yes / st:no answer the question of the current state."""
+def _offer_yes_no(turn: Turn, texts: list[Msg], yes: Msg, no: Msg) -> None:
+    """Yes and No whose ids name the question (st:yes:<question>), so that a button
+    left on an earlier question is not taken for an answer to this one."""
+    asked = _question(turn)
+    turn.offer(texts, [Choice(f"st:yes:{asked}", yes), Choice(f"st:no:{asked}", no)],
+               {f"st:yes:{asked}": YES, f"st:no:{asked}": NO})  # fmt: skip
+
+
+def _question(turn: Turn) -> str:
     if turn.state == "extra_confirm":
+        extra = turn.data.get("extra") or {}
+        return f"extra-{extra.get('job')}-{extra.get('price')}"
+    c = turn.data.get("confirm") or {}
+    return f"{c.get('what')}-{c.get('job') or 0}"
+
+
+def _confirmed(turn: Turn, yes: bool, asked: str) -> None:
+    """st:yes / st:no answer the question of the current state, if it is still the one
+    asked."""
+    if turn.state not in ("confirm", "extra_confirm") or asked != _question(turn):
+        turn.ask(turn.state, Msg(N_("That button belongs to an earlier question, so I did nothing.")))
+    elif turn.state == "extra_confirm":
         _extra_confirmed(turn, yes)
     else:
         _answer_confirm(turn, yes)
@@ -546,8 +565,7 @@ def prompt_extra_confirm(turn: Turn, before: list[Msg]) -> None:
     texts = [Msg(N_("Ask the customer to approve \"{work}\" for {price}? With it, the total is {total}."),
                  {"work": extra["work"], "price": m.money(extra["price"], currency),
                   "total": m.money(job.price_minor + extra["price"], currency)})]  # fmt: skip
-    turn.offer(before + texts, [Choice("st:yes", Msg(N_("Send to the customer"))), Choice("st:no", Msg(N_("Cancel")))],
-               {"st:yes": YES, "st:no": NO})  # fmt: skip
+    _offer_yes_no(turn, before + texts, Msg(N_("Send to the customer")), Msg(N_("Cancel")))
 
 
 def _extra_confirmed(turn: Turn, yes: bool) -> None:

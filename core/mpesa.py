@@ -38,6 +38,7 @@ import phonenumbers
 import requests
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
+from urllib3.exceptions import NewConnectionError
 
 from core import availability as av
 from core import inbox
@@ -516,10 +517,9 @@ def push(payment_id: int, now: datetime | None = None) -> None:
         return
     try:
         answer = PushAnswer.parse(*Daraja(rt.settings.mpesa_api_base, cfg).push(body))
-    except requests.ReadTimeout:
-        answer = PushAnswer("unknown", message="no answer to the push")
     except (requests.RequestException, DarajaUnavailable) as exc:
-        answer = PushAnswer("retry", code="network", message=type(exc).__name__)
+        answer = PushAnswer("retry", code="network", message=type(exc).__name__) if never_sent(exc) else \
+            PushAnswer("unknown", message=f"no answer to the push ({type(exc).__name__})")  # fmt: skip
     log.info("payment %s: STK push to %s: %s %s", payment_id, mask_phone(phone), answer.kind, answer.code or "")
     if answer.kind == "accepted":
         _sent(rt.db, payment_id, answer, now)
@@ -529,6 +529,17 @@ def push(payment_id: int, now: datetime | None = None) -> None:
         _retry_later(rt.db, payment_id, now + RETRY_AFTER[attempts - 1], now)
     else:
         _unknown(rt.db, payment_id, now)
+
+
+def never_sent(exc: Exception) -> bool:
+    """Whether a failed call certainly never reached Safaricom: no token, or no
+    connection made. Anything later (the connection reset or closed after the request
+    went out, no answer in time) may have come after Safaricom took the push, and a
+    second push could take the money twice."""
+    if isinstance(exc, (DarajaUnavailable, requests.ConnectTimeout)):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if isinstance(exc, requests.ConnectionError) and exc.args else None
+    return isinstance(reason, NewConnectionError)
 
 
 def _sent(db: Database, payment_id: int, answer: PushAnswer, now: datetime) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from core import availability as av
 from core import messages as m
-from core import outbox
+from core import outbox, policy
 from core import slots as engine
 from core.booking import locked_booking, move
 from core.db import Database, defer, session_of
@@ -424,7 +424,7 @@ def settle_failed(session: Session, booking: Booking, payment: Payment, now: dat
         texts.append(Msg(PAY_AT_SHOP_TOO))
     elif hold_live(booking, now):
         texts.append(Msg(STILL_HELD, {"time": m.clock(booking.hold_expires_at, view.spec.timezone)}))
-        choices = retry_choices(view.spec.payment_methods, booking.id)
+        choices = retry_choices(view.spec.payment_methods, booking)
     elif booking.status in (S.HELD, S.EXPIRED):
         texts.append(Msg(BOOK_AGAIN))
     else:
@@ -433,10 +433,11 @@ def settle_failed(session: Session, booking: Booking, payment: Payment, now: dat
                          now=now)  # fmt: skip
 
 
-def retry_choices(methods, booking_id: int) -> tuple[Choice, ...]:
-    """One "payagain:<booking>:<method>" choice per payment method of the shop."""
-    return tuple(Choice(f"payagain:{booking_id}:{method}", Msg(METHOD_LABELS[method]))
-                 for method in methods if method in METHOD_LABELS)  # fmt: skip
+def retry_choices(methods, booking: Booking) -> tuple[Choice, ...]:
+    """One "payagain:<booking>:<method>" choice per way the customer may pay for it
+    (not at the shop when money is due in advance)."""
+    return tuple(Choice(f"payagain:{booking.id}:{method}", Msg(METHOD_LABELS[method]))
+                 for method in policy.ways_to_pay(methods, booking.deposit_minor) if method in METHOD_LABELS)  # fmt: skip
 
 
 def fail(db: Database | Session, payment_id: int, kind: FailureKind, code: str | None, now: datetime,

@@ -37,6 +37,16 @@ def deposit_due(services: list[PricedService], tokens: int) -> int:
     return min(total, visit_price(services))
 
 
+def ways_to_pay(methods: list[str] | tuple[str, ...], due_in_advance: int) -> list[str]:
+    """The shop's payment methods a customer may choose for a visit: paying at the shop
+    is not one of them when money is due in advance (a deposit, or everything at 0
+    tokens), unless it is the shop's only way."""
+    allowed = list(methods)
+    if due_in_advance and "cash" in allowed and len(allowed) > 1:
+        allowed.remove("cash")
+    return allowed
+
+
 def must_prepay(tokens: int) -> bool:
     """A customer who spent every token books only with payment in advance."""
     return tokens <= 0

@@ -357,6 +357,11 @@ def off_shift(session: Session, staff_id: int, now: datetime) -> ShiftChange:
                                {"code": b.code, "when": m.when(b.starts_at, tz), "mechanic": colleague.name.split()[0]}),))  # fmt: skip
             notices.notify_customer(session, b, reply, f"reassigned:{event_id}", now, "status", variables)
             moved.append(b.code)
+        elif b.status == S.CANCELLED:  # an unpaid hold, let go (the customer only is told)
+            reply = Reply((Msg(N_("Sorry, the time you were holding for {code} on {when} is no longer available: "
+                                  "the mechanic is not available, and nobody else is free then. Please book "
+                                  "another time from the menu."), {"code": b.code, "when": m.when(b.starts_at, tz)}),))  # fmt: skip
+            notices.notify_customer(session, b, reply, f"unassigned:{event_id}", now, "status", variables)
         else:
             reply = Reply((
                 Msg(N_("Sorry, the mechanic for your booking {code} on {when} is not available, and nobody else "

@@ -1,8 +1,8 @@
 """Mechanics going off shift: their future jobs move to a colleague, or to the owner.
 
 A job keeps its promised time. It goes to another qualified mechanic who is free for
-that whole time (same bay if possible); if nobody is, it is marked needs_reschedule and
-the owner and the customer are told by the caller.
+that whole time (same bay if possible); if nobody is, it is marked needs_reschedule (an
+unpaid hold is cancelled instead) and the owner and the customer are told by the caller.
 """
 
 from __future__ import annotations
@@ -86,7 +86,9 @@ def _hand_on(s, view: av.ShopView, job: Booking, mechanic: Staff, actor: str, no
         if slot is not None:
             break
     if slot is None:
-        move(s, job, S.NEEDS_RESCHEDULE, actor, now, f"{mechanic.name} went off shift; nobody free")
+        # A confirmed job waits for a new time; an unpaid hold was never a promise: it is let go.
+        to = S.CANCELLED if job.status == S.HELD else S.NEEDS_RESCHEDULE
+        move(s, job, to, actor, now, f"{mechanic.name} went off shift; nobody free")
         return Unassigned(job.id, job.code, job.customer_id, job.starts_at)
     job.mechanic_id, job.bay_id = slot.mechanic_id, slot.bay_id
     s.add(BookingEvent(booking_id=job.id, from_status=job.status, to_status=job.status, actor=actor,

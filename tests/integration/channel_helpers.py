@@ -71,6 +71,11 @@ class Pitstop:
         assert response.status_code == 200, response.data
         return update
 
+    def tap_button(self, user_id: int, prefix: str, slug="mwangaza-motors"):
+        """Tap the button under the last message whose id starts with `prefix` ("confirm:",
+        whose id names the question asked), as the person would."""
+        return self.tap(user_id, next(data for _, data in self.buttons(user_id) if data.startswith(prefix)), slug)
+
     def whatsapp(self, phone: str, body: str, slug="mwangaza-motors", name="Amina W", sid=None):
         """Post what Twilio posts when the customer writes `body` on WhatsApp."""
         params = fake_twilio.inbound_text_params(f"whatsapp:{phone}", body, profile_name=name, message_sid=sid)

@@ -44,6 +44,15 @@ class Clocked:
         last = self.p.telegram.last_message(user)
         return self.post(self.p.telegram.update_callback(next(self.ids), user, data, last["message_id"]), at, slug)
 
+    def tap_button(self, user: int, prefix: str, at: datetime, slug: str = "mwangaza-motors"):
+        """Tap the button under the last message whose id starts with `prefix` (answers'
+        ids name the question asked: "confirm:book-...", "st:yes:paid-3"), as the person would."""
+        return self.tap(user, next(data for _, data in self.buttons(user) if data.startswith(prefix)), at, slug)
+
+    def answer(self, user: int, yes: bool, at: datetime, slug: str = "mwangaza-motors"):
+        """A staff member taps Yes (or No) under the question last asked."""
+        return self.tap_button(user, "st:yes:" if yes else "st:no:", at, slug)
+
     def contact(self, user: int, phone: str, at: datetime, slug: str = "mwangaza-motors", **kw):
         return self.post(self.p.telegram.update_contact(next(self.ids), user, phone, **kw), at, slug)
 
@@ -75,8 +84,9 @@ def verify_on_telegram(story: Clocked, user: int, phone: str, at: datetime, slug
 
 def book(db, shop_id: int, address: str, services: list[str], start: datetime, now: datetime, *,
          channel: str = "telegram", name: str = "Amina", language: str = "en", method: str = "cash",
-         plate: str | None = None) -> Booking:  # fmt: skip
-    """A confirmed booking, as the customer conversation makes one (hold, then confirm)."""
+         plate: str | None = None, confirm: bool = True) -> Booking:  # fmt: skip
+    """A confirmed booking, as the customer conversation makes one (hold, then confirm);
+    with `confirm=False`, a hold not yet paid."""
     from core.customers import add_vehicle
 
     with db.uow() as uow:
@@ -88,7 +98,8 @@ def book(db, shop_id: int, address: str, services: list[str], start: datetime, n
         held = booking.hold(s, shop_id=shop_id, customer_id=customer.id, service_ids=ids, start=start, now=now,
                             vehicle_id=vehicle.id if vehicle else None, channel=channel, payment_method=method)  # fmt: skip
         assert isinstance(held, booking.Held), held
-        booking.confirm(s, held.booking_id, f"customer:{customer.id}", now, "pays at the shop")
+        if confirm:
+            booking.confirm(s, held.booking_id, f"customer:{customer.id}", now, "pays at the shop")
         return s.get(Booking, held.booking_id)
 
 

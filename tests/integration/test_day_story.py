@@ -56,7 +56,7 @@ def chat_book(story, user, name, service, plate, when, now, method="cash", phone
     story.tap(user, "skip", now)
     story.say(user, when, now)
     assert "Please check your booking:" in story.last(user), story.last(user)
-    story.tap(user, "confirm", now)
+    story.tap_button(user, "confirm:", now)
     story.tap(user, f"pay:{method}", now)
     if method == "mpesa":
         story.contact(user, phone, now)
@@ -126,28 +126,28 @@ def test_a_whole_day_at_mwangaza_motors(story):
     story.tap(FATIMA, "m:bookings", at(24, 9))  # Fatima cancels late: it costs her a token
     story.tap(FATIMA, f"bk:{fatima}", at(24, 9))
     story.tap(FATIMA, "cancel", at(24, 9))
-    story.tap(FATIMA, "yes", at(24, 9))
+    story.tap_button(FATIMA, "yes:", at(24, 9))
     assert story.last(FATIMA).startswith("Cancelled MM-1006.\nOne token was used. You have 1 left this month.")
     cron(at(24, 9, 5))
 
     story.say(of["MM-1001"], "ready 1001", at(24, 9, 15))
     story.say(of["MM-1001"], "done 1001", at(24, 9, 40))
-    story.tap(of["MM-1001"], "st:yes", at(24, 9, 40))  # paid the balance in cash
+    story.answer(of["MM-1001"], True, at(24, 9, 40))  # paid the balance in cash
     story.tap(AMINA, f"rate:{amina}:5", at(24, 9, 45))
 
     story.say(of["MM-1002"], "ready 1002", at(24, 10, 15))
     story.say(of["MM-1002"], "done 1002", at(24, 10, 30))
-    story.tap(of["MM-1002"], "st:no", at(24, 10, 30))  # will pay later
+    story.answer(of["MM-1002"], False, at(24, 10, 30))  # will pay later
     assert "Deposit paid by M-Pesa: Ksh1,000\nBalance to pay: Ksh3,500" in story.last(BRIAN)
     story.tap(BRIAN, f"rate:{brian}:3", at(24, 10, 35))
 
     story.say(of["MM-1003"], "no show 1003", at(24, 10, 30))  # Chloe did not come
-    story.tap(of["MM-1003"], "st:yes", at(24, 10, 30))
+    story.answer(of["MM-1003"], True, at(24, 10, 30))
     assert story.last(CHLOE).startswith("We missed you today: booking MM-1003 at 10:00 was marked as a no-show.")
 
     # -- midday: Achieng goes home ---------------------------------------------------------
     story.say(ACH, "off shift", at(24, 12))
-    story.tap(ACH, "st:yes", at(24, 12))
+    story.answer(ACH, True, at(24, 12))
     assert said("sw", "Handed to colleagues: {codes}.", codes="MM-1007") in story.last(ACH)  # Achieng reads Swahili
     assert "MM-1004." in story.last(ACH)
     assert story.last(HASSAN).startswith("A change to your booking MM-1007 on Tue 24 Nov, 16:00: Otieno will work")
@@ -163,10 +163,10 @@ def test_a_whole_day_at_mwangaza_motors(story):
     story.say(of["MM-1005"], "start 1005", at(24, 15))
     story.say(of["MM-1005"], "ready 1005", at(24, 15, 40))
     story.say(of["MM-1005"], "done 1005", at(24, 16, 10))
-    story.tap(of["MM-1005"], "st:yes", at(24, 16, 10))
+    story.answer(of["MM-1005"], True, at(24, 16, 10))
     story.say(of["MM-1007"], "start 1007", at(24, 16))
     story.say(of["MM-1007"], "done 1007", at(24, 16, 30))
-    story.tap(of["MM-1007"], "st:yes", at(24, 16, 30))
+    story.answer(of["MM-1007"], True, at(24, 16, 30))
     story.tap(HASSAN, f"rate:{hassan}:4", at(24, 17))
 
     # Each reminder once, though the job ran twice every time; none for what was cancelled,

@@ -9,8 +9,10 @@ bookings are made for a weekday a few days ahead of now.
 
 from __future__ import annotations
 
+import http.server
 import itertools
 import json
+import socketserver
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -648,6 +650,68 @@ def test_a_push_daraja_refuses_fails_and_one_that_does_not_get_through_is_retrie
     assert len(fake.pushes()) == 1
 
 
+class HangsUpOnThePush:
+    """Between Pitstop and FakeDaraja: passes requests on, but closes the connection
+    without an answer to the first STK push, after Safaricom took it (a load balancer's
+    reset). The prompt is on the customer's phone; Pitstop cannot know it."""
+
+    def __init__(self, upstream: str):
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self.forward("GET")
+
+            def do_POST(self):
+                self.forward("POST")
+
+            def forward(self, method: str):
+                size = int(self.headers.get("Content-Length") or 0)
+                answer = requests.request(method, upstream + self.path, data=self.rfile.read(size) or None,
+                                          headers={k: v for k, v in self.headers.items() if k.lower() != "host"})  # fmt: skip
+                if "processrequest" in self.path and not proxy.hung_up:
+                    proxy.hung_up = True
+                    self.close_connection = True
+                    return
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+        self.hung_up = False
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_push_whose_answer_was_cut_off_is_not_sent_again_and_its_payment_applies(url, nairobi_spec, now):
+    with Receiver() as sink, FakeDaraja(callback_delay=0.05) as fake, HangsUpOnThePush(fake.url) as proxy, \
+            pitstop(url, MPESA_API_BASE=proxy.url, PUBLIC_BASE_URL=sink.url) as rt:  # fmt: skip
+        garage = loaded(rt.db, nairobi_spec)
+        visit = book(rt, garage, now=now)
+        pid = ask(rt, visit, now=now)
+        assert proxy.hung_up
+        assert (payment(rt, pid).status, payment(rt, pid).provider_status) == ("pending", "unknown")
+
+        payments.reconcile_payments(now + mpesa.RETRY_AFTER[-1] + timedelta(seconds=1))
+        assert len(fake.pushes()) == 1  # a second prompt could take the money twice
+
+        [paid] = sink.wait_for_request()
+        post(create_app(rt).test_client(), paid.json, pid)
+        assert (payment(rt, pid).status, status(rt, visit)) == ("completed", "confirmed")
+
+
 def test_an_expired_token_is_renewed_once_and_the_push_goes_through(live, now):
     rt, garage, _, fake, _ = live
     ask(rt, book(rt, garage, now=now), now=now)
@@ -798,15 +862,15 @@ def chatting(url: str, **env):
 AMINA = 5550001
 
 
-def book_on_telegram(chat: Pitstop, phone: str) -> None:
+def book_on_telegram(chat: Pitstop, phone: str, service: str = "svc:1") -> None:
     chat.say(AMINA, "/start")
-    for data in ("lang:en", "m:book", "svc:1", "done"):
+    for data in ("lang:en", "m:book", service, "done"):
         chat.tap(AMINA, data)
     chat.say(AMINA, "kcb 123a")
     chat.tap(AMINA, "skip")
     chat.tap(AMINA, chat.buttons(AMINA)[1][1])  # a day
     chat.tap(AMINA, chat.buttons(AMINA)[0][1])  # its first time
-    chat.tap(AMINA, "confirm")
+    chat.tap_button(AMINA, "confirm:")
     chat.tap(AMINA, "pay:mpesa")
     assert chat.texts(AMINA)[-1] == "M-Pesa needs your phone number. Share it with the button, or type it."
     chat.say(AMINA, phone)
@@ -843,3 +907,19 @@ def test_a_cancelled_prompt_offers_to_try_again_and_the_customer_pays_at_the_sho
         assert any(t.startswith("Booked! Your code is MM-1001.") for t in chat.texts(AMINA)[-2:])
         with chat.runtime.db.uow() as uow:
             assert uow.session.get(Booking, booking_id).status == "confirmed"
+
+
+def test_a_deposit_cannot_be_skipped_by_paying_at_the_shop_after_a_cancelled_prompt(url):
+    with FakeDaraja(callback_delay=0.05) as fake, chatting(url, MPESA_API_BASE=fake.url) as chat:
+        book_on_telegram(chat, "0712341032", service="svc:2")  # brake pads: Ksh1,000 paid in advance
+        fake.wait_callbacks(1)
+
+        assert chat.texts(AMINA)[-1].startswith("You cancelled the M-Pesa payment for booking MM-1001.")
+        with chat.runtime.db.uow() as uow:
+            booking_id = uow.session.scalar(select(Booking.id))
+        assert chat.buttons(AMINA) == [("M-Pesa", f"payagain:{booking_id}:mpesa")]
+        chat.tap(AMINA, f"payagain:{booking_id}:cash")  # a button of an older message, or a forged one
+
+        assert chat.texts(AMINA)[-1].startswith("This visit is paid in advance. Please choose another way to pay.")
+        with chat.runtime.db.uow() as uow:
+            assert uow.session.get(Booking, booking_id).status == "held"

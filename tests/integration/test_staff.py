@@ -184,7 +184,7 @@ def test_a_job_from_arrival_to_receipt_with_extra_work_approved_and_declined(sto
 
     story.say(KIP_TG, "done 1001", at(24, 16))
     assert story.last(KIP_TG).startswith("MM-1001: the customer owes Ksh23,000. Did they pay it at the shop?")
-    story.tap(KIP_TG, "st:yes", at(24, 16))
+    story.answer(KIP_TG, True, at(24, 16))
     assert story.last(KIP_TG).startswith("MM-1001 is completed. The customer has the receipt and was asked for a rating.\n"
                                          "Parts now below their minimum: battery-70ah. The owner has been told.")  # fmt: skip
     assert story.last(AMINA) == (
@@ -249,7 +249,7 @@ def test_going_off_shift_hands_jobs_to_colleagues_or_asks_for_a_new_time(story):
     # Achieng reads Swahili (the shop file says so)
     assert story.last(ACH_TG).startswith(said("sw", "Go off shift now? Your upcoming jobs go to free colleagues, "
                                                     "or their customers are asked to choose a new time."))
-    story.tap(ACH_TG, "st:yes", at(24, 12))
+    story.answer(ACH_TG, True, at(24, 12))
     assert said("sw", "Handed to colleagues: {codes}.", codes="MM-1002") in story.last(ACH_TG)
     assert said("sw", "Need a new time (customers and the owner were told): {codes}.", codes="MM-1001") in story.last(ACH_TG)
     assert story.last(BRIAN) == ("A change to your booking MM-1002 on Tue 24 Nov, 15:00: Kiprono will work on your car. "
@@ -269,6 +269,26 @@ def test_going_off_shift_hands_jobs_to_colleagues_or_asks_for_a_new_time(story):
     assert story.last(AMINA).startswith("Cancel MM-1001 on Tue 24 Nov, 14:00?")
     story.tap(ACH_TG, "st:on", at(24, 13))
     assert story.last(ACH_TG).startswith(said("sw", "You are on shift again: customers can be booked with you."))
+
+
+def test_going_off_shift_lets_an_unpaid_hold_nobody_else_can_take_go(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    customer_starts(story, BRIAN, MONDAY_9, "Brian")
+    promised = book(story.db, shop, str(AMINA), ["wheel-alignment"], at(24, 14), MONDAY_9)  # only Achieng aligns
+    unpaid = book(story.db, shop, str(BRIAN), ["wheel-alignment"], at(24, 16), at(24, 11, 55), name="Brian",
+                  method="mpesa", confirm=False)  # fmt: skip
+    verify_on_telegram(story, ACH_TG, ACHIENG, MONDAY_9)
+    story.say(ACH_TG, "off shift", at(24, 12))
+    story.answer(ACH_TG, True, at(24, 12))
+
+    assert said("sw", "Need a new time (customers and the owner were told): {codes}.", codes="MM-1001") in story.last(ACH_TG)
+    assert story.last(BRIAN) == ("Sorry, the time you were holding for MM-1002 on Tue 24 Nov, 16:00 is no longer "
+                                 "available: the mechanic is not available, and nobody else is free then. Please "
+                                 "book another time from the menu.")  # fmt: skip
+    with story.db.uow() as uow:
+        assert uow.session.get(Staff, staff_id(story.db, ACHIENG)).on_shift is False
+        assert [uow.session.get(Booking, b.id).status for b in (promised, unpaid)] == ["needs_reschedule", "cancelled"]
 
 
 # Every staff and owner command, as typed, plus forged staff buttons.
@@ -456,7 +476,7 @@ def test_the_atyrau_shop_works_in_kazakh_and_russian(story):
     verify_on_telegram(story, erlan, "+77012000001", MONDAY_9, "zhaiyk-auto")
     for typed in ("қабылдадым 1001", "бастау 1001", "дайын 1001", "бітті 1001"):
         story.say(aidos, typed, at(24, 12), slug="zhaiyk-auto", lang="kk")
-    story.tap(aidos, "st:yes", at(24, 12, 5), slug="zhaiyk-auto")  # paid in cash
+    story.answer(aidos, True, at(24, 12, 5), slug="zhaiyk-auto")  # paid in cash
     with story.db.uow() as uow:
         assert uow.session.get(Booking, job.id).status == "completed"
     assert any(b == f"receipt:pdf:{job.id}" for _, b in story.buttons(customer))
@@ -468,3 +488,30 @@ def test_the_atyrau_shop_works_in_kazakh_and_russian(story):
     assert [m["method"] for m in sent[-2:]].count("sendPhoto") == 1
     digest_text = next(m["text"] for m in sent if (m["text"] or "").startswith("Ежедневная сводка Жайық Авто"))
     assert "Записей сегодня: 1 (" in digest_text and "50\xa0000\xa0₸" in digest_text  # the owner reads Russian
+
+
+def test_a_yes_left_on_an_earlier_question_does_not_answer_the_current_one(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    customer_starts(story, BRIAN, MONDAY_9, "Brian")
+    late = book(story.db, shop, str(AMINA), ["brake-pads", "battery"], at(24, 10), MONDAY_9, plate="KAA 111A")
+    early = book(story.db, shop, str(BRIAN), ["brake-pads", "battery"], at(24, 8), MONDAY_9, name="Brian",
+                 plate="KBB 222B")  # fmt: skip
+    verify_on_telegram(story, KIP_TG, KIPRONO, MONDAY_9)
+    story.say(KIP_TG, f"ready {early.code}", at(24, 10, 20))
+    story.say(KIP_TG, f"no show {late.code}", at(24, 10, 20))
+    no_show_question = story.p.telegram.last_message(KIP_TG)
+    story.say(KIP_TG, f"done {early.code}", at(24, 10, 20))
+    assert story.last(KIP_TG).startswith(f"{early.code}: the customer owes Ksh16,500. Did they pay it at the shop?")
+
+    stale_yes = next(b["callback_data"] for row in no_show_question["reply_markup"]["inline_keyboard"] for b in row
+                     if b["callback_data"].startswith("st:yes:"))  # fmt: skip
+    story.post(story.p.telegram.update_callback(next(story.ids), KIP_TG, stale_yes, no_show_question["message_id"]),
+               at(24, 10, 21))  # fmt: skip
+
+    assert story.last(KIP_TG) == ("That button belongs to an earlier question, so I did nothing.\n"
+                                  f"{early.code}: the customer owes Ksh16,500. Did they pay it at the shop?")
+    with story.db.uow() as uow:
+        assert [uow.session.get(Booking, b.id).status for b in (late, early)] == ["confirmed", "ready"]
+        assert uow.session.scalar(select(func.count()).select_from(Payment)) == 0
+

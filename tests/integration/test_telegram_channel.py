@@ -39,7 +39,7 @@ def test_customer_books_an_oil_change_on_telegram_and_pays_at_the_shop(pitstop):
     times = pitstop.buttons(AMINA)
     pitstop.tap(AMINA, times[0][1])
     assert "Please check your booking:" in pitstop.texts(AMINA)[-1]
-    pitstop.tap(AMINA, "confirm")
+    pitstop.tap_button(AMINA, "confirm:")
     assert pitstop.buttons(AMINA) == [("M-Pesa", "pay:mpesa"), ("Pay at the shop", "pay:cash")]
     pitstop.tap(AMINA, "pay:cash")
 
@@ -202,4 +202,4 @@ def book_up_to_payment(pitstop) -> None:
     pitstop.tap(AMINA, "skip")
     pitstop.tap(AMINA, pitstop.buttons(AMINA)[1][1])
     pitstop.tap(AMINA, pitstop.buttons(AMINA)[0][1])
-    pitstop.tap(AMINA, "confirm")
+    pitstop.tap_button(AMINA, "confirm:")

@@ -46,6 +46,10 @@ class Chat:
     def tap(self, choice: str):
         return self.send(Event.tapped(choice))
 
+    def answer(self, word: str):
+        """Tap the shown "yes", "no" or "confirm" button (its id names the question)."""
+        return self.tap(next(cid for cid in self.ids if cid.startswith(f"{word}:")))
+
     def outcome(self, outcome):
         return self.send(Event("outcome", outcome=outcome))
 
@@ -100,7 +104,7 @@ def test_a_visit_of_two_services_chosen_at_once_with_a_deposit_is_paid_by_mpesa(
     assert chat.state == "vehicle"  # every service of the shop chosen: nothing left to add
     chat.tap("veh:3").tap("day:2026-11-25").tap(f"time:{at(25, 14).isoformat()}")
     assert "Paid in advance: Ksh1,000" in chat.text
-    chat.tap("confirm")
+    chat.answer("confirm")
     assert chat.choices == ["M-Pesa"]  # a deposit is due, so not "pay at the shop"
     chat.tap("pay:mpesa")
     assert chat.state == "phone"
@@ -113,7 +117,7 @@ def test_a_visit_of_two_services_chosen_at_once_with_a_deposit_is_paid_by_mpesa(
 
 def test_a_slot_taken_meanwhile_gets_an_apology_and_fresh_times():
     chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en").tap("m:book")
-    chat.tap("svc:1").tap("done").tap("veh:3").type("wednesday 10:00").tap("confirm").tap("pay:cash")
+    chat.tap("svc:1").tap("done").tap("veh:3").type("wednesday 10:00").answer("confirm").tap("pay:cash")
     chat.outcome(Taken(at(25, 10), (at(25, 11), at(25, 14))))
     assert chat.state == "time"
     assert chat.text.startswith("Sorry, 10:00 was taken by someone else a moment ago.\nHere are the nearest free times.")
@@ -150,7 +154,7 @@ def test_cancelling_late_states_the_token_cost_before_confirming():
     ctx = FakeContext(my_bookings=[booking_tomorrow(5)])
     chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:bookings").tap("bk:9").tap("cancel")
     assert "costs one token. You will have 1 left this month." in chat.text
-    chat.tap("yes").outcome(Done("cancel", {"code": "MM-1009", "token_cost": 1, "tokens_left": 1}))
+    chat.answer("yes").outcome(Done("cancel", {"code": "MM-1009", "token_cost": 1, "tokens_left": 1}))
     assert chat.text.startswith("Cancelled MM-1009.\nOne token was used. You have 1 left this month.")
 
 
@@ -202,6 +206,31 @@ def test_a_reminders_button_works_in_a_chat_left_mid_step_hours_ago():
     chat.tap("rm:cancel:5")
     assert chat.state == "cancel_confirm"
     assert chat.text == "Cancel MM-1005 on Wed 25 Nov, 10:00?\nCancelling now is free."
+
+
+def test_a_yes_left_on_an_earlier_question_does_not_cancel_another_booking():
+    ctx = FakeContext().with_vehicle()
+    ctx.my_bookings = [BookingView(5, "MM-1005", at(25, 10), "confirmed", ({"en": "Oil change"},), 350000,
+                                   "KCB 123A", (1,)),
+                       BookingView(6, "MM-1006", at(30, 10), "confirmed", ({"en": "Brake pads"},), 450000,
+                                   "KCB 123A", (2,))]  # fmt: skip
+    chat = Chat(ctx).send(Event("start")).type("English").type("My bookings").tap("bk:5").tap("resched")
+    chat.tap("day:2026-11-27")
+    chat.tap(chat.ids[0])
+    assert chat.state == "resched_confirm"
+    move_it = next(cid for cid in chat.ids if cid.startswith("yes:"))
+    chat.type("menu").type("My bookings").tap("bk:6").tap("cancel")
+    assert chat.state == "cancel_confirm"
+
+    issued = len(chat.commands)
+    chat.tap(move_it)  # scrolled up, and tapped "Yes, move it" on the question about MM-1005
+
+    assert chat.commands[issued:] == []
+    assert chat.state == "cancel_confirm"
+    assert chat.text == ("That button belongs to an earlier question, so I did nothing.\n"
+                         "Cancel MM-1006 on Mon 30 Nov, 10:00?\nCancelling now is free.")
+    chat.answer("yes")
+    assert chat.commands[issued:] == [Cancel(6)]
 
 
 def test_anything_not_understood_gets_a_short_reprompt_saying_what_is_expected():
@@ -319,7 +348,7 @@ def test_the_waitlist_in_another_language(lang):
 @pytest.mark.parametrize("lang", ["ru", "sw"])
 def test_a_slot_taken_meanwhile_in_another_language(lang):
     chat = chat_in(lang, FakeContext().with_vehicle()).tap("m:book").tap("svc:1").tap("done").tap("veh:3")
-    chat.tap("day:2026-11-25").tap(f"time:{at(25, 10).isoformat()}").tap("confirm").tap("pay:cash")
+    chat.tap("day:2026-11-25").tap(f"time:{at(25, 10).isoformat()}").answer("confirm").tap("pay:cash")
     chat.outcome(Taken(at(25, 10), (at(25, 11),)))
     assert chat.state == "time" and chat.choices[0] == "11:00"
     assert chat.text.startswith(gettext(lang, "Sorry, {time} was taken by someone else a moment ago.", time="10:00"))
