@@ -24,7 +24,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import staff_commands, staff_engine, staff_words
+from bot import staff_commands, staff_engine, staff_words, understand
 from bot.model import Event
 from bot.runner import conversation, save
 from bot.staff_context import DbStaffContext
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 MAX_ROUNDS = 6
 # Commands a customer has too (the customer conversation answers them).
 SHARED = {"menu", "help", "language", "staff"}
+CUSTOMER_COMMANDS = ("back", "menu", "stop", "help", "language")  # the customer dialogue's global words
 
 
 def handles(session: Session, shop_id: int, inbound, event: Event, now: datetime, inbox_id: int) -> bool:
@@ -166,8 +167,8 @@ def _gatekeeper(session: Session, shop_id: int, inbound, event: Event, now: date
     if kind == "choice" and event.choice.startswith("st:"):
         refused(f"staff button {event.choice!r}", "not verified staff of this shop")
         return answer(*_not_staff(spec.name))
-    if kind != "text":
-        return False
+    if kind != "text" or any(understand.looks_like(event.text, word) for word in CUSTOMER_COMMANDS):
+        return False  # /start, /menu, /stop...: a customer's own commands, however like a staff one
     parsed = staff_words.parse(event.text)
     if parsed is None:
         return False

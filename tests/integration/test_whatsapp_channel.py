@@ -43,6 +43,13 @@ def test_customer_books_on_whatsapp_in_swahili_by_typing_numbers_and_words(pitst
     assert booking.code in bodies(pitstop)[-1]
 
 
+def test_a_customers_slash_start_is_their_own_command_not_a_refused_staff_one(pitstop):
+    pitstop.whatsapp(KAMAU, "/start")
+
+    assert bodies(pitstop)[-1].startswith("Hello! This is Mwangaza Motors.")
+    assert bodies(pitstop)[-1].endswith("1. English\n2. Kiswahili")
+
+
 def test_a_forged_signature_is_refused_and_nothing_is_stored(pitstop):
     path = "/webhooks/whatsapp/mwangaza-motors"
     headers, form = signed_inbound(PUBLIC + path, "not-the-token", {"From": f"whatsapp:{KAMAU}", "Body": "hi", "MessageSid": "SM1"})
