@@ -65,11 +65,11 @@ def default_language(ctx: Context) -> str:
 Handler = Callable[[Turn, Event, str | None], None]
 PROMPTS: dict[str, Callable[[Turn, list[Msg]], None]] = {}
 HANDLERS: dict[str, Handler] = {}
-BACK: dict[str, str] = {}  # where "back" goes from each state
+BACK: dict[str, str | Callable[[Turn], str]] = {}  # where "back" goes from each state
 GLOBAL_CHOICES: dict[str, Callable[[Turn, str], None]] = {}  # prefix -> handler
 
 
-def state(name: str, back: str = "menu"):
+def state(name: str, back: str | Callable[[Turn], str] = "menu"):
     """Register a state's prompt and handler (decorating a pair of functions)."""
 
     def register(pair):
@@ -150,7 +150,8 @@ def _global_word(turn: Turn, event: Event, choice: str | None) -> bool:
     else:
         word = None
     if word == "back":
-        turn.ask(BACK.get(turn.state, "menu"))
+        back = BACK.get(turn.state, "menu")
+        turn.ask(back(turn) if callable(back) else back)
     elif word == "stop":
         keep = {"lang": turn.data.get("lang")}
         turn.data = keep

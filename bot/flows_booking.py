@@ -102,13 +102,17 @@ def prompt_vehicle(turn: Turn, before: list[Msg]) -> None:
 
 
 def handle_vehicle(turn: Turn, event: Event, choice: str | None) -> None:
-    if choice == "veh:new":
+    plate = understand.plate_key(event.text) if event.kind == "text" else None
+    if plate is not None:  # a typed plate is taken exactly: one character off is another car
+        saved = next((v for v in turn.ctx.customer.vehicles if understand.plate_key(v.plate) == plate), None)
+        choice = f"veh:{saved.id}" if saved else "veh:typed"
+    if choice == "veh:typed":
+        handle_plate(turn, event, None)
+    elif choice == "veh:new":
         turn.ask("plate")
     elif choice and choice.startswith("veh:"):
         turn.data["vehicle_id"] = int(choice[4:])
         turn.ask("day")
-    elif event.kind == "text" and understand.normalise_plate(event.text):
-        handle_plate(turn, event, None)
     else:
         not_understood(turn, Msg(N_("Choose a vehicle from the list, or type a new plate.")))
 
@@ -223,7 +227,12 @@ def handle_day(turn: Turn, event: Event, choice: str | None) -> None:
     turn.ask("time")
 
 
-state("day", back="services")((prompt_day, handle_day))
+def _back_from_day(turn: Turn) -> str:
+    """Back to the services, or, while moving a booking (whose services stay), to its card."""
+    return "booking" if turn.data.get("mode") == "reschedule" else "services"
+
+
+state("day", back=_back_from_day)((prompt_day, handle_day))
 
 
 def _match_time(turn: Turn, times: list[datetime], wanted) -> datetime | None:

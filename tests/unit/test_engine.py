@@ -233,6 +233,28 @@ def test_a_yes_left_on_an_earlier_question_does_not_cancel_another_booking():
     assert chat.commands[issued:] == [Cancel(6)]
 
 
+@pytest.mark.parametrize("typed, vehicle_id, plate", [("kcb-123a", 3, None), ("Probox", 3, None),
+                                                      ("kcb 124a", None, "KCB 124A")])  # fmt: skip
+def test_a_typed_plate_picks_the_saved_car_only_when_it_is_the_same_plate(typed, vehicle_id, plate):
+    chat = Chat(FakeContext().with_vehicle()).send(Event("start")).type("English").type("book").type("1")
+    chat.type("continue")
+    assert chat.state == "vehicle"
+    chat.type(typed)
+    assert (chat.data.get("vehicle_id"), chat.data.get("plate")) == (vehicle_id, plate)
+
+
+def test_back_while_moving_a_booking_goes_to_its_card_not_to_the_services():
+    ctx = FakeContext().with_vehicle()
+    ctx.my_bookings = [BookingView(5, "MM-1005", at(25, 10), "confirmed", ({"en": "Oil change"},), 350000,
+                                   "KCB 123A", (1,))]  # fmt: skip
+    chat = Chat(ctx).send(Event("start")).type("English").type("My bookings").type("1").type("Change the time")
+    assert chat.state == "day"
+    chat.type("back")
+    assert chat.state == "booking"
+    assert chat.text == ("Booking MM-1005\nServices: Oil change\nVehicle: KCB 123A\nWhen: Wed 25 Nov, 10:00\n"
+                         "Status: confirmed\nPrice: Ksh3,500")
+
+
 def test_anything_not_understood_gets_a_short_reprompt_saying_what_is_expected():
     chat = Chat(FakeContext()).send(Event("start")).tap("lang:en").tap("m:book")
     chat.type("purple elephant")
