@@ -264,8 +264,11 @@ def _command(turn: Turn, p: words.Parsed) -> None:
             turn.do(Restock(" ".join(p.args[:-1]), qty))
     elif name in ("digest", "today", "week", "hours"):
         day = None
-        if name == "digest" and p.args:
-            day, _ = words.parse_day(p.args, ctx.today(), turn.lang)
+        if name == "digest" and p.args:  # a day gone by, as for an export ("23.11" is this November's)
+            day, _ = words.parse_day(p.args, ctx.today(), turn.lang, past=True)
+            if day is None:
+                turn.ask("home", Msg(N_("Which day? Write it like this: {example}"), {"example": "/digest 2026-11-23"}))
+                return
         turn.do(Report(name, day or ctx.today()))
     elif name in ("close", "open"):
         day, rest = words.parse_day(p.args, ctx.today(), turn.lang)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 
 from rapidfuzz.distance import OSA
@@ -80,6 +80,7 @@ def _phrases(block: str) -> list[tuple[str, ...]]:
 
 TABLE = {name: _phrases(block) for name, block in VOCABULARY.items()}
 # Words of "/tokens reset PHONE" that are not the phone, in every language.
+YESTERDAY = frozenset(fold(w) for w in ("yesterday", "вчера", "кеше", "jana"))
 TOKENS_WORDS = frozenset(word for phrase in TABLE["tokens"] for word in phrase) | {fold("сбросить"), fold("сброс")}
 
 
@@ -167,6 +168,8 @@ def parse_day(args: list[str] | tuple[str, ...], today: date, lang: str,
     and the arguments after it. A day typed without its year is the next one to come; with
     `past` (an export) one more than a month ahead is taken as last year's."""
     args = list(args)
+    if args and _key(args[0]) in YESTERDAY:  # reports look back; customers never book yesterday
+        return today - timedelta(days=1), args[1:]
     for k in range(1, min(3, len(args)) + 1):
         typed = " ".join(args[:k])
         found = parse_when(typed, today, lang)

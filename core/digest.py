@@ -278,10 +278,12 @@ def load_input(session: Session, shop_id: int, day: date, now: datetime) -> Dige
     lo, hi = local_bounds(spec.timezone, day - timedelta(days=CHART_DAYS - 1), day + timedelta(days=1))
     unpaid_lo, _ = local_bounds(spec.timezone, day - timedelta(days=UNPAID_DAYS), day)
     services = {s.id: dict(s.names) for s in session.scalars(select(Service).where(Service.shop_id == shop_id))}
+    # The chart's days, the unpaid of the last 90 days, and every live booking whenever
+    # it starts (its deposit is held now).
     found = session.scalars(select(Booking).where(Booking.shop_id == shop_id, (
         (Booking.starts_at >= lo) & (Booking.starts_at < hi)) | (
         (Booking.starts_at >= unpaid_lo) & (Booking.starts_at < hi) & Booking.status.in_(("ready", "completed"))) | (
-        Booking.status.in_(LIVE) & (Booking.starts_at < hi))).order_by(Booking.starts_at, Booking.id))  # fmt: skip
+        Booking.status.in_(LIVE))).order_by(Booking.starts_at, Booking.id))  # fmt: skip
     rows = tuple(BookingRow(b.id, b.code, status_now(b.status, b.hold_expires_at, now), b.starts_at, b.ends_at,
                             b.mechanic_id, b.bay_id, b.price_minor,
                             tuple(services[i.service_id] for i in b.items if i.kind == "service" and i.service_id in services))

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from core import booking, digest
 from core.digest import BookingRow, DigestInput, EventRow, PartRow, PaymentRow, RatingRow
 from core.messages import Reply, render
-from core.models import Booking, OutboxMessage, Staff
+from core.models import Booking, OutboxMessage, Payment, Staff
 from pitstop.cli import main
 from tests.integration.booking_helpers import loaded, new_customer
 from tests.integration.staff_helpers import WANJIRU, book
@@ -148,6 +148,20 @@ def test_a_hold_that_ran_out_is_counted_as_expired_though_no_sweep_ran(sqlite_db
         text = uow.session.scalar(select(OutboxMessage.body).where(OutboxMessage.kind == "text",
                                                                    OutboxMessage.dedupe_key.like("digest:%")))  # fmt: skip
     assert render(Reply.from_json(text).texts[1], "en") == "Bookings today: 1 (confirmed: 1)"
+
+
+def test_deposits_held_count_bookings_that_start_after_tomorrow_too(sqlite_db, nairobi_spec):
+    shop = loaded(sqlite_db, nairobi_spec)
+    soon = book(sqlite_db, shop.id, "100", ["brake-pads"], at(25, 10), at(24, 9))
+    next_week = book(sqlite_db, shop.id, "101", ["brake-pads"], datetime(2026, 12, 1, 7, tzinfo=UTC), at(24, 9))
+    with sqlite_db.uow() as uow:
+        for b in (soon, next_week):
+            uow.session.add(Payment(shop_id=shop.id, booking_id=b.id, provider="mpesa", purpose="deposit",
+                                    amount_minor=100_000, currency="KES", status="completed",
+                                    completed_at=at(24, 10), created_at=at(24, 10)))  # fmt: skip
+    with sqlite_db.uow() as uow:
+        figures = digest.figures_for(uow.session, shop.id, date(2026, 11, 24), at(24, 19))
+    assert figures.deposits_held_minor == 200_000
 
 
 def test_two_cron_processes_send_the_digest_once(pg_db, nairobi_spec, tmp_path):

@@ -291,6 +291,23 @@ def test_going_off_shift_lets_an_unpaid_hold_nobody_else_can_take_go(story):
         assert [uow.session.get(Booking, b.id).status for b in (promised, unpaid)] == ["needs_reschedule", "cancelled"]
 
 
+def test_the_owner_asks_for_a_past_days_digest_by_date_or_as_yesterday(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    book(story.db, shop, str(AMINA), ["oil-change"], at(23, 15), MONDAY_9)
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+
+    def digest_title(typed: str) -> str:
+        story.say(OWNER_TG, typed, at(24, 9))
+        digests = [m["text"] for m in story.p.telegram.sent_messages(OWNER_TG) if m.get("text", "").startswith("Daily")]
+        return digests[-1].splitlines()[0]
+
+    assert digest_title("/digest 23.11") == "Daily digest of Mwangaza Motors for Mon 23 Nov"
+    assert digest_title("/digest yesterday") == "Daily digest of Mwangaza Motors for Mon 23 Nov"
+    story.say(OWNER_TG, "/digest someday", at(24, 9))
+    assert story.last(OWNER_TG).startswith("Which day? Write it like this: /digest 2026-11-23")
+
+
 # Every staff and owner command, as typed, plus forged staff buttons.
 EVERY_COMMAND = [
     "/jobs", "/job MM-1001", "/received MM-1001", "/begin MM-1001", "/extra MM-1001", "/ready MM-1001",
