@@ -59,6 +59,7 @@ TIMEOUT = (5, 20)
 RETRY_AFTER = (timedelta(seconds=10), timedelta(seconds=30))
 MAX_CREATE_ATTEMPTS = len(RETRY_AFTER) + 1
 DEFAULT_POLL_S, DEFAULT_ACTIVATION_S, DEFAULT_CONFIRMATION_S = 5, 180, 65
+LATE_POLL_S = 300  # Kaspi did not answer past the give-up time: ask every 5 minutes until it does
 GIVE_UP_MARGIN = timedelta(seconds=60)
 # StatusCodes that mean the shop's Kaspi set-up is wrong (Appendix 3): the owner must act.
 SETUP_ERRORS = frozenset({-10000, -1501, -1502, -1503, -14000002, -99000002, 990000018, 990000026, 990000033})
@@ -174,11 +175,12 @@ class Mismatch:
 def judge_status(env: Envelope, expected_minor: int, now: datetime, expires_at: datetime | None,
                  give_up_at: datetime | None) -> Paid | Failed | StillPending | Mismatch:  # fmt: skip
     """What a status poll means: Processed is paid (if it names an amount, it must be
-    ours), Error is failed, a link never opened by its expiry is dead, and anything
-    still undecided past `give_up_at` is given up."""
+    ours), Error is failed, a link never opened by its expiry is dead, and anything Kaspi
+    still calls undecided past `give_up_at` is given up. A poll Kaspi did not answer says
+    nothing about the money: it is asked again, however late."""
     late = give_up_at is not None and now >= give_up_at
     if not env.ok or not isinstance(env.data, dict):
-        return Failed(Why.NO_ANSWER, str(env.status_code)) if late else StillPending(f"StatusCode {env.status_code}")
+        return StillPending(f"StatusCode {env.status_code}")
     status = str(env.data.get("Status") or "")
     if status == "Processed":
         if "Amount" in env.data and to_minor(env.data.get("Amount")) != expected_minor:
@@ -380,6 +382,8 @@ def poll(payment_id: int, now: datetime | None = None) -> str | None:
         env = Envelope(0, None, str(exc), None)
     verdict = judge_status(env, amount, now, expires, give_up)
     if isinstance(verdict, StillPending):
+        if give_up is not None and now >= give_up:  # only an unanswered poll is still asking: slower now
+            interval = max(interval, LATE_POLL_S)
         pay.reschedule(rt.db, payment_id, now + timedelta(seconds=interval), now, provider_status=verdict.status)
         return f"pending: {verdict.status}"
     with session_of(rt.db) as s:

@@ -122,6 +122,21 @@ def test_a_kaspi_payment_that_ends_in_error_offers_to_try_again(shop, fake, now)
     assert failure.choices == [f"payagain:{visit.booking_id}:kaspi"]  # not at the shop: a deposit is due
 
 
+def test_a_payment_kaspi_could_not_be_asked_about_at_the_give_up_time_is_asked_again(shop, fake, now):
+    rt, zhaiyk = shop
+    visit = book(rt, zhaiyk, now=now, service="brake-pads")
+    pid = ask(rt, visit, now=now, method="kaspi")
+    fake.set_status(payment(rt, pid).provider_ref, "Processed")  # the customer paid
+    fake.fail_next(1, status_code=-999, path="payment/status")  # the poll at the give-up time: no answer
+    give_up = payment(rt, pid).give_up_at
+
+    payments.reconcile_payments(give_up)
+    assert (payment(rt, pid).status, payment(rt, pid).next_check_at) == ("pending", give_up + timedelta(minutes=5))
+    payments.reconcile_payments(give_up + timedelta(minutes=5))
+
+    assert payment(rt, pid).status == "completed"
+
+
 def test_a_link_never_opened_expires(shop, fake, now):
     rt, zhaiyk = shop
     visit = book(rt, zhaiyk, now=now)
