@@ -115,6 +115,8 @@ OWNER_REFUSED = N_("A payment notice from {provider} for booking {code} was refu
                    "was changed: {reason}.")  # fmt: skip
 REASON_AMOUNT = N_("it says {got}, but {expected} was asked")
 REASON_OTHER_PAYMENT = N_("it names a different payment")
+REASON_INCOMPLETE = N_("it says the payment went through but gives no receipt number or no amount")
+REASON_CURRENCY = N_("it is in shillings, but {expected} was asked")
 REASON_RECEIPT_USED = N_("its receipt {receipt} was already used for another payment")
 OWNER_CONTRADICTION = N_("{provider} reports {amount} paid for booking {code} (reference {ref}) after "
                          "the payment was marked failed. Nothing was changed; please check whether "

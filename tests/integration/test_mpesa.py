@@ -441,6 +441,22 @@ def test_a_forged_amount_is_refused_recorded_and_reported_and_changes_nothing(wo
                            "was changed: it says Ksh1, but Ksh3,500 was asked.")  # fmt: skip
 
 
+def test_a_success_without_a_receipt_is_refused_and_the_owner_told_why(world, now):
+    rt, garage, client = world
+    visit = book(rt, garage, now=now)
+    pid = ask(rt, visit, now=now, amount=100, checkout=SUCCESS_ID)
+    body = json.loads(json.dumps(SUCCESS))
+    items = body["Body"]["stkCallback"]["CallbackMetadata"]["Item"]
+    body["Body"]["stkCallback"]["CallbackMetadata"]["Item"] = [i for i in items if i["Name"] != "MpesaReceiptNumber"]
+
+    post(client, body)
+
+    assert payment(rt, pid).status == "pending"
+    [report] = owners_told(rt)
+    assert report.text == (f"A payment notice from M-Pesa for booking {visit.code} was refused, and nothing was "
+                           "changed: it says the payment went through but gives no receipt number or no amount.")  # fmt: skip
+
+
 def test_an_unknown_checkout_request_id_is_refused_and_recorded(world, now):
     rt, garage, client = world
     visit = book(rt, garage, now=now)
