@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.model import BookingView, CustomerInfo, HistoryLine, ServiceView, ShopInfo, VehicleView
 from core import availability as av
-from core import policy
+from core import policy, slots
 from core.lifecycle import BookingStatus
 from core.models import Booking, BookingItem, Customer, Service, Vehicle
 
@@ -51,6 +51,9 @@ class DbContext:
         if not service_ids:
             return []
         return [s.start for s in av.free_slots(self.session, self.view.shop_id, list(service_ids), day, day, self.now)]
+
+    def is_open(self, day: date) -> bool:
+        return slots.is_open(av.calendar(self.session, self.view, day, day), day)
 
     def bookings(self) -> list[BookingView]:
         rows = self.session.scalars(select(Booking).where(

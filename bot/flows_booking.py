@@ -212,6 +212,12 @@ def handle_day(turn: Turn, event: Event, choice: str | None) -> None:
         turn.ask("day", Msg(N_("I can book from today up to {n} days ahead."), {"n": turn.ctx.shop.horizon_days}))
         return
     times = turn.ctx.free_times(_service_ids(turn), day)
+    if not times and not turn.ctx.is_open(day):
+        turn.ask("day", Msg(N_("We are closed on {day}."), {"day": _day_label(day, turn.ctx.shop.timezone, turn.lang)}))
+        return
+    if not times and day == turn.ctx.today():  # a wait for a slot freed today would end when the day does
+        turn.ask("day", Msg(N_("There is no free time left today.")))
+        return
     if not times:
         turn.data["day"] = day.isoformat()
         turn.ask("waitlist")

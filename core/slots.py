@@ -92,6 +92,12 @@ class Calendar:
     horizon: timedelta
 
 
+def is_open(cal: Calendar, day: date) -> bool:
+    """Whether the shop opens on `day` at all (its weekly hours, less holidays and
+    closures): a day with no free time is full only if it is open."""
+    return _hours(cal, day) is not None
+
+
 @dataclass(frozen=True)
 class Mechanic:
     """A person who can be given a job; a visit needs every skill of its services from

@@ -41,6 +41,9 @@ class FakeContext:
             return []
         return [datetime(day.year, day.month, day.day, h - 3, tzinfo=UTC) for h in (10, 11, 14, 15)]
 
+    def is_open(self, day):
+        return day.weekday() != 6  # closed on Sundays
+
     def bookings(self):
         return list(self.my_bookings)
 

@@ -255,6 +255,23 @@ def test_back_while_moving_a_booking_goes_to_its_card_not_to_the_services():
                          "Status: confirmed\nPrice: Ksh3,500")
 
 
+def test_a_closed_day_is_called_closed_not_full_and_no_waitlist_is_offered():
+    chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en").tap("m:book").tap("svc:1")
+    chat.tap("done").tap("veh:3")
+    chat.type("sunday")
+    assert chat.state == "day"
+    assert chat.text.startswith("We are closed on Sun 29 Nov.\nWhich day suits you?")
+
+
+def test_no_time_left_today_is_said_so_and_no_waitlist_is_offered():
+    ctx = FakeContext().with_vehicle()
+    ctx.full_days.add(ctx.today())
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:book").tap("svc:1").tap("done").tap("veh:3")
+    chat.type("today")
+    assert chat.state == "day"
+    assert chat.text.startswith("There is no free time left today.\nWhich day suits you?")
+
+
 def test_anything_not_understood_gets_a_short_reprompt_saying_what_is_expected():
     chat = Chat(FakeContext()).send(Event("start")).tap("lang:en").tap("m:book")
     chat.type("purple elephant")
