@@ -17,6 +17,7 @@ from bot import staff_model as sm
 from bot import understand
 from bot.staff_context import DbStaffContext
 from core import digest, outbox, owner, parts, shopfloor
+from core import messages as m
 from core.customers import mask_phone
 from core.db import defer
 from core.i18n import N_
@@ -114,8 +115,12 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
                 case sm.SetDay(day, closed, reason):
                     if not is_owner:
                         return owner_only("close" if closed else "open")
-                    change = owner.set_day(session, staff.shop_id, day, closed, reason)
                     noon = digest.local_bounds(ctx.staff.timezone, day, day)[0].replace(hour=12)
+                    try:
+                        change = owner.set_day(session, staff.shop_id, day, closed, reason)
+                    except owner.NoHoursThatDay:
+                        return sm.StaffRefused(N_("{day} cannot be opened: the shop file gives no opening hours "
+                                                  "for that day of the week."), {"day": m.day(noon, ctx.staff.timezone)})  # fmt: skip
                     log.info("owner %s %s %s (%s)", staff.id, "closed" if closed else "opened", day, reason or "-")
                     return sm.StaffDone("day", {"noon": noon.isoformat(), "closed": closed, "codes": list(change.codes)})
                 case sm.ResetTokens(phone_text):

@@ -52,8 +52,14 @@ class DayChange:
     codes: tuple[str, ...]  # bookings already on that day (the owner decides what to do)
 
 
+class NoHoursThatDay(ValueError):
+    """The shop file gives the day's weekday no hours: opening it would open nothing."""
+
+
 def set_day(session: Session, shop_id: int, day: date, closed: bool, reason: str | None = None) -> DayChange:
-    """Close a day (or open one, even a public holiday)."""
+    """Close a day (or open one, even a public holiday, on a weekday the shop works)."""
+    if not closed and day.weekday() not in av.shop_view(session, shop_id).spec.hours:
+        raise NoHoursThatDay(day)
     row = session.scalar(select(Closure).where(Closure.shop_id == shop_id, Closure.day == day).with_for_update())
     if row is None:
         row = Closure(shop_id=shop_id, day=day)

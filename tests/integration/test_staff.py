@@ -401,6 +401,9 @@ def test_the_owner_runs_the_shop_from_the_chat(story):
     story.say(OWNER_TG, "/open 24.11", t)
     assert story.last(OWNER_TG).startswith("Tue 24 Nov is now open for bookings.")
     story.say(OWNER_TG, "/open 2026-12-25", t)  # Christmas: open despite the holiday
+    story.say(OWNER_TG, "/open 2026-11-29", t)  # a Sunday: no hours to open
+    assert story.last(OWNER_TG).startswith("Sun 29 Nov cannot be opened: the shop file gives no opening hours for "
+                                           "that day of the week.")  # fmt: skip
     with story.db.uow() as uow:
         rows = {c.day.isoformat(): (c.closed, c.reason) for c in uow.session.scalars(select(Closure))}
     assert rows == {"2026-12-01": (True, "staff party"), "2026-11-24": (False, None), "2026-12-25": (False, None),
