@@ -343,8 +343,8 @@ def texts(f: Figures) -> list[Msg]:
     out.append(Msg(N_("Deposits held: {amount}"), {"amount": money(f.deposits_held_minor)}))
     out.append(Msg(N_("No-shows: {n}. Late cancellations: {late}."), {"n": f.no_shows, "late": f.late_cancellations}))
     for title, uses in ((N_("Mechanics busy: {detail}"), f.mechanics), (N_("Bays busy: {detail}"), f.bays)):
-        shown = [f"{u.name} {u.percent}%" if u.percent is not None else f"{u.name} -" for u in uses]
-        out.append(Msg(title, {"detail": ", ".join(shown) or "-"}))
+        shown = [m.join([u.name, m.percent(u.percent) if u.percent is not None else "-"], " ") for u in uses]
+        out.append(Msg(title, {"detail": m.join(shown) if shown else "-"}))
     if f.tomorrow:
         one, many = NP_("Tomorrow: {n} booking", "Tomorrow: {n} bookings")
         out.append(Msg(one, {}, plural=many, n=len(f.tomorrow)))
@@ -363,7 +363,7 @@ def texts(f: Figures) -> list[Msg]:
         out.append(Msg(N_("Refunds due: {n}, {amount}"), {"n": f.refunds_due[0], "amount": money(f.refunds_due[1])}))
     avg, n = f.rating
     one, many = NP_("Average rating today: {avg} of 5 ({n} rating)", "Average rating today: {avg} of 5 ({n} ratings)")
-    out.append(Msg(one, {"avg": f"{avg:.1f}"}, plural=many, n=n) if n else Msg(N_("Average rating today: no ratings")))
+    out.append(Msg(one, {"avg": m.decimal(avg)}, plural=many, n=n) if n else Msg(N_("Average rating today: no ratings")))
     if f.low_stock:
         low = [f"{p.name} {p.stock}/{p.min_level}" for p in f.low_stock]
         out.append(Msg(N_("Low stock: {parts}"), {"parts": ", ".join(low)}))

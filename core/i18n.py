@@ -19,7 +19,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
 from babel.support import Translations
 
 # The languages Pitstop speaks; each has a catalog (a test checks it).
@@ -97,6 +97,18 @@ def money(minor: int, currency: str, lang: str) -> str:
     pattern = locale.currency_formats["standard"].pattern.split(";")[0]
     whole = pattern.replace("0.00", "0").replace("#,##0.0", "#,##0")
     return format_currency(amount, currency, format=whole, locale=locale, currency_digits=False)
+
+
+@lru_cache(maxsize=4096)
+def decimal(value: str, lang: str) -> str:
+    """A number with one decimal, as the reader writes it ("4.5", "4,5")."""
+    return format_decimal(Decimal(value), format="#,##0.0", locale=babel_locale(lang))
+
+
+@lru_cache(maxsize=4096)
+def percent(n: int, lang: str) -> str:
+    """A whole percentage, as the reader writes it ("19%", "19 %")."""
+    return format_percent(n / 100, locale=babel_locale(lang))
 
 
 def local_time(at: datetime, timezone: str) -> datetime:

@@ -113,6 +113,15 @@ def message(msg: Msg) -> dict:
     return {"$msg": msg.to_json()}
 
 
+def decimal(value: float) -> dict:
+    """A number shown with one decimal, in the reader's way (a rating's average)."""
+    return {"$decimal": f"{value:.1f}"}
+
+
+def percent(n: int) -> dict:
+    return {"$percent": int(n)}
+
+
 def join(items: list, sep: str = ", ") -> dict:
     return {"$join": [items, sep]}
 
@@ -132,6 +141,10 @@ def render_param(value: Any, lang: str) -> Any:
         return i18n.day(datetime.fromisoformat(arg[0]), arg[1], lang)
     if kind == "$clock":
         return i18n.clock(datetime.fromisoformat(arg[0]), arg[1], lang)
+    if kind == "$decimal":
+        return i18n.decimal(arg, lang)
+    if kind == "$percent":
+        return i18n.percent(arg, lang)
     if kind == "$names":
         return arg.get(lang) or arg.get("en") or next(iter(arg.values()), "")
     if kind == "$msg":

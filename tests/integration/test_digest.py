@@ -104,6 +104,12 @@ def test_the_digest_reads_well_in_the_owners_language():
     )
 
 
+def test_numbers_in_the_digest_are_written_the_readers_way():
+    text = "\n".join(render(m, "ru") for m in digest.texts(digest.compute(rows())))
+    assert "Otieno 11\xa0%, Kiprono 19\xa0%" in text  # Russian puts a no-break space before %
+    assert "3,5 из 5" in text
+
+
 def _owner_verified(db, shop_id, now):
     with db.uow() as uow:
         owner = uow.session.scalar(select(Staff).where(Staff.shop_id == shop_id, Staff.phone == WANJIRU))
