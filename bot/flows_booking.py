@@ -30,6 +30,12 @@ from core.messages import Choice, Msg
 
 DAYS_SHOWN = 7
 PAY_LABELS = {"mpesa": N_("M-Pesa"), "kaspi": N_("Kaspi"), "cash": N_("Pay at the shop")}
+# What people type for a button beyond its label, in the four languages.
+PAY_WORDS = {"mpesa": ["mpesa", "m-pesa", "мпеса", "м-песа"], "kaspi": ["kaspi", "каспи"],
+             "cash": ["cash", "at the shop", "taslimu", "наличные", "наличными", "на месте",
+                      "оплачу на месте", "в сервисе", "қолма-қол", "орнында"]}  # fmt: skip
+DONE_WORDS = ["done", "that's all", "continue", "next", "готово", "всё", "все", "дальше", "далее", "болды",
+              "келесі", "жалғастыру", "tayari", "basi", "endelea", "imetosha"]  # fmt: skip
 
 
 def services_of(turn: Turn):
@@ -62,6 +68,7 @@ def prompt_services(turn: Turn, before: list[Msg]) -> None:
         texts = [Msg(N_("Added: {services}."), {"services": service_list(turn)}),
                  Msg(N_("Anything else? Choose another service, or continue."))]  # fmt: skip
         choices.insert(0, Choice("done", Msg(N_("That's all, continue"))))
+        aliases["done"] = DONE_WORDS
     else:
         texts = [Msg(N_("Which service do you need? You can choose several."))]
     turn.offer(before + texts, choices, aliases)
@@ -396,7 +403,7 @@ def prompt_payment(turn: Turn, before: list[Msg]) -> None:
         texts.append(Msg(N_("You have no tokens left this month, so this booking is paid in advance.")))
     texts.append(Msg(N_("How would you like to pay?")))
     turn.offer(texts, [Choice(f"pay:{x}", Msg(PAY_LABELS[x])) for x in methods(turn)],
-               {f"pay:{x}": [x] for x in methods(turn)})  # fmt: skip
+               {f"pay:{x}": PAY_WORDS.get(x, [x]) for x in methods(turn)})  # fmt: skip
 
 
 def handle_payment(turn: Turn, event: Event, choice: str | None) -> None:

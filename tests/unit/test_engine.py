@@ -272,6 +272,22 @@ def test_no_time_left_today_is_said_so_and_no_waitlist_is_offered():
     assert chat.text.startswith("There is no free time left today.\nWhich day suits you?")
 
 
+@pytest.mark.parametrize("lang, done", [("en", "done"), ("ru", "готово"), ("sw", "tayari"), ("kk", "болды")])
+def test_done_ends_the_services_in_every_language(lang, done):
+    chat = Chat(FakeContext(), lang).send(Event("start")).tap(f"lang:{lang}").tap("m:book").tap("svc:1")
+    chat.type(done)
+    assert chat.state == "plate"
+
+
+@pytest.mark.parametrize("typed", ["наличными", "на месте", "оплачу на месте", "taslimu"])
+def test_paying_at_the_shop_can_be_typed_the_way_people_say_it(typed):
+    chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en").tap("m:book").tap("svc:1")
+    chat.tap("done").tap("veh:3").type("wednesday 10:00").answer("confirm")
+    assert chat.state == "payment"
+    chat.type(typed)
+    assert chat.commands[-1].payment_method == "cash"
+
+
 def test_anything_not_understood_gets_a_short_reprompt_saying_what_is_expected():
     chat = Chat(FakeContext()).send(Event("start")).tap("lang:en").tap("m:book")
     chat.type("purple elephant")
