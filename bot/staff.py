@@ -167,7 +167,9 @@ def _gatekeeper(session: Session, shop_id: int, inbound, event: Event, now: date
     if kind == "choice" and event.choice.startswith("st:"):
         refused(f"staff button {event.choice!r}", "not verified staff of this shop")
         return answer(*_not_staff(spec.name))
-    if kind != "text" or any(understand.looks_like(event.text, word) for word in CUSTOMER_COMMANDS):
+    if kind != "text":
+        return False
+    if event.text.lstrip().startswith("/") and any(understand.looks_like(event.text, w) for w in CUSTOMER_COMMANDS):
         return False  # /start, /menu, /stop...: a customer's own commands, however like a staff one
     parsed = staff_words.parse(event.text)
     if parsed is None:
