@@ -249,7 +249,7 @@ MENU_WORDS = {
 
 
 def prompt_menu(turn: Turn, before: list[Msg]) -> None:
-    for key in ("services", "vehicle_id", "day", "start", "booking_id", "mode", "method"):
+    for key in ("services", "vehicle_id", "day", "start", "booking_id", "mode", "method", "wanted"):
         turn.data.pop(key, None)
     turn.offer(before + [Msg(N_("What would you like to do?"))], [Choice(cid, Msg(label)) for cid, label in MENU],
                MENU_WORDS)  # fmt: skip
@@ -270,7 +270,8 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
     elif choice == "m:help":
         turn.ask("menu", *help_texts())
     elif event.kind == "text" and understand.parse_when(event.text, turn.ctx.today(), turn.lang):
-        turn.data["services"] = []  # "tomorrow 10am" from the menu: start a booking
+        turn.data["services"] = []  # "tomorrow 10am" from the menu: start a booking, and keep the time
+        turn.data["wanted"] = event.text
         turn.ask("services", Msg(N_("Let's book. First, which service?")))
     else:
         not_understood(turn, Msg(N_("Please choose one of the options below.")))

@@ -180,6 +180,12 @@ def _service_ids(turn: Turn) -> tuple[int, ...]:
 
 
 def prompt_day(turn: Turn, before: list[Msg]) -> None:
+    wanted = turn.data.pop("wanted", None)
+    if wanted:  # the day (and time) typed at the menu, before the services were chosen
+        if before:
+            turn.say(*before)
+        handle_day(turn, Event.typed(wanted), None)
+        return
     first, last = _horizon(turn)
     days = turn.ctx.free_days(_service_ids(turn), first, last)
     if not days:

@@ -288,6 +288,15 @@ def test_paying_at_the_shop_can_be_typed_the_way_people_say_it(typed):
     assert chat.commands[-1].payment_method == "cash"
 
 
+def test_a_time_typed_at_the_menu_is_kept_for_when_the_services_and_vehicle_are_chosen():
+    chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en")
+    chat.type("tomorrow 10am")
+    assert chat.state == "services"
+    chat.tap("svc:1").tap("done").tap("veh:3")
+    assert chat.state == "summary"
+    assert chat.data["start"] == at(24, 10).isoformat()
+
+
 def test_anything_not_understood_gets_a_short_reprompt_saying_what_is_expected():
     chat = Chat(FakeContext()).send(Event("start")).tap("lang:en").tap("m:book")
     chat.type("purple elephant")
