@@ -120,10 +120,14 @@ def _settle(session: Session, ctx: DbContext, booking_id: int, method: str, acto
         return cmd.Refused(N_("This visit is paid in advance. Please choose another way to pay."))
     if method == "cash":
         booking.confirm(session, booking_id, actor, ctx.now, "pays at the shop")
-        return cmd.Booked(row.id, row.code, row.starts_at, True, 0, 0, method)
+        return cmd.Booked(row.id, row.code, row.starts_at, True, 0, 0, method, service_ids=_service_ids(row))
     payment = payments.start(session, row, method, amount, ctx.now)
     minutes = int((row.hold_expires_at - ctx.now).total_seconds() // 60)
-    return cmd.Booked(row.id, row.code, row.starts_at, False, amount, minutes, method, payment.link)
+    return cmd.Booked(row.id, row.code, row.starts_at, False, amount, minutes, method, payment.link, _service_ids(row))
+
+
+def _service_ids(row: Booking) -> tuple[int, ...]:
+    return tuple(i.service_id for i in row.items if i.kind == "service" and i.service_id is not None)
 
 
 def _to_owners(session: Session, ctx: DbContext, customer: Customer, text: str) -> None:

@@ -38,13 +38,14 @@ DONE_WORDS = ["done", "that's all", "continue", "next", "готово", "всё"
               "келесі", "жалғастыру", "tayari", "basi", "endelea", "imetosha"]  # fmt: skip
 
 
-def services_of(turn: Turn):
+def services_of(turn: Turn, ids: tuple[int, ...] = ()):
     by_id = {s.id: s for s in turn.ctx.shop.services}
-    return [by_id[i] for i in turn.data.get("services", []) if i in by_id]
+    return [by_id[i] for i in ids or turn.data.get("services", []) if i in by_id]
 
 
-def service_list(turn: Turn) -> dict:
-    return m.join([m.names(s.names) for s in services_of(turn)])
+def service_list(turn: Turn, ids: tuple[int, ...] = ()) -> dict:
+    """The chosen services' names (or those of `ids`), in the reader's language."""
+    return m.join([m.names(s.names) for s in services_of(turn, ids)])
 
 
 def when_of(turn: Turn, at: datetime) -> dict:
@@ -439,7 +440,8 @@ def _after_hold(turn: Turn, outcome) -> None:
         when = when_of(turn, outcome.start)
         if outcome.confirmed:
             texts = [Msg(N_("Booked! Your code is {code}."), {"code": outcome.code}),
-                     Msg(N_("{services}, {when}. Pay at the shop."), {"services": service_list(turn), "when": when})]
+                     Msg(N_("{services}, {when}. Pay at the shop."),
+                         {"services": service_list(turn, outcome.service_ids), "when": when})]  # fmt: skip
         else:
             texts = [Msg(N_("Your time {when} is held for {minutes} minutes while you pay. Code: {code}."),
                          {"when": when, "minutes": outcome.hold_minutes, "code": outcome.code}),

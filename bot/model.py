@@ -145,6 +145,7 @@ class Booked:
     hold_minutes: int
     payment_method: str
     payment_link: str | None = None
+    service_ids: tuple[int, ...] = ()  # what was booked (a retry or an offer comes without the chat's own list)
 
 
 @dataclass(frozen=True)

@@ -920,7 +920,8 @@ def test_a_cancelled_prompt_offers_to_try_again_and_the_customer_pays_at_the_sho
                                        ("Pay at the shop", f"payagain:{booking_id}:cash")]  # fmt: skip
         chat.tap(AMINA, f"payagain:{booking_id}:cash")
 
-        assert any(t.startswith("Booked! Your code is MM-1001.") for t in chat.texts(AMINA)[-2:])
+        booked = next(t for t in chat.texts(AMINA)[-2:] if t.startswith("Booked! Your code is MM-1001."))
+        assert booked.splitlines()[1].startswith("Oil and filter change, ")  # the chat's own list is gone by now
         with chat.runtime.db.uow() as uow:
             assert uow.session.get(Booking, booking_id).status == "confirmed"
 
