@@ -38,7 +38,7 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
                                 service_ids=service_ids, start=start, now=ctx.now, vehicle_id=vehicle_id,
                                 channel=channel, payment_method=method)  # fmt: skip
             if isinstance(held, SlotTaken):
-                return cmd.Taken(held.wanted, held.alternatives)
+                return cmd.Taken(held.wanted, held.alternatives, held.too_soon)
             return _settle(session, ctx, held.booking_id, method, actor)
         case cmd.AcceptOffer(booking_id, method) | cmd.RetryPayment(booking_id, method):
             row = session.get(Booking, booking_id)

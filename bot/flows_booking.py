@@ -449,7 +449,8 @@ def _after_hold(turn: Turn, outcome) -> None:
         turn.data = {"lang": turn.data.get("lang")}
         turn.ask("menu", *texts)
     elif isinstance(outcome, Taken):
-        apology = Msg(N_("Sorry, {time} was taken by someone else a moment ago."),
+        apology = Msg(N_("Sorry, {time} is too soon now to be booked.") if outcome.too_soon else
+                      N_("Sorry, {time} was taken by someone else a moment ago."),
                       {"time": m.clock(outcome.start, shop.timezone)})  # fmt: skip
         turn.data["day"] = outcome.start.astimezone(_zone(shop.timezone)).date().isoformat()
         if outcome.alternatives:

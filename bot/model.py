@@ -152,6 +152,7 @@ class Booked:
 class Taken:
     start: datetime
     alternatives: tuple[datetime, ...]
+    too_soon: bool = False  # nobody took it: it is now too close to book
 
 
 @dataclass(frozen=True)

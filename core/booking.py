@@ -62,6 +62,7 @@ class SlotTaken:
 
     wanted: datetime
     alternatives: tuple[datetime, ...]
+    too_soon: bool = False  # not taken by anyone: it is now closer than the shop's notice allows
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
         looks += 1
     if slot is None:  # what we read answers "which times then?" without asking again
         return _nearest(start, engine.free_slots(cal, view.mechanics, view.bay_ids, look.busy, visit.duration,
-                                                 visit.skills, day, day, now))  # fmt: skip
+                                                 visit.skills, day, day, now), too_soon=start < now + cal.min_notice)  # fmt: skip
     if look.overdue_holds:  # so an ended hold cannot trip the constraint
         expire_overdue_holds(session, shop_id, now)
     customer = session.get(Customer, customer_id)
@@ -277,9 +278,9 @@ def alternatives(session: Session, shop_id: int, service_ids: tuple[int, ...], s
     return _nearest(start, av.free_slots(session, shop_id, service_ids, day, day, now))
 
 
-def _nearest(start: datetime, free: list[engine.Slot]) -> SlotTaken:
+def _nearest(start: datetime, free: list[engine.Slot], too_soon: bool = False) -> SlotTaken:
     nearest = sorted(free, key=lambda s: abs((s.start - start).total_seconds()))[:ALTERNATIVES]
-    return SlotTaken(start, tuple(sorted(s.start for s in nearest)))
+    return SlotTaken(start, tuple(sorted(s.start for s in nearest)), too_soon)
 
 
 def _is_overlap(exc: IntegrityError) -> bool:

@@ -124,16 +124,3 @@ def test_a_customer_joins_the_waitlist_for_a_full_day_in_chat(db, garage):
         assert (entry.day, entry.service_ids, entry.status, entry.channel) == (
             tuesday, [garage.services["wheel-alignment"]], "waiting", "telegram")
 
-
-def test_a_closed_day_or_a_public_holiday_is_called_closed_in_chat(db, garage):
-    def say(text: str, event: Event | None = None) -> str:
-        handled = runner.handle(db, shop_id=garage.id, channel="telegram", chat_id="4401",
-                                event=event or Event.typed(text), now=NOW, language_hint="en")  # fmt: skip
-        return "\n".join(render_reply(reply, "en")[0] for reply in handled.replies)
-
-    say("", Event("start"))
-    for line in ("english", "book", "oil change", "that's all", "kcb 123a", "skip"):
-        say(line)
-    assert say("sunday").startswith("We are closed on Sun 29 Nov.\nWhich day suits you?")
-    assert say("12.12").startswith("We are closed on Sat 12 Dec.")  # Jamhuri Day
-    assert say("1.12") == "Free times on Tue 1 Dec:"  # an ordinary Tuesday
