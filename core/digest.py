@@ -20,7 +20,10 @@ Definitions (the shop's local day):
   minutes the shop is open, per mechanic and per bay;
 - unpaid balances: bookings ready or completed in the last 90 days with money owed;
 - refunds due: payments marked refund_due, whenever they came;
-- average rating: ratings given that day; low stock: parts below their minimum.
+- average rating: ratings given that day; low stock: parts below their minimum;
+- the chart: for each of the last 14 days, its visits (bookings neither cancelled nor an
+  expired hold, so fewer than "bookings by status" on a day with cancellations) and the
+  money received.
 """
 
 from __future__ import annotations
