@@ -45,7 +45,7 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
             if row is None or row.customer_id != customer.id or row.status != "held" or \
                     (row.hold_expires_at and row.hold_expires_at <= ctx.now):  # fmt: skip
                 return cmd.Refused(N_("Sorry, that time is no longer held for you."))
-            allowed = policy.ways_to_pay(ctx.view.spec.payment_methods, row.deposit_minor)
+            allowed = policy.ways_to_pay(ctx.view.spec.payment_methods, row.deposit_minor > 0)
             if isinstance(command, cmd.AcceptOffer) and method not in allowed:
                 method = allowed[0]  # the engine's pick (cash) cannot see the offered visit's deposit
             row.payment_method = method
@@ -116,7 +116,7 @@ def _settle(session: Session, ctx: DbContext, booking_id: int, method: str, acto
     button of an earlier message may still offer it); online methods ask for money."""
     row = session.get(Booking, booking_id)
     amount = row.deposit_minor or row.price_minor
-    if method not in policy.ways_to_pay(ctx.view.spec.payment_methods, row.deposit_minor):
+    if method not in policy.ways_to_pay(ctx.view.spec.payment_methods, row.deposit_minor > 0):
         return cmd.Refused(N_("This visit is paid in advance. Please choose another way to pay."))
     if method == "cash":
         booking.confirm(session, booking_id, actor, ctx.now, "pays at the shop")

@@ -87,11 +87,14 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
         HANDLERS[turn.state](turn, event, None)
         return turn.done()
     if _idle(turn) and turn.state not in RESTING:
+        notice = _notice_answer(turn, event)  # read before the reset forgets what was offered
         turn.data = {"lang": turn.data.get("lang")}
-        if not _tapped_notice(event):  # a notification's button works however long ago it came
+        if notice is None:
             turn.ask("menu", Msg(N_("Welcome back! We left off a while ago, so let's start again.")))
             return turn.done()
-        turn.state = "menu"
+        turn.state = "menu"  # a notification's answer works however long ago it came
+        _global_choice(notice)(turn, notice)
+        return turn.done()
     first_contact = turn.state == "start" and "offered" not in turn.data
     if first_contact or event.kind == "start" or (event.kind == "text" and understand.looks_like(event.text, "menu")):
         if turn.state == "start":
@@ -113,9 +116,8 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
         turn.ask(turn.state, note)
         return turn.done()
     choice = resolve(turn, event)
-    if choice and any(choice.startswith(p) for p in GLOBAL_CHOICES):
-        prefix = next(p for p in GLOBAL_CHOICES if choice.startswith(p))
-        GLOBAL_CHOICES[prefix](turn, choice)
+    if _global_choice(choice):
+        _global_choice(choice)(turn, choice)
         return turn.done()
     if _global_word(turn, event, choice):
         return turn.done()
@@ -133,8 +135,14 @@ def resolve(turn: Turn, event: Event) -> str | None:
     return None
 
 
-def _tapped_notice(event: Event) -> bool:
-    return event.kind == "choice" and any(event.choice.startswith(p) for p in GLOBAL_CHOICES)
+def _global_choice(choice: str | None) -> Callable[[Turn, str], None] | None:
+    return next((h for p, h in GLOBAL_CHOICES.items() if choice and choice.startswith(p)), None)
+
+
+def _notice_answer(turn: Turn, event: Event) -> str | None:
+    """The notification's choice this event answers (tapped, or typed as on WhatsApp), if any."""
+    choice = resolve(turn, event)
+    return choice if _global_choice(choice) else None
 
 
 def _idle(turn: Turn) -> bool:

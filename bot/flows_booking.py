@@ -5,6 +5,7 @@ Rescheduling reuses the day and time steps with data["mode"] = "reschedule".
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -110,7 +111,8 @@ def prompt_vehicle(turn: Turn, before: list[Msg]) -> None:
 
 
 def handle_vehicle(turn: Turn, event: Event, choice: str | None) -> None:
-    plate = understand.plate_key(event.text) if event.kind == "text" else None
+    typed_plate = event.kind == "text" and not understand.is_position(event.text)  # "№1" is the list's first
+    plate = understand.plate_key(event.text) if typed_plate else None
     if plate is not None:  # a typed plate is taken exactly: one character off is another car
         saved = next((v for v in turn.ctx.customer.vehicles if understand.plate_key(v.plate) == plate), None)
         choice = f"veh:{saved.id}" if saved else "veh:typed"
@@ -377,7 +379,9 @@ def prompt_summary(turn: Turn, before: list[Msg]) -> None:
                         "costs one of your monthly tokens."), {"hours": shop.late_window_hours}))  # fmt: skip
     one, many = NP_("You have {n} token left this month.", "You have {n} tokens left this month.")
     texts.append(Msg(one, {"n": customer.tokens}, plural=many, n=customer.tokens))
-    about = f"book-{start.astimezone(UTC):%Y%m%d%H%M}-{'.'.join(map(str, _service_ids(turn)))}"
+    # the time and the services, hashed short: a button's id has 64 bytes
+    visit = f"{start.astimezone(UTC):%Y%m%d%H%M}-{'.'.join(map(str, _service_ids(turn)))}"
+    about = f"book-{hashlib.sha1(visit.encode()).hexdigest()[:10]}"
     turn.offer(texts, question_choices(turn, about, ("confirm", Msg(N_("Confirm")))) + [
         Choice("back", Msg(N_("Change the time"))), Choice("stop", Msg(N_("Cancel")))])  # fmt: skip
 

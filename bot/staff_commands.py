@@ -19,7 +19,7 @@ from bot.staff_context import DbStaffContext
 from core import digest, outbox, owner, parts, shopfloor
 from core import messages as m
 from core.customers import mask_phone
-from core.db import defer
+from core.db import defer, undoable
 from core.i18n import N_
 from core.lifecycle import IllegalMove
 from core.messages import Msg, Reply
@@ -52,7 +52,8 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
         return sm.StaffRefused(OWNER_ONLY)
 
     try:
-        with session.begin_nested():  # a refusal undoes what the command wrote before it
+        with undoable(session) as writing:  # a refusal undoes what the command wrote, and its jobs
+            writing()
             match command:
                 case sm.Denied(what):
                     if what.split()[0] in ("digest", "week", "close", "open", "hours", "tokens", "export", "restock"):

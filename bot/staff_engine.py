@@ -679,7 +679,7 @@ def _yes_no_choice(turn: Turn, text: str) -> None:
     if answer is None:
         _not_understood(turn)
     else:
-        _confirmed(turn, answer)
+        _confirmed(turn, answer, _question(turn))  # typed, it answers the question asked now
 
 
 PROMPTS: dict[str, Callable[[Turn, list[Msg]], None]] = {

@@ -176,10 +176,13 @@ def judge_status(env: Envelope, expected_minor: int, now: datetime, expires_at: 
                  give_up_at: datetime | None) -> Paid | Failed | StillPending | Mismatch:  # fmt: skip
     """What a status poll means: Processed is paid (if it names an amount, it must be
     ours), Error is failed, a link never opened by its expiry is dead, and anything Kaspi
-    still calls undecided past `give_up_at` is given up. A poll Kaspi did not answer says
-    nothing about the money: it is asked again, however late."""
+    still calls undecided past `give_up_at` is given up. A poll Kaspi could not answer
+    (no answer, a server error, -999) says nothing about the money: it is asked again,
+    however late; any other refusal to tell (a set-up error) is given up then too."""
     late = give_up_at is not None and now >= give_up_at
     if not env.ok or not isinstance(env.data, dict):
+        if late and not env.transient:
+            return Failed(Why.NO_ANSWER, str(env.status_code))
         return StillPending(f"StatusCode {env.status_code}")
     status = str(env.data.get("Status") or "")
     if status == "Processed":

@@ -439,7 +439,7 @@ def retry_choices(methods, booking: Booking) -> tuple[Choice, ...]:
     """One "payagain:<booking>:<method>" choice per way the customer may pay for it
     (not at the shop when money is due in advance)."""
     return tuple(Choice(f"payagain:{booking.id}:{method}", Msg(METHOD_LABELS[method]))
-                 for method in policy.ways_to_pay(methods, booking.deposit_minor) if method in METHOD_LABELS)  # fmt: skip
+                 for method in policy.ways_to_pay(methods, booking.deposit_minor > 0) if method in METHOD_LABELS)  # fmt: skip
 
 
 def fail(db: Database | Session, payment_id: int, kind: FailureKind, code: str | None, now: datetime,

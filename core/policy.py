@@ -37,7 +37,7 @@ def deposit_due(services: list[PricedService], tokens: int) -> int:
     return min(total, visit_price(services))
 
 
-def ways_to_pay(methods: list[str] | tuple[str, ...], due_in_advance: int) -> list[str]:
+def ways_to_pay(methods: list[str] | tuple[str, ...], due_in_advance: bool) -> list[str]:
     """The shop's payment methods a customer may choose for a visit: paying at the shop
     is not one of them when money is due in advance (a deposit, or everything at 0
     tokens), unless it is the shop's only way."""

@@ -9,13 +9,14 @@ including with random input.  Every function returns None (or False for
 """
 
 from .answers import looks_like, parse_rating, parse_yes_no
-from .choices import pick_choice, pick_choices
+from .choices import is_position, pick_choice, pick_choices
 from .numbers import parse_amount
 from .plates import normalise_plate, plate_key
 from .when import When, parse_when
 
 __all__ = [
     "When",
+    "is_position",
     "looks_like",
     "normalise_plate",
     "parse_amount",

@@ -64,6 +64,12 @@ def _position(text: str, count: int) -> int | None:
     return number - 1 if 1 <= number <= count else -1
 
 
+def is_position(text: str) -> bool:
+    """Whether the answer is a place in the list ("2", "#2", "№2", "no. 2")."""
+    raw = clean(text)
+    return raw is not None and _POSITION.match(raw) is not None
+
+
 def _stem_match(token: str, word: str) -> bool:
     """Same word or same stem: "oil"/"oili", "масло"/"масла", "brake"/"brakes"."""
     if token == word or (len(token) >= 3 and word.startswith(token)):

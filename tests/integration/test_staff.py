@@ -13,6 +13,7 @@ from core.models import (
     BookingEvent,
     BookingItem,
     Closure,
+    Conversation,
     Customer,
     OutboxMessage,
     Part,
@@ -306,6 +307,35 @@ def test_the_owner_asks_for_a_past_days_digest_by_date_or_as_yesterday(story):
     assert digest_title("/digest yesterday") == "Daily digest of Mwangaza Motors for Mon 23 Nov"
     story.say(OWNER_TG, "/digest someday", at(24, 9))
     assert story.last(OWNER_TG).startswith("Which day? Write it like this: /digest 2026-11-23")
+
+
+def test_a_command_refused_half_way_leaves_nothing_behind(story, monkeypatch):
+    from core import staffing
+    from core.lifecycle import IllegalMove
+
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    alignment = book(story.db, shop, str(AMINA), ["wheel-alignment"], at(24, 14), MONDAY_9)  # only Achieng aligns
+    verify_on_telegram(story, ACH_TG, ACHIENG, MONDAY_9)
+    real = staffing.go_off_shift
+
+    def off_then_refused(*args, **kwargs):
+        real(*args, **kwargs)  # off shift, the job needs a new time, the customer's notice is written...
+        raise IllegalMove("confirmed", "needs_reschedule", "a rule found broken half-way")
+
+    monkeypatch.setattr(staffing, "go_off_shift", off_then_refused)
+    sent_before = len(story.texts(AMINA))
+    story.say(ACH_TG, "off shift", at(24, 12))
+    story.answer(ACH_TG, True, at(24, 12))
+
+    assert story.last(ACH_TG).startswith(said("sw", "That cannot be done with this job now."))
+    with story.db.uow() as uow:
+        assert uow.session.get(Staff, staff_id(story.db, ACHIENG)).on_shift is True
+        assert uow.session.get(Booking, alignment.id).status == "confirmed"
+    assert len(story.texts(AMINA)) == sent_before  # no notice of a change that did not happen
+    with story.db.uow() as uow:  # ...and no job left to expect an answer to it
+        chat = uow.session.scalar(select(Conversation).where(Conversation.chat_id == str(AMINA)))
+        assert not any(cid.startswith("rm:") for cid, _ in chat.data.get("offered", []))
 
 
 # Every staff and owner command, as typed, plus forged staff buttons.

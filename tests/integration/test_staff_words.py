@@ -146,6 +146,13 @@ def test_done_with_money_owed_asks_whether_it_was_paid():
     assert talk.type("done").commands == [Complete(1, False)]  # nothing owed: no question
 
 
+@pytest.mark.parametrize("typed", ["sawa", "конечно", "ага", "yep", "👍"])
+def test_a_yes_in_words_the_buttons_do_not_list_answers_the_question(typed):
+    talk = Talk(Ctx(mine=[job(status="confirmed")]))
+    talk.type("no-show 1001")
+    assert talk.type(typed).commands == [JobAction(1, "noshow")]
+
+
 def test_numbered_answers_typos_and_the_job_on_screen():
     talk = Talk(Ctx(mine=[job(status="confirmed")]))
     talk.type("hi")

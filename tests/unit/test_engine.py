@@ -233,8 +233,8 @@ def test_a_yes_left_on_an_earlier_question_does_not_cancel_another_booking():
     assert chat.commands[issued:] == [Cancel(6)]
 
 
-@pytest.mark.parametrize("typed, vehicle_id, plate", [("kcb-123a", 3, None), ("Probox", 3, None),
-                                                      ("kcb 124a", None, "KCB 124A")])  # fmt: skip
+@pytest.mark.parametrize("typed, vehicle_id, plate", [("kcb-123a", 3, None), ("Probox", 3, None), ("№1", 3, None),
+                                                      ("no. 1", 3, None), ("kcb 124a", None, "KCB 124A")])  # fmt: skip
 def test_a_typed_plate_picks_the_saved_car_only_when_it_is_the_same_plate(typed, vehicle_id, plate):
     chat = Chat(FakeContext().with_vehicle()).send(Event("start")).type("English").type("book").type("1")
     chat.type("continue")
@@ -295,6 +295,19 @@ def test_a_time_typed_at_the_menu_is_kept_for_when_the_services_and_vehicle_are_
     chat.tap("svc:1").tap("done").tap("veh:3")
     assert chat.state == "summary"
     assert chat.data["start"] == at(24, 10).isoformat()
+
+
+def test_a_reminder_answered_by_its_number_hours_later_is_carried_out():
+    ctx = FakeContext().with_vehicle()
+    ctx.my_bookings = [BookingView(5, "MM-1005", at(25, 10), "confirmed", ({"en": "Oil change"},), 350000,
+                                   "KCB 123A", (1,))]  # fmt: skip
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:bookings")
+    # the reminder came while the chat was mid-step (core.notices.remember_choices keeps the state)
+    chat.data["offered"] = [["rm:cancel:5", ["Cancel the booking"]], ["rm:move:5", ["Choose a new time"]]]
+    ctx.now = NOW + timedelta(hours=2)
+    chat.type("1")  # on WhatsApp, the customer answers with the number
+    assert chat.state == "cancel_confirm"
+    assert chat.text == "Cancel MM-1005 on Wed 25 Nov, 10:00?\nCancelling now is free."
 
 
 def test_anything_not_understood_gets_a_short_reprompt_saying_what_is_expected():

@@ -227,6 +227,12 @@ def test_an_unanswered_poll_never_fails_a_payment_that_may_have_gone_through():
         kaspi.StillPending("StatusCode None")  # fmt: skip
 
 
+def test_a_set_up_error_on_a_poll_is_given_up_at_the_give_up_time():
+    env = kaspi.Envelope.parse(200, {"StatusCode": -1501, "Message": "Device not found"})
+    assert kaspi.judge_status(env, 1, T, EXPIRES, GIVE_UP) == kaspi.StillPending("StatusCode -1501")
+    assert kaspi.judge_status(env, 1, GIVE_UP, EXPIRES, GIVE_UP) == kaspi.Failed(FailureKind.NO_ANSWER, "-1501")
+
+
 # -- Kaspi classic ----------------------------------------------------------------------------------
 
 
