@@ -12,7 +12,7 @@ confirmation was the reminder).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -75,5 +75,10 @@ def _remind(s: Session, booking: Booking, hours: int, now: datetime):
         "time": i18n.when(booking.starts_at, spec.timezone, lang),
         "code": booking.code,
     }
-    return notices.notify_customer(s, booking, reply, f"reminder:{booking.id}:{hours}h", now,
+    return notices.notify_customer(s, booking, reply, reminder_key(booking.id, booking.starts_at, hours), now,
                                    template="reminder", variables=variables)  # fmt: skip
+
+
+def reminder_key(booking_id: int, starts_at: datetime, hours: int) -> str:
+    """Once per booking, time and mark: a booking moved to a new time is reminded of it."""
+    return f"reminder:{booking_id}:{starts_at.astimezone(UTC):%Y%m%d%H%M}:{hours}h"

@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from core.logs import LEVELS
 
@@ -99,6 +102,18 @@ def _instant(text: str | None) -> datetime | None:
     return value
 
 
+def _number(env: Mapping[str, str], name: str, default: str, kind: type, at_least: float):
+    """A numeric setting, refused by name when it is not a number or is too small."""
+    text = env.get(name) or default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or value < at_least:
+        raise ValueError(f"{name} must be a number of at least {at_least:g}, not {text!r}")
+    return value
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, dotenv_path: str | Path | None = ".env"
 ) -> Settings:
@@ -115,9 +130,20 @@ def load_settings(
     log_level = (env.get("LOG_LEVEL") or "INFO").upper()
     if log_level not in LEVELS:
         raise ValueError(f"LOG_LEVEL must be one of {', '.join(LEVELS)}, not {env['LOG_LEVEL']!r}")
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'pitstop.db'}"
+    try:
+        make_url(database_url)
+    except ArgumentError:
+        raise ValueError(f"DATABASE_URL must be a database URL, like postgresql://user@host/db or "
+                         f"sqlite:////path/pitstop.db, not {database_url!r}") from None  # fmt: skip
+    redis_url = env.get("REDIS_URL") or None
+    if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(f"REDIS_URL must start with redis://, rediss:// or unix://, not {redis_url!r}")
+    per_second = _number(env, "TELEGRAM_PER_SECOND", "30", int, at_least=1)
+    chat_interval = _number(env, "TELEGRAM_CHAT_INTERVAL", "1.0", float, at_least=0)
     return Settings(
-        database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'pitstop.db'}",
-        redis_url=env.get("REDIS_URL") or None,
+        database_url=database_url,
+        redis_url=redis_url,
         public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         telegram_api_base=(env.get("TELEGRAM_API_BASE") or TELEGRAM_API_BASE).rstrip("/"),
         twilio_api_base=(env.get("TWILIO_API_BASE") or TWILIO_API_BASE).rstrip("/"),
@@ -126,8 +152,8 @@ def load_settings(
         mpesa_callback_token=env.get("MPESA_CALLBACK_TOKEN") or None,
         kaspi_api_base=(env.get("KASPI_API_BASE") or KASPI_API_BASE).rstrip("/"),
         var_dir=var_dir,
-        telegram_per_second=int(env.get("TELEGRAM_PER_SECOND") or 30),
-        telegram_chat_interval=float(env.get("TELEGRAM_CHAT_INTERVAL") or 1.0),
+        telegram_per_second=per_second,
+        telegram_chat_interval=chat_interval,
         start_time=_instant(env.get("PITSTOP_NOW")),
         log_level=log_level,
         environ=MappingProxyType(dict(env)),

@@ -61,10 +61,10 @@ def test_each_reminder_is_written_once_with_its_choices_and_template(sqlite_db, 
     morning = at(23, 10, 5)
     assert reminders.send_due(sqlite_db, morning) == 2
     assert reminders.send_due(sqlite_db, morning) == 0  # the cron job ran again
-    assert _keys(sqlite_db) == {f"reminder:{ids['tomorrow_ten']}:24h": 1, f"reminder:{ids['today_half_eleven']}:2h": 1}
+    assert _keys(sqlite_db) == {reminders.reminder_key(ids['tomorrow_ten'], at(24, 10), 24): 1, reminders.reminder_key(ids['today_half_eleven'], at(23, 11, 30), 2): 1}
     with sqlite_db.uow() as uow:
         row = uow.session.scalar(select(OutboxMessage).where(
-            OutboxMessage.dedupe_key == f"reminder:{ids['tomorrow_ten']}:24h"))  # fmt: skip
+            OutboxMessage.dedupe_key == reminders.reminder_key(ids['tomorrow_ten'], at(24, 10), 24)))  # fmt: skip
         assert [t["id"] for t in row.body["texts"]][0] == "Reminder: your visit to {shop} is {when}. Booking {code}."
         assert [c["id"] for c in row.body["choices"]] == [f"rm:move:{ids['tomorrow_ten']}", f"rm:cancel:{ids['tomorrow_ten']}"]
         assert row.body["template"] == "reminder"
@@ -73,9 +73,22 @@ def test_each_reminder_is_written_once_with_its_choices_and_template(sqlite_db, 
     assert reminders.send_due(sqlite_db, at(24, 6, 1)) == 1  # 2 h before the 08:00 visit
     assert reminders.send_due(sqlite_db, at(24, 8, 1)) == 1  # 2 h before the 10:00 visit
     assert reminders.send_due(sqlite_db, at(24, 8, 3)) == 0
-    assert set(_keys(sqlite_db)) == {f"reminder:{ids['tomorrow_ten']}:24h", f"reminder:{ids['today_half_eleven']}:2h",
-                                     f"reminder:{ids['tomorrow_ten']}:2h", f"reminder:{ids['tomorrow_eight']}:2h"}  # fmt: skip
+    assert set(_keys(sqlite_db)) == {reminders.reminder_key(ids['tomorrow_ten'], at(24, 10), 24), reminders.reminder_key(ids['today_half_eleven'], at(23, 11, 30), 2),
+                                     reminders.reminder_key(ids['tomorrow_ten'], at(24, 10), 2), reminders.reminder_key(ids['tomorrow_eight'], at(24, 8), 2)}  # fmt: skip
     assert set(_keys(sqlite_db).values()) == {1}
+
+
+def test_a_booking_moved_after_its_reminders_is_reminded_of_its_new_time(sqlite_db, nairobi_spec):
+    shop = loaded(sqlite_db, nairobi_spec)
+    visit = book(sqlite_db, shop.id, "100", ["oil-change"], at(24, 10), MONDAY_9)
+    assert reminders.send_due(sqlite_db, at(24, 8, 5)) == 1  # the 2-hour reminder for Tuesday
+    booking.reschedule(sqlite_db, visit.id, at(25, 10), "customer", at(24, 8, 10))
+
+    assert reminders.send_due(sqlite_db, at(24, 10, 5)) == 1  # 24 h before Wednesday's time
+    assert reminders.send_due(sqlite_db, at(25, 8, 5)) == 1  # and 2 h before it
+    assert set(_keys(sqlite_db)) == {reminders.reminder_key(visit.id, at(24, 10), 2),
+                                     reminders.reminder_key(visit.id, at(25, 10), 24),
+                                     reminders.reminder_key(visit.id, at(25, 10), 2)}  # fmt: skip
 
 
 def _race(n: int, job) -> list[Exception]:
@@ -102,8 +115,8 @@ def test_two_cron_processes_at_once_send_each_reminder_once(pg_db, nairobi_spec)
     for moment in (at(23, 10, 5), at(24, 6, 1), at(24, 8, 1)):
         assert _race(4, lambda moment=moment: reminders.send_due(pg_db, moment)) == []
     keys = _keys(pg_db)
-    assert keys == {f"reminder:{ids['tomorrow_ten']}:24h": 1, f"reminder:{ids['today_half_eleven']}:2h": 1,
-                    f"reminder:{ids['tomorrow_ten']}:2h": 1, f"reminder:{ids['tomorrow_eight']}:2h": 1}  # fmt: skip
+    assert keys == {reminders.reminder_key(ids['tomorrow_ten'], at(24, 10), 24): 1, reminders.reminder_key(ids['today_half_eleven'], at(23, 11, 30), 2): 1,
+                    reminders.reminder_key(ids['tomorrow_ten'], at(24, 10), 2): 1, reminders.reminder_key(ids['tomorrow_eight'], at(24, 8), 2): 1}  # fmt: skip
 
 
 def test_a_whatsapp_customer_answers_a_reminder_by_its_number(sqlite_url, tmp_path):

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,15 @@ def test_the_log_level_is_read_in_any_case_and_an_unknown_one_is_refused():
 def test_settings_do_not_see_secrets_in_their_repr():
     settings = load_settings(environ={"SHOP_TOKEN": "123:very-secret"}, dotenv_path=None)
     assert "very-secret" not in repr(settings)
+
+
+@pytest.mark.parametrize("name, value, says", [
+    ("DATABASE_URL", "/tmp/x.db", "DATABASE_URL must be a database URL"),
+    ("REDIS_URL", "127.0.0.1:6379/9", "REDIS_URL must start with redis://, rediss:// or unix://"),
+    ("TELEGRAM_PER_SECOND", "0", "TELEGRAM_PER_SECOND must be a number of at least 1, not '0'"),
+    ("TELEGRAM_PER_SECOND", "many", "TELEGRAM_PER_SECOND must be a number of at least 1, not 'many'"),
+    ("TELEGRAM_CHAT_INTERVAL", "-1", "TELEGRAM_CHAT_INTERVAL must be a number of at least 0, not '-1'"),
+])  # fmt: skip
+def test_a_setting_that_would_fail_later_is_refused_by_name_at_start(name, value, says):
+    with pytest.raises(ValueError, match=re.escape(says)):
+        load_settings(environ={name: value}, dotenv_path=None)
