@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import model as cmd
 from bot.context import DbContext
-from core import booking, outbox, payments, policy, waitlist
+from core import booking, notices, payments, policy, waitlist
 from core.booking import Held, NotYours, SlotTaken
 from core.customers import add_vehicle, mask_phone
 from core.i18n import N_
 from core.lifecycle import IllegalMove
 from core.messages import Msg, Reply
-from core.models import Booking, Customer, Payment, Staff
+from core.models import Booking, Customer, Payment
 
 log = logging.getLogger(__name__)
 
@@ -131,20 +130,12 @@ def _service_ids(row: Booking) -> tuple[int, ...]:
 
 
 def _to_owners(session: Session, ctx: DbContext, customer: Customer, text: str) -> None:
-    owners = session.scalars(select(Staff).where(Staff.shop_id == ctx.view.shop_id, Staff.role == "owner",
-                                                 Staff.active.is_(True)))  # fmt: skip
-    sent = 0
-    for owner in owners:
-        reply = Reply((Msg(N_("Message from {name} ({phone}): {text}"),
-                           {"name": customer.name or "-", "phone": customer.phone or "-", "text": text}),))  # fmt: skip
-        if owner.telegram_user_id:
-            outbox.send(session, shop_id=owner.shop_id, channel="telegram", address=str(owner.telegram_user_id),
-                        language=owner.language, reply=reply, now=ctx.now)  # fmt: skip
-            sent += 1
-        else:
-            outbox.send(session, shop_id=owner.shop_id, channel="whatsapp", address=f"whatsapp:{owner.phone}",
-                        language=owner.language, reply=reply, now=ctx.now)  # fmt: skip
-            sent += 1
+    """Forward the customer's words to every verified owner, where they read us (on
+    WhatsApp outside its 24-hour window, as the shop's staff template)."""
+    reply = Reply((Msg(N_("Message from {name} ({phone}): {text}"),
+                       {"name": customer.name or "-", "phone": customer.phone or "-", "text": text}),))  # fmt: skip
+    sent = sum(notices.tell_staff(session, owner, reply, None, ctx.now) is not None
+               for owner in notices.owners(session, ctx.view.shop_id))  # fmt: skip
     log.info("message from customer %s forwarded to %d owner(s)", mask_phone(customer.phone), sent)
 
 

@@ -5,6 +5,7 @@ are received, extra work is approved and declined, a customer does not come, ano
 cancels late, a mechanic goes off shift, jobs are completed and paid, customers rate
 them; at 19:00 the owner's digest arrives, and its figures are asserted exactly."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -171,7 +172,8 @@ def test_a_whole_day_at_mwangaza_motors(story):
 
     # Each reminder once, though the job ran twice every time; none for what was cancelled,
     # moved off its time, or booked inside the window.
-    assert outbox_keys(story.db, "reminder:") == [
+    reminded = [re.sub(r":\d{12}:", ":", k) for k in outbox_keys(story.db, "reminder:")]  # without the visit's time
+    assert reminded == [
         f"reminder:{amina}:2h", f"reminder:{brian}:2h", f"reminder:{chloe}:24h", f"reminder:{chloe}:2h",
         f"reminder:{david}:24h", f"reminder:{esther}:24h", f"reminder:{esther}:2h", f"reminder:{fatima}:24h",
         f"reminder:{hassan}:24h", f"reminder:{hassan}:2h", f"reminder:{grace}:24h"]  # fmt: skip

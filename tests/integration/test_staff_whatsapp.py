@@ -114,3 +114,20 @@ def test_an_owner_on_whatsapp_closes_a_day_and_strangers_are_refused(pitstop, ca
     assert len(refused) == 4 and all("799000111" not in r for r in refused)
     with pitstop.runtime.db.uow() as uow:
         assert uow.session.scalar(select(Closure).where(Closure.day == "2026-12-30")) is None
+
+
+def test_a_customers_message_reaches_an_owner_on_whatsapp_outside_its_window(pitstop):
+    from core.models import ChannelIdentity
+
+    pitstop.whatsapp(WANJIRU, "/menu", name="Wanjiru")  # the owner is known on WhatsApp...
+    with pitstop.runtime.db.uow() as uow:  # ...but last wrote two days ago
+        uow.session.get(ChannelIdentity, uow.session.scalar(select(ChannelIdentity.id).where(
+            ChannelIdentity.address == f"whatsapp:{WANJIRU}"))).last_inbound_at = utcnow() - timedelta(days=2)  # fmt: skip
+    pitstop.whatsapp(KAMAU, "Habari")
+    pitstop.whatsapp(KAMAU, "1")  # English
+    pitstop.whatsapp(KAMAU, "talk to the shop")
+    pitstop.whatsapp(KAMAU, "My car makes a noise, can you call me?")
+
+    [template] = [m["params"] for m in pitstop.twilio.messages(f"whatsapp:{WANJIRU}") if m["params"].get("ContentSid")]
+    assert template["ContentSid"] == "HX4e5f60718293a4b5c6d7e8f90a1b2c3d"
+    assert "My car makes a noise, can you call me?" in template["ContentVariables"]
