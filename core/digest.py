@@ -434,19 +434,24 @@ def send(session: Session, shop_id: int, day: date, now: datetime, out_dir: Path
     for target in targets:
         channel, address = notices.staff_reach(target)
         if send_to(session, shop_id, figures, now, out_dir, channel, address, target.language,
-                   f"{key}:owner{target.id}" if key else None):  # fmt: skip
+                   f"{key}:owner{target.id}" if key else None, name=target.name):  # fmt: skip
             sent += 1
     return sent
 
 
 def send_to(session: Session, shop_id: int, figures: Figures, now: datetime, out_dir: Path, channel: str,
-            address: str, language: str, key: str | None = None) -> bool:  # fmt: skip
+            address: str, language: str, key: str | None = None, name: str = "") -> bool:  # fmt: skip
     """Write the digest (text, then the chart as a photo) to one chat; False if `key` was
-    used before (someone else sent it already)."""
+    used before (someone else sent it already). On WhatsApp, outside its 24-hour window,
+    the shop's staff template carries the first figures (the chart goes only inside it)."""
     from core import outbox
 
+    sentences = texts(figures)
+    extra = {"template": "staff_notice", "variables": {
+        "name": name.split()[0] if name else "", "summary": "; ".join(render(t, language) for t in sentences[:3])[:300],
+    }} if channel == "whatsapp" else None  # fmt: skip
     row = outbox.send(session, shop_id=shop_id, channel=channel, address=address, language=language,
-                      reply=Reply(tuple(texts(figures))), dedupe_key=key, now=now)  # fmt: skip
+                      reply=Reply(tuple(sentences)), dedupe_key=key, now=now, extra=extra)  # fmt: skip
     if row is None:
         return False
     slug = session.scalar(select(Shop.slug).where(Shop.id == shop_id))

@@ -126,8 +126,12 @@ def staff_reach(staff: Staff) -> tuple[str, str] | None:
 
 
 def tell_staff(session: Session, staff: Staff, reply: Reply, key: str | None, now: datetime,
-               kind: str = "text", extra: dict | None = None) -> outbox.Queued | None:  # fmt: skip
-    reach = staff_reach(staff)
+               kind: str = "text", extra: dict | None = None,
+               reach: tuple[str, str] | None = None) -> outbox.Queued | None:  # fmt: skip
+    """Write to a staff member where they read us (`reach`, or the channel they verified
+    on); on WhatsApp the first sentence also fills the shop's staff template, for when
+    the 24-hour window is closed."""
+    reach = reach or staff_reach(staff)
     if reach is None:
         log.info("staff %s is not verified yet; notice %s not sent", staff.id, key)
         return None

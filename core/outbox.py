@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.db import defer, insert_all_once, insert_once
 from core.messages import Reply
-from core.models import Booking, ChannelIdentity, Customer, OutboxMessage, Staff, utcnow
+from core.models import Booking, ChannelIdentity, Customer, OutboxMessage, utcnow
 
 
 @dataclass(frozen=True)
@@ -101,9 +101,3 @@ def tell_customer(session: Session, booking: Booking, reply: Reply, dedupe_key: 
     return send(session, shop_id=booking.shop_id, channel=identity.channel, address=identity.address,
                 language=customer.language, reply=reply, dedupe_key=dedupe_key, now=now,
                 kind=kind, extra=extra)  # fmt: skip
-
-
-def tell_staff(session: Session, staff: Staff, channel: str, address: str, reply: Reply,
-               dedupe_key: str | None = None, now: datetime | None = None):  # fmt: skip
-    return send(session, shop_id=staff.shop_id, channel=channel, address=address,
-                language=staff.language, reply=reply, dedupe_key=dedupe_key, now=now)  # fmt: skip

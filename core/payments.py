@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from core import availability as av
 from core import messages as m
-from core import outbox, policy
+from core import notices, outbox, policy
 from core import slots as engine
 from core.booking import locked_booking, move
 from core.db import Database, defer, session_of
@@ -490,7 +490,7 @@ def tell_owners(session: Session, shop_id: int, reply: Reply, key: str, now: dat
             channel, address = "whatsapp", f"whatsapp:{owner.phone}"
         else:
             continue
-        if outbox.tell_staff(session, owner, channel, address, reply, dedupe_key=f"{key}:owner:{owner.id}", now=now):
+        if notices.tell_staff(session, owner, reply, f"{key}:owner:{owner.id}", now, reach=(channel, address)):
             written += 1
     return written
 

@@ -439,6 +439,9 @@ def test_a_forged_amount_is_refused_recorded_and_reported_and_changes_nothing(wo
     [report] = owners_told(rt)
     assert report.text == (f"A payment notice from M-Pesa for booking {visit.code} was refused, and nothing "
                            "was changed: it says Ksh1, but Ksh3,500 was asked.")  # fmt: skip
+    with rt.db.uow() as uow:  # on WhatsApp, the staff template carries it when the 24-hour window is closed
+        body = uow.session.scalar(select(OutboxMessage.body).where(OutboxMessage.address == "whatsapp:+254711000001"))
+    assert (body["template"], body["variables"]["name"]) == ("staff_notice", "Wanjiru")
 
 
 def test_a_success_without_a_receipt_is_refused_and_the_owner_told_why(world, now):

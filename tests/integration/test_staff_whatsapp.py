@@ -131,3 +131,19 @@ def test_a_customers_message_reaches_an_owner_on_whatsapp_outside_its_window(pit
     [template] = [m["params"] for m in pitstop.twilio.messages(f"whatsapp:{WANJIRU}") if m["params"].get("ContentSid")]
     assert template["ContentSid"] == "HX4e5f60718293a4b5c6d7e8f90a1b2c3d"
     assert "My car makes a noise, can you call me?" in template["ContentVariables"]
+
+
+def test_the_digest_reaches_an_owner_on_whatsapp_outside_its_window(pitstop, tmp_path):
+    from core import digest
+    from core.models import ChannelIdentity
+
+    pitstop.whatsapp(WANJIRU, "/menu", name="Wanjiru")  # the owner is known on WhatsApp...
+    with pitstop.runtime.db.uow() as uow:  # ...but last wrote two days ago
+        uow.session.get(ChannelIdentity, uow.session.scalar(select(ChannelIdentity.id).where(
+            ChannelIdentity.address == f"whatsapp:{WANJIRU}"))).last_inbound_at = utcnow() - timedelta(days=2)  # fmt: skip
+    with pitstop.runtime.db.uow() as uow:
+        assert digest.send(uow.session, shop_id(pitstop), utcnow().date(), utcnow(), tmp_path, key="digest:t") == 1
+
+    [template] = [m["params"] for m in pitstop.twilio.messages(f"whatsapp:{WANJIRU}") if m["params"].get("ContentSid")]
+    assert template["ContentSid"] == "HX4e5f60718293a4b5c6d7e8f90a1b2c3d"
+    assert "Daily digest of Mwangaza Motors for " in template["ContentVariables"]
