@@ -22,7 +22,7 @@ from bot import engine
 from bot.commands import execute
 from bot.context import DbContext
 from bot.model import Event
-from core import outbox
+from core import notices, outbox
 from core.customers import customer_for
 from core.db import Database, per_transaction, undoable
 from core.i18n import N_
@@ -63,6 +63,7 @@ def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, langua
                             name=name, phone=phone, now=now)  # fmt: skip
     ctx = DbContext(session, shop_id, customer, now, hint)
     state, data, replies = chat.state, dict(chat.data or {}), []
+    show_again = data.pop("show_again", None)  # notices only a template carried (WhatsApp)
     try:
         with undoable(session) as writing:  # a failure below undoes everything the step wrote
             for _ in range(MAX_ROUNDS):
@@ -88,6 +89,8 @@ def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, langua
     ids = outbox.answer(session, shop_id=shop_id, channel=channel, address=chat_id, language=language,
                         replies=replies, now=now, reply_key=reply_key, callback_id=callback_id,
                         first_extra=first_extra)  # fmt: skip
+    if show_again:  # they wrote, so the window is open: now the whole notice, after the answer
+        notices.show_again(session, show_again, now)
     return Handled(state, replies, ids, language)
 
 

@@ -21,7 +21,9 @@ from twilio.rest import Client
 from bot.delivery import Outgoing, TryLater, Undeliverable
 from bot.inbound import Inbound
 from bot.model import Event
+from core import notices
 from core.availability import shop_view
+from core.db import defer
 from core.messages import Reply, render_reply
 from core.models import ChannelIdentity, OutboxMessage, Shop
 from core.runtime import Runtime
@@ -113,13 +115,20 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
         params["content_variables"] = json.dumps(
             {str(i): str(values.get(name, "")) for i, name in enumerate(template.get("variables", []), 1)})
     try:
-        return client.messages.create(**params).sid
+        sid = client.messages.create(**params).sid
     except TwilioRestException as exc:
         if exc.status == 429:
             raise TryLater(5) from exc
         if exc.status and 400 <= exc.status < 500:
             raise Undeliverable(f"Twilio refused the message: {exc.code} {exc.msg}") from exc
         raise
+    whole = row.body.get("whole")
+    if whole and "body" in params:  # the customer has seen what the choices are about: an answer counts now
+        defer(session, notices.remember_choices, row.shop_id, "whatsapp", row.address, whole["offered"],
+              runtime.now().isoformat(), False, row.language)  # fmt: skip
+    elif whole:  # only its template went: send it whole when the customer next writes
+        defer(session, notices.show_whole_later, row.shop_id, row.address, row.id)
+    return sid
 
 
 def media_url(runtime: Runtime, row: OutboxMessage) -> str:

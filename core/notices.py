@@ -21,7 +21,7 @@ from core import outbox
 from core.db import defer
 from core.i18n import N_
 from core.messages import Msg, Reply, render, render_label
-from core.models import Booking, Conversation, Customer, Staff
+from core.models import Booking, Conversation, Customer, OutboxMessage, Staff
 
 log = logging.getLogger(__name__)
 IDLE_AFTER = timedelta(minutes=30)  # as the conversation engine counts a pause
@@ -50,18 +50,50 @@ NO_ALIASES = ["no", "decline", "hapana", "нет", "жоқ", "жок", "👎"]
 def notify_customer(session: Session, booking: Booking, reply: Reply, key: str | None, now: datetime,
                     template: str | None = None, variables: dict | None = None,
                     aliases: dict[str, list[str]] | None = None, kind: str = "text",
-                    extra: dict | None = None) -> outbox.Queued | None:  # fmt: skip
-    """Tell the booking's customer; idempotent on `key`. Returns the new outbox row."""
+                    extra: dict | None = None, whole: bool = False) -> outbox.Queued | None:  # fmt: skip
+    """Tell the booking's customer; idempotent on `key`. Returns the new outbox row.
+
+    `whole`: the choices mean nothing without the text (extra work and its price). On
+    WhatsApp an answer is then expected only once the text itself was sent; a notice
+    that had to go as a template (the 24-hour window closed) is sent again, whole, when
+    the customer next writes (`bot.whatsapp.send`, `show_whole_later`, `show_again`)."""
     extra = dict(extra or {})
     if template:
         extra |= {"template": template, "variables": {k: str(v) for k, v in (variables or {}).items()}}
+    language = customer_of(session, booking).language
+    offered = [[c.id, [render_label(c.label, language)] + (aliases or {}).get(c.id, [])] for c in reply.choices]
+    if whole and offered:
+        extra["whole"] = {"offered": offered}
     row = outbox.tell_customer(session, booking, reply, dedupe_key=key, now=now, kind=kind, extra=extra or None)
-    if row is not None and reply.choices:
-        offered = [[c.id, [render_label(c.label, row.language)] + (aliases or {}).get(c.id, [])]
-                   for c in reply.choices]  # fmt: skip
+    if row is not None and offered and not (whole and row.channel == "whatsapp"):
         defer(session, remember_choices, row.shop_id, row.channel, row.address, offered, now.isoformat(), False,
               row.language)  # fmt: skip
     return row
+
+
+def show_whole_later(shop_id: int, address: str, outbox_id: int) -> None:
+    """The job: a whole notice went to WhatsApp as its template only; the customer's
+    chat remembers to send it again, whole, when they next write (which opens the
+    window). Its own transaction, after the send committed (the lock order)."""
+    from core.runtime import current_runtime
+
+    with current_runtime().db.uow() as uow:
+        conv = uow.session.scalar(select(Conversation).where(
+            Conversation.shop_id == shop_id, Conversation.channel == "whatsapp",
+            Conversation.chat_id == address).with_for_update())  # fmt: skip
+        if conv is not None:
+            data = dict(conv.data or {})
+            conv.data = data | {"show_again": sorted({*data.get("show_again", []), outbox_id})}
+
+
+def show_again(session: Session, outbox_ids: list[int], now: datetime) -> None:
+    """Send again, whole, the notices only a template carried (in the transaction of the
+    customer's message, whose chat row is locked)."""
+    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids))):
+        body = {k: v for k, v in row.body.items() if k not in ("template", "variables")}
+        outbox.send(session, shop_id=row.shop_id, channel=row.channel, address=row.address, language=row.language,
+                    reply=Reply.from_json(body), dedupe_key=f"{row.dedupe_key or row.id}:whole", now=now,
+                    kind=row.kind, extra={"whole": body["whole"]} if "whole" in body else None)  # fmt: skip
 
 
 def remember_choices(shop_id: int, channel: str, address: str, offered: list, at: str, staff: bool = False,

@@ -271,7 +271,7 @@ def propose_extra(session: Session, staff_id: int, booking_id: int, description:
                             variables={"name": customer.name or "", "code": b.code,
                                        "status": notices.status_name(b.status, customer.language)},
                             aliases={f"extra:yes:{item.id}": notices.YES_ALIASES,
-                                     f"extra:no:{item.id}": notices.NO_ALIASES})  # fmt: skip
+                                     f"extra:no:{item.id}": notices.NO_ALIASES}, whole=True)  # fmt: skip
     return Moved(b.id, b.code, b.status, total, paid_minor(session, b.id),
                  {"item_id": item.id, "pending_minor": pending})  # fmt: skip
 

@@ -147,3 +147,30 @@ def test_the_digest_reaches_an_owner_on_whatsapp_outside_its_window(pitstop, tmp
     [template] = [m["params"] for m in pitstop.twilio.messages(f"whatsapp:{WANJIRU}") if m["params"].get("ContentSid")]
     assert template["ContentSid"] == "HX4e5f60718293a4b5c6d7e8f90a1b2c3d"
     assert "Daily digest of Mwangaza Motors for " in template["ContentVariables"]
+
+
+def test_extra_work_sent_as_a_template_is_shown_whole_before_an_answer_counts(pitstop):
+    from core.models import ChannelIdentity
+
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
+    pitstop.whatsapp(KAMAU, "1")
+    shop = shop_id(pitstop)
+    book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["brake-pads", "battery"],
+         next_start(pitstop, shop, ["brake-pads", "battery"]), utcnow(), channel="whatsapp", name="Kamau",
+         plate="KDA 456B")  # fmt: skip
+    with pitstop.runtime.db.uow() as uow:  # Kamau last wrote two days ago
+        uow.session.get(ChannelIdentity, uow.session.scalar(select(ChannelIdentity.id).where(
+            ChannelIdentity.address == f"whatsapp:{KAMAU}"))).last_inbound_at = utcnow() - timedelta(days=2)  # fmt: skip
+    for typed in ("hello", "MM-1001", "1", "anza", "1", "Worn wiper blades", "6,500", "skip", "ndio"):
+        pitstop.whatsapp(KIPRONO, typed, name="Kiprono")
+    assert pitstop.twilio.messages(f"whatsapp:{KAMAU}")[-1]["params"].get("ContentSid")  # only the template went
+
+    pitstop.whatsapp(KAMAU, "ok", name="Kamau")  # not an answer to a price they never saw
+
+    with pitstop.runtime.db.uow() as uow:
+        assert uow.session.scalar(select(BookingItem.status).where(BookingItem.kind == "extra")) == "proposed"
+    shown = bodies(pitstop, KAMAU)[-1]
+    assert "Worn wiper blades" in shown and "6,500" in shown and shown.endswith("1. Approve\n2. Decline")
+    pitstop.whatsapp(KAMAU, "1")
+    with pitstop.runtime.db.uow() as uow:
+        assert uow.session.scalar(select(BookingItem.status).where(BookingItem.kind == "extra")) == "approved"
