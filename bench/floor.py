@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.webhooks import BASE, REDIS, SECRET, free_port, measure  # noqa: E402
+from bench.webhooks import BASE, REDIS, SECRET, serve_and_measure_app  # noqa: E402
 
 TABLES = """
 CREATE TABLE inbox (update_id bigint PRIMARY KEY, received_at timestamptz NOT NULL, payload jsonb NOT NULL);
@@ -118,15 +117,7 @@ def main() -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(TABLES)
         env = dict(os.environ, FLOOR_DSN=dsn, FLOOR_BARE="1" if args.bare else "0")
-        port = free_port()
-        server = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(args.workers), "--threads", str(args.threads),
-             "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "bench.floor:create_app()"], cwd=ROOT, env=env)  # fmt: skip
-        try:
-            measure(port, server.pid, args)
-        finally:
-            server.terminate()
-            server.wait(10)
+        serve_and_measure_app("bench.floor:create_app()", env, args)
     finally:
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

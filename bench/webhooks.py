@@ -105,10 +105,16 @@ def serve_and_measure(url: str, args) -> None:
         load_shop(runtime.db, read_shop_file(ROOT / "examples" / file))
     runtime.close()
 
+    serve_and_measure_app("webhooks:create_app()", env, args)
+
+
+def serve_and_measure_app(app: str, env: dict[str, str], args) -> None:
+    """Serve `app` with gunicorn as the Procfile does (workers and threads from `args`),
+    measure it, stop it."""
     port = free_port()
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(args.workers), "--threads", str(args.threads),
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "webhooks:create_app()"], cwd=ROOT, env=env)  # fmt: skip
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app], cwd=ROOT, env=env)  # fmt: skip
     try:
         measure(port, server.pid, args)
     finally:
