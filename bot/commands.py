@@ -130,12 +130,11 @@ def _service_ids(row: Booking) -> tuple[int, ...]:
 
 
 def _to_owners(session: Session, ctx: DbContext, customer: Customer, text: str) -> None:
-    """Forward the customer's words to every verified owner, where they read us (on
+    """Forward the customer's words to every owner, where they read us (on
     WhatsApp outside its 24-hour window, as the shop's staff template)."""
     reply = Reply((Msg(N_("Message from {name} ({phone}): {text}"),
                        {"name": customer.name or "-", "phone": customer.phone or "-", "text": text}),))  # fmt: skip
-    sent = sum(notices.tell_staff(session, owner, reply, None, ctx.now) is not None
-               for owner in notices.owners(session, ctx.view.shop_id))  # fmt: skip
+    sent = notices.tell_owners(session, ctx.view.shop_id, reply, None, ctx.now)
     log.info("message from customer %s forwarded to %d owner(s)", mask_phone(customer.phone), sent)
 
 

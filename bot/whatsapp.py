@@ -127,7 +127,7 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
         defer(session, notices.remember_choices, row.shop_id, "whatsapp", row.address, whole["offered"],
               runtime.now().isoformat(), False, row.language)  # fmt: skip
     elif whole:  # only its template went: send it whole when the customer next writes
-        defer(session, notices.show_whole_later, row.shop_id, row.address, row.id)
+        defer(session, notices.show_whole_later, row.shop_id, row.address, row.id, row.language)
     return sid
 
 

@@ -448,7 +448,7 @@ def send_to(session: Session, shop_id: int, figures: Figures, now: datetime, out
 
     sentences = texts(figures)
     extra = {"template": "staff_notice", "variables": {
-        "name": name.split()[0] if name else "", "summary": "; ".join(render(t, language) for t in sentences[:3])[:300],
+        "name": notices.first_name(name), "summary": notices.template_text("; ".join(render(t, language) for t in sentences[:3])),
     }} if channel == "whatsapp" else None  # fmt: skip
     row = outbox.send(session, shop_id=shop_id, channel=channel, address=address, language=language,
                       reply=Reply(tuple(sentences)), dedupe_key=key, now=now, extra=extra)  # fmt: skip

@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import availability as av
-from core import inbox, outbox
+from core import inbox, notices, outbox
 from core import messages as m
 from core import payments as pay
 from core.booking import locked_booking
@@ -332,7 +332,7 @@ def create_link(payment_id: int, now: datetime | None = None) -> None:
             pay.settle_failed(s, booking, p, now, kind=Why.NOT_STARTED, code=f"kaspi {env.status_code}",
                               reason=env.message)  # fmt: skip
             if env.status_code in SETUP_ERRORS:
-                pay.tell_owners(s, booking.shop_id, Reply((Msg(OWNER_SETUP, {
+                notices.tell_owners(s, booking.shop_id, Reply((Msg(OWNER_SETUP, {
                     "code": booking.code, "status": env.status_code}),)), key=f"payment:{payment_id}:setup", now=now)  # fmt: skip
 
 
@@ -444,7 +444,7 @@ def refund(payment_id: int, now: datetime | None = None) -> bool:
         money = m.money(p.amount_minor, p.currency)
         outbox.tell_customer(s, booking, Reply((Msg(REFUNDED, {"amount": money, "code": booking.code}),)),
                              dedupe_key=f"payment:{payment_id}:refunded", now=now)  # fmt: skip
-        pay.tell_owners(s, booking.shop_id, Reply((Msg(OWNER_REFUNDED, {"amount": money, "code": booking.code}),)),
+        notices.tell_owners(s, booking.shop_id, Reply((Msg(OWNER_REFUNDED, {"amount": money, "code": booking.code}),)),
                         key=f"payment:{payment_id}:refunded", now=now)  # fmt: skip
         return True
 

@@ -71,19 +71,17 @@ def notify_customer(session: Session, booking: Booking, reply: Reply, key: str |
     return row
 
 
-def show_whole_later(shop_id: int, address: str, outbox_id: int) -> None:
+def show_whole_later(shop_id: int, address: str, outbox_id: int, lang: str | None = None) -> None:
     """The job: a whole notice went to WhatsApp as its template only; the customer's
     chat remembers to send it again, whole, when they next write (which opens the
     window). Its own transaction, after the send committed (the lock order)."""
     from core.runtime import current_runtime
 
-    with current_runtime().db.uow() as uow:
-        conv = uow.session.scalar(select(Conversation).where(
-            Conversation.shop_id == shop_id, Conversation.channel == "whatsapp",
-            Conversation.chat_id == address).with_for_update())  # fmt: skip
-        if conv is not None:
-            data = dict(conv.data or {})
-            conv.data = data | {"show_again": sorted({*data.get("show_again", []), outbox_id})}
+    rt = current_runtime()
+    with rt.db.uow() as uow:
+        conv = _locked_chat(uow.session, shop_id, "whatsapp", address, lang, rt.now())
+        data = dict(conv.data or {})
+        conv.data = data | {"show_again": sorted({*data.get("show_again", []), outbox_id})}
 
 
 def show_again(session: Session, outbox_ids: list[int], now: datetime) -> None:
@@ -108,22 +106,9 @@ def remember_choices(shop_id: int, channel: str, address: str, offered: list, at
 
     now = datetime.fromisoformat(at)
     with current_runtime().db.uow() as uow:
-        conv = uow.session.scalar(select(Conversation).where(
-            Conversation.shop_id == shop_id, Conversation.channel == channel,
-            Conversation.chat_id == address).with_for_update())  # fmt: skip
+        conv = _locked_chat(uow.session, shop_id, channel, address, lang, now, create=not staff)
         if conv is None:
-            if staff:
-                return
-            try:  # a customer who never chatted (booked by the shop): the answer still counts
-                with uow.session.begin_nested():
-                    uow.session.add(Conversation(shop_id=shop_id, channel=channel, chat_id=address, state="menu",
-                                                 data={"lang": lang, "at": at}, version=0, updated_at=now))  # fmt: skip
-                    uow.session.flush()
-            except IntegrityError:
-                pass
-            conv = uow.session.scalar(select(Conversation).where(
-                Conversation.shop_id == shop_id, Conversation.channel == channel,
-                Conversation.chat_id == address).with_for_update())  # fmt: skip
+            return
         data = dict(conv.data or {})
         if staff:  # the staff dialogue keeps its own state inside the row
             conv.data = data | {"staff": dict(data.get("staff") or {}) | {"offered": offered}}
@@ -131,10 +116,32 @@ def remember_choices(shop_id: int, channel: str, address: str, offered: list, at
         last = data.get("at")
         if last is None or now - datetime.fromisoformat(last) > IDLE_AFTER:
             conv.state = "menu"
-            data = {"lang": data.get("lang")} | ({"staff": data["staff"]} if "staff" in data else {})
-            data["at"] = now.isoformat()
+            kept = {k: data[k] for k in ("staff", "show_again") if k in data}
+            data = {"lang": data.get("lang"), "at": now.isoformat()} | kept
         data["offered"] = offered
         conv.data = data
+
+
+def _locked_chat(session: Session, shop_id: int, channel: str, address: str, lang: str | None, now: datetime,
+                 create: bool = True) -> Conversation | None:  # fmt: skip
+    """The chat's conversation row, locked; for a customer who never chatted (booked by
+    the shop) it is made, so that their answer to a notice still counts."""
+    def locked() -> Conversation | None:
+        return session.scalar(select(Conversation).where(
+            Conversation.shop_id == shop_id, Conversation.channel == channel,
+            Conversation.chat_id == address).with_for_update())  # fmt: skip
+
+    conv = locked()
+    if conv is None and create:
+        try:
+            with session.begin_nested():
+                session.add(Conversation(shop_id=shop_id, channel=channel, chat_id=address, state="menu",
+                                         data={"lang": lang, "at": now.isoformat()}, version=0, updated_at=now))  # fmt: skip
+                session.flush()
+        except IntegrityError:  # made a moment ago by another process
+            pass
+        conv = locked()
+    return conv
 
 
 def customer_of(session: Session, booking: Booking) -> Customer:
@@ -169,8 +176,8 @@ def tell_staff(session: Session, staff: Staff, reply: Reply, key: str | None, no
         return None
     channel, address = reach
     if channel == "whatsapp" and reply.texts:  # outside the 24-hour window: the shop's staff template
-        summary = render(reply.texts[0], staff.language)[:300]
-        extra = {"template": "staff_notice", "variables": {"name": staff.name.split()[0], "summary": summary}} \
+        summary = template_text(render(reply.texts[0], staff.language))
+        extra = {"template": "staff_notice", "variables": {"name": first_name(staff.name), "summary": summary}} \
             | (extra or {})  # fmt: skip
     row = outbox.send(session, shop_id=staff.shop_id, channel=channel, address=address, language=staff.language,
                       reply=reply, dedupe_key=key, now=now, kind=kind, extra=extra)  # fmt: skip
@@ -180,15 +187,38 @@ def tell_staff(session: Session, staff: Staff, reply: Reply, key: str | None, no
     return row
 
 
+def template_text(text: str) -> str:
+    """Text for a WhatsApp template's variable: one line, no runs of spaces (Meta refuses
+    them), at most 300 characters."""
+    return " ".join(text.split())[:300]
+
+
+def first_name(name: str | None) -> str:
+    return (name or "").split()[0] if (name or "").split() else ""
+
+
 def owners(session: Session, shop_id: int) -> list[Staff]:
     return list(session.scalars(select(Staff).where(
         Staff.shop_id == shop_id, Staff.role == "owner", Staff.active.is_(True)).order_by(Staff.id)))  # fmt: skip
 
 
-def tell_owners(session: Session, shop_id: int, reply: Reply, key: str, now: datetime) -> int:
-    """Tell every owner of the shop (each once per `key`); returns how many were written."""
+def tell_owners(session: Session, shop_id: int, reply: Reply, key: str | None, now: datetime) -> int:
+    """Tell every owner of the shop (each once per `key`, when given); returns how many
+    were written."""
     sent = 0
     for owner in owners(session, shop_id):
-        if tell_staff(session, owner, reply, f"{key}:owner{owner.id}", now) is not None:
+        if tell_staff(session, owner, reply, f"{key}:owner{owner.id}" if key else None, now,
+                      reach=owner_reach(session, owner)) is not None:  # fmt: skip
             sent += 1
     return sent
+
+
+def owner_reach(session: Session, owner: Staff) -> tuple[str, str] | None:
+    """Where an owner is told: where they verified; one who has not used the bot yet, on
+    WhatsApp when the shop has it (the shop's staff template reaches them there)."""
+    from core.availability import shop_view
+
+    reach = staff_reach(owner)
+    if reach is None and owner.active and owner.phone and "whatsapp" in shop_view(session, owner.shop_id).spec.providers:
+        reach = ("whatsapp", f"whatsapp:{owner.phone}")
+    return reach

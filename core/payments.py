@@ -40,7 +40,7 @@ from core.db import Database, defer, session_of
 from core.i18n import N_
 from core.lifecycle import BookingStatus
 from core.messages import Choice, Msg, Reply
-from core.models import Booking, Customer, InboxUpdate, Payment, Staff
+from core.models import Booking, Customer, InboxUpdate, Payment
 
 log = logging.getLogger(__name__)
 S = BookingStatus
@@ -392,7 +392,7 @@ def _tell_paid(session: Session, view: av.ShopView, booking: Booking, payment: P
         owner_text = {Verdict.REFUND_SLOT_TAKEN: OWNER_REFUND_SLOT_TAKEN,
                       Verdict.REFUND_INACTIVE: OWNER_REFUND_INACTIVE,
                       Verdict.REFUND_OVERPAID: OWNER_REFUND_OVERPAID}[verdict]  # fmt: skip
-        tell_owners(session, booking.shop_id, Reply((Msg(owner_text, {
+        notices.tell_owners(session, booking.shop_id, Reply((Msg(owner_text, {
             "customer": _customer_name(session, booking), "amount": amount,
             "provider": PROVIDER_NAMES[payment.provider], "ref": _reference(payment), "code": code}),)),
             key=f"payment:{payment.id}:refund", now=now)  # fmt: skip
@@ -476,28 +476,9 @@ def note_raw(payment: Payment, source: str, body, now: datetime) -> None:
 # -- telling the owner ---------------------------------------------------------------------
 
 
-def tell_owners(session: Session, shop_id: int, reply: Reply, key: str, now: datetime) -> int:
-    """Write `reply` to each active owner of the shop: on Telegram once they use the bot,
-    else on WhatsApp when the shop has it. Returns how many were written."""
-    spec = av.shop_view(session, shop_id).spec
-    owners = session.scalars(select(Staff).where(Staff.shop_id == shop_id, Staff.role == "owner",
-                                                 Staff.active.is_(True)).order_by(Staff.id))  # fmt: skip
-    written = 0
-    for owner in owners:
-        if owner.telegram_user_id:
-            channel, address = "telegram", str(owner.telegram_user_id)
-        elif "whatsapp" in spec.providers and owner.phone:
-            channel, address = "whatsapp", f"whatsapp:{owner.phone}"
-        else:
-            continue
-        if notices.tell_staff(session, owner, reply, f"{key}:owner:{owner.id}", now, reach=(channel, address)):
-            written += 1
-    return written
-
-
 def report_refused(session: Session, booking: Booking, provider: str, reason: Msg, key: str, now: datetime) -> None:
     """A payment notice that does not match was refused: the owner should know."""
-    tell_owners(session, booking.shop_id, Reply((Msg(OWNER_REFUSED, {
+    notices.tell_owners(session, booking.shop_id, Reply((Msg(OWNER_REFUSED, {
         "provider": PROVIDER_NAMES.get(provider, provider), "code": booking.code,
         "reason": m.message(reason)}),)), key=key, now=now)  # fmt: skip
 
@@ -505,7 +486,7 @@ def report_refused(session: Session, booking: Booking, provider: str, reason: Ms
 def report_contradiction(session: Session, booking: Booking, payment: Payment, amount_minor: int, ref: str | None,
                          key: str, now: datetime) -> None:  # fmt: skip
     """Money reported for a payment already failed: a person has to look."""
-    tell_owners(session, booking.shop_id, Reply((Msg(OWNER_CONTRADICTION, {
+    notices.tell_owners(session, booking.shop_id, Reply((Msg(OWNER_CONTRADICTION, {
         "provider": PROVIDER_NAMES[payment.provider], "code": booking.code,
         "amount": m.money(amount_minor, payment.currency), "ref": ref or _reference(payment)}),)),
         key=key, now=now)  # fmt: skip

@@ -1,8 +1,9 @@
 """Reminders before a visit: by default 24 hours and 2 hours ahead (per shop), with
 buttons to change the time or cancel; only for confirmed bookings.
 
-Never twice: each reminder's outbox row has the key "reminder:<booking>:<hours>h", and
-the key is unique in the database, so a cron job that runs twice, or two cron processes
+Never twice: each reminder's outbox row has the key "reminder:<booking>:<visit's time>:
+<hours>h" (a booking moved to a new time is reminded of it), and the key is unique in the
+database, so a cron job that runs twice, or two cron processes
 running at once, write it once. Only the nearest reminder due is sent (a cron that was
 down does not send yesterday's 24-hour reminder next to today's 2-hour one), and none
 for a window the booking was made inside (booked an hour ago for tomorrow morning: the
@@ -24,7 +25,7 @@ from core.db import Database, session_of
 from core.i18n import N_
 from core.lifecycle import BookingStatus
 from core.messages import Choice, Msg, Reply
-from core.models import Booking, Service
+from core.models import Booking, OutboxMessage, Service
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ def _remind(s: Session, booking: Booking, hours: int, now: datetime):
         "time": i18n.when(booking.starts_at, spec.timezone, lang),
         "code": booking.code,
     }
+    if s.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == f"reminder:{booking.id}:{hours}h")):
+        return None  # sent before the key named the visit's time (until 6 December 2026)
     return notices.notify_customer(s, booking, reply, reminder_key(booking.id, booking.starts_at, hours), now,
                                    template="reminder", variables=variables)  # fmt: skip
 

@@ -91,6 +91,17 @@ def test_a_booking_moved_after_its_reminders_is_reminded_of_its_new_time(sqlite_
                                      reminders.reminder_key(visit.id, at(25, 10), 2)}  # fmt: skip
 
 
+def test_a_reminder_sent_under_the_key_of_before_6_december_is_not_sent_again(sqlite_db, nairobi_spec):
+    shop = loaded(sqlite_db, nairobi_spec)
+    visit = book(sqlite_db, shop.id, "100", ["oil-change"], at(24, 10), MONDAY_9)
+    assert reminders.send_due(sqlite_db, at(23, 10, 5)) == 1
+    with sqlite_db.uow() as uow:  # as the code before wrote it
+        row = uow.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("reminder:%")))
+        row.dedupe_key = f"reminder:{visit.id}:24h"
+
+    assert reminders.send_due(sqlite_db, at(23, 10, 10)) == 0
+
+
 def _race(n: int, job) -> list[Exception]:
     """Run `job` in n threads released at the same instant; the errors they raised."""
     start, errors = threading.Barrier(n), []

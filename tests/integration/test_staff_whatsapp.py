@@ -174,3 +174,27 @@ def test_extra_work_sent_as_a_template_is_shown_whole_before_an_answer_counts(pi
     pitstop.whatsapp(KAMAU, "1")
     with pitstop.runtime.db.uow() as uow:
         assert uow.session.scalar(select(BookingItem.status).where(BookingItem.kind == "extra")) == "approved"
+
+
+def test_extra_work_for_a_customer_booked_by_the_shop_who_never_chatted_is_shown_whole(pitstop):
+    from core import notices
+    from core.models import ChannelIdentity, Conversation
+
+    shop = shop_id(pitstop)
+    book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["brake-pads", "battery"],
+         next_start(pitstop, shop, ["brake-pads", "battery"]), utcnow(), channel="whatsapp", name="Kamau",
+         plate="KDA 456B")  # fmt: skip
+    with pitstop.runtime.db.uow() as uow:  # booked at the counter: Kamau never wrote to us
+        uow.session.get(ChannelIdentity, uow.session.scalar(select(ChannelIdentity.id).where(
+            ChannelIdentity.address == f"whatsapp:{KAMAU}"))).last_inbound_at = None  # fmt: skip
+        assert uow.session.scalar(select(Conversation)) is None
+    for typed in ("hello", "MM-1001", "1", "anza", "1", "Worn wiper blades", "6,500", "skip", "ndio"):
+        pitstop.whatsapp(KIPRONO, typed, name="Kiprono")
+    # another notice with choices comes meanwhile: the whole one is still owed
+    notices.remember_choices(shop, "whatsapp", f"whatsapp:{KAMAU}", [["rm:cancel:1", ["Cancel"]]],
+                             (utcnow() + timedelta(hours=1)).isoformat())  # fmt: skip
+
+    pitstop.whatsapp(KAMAU, "ok", name="Kamau")
+
+    shown = bodies(pitstop, KAMAU)[-1]
+    assert "Worn wiper blades" in shown and shown.endswith("1. Approve\n2. Decline")
