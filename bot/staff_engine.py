@@ -42,6 +42,7 @@ from bot.staff_model import (
     Stock,
 )
 from core import messages as m
+from core import notices
 from core.i18n import N_, NP_
 from core.messages import Choice, Msg, Reply, render
 
@@ -129,7 +130,7 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
         s = ctx.staff
         role = Msg(N_("owner")) if s.role == "owner" else Msg(N_("mechanic"))
         greeting = Msg(N_("Thank you, {name}: you are now recognised as {role} of {shop}."),
-                       {"name": s.name.split()[0], "role": m.message(role), "shop": s.shop})  # fmt: skip
+                       {"name": notices.first_name(s.name), "role": m.message(role), "shop": s.shop})  # fmt: skip
         if event.text and words.parse(event.text):  # their first message was already a command: do it
             result = step(data, Event.typed(event.text), ctx)
             first = result.replies[0] if result.replies else Reply(())
@@ -592,7 +593,7 @@ def prompt_home(turn: Turn, before: list[Msg]) -> None:
     else:
         shift = ("st:off", N_("Go off shift")) if s.on_shift else ("st:on", N_("Back on shift"))
         choices = [("st:jobs", N_("My jobs today")), shift, ("st:stock", N_("Stock")), ("st:help", N_("Help"))]
-    turn.offer(before + [Msg(N_("{name}, what do you need?"), {"name": s.name.split()[0]})],
+    turn.offer(before + [Msg(N_("{name}, what do you need?"), {"name": notices.first_name(s.name)})],
                [Choice(cid, Msg(label)) for cid, label in choices])  # fmt: skip
 
 

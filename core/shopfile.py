@@ -269,7 +269,7 @@ class _Reader:
         services = self.services(raw.get("services"), currency, languages, staff, parts)
         bays = self.bays(raw.get("bays"))
         methods, providers = self.payments(raw, currency)
-        templates = self.templates(raw.get("templates", {}))
+        templates = self.templates(raw.get("templates", {}), whatsapp="whatsapp" in providers)
         self.check_secrets(raw, "")
         digest = raw.get("digest", {})
         digest_time = self.clock(digest.get("time", "19:00"), "digest.time")
@@ -431,6 +431,9 @@ class _Reader:
         for i, item in enumerate(self.table_list(items, "staff")):
             p = f"staff[{i}]"
             name = self.get(item, "name", f"{p}.name", str)
+            if name is not None and not name.strip():  # messages call staff by their first name
+                self.problem(f"{p}.name", "must not be empty")
+                name = None
             role = self.get(item, "role", f"{p}.role", str)
             if role is not None and role not in ROLES:
                 self.problem(f"{p}.role", f"must be one of {', '.join(ROLES)}, not {role!r}")
@@ -542,7 +545,7 @@ class _Reader:
             self.problem("payments.kaspi.response_format", "must be \"xml\" or \"json\"")
         return methods, providers
 
-    def templates(self, table: Any) -> dict[str, dict]:
+    def templates(self, table: Any, whatsapp: bool) -> dict[str, dict]:
         if not isinstance(table, dict):
             self.problem("templates", "must be a table of WhatsApp templates")
             return {}
@@ -550,6 +553,16 @@ class _Reader:
             sid = template.get("content_sid") if isinstance(template, dict) else None
             if not (isinstance(sid, str) and re.fullmatch(r"HX[0-9a-fA-F]{32}", sid)):
                 self.problem(f"templates.{name}.content_sid", f"must be a Twilio ContentSid (HX + 32 hex digits), not {sid!r}")
+            known = TEMPLATE_VARIABLES.get(name)
+            variables = template.get("variables", []) if isinstance(template, dict) else []
+            for i, variable in enumerate(variables if isinstance(variables, list) else [variables]):
+                if known is not None and variable not in known:
+                    self.problem(f"templates.{name}.variables[{i}]",
+                                 f"unknown variable {variable!r} (use {', '.join(sorted(known))})")  # fmt: skip
+        for name in TEMPLATE_VARIABLES if whatsapp else ():
+            if name not in table:
+                self.problem(f"templates.{name}", "is required with WhatsApp: outside its 24-hour window only an "
+                                                  "approved template can be sent")  # fmt: skip
         return {k: dict(v) for k, v in table.items() if isinstance(v, dict)}
 
     def reminders(self, table: dict) -> tuple[int, ...]:
@@ -600,6 +613,11 @@ class _Reader:
             self.problem(f"{path}.code", f"{code!r} is used twice")
             return None
         return code
+
+
+# The templates Pitstop sends outside WhatsApp's window, and the variables it fills in.
+TEMPLATE_VARIABLES = {"reminder": {"name", "service", "time", "code"}, "status": {"name", "code", "status"},
+                      "staff_notice": {"name", "summary"}}  # fmt: skip
 
 
 def _kind_name(kind: type | tuple) -> str:

@@ -261,7 +261,7 @@ def propose_extra(session: Session, staff_id: int, booking_id: int, description:
     total = b.price_minor + price_minor
     reply = Reply((
         Msg(N_("{mechanic} found extra work on your car ({plate}): {work}."),
-            {"mechanic": staff.name.split()[0], "plate": _plate(session, b), "work": description}),
+            {"mechanic": notices.first_name(staff.name), "plate": _plate(session, b), "work": description}),
         Msg(N_("It costs {price}. With it your total would be {total}."),
             {"price": m.money(price_minor, b.currency), "total": m.money(total, b.currency)}),
         Msg(N_("Do you approve this work?")),
@@ -354,7 +354,7 @@ def off_shift(session: Session, staff_id: int, now: datetime) -> ShiftChange:
             colleague = session.get(Staff, outcome.to_mechanic_id)
             reply = Reply((Msg(N_("A change to your booking {code} on {when}: {mechanic} will work on your car. "
                                   "The time stays the same."),
-                               {"code": b.code, "when": m.when(b.starts_at, tz), "mechanic": colleague.name.split()[0]}),))  # fmt: skip
+                               {"code": b.code, "when": m.when(b.starts_at, tz), "mechanic": notices.first_name(colleague.name)}),))  # fmt: skip
             notices.notify_customer(session, b, reply, f"reassigned:{event_id}", now, "status", variables)
             moved.append(b.code)
         elif b.status == S.CANCELLED:  # an unpaid hold, let go (the customer only is told)

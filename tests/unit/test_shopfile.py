@@ -106,6 +106,9 @@ def test_a_broken_file_reports_every_problem_with_its_path():
         (lambda r: r["payments"]["mpesa"].pop("passkey_env"), "payments.mpesa.passkey_env: is required: the name of the environment variable holding it"),
         (lambda r: r["templates"]["reminder"].update(content_sid="reminder-1"), "templates.reminder.content_sid: must be a Twilio ContentSid (HX + 32 hex digits), not 'reminder-1'"),
         (lambda r: r["hours"].update(funday={"open": "08:00", "close": "09:00"}), "hours.funday: unknown weekday (use mon, tue, wed, thu, fri, sat, sun)"),
+        (lambda r: r["staff"][1].update(name=" "), "staff[1].name: must not be empty"),
+        (lambda r: r["templates"].pop("reminder"), "templates.reminder: is required with WhatsApp: outside its 24-hour window only an approved template can be sent"),
+        (lambda r: r["templates"]["status"].update(variables=["nmae", "code"]), "templates.status.variables[0]: unknown variable 'nmae' (use code, name, status)"),
         (lambda r: r["hours"].update(mon={"open": "8am", "close": "18:00"}), "hours.mon.open: must be a time like \"08:30\", not '8am'"),
     ],
 )
