@@ -8,6 +8,7 @@ nothing is read at import time.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -109,8 +110,9 @@ def _number(env: Mapping[str, str], name: str, default: str, kind: type, at_leas
         value = kind(text)
     except ValueError:
         value = None
-    if value is None or value < at_least:
-        raise ValueError(f"{name} must be a number of at least {at_least:g}, not {text!r}")
+    if value is None or not math.isfinite(value) or value < at_least:
+        what = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{name} must be {what} of at least {at_least:g}, not {text!r}")
     return value
 
 
@@ -132,10 +134,12 @@ def load_settings(
         raise ValueError(f"LOG_LEVEL must be one of {', '.join(LEVELS)}, not {env['LOG_LEVEL']!r}")
     database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'pitstop.db'}"
     try:
-        make_url(database_url)
+        backend = make_url(database_url).get_backend_name()
     except ArgumentError:
+        backend = None
+    if backend not in ("postgresql", "sqlite"):  # "postgres://" too: SQLAlchemy has no such dialect
         raise ValueError(f"DATABASE_URL must be a database URL, like postgresql://user@host/db or "
-                         f"sqlite:////path/pitstop.db, not {database_url!r}") from None  # fmt: skip
+                         f"sqlite:////path/pitstop.db, not {database_url!r}")  # fmt: skip
     redis_url = env.get("REDIS_URL") or None
     if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
         raise ValueError(f"REDIS_URL must start with redis://, rediss:// or unix://, not {redis_url!r}")

@@ -80,8 +80,10 @@ def test_settings_do_not_see_secrets_in_their_repr():
 @pytest.mark.parametrize("name, value, says", [
     ("DATABASE_URL", "/tmp/x.db", "DATABASE_URL must be a database URL"),
     ("REDIS_URL", "127.0.0.1:6379/9", "REDIS_URL must start with redis://, rediss:// or unix://"),
-    ("TELEGRAM_PER_SECOND", "0", "TELEGRAM_PER_SECOND must be a number of at least 1, not '0'"),
-    ("TELEGRAM_PER_SECOND", "many", "TELEGRAM_PER_SECOND must be a number of at least 1, not 'many'"),
+    ("DATABASE_URL", "postgres://u@h/db", "DATABASE_URL must be a database URL"),
+    ("TELEGRAM_PER_SECOND", "0", "TELEGRAM_PER_SECOND must be a whole number of at least 1, not '0'"),
+    ("TELEGRAM_PER_SECOND", "1.5", "TELEGRAM_PER_SECOND must be a whole number of at least 1, not '1.5'"),
+    ("TELEGRAM_CHAT_INTERVAL", "nan", "TELEGRAM_CHAT_INTERVAL must be a number of at least 0, not 'nan'"),
     ("TELEGRAM_CHAT_INTERVAL", "-1", "TELEGRAM_CHAT_INTERVAL must be a number of at least 0, not '-1'"),
 ])  # fmt: skip
 def test_a_setting_that_would_fail_later_is_refused_by_name_at_start(name, value, says):
