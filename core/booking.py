@@ -56,6 +56,9 @@ class Held:
     currency: str
 
 
+RESCHEDULED = "rescheduled from"  # a moved booking's event reason starts so (reminders read it)
+
+
 @dataclass(frozen=True)
 class SlotTaken:
     """The wanted start is gone; here are the nearest ones still free that day."""
@@ -409,7 +412,7 @@ def reschedule(db: Database | Session, booking_id: int, new_start: datetime, act
                 raise
             s.expire(booking)
             return SlotTaken(new_start, ())
-        reason = f"rescheduled from {old.isoformat()}"
+        reason = f"{RESCHEDULED} {old.isoformat()}"
         if booking.status == S.NEEDS_RESCHEDULE:
             move(s, booking, S.CONFIRMED, actor, now, reason)
         else:

@@ -6,8 +6,8 @@ Never twice: each reminder's outbox row has the key "reminder:<booking>:<visit's
 database, so a cron job that runs twice, or two cron processes
 running at once, write it once. Only the nearest reminder due is sent (a cron that was
 down does not send yesterday's 24-hour reminder next to today's 2-hour one), and none
-for a window the booking was made inside (booked an hour ago for tomorrow morning: the
-confirmation was the reminder).
+for a window the booking was made or moved inside (booked an hour ago for tomorrow
+morning: the confirmation was the reminder).
 """
 
 from __future__ import annotations
@@ -15,17 +15,18 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import availability as av
 from core import i18n, notices
 from core import messages as m
+from core.booking import RESCHEDULED
 from core.db import Database, session_of
 from core.i18n import N_
 from core.lifecycle import BookingStatus
 from core.messages import Choice, Msg, Reply
-from core.models import Booking, OutboxMessage, Service
+from core.models import Booking, BookingEvent, OutboxMessage, Service
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,11 @@ def send_due(db: Database | Session, now: datetime) -> int:
         rows = list(s.scalars(select(Booking).where(
             Booking.status == BookingStatus.CONFIRMED, Booking.starts_at > now, Booking.starts_at <= horizon,
         ).order_by(Booking.shop_id, Booking.starts_at)))  # fmt: skip
+        moved = _last_moved(s, [b.id for b in rows])
         for booking in rows:
             spec = av.shop_view(s, booking.shop_id).spec
-            hours = due_reminder(booking.starts_at, booking.created_at, now, spec.reminder_hours)
+            made = max(booking.created_at, moved.get(booking.id, booking.created_at))  # a move is a new booking here
+            hours = due_reminder(booking.starts_at, made, now, spec.reminder_hours)
             if hours is None:
                 continue
             if _remind(s, booking, hours, now) is not None:
@@ -56,6 +59,16 @@ def send_due(db: Database | Session, now: datetime) -> int:
     if written:
         log.info("reminders: %d written", written)
     return written
+
+
+def _last_moved(s: Session, booking_ids: list[int]) -> dict[int, datetime]:
+    """When each booking was last moved to a new time (those never moved are absent)."""
+    if not booking_ids:
+        return {}
+    last = func.max(BookingEvent.at, type_=BookingEvent.at.type)
+    return dict(s.execute(select(BookingEvent.booking_id, last).where(
+        BookingEvent.booking_id.in_(booking_ids), BookingEvent.reason.startswith(RESCHEDULED))
+        .group_by(BookingEvent.booking_id)).all())  # fmt: skip
 
 
 def _remind(s: Session, booking: Booking, hours: int, now: datetime):

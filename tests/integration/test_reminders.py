@@ -102,6 +102,16 @@ def test_a_reminder_sent_under_the_key_of_before_6_december_is_not_sent_again(sq
     assert reminders.send_due(sqlite_db, at(23, 10, 10)) == 0
 
 
+def test_a_booking_moved_inside_its_24_hour_window_gets_no_24_hour_reminder(db, nairobi_spec):
+    shop = loaded(db, nairobi_spec)
+    visit = book(db, shop.id, "100", ["oil-change"], at(25, 10), MONDAY_9)
+    booking.reschedule(db, visit.id, at(24, 11), "customer", at(23, 12))  # tomorrow 11:00, moved at noon
+
+    assert reminders.send_due(db, at(23, 12, 1)) == 0  # the move's confirmation was the reminder
+    assert reminders.send_due(db, at(24, 9, 1)) == 1  # 2 h before it
+    assert set(_keys(db)) == {reminders.reminder_key(visit.id, at(24, 11), 2)}
+
+
 def _race(n: int, job) -> list[Exception]:
     """Run `job` in n threads released at the same instant; the errors they raised."""
     start, errors = threading.Barrier(n), []
