@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from bot import understand
 from bot.model import Command, Context, Event, MessageShop, SetLanguage
-from bot.speech import Speech
+from bot.speech import GLOBAL_WORDS, Speech
 from core.i18n import N_
 from core.messages import Choice, Msg, Reply
 
@@ -116,8 +116,8 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
         turn.ask(turn.state, note)
         return turn.done()
     choice = resolve(turn, event)
-    if _global_choice(choice):
-        _global_choice(choice)(turn, choice)
+    if notice := _global_choice(choice):
+        notice(turn, choice)
         return turn.done()
     if _global_word(turn, event, choice):
         return turn.done()
@@ -153,7 +153,7 @@ def _idle(turn: Turn) -> bool:
 def _global_word(turn: Turn, event: Event, choice: str | None) -> bool:
     """"back", "stop", "help" and "language" work in every state."""
     if choice in ("back", "stop") or (event.kind == "text" and not choice):
-        word = choice or next((w for w in ("back", "stop", "help", "language")
+        word = choice or next((w for w in GLOBAL_WORDS
                                if understand.looks_like(event.text, w)), None)  # fmt: skip
     else:
         word = None

@@ -23,6 +23,7 @@ from bot.model import (
     SaveVehicle,
     Taken,
 )
+from bot.speech import STALE
 from core import i18n, policy
 from core import messages as m
 from core.customers import normalise_phone
@@ -228,15 +229,14 @@ def handle_day(turn: Turn, event: Event, choice: str | None) -> None:
         turn.ask("day", Msg(N_("I can book from today up to {n} days ahead."), {"n": turn.ctx.shop.horizon_days}))
         return
     times = turn.ctx.free_times(_service_ids(turn), day)
-    if not times and not turn.ctx.is_open(day):
-        turn.ask("day", Msg(N_("We are closed on {day}."), {"day": _day_label(day, turn.ctx.shop.timezone, turn.lang)}))
-        return
-    if not times and day == turn.ctx.today():  # a wait for a slot freed today would end when the day does
-        turn.ask("day", Msg(N_("There is no free time left today.")))
-        return
     if not times:
-        turn.data["day"] = day.isoformat()
-        turn.ask("waitlist")
+        if not turn.ctx.is_open(day):
+            turn.ask("day", Msg(N_("We are closed on {day}."), {"day": _day_label(day, turn.ctx.shop.timezone, turn.lang)}))
+        elif day == turn.ctx.today():  # a wait for a slot freed today would end when the day does
+            turn.ask("day", Msg(N_("There is no free time left today.")))
+        else:  # open, and full
+            turn.data["day"] = day.isoformat()
+            turn.ask("waitlist")
         return
     turn.data["day"] = day.isoformat()
     if when.time is not None:
@@ -355,7 +355,7 @@ def answer_to(turn: Turn, event: Event, choice: str | None) -> str | None:
 
 
 def stale(turn: Turn) -> None:
-    turn.ask(turn.state, Msg(N_("That button belongs to an earlier question, so I did nothing.")))
+    turn.ask(turn.state, Msg(STALE))
 
 
 # -- summary and payment ------------------------------------------------------------------

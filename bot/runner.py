@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -23,6 +22,7 @@ from bot.commands import execute
 from bot.context import DbContext
 from bot.model import Event
 from core import notices, outbox
+from core.chats import lock_chat
 from core.customers import customer_for
 from core.db import Database, per_transaction, undoable
 from core.i18n import N_
@@ -101,31 +101,8 @@ def conversation(session: Session, shop_id: int, channel: str, chat_id: str, now
     locked = per_transaction(session, "locked_conversations")
     key = (shop_id, channel, chat_id)
     if key not in locked:
-        locked[key] = _lock_conversation(session, shop_id, channel, chat_id, now)
+        locked[key] = lock_chat(session, shop_id, channel, chat_id, now)
     return locked[key]
-
-
-def _lock_conversation(session: Session, shop_id: int, channel: str, chat_id: str, now: datetime) -> Conversation:
-    key = {"shop": shop_id, "channel": channel, "chat": chat_id}
-    row = session.scalar(_LOCK_CONVERSATION, key)
-    if row is not None:
-        return row
-    try:
-        with session.begin_nested():
-            session.add(Conversation(shop_id=shop_id, channel=channel, chat_id=chat_id, state="start",
-                                     data={}, version=0, updated_at=now))  # fmt: skip
-            session.flush()
-    except IntegrityError:  # another process created it a moment ago
-        pass
-    return session.scalar(_LOCK_CONVERSATION, key)
-
-
-# Built once: every message takes this lock first (binding values is far cheaper than building).
-# The lock alone: a row of another table read in the same statement would come from before
-# a wait for the lock (PostgreSQL re-reads only the locked row), so the customer is read after.
-_LOCK_CONVERSATION = select(Conversation).where(
-    Conversation.shop_id == bindparam("shop"), Conversation.channel == bindparam("channel"),
-    Conversation.chat_id == bindparam("chat")).with_for_update()  # fmt: skip
 
 
 def save(session: Session, chat: Conversation, now: datetime, **values) -> None:

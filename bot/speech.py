@@ -3,7 +3,12 @@ offer choices that a typed answer can match, and ask core to act."""
 
 from __future__ import annotations
 
+from core.i18n import N_
 from core.messages import Choice, Msg, Reply, every_label, render
+
+# Either dialogue's answer to a yes/no button left on an earlier question.
+STALE = N_("That button belongs to an earlier question, so I did nothing.")
+GLOBAL_WORDS = ("back", "stop", "help", "language")  # understood in every state of either dialogue
 
 
 class Speech:

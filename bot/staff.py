@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from bot import staff_commands, staff_engine, staff_words, understand
 from bot.model import Event
 from bot.runner import conversation, save
+from bot.speech import GLOBAL_WORDS
 from bot.staff_context import DbStaffContext
 from core import availability as av
 from core import outbox
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 MAX_ROUNDS = 6
 # Commands a customer has too (the customer conversation answers them).
 SHARED = {"menu", "help", "language", "staff"}
-CUSTOMER_COMMANDS = ("back", "menu", "stop", "help", "language")  # the customer dialogue's global words
+CUSTOMER_COMMANDS = ("menu", *GLOBAL_WORDS)  # the customer dialogue's own words
 
 
 def handles(session: Session, shop_id: int, inbound, event: Event, now: datetime, inbox_id: int) -> bool:

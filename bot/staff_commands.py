@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import staff_model as sm
-from bot import understand
+from bot import staff_words, understand
 from bot.staff_context import DbStaffContext
 from core import digest, outbox, owner, parts, shopfloor
 from core import messages as m
@@ -28,6 +28,7 @@ from core.models import Part, Staff
 log = logging.getLogger(__name__)
 OWNER_ONLY = N_("Only the owner can do that.")
 NOT_YOURS = N_("That job is not yours. Ask the owner to move it.")
+SHOPFLOOR = (sm.JobAction, sm.Complete, sm.ProposeExtra, sm.Shift)  # core.shopfloor may refuse them half-way
 
 
 def out_dir() -> Path:
@@ -53,10 +54,11 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
 
     try:
         with undoable(session) as writing:  # a refusal undoes what the command wrote, and its jobs
-            writing()
+            if isinstance(command, SHOPFLOOR):  # the ones that can be refused after writing
+                writing()
             match command:
                 case sm.Denied(what):
-                    if what.split()[0] in ("digest", "week", "close", "open", "hours", "tokens", "export", "restock"):
+                    if what.split()[0] in staff_words.OWNER_ONLY:
                         return owner_only(what)
                     refuse(staff, what, "not their job", channel)
                     return sm.StaffRefused(NOT_YOURS)

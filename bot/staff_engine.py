@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from bot import staff_words as words
 from bot import understand
 from bot.model import Event
-from bot.speech import Speech
+from bot.speech import GLOBAL_WORDS, STALE, Speech
 from bot.staff_model import (
     Complete,
     Denied,
@@ -172,7 +172,7 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
     if text and choice is None and not (parsed and (parsed.code or parsed.slash)):
         choice = understand.pick_choice(text, [(c, labels) for c, labels in turn.data.get("offered", [])])
     if choice is None and text:
-        global_word = next((w for w in ("back", "stop", "help", "language") if understand.looks_like(text, w)), None)
+        global_word = next((w for w in GLOBAL_WORDS if understand.looks_like(text, w)), None)
         if global_word == "back":
             turn.ask(BACK.get(turn.state, "home"))
             return turn.done()
@@ -487,7 +487,7 @@ def _confirmed(turn: Turn, yes: bool, asked: str) -> None:
     """st:yes / st:no answer the question of the current state, if it is still the one
     asked."""
     if turn.state not in ("confirm", "extra_confirm") or asked != _question(turn):
-        turn.ask(turn.state, Msg(N_("That button belongs to an earlier question, so I did nothing.")))
+        turn.ask(turn.state, Msg(STALE))
     elif turn.state == "extra_confirm":
         _extra_confirmed(turn, yes)
     else:

@@ -102,7 +102,8 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
     params = {"from_": sender, "to": row.address}
     if runtime.settings.public_base_url:
         params["status_callback"] = f"{runtime.settings.public_base_url}/webhooks/whatsapp/{shop.slug}/status"
-    if _inside_window(session, row, runtime.now()):
+    inside = _inside_window(session, row, runtime.now())
+    if inside:
         params["body"] = text_of(Reply.from_json(row.body), row.language)[:1600]
         if row.kind in ("document", "photo") and row.body.get("path"):
             params["media_url"] = [media_url(runtime, row)]
@@ -123,7 +124,7 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
             raise Undeliverable(f"Twilio refused the message: {exc.code} {exc.msg}") from exc
         raise
     whole = row.body.get("whole")
-    if whole and "body" in params:  # the customer has seen what the choices are about: an answer counts now
+    if whole and inside:  # the customer has seen what the choices are about: an answer counts now
         defer(session, notices.remember_choices, row.shop_id, "whatsapp", row.address, whole["offered"],
               runtime.now().isoformat(), False, row.language)  # fmt: skip
     elif whole:  # only its template went: send it whole when the customer next writes

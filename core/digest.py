@@ -447,9 +447,8 @@ def send_to(session: Session, shop_id: int, figures: Figures, now: datetime, out
     from core import outbox
 
     sentences = texts(figures)
-    extra = {"template": "staff_notice", "variables": {
-        "name": notices.first_name(name), "summary": notices.template_text("; ".join(render(t, language) for t in sentences[:3])),
-    }} if channel == "whatsapp" else None  # fmt: skip
+    first = "; ".join(render(t, language) for t in sentences[:3])
+    extra = notices.staff_template(name, first) if channel == "whatsapp" else None
     row = outbox.send(session, shop_id=shop_id, channel=channel, address=address, language=language,
                       reply=Reply(tuple(sentences)), dedupe_key=key, now=now, extra=extra)  # fmt: skip
     if row is None:

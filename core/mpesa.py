@@ -42,7 +42,6 @@ from urllib3.exceptions import NewConnectionError
 
 from core import availability as av
 from core import inbox
-from core import messages as m
 from core import payments as pay
 from core.customers import mask_phone
 from core.db import Database, session_of
@@ -701,9 +700,7 @@ def _apply(s: Session, row: InboxUpdate, cb: StkCallback, now: datetime, hint: i
     key = f"mpesa:{row.id}"
     if isinstance(decision, Mismatch):
         got = f"{cb.amount} KES" if cb.amount is not None else "none"
-        reason = Msg(pay.REASON_INCOMPLETE) if decision.what == "incomplete" else \
-            Msg(pay.REASON_CURRENCY, {"expected": m.money(p.amount_minor, p.currency)}) if decision.what == "currency" \
-            else pay.amount_reason(decision.got_minor, p.amount_minor, p.currency, "KES")  # fmt: skip
+        reason = pay.mismatch_reason(decision.what, decision.got_minor, p.amount_minor, p.currency, "KES")
         pay.report_refused(s, booking, "mpesa", reason, key=f"{key}:refused", now=now)
         return f"refused: {decision.what} {got}, expected {p.amount_minor / 100:.2f} {p.currency}"
     if isinstance(decision, AlreadyFinal):

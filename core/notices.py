@@ -14,14 +14,14 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import outbox
+from core.chats import lock_chat
 from core.db import defer
 from core.i18n import N_
 from core.messages import Msg, Reply, render, render_label
-from core.models import Booking, Conversation, Customer, OutboxMessage, Staff
+from core.models import Booking, Customer, OutboxMessage, Staff
 
 log = logging.getLogger(__name__)
 IDLE_AFTER = timedelta(minutes=30)  # as the conversation engine counts a pause
@@ -78,8 +78,10 @@ def show_whole_later(shop_id: int, address: str, outbox_id: int, lang: str | Non
     from core.runtime import current_runtime
 
     rt = current_runtime()
+    now = rt.now()
     with rt.db.uow() as uow:
-        conv = _locked_chat(uow.session, shop_id, "whatsapp", address, lang, rt.now())
+        conv = lock_chat(uow.session, shop_id, "whatsapp", address, now, state="menu",
+                         data={"lang": lang, "at": now.isoformat()})  # fmt: skip
         data = dict(conv.data or {})
         conv.data = data | {"show_again": sorted({*data.get("show_again", []), outbox_id})}
 
@@ -91,7 +93,7 @@ def show_again(session: Session, outbox_ids: list[int], now: datetime) -> None:
         body = {k: v for k, v in row.body.items() if k not in ("template", "variables")}
         outbox.send(session, shop_id=row.shop_id, channel=row.channel, address=row.address, language=row.language,
                     reply=Reply.from_json(body), dedupe_key=f"{row.dedupe_key or row.id}:whole", now=now,
-                    kind=row.kind, extra={"whole": body["whole"]} if "whole" in body else None)  # fmt: skip
+                    kind=row.kind, extra={"whole": body["whole"]})  # fmt: skip
 
 
 def remember_choices(shop_id: int, channel: str, address: str, offered: list, at: str, staff: bool = False,
@@ -106,7 +108,9 @@ def remember_choices(shop_id: int, channel: str, address: str, offered: list, at
 
     now = datetime.fromisoformat(at)
     with current_runtime().db.uow() as uow:
-        conv = _locked_chat(uow.session, shop_id, channel, address, lang, now, create=not staff)
+        # a customer who never chatted (booked by the shop) gets a chat: their answer still counts
+        conv = lock_chat(uow.session, shop_id, channel, address, now, state="menu", data={"lang": lang, "at": at},
+                         create=not staff)  # fmt: skip
         if conv is None:
             return
         data = dict(conv.data or {})
@@ -120,28 +124,6 @@ def remember_choices(shop_id: int, channel: str, address: str, offered: list, at
             data = {"lang": data.get("lang"), "at": now.isoformat()} | kept
         data["offered"] = offered
         conv.data = data
-
-
-def _locked_chat(session: Session, shop_id: int, channel: str, address: str, lang: str | None, now: datetime,
-                 create: bool = True) -> Conversation | None:  # fmt: skip
-    """The chat's conversation row, locked; for a customer who never chatted (booked by
-    the shop) it is made, so that their answer to a notice still counts."""
-    def locked() -> Conversation | None:
-        return session.scalar(select(Conversation).where(
-            Conversation.shop_id == shop_id, Conversation.channel == channel,
-            Conversation.chat_id == address).with_for_update())  # fmt: skip
-
-    conv = locked()
-    if conv is None and create:
-        try:
-            with session.begin_nested():
-                session.add(Conversation(shop_id=shop_id, channel=channel, chat_id=address, state="menu",
-                                         data={"lang": lang, "at": now.isoformat()}, version=0, updated_at=now))  # fmt: skip
-                session.flush()
-        except IntegrityError:  # made a moment ago by another process
-            pass
-        conv = locked()
-    return conv
 
 
 def customer_of(session: Session, booking: Booking) -> Customer:
@@ -176,9 +158,7 @@ def tell_staff(session: Session, staff: Staff, reply: Reply, key: str | None, no
         return None
     channel, address = reach
     if channel == "whatsapp" and reply.texts:  # outside the 24-hour window: the shop's staff template
-        summary = template_text(render(reply.texts[0], staff.language))
-        extra = {"template": "staff_notice", "variables": {"name": first_name(staff.name), "summary": summary}} \
-            | (extra or {})  # fmt: skip
+        extra = staff_template(staff.name, render(reply.texts[0], staff.language)) | (extra or {})
     row = outbox.send(session, shop_id=staff.shop_id, channel=channel, address=address, language=staff.language,
                       reply=reply, dedupe_key=key, now=now, kind=kind, extra=extra)  # fmt: skip
     if row is not None and reply.choices:
@@ -194,7 +174,13 @@ def template_text(text: str) -> str:
 
 
 def first_name(name: str | None) -> str:
-    return (name or "").split()[0] if (name or "").split() else ""
+    return next(iter((name or "").split()), "")
+
+
+def staff_template(name: str | None, text: str) -> dict:
+    """What a notice to staff carries for WhatsApp's 24-hour window: the shop's
+    `staff_notice` template, with the staff member's first name and the text."""
+    return {"template": "staff_notice", "variables": {"name": first_name(name), "summary": template_text(text)}}
 
 
 def owners(session: Session, shop_id: int) -> list[Staff]:
@@ -219,6 +205,6 @@ def owner_reach(session: Session, owner: Staff) -> tuple[str, str] | None:
     from core.availability import shop_view
 
     reach = staff_reach(owner)
-    if reach is None and owner.active and owner.phone and "whatsapp" in shop_view(session, owner.shop_id).spec.providers:
+    if reach is None and owner.phone and "whatsapp" in shop_view(session, owner.shop_id).spec.providers:
         reach = ("whatsapp", f"whatsapp:{owner.phone}")
     return reach

@@ -492,6 +492,17 @@ def report_contradiction(session: Session, booking: Booking, payment: Payment, a
         key=key, now=now)  # fmt: skip
 
 
+def mismatch_reason(what: str, got_minor: int | None, expected_minor: int, currency: str,
+                    got_currency: str | None = None) -> Msg:  # fmt: skip
+    """Why a notice that does not match was refused, for the owner: it is incomplete, in
+    another currency, or names another amount."""
+    if what == "incomplete":
+        return Msg(REASON_INCOMPLETE)
+    if what == "currency":
+        return Msg(REASON_CURRENCY, {"expected": m.money(expected_minor, currency)})
+    return amount_reason(got_minor, expected_minor, currency, got_currency)
+
+
 def amount_reason(got_minor: int | None, expected_minor: int, currency: str, got_currency: str | None = None) -> Msg:
     got = m.money(got_minor, got_currency or currency) if got_minor is not None else "-"
     return Msg(REASON_AMOUNT, {"got": got, "expected": m.money(expected_minor, currency)})

@@ -1,0 +1,38 @@
+"""A chat's conversation row, locked: the first lock a chat message takes (Pitstop's lock
+order: the conversation row, then the booking service's day locks, then booking rows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.models import Conversation
+
+
+def lock_chat(session: Session, shop_id: int, channel: str, chat_id: str, now: datetime, *, state: str = "start",
+              data: dict | None = None, create: bool = True) -> Conversation | None:  # fmt: skip
+    """The chat's conversation row, locked for this transaction; made first (in `state`,
+    with `data`) when the chat has none, unless `create` is false."""
+    key = {"shop": shop_id, "channel": channel, "chat": chat_id}
+    row = session.scalar(_LOCK_CHAT, key)
+    if row is not None or not create:
+        return row
+    try:
+        with session.begin_nested():
+            session.add(Conversation(shop_id=shop_id, channel=channel, chat_id=chat_id, state=state,
+                                     data=data or {}, version=0, updated_at=now))  # fmt: skip
+            session.flush()
+    except IntegrityError:  # another process made it a moment ago
+        pass
+    return session.scalar(_LOCK_CHAT, key)
+
+
+# Built once: every message takes this lock first (binding values is far cheaper than building).
+# The lock alone: a row of another table read in the same statement would come from before
+# a wait for the lock (PostgreSQL re-reads only the locked row), so the customer is read after.
+_LOCK_CHAT = select(Conversation).where(
+    Conversation.shop_id == bindparam("shop"), Conversation.channel == bindparam("channel"),
+    Conversation.chat_id == bindparam("chat")).with_for_update()  # fmt: skip
