@@ -8,6 +8,7 @@ A server that does not answer fails the test that needs it; it is never skipped.
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -120,19 +121,42 @@ def url(request):
 # -- Redis ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def redis_url():
-    """A Redis database of its own (number 13), flushed before and after the test."""
+REDIS_TEST_DBS = (13, 14, 15, 11, 10)  # 12 is the benchmarks'
+CLAIM = "pitstop:tests-claim"  # which test session uses this Redis database
+
+
+@pytest.fixture(scope="session")
+def redis_base():
+    """The Redis URL of a database no other test session on this machine is using: two
+    sessions at once (a helper's and yours) would otherwise flush each other's jobs.
+    A database is claimed with a key (kept for the session, gone an hour after a
+    session that died) and given back at the end."""
     base = services.redis_url()
     error = services.redis_ok()
     if error:
         _server_missing(f"Redis at {base}", error)
-    url = base.rsplit("/", 1)[0] + "/13" if base.count("/") >= 3 else base + "/13"
-    client = redis_lib.Redis.from_url(url)
+    root = base.rsplit("/", 1)[0] if base.count("/") >= 3 else base
+    for number in REDIS_TEST_DBS:
+        url = f"{root}/{number}"
+        client = redis_lib.Redis.from_url(url)
+        if client.set(CLAIM, os.getpid(), nx=True, ex=3600):
+            yield url, client
+            client.delete(CLAIM)
+            client.close()
+            return
+        client.close()
+    pytest.fail(f"every Redis database meant for tests ({REDIS_TEST_DBS}) is claimed by another test session")
+
+
+@pytest.fixture
+def redis_url(redis_base):
+    """The session's Redis database, flushed before and after the test."""
+    url, client = redis_base
     client.flushdb()
+    client.set(CLAIM, os.getpid(), ex=3600)
     yield url
     client.flushdb()
-    client.close()
+    client.set(CLAIM, os.getpid(), ex=3600)
 
 
 # -- shops and settings ---------------------------------------------------------------
