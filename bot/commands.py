@@ -46,7 +46,7 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
                 return cmd.Refused(N_("Sorry, that time is no longer held for you."))
             allowed = policy.ways_to_pay(ctx.view.spec.payment_methods, row.deposit_minor > 0)
             if isinstance(command, cmd.AcceptOffer) and method not in allowed:
-                method = allowed[0]  # the engine's pick (cash) cannot see the offered visit's deposit
+                method = allowed[0]  # an old or forged button: the way this visit may be paid
             row.payment_method = method
             return _settle(session, ctx, booking_id, method, actor)
         case cmd.DeclineOffer(booking_id) | cmd.Cancel(booking_id):

@@ -66,7 +66,7 @@ class DbContext:
         names = tuple(self._names(i) for i in items)
         vehicle = self.session.get(Vehicle, b.vehicle_id).plate if b.vehicle_id else None
         return BookingView(b.id, b.code, b.starts_at, b.status, names, b.price_minor, vehicle,
-                           tuple(i.service_id for i in b.items if i.kind == "service"))  # fmt: skip
+                           tuple(i.service_id for i in b.items if i.kind == "service"), b.deposit_minor)  # fmt: skip
 
     def _names(self, item: BookingItem) -> dict[str, str]:
         service = self.view.services.get(item.service_id) if item.service_id else None

@@ -139,6 +139,12 @@ def _global_choice(choice: str | None) -> Callable[[Turn, str], None] | None:
     return next((h for p, h in GLOBAL_CHOICES.items() if choice and choice.startswith(p)), None)
 
 
+def follow_choice(turn: Turn, choice: str) -> None:
+    """Carry out a notification's choice now, as if it were tapped (one put off until
+    the customer gave what it needs)."""
+    _global_choice(choice)(turn, choice)
+
+
 def _notice_answer(turn: Turn, event: Event) -> str | None:
     """The notification's choice this event answers (tapped, or typed as on WhatsApp), if any."""
     choice = resolve(turn, event)

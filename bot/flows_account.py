@@ -13,12 +13,13 @@ from bot.flows_booking import (
     _refused,
     answer_to,
     methods,
+    phone_first,
     question_choices,
     stale,
     when_of,
 )
 from bot.model import AcceptOffer, Booked, Cancel, DeclineOffer, Done, Event, RetryPayment
-from core import i18n
+from core import i18n, policy
 from core import messages as m
 from core.i18n import N_
 from core.messages import Choice, Msg
@@ -176,12 +177,23 @@ def on_offer(turn: Turn, choice: str) -> None:
     """Waitlist offer buttons: "offer:yes:<booking>" / "offer:no:<booking>"."""
     _, answer, booking_id = choice.split(":", 2)
     if answer == "yes":
-        method = "cash" if "cash" in methods(turn) else methods(turn)[0]
+        method = _offer_method(turn, _mine(turn, int(booking_id)))
+        if phone_first(turn, method, choice):
+            return
         turn.state = "offer"
         turn.do(AcceptOffer(int(booking_id), method))
     else:
         turn.do(DeclineOffer(int(booking_id)))
         turn.ask("menu", Msg(N_("OK, I have let the time go.")))
+
+
+def _offer_method(turn: Turn, offered) -> str:
+    """How an accepted offer is paid: at the shop where the shop allows it, else (a
+    deposit due, no tokens left) the shop's first way of paying in advance."""
+    allowed = methods(turn)
+    if offered is not None and offered.deposit_minor:
+        allowed = policy.ways_to_pay(allowed, True)
+    return "cash" if "cash" in allowed else allowed[0]
 
 
 def prompt_offer(turn: Turn, before: list[Msg]) -> None:
@@ -220,6 +232,8 @@ def on_pay_again(turn: Turn, choice: str) -> None:
     _, booking_id, method = choice.split(":", 2)
     if method not in turn.ctx.shop.payment_methods:
         turn.ask("menu")
+        return
+    if phone_first(turn, method, choice):
         return
     turn.state = "offer"
     turn.do(RetryPayment(int(booking_id), method))
@@ -301,6 +315,8 @@ def on_pay_balance(turn: Turn, choice: str) -> None:
     _, booking_id, method = (choice.split(":", 2) + ["", ""])[:3]
     if not booking_id.isdigit() or method not in turn.ctx.shop.payment_methods:
         turn.ask("menu")
+        return
+    if phone_first(turn, method, choice):
         return
     turn.state = "notice"
     turn.do(PayBalance(int(booking_id), method))

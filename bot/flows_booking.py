@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import understand
-from bot.engine import Turn, not_understood, state
+from bot.engine import Turn, follow_choice, not_understood, state
 from bot.model import (
     Booked,
     Done,
@@ -426,10 +426,27 @@ def handle_payment(turn: Turn, event: Event, choice: str | None) -> None:
         not_understood(turn, Msg(N_("Choose how to pay from the list.")))
         return
     turn.data["method"] = method
-    if method == "mpesa" and not (turn.ctx.customer.phone or turn.data.get("phone")):
+    turn.data.pop("after_phone", None)  # this booking's own payment, not a notification's
+    if needs_phone(turn, method):
         turn.ask("phone")
         return
     _hold(turn)
+
+
+def needs_phone(turn: Turn, method: str) -> bool:
+    """M-Pesa prompts a phone: true when paying so needs a number we do not have yet."""
+    return method == "mpesa" and not (turn.ctx.customer.phone or turn.data.get("phone"))
+
+
+def phone_first(turn: Turn, method: str, choice: str) -> bool:
+    """Before a notification's payment by M-Pesa (a waitlist offer taken, a payment tried
+    again, the balance paid) from a customer whose number we do not have: ask for it,
+    and carry the choice out once it is given. True when it asked."""
+    if not needs_phone(turn, method):
+        return False
+    turn.data["after_phone"] = choice
+    turn.ask("phone")
+    return True
 
 
 def _hold(turn: Turn) -> None:
@@ -502,10 +519,19 @@ def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
         return
     turn.data["phone"] = phone
     turn.do(SavePhone(phone))
-    _hold(turn)
+    if then := turn.data.pop("after_phone", None):
+        follow_choice(turn, then)
+    else:
+        _hold(turn)
 
 
-state("phone", back="payment")((prompt_phone, handle_phone))
+def _back_from_phone(turn: Turn) -> str:
+    if turn.data.pop("after_phone", None):
+        return "menu"  # a notification's payment: nothing to go back to
+    return "payment"
+
+
+state("phone", back=_back_from_phone)((prompt_phone, handle_phone))
 
 
 # -- rescheduling (from my bookings) ------------------------------------------------------

@@ -200,6 +200,7 @@ class BookingView:
     price_minor: int
     vehicle: str | None
     service_ids: tuple[int, ...] = ()
+    deposit_minor: int = 0  # paid in advance (a hold's, until it is paid)
 
 
 @dataclass(frozen=True)

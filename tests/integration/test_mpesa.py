@@ -17,6 +17,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -943,3 +944,38 @@ def test_a_deposit_cannot_be_skipped_by_paying_at_the_shop_after_a_cancelled_pro
         assert chat.texts(AMINA)[-1].startswith("This visit is paid in advance. Please choose another way to pay.")
         with chat.runtime.db.uow() as uow:
             assert uow.session.get(Booking, booking_id).status == "held"
+
+
+def test_a_customer_without_a_phone_takes_a_waitlist_offer_with_a_deposit_and_pays_by_mpesa(url):
+    from core import availability, waitlist
+    from core.models import Customer, Service
+
+    with FakeDaraja(callback_delay=0.05) as fake, chatting(url, MPESA_API_BASE=fake.url) as chat:
+        chat.say(AMINA, "/start")
+        chat.tap(AMINA, "lang:en")
+        now = chat.runtime.now()
+        with chat.runtime.db.uow() as uow:
+            s = uow.session
+            amina = s.scalar(select(Customer))
+            assert amina.phone is None  # a Telegram customer who never paid by M-Pesa
+            brakes = s.scalar(select(Service).where(Service.code == "brake-pads"))
+            first = availability.free_slots(s, amina.shop_id, [brakes.id], (now + timedelta(days=1)).date(),
+                                            (now + timedelta(days=8)).date(), now)[0]  # fmt: skip
+        day = first.start.astimezone(ZoneInfo("Africa/Nairobi")).date()
+        waitlist.join(chat.runtime.db, shop_id=amina.shop_id, customer_id=amina.id, day=day,
+                      service_ids=(brakes.id,), now=now, channel="telegram")  # fmt: skip
+        offer = waitlist.offer_freed(chat.runtime.db, amina.shop_id, day, now)
+        assert chat.buttons(AMINA)[0] == ("Yes, I'll take it", f"offer:yes:{offer.held.booking_id}")
+
+        chat.tap(AMINA, f"offer:yes:{offer.held.booking_id}")
+        assert chat.texts(AMINA)[-1] == "M-Pesa needs your phone number. Share it with the button, or type it."
+        assert fake.pushes() == []
+        chat.say(AMINA, "0712 345 678")
+        fake.wait_callbacks(1)
+
+        [push] = fake.pushes()
+        assert (push["phone"], push["amount"]) == ("254712345678", 1000)
+        assert chat.texts(AMINA)[-1].startswith("Payment received: Ksh1,000")
+        with chat.runtime.db.uow() as uow:
+            row = uow.session.get(Booking, offer.held.booking_id)
+            assert (row.status, uow.session.get(Customer, amina.id).phone) == ("confirmed", "+254712345678")

@@ -1,5 +1,6 @@
 """The conversation engine, pure: whole dialogues replayed as transcripts, no database."""
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -347,13 +348,70 @@ def test_any_event_in_any_state_gets_a_reply_and_leaves_a_valid_state(start, eve
 def test_pay_now_when_the_car_is_ready_works_from_any_state():
     from bot.model import PayBalance
 
-    chat = Chat(FakeContext()).send(Event("start")).tap("lang:en").tap("m:vehicles")
+    ctx = FakeContext()
+    ctx.customer = replace(ctx.customer, phone="+254712345678")
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:vehicles")
     chat.tap("paybalance:9:mpesa")
     assert chat.commands[-1] == PayBalance(9, "mpesa")
     chat.outcome(Done("paybalance", {"amount": 800000, "method": "mpesa"}))
     assert chat.text.startswith("Check your phone: M-Pesa will ask you to pay Ksh8,000.")
     chat.tap("paybalance:9:bitcoin")
     assert chat.state == "menu" and chat.commands[-1] == PayBalance(9, "mpesa")
+
+
+
+PHONE_PLEASE = "M-Pesa needs your phone number. Share it with the button, or type it."
+
+
+def held_offer(deposit_minor: int) -> BookingView:
+    """A waitlist offer: a freed time held for this customer."""
+    return BookingView(9, "MM-1009", at(25, 10), "held", ({"en": "Brake pads"},), 450000, None, (2,), deposit_minor)
+
+
+def test_accepting_an_offer_with_a_deposit_asks_a_customer_without_a_phone_for_their_number_first():
+    from bot.model import AcceptOffer, SavePhone
+
+    chat = Chat(FakeContext(my_bookings=[held_offer(100000)])).send(Event("start")).tap("lang:en")
+    chat.tap("offer:yes:9")
+    assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
+    assert not any(isinstance(c, AcceptOffer) for c in chat.commands)
+    chat.type("0712 345 678")
+    assert chat.commands[-2:] == [SavePhone("+254712345678"), AcceptOffer(9, "mpesa")]
+    assert chat.state == "offer" and "after_phone" not in chat.data
+    chat.outcome(Booked(9, "MM-1009", at(25, 10), False, 100000, 10, "mpesa", None, (2,)))
+    assert chat.text.startswith("Your time Wed 25 Nov, 10:00 is held for 10 minutes while you pay. Code: MM-1009.")
+
+
+def test_an_offer_without_a_deposit_is_taken_at_once_to_be_paid_at_the_shop():
+    from bot.model import AcceptOffer
+
+    chat = Chat(FakeContext(my_bookings=[held_offer(0)])).send(Event("start")).tap("lang:en")
+    chat.tap("offer:yes:9")
+    assert chat.commands[-1] == AcceptOffer(9, "cash") and chat.state == "offer"
+
+
+def test_trying_mpesa_again_or_paying_the_balance_asks_for_a_missing_phone_and_back_leaves_it():
+    from bot.model import PayBalance, RetryPayment, SavePhone
+
+    chat = Chat(FakeContext()).send(Event("start")).tap("lang:en")
+    chat.tap("payagain:9:mpesa")
+    assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
+    chat.type("+254 712 345 678")
+    assert chat.commands[-2:] == [SavePhone("+254712345678"), RetryPayment(9, "mpesa")]
+
+    chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en")
+    chat.tap("paybalance:9:mpesa")
+    assert chat.state == "phone"
+    chat.tap("back")
+    assert chat.state == "menu" and "after_phone" not in chat.data
+    chat.tap("paybalance:9:mpesa").type("menu")
+    assert chat.state == "menu"
+    # a booking of their own afterwards asks the phone for itself, and then holds the time
+    chat.tap("m:book").tap("svc:1").tap("done").tap("veh:3").tap("day:2026-11-25")
+    chat.tap(f"time:{at(25, 14).isoformat()}").answer("confirm").tap("pay:mpesa")
+    assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
+    chat.type("0712345678")
+    assert isinstance(chat.commands[-1], Hold) and not any(isinstance(c, PayBalance) for c in chat.commands)
 
 
 # -- the same stories, typed in each language -----------------------------------------------
