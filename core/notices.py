@@ -71,6 +71,17 @@ def notify_customer(session: Session, booking: Booking, reply: Reply, key: str |
     return row
 
 
+def status_notice(session: Session, booking: Booking, reply: Reply, key: str, now: datetime, *,
+                  aliases: dict[str, list[str]] | None = None) -> outbox.Queued | None:
+    """News of a booking for its customer, carried outside WhatsApp's 24-hour window by
+    the shop's `status` template (their name, the booking's code and where it stands).
+    A notice with choices is `whole`: answered only once its text was seen."""
+    customer = customer_of(session, booking)
+    variables = {"name": customer.name or "", "code": booking.code, "status": status_name(booking.status, customer.language)}
+    return notify_customer(session, booking, reply, key, now, template="status", variables=variables,
+                           aliases=aliases, whole=bool(reply.choices))  # fmt: skip
+
+
 def show_whole_later(shop_id: int, address: str, outbox_id: int, lang: str | None = None) -> None:
     """The job: a whole notice went to WhatsApp as its template only; the customer's
     chat remembers to send it again, whole, when they next write (which opens the

@@ -431,8 +431,7 @@ def settle_failed(session: Session, booking: Booking, payment: Payment, now: dat
         texts.append(Msg(BOOK_AGAIN))
     else:
         return  # the booking moved on (paid another way, cancelled): nothing to add
-    outbox.tell_customer(session, booking, Reply(tuple(texts), choices), dedupe_key=f"payment:{payment.id}:failed",
-                         now=now)  # fmt: skip
+    notices.status_notice(session, booking, Reply(tuple(texts), choices), f"payment:{payment.id}:failed", now)
 
 
 def retry_choices(methods, booking: Booking) -> tuple[Choice, ...]:
@@ -536,7 +535,7 @@ def offer_balance(session: Session, booking: Booking, now: datetime) -> bool:
         return False
     reply = Reply((Msg(BALANCE_LEFT, {"amount": m.money(due, booking.currency), "code": booking.code}),),
                   tuple(Choice(f"paybalance:{booking.id}:{x}", Msg(METHOD_LABELS[x])) for x in online))  # fmt: skip
-    outbox.tell_customer(session, booking, reply, dedupe_key=f"balance:{booking.id}:{due}", now=now)
+    notices.status_notice(session, booking, reply, f"balance:{booking.id}:{due}", now)
     return True
 
 

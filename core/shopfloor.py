@@ -104,12 +104,7 @@ def _plate(session: Session, booking: Booking) -> str:
 def _status_notice(session: Session, booking: Booking, event: BookingEvent, texts: list[Msg], now: datetime,
                    choices: tuple[Choice, ...] = ()) -> None:  # fmt: skip
     session.flush()
-    customer = notices.customer_of(session, booking)
-    notices.notify_customer(
-        session, booking, Reply(tuple(texts), choices), f"status:{event.id}", now, template="status",
-        variables={"name": customer.name or "", "code": booking.code,
-                   "status": notices.status_name(booking.status, customer.language)},
-    )  # fmt: skip
+    notices.status_notice(session, booking, Reply(tuple(texts), choices), f"status:{event.id}", now)
 
 
 def _step(session: Session, booking: Booking, path: list[S], actor: str, now: datetime,
@@ -266,12 +261,8 @@ def propose_extra(session: Session, staff_id: int, booking_id: int, description:
             {"price": m.money(price_minor, b.currency), "total": m.money(total, b.currency)}),
         Msg(N_("Do you approve this work?")),
     ), (Choice(f"extra:yes:{item.id}", Msg(N_("Approve"))), Choice(f"extra:no:{item.id}", Msg(N_("Decline")))))  # fmt: skip
-    customer = notices.customer_of(session, b)
-    notices.notify_customer(session, b, reply, f"extra:{item.id}", now, template="status",
-                            variables={"name": customer.name or "", "code": b.code,
-                                       "status": notices.status_name(b.status, customer.language)},
-                            aliases={f"extra:yes:{item.id}": notices.YES_ALIASES,
-                                     f"extra:no:{item.id}": notices.NO_ALIASES}, whole=True)  # fmt: skip
+    notices.status_notice(session, b, reply, f"extra:{item.id}", now,
+                          aliases={f"extra:yes:{item.id}": notices.YES_ALIASES, f"extra:no:{item.id}": notices.NO_ALIASES})  # fmt: skip
     return Moved(b.id, b.code, b.status, total, paid_minor(session, b.id),
                  {"item_id": item.id, "pending_minor": pending})  # fmt: skip
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import availability as av
-from core import messages, outbox
+from core import messages, notices
 from core.booking import Held, expire_overdue_holds, hold_in_session
 from core.db import Database, session_of
 from core.i18n import N_
@@ -80,8 +80,9 @@ def _tell(session, view: av.ShopView, held: Held, now: datetime) -> None:
         Msg(N_("I am holding it for you for {minutes} minutes. Do you want it?"), {"minutes": minutes}),
     ), (Choice(f"offer:yes:{held.booking_id}", Msg(N_("Yes, I'll take it"))),
         Choice(f"offer:no:{held.booking_id}", Msg(N_("No, thanks")))))  # fmt: skip
-    outbox.tell_customer(session, session.get(Booking, held.booking_id), reply,
-                         dedupe_key=f"waitlist-offer:{held.booking_id}", now=now)  # fmt: skip
+    yes, no = (c.id for c in reply.choices)
+    notices.status_notice(session, session.get(Booking, held.booking_id), reply, f"waitlist-offer:{held.booking_id}",
+                          now, aliases={yes: notices.YES_ALIASES, no: notices.NO_ALIASES})  # fmt: skip
 
 
 def offer_everywhere(db: Database, now: datetime, days_ahead: int = 14) -> list[Offer]:

@@ -1,0 +1,121 @@
+"""Notices with choices on WhatsApp, where the customer answers by typing a number: a
+waitlist offer, the balance when the car is ready, a failed payment's "try again".
+Each is answered as the notice meant (not as the menu the chat showed before), and
+outside the 24-hour window it goes as the shop's status template, then whole once the
+customer writes."""
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from core import waitlist
+from core.models import Booking, ChannelIdentity, Payment, Service, utcnow
+from pitstop.fakes import twilio as fake_twilio
+from pitstop.fakes.daraja import FakeDaraja
+from pitstop.fakes.telegram import FakeTelegram
+from pitstop.fakes.twilio import FakeTwilio
+from tests.integration.channel_helpers import TWILIO_SID, TWILIO_TOKEN, start_pitstop
+from tests.integration.staff_helpers import KIPRONO, book
+from tests.integration.test_mpesa import chatting
+from tests.integration.test_staff_whatsapp import KAMAU, bodies, next_start, shop_id
+
+
+@pytest.fixture
+def pitstop(sqlite_url, tmp_path):
+    with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
+        yield start_pitstop(sqlite_url, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path / "var")})
+
+
+def offer_kamau_a_freed_time(pitstop, silent_for: timedelta | None = None):
+    """Kamau has chatted (and maybe gone quiet since), joined the waitlist for an oil
+    change, and a time is offered to him."""
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
+    pitstop.whatsapp(KAMAU, "1")
+    shop = shop_id(pitstop)
+    start = next_start(pitstop, shop, ["oil-change"])
+    with pitstop.runtime.db.uow() as uow:
+        identity = uow.session.scalar(select(ChannelIdentity).where(ChannelIdentity.address == f"whatsapp:{KAMAU}"))
+        if silent_for:
+            identity.last_inbound_at = utcnow() - silent_for
+        oil = uow.session.scalar(select(Service.id).where(Service.shop_id == shop, Service.code == "oil-change"))
+        customer = identity.customer_id
+    day = start.astimezone(ZoneInfo("Africa/Nairobi")).date()
+    waitlist.join(pitstop.runtime.db, shop_id=shop, customer_id=customer, day=day, service_ids=(oil,), now=utcnow(),
+                  channel="whatsapp")  # fmt: skip
+    return waitlist.offer_freed(pitstop.runtime.db, shop, day, utcnow())
+
+
+def status_of(pitstop, booking_id: int) -> str:
+    with pitstop.runtime.db.uow() as uow:
+        return uow.session.get(Booking, booking_id).status
+
+
+def test_a_waitlist_offer_is_taken_by_typing_its_number(pitstop):
+    offer = offer_kamau_a_freed_time(pitstop)
+    assert bodies(pitstop, KAMAU)[-1].endswith("Do you want it?\n1. Yes, I'll take it\n2. No, thanks")
+
+    pitstop.whatsapp(KAMAU, "1")
+
+    assert status_of(pitstop, offer.held.booking_id) == "confirmed"
+    assert bodies(pitstop, KAMAU)[-1].startswith("Booked! Your code is MM-1001.")
+
+
+def test_a_waitlist_offer_outside_the_window_goes_as_the_status_template_and_whole_once_they_write(pitstop):
+    offer = offer_kamau_a_freed_time(pitstop, silent_for=timedelta(days=2))
+    last = pitstop.twilio.messages(f"whatsapp:{KAMAU}")[-1]["params"]
+    assert last["ContentSid"] == "HX1b2c3d4e5f60718293a4b5c6d7e8f90a"  # the shop's status template
+
+    pitstop.whatsapp(KAMAU, "ok", name="Kamau")  # not yet an answer: they have not seen the offer
+
+    assert status_of(pitstop, offer.held.booking_id) == "held"
+    assert bodies(pitstop, KAMAU)[-1].endswith("Do you want it?\n1. Yes, I'll take it\n2. No, thanks")
+    pitstop.whatsapp(KAMAU, "ndiyo")
+    assert status_of(pitstop, offer.held.booking_id) == "confirmed"
+
+
+def test_the_balance_is_paid_by_typing_its_number_when_the_car_is_ready(pitstop):
+    shop = shop_id(pitstop)
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
+    pitstop.whatsapp(KAMAU, "1")
+    services = ["brake-pads", "battery"]  # Kiprono's job
+    job = book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", services, next_start(pitstop, shop, services), utcnow(),
+               channel="whatsapp", name="Kamau", plate="KDA 456B")  # fmt: skip
+    for typed in ("hello", "MM-1001", "1", "tayari 1001"):  # car received, then ready
+        pitstop.whatsapp(KIPRONO, typed, name="Kiprono")
+    assert bodies(pitstop, KAMAU)[-1].endswith("Pay now, or at the shop when you collect it.\n1. M-Pesa")
+
+    pitstop.whatsapp(KAMAU, "1")
+
+    # (no Daraja here: the push that follows fails, and the customer is told so after)
+    asked = bodies(pitstop, KAMAU)[-2]
+    assert asked.startswith("Check your phone: M-Pesa will ask you to pay Ksh16,500. Enter your PIN to confirm.\n")
+    with pitstop.runtime.db.uow() as uow:
+        paying = uow.session.scalar(select(Payment).where(Payment.booking_id == job.id))
+        assert (paying.purpose, paying.amount_minor, paying.phone) == ("balance", 1_650_000, KAMAU)
+
+
+def whatsapp(chat, phone: str, body: str) -> None:
+    """`Pitstop.whatsapp` for an app served on a real port (its own public address)."""
+    path = "/webhooks/whatsapp/mwangaza-motors"
+    headers, form = fake_twilio.signed_inbound(chat.runtime.settings.public_base_url + path, TWILIO_TOKEN,
+                                               fake_twilio.inbound_text_params(f"whatsapp:{phone}", body))  # fmt: skip
+    assert chat.client.post(path, data=form, headers=headers).status_code == 200
+
+
+def test_after_a_cancelled_mpesa_prompt_pay_at_the_shop_is_chosen_by_its_number(url):
+    phone = "+254712341032"  # FakeDaraja: the customer cancels the prompt
+    with FakeDaraja(callback_delay=0.05) as fake, chatting(url, MPESA_API_BASE=fake.url) as chat:
+        for typed in ("Habari", "1", "1", "oil change", "1", "KDA 456B", "skip", "2", "1", "1", "1"):
+            whatsapp(chat, phone, typed)  # ... a day, its first time, confirm, M-Pesa
+        fake.wait_callbacks(1)
+        failed = bodies(chat, phone)[-1]
+        assert failed.startswith("You cancelled the M-Pesa payment for booking MM-1001.")
+        assert failed.endswith("1. M-Pesa\n2. Pay at the shop")
+
+        whatsapp(chat, phone, "2")
+
+        with chat.runtime.db.uow() as uow:
+            assert uow.session.scalar(select(Booking.status)) == "confirmed"
+        assert bodies(chat, phone)[-1].startswith("Booked! Your code is MM-1001.")
