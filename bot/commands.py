@@ -4,6 +4,7 @@ transaction, and its result comes back to the engine as an outcome."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -40,15 +41,16 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
                 return cmd.Taken(held.wanted, held.alternatives, held.too_soon)
             return _settle(session, ctx, held.booking_id, method, actor)
         case cmd.AcceptOffer(booking_id, method) | cmd.RetryPayment(booking_id, method):
-            row = session.get(Booking, booking_id)
-            if row is None or row.customer_id != customer.id or row.status != "held" or \
-                    (row.hold_expires_at and row.hold_expires_at <= ctx.now):  # fmt: skip
+            row = _held_for(session, booking_id, customer.id, ctx.now)
+            if row is None:
                 return cmd.Refused(N_("Sorry, that time is no longer held for you."))
             allowed = policy.ways_to_pay(ctx.view.spec.payment_methods, row.deposit_minor > 0)
             if isinstance(command, cmd.AcceptOffer) and method not in allowed:
                 method = allowed[0]  # an old or forged button: the way this visit may be paid
             row.payment_method = method
             return _settle(session, ctx, booking_id, method, actor)
+        case cmd.DeclineOffer(booking_id) if _held_for(session, booking_id, customer.id, ctx.now) is None:
+            return cmd.Refused(N_("That offer is no longer open."))
         case cmd.DeclineOffer(booking_id) | cmd.Cancel(booking_id):
             try:
                 done = booking.cancel(session, booking_id, actor, ctx.now, customer_id=customer.id)
@@ -123,6 +125,16 @@ def _settle(session: Session, ctx: DbContext, booking_id: int, method: str, acto
     payment = payments.start(session, row, method, amount, ctx.now)
     minutes = int((row.hold_expires_at - ctx.now).total_seconds() // 60)
     return cmd.Booked(row.id, row.code, row.starts_at, False, amount, minutes, method, payment.link, _service_ids(row))
+
+
+def _held_for(session: Session, booking_id: int, customer_id: int, now: datetime) -> Booking | None:
+    """The customer's hold, if it is still theirs: what an offer's or a retry's button
+    may act on (a stale one must not touch a booking that has moved on)."""
+    row = session.get(Booking, booking_id)
+    if row is None or row.customer_id != customer_id or row.status != "held" or \
+            (row.hold_expires_at and row.hold_expires_at <= now):  # fmt: skip
+        return None
+    return row
 
 
 def _service_ids(row: Booking) -> tuple[int, ...]:

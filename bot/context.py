@@ -33,7 +33,9 @@ class DbContext:
                          for v in self.session.scalars(select(Vehicle).where(Vehicle.customer_id == c.id)
                                                         .order_by(Vehicle.id)))  # fmt: skip
         language = c.language if c.language in self.shop.languages else None
-        return CustomerInfo(c.id, c.name, c.phone, language, c.tokens, vehicles)
+        tokens = policy.tokens_this_month(policy.Tokens(c.tokens, c.tokens_reset_on), self.today(),
+                                          self.view.spec.cancellation.tokens)  # as of today: a new month refills them
+        return CustomerInfo(c.id, c.name, c.phone, language, tokens.count, vehicles)
 
     def refresh(self) -> None:
         """Forget what was read of the customer (a command may have changed it)."""

@@ -4,7 +4,7 @@ work from any state."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.engine import GLOBAL_CHOICES, Turn, not_understood, state
 from bot.flows_booking import (
@@ -103,10 +103,9 @@ def prompt_cancel_confirm(turn: Turn, before: list[Msg]) -> None:
     if b is None:
         turn.ask("bookings", *before)
         return
-    late = (b.start - turn.ctx.now).total_seconds() < turn.ctx.shop.late_window_hours * 3600
-    tokens = turn.ctx.customer.tokens
-    if late and b.status != "held":
-        left = max(tokens - 1, 0)
+    window = timedelta(hours=turn.ctx.shop.late_window_hours)
+    if policy.cancellation_cost(turn.ctx.now, b.start, window, b.status):
+        left = max(turn.ctx.customer.tokens - 1, 0)
         cost = Msg(N_("It is less than {hours} hours before the visit, so cancelling now costs one token. "
                       "You will have {n} left this month."), {"hours": turn.ctx.shop.late_window_hours, "n": left})  # fmt: skip
     else:
@@ -183,8 +182,8 @@ def on_offer(turn: Turn, choice: str) -> None:
         turn.state = "offer"
         turn.do(AcceptOffer(int(booking_id), method))
     else:
+        turn.state = "offer"
         turn.do(DeclineOffer(int(booking_id)))
-        turn.ask("menu", Msg(N_("OK, I have let the time go.")))
 
 
 def _offer_method(turn: Turn, offered) -> str:
@@ -203,6 +202,8 @@ def prompt_offer(turn: Turn, before: list[Msg]) -> None:
 def handle_offer(turn: Turn, event: Event, choice: str | None) -> None:
     if event.kind == "outcome" and isinstance(event.outcome, Booked):
         _after_hold(turn, event.outcome)
+    elif event.kind == "outcome" and isinstance(event.outcome, Done):  # declined
+        turn.ask("menu", Msg(N_("OK, I have let the time go.")))
     elif event.kind == "outcome":
         _refused(turn, event.outcome)
     else:

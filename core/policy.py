@@ -57,9 +57,10 @@ def is_late_cancellation(now: datetime, starts_at: datetime, late_window: timede
 
 
 def cancellation_cost(now: datetime, starts_at: datetime, late_window: timedelta, status: str) -> int:
-    """Tokens a cancellation costs: one when it is late and the slot was really promised."""
-    if status == "held":
-        return 0  # an unpaid hold was never a promise
+    """Tokens a cancellation costs: one when it is late and the slot was really promised
+    (not an unpaid hold, never a promise; not a visit the shop itself could not keep)."""
+    if status in ("held", "needs_reschedule"):
+        return 0
     return 1 if is_late_cancellation(now, starts_at, late_window) else 0
 
 

@@ -20,3 +20,16 @@ def test_paying_at_the_shop_is_not_offered_when_money_is_due_in_advance():
 
 def test_unless_paying_at_the_shop_is_the_only_way():
     assert ways_to_pay(["cash"], due_in_advance=True) == ["cash"]
+
+
+def test_a_late_cancellation_costs_a_token_only_for_a_promise_the_shop_could_keep():
+    from datetime import UTC, datetime, timedelta
+
+    from core.policy import cancellation_cost
+
+    now, window = datetime(2026, 11, 24, 9, 0, tzinfo=UTC), timedelta(hours=24)
+    tomorrow, next_week = now + timedelta(hours=5), now + timedelta(days=7)
+    assert cancellation_cost(now, tomorrow, window, "confirmed") == 1
+    assert cancellation_cost(now, next_week, window, "confirmed") == 0
+    assert cancellation_cost(now, tomorrow, window, "held") == 0  # never a promise
+    assert cancellation_cost(now, tomorrow, window, "needs_reschedule") == 0  # the shop could not keep it
