@@ -100,6 +100,7 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
         if turn.state == "start":
             if event.kind == "start" and event.text:
                 turn.data["deep_link"] = event.text  # followed once the language is chosen
+            _guess_language(turn, event)
             turn.ask("start")
         elif event.kind == "start" and event.text:
             follow_deep_link(turn, event.text)
@@ -207,8 +208,17 @@ def handle_start(turn: Turn, event: Event, choice: str | None) -> None:
         _set_language(turn, choice.removeprefix("lang:"))
         return
     # Anything else: carry on in the language we guessed, and answer from the menu.
+    _guess_language(turn, event)
     _set_language(turn, turn.lang, announce=False)
     HANDLERS["menu"](turn, event, resolve(turn, event))
+
+
+def _guess_language(turn: Turn, event: Event) -> None:
+    """Before a language is chosen, words plainly in one of the shop's languages
+    ("Habari, nataka...") decide it, over the phone's setting."""
+    guessed = understand.language_of(event.text, turn.ctx.shop.languages) if event.kind == "text" else None
+    if guessed:
+        turn.data["lang"] = guessed
 
 
 def _set_language(turn: Turn, lang: str, announce: bool = True) -> None:

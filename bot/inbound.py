@@ -37,6 +37,7 @@ class Inbound:
     callback_id: str | None = None  # Telegram: answer the tap
     tapped_message_id: int | None = None  # Telegram: the menu that was answered
     note: str | None = None  # why an update is ignored
+    photo: str | None = None  # a photo sent, with or without words: "telegram:<file_id>", "whatsapp:<media URL>"
 
 
 APPLIED, APPLIED_BY_STAFF = "applied", "applied: staff"

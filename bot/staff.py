@@ -17,7 +17,6 @@ Every inbound message passes `handles` before the customer conversation:
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 
@@ -35,7 +34,7 @@ from core.customers import customer_for, mask_phone, normalise_phone
 from core.db import undoable
 from core.i18n import N_
 from core.messages import Msg, Reply
-from core.models import Conversation, InboxUpdate, Staff
+from core.models import Conversation, Staff
 
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 6
@@ -51,8 +50,8 @@ def handles(session: Session, shop_id: int, inbound, event: Event, now: datetime
     if staff is not None:
         if just_verified:
             event = Event("verified", text=event.text if event.kind == "text" else "")
-        elif inbound.event is None:
-            event = _photo_event(session, inbound, inbox_id) or event
+        elif inbound.photo:  # extra work's photo, its caption (WhatsApp's Body) aside
+            event = Event("photo", text=inbound.photo)
         converse(session, shop_id, staff, inbound.channel, inbound.chat_id, event, now, inbox_id, inbound.callback_id,
                  inbound.tapped_message_id)  # fmt: skip
         return True
@@ -113,23 +112,6 @@ def _phone(raw: str, country: str) -> str | None:
     if found is None and digits.isdigit() and len(digits) >= 10:
         found = normalise_phone(f"+{digits}", country)
     return found
-
-
-def _photo_event(session: Session, inbound, inbox_id: int) -> Event | None:
-    """A photo (which the channels pass on as "unsupported"): its file, for extra work."""
-    row = session.get(InboxUpdate, inbox_id)
-    try:
-        data = json.loads(row.payload) if row is not None else {}
-    except ValueError:
-        return None
-    if inbound.channel == "telegram":
-        photos = (data.get("message") or {}).get("photo") or []
-        if photos:
-            return Event("photo", text=f"telegram:{photos[-1]['file_id']}")
-    elif inbound.channel == "whatsapp" and int(data.get("NumMedia") or 0) > 0:
-        if str(data.get("MediaContentType0", "")).startswith("image/") and data.get("MediaUrl0"):
-            return Event("photo", text=f"whatsapp:{data['MediaUrl0']}")
-    return None
 
 
 # -- everybody else -----------------------------------------------------------------------

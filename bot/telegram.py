@@ -78,7 +78,9 @@ def parse(data: dict) -> Inbound | None:
             payload = m.text.removeprefix("/start").strip()
             return Inbound("telegram", uid, chat, Event("start", text=payload), **base)
         return Inbound("telegram", uid, chat, Event.typed(m.text), **base)
-    return Inbound("telegram", uid, chat, None, note="a message without text (photo, sticker, voice...)", **base)
+    photo = f"telegram:{m.photo[-1].file_id}" if m.photo else None
+    return Inbound("telegram", uid, chat, None, note="a message without text (photo, sticker, voice...)", photo=photo,
+                   **base)  # fmt: skip
 
 
 def _chat_of(data: dict) -> str | None:

@@ -39,7 +39,7 @@ def parse(form: dict[str, str]) -> Inbound | None:
     if not sid or not sender.startswith("whatsapp:"):
         return None
     phone = sender.removeprefix("whatsapp:")
-    base = dict(name=form.get("ProfileName") or None, phone=phone, user_id=form.get("WaId"))
+    base = dict(name=form.get("ProfileName") or None, phone=phone, user_id=form.get("WaId"), photo=_photo(form))
     if form.get("ButtonPayload"):
         return Inbound("whatsapp", sid, sender, Event.tapped(form["ButtonPayload"]), **base)
     if form.get("Latitude") and form.get("Longitude"):
@@ -47,9 +47,18 @@ def parse(form: dict[str, str]) -> Inbound | None:
     body = form.get("Body", "")
     if body.strip():
         return Inbound("whatsapp", sid, sender, Event.typed(body), **base)
-    if int(form.get("NumMedia") or 0) > 0:
+    if (form.get("NumMedia") or "0") != "0":
         return Inbound("whatsapp", sid, sender, None, note="a message with media only", **base)
     return Inbound("whatsapp", sid, sender, None, note="an empty message", **base)
+
+
+def _photo(form: dict[str, str]) -> str | None:
+    """The first image attached (its caption, if any, is the Body)."""
+    count = form.get("NumMedia") or "0"
+    if count.isdigit() and int(count) > 0 and form.get("MediaContentType0", "").startswith("image/") \
+            and form.get("MediaUrl0"):  # fmt: skip
+        return f"whatsapp:{form['MediaUrl0']}"
+    return None
 
 
 def text_of(reply: Reply, lang: str) -> str:

@@ -1,7 +1,7 @@
 """POST /webhooks/whatsapp/<shop> (messages) and .../status (delivery status), from Twilio.
 
-Authenticate with twilio's RequestValidator against PUBLIC_BASE_URL plus the path (the
-URL Twilio signed, not the one a proxy shows us); anything unsigned or forged gets 403
+Authenticate with twilio's RequestValidator against PUBLIC_BASE_URL plus the path and
+query (the URL Twilio signed, not the one a proxy shows us); anything unsigned or forged gets 403
 and nothing is stored. Messages are deduplicated on MessageSid.
 """
 
@@ -34,7 +34,9 @@ def _verified(runtime, section: dict, slug: str) -> dict[str, str]:
         abort(403)
     form = request.form.to_dict()
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or not RequestValidator(token).validate(base + request.path, form, signature):
+    query = request.query_string.decode("latin-1")
+    signed_url = base + request.path + (f"?{query}" if query else "")  # Twilio signs the whole URL it was given
+    if not signature or not RequestValidator(token).validate(signed_url, form, signature):
         log.warning("whatsapp webhook of %s: bad signature from %s", slug, request.remote_addr)
         abort(403)
     return form

@@ -10,6 +10,7 @@ including with random input.  Every function returns None (or False for
 
 from .answers import looks_like, parse_rating, parse_yes_no
 from .choices import is_position, pick_choice, pick_choices
+from .languages import language_of
 from .numbers import parse_amount
 from .plates import normalise_plate, plate_key
 from .when import When, parse_when
@@ -17,6 +18,7 @@ from .when import When, parse_when
 __all__ = [
     "When",
     "is_position",
+    "language_of",
     "looks_like",
     "normalise_plate",
     "parse_amount",

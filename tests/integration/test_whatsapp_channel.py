@@ -60,6 +60,16 @@ def test_a_forged_signature_is_refused_and_nothing_is_stored(pitstop):
     assert count(pitstop, InboxUpdate) == 0
 
 
+
+def test_a_webhook_address_with_a_query_is_checked_as_twilio_signed_it(pitstop):
+    path = "/webhooks/whatsapp/mwangaza-motors?from=console"  # as the operator typed it into Twilio
+    message = {"From": f"whatsapp:{KAMAU}", "Body": "Habari", "MessageSid": "SM1"}
+    headers, form = signed_inbound(PUBLIC + path, TWILIO_TOKEN, message)
+    assert pitstop.client.post(path, data=form, headers=headers).status_code == 200
+    headers, form = signed_inbound(PUBLIC + path.split("?")[0], TWILIO_TOKEN, message | {"MessageSid": "SM2"})
+    assert pitstop.client.post(path, data=form, headers=headers).status_code == 403  # the query is signed too
+    assert count(pitstop, InboxUpdate) == 1
+
 def test_a_message_retried_by_twilio_is_answered_once(pitstop):
     for _ in range(3):
         pitstop.whatsapp(KAMAU, "Habari", sid="SM" + "a" * 32)

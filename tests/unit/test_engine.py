@@ -414,6 +414,16 @@ def test_trying_mpesa_again_or_paying_the_balance_asks_for_a_missing_phone_and_b
     assert isinstance(chat.commands[-1], Hold) and not any(isinstance(c, PayBalance) for c in chat.commands)
 
 
+
+def test_a_customer_who_opens_in_swahili_is_greeted_and_answered_in_swahili():
+    ctx = FakeContext(language_hint=None)  # WhatsApp says nothing of the language
+    chat = Chat(ctx).type("Habari, nataka kuweka miadi kesho saa nne")
+    assert chat.text.startswith("Habari! Hapa ni Mwangaza Motors.") and chat.state == "start"
+    chat.type("nataka kuweka nafasi")
+    assert chat.data["lang"] == "sw" and chat.commands[-1] == SetLanguage("sw")
+    assert not chat.text.startswith("Sorry")
+
+
 # -- the same stories, typed in each language -----------------------------------------------
 
 TYPED = {  # what a person types at each step, per language

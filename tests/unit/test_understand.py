@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from bot.understand import (
     When,
+    language_of,
     looks_like,
     normalise_plate,
     parse_amount,
@@ -729,6 +730,7 @@ def test_nothing_anyone_types_makes_the_parsers_raise(text, lang):
     assert parse_rating(text) in (None, 1, 2, 3, 4, 5)
     for group in ("back", "menu", "stop", "help", "language"):
         assert looks_like(text, group) in (True, False)
+    assert language_of(text, ("en", "sw", "ru", "kk")) in (None, "en", "sw", "ru", "kk")
 
 
 @pytest.mark.parametrize("junk", [None, 42, b"yes", ["1"]])
@@ -738,5 +740,32 @@ def test_a_non_string_from_a_broken_adapter_is_not_understood(junk):
     assert parse_when(junk, TODAY) is None  # type: ignore[arg-type]
     assert normalise_plate(junk) is None  # type: ignore[arg-type]
     assert parse_amount(junk) is None  # type: ignore[arg-type]
+    assert language_of(junk, ("en", "sw")) is None  # type: ignore[arg-type]
     assert parse_rating(junk) is None  # type: ignore[arg-type]
     assert looks_like(junk, "back") is False  # type: ignore[arg-type]
+
+
+# -- the language of a first message -------------------------------------------------------
+
+NAIROBI_LANGUAGES, ATYRAU_LANGUAGES = ("en", "sw", "ru", "kk"), ("ru", "kk")
+
+
+@pytest.mark.parametrize(
+    "text, offered, lang",
+    [
+        ("Habari, nataka kuweka miadi kesho saa nne", NAIROBI_LANGUAGES, "sw"),
+        ("Nataka kubadilisha oili", NAIROBI_LANGUAGES, "sw"),
+        ("Hi, I need an oil change tomorrow", NAIROBI_LANGUAGES, "en"),
+        ("Здравствуйте, хочу записаться на замену масла", ATYRAU_LANGUAGES, "ru"),
+        ("Сәлеметсіз бе, көлікті жазғым келеді", ATYRAU_LANGUAGES, "kk"),
+        ("Сәлем", ("ru",), "ru"),  # Kazakh, read in Russian where the shop has no Kazakh
+        ("Привет", ("en", "sw"), None),  # not a language of the shop
+        ("Habari", ("en",), None),
+        ("KCB 123A", NAIROBI_LANGUAGES, None),  # a plate says nothing
+        ("ok", NAIROBI_LANGUAGES, None),
+        ("👍 1", NAIROBI_LANGUAGES, None),
+        ("", NAIROBI_LANGUAGES, None),
+    ],
+)
+def test_a_first_message_plainly_in_one_of_the_shops_languages_is_recognised(text, offered, lang):
+    assert language_of(text, offered) == lang
