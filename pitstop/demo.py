@@ -263,11 +263,29 @@ def expect(text: str, fragment: str, problem: str) -> None:
         raise StoryBroke(f"{problem}: the last message was {text!r}")
 
 
+DEFAULT_OUT = Path("var") / "demo"
+MARK = ".pitstop-demo"  # in a directory the demo made: cleared for its next run, nothing else is
+
+
+def fresh_output(out: Path, default: bool) -> str | None:
+    """Empty `out` for a new run, or say why not: a directory with things in it that the
+    demo did not make (no mark, not the default place) is never touched."""
+    if out.exists():
+        if not out.is_dir() or not (default or (out / MARK).exists() or not any(out.iterdir())):
+            return f"{out} is not empty and was not made by the demo: choose another --out"
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / MARK).write_text("made by `pitstop demo`, which clears this directory on its next run\n")
+    return None
+
+
 def run_demo(out: Path | None = None, lang: str | None = None, shop: str | None = None) -> int:
     """Play the story; return the process exit code (0 when every chapter worked)."""
-    out = (out or Path("var") / "demo").resolve()
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    refused = fresh_output((out or DEFAULT_OUT).resolve(), default=out is None)
+    if refused:
+        click.echo(refused, err=True)
+        return 2
+    out = (out or DEFAULT_OUT).resolve()
     transcript = Transcript(timezone="Africa/Nairobi")
     chapters = [c for c in CHAPTERS if c[0] is None or ((lang is None or c[1] == lang) and (shop is None or c[0] == shop))]
     if lang or shop:
@@ -292,7 +310,8 @@ def run_demo(out: Path | None = None, lang: str | None = None, shop: str | None 
     for path in world.files:
         click.echo(f"{'Chart:' if str(path).endswith('.png') else 'CSV:':<11} {path}")
     click.echo(f"Database:   {out / 'pitstop.db'}")
-    click.echo("Go on by hand:  pitstop chat --shop mwangaza-motors --lang sw")
+    hint_shop = shop or "mwangaza-motors"
+    click.echo(f"Go on by hand:  pitstop chat --shop {hint_shop} --lang {lang or {'zhaiyk-auto': 'ru'}.get(hint_shop, 'sw')}")
     click.echo(f"  (with DATABASE_URL=sqlite:///{out / 'pitstop.db'} to continue this story's database)")
     return 0
 

@@ -48,7 +48,7 @@ class StoryBroke(RuntimeError):
 class Transcript:
     """Prints the story as it happens: time, channel, who, what was said, buttons."""
 
-    out: TextIO = sys.stdout
+    out: TextIO = field(default_factory=lambda: sys.stdout)  # the stdout of when it is made, not of import
     timezone: str = "UTC"
     clock: object = None
     lines: list[str] = field(default_factory=list)

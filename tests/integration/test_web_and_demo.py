@@ -63,6 +63,23 @@ def test_demo_can_replay_one_language(tmp_path):
     assert "Қазақша" in result.stdout and "Kiswahili: Kamau" not in result.stdout
 
 
+
+def test_the_demo_never_clears_a_directory_it_did_not_make(tmp_path, capsys):
+    from pitstop import demo
+
+    mine = tmp_path / "project"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+
+    assert demo.run_demo(mine, lang="kk") == 2
+
+    assert capsys.readouterr().err.strip() == f"{mine} is not empty and was not made by the demo: choose another --out"
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt", "sub"]
+    assert demo.fresh_output(tmp_path / "new", default=False) is None  # an empty or new one is made and marked
+    (tmp_path / "new" / "pitstop.db").write_text("an earlier run")
+    assert demo.fresh_output(tmp_path / "new", default=False) is None  # its own, cleared for the next run
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == [demo.MARK]
+
 def test_a_broken_story_exits_non_zero_and_says_where_it_broke(tmp_path, monkeypatch, capsys):
     from pitstop import demo
     from pitstop.story import TelegramUser
