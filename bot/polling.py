@@ -8,12 +8,14 @@ import logging
 import time
 
 from sqlalchemy import select
+from telegram.error import InvalidToken
 
 from bot import telegram
 from bot.inbound import process
 from core.availability import shop_view
 from core.models import Shop
 from core.runtime import Runtime
+from core.settings import MissingSetting
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ def poll_forever(runtime: Runtime, slug: str, timeout: int = 30) -> None:
     while True:
         try:
             offset = poll_once(runtime, slug, offset, timeout)
+        except (MissingSetting, LookupError, InvalidToken):
+            raise  # a set-up mistake: trying again changes nothing
         except Exception:
             log.exception("polling failed; trying again in 5 s")
             time.sleep(5)

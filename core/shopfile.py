@@ -159,11 +159,13 @@ class ShopSpec:
 def read_shop_file(path: str | Path) -> ShopSpec:
     """Parse and validate a TOML shop file; raise ShopFileError listing every problem."""
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))  # a BOM, as Windows editors write, is fine
     except OSError as exc:
-        raise ShopFileError([f"{path}: cannot read the file ({exc.strerror})"]) from exc
+        raise ShopFileError([f"cannot read the file ({exc.strerror})"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ShopFileError([f"not UTF-8 text (byte {exc.start + 1}): save the file as UTF-8"]) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ShopFileError([f"{path}: not valid TOML ({exc})"]) from exc
+        raise ShopFileError([f"not valid TOML ({exc})"]) from exc
     return parse_shop(raw)
 
 

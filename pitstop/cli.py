@@ -19,7 +19,31 @@ def _settings():
         raise click.ClickException(str(exc)) from exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """Every command's set-up mistakes said in a sentence, not a stack trace: a database
+    that cannot be reached, or one the migrations have not made yet."""
+
+    def invoke(self, ctx: click.Context):
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            raise click.ClickException(_database_problem(exc)) from exc
+
+
+def _database_problem(exc) -> str:
+    settings = load_settings()
+    where = _safe_url(settings.database_url)
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    if "no such table" in detail or type(exc.orig).__name__ == "UndefinedTable":
+        return f"the database at {where} has no Pitstop tables yet ({detail}): run `pitstop db upgrade` first"
+    if "connect" in detail:
+        return f"the database at {where} cannot be reached ({detail})"
+    return f"the database at {where} failed: {detail}"
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 def main(verbose: bool) -> None:
     """Pitstop: chat-first booking for service workshops."""
@@ -128,7 +152,7 @@ def worker(burst: bool) -> None:
         raise click.ClickException(str(MissingSetting("REDIS_URL", "a separate worker process")))
     build_runtime(settings)  # the runtime jobs run against
     channels()  # imports the senders once, not in the first job
-    SimpleWorker(["pitstop"], connection=Redis.from_url(settings.redis_url)).work(burst=burst)
+    SimpleWorker(["pitstop"], connection=Redis.from_url(settings.redis_url)).work(burst=burst, logging_level=settings.log_level)
 
 
 @main.command()
@@ -212,10 +236,15 @@ def cron(once: bool) -> None:
 @click.option("--timeout", default=30, show_default=True, help="Long-poll seconds.")
 def poll(slug: str, timeout: int) -> None:
     """Receive a shop's Telegram updates by long polling (for a shop without a public URL)."""
+    from telegram.error import InvalidToken
+
     from bot.polling import poll_forever
     from core.runtime import build_runtime
 
-    poll_forever(build_runtime(_settings()), slug, timeout)
+    try:
+        poll_forever(build_runtime(_settings()), slug, timeout)
+    except (MissingSetting, LookupError, InvalidToken) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command("set-webhook")

@@ -108,6 +108,49 @@ def test_a_broken_shop_file_prints_one_line_per_problem_and_exits_non_zero(tmp_p
     ]
 
 
+
+def test_set_up_mistakes_are_said_in_a_sentence_not_a_stack_trace(tmp_path, pg_url):
+    import psycopg
+
+    base = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(base, autocommit=True) as conn:  # a database nobody has migrated yet
+        conn.execute("DROP DATABASE IF EXISTS pitstop_unmigrated")
+        conn.execute("CREATE DATABASE pitstop_unmigrated")
+    try:
+        unmigrated = run_cli("shop", "load", str(NAIROBI), database_url=base.rsplit("/", 1)[0] + "/pitstop_unmigrated")
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS pitstop_unmigrated")
+    assert unmigrated.returncode == 1 and "Traceback" not in unmigrated.stderr
+    assert unmigrated.stderr.strip().endswith("has no Pitstop tables yet (relation \"shops\" does not exist): "
+                                              "run `pitstop db upgrade` first")  # fmt: skip
+
+    unreachable = run_cli("db", "upgrade", database_url="postgresql://postgres@127.0.0.1:9/pitstop")
+    assert unreachable.returncode == 1 and "Traceback" not in unreachable.stderr
+    assert unreachable.stderr.startswith("Error: the database at postgresql://postgres@127.0.0.1:9/pitstop cannot be reached")
+
+    cyrillic = tmp_path / "atyrau-1251.toml"
+    cyrillic.write_bytes(ATYRAU.read_text().encode("cp1251", errors="replace"))
+    not_utf8 = run_cli("shop", "load", str(cyrillic), database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    assert (not_utf8.returncode, "Traceback" in not_utf8.stderr) == (1, False)
+    assert not_utf8.stderr.startswith(f"{cyrillic}: not UTF-8 text (byte ")
+    assert not_utf8.stderr.strip().endswith("save the file as UTF-8")
+
+    with_bom = tmp_path / "nairobi-bom.toml"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + NAIROBI.read_bytes())  # as Notepad saves it
+    assert run_cli("shop", "load", str(with_bom), database_url=f"sqlite:///{tmp_path / 'x.db'}").returncode == 0
+
+
+def test_polling_without_the_bots_token_stops_at_once_naming_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    assert run_cli("shop", "load", str(NAIROBI), database_url=url).returncode == 0
+
+    missing = run_cli("poll", "--shop", "mwangaza-motors", database_url=url)
+    unknown = run_cli("poll", "--shop", "nope", database_url=url)
+
+    assert missing.returncode == 1 and "MWANGAZA_TELEGRAM_TOKEN" in missing.stderr and "Traceback" not in missing.stderr
+    assert unknown.returncode == 1 and unknown.stderr.splitlines()[-1] == "Error: no shop 'nope'; load it with `pitstop shop load`"
+
 def westlands(prefix: str = "MM") -> dict:
     """A second Mwangaza branch, from the same file."""
     return tomllib.loads(NAIROBI.read_text()) | {"slug": "mwangaza-westlands", "code_prefix": prefix}
