@@ -36,7 +36,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.numbers import get_currency_precision
+from babel.numbers import format_decimal, get_currency_precision
 from sqlalchemy import false, select
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,8 @@ CHART_DAYS = 14
 UNPAID_DAYS = 90
 WORKING = ("confirmed", "received", "in_progress", "awaiting_approval", "ready", "completed")
 LIVE = ("held", "confirmed", "received", "in_progress", "awaiting_approval", "ready", "needs_reschedule")
+GONE = ("cancelled", "expired")  # never to happen (a past day's "tomorrow" keeps what went ahead since)
+ONE_WAY = {"kaspi_qr": "kaspi"}  # Kaspi Pay links and Kaspi's classic protocol: to the owner, one way of paying
 STATUS_ORDER = ("held", "confirmed", "received", "in_progress", "awaiting_approval", "ready", "completed",
                 "needs_reschedule", "no_show", "cancelled")  # fmt: skip
 METHOD_ORDER = ("mpesa", "kaspi", "kaspi_qr", "cash")
@@ -197,7 +199,7 @@ def compute(data: DigestInput) -> Figures:
     revenue: Counter = Counter()
     for p in data.payments:
         if p.status == "completed" and local(p.at) == day:
-            revenue[p.method] += p.amount_minor
+            revenue[ONE_WAY.get(p.method, p.method)] += p.amount_minor
     status_of = {b.id: b.status for b in data.bookings}
     deposits = sum(p.amount_minor for p in data.payments if p.status == "completed" and p.purpose in ("deposit", "full")
                    and status_of.get(p.booking_id) in LIVE)  # fmt: skip
@@ -216,7 +218,7 @@ def compute(data: DigestInput) -> Figures:
         return Use(name, minutes, pct)
 
     names = dict(data.mechanics)
-    planned = sorted((b for b in data.bookings if local(b.starts_at) == tomorrow and b.status in LIVE),
+    planned = sorted((b for b in data.bookings if local(b.starts_at) == tomorrow and b.status not in GONE),
                      key=lambda b: (b.starts_at, b.code))  # fmt: skip
     paid: Counter = Counter()
     for p in data.payments:
@@ -377,10 +379,22 @@ def texts(f: Figures) -> list[Msg]:
 
 def write_chart(f: Figures, lang: str, path: Path) -> Path:
     """A PNG of the last 14 days: bookings (bars) and revenue (line); written atomically."""
+    fig = draw_chart(f, lang)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.png")
+    fig.savefig(tmp, format="png")
+    tmp.replace(path)
+    return path
+
+
+def draw_chart(f: Figures, lang: str):
+    """The chart as a matplotlib Figure: both axes from 0, whole bookings, and money
+    written out in full the reader's way (not "1e6")."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     fig = Figure(figsize=(8, 4), dpi=100)
     ax = fig.add_subplot()
@@ -392,21 +406,19 @@ def write_chart(f: Figures, lang: str, path: Path) -> Path:
     ax.set_ylabel(render(Msg(N_("Bookings")), lang))
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylim(0, max([c.bookings for c in f.chart] + [1]) * 1.15)  # a quiet fortnight: 0 to 1, not -0.04 to 0.04
     digits = get_currency_precision(f.currency)
+    revenue = [c.revenue_minor / 10**digits for c in f.chart]
     rev = ax.twinx()
-    rev.plot(xs, [c.revenue_minor / 10**digits for c in f.chart], color="#F58518", marker="o",
-             label=render(Msg(N_("Revenue")), lang))  # fmt: skip
+    rev.plot(xs, revenue, color="#F58518", marker="o", label=render(Msg(N_("Revenue")), lang))
     rev.set_ylabel(f"{render(Msg(N_('Revenue')), lang)}, {f.currency}")
-    rev.set_ylim(bottom=0)
+    rev.set_ylim(0, max(revenue + [1]) * 1.15)
+    rev.yaxis.set_major_formatter(FuncFormatter(lambda value, _: format_decimal(value, "#,##0", locale=lang)))
     ax.set_title(render(Msg(N_("{shop}: the last 14 days"), {"shop": f.shop}), lang))
     bars, lines = ax.get_legend_handles_labels(), rev.get_legend_handles_labels()
     ax.legend(bars[0] + lines[0], bars[1] + lines[1], loc="upper left", fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, format="png")
-    tmp.replace(path)
-    return path
+    return fig
 
 
 # -- sending ------------------------------------------------------------------------------

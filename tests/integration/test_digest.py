@@ -1,6 +1,7 @@
 """The owner's daily digest: figures computed by a pure function (asserted exactly), the
 cron job that sends it once per shop per day, and `pitstop digest`."""
 
+import dataclasses
 import threading
 from datetime import UTC, date, datetime, timedelta
 
@@ -109,6 +110,34 @@ def test_numbers_in_the_digest_are_written_the_readers_way():
     assert "Otieno 11\xa0%, Kiprono 19\xa0%" in text  # Russian puts a no-break space before %
     assert "3,5 из 5" in text
 
+
+
+def test_kaspi_links_and_kaspi_classic_are_one_way_of_paying_in_the_revenue():
+    base = rows()
+    f = digest.compute(dataclasses.replace(base, payments=base.payments + (
+        PaymentRow(7, "kaspi_qr", "balance", 100_000, "completed", at(24, 19)),)))  # fmt: skip
+    assert f.revenue_by_method == {"mpesa": 200_000, "kaspi": 400_000, "cash": 500_000}
+
+
+def test_a_past_days_tomorrow_keeps_the_visits_that_went_ahead_since():
+    base = rows()
+    went_ahead = dataclasses.replace(base.bookings[6], status="completed")  # MM-1007, on the 25th
+    f = digest.compute(dataclasses.replace(base, bookings=base.bookings[:6] + (went_ahead,) + base.bookings[7:]))
+    assert [p.code for p in f.tomorrow] == ["MM-1008", "MM-1007"]  # not the cancelled MM-1010
+
+
+def test_the_chart_reads_plainly_on_a_quiet_fortnight_and_a_busy_one():
+    base = digest.compute(rows())
+    quiet = dataclasses.replace(base, chart=tuple(dataclasses.replace(c, bookings=0, revenue_minor=0) for c in base.chart))
+    bookings, revenue = digest.draw_chart(quiet, "en").axes
+    assert (bookings.get_ylim()[0], revenue.get_ylim()[0]) == (0, 0)  # never below nothing
+    assert bookings.get_ylim()[1] >= 1 and revenue.get_ylim()[1] >= 1
+
+    busy = dataclasses.replace(base, currency="KZT", chart=tuple(
+        dataclasses.replace(c, revenue_minor=190_000_000) for c in base.chart))  # 1.9 million tenge a day
+    _, revenue = digest.draw_chart(busy, "ru").axes
+    assert revenue.yaxis.get_major_formatter()(1_500_000, 0) == "1\xa0500\xa0000"
+    assert revenue.yaxis.get_offset_text().get_text() == ""  # no "1e6" in the corner
 
 def _owner_verified(db, shop_id, now):
     with db.uow() as uow:
