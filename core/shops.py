@@ -85,6 +85,7 @@ def _load(session: Session, spec: ShopSpec) -> LoadReport:
         shop = Shop(slug=spec.slug, next_booking_number=1001)
         session.add(shop)
         report.created = True
+    filed_before = _closures_in(shop.config)
     _update(shop, report, "shop", name=spec.name, timezone=spec.timezone,
             currency=spec.currency, country=spec.country, languages=list(spec.languages),
             code_prefix=spec.code_prefix, config=json_safe(spec.raw))  # fmt: skip
@@ -118,13 +119,23 @@ def _load(session: Session, spec: ShopSpec) -> LoadReport:
         _update(row, report, f"part {item.code}", name=item.name, min_level=item.min_level)
 
     closures = {c.day: c for c in session.scalars(select(Closure).where(Closure.shop_id == shop.id))}
+    filed_now = _closures_in(shop.config)
     for item in spec.closures:
-        row = closures.get(item.day) or _new(session, report, Closure(shop_id=shop.id, day=item.day), f"closure {item.day}")
+        row = closures.get(item.day)
+        if row is not None and filed_before.get(item.day.isoformat()) == filed_now.get(item.day.isoformat()):
+            continue  # the file says what it said before: the owner's word since (/open, /close in chat) stands
+        row = row or _new(session, report, Closure(shop_id=shop.id, day=item.day), f"closure {item.day}")
         _update(row, report, f"closure {item.day}", closed=item.closed, reason=item.reason)
     session.flush()
     if report.changes and not report.created:
         touch_shop(session, shop.id)
     return report
+
+
+def _closures_in(config: dict | None) -> dict[str, dict]:
+    """A stored shop file's closures by day (ISO dates, as stored)."""
+    items = (config or {}).get("closures")
+    return {str(i.get("date")): i for i in items if isinstance(i, dict)} if isinstance(items, list) else {}
 
 
 def _new(session: Session, report: LoadReport, row, label: str):

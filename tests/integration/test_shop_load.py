@@ -66,6 +66,30 @@ def test_a_changed_file_changes_only_what_differs_and_keeps_live_stock(db, nairo
         assert s.scalar(select(Part.stock).where(Part.code == "oil-filter")) == 8
 
 
+
+def test_loading_the_same_file_again_keeps_a_day_the_owner_opened_in_chat(db, nairobi_spec):
+    from datetime import date
+
+    from core import owner
+
+    load_shop(db, nairobi_spec)
+    christmas_eve = date(2026, 12, 24)  # closed in the file for a stocktake
+    with db.uow() as uow:
+        shop_id = uow.session.scalar(select(Shop.id))
+        owner.set_day(uow.session, shop_id, christmas_eve, closed=False)  # the owner's /open 24.12
+
+    assert load_shop(db, nairobi_spec).changes == []
+    with db.uow() as uow:
+        assert uow.session.scalar(select(Closure.closed).where(Closure.day == christmas_eve)) is False
+
+    raw = tomllib.loads(NAIROBI.read_text())
+    raw["closures"][0]["reason"] = "Stocktake, moved"  # the file itself changes that day: it is applied
+    assert load_shop(db, parse_shop(raw)).changes == [
+        "shop: config changed", "closure 2026-12-24: closed changed", "closure 2026-12-24: reason changed"]
+    with db.uow() as uow:
+        assert uow.session.execute(select(Closure.closed, Closure.reason).where(Closure.day == christmas_eve)).one() == \
+            (True, "Stocktake, moved")  # fmt: skip
+
 def test_the_stored_shop_file_reads_back_as_the_same_rules(db, atyrau_spec):
     from core.shops import shop_spec
 
