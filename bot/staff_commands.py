@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from bot import staff_model as sm
 from bot import staff_words, understand
 from bot.staff_context import DbStaffContext
-from core import digest, outbox, owner, parts, shopfloor
+from core import digest, files, outbox, owner, parts, shopfloor
 from core import messages as m
 from core.customers import mask_phone
 from core.db import defer, undoable
@@ -144,7 +144,7 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
                                                   out_dir() / "exports" / f"{slug}-{first}-{last}.csv", ctx.staff.language)  # fmt: skip
                     caption = Reply((Msg(N_("Bookings from {first} to {last}"), {"first": first.isoformat(), "last": last.isoformat()}),))
                     outbox.send(session, shop_id=staff.shop_id, channel=channel, address=chat_id, language=ctx.staff.language,
-                                reply=caption, now=now, kind="document", extra={"path": str(path), "filename": path.name})  # fmt: skip
+                                reply=caption, now=now, kind="document", extra=files.keep(session, staff.shop_id, path, now))  # fmt: skip
                     return sm.StaffDone("export", {"rows": rows})
                 case sm.SetLanguage(lang):
                     if lang in ctx.staff.languages:

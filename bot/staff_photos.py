@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import select
 
-from core import notices
+from core import files, notices
 from core.i18n import N_
 from core.messages import Msg, Reply
 from core.models import Booking, BookingItem, OutboxMessage, Shop
@@ -41,7 +41,7 @@ def send_extra_photo(item_id: int, ref: str) -> None:
             return
         caption = Reply((Msg(N_("Photo of the extra work on {code}: {work}"), {"code": booking.code, "work": item.description}),))
         notices.notify_customer(s, booking, caption, key, runtime.now(), kind="photo",
-                                extra={"path": str(path), "filename": path.name})  # fmt: skip
+                                extra=files.keep(s, booking.shop_id, path, runtime.now()))  # fmt: skip
 
 
 def _fetch(runtime, shop: Shop, session, ref: str, path: Path) -> None:

@@ -26,9 +26,10 @@ from telegram import (
 )
 from telegram.error import BadRequest, InvalidToken, RetryAfter
 
-from bot.delivery import Outgoing, TryLater
+from bot.delivery import Outgoing, TryLater, Undeliverable
 from bot.inbound import Inbound
 from bot.model import Event
+from core import files
 from core.availability import shop_view
 from core.i18n import N_
 from core.messages import Msg, Reply, render, render_reply
@@ -171,12 +172,17 @@ def prepare(runtime: Runtime, row: OutboxMessage, shop: Shop, session) -> Outgoi
     rendering under load takes milliseconds that Telegram would see as two messages
     bunched together. Answering a tap is not a message, so it waits for no turn."""
     bot = bot_for(runtime, shop, session)
-    call = _prepared(bot, row)
+    attachment = None
+    if row.kind in ("document", "photo"):
+        attachment = files.read(session, row.body, runtime.settings.var_dir)
+        if attachment is None:
+            raise Undeliverable("the file of this message is gone")
+    call = _prepared(bot, row, attachment)
     pace = None if row.kind == "callback_answer" else (f"tg{bot.token.split(':')[0]}", row.address)
     return Outgoing(pace, lambda row, session: run(_sent(call())))
 
 
-def _prepared(bot: Bot, row: OutboxMessage) -> Callable[[], Awaitable[str | None]]:
+def _prepared(bot: Bot, row: OutboxMessage, attachment: tuple[bytes, str] | None = None) -> Callable[[], Awaitable[str | None]]:
     """The Bot API call for this row, rendered; it reads nothing from the row later."""
     body, kind = row.body, row.kind
     chat = int(row.address) if row.address.lstrip("-").isdigit() else row.address
@@ -191,12 +197,12 @@ def _prepared(bot: Bot, row: OutboxMessage) -> Callable[[], Awaitable[str | None
 
     async def call() -> str:
         if kind == "document":
-            with open(body["path"], "rb") as f:
-                msg = await bot.send_document(chat, f, caption=text[:1024] or None, filename=body.get("filename"))
+            data, name = attachment
+            msg = await bot.send_document(chat, data, caption=text[:1024] or None, filename=name)
             return str(msg.message_id)
         if kind == "photo":
-            with open(body["path"], "rb") as f:
-                msg = await bot.send_photo(chat, f, caption=text[:1024] or None)
+            data, name = attachment
+            msg = await bot.send_photo(chat, data, caption=text[:1024] or None, filename=name)
             return str(msg.message_id)
         edit = body.get("edit_message_id")
         if edit and not reply.ask_contact:

@@ -21,7 +21,7 @@ from twilio.rest import Client
 from bot.delivery import Outgoing, TryLater, Undeliverable
 from bot.inbound import Inbound
 from bot.model import Event
-from core import notices
+from core import files, notices
 from core.availability import shop_view
 from core.db import defer
 from core.messages import Reply, render_reply
@@ -114,7 +114,7 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
     inside = _inside_window(session, row, runtime.now())
     if inside:
         params["body"] = text_of(Reply.from_json(row.body), row.language)[:1600]
-        if row.kind in ("document", "photo") and row.body.get("path"):
+        if row.kind in ("document", "photo") and files.attached(row.body):
             params["media_url"] = [media_url(runtime, row)]
     else:
         template = shop_view(session, shop.id).spec.templates.get(row.body.get("template", ""))

@@ -41,8 +41,8 @@ from sqlalchemy import false, select
 from sqlalchemy.orm import Session
 
 from core import availability as av
+from core import files, notices
 from core import messages as m
-from core import notices
 from core.calendar import shop_calendar
 from core.db import Database, session_of
 from core.i18n import N_, NP_
@@ -470,7 +470,7 @@ def send_to(session: Session, shop_id: int, figures: Figures, now: datetime, out
     caption = Reply((Msg(N_("{shop}: the last 14 days"), {"shop": figures.shop}),))
     outbox.send(session, shop_id=shop_id, channel=channel, address=address, language=language, reply=caption,
                 dedupe_key=f"{key}:chart" if key else None, now=now, kind="photo",
-                extra={"path": str(path), "filename": path.name})  # fmt: skip
+                extra=files.keep(session, shop_id, path, now))  # fmt: skip
     return True
 
 

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import availability as av
+from core import files, notices, outbox
 from core import messages as m
-from core import notices, outbox
 from core.i18n import N_
 from core.messages import Choice, Msg, Reply, render
 from core.models import Booking, Payment, Service, Vehicle
@@ -189,5 +189,5 @@ def send_pdf(session: Session, booking: Booking, now: datetime, out_dir: Path) -
     path = write_pdf(r, customer.language, Path(out_dir) / "receipts" / f"{booking.code}.pdf")
     caption = Reply((Msg(N_("Your receipt for {code}"), {"code": booking.code}),))
     notices.notify_customer(session, booking, caption, None, now, kind="document",
-                            extra={"path": str(path), "filename": f"receipt-{booking.code}.pdf"})  # fmt: skip
+                            extra=files.keep(session, booking.shop_id, path, now, f"receipt-{booking.code}.pdf"))  # fmt: skip
     return path

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from bot import polling, schedule
 from core import outbox
 from core.messages import Msg, Reply
-from core.models import ChannelIdentity, InboxUpdate, OutboxMessage
+from core.models import ChannelIdentity, InboxUpdate, OutboxMessage, utcnow
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio, signed_inbound
 from tests.conftest import FIXTURES
@@ -169,3 +169,34 @@ def test_an_owner_on_whatsapp_gets_the_staff_template_outside_the_24_hour_window
     assert sent["ContentSid"] == "HX4e5f60718293a4b5c6d7e8f90a1b2c3d" and "Body" not in sent
     assert json.loads(sent["ContentVariables"]) == {
         "1": "Wanjiru", "2": "Low stock: Oil filter is down to 1 (minimum 4). Restock with /restock oil-filter QTY."}
+
+
+def test_a_file_made_on_one_machine_is_sent_and_served_from_another(pitstop, tmp_path):
+    """The chart, a receipt or an export is kept in the database: the worker that sends
+    it and the web process Twilio fetches it from need not share the maker's disk."""
+    from core import files
+
+    phone, customer = "+254722555667", 5551234
+    pitstop.whatsapp(phone, "Habari")
+    pitstop.say(customer, "/start")
+    made_here = tmp_path / "machine-a" / "receipt.pdf"
+    made_here.parent.mkdir()
+    made_here.write_bytes(b"%PDF-1.4 made on machine A")
+    with pitstop.runtime.db.uow() as uow:
+        kept = files.keep(uow.session, 1, made_here, utcnow(), "receipt-MM-7.pdf")
+        ids = [outbox.send(uow.session, shop_id=1, channel=channel, address=address, language="en",
+                           reply=Reply((Msg("Your receipt for {code}", {"code": "MM-7"}),)), kind="document",
+                           extra=kept).id
+               for channel, address in (("whatsapp", f"whatsapp:{phone}"), ("telegram", str(customer)))]  # fmt: skip
+    made_here.unlink()  # machine A's disk is not the sender's
+
+    schedule.redrive_outbox(min_age=timedelta(0))
+
+    with pitstop.runtime.db.uow() as uow:
+        assert [uow.session.get(OutboxMessage, i).status for i in ids] == ["sent", "sent"]
+    url = pitstop.twilio.messages(f"whatsapp:{phone}")[-1]["params"]["MediaUrl"]
+    response = pitstop.client.get(url.removeprefix(PUBLIC))
+    assert (response.status_code, response.data) == (200, b"%PDF-1.4 made on machine A")
+    assert "receipt-MM-7.pdf" in response.headers["Content-Disposition"]
+    document = pitstop.telegram.sent_messages(customer)[-1]["file"]
+    assert (document["file_name"], document["content"]) == ("receipt-MM-7.pdf", b"%PDF-1.4 made on machine A")

@@ -1,0 +1,40 @@
+"""Files sent in chat, kept in the database (`StoredFile`).
+
+A digest's chart, a receipt PDF, an export or a photo of extra work is made on one
+machine and sent from another: the worker delivering the outbox row, or the web process
+Twilio fetches WhatsApp media from. The outbox row names the stored file; rows written
+before files were kept here name a path under the var directory, still honoured.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from core.models import StoredFile
+
+
+def keep(session: Session, shop_id: int, path: Path, now: datetime, filename: str | None = None) -> dict:
+    """Store the file at `path` (just written here); the outbox body fields naming it."""
+    row = StoredFile(shop_id=shop_id, filename=filename or path.name, data=path.read_bytes(), created_at=now)
+    session.add(row)
+    session.flush()
+    return {"file_id": row.id, "filename": row.filename}
+
+
+def attached(body: dict) -> bool:
+    """Does this outbox row carry a file?"""
+    return bool(body.get("file_id") or body.get("path"))
+
+
+def read(session: Session, body: dict, var_dir: Path) -> tuple[bytes, str] | None:
+    """The bytes and name of an outbox row's file, or None when it is gone."""
+    if body.get("file_id"):
+        row = session.get(StoredFile, body["file_id"])
+        return (row.data, row.filename) if row is not None else None
+    path = Path(str(body.get("path", ""))).resolve()  # a row from before: only under our own var directory
+    if not path.is_file() or Path(var_dir).resolve() not in path.parents:
+        return None
+    return path.read_bytes(), body.get("filename") or path.name
