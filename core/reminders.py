@@ -54,7 +54,7 @@ def send_due(db: Database | Session, now: datetime) -> int:
             hours = due_reminder(booking.starts_at, made, now, spec.reminder_hours)
             if hours is None:
                 continue
-            if _remind(s, booking, hours, now) is not None:
+            if _remind(s, booking, hours, now, made) is not None:
                 written += 1
     if written:
         log.info("reminders: %d written", written)
@@ -71,7 +71,7 @@ def _last_moved(s: Session, booking_ids: list[int]) -> dict[int, datetime]:
         .group_by(BookingEvent.booking_id)).all())  # fmt: skip
 
 
-def _remind(s: Session, booking: Booking, hours: int, now: datetime):
+def _remind(s: Session, booking: Booking, hours: int, now: datetime, made: datetime):
     spec = av.shop_view(s, booking.shop_id).spec
     customer = notices.customer_of(s, booking)
     names = [dict(s.get(Service, i.service_id).names) for i in booking.items if i.kind == "service" and i.service_id]
@@ -89,8 +89,9 @@ def _remind(s: Session, booking: Booking, hours: int, now: datetime):
         "time": i18n.when(booking.starts_at, spec.timezone, lang),
         "code": booking.code,
     }
-    if s.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == f"reminder:{booking.id}:{hours}h")):
-        return None  # sent before the key named the visit's time (until 6 December 2026)
+    legacy = s.scalar(select(OutboxMessage.created_at).where(OutboxMessage.dedupe_key == f"reminder:{booking.id}:{hours}h"))
+    if legacy is not None and legacy >= made:
+        return None  # sent for this time before the key named it (until 6 December 2026); a move since is new
     return notices.notify_customer(s, booking, reply, reminder_key(booking.id, booking.starts_at, hours), now,
                                    template="reminder", variables=variables)  # fmt: skip
 

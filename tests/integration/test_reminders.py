@@ -102,6 +102,19 @@ def test_a_reminder_sent_under_the_key_of_before_6_december_is_not_sent_again(sq
     assert reminders.send_due(sqlite_db, at(23, 10, 10)) == 0
 
 
+
+def test_but_a_booking_moved_since_that_reminder_is_reminded_of_its_new_time(sqlite_db, nairobi_spec):
+    shop = loaded(sqlite_db, nairobi_spec)
+    visit = book(sqlite_db, shop.id, "100", ["oil-change"], at(24, 10), MONDAY_9)
+    assert reminders.send_due(sqlite_db, at(23, 10, 5)) == 1
+    with sqlite_db.uow() as uow:  # as the code before wrote it
+        row = uow.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("reminder:%")))
+        row.dedupe_key = f"reminder:{visit.id}:24h"
+    booking.reschedule(sqlite_db, visit.id, at(26, 10), "customer", at(23, 11))  # to Thursday, after it
+
+    assert reminders.send_due(sqlite_db, at(25, 10, 5)) == 1  # 24 h before Thursday 10:00
+    assert reminders.reminder_key(visit.id, at(26, 10), 24) in _keys(sqlite_db)
+
 def test_a_booking_moved_inside_its_24_hour_window_gets_no_24_hour_reminder(db, nairobi_spec):
     shop = loaded(db, nairobi_spec)
     visit = book(db, shop.id, "100", ["oil-change"], at(25, 10), MONDAY_9)
