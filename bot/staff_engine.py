@@ -54,7 +54,7 @@ ALLOWED = {
     "received": ("confirmed",),
     "start": ("confirmed", "received"),
     "extra": ("confirmed", "received", "in_progress", "awaiting_approval"),
-    "ready": ("confirmed", "received", "in_progress"),
+    "ready": ("confirmed", "received", "in_progress", "awaiting_approval"),  # unanswered extra work is left out
     "done": ("received", "in_progress", "ready"),
     "noshow": ("confirmed",),
 }
@@ -70,7 +70,7 @@ BUTTONS = {  # which actions a job's card offers, by status
     "confirmed": ("received", "start", "noshow"),
     "received": ("start", "extra", "ready"),
     "in_progress": ("extra", "ready"),
-    "awaiting_approval": ("extra",),
+    "awaiting_approval": ("extra", "ready"),
     "ready": ("done",),
 }
 STATUS_NAMES = {
@@ -348,7 +348,9 @@ def _act_on(turn: Turn, action: str, job: JobView | None, number: str | None = N
         turn.do(Denied(f"{action} {job.code}"))
         return
     turn.data["job"] = job.id
-    if job.status == "awaiting_approval" and action in ("ready", "done", "start"):
+    if job.status == "awaiting_approval" and action == "ready":
+        _ask_confirm(turn, {"what": "leave_out", "job": job.id})
+    elif job.status == "awaiting_approval" and action in ("done", "start"):
         turn.ask("job", Msg(N_("{code} is waiting for the customer's answer about the extra work."), {"code": job.code}))
     elif job.status not in ALLOWED[action]:
         turn.ask("job", Msg(N_("{code} is {status} now, so that cannot be done."),
@@ -385,8 +387,10 @@ def _outcome(turn: Turn, outcome) -> None:
         return
     d, what = outcome.detail, outcome.what
     if what == "moved":
+        left_out = [Msg(N_("Left out, as the customer did not answer: {work}."), {"work": w}) for w in d.get("left_out", [])]
         turn.ask("job", Msg(N_("{code} is now: {status}. The customer has been told."),
-                            {"code": d["code"], "status": m.message(Msg(STATUS_NAMES.get(d["status"], d["status"])))}))  # fmt: skip
+                            {"code": d["code"], "status": m.message(Msg(STATUS_NAMES.get(d["status"], d["status"])))}),
+                 *left_out)  # fmt: skip
     elif what == "noshow":
         one, many = NP_("{code} is marked as a no-show. The customer has been told ({n} token left).",
                         "{code} is marked as a no-show. The customer has been told ({n} tokens left).")
@@ -457,6 +461,10 @@ def prompt_confirm(turn: Turn, before: list[Msg]) -> None:
         texts = [Msg(N_("{code}: the customer owes {balance}. Did they pay it at the shop?"),
                      {"code": job.code, "balance": m.money(job.balance_minor, currency)})]  # fmt: skip
         choices = [Msg(N_("Yes, paid in cash")), Msg(N_("Not paid yet"))]
+    elif c.get("what") == "leave_out" and job:
+        texts = [Msg(N_("The customer has not answered about the extra work on {code} yet. Mark the car ready "
+                        "and leave that work out?"), {"code": job.code})]  # fmt: skip
+        choices = [Msg(N_("Yes, ready without it")), Msg(N_("No, wait for the answer"))]
     elif c.get("what") == "off":
         texts = [Msg(N_("Go off shift now? Your upcoming jobs go to free colleagues, or their customers are asked "
                         "to choose a new time."))]  # fmt: skip
@@ -501,9 +509,11 @@ def _answer_confirm(turn: Turn, yes: bool) -> None:
         turn.do(JobAction(job_id, "noshow"))
     elif what == "paid":
         turn.do(Complete(job_id, yes))
+    elif what == "leave_out" and yes:
+        turn.do(JobAction(job_id, "ready"))
     elif what == "off" and yes:
         turn.do(Shift(False))
-    elif what in ("noshow", "off"):
+    elif what in ("noshow", "off", "leave_out"):
         turn.ask("job" if job_id else "home", Msg(N_("OK, nothing was changed.")))
     else:
         turn.ask(turn.state if turn.state in RESTING else "home")
@@ -653,7 +663,8 @@ def prompt_job(turn: Turn, before: list[Msg]) -> None:
     turn.offer(texts, choices)
 
 
-EXTRA_ANSWERS = {"proposed": N_("waiting for the customer"), "approved": N_("approved"), "declined": N_("declined")}
+EXTRA_ANSWERS = {"proposed": N_("waiting for the customer"), "approved": N_("approved"), "declined": N_("declined"),
+                 "left_out": N_("left out, not answered")}
 
 
 def prompt_language(turn: Turn, before: list[Msg]) -> None:

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 S = BookingStatus
 PAID = ("completed",)  # payment statuses that count as money received
 ONLINE_METHODS = ("mpesa", "kaspi")
+LEFT_OUT = "left_out"  # extra work never answered when the car was ready: not done
 
 
 class NotAllowed(PermissionError):
@@ -150,17 +151,19 @@ def ready(session: Session, staff_id: int, booking_id: int, now: datetime) -> Mo
     """The car can be picked up; a customer with a balance may pay now from the chat."""
     staff = staff_member(session, staff_id)
     b = job(session, staff, booking_id)
-    if b.status == S.AWAITING_APPROVAL:
-        raise WrongStatus(N_("{code} is waiting for the customer's answer about the extra work."), {"code": b.code})
+    left_out = _leave_out_unanswered(session, b, staff, now) if b.status == S.AWAITING_APPROVAL else []
     path = {S.CONFIRMED: [S.RECEIVED, S.READY], S.RECEIVED: [S.READY], S.IN_PROGRESS: [S.READY]}.get(b.status)
     if path is None:
         raise _wrong(b, "ready")
     event = _step(session, b, path, f"staff:{staff.id}", now)
     total, paid = b.price_minor, paid_minor(session, b.id)
-    texts = [Msg(N_("Your car ({plate}) is ready for pickup. Booking {code}."), {"plate": _plate(session, b), "code": b.code}),
-             Msg(N_("Total {total}, paid {paid}, to pay {balance}."),
+    texts = [Msg(N_("Your car ({plate}) is ready for pickup. Booking {code}."), {"plate": _plate(session, b), "code": b.code})]
+    texts += [Msg(N_("The extra work ({work}) was not done: we did not hear from you in time."), {"work": work})
+              for work in left_out]  # fmt: skip
+    texts += [Msg(N_("Total {total}, paid {paid}, to pay {balance}."),
                  {"total": m.money(total, b.currency), "paid": m.money(paid, b.currency),
                   "balance": m.money(max(total - paid, 0), b.currency)})]  # fmt: skip
+    detail = {"left_out": left_out}
     choices: tuple[Choice, ...] = ()
     methods = [x for x in av.shop_view(session, b.shop_id).spec.payment_methods if x in ONLINE_METHODS]
     if total > paid and methods:
@@ -168,12 +171,25 @@ def ready(session: Session, staff_id: int, booking_id: int, now: datetime) -> Mo
         if offer is not None:  # core/payments sends the "pay now" choices (issue 6)
             _status_notice(session, b, event, texts, now)
             offer(session, b, now)
-            return Moved(b.id, b.code, b.status, total, paid)
+            return Moved(b.id, b.code, b.status, total, paid, detail)
         texts.append(Msg(N_("You can pay now, or at the shop when you collect the car.")))
         labels = {"mpesa": N_("Pay now with M-Pesa"), "kaspi": N_("Pay now with Kaspi")}
         choices = tuple(Choice(f"payagain:{b.id}:{x}", Msg(labels[x])) for x in methods)
     _status_notice(session, b, event, texts, now, choices)
-    return Moved(b.id, b.code, b.status, total, paid)
+    return Moved(b.id, b.code, b.status, total, paid, detail)
+
+
+def _leave_out_unanswered(session: Session, b: Booking, staff: Staff, now: datetime) -> list[str]:
+    """The car is ready while extra work still waits for the customer's answer: it was
+    not approved, so it was not done. Recorded as left out (not as the customer's
+    decline: they never answered), and the job goes on."""
+    items = list(session.scalars(select(BookingItem).where(
+        BookingItem.booking_id == b.id, BookingItem.kind == "extra", BookingItem.status == "proposed")))  # fmt: skip
+    for item in items:
+        item.status, item.decided_at = LEFT_OUT, now
+    works = [item.description for item in items]
+    bookings.move(session, b, S.IN_PROGRESS, f"staff:{staff.id}", now, f"extra work left out, unanswered: {', '.join(works)}"[:500])
+    return works
 
 
 def complete(session: Session, staff_id: int, booking_id: int, now: datetime, cash_paid: bool = False) -> Moved:
@@ -290,6 +306,8 @@ def decide_extra(session: Session, item_id: int, customer_id: int, approve: bool
     b = bookings.locked_booking(session, booking_id, customer_id)
     item = session.get(BookingItem, item_id)
     session.refresh(item)
+    if item.status == LEFT_OUT:
+        raise WrongStatus(N_("That extra work was left out: your car was ready before we heard from you."))
     if item.status != "proposed" or b.status not in (S.AWAITING_APPROVAL, S.IN_PROGRESS):
         raise WrongStatus(N_("You already answered about this work."))
     item.status, item.decided_at = ("approved" if approve else "declined"), now

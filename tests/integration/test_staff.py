@@ -140,7 +140,10 @@ def test_a_job_from_arrival_to_receipt_with_extra_work_approved_and_declined(sto
         discs = uow.session.scalar(select(BookingItem).where(BookingItem.kind == "extra"))
         assert (uow.session.get(Booking, job.id).status, discs.status, discs.decided_at) == ("awaiting_approval", "proposed", None)
     story.say(KIP_TG, "ready", at(24, 10, 25))
-    assert story.last(KIP_TG).startswith("MM-1001 is waiting for the customer's answer about the extra work.")
+    assert story.last(KIP_TG).startswith("The customer has not answered about the extra work on MM-1001 yet. "
+                                         "Mark the car ready and leave that work out?")  # fmt: skip
+    story.answer(KIP_TG, False, at(24, 10, 25))  # they wait for the answer
+    assert story.last(KIP_TG).startswith("OK, nothing was changed.")
 
     story.tap(AMINA, f"extra:yes:{discs.id}", at(24, 10, 30))
     assert story.last(AMINA).startswith("Thank you: the extra work (Front brake discs are worn out) is approved. "
@@ -490,6 +493,33 @@ def test_job_commands_work_in_every_language_and_forgive_typos(story, lang, word
             statuses.append(uow.session.get(Booking, job.id).status)
     assert statuses == ["received", "in_progress", "ready"]
 
+
+
+def test_extra_work_never_answered_is_left_out_when_the_car_is_ready(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["brake-pads", "battery"], at(24, 10), MONDAY_9, plate="KCB 123A")
+    verify_on_telegram(story, KIP_TG, KIPRONO, MONDAY_9)
+    for typed in ("start 1001", "extra", "Front brake discs are worn out", "6500", "skip", "yes"):
+        story.say(KIP_TG, typed, at(24, 10, 20))
+    with story.db.uow() as uow:
+        discs = uow.session.scalar(select(BookingItem).where(BookingItem.kind == "extra"))
+
+    story.say(KIP_TG, "ready 1001", at(24, 16))  # Amina never answered
+    story.answer(KIP_TG, True, at(24, 16))
+
+    assert story.texts(KIP_TG)[-1].startswith("MM-1001 is now: ready for pickup. The customer has been told.\n"
+                                              "Left out, as the customer did not answer: Front brake discs are worn out.")  # fmt: skip
+    ready = next(t for t in story.texts(AMINA)[-2:] if t.startswith("Your car (KCB 123A) is ready for pickup."))
+    assert ready.splitlines()[1:3] == ["The extra work (Front brake discs are worn out) was not done: we did not hear "
+                                       "from you in time.", "Total Ksh16,500, paid Ksh0, to pay Ksh16,500."]  # fmt: skip
+    with story.db.uow() as uow:
+        assert (uow.session.get(Booking, job.id).status, uow.session.get(BookingItem, discs.id).status) == \
+            ("ready", "left_out")  # fmt: skip
+    story.tap(AMINA, f"extra:yes:{discs.id}", at(24, 16, 5))  # too late
+    assert story.last(AMINA).startswith("That extra work was left out: your car was ready before we heard from you.")
+    with story.db.uow() as uow:
+        assert uow.session.get(Booking, job.id).price_minor == 1_650_000
 
 def test_a_photo_of_extra_work_reaches_the_customer(story):
     shop = story.shop_id("mwangaza-motors")
