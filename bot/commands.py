@@ -44,9 +44,8 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
             row = _held_for(session, booking_id, customer.id, ctx.now)
             if row is None:
                 return cmd.Refused(N_("Sorry, that time is no longer held for you."))
-            allowed = policy.ways_to_pay(ctx.view.spec.payment_methods, row.deposit_minor > 0)
-            if isinstance(command, cmd.AcceptOffer) and method not in allowed:
-                method = allowed[0]  # an old or forged button: the way this visit may be paid
+            if isinstance(command, cmd.AcceptOffer):  # the engine's pick, by the same rule (not trusted from a button)
+                method = policy.way_to_take_offer(ctx.view.spec.payment_methods, row.deposit_minor > 0)
             row.payment_method = method
             return _settle(session, ctx, booking_id, method, actor)
         case cmd.DeclineOffer(booking_id) if _held_for(session, booking_id, customer.id, ctx.now) is None:
@@ -131,10 +130,7 @@ def _held_for(session: Session, booking_id: int, customer_id: int, now: datetime
     """The customer's hold, if it is still theirs: what an offer's or a retry's button
     may act on (a stale one must not touch a booking that has moved on)."""
     row = session.get(Booking, booking_id)
-    if row is None or row.customer_id != customer_id or row.status != "held" or \
-            (row.hold_expires_at and row.hold_expires_at <= now):  # fmt: skip
-        return None
-    return row
+    return row if row is not None and row.customer_id == customer_id and payments.hold_live(row, now) else None
 
 
 def _service_ids(row: Booking) -> tuple[int, ...]:

@@ -12,7 +12,6 @@ from bot.flows_booking import (
     _after_hold,
     _refused,
     answer_to,
-    methods,
     phone_first,
     question_choices,
     stale,
@@ -176,7 +175,8 @@ def on_offer(turn: Turn, choice: str) -> None:
     """Waitlist offer buttons: "offer:yes:<booking>" / "offer:no:<booking>"."""
     _, answer, booking_id = choice.split(":", 2)
     if answer == "yes":
-        method = _offer_method(turn, _mine(turn, int(booking_id)))
+        offered = _mine(turn, int(booking_id))  # the offered visit, not the booking the chat may be in
+        method = policy.way_to_take_offer(turn.ctx.shop.payment_methods, bool(offered and offered.deposit_minor))
         if phone_first(turn, method, choice):
             return
         turn.state = "offer"
@@ -184,15 +184,6 @@ def on_offer(turn: Turn, choice: str) -> None:
     else:
         turn.state = "offer"
         turn.do(DeclineOffer(int(booking_id)))
-
-
-def _offer_method(turn: Turn, offered) -> str:
-    """How an accepted offer is paid: at the shop where the shop allows it, else (a
-    deposit due, no tokens left) the shop's first way of paying in advance."""
-    allowed = methods(turn)
-    if offered is not None and offered.deposit_minor:
-        allowed = policy.ways_to_pay(allowed, True)
-    return "cash" if "cash" in allowed else allowed[0]
 
 
 def prompt_offer(turn: Turn, before: list[Msg]) -> None:

@@ -20,11 +20,15 @@ from core.settings import MissingSetting
 log = logging.getLogger(__name__)
 
 
+class UnknownShop(LookupError):
+    """No shop with that slug in this database (a set-up mistake, not worth retrying)."""
+
+
 def _shop(runtime: Runtime, slug: str):
     with runtime.db.uow() as uow:
         shop = uow.session.scalar(select(Shop).where(Shop.slug == slug))
         if shop is None:
-            raise LookupError(f"no shop {slug!r}; load it with `pitstop shop load`")
+            raise UnknownShop(f"no shop {slug!r}; load it with `pitstop shop load`")
         return shop, telegram.bot_for(runtime, shop, uow.session), shop_view(uow.session, shop.id).spec
 
 
@@ -58,7 +62,7 @@ def poll_forever(runtime: Runtime, slug: str, timeout: int = 30) -> None:
     while True:
         try:
             offset = poll_once(runtime, slug, offset, timeout)
-        except (MissingSetting, LookupError, InvalidToken):
+        except (MissingSetting, UnknownShop, InvalidToken):
             raise  # a set-up mistake: trying again changes nothing
         except Exception:
             log.exception("polling failed; trying again in 5 s")

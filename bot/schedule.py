@@ -73,6 +73,13 @@ def reconcile_payments() -> int:
     return result.checked
 
 
+def forget_old_files() -> int:
+    """Files sent in chat are kept 30 days, then dropped."""
+    from core import files
+
+    return files.forget_old(current_runtime().db, current_runtime().now())
+
+
 JOBS = [  # (function, interval in seconds)
     (expire_holds, 60),
     (redrive_outbox, 30),
@@ -80,4 +87,5 @@ JOBS = [  # (function, interval in seconds)
     (send_reminders, 120),
     (send_digests, 300),
     (reconcile_payments, 5),
+    (forget_old_files, 3600),
 ]

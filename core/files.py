@@ -8,12 +8,16 @@ before files were kept here name a path under the var directory, still honoured.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from core.db import Database, session_of
 from core.models import StoredFile
+
+KEEP = timedelta(days=30)  # long past any delivery's last try and Twilio's fetch of the media
 
 
 def keep(session: Session, shop_id: int, path: Path, now: datetime, filename: str | None = None) -> dict:
@@ -38,3 +42,10 @@ def read(session: Session, body: dict, var_dir: Path) -> tuple[bytes, str] | Non
     if not path.is_file() or Path(var_dir).resolve() not in path.parents:
         return None
     return path.read_bytes(), body.get("filename") or path.name
+
+
+def forget_old(db: Database | Session, now: datetime) -> int:
+    """The cron job: drop files older than KEEP (their messages went long ago; a row
+    still naming one is then undeliverable, said so once). Returns how many."""
+    with session_of(db) as s:
+        return s.execute(delete(StoredFile).where(StoredFile.created_at < now - KEEP)).rowcount

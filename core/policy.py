@@ -47,6 +47,14 @@ def ways_to_pay(methods: list[str] | tuple[str, ...], due_in_advance: bool) -> l
     return allowed
 
 
+def way_to_take_offer(methods: list[str] | tuple[str, ...], deposit_due: bool) -> str:
+    """How a waitlist offer the customer takes is paid: at the shop where the visit
+    allows it, else the shop's first way of paying in advance (the offered hold's
+    deposit already counts a customer with no tokens left)."""
+    allowed = ways_to_pay(methods, deposit_due)
+    return "cash" if "cash" in allowed else allowed[0]
+
+
 def must_prepay(tokens: int) -> bool:
     """A customer who spent every token books only with payment in advance."""
     return tokens <= 0

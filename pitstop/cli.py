@@ -24,23 +24,29 @@ class Commands(click.Group):
     that cannot be reached, or one the migrations have not made yet."""
 
     def invoke(self, ctx: click.Context):
-        from sqlalchemy.exc import DBAPIError
+        from sqlalchemy.exc import OperationalError, ProgrammingError
 
         try:
             return super().invoke(ctx)
-        except DBAPIError as exc:
-            raise click.ClickException(_database_problem(exc)) from exc
+        except (OperationalError, ProgrammingError) as exc:
+            problem = _database_problem(exc)
+            if problem is None:
+                raise  # a bug, not a set-up mistake: its traceback is wanted
+            raise click.ClickException(problem) from exc
 
 
-def _database_problem(exc) -> str:
-    settings = load_settings()
-    where = _safe_url(settings.database_url)
+def _database_problem(exc) -> str | None:
+    """A sentence for a database not migrated yet (a missing table) or not usable (an
+    OperationalError: unreachable, refused, locked); None for anything else."""
+    from sqlalchemy.exc import OperationalError
+
+    where = _safe_url(load_settings().database_url)
     detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
     if "no such table" in detail or type(exc.orig).__name__ == "UndefinedTable":
         return f"the database at {where} has no Pitstop tables yet ({detail}): run `pitstop db upgrade` first"
-    if "connect" in detail:
-        return f"the database at {where} cannot be reached ({detail})"
-    return f"the database at {where} failed: {detail}"
+    if isinstance(exc, OperationalError):
+        return f"the database at {where} cannot be used ({detail})"
+    return None
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -142,17 +148,17 @@ def worker(burst: bool) -> None:
     HTTP client and a database connection (about 0.3 s a job; 4 forking workers sent
     4 messages a second). Run more worker processes for more jobs at once."""
     from redis import Redis
-    from rq import SimpleWorker
 
     from bot.delivery import channels
     from core.runtime import build_runtime
+    from pitstop.worker import Worker
 
     settings = _settings()
     if settings.redis_url is None:
         raise click.ClickException(str(MissingSetting("REDIS_URL", "a separate worker process")))
     build_runtime(settings)  # the runtime jobs run against
     channels()  # imports the senders once, not in the first job
-    SimpleWorker(["pitstop"], connection=Redis.from_url(settings.redis_url)).work(burst=burst, logging_level=settings.log_level)
+    Worker(["pitstop"], connection=Redis.from_url(settings.redis_url)).work(burst=burst, logging_level=settings.log_level)
 
 
 @main.command()
@@ -238,12 +244,12 @@ def poll(slug: str, timeout: int) -> None:
     """Receive a shop's Telegram updates by long polling (for a shop without a public URL)."""
     from telegram.error import InvalidToken
 
-    from bot.polling import poll_forever
+    from bot.polling import UnknownShop, poll_forever
     from core.runtime import build_runtime
 
     try:
         poll_forever(build_runtime(_settings()), slug, timeout)
-    except (MissingSetting, LookupError, InvalidToken) as exc:
+    except (MissingSetting, UnknownShop, InvalidToken) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

@@ -310,8 +310,9 @@ def run_demo(out: Path | None = None, lang: str | None = None, shop: str | None 
     for path in world.files:
         click.echo(f"{'Chart:' if str(path).endswith('.png') else 'CSV:':<11} {path}")
     click.echo(f"Database:   {out / 'pitstop.db'}")
-    hint_shop = shop or "mwangaza-motors"
-    click.echo(f"Go on by hand:  pitstop chat --shop {hint_shop} --lang {lang or {'zhaiyk-auto': 'ru'}.get(hint_shop, 'sw')}")
+    hint_shop, hint_lang = next((c[0], c[1]) for c in chapters if c[0] is not None) if lang or shop else \
+        ("mwangaza-motors", "sw")  # a shop and a language it has: the part replayed, or the README's  # fmt: skip
+    click.echo(f"Go on by hand:  pitstop chat --shop {hint_shop} --lang {hint_lang}")
     click.echo(f"  (with DATABASE_URL=sqlite:///{out / 'pitstop.db'} to continue this story's database)")
     return 0
 

@@ -121,30 +121,33 @@ def url(request):
 # -- Redis ----------------------------------------------------------------------------
 
 
-REDIS_TEST_DBS = (13, 14, 15, 11, 10)  # 12 is the benchmarks'
-CLAIM = "pitstop:tests-claim"  # which test session uses this Redis database
+REDIS_TEST_DBS = (13, 14, 11, 10)  # 12 is the benchmarks'
+CLAIMS_DB = 15  # where the claims are kept: never flushed by a test
 
 
 @pytest.fixture(scope="session")
 def redis_base():
     """The Redis URL of a database no other test session on this machine is using: two
     sessions at once (a helper's and yours) would otherwise flush each other's jobs.
-    A database is claimed with a key (kept for the session, gone an hour after a
-    session that died) and given back at the end."""
+    A database is claimed with a key in CLAIMS_DB (gone two hours after a session that
+    died) and given back at the end, if still ours."""
     base = services.redis_url()
     error = services.redis_ok()
     if error:
         _server_missing(f"Redis at {base}", error)
     root = base.rsplit("/", 1)[0] if base.count("/") >= 3 else base
+    claims, mine = redis_lib.Redis.from_url(f"{root}/{CLAIMS_DB}"), f"{os.getpid()}:{uuid.uuid4().hex}"
     for number in REDIS_TEST_DBS:
-        url = f"{root}/{number}"
-        client = redis_lib.Redis.from_url(url)
-        if client.set(CLAIM, os.getpid(), nx=True, ex=3600):
-            yield url, client
-            client.delete(CLAIM)
+        key = f"pitstop:tests-claim:{number}"
+        if claims.set(key, mine, nx=True, ex=7200):
+            client = redis_lib.Redis.from_url(f"{root}/{number}")
+            yield f"{root}/{number}", client
             client.close()
+            if claims.get(key) == mine.encode():
+                claims.delete(key)
+            claims.close()
             return
-        client.close()
+    claims.close()
     pytest.fail(f"every Redis database meant for tests ({REDIS_TEST_DBS}) is claimed by another test session")
 
 
@@ -153,10 +156,8 @@ def redis_url(redis_base):
     """The session's Redis database, flushed before and after the test."""
     url, client = redis_base
     client.flushdb()
-    client.set(CLAIM, os.getpid(), ex=3600)
     yield url
     client.flushdb()
-    client.set(CLAIM, os.getpid(), ex=3600)
 
 
 # -- shops and settings ---------------------------------------------------------------

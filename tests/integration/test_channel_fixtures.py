@@ -3,7 +3,7 @@ long polling and webhook registration talk to the fake Bot API; outside WhatsApp
 24-hour window only the shop's approved template is sent."""
 
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 from urllib.parse import parse_qsl
 
 import pytest
@@ -200,3 +200,20 @@ def test_a_file_made_on_one_machine_is_sent_and_served_from_another(pitstop, tmp
     assert "receipt-MM-7.pdf" in response.headers["Content-Disposition"]
     document = pitstop.telegram.sent_messages(customer)[-1]["file"]
     assert (document["file_name"], document["content"]) == ("receipt-MM-7.pdf", b"%PDF-1.4 made on machine A")
+
+
+def test_files_are_kept_thirty_days(pitstop, tmp_path):
+    from datetime import datetime
+
+    from core import files
+    from core.models import StoredFile
+
+    made, now = tmp_path / "chart.png", datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+    made.write_bytes(b"\x89PNG chart")
+    with pitstop.runtime.db.uow() as uow:
+        kept = files.keep(uow.session, 1, made, now)
+
+    assert files.forget_old(pitstop.runtime.db, now + timedelta(days=29)) == 0
+    assert files.forget_old(pitstop.runtime.db, now + timedelta(days=31)) == 1
+    with pitstop.runtime.db.uow() as uow:
+        assert uow.session.get(StoredFile, kept["file_id"]) is None

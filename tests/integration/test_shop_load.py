@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 import tomllib
+import uuid
 
 import pytest
 from sqlalchemy import select
@@ -136,22 +137,22 @@ def test_a_broken_shop_file_prints_one_line_per_problem_and_exits_non_zero(tmp_p
 def test_set_up_mistakes_are_said_in_a_sentence_not_a_stack_trace(tmp_path, pg_url):
     import psycopg
 
-    base = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    base, name = pg_url.replace("postgresql+psycopg://", "postgresql://"), f"pitstop_unmigrated_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(base, autocommit=True) as conn:  # a database nobody has migrated yet
-        conn.execute("DROP DATABASE IF EXISTS pitstop_unmigrated")
-        conn.execute("CREATE DATABASE pitstop_unmigrated")
+        conn.execute(f"CREATE DATABASE {name}")
     try:
-        unmigrated = run_cli("shop", "load", str(NAIROBI), database_url=base.rsplit("/", 1)[0] + "/pitstop_unmigrated")
+        unmigrated = run_cli("shop", "load", str(NAIROBI), database_url=base.rsplit("/", 1)[0] + f"/{name}")
     finally:
         with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS pitstop_unmigrated")
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
     assert unmigrated.returncode == 1 and "Traceback" not in unmigrated.stderr
     assert unmigrated.stderr.strip().endswith("has no Pitstop tables yet (relation \"shops\" does not exist): "
                                               "run `pitstop db upgrade` first")  # fmt: skip
 
     unreachable = run_cli("db", "upgrade", database_url="postgresql://postgres@127.0.0.1:9/pitstop")
     assert unreachable.returncode == 1 and "Traceback" not in unreachable.stderr
-    assert unreachable.stderr.startswith("Error: the database at postgresql://postgres@127.0.0.1:9/pitstop cannot be reached")
+    assert unreachable.stderr.startswith("Error: the database at postgresql://postgres@127.0.0.1:9/pitstop cannot be used "
+                                         "(connection failed: ")
 
     cyrillic = tmp_path / "atyrau-1251.toml"
     cyrillic.write_bytes(ATYRAU.read_text().encode("cp1251", errors="replace"))
@@ -239,3 +240,21 @@ def test_the_operator_is_told_which_shop_already_has_the_prefix(tmp_path):
         "give each shop its own, so booking codes never repeat"
     ]
     assert result.stdout.splitlines() == ["shop zhaiyk-auto: created"]  # the other files still load
+
+
+def test_polling_retries_a_failed_batch_but_not_a_set_up_mistake(monkeypatch):
+    from bot import polling
+
+    calls = []
+
+    def poll_once(runtime, slug, offset, timeout):
+        calls.append(offset)
+        if len(calls) == 1:
+            raise KeyError("message")  # an odd update or a bug: tried again
+        raise polling.UnknownShop("no shop 'x'")
+
+    monkeypatch.setattr(polling, "poll_once", poll_once)
+    monkeypatch.setattr(polling.time, "sleep", lambda seconds: None)
+    with pytest.raises(polling.UnknownShop):
+        polling.poll_forever(None, "x")
+    assert len(calls) == 2

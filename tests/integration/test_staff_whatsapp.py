@@ -218,3 +218,23 @@ def test_a_mechanics_photo_of_extra_work_with_words_under_it_is_taken_as_the_pho
     assert pitstop._post_signed("/webhooks/whatsapp/mwangaza-motors", params).status_code == 200
 
     assert bodies(pitstop, KIPRONO)[-1].startswith("Photo received.\nAsk the customer to approve")
+
+
+def test_a_photo_sent_while_describing_extra_work_gives_its_words_as_the_description(pitstop):
+    from pitstop.fakes import twilio as fake_twilio
+
+    shop = shop_id(pitstop)
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
+    book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["brake-pads", "battery"],
+         next_start(pitstop, shop, ["brake-pads", "battery"]), utcnow(), channel="whatsapp", name="Kamau",
+         plate="KDA 456B")  # fmt: skip
+    for typed in ("hello", "MM-1001", "1", "anza", "1"):
+        pitstop.whatsapp(KIPRONO, typed, name="Kiprono")
+    assert bodies(pitstop, KIPRONO)[-1].startswith("Extra work on MM-1001 (KDA 456B): what is needed?")
+
+    params = fake_twilio.inbound_text_params(f"whatsapp:{KIPRONO}", "Worn wiper blades", profile_name="Kiprono")
+    params |= {"NumMedia": "1", "MessageType": "image", "MediaContentType0": "image/jpeg",
+               "MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM2/Media/ME2"}  # fmt: skip
+    assert pitstop._post_signed("/webhooks/whatsapp/mwangaza-motors", params).status_code == 200
+
+    assert bodies(pitstop, KIPRONO)[-1].startswith("How much will \"Worn wiper blades\" cost? Type the price, like 2500.")

@@ -390,6 +390,15 @@ def test_an_offer_without_a_deposit_is_taken_at_once_to_be_paid_at_the_shop():
     assert chat.commands[-1] == AcceptOffer(9, "cash") and chat.state == "offer"
 
 
+def test_an_offer_is_paid_by_its_own_visits_rule_not_the_booking_the_chat_is_in():
+    from bot.model import AcceptOffer
+
+    chat = Chat(FakeContext(my_bookings=[held_offer(0)]).with_vehicle()).send(Event("start")).tap("lang:en")
+    chat.tap("m:book").tap("svc:2").tap("done")  # brake pads, with a deposit, in the middle of a booking
+    chat.tap("offer:yes:9")
+    assert chat.commands[-1] == AcceptOffer(9, "cash")  # the offered oil change has none
+
+
 def test_trying_mpesa_again_or_paying_the_balance_asks_for_a_missing_phone_and_back_leaves_it():
     from bot.model import PayBalance, RetryPayment, SavePhone
 
