@@ -97,7 +97,10 @@ class Settings:
 def _instant(text: str | None) -> datetime | None:
     if not text:
         return None
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"PITSTOP_NOW must be a moment like 2026-11-23T07:00:00Z, not {text!r}") from None
     if value.tzinfo is None:
         raise ValueError(f"PITSTOP_NOW needs a timezone, like 2026-11-23T07:00:00Z, not {text!r}")
     return value

@@ -89,3 +89,10 @@ def test_settings_do_not_see_secrets_in_their_repr():
 def test_a_setting_that_would_fail_later_is_refused_by_name_at_start(name, value, says):
     with pytest.raises(ValueError, match=re.escape(says)):
         load_settings(environ={name: value}, dotenv_path=None)
+
+
+def test_a_start_time_that_is_not_a_moment_is_refused_by_name():
+    with pytest.raises(ValueError, match=re.escape("PITSTOP_NOW must be a moment like 2026-11-23T07:00:00Z, not 'garbage'")):
+        load_settings(environ={"PITSTOP_NOW": "garbage"}, dotenv_path=None)
+    with pytest.raises(ValueError, match="PITSTOP_NOW needs a timezone"):
+        load_settings(environ={"PITSTOP_NOW": "2026-11-23T07:00:00"}, dotenv_path=None)
