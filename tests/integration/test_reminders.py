@@ -91,25 +91,25 @@ def test_a_booking_moved_after_its_reminders_is_reminded_of_its_new_time(sqlite_
                                      reminders.reminder_key(visit.id, at(25, 10), 2)}  # fmt: skip
 
 
-def test_a_reminder_sent_under_the_key_of_before_6_december_is_not_sent_again(sqlite_db, nairobi_spec):
-    shop = loaded(sqlite_db, nairobi_spec)
-    visit = book(sqlite_db, shop.id, "100", ["oil-change"], at(24, 10), MONDAY_9)
-    assert reminders.send_due(sqlite_db, at(23, 10, 5)) == 1
-    with sqlite_db.uow() as uow:  # as the code before wrote it
+def reminded_under_the_old_key(db, spec):
+    """Tuesday 10:00's visit, reminded 24 h before under the key of before 6 December."""
+    shop = loaded(db, spec)
+    visit = book(db, shop.id, "100", ["oil-change"], at(24, 10), MONDAY_9)
+    assert reminders.send_due(db, at(23, 10, 5)) == 1
+    with db.uow() as uow:  # as the code before wrote it
         row = uow.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("reminder:%")))
         row.dedupe_key = f"reminder:{visit.id}:24h"
+    return visit
+
+
+def test_a_reminder_sent_under_the_key_of_before_6_december_is_not_sent_again(sqlite_db, nairobi_spec):
+    reminded_under_the_old_key(sqlite_db, nairobi_spec)
 
     assert reminders.send_due(sqlite_db, at(23, 10, 10)) == 0
 
 
-
 def test_but_a_booking_moved_since_that_reminder_is_reminded_of_its_new_time(sqlite_db, nairobi_spec):
-    shop = loaded(sqlite_db, nairobi_spec)
-    visit = book(sqlite_db, shop.id, "100", ["oil-change"], at(24, 10), MONDAY_9)
-    assert reminders.send_due(sqlite_db, at(23, 10, 5)) == 1
-    with sqlite_db.uow() as uow:  # as the code before wrote it
-        row = uow.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("reminder:%")))
-        row.dedupe_key = f"reminder:{visit.id}:24h"
+    visit = reminded_under_the_old_key(sqlite_db, nairobi_spec)
     booking.reschedule(sqlite_db, visit.id, at(26, 10), "customer", at(23, 11))  # to Thursday, after it
 
     assert reminders.send_due(sqlite_db, at(25, 10, 5)) == 1  # 24 h before Thursday 10:00

@@ -200,41 +200,40 @@ def test_extra_work_for_a_customer_booked_by_the_shop_who_never_chatted_is_shown
     assert "Worn wiper blades" in shown and shown.endswith("1. Approve\n2. Decline")
 
 
-def test_a_mechanics_photo_of_extra_work_with_words_under_it_is_taken_as_the_photo(pitstop):
-    from pitstop.fakes import twilio as fake_twilio
-
+def kiprono_at_extra_work(pitstop, *typed: str) -> None:
+    """Kamau's job with Kiprono, who has typed `typed` on it (after the job's card)."""
     shop = shop_id(pitstop)
     pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
     book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["brake-pads", "battery"],
          next_start(pitstop, shop, ["brake-pads", "battery"]), utcnow(), channel="whatsapp", name="Kamau",
          plate="KDA 456B")  # fmt: skip
-    for typed in ("hello", "MM-1001", "1", "anza", "1", "Worn wiper blades", "1,200"):
-        pitstop.whatsapp(KIPRONO, typed, name="Kiprono")
+    for text in ("hello", "MM-1001", "1", *typed):
+        pitstop.whatsapp(KIPRONO, text, name="Kiprono")
+
+
+def photo_from_kiprono(pitstop, words: str, media: str) -> None:
+    """A photo with `words` under it, as Twilio posts it."""
+    from pitstop.fakes import twilio as fake_twilio
+
+    params = fake_twilio.inbound_text_params(f"whatsapp:{KIPRONO}", words, profile_name="Kiprono")
+    params |= {"NumMedia": "1", "MessageType": "image", "MediaContentType0": "image/jpeg",
+               "MediaUrl0": f"https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/{media}"}  # fmt: skip
+    assert pitstop._post_signed("/webhooks/whatsapp/mwangaza-motors", params).status_code == 200
+
+
+def test_a_mechanics_photo_of_extra_work_with_words_under_it_is_taken_as_the_photo(pitstop):
+    kiprono_at_extra_work(pitstop, "anza", "1", "Worn wiper blades", "1,200")
     assert bodies(pitstop, KIPRONO)[-1].startswith("Send a photo of it for the customer, or skip.")
 
-    params = fake_twilio.inbound_text_params(f"whatsapp:{KIPRONO}", "Wipers worn out", profile_name="Kiprono")
-    params |= {"NumMedia": "1", "MessageType": "image", "MediaContentType0": "image/jpeg",
-               "MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"}  # fmt: skip
-    assert pitstop._post_signed("/webhooks/whatsapp/mwangaza-motors", params).status_code == 200
+    photo_from_kiprono(pitstop, "Wipers worn out", "ME1")
 
     assert bodies(pitstop, KIPRONO)[-1].startswith("Photo received.\nAsk the customer to approve")
 
 
 def test_a_photo_sent_while_describing_extra_work_gives_its_words_as_the_description(pitstop):
-    from pitstop.fakes import twilio as fake_twilio
-
-    shop = shop_id(pitstop)
-    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
-    book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["brake-pads", "battery"],
-         next_start(pitstop, shop, ["brake-pads", "battery"]), utcnow(), channel="whatsapp", name="Kamau",
-         plate="KDA 456B")  # fmt: skip
-    for typed in ("hello", "MM-1001", "1", "anza", "1"):
-        pitstop.whatsapp(KIPRONO, typed, name="Kiprono")
+    kiprono_at_extra_work(pitstop, "anza", "1")
     assert bodies(pitstop, KIPRONO)[-1].startswith("Extra work on MM-1001 (KDA 456B): what is needed?")
 
-    params = fake_twilio.inbound_text_params(f"whatsapp:{KIPRONO}", "Worn wiper blades", profile_name="Kiprono")
-    params |= {"NumMedia": "1", "MessageType": "image", "MediaContentType0": "image/jpeg",
-               "MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM2/Media/ME2"}  # fmt: skip
-    assert pitstop._post_signed("/webhooks/whatsapp/mwangaza-motors", params).status_code == 200
+    photo_from_kiprono(pitstop, "Worn wiper blades", "ME2")
 
     assert bodies(pitstop, KIPRONO)[-1].startswith("How much will \"Worn wiper blades\" cost? Type the price, like 2500.")
