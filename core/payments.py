@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from core import availability as av
 from core import messages as m
-from core import notices, outbox, policy
+from core import notices, policy
 from core import slots as engine
 from core.booking import locked_booking, move
 from core.db import Database, defer, session_of
@@ -387,8 +387,8 @@ def _tell_paid(session: Session, view: av.ShopView, booking: Booking, payment: P
     if verdict.refund:
         text = {Verdict.REFUND_SLOT_TAKEN: REFUND_SLOT_TAKEN, Verdict.REFUND_INACTIVE: REFUND_INACTIVE,
                 Verdict.REFUND_OVERPAID: REFUND_OVERPAID}[verdict]  # fmt: skip
-        outbox.tell_customer(session, booking, Reply((Msg(text, {"amount": amount, "code": code}),)),
-                             dedupe_key=f"payment:{payment.id}:settled", now=now)  # fmt: skip
+        notices.status_notice(session, booking, Reply((Msg(text, {"amount": amount, "code": code}),)),
+                              f"payment:{payment.id}:settled", now)  # fmt: skip
         owner_text = {Verdict.REFUND_SLOT_TAKEN: OWNER_REFUND_SLOT_TAKEN,
                       Verdict.REFUND_INACTIVE: OWNER_REFUND_INACTIVE,
                       Verdict.REFUND_OVERPAID: OWNER_REFUND_OVERPAID}[verdict]  # fmt: skip
@@ -403,8 +403,7 @@ def _tell_paid(session: Session, view: av.ShopView, booking: Booking, payment: P
         second = Msg(CONFIRMED, {"code": code, "when": m.when(booking.starts_at, view.spec.timezone)})
     else:
         second = Msg(CREDITED, {"code": code})
-    outbox.tell_customer(session, booking, Reply((first, second)), dedupe_key=f"payment:{payment.id}:settled",
-                         now=now)  # fmt: skip
+    notices.status_notice(session, booking, Reply((first, second)), f"payment:{payment.id}:settled", now)
 
 
 def settle_failed(session: Session, booking: Booking, payment: Payment, now: datetime, *,

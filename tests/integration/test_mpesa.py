@@ -251,6 +251,18 @@ def test_customer_pays_deposit_by_mpesa_and_the_booking_is_confirmed(world, now)
     assert inbox_rows(rt) == [(f"{SUCCESS_ID}:0:{mpesa.digest(SUCCESS)}", "applied: paid NCB9FJNAIT (confirm)")]
 
 
+
+def test_the_payment_result_carries_the_status_template_for_a_customer_gone_quiet(world, now):
+    rt, garage, client = world
+    visit = book(rt, garage, now=now)
+    pid = ask(rt, visit, now=now, amount=100, checkout=SUCCESS_ID)
+
+    post(client, SUCCESS)
+
+    with rt.db.uow() as uow:  # on WhatsApp, past the 24-hour window, only this template can go
+        body = uow.session.scalar(select(OutboxMessage.body).where(OutboxMessage.dedupe_key == f"payment:{pid}:settled"))
+    assert (body["template"], body["variables"]["code"], body["variables"]["status"]) == ("status", visit.code, "confirmed")
+
 def test_a_success_read_by_item_name_whatever_the_order_and_without_balance(world, now):
     rt, garage, client = world
     visit = book(rt, garage, now=now)
