@@ -101,7 +101,10 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
             receipts.send_pdf(session, row, ctx.now, current_runtime().settings.var_dir)
             return cmd.Done("receipt", {"code": row.code})
         case cmd.PayBalance(booking_id, method):
-            started = payments.pay_balance(session, booking_id, method, ctx.now, customer_id=customer.id)
+            try:
+                started = payments.pay_balance(session, booking_id, method, ctx.now, customer_id=customer.id)
+            except payments.AlreadyAsked as exc:
+                return _already_asked(exc)
             if started is None:
                 return cmd.Refused(N_("Nothing is left to pay for that booking."))
             paying = session.get(Payment, started.payment_id)
@@ -121,9 +124,17 @@ def _settle(session: Session, ctx: DbContext, booking_id: int, method: str, acto
     if method == "cash":
         booking.confirm(session, booking_id, actor, ctx.now, "pays at the shop")
         return cmd.Booked(row.id, row.code, row.starts_at, True, 0, 0, method, service_ids=_service_ids(row))
-    payment = payments.start(session, row, method, amount, ctx.now)
+    try:
+        payment = payments.start(session, row, method, amount, ctx.now)
+    except payments.AlreadyAsked as exc:
+        return _already_asked(exc)
     minutes = int((row.hold_expires_at - ctx.now).total_seconds() // 60)
     return cmd.Booked(row.id, row.code, row.starts_at, False, amount, minutes, method, payment.link, _service_ids(row))
+
+
+def _already_asked(exc: payments.AlreadyAsked) -> cmd.Refused:
+    return cmd.Refused(N_("A payment request for {code} is already on its way. Please finish that one first."),
+                       {"code": exc.code})
 
 
 def _held_for(session: Session, booking_id: int, customer_id: int, now: datetime) -> Booking | None:

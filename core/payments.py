@@ -52,6 +52,7 @@ FINAL = frozenset({COMPLETED, FAILED, REFUND_DUE, REFUNDING, REFUNDED})
 
 # Chat payment method -> the provider that takes the money online.
 PROVIDER_OF_METHOD = {"mpesa": "mpesa", "kaspi": "kaspi_qr"}
+ONLINE_PROVIDERS = tuple(PROVIDER_OF_METHOD.values())  # those we ask for money (a prompt, a link)
 # Brand names: the same in every language.
 PROVIDER_NAMES = {"mpesa": "M-Pesa", "kaspi_qr": "Kaspi", "kaspi": "Kaspi", "cash": "cash"}
 METHOD_LABELS = {"mpesa": N_("M-Pesa"), "kaspi": N_("Kaspi"), "cash": N_("Pay at the shop")}
@@ -132,6 +133,15 @@ class Started:
     link: str | None = None  # Kaspi: the link arrives with the job, through the outbox
 
 
+class AlreadyAsked(Exception):
+    """A request for this booking's money is still open (a second tap on "Pay now" or
+    "Try again"): a second prompt could take the money twice."""
+
+    def __init__(self, code: str):
+        super().__init__(f"a payment for {code} is still open")
+        self.code = code
+
+
 def start(session: Session, booking: Booking, method: str, amount_minor: int, now: datetime,
           purpose: str | None = None) -> Started:  # fmt: skip
     """Record a pending payment for the booking and queue the request to the provider.
@@ -142,6 +152,10 @@ def start(session: Session, booking: Booking, method: str, amount_minor: int, no
     provider = PROVIDER_OF_METHOD.get(method)
     if provider is None:
         raise ValueError(f"{method!r} is not an online payment method")
+    session.execute(select(Booking.id).where(Booking.id == booking.id).with_for_update())  # two taps take turns
+    if session.scalar(select(Payment.id).where(Payment.booking_id == booking.id, Payment.status == PENDING,
+                                               Payment.provider.in_(ONLINE_PROVIDERS)).limit(1)):  # fmt: skip
+        raise AlreadyAsked(booking.code)
     if provider == "mpesa":
         amount_minor = -(-amount_minor // 100) * 100  # M-Pesa takes whole shillings only
     if purpose is None:

@@ -263,6 +263,18 @@ def test_the_payment_result_carries_the_status_template_for_a_customer_gone_quie
         body = uow.session.scalar(select(OutboxMessage.body).where(OutboxMessage.dedupe_key == f"payment:{pid}:settled"))
     assert (body["template"], body["variables"]["code"], body["variables"]["status"]) == ("status", visit.code, "confirmed")
 
+
+def test_a_second_request_while_the_first_prompt_is_open_is_refused(world, now):
+    rt, garage, client = world
+    visit = book(rt, garage, now=now)
+    ask(rt, visit, now=now)  # the prompt is on the customer's phone
+
+    with pytest.raises(payments.AlreadyAsked):  # "Pay now" or "Try again" tapped again
+        ask(rt, visit, now=now, purpose="balance")
+
+    with rt.db.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Payment)) == 1
+
 def test_a_success_read_by_item_name_whatever_the_order_and_without_balance(world, now):
     rt, garage, client = world
     visit = book(rt, garage, now=now)
@@ -594,12 +606,12 @@ def test_money_for_a_cancelled_booking_is_refund_due(world, now):
 def test_a_second_payment_counts_towards_the_balance_and_one_too_many_is_refund_due(world, now):
     rt, garage, client = world
     visit = book(rt, garage, now=now, service="brake-pads")  # KES 4,500, deposit 1,000
-    first = ask(rt, visit, now=now, checkout="ws_CO_A")
-    second = ask(rt, visit, now=now, amount=350000, checkout="ws_CO_B")
-    third = ask(rt, visit, now=now, amount=100000, checkout="ws_CO_C")
+    paid = []  # one prompt at a time (a second while one is open is refused)
     for checkout, amount, receipt in (("ws_CO_A", 1000, "RCPT00000A"), ("ws_CO_B", 3500, "RCPT00000B"),
                                       ("ws_CO_C", 1000, "RCPT00000C")):  # fmt: skip
+        paid.append(ask(rt, visit, now=now, amount=amount * 100 if paid else None, checkout=checkout))
         post(client, callback_body(checkout, "1-1-1", 0, amount=amount, receipt=receipt))
+    first, second, third = paid
 
     assert [payment(rt, p).status for p in (first, second, third)] == ["completed", "completed", "refund_due"]
     assert [t.ids[1] if len(t.ids) > 1 else t.ids[0] for t in told(rt, visit.address)] == [
