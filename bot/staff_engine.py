@@ -73,12 +73,7 @@ BUTTONS = {  # which actions a job's card offers, by status
     "awaiting_approval": ("extra", "ready"),
     "ready": ("done",),
 }
-STATUS_NAMES = {
-    "held": N_("waiting for payment"), "confirmed": N_("confirmed"), "received": N_("car received"),
-    "in_progress": N_("in progress"), "awaiting_approval": N_("waiting for the customer's approval"),
-    "ready": N_("ready for pickup"), "needs_reschedule": N_("needs a new time"), "completed": N_("completed"),
-    "cancelled": N_("cancelled"), "no_show": N_("no-show"), "expired": N_("expired"),
-}  # fmt: skip
+STATUS_NAMES = notices.STAFF_STATUS_NAMES
 YES = ["yes", "ndio", "да", "иә", "ok"]
 NO = ["no", "hapana", "нет", "жоқ"]
 
@@ -285,13 +280,11 @@ def _command(turn: Turn, p: words.Parsed) -> None:
         else:
             turn.do(ResetTokens(" ".join(args)))
     elif name == "export":
-        first, rest = words.parse_day(p.args, ctx.today(), turn.lang, past=True)
-        last, _ = words.parse_day(rest, ctx.today(), turn.lang, past=True)
-        if first is None:
+        span = words.parse_span(p.args, ctx.today(), turn.lang)
+        if span is None:
             turn.ask("home", Msg(N_("Which days? Write it like this: /export 2026-11-01 2026-11-30")))
         else:
-            last = last or first
-            turn.do(Export(min(first, last), max(first, last)))
+            turn.do(Export(*span))
     elif name == "help":
         turn.ask("home", *help_texts(turn))
     elif name == "menu":
@@ -315,8 +308,9 @@ def _action(turn: Turn, action: str, number: str | None) -> None:
         _act_on(turn, action, current)
         return
     fits = [j for j in ctx.jobs() if j.status in ALLOWED[action] and _mine(turn, j)]
-    if len(fits) == 1:
-        _act_on(turn, action, fits[0])
+    if len(fits) == 1:  # a guess: shown, not done ("nimefika", I have arrived, must not tell a customer their car is in)
+        turn.data["job"] = fits[0].id
+        turn.ask("job", Msg(N_("Is it this job? Tap what to do.")))
     elif not fits:
         turn.ask("jobs", Msg(N_("None of your jobs today can be marked \"{action}\" now."),
                              {"action": m.message(Msg(ACTION_LABELS[action]))}))  # fmt: skip

@@ -162,6 +162,10 @@ def parse(text: str) -> Parsed | None:
     return Parsed(name, tuple(args), code, slash)
 
 
+MAX_YEARS_AWAY = 5
+_YEAR = re.compile(r"\d{4}|\d[./-]\d{1,2}[./-]\d{2}\b")  # a year typed: "2026-12-24", "24.12.26"
+
+
 def parse_day(args: list[str] | tuple[str, ...], today: date, lang: str,
               past: bool = False) -> tuple[date | None, list[str]]:  # fmt: skip
     """A day at the start of the arguments ("2026-12-24", "24.12", "tomorrow", "24 dec"),
@@ -175,10 +179,35 @@ def parse_day(args: list[str] | tuple[str, ...], today: date, lang: str,
         found = parse_when(typed, today, lang)
         if found is not None and found.day is not None and found.time is None:
             day = found.day
-            if past and (day - today).days > 31 and not re.search(r"\d{4}|\d[./-]\d{1,2}[./-]\d{2}\b", typed):
-                day = day.replace(year=day.year - 1) if not (day.month == 2 and day.day == 29) else day
+            if abs(day.year - today.year) > MAX_YEARS_AWAY:
+                return None, args  # "31.12.9999": not a day the shop will see
+            if past and (day - today).days > 31 and not _YEAR.search(typed):
+                day = _year_before(day)
             return day, args[k:]
     return None, args
+
+
+def parse_span(args: list[str] | tuple[str, ...], today: date, lang: str) -> tuple[date, date] | None:
+    """The first and last day of an export ("1.12 31.12", "2026-11-01 2026-11-30", one
+    day alone). Days typed without their year are this year's, read together as one
+    span: an end before the start ("1.12 31.1" in January) puts the start a year back."""
+    first, rest = parse_day(args, today, lang)
+    if first is None:
+        return None
+    last = parse_day(rest, today, lang)[0] or first
+    if not _YEAR.search(" ".join(args)):
+        first, last = _this_year(first, today), _this_year(last, today)
+        if last < first:
+            first = _year_before(first)
+    return first, last
+
+
+def _this_year(day: date, today: date) -> date:
+    return day if day.year == today.year else _year_before(day) if day.year > today.year else day
+
+
+def _year_before(day: date) -> date:
+    return day.replace(year=day.year - 1) if not (day.month == 2 and day.day == 29) else day - timedelta(days=365)
 
 
 def parse_qty(token: str) -> int | None:

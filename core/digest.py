@@ -336,7 +336,7 @@ def texts(f: Figures) -> list[Msg]:
     at_noon = datetime.combine(f.day, time(12), ZoneInfo(f.timezone))
     out = [Msg(N_("Daily digest of {shop} for {day}"), {"shop": f.shop, "day": m.day(at_noon, f.timezone)})]
     if f.bookings:
-        parts = [m.message(Msg(N_("{status}: {n}"), {"status": m.message(Msg(notices.STATUS_NAMES.get(s, s))), "n": n}))
+        parts = [m.message(Msg(N_("{status}: {n}"), {"status": m.message(Msg(notices.STAFF_STATUS_NAMES.get(s, s))), "n": n}))
                  for s, n in f.by_status.items()]  # fmt: skip
         out.append(Msg(N_("Bookings today: {n} ({detail})"), {"n": f.bookings, "detail": m.join(parts)}))
     else:

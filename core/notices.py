@@ -41,6 +41,8 @@ STATUS_NAMES = {
     "no_show": N_("no-show"),
     "expired": N_("expired"),
 }
+# The same for the shop's people, who are not the ones asked to approve.
+STAFF_STATUS_NAMES = STATUS_NAMES | {"awaiting_approval": N_("waiting for the customer's approval")}
 
 # Words a customer may type instead of a choice's number or label (folded by the matcher).
 YES_ALIASES = ["yes", "ok", "approve", "agree", "ndio", "ndiyo", "sawa", "да", "согласен", "иә", "ия", "👍"]

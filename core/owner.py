@@ -151,7 +151,7 @@ def today_texts(session: Session, shop_id: int, now: datetime) -> list[Msg]:
     for b in rows:
         out.append(Msg(N_("{time} {code} {services}: {status} ({mechanic})"), {
             "time": m.clock(b.starts_at, tz), "code": b.code, "services": m.join(_service_names(session, b)),
-            "status": m.message(Msg(notices.STATUS_NAMES.get(b.status, b.status))),
+            "status": m.message(Msg(notices.STAFF_STATUS_NAMES.get(b.status, b.status))),
             "mechanic": names.get(b.mechanic_id, "-").split()[0]}))  # fmt: skip
     return out
 

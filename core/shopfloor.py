@@ -238,7 +238,7 @@ def no_show(session: Session, staff_id: int, booking_id: int, now: datetime) -> 
 
 def _wrong(b: Booking, action: str) -> WrongStatus:
     return WrongStatus(N_("{code} is {status} now, so that cannot be done."),
-                       {"code": b.code, "status": m.message(Msg(notices.STATUS_NAMES.get(b.status, b.status)))})  # fmt: skip
+                       {"code": b.code, "status": m.message(Msg(notices.STAFF_STATUS_NAMES.get(b.status, b.status)))})  # fmt: skip
 
 
 # -- extra work ---------------------------------------------------------------------------

@@ -249,3 +249,11 @@ def test_pitstop_digest_prints_the_digest_and_writes_the_chart_and_csv(sqlite_ur
 def test_the_chart_is_drawn_in_every_language(tmp_path, lang):
     path = digest.write_chart(digest.compute(rows()), lang, tmp_path / f"chart-{lang}.png")
     assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 10_000
+
+
+def test_the_owner_reads_extra_work_as_waiting_for_the_customer_not_for_them():
+    base = rows()
+    waiting = dataclasses.replace(base.bookings[4], status="awaiting_approval")  # MM-1005, today
+    f = digest.compute(dataclasses.replace(base, bookings=base.bookings[:4] + (waiting,) + base.bookings[5:]))
+    text = render(digest.texts(f)[1], "en")
+    assert "waiting for the customer's approval: 1" in text and "your approval" not in text

@@ -124,6 +124,21 @@ def test_owner_commands_become_commands_for_the_owner_and_denials_for_a_mechanic
         assert Talk(Ctx()).type(text).commands == [Denied(text.split()[0].lstrip("/"))], text
 
 
+
+@pytest.mark.parametrize("typed, first, last", [
+    ("/export 1.12 31.12", date(2026, 12, 1), date(2026, 12, 31)),  # this year's December, though ahead
+    ("/export 1.11 30.11", date(2026, 11, 1), date(2026, 11, 30)),
+    ("/export 1.12 31.1", date(2025, 12, 1), date(2026, 1, 31)),  # an end before the start: the start a year back
+])
+def test_an_exports_two_days_without_a_year_are_one_span_of_this_year(typed, first, last):
+    assert Talk(Ctx(role="owner")).type(typed).commands == [Export(first, last)]
+
+
+@pytest.mark.parametrize("typed", ["/digest 31.12.9999", "/export 1.1.9999 31.12.9999", "/close 31.12.9999"])
+def test_a_day_years_away_is_asked_for_again_not_a_crash(typed):
+    talk = Talk(Ctx(role="owner")).type(typed)
+    assert talk.commands == [] and talk.text.startswith(("Which day", "Which days"))
+
 def test_extra_work_is_described_priced_and_confirmed_before_it_is_sent():
     talk = Talk(Ctx())
     assert talk.type("extra 1001").text.startswith("Extra work on MM-1001 (KCB 123A): what is needed?")
@@ -143,7 +158,16 @@ def test_done_with_money_owed_asks_whether_it_was_paid():
     assert talk.type("done 1001").text.startswith("MM-1001: the customer owes Ksh3,500. Did they pay it at the shop?")
     assert talk.type("2").commands == [Complete(1, False)]
     talk = Talk(Ctx(mine=[job(status="ready", paid=450_000)]))
-    assert talk.type("done").commands == [Complete(1, False)]  # nothing owed: no question
+    assert talk.type("done").text.startswith("Is it this job? Tap what to do.")  # without its number: shown first
+    assert talk.type("done").commands == [Complete(1, False)]  # the job on the screen; nothing owed: no question
+
+
+@pytest.mark.parametrize("typed", ["nimefika kazini", "Келдім", "приехал"])
+def test_saying_i_have_arrived_shows_the_only_job_and_tells_no_customer(typed):
+    talk = Talk(Ctx(mine=[job(status="confirmed")]))
+    talk.type(typed)
+    assert talk.commands == [] and talk.text.startswith("Is it this job? Tap what to do.")
+    assert "st:a:received:1" in talk.choices
 
 
 @pytest.mark.parametrize("typed", ["sawa", "конечно", "ага", "yep", "👍"])
