@@ -365,6 +365,10 @@ def off_shift(session: Session, staff_id: int, now: datetime) -> ShiftChange:
                                   "The time stays the same."),
                                {"code": b.code, "when": m.when(b.starts_at, tz), "mechanic": notices.first_name(colleague.name)}),))  # fmt: skip
             notices.notify_customer(session, b, reply, f"reassigned:{event_id}", now, "status", variables)
+            handed = Reply((Msg(N_("{name} went off shift: {code} on {when} ({vehicle}) is now your job."),
+                                {"name": notices.first_name(staff.name), "code": b.code, "when": m.when(b.starts_at, tz),
+                                 "vehicle": _plate(session, b)}),), (Choice(f"st:job:{b.id}", Msg(N_("Open the job"))),))  # fmt: skip
+            notices.tell_staff(session, colleague, handed, f"handed-on:{event_id}", now)
             moved.append(b.code)
         elif b.status == S.CANCELLED:  # an unpaid hold, let go (the customer only is told)
             reply = Reply((Msg(N_("Sorry, the time you were holding for {code} on {when} is no longer available: "

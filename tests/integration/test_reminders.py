@@ -91,6 +91,18 @@ def test_a_booking_moved_after_its_reminders_is_reminded_of_its_new_time(sqlite_
                                      reminders.reminder_key(visit.id, at(25, 10), 2)}  # fmt: skip
 
 
+
+def test_no_see_you_then_for_a_day_the_owner_closed_since(db, nairobi_spec):
+    from core import owner
+
+    shop = loaded(db, nairobi_spec)
+    book(db, shop.id, "100", ["oil-change"], at(25, 10), MONDAY_9)
+    with db.uow() as uow:  # /close 25.11 power cut (the owner is told to contact that customer)
+        owner.set_day(uow.session, shop.id, at(25, 10).date(), closed=True, reason="power cut")
+
+    assert reminders.send_due(db, at(24, 10, 5)) == 0
+    assert _keys(db) == {}
+
 def reminded_under_the_old_key(db, spec):
     """Tuesday 10:00's visit, reminded 24 h before under the key of before 6 December."""
     shop = loaded(db, spec)

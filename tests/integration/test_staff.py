@@ -249,6 +249,7 @@ def test_going_off_shift_hands_jobs_to_colleagues_or_asks_for_a_new_time(story):
         uow.session.get(Booking, battery.id).mechanic_id = achieng
     verify_on_telegram(story, ACH_TG, ACHIENG, MONDAY_9)
     verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    verify_on_telegram(story, KIP_TG, KIPRONO, MONDAY_9)
     story.say(ACH_TG, "off shift", at(24, 12))
     # Achieng reads Swahili (the shop file says so)
     assert story.last(ACH_TG).startswith(said("sw", "Go off shift now? Your upcoming jobs go to free colleagues, "
@@ -258,6 +259,8 @@ def test_going_off_shift_hands_jobs_to_colleagues_or_asks_for_a_new_time(story):
     assert said("sw", "Need a new time (customers and the owner were told): {codes}.", codes="MM-1001") in story.last(ACH_TG)
     assert story.last(BRIAN) == ("A change to your booking MM-1002 on Tue 24 Nov, 15:00: Kiprono will work on your car. "
                                  "The time stays the same.")  # fmt: skip
+    assert story.last(KIP_TG) == "Achieng went off shift: MM-1002 on Tue 24 Nov, 15:00 (KC0002A) is now your job."
+    assert story.buttons(KIP_TG) == [("Open the job", f"st:job:{battery.id}")]
     assert story.last(AMINA).startswith("Sorry, the mechanic for your booking MM-1001 on Tue 24 Nov, 14:00 is not "
                                         "available, and nobody else is free then.")  # fmt: skip
     assert story.buttons(AMINA) == [("Choose a new time", f"rm:move:{alignment.id}"),
