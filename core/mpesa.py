@@ -303,6 +303,7 @@ class Mismatch:
 class AlreadyFinal:
     status: str
     contradiction: bool  # money reported for a payment already failed: a person must look
+    receipt: str | None = None  # a success's receipt (the query may have settled it without one)
 
 
 Decision = Paid | Failed | StillPending | Mismatch | AlreadyFinal
@@ -320,7 +321,8 @@ def decide(expected: Expected, cb: StkCallback) -> Decision:
         if cb.amount_minor != expected.amount_minor:
             return Mismatch("amount", cb.amount_minor)
     if expected.status != pay.PENDING:
-        return AlreadyFinal(expected.status, outcome == Outcome.PAID and expected.status == pay.FAILED)
+        paid = outcome == Outcome.PAID
+        return AlreadyFinal(expected.status, paid and expected.status == pay.FAILED, cb.receipt if paid else None)
     if outcome == Outcome.PAID:
         return Paid(cb.receipt, expected.amount_minor)
     if outcome == Outcome.FAILED:
@@ -672,6 +674,12 @@ def apply_callback(db: Database | Session, inbox_id: int, cb: StkCallback, now: 
         return outcome
 
 
+def _receipt_used(s: Session, receipt: str, payment_id: int) -> int | None:
+    """Another payment that already carries this receipt (one payment per receipt)."""
+    return s.scalar(select(Payment.id).where(Payment.provider == "mpesa", Payment.receipt == receipt,
+                                             Payment.id != payment_id))  # fmt: skip
+
+
 def _apply(s: Session, row: InboxUpdate, cb: StkCallback, now: datetime, hint: int | None) -> str:
     found = s.scalar(select(Payment.id).where(Payment.provider == "mpesa",
                                               Payment.provider_ref == cb.checkout_request_id))  # fmt: skip
@@ -706,10 +714,13 @@ def _apply(s: Session, row: InboxUpdate, cb: StkCallback, now: datetime, hint: i
     if isinstance(decision, AlreadyFinal):
         if decision.contradiction:
             pay.report_contradiction(s, booking, p, p.amount_minor, cb.receipt, key=f"{key}:contradiction", now=now)
+        elif decision.receipt and p.receipt is None and p.status in (pay.COMPLETED, pay.REFUND_DUE) \
+                and _receipt_used(s, decision.receipt, p.id) is None:  # fmt: skip
+            p.receipt, p.updated_at = decision.receipt, now  # the query settled it first, without one
+            return f"applied: receipt {decision.receipt} recorded"
         return f"ignored: payment already {decision.status}"
     if isinstance(decision, Paid):  # (the raw body is in the inbox, row `row.id`)
-        used = s.scalar(select(Payment.id).where(Payment.provider == "mpesa", Payment.receipt == decision.receipt,
-                                                 Payment.id != p.id))  # fmt: skip
+        used = _receipt_used(s, decision.receipt, p.id)
         if used is not None:
             pay.report_refused(s, booking, "mpesa", Msg(pay.REASON_RECEIPT_USED, {"receipt": decision.receipt}),
                                key=f"{key}:refused", now=now)  # fmt: skip

@@ -780,6 +780,23 @@ def test_the_query_confirms_a_payment_whose_callback_never_comes(live, now):
     assert sink.requests() == []
 
 
+
+def test_a_callback_late_after_the_query_still_gives_the_receipt(live, now):
+    rt, garage, client, fake, _ = live
+    visit = book(rt, garage, now=now, phone="+254712340000")  # FakeDaraja: pays, does not call back
+    pid = ask(rt, visit, now=now)
+    ref = payment(rt, pid).provider_ref
+    fake.resolve_now(ref)
+    payments.reconcile_payments(utcnow() + mpesa.QUERY_AFTER)  # the query settles it, with no receipt
+    receipt = fake.push(ref)["receipt"]
+
+    post(client, callback_body(ref, "1-1-1", 0, amount=3500, receipt=receipt))  # Safaricom's callback, late
+
+    p = payment(rt, pid)
+    assert (p.status, p.receipt) == ("completed", receipt)  # the owner can find it in the statement
+    assert inbox_rows(rt)[-1][1] == f"applied: receipt {receipt} recorded"
+    assert [t.ids[0] for t in told(rt, visit.address)] == [payments.PAID]  # told once, nothing else changed
+
 def test_a_1037_callback_then_the_query_finds_the_money(live, now):
     rt, garage, client, fake, _ = live
     visit = book(rt, garage, now=now, phone="+254712340000")  # paid, but no callback from the fake
