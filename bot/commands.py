@@ -46,8 +46,10 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
                 return cmd.Refused(N_("Sorry, that time is no longer held for you."))
             if isinstance(command, cmd.AcceptOffer):  # the engine's pick, by the same rule (not trusted from a button)
                 method = policy.way_to_take_offer(ctx.view.spec.payment_methods, row.deposit_minor > 0)
-            row.payment_method = method
-            return _settle(session, ctx, booking_id, method, actor)
+            settled = _settle(session, ctx, booking_id, method, actor)
+            if isinstance(settled, cmd.Booked):
+                row.payment_method = method  # a refused try leaves the booking as it was
+            return settled
         case cmd.DeclineOffer(booking_id) if _held_for(session, booking_id, customer.id, ctx.now) is None:
             return cmd.Refused(N_("That offer is no longer open."))
         case cmd.DeclineOffer(booking_id) | cmd.Cancel(booking_id):

@@ -303,7 +303,8 @@ def _action(turn: Turn, action: str, number: str | None) -> None:
     if number:
         _act_on(turn, action, ctx.find_job(number), number)
         return
-    current = ctx.job(turn.data["job"]) if turn.data.get("job") and turn.state in ("job", "confirm") else None
+    on_screen = turn.data.get("job") and turn.state in ("job", "confirm") and not _idle(turn)  # not one left hours ago
+    current = ctx.job(turn.data["job"]) if on_screen else None
     if current is not None:
         _act_on(turn, action, current)
         return

@@ -190,7 +190,8 @@ def parse_day(args: list[str] | tuple[str, ...], today: date, lang: str,
 def parse_span(args: list[str] | tuple[str, ...], today: date, lang: str) -> tuple[date, date] | None:
     """The first and last day of an export ("1.12 31.12", "2026-11-01 2026-11-30", one
     day alone). Days typed without their year are this year's, read together as one
-    span: an end before the start ("1.12 31.1" in January) puts the start a year back."""
+    span: an end before the start ("1.12 31.1" in January) puts the start a year back,
+    and a span starting more than a month ahead ("1.12 31.12" in January) is last year's."""
     first, rest = parse_day(args, today, lang)
     if first is None:
         return None
@@ -199,6 +200,8 @@ def parse_span(args: list[str] | tuple[str, ...], today: date, lang: str) -> tup
         first, last = _this_year(first, today), _this_year(last, today)
         if last < first:
             first = _year_before(first)
+        if (first - today).days > 31:
+            first, last = _year_before(first), _year_before(last)
     return first, last
 
 

@@ -230,7 +230,7 @@ def reconcile_payments(now: datetime | None = None, limit: int = 200) -> Reconci
     with db.uow() as uow:
         due = list(uow.session.scalars(
             select(Payment.id).where(Payment.status == PENDING, Payment.next_check_at <= now,
-                                     Payment.provider.in_(tuple(PROVIDER_OF_METHOD.values())))
+                                     Payment.provider.in_(ONLINE_PROVIDERS))
             .order_by(Payment.next_check_at).limit(limit)))  # fmt: skip
         stale = list(uow.session.scalars(
             select(InboxUpdate.id).where(InboxUpdate.source == mpesa.SOURCE,

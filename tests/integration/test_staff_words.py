@@ -134,6 +134,26 @@ def test_an_exports_two_days_without_a_year_are_one_span_of_this_year(typed, fir
     assert Talk(Ctx(role="owner")).type(typed).commands == [Export(first, last)]
 
 
+
+def test_in_january_last_decembers_days_are_last_years():
+    from bot.staff_words import parse_span
+
+    january = date(2027, 1, 10)
+    assert parse_span(["1.12", "31.12"], january, "en") == (date(2026, 12, 1), date(2026, 12, 31))
+    assert parse_span(["1.12"], january, "en") == (date(2026, 12, 1), date(2026, 12, 1))
+    assert parse_span(["1.1", "10.1"], january, "en") == (date(2027, 1, 1), date(2027, 1, 10))
+
+
+def test_a_job_card_left_on_the_screen_an_hour_ago_is_not_acted_on_by_a_word_alone():
+    from datetime import timedelta
+
+    ctx = Ctx(mine=[job(status="confirmed")])
+    talk = Talk(ctx)
+    talk.type("1001")  # the card of MM-1001
+    ctx.now += timedelta(minutes=45)
+    talk.type("nimefika kazini")  # "I have arrived at work", the next morning or an hour later
+    assert talk.commands == [] and talk.text.startswith("Is it this job? Tap what to do.")
+
 @pytest.mark.parametrize("typed", ["/digest 31.12.9999", "/export 1.1.9999 31.12.9999", "/close 31.12.9999"])
 def test_a_day_years_away_is_asked_for_again_not_a_crash(typed):
     talk = Talk(Ctx(role="owner")).type(typed)
