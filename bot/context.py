@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from bot.model import BookingView, CustomerInfo, HistoryLine, ServiceView, ShopInfo, VehicleView
 from core import availability as av
-from core import policy, slots
-from core.lifecycle import BookingStatus
+from core import booking, policy
+from core.lifecycle import BookingStatus, status_now
 from core.models import Booking, BookingItem, Customer, Service, Vehicle
 
 UPCOMING = ("held", "confirmed", "received", "in_progress", "awaiting_approval", "ready", "needs_reschedule")
@@ -33,9 +33,8 @@ class DbContext:
                          for v in self.session.scalars(select(Vehicle).where(Vehicle.customer_id == c.id)
                                                         .order_by(Vehicle.id)))  # fmt: skip
         language = c.language if c.language in self.shop.languages else None
-        tokens = policy.tokens_this_month(policy.Tokens(c.tokens, c.tokens_reset_on), self.today(),
-                                          self.view.spec.cancellation.tokens)  # as of today: a new month refills them
-        return CustomerInfo(c.id, c.name, c.phone, language, tokens.count, vehicles)
+        tokens = booking.tokens_now(c, self.now, self.view).count  # as of today: a new month refills them
+        return CustomerInfo(c.id, c.name, c.phone, language, tokens, vehicles)
 
     def refresh(self) -> None:
         """Forget what was read of the customer (a command may have changed it)."""
@@ -55,13 +54,13 @@ class DbContext:
         return [s.start for s in av.free_slots(self.session, self.view.shop_id, list(service_ids), day, day, self.now)]
 
     def is_open(self, day: date) -> bool:
-        return slots.is_open(av.calendar(self.session, self.view, day, day), day)
+        return av.is_open(self.session, self.view, day)
 
     def bookings(self) -> list[BookingView]:
         rows = self.session.scalars(select(Booking).where(
             Booking.customer_id == self._customer.id, Booking.status.in_(UPCOMING),
             Booking.ends_at > self.now).order_by(Booking.starts_at))  # fmt: skip
-        return [self._view(b) for b in rows if not _lapsed(b, self.now)]
+        return [self._view(b) for b in rows if status_now(b.status, b.hold_expires_at, self.now) != BookingStatus.EXPIRED]
 
     def _view(self, b: Booking) -> BookingView:
         items = [i for i in b.items if i.kind == "service" or i.status == "approved"]
@@ -82,10 +81,6 @@ class DbContext:
             Booking.vehicle_id == vehicle_id, Booking.customer_id == self._customer.id,
             Booking.status == BookingStatus.COMPLETED).order_by(Booking.starts_at.desc()).limit(10))  # fmt: skip
         return [HistoryLine(b.starts_at, b.code, self._view(b).service_names) for b in rows]
-
-
-def _lapsed(booking: Booking, now: datetime) -> bool:
-    return booking.status == "held" and booking.hold_expires_at is not None and booking.hold_expires_at <= now
 
 
 def shop_info(view: av.ShopView) -> ShopInfo:

@@ -93,7 +93,7 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
             turn.ask("menu", Msg(N_("Welcome back! We left off a while ago, so let's start again.")))
             return turn.done()
         turn.state = "menu"  # a notification's answer works however long ago it came
-        _global_choice(notice)(turn, notice)
+        follow_choice(turn, notice)
         return turn.done()
     first_contact = turn.state == "start" and "offered" not in turn.data
     if first_contact or event.kind == "start" or (event.kind == "text" and understand.looks_like(event.text, "menu")):

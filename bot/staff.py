@@ -158,8 +158,6 @@ def _gatekeeper(session: Session, shop_id: int, inbound, event: Event, now: date
         return answer(*_not_staff(spec.name))
     if kind != "text":
         return False
-    if event.text.lstrip().startswith("/") and any(understand.looks_like(event.text, w) for w in CUSTOMER_COMMANDS):
-        return False  # /start, /menu, /stop...: a customer's own commands, however like a staff one
     parsed = staff_words.parse(event.text)
     if parsed is None:
         return False
@@ -172,10 +170,16 @@ def _gatekeeper(session: Session, shop_id: int, inbound, event: Event, now: date
         refused("staff verification", "the WhatsApp number is not on the staff list")
         return answer(Msg(N_("This number is not on the staff list of {shop}. Ask the owner to add you."),
                           {"shop": spec.name}))  # fmt: skip
-    if parsed.slash and parsed.name not in SHARED:
+    if parsed.slash and parsed.name not in SHARED and not _customer_command(event.text):
         refused(f"staff command /{parsed.name}", "not verified staff of this shop")
         return answer(*_not_staff(spec.name))
     return False
+
+
+def _customer_command(text: str) -> bool:
+    """/start, /menu, /stop...: a customer's own commands, however like a staff one (read
+    only before a refusal, not for every message)."""
+    return any(understand.looks_like(text, w) for w in CUSTOMER_COMMANDS)
 
 
 def _not_staff(shop: str) -> list[Msg]:

@@ -47,16 +47,19 @@ def parse(form: dict[str, str]) -> Inbound | None:
     body = form.get("Body", "")
     if body.strip():
         return Inbound("whatsapp", sid, sender, Event.typed(body), **base)
-    if (form.get("NumMedia") or "0") != "0":
+    if _media_count(form):
         return Inbound("whatsapp", sid, sender, None, note="a message with media only", **base)
     return Inbound("whatsapp", sid, sender, None, note="an empty message", **base)
 
 
+def _media_count(form: dict[str, str]) -> int:
+    count = form.get("NumMedia") or "0"
+    return int(count) if count.isdigit() else 0
+
+
 def _photo(form: dict[str, str]) -> str | None:
     """The first image attached (its caption, if any, is the Body)."""
-    count = form.get("NumMedia") or "0"
-    if count.isdigit() and int(count) > 0 and form.get("MediaContentType0", "").startswith("image/") \
-            and form.get("MediaUrl0"):  # fmt: skip
+    if _media_count(form) and form.get("MediaContentType0", "").startswith("image/") and form.get("MediaUrl0"):
         return f"whatsapp:{form['MediaUrl0']}"
     return None
 

@@ -175,6 +175,11 @@ def visit(session: Session, shop_id: int, service_ids, view: ShopView | None = N
     return Visit(tuple(view.services[i] for i in service_ids))
 
 
+def is_open(session: Session, view: ShopView, day: date) -> bool:
+    """Does the shop take visits on `day` (its hours, its closures, public holidays)?"""
+    return slots.is_open(calendar(session, view, day, day), day)
+
+
 def calendar(session: Session, view: ShopView, first: date, last: date) -> slots.Calendar:
     """The calendar for first..last, from the evening before: a shop open past midnight
     serves 01:00 on the 2nd as part of the 1st, whose closures must be known too."""

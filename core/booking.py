@@ -296,10 +296,16 @@ def _next_code(session: Session, view: av.ShopView) -> str:
     return f"{view.code_prefix}-{number}"
 
 
+def tokens_now(customer: Customer, now: datetime, view: av.ShopView) -> policy.Tokens:
+    """The customer's tokens as of now: refilled if a new month has begun in the shop's
+    timezone (read only; `refresh_tokens` stores it)."""
+    current = policy.Tokens(customer.tokens, customer.tokens_reset_on)
+    return policy.tokens_this_month(current, view.local_day(now), view.spec.cancellation.tokens)
+
+
 def refresh_tokens(customer: Customer, now: datetime, view: av.ShopView) -> int:
     """The customer's tokens, refilled if a new month has begun in the shop's timezone."""
-    current = policy.Tokens(customer.tokens, customer.tokens_reset_on)
-    fresh = policy.tokens_this_month(current, view.local_day(now), view.spec.cancellation.tokens)
+    fresh = tokens_now(customer, now, view)
     customer.tokens, customer.tokens_reset_on = fresh.count, fresh.reset_on
     return fresh.count
 

@@ -59,7 +59,7 @@ GONE = ("cancelled", "expired")  # never to happen (a past day's "tomorrow" keep
 ONE_WAY = {"kaspi_qr": "kaspi"}  # Kaspi Pay links and Kaspi's classic protocol: to the owner, one way of paying
 STATUS_ORDER = ("held", "confirmed", "received", "in_progress", "awaiting_approval", "ready", "completed",
                 "needs_reschedule", "no_show", "cancelled")  # fmt: skip
-METHOD_ORDER = ("mpesa", "kaspi", "kaspi_qr", "cash")
+METHOD_ORDER = ("mpesa", "kaspi", "cash")
 
 
 # -- plain rows in ------------------------------------------------------------------------
@@ -327,7 +327,7 @@ def figures_for(session: Session, shop_id: int, day: date, now: datetime) -> Fig
 
 # -- laying it out ------------------------------------------------------------------------
 
-METHOD_NAMES = {"mpesa": N_("M-Pesa"), "kaspi": N_("Kaspi"), "kaspi_qr": N_("Kaspi"), "cash": N_("cash")}
+METHOD_NAMES = {"mpesa": N_("M-Pesa"), "kaspi": N_("Kaspi"), "cash": N_("cash")}
 
 
 def texts(f: Figures) -> list[Msg]:

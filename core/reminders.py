@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import availability as av
-from core import i18n, notices, slots
+from core import i18n, notices
 from core import messages as m
 from core.booking import RESCHEDULED
 from core.db import Database, session_of
@@ -49,22 +49,16 @@ def send_due(db: Database | Session, now: datetime) -> int:
         ).order_by(Booking.shop_id, Booking.starts_at)))  # fmt: skip
         moved = _last_moved(s, [b.id for b in rows])
         for booking in rows:
-            spec = av.shop_view(s, booking.shop_id).spec
+            view = av.shop_view(s, booking.shop_id)
             made = max(booking.created_at, moved.get(booking.id, booking.created_at))  # a move is a new booking here
-            hours = due_reminder(booking.starts_at, made, now, spec.reminder_hours)
-            if hours is None or not _open_on(s, booking):
+            hours = due_reminder(booking.starts_at, made, now, view.spec.reminder_hours)
+            if hours is None or not av.is_open(s, view, view.local_day(booking.starts_at)):
                 continue  # not due; or the owner closed the day since (they contact those customers)
             if _remind(s, booking, hours, now, made) is not None:
                 written += 1
     if written:
         log.info("reminders: %d written", written)
     return written
-
-
-def _open_on(s: Session, booking: Booking) -> bool:
-    view = av.shop_view(s, booking.shop_id)
-    day = view.local_day(booking.starts_at)
-    return slots.is_open(av.calendar(s, view, day, day), day)
 
 
 def _last_moved(s: Session, booking_ids: list[int]) -> dict[int, datetime]:
