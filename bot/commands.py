@@ -59,7 +59,8 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
                 return cmd.Refused(N_("That booking is not yours to change."))
             except IllegalMove:
                 return cmd.Refused(N_("That booking can no longer be cancelled."))
-            return cmd.Done("cancel", {"code": done.code, "token_cost": done.token_cost, "tokens_left": done.tokens_left})
+            return cmd.Done("cancel", {"code": done.code, "token_cost": done.token_cost, "tokens_left": done.tokens_left,
+                                       "refund_minor": done.refund_minor, "currency": done.currency})  # fmt: skip
         case cmd.Reschedule(booking_id, start):
             try:
                 moved = booking.reschedule(session, booking_id, start, actor, ctx.now, customer_id=customer.id)

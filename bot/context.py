@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.model import BookingView, CustomerInfo, HistoryLine, ServiceView, ShopInfo, VehicleView
 from core import availability as av
-from core import booking, policy
+from core import booking, payments, policy
 from core.lifecycle import BookingStatus, status_now
 from core.models import Booking, BookingItem, Customer, Service, Vehicle
 
@@ -75,6 +75,9 @@ class DbContext:
             row = self.session.get(Service, item.service_id)
             return dict(row.names)
         return dict(service.names) if service else {"en": item.description}
+
+    def paid(self, booking_id: int) -> int:
+        return payments.paid_total(self.session, booking_id)
 
     def history(self, vehicle_id: int) -> list[HistoryLine]:
         rows = self.session.scalars(select(Booking).where(

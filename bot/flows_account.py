@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 
 from bot.engine import GLOBAL_CHOICES, Turn, not_understood, state
 from bot.flows_booking import (
-    PAY_LABELS,
     _after_hold,
     _refused,
     answer_to,
@@ -102,16 +101,28 @@ def prompt_cancel_confirm(turn: Turn, before: list[Msg]) -> None:
     if b is None:
         turn.ask("bookings", *before)
         return
-    window = timedelta(hours=turn.ctx.shop.late_window_hours)
-    if policy.cancellation_cost(turn.ctx.now, b.start, window, b.status):
+    token_cost, paid = turn.data["quoted"] = _cancel_terms(turn, b)
+    if token_cost:
         left = max(turn.ctx.customer.tokens - 1, 0)
-        cost = Msg(N_("It is less than {hours} hours before the visit, so cancelling now costs one token. "
-                      "You will have {n} left this month."), {"hours": turn.ctx.shop.late_window_hours, "n": left})  # fmt: skip
+        cost = [Msg(N_("It is less than {hours} hours before the visit, so cancelling now costs one token. "
+                       "You will have {n} left this month."), {"hours": turn.ctx.shop.late_window_hours, "n": left})]  # fmt: skip
     else:
-        cost = Msg(N_("Cancelling now is free."))
-    turn.offer(before + [Msg(N_("Cancel {code} on {when}?"), {"code": b.code, "when": when_of(turn, b.start)}), cost],
+        cost = [Msg(N_("Cancelling now is free."))]
+    if paid and policy.refund_on_cancel(token_cost):
+        cost.append(Msg(N_("The {amount} you paid will be refunded."), {"amount": m.money(paid, turn.ctx.shop.currency)}))
+    elif paid:
+        cost.append(Msg(N_("The {amount} you paid is not refunded on a late cancellation."),
+                        {"amount": m.money(paid, turn.ctx.shop.currency)}))  # fmt: skip
+    turn.offer(before + [Msg(N_("Cancel {code} on {when}?"), {"code": b.code, "when": when_of(turn, b.start)}), *cost],
                question_choices(turn, f"cancel-{b.id}", ("yes", Msg(N_("Yes, cancel it"))),
                                 ("no", Msg(N_("No, keep it")))))  # fmt: skip
+
+
+def _cancel_terms(turn: Turn, b) -> list[int]:
+    """What cancelling this booking now costs in tokens, and the money paid for it (which
+    goes back when the cancellation is free)."""
+    window = timedelta(hours=turn.ctx.shop.late_window_hours)
+    return [policy.cancellation_cost(turn.ctx.now, b.start, window, b.status), turn.ctx.paid(b.id)]
 
 
 def handle_cancel_confirm(turn: Turn, event: Event, choice: str | None) -> None:
@@ -121,6 +132,9 @@ def handle_cancel_confirm(turn: Turn, event: Event, choice: str | None) -> None:
             texts = [Msg(N_("Cancelled {code}."), {"code": d["code"]})]
             if d.get("token_cost"):
                 texts.append(Msg(N_("One token was used. You have {n} left this month."), {"n": d["tokens_left"]}))
+            if d.get("refund_minor"):
+                texts.append(Msg(N_("The shop has been told to refund the {amount} you paid."),
+                                 {"amount": m.money(d["refund_minor"], d["currency"])}))  # fmt: skip
             turn.data = {"lang": turn.data.get("lang")}
             turn.ask("menu", *texts)
         else:
@@ -129,12 +143,19 @@ def handle_cancel_confirm(turn: Turn, event: Event, choice: str | None) -> None:
     answer = answer_to(turn, event, choice)
     if answer == "stale":
         stale(turn)
+    elif answer == "yes" and _terms_changed(turn):  # the window closed, or money came in, since the question
+        turn.ask("cancel_confirm", Msg(N_("What cancelling costs has changed since I asked.")))
     elif answer == "yes":
         turn.do(Cancel(turn.data["booking_id"]))
     elif answer == "no":
         turn.ask("booking", Msg(N_("OK, your booking stays as it was.")))
     else:
         not_understood(turn, Msg(N_("Please answer yes or no.")))
+
+
+def _terms_changed(turn: Turn) -> bool:
+    b = _mine(turn, turn.data["booking_id"])
+    return b is not None and _cancel_terms(turn, b) != turn.data.get("quoted")
 
 
 state("cancel_confirm", back="booking")((prompt_cancel_confirm, handle_cancel_confirm))
@@ -227,9 +248,8 @@ def on_pay_again(turn: Turn, choice: str) -> None:
         return
     if phone_first(turn, method, choice):
         return
-    turn.state = "offer"
+    turn.state = "offer"  # its answer (held again, booked, or why not) says what happened
     turn.do(RetryPayment(int(booking_id), method))
-    turn.say(Msg(N_("Trying again with {method}."), {"method": m.message(Msg(PAY_LABELS[method]))}))
 
 
 GLOBAL_CHOICES.update({"offer:": on_offer, "rm:": on_reminder, "payagain:": on_pay_again})

@@ -377,6 +377,9 @@ def prompt_summary(turn: Turn, before: list[Msg]) -> None:
         texts.append(Msg(N_("Paid in advance: {deposit}"), {"deposit": m.money(deposit, shop.currency)}))
     texts.append(Msg(N_("Free cancellation until {hours} hours before. Cancelling later, or not coming, "
                         "costs one of your monthly tokens."), {"hours": shop.late_window_hours}))  # fmt: skip
+    if deposit:
+        texts.append(Msg(N_("Cancel in time and the money paid in advance is refunded; later, or not coming, "
+                            "and the shop keeps it.")))  # fmt: skip
     one, many = NP_("You have {n} token left this month.", "You have {n} tokens left this month.")
     texts.append(Msg(one, {"n": customer.tokens}, plural=many, n=customer.tokens))
     # the time and the services, hashed short: a button's id has 64 bytes

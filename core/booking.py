@@ -73,6 +73,8 @@ class Cancelled:
     code: str
     token_cost: int
     tokens_left: int
+    refund_minor: int = 0  # what was paid and goes back (a cancellation in time)
+    currency: str = ""
 
 
 # -- the one way a status changes --------------------------------------------------------
@@ -324,14 +326,18 @@ def confirm(db: Database | Session, booking_id: int, actor: str, now: datetime, 
 
 def cancel(db: Database | Session, booking_id: int, actor: str, now: datetime,
            customer_id: int | None = None) -> Cancelled:  # fmt: skip
-    """Cancel; late cancellations of a confirmed booking cost the customer a token."""
+    """Cancel; late cancellations of a confirmed booking cost the customer a token, and
+    the money paid in advance stays with the shop. One in time gives the money back."""
+    from core import payments  # payments builds on this module
+
     with session_of(db) as s:
         booking = locked_booking(s, booking_id, customer_id)
         view = av.shop_view(s, booking.shop_id)
         cost = policy.cancellation_cost(now, booking.starts_at, view.spec.cancellation.late_window, booking.status)
         move(s, booking, S.CANCELLED, actor, now, "late cancellation" if cost else None)
         tokens = _spend(s, booking.customer_id, now, view, cost)
-        return Cancelled(booking.code, cost, tokens)
+        refund = payments.refund_cancelled(s, booking, now) if policy.refund_on_cancel(cost) else 0
+        return Cancelled(booking.code, cost, tokens, refund, booking.currency)
 
 
 def mark_no_show(db: Database | Session, booking_id: int, actor: str, now: datetime) -> Cancelled:

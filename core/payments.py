@@ -85,6 +85,8 @@ OWNER_REFUND_INACTIVE = N_("Refund due: {customer} paid {amount} by {provider} (
                            "for booking {code}, which is no longer active.")  # fmt: skip
 OWNER_REFUND_OVERPAID = N_("Refund due: {customer} paid {amount} by {provider} (reference {ref}) "
                            "for booking {code}, which was already paid in full.")  # fmt: skip
+OWNER_REFUND_CANCELLED = N_("Refund due: {customer} cancelled booking {code} in time, so the {amount} "
+                            "paid by {provider} (reference {ref}) goes back to them.")  # fmt: skip
 
 
 class FailureKind(StrEnum):
@@ -518,6 +520,28 @@ def mismatch_reason(what: str, got_minor: int | None, expected_minor: int, curre
 def amount_reason(got_minor: int | None, expected_minor: int, currency: str, got_currency: str | None = None) -> Msg:
     got = m.money(got_minor, got_currency or currency) if got_minor is not None else "-"
     return Msg(REASON_AMOUNT, {"got": got, "expected": m.money(expected_minor, currency)})
+
+
+def refund_cancelled(session: Session, booking: Booking, now: datetime) -> int:
+    """A visit cancelled in time gives back what was paid for it: each payment received
+    becomes refund_due, and the owner is told what to return (a Kaspi QR payment goes
+    back by itself where the shop's scheme allows). The caller holds the booking's lock
+    (payments are locked after it, as everywhere). Returns the minor units due back."""
+    paid = list(session.scalars(select(Payment).where(
+        Payment.booking_id == booking.id, Payment.status == COMPLETED).order_by(Payment.id).with_for_update()))  # fmt: skip
+    for payment in paid:
+        payment.status, payment.updated_at = REFUND_DUE, now
+        notices.tell_owners(session, booking.shop_id, Reply((Msg(OWNER_REFUND_CANCELLED, {
+            "customer": _customer_name(session, booking), "code": booking.code,
+            "amount": m.money(payment.amount_minor, payment.currency),
+            "provider": PROVIDER_NAMES[payment.provider], "ref": _reference(payment)}),)),
+            key=f"payment:{payment.id}:refund", now=now)  # fmt: skip
+        if payment.provider == "kaspi_qr":
+            from core import kaspi
+
+            defer(session, kaspi.refund, payment.id, job_id=f"payment-refund-{payment.id}")
+        log.info("payment %s of booking %s: refund due (cancelled in time)", payment.id, booking.code)
+    return sum(p.amount_minor for p in paid)
 
 
 def _customer_name(session: Session, booking: Booking) -> str:

@@ -4,7 +4,8 @@ Pure functions over plain values, so each rule is stated once and tested directl
 Each customer starts a month with the shop's tokens (2 by default). A cancellation
 inside the late window, or a no-show, costs one. At zero a customer can still book but
 must prepay the whole visit. Tokens come back on the first booking action of a new month
-(or when the owner resets them).
+(or when the owner resets them). Money paid in advance goes back on a cancellation that
+costs no token, and is the shop's on one that does (as it is on a no-show).
 """
 
 from __future__ import annotations
@@ -70,6 +71,12 @@ def cancellation_cost(now: datetime, starts_at: datetime, late_window: timedelta
     if status in ("held", "needs_reschedule"):
         return 0
     return 1 if is_late_cancellation(now, starts_at, late_window) else 0
+
+
+def refund_on_cancel(token_cost: int) -> bool:
+    """Is the money paid for a visit given back when it is cancelled? Yes when the
+    cancellation is free: in time, an unpaid hold, or a visit the shop could not keep."""
+    return token_cost == 0
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core import availability, booking, waitlist
 from core.customers import customer_for
-from core.models import Booking, Customer, Service
+from core.models import Booking, Customer, Payment, Service
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import start_pitstop
@@ -113,6 +113,65 @@ def test_the_cancel_question_counts_the_tokens_of_a_new_month(story):
     assert "so cancelling now costs one token. You will have 1 left this month." in story.last(AMINA)
     story.tap_button(AMINA, "yes:", december_1st)
     assert story.last(AMINA).startswith("Cancelled MM-1001.\nOne token was used. You have 1 left this month.")
+
+
+def deposit_paid(story, job, amount_minor: int) -> None:
+    """The deposit came in by M-Pesa, as a callback would have left it."""
+    with story.db.uow() as uow:
+        uow.session.add(Payment(shop_id=job.shop_id, booking_id=job.id, provider="mpesa", purpose="deposit",
+                                amount_minor=amount_minor, currency="KES", status="completed", receipt="RCPT0DEPO1"))  # fmt: skip
+
+
+def test_a_customer_who_cancels_in_time_is_told_the_deposit_comes_back(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["brake-pads"], at(25, 10), MONDAY_9)
+    deposit_paid(story, job, 100000)
+
+    for tap in ("m:bookings", f"bk:{job.id}", "cancel"):
+        story.tap(AMINA, tap, MONDAY_9)
+    assert story.last(AMINA).startswith("Cancel MM-1001 on Wed 25 Nov, 10:00?\nCancelling now is free.\n"
+                                        "The Ksh1,000 you paid will be refunded.")  # fmt: skip
+    story.tap_button(AMINA, "yes:", MONDAY_9)
+
+    assert story.last(AMINA).startswith("Cancelled MM-1001.\nThe shop has been told to refund the Ksh1,000 you paid.")
+    with story.db.uow() as uow:
+        assert uow.session.scalar(select(Payment.status).where(Payment.booking_id == job.id)) == "refund_due"
+
+
+def test_a_customer_who_cancels_late_is_told_the_deposit_is_kept(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["brake-pads"], at(23, 15), MONDAY_9)
+    deposit_paid(story, job, 100000)
+
+    for tap in ("m:bookings", f"bk:{job.id}", "cancel"):
+        story.tap(AMINA, tap, at(23, 12))
+    assert "The Ksh1,000 you paid is not refunded on a late cancellation." in story.last(AMINA)
+    story.tap_button(AMINA, "yes:", at(23, 12))
+
+    assert story.last(AMINA).startswith("Cancelled MM-1001.\nOne token was used. You have 1 left this month.\n"
+                                        "What would you like to do?")  # fmt: skip
+    with story.db.uow() as uow:
+        assert uow.session.scalar(select(Payment.status).where(Payment.booking_id == job.id)) == "completed"
+
+
+def test_a_cancellation_asked_as_free_is_asked_again_once_it_would_cost_a_token(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["oil-change"], at(24, 10), MONDAY_9)
+    for tap in ("m:bookings", f"bk:{job.id}", "cancel"):
+        story.tap(AMINA, tap, at(23, 9, 58))
+    assert "Cancelling now is free." in story.last(AMINA)
+
+    story.tap_button(AMINA, "yes:", at(23, 10, 1))  # the 24 hours ran out while the question waited
+
+    assert story.last(AMINA).startswith("What cancelling costs has changed since I asked.\nCancel MM-1001 on "
+                                        "Tue 24 Nov, 10:00?\nIt is less than 24 hours before the visit, so "
+                                        "cancelling now costs one token.")  # fmt: skip
+    assert (status_of(story, job.id), tokens_of(story, job.customer_id)) == ("confirmed", 2)
+    story.tap_button(AMINA, "yes:", at(23, 10, 2))
+    assert (status_of(story, job.id), tokens_of(story, job.customer_id)) == ("cancelled", 1)
 
 
 def test_moving_a_hold_that_ran_out_meanwhile_is_refused(story):

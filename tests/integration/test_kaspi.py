@@ -195,6 +195,25 @@ def test_a_late_kaspi_payment_whose_time_was_taken_is_returned_through_kaspi_on_
         assert [t.ids for t in told(rt, OWNER)] == [[payments.OWNER_REFUND_SLOT_TAKEN], [kaspi.OWNER_REFUNDED]]
 
 
+def test_a_kaspi_deposit_goes_back_through_kaspi_when_the_visit_is_cancelled_in_time_on_r3(url, atyrau_spec, fake,
+                                                                                              now):  # fmt: skip
+    with pitstop(url, **env_for(fake, "r3")) as rt:
+        zhaiyk = loaded(rt.db, atyrau(atyrau_spec))
+        visit = book(rt, zhaiyk, now=now, service="brake-pads")
+        pid = ask(rt, visit, now=now, method="kaspi")
+        fake.set_status(payment(rt, pid).provider_ref, "Processed")
+        payments.reconcile_payments(payment(rt, pid).next_check_at)
+        assert (payment(rt, pid).status, status(rt, visit)) == ("completed", "confirmed")
+
+        bk.cancel(rt.db, visit.booking_id, f"customer:{visit.customer_id}", now + timedelta(minutes=10))
+
+        assert (payment(rt, pid).status, status(rt, visit)) == ("refunded", "cancelled")
+        [refund] = fake.refunds()
+        assert (refund["QrPaymentId"], refund["Amount"]) == (int(payment(rt, pid).provider_ref), 5000.0)
+        assert told(rt, visit.address)[-1].ids == [kaspi.REFUNDED]
+        assert [t.ids for t in told(rt, OWNER)] == [[payments.OWNER_REFUND_CANCELLED], [kaspi.OWNER_REFUNDED]]
+
+
 def test_on_r1_a_late_payment_stays_refund_due_for_the_owner(shop, fake, now):
     rt, zhaiyk = shop
     visit = book(rt, zhaiyk, now=now - timedelta(minutes=30))

@@ -603,6 +603,34 @@ def test_money_for_a_cancelled_booking_is_refund_due(world, now):
     assert owners_told(rt)[0].ids == [payments.OWNER_REFUND_INACTIVE]
 
 
+def test_a_deposit_comes_back_when_the_booking_is_cancelled_in_time(world, now):
+    rt, garage, client = world
+    visit = book(rt, garage, now=now)  # two days or more ahead: in time
+    pid = ask(rt, visit, now=now, amount=100, checkout=SUCCESS_ID)
+    post(client, SUCCESS)
+
+    done = bk.cancel(rt.db, visit.booking_id, f"customer:{visit.customer_id}", now + timedelta(minutes=5))
+
+    assert (done.token_cost, done.refund_minor, done.currency) == (0, 100, "KES")
+    assert (payment(rt, pid).status, status(rt, visit)) == ("refund_due", "cancelled")
+    [report] = owners_told(rt)
+    assert report.ids == [payments.OWNER_REFUND_CANCELLED]
+    assert "Ksh1" in report.text and "NCB9FJNAIT" in report.text and visit.code in report.text
+
+
+def test_a_deposit_stays_with_the_shop_when_the_booking_is_cancelled_late(world, now):
+    rt, garage, client = world
+    visit = book(rt, garage, now=now)
+    pid = ask(rt, visit, now=now, amount=100, checkout=SUCCESS_ID)
+    post(client, SUCCESS)
+
+    done = bk.cancel(rt.db, visit.booking_id, f"customer:{visit.customer_id}", visit.starts_at - timedelta(hours=2))
+
+    assert (done.token_cost, done.refund_minor) == (1, 0)
+    assert (payment(rt, pid).status, status(rt, visit)) == ("completed", "cancelled")
+    assert owners_told(rt) == []
+
+
 def test_a_second_payment_counts_towards_the_balance_and_one_too_many_is_refund_due(world, now):
     rt, garage, client = world
     visit = book(rt, garage, now=now, service="brake-pads")  # KES 4,500, deposit 1,000

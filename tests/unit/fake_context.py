@@ -28,6 +28,7 @@ class FakeContext:
     full_days: set[date] = field(default_factory=set)
     my_bookings: list[BookingView] = field(default_factory=list)
     lines: dict[int, list[HistoryLine]] = field(default_factory=dict)
+    payments: dict[int, int] = field(default_factory=dict)  # booking id -> minor units received
 
     def today(self) -> date:
         return (self.now + timedelta(hours=3)).date()
@@ -46,6 +47,9 @@ class FakeContext:
 
     def bookings(self):
         return list(self.my_bookings)
+
+    def paid(self, booking_id):
+        return self.payments.get(booking_id, 0)
 
     def history(self, vehicle_id):
         return self.lines.get(vehicle_id, [])

@@ -105,6 +105,8 @@ def test_a_visit_of_two_services_chosen_at_once_with_a_deposit_is_paid_by_mpesa(
     assert chat.state == "vehicle"  # every service of the shop chosen: nothing left to add
     chat.tap("veh:3").tap("day:2026-11-25").tap(f"time:{at(25, 14).isoformat()}")
     assert "Paid in advance: Ksh1,000" in chat.text
+    assert "Cancel in time and the money paid in advance is refunded; later, or not coming, and the shop keeps it." \
+        in chat.text.split("\n")  # fmt: skip
     chat.answer("confirm")
     assert chat.choices == ["M-Pesa"]  # a deposit is due, so not "pay at the shop"
     chat.tap("pay:mpesa")
@@ -397,6 +399,19 @@ def test_an_offer_is_paid_by_its_own_visits_rule_not_the_booking_the_chat_is_in(
     chat.tap("m:book").tap("svc:2").tap("done")  # brake pads, with a deposit, in the middle of a booking
     chat.tap("offer:yes:9")
     assert chat.commands[-1] == AcceptOffer(9, "cash")  # the offered oil change has none
+
+
+def test_trying_again_while_the_first_request_is_open_says_only_why_not():
+    from bot.model import Refused, RetryPayment
+
+    ctx = FakeContext()
+    ctx.customer = replace(ctx.customer, phone="+254712345678")
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("payagain:9:mpesa")
+    assert (chat.commands[-1], chat.text) == (RetryPayment(9, "mpesa"), "")  # nothing promised before the answer
+    chat.outcome(Refused("A payment request for {code} is already on its way. Please finish that one first.",
+                         {"code": "MM-1001"}))  # fmt: skip
+    assert chat.text.startswith("A payment request for MM-1001 is already on its way. Please finish that one first.\n"
+                                "What would you like to do?")  # fmt: skip
 
 
 def test_trying_mpesa_again_or_paying_the_balance_asks_for_a_missing_phone_and_back_leaves_it():
