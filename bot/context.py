@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import cached_property
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.model import BookingView, CustomerInfo, HistoryLine, ServiceView, ShopInfo, VehicleView
@@ -15,6 +15,7 @@ from core import booking, payments, policy
 from core.lifecycle import BookingStatus, status_now
 from core.models import Booking, BookingItem, Customer, Service, Vehicle
 
+_OWNER = select(Booking.customer_id).where(Booking.id == bindparam("booking"))
 UPCOMING = ("held", "confirmed", "received", "in_progress", "awaiting_approval", "ready", "needs_reschedule")
 
 
@@ -43,15 +44,23 @@ class DbContext:
     def today(self) -> date:
         return self.view.local_day(self.now)
 
-    def free_days(self, service_ids, first: date, last: date) -> list[date]:
+    def free_days(self, service_ids, first: date, last: date, moving: int | None = None) -> list[date]:
         if not service_ids:
             return []
-        return av.free_days(self.session, self.view.shop_id, list(service_ids), first, last, self.now)
+        return av.free_days(self.session, self.view.shop_id, list(service_ids), first, last, self.now,
+                            self._own(moving))  # fmt: skip
 
-    def free_times(self, service_ids, day: date) -> list[datetime]:
+    def free_times(self, service_ids, day: date, moving: int | None = None) -> list[datetime]:
         if not service_ids:
             return []
-        return [s.start for s in av.free_slots(self.session, self.view.shop_id, list(service_ids), day, day, self.now)]
+        return [s.start for s in av.free_slots(self.session, self.view.shop_id, list(service_ids), day, day, self.now,
+                                               self._own(moving))]  # fmt: skip
+
+    def _own(self, booking_id: int | None) -> int | None:
+        """A booking of this customer's (one being moved), else None: another's time is never set aside."""
+        if booking_id is None:
+            return None
+        return booking_id if self.session.scalar(_OWNER, {"booking": booking_id}) == self._customer.id else None
 
     def is_open(self, day: date) -> bool:
         return av.is_open(self.session, self.view, day)

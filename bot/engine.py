@@ -9,6 +9,7 @@ meets silence. The states are drawn in bot/conversation.md.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +19,8 @@ from bot.model import Command, Context, Event, MessageShop, SetLanguage
 from bot.speech import GLOBAL_WORDS, Speech
 from core.i18n import N_
 from core.messages import Choice, Msg, Reply
+
+log = logging.getLogger(__name__)
 
 IDLE_AFTER = timedelta(minutes=30)
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ru": "Русский", "kk": "Қазақша"}
@@ -95,6 +98,9 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
         turn.state = "menu"  # a notification's answer works however long ago it came
         follow_choice(turn, notice)
         return turn.done()
+    if event.kind == "group":  # everyone there would be one customer, seeing and changing each other's bookings
+        turn.say(Msg(N_("I can only help in a private chat. Please write to me directly.")))
+        return turn.done()
     first_contact = turn.state == "start" and "offered" not in turn.data
     if first_contact or event.kind == "start" or (event.kind == "text" and understand.looks_like(event.text, "menu")):
         if turn.state == "start":
@@ -117,13 +123,24 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
         turn.ask(turn.state, note)
         return turn.done()
     choice = resolve(turn, event)
+    try:
+        _answer(turn, event, choice)
+    except (ValueError, IndexError) as exc:
+        if event.kind != "choice":
+            raise
+        # a button's data is the one thing a client can forge ("offer:yes:abc"): one that
+        # does not parse is a button we never sent, answered like words not understood
+        log.warning("a button that does not parse in state %s: %r (%s)", turn.state, event.choice[:64], exc)
+        turn = Turn(ctx, state_name if state_name in HANDLERS else "start", dict(data or {}))
+        turn.ask("menu", Msg(N_("That button is no longer valid.")))
+    return turn.done()
+
+
+def _answer(turn: Turn, event: Event, choice: str | None) -> None:
     if notice := _global_choice(choice):
         notice(turn, choice)
-        return turn.done()
-    if _global_word(turn, event, choice):
-        return turn.done()
-    HANDLERS[turn.state](turn, event, choice)
-    return turn.done()
+    elif not _global_word(turn, event, choice):
+        HANDLERS[turn.state](turn, event, choice)
 
 
 def resolve(turn: Turn, event: Event) -> str | None:

@@ -121,11 +121,17 @@ def handle_vehicle(turn: Turn, event: Event, choice: str | None) -> None:
         handle_plate(turn, event, None)
     elif choice == "veh:new":
         turn.ask("plate")
-    elif choice and choice.startswith("veh:"):
-        turn.data["vehicle_id"] = int(choice[4:])
+    elif (vehicle := _own_vehicle(turn, choice)) is not None:  # never another customer's, by a forged button
+        turn.data["vehicle_id"] = vehicle
         turn.ask("day")
     else:
         not_understood(turn, Msg(N_("Choose a vehicle from the list, or type a new plate.")))
+
+
+def _own_vehicle(turn: Turn, choice: str | None) -> int | None:
+    """The id a "veh:<id>" choice names, if it is one of the customer's vehicles."""
+    ids = {f"veh:{v.id}": v.id for v in turn.ctx.customer.vehicles}
+    return ids.get(choice or "")
 
 
 state("vehicle", back="services")((prompt_vehicle, handle_vehicle))
@@ -191,7 +197,7 @@ def prompt_day(turn: Turn, before: list[Msg]) -> None:
         handle_day(turn, Event.typed(wanted), None)
         return
     first, last = _horizon(turn)
-    days = turn.ctx.free_days(_service_ids(turn), first, last)
+    days = turn.ctx.free_days(_service_ids(turn), first, last, _moving(turn))
     if not days:
         turn.offer(before + [Msg(N_("Sorry, there is no free time in the next {n} days."),
                                  {"n": turn.ctx.shop.horizon_days})],
@@ -228,7 +234,7 @@ def handle_day(turn: Turn, event: Event, choice: str | None) -> None:
     if not first <= day <= last:
         turn.ask("day", Msg(N_("I can book from today up to {n} days ahead."), {"n": turn.ctx.shop.horizon_days}))
         return
-    times = turn.ctx.free_times(_service_ids(turn), day)
+    times = turn.ctx.free_times(_service_ids(turn), day, _moving(turn))
     if not times:
         if not turn.ctx.is_open(day):
             turn.ask("day", Msg(N_("We are closed on {day}."), {"day": _day_label(day, turn.ctx.shop.timezone, turn.lang)}))
@@ -266,7 +272,7 @@ def prompt_time(turn: Turn, before: list[Msg]) -> None:
     day = date.fromisoformat(turn.data["day"])
     alternatives = turn.data.pop("alternatives", None)
     times = [datetime.fromisoformat(t) for t in alternatives] if alternatives else \
-        turn.ctx.free_times(_service_ids(turn), day)  # fmt: skip
+        turn.ctx.free_times(_service_ids(turn), day, _moving(turn))  # fmt: skip
     if not times:
         turn.ask("waitlist", *before)
         return
@@ -278,22 +284,28 @@ def prompt_time(turn: Turn, before: list[Msg]) -> None:
 
 
 def handle_time(turn: Turn, event: Event, choice: str | None) -> None:
-    if choice and choice.startswith("time:"):
+    when = understand.parse_when(event.text, turn.ctx.today(), turn.lang) if event.kind == "text" else None
+    typed_time = when is not None and when.time is not None and not understand.is_position(event.text)
+    if choice and choice.startswith("time:") and not typed_time:  # "4:30" is read as a time, never as "14:30" is
         _chose_time(turn, datetime.fromisoformat(choice[5:]))
         return
-    when = understand.parse_when(event.text, turn.ctx.today(), turn.lang) if event.kind == "text" else None
     if when is not None and when.day is not None and when.day.isoformat() != turn.data["day"]:
         handle_day(turn, event, None)  # a different day typed: start from that day
         return
     if when is not None and when.time is not None:
         day = date.fromisoformat(turn.data["day"])
-        wanted = _match_time(turn, turn.ctx.free_times(_service_ids(turn), day), when.time)
+        wanted = _match_time(turn, turn.ctx.free_times(_service_ids(turn), day, _moving(turn)), when.time)
         if wanted is not None:
             _chose_time(turn, wanted)
             return
         turn.ask("time", Msg(N_("{time} is not free that day."), {"time": when.time.strftime("%H:%M")}))
         return
     not_understood(turn, Msg(N_("Choose a time from the list, or type one like 10:30.")))
+
+
+def _moving(turn: Turn) -> int | None:
+    """The booking whose time is being changed, if that is what this dialogue does."""
+    return turn.data.get("booking_id") if turn.data.get("mode") == "reschedule" else None
 
 
 def _chose_time(turn: Turn, start: datetime) -> None:

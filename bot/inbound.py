@@ -71,11 +71,11 @@ def _answer(session: Session, shop_id: int, inbound: Inbound, inbox_id: int, now
         log.info("%s update %s ignored: %s", inbound.channel, inbound.update_id, inbound.note)
         event = Event("unsupported", text=inbound.note or "")
     extra = {"edit_message_id": inbound.tapped_message_id} if inbound.tapped_message_id else None
-    if staff.handles(session, shop_id, inbound, event, now, inbox_id):
+    if event.kind != "group" and staff.handles(session, shop_id, inbound, event, now, inbox_id):
         return APPLIED_BY_STAFF
     handled = runner.handle_in(session, shop_id=shop_id, channel=inbound.channel, chat_id=inbound.chat_id,
                                event=event, now=now, language_hint=inbound.language_hint,
                                name=inbound.name, phone=inbound.phone, reply_key=inbox_id,
                                first_extra=extra, callback_id=inbound.callback_id)  # fmt: skip
     log.info("%s update from %s answered (%s)", inbound.channel, mask_phone(inbound.phone), handled.state)
-    return APPLIED if inbound.event is not None else f"ignored: {inbound.note}"
+    return APPLIED if inbound.event is not None and event.kind != "group" else f"ignored: {inbound.note}"

@@ -19,7 +19,7 @@ class Event:
     """Something a person did: typed text, tapped a choice, shared a contact or a place.
     `outcome` carries the result of a command the engine asked for."""
 
-    kind: str  # text | choice | contact | location | start | outcome
+    kind: str  # text | choice | contact | location | start | outcome | group (anything in a group chat)
     text: str = ""
     choice: str = ""
     phone: str | None = None
@@ -245,9 +245,11 @@ class Context(Protocol):
 
     def today(self) -> date: ...
 
-    def free_days(self, service_ids: tuple[int, ...], first: date, last: date) -> list[date]: ...
+    def free_days(self, service_ids: tuple[int, ...], first: date, last: date, moving: int | None = None) -> list[date]:
+        """Days with a free time; `moving`: the customer's booking being moved (its own time counts as free)."""
+        ...
 
-    def free_times(self, service_ids: tuple[int, ...], day: date) -> list[datetime]: ...
+    def free_times(self, service_ids: tuple[int, ...], day: date, moving: int | None = None) -> list[datetime]: ...
 
     def is_open(self, day: date) -> bool: ...
 

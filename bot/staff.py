@@ -131,6 +131,9 @@ def _gatekeeper(session: Session, shop_id: int, inbound, event: Event, now: date
     if kind in ("contact", "foreign_contact", "text", "choice"):
         conv = conversation(session, shop_id, inbound.channel, inbound.chat_id, now)
     verifying = bool(conv is not None and (conv.data or {}).get("staff_verify"))
+    if verifying and kind in ("text", "choice"):  # they went on as a customer: a contact later is for M-Pesa
+        _flag(conv, False)
+        verifying = False
 
     def answer(*texts: Msg, ask_contact: bool = False) -> bool:
         lang = conv.language if conv is not None and conv.language in spec.languages else \

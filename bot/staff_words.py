@@ -202,7 +202,7 @@ def parse_span(args: list[str] | tuple[str, ...], today: date, lang: str) -> tup
             first = _year_before(first)
         if (first - today).days > 31:
             first, last = _year_before(first), _year_before(last)
-    return first, last
+    return (first, last) if first <= last else (last, first)  # "30.11.2026 1.11.2026" means the same days
 
 
 def _this_year(day: date, today: date) -> date:

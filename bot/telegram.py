@@ -50,6 +50,10 @@ def parse(data: dict) -> Inbound | None:
     if update is None or update.update_id is None:
         return None
     uid = str(update.update_id)
+    if (group := _group_chat(update)) is not None:
+        user = update.effective_user
+        return Inbound("telegram", uid, group, Event("group"), str(user.id) if user else None,
+                       language_hint=user.language_code if user else None, note="a group chat")  # fmt: skip
     if update.callback_query is not None:
         q = update.callback_query
         chat = q.message.chat.id if q.message else q.from_user.id
@@ -82,6 +86,13 @@ def parse(data: dict) -> Inbound | None:
     photo = f"telegram:{m.photo[-1].file_id}" if m.photo else None
     return Inbound("telegram", uid, chat, None, note="a message without text (photo, sticker, voice...)", photo=photo,
                    **base)  # fmt: skip
+
+
+def _group_chat(update: Update) -> str | None:
+    """The id of the group (or channel) an update comes from; None for a private chat.
+    A chat is one customer, so a group would make its members one customer too."""
+    chat = update.effective_chat
+    return str(chat.id) if chat is not None and chat.type != "private" else None
 
 
 def _chat_of(data: dict) -> str | None:

@@ -218,26 +218,28 @@ def window(view: ShopView, first: date, last: date) -> tuple[datetime, datetime]
 
 
 def free_slots(session: Session, shop_id: int, service_ids, first: date, last: date,
-               now: datetime) -> list[slots.Slot]:  # fmt: skip
-    """Start times the customer can choose for this visit on the local days first..last."""
+               now: datetime, moving: int | None = None) -> list[slots.Slot]:  # fmt: skip
+    """Start times the customer can choose for this visit on the local days first..last
+    (`moving`: a booking being moved, whose own time does not stand in its way)."""
     view = shop_view(session, shop_id)
     v = visit(session, shop_id, service_ids)
     start, end = window(view, first, last)
     return slots.free_slots(
         calendar(session, view, first, last), view.mechanics, view.bay_ids,
-        occupied(session, shop_id, start, end, now), v.duration, v.skills, first, last, now,
+        occupied(session, shop_id, start, end, now, moving), v.duration, v.skills, first, last, now,
     )  # fmt: skip
 
 
 def free_days(session: Session, shop_id: int, service_ids, first: date, last: date,
-              now: datetime) -> list[date]:  # fmt: skip
-    """The local days in first..last that still have a slot for this visit."""
+              now: datetime, moving: int | None = None) -> list[date]:  # fmt: skip
+    """The local days in first..last that still have a slot for this visit (`moving` as
+    for free_slots)."""
     view = shop_view(session, shop_id)
     v = visit(session, shop_id, service_ids)
     start, end = window(view, first, last)
     return slots.free_days(
         calendar(session, view, first, last), view.mechanics, view.bay_ids,
-        occupied(session, shop_id, start, end, now), v.duration, v.skills, first, last, now,
+        occupied(session, shop_id, start, end, now, moving), v.duration, v.skills, first, last, now,
     )  # fmt: skip
 
 

@@ -22,7 +22,7 @@ from core import policy
 from core import slots as engine
 from core.db import Database, session_of
 from core.lifecycle import BookingStatus, check_move, status_now
-from core.models import Booking, BookingEvent, BookingItem, Customer, Shop
+from core.models import Booking, BookingEvent, BookingItem, Customer, Shop, Vehicle
 
 S = BookingStatus
 ALTERNATIVES = 6
@@ -164,6 +164,8 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
     customer = session.get(Customer, customer_id)
     if customer is None or customer.shop_id != shop_id:
         raise NotYours("the customer does not belong to this shop")
+    if vehicle_id is not None and session.scalar(_VEHICLE_OWNER, {"vehicle": vehicle_id}) != customer_id:
+        raise NotYours("the vehicle is not the customer's")
     spec = view.spec
     tokens = refresh_tokens(customer, now, view)
     priced = [policy.PricedService(s.price_minor, s.deposit_minor, s.deposit_percent) for s in visit.services]
@@ -367,6 +369,8 @@ def reset_tokens(db: Database | Session, customer_id: int, now: datetime) -> int
         customer.tokens_reset_on = view.local_day(now).replace(day=1)
         return customer.tokens
 
+
+_VEHICLE_OWNER = select(Vehicle.customer_id).where(Vehicle.id == bindparam("vehicle"))
 
 # The customer as the lock finds them: one already read in this transaction (the chat's
 # customer, read before the lock) is overwritten with what another transaction committed.

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from core import availability as av
 from core import booking as bookings
-from core import digest, i18n, notices
+from core import digest, i18n, notices, payments
 from core import messages as m
+from core.calendar import public_holidays
 from core.customers import normalise_phone
 from core.i18n import N_, NP_
 from core.lifecycle import BookingStatus, status_now
@@ -91,7 +92,10 @@ def hours_texts(session: Session, shop_id: int, today: date) -> list[Msg]:
         said = N_("{day}: {open}-{close}, break {breaks}") if breaks else N_("{day}: {open}-{close}")
         out.append(Msg(said, {"day": _weekday(noon), "open": f"{h.open:%H:%M}", "close": f"{h.close:%H:%M}",
                               "breaks": breaks}))  # fmt: skip
-    ahead = sorted((d, closed) for d, closed in view.closures.items() if today <= d <= today + timedelta(days=60))
+    last = today + timedelta(days=60)
+    holidays = public_holidays(spec.country, today, last) if spec.public_holidays else set()
+    ahead = sorted((d, closed) for d, closed in view.closures.items()
+                   if today <= d <= last and (closed or d in holidays))  # an ordinary day opened again is just open
     reasons = dict(session.execute(select(Closure.day, Closure.reason).where(Closure.shop_id == shop_id)).all())
     for d, closed in ahead:
         noon = datetime.combine(d, time(12), ZoneInfo(tz))
@@ -199,6 +203,12 @@ CSV_COLUMNS = ["code", "date", "start", "end", "status", "customer", "phone", "v
                "bay", "price", "paid", "balance", "currency", "payment_method", "channel"]  # fmt: skip
 
 
+def _text_cell(text: str) -> str:
+    """Words people typed (a name from a Telegram profile, a plate), made safe for a
+    spreadsheet: one starting like a formula is run by Excel when the owner opens it."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def export_csv(session: Session, shop_id: int, first: date, last: date, path: Path, lang: str = "en") -> tuple[Path, int]:
     """The bookings starting first..last (local days) as CSV; returns the path and row count."""
     spec = av.shop_view(session, shop_id).spec
@@ -220,7 +230,7 @@ def export_csv(session: Session, shop_id: int, first: date, last: date, path: Pa
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    with tmp.open("w", newline="", encoding="utf-8-sig") as f:  # the mark tells Excel it is UTF-8 (Cyrillic names)
         out = csv.writer(f)
         out.writerow(CSV_COLUMNS)
         for b in rows:
@@ -229,10 +239,11 @@ def export_csv(session: Session, shop_id: int, first: date, last: date, path: Pa
             names = [m.render_param(n, lang) for n in _service_names(session, b)]
             start, end = b.starts_at.astimezone(tz), b.ends_at.astimezone(tz)
             got = paid.get(b.id, 0)
+            owed = max(b.price_minor - got, 0) if b.status in payments.ACTIVE else 0  # a cancelled visit owes nothing
             out.writerow([b.code, start.date().isoformat(), f"{start:%H:%M}", f"{end:%H:%M}", b.status,
-                          customer.name or "", customer.phone or "", vehicle.plate if vehicle else "",
-                          "; ".join(names), staff.get(b.mechanic_id, ""), bays.get(b.bay_id, ""), amount(b.price_minor),
-                          amount(got), amount(max(b.price_minor - got, 0)), b.currency, b.payment_method or "",
-                          b.channel or ""])  # fmt: skip
+                          _text_cell(customer.name or ""), customer.phone or "",
+                          _text_cell(vehicle.plate if vehicle else ""), _text_cell("; ".join(names)),
+                          staff.get(b.mechanic_id, ""), bays.get(b.bay_id, ""), amount(b.price_minor), amount(got),
+                          amount(owed), b.currency, b.payment_method or "", b.channel or ""])  # fmt: skip
     tmp.replace(path)
     return path, len(rows)

@@ -61,6 +61,12 @@ METHOD_LABELS = {"mpesa": N_("M-Pesa"), "kaspi": N_("Kaspi"), "cash": N_("Pay at
 ACTIVE = frozenset({S.CONFIRMED, S.NEEDS_RESCHEDULE, S.RECEIVED, S.IN_PROGRESS,
                     S.AWAITING_APPROVAL, S.READY, S.COMPLETED})  # fmt: skip
 
+# Once asked for money, a customer has this long to pay before their hold may run out:
+# an M-Pesa prompt is answered or gone within about a minute (and the STK query decides
+# after three), a Kaspi link is opened and paid in a few minutes. A hold is never handed
+# to someone else while its money is on the way.
+PAYING_TIME = {"mpesa": timedelta(minutes=4), "kaspi_qr": timedelta(minutes=5)}
+
 # An M-Pesa callback whose apply failed is re-driven from the inbox after this long.
 REDRIVE_AFTER = timedelta(minutes=1)
 RAW_KEPT = 20  # provider answers kept on the payment row, newest last
@@ -168,6 +174,8 @@ def start(session: Session, booking: Booking, method: str, amount_minor: int, no
                       phone=customer.phone if customer else None, raw_callbacks=[], checks=0,
                       created_at=now, updated_at=now)  # fmt: skip
     session.add(payment)
+    if hold_live(booking, now) and booking.hold_expires_at is not None:
+        booking.hold_expires_at = max(booking.hold_expires_at, now + PAYING_TIME[provider])
     session.flush()
     defer(session, request, payment.id, job_id=f"payment-request-{payment.id}")
     return Started(payment.id)

@@ -4,7 +4,7 @@ first in line, held for them for the shop's short claim time."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +14,7 @@ from core import messages, notices
 from core.booking import Held, expire_overdue_holds, hold_in_session
 from core.db import Database, session_of
 from core.i18n import N_
+from core.lifecycle import OCCUPYING, status_now
 from core.messages import Choice, Msg, Reply
 from core.models import Booking, WaitlistEntry
 
@@ -56,6 +57,9 @@ def offer_freed(db: Database, shop_id: int, day: date, now: datetime) -> Offer |
             WaitlistEntry.shop_id == shop_id, WaitlistEntry.day == day,
             WaitlistEntry.status == "waiting").order_by(WaitlistEntry.created_at, WaitlistEntry.id))  # fmt: skip
         for entry in waiting:
+            if _booked_that_day(s, view, entry, now):  # they found a time themselves: the next in line gets this one
+                entry.status = "done"
+                continue
             slots = av.free_slots(s, shop_id, entry.service_ids, day, day, now)
             if not slots:
                 continue
@@ -72,6 +76,13 @@ def offer_freed(db: Database, shop_id: int, day: date, now: datetime) -> Offer |
         return None
 
 
+def _booked_that_day(session, view: av.ShopView, entry: WaitlistEntry, now: datetime) -> bool:
+    lo, hi = (datetime.combine(d, time.min, view.tz) for d in (entry.day, entry.day + timedelta(days=1)))
+    return any(status_now(status, expires, now) in OCCUPYING for status, expires in session.execute(
+        select(Booking.status, Booking.hold_expires_at).where(
+            Booking.customer_id == entry.customer_id, Booking.starts_at >= lo, Booking.starts_at < hi)))  # fmt: skip
+
+
 def _tell(session, view: av.ShopView, held: Held, now: datetime) -> None:
     tz = view.spec.timezone
     minutes = int((held.hold_expires_at - now).total_seconds() // 60)
@@ -85,9 +96,11 @@ def _tell(session, view: av.ShopView, held: Held, now: datetime) -> None:
                           now, aliases={yes: notices.YES_ALIASES, no: notices.NO_ALIASES})  # fmt: skip
 
 
-def offer_everywhere(db: Database, now: datetime, days_ahead: int = 14) -> list[Offer]:
+def offer_everywhere(db: Database, now: datetime) -> list[Offer]:
     """The cron job: any day with people waiting and a slot free gets its offer made
-    (covers cancellations whose offer was never made, and offers that ran out)."""
+    (covers cancellations whose offer was never made, and offers that ran out). Every
+    day waited for counts, however far ahead: a customer joins only within the shop's
+    booking horizon."""
     with db.uow() as uow:
         s = uow.session
         expire_overdue_holds(s, None, now)
@@ -97,8 +110,7 @@ def offer_everywhere(db: Database, now: datetime, days_ahead: int = 14) -> list[
             if booking is not None and booking.status in ("expired", "cancelled"):
                 entry.status = "done" if booking.status == "cancelled" else "lapsed"
         pairs = s.execute(select(WaitlistEntry.shop_id, WaitlistEntry.day).where(
-            WaitlistEntry.status == "waiting", WaitlistEntry.day >= (now - timedelta(days=1)).date(),
-            WaitlistEntry.day <= (now + timedelta(days=days_ahead)).date()).distinct()).all()  # fmt: skip
+            WaitlistEntry.status == "waiting", WaitlistEntry.day >= (now - timedelta(days=1)).date()).distinct()).all()
     offers = []
     for shop_id, day in sorted(pairs):
         offer = offer_freed(db, shop_id, day, now)

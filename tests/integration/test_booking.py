@@ -163,6 +163,17 @@ def test_a_customer_cannot_cancel_someone_elses_booking(db, garage):
     assert status(db, mine.booking_id) == "held"
 
 
+def test_a_hold_cannot_name_another_customers_vehicle(db, garage):
+    from core.customers import add_vehicle
+
+    amina = new_customer(db, garage, "amina")
+    with db.uow() as uow:
+        her_car = add_vehicle(uow.session, uow.session.get(Customer, amina), "KCB 123A").id
+    with pytest.raises(NotYours):
+        hold(db, garage, new_customer(db, garage, "brian"), garage.at(2026, 11, 23, 10), vehicle_id=her_car)
+    assert hold(db, garage, amina, garage.at(2026, 11, 23, 10), vehicle_id=her_car).code
+
+
 def test_reschedule_moves_the_booking_or_keeps_the_old_slot(db, garage):
     ten, two = garage.at(2026, 11, 23, 10), garage.at(2026, 11, 23, 14)
     mine = hold(db, garage, new_customer(db, garage, "me"), ten)

@@ -115,6 +115,21 @@ def test_the_cancel_question_counts_the_tokens_of_a_new_month(story):
     assert story.last(AMINA).startswith("Cancelled MM-1001.\nOne token was used. You have 1 left this month.")
 
 
+def test_moving_a_booking_half_an_hour_later_is_offered_though_it_overlaps_its_old_time(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["wheel-alignment"], at(24, 10), MONDAY_9)  # only Achieng aligns
+    for tap in ("m:bookings", f"bk:{job.id}", "resched", "day:2026-11-24"):
+        story.tap(AMINA, tap, MONDAY_9)
+    assert "10:30" in [label for label, _ in story.buttons(AMINA)]
+
+    story.say(AMINA, "10:30", MONDAY_9)
+    story.tap_button(AMINA, "yes:", MONDAY_9)
+
+    with story.db.uow() as uow:
+        assert uow.session.get(Booking, job.id).starts_at == at(24, 10, 30)
+
+
 def deposit_paid(story, job, amount_minor: int) -> None:
     """The deposit came in by M-Pesa, as a callback would have left it."""
     with story.db.uow() as uow:

@@ -462,7 +462,8 @@ def test_the_owner_runs_the_shop_from_the_chat(story):
 
     story.say(OWNER_TG, "/export 2026-11-01 2026-11-30", t)
     document = [m for m in story.p.telegram.sent_messages(OWNER_TG) if m["method"] == "sendDocument"][-1]
-    rows = document["file"]["content"].decode().splitlines()
+    rows = document["file"]["content"].decode("utf-8-sig").splitlines()  # with the mark Excel reads UTF-8 by
+    assert document["file"]["content"].startswith("\ufeff".encode())
     assert rows[0].startswith("code,date,start,end,status,customer,phone,vehicle,services,mechanic,bay,price,paid")
     assert rows[1] == ("MM-1001,2026-11-24,10:00,10:45,confirmed,Amina,+254712345678,KCB 123A,Oil and filter change,"
                        "Otieno Ochieng,Lift 1,3500.00,0.00,3500.00,KES,cash,telegram")  # fmt: skip
@@ -598,3 +599,23 @@ def test_a_yes_left_on_an_earlier_question_does_not_answer_the_current_one(story
         assert [uow.session.get(Booking, b.id).status for b in (late, early)] == ["confirmed", "ready"]
         assert uow.session.scalar(select(func.count()).select_from(Payment)) == 0
 
+
+
+def test_a_customer_who_once_sent_staff_can_still_share_their_phone_for_mpesa(story):
+    customer_starts(story, AMINA, MONDAY_9)
+    story.say(AMINA, "/staff", MONDAY_9)  # curious; she does not work there, and goes on to book
+    story.say(AMINA, "book", MONDAY_9)
+    for prefix in ("svc:", "done"):
+        story.tap(AMINA, next(d for _, d in story.buttons(AMINA) if d.startswith(prefix)), MONDAY_9)
+    story.say(AMINA, "KCB 123A", MONDAY_9)
+    story.tap(AMINA, "skip", MONDAY_9)
+    for prefix in ("day:", "time:", "confirm:"):
+        story.tap(AMINA, next(d for _, d in story.buttons(AMINA) if d.startswith(prefix)), MONDAY_9)
+    story.tap(AMINA, "pay:mpesa", MONDAY_9)
+    assert story.last(AMINA) == "M-Pesa needs your phone number. Share it with the button, or type it."
+
+    story.contact(AMINA, "+254712345678", MONDAY_9)  # her own, with the button asked for
+
+    assert "staff list" not in story.last(AMINA)
+    with story.db.uow() as uow:
+        assert uow.session.scalar(select(Customer.phone).where(Customer.name == "Amina")) == "+254712345678"

@@ -129,6 +129,7 @@ def test_owner_commands_become_commands_for_the_owner_and_denials_for_a_mechanic
     ("/export 1.12 31.12", date(2026, 12, 1), date(2026, 12, 31)),  # this year's December, though ahead
     ("/export 1.11 30.11", date(2026, 11, 1), date(2026, 11, 30)),
     ("/export 1.12 31.1", date(2025, 12, 1), date(2026, 1, 31)),  # an end before the start: the start a year back
+    ("/export 2026-11-30 2026-11-01", date(2026, 11, 1), date(2026, 11, 30)),  # typed the other way round
 ])
 def test_an_exports_two_days_without_a_year_are_one_span_of_this_year(typed, first, last):
     assert Talk(Ctx(role="owner")).type(typed).commands == [Export(first, last)]

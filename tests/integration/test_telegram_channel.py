@@ -119,6 +119,22 @@ def test_a_sticker_and_an_edited_message_get_a_polite_answer(pitstop):
     assert pitstop.texts(AMINA)[-1].startswith("I saw that you edited a message.")
 
 
+def test_in_a_group_chat_the_bot_asks_to_be_written_to_privately(pitstop):
+    """A chat is one customer: in a family group every member would see and change the
+    others' bookings, so nothing is done there."""
+    group = {"id": -1001234567, "type": "supergroup", "title": "Family"}
+    typed = pitstop.telegram.update_text(70, AMINA, "/start")
+    typed["message"]["chat"] = group
+    tapped = pitstop.telegram.update_callback(71, 5550002, "m:bookings", 1)
+    tapped["callback_query"]["message"]["chat"] = group
+    for update in (typed, tapped):
+        assert pitstop.telegram_post(update).status_code == 200
+
+    assert pitstop.texts(group["id"]) == ["I can only help in a private chat. Please write to me directly."] * 2
+    assert pitstop.texts(AMINA) == []
+    assert count(pitstop, InboxUpdate, InboxUpdate.outcome == "ignored: a group chat") == 2
+
+
 def test_someone_elses_contact_is_refused_and_the_own_one_accepted(pitstop):
     pitstop.say(AMINA, "/start")
     foreign = pitstop.telegram.update_contact(90, AMINA, "+254712000999", contact_user_id=123)

@@ -124,3 +124,63 @@ def test_a_customer_joins_the_waitlist_for_a_full_day_in_chat(db, garage):
         assert (entry.day, entry.service_ids, entry.status, entry.channel) == (
             tuesday, [garage.services["wheel-alignment"]], "waiting", "telegram")
 
+
+
+def test_a_hold_whose_mpesa_payment_is_on_its_way_is_not_handed_to_the_waitlist(db, garage):
+    """Amina holds the last alignment (15 minutes) and taps M-Pesa at minute 14; the
+    cron's pass a minute later must not give her time to Baraka, who waits for the day,
+    before Safaricom's callback says she paid."""
+    from core import mpesa, payments
+    from core.models import Payment
+
+    day = (NOW + timedelta(days=1)).date()
+    booked = fill_alignment_day(db, garage, day)
+    booking.cancel(db, booked[4].booking_id, "customer", NOW)
+    held = booking.hold(db, shop_id=garage.id, customer_id=new_customer(db, garage, "amina"),
+                        service_ids=(garage.services["wheel-alignment"],), start=booked[4].starts_at, now=NOW,
+                        payment_method="mpesa")  # fmt: skip
+    baraka = new_customer(db, garage, "baraka")
+    waitlist.join(db, shop_id=garage.id, customer_id=baraka, day=day,
+                  service_ids=(garage.services["wheel-alignment"],), now=NOW)  # fmt: skip
+    with db.uow() as uow:
+        row = uow.session.get(Booking, held.booking_id)
+        paying = payments.start(uow.session, row, "mpesa", row.price_minor, NOW + timedelta(minutes=14)).payment_id
+
+    cron = NOW + timedelta(minutes=15, seconds=20)
+    booking.sweep_expired_holds(db, cron)
+    assert waitlist.offer_everywhere(db, cron) == []
+    mpesa.apply_result(db, paying, mpesa.Paid("SKX0000001", 0), cron + timedelta(seconds=20), source="callback")
+
+    with db.uow() as uow:
+        assert uow.session.get(Payment, paying).status == "completed"
+        assert uow.session.get(Booking, held.booking_id).status == "confirmed"
+
+
+def test_a_slot_freed_16_days_ahead_reaches_the_customer_waiting_for_it(db, garage):
+    day = (NOW + timedelta(days=16)).date()  # Nairobi books 30 days ahead
+    booked = fill_alignment_day(db, garage, day)
+    waiting = new_customer(db, garage, "waiting")
+    waitlist.join(db, shop_id=garage.id, customer_id=waiting, day=day,
+                  service_ids=(garage.services["wheel-alignment"],), now=NOW)  # fmt: skip
+    booking.cancel(db, booked[2].booking_id, "customer", NOW)
+
+    assert [o.customer_id for o in waitlist.offer_everywhere(db, NOW + timedelta(minutes=2))] == [waiting]
+
+
+def test_a_waiting_customer_who_booked_the_day_herself_leaves_the_freed_time_to_the_next(db, garage):
+    day = (NOW + timedelta(days=1)).date()
+    booked = fill_alignment_day(db, garage, day)
+    alignment = (garage.services["wheel-alignment"],)
+    wanjiku, otieno = new_customer(db, garage, "wanjiku"), new_customer(db, garage, "otieno")
+    waitlist.join(db, shop_id=garage.id, customer_id=wanjiku, day=day, service_ids=alignment, now=NOW)
+    waitlist.join(db, shop_id=garage.id, customer_id=otieno, day=day, service_ids=alignment,
+                  now=NOW + timedelta(minutes=1))  # fmt: skip
+    for freed in (booked[1], booked[6]):
+        booking.cancel(db, freed.booking_id, "customer", NOW + timedelta(minutes=5))
+    own = booking.hold(db, shop_id=garage.id, customer_id=wanjiku, service_ids=alignment, start=booked[1].starts_at,
+                       now=NOW + timedelta(minutes=6))  # fmt: skip
+    booking.confirm(db, own.booking_id, "customer", NOW + timedelta(minutes=6))
+
+    assert [o.customer_id for o in waitlist.offer_everywhere(db, NOW + timedelta(minutes=7))] == [otieno]
+    with db.uow() as uow:
+        assert uow.session.scalar(select(WaitlistEntry.status).where(WaitlistEntry.customer_id == wanjiku)) == "done"

@@ -33,11 +33,11 @@ class FakeContext:
     def today(self) -> date:
         return (self.now + timedelta(hours=3)).date()
 
-    def free_days(self, service_ids, first, last):
+    def free_days(self, service_ids, first, last, moving=None):
         days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         return [d for d in days if d.weekday() != 6 and d not in self.full_days]
 
-    def free_times(self, service_ids, day):
+    def free_times(self, service_ids, day, moving=None):
         if day.weekday() == 6 or day in self.full_days:
             return []
         return [datetime(day.year, day.month, day.day, h - 3, tzinfo=UTC) for h in (10, 11, 14, 15)]

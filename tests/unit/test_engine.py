@@ -118,6 +118,16 @@ def test_a_visit_of_two_services_chosen_at_once_with_a_deposit_is_paid_by_mpesa(
                                 "Check your phone: M-Pesa will ask you to pay Ksh1,000.")
 
 
+def test_a_time_typed_at_the_time_step_is_read_as_a_time_not_matched_to_a_similar_button():
+    chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en").tap("m:book")
+    chat.tap("svc:1").tap("done").tap("veh:3").tap("day:2026-11-25")
+    assert chat.choices[:4] == ["10:00", "11:00", "14:00", "15:00"]
+    chat.type("4:00")  # four in the afternoon, which is not free; "14:00" only looks like it
+    assert (chat.state, chat.text.splitlines()[0]) == ("time", "16:00 is not free that day.")
+    chat.type("2:00")
+    assert (chat.state, chat.data["start"]) == ("summary", at(25, 14).isoformat())
+
+
 def test_a_slot_taken_meanwhile_gets_an_apology_and_fresh_times():
     chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en").tap("m:book")
     chat.tap("svc:1").tap("done").tap("veh:3").type("wednesday 10:00").answer("confirm").tap("pay:cash")
@@ -399,6 +409,27 @@ def test_an_offer_is_paid_by_its_own_visits_rule_not_the_booking_the_chat_is_in(
     chat.tap("m:book").tap("svc:2").tap("done")  # brake pads, with a deposit, in the middle of a booking
     chat.tap("offer:yes:9")
     assert chat.commands[-1] == AcceptOffer(9, "cash")  # the offered oil change has none
+
+
+def test_a_forged_vehicle_button_is_not_taken_for_another_customers_car():
+    chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en").tap("m:book")
+    chat.tap("svc:1").tap("done")
+    assert chat.ids[:1] == ["veh:3"]
+    chat.tap("veh:4")  # not one of hers: someone else's id, typed into a forged button
+    assert (chat.state, "vehicle_id" in chat.data) == ("vehicle", False)
+    assert chat.text.startswith("Sorry, I did not get that.\nChoose a vehicle from the list, or type a new plate.")
+    chat.tap("veh:3")
+    assert (chat.state, chat.data["vehicle_id"]) == ("day", 3)
+
+
+@pytest.mark.parametrize("forged", ["offer:yes:abc", "offer:", "rm:cancel", "payagain:12", "day:garbage", "time:x"])
+def test_a_button_we_never_sent_is_answered_as_no_longer_valid(forged):
+    chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en").tap("m:book")
+    chat.tap("svc:1").tap("done").tap("veh:3")
+    if forged.startswith("time:"):
+        chat.tap("day:2026-11-25")
+    chat.tap(forged)
+    assert (chat.state, chat.text.splitlines()[0]) == ("menu", "That button is no longer valid.")
 
 
 def test_trying_again_while_the_first_request_is_open_says_only_why_not():

