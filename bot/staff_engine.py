@@ -276,7 +276,8 @@ def _command(turn: Turn, p: words.Parsed) -> None:
     elif name == "tokens":
         args = [a for a in p.args if words._key(a) not in words.TOKENS_WORDS]
         if not args:
-            turn.ask("home", Msg(N_("Whose tokens? Write it like this: /tokens reset +254712345678")))
+            turn.ask("home", Msg(N_("Whose tokens? Write their phone or one of their booking codes, like this: "
+                                    "/tokens reset +254712345678 or /tokens reset MM-1001")))  # fmt: skip
         else:
             turn.do(ResetTokens(" ".join(args)))
     elif name == "export":

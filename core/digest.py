@@ -474,16 +474,23 @@ def send_to(session: Session, shop_id: int, figures: Figures, now: datetime, out
     return True
 
 
+CATCH_UP_UNTIL = time(6)  # local: a missed digest is sent late only before the working day
+
+
 def send_due(db: Database | Session, now: datetime, out_dir: Path) -> int:
-    """The cron job: every shop whose digest time has come today gets its digest, once."""
+    """The cron job: every shop whose digest time has come today gets its digest, once.
+    A day's digest that no pass sent before midnight (a digest time just before it, or
+    the cron down over it) still goes in the small hours, late rather than never."""
     sent = 0
     with session_of(db) as s:
         for shop_id in list(s.scalars(select(Shop.id).order_by(Shop.id))):
             spec = av.shop_view(s, shop_id).spec
             local = now.astimezone(ZoneInfo(spec.timezone))
-            if local.time() < spec.digest_time:
-                continue
             day = local.date()
+            if local.time() < spec.digest_time:
+                if local.time() >= CATCH_UP_UNTIL:
+                    continue
+                day -= timedelta(days=1)  # yesterday's, if it is still owed
             sent += send(s, shop_id, day, now, out_dir, key=f"digest:{shop_id}:{day.isoformat()}")
     if sent:
         log.info("digests: sent to %d owner(s)", sent)

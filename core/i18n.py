@@ -66,6 +66,7 @@ def ngettext(lang: str, singular: str, plural: str, count: int, **params) -> str
 
 
 REGION_OF_CURRENCY = {"KES": "KE", "KZT": "KZ"}
+HOME_OF_CURRENCY = {"KES": ("en", "KE"), "KZT": ("kk", "KZ")}
 DEFAULT_REGION = {"sw": "KE", "kk": "KZ", "ru": "RU", "en": "KE"}
 
 
@@ -93,10 +94,20 @@ def money(minor: int, currency: str, lang: str) -> str:
     amount = Decimal(minor).scaleb(-digits)
     locale = babel_locale(lang, REGION_OF_CURRENCY.get(currency))
     if minor % (10**digits):
-        return format_currency(amount, currency, locale=locale)
-    pattern = locale.currency_formats["standard"].pattern.split(";")[0]
-    whole = pattern.replace("0.00", "0").replace("#,##0.0", "#,##0")
-    return format_currency(amount, currency, format=whole, locale=locale, currency_digits=False)
+        text = format_currency(amount, currency, locale=locale)
+    else:
+        pattern = locale.currency_formats["standard"].pattern.split(";")[0]
+        whole = pattern.replace("0.00", "0").replace("#,##0.0", "#,##0")
+        text = format_currency(amount, currency, format=whole, locale=locale, currency_digits=False)
+    return text.replace(currency, _home_symbol(currency)) if currency in text else text
+
+
+@lru_cache(maxsize=16)
+def _home_symbol(currency: str) -> str:
+    """The sign the currency's own country writes (₸, Ksh), for a language whose CLDR
+    data has none for it (English knows no tenge sign and would write "KZT15,000")."""
+    home = babel_locale(*HOME_OF_CURRENCY[currency]) if currency in HOME_OF_CURRENCY else None
+    return home.currency_symbols.get(currency, currency) if home is not None else currency
 
 
 @lru_cache(maxsize=4096)

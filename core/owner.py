@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from babel.numbers import get_currency_precision
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import availability as av
@@ -115,15 +115,18 @@ class NoSuchCustomer(LookupError):
     pass
 
 
-def reset_tokens(session: Session, shop_id: int, phone_text: str, now: datetime) -> tuple[str, int]:
-    """Give a customer (found by phone) their monthly tokens back; they are told."""
+def reset_tokens(session: Session, shop_id: int, who: str, now: datetime) -> tuple[str, int]:
+    """Give a customer their monthly tokens back; they are told. `who` is one of their
+    booking codes (all an owner sees of a Telegram customer who pays at the shop) or
+    their phone. Returns the phone (or the code) and the tokens."""
     spec = av.shop_view(session, shop_id).spec
-    phone = normalise_phone(phone_text, spec.country)
-    if phone is None:
-        raise NoSuchCustomer(phone_text)
-    customer = session.scalar(select(Customer).outerjoin(ChannelIdentity).where(
-        Customer.shop_id == shop_id,
-        or_(Customer.phone == phone, ChannelIdentity.address == f"whatsapp:{phone}")).order_by(Customer.id))  # fmt: skip
+    customer = _customer_by_code(session, shop_id, who)
+    phone = customer.phone if customer is not None and customer.phone else who.strip().upper()
+    if customer is None:
+        phone = normalise_phone(who, spec.country)
+        if phone is None:
+            raise NoSuchCustomer(who)
+        customer = _customer_by_phone(session, shop_id, phone)
     if customer is None:
         raise NoSuchCustomer(phone)
     tokens = bookings.reset_tokens(session, customer.id, now)
@@ -134,6 +137,20 @@ def reset_tokens(session: Session, shop_id: int, phone_text: str, now: datetime)
     if latest is not None:
         notices.notify_customer(session, latest, reply, None, now)
     return phone, tokens
+
+
+def _customer_by_code(session: Session, shop_id: int, code: str) -> Customer | None:
+    return session.scalar(select(Customer).join(Booking, Booking.customer_id == Customer.id).where(
+        Booking.shop_id == shop_id, Booking.code == code.strip().upper()))  # fmt: skip
+
+
+def _customer_by_phone(session: Session, shop_id: int, phone: str) -> Customer | None:
+    """The customer whose WhatsApp number it is (the number proves itself), else the
+    first who gave it (a phone typed for M-Pesa may be someone else's who pays)."""
+    whatsapp = session.scalar(select(Customer).join(ChannelIdentity).where(
+        Customer.shop_id == shop_id, ChannelIdentity.address == f"whatsapp:{phone}"))  # fmt: skip
+    return whatsapp or session.scalar(select(Customer).where(Customer.shop_id == shop_id, Customer.phone == phone)
+                                      .order_by(Customer.id))  # fmt: skip
 
 
 # -- reports ------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from core.i18n import N_
 from core.lifecycle import BookingStatus
 from core.messages import Choice, Msg, Reply
 from core.models import Booking, BookingEvent, OutboxMessage, Service
+from core.shopfile import MAX_REMINDER_HOURS
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def send_due(db: Database | Session, now: datetime) -> int:
     """Write every reminder that is due now, for every shop; returns how many were new."""
     written = 0
     with session_of(db) as s:
-        horizon = now + timedelta(hours=72)
+        horizon = now + timedelta(hours=MAX_REMINDER_HOURS)
         rows = list(s.scalars(select(Booking).where(
             Booking.status == BookingStatus.CONFIRMED, Booking.starts_at > now, Booking.starts_at <= horizon,
         ).order_by(Booking.shop_id, Booking.starts_at)))  # fmt: skip

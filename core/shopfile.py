@@ -570,9 +570,10 @@ class _Reader:
     def reminders(self, table: dict) -> tuple[int, ...]:
         hours = self.get(table, "hours_before", "reminders.hours_before", list, [24, 2]) or []
         for i, h in enumerate(hours):
-            if not isinstance(h, int) or isinstance(h, bool) or h < 1:
-                self.problem(f"reminders.hours_before[{i}]", f"must be a positive number of hours, not {h!r}")
-        return tuple(sorted({h for h in hours if isinstance(h, int) and h >= 1}, reverse=True))
+            if not isinstance(h, int) or isinstance(h, bool) or not 1 <= h <= MAX_REMINDER_HOURS:
+                self.problem(f"reminders.hours_before[{i}]",
+                             f"must be a number of hours from 1 to {MAX_REMINDER_HOURS}, not {h!r}")  # fmt: skip
+        return tuple(sorted({h for h in hours if isinstance(h, int) and 1 <= h <= MAX_REMINDER_HOURS}, reverse=True))
 
     def check_secrets(self, table: Any, path: str) -> None:
         """Secrets live in the environment; a file names the variable, never the value."""
@@ -618,6 +619,7 @@ class _Reader:
 
 
 # The templates Pitstop sends outside WhatsApp's window, and the variables it fills in.
+MAX_REMINDER_HOURS = 72  # the reminder job looks this far ahead (core.reminders)
 TEMPLATE_VARIABLES = {"reminder": {"name", "service", "time", "code"}, "status": {"name", "code", "status"},
                       "staff_notice": {"name", "summary"}}  # fmt: skip
 

@@ -17,7 +17,7 @@ from ._text import clean
 # is removed before "sh".
 CURRENCY = sorted(
     """
-    kes ksh kshs ksh. shs sh sh. shillings shilingi bob /= /-
+    kes ksh kshs ksh. kshs. shs shs. sh sh. shillings shilingi bob /= /-
     kzt тг тг. тенге теңге ₸ tenge
     """.split(),
     key=len,

@@ -164,6 +164,10 @@ REWRITES: list[tuple[str, object]] = [
         r"\bsaa\s+(" + "|".join(SWAHILI_NUMBERS) + r")\b",
         lambda m: f" saaneno {SWAHILI_NUMBERS.index(m[1]) + 1} ",
     ),
+    (r"\bhalf\s+past\s+(\w+)", r" at \1 half "),  # English: "half past nine"
+    (r"\bquarter\s+past\s+(\w+)", r" at \1 quarter "),
+    (r"\bquarter\s+to\s+(\w+)", r" at \1 lessquarter "),
+    (r"\b(в|к|at|сағат)\s+(\d{1,2})-(\d{2})\b", r" \1 \2:\3 "),  # Russian, Kazakh: "в 15-00"
     (r"\bna\s+nusu\b", " half "),
     (r"\bna\s+robo\b", " quarter "),
     (r"\bkasoro\s*robo\b|\bkasorobo\b", " lessquarter "),

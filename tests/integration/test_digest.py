@@ -257,3 +257,25 @@ def test_the_owner_reads_extra_work_as_waiting_for_the_customer_not_for_them():
     f = digest.compute(dataclasses.replace(base, bookings=base.bookings[:4] + (waiting,) + base.bookings[5:]))
     text = render(digest.texts(f)[1], "en")
     assert "waiting for the customer's approval: 1" in text and "your approval" not in text
+
+
+def test_a_digest_no_cron_pass_sent_before_midnight_goes_in_the_small_hours(sqlite_db, nairobi_spec, tmp_path):
+    """The shop wants its digest at 23:58 and the cron passes every five minutes: at
+    23:55:30 it is not time yet, at 00:00:30 it is the next day. Tuesday's digest goes
+    late, once, and not again in the morning."""
+    from core.shopfile import read_shop_file
+    from tests.conftest import NAIROBI
+
+    late = tmp_path / "late.toml"
+    late.write_text(NAIROBI.read_text().replace('time = "19:00"', 'time = "23:58"'))
+    shop = loaded(sqlite_db, read_shop_file(late))
+    with sqlite_db.uow() as uow:
+        owner = uow.session.scalar(select(Staff).where(Staff.shop_id == shop.id, Staff.phone == WANJIRU))
+        owner.telegram_user_id, owner.verified_at = 6000001, at(23, 9)
+
+    assert digest.send_due(sqlite_db, at(24, 23, 55) + timedelta(seconds=30), tmp_path) == 0
+    assert digest.send_due(sqlite_db, datetime(2026, 11, 24, 21, 0, 30, tzinfo=UTC), tmp_path) == 1  # 00:00:30
+    assert digest.send_due(sqlite_db, at(25, 5, 55), tmp_path) == 0
+    with sqlite_db.uow() as uow:
+        keys = list(uow.session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like("digest:%"))))
+    assert sorted(keys) == [f"digest:{shop.id}:2026-11-24:owner{owner.id}", f"digest:{shop.id}:2026-11-24:owner{owner.id}:chart"]

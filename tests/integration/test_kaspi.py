@@ -92,7 +92,7 @@ def test_customer_gets_a_kaspi_link_in_the_chat_and_is_confirmed_when_kaspi_says
     assert (p.check_interval_s, p.expires_at - p.requested_at) == (5, timedelta(seconds=180))
     [link] = told(rt, visit.address)
     assert link.ids == [kaspi.LINK, kaspi.LINK_UNTIL]
-    assert link.text.startswith(f"Pay KZT5,000 with Kaspi here: {p.link}\nThe link works until ")
+    assert link.text.startswith(f"Pay ₸5,000 with Kaspi here: {p.link}\nThe link works until ")
 
     fake.script(kaspi_id, ["Wait", "Processed"])
     assert payments.reconcile_payments(p.next_check_at - timedelta(seconds=1)).checked == 0  # not yet
@@ -282,7 +282,7 @@ def test_kaspi_pays_a_booking_once_however_often_it_says_so(classic, fake, now):
     assert (p.provider, p.provider_ref, p.amount_minor, p.status, p.receipt) == (
         "kaspi", "880001", 500000, "completed", "880001")
     assert status(rt, visit) == "confirmed"
-    assert told(rt, visit.address)[-1].text.startswith("Payment received: KZT5,000 (receipt 880001).\n")
+    assert told(rt, visit.address)[-1].text.startswith("Payment received: ₸5,000 (receipt 880001).\n")
     assert len(told(rt, visit.address)) == 1
     assert [o.split(",")[0] for _, o in inbox_rows(rt, "kaspi")] == ["applied: paid"]
     with rt.db.uow() as uow:
@@ -414,13 +414,13 @@ def pay_by_kaspi_link_on_whatsapp(chat, twilio, fake, phone):
 
     with chat.runtime.db.uow() as uow:
         p = uow.session.scalar(select(Payment))
-    assert "The payment request of KZT12,000 is on its way." in bodies()[-2]
-    assert bodies()[-1].startswith(f"Pay KZT12,000 with Kaspi here: {p.link}\nThe link works until ")
+    assert "The payment request of ₸12,000 is on its way." in bodies()[-2]
+    assert bodies()[-1].startswith(f"Pay ₸12,000 with Kaspi here: {p.link}\nThe link works until ")
     fake.open_link(p.provider_ref)  # the customer opens the link in the Kaspi app...
     payments.reconcile_payments(p.next_check_at)
     fake.set_status(p.provider_ref, "Processed")  # ...and confirms
     payments.reconcile_payments(p.next_check_at + timedelta(seconds=p.check_interval_s))
 
-    assert bodies()[-1].startswith("Payment received: KZT12,000.\nBooking ZA-1001 is confirmed for ")
+    assert bodies()[-1].startswith("Payment received: ₸12,000.\nBooking ZA-1001 is confirmed for ")
     with chat.runtime.db.uow() as uow:
         assert [(b.status, b.channel) for b in uow.session.scalars(select(Booking))] == [("confirmed", "whatsapp")]

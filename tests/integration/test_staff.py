@@ -619,3 +619,23 @@ def test_a_customer_who_once_sent_staff_can_still_share_their_phone_for_mpesa(st
     assert "staff list" not in story.last(AMINA)
     with story.db.uow() as uow:
         assert uow.session.scalar(select(Customer.phone).where(Customer.name == "Amina")) == "+254712345678"
+
+
+def test_the_owner_restores_tokens_by_a_booking_code_or_by_the_whatsapp_number_itself(story):
+    shop = story.shop_id("mwangaza-motors")
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    customer_starts(story, BRIAN, MONDAY_9)
+    brian = book(story.db, shop, str(BRIAN), ["oil-change"], at(24, 10), MONDAY_9, name="Brian")  # pays at the shop
+    amina = book(story.db, shop, "whatsapp:+254712345678", ["oil-change"], at(25, 10), MONDAY_9, channel="whatsapp")
+    with story.db.uow() as uow:
+        uow.session.get(Customer, brian.customer_id).phone = "+254712345678"  # typed for M-Pesa: Amina pays for him
+        for c in (brian.customer_id, amina.customer_id):
+            uow.session.get(Customer, c).tokens = 0
+
+    story.say(OWNER_TG, "/tokens reset 0712 345 678", at(23, 10))
+    story.say(OWNER_TG, f"/tokens reset {brian.code.lower()}", at(23, 10))
+
+    assert story.texts(OWNER_TG)[-1].startswith("Tokens restored for +254••••••678: 2 this month.")
+    with story.db.uow() as uow:
+        assert [uow.session.get(Customer, c).tokens for c in (amina.customer_id, brian.customer_id)] == [2, 2]
+    assert story.last(BRIAN) == "Good news: Mwangaza Motors has restored your booking tokens. You have 2 this month."

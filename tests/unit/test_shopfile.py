@@ -110,6 +110,7 @@ def test_a_broken_file_reports_every_problem_with_its_path():
         (lambda r: r["templates"].pop("reminder"), "templates.reminder: is required with WhatsApp: outside its 24-hour window only an approved template can be sent"),
         (lambda r: r["templates"]["status"].update(variables=["nmae", "code"]), "templates.status.variables[0]: unknown variable 'nmae' (use code, name, status)"),
         (lambda r: r["hours"].update(mon={"open": "8am", "close": "18:00"}), "hours.mon.open: must be a time like \"08:30\", not '8am'"),
+        (lambda r: r.update(reminders={"hours_before": [168, 2]}), "reminders.hours_before[0]: must be a number of hours from 1 to 72, not 168"),
     ],
 )
 def test_each_mistake_an_operator_makes_gets_one_clear_line(edit, expected):
