@@ -16,12 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.pacing import MISSES_ALLOWED, Turn, pacer_for
+from core import outbox
 from core.models import OutboxMessage, Shop
 from core.runtime import Runtime, current_runtime
 
 log = logging.getLogger(__name__)
 
-FINAL = ("sent", "delivered", "read", "failed", "undelivered")
+FINAL = ("sent", "delivered", "read", "failed", "undelivered", "dropped")  # dropped: no longer true, never sent
 
 
 class TryLater(Exception):
@@ -87,6 +88,10 @@ def _send_on(runtime: Runtime, outbox_id: int, outgoing: Outgoing, turn: Turn | 
             return True
         if turn and turn.missed():
             return False
+        if why := outbox.outdated(uow.session, row, runtime.now()):  # it waited out an outage, say
+            row.status, row.last_error = "dropped", why
+            log.info("outbox %s not sent: %s", row.id, why)
+            return True
         _send(runtime, row, outgoing, uow.session)
         return True
 

@@ -96,11 +96,7 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
             turn.ask("menu", Msg(N_("Welcome back! We left off a while ago, so let's start again.")))
             return turn.done()
         turn.state = "menu"  # a notification's answer works however long ago it came
-        follow_choice(turn, notice)
-        return turn.done()
-    if event.kind == "group":  # everyone there would be one customer, seeing and changing each other's bookings
-        turn.say(Msg(N_("I can only help in a private chat. Please write to me directly.")))
-        return turn.done()
+        return _guarded(turn, event, lambda: follow_choice(turn, notice))
     first_contact = turn.state == "start" and "offered" not in turn.data
     if first_contact or event.kind == "start" or (event.kind == "text" and understand.looks_like(event.text, "menu")):
         if turn.state == "start":
@@ -123,15 +119,21 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
         turn.ask(turn.state, note)
         return turn.done()
     choice = resolve(turn, event)
+    return _guarded(turn, event, lambda: _answer(turn, event, choice))
+
+
+def _guarded(turn: Turn, event: Event, act: Callable[[], None]) -> Step:
+    """Carry out a step; a button whose data does not parse ("day:abc", forged: a
+    button's data is the one thing a client can make up) is answered as a button we
+    never sent, from the menu, with nothing of the step kept."""
+    before = Turn(turn.ctx, turn.state, dict(turn.data))
     try:
-        _answer(turn, event, choice)
+        act()
     except (ValueError, IndexError) as exc:
         if event.kind != "choice":
             raise
-        # a button's data is the one thing a client can forge ("offer:yes:abc"): one that
-        # does not parse is a button we never sent, answered like words not understood
-        log.warning("a button that does not parse in state %s: %r (%s)", turn.state, event.choice[:64], exc)
-        turn = Turn(ctx, state_name if state_name in HANDLERS else "start", dict(data or {}))
+        log.warning("a button that does not parse in state %s: %r (%s)", before.state, event.choice[:64], exc)
+        turn = before
         turn.ask("menu", Msg(N_("That button is no longer valid.")))
     return turn.done()
 

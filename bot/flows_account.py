@@ -120,7 +120,8 @@ def prompt_cancel_confirm(turn: Turn, before: list[Msg]) -> None:
 
 def _cancel_terms(turn: Turn, b) -> list[int]:
     """What cancelling this booking now costs in tokens, and the money paid for it (which
-    goes back when the cancellation is free)."""
+    goes back when the cancellation is free). A list, as the chat's data keeps it (JSON),
+    so that the terms quoted compare equal to the terms now."""
     window = timedelta(hours=turn.ctx.shop.late_window_hours)
     return [policy.cancellation_cost(turn.ctx.now, b.start, window, b.status), turn.ctx.paid(b.id)]
 
@@ -192,9 +193,18 @@ state("vehicles")((prompt_vehicles, handle_vehicles))
 # -- buttons of notifications, valid in any state -----------------------------------------
 
 
+def _button(choice: str, words: tuple[str, ...]) -> tuple[str, int]:
+    """"<kind>:<word>:<booking id>" read, or ValueError for a button we never sent
+    (the engine answers that it is no longer valid)."""
+    _, word, number = choice.split(":", 2)
+    if word not in words or not number.isdecimal():
+        raise ValueError(f"not a button of ours: {choice!r}")
+    return word, int(number)
+
+
 def on_offer(turn: Turn, choice: str) -> None:
     """Waitlist offer buttons: "offer:yes:<booking>" / "offer:no:<booking>"."""
-    _, answer, booking_id = choice.split(":", 2)
+    answer, booking_id = _button(choice, ("yes", "no"))
     if answer == "yes":
         offered = _mine(turn, int(booking_id))  # the offered visit, not the booking the chat may be in
         method = policy.way_to_take_offer(turn.ctx.shop.payment_methods, bool(offered and offered.deposit_minor))
@@ -227,8 +237,8 @@ state("offer")((prompt_offer, handle_offer))
 
 def on_reminder(turn: Turn, choice: str) -> None:
     """Reminder buttons: "rm:cancel:<booking>" / "rm:move:<booking>"."""
-    _, action, booking_id = choice.split(":", 2)
-    b = _mine(turn, int(booking_id))
+    action, booking_id = _button(choice, ("cancel", "move"))
+    b = _mine(turn, booking_id)
     if b is None:
         turn.ask("menu", Msg(N_("That booking can no longer be changed.")))
         return
@@ -243,7 +253,7 @@ def on_reminder(turn: Turn, choice: str) -> None:
 def on_pay_again(turn: Turn, choice: str) -> None:
     """After a failed payment: "payagain:<booking>:<method>"."""
     _, booking_id, method = choice.split(":", 2)
-    if method not in turn.ctx.shop.payment_methods:
+    if not booking_id.isdecimal() or method not in turn.ctx.shop.payment_methods:
         turn.ask("menu")
         return
     if phone_first(turn, method, choice):

@@ -234,7 +234,7 @@ def handle_day(turn: Turn, event: Event, choice: str | None) -> None:
     if not first <= day <= last:
         turn.ask("day", Msg(N_("I can book from today up to {n} days ahead."), {"n": turn.ctx.shop.horizon_days}))
         return
-    times = turn.ctx.free_times(_service_ids(turn), day, _moving(turn))
+    times = _free_times(turn, day)
     if not times:
         if not turn.ctx.is_open(day):
             turn.ask("day", Msg(N_("We are closed on {day}."), {"day": _day_label(day, turn.ctx.shop.timezone, turn.lang)}))
@@ -272,7 +272,7 @@ def prompt_time(turn: Turn, before: list[Msg]) -> None:
     day = date.fromisoformat(turn.data["day"])
     alternatives = turn.data.pop("alternatives", None)
     times = [datetime.fromisoformat(t) for t in alternatives] if alternatives else \
-        turn.ctx.free_times(_service_ids(turn), day, _moving(turn))  # fmt: skip
+        _free_times(turn, day)  # fmt: skip
     if not times:
         turn.ask("waitlist", *before)
         return
@@ -294,13 +294,21 @@ def handle_time(turn: Turn, event: Event, choice: str | None) -> None:
         return
     if when is not None and when.time is not None:
         day = date.fromisoformat(turn.data["day"])
-        wanted = _match_time(turn, turn.ctx.free_times(_service_ids(turn), day, _moving(turn)), when.time)
+        wanted = _match_time(turn, _free_times(turn, day), when.time)
         if wanted is not None:
             _chose_time(turn, wanted)
             return
         turn.ask("time", Msg(N_("{time} is not free that day."), {"time": when.time.strftime("%H:%M")}))
         return
     not_understood(turn, Msg(N_("Choose a time from the list, or type one like 10:30.")))
+
+
+def _free_times(turn: Turn, day: date) -> list[datetime]:
+    """The times the customer can choose that day; when moving a booking, its own time
+    counts as free for the others, but is not one to move to."""
+    times = turn.ctx.free_times(_service_ids(turn), day, _moving(turn))
+    own = next((b.start for b in turn.ctx.bookings() if b.id == _moving(turn)), None) if _moving(turn) else None
+    return [t for t in times if t != own]
 
 
 def _moving(turn: Turn) -> int | None:

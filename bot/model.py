@@ -19,7 +19,7 @@ class Event:
     """Something a person did: typed text, tapped a choice, shared a contact or a place.
     `outcome` carries the result of a command the engine asked for."""
 
-    kind: str  # text | choice | contact | location | start | outcome | group (anything in a group chat)
+    kind: str  # text | choice | contact | location | start | outcome
     text: str = ""
     choice: str = ""
     phone: str | None = None

@@ -27,7 +27,7 @@ from telegram import (
 from telegram.error import BadRequest, InvalidToken, RetryAfter
 
 from bot.delivery import Outgoing, TryLater, Undeliverable
-from bot.inbound import Inbound
+from bot.inbound import GROUP_CHAT, Inbound
 from bot.model import Event
 from core import files
 from core.availability import shop_view
@@ -51,9 +51,10 @@ def parse(data: dict) -> Inbound | None:
         return None
     uid = str(update.update_id)
     if (group := _group_chat(update)) is not None:
-        user = update.effective_user
-        return Inbound("telegram", uid, group, Event("group"), str(user.id) if user else None,
-                       language_hint=user.language_code if user else None, note="a group chat")  # fmt: skip
+        user, tap = update.effective_user, update.callback_query
+        return Inbound("telegram", uid, group, None, str(user.id) if user else None,
+                       language_hint=user.language_code if user else None, callback_id=tap.id if tap else None,
+                       note=GROUP_CHAT)  # fmt: skip
     if update.callback_query is not None:
         q = update.callback_query
         chat = q.message.chat.id if q.message else q.from_user.id
@@ -65,11 +66,9 @@ def parse(data: dict) -> Inbound | None:
         return Inbound("telegram", uid, str(m.chat.id), Event("unsupported", text="edited"),
                        str(m.from_user.id) if m.from_user else None, note="edited message")  # fmt: skip
     m = update.message
-    if m is None or m.from_user is None:
+    if m is None or m.from_user is None:  # nobody wrote to us (a channel's post...): nobody to answer
         kind = next((k for k, v in data.items() if k != "update_id" and v), "unknown")
-        chat = _chat_of(data)
-        return Inbound("telegram", uid, chat or "", None, note=f"update of kind {kind}") if chat else \
-            Inbound("telegram", uid, "", None, note=f"update of kind {kind}")  # fmt: skip
+        return Inbound("telegram", uid, "", None, note=f"update of kind {kind}")
     base = dict(user_id=str(m.from_user.id), name=m.from_user.first_name, language_hint=m.from_user.language_code)
     chat = str(m.chat.id)
     if m.contact is not None:
@@ -89,19 +88,11 @@ def parse(data: dict) -> Inbound | None:
 
 
 def _group_chat(update: Update) -> str | None:
-    """The id of the group (or channel) an update comes from; None for a private chat.
-    A chat is one customer, so a group would make its members one customer too."""
+    """The id of the group an update comes from; None for a private chat (or a channel's
+    post, which is ignored: an answer there would go to every subscriber). A chat is one
+    customer, so a group would make its members one customer too."""
     chat = update.effective_chat
-    return str(chat.id) if chat is not None and chat.type != "private" else None
-
-
-def _chat_of(data: dict) -> str | None:
-    for value in data.values():
-        if isinstance(value, dict):
-            chat = value.get("chat") or {}
-            if "id" in chat:
-                return str(chat["id"])
-    return None
+    return str(chat.id) if chat is not None and chat.type in ("group", "supergroup") else None
 
 
 # -- rendering ----------------------------------------------------------------------------

@@ -397,7 +397,8 @@ class OutboxMessage(Base):
 
     `body` holds message ids and parameters, rendered in the recipient's language at
     delivery. `dedupe_key` is unique, so a reminder or reply is written at most once.
-    Delivery status only moves forward (queued → sent → delivered → read).
+    Delivery status only moves forward (queued → sent → delivered → read); a message no
+    longer true when its turn came (a reminder of a visit cancelled since) is `dropped`.
     """
 
     __tablename__ = "outbox_messages"

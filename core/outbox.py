@@ -11,12 +11,13 @@ re-drive picks up any row whose job was lost.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from core.db import defer, insert_all_once, insert_once
+from core.lifecycle import BookingStatus, status_now
 from core.messages import Reply
 from core.models import Booking, ChannelIdentity, Customer, OutboxMessage, utcnow
 
@@ -83,6 +84,28 @@ def answer(session: Session, *, shop_id: int, channel: str, address: str, langua
     for row_id in ids:
         _deliver_after_commit(session, row_id)
     return ids
+
+
+def outdated(session: Session, row: OutboxMessage, now: datetime) -> str | None:
+    """Why a message written a while ago would mislead if it went now (it may have waited
+    out an outage), or None: a reminder of a visit cancelled, moved or begun since; a
+    waitlist offer whose hold ran out. The sender asks just before it sends."""
+    kind, _, rest = (row.dedupe_key or "").partition(":")
+    booking_id = rest.split(":")[0]
+    if kind not in ("reminder", "waitlist-offer") or not booking_id.isdecimal():
+        return None
+    booking = session.get(Booking, int(booking_id))
+    if booking is None:
+        return "its booking is gone"
+    if kind == "waitlist-offer":
+        held = status_now(booking.status, booking.hold_expires_at, now) == BookingStatus.HELD
+        return None if held else "the offered time is no longer held"
+    if booking.status != BookingStatus.CONFIRMED or booking.starts_at <= now:
+        return f"the visit is {booking.status} now"
+    stamp = rest.split(":")[1]  # reminder:<booking>:<its time>:<hours>h (or, before 6 December, no time)
+    if stamp.isdecimal() and stamp != f"{booking.starts_at.astimezone(UTC):%Y%m%d%H%M}":
+        return "the visit has moved since"
+    return None
 
 
 def reach(session: Session, customer: Customer, prefer: str | None = None) -> ChannelIdentity | None:

@@ -61,10 +61,11 @@ METHOD_LABELS = {"mpesa": N_("M-Pesa"), "kaspi": N_("Kaspi"), "cash": N_("Pay at
 ACTIVE = frozenset({S.CONFIRMED, S.NEEDS_RESCHEDULE, S.RECEIVED, S.IN_PROGRESS,
                     S.AWAITING_APPROVAL, S.READY, S.COMPLETED})  # fmt: skip
 
-# Once asked for money, a customer has this long to pay before their hold may run out:
-# an M-Pesa prompt is answered or gone within about a minute (and the STK query decides
-# after three), a Kaspi link is opened and paid in a few minutes. A hold is never handed
-# to someone else while its money is on the way.
+# Once asked for money, a customer has at least this long to pay before their hold may
+# run out: an M-Pesa prompt is answered or gone within about a minute (and the STK query
+# decides after three), a Kaspi link is opened and paid in a few minutes. Money that comes
+# later still (a query still "processing", a link whose creation was retried) finds the
+# hold run out, and is confirmed if the time is still free or marked for a refund.
 PAYING_TIME = {"mpesa": timedelta(minutes=4), "kaspi_qr": timedelta(minutes=5)}
 
 # An M-Pesa callback whose apply failed is re-driven from the inbox after this long.
@@ -378,10 +379,6 @@ def settle_paid(session: Session, booking: Booking, payment: Payment, now: datet
     payment.completed_at = payment.updated_at = now
     payment.next_check_at = None
     _tell_paid(session, view, booking, payment, verdict, now)
-    if verdict.refund and payment.provider == "kaspi_qr":
-        from core import kaspi
-
-        defer(session, kaspi.refund, payment.id, job_id=f"payment-refund-{payment.id}")
     log.info("payment %s of booking %s: %s (%s)", payment.id, booking.code, payment.status, verdict)
     return verdict
 
@@ -416,10 +413,7 @@ def _tell_paid(session: Session, view: av.ShopView, booking: Booking, payment: P
         owner_text = {Verdict.REFUND_SLOT_TAKEN: OWNER_REFUND_SLOT_TAKEN,
                       Verdict.REFUND_INACTIVE: OWNER_REFUND_INACTIVE,
                       Verdict.REFUND_OVERPAID: OWNER_REFUND_OVERPAID}[verdict]  # fmt: skip
-        notices.tell_owners(session, booking.shop_id, Reply((Msg(owner_text, {
-            "customer": _customer_name(session, booking), "amount": amount,
-            "provider": PROVIDER_NAMES[payment.provider], "ref": _reference(payment), "code": code}),)),
-            key=f"payment:{payment.id}:refund", now=now)  # fmt: skip
+        _refund_due(session, booking, payment, owner_text, now)
         return
     first = Msg(PAID_RECEIPT, {"amount": amount, "receipt": payment.receipt}) if payment.receipt \
         else Msg(PAID, {"amount": amount})  # fmt: skip
@@ -539,17 +533,23 @@ def refund_cancelled(session: Session, booking: Booking, now: datetime) -> int:
         Payment.booking_id == booking.id, Payment.status == COMPLETED).order_by(Payment.id).with_for_update()))  # fmt: skip
     for payment in paid:
         payment.status, payment.updated_at = REFUND_DUE, now
-        notices.tell_owners(session, booking.shop_id, Reply((Msg(OWNER_REFUND_CANCELLED, {
-            "customer": _customer_name(session, booking), "code": booking.code,
-            "amount": m.money(payment.amount_minor, payment.currency),
-            "provider": PROVIDER_NAMES[payment.provider], "ref": _reference(payment)}),)),
-            key=f"payment:{payment.id}:refund", now=now)  # fmt: skip
-        if payment.provider == "kaspi_qr":
-            from core import kaspi
-
-            defer(session, kaspi.refund, payment.id, job_id=f"payment-refund-{payment.id}")
+        _refund_due(session, booking, payment, OWNER_REFUND_CANCELLED, now)
         log.info("payment %s of booking %s: refund due (cancelled in time)", payment.id, booking.code)
     return sum(p.amount_minor for p in paid)
+
+
+def _refund_due(session: Session, booking: Booking, payment: Payment, owner_text: str, now: datetime) -> None:
+    """Money that goes back: the owner is told what to return and why (once per
+    payment), and a Kaspi QR payment is returned through Kaspi where the scheme allows."""
+    notices.tell_owners(session, booking.shop_id, Reply((Msg(owner_text, {
+        "customer": _customer_name(session, booking), "code": booking.code,
+        "amount": m.money(payment.amount_minor, payment.currency),
+        "provider": PROVIDER_NAMES[payment.provider], "ref": _reference(payment)}),)),
+        key=f"payment:{payment.id}:refund", now=now)  # fmt: skip
+    if payment.provider == "kaspi_qr":
+        from core import kaspi
+
+        defer(session, kaspi.refund, payment.id, job_id=f"payment-refund-{payment.id}")
 
 
 def _customer_name(session: Session, booking: Booking) -> str:

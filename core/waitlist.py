@@ -16,7 +16,7 @@ from core.db import Database, session_of
 from core.i18n import N_
 from core.lifecycle import OCCUPYING, status_now
 from core.messages import Choice, Msg, Reply
-from core.models import Booking, WaitlistEntry
+from core.models import Booking, BookingItem, WaitlistEntry
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,20 @@ def offer_freed(db: Database, shop_id: int, day: date, now: datetime) -> Offer |
 
 
 def _booked_that_day(session, view: av.ShopView, entry: WaitlistEntry, now: datetime) -> bool:
+    """Has the customer booked what they wait for, that day, themselves (the same car; or,
+    when they named none, the same services)? A visit for another car is another wish."""
     lo, hi = (datetime.combine(d, time.min, view.tz) for d in (entry.day, entry.day + timedelta(days=1)))
-    return any(status_now(status, expires, now) in OCCUPYING for status, expires in session.execute(
-        select(Booking.status, Booking.hold_expires_at).where(
-            Booking.customer_id == entry.customer_id, Booking.starts_at >= lo, Booking.starts_at < hi)))  # fmt: skip
+    query = select(Booking.id, Booking.status, Booking.hold_expires_at).where(
+        Booking.shop_id == entry.shop_id, Booking.customer_id == entry.customer_id,
+        Booking.starts_at >= lo, Booking.starts_at < hi)  # fmt: skip
+    if entry.vehicle_id is not None:
+        query = query.where(Booking.vehicle_id == entry.vehicle_id)
+    live = [b for b, status, expires in session.execute(query) if status_now(status, expires, now) in OCCUPYING]
+    if not live or entry.vehicle_id is not None:
+        return bool(live)
+    wanted = set(entry.service_ids)
+    return any(wanted <= set(session.scalars(select(BookingItem.service_id).where(BookingItem.booking_id == b)))
+               for b in live)  # fmt: skip
 
 
 def _tell(session, view: av.ShopView, held: Held, now: datetime) -> None:

@@ -187,3 +187,34 @@ def test_a_whatsapp_customer_answers_a_reminder_by_its_number(sqlite_url, tmp_pa
             last = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.address == f"whatsapp:{phone}")
                                        .order_by(OutboxMessage.id.desc())).first()  # fmt: skip
         assert json.dumps(last.body).count("Cancel {code} on {when}?") == 1
+
+
+def test_a_reminder_held_up_by_an_outage_is_not_sent_after_the_visit_was_cancelled(sqlite_url):
+    """The 2-hour reminder of Tuesday 10:00 is written at 08:01 while Telegram fails;
+    Amina cancels at 08:05. The re-drive, once Telegram is back, must not tell her "See
+    you then!" for the visit she cancelled."""
+    from datetime import timedelta
+
+    from bot import schedule
+    from core.models import Shop
+    from pitstop.fakes.telegram import FakeTelegram
+    from pitstop.fakes.twilio import FakeTwilio
+    from tests.integration.channel_helpers import start_pitstop
+
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(sqlite_url, telegram, twilio, {"PITSTOP_NOW": "2026-11-24T05:10:00Z"})
+        db = pitstop.runtime.db
+        with db.uow() as uow:
+            shop = uow.session.scalar(select(Shop.id).where(Shop.slug == "mwangaza-motors"))
+        visit = book(db, shop, "5550001", ["oil-change"], at(24, 10), at(23, 9))
+        telegram.fail_next(1, status=502, retry_after=None, methods=["sendMessage"])
+        assert reminders.send_due(db, at(24, 8, 1)) == 1
+        booking.cancel(db, visit.id, "customer", at(24, 8, 5))
+
+        pitstop.runtime.clock.advance(timedelta(minutes=1))
+        assert schedule.redrive_outbox(min_age=timedelta(0)) == 1
+
+        assert not any("Reminder" in t for t in pitstop.texts(5550001))
+        with db.uow() as uow:
+            row = uow.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("reminder:%")))
+            assert (row.status, row.last_error) == ("dropped", "the visit is cancelled now")

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from core.models import Booking, InboxUpdate, OutboxMessage
+from core.models import Booking, Conversation, Customer, InboxUpdate, OutboxMessage
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import start_pitstop
@@ -131,8 +131,18 @@ def test_in_a_group_chat_the_bot_asks_to_be_written_to_privately(pitstop):
         assert pitstop.telegram_post(update).status_code == 200
 
     assert pitstop.texts(group["id"]) == ["I can only help in a private chat. Please write to me directly."] * 2
-    assert pitstop.texts(AMINA) == []
+    assert [a["callback_query_id"] for a in pitstop.telegram.answered_callbacks()] == [tapped["callback_query"]["id"]]
+    assert (pitstop.texts(AMINA), count(pitstop, Customer), count(pitstop, Conversation)) == ([], 0, 0)
     assert count(pitstop, InboxUpdate, InboxUpdate.outcome == "ignored: a group chat") == 2
+
+
+def test_a_post_in_the_shops_channel_is_not_answered_there(pitstop):
+    """An answer in a channel would go to every subscriber."""
+    channel = {"id": -1009876543, "type": "channel", "title": "Mwangaza news"}
+    post = {"update_id": 72, "channel_post": {"message_id": 5, "date": 1764000000, "chat": channel,
+                                               "text": "Open on Saturday!"}}  # fmt: skip
+    assert pitstop.telegram_post(post).status_code == 200
+    assert pitstop.texts(channel["id"]) == []
 
 
 def test_someone_elses_contact_is_refused_and_the_own_one_accepted(pitstop):

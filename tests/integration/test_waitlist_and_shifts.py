@@ -184,3 +184,41 @@ def test_a_waiting_customer_who_booked_the_day_herself_leaves_the_freed_time_to_
     assert [o.customer_id for o in waitlist.offer_everywhere(db, NOW + timedelta(minutes=7))] == [otieno]
     with db.uow() as uow:
         assert uow.session.scalar(select(WaitlistEntry.status).where(WaitlistEntry.customer_id == wanjiku)) == "done"
+
+
+def test_a_customer_booked_that_day_for_one_car_still_gets_the_freed_time_for_her_other_car(db, garage):
+    from core.customers import add_vehicle
+    from core.models import Customer
+
+    day = (NOW + timedelta(days=1)).date()
+    booked = fill_alignment_day(db, garage, day)
+    wanjiku = new_customer(db, garage, "wanjiku")
+    with db.uow() as uow:
+        her = uow.session.get(Customer, wanjiku)
+        probox, fielder = add_vehicle(uow.session, her, "KCA 111A").id, add_vehicle(uow.session, her, "KDD 222B").id
+    oil = booking.hold(db, shop_id=garage.id, customer_id=wanjiku, service_ids=(garage.services["oil-change"],),
+                       start=booked[0].starts_at + timedelta(hours=1), now=NOW, vehicle_id=probox)  # fmt: skip
+    booking.confirm(db, oil.booking_id, "customer", NOW)
+    waitlist.join(db, shop_id=garage.id, customer_id=wanjiku, day=day,
+                  service_ids=(garage.services["wheel-alignment"],), now=NOW, vehicle_id=fielder)  # fmt: skip
+    booking.cancel(db, booked[5].booking_id, "customer", NOW + timedelta(minutes=5))
+
+    assert [o.customer_id for o in waitlist.offer_everywhere(db, NOW + timedelta(minutes=6))] == [wanjiku]
+
+
+def test_a_waitlist_offer_that_waited_out_its_hold_is_no_longer_to_be_sent(db, garage):
+    from core import outbox
+    from core.models import OutboxMessage
+
+    day = (NOW + timedelta(days=1)).date()
+    booked = fill_alignment_day(db, garage, day)
+    waitlist.join(db, shop_id=garage.id, customer_id=new_customer(db, garage, "waiting"), day=day,
+                  service_ids=(garage.services["wheel-alignment"],), now=NOW)  # fmt: skip
+    booking.cancel(db, booked[2].booking_id, "customer", NOW)
+    [offer] = waitlist.offer_everywhere(db, NOW + timedelta(minutes=2))
+
+    with db.uow() as uow:
+        row = uow.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("waitlist-offer:%")))
+        assert outbox.outdated(uow.session, row, NOW + timedelta(minutes=3)) is None
+        late = offer.held.hold_expires_at + timedelta(seconds=1)
+        assert outbox.outdated(uow.session, row, late) == "the offered time is no longer held"

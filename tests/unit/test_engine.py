@@ -432,6 +432,14 @@ def test_a_button_we_never_sent_is_answered_as_no_longer_valid(forged):
     assert (chat.state, chat.text.splitlines()[0]) == ("menu", "That button is no longer valid.")
 
 
+def test_a_forged_button_after_a_long_pause_is_answered_as_no_longer_valid_too():
+    ctx = FakeContext().with_vehicle()
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:book").tap("svc:1").tap("done")
+    ctx.now += timedelta(minutes=45)  # she comes back to the chat after a while
+    chat.tap("offer:yes:abc")
+    assert (chat.state, chat.text.splitlines()[0]) == ("menu", "That button is no longer valid.")
+
+
 def test_trying_again_while_the_first_request_is_open_says_only_why_not():
     from bot.model import Refused, RetryPayment
 
