@@ -223,8 +223,8 @@ def prompt_start(turn: Turn, before: list[Msg]) -> None:
 
 
 def handle_start(turn: Turn, event: Event, choice: str | None) -> None:
-    if choice and choice.startswith("lang:"):
-        _set_language(turn, choice.removeprefix("lang:"))
+    if choice and choice.startswith("lang:") and choice[5:] in turn.ctx.shop.languages:
+        _set_language(turn, choice.removeprefix("lang:"))  # one of the shop's: never a language made up
         return
     # Anything else: carry on in the language we guessed, and answer from the menu.
     _guess_language(turn, event)

@@ -176,7 +176,9 @@ def start(session: Session, booking: Booking, method: str, amount_minor: int, no
                       created_at=now, updated_at=now)  # fmt: skip
     session.add(payment)
     if hold_live(booking, now) and booking.hold_expires_at is not None:
-        booking.hold_expires_at = max(booking.hold_expires_at, now + PAYING_TIME[provider])
+        hold = timedelta(minutes=av.shop_view(session, booking.shop_id).spec.booking.hold_minutes)
+        latest = booking.created_at + hold + PAYING_TIME[provider]  # tries again and again keep it no longer
+        booking.hold_expires_at = max(booking.hold_expires_at, min(now + PAYING_TIME[provider], latest))
     session.flush()
     defer(session, request, payment.id, job_id=f"payment-request-{payment.id}")
     return Started(payment.id)

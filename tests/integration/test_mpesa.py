@@ -603,6 +603,20 @@ def test_money_for_a_cancelled_booking_is_refund_due(world, now):
     assert owners_told(rt)[0].ids == [payments.OWNER_REFUND_INACTIVE]
 
 
+def test_asking_for_money_late_in_a_hold_keeps_it_for_the_prompt_but_not_for_ever(world, now):
+    rt, garage, client = world
+    visit = book(rt, garage, now=now)  # held 15 minutes
+
+    first = ask(rt, visit, now=now + timedelta(minutes=14))
+    with rt.db.uow() as uow:
+        assert uow.session.get(Booking, visit.booking_id).hold_expires_at == now + timedelta(minutes=18)
+    payments.fail(rt.db, first, payments.FailureKind.CANCELLED, "1032", now + timedelta(minutes=15))
+    ask(rt, visit, now=now + timedelta(minutes=17, seconds=30))  # and again, and again...
+
+    with rt.db.uow() as uow:  # at most the hold and one prompt's time
+        assert uow.session.get(Booking, visit.booking_id).hold_expires_at == now + timedelta(minutes=19)
+
+
 def test_a_deposit_comes_back_when_the_booking_is_cancelled_in_time(world, now):
     rt, garage, client = world
     visit = book(rt, garage, now=now)  # two days or more ahead: in time

@@ -440,6 +440,13 @@ def test_a_forged_button_after_a_long_pause_is_answered_as_no_longer_valid_too()
     assert (chat.state, chat.text.splitlines()[0]) == ("menu", "That button is no longer valid.")
 
 
+def test_a_language_the_shop_does_not_speak_is_not_taken_from_a_forged_button():
+    chat = Chat(FakeContext(shop=replace(FakeContext().shop, languages=("en", "sw")))).send(Event("start"))
+    chat.tap("lang:de-xx-very-long")
+    assert "lang" not in chat.data or chat.data["lang"] in ("en", "sw")
+    assert not any(c.lang not in ("en", "sw") for c in chat.commands if hasattr(c, "lang"))
+
+
 def test_trying_again_while_the_first_request_is_open_says_only_why_not():
     from bot.model import Refused, RetryPayment
 
