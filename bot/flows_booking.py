@@ -198,6 +198,10 @@ def prompt_day(turn: Turn, before: list[Msg]) -> None:
         return
     first, last = _horizon(turn)
     days = turn.ctx.free_days(_service_ids(turn), first, last, _moving(turn))
+    own = _own_start(turn)
+    if own is not None:  # the day of the booking being moved, free only at its own time, is no day to move to
+        own_day = own.astimezone(_zone(turn.ctx.shop.timezone)).date()
+        days = [d for d in days if d != own_day or _free_times(turn, d)]
     if not days:
         turn.offer(before + [Msg(N_("Sorry, there is no free time in the next {n} days."),
                                  {"n": turn.ctx.shop.horizon_days})],
@@ -226,7 +230,8 @@ def handle_day(turn: Turn, event: Event, choice: str | None) -> None:
         turn.ask("time")
         return
     when = understand.parse_when(event.text, turn.ctx.today(), turn.lang) if event.kind == "text" else None
-    if when is None or when.day is None and when.time is None:
+    if when is None or when.day is None and when.time is None or understand.is_position(event.text):
+        # "9" here is a place in the list that is not there (or in an older list), never nine o'clock today
         not_understood(turn, Msg(N_("Choose a day from the list, or type a date.")))
         return
     day = when.day or turn.ctx.today()
@@ -240,6 +245,8 @@ def handle_day(turn: Turn, event: Event, choice: str | None) -> None:
             turn.ask("day", Msg(N_("We are closed on {day}."), {"day": _day_label(day, turn.ctx.shop.timezone, turn.lang)}))
         elif day == turn.ctx.today():  # a wait for a slot freed today would end when the day does
             turn.ask("day", Msg(N_("There is no free time left today.")))
+        elif _moving(turn):  # the booking keeps its time: nothing to wait for
+            turn.ask("day", _no_other_time(turn, day))
         else:  # open, and full
             turn.data["day"] = day.isoformat()
             turn.ask("waitlist")
@@ -273,6 +280,9 @@ def prompt_time(turn: Turn, before: list[Msg]) -> None:
     alternatives = turn.data.pop("alternatives", None)
     times = [datetime.fromisoformat(t) for t in alternatives] if alternatives else \
         _free_times(turn, day)  # fmt: skip
+    if not times and _moving(turn):
+        turn.ask("day", *before, _no_other_time(turn, day))
+        return
     if not times:
         turn.ask("waitlist", *before)
         return
@@ -306,9 +316,18 @@ def handle_time(turn: Turn, event: Event, choice: str | None) -> None:
 def _free_times(turn: Turn, day: date) -> list[datetime]:
     """The times the customer can choose that day; when moving a booking, its own time
     counts as free for the others, but is not one to move to."""
-    times = turn.ctx.free_times(_service_ids(turn), day, _moving(turn))
-    own = next((b.start for b in turn.ctx.bookings() if b.id == _moving(turn)), None) if _moving(turn) else None
-    return [t for t in times if t != own]
+    own = _own_start(turn)
+    return [t for t in turn.ctx.free_times(_service_ids(turn), day, _moving(turn)) if t != own]
+
+
+def _own_start(turn: Turn) -> datetime | None:
+    """When the booking being moved starts now (None when no booking is being moved)."""
+    moving = _moving(turn)
+    return next((b.start for b in turn.ctx.bookings() if b.id == moving), None) if moving else None
+
+
+def _no_other_time(turn: Turn, day: date) -> Msg:
+    return Msg(N_("There is no other free time on {day}."), {"day": _day_label(day, turn.ctx.shop.timezone, turn.lang)})
 
 
 def _moving(turn: Turn) -> int | None:

@@ -131,10 +131,13 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
                     if not is_owner:
                         return owner_only("tokens")
                     try:
-                        phone, n = owner.reset_tokens(session, staff.shop_id, phone_text, now)
+                        whom, n = owner.reset_tokens(session, staff.shop_id, phone_text, now)
                     except owner.NoSuchCustomer:
+                        if owner.booking_code_like(phone_text):
+                            return sm.StaffRefused(N_("There is no booking {code} in this shop."),
+                                                   {"code": phone_text.strip().upper()})  # fmt: skip
                         return sm.StaffRefused(N_("No customer of this shop has the number {phone}."), {"phone": phone_text})
-                    return sm.StaffDone("tokens", {"phone": mask_phone(phone), "n": n})
+                    return sm.StaffDone("tokens", {"phone": whom, "n": n})
                 case sm.Export(first, last):
                     if not is_owner:
                         return owner_only("export")

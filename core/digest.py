@@ -429,13 +429,16 @@ def chart_path(out_dir: Path, slug: str, day: date, lang: str) -> Path:
 
 
 def send(session: Session, shop_id: int, day: date, now: datetime, out_dir: Path, owner: Staff | None = None,
-         key: str | None = None) -> int:  # fmt: skip
-    """Send the digest of `day` (text and chart) to `owner`, or to every verified owner;
-    with `key`, once per owner per key. Returns how many owners were sent it."""
+         key: str | None = None, owners_since: datetime | None = None) -> int:  # fmt: skip
+    """Send the digest of `day` (text and chart) to `owner`, or to every verified owner
+    (with `owners_since`, only those verified by then); with `key`, once per owner per
+    key. Returns how many owners were sent it."""
     from core.models import OutboxMessage
 
     targets = [owner] if owner is not None else notices.owners(session, shop_id)
     targets = [o for o in targets if notices.staff_reach(o) is not None]
+    if owners_since is not None:
+        targets = [o for o in targets if o.verified_at is not None and o.verified_at <= owners_since]
     if key is not None:
         targets = [o for o in targets if session.scalar(select(OutboxMessage.id).where(
             OutboxMessage.dedupe_key == f"{key}:owner{o.id}")) is None]  # fmt: skip
@@ -486,12 +489,13 @@ def send_due(db: Database | Session, now: datetime, out_dir: Path) -> int:
         for shop_id in list(s.scalars(select(Shop.id).order_by(Shop.id))):
             spec = av.shop_view(s, shop_id).spec
             local = now.astimezone(ZoneInfo(spec.timezone))
-            day = local.date()
+            day, since = local.date(), None
             if local.time() < spec.digest_time:
                 if local.time() >= CATCH_UP_UNTIL:
                     continue
-                day -= timedelta(days=1)  # yesterday's, if it is still owed
-            sent += send(s, shop_id, day, now, out_dir, key=f"digest:{shop_id}:{day.isoformat()}")
+                day -= timedelta(days=1)  # yesterday's, still owed to an owner who was there at its time
+                since = datetime.combine(day, spec.digest_time, local.tzinfo)
+            sent += send(s, shop_id, day, now, out_dir, key=f"digest:{shop_id}:{day.isoformat()}", owners_since=since)
     if sent:
         log.info("digests: sent to %d owner(s)", sent)
     return sent

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from core.db import defer, insert_all_once, insert_once
 from core.lifecycle import BookingStatus, status_now
 from core.messages import Reply
-from core.models import Booking, ChannelIdentity, Customer, OutboxMessage, utcnow
+from core.models import Booking, BookingItem, ChannelIdentity, Customer, OutboxMessage, utcnow
 
 
 @dataclass(frozen=True)
@@ -88,13 +88,18 @@ def answer(session: Session, *, shop_id: int, channel: str, address: str, langua
 
 def outdated(session: Session, row: OutboxMessage, now: datetime) -> str | None:
     """Why a message written a while ago would mislead if it went now (it may have waited
-    out an outage), or None: a reminder of a visit cancelled, moved or begun since; a
-    waitlist offer whose hold ran out. The sender asks just before it sends."""
+    out an outage, or a closed WhatsApp window), or None: a reminder of a visit cancelled,
+    moved or begun since; a waitlist offer whose hold ran out; extra work to approve that
+    was decided or left out. The sender asks just before it sends, and so does the notice
+    shown again whole."""
     kind, _, rest = (row.dedupe_key or "").partition(":")
-    booking_id = rest.split(":")[0]
-    if kind not in ("reminder", "waitlist-offer") or not booking_id.isdecimal():
+    number = rest.split(":")[0]
+    if kind not in ("reminder", "waitlist-offer", "extra") or not number.isdecimal():
         return None
-    booking = session.get(Booking, int(booking_id))
+    if kind == "extra":  # extra:<item>: the customer is asked to approve extra work
+        item = session.get(BookingItem, int(number))
+        return None if item is not None and item.status == "proposed" else "the extra work is no longer asked about"
+    booking = session.get(Booking, int(number))
     if booking is None:
         return "its booking is gone"
     if kind == "waitlist-offer":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from core import booking as bookings
 from core import digest, i18n, notices, payments
 from core import messages as m
 from core.calendar import public_holidays
-from core.customers import normalise_phone
+from core.customers import mask_phone, normalise_phone
 from core.i18n import N_, NP_
 from core.lifecycle import BookingStatus, status_now
 from core.messages import Msg, Reply
@@ -118,17 +119,17 @@ class NoSuchCustomer(LookupError):
 def reset_tokens(session: Session, shop_id: int, who: str, now: datetime) -> tuple[str, int]:
     """Give a customer their monthly tokens back; they are told. `who` is one of their
     booking codes (all an owner sees of a Telegram customer who pays at the shop) or
-    their phone. Returns the phone (or the code) and the tokens."""
+    their phone. Returns whom, as the owner may be told it (the code, or the phone
+    masked), and the tokens."""
     spec = av.shop_view(session, shop_id).spec
-    customer = _customer_by_code(session, shop_id, who)
-    phone = customer.phone if customer is not None and customer.phone else who.strip().upper()
+    customer, label = _customer_by_code(session, shop_id, who), who.strip().upper()
     if customer is None:
         phone = normalise_phone(who, spec.country)
         if phone is None:
-            raise NoSuchCustomer(who)
-        customer = _customer_by_phone(session, shop_id, phone)
-    if customer is None:
-        raise NoSuchCustomer(phone)
+            raise NoSuchCustomer(label if booking_code_like(who) else who)
+        customer, label = _customer_by_phone(session, shop_id, phone), mask_phone(phone)
+        if customer is None:
+            raise NoSuchCustomer(phone)
     tokens = bookings.reset_tokens(session, customer.id, now)
     latest = session.scalars(select(Booking).where(Booking.customer_id == customer.id)
                              .order_by(Booking.created_at.desc())).first()  # fmt: skip
@@ -136,7 +137,12 @@ def reset_tokens(session: Session, shop_id: int, who: str, now: datetime) -> tup
                        {"shop": spec.name, "n": tokens}),))  # fmt: skip
     if latest is not None:
         notices.notify_customer(session, latest, reply, None, now)
-    return phone, tokens
+    return label, tokens
+
+
+def booking_code_like(text: str) -> bool:
+    """Does it look like a booking code ("MM-1001") rather than a phone?"""
+    return bool(re.fullmatch(r"[A-Za-z]{1,4}-\d{3,7}", text.strip()))
 
 
 def _customer_by_code(session: Session, shop_id: int, code: str) -> Customer | None:

@@ -136,6 +136,7 @@ def send_receipt(session: Session, booking: Booking, now: datetime) -> None:
         template="status", variables={"name": customer.name or "", "code": booking.code,
                                       "status": notices.status_name("completed", customer.language)},
         aliases={f"rate:{booking.id}:{n}": [str(n), *RATING_WORDS[n]] for n in range(1, 6)},
+        whole=True,  # a rating is an answer to the question, which a template alone does not carry
     )  # fmt: skip
 
 

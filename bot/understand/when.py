@@ -167,7 +167,7 @@ REWRITES: list[tuple[str, object]] = [
     (r"\bhalf\s+past\s+(\w+)", r" at \1 half "),  # English: "half past nine"
     (r"\bquarter\s+past\s+(\w+)", r" at \1 quarter "),
     (r"\bquarter\s+to\s+(\w+)", r" at \1 lessquarter "),
-    (r"\b(в|к|at|сағат)\s+(\d{1,2})-(\d{2})\b", r" \1 \2:\3 "),  # Russian, Kazakh: "в 15-00"
+    (r"\b(в|к|at|сағат)\s+(\d{1,2})-(\d{2})\b(?!\s*(?:час|сағ|hour|h\b))", r" \1 \2:\3 "),  # "в 15-00", not "в 10-12 часов"
     (r"\bna\s+nusu\b", " half "),
     (r"\bna\s+robo\b", " quarter "),
     (r"\bkasoro\s*robo\b|\bkasorobo\b", " lessquarter "),

@@ -33,6 +33,12 @@ def status_of(story, booking_id: int) -> str:
         return uow.session.get(Booking, booking_id).status
 
 
+def ask_to_cancel(story, job, when) -> None:
+    """Amina opens her bookings, the booking, and taps "Cancel the booking"."""
+    for tap in ("m:bookings", f"bk:{job.id}", "cancel"):
+        story.tap(AMINA, tap, when)
+
+
 def offered_a_freed_alignment(story, shop: int):
     """Tuesday's alignments are all booked, Amina waits for one, one is cancelled: the
     freed time is offered to her."""
@@ -107,8 +113,7 @@ def test_the_cancel_question_counts_the_tokens_of_a_new_month(story):
         amina.tokens, amina.tokens_reset_on = 0, date(2026, 11, 1)
     december_1st = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # 09:00 in Nairobi: two tokens again
 
-    for tap in ("m:bookings", f"bk:{job.id}", "cancel"):
-        story.tap(AMINA, tap, december_1st)
+    ask_to_cancel(story, job, december_1st)
 
     assert "so cancelling now costs one token. You will have 1 left this month." in story.last(AMINA)
     story.tap_button(AMINA, "yes:", december_1st)
@@ -131,11 +136,35 @@ def test_moving_a_booking_half_an_hour_later_is_offered_though_it_overlaps_its_o
         assert uow.session.get(Booking, job.id).starts_at == at(24, 10, 30)
 
 
+def test_moving_a_booking_on_a_day_full_but_for_it_offers_other_days_not_the_waitlist(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["wheel-alignment"], at(24, 10), MONDAY_9)
+    with story.db.uow() as uow:
+        alignment = uow.session.scalar(select(Service.id).where(Service.shop_id == shop, Service.code == "wheel-alignment"))
+    n = 0
+    while free := _free(story, shop, alignment, at(24, 12).date()):  # every other alignment of Tuesday taken
+        book(story.db, shop, f"99{n:04d}", ["wheel-alignment"], free[0].start, MONDAY_9)
+        n += 1
+
+    for tap in ("m:bookings", f"bk:{job.id}", "resched"):
+        story.tap(AMINA, tap, MONDAY_9)
+    assert "day:2026-11-24" not in [data for _, data in story.buttons(AMINA)]
+    story.say(AMINA, "tuesday", MONDAY_9)
+
+    assert story.last(AMINA).startswith("There is no other free time on Tue 24 Nov.\nWhich day suits you?")
+
+
 def deposit_paid(story, job, amount_minor: int) -> None:
     """The deposit came in by M-Pesa, as a callback would have left it."""
     with story.db.uow() as uow:
         uow.session.add(Payment(shop_id=job.shop_id, booking_id=job.id, provider="mpesa", purpose="deposit",
                                 amount_minor=amount_minor, currency="KES", status="completed", receipt="RCPT0DEPO1"))  # fmt: skip
+
+
+def payment_status(story, job) -> str:
+    with story.db.uow() as uow:
+        return uow.session.scalar(select(Payment.status).where(Payment.booking_id == job.id))
 
 
 def test_a_customer_who_cancels_in_time_is_told_the_deposit_comes_back(story):
@@ -144,15 +173,13 @@ def test_a_customer_who_cancels_in_time_is_told_the_deposit_comes_back(story):
     job = book(story.db, shop, str(AMINA), ["brake-pads"], at(25, 10), MONDAY_9)
     deposit_paid(story, job, 100000)
 
-    for tap in ("m:bookings", f"bk:{job.id}", "cancel"):
-        story.tap(AMINA, tap, MONDAY_9)
+    ask_to_cancel(story, job, MONDAY_9)
     assert story.last(AMINA).startswith("Cancel MM-1001 on Wed 25 Nov, 10:00?\nCancelling now is free.\n"
                                         "The Ksh1,000 you paid will be refunded.")  # fmt: skip
     story.tap_button(AMINA, "yes:", MONDAY_9)
 
     assert story.last(AMINA).startswith("Cancelled MM-1001.\nThe shop has been told to refund the Ksh1,000 you paid.")
-    with story.db.uow() as uow:
-        assert uow.session.scalar(select(Payment.status).where(Payment.booking_id == job.id)) == "refund_due"
+    assert payment_status(story, job) == "refund_due"
 
 
 def test_a_customer_who_cancels_late_is_told_the_deposit_is_kept(story):
@@ -161,23 +188,20 @@ def test_a_customer_who_cancels_late_is_told_the_deposit_is_kept(story):
     job = book(story.db, shop, str(AMINA), ["brake-pads"], at(23, 15), MONDAY_9)
     deposit_paid(story, job, 100000)
 
-    for tap in ("m:bookings", f"bk:{job.id}", "cancel"):
-        story.tap(AMINA, tap, at(23, 12))
+    ask_to_cancel(story, job, at(23, 12))
     assert "The Ksh1,000 you paid is not refunded on a late cancellation." in story.last(AMINA)
     story.tap_button(AMINA, "yes:", at(23, 12))
 
     assert story.last(AMINA).startswith("Cancelled MM-1001.\nOne token was used. You have 1 left this month.\n"
                                         "What would you like to do?")  # fmt: skip
-    with story.db.uow() as uow:
-        assert uow.session.scalar(select(Payment.status).where(Payment.booking_id == job.id)) == "completed"
+    assert payment_status(story, job) == "completed"
 
 
 def test_a_cancellation_asked_as_free_is_asked_again_once_it_would_cost_a_token(story):
     shop = story.shop_id("mwangaza-motors")
     customer_starts(story, AMINA, MONDAY_9)
     job = book(story.db, shop, str(AMINA), ["oil-change"], at(24, 10), MONDAY_9)
-    for tap in ("m:bookings", f"bk:{job.id}", "cancel"):
-        story.tap(AMINA, tap, at(23, 9, 58))
+    ask_to_cancel(story, job, at(23, 9, 58))
     assert "Cancelling now is free." in story.last(AMINA)
 
     story.tap_button(AMINA, "yes:", at(23, 10, 1))  # the 24 hours ran out while the question waited

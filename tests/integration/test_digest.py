@@ -262,7 +262,7 @@ def test_the_owner_reads_extra_work_as_waiting_for_the_customer_not_for_them():
 def test_a_digest_no_cron_pass_sent_before_midnight_goes_in_the_small_hours(sqlite_db, nairobi_spec, tmp_path):
     """The shop wants its digest at 23:58 and the cron passes every five minutes: at
     23:55:30 it is not time yet, at 00:00:30 it is the next day. Tuesday's digest goes
-    late, once, and not again in the morning."""
+    late, once, and not again in the morning; Monday's, from before the owner came, never."""
     from core.shopfile import read_shop_file
     from tests.conftest import NAIROBI
 
@@ -271,8 +271,10 @@ def test_a_digest_no_cron_pass_sent_before_midnight_goes_in_the_small_hours(sqli
     shop = loaded(sqlite_db, read_shop_file(late))
     with sqlite_db.uow() as uow:
         owner = uow.session.scalar(select(Staff).where(Staff.shop_id == shop.id, Staff.phone == WANJIRU))
-        owner.telegram_user_id, owner.verified_at = 6000001, at(23, 9)
+        owner.telegram_user_id, owner.verified_at = 6000001, datetime(2026, 11, 23, 22, 0, tzinfo=UTC)  # Tue 01:00
 
+    assert digest.send_due(sqlite_db, datetime(2026, 11, 23, 22, 30, tzinfo=UTC), tmp_path) == 0  # Monday's is
+    # owed to nobody: the owner came after its time
     assert digest.send_due(sqlite_db, at(24, 23, 55) + timedelta(seconds=30), tmp_path) == 0
     assert digest.send_due(sqlite_db, datetime(2026, 11, 24, 21, 0, 30, tzinfo=UTC), tmp_path) == 1  # 00:00:30
     assert digest.send_due(sqlite_db, at(25, 5, 55), tmp_path) == 0

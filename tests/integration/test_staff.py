@@ -633,9 +633,12 @@ def test_the_owner_restores_tokens_by_a_booking_code_or_by_the_whatsapp_number_i
             uow.session.get(Customer, c).tokens = 0
 
     story.say(OWNER_TG, "/tokens reset 0712 345 678", at(23, 10))
+    assert story.last(OWNER_TG).startswith("Tokens restored for +254••••••678: 2 this month.")
     story.say(OWNER_TG, f"/tokens reset {brian.code.lower()}", at(23, 10))
+    assert story.last(OWNER_TG).startswith(f"Tokens restored for {brian.code}: 2 this month.")
+    story.say(OWNER_TG, "/tokens reset MM-9999", at(23, 10))
+    assert story.last(OWNER_TG).startswith("There is no booking MM-9999 in this shop.")
 
-    assert story.texts(OWNER_TG)[-1].startswith("Tokens restored for +254••••••678: 2 this month.")
     with story.db.uow() as uow:
         assert [uow.session.get(Customer, c).tokens for c in (amina.customer_id, brian.customer_id)] == [2, 2]
     assert story.last(BRIAN) == "Good news: Mwangaza Motors has restored your booking tokens. You have 2 this month."

@@ -487,6 +487,7 @@ def test_ten_dot_zero_five_alone_is_a_date_but_after_a_day_it_is_a_time():
         "before 10",
         "после 2",
         "10-12",  # a range
+        "завтра в 10-12 часов",  # a range of hours, not 10:12
         "10 or 11",
         "31.02",
         "25",  # a lone 25 is neither an hour nor (without "tarehe"/"25th") a day

@@ -1,0 +1,103 @@
+"""What a WhatsApp customer's typed answer is taken for, when notices came in between:
+a number, a word in another language, an answer to a question that no longer stands."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core import reminders
+from core.models import Booking, BookingItem, ChannelIdentity, Conversation, Rating, utcnow
+from pitstop.fakes.telegram import FakeTelegram
+from pitstop.fakes.twilio import FakeTwilio
+from tests.integration.channel_helpers import TWILIO_SID, TWILIO_TOKEN, start_pitstop
+from tests.integration.staff_helpers import KIPRONO, book
+from tests.integration.test_staff_whatsapp import KAMAU, bodies, next_start, shop_id
+
+
+@pytest.fixture
+def pitstop(sqlite_url, tmp_path):
+    with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
+        yield start_pitstop(sqlite_url, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path / "var")})
+
+
+def state_of(pitstop) -> str:
+    with pitstop.runtime.db.uow() as uow:
+        return uow.session.scalar(select(Conversation.state).where(Conversation.chat_id == f"whatsapp:{KAMAU}"))
+
+
+def quiet_for_two_days(pitstop) -> None:
+    """Kamau last wrote two days ago: WhatsApp's window is closed, only templates go."""
+    with pitstop.runtime.db.uow() as uow:
+        uow.session.scalar(select(ChannelIdentity).where(ChannelIdentity.address == f"whatsapp:{KAMAU}")) \
+            .last_inbound_at = utcnow() - timedelta(days=2)  # fmt: skip
+
+
+def job_in_progress(pitstop):
+    shop = shop_id(pitstop)
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
+    pitstop.whatsapp(KAMAU, "1")  # English
+    job = book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["brake-pads", "battery"],
+               next_start(pitstop, shop, ["brake-pads", "battery"]), utcnow(), channel="whatsapp", name="Kamau",
+               plate="KDA 456B")  # fmt: skip
+    for typed in ("hello", "MM-1001", "1", "anza"):  # received, started
+        pitstop.whatsapp(KIPRONO, typed, name="Kiprono")
+    return job
+
+
+def test_a_day_number_not_on_the_list_is_asked_again_not_read_as_an_hour_today(pitstop):
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
+    for typed in ("1", "1", "tyre change", "1", "KDA 456B", "skip"):  # English, book, tyres, continue, plate
+        pitstop.whatsapp(KAMAU, typed)
+    assert state_of(pitstop) == "day" and "\n9. " not in bodies(pitstop, KAMAU)[-1]
+
+    pitstop.whatsapp(KAMAU, "9")  # a slip of the finger, or a number from an older list
+
+    assert state_of(pitstop) == "day"
+    assert bodies(pitstop, KAMAU)[-1].startswith("Sorry, I did not get that.\nChoose a day from the list")
+
+
+def test_a_reminder_in_swahili_is_answered_with_its_english_words(pitstop):
+    shop = shop_id(pitstop)
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
+    pitstop.whatsapp(KAMAU, "2")  # Kiswahili
+    b = book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["oil-change"], next_start(pitstop, shop, ["oil-change"]),
+             utcnow(), channel="whatsapp", name="Kamau", plate="KDA 456B", language="sw")  # fmt: skip
+    with pitstop.runtime.db.uow() as uow:
+        row = uow.session.get(Booking, b.id)
+        reminders._remind(uow.session, row, 24, utcnow(), row.created_at - timedelta(days=5))
+
+    pitstop.whatsapp(KAMAU, "cancel the booking")  # Nairobi mixes both
+
+    assert state_of(pitstop) == "cancel_confirm"
+
+
+def test_a_rating_question_only_a_template_carried_is_not_answered_by_a_stray_number(pitstop):
+    job_in_progress(pitstop)
+    pitstop.whatsapp(KIPRONO, "tayari 1001")
+    quiet_for_two_days(pitstop)  # he collects the car two days later
+    pitstop.whatsapp(KIPRONO, "imekamilika 1001")
+    pitstop.whatsapp(KIPRONO, "2")  # not paid yet
+    assert not pitstop.twilio.messages(f"whatsapp:{KAMAU}")[-1]["params"].get("Body")  # only the template went
+
+    pitstop.whatsapp(KAMAU, "1", name="Kamau")
+
+    with pitstop.runtime.db.uow() as uow:
+        assert uow.session.scalar(select(Rating.stars)) is None
+    assert any("Please rate your visit from 1 to 5." in b for b in bodies(pitstop, KAMAU)[-2:])
+
+
+def test_extra_work_left_out_meanwhile_is_not_asked_about_again(pitstop):
+    job_in_progress(pitstop)
+    quiet_for_two_days(pitstop)
+    for typed in ("1", "Worn wiper blades", "6,500", "skip", "ndio"):  # extra work found: only a template goes
+        pitstop.whatsapp(KIPRONO, typed, name="Kiprono")
+    pitstop.whatsapp(KIPRONO, "tayari 1001")
+    pitstop.whatsapp(KIPRONO, "1")  # yes, ready without it
+    with pitstop.runtime.db.uow() as uow:
+        assert uow.session.scalar(select(BookingItem.status).where(BookingItem.kind == "extra")) == "left_out"
+    before = len(bodies(pitstop, KAMAU))
+
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
+
+    assert not any("Do you approve this work?" in b for b in bodies(pitstop, KAMAU)[before:])
