@@ -58,6 +58,9 @@ def handle_bookings(turn: Turn, event: Event, choice: str | None) -> None:
 state("bookings")((prompt_bookings, handle_bookings))
 
 
+CHANGEABLE = ("held", "confirmed", "needs_reschedule")  # a customer may still move or cancel these
+
+
 def prompt_booking(turn: Turn, before: list[Msg]) -> None:
     b = _mine(turn, turn.data.get("booking_id", 0))
     if b is None:
@@ -74,7 +77,7 @@ def prompt_booking(turn: Turn, before: list[Msg]) -> None:
     if b.vehicle:
         texts.insert(len(before) + 2, Msg(N_("Vehicle: {vehicle}"), {"vehicle": b.vehicle}))
     choices = []
-    if b.status in ("held", "confirmed", "needs_reschedule"):
+    if b.status in CHANGEABLE:
         choices += [Choice("resched", Msg(N_("Change the time"))), Choice("cancel", Msg(N_("Cancel the booking")))]
     choices.append(Choice("back", Msg(N_("Back"))))
     turn.offer(texts, choices)
@@ -84,6 +87,8 @@ def handle_booking(turn: Turn, event: Event, choice: str | None) -> None:
     b = _mine(turn, turn.data.get("booking_id", 0))
     if b is None:
         turn.ask("bookings")
+    elif choice in ("cancel", "resched") and b.status not in CHANGEABLE:  # a button from before the car came in
+        turn.ask("booking", Msg(N_("That booking can no longer be changed.")))
     elif choice == "cancel":
         turn.ask("cancel_confirm")
     elif choice == "resched":
@@ -194,8 +199,8 @@ state("vehicles")((prompt_vehicles, handle_vehicles))
 
 
 def _button(choice: str, words: tuple[str, ...]) -> tuple[str, int]:
-    """"<kind>:<word>:<booking id>" read, or ValueError for a button we never sent
-    (the engine answers that it is no longer valid)."""
+    """The word and booking id of a button "<kind>:<word>:<booking id>"; ValueError for a
+    button we never sent (the engine answers that it is no longer valid)."""
     _, word, number = choice.split(":", 2)
     if word not in words or not number.isdecimal():
         raise ValueError(f"not a button of ours: {choice!r}")
@@ -206,15 +211,15 @@ def on_offer(turn: Turn, choice: str) -> None:
     """Waitlist offer buttons: "offer:yes:<booking>" / "offer:no:<booking>"."""
     answer, booking_id = _button(choice, ("yes", "no"))
     if answer == "yes":
-        offered = _mine(turn, int(booking_id))  # the offered visit, not the booking the chat may be in
+        offered = _mine(turn, booking_id)  # the offered visit, not the booking the chat may be in
         method = policy.way_to_take_offer(turn.ctx.shop.payment_methods, bool(offered and offered.deposit_minor))
         if phone_first(turn, method, choice):
             return
         turn.state = "offer"
-        turn.do(AcceptOffer(int(booking_id), method))
+        turn.do(AcceptOffer(booking_id, method))
     else:
         turn.state = "offer"
-        turn.do(DeclineOffer(int(booking_id)))
+        turn.do(DeclineOffer(booking_id))
 
 
 def prompt_offer(turn: Turn, before: list[Msg]) -> None:

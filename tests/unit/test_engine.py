@@ -163,6 +163,15 @@ def test_cancelling_early_is_free_and_said_so_before_confirming():
     assert chat.text.startswith("Cancelled MM-1009.\nWhat would you like to do?")
 
 
+def test_a_cancel_button_left_from_before_the_car_came_in_says_so_at_once():
+    ctx = FakeContext(my_bookings=[booking_tomorrow(30)])
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:bookings").tap("bk:9")
+    ctx.my_bookings = [replace(booking_tomorrow(30), status="received")]  # the mechanic took the car in meanwhile
+    chat.tap("cancel")
+    assert (chat.state, chat.text.splitlines()[0]) == ("booking", "That booking can no longer be changed.")
+    assert "Cancel the booking" not in chat.choices
+
+
 def test_cancelling_late_states_the_token_cost_before_confirming():
     ctx = FakeContext(my_bookings=[booking_tomorrow(5)])
     chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:bookings").tap("bk:9").tap("cancel")
