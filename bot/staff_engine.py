@@ -678,7 +678,7 @@ def help_texts(turn: Turn) -> list[Msg]:
     texts.append(Msg(N_("off shift / on shift. stock: parts in stock.")))
     if turn.owner:
         texts.append(Msg(N_("Owner: /digest, /today, /week, /hours, /close DATE [reason], /open DATE, "
-                            "/tokens reset PHONE, /export FROM TO, /restock PART QTY.")))  # fmt: skip
+                            "/tokens reset PHONE|CODE, /export FROM TO, /restock PART QTY.")))  # fmt: skip
     return texts
 
 
