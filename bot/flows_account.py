@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.engine import GLOBAL_CHOICES, Turn, not_understood, state
+from bot.engine import GLOBAL_CHOICES, PROMPTS, RESTING, Turn, not_understood, state
 from bot.flows_booking import (
     _after_hold,
     _refused,
@@ -279,7 +279,7 @@ def on_extra(turn: Turn, choice: str) -> None:
     if not item_id.isdigit() or answer not in ("yes", "no"):
         turn.ask("menu")
         return
-    turn.state = "notice"
+    _to_notice(turn)
     turn.do(DecideExtra(int(item_id), answer == "yes"))
 
 
@@ -289,7 +289,7 @@ def on_rate(turn: Turn, choice: str) -> None:
     if not (booking_id.isdigit() and stars.isdigit() and 1 <= int(stars) <= 5):
         turn.ask("menu")
         return
-    turn.state = "notice"
+    _to_notice(turn)
     turn.do(RateJob(int(booking_id), int(stars)))
 
 
@@ -299,8 +299,21 @@ def on_receipt(turn: Turn, choice: str) -> None:
     if not booking_id.isdigit():
         turn.ask("menu")
         return
-    turn.state = "notice"
+    _to_notice(turn)
     turn.do(SendReceipt(int(booking_id)))
+
+
+def _to_notice(turn: Turn) -> None:
+    """Answer a notice's button; a question it interrupted (a day being chosen for a new
+    booking when the extra work came in) is asked again once it is answered."""
+    if turn.state not in RESTING | {"notice", "offer", "phone"}:  # (a phone asked for this very notice)
+        turn.data["resume"] = turn.state
+    turn.state = "notice"
+
+
+def _after_notice(turn: Turn, *said: Msg) -> None:
+    resume = turn.data.pop("resume", None)
+    turn.ask(resume if resume in PROMPTS else "menu", *said)
 
 
 def prompt_notice(turn: Turn, before: list[Msg]) -> None:
@@ -315,17 +328,17 @@ def handle_notice(turn: Turn, event: Event, choice: str | None) -> None:
         said = Msg(N_("Thank you: the extra work ({work}) is approved. Your new total is {total}."),
                    {"work": d["work"], "total": total}) if d["approved"] else \
             Msg(N_("OK, we will not do that work ({work}). Your total stays {total}."), {"work": d["work"], "total": total})  # fmt: skip
-        turn.ask("menu", said)
+        _after_notice(turn, said)
     elif isinstance(outcome, Done) and outcome.what == "rated":
-        turn.ask("menu", Msg(N_("Thank you for rating your visit {stars} of 5!"), {"stars": outcome.detail["stars"]}))
+        _after_notice(turn, Msg(N_("Thank you for rating your visit {stars} of 5!"), {"stars": outcome.detail["stars"]}))
     elif isinstance(outcome, Done) and outcome.what == "paybalance":
         amount = m.money(outcome.detail["amount"], turn.ctx.shop.currency)
         said = Msg(N_("Check your phone: M-Pesa will ask you to pay {amount}. Enter your PIN to confirm."),
                    {"amount": amount}) if outcome.detail["method"] == "mpesa" else \
             Msg(N_("The payment request of {amount} is on its way."), {"amount": amount})  # fmt: skip
-        turn.ask("menu", said)
+        _after_notice(turn, said)
     elif isinstance(outcome, Done) and outcome.what == "receipt":
-        turn.ask("menu", Msg(N_("Your receipt for {code} is on its way as a PDF."), {"code": outcome.detail["code"]}))
+        _after_notice(turn, Msg(N_("Your receipt for {code} is on its way as a PDF."), {"code": outcome.detail["code"]}))
     elif outcome is not None:
         _refused(turn, outcome)
     else:
@@ -345,7 +358,7 @@ def on_pay_balance(turn: Turn, choice: str) -> None:
         return
     if phone_first(turn, method, choice):
         return
-    turn.state = "notice"
+    _to_notice(turn)
     turn.do(PayBalance(int(booking_id), method))
 
 

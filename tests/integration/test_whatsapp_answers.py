@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from core import reminders
-from core.models import Booking, BookingItem, ChannelIdentity, Conversation, Rating, utcnow
+from core.models import Booking, BookingItem, ChannelIdentity, Conversation, Rating, Staff, utcnow
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import TWILIO_SID, TWILIO_TOKEN, start_pitstop
@@ -101,3 +101,23 @@ def test_extra_work_left_out_meanwhile_is_not_asked_about_again(pitstop):
     pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
 
     assert not any("Do you approve this work?" in b for b in bodies(pitstop, KAMAU)[before:])
+
+
+def test_extra_work_approved_in_the_middle_of_a_new_booking_then_the_booking_goes_on(pitstop):
+    from core import shopfloor
+
+    job = job_in_progress(pitstop)  # his car is in the shop...
+    for typed in ("menu", "1", "tyre change", "1", "KDA 999Z", "skip"):  # ...and he books his other car
+        pitstop.whatsapp(KAMAU, typed)
+    assert state_of(pitstop) == "day"
+    with pitstop.runtime.db.uow() as uow:
+        kiprono = uow.session.scalar(select(Staff.id).where(Staff.phone == KIPRONO))
+        shopfloor.propose_extra(uow.session, kiprono, job.id, "Worn wiper blades", 120_000, utcnow())
+    assert bodies(pitstop, KAMAU)[-1].endswith("Do you approve this work?\n1. Approve\n2. Decline")
+
+    pitstop.whatsapp(KAMAU, "1")
+
+    assert bodies(pitstop, KAMAU)[-1].startswith("Thank you: the extra work (Worn wiper blades) is approved.")
+    assert "Which day suits you?" in bodies(pitstop, KAMAU)[-1] and state_of(pitstop) == "day"
+    pitstop.whatsapp(KAMAU, "1")  # the first day of the list shown again
+    assert state_of(pitstop) == "time"

@@ -456,6 +456,20 @@ def test_a_language_the_shop_does_not_speak_is_not_taken_from_a_forged_button():
     assert not any(c.lang not in ("en", "sw") for c in chat.commands if hasattr(c, "lang"))
 
 
+def test_a_notice_answered_in_the_middle_of_a_booking_goes_back_to_the_question_it_interrupted():
+    from bot.model import DecideExtra
+
+    chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en").tap("m:book")
+    chat.tap("svc:1").tap("done").tap("veh:3")
+    assert chat.state == "day"
+    chat.tap("extra:yes:12")  # the extra work on another car, answered from its notice
+    assert chat.commands[-1] == DecideExtra(12, True)
+    chat.outcome(Done("extra", {"work": "Wiper blades", "approved": True, "total": 470000}))
+    assert chat.text.startswith("Thank you: the extra work (Wiper blades) is approved. Your new total is Ksh4,700.\n"
+                                "Which day suits you?")  # fmt: skip
+    assert (chat.state, chat.data["services"], chat.data["vehicle_id"]) == ("day", [1], 3)
+
+
 def test_trying_again_while_the_first_request_is_open_says_only_why_not():
     from bot.model import Refused, RetryPayment
 
