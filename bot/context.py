@@ -21,8 +21,8 @@ UPCOMING = ("held", "confirmed", "received", "in_progress", "awaiting_approval",
 
 class DbContext:
     def __init__(self, session: Session, shop_id: int, customer: Customer, now: datetime,
-                 language_hint: str | None = None):  # fmt: skip
-        self.session, self.now, self.language_hint = session, now, language_hint
+                 language_hint: str | None = None, numbered: bool = True):  # fmt: skip
+        self.session, self.now, self.language_hint, self.numbered = session, now, language_hint, numbered
         self.view = av.shop_view(session, shop_id)
         self._customer = customer
         self.shop = shop_info(self.view)

@@ -297,7 +297,13 @@ def handle_time(turn: Turn, event: Event, choice: str | None) -> None:
     when = understand.parse_when(event.text, turn.ctx.today(), turn.lang) if event.kind == "text" else None
     typed_time = when is not None and when.time is not None and not understand.is_position(event.text)
     if choice and choice.startswith("time:") and not typed_time:  # "4:30" is read as a time, never as "14:30" is
-        _chose_time(turn, datetime.fromisoformat(choice[5:]))
+        picked = datetime.fromisoformat(choice[5:])
+        hour = _hour_typed(turn, event, when)
+        if hour is not None and hour != picked:  # "10": the 10th button, or 10:00? (Telegram's buttons show no numbers)
+            turn.data["alternatives"] = [t.isoformat() for t in sorted((picked, hour))]
+            turn.ask("time", Msg(N_("Which of these did you mean?")))
+            return
+        _chose_time(turn, picked)
         return
     if when is not None and when.day is not None and when.day.isoformat() != turn.data["day"]:
         handle_day(turn, event, None)  # a different day typed: start from that day
@@ -311,6 +317,14 @@ def handle_time(turn: Turn, event: Event, choice: str | None) -> None:
         turn.ask("time", Msg(N_("{time} is not free that day."), {"time": when.time.strftime("%H:%M")}))
         return
     not_understood(turn, Msg(N_("Choose a time from the list, or type one like 10:30.")))
+
+
+def _hour_typed(turn: Turn, event: Event, when) -> datetime | None:
+    """The free time a bare number typed at the time step names as an hour ("10" is also
+    10:00), if it does; None when it can only be a place in the list."""
+    if turn.ctx.numbered or event.kind != "text" or when is None or when.time is None or when.day is not None:
+        return None  # where the list shows its numbers, a number is a place in it
+    return _match_time(turn, _free_times(turn, date.fromisoformat(turn.data["day"])), when.time)
 
 
 def _free_times(turn: Turn, day: date) -> list[datetime]:

@@ -242,6 +242,7 @@ class Context(Protocol):
     shop: ShopInfo
     customer: CustomerInfo
     language_hint: str | None
+    numbered: bool  # choices are shown numbered (WhatsApp, the terminal), not as Telegram's buttons
 
     def today(self) -> date: ...
 

@@ -61,7 +61,7 @@ def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, langua
     hint = chat.language or language_hint
     customer = customer_for(session, shop_id, channel, chat_id, language=_supported(session, shop_id, hint),
                             name=name, phone=phone, now=now)  # fmt: skip
-    ctx = DbContext(session, shop_id, customer, now, hint)
+    ctx = DbContext(session, shop_id, customer, now, hint, numbered=channel != "telegram")
     state, data, replies = chat.state, dict(chat.data or {}), []
     show_again = data.pop("show_again", None)  # notices only a template carried (WhatsApp)
     try:

@@ -25,6 +25,7 @@ class FakeContext:
     shop: ShopInfo = SHOP
     customer: CustomerInfo = field(default_factory=lambda: CustomerInfo(7, "Amina", None, "en", 2, ()))
     language_hint: str | None = "en"
+    numbered: bool = True
     full_days: set[date] = field(default_factory=set)
     my_bookings: list[BookingView] = field(default_factory=list)
     lines: dict[int, list[HistoryLine]] = field(default_factory=dict)

@@ -128,6 +128,20 @@ def test_a_time_typed_at_the_time_step_is_read_as_a_time_not_matched_to_a_simila
     assert (chat.state, chat.data["start"]) == ("summary", at(25, 14).isoformat())
 
 
+def test_a_bare_number_that_is_both_a_button_and_a_free_hour_is_asked_about_on_telegram():
+    ctx = FakeContext(numbered=False).with_vehicle()  # Telegram: buttons, no numbers shown
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:book").tap("svc:1").tap("done").tap("veh:3")
+    chat.tap("day:2026-11-25")
+    chat.type("2")  # the second button (11:00), or two o'clock (14:00)?
+    assert (chat.state, chat.text.splitlines()[0], chat.choices) == (
+        "time", "Which of these did you mean?", ["11:00", "14:00", "Another day"])
+    chat.tap(f"time:{at(25, 14).isoformat()}")
+    assert (chat.state, chat.data["start"]) == ("summary", at(25, 14).isoformat())
+    numbered = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en").tap("m:book").tap("svc:1")
+    numbered.tap("done").tap("veh:3").tap("day:2026-11-25").type("2")  # WhatsApp shows "2. 11:00"
+    assert (numbered.state, numbered.data["start"]) == ("summary", at(25, 11).isoformat())
+
+
 def test_a_slot_taken_meanwhile_gets_an_apology_and_fresh_times():
     chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en").tap("m:book")
     chat.tap("svc:1").tap("done").tap("veh:3").type("wednesday 10:00").answer("confirm").tap("pay:cash")
