@@ -20,7 +20,7 @@ from bot.model import AcceptOffer, Booked, Cancel, DeclineOffer, Done, Event, Re
 from core import i18n, policy
 from core import messages as m
 from core.i18n import N_
-from core.messages import Choice, Msg
+from core.messages import Choice, Msg, Reply
 from core.notices import STATUS_NAMES
 
 
@@ -312,6 +312,18 @@ def _to_notice(turn: Turn) -> None:
 
 
 def _after_notice(turn: Turn, *said: Msg) -> None:
+    """After a notice's answer: an earlier notice still waiting is asked again; else the
+    question it interrupted, or the menu."""
+    turn.data.pop("notice", None)
+    waiting = list(turn.data.pop("notices_waiting", None) or [])
+    if waiting:
+        earlier = turn.data["notice"] = waiting.pop()
+        if waiting:
+            turn.data["notices_waiting"] = waiting
+        reply = Reply.from_json(earlier["reply"])
+        turn.offer([*said, Msg(N_("One more question is waiting for your answer:")), *reply.texts], list(reply.choices),
+                   {cid: labels for cid, labels in earlier["offered"]})  # fmt: skip
+        return
     resume = turn.data.pop("resume", None)
     turn.ask(resume if resume in PROMPTS else "menu", *said)
 

@@ -69,7 +69,7 @@ def notify_customer(session: Session, booking: Booking, reply: Reply, key: str |
     row = outbox.tell_customer(session, booking, reply, dedupe_key=key, now=now, kind=kind, extra=extra or None)
     if row is not None and offered and not (whole and row.channel == "whatsapp"):
         defer(session, remember_choices, row.shop_id, row.channel, row.address, offered, now.isoformat(), False,
-              row.language)  # fmt: skip
+              row.language, reply.to_json())  # fmt: skip
     return row
 
 
@@ -112,12 +112,14 @@ def show_again(session: Session, outbox_ids: list[int], now: datetime) -> None:
 
 
 def remember_choices(shop_id: int, channel: str, address: str, offered: list, at: str, staff: bool = False,
-                     lang: str | None = None) -> None:  # fmt: skip
+                     lang: str | None = None, notice: dict | None = None) -> None:  # fmt: skip
     """The job: the customer's conversation now expects an answer to the notice.
 
     Run in its own transaction after the notice committed (taking the conversation row
     inside a booking's transaction would break the lock order). A conversation left idle
-    goes back to the menu, so the answer is not taken for a stale question.
+    goes back to the menu, so the answer is not taken for a stale question. A notice
+    still unanswered when another comes (two pieces of extra work found at once) waits
+    under it (`data["notices_waiting"]`), and is asked again once that one is answered.
     """
     from core.runtime import current_runtime
 
@@ -132,13 +134,22 @@ def remember_choices(shop_id: int, channel: str, address: str, offered: list, at
         if staff:  # the staff dialogue keeps its own state inside the row
             conv.data = data | {"staff": dict(data.get("staff") or {}) | {"offered": offered}}
             return
+        pending = data.get("notice")
+        unanswered = pending is not None and pending["offered"] == data.get("offered")
+        if notice is not None and unanswered and offered != pending["offered"]:
+            data["notices_waiting"] = [*(data.get("notices_waiting") or [])[-(WAITING_KEPT - 1):], pending]
         last = data.get("at")
         if last is None or now - datetime.fromisoformat(last) > IDLE_AFTER:
             conv.state = "menu"
-            kept = {k: data[k] for k in ("staff", "show_again") if k in data}
+            kept = {k: data[k] for k in ("staff", "show_again", "notices_waiting") if k in data}
             data = {"lang": data.get("lang"), "at": now.isoformat()} | kept
         data["offered"] = offered
+        if notice is not None:
+            data["notice"] = {"reply": notice, "offered": offered}
         conv.data = data
+
+
+WAITING_KEPT = 3  # unanswered notices kept under a newer one
 
 
 def customer_of(session: Session, booking: Booking) -> Customer:

@@ -121,3 +121,25 @@ def test_extra_work_approved_in_the_middle_of_a_new_booking_then_the_booking_goe
     assert "Which day suits you?" in bodies(pitstop, KAMAU)[-1] and state_of(pitstop) == "day"
     pitstop.whatsapp(KAMAU, "1")  # the first day of the list shown again
     assert state_of(pitstop) == "time"
+
+
+def test_two_pieces_of_extra_work_found_at_once_are_both_answered_by_typing(pitstop):
+    from core import shopfloor
+
+    job = job_in_progress(pitstop)
+    with pitstop.runtime.db.uow() as uow:
+        kiprono = uow.session.scalar(select(Staff.id).where(Staff.phone == KIPRONO))
+    for work, price in (("Worn wiper blades", 120_000), ("Cracked mirror", 450_000)):
+        with pitstop.runtime.db.uow() as uow:
+            shopfloor.propose_extra(uow.session, kiprono, job.id, work, price, utcnow())
+
+    pitstop.whatsapp(KAMAU, "1")  # approves the one shown last: the mirror
+    assert "Cracked mirror" in bodies(pitstop, KAMAU)[-1] and "Worn wiper blades" in bodies(pitstop, KAMAU)[-1]
+    assert "One more question is waiting for your answer:" in bodies(pitstop, KAMAU)[-1]
+    pitstop.whatsapp(KAMAU, "2")  # and declines the wiper blades, asked again
+
+    with pitstop.runtime.db.uow() as uow:
+        decided = dict(uow.session.execute(select(BookingItem.description, BookingItem.status).where(
+            BookingItem.kind == "extra")).all())  # fmt: skip
+    assert decided == {"Cracked mirror": "approved", "Worn wiper blades": "declined"}
+    assert bodies(pitstop, KAMAU)[-1].startswith("OK, we will not do that work (Worn wiper blades).")
