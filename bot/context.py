@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import cached_property
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.model import BookingView, CustomerInfo, HistoryLine, ServiceView, ShopInfo, VehicleView
@@ -15,7 +15,6 @@ from core import booking, payments, policy
 from core.lifecycle import BookingStatus, status_now
 from core.models import Booking, BookingItem, Customer, Service, Vehicle
 
-_OWNER = select(Booking.customer_id).where(Booking.id == bindparam("booking"))
 UPCOMING = ("held", "confirmed", "received", "in_progress", "awaiting_approval", "ready", "needs_reschedule")
 
 
@@ -38,8 +37,10 @@ class DbContext:
         return CustomerInfo(c.id, c.name, c.phone, language, tokens, vehicles)
 
     def refresh(self) -> None:
-        """Forget what was read of the customer (a command may have changed it)."""
+        """Forget what was read of the customer and their bookings (a command may have
+        changed them)."""
         self.__dict__.pop("customer", None)
+        self.__dict__.pop("_upcoming", None)
 
     def today(self) -> date:
         return self.view.local_day(self.now)
@@ -58,18 +59,21 @@ class DbContext:
 
     def _own(self, booking_id: int | None) -> int | None:
         """A booking of this customer's (one being moved), else None: another's time is never set aside."""
-        if booking_id is None:
-            return None
-        return booking_id if self.session.scalar(_OWNER, {"booking": booking_id}) == self._customer.id else None
+        row = self.session.get(Booking, booking_id) if booking_id is not None else None
+        return booking_id if row is not None and row.customer_id == self._customer.id else None
 
     def is_open(self, day: date) -> bool:
         return av.is_open(self.session, self.view, day)
 
     def bookings(self) -> list[BookingView]:
+        return list(self._upcoming)  # read once a step: several questions of a step ask it
+
+    @cached_property
+    def _upcoming(self) -> tuple[BookingView, ...]:
         rows = self.session.scalars(select(Booking).where(
             Booking.customer_id == self._customer.id, Booking.status.in_(UPCOMING),
             Booking.ends_at > self.now).order_by(Booking.starts_at))  # fmt: skip
-        return [self._view(b) for b in rows if status_now(b.status, b.hold_expires_at, self.now) != BookingStatus.EXPIRED]
+        return tuple(self._view(b) for b in rows if status_now(b.status, b.hold_expires_at, self.now) != BookingStatus.EXPIRED)
 
     def _view(self, b: Booking) -> BookingView:
         items = [i for i in b.items if i.kind == "service" or i.status == "approved"]

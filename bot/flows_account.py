@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from bot.engine import GLOBAL_CHOICES, PROMPTS, RESTING, Turn, not_understood, state
 from bot.flows_booking import (
     _after_hold,
+    _mine,
     _refused,
     answer_to,
     phone_first,
@@ -20,12 +21,9 @@ from bot.model import AcceptOffer, Booked, Cancel, DeclineOffer, Done, Event, Re
 from core import i18n, policy
 from core import messages as m
 from core.i18n import N_
+from core.lifecycle import CANCELLABLE
 from core.messages import Choice, Msg, Reply
 from core.notices import STATUS_NAMES
-
-
-def _mine(turn: Turn, booking_id: int):
-    return next((b for b in turn.ctx.bookings() if b.id == booking_id), None)
 
 
 def prompt_bookings(turn: Turn, before: list[Msg]) -> None:
@@ -58,9 +56,6 @@ def handle_bookings(turn: Turn, event: Event, choice: str | None) -> None:
 state("bookings")((prompt_bookings, handle_bookings))
 
 
-CHANGEABLE = ("held", "confirmed", "needs_reschedule")  # a customer may still move or cancel these
-
-
 def prompt_booking(turn: Turn, before: list[Msg]) -> None:
     b = _mine(turn, turn.data.get("booking_id", 0))
     if b is None:
@@ -77,7 +72,7 @@ def prompt_booking(turn: Turn, before: list[Msg]) -> None:
     if b.vehicle:
         texts.insert(len(before) + 2, Msg(N_("Vehicle: {vehicle}"), {"vehicle": b.vehicle}))
     choices = []
-    if b.status in CHANGEABLE:
+    if b.status in CANCELLABLE:
         choices += [Choice("resched", Msg(N_("Change the time"))), Choice("cancel", Msg(N_("Cancel the booking")))]
     choices.append(Choice("back", Msg(N_("Back"))))
     turn.offer(texts, choices)
@@ -87,7 +82,7 @@ def handle_booking(turn: Turn, event: Event, choice: str | None) -> None:
     b = _mine(turn, turn.data.get("booking_id", 0))
     if b is None:
         turn.ask("bookings")
-    elif choice in ("cancel", "resched") and b.status not in CHANGEABLE:  # a button from before the car came in
+    elif choice in ("cancel", "resched") and b.status not in CANCELLABLE:  # a button from before the car came in
         turn.ask("booking", Msg(N_("That booking can no longer be changed.")))
     elif choice == "cancel":
         turn.ask("cancel_confirm")

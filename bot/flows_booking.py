@@ -201,7 +201,7 @@ def prompt_day(turn: Turn, before: list[Msg]) -> None:
     own = _own_start(turn)
     if own is not None:  # the day of the booking being moved, free only at its own time, is no day to move to
         own_day = own.astimezone(_zone(turn.ctx.shop.timezone)).date()
-        days = [d for d in days if d != own_day or _free_times(turn, d)]
+        days = [d for d in days if d != own_day or _free_times(turn, d, own)]
     if not days:
         turn.offer(before + [Msg(N_("Sorry, there is no free time in the next {n} days."),
                                  {"n": turn.ctx.shop.horizon_days})],
@@ -327,17 +327,24 @@ def _hour_typed(turn: Turn, event: Event, when) -> datetime | None:
     return _match_time(turn, _free_times(turn, date.fromisoformat(turn.data["day"])), when.time)
 
 
-def _free_times(turn: Turn, day: date) -> list[datetime]:
+def _free_times(turn: Turn, day: date, own: datetime | None = None) -> list[datetime]:
     """The times the customer can choose that day; when moving a booking, its own time
-    counts as free for the others, but is not one to move to."""
-    own = _own_start(turn)
+    (`own`, looked up when not given) counts as free for the others, but is not one to
+    move to."""
+    own = own or _own_start(turn)
     return [t for t in turn.ctx.free_times(_service_ids(turn), day, _moving(turn)) if t != own]
 
 
 def _own_start(turn: Turn) -> datetime | None:
     """When the booking being moved starts now (None when no booking is being moved)."""
     moving = _moving(turn)
-    return next((b.start for b in turn.ctx.bookings() if b.id == moving), None) if moving else None
+    b = _mine(turn, moving) if moving else None
+    return b.start if b else None
+
+
+def _mine(turn: Turn, booking_id: int):
+    """One of the customer's upcoming bookings, by id (None if it is not theirs, or gone)."""
+    return next((b for b in turn.ctx.bookings() if b.id == booking_id), None)
 
 
 def _no_other_time(turn: Turn, day: date) -> Msg:

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from bot import runner
 from bot.model import Event
 from core import inbox, outbox
-from core.availability import shop_view
 from core.customers import mask_phone
 from core.db import Database, session_of
 from core.i18n import N_
@@ -41,10 +40,10 @@ class Inbound:
     tapped_message_id: int | None = None  # Telegram: the menu that was answered
     note: str | None = None  # why an update is ignored
     photo: str | None = None  # a photo sent, with or without words: "telegram:<file_id>", "whatsapp:<media URL>"
+    group: bool = False  # from a group chat: answered, never taken for a customer
 
 
 APPLIED, APPLIED_BY_STAFF = "applied", "applied: staff"
-GROUP_CHAT = "a group chat"  # the note of anything from one: answered, never taken for a customer
 
 
 @dataclass(frozen=True)
@@ -70,16 +69,14 @@ def process(db: Database | Session, shop_id: int, inbound: Inbound, raw: str, no
 def _answer(session: Session, shop_id: int, inbound: Inbound, inbox_id: int, now: datetime) -> str:
     from bot import staff  # staff commands take precedence for verified staff
 
-    if inbound.note == GROUP_CHAT:  # everyone there would be one customer: nobody is made one
+    if inbound.event is None:
+        log.info("%s update %s ignored: %s", inbound.channel, inbound.update_id, inbound.note)
+    if inbound.group:  # everyone there would be one customer: nobody is made one
         _answer_group(session, shop_id, inbound, inbox_id, now)
         return f"ignored: {inbound.note}"
     if not inbound.chat_id:  # from no chat (a channel's post, a service update): nobody to answer
-        log.info("%s update %s ignored: %s", inbound.channel, inbound.update_id, inbound.note)
         return f"ignored: {inbound.note}"
-    event = inbound.event
-    if event is None:
-        log.info("%s update %s ignored: %s", inbound.channel, inbound.update_id, inbound.note)
-        event = Event("unsupported", text=inbound.note or "")
+    event = inbound.event or Event("unsupported", text=inbound.note or "")
     extra = {"edit_message_id": inbound.tapped_message_id} if inbound.tapped_message_id else None
     if staff.handles(session, shop_id, inbound, event, now, inbox_id):
         return APPLIED_BY_STAFF
@@ -92,8 +89,7 @@ def _answer(session: Session, shop_id: int, inbound: Inbound, inbox_id: int, now
 
 
 def _answer_group(session: Session, shop_id: int, inbound: Inbound, inbox_id: int, now: datetime) -> None:
-    languages = shop_view(session, shop_id).spec.languages
-    language = inbound.language_hint if inbound.language_hint in languages else languages[0]
+    language = runner.supported_language(session, shop_id, inbound.language_hint)
     reply = Reply((Msg(N_("I can only help in a private chat. Please write to me directly.")),))
     outbox.answer(session, shop_id=shop_id, channel=inbound.channel, address=inbound.chat_id, language=language,
                   replies=[reply], now=now, reply_key=inbox_id, callback_id=inbound.callback_id)  # fmt: skip

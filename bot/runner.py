@@ -59,7 +59,7 @@ def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, langua
               name=None, phone=None, reply_key=None, first_extra=None, callback_id=None) -> Handled:  # fmt: skip
     chat = conversation(session, shop_id, channel, chat_id, now)
     hint = chat.language or language_hint
-    customer = customer_for(session, shop_id, channel, chat_id, language=_supported(session, shop_id, hint),
+    customer = customer_for(session, shop_id, channel, chat_id, language=supported_language(session, shop_id, hint),
                             name=name, phone=phone, now=now)  # fmt: skip
     ctx = DbContext(session, shop_id, customer, now, hint, numbered=channel != "telegram")
     state, data, replies = chat.state, dict(chat.data or {}), []
@@ -122,7 +122,8 @@ def save(session: Session, chat: Conversation, now: datetime, **values) -> None:
 _SAVE_CONVERSATION = update(Conversation.__table__).where(Conversation.__table__.c.id == bindparam("conversation"))
 
 
-def _supported(session: Session, shop_id: int, hint: str | None) -> str:
+def supported_language(session: Session, shop_id: int, hint: str | None) -> str:
+    """The language a hint names, if the shop speaks it; else the shop's first."""
     from core.availability import shop_view
 
     languages = shop_view(session, shop_id).spec.languages

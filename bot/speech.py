@@ -4,7 +4,7 @@ offer choices that a typed answer can match, and ask core to act."""
 from __future__ import annotations
 
 from core.i18n import N_
-from core.messages import Choice, Msg, Reply, every_label, render
+from core.messages import Choice, Msg, Reply, remembered_choices, render
 
 # Either dialogue's answer to a yes/no button left on an earlier question.
 STALE = N_("That button belongs to an earlier question, so I did nothing.")
@@ -26,9 +26,7 @@ class Speech:
               ask_contact: bool = False) -> None:  # fmt: skip
         """Say something with choices and remember them, so a typed answer can match
         (in any language: people type a button's words in whichever comes to them)."""
-        self.data["offered"] = [
-            [c.id, every_label(c.label, self.lang) + (aliases or {}).get(c.id, [])] for c in choices
-        ]
+        self.data["offered"] = remembered_choices(choices, self.lang, aliases)
         self.say(*texts, choices=tuple(choices), ask_contact=ask_contact)
 
     def label(self, choice: Choice) -> str:

@@ -206,7 +206,7 @@ def parse_span(args: list[str] | tuple[str, ...], today: date, lang: str) -> tup
 
 
 def _this_year(day: date, today: date) -> date:
-    return day if day.year == today.year else _year_before(day) if day.year > today.year else day
+    return _year_before(day) if day.year > today.year else day
 
 
 def _year_before(day: date) -> date:

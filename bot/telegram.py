@@ -27,7 +27,7 @@ from telegram import (
 from telegram.error import BadRequest, InvalidToken, RetryAfter
 
 from bot.delivery import Outgoing, TryLater, Undeliverable
-from bot.inbound import GROUP_CHAT, Inbound
+from bot.inbound import Inbound
 from bot.model import Event
 from core import files
 from core.availability import shop_view
@@ -54,7 +54,7 @@ def parse(data: dict) -> Inbound | None:
         user, tap = update.effective_user, update.callback_query
         return Inbound("telegram", uid, group, None, str(user.id) if user else None,
                        language_hint=user.language_code if user else None, callback_id=tap.id if tap else None,
-                       note=GROUP_CHAT)  # fmt: skip
+                       note="a group chat", group=True)  # fmt: skip
     if update.callback_query is not None:
         q = update.callback_query
         chat = q.message.chat.id if q.message else q.from_user.id

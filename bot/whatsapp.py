@@ -115,8 +115,9 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
     if runtime.settings.public_base_url:
         params["status_callback"] = f"{runtime.settings.public_base_url}/webhooks/whatsapp/{shop.slug}/status"
     inside = _inside_window(session, row, runtime.now())
+    reply = Reply.from_json(row.body)
     if inside:
-        params["body"] = text_of(Reply.from_json(row.body), row.language)[:1600]
+        params["body"] = text_of(reply, row.language)[:1600]
         if row.kind in ("document", "photo") and files.attached(row.body):
             params["media_url"] = [media_url(runtime, row)]
     else:
@@ -138,7 +139,7 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
     whole = row.body.get("whole")
     if whole and inside:  # the customer has seen what the choices are about: an answer counts now
         defer(session, notices.remember_choices, row.shop_id, "whatsapp", row.address, whole["offered"],
-              runtime.now().isoformat(), False, row.language, Reply.from_json(row.body).to_json())  # fmt: skip
+              runtime.now().isoformat(), False, row.language, reply.to_json())  # fmt: skip
     elif whole:  # only its template went: send it whole when the customer next writes
         defer(session, notices.show_whole_later, row.shop_id, row.address, row.id, row.language)
     return sid

@@ -21,7 +21,7 @@ from core import availability as av
 from core import policy
 from core import slots as engine
 from core.db import Database, session_of
-from core.lifecycle import BookingStatus, check_move, status_now
+from core.lifecycle import CANCELLABLE, BookingStatus, check_move, status_now
 from core.models import Booking, BookingEvent, BookingItem, Customer, Shop, Vehicle
 
 S = BookingStatus
@@ -409,7 +409,7 @@ def reschedule(db: Database | Session, booking_id: int, new_start: datetime, act
         view = av.shop_view(s, shop_id)
         booking = locked_booking(s, booking_id, customer_id, also_days=(view.local_day(new_start),))
         status = status_now(booking.status, booking.hold_expires_at, now)  # a hold that ran out moves nowhere
-        if status not in (S.HELD, S.CONFIRMED, S.NEEDS_RESCHEDULE):
+        if status not in CANCELLABLE:  # those a customer may move, too
             check_move(status, S.NEEDS_RESCHEDULE)  # raises with the reason
         service_ids = tuple(i.service_id for i in booking.items if i.kind == "service")
         visit = av.visit(s, booking.shop_id, service_ids)

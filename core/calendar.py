@@ -22,6 +22,11 @@ def _holidays_of(country: str, year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays(country, years=year))
 
 
+def holidays_kept(spec: ShopSpec, first: date, last: date) -> set[date]:
+    """The public holidays in first..last the shop closes on (none with `public_holidays = false`)."""
+    return set(public_holidays(spec.country, first, last)) if spec.public_holidays else set()
+
+
 def shop_calendar(spec: ShopSpec, closures: dict[date, bool], first: date, last: date) -> Calendar:
     """The slot engine's view of a shop for first..last.
 
@@ -29,7 +34,7 @@ def shop_calendar(spec: ShopSpec, closures: dict[date, bool], first: date, last:
     public holiday or close any day; the file's `public_holidays = false` keeps
     holidays as ordinary days.
     """
-    closed = set(public_holidays(spec.country, first, last)) if spec.public_holidays else set()
+    closed = holidays_kept(spec, first, last)
     for day, is_closed in closures.items():
         (closed.add if is_closed else closed.discard)(day)
     week = {

@@ -49,6 +49,7 @@ from core.i18n import N_, NP_
 from core.lifecycle import status_now
 from core.messages import Msg, Reply, render
 from core.models import Bay, Booking, BookingEvent, Part, Payment, Rating, Service, Shop, Staff
+from core.payments import METHOD_OF_PROVIDER
 
 log = logging.getLogger(__name__)
 CHART_DAYS = 14
@@ -56,7 +57,6 @@ UNPAID_DAYS = 90
 WORKING = ("confirmed", "received", "in_progress", "awaiting_approval", "ready", "completed")
 LIVE = ("held", "confirmed", "received", "in_progress", "awaiting_approval", "ready", "needs_reschedule")
 GONE = ("cancelled", "expired")  # never to happen (a past day's "tomorrow" keeps what went ahead since)
-ONE_WAY = {"kaspi_qr": "kaspi"}  # Kaspi Pay links and Kaspi's classic protocol: to the owner, one way of paying
 STATUS_ORDER = ("held", "confirmed", "received", "in_progress", "awaiting_approval", "ready", "completed",
                 "needs_reschedule", "no_show", "cancelled")  # fmt: skip
 METHOD_ORDER = ("mpesa", "kaspi", "cash")
@@ -199,7 +199,7 @@ def compute(data: DigestInput) -> Figures:
     revenue: Counter = Counter()
     for p in data.payments:
         if p.status == "completed" and local(p.at) == day:
-            revenue[ONE_WAY.get(p.method, p.method)] += p.amount_minor
+            revenue[METHOD_OF_PROVIDER.get(p.method, p.method)] += p.amount_minor  # to the owner, Kaspi is Kaspi
     status_of = {b.id: b.status for b in data.bookings}
     deposits = sum(p.amount_minor for p in data.payments if p.status == "completed" and p.purpose in ("deposit", "full")
                    and status_of.get(p.booking_id) in LIVE)  # fmt: skip
@@ -234,7 +234,7 @@ def compute(data: DigestInput) -> Figures:
         if p.status == "completed" and p.at is not None:
             chart_rev[local(p.at)] += p.amount_minor
     for b in data.bookings:
-        if b.status not in ("expired", "cancelled"):
+        if b.status not in GONE:
             chart_n[local(b.starts_at)] += 1
     first = day - timedelta(days=CHART_DAYS - 1)
     chart = tuple(ChartDay(first + timedelta(days=i), chart_n[first + timedelta(days=i)],

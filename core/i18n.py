@@ -99,7 +99,7 @@ def money(minor: int, currency: str, lang: str) -> str:
         pattern = locale.currency_formats["standard"].pattern.split(";")[0]
         whole = pattern.replace("0.00", "0").replace("#,##0.0", "#,##0")
         text = format_currency(amount, currency, format=whole, locale=locale, currency_digits=False)
-    return text.replace(currency, _home_symbol(currency)) if currency in text else text
+    return text.replace(currency, _home_symbol(currency))  # "KZT" where the language knows no sign
 
 
 @lru_cache(maxsize=16)

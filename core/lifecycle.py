@@ -72,6 +72,8 @@ OCCUPYING: frozenset[BookingStatus] = frozenset(
 )
 
 FINAL: frozenset[BookingStatus] = frozenset(s for s, nxt in MOVES.items() if not nxt)
+# Statuses a customer may still cancel (and so move): before the car is in.
+CANCELLABLE: frozenset[BookingStatus] = frozenset(s for s, nxt in MOVES.items() if S.CANCELLED in nxt)
 
 
 class IllegalMove(ValueError):

@@ -166,6 +166,12 @@ def render_label(label: Msg | str, lang: str) -> str:
     return label if isinstance(label, str) else render(label, lang)
 
 
+def remembered_choices(choices, lang: str, aliases: dict[str, list[str]] | None = None) -> list[list]:
+    """Choices as a conversation remembers them, to match a typed answer: each id with
+    its label in every language, and any other words that mean it."""
+    return [[c.id, every_label(c.label, lang) + (aliases or {}).get(c.id, [])] for c in choices]
+
+
 def every_label(label: Msg | str, lang: str) -> list[str]:
     """A choice's label as the reader sees it, then in every other language: people type
     a button's words in whichever language comes to them ("skip", "ruka", "пропустить")."""

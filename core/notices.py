@@ -20,7 +20,7 @@ from core import outbox
 from core.chats import lock_chat
 from core.db import defer
 from core.i18n import N_
-from core.messages import Msg, Reply, every_label, render
+from core.messages import Msg, Reply, remembered_choices, render
 from core.models import Booking, Customer, OutboxMessage, Staff
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def notify_customer(session: Session, booking: Booking, reply: Reply, key: str |
     if template:
         extra |= {"template": template, "variables": {k: str(v) for k, v in (variables or {}).items()}}
     language = customer_of(session, booking).language
-    offered = [[c.id, every_label(c.label, language) + (aliases or {}).get(c.id, [])] for c in reply.choices]
+    offered = remembered_choices(reply.choices, language, aliases)
     if whole and offered:
         extra["whole"] = {"offered": offered}
     row = outbox.tell_customer(session, booking, reply, dedupe_key=key, now=now, kind=kind, extra=extra or None)
@@ -188,7 +188,7 @@ def tell_staff(session: Session, staff: Staff, reply: Reply, key: str | None, no
     row = outbox.send(session, shop_id=staff.shop_id, channel=channel, address=address, language=staff.language,
                       reply=reply, dedupe_key=key, now=now, kind=kind, extra=extra)  # fmt: skip
     if row is not None and reply.choices:
-        offered = [[c.id, every_label(c.label, row.language)] for c in reply.choices]
+        offered = remembered_choices(reply.choices, row.language)
         defer(session, remember_choices, row.shop_id, row.channel, row.address, offered, now.isoformat(), True)
     return row
 

@@ -86,6 +86,23 @@ def answer(session: Session, *, shop_id: int, channel: str, address: str, langua
     return ids
 
 
+# The keys of messages that can go stale, written here beside `outdated`, which reads them.
+def reminder_key(booking_id: int, starts_at: datetime, hours: int) -> str:
+    return f"reminder:{booking_id}:{visit_stamp(starts_at)}:{hours}h"
+
+
+def offer_key(booking_id: int) -> str:
+    return f"waitlist-offer:{booking_id}"
+
+
+def extra_key(item_id: int) -> str:
+    return f"extra:{item_id}"
+
+
+def visit_stamp(starts_at: datetime) -> str:
+    return f"{starts_at.astimezone(UTC):%Y%m%d%H%M}"
+
+
 def outdated(session: Session, row: OutboxMessage, now: datetime) -> str | None:
     """Why a message written a while ago would mislead if it went now (it may have waited
     out an outage, or a closed WhatsApp window), or None: a reminder of a visit cancelled,
@@ -107,8 +124,8 @@ def outdated(session: Session, row: OutboxMessage, now: datetime) -> str | None:
         return None if held else "the offered time is no longer held"
     if booking.status != BookingStatus.CONFIRMED or booking.starts_at <= now:
         return f"the visit is {booking.status} now"
-    stamp = rest.split(":")[1]  # reminder:<booking>:<its time>:<hours>h (or, before 6 December, no time)
-    if stamp.isdecimal() and stamp != f"{booking.starts_at.astimezone(UTC):%Y%m%d%H%M}":
+    stamp = rest.split(":")[1]  # reminder_key (or, before 6 December, no time)
+    if stamp.isdecimal() and stamp != visit_stamp(booking.starts_at):
         return "the visit has moved since"
     return None
 

@@ -25,7 +25,7 @@ from core import availability as av
 from core import booking as bookings
 from core import digest, i18n, notices, payments
 from core import messages as m
-from core.calendar import public_holidays
+from core.calendar import holidays_kept
 from core.customers import mask_phone, normalise_phone
 from core.i18n import N_, NP_
 from core.lifecycle import BookingStatus, status_now
@@ -94,7 +94,7 @@ def hours_texts(session: Session, shop_id: int, today: date) -> list[Msg]:
         out.append(Msg(said, {"day": _weekday(noon), "open": f"{h.open:%H:%M}", "close": f"{h.close:%H:%M}",
                               "breaks": breaks}))  # fmt: skip
     last = today + timedelta(days=60)
-    holidays = public_holidays(spec.country, today, last) if spec.public_holidays else set()
+    holidays = holidays_kept(spec, today, last)
     ahead = sorted((d, closed) for d, closed in view.closures.items()
                    if today <= d <= last and (closed or d in holidays))  # an ordinary day opened again is just open
     reasons = dict(session.execute(select(Closure.day, Closure.reason).where(Closure.shop_id == shop_id)).all())

@@ -53,6 +53,7 @@ FINAL = frozenset({COMPLETED, FAILED, REFUND_DUE, REFUNDING, REFUNDED})
 # Chat payment method -> the provider that takes the money online.
 PROVIDER_OF_METHOD = {"mpesa": "mpesa", "kaspi": "kaspi_qr"}
 ONLINE_PROVIDERS = tuple(PROVIDER_OF_METHOD.values())  # those we ask for money (a prompt, a link)
+METHOD_OF_PROVIDER = {provider: method for method, provider in PROVIDER_OF_METHOD.items()}
 # Brand names: the same in every language.
 PROVIDER_NAMES = {"mpesa": "M-Pesa", "kaspi_qr": "Kaspi", "kaspi": "Kaspi", "cash": "cash"}
 METHOD_LABELS = {"mpesa": N_("M-Pesa"), "kaspi": N_("Kaspi"), "cash": N_("Pay at the shop")}

@@ -131,12 +131,9 @@ def send_receipt(session: Session, booking: Booking, now: datetime) -> None:
     if identity is not None:
         choices.append(Choice(f"receipt:pdf:{booking.id}", Msg(N_("Receipt as PDF"))))
     ask = Msg(N_("Thank you for coming! How did we do? Please rate your visit from 1 to 5."))
-    notices.notify_customer(
+    notices.status_notice(  # with choices, whole: a rating answers the question, which a template does not carry
         session, booking, Reply((*texts(r), ask), tuple(choices)), f"receipt:{booking.id}", now,
-        template="status", variables={"name": customer.name or "", "code": booking.code,
-                                      "status": notices.status_name("completed", customer.language)},
         aliases={f"rate:{booking.id}:{n}": [str(n), *RATING_WORDS[n]] for n in range(1, 6)},
-        whole=True,  # a rating is an answer to the question, which a template alone does not carry
     )  # fmt: skip
 
 

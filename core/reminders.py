@@ -13,13 +13,13 @@ morning: the confirmation was the reminder).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import availability as av
-from core import i18n, notices
+from core import i18n, notices, outbox
 from core import messages as m
 from core.booking import RESCHEDULED
 from core.db import Database, session_of
@@ -99,4 +99,4 @@ def _remind(s: Session, booking: Booking, hours: int, now: datetime, made: datet
 
 def reminder_key(booking_id: int, starts_at: datetime, hours: int) -> str:
     """Once per booking, time and mark: a booking moved to a new time is reminded of it."""
-    return f"reminder:{booking_id}:{starts_at.astimezone(UTC):%Y%m%d%H%M}:{hours}h"
+    return outbox.reminder_key(booking_id, starts_at, hours)

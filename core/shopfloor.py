@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from core import availability as av
 from core import booking as bookings
 from core import messages as m
-from core import notices, parts, payments, receipts, staffing
+from core import notices, outbox, parts, payments, receipts, staffing
 from core.i18n import N_
 from core.lifecycle import BookingStatus
 from core.messages import Choice, Msg, Reply
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 S = BookingStatus
 PAID = ("completed",)  # payment statuses that count as money received
 ONLINE_METHODS = ("mpesa", "kaspi")
+PROPOSED = "proposed"  # extra work the customer is asked about
 LEFT_OUT = "left_out"  # extra work never answered when the car was ready: not done
 
 
@@ -183,8 +184,7 @@ def _leave_out_unanswered(session: Session, b: Booking, staff: Staff, now: datet
     """The car is ready while extra work still waits for the customer's answer: it was
     not approved, so it was not done. Recorded as left out (not as the customer's
     decline: they never answered), and the job goes on."""
-    items = list(session.scalars(select(BookingItem).where(
-        BookingItem.booking_id == b.id, BookingItem.kind == "extra", BookingItem.status == "proposed")))  # fmt: skip
+    items = [i for i in b.items if i.kind == "extra" and i.status == PROPOSED]
     for item in items:
         item.status, item.decided_at = LEFT_OUT, now
     works = [item.description for item in items]
@@ -259,7 +259,7 @@ def propose_extra(session: Session, staff_id: int, booking_id: int, description:
         raise _wrong(b, "extra")
     description = " ".join(description.split())[:500]
     item = BookingItem(booking_id=b.id, service_id=None, kind="extra", description=description,
-                       duration_minutes=0, price_minor=price_minor, status="proposed")  # fmt: skip
+                       duration_minutes=0, price_minor=price_minor, status=PROPOSED)  # fmt: skip
     session.add(item)
     reason = f"extra work proposed: {description}"[:500]
     if path:
@@ -268,7 +268,7 @@ def propose_extra(session: Session, staff_id: int, booking_id: int, description:
         session.add(BookingEvent(booking_id=b.id, from_status=b.status, to_status=b.status,
                                  actor=f"staff:{staff.id}", reason=reason, at=now))  # fmt: skip
     session.flush()
-    pending = sum(i.price_minor for i in b.items if i.kind == "extra" and i.status == "proposed" and i.id != item.id)
+    pending = sum(i.price_minor for i in b.items if i.kind == "extra" and i.status == PROPOSED and i.id != item.id)
     total = b.price_minor + price_minor
     reply = Reply((
         Msg(N_("{mechanic} found extra work on your car ({plate}): {work}."),
@@ -277,7 +277,7 @@ def propose_extra(session: Session, staff_id: int, booking_id: int, description:
             {"price": m.money(price_minor, b.currency), "total": m.money(total, b.currency)}),
         Msg(N_("Do you approve this work?")),
     ), (Choice(f"extra:yes:{item.id}", Msg(N_("Approve"))), Choice(f"extra:no:{item.id}", Msg(N_("Decline")))))  # fmt: skip
-    notices.status_notice(session, b, reply, f"extra:{item.id}", now,
+    notices.status_notice(session, b, reply, outbox.extra_key(item.id), now,
                           aliases={f"extra:yes:{item.id}": notices.YES_ALIASES, f"extra:no:{item.id}": notices.NO_ALIASES})  # fmt: skip
     return Moved(b.id, b.code, b.status, total, paid_minor(session, b.id),
                  {"item_id": item.id, "pending_minor": pending})  # fmt: skip
@@ -308,7 +308,7 @@ def decide_extra(session: Session, item_id: int, customer_id: int, approve: bool
     session.refresh(item)
     if item.status == LEFT_OUT:
         raise WrongStatus(N_("That extra work was left out: your car was ready before we heard from you."))
-    if item.status != "proposed" or b.status not in (S.AWAITING_APPROVAL, S.IN_PROGRESS):
+    if item.status != PROPOSED or b.status not in (S.AWAITING_APPROVAL, S.IN_PROGRESS):
         raise WrongStatus(N_("You already answered about this work."))
     item.status, item.decided_at = ("approved" if approve else "declined"), now
     if approve:
@@ -316,7 +316,7 @@ def decide_extra(session: Session, item_id: int, customer_id: int, approve: bool
     actor, verb = f"customer:{customer_id}", "approved" if approve else "declined"
     session.flush()
     waiting = session.scalar(select(func.count()).select_from(BookingItem).where(
-        BookingItem.booking_id == b.id, BookingItem.status == "proposed"))  # fmt: skip
+        BookingItem.booking_id == b.id, BookingItem.status == PROPOSED))  # fmt: skip
     reason = f"extra work {verb}: {item.description}"[:500]
     if not waiting and b.status == S.AWAITING_APPROVAL:
         bookings.move(session, b, S.IN_PROGRESS, actor, now, reason)

@@ -4,15 +4,16 @@ first in line, held for them for the shop's short claim time."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import availability as av
-from core import messages, notices
+from core import messages, notices, outbox
 from core.booking import Held, expire_overdue_holds, hold_in_session
 from core.db import Database, session_of
+from core.digest import local_bounds
 from core.i18n import N_
 from core.lifecycle import OCCUPYING, status_now
 from core.messages import Choice, Msg, Reply
@@ -79,7 +80,7 @@ def offer_freed(db: Database, shop_id: int, day: date, now: datetime) -> Offer |
 def _booked_that_day(session, view: av.ShopView, entry: WaitlistEntry, now: datetime) -> bool:
     """Has the customer booked what they wait for, that day, themselves (the same car; or,
     when they named none, the same services)? A visit for another car is another wish."""
-    lo, hi = (datetime.combine(d, time.min, view.tz) for d in (entry.day, entry.day + timedelta(days=1)))
+    lo, hi = local_bounds(view.spec.timezone, entry.day, entry.day)
     query = select(Booking.id, Booking.status, Booking.hold_expires_at).where(
         Booking.shop_id == entry.shop_id, Booking.customer_id == entry.customer_id,
         Booking.starts_at >= lo, Booking.starts_at < hi)  # fmt: skip
@@ -88,9 +89,11 @@ def _booked_that_day(session, view: av.ShopView, entry: WaitlistEntry, now: date
     live = [b for b, status, expires in session.execute(query) if status_now(status, expires, now) in OCCUPYING]
     if not live or entry.vehicle_id is not None:
         return bool(live)
-    wanted = set(entry.service_ids)
-    return any(wanted <= set(session.scalars(select(BookingItem.service_id).where(BookingItem.booking_id == b)))
-               for b in live)  # fmt: skip
+    services: dict[int, set[int]] = {b: set() for b in live}
+    for b, service in session.execute(select(BookingItem.booking_id, BookingItem.service_id)
+                                      .where(BookingItem.booking_id.in_(live))):  # fmt: skip
+        services[b].add(service)
+    return any(set(entry.service_ids) <= got for got in services.values())
 
 
 def _tell(session, view: av.ShopView, held: Held, now: datetime) -> None:
@@ -102,7 +105,7 @@ def _tell(session, view: av.ShopView, held: Held, now: datetime) -> None:
     ), (Choice(f"offer:yes:{held.booking_id}", Msg(N_("Yes, I'll take it"))),
         Choice(f"offer:no:{held.booking_id}", Msg(N_("No, thanks")))))  # fmt: skip
     yes, no = (c.id for c in reply.choices)
-    notices.status_notice(session, session.get(Booking, held.booking_id), reply, f"waitlist-offer:{held.booking_id}",
+    notices.status_notice(session, session.get(Booking, held.booking_id), reply, outbox.offer_key(held.booking_id),
                           now, aliases={yes: notices.YES_ALIASES, no: notices.NO_ALIASES})  # fmt: skip
 
 
