@@ -163,11 +163,17 @@ def _inside_window(session: Session, row: OutboxMessage, now: datetime) -> bool:
     return last is not None and now - last < WINDOW
 
 
-def record_status(row: OutboxMessage, status: str, error_code: str | None) -> bool:
-    """Apply a delivery status callback; statuses only move forward (they arrive out of order)."""
+def record_status(session: Session, row: OutboxMessage, status: str, error_code: str | None) -> bool:
+    """Apply a delivery status callback; statuses only move forward (they arrive out of
+    order). A notice with choices that never reached the phone is no open question."""
     if STATUS_RANK.get(status, -1) <= STATUS_RANK.get(row.status, -1):
         return False
     row.status = status
     if error_code:
         row.last_error = f"Twilio error {error_code}"
+    if status in NOT_DELIVERED and row.body.get("whole"):
+        defer(session, notices.never_seen, row.shop_id, row.address, row.id)
     return True
+
+
+NOT_DELIVERED = ("undelivered", "failed")

@@ -99,6 +99,36 @@ def show_whole_later(shop_id: int, address: str, outbox_id: int, lang: str | Non
         conv.data = data | {"show_again": sorted({*data.get("show_again", []), outbox_id})}
 
 
+def never_seen(shop_id: int, address: str, outbox_id: int) -> None:
+    """The job: a whole notice Twilio accepted and then could not deliver (the phone off
+    for days, the number gone from WhatsApp). The customer never saw its choices, so a
+    number they type must not answer it: the chat forgets them (an earlier notice still
+    waiting is the question again) and sends the notice whole when they next write."""
+    from core.runtime import current_runtime
+
+    with current_runtime().db.uow() as uow:
+        row = uow.session.get(OutboxMessage, outbox_id)
+        conv = lock_chat(uow.session, shop_id, "whatsapp", address, current_runtime().now(), create=False)
+        if row is None or conv is None:
+            return
+        data = without_notice(dict(conv.data or {}), row.body["whole"]["offered"])
+        conv.data = data | {"show_again": sorted({*data.get("show_again", []), outbox_id})}
+
+
+def without_notice(data: dict, offered: list) -> dict:
+    """A chat's data with one notice's choices forgotten: if it is the question now, the
+    notice waiting under it (if any) is the question again."""
+    data = dict(data)
+    waiting = [n for n in data.pop("notices_waiting", None) or [] if n["offered"] != offered]
+    if (data.get("notice") or {}).get("offered") == offered:
+        del data["notice"]
+        data.pop("offered", None)
+        if waiting:
+            data["notice"] = waiting.pop()
+            data["offered"] = data["notice"]["offered"]
+    return data | ({"notices_waiting": waiting} if waiting else {})
+
+
 def show_again(session: Session, outbox_ids: list[int], now: datetime) -> None:
     """Send again, whole, the notices only a template carried (in the transaction of the
     customer's message, whose chat row is locked)."""

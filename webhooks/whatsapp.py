@@ -64,5 +64,5 @@ def status(slug: str):
         sid, new = form.get("MessageSid", ""), form.get("MessageStatus", "")
         row = uow.session.scalar(select(OutboxMessage).where(
             OutboxMessage.shop_id == shop_id, OutboxMessage.provider_message_id == sid).with_for_update())  # fmt: skip
-        moved = row is not None and whatsapp.record_status(row, new, form.get("ErrorCode"))
+        moved = row is not None and whatsapp.record_status(uow.session, row, new, form.get("ErrorCode"))
     return jsonify(ok=True, applied=moved)

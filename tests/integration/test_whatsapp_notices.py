@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from core import waitlist
-from core.models import Booking, ChannelIdentity, Payment, Service, utcnow
+from core.models import Booking, ChannelIdentity, OutboxMessage, Payment, Service, utcnow
 from pitstop.fakes import twilio as fake_twilio
 from pitstop.fakes.daraja import FakeDaraja
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
-from tests.integration.channel_helpers import TWILIO_SID, TWILIO_TOKEN, start_pitstop
+from tests.integration.channel_helpers import PUBLIC, TWILIO_SID, TWILIO_TOKEN, start_pitstop
 from tests.integration.staff_helpers import KIPRONO, book
 from tests.integration.test_mpesa import chatting
 from tests.integration.test_staff_whatsapp import KAMAU, bodies, next_start, shop_id
@@ -72,6 +72,35 @@ def test_a_waitlist_offer_outside_the_window_goes_as_the_status_template_and_who
     assert status_of(pitstop, offer.held.booking_id) == "held"
     assert bodies(pitstop, KAMAU)[-1].endswith("Do you want it?\n1. Yes, I'll take it\n2. No, thanks")
     pitstop.whatsapp(KAMAU, "ndiyo")
+    assert status_of(pitstop, offer.held.booking_id) == "confirmed"
+
+
+def twilio_reports(pitstop, sid: str, status: str, error_code: str) -> None:
+    """Twilio's status callback for one message we sent, signed as Twilio signs it."""
+    path = "/webhooks/whatsapp/mwangaza-motors/status"
+    params = {"MessageSid": sid, "MessageStatus": status, "ErrorCode": error_code, "AccountSid": TWILIO_SID}
+    headers, form = fake_twilio.signed_inbound(PUBLIC + path, TWILIO_TOKEN, params)
+    assert pitstop.client.post(path, data=form, headers=headers).status_code == 200
+
+
+def test_an_offer_twilio_could_not_deliver_is_not_taken_by_the_next_number_and_comes_whole_when_they_write(pitstop):
+    offer = offer_kamau_a_freed_time(pitstop)
+    with pitstop.runtime.db.uow() as uow:
+        sent = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.address == f"whatsapp:{KAMAU}")
+                                   .order_by(OutboxMessage.id)).all()[-1]  # fmt: skip
+        sid = sent.provider_message_id
+    assert sent.body["texts"][-1]["id"].endswith("Do you want it?") and sid  # accepted by Twilio...
+
+    twilio_reports(pitstop, sid, "undelivered", "30003")  # ...but never reached his phone (switched off)
+
+    before = len(bodies(pitstop, KAMAU))
+    pitstop.whatsapp(KAMAU, "1")  # he means the menu he saw last: "Book a service"
+
+    assert status_of(pitstop, offer.held.booking_id) == "held"  # not taken for him
+    said = bodies(pitstop, KAMAU)[before:]
+    assert said[0].startswith("Let's book. First, which service?")  # what he meant
+    assert len(said) == 2 and said[-1].endswith("Do you want it?\n1. Yes, I'll take it\n2. No, thanks")  # now shown whole
+    pitstop.whatsapp(KAMAU, "1")
     assert status_of(pitstop, offer.held.booking_id) == "confirmed"
 
 
