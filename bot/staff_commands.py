@@ -121,7 +121,7 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
                         return owner_only("close" if closed else "open")
                     noon = digest.local_bounds(ctx.staff.timezone, day, day)[0].replace(hour=12)
                     try:
-                        change = owner.set_day(session, staff.shop_id, day, closed, reason)
+                        change = owner.set_day(session, staff.shop_id, day, closed, reason, now)
                     except owner.NoHoursThatDay:
                         return sm.StaffRefused(N_("{day} cannot be opened: the shop file gives no opening hours "
                                                   "for that day of the week."), {"day": m.day(noon, ctx.staff.timezone)})  # fmt: skip

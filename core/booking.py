@@ -390,6 +390,23 @@ def expire_overdue_holds(session: Session, shop_id: int | None, now: datetime) -
     return ids
 
 
+def release_holds_on(session: Session, shop_id: int, lo: datetime, hi: datetime, now: datetime) -> list[int]:
+    """Let go of the holds between lo and hi on a day the shop has just closed: a hold
+    is no promise yet, and confirming one (a waitlist offer taken, pay at the shop)
+    would book a closed day. Money already on its way for one finds the day closed and
+    is refunded (`payments.after_payment`). The day's lock, then the rows, as every writer."""
+    view = av.shop_view(session, shop_id)
+    av.lock_days(session, shop_id, {view.local_day(lo)})
+    held = session.scalars(select(Booking).where(
+        Booking.shop_id == shop_id, Booking.starts_at >= lo, Booking.starts_at < hi,
+        Booking.status == S.HELD).order_by(Booking.id).with_for_update())  # fmt: skip
+    released = []
+    for booking in held:
+        move(session, booking, S.EXPIRED, "system:closed", now, "the shop closed that day")
+        released.append(booking.id)
+    return released
+
+
 def sweep_expired_holds(db: Database | Session, now: datetime) -> list[int]:
     """The cron job: expire every overdue hold of every shop."""
     with session_of(db) as s:

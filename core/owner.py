@@ -58,8 +58,10 @@ class NoHoursThatDay(ValueError):
     """The shop file gives the day's weekday no hours: opening it would open nothing."""
 
 
-def set_day(session: Session, shop_id: int, day: date, closed: bool, reason: str | None = None) -> DayChange:
-    """Close a day (or open one, even a public holiday, on a weekday the shop works)."""
+def set_day(session: Session, shop_id: int, day: date, closed: bool, reason: str | None, now: datetime) -> DayChange:
+    """Close a day (or open one, even a public holiday, on a weekday the shop works).
+    Closing lets go of the times only held on it; the bookings left are the owner's to
+    settle with their customers."""
     if not closed and day.weekday() not in av.shop_view(session, shop_id).spec.hours:
         raise NoHoursThatDay(day)
     row = session.scalar(select(Closure).where(Closure.shop_id == shop_id, Closure.day == day).with_for_update())
@@ -70,6 +72,8 @@ def set_day(session: Session, shop_id: int, day: date, closed: bool, reason: str
     av.touch_shop(session, shop_id)
     spec = av.shop_view(session, shop_id).spec
     lo, hi = digest.local_bounds(spec.timezone, day, day)
+    if closed:
+        bookings.release_holds_on(session, shop_id, lo, hi, now)
     codes = tuple(session.scalars(select(Booking.code).where(
         Booking.shop_id == shop_id, Booking.starts_at >= lo, Booking.starts_at < hi,
         Booking.status.in_(LIVE)).order_by(Booking.starts_at)))  # fmt: skip

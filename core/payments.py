@@ -83,12 +83,16 @@ CREDITED = N_("Thank you! It counts towards booking {code}.")
 
 REFUND_SLOT_TAKEN = N_("We received {amount} for booking {code}, but the hold had run out and the "
                        "time was taken by someone else. The shop has been told and will refund you.")  # fmt: skip
+REFUND_DAY_CLOSED = N_("We received {amount} for booking {code}, but the shop has closed on that day "
+                       "since. The shop has been told and will refund you.")  # fmt: skip
 REFUND_INACTIVE = N_("We received {amount} for booking {code}, but the booking is no longer "
                      "active. The shop has been told and will refund you.")  # fmt: skip
 REFUND_OVERPAID = N_("We received {amount} for booking {code}, which was already paid in full. "
                      "The shop has been told and will refund you.")  # fmt: skip
 OWNER_REFUND_SLOT_TAKEN = N_("Refund due: {customer} paid {amount} by {provider} (reference {ref}) "
                              "for booking {code} after the hold ran out, and the time is taken.")  # fmt: skip
+OWNER_REFUND_DAY_CLOSED = N_("Refund due: {customer} paid {amount} by {provider} (reference {ref}) "
+                             "for booking {code}, on a day the shop has closed since.")  # fmt: skip
 OWNER_REFUND_INACTIVE = N_("Refund due: {customer} paid {amount} by {provider} (reference {ref}) "
                            "for booking {code}, which is no longer active.")  # fmt: skip
 OWNER_REFUND_OVERPAID = N_("Refund due: {customer} paid {amount} by {provider} (reference {ref}) "
@@ -288,6 +292,7 @@ class Verdict(StrEnum):
     CONFIRM_LATE = "confirm_late"  # the hold ran out, but the slot is still free
     CREDIT = "credit"  # counts towards an active booking (balance, extra deposit)
     REFUND_SLOT_TAKEN = "refund_slot_taken"
+    REFUND_DAY_CLOSED = "refund_day_closed"  # the owner closed the day after the hold was let go
     REFUND_INACTIVE = "refund_inactive"  # cancelled, no-show
     REFUND_OVERPAID = "refund_overpaid"  # the booking was already paid in full
 
@@ -296,12 +301,15 @@ class Verdict(StrEnum):
         return self.value.startswith("refund")
 
 
-def after_payment(status: str, hold_live: bool, slot_free: bool, paid_before: int, owed: int) -> Verdict:
+def after_payment(status: str, hold_live: bool, slot_free: bool, paid_before: int, owed: int,
+                  day_open: bool = True) -> Verdict:  # fmt: skip
     """What money received does to a booking, from plain facts about it."""
     status = S(status)
     if status == S.HELD and hold_live:
         return Verdict.CONFIRM
     if status in (S.HELD, S.EXPIRED):
+        if not day_open:
+            return Verdict.REFUND_DAY_CLOSED
         return Verdict.CONFIRM_LATE if slot_free else Verdict.REFUND_SLOT_TAKEN
     if status not in ACTIVE:
         return Verdict.REFUND_INACTIVE
@@ -332,8 +340,9 @@ def hold_live(booking: Booking, now: datetime) -> bool:
 
 def late_slot(session: Session, view: av.ShopView, booking: Booking, now: datetime) -> tuple[int, int] | None:
     """The mechanic and bay a booking whose hold ran out can still have at its time:
-    its own if both are free, else any that fit; None when the time is gone."""
-    if booking.starts_at <= now:
+    its own if both are free, else any that fit; None when the time is gone (or its day
+    was closed since)."""
+    if booking.starts_at <= now or not av.is_open(session, view, view.local_day(booking.starts_at)):
         return None
     busy = av.occupied(session, booking.shop_id, booking.starts_at, booking.blocks_until, now,
                        exclude_booking=booking.id)  # fmt: skip
@@ -366,11 +375,12 @@ def settle_paid(session: Session, booking: Booking, payment: Payment, now: datet
     money has to go back. The caller holds `lock` and checked the payment is pending."""
     view = av.shop_view(session, booking.shop_id)
     live = hold_live(booking, now)
-    slot = None
+    slot, day_open = None, True
     if booking.status in (S.HELD, S.EXPIRED) and not live:
+        day_open = av.is_open(session, view, view.local_day(booking.starts_at))
         slot = late_slot(session, view, booking, now)
     verdict = after_payment(booking.status, live, slot is not None,
-                            paid_total(session, booking.id, exclude=payment.id), amount_owed(booking))  # fmt: skip
+                            paid_total(session, booking.id, exclude=payment.id), amount_owed(booking), day_open)  # fmt: skip
     reason = f"paid by {PROVIDER_NAMES[payment.provider]} ({receipt or payment.provider_ref or payment.id})"
     if verdict == Verdict.CONFIRM:
         move(session, booking, S.CONFIRMED, actor, now, reason)
@@ -409,11 +419,12 @@ def _tell_paid(session: Session, view: av.ShopView, booking: Booking, payment: P
     amount = m.money(payment.amount_minor, payment.currency)
     code = booking.code
     if verdict.refund:
-        text = {Verdict.REFUND_SLOT_TAKEN: REFUND_SLOT_TAKEN, Verdict.REFUND_INACTIVE: REFUND_INACTIVE,
-                Verdict.REFUND_OVERPAID: REFUND_OVERPAID}[verdict]  # fmt: skip
+        text = {Verdict.REFUND_SLOT_TAKEN: REFUND_SLOT_TAKEN, Verdict.REFUND_DAY_CLOSED: REFUND_DAY_CLOSED,
+                Verdict.REFUND_INACTIVE: REFUND_INACTIVE, Verdict.REFUND_OVERPAID: REFUND_OVERPAID}[verdict]  # fmt: skip
         notices.status_notice(session, booking, Reply((Msg(text, {"amount": amount, "code": code}),)),
                               f"payment:{payment.id}:settled", now)  # fmt: skip
         owner_text = {Verdict.REFUND_SLOT_TAKEN: OWNER_REFUND_SLOT_TAKEN,
+                      Verdict.REFUND_DAY_CLOSED: OWNER_REFUND_DAY_CLOSED,
                       Verdict.REFUND_INACTIVE: OWNER_REFUND_INACTIVE,
                       Verdict.REFUND_OVERPAID: OWNER_REFUND_OVERPAID}[verdict]  # fmt: skip
         _refund_due(session, booking, payment, owner_text, now)

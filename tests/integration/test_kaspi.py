@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core import booking as bk
-from core import kaspi, payments
+from core import kaspi, owner, payments
 from core.models import Booking, Payment
 from core.shopfile import parse_shop
 from pitstop.fakes.kaspi import FakeKaspi
@@ -341,6 +341,19 @@ def test_a_pay_for_a_hold_that_ran_out_confirms_it_while_the_time_is_free(classi
 
     assert fake.call_pay(endpoint, visit.code, "12000", txn_id="4242").result == 0
     assert status(rt, visit) == "confirmed"
+
+
+def test_kaspi_cannot_pay_a_hold_let_go_when_the_owner_closed_its_day(classic, fake, now):
+    rt, zhaiyk, endpoint = classic
+    visit = book(rt, zhaiyk, now=now - timedelta(minutes=30))
+    bk.sweep_expired_holds(rt.db, now)  # its own mechanic and lift are still free...
+    with rt.db.uow() as uow:  # ...but the owner has closed the day (/close)
+        day = visit.starts_at.astimezone(zhaiyk_tz(rt, zhaiyk)).date()
+        owner.set_day(uow.session, zhaiyk.id, day, True, "инвентаризация", now)
+
+    assert fake.call_check(endpoint, visit.code, "12000", txn_id="4243").result == 79
+    assert fake.call_pay(endpoint, visit.code, "12000", txn_id="4244").result == 79
+    assert status(rt, visit) == "expired"
 
 
 def test_twenty_concurrent_pays_of_one_txn_on_postgresql_record_one_payment(pg_only, atyrau_spec, fake, now):

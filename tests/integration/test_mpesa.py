@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from core import booking as bk
-from core import mpesa, payments
+from core import mpesa, owner, payments
 from core.booking import Held
 from core.customers import customer_for
 from core.messages import Reply, render_reply
@@ -573,6 +573,25 @@ def test_a_payment_after_the_hold_expired_and_the_time_was_taken_is_refund_due(w
     [report] = owners_told(rt)
     assert report.ids == [payments.OWNER_REFUND_SLOT_TAKEN]
     assert "Ksh1" in report.text and "NCB9FJNAIT" in report.text and visit.code in report.text
+
+
+def test_a_payment_for_a_hold_on_a_day_the_owner_closed_meanwhile_is_refund_due(world, now):
+    rt, garage, client = world
+    visit = book(rt, garage, now=now - timedelta(minutes=2))
+    pid = ask(rt, visit, now=now - timedelta(minutes=2), amount=100, checkout=SUCCESS_ID)  # he is typing his PIN...
+    with rt.db.uow() as uow:  # ...when the owner closes the day (/close): his hold is let go
+        day = visit.starts_at.astimezone(ZoneInfo("Africa/Nairobi")).date()
+        owner.set_day(uow.session, garage.id, day, True, "burst pipe", now)
+    assert status(rt, visit) == "expired"
+
+    post(client, SUCCESS)
+
+    assert (payment(rt, pid).status, status(rt, visit)) == ("refund_due", "expired")
+    [message] = told(rt, visit.address)
+    assert message.ids == [payments.REFUND_DAY_CLOSED]
+    [report] = owners_told(rt)
+    assert report.ids == [payments.OWNER_REFUND_DAY_CLOSED]
+    assert "NCB9FJNAIT" in report.text and visit.code in report.text
 
 
 def test_a_late_payment_still_gets_its_time_when_one_lift_was_taken_meanwhile(world, now):

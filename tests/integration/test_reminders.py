@@ -98,7 +98,7 @@ def test_no_see_you_then_for_a_day_the_owner_closed_since(db, nairobi_spec):
     shop = loaded(db, nairobi_spec)
     book(db, shop.id, "100", ["oil-change"], at(25, 10), MONDAY_9)
     with db.uow() as uow:  # /close 25.11 power cut (the owner is told to contact that customer)
-        owner.set_day(uow.session, shop.id, at(25, 10).date(), closed=True, reason="power cut")
+        owner.set_day(uow.session, shop.id, at(25, 10).date(), closed=True, reason="power cut", now=MONDAY_9)
 
     assert reminders.send_due(db, at(24, 10, 5)) == 0
     assert _keys(db) == {}

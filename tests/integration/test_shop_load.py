@@ -69,7 +69,7 @@ def test_a_changed_file_changes_only_what_differs_and_keeps_live_stock(db, nairo
 
 
 def test_loading_the_same_file_again_keeps_a_day_the_owner_opened_in_chat(db, nairobi_spec):
-    from datetime import date
+    from datetime import UTC, date, datetime
 
     from core import owner
 
@@ -77,7 +77,7 @@ def test_loading_the_same_file_again_keeps_a_day_the_owner_opened_in_chat(db, na
     christmas_eve = date(2026, 12, 24)  # closed in the file for a stocktake
     with db.uow() as uow:
         shop_id = uow.session.scalar(select(Shop.id))
-        owner.set_day(uow.session, shop_id, christmas_eve, closed=False)  # the owner's /open 24.12
+        owner.set_day(uow.session, shop_id, christmas_eve, closed=False, reason=None, now=datetime(2026, 12, 1, tzinfo=UTC))  # /open 24.12
 
     assert load_shop(db, nairobi_spec).changes == []
     with db.uow() as uow:

@@ -17,7 +17,7 @@ from pitstop.fakes.daraja import FakeDaraja
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import PUBLIC, TWILIO_SID, TWILIO_TOKEN, start_pitstop
-from tests.integration.staff_helpers import KIPRONO, book
+from tests.integration.staff_helpers import KIPRONO, WANJIRU, book
 from tests.integration.test_mpesa import chatting
 from tests.integration.test_staff_whatsapp import KAMAU, bodies, next_start, shop_id
 
@@ -102,6 +102,20 @@ def test_an_offer_twilio_could_not_deliver_is_not_taken_by_the_next_number_and_c
     assert len(said) == 2 and said[-1].endswith("Do you want it?\n1. Yes, I'll take it\n2. No, thanks")  # now shown whole
     pitstop.whatsapp(KAMAU, "1")
     assert status_of(pitstop, offer.held.booking_id) == "confirmed"
+
+
+def test_an_offer_for_a_day_the_owner_closed_since_is_let_go_and_not_taken(pitstop):
+    offer = offer_kamau_a_freed_time(pitstop)
+    day = offer.held.starts_at.astimezone(ZoneInfo("Africa/Nairobi")).date()
+
+    pitstop.whatsapp(WANJIRU, f"/close {day.isoformat()} Burst water pipe", name="Wanjiru")
+
+    told = bodies(pitstop, WANJIRU)[-1]
+    assert "is now closed for bookings.\nWanjiru, what do you need?" in told  # no booking left to settle with him
+    assert status_of(pitstop, offer.held.booking_id) == "expired"
+    pitstop.whatsapp(KAMAU, "1")  # "Yes, I'll take it"
+    assert status_of(pitstop, offer.held.booking_id) == "expired"
+    assert bodies(pitstop, KAMAU)[-1].startswith("Sorry, that time is no longer held for you.\nWhat would you like to do?")
 
 
 def test_the_balance_is_paid_by_typing_its_number_when_the_car_is_ready(pitstop):

@@ -46,6 +46,11 @@ def test_what_money_received_does_to_a_booking(status, live, free, before, owed,
     assert after_payment(status, live, free, before, owed) == verdict
 
 
+@pytest.mark.parametrize("status", ["held", "expired"])
+def test_money_for_a_hold_let_go_when_its_day_was_closed_goes_back(status):
+    assert after_payment(status, False, False, 0, 3500, day_open=False) == Verdict.REFUND_DAY_CLOSED
+
+
 # -- M-Pesa: the request ---------------------------------------------------------------------------
 
 
