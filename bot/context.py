@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import cached_property
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.model import BookingView, CustomerInfo, HistoryLine, ServiceView, ShopInfo, VehicleView
 from core import availability as av
 from core import booking, payments, policy
-from core.lifecycle import BookingStatus, status_now
+from core.lifecycle import AT_THE_SHOP, BookingStatus, status_now
 from core.models import Booking, BookingItem, Customer, Service, Vehicle
 
 UPCOMING = ("held", "confirmed", "received", "in_progress", "awaiting_approval", "ready", "needs_reschedule")
@@ -72,7 +72,7 @@ class DbContext:
     def _upcoming(self) -> tuple[BookingView, ...]:
         rows = self.session.scalars(select(Booking).where(
             Booking.customer_id == self._customer.id, Booking.status.in_(UPCOMING),
-            Booking.ends_at > self.now).order_by(Booking.starts_at))  # fmt: skip
+            or_(Booking.ends_at > self.now, Booking.status.in_(AT_THE_SHOP))).order_by(Booking.starts_at))  # fmt: skip
         return tuple(self._view(b) for b in rows if status_now(b.status, b.hold_expires_at, self.now) != BookingStatus.EXPIRED)
 
     def _view(self, b: Booking) -> BookingView:

@@ -239,7 +239,7 @@ def on_reminder(turn: Turn, choice: str) -> None:
     """Reminder buttons: "rm:cancel:<booking>" / "rm:move:<booking>"."""
     action, booking_id = _button(choice, ("cancel", "move"))
     b = _mine(turn, booking_id)
-    if b is None:
+    if b is None or b.status not in CANCELLABLE:  # gone, or the car has come in since the reminder
         turn.ask("menu", Msg(N_("That booking can no longer be changed.")))
         return
     turn.data["booking_id"] = b.id

@@ -8,6 +8,7 @@ is logged with the phone masked. Each outcome goes back to the engine.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import select
@@ -64,7 +65,7 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
                     return sm.StaffRefused(NOT_YOURS)
                 case sm.JobAction(booking_id, action):
                     run = {"received": shopfloor.receive, "start": shopfloor.start, "ready": shopfloor.ready,
-                           "noshow": shopfloor.no_show}[action]  # fmt: skip
+                           "noshow": shopfloor.no_show, "ready_leaving_out": partial(shopfloor.ready, leaving_out=True)}[action]  # fmt: skip
                     moved = run(session, staff.id, booking_id, now)
                     if action == "noshow":
                         return sm.StaffDone("noshow", {"code": moved.code, "tokens_left": moved.detail["tokens_left"]})

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.staff_model import ExtraView, JobView, StaffInfo, VisitView
 from core import availability as av
 from core.digest import local_bounds
-from core.lifecycle import BookingStatus
+from core.lifecycle import AT_THE_SHOP, BookingStatus
 from core.models import Booking, Customer, Payment, Service, Staff, Vehicle
 
 HIDDEN = ("expired", "cancelled")  # not jobs any more
@@ -36,8 +36,9 @@ class DbStaffContext:
     def jobs(self) -> list[JobView]:
         day = self.today()
         lo, hi = local_bounds(self.view.spec.timezone, day, day)
-        query = select(Booking).where(Booking.shop_id == self._staff.shop_id, Booking.starts_at >= lo,
-                                      Booking.starts_at < hi, Booking.status.not_in(HIDDEN))  # fmt: skip
+        query = select(Booking).where(Booking.shop_id == self._staff.shop_id, Booking.starts_at < hi, or_(
+            and_(Booking.starts_at >= lo, Booking.status.not_in(HIDDEN)),
+            Booking.status.in_(AT_THE_SHOP)))  # a car kept overnight (waiting for a part) is still today's work  # fmt: skip
         if self._staff.role != "owner":
             query = query.where(Booking.mechanic_id == self._staff.id)
         rows = self.session.scalars(query.order_by(Booking.starts_at, Booking.id))

@@ -506,7 +506,7 @@ def _answer_confirm(turn: Turn, yes: bool) -> None:
     elif what == "paid":
         turn.do(Complete(job_id, yes))
     elif what == "leave_out" and yes:
-        turn.do(JobAction(job_id, "ready"))
+        turn.do(JobAction(job_id, "ready_leaving_out"))
     elif what == "off" and yes:
         turn.do(Shift(False))
     elif what in ("noshow", "off", "leave_out"):

@@ -18,7 +18,7 @@ from core.messages import Msg
 
 @dataclass(frozen=True)
 class JobAction:
-    """received | start | ready | noshow on a job."""
+    """received | start | ready | ready_leaving_out (the unanswered extra work) | noshow on a job."""
 
     booking_id: int
     action: str

@@ -394,7 +394,8 @@ def release_holds_on(session: Session, shop_id: int, lo: datetime, hi: datetime,
     """Let go of the holds between lo and hi on a day the shop has just closed: a hold
     is no promise yet, and confirming one (a waitlist offer taken, pay at the shop)
     would book a closed day. Money already on its way for one finds the day closed and
-    is refunded (`payments.after_payment`). The day's lock, then the rows, as every writer."""
+    is refunded (`payments.after_payment`). The day's lock (the caller's may be taken
+    again), then the rows, as every writer."""
     view = av.shop_view(session, shop_id)
     av.lock_days(session, shop_id, {view.local_day(lo)})
     held = session.scalars(select(Booking).where(

@@ -71,6 +71,9 @@ OCCUPYING: frozenset[BookingStatus] = frozenset(
     {S.HELD, S.CONFIRMED, S.RECEIVED, S.IN_PROGRESS, S.AWAITING_APPROVAL, S.READY}
 )
 
+# The car is at the shop: its job stays in view however long the work runs past its plan.
+AT_THE_SHOP: frozenset[BookingStatus] = frozenset({S.RECEIVED, S.IN_PROGRESS, S.AWAITING_APPROVAL, S.READY})
+
 FINAL: frozenset[BookingStatus] = frozenset(s for s, nxt in MOVES.items() if not nxt)
 # Statuses a customer may still cancel (and so move): before the car is in.
 CANCELLABLE: frozenset[BookingStatus] = frozenset(s for s, nxt in MOVES.items() if S.CANCELLED in nxt)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from core import availability as av
 from core.db import defer, insert_all_once, insert_once
 from core.lifecycle import BookingStatus, status_now
 from core.messages import Reply
@@ -106,7 +107,7 @@ def visit_stamp(starts_at: datetime) -> str:
 def outdated(session: Session, row: OutboxMessage, now: datetime) -> str | None:
     """Why a message written a while ago would mislead if it went now (it may have waited
     out an outage, or a closed WhatsApp window), or None: a reminder of a visit cancelled,
-    moved or begun since; a waitlist offer whose hold ran out; extra work to approve that
+    moved or begun since, or on a day closed since; a waitlist offer whose hold ran out; extra work to approve that
     was decided or left out. The sender asks just before it sends, and so does the notice
     shown again whole."""
     kind, _, rest = (row.dedupe_key or "").partition(":")
@@ -127,6 +128,9 @@ def outdated(session: Session, row: OutboxMessage, now: datetime) -> str | None:
     stamp = rest.split(":")[1]  # reminder_key (or, before 6 December, no time)
     if stamp.isdecimal() and stamp != visit_stamp(booking.starts_at):
         return "the visit has moved since"
+    view = av.shop_view(session, booking.shop_id)
+    if not av.is_open(session, view, view.local_day(booking.starts_at)):
+        return "the shop has closed that day since"  # the owner contacts those customers
     return None
 
 

@@ -54,6 +54,10 @@ class DayChange:
     codes: tuple[str, ...]  # bookings already on that day (the owner decides what to do)
 
 
+LET_GO = N_("Sorry: the shop will be closed on {day}, so the time we were holding for you is no longer "
+           "available. Please choose another day.")  # fmt: skip
+
+
 class NoHoursThatDay(ValueError):
     """The shop file gives the day's weekday no hours: opening it would open nothing."""
 
@@ -64,6 +68,7 @@ def set_day(session: Session, shop_id: int, day: date, closed: bool, reason: str
     settle with their customers."""
     if not closed and day.weekday() not in av.shop_view(session, shop_id).spec.hours:
         raise NoHoursThatDay(day)
+    av.lock_days(session, shop_id, {day})  # first, as every writer of a day: a hold takes it, then the shop row
     row = session.scalar(select(Closure).where(Closure.shop_id == shop_id, Closure.day == day).with_for_update())
     if row is None:
         row = Closure(shop_id=shop_id, day=day)
@@ -72,8 +77,10 @@ def set_day(session: Session, shop_id: int, day: date, closed: bool, reason: str
     av.touch_shop(session, shop_id)
     spec = av.shop_view(session, shop_id).spec
     lo, hi = digest.local_bounds(spec.timezone, day, day)
-    if closed:
-        bookings.release_holds_on(session, shop_id, lo, hi, now)
+    for booking_id in bookings.release_holds_on(session, shop_id, lo, hi, now) if closed else ():
+        let_go = session.get(Booking, booking_id)
+        said = Msg(LET_GO, {"day": m.day(let_go.starts_at, spec.timezone)})
+        notices.status_notice(session, let_go, Reply((said,)), f"closed:{booking_id}", now)
     codes = tuple(session.scalars(select(Booking.code).where(
         Booking.shop_id == shop_id, Booking.starts_at >= lo, Booking.starts_at < hi,
         Booking.status.in_(LIVE)).order_by(Booking.starts_at)))  # fmt: skip

@@ -339,30 +339,23 @@ def hold_live(booking: Booking, now: datetime) -> bool:
 
 
 def late_slot(session: Session, view: av.ShopView, booking: Booking, now: datetime) -> tuple[int, int] | None:
-    """The mechanic and bay a booking whose hold ran out can still have at its time:
-    its own if both are free, else any that fit; None when the time is gone (or its day
-    was closed since)."""
-    if booking.starts_at <= now or not av.is_open(session, view, view.local_day(booking.starts_at)):
-        return None
-    busy = av.occupied(session, booking.shop_id, booking.starts_at, booking.blocks_until, now,
-                       exclude_booking=booking.id)  # fmt: skip
-    on_shift = {mech.id for mech in view.mechanics}
-    own_free = booking.mechanic_id in on_shift and booking.bay_id is not None and not any(
-        o.mechanic_id == booking.mechanic_id or o.bay_id == booking.bay_id for o in busy)
-    if own_free:
-        return booking.mechanic_id, booking.bay_id
-    service_ids = [i.service_id for i in booking.items if i.kind == "service" and i.service_id in view.services]
-    if not service_ids:
+    """The mechanic and bay a booking whose hold ran out can still have at its time: its
+    own if both are free, else any that fit; None when the time is gone, or the shop no
+    longer opens then (a day closed, hours changed since)."""
+    if booking.starts_at <= now:
         return None
     day = view.local_day(booking.starts_at)
     lo, hi = av.window(view, day, day)
-    slot = engine.fits(
-        av.calendar(session, view, day, day), view.mechanics, view.bay_ids,
-        av.occupied(session, booking.shop_id, lo, hi, now, exclude_booking=booking.id),
-        booking.starts_at, booking.ends_at - booking.starts_at,
-        frozenset(view.services[i].category for i in service_ids), now, reassigning=True,
-    )  # fmt: skip
-    return (slot.mechanic_id, slot.bay_id) if slot is not None else None
+    cal, busy = av.calendar(session, view, day, day), av.occupied(session, booking.shop_id, lo, hi, now, booking.id)
+    service_ids = [i.service_id for i in booking.items if i.kind == "service" and i.service_id in view.services]
+    skills = frozenset(view.services[i].category for i in service_ids)
+    own = [mech for mech in view.mechanics if mech.id == booking.mechanic_id], [booking.bay_id]
+    for mechanics, bays in (own, (view.mechanics, view.bay_ids) if service_ids else ((), ())):
+        slot = engine.fits(cal, mechanics, [b for b in bays if b in view.bay_ids], busy, booking.starts_at,
+                           booking.ends_at - booking.starts_at, skills, now, reassigning=True)  # fmt: skip
+        if slot is not None:
+            return slot.mechanic_id, slot.bay_id
+    return None
 
 
 # -- applying a result (the caller holds `lock`) -------------------------------------------

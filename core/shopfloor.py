@@ -148,10 +148,15 @@ def start(session: Session, staff_id: int, booking_id: int, now: datetime) -> Mo
     return Moved(b.id, b.code, b.status)
 
 
-def ready(session: Session, staff_id: int, booking_id: int, now: datetime) -> Moved:
-    """The car can be picked up; a customer with a balance may pay now from the chat."""
+def ready(session: Session, staff_id: int, booking_id: int, now: datetime, leaving_out: bool = False) -> Moved:
+    """The car can be picked up; a customer with a balance may pay now from the chat.
+    `leaving_out`: the mechanic said the extra work still unanswered is not done; if the
+    customer answered in the meantime, that was said of work they may have approved."""
     staff = staff_member(session, staff_id)
     b = job(session, staff, booking_id)
+    if leaving_out and b.status != S.AWAITING_APPROVAL:
+        raise WrongStatus(N_("The customer has just answered about the extra work on {code}. Look at the job "
+                             "again before marking it ready."), {"code": b.code})  # fmt: skip
     left_out = _leave_out_unanswered(session, b, staff, now) if b.status == S.AWAITING_APPROVAL else []
     path = {S.CONFIRMED: [S.RECEIVED, S.READY], S.RECEIVED: [S.READY], S.IN_PROGRESS: [S.READY]}.get(b.status)
     if path is None:

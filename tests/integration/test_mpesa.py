@@ -587,11 +587,30 @@ def test_a_payment_for_a_hold_on_a_day_the_owner_closed_meanwhile_is_refund_due(
     post(client, SUCCESS)
 
     assert (payment(rt, pid).status, status(rt, visit)) == ("refund_due", "expired")
-    [message] = told(rt, visit.address)
-    assert message.ids == [payments.REFUND_DAY_CLOSED]
+    assert [t.ids for t in told(rt, visit.address)] == [[owner.LET_GO], [payments.REFUND_DAY_CLOSED]]
     [report] = owners_told(rt)
     assert report.ids == [payments.OWNER_REFUND_DAY_CLOSED]
     assert "NCB9FJNAIT" in report.text and visit.code in report.text
+
+
+def test_a_late_payment_does_not_confirm_an_hour_the_shop_no_longer_opens(world, now, tmp_path):
+    rt, garage, client = world
+    then = now - timedelta(minutes=20)
+    day = (then.astimezone(ZoneInfo("Africa/Nairobi")) + timedelta(days=7)).date()
+    day += timedelta(days=(5 - day.weekday()) % 7)  # a Saturday (09:00-15:00) a week or two ahead
+    visit = book(rt, garage, now=then, start=garage.at(day.year, day.month, day.day, 14))
+    pid = ask(rt, visit, now=then, amount=100, checkout=SUCCESS_ID)
+    assert bk.sweep_expired_holds(rt.db, now) == [visit.booking_id]
+    text = NAIROBI.read_text(encoding="utf-8")  # the owner edits the shop file: Saturdays end at noon now
+    edited = tmp_path / "nairobi.toml"
+    edited.write_text(text.replace('sat = { open = "09:00", close = "15:00" }', 'sat = { open = "09:00", close = "12:00" }'),
+                      encoding="utf-8")  # fmt: skip
+    assert edited.read_text(encoding="utf-8") != text
+    load_shop(rt.db, read_shop_file(edited))
+
+    post(client, SUCCESS)  # the money comes late, for 14:00 on its own mechanic and lift, both free
+
+    assert (payment(rt, pid).status, status(rt, visit)) == ("refund_due", "expired")
 
 
 def test_a_late_payment_still_gets_its_time_when_one_lift_was_taken_meanwhile(world, now):

@@ -10,7 +10,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from core import booking
@@ -251,3 +251,43 @@ def test_a_wait_cut_short_closes_its_connection_so_no_lock_can_stay_behind(pg_db
     with pg_db.engine.connect() as conn:
         alive = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar()
     assert alive == 0
+
+
+def test_an_owner_closing_a_day_while_a_hold_on_it_is_written_waits_for_it_and_lets_it_go(pg_db, nairobi_spec,
+                                                                                           monkeypatch):  # fmt: skip
+    """/close takes the day's lock before the shop's row, as a hold does (which numbers its
+    code on the shop's row): taken the other way round, the two deadlocked."""
+    from core import owner
+    from core.models import Booking, OutboxMessage
+
+    garage = loaded(pg_db, nairobi_spec)
+    amina = new_customer(pg_db, garage, "amina")
+    start = garage.at(2026, 11, 25, 10)
+    closing, failures = [], []
+
+    def close_the_day() -> None:
+        try:
+            with pg_db.uow() as uow:
+                owner.set_day(uow.session, garage.id, start.astimezone(ZoneInfo("Africa/Nairobi")).date(), True,
+                              "power cut", NOW)  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 (any failure is the finding)
+            failures.append(exc)
+
+    write = booking._WRITE_HOLD["postgresql"]
+
+    def write_while_the_owner_closes(session, view, row, services):
+        closing.append(threading.Thread(target=close_the_day))
+        closing[0].start()  # the hold has the day's lock: /close comes in now
+        time.sleep(0.5)
+        return write(session, view, row, services)
+
+    monkeypatch.setitem(booking._WRITE_HOLD, "postgresql", write_while_the_owner_closes)
+    held = booking.hold(pg_db, shop_id=garage.id, customer_id=amina, service_ids=(garage.services["oil-change"],),
+                        start=start, now=NOW, channel="telegram")  # fmt: skip
+    closing[0].join(30)
+
+    assert isinstance(held, Held) and failures == []
+    with pg_db.uow() as uow:
+        assert uow.session.get(Booking, held.booking_id).status == "expired"  # let go once the day closed
+        told = uow.session.scalars(select(OutboxMessage.body).where(OutboxMessage.dedupe_key == f"closed:{held.booking_id}")).all()
+        assert [b["texts"][0]["id"] for b in told] == [owner.LET_GO]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from core import booking, reminders
+from core import booking, outbox, reminders
 from core.models import Booking, Conversation, OutboxMessage
 from tests.integration.booking_helpers import loaded
 from tests.integration.staff_helpers import book
@@ -102,6 +102,19 @@ def test_no_see_you_then_for_a_day_the_owner_closed_since(db, nairobi_spec):
 
     assert reminders.send_due(db, at(24, 10, 5)) == 0
     assert _keys(db) == {}
+
+def test_a_reminder_still_waiting_when_the_owner_closes_its_day_is_dropped(db, nairobi_spec):
+    from core import owner
+
+    shop = loaded(db, nairobi_spec)
+    book(db, shop.id, "100", ["oil-change"], at(25, 10), MONDAY_9)
+    assert reminders.send_due(db, at(24, 10, 5)) == 1  # written; then an outage keeps it in the outbox...
+    with db.uow() as uow:  # ...while the owner closes Wednesday (/close 25.11)
+        owner.set_day(uow.session, shop.id, at(25, 10).date(), closed=True, reason="power cut", now=at(24, 10, 6))
+    with db.uow() as uow:
+        row = uow.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("reminder:%")))
+        assert outbox.outdated(uow.session, row, at(24, 10, 10)) == "the shop has closed that day since"
+
 
 def reminded_under_the_old_key(db, spec):
     """Tuesday 10:00's visit, reminded 24 h before under the key of before 6 December."""

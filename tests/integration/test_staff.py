@@ -525,6 +525,32 @@ def test_extra_work_never_answered_is_left_out_when_the_car_is_ready(story):
     with story.db.uow() as uow:
         assert uow.session.get(Booking, job.id).price_minor == 1_650_000
 
+def test_ready_without_the_extra_work_is_asked_again_when_the_customer_approved_it_meanwhile(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["brake-pads", "battery"], at(24, 10), MONDAY_9, plate="KCB 123A")
+    verify_on_telegram(story, KIP_TG, KIPRONO, MONDAY_9)
+    for typed in ("start 1001", "extra", "Front brake discs are worn out", "6500", "skip", "yes"):
+        story.say(KIP_TG, typed, at(24, 10, 20))
+    with story.db.uow() as uow:
+        discs = uow.session.scalar(select(BookingItem).where(BookingItem.kind == "extra"))
+    story.say(KIP_TG, "ready 1001", at(24, 16))  # "Mark the car ready and leave that work out?"
+    question = story.p.telegram.last_message(KIP_TG)
+    yes = next(b["callback_data"] for row in question["reply_markup"]["inline_keyboard"] for b in row
+               if b["callback_data"].startswith("st:yes:"))  # fmt: skip
+
+    story.tap(AMINA, f"extra:yes:{discs.id}", at(24, 16, 1))  # she approves a moment before he answers
+    story.post(story.p.telegram.update_callback(next(story.ids), KIP_TG, yes, question["message_id"]),
+               at(24, 16, 1))  # "Yes, ready without it" under the question: the discs were not fitted
+
+    assert story.texts(KIP_TG)[-1].startswith("The customer has just answered about the extra work on MM-1001. "
+                                              "Look at the job again before marking it ready.")  # fmt: skip
+    with story.db.uow() as uow:
+        assert (uow.session.get(Booking, job.id).status, uow.session.get(BookingItem, discs.id).status) == \
+            ("in_progress", "approved")  # fmt: skip
+    assert not any(t.startswith("Your car (KCB 123A) is ready") for t in story.texts(AMINA))
+
+
 def test_a_photo_of_extra_work_reaches_the_customer(story):
     shop = story.shop_id("mwangaza-motors")
     customer_starts(story, AMINA, MONDAY_9)
@@ -642,3 +668,17 @@ def test_the_owner_restores_tokens_by_a_booking_code_or_by_the_whatsapp_number_i
     with story.db.uow() as uow:
         assert [uow.session.get(Customer, c).tokens for c in (amina.customer_id, brian.customer_id)] == [2, 2]
     assert story.last(BRIAN) == "Good news: Mwangaza Motors has restored your booking tokens. You have 2 this month."
+
+
+def test_a_car_kept_overnight_is_still_the_mechanics_job_and_the_customers_booking(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["brake-pads", "battery"], at(24, 10), MONDAY_9, plate="KCB 123A")
+    verify_on_telegram(story, KIP_TG, KIPRONO, MONDAY_9)
+    story.say(KIP_TG, f"received {job.code}", at(24, 10))
+    story.say(KIP_TG, f"start {job.code}", at(24, 10, 5))  # then a part is missing: the car stays the night
+
+    story.say(KIP_TG, "jobs", at(25, 8))
+    assert [data for _, data in story.buttons(KIP_TG)][:1] == [f"st:job:{job.id}"]
+    story.tap(AMINA, "m:bookings", at(25, 8, 30))
+    assert [label.split(" · ")[0] for label, _ in story.buttons(AMINA)][:1] == ["MM-1001"]

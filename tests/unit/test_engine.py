@@ -186,6 +186,16 @@ def test_a_cancel_button_left_from_before_the_car_came_in_says_so_at_once():
     assert "Cancel the booking" not in chat.choices
 
 
+@pytest.mark.parametrize("button", ["rm:cancel:9", "rm:move:9"])
+def test_a_reminders_button_after_the_car_came_in_says_so_at_once(button):
+    ctx = FakeContext(my_bookings=[replace(booking_tomorrow(2), status="received")])  # taken in early
+    chat = Chat(ctx).send(Event("start")).tap("lang:en")
+    before = len(chat.commands)
+    chat.tap(button)
+    assert (chat.state, chat.text.splitlines()[0]) == ("menu", "That booking can no longer be changed.")
+    assert chat.commands[before:] == []
+
+
 def test_cancelling_late_states_the_token_cost_before_confirming():
     ctx = FakeContext(my_bookings=[booking_tomorrow(5)])
     chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:bookings").tap("bk:9").tap("cancel")
