@@ -5,6 +5,7 @@ work from any state."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.engine import GLOBAL_CHOICES, PROMPTS, RESTING, Turn, not_understood, state
 from bot.flows_booking import (
@@ -123,7 +124,8 @@ def _cancel_terms(turn: Turn, b) -> list[int]:
     goes back when the cancellation is free). A list, as the chat's data keeps it (JSON),
     so that the terms quoted compare equal to the terms now."""
     window = timedelta(hours=turn.ctx.shop.late_window_hours)
-    return [policy.cancellation_cost(turn.ctx.now, b.start, window, b.status), turn.ctx.paid(b.id)]
+    day_open = turn.ctx.is_open(b.start.astimezone(ZoneInfo(turn.ctx.shop.timezone)).date())
+    return [policy.cancellation_cost(turn.ctx.now, b.start, window, b.status, day_open), turn.ctx.paid(b.id)]
 
 
 def handle_cancel_confirm(turn: Turn, event: Event, choice: str | None) -> None:

@@ -41,6 +41,7 @@ from bot.staff_model import (
     StaffRefused,
     Stock,
 )
+from bot.understand._text import fold
 from core import messages as m
 from core import notices
 from core.i18n import N_, NP_
@@ -158,11 +159,12 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
         turn.ask(turn.state, Msg(N_("I can read text, buttons and photos of extra work. Please type or tap.")))
         return turn.done()
     text = event.text if event.kind == "text" else ""
-    if event.kind == "text" and turn.state in FREE_TEXT and not text.strip().startswith("/") \
+    named = _named_choice(turn, text) if event.kind == "text" and turn.state in FREE_TEXT else None
+    if event.kind == "text" and turn.state in FREE_TEXT and named is None and not text.strip().startswith("/") \
             and not any(understand.looks_like(text, w) for w in ("back", "stop", "menu")):  # fmt: skip
         FREE_TEXT[turn.state](turn, text)
         return turn.done()
-    choice = event.choice if event.kind == "choice" else None
+    choice = event.choice if event.kind == "choice" else named
     parsed = words.parse(text) if text else None
     if text and choice is None and not (parsed and (parsed.code or parsed.slash)):
         choice = understand.pick_choice(text, [(c, labels) for c, labels in turn.data.get("offered", [])])
@@ -187,6 +189,17 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
     else:
         _not_understood(turn)
     return turn.done()
+
+
+def _named_choice(turn: Turn, text: str) -> str | None:
+    """Where a description or a price is typed, a choice still counts when named whole:
+    its number in the list (WhatsApp shows "1. Cancel"), or its label in any language.
+    No work is called "1", and no price is Ksh1."""
+    offered = turn.data.get("offered", [])
+    typed = fold(text.strip())
+    if typed.isdecimal() and 1 <= int(typed) <= len(offered):
+        return offered[int(typed) - 1][0]
+    return next((cid for cid, labels in offered if typed in {fold(label) for label in labels}), None)
 
 
 def _idle(turn: Turn) -> bool:

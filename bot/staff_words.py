@@ -4,7 +4,8 @@
 same. A command is its words at the start of the message (a slash is optional); what
 follows are its arguments, kept as typed. Words are compared folded (case, diacritics,
 Kazakh letters typed on a Russian keyboard), and a long word may carry one typo (two
-for very long words) as long as that does not make it another command. Pure functions.
+for very long words) as long as that does not make it another command. A job action
+said with "not" (in any of the four languages) is no command. Pure functions.
 """
 
 from __future__ import annotations
@@ -97,14 +98,23 @@ def _key(token: str) -> str:
 
 
 def _near(word: str, keyword: str) -> bool:
+    """A typo of `keyword`: one slip, or two in a long word where neither adds or drops a
+    letter (two letters more are how Kazakh says "not", -ма-/-ба-, and English un-/in-:
+    "қабылдамадым" is not "қабылдадым", "unfinished" is not "finished")."""
     if word == keyword:
         return True
-    if min(len(word), len(keyword)) < 4 or abs(len(word) - len(keyword)) > 2:
+    if min(len(word), len(keyword)) < 4 or abs(len(word) - len(keyword)) > 1:
         return False  # no edit distance is below the difference in length
     distance = OSA.distance(word, keyword)
     if len(keyword) == 4:
         return distance == 1 and sorted(word) == sorted(keyword)
-    return distance <= (2 if len(keyword) >= 8 else 1)
+    return distance <= (2 if len(keyword) >= 8 and len(word) == len(keyword) else 1)
+
+
+# Words that turn a job action into its denial ("дайын емес", "not ready", "bado tayari").
+NEGATIONS = frozenset(fold(w) for w in ("not", "isnt", "didnt", "dont", "no", "never", "bado", "si", "sio", "hapana",
+                                        "не", "нет", "ещё", "еще", "емес", "жоқ"))  # fmt: skip
+DENIABLE = frozenset({"received", "start", "ready", "done"})
 
 
 @lru_cache(maxsize=4096)
@@ -152,6 +162,8 @@ def parse(text: str) -> Parsed | None:
     if len(rivals) > 1:
         return None
     k, _, name = top
+    if name in DENIABLE and NEGATIONS.intersection(keys):
+        return None  # said it is not so: nothing to do (a customer would be told otherwise)
     args = list(tokens[k:])
     if code is None:
         for i, arg in enumerate(args):

@@ -335,7 +335,8 @@ def cancel(db: Database | Session, booking_id: int, actor: str, now: datetime,
     with session_of(db) as s:
         booking = locked_booking(s, booking_id, customer_id)
         view = av.shop_view(s, booking.shop_id)
-        cost = policy.cancellation_cost(now, booking.starts_at, view.spec.cancellation.late_window, booking.status)
+        cost = policy.cancellation_cost(now, booking.starts_at, view.spec.cancellation.late_window, booking.status,
+                                        av.is_open(s, view, view.local_day(booking.starts_at)))  # fmt: skip
         move(s, booking, S.CANCELLED, actor, now, "late cancellation" if cost else None)
         tokens = _spend(s, booking.customer_id, now, view, cost)
         refund = payments.refund_cancelled(s, booking, now) if policy.refund_on_cancel(cost) else 0

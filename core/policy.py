@@ -65,10 +65,12 @@ def is_late_cancellation(now: datetime, starts_at: datetime, late_window: timede
     return starts_at - now < late_window
 
 
-def cancellation_cost(now: datetime, starts_at: datetime, late_window: timedelta, status: str) -> int:
+def cancellation_cost(now: datetime, starts_at: datetime, late_window: timedelta, status: str,
+                      day_open: bool = True) -> int:  # fmt: skip
     """Tokens a cancellation costs: one when it is late and the slot was really promised
-    (not an unpaid hold, never a promise; not a visit the shop itself could not keep)."""
-    if status in ("held", "needs_reschedule"):
+    (not an unpaid hold, never a promise; not a visit the shop itself could not keep: a
+    mechanic gone, or its day closed since)."""
+    if status in ("held", "needs_reschedule") or not day_open:
         return 0
     return 1 if is_late_cancellation(now, starts_at, late_window) else 0
 

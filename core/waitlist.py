@@ -3,6 +3,7 @@ first in line, held for them for the shop's short claim time."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -18,6 +19,8 @@ from core.i18n import N_
 from core.lifecycle import OCCUPYING, status_now
 from core.messages import Choice, Msg, Reply
 from core.models import Booking, BookingItem, WaitlistEntry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,10 @@ def offer_freed(db: Database, shop_id: int, day: date, now: datetime) -> Offer |
             WaitlistEntry.shop_id == shop_id, WaitlistEntry.day == day,
             WaitlistEntry.status == "waiting").order_by(WaitlistEntry.created_at, WaitlistEntry.id))  # fmt: skip
         for entry in waiting:
+            if not set(entry.service_ids) <= view.services.keys():  # the shop file dropped a service since
+                entry.status = "cancelled"
+                log.info("waitlist entry %s closed: a service it waits for is no longer offered", entry.id)
+                continue
             if _booked_that_day(s, view, entry, now):  # they found a time themselves: the next in line gets this one
                 entry.status = "done"
                 continue
@@ -126,7 +133,11 @@ def offer_everywhere(db: Database, now: datetime) -> list[Offer]:
             WaitlistEntry.status == "waiting", WaitlistEntry.day >= (now - timedelta(days=1)).date()).distinct()).all()
     offers = []
     for shop_id, day in sorted(pairs):
-        offer = offer_freed(db, shop_id, day, now)
+        try:
+            offer = offer_freed(db, shop_id, day, now)
+        except Exception:  # one day's trouble must not keep every other day's people waiting
+            log.exception("waitlist offers for shop %s on %s failed", shop_id, day)
+            continue
         if offer is not None:
             offers.append(offer)
     return offers

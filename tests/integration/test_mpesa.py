@@ -683,6 +683,21 @@ def test_a_deposit_stays_with_the_shop_when_the_booking_is_cancelled_late(world,
     assert owners_told(rt) == []
 
 
+def test_a_late_cancellation_of_a_visit_on_a_day_the_owner_closed_is_free_and_refunded(world, now):
+    rt, garage, client = world
+    visit = book(rt, garage, now=now)
+    pid = ask(rt, visit, now=now, amount=100, checkout=SUCCESS_ID)
+    post(client, SUCCESS)
+    with rt.db.uow() as uow:  # the owner closes the day (/close) and phones her, as it asks
+        owner.set_day(uow.session, garage.id, visit.starts_at.astimezone(ZoneInfo("Africa/Nairobi")).date(), True,
+                      "burst pipe", now)  # fmt: skip
+
+    done = bk.cancel(rt.db, visit.booking_id, f"customer:{visit.customer_id}", visit.starts_at - timedelta(hours=2))
+
+    assert (done.token_cost, done.refund_minor) == (0, 100)
+    assert (payment(rt, pid).status, status(rt, visit)) == ("refund_due", "cancelled")
+
+
 def test_a_second_payment_counts_towards_the_balance_and_one_too_many_is_refund_due(world, now):
     rt, garage, client = world
     visit = book(rt, garage, now=now, service="brake-pads")  # KES 4,500, deposit 1,000

@@ -54,6 +54,18 @@ def test_commands_in_four_languages_with_typos(typed, name, code):
     assert (parsed.name, parsed.code) == (name, code)
 
 
+@pytest.mark.parametrize("typed", [
+    "қабылдамадым 1042", "қабылданбады 1042", "бастамадым 1042", "аяқталмады 1042", "тапсырылмады 1042",
+    "дайын емес 1042", "1042 дайын емес", "unfinished 1042", "incomplete 1042", "uncompleted 1042",
+    "not ready 1042", "ready? no, not yet", "ещё не готово 1042", "не принял 1042", "bado tayari 1042",
+])  # fmt: skip
+def test_a_job_action_said_with_not_is_no_command(typed):
+    """Aidos types "қабылдамадым ZA-1001" ("I did NOT receive it"): the customer must not
+    hear that their car was received."""
+    parsed = parse(typed)
+    assert parsed is None or parsed.name not in ("received", "start", "ready", "done"), parsed
+
+
 @pytest.mark.parametrize("typed", ["hello", "I'd like an oil change tomorrow", "asante sana", "", "⭐⭐⭐", "x" * 400, "/@pitstop_bot"])
 def test_ordinary_chat_is_not_a_command(typed):
     assert parse(typed) is None
@@ -172,6 +184,20 @@ def test_extra_work_is_described_priced_and_confirmed_before_it_is_sent():
     assert talk.text.startswith('Ask the customer to approve "Worn discs" for Ksh9,000? With it, the total is Ksh13,500.')
     talk.type("ndio")
     assert talk.commands == [ProposeExtra(1, "Worn discs", 900_000, None)]
+
+
+@pytest.mark.parametrize("step, typed", [("extra_desc", "1"), ("extra_price", "1"), ("extra_price", "отмена")])
+def test_the_cancel_listed_under_a_description_or_price_question_is_chosen_by_its_number_or_name(step, typed):
+    """WhatsApp shows "1. Cancel" under both questions: "1" is the choice, not work called
+    "1" or a price of Ksh1."""
+    talk = Talk(Ctx())
+    talk.type("extra 1001")
+    if step == "extra_price":
+        talk.type("Worn wiper blades")
+    assert talk.data["state"] == step and talk.choices == ["st:job:1"]  # Cancel: back to the job
+    talk.type(typed)
+    assert (talk.data["state"], talk.commands) == ("job", [])
+    assert talk.text.startswith("MM-1001")
 
 
 def test_done_with_money_owed_asks_whether_it_was_paid():

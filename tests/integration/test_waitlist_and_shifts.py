@@ -222,3 +222,24 @@ def test_a_waitlist_offer_that_waited_out_its_hold_is_no_longer_to_be_sent(db, g
         assert outbox.outdated(uow.session, row, NOW + timedelta(minutes=3)) is None
         late = offer.held.hold_expires_at + timedelta(seconds=1)
         assert outbox.outdated(uow.session, row, late) == "the offered time is no longer held"
+
+
+def test_a_wait_for_a_service_the_shop_dropped_is_closed_and_holds_up_nobody_else(db, garage, nairobi_spec, tmp_path):
+    from dataclasses import replace
+
+    from core.shops import load_shop
+
+    day_a, day_b = (NOW + timedelta(days=1)).date(), (NOW + timedelta(days=2)).date()
+    waitlist.join(db, shop_id=garage.id, customer_id=new_customer(db, garage, "waits-for-diagnosis"), day=day_a,
+                  service_ids=(garage.services["diagnosis"],), now=NOW, channel="telegram")  # fmt: skip
+    second = new_customer(db, garage, "waits-for-oil")
+    waitlist.join(db, shop_id=garage.id, customer_id=second, day=day_b, service_ids=(garage.services["oil-change"],),
+                  now=NOW, channel="telegram")  # fmt: skip
+    load_shop(db, replace(nairobi_spec, services=[s for s in nairobi_spec.services if s.code != "diagnosis"]))
+
+    offers = waitlist.offer_everywhere(db, NOW + timedelta(minutes=5))
+
+    assert [o.customer_id for o in offers] == [second]  # Wednesday's free oil change reaches her
+    with db.uow() as uow:
+        entries = uow.session.execute(select(WaitlistEntry.day, WaitlistEntry.status).order_by(WaitlistEntry.day)).all()
+    assert entries == [(day_a, "cancelled"), (day_b, "offered")]

@@ -204,6 +204,13 @@ def test_cancelling_late_states_the_token_cost_before_confirming():
     assert chat.text.startswith("Cancelled MM-1009.\nOne token was used. You have 1 left this month.")
 
 
+def test_cancelling_late_a_visit_on_a_day_the_shop_closed_since_is_free():
+    ctx = FakeContext(my_bookings=[booking_tomorrow(5)])
+    ctx.is_open = lambda day: False  # the owner closed the day (/close) and phoned her
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:bookings").tap("bk:9").tap("cancel")
+    assert chat.text.endswith("Cancelling now is free.")
+
+
 def test_rescheduling_moves_the_booking_after_a_confirmation():
     ctx = FakeContext(my_bookings=[booking_tomorrow(30)])
     chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:bookings").tap("bk:9").tap("resched")
