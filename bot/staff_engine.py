@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from babel.numbers import get_currency_precision
+
 from bot import staff_words as words
 from bot import understand
 from bot.model import Event
@@ -566,7 +568,7 @@ def prompt_extra_price(turn: Turn, before: list[Msg]) -> None:
 
 
 def text_extra_price(turn: Turn, text: str) -> None:
-    price = understand.parse_amount(text)
+    price = understand.parse_amount(text, get_currency_precision(turn.ctx.staff.currency))
     if not price:
         turn.ask("extra_price", Msg(N_("That does not look like a price. Type a number, like 2500.")))
         return

@@ -142,8 +142,7 @@ def _build_view(session: Session, shop_id: int) -> ShopView:
         shop_id=shop_id, code_prefix=shop.code_prefix, spec=parse_shop(shop.config),
         mechanics=tuple(slots.Mechanic(m.id, frozenset(m.skills)) for m in staff),
         bay_ids=tuple(bays),
-        services={s.id: ServiceInfo(s.id, s.code, dict(s.names), s.category, s.duration_minutes,
-                                    s.price_minor, s.deposit_minor, s.deposit_percent) for s in services},
+        services={s.id: service_info(s) for s in services},
         closures=dict(closures.all()),
         staff_telegram_ids=frozenset(session.scalars(select(Staff.telegram_user_id).where(
             Staff.shop_id == shop_id, Staff.active.is_(True), Staff.verified_at.is_not(None),
@@ -164,15 +163,27 @@ def touch_shop(session: Session, shop_id: int) -> None:
     session.execute(update(Shop).where(Shop.id == shop_id).values(updated_at=stamp))
 
 
-def visit(session: Session, shop_id: int, service_ids, view: ShopView | None = None) -> Visit:
-    """The visit made of these services, in the order the customer chose them."""
+def visit(session: Session, shop_id: int, service_ids, view: ShopView | None = None, *,
+          booked: bool = False) -> Visit:  # fmt: skip
+    """The visit made of these services, in the order the customer chose them. `booked`:
+    the services of a booking already made, which it keeps (to be moved, or handed to
+    another mechanic) even once the shop no longer offers them to new bookings."""
     if not service_ids:
         raise UnknownService("a visit needs at least one service")
     view = view or shop_view(session, shop_id)
-    missing = [i for i in service_ids if i not in view.services]
+    known = dict(view.services)
+    if booked and not set(service_ids) <= known.keys():
+        known |= {s.id: service_info(s) for s in session.scalars(select(Service).where(
+            Service.shop_id == shop_id, Service.id.in_(set(service_ids) - known.keys())))}  # fmt: skip
+    missing = [i for i in service_ids if i not in known]
     if missing:
         raise UnknownService(f"service {missing[0]} is not offered by shop {shop_id}")
-    return Visit(tuple(view.services[i] for i in service_ids))
+    return Visit(tuple(known[i] for i in service_ids))
+
+
+def service_info(row: Service) -> ServiceInfo:
+    return ServiceInfo(row.id, row.code, dict(row.names), row.category, row.duration_minutes, row.price_minor,
+                       row.deposit_minor, row.deposit_percent)  # fmt: skip
 
 
 def is_open(session: Session, view: ShopView, day: date) -> bool:
@@ -222,7 +233,7 @@ def free_slots(session: Session, shop_id: int, service_ids, first: date, last: d
     """Start times the customer can choose for this visit on the local days first..last
     (`moving`: a booking being moved, whose own time does not stand in its way)."""
     view = shop_view(session, shop_id)
-    v = visit(session, shop_id, service_ids)
+    v = visit(session, shop_id, service_ids, view, booked=moving is not None)
     start, end = window(view, first, last)
     return slots.free_slots(
         calendar(session, view, first, last), view.mechanics, view.bay_ids,
@@ -235,7 +246,7 @@ def free_days(session: Session, shop_id: int, service_ids, first: date, last: da
     """The local days in first..last that still have a slot for this visit (`moving` as
     for free_slots)."""
     view = shop_view(session, shop_id)
-    v = visit(session, shop_id, service_ids)
+    v = visit(session, shop_id, service_ids, view, booked=moving is not None)
     start, end = window(view, first, last)
     return slots.free_days(
         calendar(session, view, first, last), view.mechanics, view.bay_ids,

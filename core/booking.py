@@ -278,11 +278,12 @@ def _fit(session, view: av.ShopView, visit: av.Visit, start: datetime, now: date
 
 
 def alternatives(session: Session, shop_id: int, service_ids: tuple[int, ...], start: datetime,
-                 now: datetime) -> SlotTaken:  # fmt: skip
-    """The wanted start is gone: the nearest free starts of that day, in time order."""
+                 now: datetime, moving: int | None = None) -> SlotTaken:  # fmt: skip
+    """The wanted start is gone: the nearest free starts of that day, in time order
+    (`moving`: the booking being moved, as for `free_slots`)."""
     view = av.shop_view(session, shop_id)
     day = view.local_day(start)
-    return _nearest(start, av.free_slots(session, shop_id, service_ids, day, day, now))
+    return _nearest(start, av.free_slots(session, shop_id, service_ids, day, day, now, moving))
 
 
 def _nearest(start: datetime, free: list[engine.Slot], too_soon: bool = False) -> SlotTaken:
@@ -431,11 +432,11 @@ def reschedule(db: Database | Session, booking_id: int, new_start: datetime, act
         if status not in CANCELLABLE:  # those a customer may move, too
             check_move(status, S.NEEDS_RESCHEDULE)  # raises with the reason
         service_ids = tuple(i.service_id for i in booking.items if i.kind == "service")
-        visit = av.visit(s, booking.shop_id, service_ids)
+        visit = av.visit(s, booking.shop_id, service_ids, view, booked=True)
         expire_overdue_holds(s, booking.shop_id, now)
         slot = _fit(s, view, visit, new_start, now, exclude=booking.id)
         if slot is None:
-            return alternatives(s, booking.shop_id, service_ids, new_start, now)
+            return alternatives(s, booking.shop_id, service_ids, new_start, now, moving=booking.id)
         old = booking.starts_at
         booking.starts_at, booking.ends_at = slot.start, slot.end
         booking.blocks_until = slot.end + view.spec.booking.buffer

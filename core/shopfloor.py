@@ -354,7 +354,14 @@ def off_shift(session: Session, staff_id: int, now: datetime) -> ShiftChange:
     staff = staff_member(session, staff_id)
     if staff.role != "mechanic":
         raise NotAllowed(N_("Only mechanics have shifts."))
-    outcomes = staffing.go_off_shift(session, staff.id, f"staff:{staff.id}", now)
+    return hand_on(session, staff, f"staff:{staff.id}", now)
+
+
+def hand_on(session: Session, staff: Staff, actor: str, now: datetime) -> ShiftChange:
+    """Every future job of a mechanic who is not there (off shift, or no longer in the
+    shop file) goes to a free colleague, or needs a new time; the customers, colleagues
+    and owners are told as for going off shift."""
+    outcomes = staffing.go_off_shift(session, staff.id, actor, now)
     moved, waiting = [], []
     for outcome in outcomes:
         b = session.get(Booking, outcome.booking_id)
@@ -393,7 +400,7 @@ def off_shift(session: Session, staff_id: int, now: datetime) -> ShiftChange:
                                     {"code": b.code, "when": m.when(b.starts_at, tz), "name": staff.name}),))  # fmt: skip
             notices.tell_owners(session, b.shop_id, owner_note, f"unassigned:{event_id}", now)
             waiting.append(b.code)
-    log.info("staff %s went off shift: %d job(s) reassigned, %d need a new time", staff.id, len(moved), len(waiting))
+    log.info("staff %s away (%s): %d job(s) reassigned, %d need a new time", staff.id, actor, len(moved), len(waiting))
     return ShiftChange(tuple(moved), tuple(waiting))
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.availability import touch_shop
 from core.db import Database
-from core.models import Bay, Booking, Closure, Part, Service, Shop, Staff
+from core.models import Bay, Booking, Closure, Part, Service, Shop, Staff, utcnow
 from core.shopfile import ShopFileError, ShopSpec, parse_shop
 
 
@@ -29,12 +29,22 @@ class LoadReport:
     slug: str
     created: bool = False
     changes: list[str] = field(default_factory=list)
+    mechanics_gone: list[int] = field(default_factory=list)  # in the shop before, not in this file
 
 
-def load_shop(db: Database, spec: ShopSpec) -> LoadReport:
-    """Create or update the shop described by `spec` in one transaction."""
+def load_shop(db: Database, spec: ShopSpec, now: datetime | None = None) -> LoadReport:
+    """Create or update the shop described by `spec` in one transaction. Then the future
+    jobs of a mechanic no longer in the file are handed on as if they went off shift,
+    each mechanic in a transaction of their own (the days' locks before the shop's row,
+    as every writer of a day)."""
+    from core import shopfloor  # it builds on the shop this module writes
+
     with db.uow() as uow:
-        return _load(uow.session, spec)
+        report = _load(uow.session, spec)
+    for staff_id in report.mechanics_gone:
+        with db.uow() as uow:
+            shopfloor.hand_on(uow.session, uow.session.get(Staff, staff_id), "system:shop file", now or utcnow())
+    return report
 
 
 def shop_spec(shop: Shop) -> ShopSpec:
@@ -111,6 +121,7 @@ def _load(session: Session, spec: ShopSpec) -> LoadReport:
         row = staff.pop(item.phone, None) or _new(session, report, Staff(shop_id=shop.id, phone=item.phone, on_shift=True), f"staff {item.name}")
         _update(row, report, f"staff {item.name}", name=item.name, role=item.role,
                 skills=list(item.skills), language=item.language, active=True)  # fmt: skip
+    report.mechanics_gone = [s.id for s in staff.values() if s.active and s.role == "mechanic"]
     _deactivate(staff.values(), report, "staff")
 
     parts = {p.code: p for p in session.scalars(select(Part).where(Part.shop_id == shop.id))}

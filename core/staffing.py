@@ -74,7 +74,7 @@ def go_on_shift(db: Database | Session, staff_id: int) -> None:
 
 
 def _hand_on(s, view: av.ShopView, job: Booking, mechanic: Staff, actor: str, now: datetime):
-    visit = av.visit(s, job.shop_id, [i.service_id for i in job.items if i.kind == "service"])
+    visit = av.visit(s, job.shop_id, [i.service_id for i in job.items if i.kind == "service"], view, booked=True)
     day = view.local_day(job.starts_at)
     lo, hi = av.window(view, day, day)
     cal = av.calendar(s, view, day, day)

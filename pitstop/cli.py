@@ -110,7 +110,7 @@ def shop_load(files: tuple[str, ...]) -> None:
     runtime = build_runtime(settings)
     for file, spec in zip(files, specs, strict=True):
         try:
-            report = load_shop(runtime.db, spec)
+            report = load_shop(runtime.db, spec, runtime.now())
         except ShopFileError as exc:  # a clash with a shop in the database: this one is not loaded
             failed = True
             _complain(file, exc.problems)

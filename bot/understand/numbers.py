@@ -64,8 +64,9 @@ def _major_units(number: str) -> Decimal | None:
     return Decimal(f"{digits}.{decimals}")
 
 
-def parse_amount(text: str) -> int | None:
-    """Return the price in minor units (cents/tiyn), or None.
+def parse_amount(text: str, digits: int = 2) -> int | None:
+    """Return the price in minor units (cents/tiyn; `digits` of them to the major unit,
+    none for a currency without cents), or None.
 
     Why the separator rule: "2.500" is two thousand five hundred in ru/kk
     habits while "2500.50" has cents, so a dot or comma followed by exactly
@@ -88,5 +89,7 @@ def parse_amount(text: str) -> int | None:
     amount = _major_units(body.lstrip("+").strip())
     if amount is None:
         return None
-    minor = (amount * multiplier * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    return int(minor)
+    minor = amount * multiplier * 10**digits
+    if multiplier == 1 and minor != minor.to_integral_value():
+        return None  # cents typed for a currency that has none
+    return int(minor.quantize(Decimal(1), rounding=ROUND_HALF_UP))

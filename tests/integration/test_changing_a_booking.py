@@ -228,3 +228,27 @@ def test_moving_a_hold_that_ran_out_meanwhile_is_refused(story):
     with story.db.uow() as uow:
         row = uow.session.get(Booking, hold.id)
         assert (row.starts_at.replace(tzinfo=UTC), row.status) == (at(25, 10), "held")  # not moved
+
+
+def test_a_booking_for_a_service_the_shop_stopped_offering_can_still_be_moved_and_handed_on(story, nairobi_spec):
+    from dataclasses import replace
+
+    from core import staffing
+    from core.shops import load_shop
+
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["diagnosis"], at(25, 10), MONDAY_9)
+    load_shop(story.db, replace(nairobi_spec, services=[s for s in nairobi_spec.services if s.code != "diagnosis"]))
+
+    for tap in ("m:bookings", f"bk:{job.id}", "resched"):
+        story.tap(AMINA, tap, MONDAY_9 + timedelta(hours=1))
+    assert story.last(AMINA).startswith("Which day suits you?")  # its days, not "something went wrong"
+    story.tap(AMINA, story.buttons(AMINA)[0][1], MONDAY_9 + timedelta(hours=1))  # a day
+    story.tap(AMINA, story.buttons(AMINA)[0][1], MONDAY_9 + timedelta(hours=1))  # its first time
+    story.tap_button(AMINA, "yes:", MONDAY_9 + timedelta(hours=1))
+    with story.db.uow() as uow:
+        moved = uow.session.get(Booking, job.id)
+        assert (moved.status, moved.starts_at != at(25, 10)) == ("confirmed", True), story.last(AMINA)
+    outcomes = staffing.go_off_shift(story.db, moved.mechanic_id, "staff:x", MONDAY_9 + timedelta(hours=1))
+    assert [o.booking_id for o in outcomes] == [job.id]  # handed on (or waiting for a new time), not a crash

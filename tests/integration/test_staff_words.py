@@ -1,7 +1,7 @@
 """The staff dialogue without a database: what staff type, in four languages and with
 typos, and what the engine asks core to do (pure functions, so these run in milliseconds)."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -198,6 +198,18 @@ def test_the_cancel_listed_under_a_description_or_price_question_is_chosen_by_it
     talk.type(typed)
     assert (talk.data["state"], talk.commands) == ("job", [])
     assert talk.text.startswith("MM-1001")
+
+
+def test_extra_work_is_priced_in_the_shops_own_minor_units():
+    class KampalaCtx(Ctx):  # a garage paid in Ugandan shillings, which have no cents
+        @property
+        def staff(self):
+            return replace(super().staff, currency="UGX")
+
+    talk = Talk(KampalaCtx())
+    for typed in ("extra 1001", "Worn discs", "50000", "skip", "yes"):
+        talk.type(typed)
+    assert talk.commands == [ProposeExtra(1, "Worn discs", 50_000, None)]
 
 
 def test_done_with_money_owed_asks_whether_it_was_paid():

@@ -243,3 +243,24 @@ def test_a_wait_for_a_service_the_shop_dropped_is_closed_and_holds_up_nobody_els
     with db.uow() as uow:
         entries = uow.session.execute(select(WaitlistEntry.day, WaitlistEntry.status).order_by(WaitlistEntry.day)).all()
     assert entries == [(day_a, "cancelled"), (day_b, "offered")]
+
+
+def test_a_mechanic_taken_out_of_the_shop_file_leaves_his_jobs_with_colleagues_or_waiting_for_a_new_time(
+        db, garage, nairobi_spec):  # fmt: skip
+    from dataclasses import replace
+
+    from core.models import OutboxMessage, Staff
+    from core.shops import load_shop
+
+    oil = book(db, garage, "amina", garage.at(2026, 11, 25, 10), code="oil-change")
+    with db.uow() as uow:
+        leaving = uow.session.get(Staff, uow.session.get(Booking, oil.booking_id).mechanic_id)
+        phone = leaving.phone
+    report = load_shop(db, replace(nairobi_spec, staff=[s for s in nairobi_spec.staff if s.phone != phone]), NOW)
+
+    assert report.mechanics_gone == [leaving.id]
+    with db.uow() as uow:
+        job = uow.session.get(Booking, oil.booking_id)
+        assert (job.status, job.mechanic_id != leaving.id) == ("confirmed", True)  # a colleague has it
+        told = uow.session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like("reassigned:%")))
+        assert len(list(told)) == 1  # and the customer was told who

@@ -609,6 +609,15 @@ def test_prices_we_would_have_to_guess_give_none(typed):
     assert parse_amount(typed) is None
 
 
+@pytest.mark.parametrize("typed, minor", [("50000", 50000), ("50 000", 50000), ("50k", 50000), ("2.5k", 2500)])
+def test_a_price_in_a_currency_without_cents_is_counted_in_whole_units(typed, minor):
+    assert parse_amount(typed, digits=0) == minor  # UGX: "50000" is 50,000 shillings, not 5,000,000
+
+
+def test_cents_typed_for_a_currency_without_them_are_not_guessed():
+    assert parse_amount("2500.50", digits=0) is None
+
+
 # --- parse_rating ------------------------------------------------------------------------------
 
 
