@@ -77,14 +77,23 @@ def set_day(session: Session, shop_id: int, day: date, closed: bool, reason: str
     av.touch_shop(session, shop_id)
     spec = av.shop_view(session, shop_id).spec
     lo, hi = digest.local_bounds(spec.timezone, day, day)
-    for booking_id in bookings.release_holds_on(session, shop_id, lo, hi, now) if closed else ():
-        let_go = session.get(Booking, booking_id)
-        said = Msg(LET_GO, {"day": m.day(let_go.starts_at, spec.timezone)})
-        notices.status_notice(session, let_go, Reply((said,)), f"closed:{booking_id}", now)
+    if closed:
+        let_go_holds_on(session, shop_id, day, now)
     codes = tuple(session.scalars(select(Booking.code).where(
         Booking.shop_id == shop_id, Booking.starts_at >= lo, Booking.starts_at < hi,
         Booking.status.in_(LIVE)).order_by(Booking.starts_at)))  # fmt: skip
     return DayChange(day, closed, codes)
+
+
+def let_go_holds_on(session: Session, shop_id: int, day: date, now: datetime) -> None:
+    """The times only held on a day the shop has closed are let go, and whoever held one
+    is told (`booking.release_holds_on`)."""
+    tz = av.shop_view(session, shop_id).spec.timezone
+    lo, hi = digest.local_bounds(tz, day, day)
+    for booking_id in bookings.release_holds_on(session, shop_id, lo, hi, now):
+        let_go = session.get(Booking, booking_id)
+        said = Msg(LET_GO, {"day": m.day(let_go.starts_at, tz)})
+        notices.status_notice(session, let_go, Reply((said,)), f"closed:{booking_id}", now)
 
 
 def hours_texts(session: Session, shop_id: int, today: date) -> list[Msg]:

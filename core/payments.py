@@ -292,7 +292,7 @@ class Verdict(StrEnum):
     CONFIRM_LATE = "confirm_late"  # the hold ran out, but the slot is still free
     CREDIT = "credit"  # counts towards an active booking (balance, extra deposit)
     REFUND_SLOT_TAKEN = "refund_slot_taken"
-    REFUND_DAY_CLOSED = "refund_day_closed"  # the owner closed the day after the hold was let go
+    REFUND_DAY_CLOSED = "refund_day_closed"  # for a hold on a day the shop closed since
     REFUND_INACTIVE = "refund_inactive"  # cancelled, no-show
     REFUND_OVERPAID = "refund_overpaid"  # the booking was already paid in full
 
@@ -305,11 +305,11 @@ def after_payment(status: str, hold_live: bool, slot_free: bool, paid_before: in
                   day_open: bool = True) -> Verdict:  # fmt: skip
     """What money received does to a booking, from plain facts about it."""
     status = S(status)
+    if status in (S.HELD, S.EXPIRED) and not day_open:  # a hold is no promise: a closed day keeps none
+        return Verdict.REFUND_DAY_CLOSED
     if status == S.HELD and hold_live:
         return Verdict.CONFIRM
     if status in (S.HELD, S.EXPIRED):
-        if not day_open:
-            return Verdict.REFUND_DAY_CLOSED
         return Verdict.CONFIRM_LATE if slot_free else Verdict.REFUND_SLOT_TAKEN
     if status not in ACTIVE:
         return Verdict.REFUND_INACTIVE
@@ -369,8 +369,9 @@ def settle_paid(session: Session, booking: Booking, payment: Payment, now: datet
     view = av.shop_view(session, booking.shop_id)
     live = hold_live(booking, now)
     slot, day_open = None, True
-    if booking.status in (S.HELD, S.EXPIRED) and not live:
+    if booking.status in (S.HELD, S.EXPIRED):
         day_open = av.is_open(session, view, view.local_day(booking.starts_at))
+    if booking.status in (S.HELD, S.EXPIRED) and not live and day_open:
         slot = late_slot(session, view, booking, now)
     verdict = after_payment(booking.status, live, slot is not None,
                             paid_total(session, booking.id, exclude=payment.id), amount_owed(booking), day_open)  # fmt: skip

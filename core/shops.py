@@ -27,23 +27,29 @@ class LoadReport:
     """What a load did, for the operator: created or not, and each change made."""
 
     slug: str
+    shop_id: int | None = None
     created: bool = False
     changes: list[str] = field(default_factory=list)
     mechanics_gone: list[int] = field(default_factory=list)  # in the shop before, not in this file
+    days_closed: list[date] = field(default_factory=list)  # closed by this file
 
 
 def load_shop(db: Database, spec: ShopSpec, now: datetime | None = None) -> LoadReport:
-    """Create or update the shop described by `spec` in one transaction. Then the future
-    jobs of a mechanic no longer in the file are handed on as if they went off shift,
-    each mechanic in a transaction of their own (the days' locks before the shop's row,
-    as every writer of a day)."""
-    from core import shopfloor  # it builds on the shop this module writes
+    """Create or update the shop described by `spec` in one transaction. Then, as `/close`
+    and going off shift do, the times only held on a day the file closes are let go,
+    and the future jobs of a mechanic no longer in the file are handed on: each in a
+    transaction of its own (the days' locks before the shop's row, as every writer)."""
+    from core import owner, shopfloor  # they build on the shop this module writes
 
+    now = now or utcnow()
     with db.uow() as uow:
         report = _load(uow.session, spec)
+    for day in report.days_closed:
+        with db.uow() as uow:
+            owner.let_go_holds_on(uow.session, report.shop_id, day, now)
     for staff_id in report.mechanics_gone:
         with db.uow() as uow:
-            shopfloor.hand_on(uow.session, uow.session.get(Staff, staff_id), "system:shop file", now or utcnow())
+            shopfloor.hand_on(uow.session, uow.session.get(Staff, staff_id), "system:shop file", now)
     return report
 
 
@@ -100,6 +106,7 @@ def _load(session: Session, spec: ShopSpec) -> LoadReport:
             currency=spec.currency, country=spec.country, languages=list(spec.languages),
             code_prefix=spec.code_prefix, config=json_safe(spec.raw))  # fmt: skip
     session.flush()
+    report.shop_id = shop.id
 
     services = {s.code: s for s in session.scalars(select(Service).where(Service.shop_id == shop.id))}
     for item in spec.services:
@@ -135,6 +142,8 @@ def _load(session: Session, spec: ShopSpec) -> LoadReport:
         row = closures.get(item.day)
         if row is not None and filed_before.get(item.day.isoformat()) == filed_now.get(item.day.isoformat()):
             continue  # the file says what it said before: the owner's word since (/open, /close in chat) stands
+        if item.closed and not (row is not None and row.closed):
+            report.days_closed.append(item.day)
         row = row or _new(session, report, Closure(shop_id=shop.id, day=item.day), f"closure {item.day}")
         _update(row, report, f"closure {item.day}", closed=item.closed, reason=item.reason)
     session.flush()

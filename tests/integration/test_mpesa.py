@@ -593,6 +593,24 @@ def test_a_payment_for_a_hold_on_a_day_the_owner_closed_meanwhile_is_refund_due(
     assert "NCB9FJNAIT" in report.text and visit.code in report.text
 
 
+def test_a_day_closed_by_reloading_the_shop_file_lets_go_of_its_holds_and_their_money_goes_back(world, now, tmp_path):
+    rt, garage, client = world
+    visit = book(rt, garage, now=now - timedelta(minutes=2))
+    pid = ask(rt, visit, now=now - timedelta(minutes=2), amount=100, checkout=SUCCESS_ID)  # he is typing his PIN...
+    day = visit.starts_at.astimezone(ZoneInfo("Africa/Nairobi")).date()
+    text = NAIROBI.read_text(encoding="utf-8")
+    edited = tmp_path / "nairobi.toml"  # ...when the operator closes that day in the shop file and loads it
+    edited.write_text(text.replace("closures = [\n", f'closures = [\n  {{ date = {day.isoformat()}, reason = "Burst pipe" }},\n'),
+                      encoding="utf-8")  # fmt: skip
+    assert load_shop(rt.db, read_shop_file(edited), now).days_closed == [day]
+    assert status(rt, visit) == "expired"
+
+    post(client, SUCCESS)
+
+    assert (payment(rt, pid).status, status(rt, visit)) == ("refund_due", "expired")
+    assert [t.ids for t in told(rt, visit.address)] == [[owner.LET_GO], [payments.REFUND_DAY_CLOSED]]
+
+
 def test_a_late_payment_does_not_confirm_an_hour_the_shop_no_longer_opens(world, now, tmp_path):
     rt, garage, client = world
     then = now - timedelta(minutes=20)

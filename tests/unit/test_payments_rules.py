@@ -46,9 +46,9 @@ def test_what_money_received_does_to_a_booking(status, live, free, before, owed,
     assert after_payment(status, live, free, before, owed) == verdict
 
 
-@pytest.mark.parametrize("status", ["held", "expired"])
-def test_money_for_a_hold_let_go_when_its_day_was_closed_goes_back(status):
-    assert after_payment(status, False, False, 0, 3500, day_open=False) == Verdict.REFUND_DAY_CLOSED
+@pytest.mark.parametrize("status, live", [("held", False), ("expired", False), ("held", True)])
+def test_money_for_a_hold_on_a_day_closed_since_goes_back(status, live):
+    assert after_payment(status, live, True, 0, 3500, day_open=False) == Verdict.REFUND_DAY_CLOSED
 
 
 # -- M-Pesa: the request ---------------------------------------------------------------------------
