@@ -107,9 +107,9 @@ def visit_stamp(starts_at: datetime) -> str:
 def outdated(session: Session, row: OutboxMessage, now: datetime) -> str | None:
     """Why a message written a while ago would mislead if it went now (it may have waited
     out an outage, or a closed WhatsApp window), or None: a reminder of a visit cancelled,
-    moved or begun since, or on a day closed since; a waitlist offer whose hold ran out; extra work to approve that
-    was decided or left out. The sender asks just before it sends, and so does the notice
-    shown again whole."""
+    moved or begun since, or on a day closed since; a waitlist offer whose hold ran out;
+    extra work to approve that was decided or left out. The sender asks just before it
+    sends, and so does the notice shown again whole."""
     kind, _, rest = (row.dedupe_key or "").partition(":")
     number = rest.split(":")[0]
     if kind not in ("reminder", "waitlist-offer", "extra") or not number.isdecimal():
