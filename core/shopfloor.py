@@ -366,9 +366,6 @@ def hand_on(session: Session, staff: Staff, actor: str, now: datetime) -> ShiftC
     for outcome in outcomes:
         b = session.get(Booking, outcome.booking_id)
         tz = _tz(session, b)
-        customer = notices.customer_of(session, b)
-        variables = {"name": customer.name or "", "code": b.code,
-                     "status": notices.status_name(b.status, customer.language)}  # fmt: skip
         event_id = session.scalars(select(BookingEvent.id).where(BookingEvent.booking_id == b.id)
                                    .order_by(BookingEvent.id.desc())).first()  # fmt: skip
         if isinstance(outcome, staffing.Reassigned):
@@ -376,7 +373,7 @@ def hand_on(session: Session, staff: Staff, actor: str, now: datetime) -> ShiftC
             reply = Reply((Msg(N_("A change to your booking {code} on {when}: {mechanic} will work on your car. "
                                   "The time stays the same."),
                                {"code": b.code, "when": m.when(b.starts_at, tz), "mechanic": notices.first_name(colleague.name)}),))  # fmt: skip
-            notices.notify_customer(session, b, reply, f"reassigned:{event_id}", now, "status", variables)
+            notices.status_notice(session, b, reply, f"reassigned:{event_id}", now)
             handed = Reply((Msg(N_("{name} went off shift: {code} on {when} ({vehicle}) is now your job."),
                                 {"name": notices.first_name(staff.name), "code": b.code, "when": m.when(b.starts_at, tz),
                                  "vehicle": _plate(session, b)}),), (Choice(f"st:job:{b.id}", Msg(N_("Open the job"))),))  # fmt: skip
@@ -386,7 +383,7 @@ def hand_on(session: Session, staff: Staff, actor: str, now: datetime) -> ShiftC
             reply = Reply((Msg(N_("Sorry, the time you were holding for {code} on {when} is no longer available: "
                                   "the mechanic is not available, and nobody else is free then. Please book "
                                   "another time from the menu."), {"code": b.code, "when": m.when(b.starts_at, tz)}),))  # fmt: skip
-            notices.notify_customer(session, b, reply, f"unassigned:{event_id}", now, "status", variables)
+            notices.status_notice(session, b, reply, f"unassigned:{event_id}", now)
         else:
             reply = Reply((
                 Msg(N_("Sorry, the mechanic for your booking {code} on {when} is not available, and nobody else "
@@ -394,7 +391,7 @@ def hand_on(session: Session, staff: Staff, actor: str, now: datetime) -> ShiftC
                 Msg(N_("Please choose a new time, or cancel the booking.")),
             ), (Choice(f"rm:move:{b.id}", Msg(N_("Choose a new time"))),
                 Choice(f"rm:cancel:{b.id}", Msg(N_("Cancel the booking")))))  # fmt: skip
-            notices.notify_customer(session, b, reply, f"unassigned:{event_id}", now, "status", variables)
+            notices.status_notice(session, b, reply, f"unassigned:{event_id}", now)
             owner_note = Reply((Msg(N_("{code} on {when} has no mechanic since {name} went off shift. "
                                        "The customer was asked to choose a new time."),
                                     {"code": b.code, "when": m.when(b.starts_at, tz), "name": staff.name}),))  # fmt: skip

@@ -17,7 +17,7 @@ from pitstop.fakes.daraja import FakeDaraja
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import PUBLIC, TWILIO_SID, TWILIO_TOKEN, start_pitstop
-from tests.integration.staff_helpers import KIPRONO, WANJIRU, book
+from tests.integration.staff_helpers import ACHIENG, KIPRONO, WANJIRU, book
 from tests.integration.test_mpesa import chatting
 from tests.integration.test_staff_whatsapp import KAMAU, bodies, next_start, shop_id
 
@@ -65,6 +65,7 @@ def test_a_waitlist_offer_is_taken_by_typing_its_number(pitstop):
 def test_a_waitlist_offer_outside_the_window_goes_as_the_status_template_and_whole_once_they_write(pitstop):
     offer = offer_kamau_a_freed_time(pitstop, silent_for=timedelta(days=2))
     last = pitstop.twilio.messages(f"whatsapp:{KAMAU}")[-1]["params"]
+    print(last, bodies(pitstop, ACHIENG)[-2:])
     assert last["ContentSid"] == "HX1b2c3d4e5f60718293a4b5c6d7e8f90a"  # the shop's status template
 
     pitstop.whatsapp(KAMAU, "ok", name="Kamau")  # not yet an answer: they have not seen the offer
@@ -116,6 +117,28 @@ def test_an_offer_for_a_day_the_owner_closed_since_is_let_go_and_not_taken(pitst
     pitstop.whatsapp(KAMAU, "1")  # "Yes, I'll take it"
     assert status_of(pitstop, offer.held.booking_id) == "expired"
     assert bodies(pitstop, KAMAU)[-1].startswith("Sorry, that time is no longer held for you.\nWhat would you like to do?")
+
+
+def test_a_new_time_asked_for_outside_the_window_is_shown_whole_before_a_number_answers_it(pitstop):
+    shop = shop_id(pitstop)
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
+    pitstop.whatsapp(KAMAU, "1")
+    job = book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["wheel-alignment"],  # only Achieng aligns wheels
+               next_start(pitstop, shop, ["wheel-alignment"]), utcnow(), channel="whatsapp", name="Kamau")  # fmt: skip
+    with pitstop.runtime.db.uow() as uow:
+        uow.session.scalar(select(ChannelIdentity).where(ChannelIdentity.address == f"whatsapp:{KAMAU}")) \
+            .last_inbound_at = utcnow() - timedelta(days=2)  # fmt: skip
+    pitstop.whatsapp(ACHIENG, "hello", name="Achieng")
+    pitstop.whatsapp(ACHIENG, "off shift")
+    pitstop.whatsapp(ACHIENG, "1")  # "Ndiyo, maliza zamu": nobody else aligns wheels, Kamau is asked for a new time
+    last = pitstop.twilio.messages(f"whatsapp:{KAMAU}")[-1]["params"]
+    assert last["ContentSid"] == "HX1b2c3d4e5f60718293a4b5c6d7e8f90a"  # only the status template could go
+
+    pitstop.whatsapp(KAMAU, "1", name="Kamau")  # he has seen no choices yet
+
+    assert status_of(pitstop, job.id) == "needs_reschedule"
+    assert bodies(pitstop, KAMAU)[-1].endswith("Please choose a new time, or cancel the booking.\n1. Choose a new time\n"
+                                               "2. Cancel the booking")  # fmt: skip
 
 
 def test_the_balance_is_paid_by_typing_its_number_when_the_car_is_ready(pitstop):
