@@ -98,22 +98,22 @@ def _key(token: str) -> str:
 
 
 def _near(word: str, keyword: str) -> bool:
-    """A typo of `keyword`: one slip, or two in a long word where neither adds or drops a
-    letter (two letters more are how Kazakh says "not", -ма-/-ба-, and English un-/in-:
-    "қабылдамадым" is not "қабылдадым", "unfinished" is not "finished")."""
+    """A typo of `keyword`: one slip, or two in a long word, unless those two are letters
+    added (two letters more are how Kazakh says "not", -ма-/-ба-, and English un-/in-:
+    "қабылдамадым" is not "қабылдадым", "unfinished" is not "finished"; "finish" is)."""
     if word == keyword:
         return True
-    if min(len(word), len(keyword)) < 4 or abs(len(word) - len(keyword)) > 1:
+    if min(len(word), len(keyword)) < 4 or abs(len(word) - len(keyword)) > 2:
         return False  # no edit distance is below the difference in length
     distance = OSA.distance(word, keyword)
     if len(keyword) == 4:
         return distance == 1 and sorted(word) == sorted(keyword)
-    return distance <= (2 if len(keyword) >= 8 and len(word) == len(keyword) else 1)
+    return distance <= (2 if len(keyword) >= 8 and len(word) < len(keyword) + 2 else 1)
 
 
-# Words that turn a job action into its denial ("дайын емес", "not ready", "bado tayari").
-NEGATIONS = frozenset(fold(w) for w in ("not", "isnt", "didnt", "dont", "no", "never", "bado", "si", "sio", "hapana",
-                                        "не", "нет", "ещё", "еще", "емес", "жоқ"))  # fmt: skip
+# A word right after a job action that denies it ("дайын емес", "ready? not yet", "tayari bado").
+# Before the action it already makes no command: a command is the words the message starts with.
+NEGATIONS = frozenset(fold(w) for w in ("not", "isnt", "bado", "sio", "hapana", "нет", "не", "емес", "жоқ"))
 DENIABLE = frozenset({"received", "start", "ready", "done"})
 
 
@@ -162,7 +162,7 @@ def parse(text: str) -> Parsed | None:
     if len(rivals) > 1:
         return None
     k, _, name = top
-    if name in DENIABLE and NEGATIONS.intersection(keys):
+    if name in DENIABLE and keys[k:k + 1] and keys[k] in NEGATIONS:
         return None  # said it is not so: nothing to do (a customer would be told otherwise)
     args = list(tokens[k:])
     if code is None:

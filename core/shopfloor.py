@@ -357,10 +357,10 @@ def off_shift(session: Session, staff_id: int, now: datetime) -> ShiftChange:
     return hand_on(session, staff, f"staff:{staff.id}", now)
 
 
-def hand_on(session: Session, staff: Staff, actor: str, now: datetime) -> ShiftChange:
-    """Every future job of a mechanic who is not there (off shift, or no longer in the
-    shop file) goes to a free colleague, or needs a new time; the customers, colleagues
-    and owners are told as for going off shift."""
+def hand_on(session: Session, staff: Staff, actor: str, now: datetime, left: bool = False) -> ShiftChange:
+    """Every future job of a mechanic who is not there (off shift, or `left` the shop: no
+    longer in its file) goes to a free colleague, or needs a new time; the customers,
+    colleagues and owners are told."""
     outcomes = staffing.go_off_shift(session, staff.id, actor, now)
     moved, waiting = [], []
     for outcome in outcomes:
@@ -374,7 +374,9 @@ def hand_on(session: Session, staff: Staff, actor: str, now: datetime) -> ShiftC
                                   "The time stays the same."),
                                {"code": b.code, "when": m.when(b.starts_at, tz), "mechanic": notices.first_name(colleague.name)}),))  # fmt: skip
             notices.status_notice(session, b, reply, f"reassigned:{event_id}", now)
-            handed = Reply((Msg(N_("{name} went off shift: {code} on {when} ({vehicle}) is now your job."),
+            said = N_("{name} has left the shop: {code} on {when} ({vehicle}) is now your job.") if left else \
+                N_("{name} went off shift: {code} on {when} ({vehicle}) is now your job.")  # fmt: skip
+            handed = Reply((Msg(said,
                                 {"name": notices.first_name(staff.name), "code": b.code, "when": m.when(b.starts_at, tz),
                                  "vehicle": _plate(session, b)}),), (Choice(f"st:job:{b.id}", Msg(N_("Open the job"))),))  # fmt: skip
             notices.tell_staff(session, colleague, handed, f"handed-on:{event_id}", now)
@@ -392,8 +394,11 @@ def hand_on(session: Session, staff: Staff, actor: str, now: datetime) -> ShiftC
             ), (Choice(f"rm:move:{b.id}", Msg(N_("Choose a new time"))),
                 Choice(f"rm:cancel:{b.id}", Msg(N_("Cancel the booking")))))  # fmt: skip
             notices.status_notice(session, b, reply, f"unassigned:{event_id}", now)
-            owner_note = Reply((Msg(N_("{code} on {when} has no mechanic since {name} went off shift. "
-                                       "The customer was asked to choose a new time."),
+            said = N_("{code} on {when} has no mechanic since {name} left the shop. The customer was asked to "
+                      "choose a new time.") if left else \
+                N_("{code} on {when} has no mechanic since {name} went off shift. The customer was asked to "
+                   "choose a new time.")  # fmt: skip
+            owner_note = Reply((Msg(said,
                                     {"code": b.code, "when": m.when(b.starts_at, tz), "name": staff.name}),))  # fmt: skip
             notices.tell_owners(session, b.shop_id, owner_note, f"unassigned:{event_id}", now)
             waiting.append(b.code)

@@ -49,7 +49,7 @@ def load_shop(db: Database, spec: ShopSpec, now: datetime | None = None) -> Load
             owner.let_go_holds_on(uow.session, report.shop_id, day, now)
     for staff_id in report.mechanics_gone:
         with db.uow() as uow:
-            shopfloor.hand_on(uow.session, uow.session.get(Staff, staff_id), "system:shop file", now)
+            shopfloor.hand_on(uow.session, uow.session.get(Staff, staff_id), "system:shop file", now, left=True)
     return report
 
 
@@ -126,8 +126,9 @@ def _load(session: Session, spec: ShopSpec) -> LoadReport:
     staff = {s.phone: s for s in session.scalars(select(Staff).where(Staff.shop_id == shop.id))}
     for item in spec.staff:
         row = staff.pop(item.phone, None) or _new(session, report, Staff(shop_id=shop.id, phone=item.phone, on_shift=True), f"staff {item.name}")
+        back = {"on_shift": True} if row.active is False else {}  # taken out of the file before: off shift since
         _update(row, report, f"staff {item.name}", name=item.name, role=item.role,
-                skills=list(item.skills), language=item.language, active=True)  # fmt: skip
+                skills=list(item.skills), language=item.language, active=True, **back)  # fmt: skip
     report.mechanics_gone = [s.id for s in staff.values() if s.active and s.role == "mechanic"]
     _deactivate(staff.values(), report, "staff")
 

@@ -57,13 +57,22 @@ def test_commands_in_four_languages_with_typos(typed, name, code):
 @pytest.mark.parametrize("typed", [
     "қабылдамадым 1042", "қабылданбады 1042", "бастамадым 1042", "аяқталмады 1042", "тапсырылмады 1042",
     "дайын емес 1042", "1042 дайын емес", "unfinished 1042", "incomplete 1042", "uncompleted 1042",
-    "not ready 1042", "ready? no, not yet", "ещё не готово 1042", "не принял 1042", "bado tayari 1042",
+    "not ready 1042", "ready? not yet", "ещё не готово 1042", "не принял 1042", "bado tayari 1042", "tayari bado",
 ])  # fmt: skip
 def test_a_job_action_said_with_not_is_no_command(typed):
     """Aidos types "қабылдамадым ZA-1001" ("I did NOT receive it"): the customer must not
     hear that their car was received."""
     parsed = parse(typed)
     assert parsed is None or parsed.name not in ("received", "start", "ready", "done"), parsed
+
+
+@pytest.mark.parametrize("typed, name", [
+    ("received 1042 no scratches", "received"), ("дайын 1042, ақау жоқ", "ready"),
+    ("принял 1042, повреждений нет", "received"), ("готово 1042, ещё поменял фильтр", "ready"),
+    ("imepokewa 1042", "received"), ("finish 1042", "done"),
+])  # fmt: skip
+def test_a_remark_after_the_booking_or_a_shorter_form_of_the_word_still_moves_the_job(typed, name):
+    assert (parse(typed).name, parse(typed).code) == (name, "1042")
 
 
 @pytest.mark.parametrize("typed", ["hello", "I'd like an oil change tomorrow", "asante sana", "", "⭐⭐⭐", "x" * 400, "/@pitstop_bot"])

@@ -256,6 +256,8 @@ def test_a_mechanic_taken_out_of_the_shop_file_leaves_his_jobs_with_colleagues_o
     with db.uow() as uow:
         leaving = uow.session.get(Staff, uow.session.get(Booking, oil.booking_id).mechanic_id)
         phone = leaving.phone
+        for member in uow.session.scalars(select(Staff)):  # everyone reads the bot on Telegram
+            member.verified_at, member.telegram_user_id = NOW, 6_100_000 + member.id
     report = load_shop(db, replace(nairobi_spec, staff=[s for s in nairobi_spec.staff if s.phone != phone]), NOW)
 
     assert report.mechanics_gone == [leaving.id]
@@ -264,3 +266,10 @@ def test_a_mechanic_taken_out_of_the_shop_file_leaves_his_jobs_with_colleagues_o
         assert (job.status, job.mechanic_id != leaving.id) == ("confirmed", True)  # a colleague has it
         told = uow.session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like("reassigned:%")))
         assert len(list(told)) == 1  # and the customer was told who
+        [handed] = uow.session.scalars(select(OutboxMessage.body).where(OutboxMessage.dedupe_key.like("handed-on:%")))
+        assert handed["texts"][0]["id"] == "{name} has left the shop: {code} on {when} ({vehicle}) is now your job."
+
+    load_shop(db, nairobi_spec, NOW)  # he is put back in the file (taken out by mistake, or back from leave)
+    with db.uow() as uow:
+        back = uow.session.get(Staff, leaving.id)
+        assert (back.active, back.on_shift) == (True, True)  # bookable again, not left off shift
