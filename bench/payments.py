@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from bench.scratch import scratch_database  # noqa: E402
+from core import availability as av  # noqa: E402
 from core import mpesa  # noqa: E402
 from core.db import Database  # noqa: E402
 from core.models import Booking, ChannelIdentity, Customer, OutboxMessage, Payment  # noqa: E402
@@ -47,20 +49,32 @@ def main() -> None:
         run(url)
 
 
+def open_days(session, shop_id: int, after: datetime) -> list[datetime]:
+    """08:00 on each of the next DAYS days the shop opens: a hold is never on a closed
+    day (and money for one on a day closed since goes back)."""
+    view = av.shop_view(session, shop_id)
+    day, found = view.local_day(after), []
+    while len(found) < DAYS:
+        if av.is_open(session, view, day):
+            found.append(datetime.combine(day, dtime(8), view.tz).astimezone(UTC))
+        day += timedelta(days=1)
+    return found
+
+
 def prepare(url: str) -> list[str]:
     """Held bookings with pending payments whose push Daraja accepted; the callbacks."""
     db = Database(url)
     garage = loaded(db, read_shop_file(ROOT / "examples" / "nairobi-garage.toml"))
     now = datetime.now(UTC)
-    first = now + timedelta(days=2)
     with db.uow() as uow:
         s = uow.session
+        days = open_days(s, garage.id, now + timedelta(days=2))
         for i in range(BOOKINGS):
             customer = Customer(shop_id=garage.id, name=f"bench {i}", phone=f"+2547120{i:05d}", language="en")
             s.add(customer)
             s.flush()
             s.add(ChannelIdentity(shop_id=garage.id, customer_id=customer.id, channel="console", address=f"bench-{i}"))
-            start = first + timedelta(days=i % DAYS, minutes=(i // DAYS) % 600)
+            start = days[i % DAYS] + timedelta(minutes=(i // DAYS) % 600)
             booking = Booking(code=f"MM-{20000 + i}", shop_id=garage.id, customer_id=customer.id, starts_at=start,
                               ends_at=start + timedelta(minutes=45), blocks_until=start + timedelta(minutes=55),
                               status="held", hold_expires_at=now + timedelta(days=1), price_minor=350000,
