@@ -79,6 +79,7 @@ class ShopView:
     closures: dict[date, bool]
     # Telegram users verified as this shop's staff: a customer's message needs no lookup.
     staff_telegram_ids: frozenset[int] = frozenset()
+    stamp: datetime | None = None  # the shop row's updated_at this view was built at
 
     @property
     def tz(self) -> ZoneInfo:
@@ -122,12 +123,12 @@ def _current(session: Session, shop_id: int, stamp: datetime) -> ShopView:
     if view is None:
         if len(_VIEWS) > 256:
             _VIEWS.clear()
-        view = _VIEWS[(shop_id, stamp)] = _build_view(session, shop_id)
+        view = _VIEWS[(shop_id, stamp)] = _build_view(session, shop_id, stamp)
     per_transaction(session, "shop_views")[shop_id] = view
     return view
 
 
-def _build_view(session: Session, shop_id: int) -> ShopView:
+def _build_view(session: Session, shop_id: int, stamp: datetime) -> ShopView:
     shop = session.get(Shop, shop_id)
     staff = session.scalars(
         select(Staff).where(Staff.shop_id == shop_id, Staff.role == "mechanic",
@@ -147,6 +148,7 @@ def _build_view(session: Session, shop_id: int) -> ShopView:
         staff_telegram_ids=frozenset(session.scalars(select(Staff.telegram_user_id).where(
             Staff.shop_id == shop_id, Staff.active.is_(True), Staff.verified_at.is_not(None),
             Staff.telegram_user_id.is_not(None)))),
+        stamp=stamp,
     )  # fmt: skip
 
 

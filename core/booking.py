@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from core import availability as av
 from core import policy
 from core import slots as engine
-from core.db import Database, session_of
+from core.db import Database, per_transaction, session_of
 from core.lifecycle import CANCELLABLE, BookingStatus, check_move, status_now
 from core.models import Booking, BookingEvent, BookingItem, Customer, Shop, Vehicle
 
@@ -126,12 +126,14 @@ def hold(db: Database | Session, *, shop_id: int, customer_id: int, service_ids:
 
 
 def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehicle_id, channel,
-                    payment_method, notes, hold_minutes) -> Held | SlotTaken:  # fmt: skip
+                    payment_method, notes, hold_minutes, *, tries: int = 3) -> Held | SlotTaken:  # fmt: skip
     """Hold inside the caller's transaction; SlotTaken when the slot cannot be had.
 
     Everything that does not change under contention (the shop, the visit, the
     calendar) is read before the day's lock, so the locked part is short: read what
-    occupies the day, check the slot, write. If another writer holds the day, we wait
+    occupies the day, check the slot, write. Should the shop change meanwhile (the owner
+    closing that day), the write finds out, and it all starts again (PostgreSQL; SQLite's
+    writers take turns whole). If another writer holds the day, we wait
     for them to finish and look at what they took, with every other waiter at once,
     instead of queueing; the constraint stays the guarantee.
     """
@@ -179,6 +181,10 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
         created_at=now, updated_at=now,
     )  # fmt: skip
     booking_id, row["code"] = _WRITE_HOLD[session.get_bind().dialect.name](session, view, row, visit.services)
+    if row["code"] is None and tries > 1:  # the shop changed while we waited for the day: look again
+        per_transaction(session, "shop_views").pop(shop_id, None)
+        return hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehicle_id, channel,
+                               payment_method, notes, hold_minutes, tries=tries - 1)  # fmt: skip
     if booking_id is None:
         if session.execute(_CODE_USED, {"code": row["code"]}).first():
             raise CodeClash(f"booking code {row['code']} is taken: give each shop its own code_prefix")
@@ -229,9 +235,10 @@ def _write_hold_at_once(session: Session, view: av.ShopView, row: dict,
                         services: tuple[av.ServiceInfo, ...]) -> tuple[int | None, str]:  # fmt: skip
     """The same writes as `_write_hold_in_steps` in one PostgreSQL statement: the
     winner of a race holds the day's lock for one round trip instead of four. No id
-    when the code was taken or the booking would overlap another."""
+    when the code was taken or the booking would overlap another; no code either when
+    the shop changed since `view` was read (a day closed while we waited for it)."""
     return tuple(session.execute(_WRITE_HOLD_AT_ONCE, {
-        **row, "prefix": view.code_prefix, "actor": f"customer:{row['customer_id']}",
+        **row, "prefix": view.code_prefix, "stamp": view.stamp, "actor": f"customer:{row['customer_id']}",
         "service_ids": [s.id for s in services], "descriptions": [s.code for s in services],
         "minutes": [s.duration_minutes for s in services], "prices": [s.price_minor for s in services],
     }).one())  # fmt: skip
@@ -239,7 +246,7 @@ def _write_hold_at_once(session: Session, view: av.ShopView, row: dict,
 
 _WRITE_HOLD_AT_ONCE = text("""
 WITH numbered AS (
-    UPDATE shops SET next_booking_number = next_booking_number + 1 WHERE id = :shop_id
+    UPDATE shops SET next_booking_number = next_booking_number + 1 WHERE id = :shop_id AND updated_at = :stamp
     RETURNING CAST(:prefix AS text) || '-' || (next_booking_number - 1) AS code
 ), booked AS (
     INSERT INTO bookings (code, shop_id, customer_id, vehicle_id, mechanic_id, bay_id, starts_at,
@@ -262,7 +269,7 @@ WITH numbered AS (
     INSERT INTO booking_events (booking_id, from_status, to_status, actor, reason, at)
     SELECT booked.id, NULL, :status, :actor, NULL, :created_at FROM booked
 )
-SELECT (SELECT id FROM booked), numbered.code FROM numbered""")
+SELECT (SELECT id FROM booked), (SELECT code FROM numbered)""")
 _WRITE_HOLD = {"postgresql": _write_hold_at_once, "sqlite": _write_hold_in_steps}
 
 

@@ -291,3 +291,40 @@ def test_an_owner_closing_a_day_while_a_hold_on_it_is_written_waits_for_it_and_l
         assert uow.session.get(Booking, held.booking_id).status == "expired"  # let go once the day closed
         told = uow.session.scalars(select(OutboxMessage.body).where(OutboxMessage.dedupe_key == f"closed:{held.booking_id}")).all()
         assert [b["texts"][0]["id"] for b in told] == [owner.LET_GO]
+
+
+def test_a_hold_begun_while_the_owner_closes_its_day_looks_again_and_finds_the_day_closed(pg_db, nairobi_spec):
+    """A hold reads the shop before it waits for the day's lock; /close holds that lock
+    while it closes the day. Once it commits, the hold's write finds the shop changed,
+    looks again, and finds nothing to hold (not a visit on the closed day, confirmed
+    at once when paid at the shop, and on nobody's list)."""
+    from core import owner
+
+    garage = loaded(pg_db, nairobi_spec)
+    amina = new_customer(pg_db, garage, "amina")
+    start = garage.at(2026, 11, 25, 10)
+    closed, finish, result = threading.Event(), threading.Event(), {}
+
+    def close_the_day() -> None:
+        with pg_db.uow() as uow:  # /close 25.11: the owner's message, still writing its notices...
+            owner.set_day(uow.session, garage.id, start.astimezone(ZoneInfo("Africa/Nairobi")).date(), True,
+                          "power cut", NOW)  # fmt: skip
+            closed.set()
+            finish.wait(10)
+
+    def hold() -> None:  # ...when Amina taps 10:00 that day
+        result["held"] = booking.hold(pg_db, shop_id=garage.id, customer_id=amina,
+                                      service_ids=(garage.services["oil-change"],), start=start, now=NOW,
+                                      channel="telegram", payment_method="cash")  # fmt: skip
+
+    closer = threading.Thread(target=close_the_day)
+    closer.start()
+    assert closed.wait(10)
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.5)  # she has read the shop and waits for the day
+    finish.set()
+    closer.join(10)
+    holder.join(10)
+
+    assert isinstance(result["held"], SlotTaken) and result["held"].alternatives == ()
