@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ from core.digest import local_bounds
 from core.i18n import N_
 from core.lifecycle import OCCUPYING, status_now
 from core.messages import Choice, Msg, Reply
-from core.models import Booking, BookingItem, WaitlistEntry
+from core.models import Booking, BookingItem, Customer, WaitlistEntry
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def offer_freed(db: Database, shop_id: int, day: date, now: datetime) -> Offer |
         for entry in waiting:
             if not set(entry.service_ids) <= view.services.keys():  # the shop file dropped a service since
                 entry.status = "cancelled"
-                log.info("waitlist entry %s closed: a service it waits for is no longer offered", entry.id)
+                _tell_no_longer_offered(s, view, entry, now)
                 continue
             if _booked_that_day(s, view, entry, now):  # they found a time themselves: the next in line gets this one
                 entry.status = "done"
@@ -82,6 +82,19 @@ def offer_freed(db: Database, shop_id: int, day: date, now: datetime) -> Offer |
             _tell(s, view, held, now)
             return Offer(entry.id, entry.customer_id, held)
         return None
+
+
+def _tell_no_longer_offered(session: Session, view: av.ShopView, entry: WaitlistEntry, now: datetime) -> None:
+    customer = session.get(Customer, entry.customer_id)
+    reach = outbox.reach(session, customer, entry.channel)
+    log.info("waitlist entry %s closed: a service it waits for is no longer offered", entry.id)
+    if reach is None:
+        return
+    noon = datetime.combine(entry.day, time(12), view.tz)
+    said = Msg(N_("Sorry: a service you were waiting for on {day} is no longer offered, so your place on the "
+                  "waiting list has ended."), {"day": messages.day(noon, view.spec.timezone)})  # fmt: skip
+    outbox.send(session, shop_id=entry.shop_id, channel=reach.channel, address=reach.address,
+                language=customer.language, reply=Reply((said,)), dedupe_key=f"waitlist-ended:{entry.id}", now=now)  # fmt: skip
 
 
 def _booked_that_day(session, view: av.ShopView, entry: WaitlistEntry, now: datetime) -> bool:

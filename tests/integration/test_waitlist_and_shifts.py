@@ -227,6 +227,8 @@ def test_a_waitlist_offer_that_waited_out_its_hold_is_no_longer_to_be_sent(db, g
 def test_a_wait_for_a_service_the_shop_dropped_is_closed_and_holds_up_nobody_else(db, garage, nairobi_spec, tmp_path):
     from dataclasses import replace
 
+    from core.messages import Reply
+    from core.models import OutboxMessage
     from core.shops import load_shop
 
     day_a, day_b = (NOW + timedelta(days=1)).date(), (NOW + timedelta(days=2)).date()
@@ -243,6 +245,10 @@ def test_a_wait_for_a_service_the_shop_dropped_is_closed_and_holds_up_nobody_els
     with db.uow() as uow:
         entries = uow.session.execute(select(WaitlistEntry.day, WaitlistEntry.status).order_by(WaitlistEntry.day)).all()
     assert entries == [(day_a, "cancelled"), (day_b, "offered")]
+    with db.uow() as uow:
+        [ended] = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("waitlist-ended:%")))
+        text, _ = render_reply(Reply.from_json(ended.body), "en")
+    assert text.startswith("Sorry: a service you were waiting for on Tue 24 Nov is no longer offered")
 
 
 def test_a_mechanic_taken_out_of_the_shop_file_leaves_his_jobs_with_colleagues_or_waiting_for_a_new_time(
