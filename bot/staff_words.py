@@ -98,9 +98,9 @@ def _key(token: str) -> str:
 
 
 def _near(word: str, keyword: str) -> bool:
-    """A typo of `keyword`: one slip, or two in a long word, unless those two are letters
-    added (two letters more are how Kazakh says "not", -ма-/-ба-, and English un-/in-:
-    "қабылдамадым" is not "қабылдадым", "unfinished" is not "finished"; "finish" is)."""
+    """A typo of `keyword`: one slip, or two in a long word that is no longer than it
+    (letters added are how Kazakh says "not", -ма-/-ба-, and English un-/in-:
+    "қабылдамады" is not "қабылданды", "unfinished" is not "finished"; "finish" is)."""
     if word == keyword:
         return True
     if min(len(word), len(keyword)) < 4 or abs(len(word) - len(keyword)) > 2:
@@ -108,12 +108,15 @@ def _near(word: str, keyword: str) -> bool:
     distance = OSA.distance(word, keyword)
     if len(keyword) == 4:
         return distance == 1 and sorted(word) == sorted(keyword)
-    return distance <= (2 if len(keyword) >= 8 and len(word) < len(keyword) + 2 else 1)
+    return distance <= (2 if len(keyword) >= 8 and len(word) <= len(keyword) else 1)
 
 
-# A word right after a job action that denies it ("дайын емес", "ready? not yet", "tayari bado").
-# Before the action it already makes no command: a command is the words the message starts with.
-NEGATIONS = frozenset(fold(w) for w in ("not", "isnt", "bado", "sio", "hapana", "нет", "не", "емес", "жоқ"))
+# Words that deny a job action said just before them ("дайын емес", "ready? no, not yet").
+# Before the action they already make no command: a command is the words a message starts with.
+NEGATIONS = frozenset(fold(w) for w in ("not", "no", "never", "isnt", "didnt", "bado", "si", "sio", "hapana",
+                                        "нет", "не", "емес", "жоқ", "болмады"))  # fmt: skip
+# Words passed over on the way to a denial: "not yet", "ещё нет", "дайын ба? жоқ", "дайын болған жоқ".
+PARTICLES = frozenset(fold(w) for w in ("yet", "ещё", "еще", "ли", "ба", "бе", "ма", "ме", "па", "пе", "болған"))
 DENIABLE = frozenset({"received", "start", "ready", "done"})
 
 
@@ -162,7 +165,7 @@ def parse(text: str) -> Parsed | None:
     if len(rivals) > 1:
         return None
     k, _, name = top
-    if name in DENIABLE and keys[k:k + 1] and keys[k] in NEGATIONS:
+    if name in DENIABLE and _denied(keys[k:]):
         return None  # said it is not so: nothing to do (a customer would be told otherwise)
     args = list(tokens[k:])
     if code is None:
@@ -172,6 +175,16 @@ def parse(text: str) -> Parsed | None:
                 del args[i]
                 break
     return Parsed(name, tuple(args), code, slash)
+
+
+def _denied(rest: list[str]) -> bool:
+    """Do the words after a job action deny it? Those right after it ("ready? no"), or
+    all that follows its booking number ("ready 1042 not yet"); a remark after the
+    number is no denial ("received 1042 no scratches")."""
+    words = [w for w in rest if w not in PARTICLES]
+    if words and booking_number(words[0]):
+        return len(words) > 1 and all(w in NEGATIONS for w in words[1:])
+    return bool(words) and words[0] in NEGATIONS
 
 
 MAX_YEARS_AWAY = 5
