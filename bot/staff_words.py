@@ -115,6 +115,10 @@ def _near(word: str, keyword: str) -> bool:
 # Before the action they already make no command: a command is the words a message starts with.
 NEGATIONS = frozenset(fold(w) for w in ("not", "no", "never", "isnt", "didnt", "bado", "si", "sio", "hapana",
                                         "нет", "не", "емес", "жоқ", "болмады"))  # fmt: skip
+# Kazakh says "not" inside the verb: these deny the job words, and are never typos of them.
+DENIED_VERBS = frozenset(fold(w) for w in (
+    "қабылдамадым", "қабылдамады", "қабылданбады", "бастамадым", "бастамады", "басталмады", "аяқтамадым",
+    "аяқтамады", "аяқталмады", "тапсырмадым", "тапсырмады", "тапсырылмады", "бітпеді"))  # fmt: skip
 # Words passed over on the way to a denial: "not yet", "ещё нет", "дайын ба? жоқ", "дайын болған жоқ".
 PARTICLES = frozenset(fold(w) for w in ("yet", "ещё", "еще", "ли", "ба", "бе", "ма", "ме", "па", "пе", "болған"))
 DENIABLE = frozenset({"received", "start", "ready", "done"})
@@ -148,7 +152,7 @@ def parse(text: str) -> Parsed | None:
     if tokens and booking_number(tokens[0]) and len(tokens) > 1:  # "1042 ready"
         code, tokens = booking_number(tokens[0]), tokens[1:]
     keys = [_key(t) for t in tokens]
-    if not keys:  # "/@pitstop_bot": nothing but the bot's name
+    if not keys or keys[0] in DENIED_VERBS:  # "/@pitstop_bot": nothing but the bot's name; "тапсырмады"
         return None
     best: list[tuple[int, bool, str]] = []
     for name, phrase in _starting_like(keys[0]):

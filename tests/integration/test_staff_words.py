@@ -60,7 +60,7 @@ def test_commands_in_four_languages_with_typos(typed, name, code):
     "not ready 1042", "ready? not yet", "ещё не готово 1042", "не принял 1042", "bado tayari 1042", "tayari bado",
     "қабылдамады 1042", "аяқтамады 1042", "ready? no, not yet", "done? no", "received? never", "готово? ещё нет",
     "дайын ба? жоқ", "бітті ме? жоқ", "1042 дайын болған жоқ", "дайын болмады 1042", "tayari? si bado",
-    "ready 1042 not yet", "готово 1042 не",
+    "ready 1042 not yet", "готово 1042 не", "тапсырмады 1042", "1042 тапсырмадым", "бітпеді 1042",
 ])  # fmt: skip
 def test_a_job_action_said_with_not_is_no_command(typed):
     """Aidos types "қабылдамадым ZA-1001" ("I did NOT receive it"): the customer must not
