@@ -131,8 +131,9 @@ def _settle(session: Session, ctx: DbContext, booking_id: int, method: str, acto
         payment = payments.start(session, row, method, amount, ctx.now)
     except payments.AlreadyAsked as exc:
         return _already_asked(exc)
+    asked = session.get(Payment, payment.payment_id).amount_minor  # M-Pesa's is in whole shillings
     minutes = int((row.hold_expires_at - ctx.now).total_seconds() // 60)
-    return cmd.Booked(row.id, row.code, row.starts_at, False, amount, minutes, method, payment.link, _service_ids(row))
+    return cmd.Booked(row.id, row.code, row.starts_at, False, asked, minutes, method, payment.link, _service_ids(row))
 
 
 def _already_asked(exc: payments.AlreadyAsked) -> cmd.Refused:

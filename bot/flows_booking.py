@@ -24,7 +24,7 @@ from bot.model import (
     Taken,
 )
 from bot.speech import STALE
-from core import i18n, policy
+from core import i18n, mpesa, policy
 from core import messages as m
 from core.customers import normalise_phone
 from core.i18n import N_, NP_
@@ -497,8 +497,10 @@ def handle_payment(turn: Turn, event: Event, choice: str | None) -> None:
 
 
 def needs_phone(turn: Turn, method: str) -> bool:
-    """M-Pesa prompts a phone: true when paying so needs a number we do not have yet."""
-    return method == "mpesa" and not (turn.ctx.customer.phone or turn.data.get("phone"))
+    """M-Pesa prompts a phone: true when paying so needs a number we do not have yet, or
+    have one M-Pesa cannot prompt (a landline, a number abroad: a WhatsApp number from
+    Tanzania, say), which would only fail again and again."""
+    return method == "mpesa" and not (mpesa.msisdn(turn.data.get("phone")) or mpesa.msisdn(turn.ctx.customer.phone))
 
 
 def phone_first(turn: Turn, method: str, choice: str) -> bool:
@@ -567,8 +569,14 @@ state("payment", back="summary")((prompt_payment, handle_payment))
 
 
 def prompt_phone(turn: Turn, before: list[Msg]) -> None:
+    if turn.data.get("phone") or turn.ctx.customer.phone:  # one we have, which M-Pesa cannot prompt
+        turn.offer(before + [Msg(NOT_MPESA)], [Choice("back", Msg(N_("Back")))])
+        return
     turn.offer(before + [Msg(N_("M-Pesa needs your phone number. Share it with the button, or type it."))],
                [Choice("back", Msg(N_("Back")))], ask_contact=True)  # fmt: skip
+
+
+NOT_MPESA = N_("M-Pesa needs a Kenyan mobile number, like 0712 345 678. Please type it.")
 
 
 def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
@@ -579,6 +587,9 @@ def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
     phone = normalise_phone(raw or "", turn.ctx.shop.country)
     if phone is None:
         not_understood(turn, Msg(N_("That does not look like a phone number. Try again, like 0712 345 678.")))
+        return
+    if mpesa.msisdn(phone) is None:  # a landline, or a number abroad: the prompt could never reach it
+        turn.offer([Msg(NOT_MPESA)], [Choice("back", Msg(N_("Back")))])
         return
     turn.data["phone"] = phone
     turn.do(SavePhone(phone))

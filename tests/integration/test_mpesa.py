@@ -1065,6 +1065,25 @@ def test_customer_books_on_telegram_and_pays_with_mpesa_end_to_end(url):
             assert (row.code, row.status, row.channel) == ("MM-1001", "confirmed", "telegram")
 
 
+def test_the_chat_says_the_whole_shillings_mpesa_will_ask_for(sqlite_url):
+    from core.availability import touch_shop
+    from core.models import Service, Shop
+
+    with FakeDaraja(callback_delay=0.05) as fake, chatting(sqlite_url, MPESA_API_BASE=fake.url) as chat:
+        with chat.runtime.db.uow() as uow:  # an oil change priced Ksh3,499.50: M-Pesa takes whole shillings
+            oil = uow.session.scalar(select(Service).join(Shop, Shop.id == Service.shop_id).where(
+                Service.code == "oil-change", Shop.slug == "mwangaza-motors"))  # fmt: skip
+            oil.price_minor = 349_950
+            touch_shop(uow.session, oil.shop_id)
+        book_on_telegram(chat, "0712345678")
+        fake.wait_callbacks(1)
+
+        held = next(t for t in chat.texts(AMINA) if "M-Pesa will ask you to pay" in t)
+        assert "M-Pesa will ask you to pay Ksh3,500. Enter your PIN to confirm." in held
+        with chat.runtime.db.uow() as uow:
+            assert uow.session.scalar(select(Payment.amount_minor)) == 350_000
+
+
 def test_a_cancelled_prompt_offers_to_try_again_and_the_customer_pays_at_the_shop(url):
     with FakeDaraja(callback_delay=0.05) as fake, chatting(url, MPESA_API_BASE=fake.url) as chat:
         book_on_telegram(chat, "0712341032")  # FakeDaraja: the customer cancels the prompt

@@ -434,6 +434,21 @@ def test_accepting_an_offer_with_a_deposit_asks_a_customer_without_a_phone_for_t
     assert chat.text.startswith("Your time Wed 25 Nov, 10:00 is held for 10 minutes while you pay. Code: MM-1009.")
 
 
+def test_a_number_mpesa_cannot_prompt_is_asked_again_not_tried_and_failed():
+    """Kamau writes from a Tanzanian WhatsApp number, which M-Pesa (Kenya) cannot prompt:
+    asking for a Kenyan number beats a payment that can only fail, again and again."""
+    from bot.model import AcceptOffer, CustomerInfo, SavePhone
+
+    ctx = FakeContext(my_bookings=[held_offer(100000)], customer=CustomerInfo(7, "Kamau", "+255754123456", "en", 2, ()))
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("offer:yes:9")
+    assert (chat.state, chat.text) == ("phone", "M-Pesa needs a Kenyan mobile number, like 0712 345 678. Please type it.")
+    chat.type("020 2345678")  # the garage's landline
+    assert (chat.state, chat.text) == ("phone", "M-Pesa needs a Kenyan mobile number, like 0712 345 678. Please type it.")
+    assert not any(isinstance(c, AcceptOffer | SavePhone) for c in chat.commands)
+    chat.type("0712 345 678")
+    assert chat.commands[-2:] == [SavePhone("+254712345678"), AcceptOffer(9, "mpesa")]
+
+
 def test_an_offer_without_a_deposit_is_taken_at_once_to_be_paid_at_the_shop():
     from bot.model import AcceptOffer
 
