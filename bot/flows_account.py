@@ -24,7 +24,7 @@ from core import messages as m
 from core.i18n import N_
 from core.lifecycle import CANCELLABLE
 from core.messages import Choice, Msg, Reply
-from core.notices import STATUS_NAMES
+from core.notices import STATUS_NAMES, promote_waiting
 
 
 def prompt_bookings(turn: Turn, before: list[Msg]) -> None:
@@ -312,14 +312,9 @@ def _after_notice(turn: Turn, *said: Msg) -> None:
     """After a notice's answer: an earlier notice still waiting is asked again; else the
     question it interrupted, or the menu."""
     turn.data.pop("notice", None)
-    waiting = list(turn.data.pop("notices_waiting", None) or [])
-    if waiting:
-        earlier = turn.data["notice"] = waiting.pop()
-        if waiting:
-            turn.data["notices_waiting"] = waiting
+    if earlier := promote_waiting(turn.data):  # its choices stay as remembered: a newer notice knows it by them
         reply = Reply.from_json(earlier["reply"])
-        turn.offer([*said, Msg(N_("One more question is waiting for your answer:")), *reply.texts], list(reply.choices),
-                   {cid: labels for cid, labels in earlier["offered"]})  # fmt: skip
+        turn.say(*said, Msg(N_("One more question is waiting for your answer:")), *reply.texts, choices=reply.choices)
         return
     resume = turn.data.pop("resume", None)
     turn.ask(resume if resume in PROMPTS else "menu", *said)

@@ -120,13 +120,26 @@ def without_notice(data: dict, offered: list) -> dict:
     notice waiting under it (if any) is the question again."""
     data = dict(data)
     waiting = [n for n in data.pop("notices_waiting", None) or [] if n["offered"] != offered]
+    if waiting:
+        data["notices_waiting"] = waiting
     if (data.get("notice") or {}).get("offered") == offered:
         del data["notice"]
         data.pop("offered", None)
-        if waiting:
-            data["notice"] = waiting.pop()
-            data["offered"] = data["notice"]["offered"]
-    return data | ({"notices_waiting": waiting} if waiting else {})
+        promote_waiting(data)
+    return data
+
+
+def promote_waiting(data: dict) -> dict | None:
+    """The notice waiting under one just answered (or forgotten) becomes the question
+    again, its choices as remembered when it came: returned, or None when none waits."""
+    waiting = list(data.pop("notices_waiting", None) or [])
+    if not waiting:
+        return None
+    earlier = data["notice"] = waiting.pop()
+    data["offered"] = earlier["offered"]
+    if waiting:
+        data["notices_waiting"] = waiting
+    return earlier
 
 
 def show_again(session: Session, outbox_ids: list[int], now: datetime) -> None:

@@ -143,3 +143,29 @@ def test_two_pieces_of_extra_work_found_at_once_are_both_answered_by_typing(pits
             BookingItem.kind == "extra")).all())  # fmt: skip
     assert decided == {"Cracked mirror": "approved", "Worn wiper blades": "declined"}
     assert bodies(pitstop, KAMAU)[-1].startswith("OK, we will not do that work (Worn wiper blades).")
+
+
+def test_extra_work_asked_again_still_waits_under_a_third_piece_found_before_it_is_answered(pitstop):
+    from core import shopfloor
+
+    job = job_in_progress(pitstop)
+    with pitstop.runtime.db.uow() as uow:
+        kiprono = uow.session.scalar(select(Staff.id).where(Staff.phone == KIPRONO))
+
+    def found(work: str, price: int) -> None:
+        with pitstop.runtime.db.uow() as uow:
+            shopfloor.propose_extra(uow.session, kiprono, job.id, work, price, utcnow())
+
+    found("Worn wiper blades", 120_000)
+    found("Cracked mirror", 450_000)
+    pitstop.whatsapp(KAMAU, "1")  # approves the mirror; the wiper blades are asked again...
+    found("Loose exhaust clamp", 80_000)  # ...when a third piece is found
+    pitstop.whatsapp(KAMAU, "1")  # approves the clamp
+    assert "One more question is waiting for your answer:" in bodies(pitstop, KAMAU)[-1]
+    assert "Worn wiper blades" in bodies(pitstop, KAMAU)[-1]
+    pitstop.whatsapp(KAMAU, "2")  # and declines the wiper blades
+
+    with pitstop.runtime.db.uow() as uow:
+        decided = dict(uow.session.execute(select(BookingItem.description, BookingItem.status).where(
+            BookingItem.kind == "extra")).all())  # fmt: skip
+    assert decided == {"Cracked mirror": "approved", "Loose exhaust clamp": "approved", "Worn wiper blades": "declined"}
