@@ -12,10 +12,8 @@ from sqlalchemy.orm import Session
 from bot.model import BookingView, CustomerInfo, HistoryLine, ServiceView, ShopInfo, VehicleView
 from core import availability as av
 from core import booking, payments, policy
-from core.lifecycle import AT_THE_SHOP, BookingStatus, status_now
+from core.lifecycle import AT_THE_SHOP, LIVE, BookingStatus, status_now
 from core.models import Booking, BookingItem, Customer, Service, Vehicle
-
-UPCOMING = ("held", "confirmed", "received", "in_progress", "awaiting_approval", "ready", "needs_reschedule")
 
 
 class DbContext:
@@ -71,7 +69,7 @@ class DbContext:
     @cached_property
     def _upcoming(self) -> tuple[BookingView, ...]:
         rows = self.session.scalars(select(Booking).where(
-            Booking.customer_id == self._customer.id, Booking.status.in_(UPCOMING),
+            Booking.customer_id == self._customer.id, Booking.status.in_(LIVE),
             or_(Booking.ends_at > self.now, Booking.status.in_(AT_THE_SHOP))).order_by(Booking.starts_at))  # fmt: skip
         return tuple(self._view(b) for b in rows if status_now(b.status, b.hold_expires_at, self.now) != BookingStatus.EXPIRED)
 

@@ -19,6 +19,7 @@ from bot import staff_words, understand
 from bot.staff_context import DbStaffContext
 from core import digest, files, outbox, owner, parts, shopfloor
 from core import messages as m
+from core.availability import local_bounds
 from core.customers import mask_phone
 from core.db import defer, undoable
 from core.i18n import N_
@@ -120,7 +121,7 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
                 case sm.SetDay(day, closed, reason):
                     if not is_owner:
                         return owner_only("close" if closed else "open")
-                    noon = digest.local_bounds(ctx.staff.timezone, day, day)[0].replace(hour=12)
+                    noon = local_bounds(ctx.staff.timezone, day, day)[0].replace(hour=12)
                     try:
                         change = owner.set_day(session, staff.shop_id, day, closed, reason, now)
                     except owner.NoHoursThatDay:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.staff_model import ExtraView, JobView, StaffInfo, VisitView
 from core import availability as av
-from core.digest import local_bounds
+from core.availability import local_bounds
 from core.lifecycle import AT_THE_SHOP, BookingStatus
 from core.models import Booking, Customer, Payment, Service, Staff, Vehicle
 

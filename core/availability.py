@@ -10,7 +10,7 @@ exclusion constraints stay the guarantee.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, or_, select, text, update
@@ -152,6 +152,11 @@ def _build_view(session: Session, shop_id: int, stamp: datetime) -> ShopView:
     )  # fmt: skip
 
 
+def forget_view(session: Session, shop_id: int) -> None:
+    """Read the shop's view afresh the next time this transaction asks for it."""
+    per_transaction(session, "shop_views").pop(shop_id, None)
+
+
 def touch_shop(session: Session, shop_id: int) -> None:
     """Mark the shop changed, so every process rebuilds its view on next use.
 
@@ -159,7 +164,7 @@ def touch_shop(session: Session, shop_id: int) -> None:
     changes within the same microsecond.
     """
     session.flush()
-    per_transaction(session, "shop_views").pop(shop_id, None)
+    forget_view(session, shop_id)
     current = session.scalar(select(Shop.updated_at).where(Shop.id == shop_id).with_for_update())
     stamp = max(utcnow(), current + timedelta(microseconds=1))
     session.execute(update(Shop).where(Shop.id == shop_id).values(updated_at=stamp))
@@ -173,9 +178,9 @@ def visit(session: Session, shop_id: int, service_ids, view: ShopView | None = N
     if not service_ids:
         raise UnknownService("a visit needs at least one service")
     view = view or shop_view(session, shop_id)
-    known = dict(view.services)
+    known = view.services
     if booked and not set(service_ids) <= known.keys():
-        known |= {s.id: service_info(s) for s in session.scalars(select(Service).where(
+        known = known | {s.id: service_info(s) for s in session.scalars(select(Service).where(
             Service.shop_id == shop_id, Service.id.in_(set(service_ids) - known.keys())))}  # fmt: skip
     missing = [i for i in service_ids if i not in known]
     if missing:
@@ -219,6 +224,12 @@ _OCCUPIED = select(_B.starts_at, _B.ends_at, _B.mechanic_id, _B.bay_id).where(
         and_(_B.status == BookingStatus.HELD, _B.hold_expires_at > bindparam("now"))),
     _B.id != bindparam("exclude"),
 )  # fmt: skip
+
+
+def local_bounds(timezone: str, first: date, last: date) -> tuple[datetime, datetime]:
+    """The instants the local days first..last begin and end at (exactly)."""
+    tz = ZoneInfo(timezone)
+    return datetime.combine(first, time.min, tz), datetime.combine(last + timedelta(days=1), time.min, tz)
 
 
 def window(view: ShopView, first: date, last: date) -> tuple[datetime, datetime]:

@@ -10,7 +10,7 @@ through `move()`, which checks the rule book (core.lifecycle) and writes a Booki
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.dialects import sqlite
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from core import availability as av
 from core import policy
 from core import slots as engine
-from core.db import Database, per_transaction, session_of
+from core.db import Database, session_of
 from core.lifecycle import CANCELLABLE, BookingStatus, check_move, status_now
 from core.models import Booking, BookingEvent, BookingItem, Customer, Shop, Vehicle
 
@@ -182,7 +182,7 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
     )  # fmt: skip
     booking_id, row["code"] = _WRITE_HOLD[session.get_bind().dialect.name](session, view, row, visit.services)
     if row["code"] is None and tries > 1:  # the shop changed while we waited for the day: look again
-        per_transaction(session, "shop_views").pop(shop_id, None)
+        av.forget_view(session, shop_id)
         return hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehicle_id, channel,
                                payment_method, notes, hold_minutes, tries=tries - 1)  # fmt: skip
     if booking_id is None:
@@ -399,14 +399,14 @@ def expire_overdue_holds(session: Session, shop_id: int | None, now: datetime) -
     return ids
 
 
-def release_holds_on(session: Session, shop_id: int, lo: datetime, hi: datetime, now: datetime) -> list[int]:
-    """Let go of the holds between lo and hi on a day the shop has just closed: a hold
-    is no promise yet, and confirming one (a waitlist offer taken, pay at the shop)
-    would book a closed day. Money already on its way for one finds the day closed and
-    is refunded (`payments.after_payment`). The day's lock (the caller's may be taken
-    again), then the rows, as every writer."""
-    view = av.shop_view(session, shop_id)
-    av.lock_days(session, shop_id, {view.local_day(lo)})
+def release_holds_on(session: Session, shop_id: int, day: date, now: datetime) -> list[int]:
+    """Let go of the holds on a day the shop has just closed: a hold is no promise yet,
+    and confirming one (a waitlist offer taken, pay at the shop) would book a closed
+    day. Money already on its way for one finds the day closed and is refunded
+    (`payments.after_payment`). The day's lock (the caller's may be taken again), then
+    the rows, as every writer."""
+    av.lock_days(session, shop_id, {day})
+    lo, hi = av.local_bounds(av.shop_view(session, shop_id).spec.timezone, day, day)
     held = session.scalars(select(Booking).where(
         Booking.shop_id == shop_id, Booking.starts_at >= lo, Booking.starts_at < hi,
         Booking.status == S.HELD).order_by(Booking.id).with_for_update())  # fmt: skip

@@ -43,10 +43,11 @@ from sqlalchemy.orm import Session
 from core import availability as av
 from core import files, notices
 from core import messages as m
+from core.availability import local_bounds
 from core.calendar import shop_calendar
 from core.db import Database, session_of
 from core.i18n import N_, NP_
-from core.lifecycle import status_now
+from core.lifecycle import LIVE, status_now
 from core.messages import Msg, Reply, render
 from core.models import Bay, Booking, BookingEvent, Part, Payment, Rating, Service, Shop, Staff
 from core.payments import METHOD_OF_PROVIDER
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 CHART_DAYS = 14
 UNPAID_DAYS = 90
 WORKING = ("confirmed", "received", "in_progress", "awaiting_approval", "ready", "completed")
-LIVE = ("held", "confirmed", "received", "in_progress", "awaiting_approval", "ready", "needs_reschedule")
 GONE = ("cancelled", "expired")  # never to happen (a past day's "tomorrow" keeps what went ahead since)
 STATUS_ORDER = ("held", "confirmed", "received", "in_progress", "awaiting_approval", "ready", "completed",
                 "needs_reschedule", "no_show", "cancelled")  # fmt: skip
@@ -258,11 +258,6 @@ def compute(data: DigestInput) -> Figures:
 
 
 # -- reading the rows ---------------------------------------------------------------------
-
-
-def local_bounds(timezone: str, first: date, last: date) -> tuple[datetime, datetime]:
-    tz = ZoneInfo(timezone)
-    return datetime.combine(first, time.min, tz), datetime.combine(last + timedelta(days=1), time.min, tz)
 
 
 def open_minutes(spec, closures: dict[date, bool], day: date) -> int:

@@ -77,6 +77,8 @@ AT_THE_SHOP: frozenset[BookingStatus] = frozenset({S.RECEIVED, S.IN_PROGRESS, S.
 FINAL: frozenset[BookingStatus] = frozenset(s for s, nxt in MOVES.items() if not nxt)
 # Statuses a customer may still cancel (and so move): before the car is in.
 CANCELLABLE: frozenset[BookingStatus] = frozenset(s for s, nxt in MOVES.items() if S.CANCELLED in nxt)
+# Still in the shop's diary: neither over nor a hold that ran out (in the enum's order).
+LIVE: tuple[BookingStatus, ...] = tuple(s for s in BookingStatus if s not in FINAL and s != S.EXPIRED)
 
 
 class IllegalMove(ValueError):

@@ -28,7 +28,7 @@ from core import messages as m
 from core.calendar import holidays_kept
 from core.customers import mask_phone, normalise_phone
 from core.i18n import N_, NP_
-from core.lifecycle import BookingStatus, status_now
+from core.lifecycle import LIVE, BookingStatus, status_now
 from core.messages import Msg, Reply
 from core.models import (
     Bay,
@@ -43,7 +43,6 @@ from core.models import (
 )
 from core.shopfile import WEEKDAYS
 
-LIVE = ("held", "confirmed", "received", "in_progress", "awaiting_approval", "ready", "needs_reschedule")
 MAX_EXPORT_DAYS = 366
 
 
@@ -76,7 +75,7 @@ def set_day(session: Session, shop_id: int, day: date, closed: bool, reason: str
     row.closed, row.reason = closed, (reason or None) if closed else None
     av.touch_shop(session, shop_id)
     spec = av.shop_view(session, shop_id).spec
-    lo, hi = digest.local_bounds(spec.timezone, day, day)
+    lo, hi = av.local_bounds(spec.timezone, day, day)
     if closed:
         let_go_holds_on(session, shop_id, day, now)
     codes = tuple(session.scalars(select(Booking.code).where(
@@ -89,8 +88,7 @@ def let_go_holds_on(session: Session, shop_id: int, day: date, now: datetime) ->
     """The times only held on a day the shop has closed are let go, and whoever held one
     is told (`booking.release_holds_on`)."""
     tz = av.shop_view(session, shop_id).spec.timezone
-    lo, hi = digest.local_bounds(tz, day, day)
-    for booking_id in bookings.release_holds_on(session, shop_id, lo, hi, now):
+    for booking_id in bookings.release_holds_on(session, shop_id, day, now):
         let_go = session.get(Booking, booking_id)
         said = Msg(LET_GO, {"day": m.day(let_go.starts_at, tz)})
         notices.status_notice(session, let_go, Reply((said,)), f"closed:{booking_id}", now)
@@ -187,7 +185,7 @@ def today_texts(session: Session, shop_id: int, now: datetime) -> list[Msg]:
     spec = av.shop_view(session, shop_id).spec
     tz = spec.timezone
     day = now.astimezone(ZoneInfo(tz)).date()
-    lo, hi = digest.local_bounds(tz, day, day)
+    lo, hi = av.local_bounds(tz, day, day)
     rows = list(session.scalars(select(Booking).where(
         Booking.shop_id == shop_id, Booking.starts_at >= lo, Booking.starts_at < hi,
         Booking.status != BookingStatus.EXPIRED).order_by(Booking.starts_at, Booking.id)))  # fmt: skip
@@ -215,7 +213,7 @@ def week_texts(session: Session, shop_id: int, now: datetime) -> list[Msg]:
     out = [Msg(one, {"done": done, "noshow": sum(f.no_shows for f in past),
                      "revenue": m.money(sum(f.revenue_minor for f in past), spec.currency)},
                plural=many, n=sum(f.bookings for f in past))]  # fmt: skip
-    lo, hi = digest.local_bounds(tz, today + timedelta(days=1), today + timedelta(days=7))
+    lo, hi = av.local_bounds(tz, today + timedelta(days=1), today + timedelta(days=7))
     coming: dict[date, int] = {}
     for b in session.scalars(select(Booking).where(Booking.shop_id == shop_id, Booking.starts_at >= lo,
                                                    Booking.starts_at < hi, Booking.status.in_(LIVE))):  # fmt: skip
@@ -256,7 +254,7 @@ def export_csv(session: Session, shop_id: int, first: date, last: date, path: Pa
     """The bookings starting first..last (local days) as CSV; returns the path and row count."""
     spec = av.shop_view(session, shop_id).spec
     tz = ZoneInfo(spec.timezone)
-    lo, hi = digest.local_bounds(spec.timezone, first, last)
+    lo, hi = av.local_bounds(spec.timezone, first, last)
     digits = get_currency_precision(spec.currency)
     staff = dict(session.execute(select(Staff.id, Staff.name).where(Staff.shop_id == shop_id)).all())
     bays = dict(session.execute(select(Bay.id, Bay.name).where(Bay.shop_id == shop_id)).all())

@@ -349,10 +349,13 @@ def late_slot(session: Session, view: av.ShopView, booking: Booking, now: dateti
     cal, busy = av.calendar(session, view, day, day), av.occupied(session, booking.shop_id, lo, hi, now, booking.id)
     service_ids = [i.service_id for i in booking.items if i.kind == "service" and i.service_id in view.services]
     skills = frozenset(view.services[i].category for i in service_ids)
-    own = [mech for mech in view.mechanics if mech.id == booking.mechanic_id], [booking.bay_id]
-    for mechanics, bays in (own, (view.mechanics, view.bay_ids) if service_ids else ((), ())):
-        slot = engine.fits(cal, mechanics, [b for b in bays if b in view.bay_ids], busy, booking.starts_at,
-                           booking.ends_at - booking.starts_at, skills, now, reassigning=True)  # fmt: skip
+    tries = [([mech for mech in view.mechanics if mech.id == booking.mechanic_id],
+               [bay for bay in view.bay_ids if bay == booking.bay_id])]  # its own first
+    if service_ids:
+        tries.append((view.mechanics, view.bay_ids))
+    for mechanics, bays in tries:
+        slot = engine.fits(cal, mechanics, bays, busy, booking.starts_at, booking.ends_at - booking.starts_at, skills,
+                           now, reassigning=True)  # fmt: skip
         if slot is not None:
             return slot.mechanic_id, slot.bay_id
     return None
@@ -371,8 +374,8 @@ def settle_paid(session: Session, booking: Booking, payment: Payment, now: datet
     slot, day_open = None, True
     if booking.status in (S.HELD, S.EXPIRED):
         day_open = av.is_open(session, view, view.local_day(booking.starts_at))
-    if booking.status in (S.HELD, S.EXPIRED) and not live and day_open:
-        slot = late_slot(session, view, booking, now)
+        if not live and day_open:
+            slot = late_slot(session, view, booking, now)
     verdict = after_payment(booking.status, live, slot is not None,
                             paid_total(session, booking.id, exclude=payment.id), amount_owed(booking), day_open)  # fmt: skip
     reason = f"paid by {PROVIDER_NAMES[payment.provider]} ({receipt or payment.provider_ref or payment.id})"

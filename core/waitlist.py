@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from core import availability as av
 from core import messages, notices, outbox
+from core.availability import local_bounds
 from core.booking import Held, expire_overdue_holds, hold_in_session
 from core.db import Database, session_of
-from core.digest import local_bounds
 from core.i18n import N_
 from core.lifecycle import OCCUPYING, status_now
 from core.messages import Choice, Msg, Reply

@@ -65,7 +65,6 @@ def test_a_waitlist_offer_is_taken_by_typing_its_number(pitstop):
 def test_a_waitlist_offer_outside_the_window_goes_as_the_status_template_and_whole_once_they_write(pitstop):
     offer = offer_kamau_a_freed_time(pitstop, silent_for=timedelta(days=2))
     last = pitstop.twilio.messages(f"whatsapp:{KAMAU}")[-1]["params"]
-    print(last, bodies(pitstop, ACHIENG)[-2:])
     assert last["ContentSid"] == "HX1b2c3d4e5f60718293a4b5c6d7e8f90a"  # the shop's status template
 
     pitstop.whatsapp(KAMAU, "ok", name="Kamau")  # not yet an answer: they have not seen the offer
