@@ -8,7 +8,7 @@ unpaid hold is cancelled instead) and the owner and the customer are told by the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,25 +45,37 @@ class Unassigned:
 
 
 def go_off_shift(db: Database | Session, staff_id: int, actor: str, now: datetime) -> list[Reassigned | Unassigned]:
-    """Take the mechanic off shift and hand each of their future jobs on."""
+    """Take the mechanic off shift and hand each of their jobs still to come on.
+
+    A job counts until its end: a car due at 10:00 that has not come by 10:05 is still
+    to be taken by someone. Every day a job of theirs can be on is locked before their
+    jobs are read, so a hold being written meanwhile was either written before (and is
+    read here) or finds the shop changed once we commit, and looks again without them.
+    """
     with session_of(db) as s:
         mechanic = s.get(Staff, staff_id)
         if mechanic is None:
             raise LookupError(f"no staff member with id {staff_id}")
-        jobs = list(s.scalars(select(Booking).where(
-            Booking.mechanic_id == staff_id, Booking.status.in_(MOVABLE), Booking.starts_at > now,
-        ).order_by(Booking.starts_at)))  # fmt: skip
         view = av.shop_view(s, mechanic.shop_id)
-        av.lock_days(s, mechanic.shop_id, {view.local_day(j.starts_at) for j in jobs})
+        av.lock_days(s, mechanic.shop_id, _days_to_lock(s, view, staff_id, now))
         mechanic.on_shift = False
         av.touch_shop(s, mechanic.shop_id)
         s.flush()
         view = av.shop_view(s, mechanic.shop_id)  # without the mechanic now off shift
-        outcomes: list[Reassigned | Unassigned] = []
-        for job in jobs:
-            s.refresh(job, with_for_update=True)
-            outcomes.append(_hand_on(s, view, job, mechanic, actor, now))
-        return outcomes
+        jobs = s.scalars(select(Booking).where(
+            Booking.mechanic_id == staff_id, Booking.status.in_(MOVABLE), Booking.ends_at > now,
+        ).order_by(Booking.starts_at).with_for_update())  # fmt: skip
+        return [_hand_on(s, view, job, mechanic, actor, now) for job in list(jobs)]
+
+
+def _days_to_lock(s: Session, view: av.ShopView, staff_id: int, now: datetime) -> set:
+    """Every day a new hold can be written on (today to the booking horizon), and the
+    days of the mechanic's jobs already further out."""
+    first, last = view.local_day(now), view.local_day(now + timedelta(days=view.spec.booking.horizon_days))
+    days = {first + timedelta(days=n) for n in range((last - first).days + 1)}
+    starts = s.scalars(select(Booking.starts_at).where(
+        Booking.mechanic_id == staff_id, Booking.status.in_(MOVABLE), Booking.ends_at > now))  # fmt: skip
+    return days | {view.local_day(at) for at in starts}
 
 
 def go_on_shift(db: Database | Session, staff_id: int) -> None:

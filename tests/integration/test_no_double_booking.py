@@ -328,3 +328,39 @@ def test_a_hold_begun_while_the_owner_closes_its_day_looks_again_and_finds_the_d
     holder.join(10)
 
     assert isinstance(result["held"], SlotTaken) and result["held"].alternatives == ()
+
+
+def test_a_hold_written_while_its_mechanic_goes_off_shift_is_not_left_with_him(pg_db, nairobi_spec, monkeypatch):
+    """Going off shift reads the mechanic's jobs, then marks the shop changed. A hold
+    committed in between (on a day he had nothing else) stayed his, a car promised to a
+    mechanic who has gone home. Every day a hold can be on is now locked first: the hold
+    waits, finds the shop changed, looks again, and only Achieng aligns wheels."""
+    from core import availability, staffing
+    from core.models import Booking
+
+    garage = loaded(pg_db, nairobi_spec)
+    amina = new_customer(pg_db, garage, "amina")
+    achieng = garage.mechanics["Achieng"]
+    start = garage.at(2026, 11, 25, 10)
+    result, holders = {}, []
+    touch = availability.touch_shop
+
+    def hold() -> None:  # Amina taps 10:00 on Wednesday for a wheel alignment
+        result["held"] = booking.hold(pg_db, shop_id=garage.id, customer_id=amina,
+                                      service_ids=(garage.services["wheel-alignment"],), start=start, now=NOW,
+                                      channel="telegram", payment_method="cash")  # fmt: skip
+
+    def touch_once_she_has_held(session, shop_id):
+        if not holders:
+            holders.append(threading.Thread(target=hold))
+            holders[0].start()
+            holders[0].join(1.5)  # written at once, or waiting for a day this transaction holds
+        touch(session, shop_id)
+
+    monkeypatch.setattr(availability, "touch_shop", touch_once_she_has_held)
+    outcomes = staffing.go_off_shift(pg_db, achieng, "staff:achieng", NOW)
+    holders[0].join(10)
+
+    assert outcomes == [] and isinstance(result["held"], SlotTaken)
+    with pg_db.uow() as uow:
+        assert uow.session.scalars(select(Booking.code).where(Booking.mechanic_id == achieng)).all() == []

@@ -279,3 +279,20 @@ def test_a_mechanic_taken_out_of_the_shop_file_leaves_his_jobs_with_colleagues_o
     with db.uow() as uow:
         back = uow.session.get(Staff, leaving.id)
         assert (back.active, back.on_shift) == (True, True)  # bookable again, not left off shift
+
+
+def test_a_job_whose_car_is_late_goes_to_a_colleague_when_its_mechanic_goes_off_shift(db, garage):
+    """At 10:05 the 10:00 car has not come: the job is still to be done, by whoever is
+    there when it comes, not by the mechanic who went home."""
+    ten = garage.at(2026, 11, 24, 10)
+    brakes = book(db, garage, "brakes", ten, "brake-pads")  # Otieno or Kiprono
+    who = brakes.mechanic_id
+    name = next(n for n, i in garage.mechanics.items() if i == who)
+
+    outcome = staffing.go_off_shift(db, who, f"staff:{name}", ten + timedelta(minutes=5))
+
+    assert [(type(o).__name__, o.code) for o in outcome] == [("Reassigned", brakes.code)]
+    with db.uow() as uow:
+        job = uow.session.get(Booking, brakes.booking_id)
+        assert (job.status, job.starts_at) == ("confirmed", ten)
+        assert job.mechanic_id not in (who, garage.mechanics["Achieng"])
