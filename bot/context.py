@@ -101,7 +101,8 @@ def shop_info(view: av.ShopView) -> ShopInfo:
     spec = view.spec
     services = tuple(
         ServiceView(s.id, s.names, s.duration_minutes, s.price_minor,
-                    policy.deposit_due([policy.PricedService(s.price_minor, s.deposit_minor, s.deposit_percent)], 1))
+                    policy.deposit_due([policy.PricedService(s.price_minor, s.deposit_minor, s.deposit_percent)], 1,
+                                      policy.major_unit(spec.currency)))
         for s in sorted(view.services.values(), key=lambda s: s.id)
     )  # fmt: skip
     return ShopInfo(spec.name, spec.languages, spec.timezone, spec.currency, spec.country,

@@ -176,7 +176,7 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
         vehicle_id=vehicle_id, mechanic_id=slot.mechanic_id, bay_id=slot.bay_id,
         starts_at=slot.start, ends_at=slot.end, blocks_until=slot.end + spec.booking.buffer,
         status=S.HELD, hold_expires_at=now + timedelta(minutes=hold_minutes or spec.booking.hold_minutes),
-        price_minor=visit.price_minor, deposit_minor=policy.deposit_due(priced, tokens),
+        price_minor=visit.price_minor, deposit_minor=policy.deposit_due(priced, tokens, policy.major_unit(spec.currency)),
         currency=spec.currency, payment_method=payment_method, channel=channel, notes=notes,
         created_at=now, updated_at=now,
     )  # fmt: skip

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from babel.numbers import get_currency_precision
+
 
 @dataclass(frozen=True)
 class PricedService:
@@ -25,8 +27,13 @@ def visit_price(services: list[PricedService]) -> int:
     return sum(s.price_minor for s in services)
 
 
-def deposit_due(services: list[PricedService], tokens: int) -> int:
-    """What the customer pays up front: the services' deposits, or everything at 0 tokens."""
+def deposit_due(services: list[PricedService], tokens: int, unit: int = 1) -> int:
+    """What the customer pays up front: the services' deposits, or everything at 0 tokens.
+
+    A deposit in percent is rounded up to a whole `unit` (the minor units in one of the
+    currency's major units: see `major_unit`): a shop asks 30 % of Ksh4,999 as Ksh1,500,
+    not Ksh1,499.70, which M-Pesa could not ask for anyway. Never more than the visit.
+    """
     if tokens <= 0:
         return visit_price(services)
     total = 0
@@ -34,8 +41,13 @@ def deposit_due(services: list[PricedService], tokens: int) -> int:
         if s.deposit_minor is not None:
             total += s.deposit_minor
         elif s.deposit_percent is not None:
-            total += -(-s.price_minor * s.deposit_percent // 100)  # round up to the minor unit
+            total += -(-s.price_minor * s.deposit_percent // (100 * unit)) * unit
     return min(total, visit_price(services))
+
+
+def major_unit(currency: str) -> int:
+    """Minor units in one major unit of the currency (100 cents to the shilling)."""
+    return 10 ** get_currency_precision(currency)
 
 
 def ways_to_pay(methods: list[str] | tuple[str, ...], due_in_advance: bool) -> list[str]:

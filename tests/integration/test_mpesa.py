@@ -1084,6 +1084,29 @@ def test_the_chat_says_the_whole_shillings_mpesa_will_ask_for(sqlite_url):
             assert uow.session.scalar(select(Payment.amount_minor)) == 350_000
 
 
+def test_a_deposit_in_percent_is_said_and_asked_in_whole_shillings(sqlite_url):
+    """Brake discs at Ksh8,999 with 30 % in advance: the summary said Ksh2,699.70 and
+    M-Pesa asked Ksh2,700, leaving 30 cents over on the booking."""
+    from core.availability import touch_shop
+    from core.models import Service, Shop
+
+    with FakeDaraja(callback_delay=0.05) as fake, chatting(sqlite_url, MPESA_API_BASE=fake.url) as chat:
+        with chat.runtime.db.uow() as uow:
+            discs = uow.session.scalar(select(Service).join(Shop, Shop.id == Service.shop_id).where(
+                Service.code == "brake-discs", Shop.slug == "mwangaza-motors"))  # fmt: skip
+            discs.price_minor = 899_900
+            touch_shop(uow.session, discs.shop_id)
+        book_on_telegram(chat, "0712345678", service=f"svc:{discs.id}")
+        fake.wait_callbacks(1)
+
+        summary = next(t for t in chat.texts(AMINA) if t.startswith("Please check your booking:"))
+        assert "Price: Ksh8,999\nPaid in advance: Ksh2,700\n" in summary
+        with chat.runtime.db.uow() as uow:
+            booking = uow.session.scalar(select(Booking))
+            assert (booking.deposit_minor, booking.status) == (270_000, "confirmed")
+            assert uow.session.scalar(select(Payment.amount_minor)) == 270_000
+
+
 def test_a_cancelled_prompt_offers_to_try_again_and_the_customer_pays_at_the_shop(url):
     with FakeDaraja(callback_delay=0.05) as fake, chatting(url, MPESA_API_BASE=fake.url) as chat:
         book_on_telegram(chat, "0712341032")  # FakeDaraja: the customer cancels the prompt

@@ -33,3 +33,16 @@ def test_a_late_cancellation_costs_a_token_only_for_a_promise_the_shop_could_kee
     assert cancellation_cost(now, next_week, window, "confirmed") == 0
     assert cancellation_cost(now, tomorrow, window, "held") == 0  # never a promise
     assert cancellation_cost(now, tomorrow, window, "needs_reschedule") == 0  # the shop could not keep it
+
+
+def test_a_deposit_in_percent_is_asked_in_whole_shillings_or_tenge():
+    """30 % of Ksh4,999 is asked as Ksh1,500: the summary said Ksh1,499.70 while M-Pesa,
+    which takes whole shillings, asked for Ksh1,500."""
+    from core.policy import major_unit
+
+    odd = PricedService(499900, deposit_percent=30)
+    assert deposit_due([odd], tokens=2, unit=major_unit("KES")) == 150000
+    assert deposit_due([odd], tokens=2) == 149970  # to the cent, where the currency's unit is not given
+    assert deposit_due([ALIGNMENT], tokens=2, unit=major_unit("KES")) == 75000  # already whole: unchanged
+    assert deposit_due([PricedService(99, deposit_percent=50)], tokens=2, unit=100) == 99  # never more than the visit
+    assert major_unit("KZT") == 100 and major_unit("JPY") == 1
