@@ -123,7 +123,7 @@ FAILURE_TEXT = {
 }  # fmt: skip
 STILL_HELD = N_("Your time is still held until {time}. Try again, or choose another way to pay.")
 BOOK_AGAIN = N_("Your hold has ended. You can book again whenever you are ready.")
-PAY_AT_SHOP_TOO = N_("You can also pay at the shop.")
+BALANCE_TRY_AGAIN = N_("Try again now, or pay at the shop when you collect it.")
 BALANCE_LEFT = N_("{amount} is left to pay for booking {code}. Pay now, or at the shop when you collect it.")
 
 OWNER_REFUSED = N_("A payment notice from {provider} for booking {code} was refused, and nothing "
@@ -451,7 +451,10 @@ def settle_failed(session: Session, booking: Booking, payment: Payment, now: dat
     texts = [Msg(FAILURE_TEXT[kind], params)]
     choices: tuple[Choice, ...] = ()
     if payment.purpose == "balance":
-        texts.append(Msg(PAY_AT_SHOP_TOO))
+        choices = balance_choices(session, booking)
+        if not choices:
+            return  # paid another way meanwhile, or the visit is over: nothing to add
+        texts.append(Msg(BALANCE_TRY_AGAIN))
     elif hold_live(booking, now):
         texts.append(Msg(STILL_HELD, {"time": m.clock(booking.hold_expires_at, view.spec.timezone)}))
         choices = retry_choices(view.spec.payment_methods, booking)
@@ -584,15 +587,23 @@ def offer_balance(session: Session, booking: Booking, now: datetime) -> bool:
     """Tell the customer what is left to pay, with a "pay now" choice per online method
     of the shop (ids "paybalance:<booking>:<method>"; the engine answers one by calling
     `pay_balance`). False when nothing is due or the shop takes no money online."""
-    spec = av.shop_view(session, booking.shop_id).spec
-    online = [x for x in spec.payment_methods if x in PROVIDER_OF_METHOD]
-    due = balance_due(session, booking)
-    if due <= 0 or not online:
+    choices = balance_choices(session, booking)
+    if not choices:
         return False
-    reply = Reply((Msg(BALANCE_LEFT, {"amount": m.money(due, booking.currency), "code": booking.code}),),
-                  tuple(Choice(f"paybalance:{booking.id}:{x}", Msg(METHOD_LABELS[x])) for x in online))  # fmt: skip
+    due = balance_due(session, booking)
+    reply = Reply((Msg(BALANCE_LEFT, {"amount": m.money(due, booking.currency), "code": booking.code}),), choices)
     notices.status_notice(session, booking, reply, f"balance:{booking.id}:{due}", now)
     return True
+
+
+def balance_choices(session: Session, booking: Booking) -> tuple[Choice, ...]:
+    """A "pay now" choice per online way the shop takes money, while the active booking
+    has something left to pay; none otherwise."""
+    spec = av.shop_view(session, booking.shop_id).spec
+    if booking.status not in ACTIVE or balance_due(session, booking) <= 0:
+        return ()
+    return tuple(Choice(f"paybalance:{booking.id}:{x}", Msg(METHOD_LABELS[x]))
+                 for x in spec.payment_methods if x in PROVIDER_OF_METHOD)  # fmt: skip
 
 
 def pay_balance(session: Session, booking_id: int, method: str, now: datetime,

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from core import booking as bk
-from core import mpesa, owner, payments
+from core import mpesa, owner, payments, shopfloor
 from core.booking import Held
 from core.customers import customer_for
 from core.messages import Reply, render_reply
@@ -250,6 +250,49 @@ def test_customer_pays_deposit_by_mpesa_and_the_booking_is_confirmed(world, now)
     assert message.text.startswith(f"Payment received: Ksh1 (receipt NCB9FJNAIT).\nBooking {visit.code} is confirmed for ")
     assert inbox_rows(rt) == [(f"{SUCCESS_ID}:0:{mpesa.digest(SUCCESS)}", "applied: paid NCB9FJNAIT (confirm)")]
 
+
+
+def test_a_failed_balance_payment_offers_to_try_again_with_a_button(live, now):
+    """"Pay now" for the balance, then the PIN prompt is cancelled: the customer was told
+    "You can also pay at the shop." with no way to try again but to find the old message."""
+    rt, garage, client, fake, sink = live
+    visit = book(rt, garage, now=now, service="brake-pads")  # KES 4,500, deposit 1,000
+    ask(rt, visit, now=now)
+    post(client, sink.wait_for_request()[0].json)
+    with rt.db.uow() as uow:
+        row = bk.locked_booking(uow.session, visit.booking_id)
+        for to in ("received", "ready"):
+            bk.move(uow.session, row, to, "staff:1", now)
+        balance = payments.pay_balance(uow.session, visit.booking_id, "mpesa", now, customer_id=visit.customer_id)
+    checkout = sink.wait_for_request(count=2)[1].json["Body"]["stkCallback"]["CheckoutRequestID"]
+    post(client, callback_body(checkout, "1-1-1", 1032))
+
+    assert payment(rt, balance.payment_id).status == "failed"
+    failed = told(rt, visit.address)[-1]
+    assert failed.text == (f"You cancelled the M-Pesa payment for booking {visit.code}.\n"
+                           "Try again now, or pay at the shop when you collect it.")  # fmt: skip
+    assert failed.choices == [f"paybalance:{visit.booking_id}:mpesa"]
+
+
+def test_a_balance_payment_failing_after_the_customer_paid_at_the_shop_says_nothing(live, now):
+    rt, garage, client, fake, sink = live
+    visit = book(rt, garage, now=now, service="brake-pads")
+    ask(rt, visit, now=now)
+    post(client, sink.wait_for_request()[0].json)
+    with rt.db.uow() as uow:
+        row = bk.locked_booking(uow.session, visit.booking_id)
+        for to in ("received", "ready"):
+            bk.move(uow.session, row, to, "staff:1", now)
+        balance = payments.pay_balance(uow.session, visit.booking_id, "mpesa", now, customer_id=visit.customer_id)
+    with rt.db.uow() as uow:  # she paid the mechanic in cash and drove off
+        mechanic = uow.session.get(Booking, visit.booking_id).mechanic_id
+        shopfloor.complete(uow.session, mechanic, visit.booking_id, now, cash_paid=True)
+    before = told(rt, visit.address)
+    checkout = sink.wait_for_request(count=2)[1].json["Body"]["stkCallback"]["CheckoutRequestID"]
+    post(client, callback_body(checkout, "1-1-1", 1032))
+
+    assert payment(rt, balance.payment_id).status == "failed"
+    assert told(rt, visit.address) == before
 
 
 def test_the_payment_result_carries_the_status_template_for_a_customer_gone_quiet(world, now):
