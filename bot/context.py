@@ -23,6 +23,7 @@ class DbContext:
         self.view = av.shop_view(session, shop_id)
         self._customer = customer
         self.shop = shop_info(self.view)
+        self._free_times: dict[tuple, list[datetime]] = {}
 
     @cached_property
     def customer(self) -> CustomerInfo:
@@ -35,10 +36,11 @@ class DbContext:
         return CustomerInfo(c.id, c.name, c.phone, language, tokens, vehicles)
 
     def refresh(self) -> None:
-        """Forget what was read of the customer and their bookings (a command may have
-        changed them)."""
+        """Forget what was read of the customer, their bookings and the free times (a
+        command may have changed them)."""
         self.__dict__.pop("customer", None)
         self.__dict__.pop("_upcoming", None)
+        self._free_times.clear()
 
     def today(self) -> date:
         return self.view.local_day(self.now)
@@ -50,10 +52,14 @@ class DbContext:
                             self._own(moving))  # fmt: skip
 
     def free_times(self, service_ids, day: date, moving: int | None = None) -> list[datetime]:
+        """Read once a step per question: a typed day is checked, then its times listed."""
         if not service_ids:
             return []
-        return [s.start for s in av.free_slots(self.session, self.view.shop_id, list(service_ids), day, day, self.now,
-                                               self._own(moving))]  # fmt: skip
+        key = (tuple(service_ids), day, moving)
+        if key not in self._free_times:
+            self._free_times[key] = [s.start for s in av.free_slots(
+                self.session, self.view.shop_id, list(service_ids), day, day, self.now, self._own(moving))]  # fmt: skip
+        return list(self._free_times[key])
 
     def _own(self, booking_id: int | None) -> int | None:
         """A booking of this customer's (one being moved), else None: another's time is never set aside."""

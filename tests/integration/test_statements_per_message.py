@@ -53,3 +53,19 @@ def test_a_menu_tap_and_a_typed_word_cost_six_statements_each(pitstop):
 
     assert statements_of_the_message(pitstop, lambda: pitstop.tap(AMINA, "m:help")) == every_message
     assert statements_of_the_message(pitstop, lambda: pitstop.say(AMINA, "menu")) == every_message
+
+
+def test_a_typed_day_reads_its_free_times_once(pitstop):
+    """The day is checked for free times, then the time question lists them: one read."""
+    pitstop.say(AMINA, "/start")
+    for data in ("lang:en", "m:book", "svc:1", "done"):
+        pitstop.tap(AMINA, data)
+    pitstop.say(AMINA, "KCB 123A")
+    pitstop.tap(AMINA, "skip")
+
+    assert statements_of_the_message(pitstop, lambda: pitstop.say(AMINA, "tomorrow")) == [
+        "SELECT shops.id, shops.updated_at", "INSERT INTO inbox_updates",
+        "SELECT conversations.id, conversations.shop_id,", "SELECT channel_identities.id, channel_identities.shop_id,",
+        "SELECT bookings.starts_at, bookings.ends_at,",
+        "UPDATE conversations SET", "INSERT INTO outbox_messages"]  # fmt: skip
+    assert pitstop.texts(AMINA)[-1].startswith("Free times on ")
