@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from bot import staff_model as sm
 from bot import staff_words, understand
 from bot.staff_context import DbStaffContext
-from core import digest, files, outbox, owner, parts, shopfloor
+from core import digest, files, outbox, owner, parts, payments, shopfloor
 from core import messages as m
 from core.availability import local_bounds
 from core.customers import mask_phone
@@ -140,6 +140,18 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
                                                    {"code": phone_text.strip().upper()})  # fmt: skip
                         return sm.StaffRefused(N_("No customer of this shop has the number {phone}."), {"phone": phone_text})
                     return sm.StaffDone("tokens", {"phone": whom, "n": n})
+                case sm.MarkRefunded(number):
+                    if not is_owner:
+                        return owner_only("refunded")
+                    job = ctx.find_job(number)
+                    if job is None:
+                        return sm.StaffRefused(N_("There is no booking {code} in this shop."),
+                                               {"code": number.strip().upper()})  # fmt: skip
+                    returned = payments.mark_refunded(session, job.id, f"staff:{staff.id}", now)
+                    if returned is None:
+                        return sm.StaffRefused(N_("Booking {code} has no money due back."), {"code": job.code})
+                    return sm.StaffDone("refunded", {"code": returned.code, "amount": returned.amount_minor,
+                                                     "currency": returned.currency})  # fmt: skip
                 case sm.Export(first, last):
                     if not is_owner:
                         return owner_only("export")

@@ -30,6 +30,7 @@ from bot.staff_model import (
     Export,
     JobAction,
     JobView,
+    MarkRefunded,
     ProposeExtra,
     Report,
     ResetTokens,
@@ -295,6 +296,11 @@ def _command(turn: Turn, p: words.Parsed) -> None:
                                     "/tokens reset +254712345678 or /tokens reset MM-1001")))  # fmt: skip
         else:
             turn.do(ResetTokens(" ".join(args)))
+    elif name == "refunded":
+        if p.code:
+            turn.do(MarkRefunded(p.code))
+        else:
+            turn.ask("home", Msg(N_("Which booking? Write it like this: {example}"), {"example": "/refunded MM-1001"}))
     elif name == "export":
         span = words.parse_span(p.args, ctx.today(), turn.lang)
         if span is None:
@@ -439,6 +445,9 @@ def _outcome(turn: Turn, outcome) -> None:
     elif what == "tokens":
         turn.ask("home", Msg(N_("Tokens restored for {phone}: {n} this month. The customer has been told."),
                              {"phone": d["phone"], "n": d["n"]}))  # fmt: skip
+    elif what == "refunded":
+        turn.ask("home", Msg(N_("Booking {code}: {amount} marked as returned. The customer has been told."),
+                             {"code": d["code"], "amount": m.money(d["amount"], d["currency"])}))  # fmt: skip
     elif what == "export":
         one, many = NP_("Here is the export: {n} booking.", "Here is the export: {n} bookings.")
         turn.ask("home", Msg(one, {}, plural=many, n=d["rows"]))
@@ -693,7 +702,7 @@ def help_texts(turn: Turn) -> list[Msg]:
     texts.append(Msg(N_("off shift / on shift. stock: parts in stock.")))
     if turn.owner:
         texts.append(Msg(N_("Owner: /digest, /today, /week, /hours, /close DATE [reason], /open DATE, "
-                            "/tokens reset PHONE|CODE, /export FROM TO, /restock PART QTY.")))  # fmt: skip
+                            "/tokens reset PHONE|CODE, /export FROM TO, /restock PART QTY, /refunded CODE.")))  # fmt: skip
     return texts
 
 

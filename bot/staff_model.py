@@ -70,6 +70,11 @@ class SetDay:
 
 
 @dataclass(frozen=True)
+class MarkRefunded:
+    number: str  # the booking's ("1042" or "MM-1042")
+
+
+@dataclass(frozen=True)
 class ResetTokens:
     phone: str
 

@@ -55,13 +55,15 @@ VOCABULARY = {
     "hours": "hours|opening hours|schedule|masaa|saa za kazi|часы|график|режим работы|жұмыс уақыты|кесте",
     "tokens": "tokens|tokens reset|reset tokens|reset|tokeni|токены|сбросить токены|сброс токенов|токендер",
     "export": "export|csv|pakua|hamisha|выгрузка|экспорт|выгрузить|экспорттау|жүктеу",
+    "refunded": "refunded|refund done|money returned|nimerudisha|nimerejesha|pesa imerudishwa|"
+                "вернул|вернула|вернули деньги|деньги возвращены|қайтардым|ақша қайтарылды",
     "help": "help|commands|msaada|amri|помощь|команды|көмек|командалар",
     "menu": "menu|home|menyu|nyumbani|меню|главное меню|мәзір|басты мәзір",
     "language": "language|lang|lugha|язык|тіл",
     "staff": "staff|i work here|im staff|nafanya kazi hapa|mfanyakazi|я здесь работаю|я сотрудник|"
              "сотрудник|мен осында жұмыс істеймін|қызметкер",
 }
-OWNER_ONLY = frozenset({"digest", "week", "close", "open", "hours", "tokens", "export", "restock"})
+OWNER_ONLY = frozenset({"digest", "week", "close", "open", "hours", "tokens", "export", "restock", "refunded"})
 # The word a mechanic is shown for each job action, in their language (used in examples).
 WORD_FOR = {
     "received": {"en": "received", "sw": "pokea", "ru": "принял", "kk": "қабылдадым"},
@@ -121,7 +123,7 @@ DENIED_VERBS = frozenset(fold(w) for w in (
     "аяқтамады", "аяқталмады", "тапсырмадым", "тапсырмады", "тапсырылмады", "бітпеді"))  # fmt: skip
 # Words passed over on the way to a denial: "not yet", "ещё нет", "дайын ба? жоқ", "дайын болған жоқ".
 PARTICLES = frozenset(fold(w) for w in ("yet", "ещё", "еще", "ли", "ба", "бе", "ма", "ме", "па", "пе", "болған"))
-DENIABLE = frozenset({"received", "start", "ready", "done"})
+DENIABLE = frozenset({"received", "start", "ready", "done", "refunded"})
 
 
 @lru_cache(maxsize=4096)
@@ -174,7 +176,7 @@ def parse(text: str) -> Parsed | None:
     args = list(tokens[k:])
     if code is None:
         for i, arg in enumerate(args):
-            if booking_number(arg) and name in (*JOB_ACTIONS, "job", "jobs"):
+            if booking_number(arg) and name in (*JOB_ACTIONS, "job", "jobs", "refunded"):
                 code = booking_number(arg)
                 del args[i]
                 break

@@ -89,6 +89,8 @@ REFUND_INACTIVE = N_("We received {amount} for booking {code}, but the booking i
                      "active. The shop has been told and will refund you.")  # fmt: skip
 REFUND_OVERPAID = N_("We received {amount} for booking {code}, which was already paid in full. "
                      "The shop has been told and will refund you.")  # fmt: skip
+RETURNED = N_("The shop has returned your payment of {amount} for booking {code}.")
+OWNER_REFUND_HOW = N_("Once you have returned it, write /refunded {code}.")
 OWNER_REFUND_SLOT_TAKEN = N_("Refund due: {customer} paid {amount} by {provider} (reference {ref}) "
                              "for booking {code} after the hold ran out, and the time is taken.")  # fmt: skip
 OWNER_REFUND_DAY_CLOSED = N_("Refund due: {customer} paid {amount} by {provider} (reference {ref}) "
@@ -558,12 +560,39 @@ def _refund_due(session: Session, booking: Booking, payment: Payment, owner_text
     notices.tell_owners(session, booking.shop_id, Reply((Msg(owner_text, {
         "customer": _customer_name(session, booking), "code": booking.code,
         "amount": m.money(payment.amount_minor, payment.currency),
-        "provider": PROVIDER_NAMES[payment.provider], "ref": _reference(payment)}),)),
-        key=f"payment:{payment.id}:refund", now=now)  # fmt: skip
+        "provider": PROVIDER_NAMES[payment.provider], "ref": _reference(payment)}),
+        Msg(OWNER_REFUND_HOW, {"code": booking.code}))), key=f"payment:{payment.id}:refund", now=now)  # fmt: skip
     if payment.provider == "kaspi_qr":
         from core import kaspi
 
         defer(session, kaspi.refund, payment.id, job_id=f"payment-refund-{payment.id}")
+
+
+@dataclass(frozen=True)
+class Returned:
+    code: str
+    amount_minor: int
+    currency: str
+
+
+def mark_refunded(session: Session, booking_id: int, actor: str, now: datetime) -> Returned | None:
+    """The owner has returned the money due back on a booking by hand (M-Pesa, cash, or
+    Kaspi where it cannot return it by itself): its payments due back are refunded, and
+    the customer is told. None when nothing is due back (already marked, or returned by
+    Kaspi meanwhile). Locks the booking, then its payments, as everywhere."""
+    booking = session.scalar(select(Booking).where(Booking.id == booking_id).with_for_update())
+    due = list(session.scalars(select(Payment).where(
+        Payment.booking_id == booking_id, Payment.status == REFUND_DUE).order_by(Payment.id).with_for_update()))  # fmt: skip
+    if booking is None or not due:
+        return None
+    for payment in due:
+        payment.status, payment.updated_at = REFUNDED, now
+        payment.failure_reason = f"returned by hand ({actor})"
+    amount = sum(p.amount_minor for p in due)
+    notices.status_notice(session, booking, Reply((Msg(RETURNED, {
+        "amount": m.money(amount, booking.currency), "code": booking.code}),)), f"payment:{due[0].id}:returned", now)  # fmt: skip
+    log.info("booking %s: %d payment(s) marked refunded by %s", booking.code, len(due), actor)
+    return Returned(booking.code, amount, booking.currency)
 
 
 def _customer_name(session: Session, booking: Booking) -> str:

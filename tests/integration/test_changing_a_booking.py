@@ -13,8 +13,8 @@ from core.models import Booking, Customer, Payment, Service
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import start_pitstop
-from tests.integration.staff_helpers import ACHIENG, Clocked, book, verify_on_telegram
-from tests.integration.test_staff import ACH_TG, AMINA, MONDAY_9, at, customer_starts
+from tests.integration.staff_helpers import ACHIENG, WANJIRU, Clocked, book, verify_on_telegram
+from tests.integration.test_staff import ACH_TG, AMINA, MONDAY_9, OWNER_TG, at, customer_starts
 
 
 @pytest.fixture
@@ -181,6 +181,32 @@ def test_a_customer_who_cancels_in_time_is_told_the_deposit_comes_back(story):
     assert story.last(AMINA).startswith("Cancelled MM-1001.\nThe shop has been told to refund the Ksh1,000 you paid.")
     assert payment_status(story, job) == "refund_due"
 
+
+
+def test_the_owner_returns_the_deposit_and_marks_it_refunded_in_chat(story):
+    """The refund due stayed due for ever: the digest counted it every day, as nothing
+    told Pitstop the owner had sent the money back."""
+    shop = story.shop_id("mwangaza-motors")
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["brake-pads"], at(25, 10), MONDAY_9)
+    deposit_paid(story, job, 100000)
+    ask_to_cancel(story, job, MONDAY_9)
+    story.tap_button(AMINA, "yes:", MONDAY_9)
+    told = next(t for t in story.texts(OWNER_TG) if t.startswith("Refund due: Amina cancelled booking MM-1001"))
+    assert told.endswith("\nOnce you have returned it, write /refunded MM-1001.")
+
+    story.say(OWNER_TG, "/refunded 1001", at(23, 11))
+
+    assert story.last(OWNER_TG).startswith("Booking MM-1001: Ksh1,000 marked as returned. The customer has been told.")
+    assert story.last(AMINA) == "The shop has returned your payment of Ksh1,000 for booking MM-1001."
+    assert payment_status(story, job) == "refunded"
+    story.say(OWNER_TG, "/refunded MM-1001", at(23, 12))  # a second time: nothing more to return
+    assert story.last(OWNER_TG).startswith("Booking MM-1001 has no money due back.")
+    story.say(OWNER_TG, "/refunded", at(23, 12))
+    assert story.last(OWNER_TG).startswith("Which booking? Write it like this: /refunded MM-1001")
+    story.say(OWNER_TG, "/refunded 1999", at(23, 12))
+    assert story.last(OWNER_TG).startswith("There is no booking 1999 in this shop.")
 
 def test_a_customer_who_cancels_late_is_told_the_deposit_is_kept(story):
     shop = story.shop_id("mwangaza-motors")

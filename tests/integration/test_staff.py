@@ -349,7 +349,7 @@ EVERY_COMMAND = [
     "/jobs", "/job MM-1001", "/received MM-1001", "/begin MM-1001", "/extra MM-1001", "/ready MM-1001",
     "/done MM-1001", "/noshow MM-1001", "/offshift", "/onshift", "/stock", "/restock oil-filter 5", "/digest",
     "/today", "/week", "/close 2026-12-01 party", "/open 2026-12-24", "/hours", "/tokens reset +254712345678",
-    "/export 2026-11-01 2026-11-30",
+    "/export 2026-11-01 2026-11-30", "/refunded MM-1001",
 ]  # fmt: skip
 FORGED_BUTTONS = ["st:a:ready:1", "st:a:noshow:1", "st:digest", "st:off", "st:stock"]
 
@@ -399,7 +399,7 @@ def test_a_mechanic_cannot_run_owner_commands_or_touch_a_colleagues_job(story, c
     before = _state(story, shop)
     caplog.clear()
     owner_only = ["/digest", "/week", "/close 2026-12-01", "/open 2026-12-24", "/hours", "/tokens reset +254712345678",
-                  "/export 2026-11-01 2026-11-30", "/restock oil-filter 5"]  # fmt: skip
+                  "/export 2026-11-01 2026-11-30", "/restock oil-filter 5", "/refunded MM-1001"]  # fmt: skip
     for typed in owner_only:
         story.say(OTI_TG, typed, at(24, 10, 30))
         assert story.last(OTI_TG).startswith(said("sw", "Only the owner can do that.")), typed  # Otieno reads Swahili

@@ -14,6 +14,7 @@ from bot.staff_model import (
     Export,
     JobAction,
     JobView,
+    MarkRefunded,
     ProposeExtra,
     Report,
     ResetTokens,
@@ -48,6 +49,9 @@ NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)  # Tuesday 10:00 in Nairobi
     ("/stock", "stock", None), ("vipuri", "stock", None), ("склад", "stock", None), ("қойма", "stock", None),
     ("/digest@pitstop_bot", "digest", None), ("ripoti", "digest", None), ("сводка", "digest", None), ("есеп", "digest", None),
     ("MM-1042", "job", "1042"), ("I work here", "staff", None), ("я здесь работаю", "staff", None),
+    ("/refunded MM-1042", "refunded", "1042"), ("refund done 1042", "refunded", "1042"),
+    ("вернул 1042", "refunded", "1042"), ("қайтардым 1042", "refunded", "1042"), ("nimerudisha 1042", "refunded", "1042"),
+    ("nimerudi", "onshift", None),
 ])  # fmt: skip
 def test_commands_in_four_languages_with_typos(typed, name, code):
     parsed = parse(typed)
@@ -61,12 +65,13 @@ def test_commands_in_four_languages_with_typos(typed, name, code):
     "қабылдамады 1042", "аяқтамады 1042", "ready? no, not yet", "done? no", "received? never", "готово? ещё нет",
     "дайын ба? жоқ", "бітті ме? жоқ", "1042 дайын болған жоқ", "дайын болмады 1042", "tayari? si bado",
     "ready 1042 not yet", "готово 1042 не", "тапсырмады 1042", "1042 тапсырмадым", "бітпеді 1042",
+    "refunded? not yet 1042", "вернул 1042? нет", "not refunded 1042",
 ])  # fmt: skip
 def test_a_job_action_said_with_not_is_no_command(typed):
     """Aidos types "қабылдамадым ZA-1001" ("I did NOT receive it"): the customer must not
     hear that their car was received."""
     parsed = parse(typed)
-    assert parsed is None or parsed.name not in ("received", "start", "ready", "done"), parsed
+    assert parsed is None or parsed.name not in ("received", "start", "ready", "done", "refunded"), parsed
 
 
 @pytest.mark.parametrize("typed, name", [
@@ -142,7 +147,8 @@ def test_owner_commands_become_commands_for_the_owner_and_denials_for_a_mechanic
     typed = {"/digest": Report("digest", date(2026, 11, 24)), "/close 2026-12-01 party": SetDay(date(2026, 12, 1), True, "party"),
              "/open 26.12": SetDay(date(2026, 12, 26), False), "/tokens reset 0712 345 678": ResetTokens("0712 345 678"),
              "/export 1.11 30.11": Export(date(2026, 11, 1), date(2026, 11, 30)), "/restock oil filter 6": Restock("oil filter", 6),
-             "/week": Report("week", date(2026, 11, 24)), "/hours": Report("hours", date(2026, 11, 24))}  # fmt: skip
+             "/week": Report("week", date(2026, 11, 24)), "/hours": Report("hours", date(2026, 11, 24)),
+             "/refunded MM-1042": MarkRefunded("1042")}  # fmt: skip
     for text, command in typed.items():
         assert Talk(Ctx(role="owner")).type(text).commands == [command], text
         assert Talk(Ctx()).type(text).commands == [Denied(text.split()[0].lstrip("/"))], text
