@@ -83,8 +83,9 @@ def _recognised(session: Session, shop_id: int, inbound, now: datetime) -> tuple
                      phone=phone, now=now)  # fmt: skip
         first = staff.verified_at is None
         if first:
+            # The shop's view knows staff by their Telegram id only, so the shop's row is not
+            # touched: a first message "/close 24.12" must take the day's lock before it.
             staff.verified_at = now
-            av.touch_shop(session, shop_id)
             log.info("staff %s (%s) of shop %s recognised on WhatsApp", staff.id, mask_phone(phone), shop_id)
         return staff, first
     return None, False
