@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, insert, or_, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -415,6 +415,40 @@ def release_holds_on(session: Session, shop_id: int, day: date, now: datetime) -
         move(session, booking, S.EXPIRED, "system:closed", now, "the shop closed that day")
         released.append(booking.id)
     return released
+
+
+def release_holds_outside_hours(session: Session, shop_id: int, now: datetime) -> list[int]:
+    """Let go of the live holds the shop's hours no longer cover (its file changed them):
+    as for a closed day, confirming one would book a time the shop is shut."""
+    released = []
+    for held in _outside_hours(session, shop_id, now, (S.HELD,), lock=True):
+        move(session, held, S.EXPIRED, "system:hours", now, "the shop's hours changed")
+        released.append(held.id)
+    return released
+
+
+def booked_outside_hours(session: Session, shop_id: int, now: datetime) -> list[Booking]:
+    """Visits still to come that the shop's hours no longer cover: promises someone has
+    to talk over with the customer."""
+    return _outside_hours(session, shop_id, now, (S.CONFIRMED, S.NEEDS_RESCHEDULE), lock=False)
+
+
+def _outside_hours(session: Session, shop_id: int, now: datetime, statuses, lock: bool) -> list[Booking]:
+    """The shop's bookings in these statuses to come (holds still live) that lie outside
+    its hours; with `lock`, their days' locks, then their rows, as every writer."""
+    query = select(Booking).where(
+        Booking.shop_id == shop_id, Booking.status.in_(statuses), Booking.starts_at > now,
+        or_(Booking.status != S.HELD, Booking.hold_expires_at > now)).order_by(Booking.starts_at)  # fmt: skip
+    view = av.shop_view(session, shop_id)
+    found = list(session.scalars(query))
+    if not found:
+        return []
+    days = {view.local_day(b.starts_at) for b in found}
+    if lock:
+        av.lock_days(session, shop_id, days)
+        found = [b for b in session.scalars(query.with_for_update()) if view.local_day(b.starts_at) in days]
+    cal = av.calendar(session, view, min(days), max(days))
+    return [b for b in found if not engine.within_hours(cal, b.starts_at, b.ends_at)]
 
 
 def sweep_expired_holds(db: Database | Session, now: datetime) -> list[int]:

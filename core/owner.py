@@ -9,6 +9,7 @@ rebuilds its view of the shop before it offers another slot.
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -53,6 +54,10 @@ class DayChange:
     codes: tuple[str, ...]  # bookings already on that day (the owner decides what to do)
 
 
+HOURS_LET_GO = N_("Sorry: the shop has changed its opening hours, so the time we were holding for you on "
+                  "{when} is no longer available. Please choose another time.")  # fmt: skip
+OUTSIDE_NEW_HOURS = N_("The new opening hours leave out visits already booked: {codes}. Please contact those "
+                       "customers.")  # fmt: skip
 LET_GO = N_("Sorry: the shop will be closed on {day}, so the time we were holding for you is no longer "
            "available. Please choose another day.")  # fmt: skip
 
@@ -92,6 +97,28 @@ def let_go_holds_on(session: Session, shop_id: int, day: date, now: datetime) ->
         let_go = session.get(Booking, booking_id)
         said = Msg(LET_GO, {"day": m.day(let_go.starts_at, tz)})
         notices.status_notice(session, let_go, Reply((said,)), f"closed:{booking_id}", now)
+
+
+def after_new_hours(session: Session, shop_id: int, now: datetime) -> list[str]:
+    """The shop's file changed its hours: the times only held that they no longer cover
+    are let go (whoever held one is told), and the owners are asked to talk over the
+    visits already booked outside them, which are returned (codes) for the operator."""
+    tz = av.shop_view(session, shop_id).spec.timezone
+    for booking_id in bookings.release_holds_outside_hours(session, shop_id, now):
+        let_go = session.get(Booking, booking_id)
+        said = Msg(HOURS_LET_GO, {"when": m.when(let_go.starts_at, tz)})
+        notices.status_notice(session, let_go, Reply((said,)), f"hours:{booking_id}", now)
+    outside = bookings.booked_outside_hours(session, shop_id, now)
+    if outside:
+        codes = ", ".join(b.code for b in outside)
+        notices.tell_owners(session, shop_id, Reply((Msg(OUTSIDE_NEW_HOURS, {"codes": codes}),)),
+                            f"outside-hours:{shop_id}:{_digest_of(b.id for b in outside)}", now)  # fmt: skip
+    return [f"{b.code} on {b.starts_at.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}" for b in outside]
+
+
+def _digest_of(ids) -> str:
+    """A short key for a set of rows (the owners are asked once about the same visits)."""
+    return hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()[:16]
 
 
 def hours_texts(session: Session, shop_id: int, today: date) -> list[Msg]:

@@ -32,13 +32,15 @@ class LoadReport:
     changes: list[str] = field(default_factory=list)
     mechanics_gone: list[int] = field(default_factory=list)  # in the shop before, not in this file
     days_closed: list[date] = field(default_factory=list)  # closed by this file
+    outside_hours: list[str] = field(default_factory=list)  # visits booked that the hours now leave out
 
 
 def load_shop(db: Database, spec: ShopSpec, now: datetime | None = None) -> LoadReport:
     """Create or update the shop described by `spec` in one transaction. Then, as `/close`
-    and going off shift do, the times only held on a day the file closes are let go,
-    and the future jobs of a mechanic no longer in the file are handed on: each in a
-    transaction of its own (the days' locks before the shop's row, as every writer)."""
+    and going off shift do, the times only held on a day the file closes, or at hours it
+    no longer opens, are let go, and the future jobs of a mechanic no longer in the file
+    are handed on: each in a transaction of its own (the days' locks before the shop's
+    row, as every writer). Visits booked at hours it no longer opens are reported."""
     from core import owner, shopfloor  # they build on the shop this module writes
 
     now = now or utcnow()
@@ -47,6 +49,9 @@ def load_shop(db: Database, spec: ShopSpec, now: datetime | None = None) -> Load
     for day in report.days_closed:
         with db.uow() as uow:
             owner.let_go_holds_on(uow.session, report.shop_id, day, now)
+    if report.changes and not report.created:
+        with db.uow() as uow:
+            report.outside_hours = owner.after_new_hours(uow.session, report.shop_id, now)
     for staff_id in report.mechanics_gone:
         with db.uow() as uow:
             shopfloor.hand_on(uow.session, uow.session.get(Staff, staff_id), "system:shop file", now, left=True)

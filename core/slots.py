@@ -324,6 +324,14 @@ def _opening_day_of(cal: Calendar, tz: ZoneInfo, instant: datetime) -> _Day | No
     return None
 
 
+def within_hours(cal: Calendar, start: datetime, end: datetime) -> bool:
+    """Is a job [start, end) inside the shop's opening hours (an open day, no break)?
+    For bookings made before the hours changed: notice, grid and resources aside."""
+    _check_instant(start, "start")
+    day = _opening_day_of(cal, ZoneInfo(cal.timezone), start)
+    return day is not None and _within_hours(day, start, end)
+
+
 def _within_hours(day: _Day, start: datetime, end: datetime) -> bool:
     """The job itself (not its buffer) lies inside the hours and misses every break."""
     return day.open <= start and end <= day.close and _clear_of_breaks(day, start, end)

@@ -119,6 +119,8 @@ def shop_load(files: tuple[str, ...]) -> None:
         click.echo(f"shop {spec.slug}: {verb}")
         for change in report.changes if not report.created else []:
             click.echo(f"  {change}")
+        for visit in report.outside_hours:
+            click.echo(f"  {visit}: booked outside the new opening hours; the owner was asked to contact the customer")
     if failed:
         sys.exit(1)
 

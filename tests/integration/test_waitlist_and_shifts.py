@@ -9,7 +9,7 @@ from bot import runner
 from bot.model import Event
 from core import availability, booking, staffing, waitlist
 from core.booking import Held, SlotTaken
-from core.messages import render_reply
+from core.messages import Reply, render_reply
 from core.models import Booking, WaitlistEntry
 from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI as NOW
 from tests.integration.booking_helpers import loaded, new_customer
@@ -296,3 +296,45 @@ def test_a_job_whose_car_is_late_goes_to_a_colleague_when_its_mechanic_goes_off_
         job = uow.session.get(Booking, brakes.booking_id)
         assert (job.status, job.starts_at) == ("confirmed", ten)
         assert job.mechanic_id not in (who, garage.mechanics["Achieng"])
+
+
+def test_shorter_hours_in_the_shop_file_let_go_of_holds_they_leave_out_and_the_owner_is_asked_about_visits(db, garage):
+    """Tuesdays now close at 16:00. A time held at 16:30 could still be confirmed (paid
+    at the shop, a waitlist offer taken): it is let go, and its customer told. A visit
+    already booked at 16:00 is a promise: the owners are asked to call its customer."""
+    import tomllib
+
+    from core.models import OutboxMessage, Staff
+    from core.shopfile import parse_shop
+    from core.shops import load_shop
+    from tests.conftest import NAIROBI
+
+    with db.uow() as uow:
+        for member in uow.session.scalars(select(Staff)):  # everyone reads the bot on Telegram
+            member.verified_at, member.telegram_user_id = NOW, 6_100_000 + member.id
+    morning = book(db, garage, "morning", garage.at(2026, 11, 24, 10), "oil-change")
+    late = book(db, garage, "late", garage.at(2026, 11, 24, 16), "oil-change")
+    held = booking.hold(db, shop_id=garage.id, customer_id=new_customer(db, garage, "holding"),
+                        service_ids=(garage.services["oil-change"],), start=garage.at(2026, 11, 24, 16, 30), now=NOW)  # fmt: skip
+    raw = tomllib.loads(NAIROBI.read_text())
+    raw["hours"]["tue"] = {"open": "08:00", "close": "16:00", "breaks": [["13:00", "14:00"]]}
+
+    report = load_shop(db, parse_shop(raw), NOW)
+
+    assert report.outside_hours == [f"{late.code} on 2026-11-24 16:00"]
+    with db.uow() as uow:
+        s = uow.session
+        statuses = {b: s.get(Booking, b).status for b in (morning.booking_id, late.booking_id, held.booking_id)}
+        assert statuses == {morning.booking_id: "confirmed", late.booking_id: "confirmed", held.booking_id: "expired"}
+        told = {row.dedupe_key.split(":")[0]: row for row in s.scalars(select(OutboxMessage))}
+        assert render_reply(Reply.from_json(told["hours"].body), "en")[0] == (
+            "Sorry: the shop has changed its opening hours, so the time we were holding for you on Tue 24 Nov, "
+            "16:30 is no longer available. Please choose another time.")  # fmt: skip
+        asked = [render_reply(Reply.from_json(row.body), "en")[0] for row in s.scalars(select(OutboxMessage))
+                 if row.dedupe_key.startswith("outside-hours:")]  # fmt: skip
+        assert asked == [f"The new opening hours leave out visits already booked: {late.code}. "
+                         "Please contact those customers."]  # fmt: skip
+
+    load_shop(db, parse_shop(raw), NOW)  # the same file again: nothing more
+    with db.uow() as uow:
+        assert len([k for k in uow.session.scalars(select(OutboxMessage.dedupe_key)) if k.startswith("outside-hours:")]) == 1
