@@ -70,6 +70,8 @@ LINK_UNTIL = N_("The link works until {time}.")
 OWNER_SETUP = N_("Kaspi refused to create a payment link for booking {code} (StatusCode {status}). "
                  "Please check the shop's Kaspi set-up.")  # fmt: skip
 REFUNDED = N_("Your payment of {amount} for booking {code} has been refunded to your Kaspi account.")
+OWNER_RETURN_BY_HAND = N_("Booking {code}: Kaspi did not return the {amount} payment by itself. Please "
+                          "return it, then write /refunded {code}.")  # fmt: skip
 OWNER_REFUNDED = N_("Booking {code}: the {amount} Kaspi payment was refunded automatically.")
 
 
@@ -406,6 +408,11 @@ def poll(payment_id: int, now: datetime | None = None) -> str | None:
         return f"applied: failed {verdict.code}"
 
 
+def returns_by_itself() -> bool:
+    """Does Kaspi return QR payments when asked (scheme r3), or does the owner?"""
+    return scheme_of(_runtime().settings.kaspi_api_base) == "r3"
+
+
 def refund(payment_id: int, now: datetime | None = None) -> bool:
     """Return a refund_due Kaspi QR payment through /payment/return (scheme r3 only; on
     r1/r2 the owner refunds by hand, as they were told). True when Kaspi took it."""
@@ -423,6 +430,7 @@ def refund(payment_id: int, now: datetime | None = None) -> bool:
             cfg = config_for(rt.settings, spec)
         except MissingSetting as exc:
             log.warning("payment %s: no automatic Kaspi refund: %s", payment_id, exc)
+            _return_by_hand(s, s.get(Booking, p.booking_id), p, now)
             return False
         claimed = s.execute(update(Payment).where(Payment.id == payment_id, Payment.status == pay.REFUND_DUE)
                             .values(status=pay.REFUNDING, updated_at=now)).rowcount  # fmt: skip
@@ -437,6 +445,7 @@ def refund(payment_id: int, now: datetime | None = None) -> bool:
         if not env.ok:
             p.status, p.updated_at = pay.REFUND_DUE, now
             log.warning("payment %s: Kaspi refused the refund: StatusCode %s", payment_id, env.status_code)
+            _return_by_hand(s, booking, p, now)
             return False
         operation = env.data.get("ReturnOperationId") if isinstance(env.data, dict) else None
         p.status, p.updated_at = pay.REFUNDED, now
@@ -447,6 +456,12 @@ def refund(payment_id: int, now: datetime | None = None) -> bool:
         notices.tell_owners(s, booking.shop_id, Reply((Msg(OWNER_REFUNDED, {"amount": money, "code": booking.code}),)),
                         key=f"payment:{payment_id}:refunded", now=now)  # fmt: skip
         return True
+
+
+def _return_by_hand(session, booking: Booking, p: Payment, now: datetime) -> None:
+    """Kaspi would not return it: the owner, told it would, is asked to after all."""
+    notices.tell_owners(session, booking.shop_id, Reply((Msg(OWNER_RETURN_BY_HAND, {
+        "amount": m.money(p.amount_minor, p.currency), "code": booking.code}),)), key=f"payment:{p.id}:by-hand", now=now)  # fmt: skip
 
 
 # -- pure: the classic check/pay protocol -----------------------------------------------------

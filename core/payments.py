@@ -556,15 +556,17 @@ def refund_cancelled(session: Session, booking: Booking, now: datetime) -> int:
 
 def _refund_due(session: Session, booking: Booking, payment: Payment, owner_text: str, now: datetime) -> None:
     """Money that goes back: the owner is told what to return and why (once per
-    payment), and a Kaspi QR payment is returned through Kaspi where the scheme allows."""
-    notices.tell_owners(session, booking.shop_id, Reply((Msg(owner_text, {
-        "customer": _customer_name(session, booking), "code": booking.code,
-        "amount": m.money(payment.amount_minor, payment.currency),
-        "provider": PROVIDER_NAMES[payment.provider], "ref": _reference(payment)}),
-        Msg(OWNER_REFUND_HOW, {"code": booking.code}))), key=f"payment:{payment.id}:refund", now=now)  # fmt: skip
-    if payment.provider == "kaspi_qr":
-        from core import kaspi
+    payment), and a Kaspi QR payment is returned through Kaspi where the scheme allows
+    (the owner is then told when it is back, or asked to return it after all)."""
+    from core import kaspi
 
+    by_itself = payment.provider == "kaspi_qr" and kaspi.returns_by_itself()
+    said = Msg(owner_text, {"customer": _customer_name(session, booking), "code": booking.code,
+                            "amount": m.money(payment.amount_minor, payment.currency),
+                            "provider": PROVIDER_NAMES[payment.provider], "ref": _reference(payment)})  # fmt: skip
+    how = () if by_itself else (Msg(OWNER_REFUND_HOW, {"code": booking.code}),)  # else Kaspi's answer tells
+    notices.tell_owners(session, booking.shop_id, Reply((said, *how)), key=f"payment:{payment.id}:refund", now=now)
+    if payment.provider == "kaspi_qr":
         defer(session, kaspi.refund, payment.id, job_id=f"payment-refund-{payment.id}")
 
 

@@ -223,6 +223,25 @@ def test_on_r1_a_late_payment_stays_refund_due_for_the_owner(shop, fake, now):
     payments.reconcile_payments(payment(rt, pid).next_check_at)
     assert payment(rt, pid).status == "refund_due"
     assert fake.refunds() == []
+    assert told(rt, OWNER)[-1].ids[-1] == payments.OWNER_REFUND_HOW  # "...then write /refunded ZA-1001"
+
+
+def test_a_kaspi_return_refused_on_r3_asks_the_owner_to_return_it_by_hand(url, atyrau_spec, fake, now):
+    """The owner was told nothing to do, as Kaspi would return it: when Kaspi refuses,
+    the owner is asked to after all, and the money is still due back."""
+    with pitstop(url, **env_for(fake, "r3")) as rt:
+        zhaiyk = loaded(rt.db, atyrau(atyrau_spec))
+        visit = book(rt, zhaiyk, now=now, service="brake-pads")
+        pid = ask(rt, visit, now=now, method="kaspi")
+        fake.set_status(payment(rt, pid).provider_ref, "Processed")
+        payments.reconcile_payments(payment(rt, pid).next_check_at)
+        fake.fail_next(1, status_code=-99000011)
+
+        bk.cancel(rt.db, visit.booking_id, f"customer:{visit.customer_id}", now + timedelta(minutes=10))
+
+        assert (payment(rt, pid).status, fake.refunds()) == ("refund_due", [])
+        assert [t.ids for t in told(rt, OWNER)] == [[payments.OWNER_REFUND_CANCELLED], [kaspi.OWNER_RETURN_BY_HAND]]
+        assert told(rt, OWNER)[-1].text.startswith(f"Booking {visit.code}: Kaspi did not return the ")
 
 
 # -- the classic check/pay protocol --------------------------------------------------------------

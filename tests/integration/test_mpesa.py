@@ -614,7 +614,7 @@ def test_a_payment_after_the_hold_expired_and_the_time_was_taken_is_refund_due(w
     [message] = told(rt, visit.address)
     assert message.ids == [payments.REFUND_SLOT_TAKEN]
     [report] = owners_told(rt)
-    assert report.ids == [payments.OWNER_REFUND_SLOT_TAKEN]
+    assert report.ids == [payments.OWNER_REFUND_SLOT_TAKEN, payments.OWNER_REFUND_HOW]
     assert "Ksh1" in report.text and "NCB9FJNAIT" in report.text and visit.code in report.text
 
 
@@ -632,7 +632,7 @@ def test_a_payment_for_a_hold_on_a_day_the_owner_closed_meanwhile_is_refund_due(
     assert (payment(rt, pid).status, status(rt, visit)) == ("refund_due", "expired")
     assert [t.ids for t in told(rt, visit.address)] == [[owner.LET_GO], [payments.REFUND_DAY_CLOSED]]
     [report] = owners_told(rt)
-    assert report.ids == [payments.OWNER_REFUND_DAY_CLOSED]
+    assert report.ids == [payments.OWNER_REFUND_DAY_CLOSED, payments.OWNER_REFUND_HOW]
     assert "NCB9FJNAIT" in report.text and visit.code in report.text
 
 
@@ -699,7 +699,7 @@ def test_money_for_a_cancelled_booking_is_refund_due(world, now):
 
     assert (payment(rt, pid).status, status(rt, visit)) == ("refund_due", "cancelled")
     assert told(rt, visit.address)[-1].ids == [payments.REFUND_INACTIVE]
-    assert owners_told(rt)[0].ids == [payments.OWNER_REFUND_INACTIVE]
+    assert owners_told(rt)[0].ids == [payments.OWNER_REFUND_INACTIVE, payments.OWNER_REFUND_HOW]
 
 
 def test_asking_for_money_late_in_a_hold_keeps_it_for_the_prompt_but_not_for_ever(world, now):
@@ -727,7 +727,7 @@ def test_a_deposit_comes_back_when_the_booking_is_cancelled_in_time(world, now):
     assert (done.token_cost, done.refund_minor, done.currency) == (0, 100, "KES")
     assert (payment(rt, pid).status, status(rt, visit)) == ("refund_due", "cancelled")
     [report] = owners_told(rt)
-    assert report.ids == [payments.OWNER_REFUND_CANCELLED]
+    assert report.ids == [payments.OWNER_REFUND_CANCELLED, payments.OWNER_REFUND_HOW]
     assert "Ksh1" in report.text and "NCB9FJNAIT" in report.text and visit.code in report.text
 
 
