@@ -64,6 +64,34 @@ def _photo(form: dict[str, str]) -> str | None:
     return None
 
 
+BODY_LIMIT = 1600  # the longest WhatsApp body Twilio takes
+
+
+def pieces(text: str, limit: int = BODY_LIMIT) -> list[str]:
+    """The text as bodies WhatsApp takes, cut between lines (inside a line only when it
+    alone is too long, between words where it can be): a busy day's digest arrives
+    whole, in parts, instead of stopping mid-line."""
+    parts, current = [], None
+    for line in text.split("\n"):
+        while len(line) > limit:
+            cut = line.rfind(" ", 0, limit + 1)
+            cut = cut if cut > 0 else limit
+            if current is not None:
+                parts.append(current)
+                current = None
+            parts.append(line[:cut])
+            line = line[cut:].lstrip(" ")
+        if current is None:
+            current = line
+        elif len(current) + 1 + len(line) <= limit:
+            current = f"{current}\n{line}"
+        else:
+            parts.append(current)
+            current = line
+    parts.append(current or "")
+    return parts
+
+
 def text_of(reply: Reply, lang: str) -> str:
     """The reply as WhatsApp shows it: the text, then the choices numbered from 1."""
     text, choices = render_reply(reply, lang)
@@ -116,8 +144,9 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
         params["status_callback"] = f"{runtime.settings.public_base_url}/webhooks/whatsapp/{shop.slug}/status"
     inside = _inside_window(session, row, runtime.now())
     reply = Reply.from_json(row.body)
+    first_parts: list[str] = []
     if inside:
-        params["body"] = text_of(reply, row.language)[:1600]
+        *first_parts, params["body"] = pieces(text_of(reply, row.language))
         if row.kind in ("document", "photo") and files.attached(row.body):
             params["media_url"] = [media_url(runtime, row)]
     else:
@@ -128,7 +157,9 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
         params["content_sid"] = template["content_sid"]
         params["content_variables"] = json.dumps(
             {str(i): str(values.get(name, "")) for i, name in enumerate(template.get("variables", []), 1)})
-    try:
+    try:  # a long text's first parts go first; the last carries the choices (and the status callback)
+        for part in first_parts:
+            client.messages.create(from_=sender, to=row.address, body=part)
         sid = client.messages.create(**params).sid
     except TwilioRestException as exc:
         if exc.status == 429:

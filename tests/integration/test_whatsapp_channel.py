@@ -114,3 +114,24 @@ def test_when_a_customer_last_wrote_is_kept_to_the_minute(sqlite_db, nairobi_spe
     assert writes_at(first) == first
     assert writes_at(first + timedelta(seconds=59)) == first  # quick taps: no write each
     assert writes_at(first + timedelta(seconds=61)) == first + timedelta(seconds=61)
+
+
+def test_a_reply_longer_than_a_whatsapp_body_arrives_whole_in_parts(pitstop):
+    """Twilio takes 1,600 characters: a busy day's digest stopped mid-line, its unpaid
+    balances and stock never arriving. Now it goes in parts cut between lines, the
+    choices at the end of the last."""
+    from core import outbox
+    from core.messages import Choice, Msg, Reply
+
+    pitstop.whatsapp(KAMAU, "Habari")  # the window is open
+    before = len(bodies(pitstop))
+    lines = tuple(Msg("Line {n}: a long day's digest, one line per booking, to the end.", {"n": n}) for n in range(60))
+    with pitstop.runtime.db.uow() as uow:
+        shop = uow.session.scalar(select(ChannelIdentity.shop_id).where(ChannelIdentity.address == f"whatsapp:{KAMAU}"))
+        outbox.send(uow.session, shop_id=shop, channel="whatsapp", address=f"whatsapp:{KAMAU}", language="en",
+                    reply=Reply(lines, (Choice("m:help", Msg("Help")),)))  # fmt: skip
+
+    parts = bodies(pitstop)[before:]
+    assert len(parts) == 3 and all(len(part) <= 1600 for part in parts)
+    assert "\n".join(parts) == "\n".join(f"Line {n}: a long day's digest, one line per booking, to the end."
+                                           for n in range(60)) + "\n1. Help"  # fmt: skip
