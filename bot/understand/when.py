@@ -8,7 +8,9 @@ number in a sentence we do not understand) so the engine can ask again.
 Choices made where people are ambiguous (each one is tested):
 * A date without a year, a weekday or "tarehe 25" is the next such day on or
   after ``today`` (so "monday" said on a Monday is today).
-* "next friday" is the Friday of next week; "this friday" equals "friday".
+* "next friday" is the Friday of next week; "this friday" equals "friday". So is
+  "friday next week" in any order ("на следующей неделе в пятницу", "Ijumaa wiki
+  ijayo"); "in two days" ("через 2 дня") is asked again, never 14:00 today.
 * A bare hour 1..6 without am/pm means 13..18: workshops are not open at 3 am,
   and "come at 3" means the afternoon.  A leading zero ("03:00") keeps it as is.
 * "10.05" is a date (10 May) unless a day was already given or it is marked
@@ -86,12 +88,13 @@ MARKERS = {
     "noon": "noon midday полдень түсте",
     "dom": "tarehe числа dom",
     "next": "next следующ~ след келесі ijayo",
+    "week": "week недел~ апта~ wiki",  # "next week", "на следующей неделе", "wiki ijayo"
     "delta+30": "half",  # our rewrites of "na nusu", "na robo", "kasorobo"
     "delta+15": "quarter",
     "delta-15": "lessquarter",
     # words that make a single reading unsafe: negation and ranges
-    "neg": "not cant cannot except before after until between не кроме до после между "
-    "емес дейін алмаймын si sio siyo siwezi kabla baada isipokuwa",
+    "neg": "not cant cannot except before after until between не кроме до после между через "
+    "емес дейін кейін алмаймын si sio siyo siwezi kabla baada isipokuwa",
     "filler": "on the of this coming in for please pls ok okay day "
     "на эту этот это и осы күні hii ya siku mnamo",
 }
@@ -362,6 +365,10 @@ class _Reading:
         return found is not None
 
 
+def _beside(tokens: list[_Token], i: int, kind: str) -> bool:
+    return kind in (_neighbour(tokens, i, -1)[1].kind, _neighbour(tokens, i, 1)[1].kind)
+
+
 def _neighbour(
     tokens: list[_Token], i: int, step: int, skip: tuple[str, ...] = ("filler",)
 ) -> tuple[int, _Token]:
@@ -437,10 +444,9 @@ def _read_words(tokens: list[_Token], r: _Reading) -> None:
         if token.kind == "rel":
             r.add_day(r.today + timedelta(days=int(token.value)))  # type: ignore[arg-type]
         elif token.kind == "wd":
-            next_week = "next" in (
-                _neighbour(tokens, i, -1)[1].kind,
-                _neighbour(tokens, i, 1)[1].kind,
-            )
+            next_week = _beside(tokens, i, "next") or any(
+                t.kind == "week" and _beside(tokens, j, "next") for j, t in enumerate(tokens)
+            )  # "next wednesday", or "wednesday next week" in any order
             r.add_day(_weekday(r.today, int(token.value), next_week))  # type: ignore[arg-type]
         elif token.kind == "noon":
             r.add_time(time(12))

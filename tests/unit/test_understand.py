@@ -292,6 +292,16 @@ def test_unclear_answers_are_not_taken_as_yes_or_no(typed):
         ("jumamosi", date(2026, 11, 28)),
         ("ijumaa ijayo", NEXT_FRIDAY),
         ("ijumaa hii", FRIDAY),
+        # the week named apart from the day, in any order (read as this week's day before)
+        ("friday next week", NEXT_FRIDAY),
+        ("next week on friday", NEXT_FRIDAY),
+        ("на следующей неделе в пятницу", NEXT_FRIDAY),
+        ("в пятницу на следующей неделе", NEXT_FRIDAY),
+        ("келесі аптада жұма", NEXT_FRIDAY),
+        ("ijumaa wiki ijayo", NEXT_FRIDAY),
+        ("wiki ijayo ijumaa", NEXT_FRIDAY),
+        ("friday this week", FRIDAY),
+        ("ijumaa wiki hii", FRIDAY),
         ("tarehe 25", date(2026, 11, 25)),
         ("tarehe 25 desemba", CHRISTMAS),
     ],
@@ -495,6 +505,9 @@ def test_ten_dot_zero_five_alone_is_a_date_but_after_a_day_it_is_a_time():
         "10:75",
         "12/25",  # month/day order is not used in Kenya or Kazakhstan
         "tomorrow morning evening",
+        "через 2 дня",  # "in two days": the day after tomorrow, never 14:00 ("2 дня") today
+        "через неделю",
+        "2 күннен кейін",
         "🙂",
     ],
 )
