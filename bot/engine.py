@@ -312,7 +312,8 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
         turn.ask("language")
     elif choice == "m:help":
         turn.ask("menu", *help_texts())
-    elif event.kind == "text" and understand.parse_when(event.text, turn.ctx.today(), turn.lang):
+    elif event.kind == "text" and not understand.is_position(event.text) and \
+            understand.parse_when(event.text, turn.ctx.today(), turn.lang):  # "9" is a place in the list, not 9:00
         turn.data["services"] = []  # "tomorrow 10am" from the menu: start a booking, and keep the time
         turn.data["wanted"] = event.text
         turn.ask("services", Msg(N_("Let's book. First, which service?")))

@@ -117,15 +117,17 @@ def never_seen(shop_id: int, address: str, outbox_id: int) -> None:
 
 def without_notice(data: dict, offered: list) -> dict:
     """A chat's data with one notice's choices forgotten: if it is the question now, the
-    notice waiting under it (if any) is the question again."""
+    notice waiting under it (if any) is the question again, or else the choices offered
+    before it came."""
     data = dict(data)
     waiting = [n for n in data.pop("notices_waiting", None) or [] if n["offered"] != offered]
     if waiting:
         data["notices_waiting"] = waiting
     if (data.get("notice") or {}).get("offered") == offered:
-        del data["notice"]
+        before = data.pop("notice").get("before")
         data.pop("offered", None)
-        promote_waiting(data)
+        if promote_waiting(data) is None and before:
+            data["offered"] = before  # the choices they saw last before it: what a number answers
     return data
 
 
@@ -186,9 +188,9 @@ def remember_choices(shop_id: int, channel: str, address: str, offered: list, at
             conv.state = "menu"
             kept = {k: data[k] for k in ("staff", "show_again", "notices_waiting") if k in data}
             data = {"lang": data.get("lang"), "at": now.isoformat()} | kept
+        if notice is not None:  # with the choices it covers, shown again should it never arrive
+            data["notice"] = {"reply": notice, "offered": offered, "before": data.get("offered")}
         data["offered"] = offered
-        if notice is not None:
-            data["notice"] = {"reply": notice, "offered": offered}
         conv.data = data
 
 

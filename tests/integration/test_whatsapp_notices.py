@@ -98,7 +98,7 @@ def test_an_offer_twilio_could_not_deliver_is_not_taken_by_the_next_number_and_c
 
     assert status_of(pitstop, offer.held.booking_id) == "held"  # not taken for him
     said = bodies(pitstop, KAMAU)[before:]
-    assert said[0].startswith("Let's book. First, which service?")  # what he meant
+    assert said[0].startswith("Which service do you need?")  # what he meant: the menu's first choice
     assert len(said) == 2 and said[-1].endswith("Do you want it?\n1. Yes, I'll take it\n2. No, thanks")  # now shown whole
     pitstop.whatsapp(KAMAU, "1")
     assert status_of(pitstop, offer.held.booking_id) == "confirmed"

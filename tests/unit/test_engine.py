@@ -350,6 +350,16 @@ def test_a_time_typed_at_the_menu_is_kept_for_when_the_services_and_vehicle_are_
     assert chat.data["start"] == at(24, 10).isoformat()
 
 
+def test_a_number_past_the_end_of_the_menu_is_asked_again_not_taken_for_an_hour():
+    """"9" at a menu of six (on WhatsApp, numbered) started a booking for 09:00."""
+    chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en")
+    chat.type("9")
+    assert (chat.state, chat.text.splitlines()[:2]) == ("menu", ["Sorry, I did not get that.",
+                                                       "Please choose one of the options below."])
+    chat.type("at 9")
+    assert (chat.state, chat.data["wanted"]) == ("services", "at 9")
+
+
 def test_a_reminder_answered_by_its_number_hours_later_is_carried_out():
     ctx = FakeContext().with_vehicle()
     ctx.my_bookings = [BookingView(5, "MM-1005", at(25, 10), "confirmed", ({"en": "Oil change"},), 350000,

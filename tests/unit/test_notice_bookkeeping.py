@@ -21,6 +21,13 @@ def test_a_notice_never_seen_with_none_under_it_leaves_no_choices_to_answer():
     assert without_notice(data, OFFER) == {"lang": "en", "show_again": [3]}
 
 
+def test_a_notice_never_seen_gives_back_the_choices_shown_before_it():
+    """The menu was on his screen when the offer never arrived: his "1" is "Book"."""
+    menu = [["m:book", ["Book a service", "1"]], ["m:bookings", ["My bookings", "2"]]]
+    data = {"lang": "sw", "offered": OFFER, "notice": {"reply": {}, "offered": OFFER, "before": menu}}
+    assert without_notice(data, OFFER) == {"lang": "sw", "offered": menu}
+
+
 def test_a_notice_never_seen_that_was_waiting_is_dropped_and_the_question_stays():
     data = {"offered": OFFER, "notice": {"reply": {}, "offered": OFFER}, "notices_waiting": [{"reply": {}, "offered": EXTRA}]}
     assert without_notice(data, EXTRA) == {"offered": OFFER, "notice": {"reply": {}, "offered": OFFER}}
