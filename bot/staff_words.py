@@ -134,8 +134,13 @@ def _starting_like(word: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 
 def booking_number(token: str) -> str | None:
+    """The booking a word names: its number ("1042"), or its whole code when a prefix is
+    typed ("ZA-1042"), which in another shop's chat must find nothing, not MM-1042."""
     match = CODE.match(token.strip(".,!?:;"))
-    return match.group(2) if match else None
+    if not match:
+        return None
+    prefix, number = match.groups()
+    return f"{prefix.upper()}-{int(number)}" if prefix else number
 
 
 def parse(text: str) -> Parsed | None:

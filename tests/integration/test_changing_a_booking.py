@@ -196,6 +196,10 @@ def test_the_owner_returns_the_deposit_and_marks_it_refunded_in_chat(story):
     told = next(t for t in story.texts(OWNER_TG) if t.startswith("Refund due: Amina cancelled booking MM-1001"))
     assert told.endswith("\nOnce you have returned it, write /refunded MM-1001.")
 
+    story.say(OWNER_TG, "/refunded ZA-1001", at(23, 11))  # Atyrau's code, typed in Mwangaza's chat
+    assert story.last(OWNER_TG).startswith("There is no booking ZA-1001 in this shop.")
+    assert payment_status(story, job) == "refund_due"  # not MM-1001's, which has the same number
+
     story.say(OWNER_TG, "/refunded 1001", at(23, 11))
 
     assert story.last(OWNER_TG).startswith("Booking MM-1001: Ksh1,000 marked as returned. The customer has been told.")

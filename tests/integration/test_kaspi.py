@@ -241,7 +241,8 @@ def test_a_kaspi_return_refused_on_r3_asks_the_owner_to_return_it_by_hand(url, a
 
         assert (payment(rt, pid).status, fake.refunds()) == ("refund_due", [])
         assert [t.ids for t in told(rt, OWNER)] == [[payments.OWNER_REFUND_CANCELLED], [kaspi.OWNER_RETURN_BY_HAND]]
-        assert told(rt, OWNER)[-1].text.startswith(f"Booking {visit.code}: Kaspi did not return the ")
+        assert told(rt, OWNER)[-1].text == (f"Запись {visit.code}: Kaspi не вернул оплату 5\xa0000\xa0₸ автоматически. "
+                                            f"Пожалуйста, верните её сами, затем напишите /refunded {visit.code}.")  # fmt: skip
 
 
 # -- the classic check/pay protocol --------------------------------------------------------------
