@@ -92,8 +92,25 @@ def _send_on(runtime: Runtime, outbox_id: int, outgoing: Outgoing, turn: Turn | 
             row.status, row.last_error = "dropped", why
             log.info("outbox %s not sent: %s", row.id, why)
             return True
+        if (retry := _earlier_retry(uow.session, row)) is not None:  # it must not overtake that one
+            row.next_attempt_at = max(row.next_attempt_at, retry)
+            return True
         _send(runtime, row, outgoing, uow.session)
         return True
+
+
+def _earlier_retry(session: Session, row: OutboxMessage):
+    """When an earlier message to the same chat, whose send failed, is tried again: the
+    re-drive then sends both in the order they were written ("see you then" never before
+    "your booking is confirmed"). None when nothing earlier waits for a retry, or only
+    one that has failed too often to hold the chat's later messages back."""
+    return session.scalar(select(OutboxMessage.next_attempt_at).where(
+        OutboxMessage.shop_id == row.shop_id, OutboxMessage.channel == row.channel,
+        OutboxMessage.address == row.address, OutboxMessage.id < row.id, OutboxMessage.status == "pending",
+        OutboxMessage.attempts.between(1, KEEPS_ORDER_FOR)).order_by(OutboxMessage.next_attempt_at.desc()).limit(1))  # fmt: skip
+
+
+KEEPS_ORDER_FOR = 3  # failed sends: a message that keeps failing (a chat gone) no longer holds the next back
 
 
 def _send(runtime: Runtime, row: OutboxMessage, outgoing: Outgoing, session: Session) -> None:

@@ -18,7 +18,7 @@ from bot import delivery, schedule
 from bot.pacing import Turn
 from core import outbox
 from core.messages import Msg, Reply
-from core.models import OutboxMessage
+from core.models import OutboxMessage, Shop
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import start_pitstop
@@ -38,12 +38,14 @@ def test_a_429_storm_delays_replies_but_loses_and_repeats_nothing(sqlite_url):
         telegram.fail_next(3, status=429, retry_after=1, methods=["sendMessage"])
         for text in ("/start", "hello", "menu"):
             pitstop.say(AMINA, text)
-        assert statuses(pitstop).count("pending") == 3 and pitstop.texts(AMINA) == []
-
-        time.sleep(1.1)  # the Bot API asked for one second
-        assert schedule.redrive_outbox(min_age=timedelta(0)) == 3
+        assert statuses(pitstop).count("pending") == 3 and pitstop.texts(AMINA) == []  # the first asked to wait,
+        # and the others wait behind it: a chat's replies arrive in the order written
+        for _ in range(3):  # the Bot API asks for one second, three times
+            time.sleep(1.1)
+            schedule.redrive_outbox(min_age=timedelta(0))
         assert statuses(pitstop) == ["sent"] * 3
-        assert len(pitstop.texts(AMINA)) == 3
+        first = pitstop.texts(AMINA)
+        assert len(first) == 3 and first[0].startswith("Hello") and "Sorry, I did not get that." in first[1]
         assert schedule.redrive_outbox(min_age=timedelta(0)) == 0  # nothing is sent twice
         assert len(telegram.sent_messages(AMINA)) == 3
 
@@ -169,3 +171,39 @@ def test_a_reply_whose_turn_passed_while_its_row_was_locked_lets_go_and_takes_th
         assert pacer.turns == [(bot, str(AMINA), True), (bot, str(AMINA), True)]  # no lock held while waiting again
         assert [turn.at for turn in pacer.given_up] == [1]
         assert len(telegram.sent_messages(AMINA)) == 1
+
+
+def send_to_amina(pitstop, *texts: str) -> None:
+    with pitstop.runtime.db.uow() as uow:
+        shop_id = uow.session.scalar(select(Shop.id).where(Shop.slug == "mwangaza-motors"))
+        for text in texts:
+            outbox.send(uow.session, shop_id=shop_id, channel="telegram", address=str(AMINA), language="en",
+                        reply=Reply((Msg(text),)), now=pitstop.runtime.now())  # fmt: skip
+
+
+def test_a_reply_whose_send_failed_is_not_overtaken_by_the_next_to_the_same_chat(sqlite_url):
+    """A gateway error on the first: "see you then" arrived before "your booking is
+    confirmed", which came with the re-drive."""
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(sqlite_url, telegram, twilio)
+        telegram.fail_next(1, status=502, methods=["sendMessage"])
+
+        send_to_amina(pitstop, "Your booking is confirmed.", "See you then!")
+        assert pitstop.texts(AMINA) == []  # the second waits for the first
+        time.sleep(2.1)  # the first is tried again after 2 s
+        schedule.redrive_outbox(min_age=timedelta(0))
+
+        assert pitstop.texts(AMINA) == ["Your booking is confirmed.", "See you then!"]
+
+
+def test_a_message_that_keeps_failing_no_longer_holds_the_chats_next_ones_back(sqlite_url):
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(sqlite_url, telegram, twilio)
+        telegram.fail_next(1, status=502, methods=["sendMessage"])
+        send_to_amina(pitstop, "A message Telegram keeps refusing.")
+        with pitstop.runtime.db.uow() as uow:  # it has failed more often than a passing fault would
+            uow.session.scalar(select(OutboxMessage)).attempts = delivery.KEEPS_ORDER_FOR + 1
+
+        send_to_amina(pitstop, "The next one.")
+
+        assert pitstop.texts(AMINA) == ["The next one."]

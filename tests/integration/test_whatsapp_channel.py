@@ -135,3 +135,32 @@ def test_a_reply_longer_than_a_whatsapp_body_arrives_whole_in_parts(pitstop):
     assert len(parts) == 3 and all(len(part) <= 1600 for part in parts)
     assert "\n".join(parts) == "\n".join(f"Line {n}: a long day's digest, one line per booking, to the end."
                                            for n in range(60)) + "\n1. Help"  # fmt: skip
+
+
+def test_a_long_reply_whose_last_part_failed_is_sent_on_from_there_not_again_from_the_start(pitstop):
+    import time
+
+    from bot import schedule
+    from core import outbox
+    from core.messages import Msg, Reply
+
+    pitstop.whatsapp(KAMAU, "Habari")
+    before = len(bodies(pitstop))
+    created = []
+
+    def the_second_message(request) -> bool:
+        created.append(request)
+        return len(created) == 2
+
+    pitstop.twilio.fail_next(1, status=500, match=the_second_message)  # Twilio fails the last part, once
+    lines = tuple(Msg("line {n}: " + "x" * 90, {"n": n}) for n in range(30))  # about 3,000 characters: two parts
+    with pitstop.runtime.db.uow() as uow:
+        shop = uow.session.scalar(select(ChannelIdentity.shop_id).where(ChannelIdentity.address == f"whatsapp:{KAMAU}"))
+        outbox.send(uow.session, shop_id=shop, channel="whatsapp", address=f"whatsapp:{KAMAU}", language="en",
+                    reply=Reply(lines))  # fmt: skip
+    time.sleep(2.1)
+    schedule.redrive_outbox(min_age=timedelta(0))
+
+    parts = bodies(pitstop)[before:]
+    assert [p.split(":")[0] for p in parts] == ["line 0", "line 16"]  # each part once, in order
+    assert "\n".join(parts) == "\n".join(f"line {n}: " + "x" * 90 for n in range(30))
