@@ -124,13 +124,17 @@ DENIED_VERBS = frozenset(fold(w) for w in (
 # Words passed over on the way to a denial: "not yet", "ещё нет", "дайын ба? жоқ", "дайын болған жоқ".
 PARTICLES = frozenset(fold(w) for w in ("yet", "ещё", "еще", "ли", "ба", "бе", "ма", "ме", "па", "пе", "болған"))
 DENIABLE = frozenset({"received", "start", "ready", "done", "refunded"})
+# Commands read only as written, no typo allowed: "верну 1042" (I will return it) and
+# "refund 1042" must not tell a customer their money came back.
+EXACT = frozenset({"refunded"})
 
 
 @lru_cache(maxsize=4096)
 def _starting_like(word: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """The (command, phrase) pairs whose first word `word` may be, typos allowed. Every
     customer message is asked too, and their first words repeat: remembered."""
-    return tuple((name, phrase) for name, phrases in TABLE.items() for phrase in phrases if _near(word, phrase[0]))
+    return tuple((name, phrase) for name, phrases in TABLE.items() for phrase in phrases
+                 if (word == phrase[0] if name in EXACT else _near(word, phrase[0])))  # fmt: skip
 
 
 def booking_number(token: str) -> str | None:
@@ -164,7 +168,8 @@ def parse(text: str) -> Parsed | None:
     best: list[tuple[int, bool, str]] = []
     for name, phrase in _starting_like(keys[0]):
         k = len(phrase)
-        if k <= len(keys) and all(_near(keys[i], phrase[i]) for i in range(1, k)):
+        if k <= len(keys) and all(keys[i] == phrase[i] if name in EXACT else _near(keys[i], phrase[i])
+                                  for i in range(1, k)):  # fmt: skip
             best.append((k, all(keys[i] == phrase[i] for i in range(k)), name))
     if not best:
         if code is None and len(tokens) == 1 and booking_number(tokens[0]):  # just "MM-1042"

@@ -125,9 +125,10 @@ def without_notice(data: dict, offered: list) -> dict:
         data["notices_waiting"] = waiting
     if (data.get("notice") or {}).get("offered") == offered:
         before = data.pop("notice").get("before")
-        data.pop("offered", None)
-        if promote_waiting(data) is None and before:
-            data["offered"] = before  # the choices they saw last before it: what a number answers
+        if data.get("offered") == offered:  # still the question (they may have moved on since)
+            del data["offered"]
+            if promote_waiting(data) is None and before:
+                data["offered"] = before  # the choices they saw last before it: what a number answers
     return data
 
 

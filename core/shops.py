@@ -32,6 +32,7 @@ class LoadReport:
     changes: list[str] = field(default_factory=list)
     mechanics_gone: list[int] = field(default_factory=list)  # in the shop before, not in this file
     days_closed: list[date] = field(default_factory=list)  # closed by this file
+    hours_changed: bool = False  # its opening hours, closures or public holidays differ from the last load
     outside_hours: list[str] = field(default_factory=list)  # visits booked that the hours now leave out
 
 
@@ -49,9 +50,9 @@ def load_shop(db: Database, spec: ShopSpec, now: datetime | None = None) -> Load
     for day in report.days_closed:
         with db.uow() as uow:
             owner.let_go_holds_on(uow.session, report.shop_id, day, now)
-    if report.changes and not report.created:
+    if report.hours_changed:
         with db.uow() as uow:
-            report.outside_hours = owner.after_new_hours(uow.session, report.shop_id, now)
+            report.outside_hours = owner.after_new_hours(uow.session, report.shop_id, now, report.days_closed)
     for staff_id in report.mechanics_gone:
         with db.uow() as uow:
             shopfloor.hand_on(uow.session, uow.session.get(Staff, staff_id), "system:shop file", now, left=True)
@@ -107,6 +108,7 @@ def _load(session: Session, spec: ShopSpec) -> LoadReport:
         session.add(shop)
         report.created = True
     filed_before = _closures_in(shop.config)
+    report.hours_changed = not report.created and _calendar_of(shop.config) != _calendar_of(json_safe(spec.raw))
     _update(shop, report, "shop", name=spec.name, timezone=spec.timezone,
             currency=spec.currency, country=spec.country, languages=list(spec.languages),
             code_prefix=spec.code_prefix, config=json_safe(spec.raw))  # fmt: skip
@@ -156,6 +158,12 @@ def _load(session: Session, spec: ShopSpec) -> LoadReport:
     if report.changes and not report.created:
         touch_shop(session, shop.id)
     return report
+
+
+def _calendar_of(config: dict | None) -> tuple:
+    """What a stored shop file says of when the shop opens."""
+    config = config or {}
+    return config.get("hours"), config.get("closures"), config.get("public_holidays", True)
 
 
 def _closures_in(config: dict | None) -> dict[str, dict]:

@@ -473,7 +473,7 @@ def parse_when(text: str, today: date, lang: str | None = None) -> When | None:
     if not tokens or "neg" in kinds or len(periods) > 1 or len(deltas) > 1:
         return None
     period = str(periods.pop()) if periods else None
-    r = _Reading(today=today, lang=lang, period=period, plain="word" not in kinds)
+    r = _Reading(today=today, lang=lang, period=period, plain=not kinds & {"word", "week"})  # "2 недели": no 14:00
     _read_words(tokens, r)
     for i, token in enumerate(tokens):
         if token.kind == "num" and i not in r.used and not _read_number(tokens, i, r):

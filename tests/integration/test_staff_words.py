@@ -74,6 +74,13 @@ def test_a_job_action_said_with_not_is_no_command(typed):
     assert parsed is None or parsed.name not in ("received", "start", "ready", "done", "refunded"), parsed
 
 
+@pytest.mark.parametrize("typed", ["верну 1042", "refund 1042", "refundd 1042", "вернуть деньги 1042", "qaytardym 1042"])
+def test_money_returned_is_read_only_as_written_never_from_a_word_like_it(typed):
+    """"верну 1042" is "I will return it": the customer must not hear it came back."""
+    parsed = parse(typed)
+    assert parsed is None or parsed.name != "refunded", parsed
+
+
 @pytest.mark.parametrize("typed, name", [
     ("received 1042 no scratches", "received"), ("дайын 1042, ақау жоқ", "ready"),
     ("принял 1042, повреждений нет", "received"), ("готово 1042, ещё поменял фильтр", "ready"),

@@ -338,3 +338,30 @@ def test_shorter_hours_in_the_shop_file_let_go_of_holds_they_leave_out_and_the_o
     load_shop(db, parse_shop(raw), NOW)  # the same file again: nothing more
     with db.uow() as uow:
         assert len([k for k in uow.session.scalars(select(OutboxMessage.dedupe_key)) if k.startswith("outside-hours:")]) == 1
+
+
+def test_a_load_that_changes_no_hours_asks_nothing_again_and_one_closing_a_day_asks_about_its_visits(db, garage):
+    """The owner closed Wednesday with /close and was asked about its visit then; a later
+    load changing a price asked again "outside the new opening hours". A day the file
+    itself closes, which nobody was asked about, is reported."""
+    import tomllib
+
+    from core import owner
+    from core.shopfile import parse_shop
+    from core.shops import load_shop
+    from tests.conftest import NAIROBI
+
+    wednesday, thursday = garage.at(2026, 11, 25, 10), garage.at(2026, 11, 26, 10)
+    book(db, garage, "amina", wednesday, "oil-change")
+    on_thursday = book(db, garage, "brian", thursday, "oil-change")
+    with db.uow() as uow:
+        owner.set_day(uow.session, garage.id, wednesday.date(), True, "stock-taking", NOW)
+    raw = tomllib.loads(NAIROBI.read_text())
+    raw["services"][0]["price"] += 100
+
+    priced = load_shop(db, parse_shop(raw), NOW)
+    raw["closures"].append({"date": thursday.date(), "reason": "Burst pipe"})
+    closing = load_shop(db, parse_shop(raw), NOW)
+
+    assert (priced.changes != [], priced.hours_changed, priced.outside_hours) == (True, False, [])
+    assert closing.outside_hours == [f"{on_thursday.code} on 2026-11-26 10:00"]

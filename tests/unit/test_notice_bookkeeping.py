@@ -28,6 +28,15 @@ def test_a_notice_never_seen_gives_back_the_choices_shown_before_it():
     assert without_notice(data, OFFER) == {"lang": "sw", "offered": menu}
 
 
+def test_a_notice_never_seen_after_the_customer_moved_on_leaves_their_choices_as_they_are():
+    """He had gone on to choose a time when Twilio reported the offer undelivered: his
+    numbers answer the times, not the menu he saw before the offer."""
+    menu = [["m:book", ["Book a service", "1"]]]
+    times = [["time:2026-11-24T07:00:00+00:00", ["10:00", "1"]]]
+    data = {"offered": times, "notice": {"reply": {}, "offered": OFFER, "before": menu}}
+    assert without_notice(data, OFFER) == {"offered": times}
+
+
 def test_a_notice_never_seen_that_was_waiting_is_dropped_and_the_question_stays():
     data = {"offered": OFFER, "notice": {"reply": {}, "offered": OFFER}, "notices_waiting": [{"reply": {}, "offered": EXTRA}]}
     assert without_notice(data, EXTRA) == {"offered": OFFER, "notice": {"reply": {}, "offered": OFFER}}

@@ -508,6 +508,12 @@ def test_ten_dot_zero_five_alone_is_a_date_but_after_a_day_it_is_a_time():
         "через 2 дня",  # "in two days": the day after tomorrow, never 14:00 ("2 дня") today
         "через неделю",
         "2 күннен кейін",
+        "2 недели",  # a number of weeks is no hour today
+        "на 2 недели",
+        "1 week",
+        "2 апта",
+        "wiki 2",
+        "next week 3",
         "🙂",
     ],
 )
