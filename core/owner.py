@@ -99,19 +99,24 @@ def let_go_holds_on(session: Session, shop_id: int, day: date, now: datetime) ->
         notices.status_notice(session, let_go, Reply((said,)), f"closed:{booking_id}", now)
 
 
-def after_new_hours(session: Session, shop_id: int, now: datetime, closed_now: list[date] = ()) -> list[str]:
+def after_new_hours(session: Session, shop_id: int, now: datetime, closed_now=()) -> list[str]:
     """The shop's file changed its hours: the times only held that they no longer cover
     are let go (whoever held one is told), and the owners are asked to talk over the
     visits already booked outside them (but on a day closed before this load, about
-    which /close asked already), which are returned for the operator."""
+    which /close asked already), which are returned for the operator. `closed_now`: the
+    days this load closed."""
     view = av.shop_view(session, shop_id)
     tz = view.spec.timezone
     for booking_id in bookings.release_holds_outside_hours(session, shop_id, now):
         let_go = session.get(Booking, booking_id)
         said = Msg(HOURS_LET_GO, {"when": m.when(let_go.starts_at, tz)})
         notices.status_notice(session, let_go, Reply((said,)), f"hours:{booking_id}", now)
-    outside = [b for b in bookings.booked_outside_hours(session, shop_id, now)
-               if not view.closures.get(view.local_day(b.starts_at)) or view.local_day(b.starts_at) in closed_now]
+
+    def asked_before(b: Booking) -> bool:  # on a day the owner closed, when /close asked about it
+        day = view.local_day(b.starts_at)
+        return bool(view.closures.get(day)) and day not in closed_now
+
+    outside = [b for b in bookings.booked_outside_hours(session, shop_id, now) if not asked_before(b)]
     if outside:
         codes = ", ".join(b.code for b in outside)
         notices.tell_owners(session, shop_id, Reply((Msg(OUTSIDE_NEW_HOURS, {"codes": codes}),)),
