@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Longer than any sensible answer to a chat prompt.  Anything longer is not an
 # answer we can act on, and refusing early keeps every parser fast on junk.
@@ -52,12 +53,13 @@ def clean(text: object) -> str | None:
     return text
 
 
+@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """Lower-case, drop diacritics and fold Kazakh letters: the matching key.
 
     Applied to both what people type and to our own word tables, so "Замена
     масла", "замена масла" and "ЗАМЕНА МАСЛА" compare equal, as do "ертең" and
-    "ертен", "café" and "cafe".
+    "ертен", "café" and "cafe". Remembered: every step folds the same labels again.
     """
     text = text.casefold().translate(_KAZAKH_FOLD)
     decomposed = unicodedata.normalize("NFD", text)
