@@ -23,6 +23,7 @@ from bot.inbound import Inbound
 from bot.model import Event
 from core import files, notices
 from core.availability import shop_view
+from core.customers import mask_phones_in
 from core.db import defer
 from core.messages import Reply, render_reply
 from core.models import ChannelIdentity, OutboxMessage, Shop
@@ -166,7 +167,7 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
         if exc.status == 429:
             raise TryLater(5) from exc
         if exc.status and 400 <= exc.status < 500:
-            raise Undeliverable(f"Twilio refused the message: {exc.code} {exc.msg}") from exc
+            raise Undeliverable(f"Twilio refused the message: {exc.code} {mask_phones_in(exc.msg)}") from exc
         raise
     whole = row.body.get("whole")
     if whole and inside:  # the customer has seen what the choices are about: an answer counts now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import phonenumbers
@@ -33,6 +34,14 @@ def mask_phone(phone: str | None) -> str:
         return "-"
     digits = phone.replace("whatsapp:", "")
     return digits[:4] + "•" * max(len(digits) - 7, 0) + digits[-3:]
+
+
+_PHONE = re.compile(r"(?<![\w+])\+\d{8,15}\b")  # an international number, as Twilio quotes it
+
+
+def mask_phones_in(text: str) -> str:
+    """A message from elsewhere (a provider's error) with every phone number in it masked."""
+    return _PHONE.sub(lambda found: mask_phone(found.group()), text)
 
 
 def customer_for(session: Session, shop_id: int, channel: str, address: str, *, language: str,

@@ -30,7 +30,10 @@ def configure(level: str) -> None:
 class _HidingSecrets(logging.Formatter):
     """python-telegram-bot's HTTP client logs each request's URL at INFO, and a Bot API
     URL holds the bot's token (…/bot123456:AA…/sendMessage): a token is written as
-    <token>, wherever it stands in the message or in a traceback."""
+    <token>, wherever it stands in the message or in a traceback. A phone number a
+    library quotes (Twilio's "The 'To' number +2547… is not valid") is masked too."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return _BOT_TOKEN.sub("<token>", super().format(record))
+        from core.customers import mask_phones_in
+
+        return mask_phones_in(_BOT_TOKEN.sub("<token>", super().format(record)))

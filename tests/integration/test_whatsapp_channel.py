@@ -164,3 +164,16 @@ def test_a_long_reply_whose_last_part_failed_is_sent_on_from_there_not_again_fro
     parts = bodies(pitstop)[before:]
     assert [p.split(":")[0] for p in parts] == ["line 0", "line 16"]  # each part once, in order
     assert "\n".join(parts) == "\n".join(f"line {n}: " + "x" * 90 for n in range(30))
+
+
+def test_a_number_twilio_refuses_is_logged_masked(sqlite_url, caplog):
+    import logging
+
+    with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
+        pitstop = start_pitstop(sqlite_url, telegram, twilio)
+        twilio.fail_next(1, status=400, code=21211, message=f"The 'To' number whatsapp:{KAMAU} is not a valid phone number.")
+        with caplog.at_level(logging.INFO):
+            pitstop.whatsapp(KAMAU, "Habari")
+
+    refused = [r.getMessage() for r in caplog.records if "cannot be delivered" in r.getMessage()]
+    assert len(refused) == 1 and refused[0].endswith("The 'To' number whatsapp:+254••••••222 is not a valid phone number.")

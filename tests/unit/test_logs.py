@@ -58,3 +58,13 @@ def test_logging_set_up_by_someone_else_is_kept():
         logs.configure("DEBUG")
         handlers = root.handlers[:]
     assert handlers == [theirs]
+
+
+def test_a_phone_number_a_library_quotes_is_masked():
+    """Twilio's refusal quotes the number: "The 'To' number whatsapp:+254722111222 ..."."""
+    with bare_logging() as root:
+        logs.configure("INFO")
+        line = root.handlers[0].format(record("bot.delivery", "outbox %s cannot be delivered: %s", 7,
+                                              "Twilio refused the message: 21211 The 'To' number "
+                                              "whatsapp:+254722111222 is not a valid phone number."))  # fmt: skip
+    assert line.endswith("The 'To' number whatsapp:+254••••••222 is not a valid phone number.")

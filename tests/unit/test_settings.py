@@ -96,3 +96,14 @@ def test_a_start_time_that_is_not_a_moment_is_refused_by_name():
         load_settings(environ={"PITSTOP_NOW": "garbage"}, dotenv_path=None)
     with pytest.raises(ValueError, match="PITSTOP_NOW needs a timezone"):
         load_settings(environ={"PITSTOP_NOW": "2026-11-23T07:00:00"}, dotenv_path=None)
+
+
+@pytest.mark.parametrize("name, value, said", [
+    ("DATABASE_URL", "postgres://pitstop:hunter2@db.example/pitstop", "postgres://pitstop:***@db.example/pitstop"),
+    ("REDIS_URL", "http://:hunter2@redis.example:6379/0", "http://:***@redis.example:6379/0"),
+])  # fmt: skip
+def test_a_mistyped_url_is_refused_without_printing_its_password(name, value, said):
+    """postgres:// is what Heroku and Render hand out: the error said the password too."""
+    with pytest.raises(ValueError) as refused:
+        load_settings({name: value}, dotenv_path=None)
+    assert said in str(refused.value) and "hunter2" not in str(refused.value)
