@@ -89,7 +89,8 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
     if event.kind == "outcome":
         HANDLERS[turn.state](turn, event, None)
         return turn.done()
-    if _idle(turn) and turn.state not in RESTING:
+    writing_to_shop = turn.state == "message_shop" and event.kind == "text"  # words for the shop keep
+    if _idle(turn) and turn.state not in RESTING and not writing_to_shop:
         notice = _notice_answer(turn, event)  # read before the reset forgets what was offered
         turn.data = {"lang": turn.data.get("lang")}
         if notice is None:

@@ -16,6 +16,7 @@ from bot.model import (
     Event,
     Hold,
     JoinWaitlist,
+    MessageShop,
     SaveVehicle,
     SetLanguage,
     Taken,
@@ -348,6 +349,17 @@ def test_a_time_typed_at_the_menu_is_kept_for_when_the_services_and_vehicle_are_
     chat.tap("svc:1").tap("done").tap("veh:3")
     assert chat.state == "summary"
     assert chat.data["start"] == at(24, 10).isoformat()
+
+
+def test_words_for_the_shop_typed_after_a_pause_still_go_to_the_shop():
+    """The customer opened "Talk to the shop" and wrote 40 minutes later: the words were
+    dropped with "Welcome back! ... let's start again", and nobody read them."""
+    ctx = FakeContext()
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:shop")
+    ctx.now = NOW + timedelta(minutes=40)
+    chat.type("Can you also look at the aircon?")
+    assert chat.commands[-1] == MessageShop("Can you also look at the aircon?")
+    assert (chat.state, chat.text.splitlines()[0]) == ("menu", "Sent to the shop. They will answer you here.")
 
 
 def test_a_number_past_the_end_of_the_menu_is_asked_again_not_taken_for_an_hour():
