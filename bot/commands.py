@@ -15,7 +15,7 @@ from core.booking import Held, NotYours, SlotTaken
 from core.customers import add_vehicle, mask_phone
 from core.i18n import N_
 from core.lifecycle import IllegalMove
-from core.messages import Msg, Reply
+from core.messages import Choice, Msg, Reply
 from core.models import Booking, Customer, Payment
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,8 @@ def _to_owners(session: Session, ctx: DbContext, customer: Customer, text: str) 
     """Forward the customer's words to every owner, where they read us (on
     WhatsApp outside its 24-hour window, as the shop's staff template)."""
     reply = Reply((Msg(N_("Message from {name} ({phone}): {text}"),
-                       {"name": customer.name or "-", "phone": customer.phone or "-", "text": text}),))  # fmt: skip
+                       {"name": customer.name or "-", "phone": customer.phone or "-", "text": text}),),
+                  (Choice(f"st:answer:{customer.id}", Msg(N_("Answer"))),))  # fmt: skip
     sent = notices.tell_owners(session, ctx.view.shop_id, reply, None, ctx.now)
     log.info("message from customer %s forwarded to %d owner(s)", mask_phone(customer.phone), sent)
 

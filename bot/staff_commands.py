@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from bot import staff_model as sm
 from bot import staff_words, understand
 from bot.staff_context import DbStaffContext
+from core import availability as av
 from core import digest, files, outbox, owner, parts, payments, shopfloor
 from core import messages as m
 from core.availability import local_bounds
@@ -25,7 +26,7 @@ from core.db import defer, undoable
 from core.i18n import N_
 from core.lifecycle import IllegalMove
 from core.messages import Msg, Reply
-from core.models import Part, Staff
+from core.models import Customer, Part, Staff
 
 log = logging.getLogger(__name__)
 OWNER_ONLY = N_("Only the owner can do that.")
@@ -140,6 +141,13 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
                                                    {"code": phone_text.strip().upper()})  # fmt: skip
                         return sm.StaffRefused(N_("No customer of this shop has the number {phone}."), {"phone": phone_text})
                     return sm.StaffDone("tokens", {"phone": whom, "n": n})
+                case sm.AnswerCustomer(customer_id, text):
+                    if not is_owner:
+                        return owner_only("answer")
+                    name = _answer(session, staff, customer_id, text, now)
+                    if name is None:
+                        return sm.StaffRefused(N_("That customer can no longer be reached here."))
+                    return sm.StaffDone("answered", {"name": name})
                 case sm.MarkRefunded(number):
                     if not is_owner:
                         return owner_only("refunded")
@@ -187,3 +195,19 @@ def _part_code(session: Session, shop_id: int, text: str) -> str | None:
             return code
     return understand.pick_choice(text, [(code, [code, name]) for code, name in rows])
 
+
+def _answer(session: Session, staff: Staff, customer_id: int, text: str, now) -> str | None:
+    """Send the owner's words to a customer of their shop who wrote to it, where the
+    customer last wrote from; their name, or None when there is nobody to send them to."""
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.shop_id != staff.shop_id:
+        return None
+    identity = outbox.reach(session, customer)
+    if identity is None:
+        return None
+    shop = av.shop_view(session, staff.shop_id).spec.name
+    outbox.send(session, shop_id=staff.shop_id, channel=identity.channel, address=identity.address,
+                language=customer.language, reply=Reply((Msg(N_("{shop} answers: {text}"), {"shop": shop, "text": text}),)),
+                now=now)  # fmt: skip
+    log.info("owner %s answered customer %s", staff.id, mask_phone(customer.phone))
+    return customer.name or mask_phone(customer.phone)

@@ -25,6 +25,7 @@ from bot import understand
 from bot.model import Event
 from bot.speech import GLOBAL_WORDS, STALE, Speech
 from bot.staff_model import (
+    AnswerCustomer,
     Complete,
     Denied,
     Export,
@@ -230,6 +231,9 @@ def _choice(turn: Turn, choice: str) -> None:
         turn.ask("jobs")
     elif what == "job" and arg.isdigit():
         _open_job(turn, turn.ctx.job(int(arg)))
+    elif what == "answer" and arg.isdigit():
+        turn.data["answer_to"] = int(arg)
+        turn.ask("answer")
     elif what == "a" and len(parts) == 4 and parts[3].isdigit():
         _act_on(turn, arg, turn.ctx.job(int(parts[3])))
     elif what in ("yes", "no"):
@@ -445,6 +449,9 @@ def _outcome(turn: Turn, outcome) -> None:
     elif what == "tokens":
         turn.ask("home", Msg(N_("Tokens restored for {phone}: {n} this month. The customer has been told."),
                              {"phone": d["phone"], "n": d["n"]}))  # fmt: skip
+    elif what == "answered":
+        turn.data.pop("answer_to", None)
+        turn.ask("home", Msg(N_("Sent to {name}."), {"name": d["name"]}))
     elif what == "refunded":
         turn.ask("home", Msg(N_("Booking {code}: {amount} marked as returned. The customer has been told."),
                              {"code": d["code"], "amount": m.money(d["amount"], d["currency"])}))  # fmt: skip
@@ -545,6 +552,20 @@ def _answer_confirm(turn: Turn, yes: bool) -> None:
 def _extra_job(turn: Turn) -> JobView | None:
     extra = turn.data.get("extra") or {}
     return turn.ctx.job(extra["job"]) if extra.get("job") else None
+
+
+def prompt_answer(turn: Turn, before: list[Msg]) -> None:
+    turn.offer(before + [Msg(N_("Type your answer: it goes to the customer as you write it."))],
+               [Choice("st:home", Msg(N_("Cancel")))])  # fmt: skip
+
+
+def text_answer(turn: Turn, text: str) -> None:
+    if turn.data.get("answer_to") is None:
+        turn.ask("home")
+    elif not text.strip():
+        _not_understood(turn)
+    else:
+        turn.do(AnswerCustomer(turn.data["answer_to"], text.strip()[:1000]))
 
 
 def prompt_extra_desc(turn: Turn, before: list[Msg]) -> None:
@@ -715,12 +736,14 @@ def _yes_no_choice(turn: Turn, text: str) -> None:
 
 
 PROMPTS: dict[str, Callable[[Turn, list[Msg]], None]] = {
-    "home": prompt_home, "jobs": prompt_jobs, "job": prompt_job, "confirm": prompt_confirm,
+    "home": prompt_home, "jobs": prompt_jobs, "job": prompt_job, "confirm": prompt_confirm, "answer": prompt_answer,
     "extra_desc": prompt_extra_desc, "extra_price": prompt_extra_price, "extra_photo": prompt_extra_photo,
     "extra_confirm": prompt_extra_confirm, "language": prompt_language,
 }  # fmt: skip
 # States whose answer is free text (a description, a price): read before any command.
-FREE_TEXT: dict[str, Callable[[Turn, str], None]] = {"extra_desc": text_extra_desc, "extra_price": text_extra_price}
+FREE_TEXT: dict[str, Callable[[Turn, str], None]] = {"extra_desc": text_extra_desc, "extra_price": text_extra_price,
+                                                    "answer": text_answer}  # fmt: skip
 TEXT_ANSWERS: dict[str, Callable[[Turn, str], None]] = {"confirm": _yes_no_choice, "extra_confirm": _yes_no_choice}
 BACK = {"jobs": "home", "job": "jobs", "confirm": "job", "extra_desc": "job", "extra_price": "extra_desc",
-        "extra_photo": "extra_price", "extra_confirm": "job", "language": "home", "home": "home"}  # fmt: skip
+        "extra_photo": "extra_price", "extra_confirm": "job", "language": "home", "home": "home",
+        "answer": "home"}  # fmt: skip

@@ -70,6 +70,14 @@ class SetDay:
 
 
 @dataclass(frozen=True)
+class AnswerCustomer:
+    """The owner's answer to a customer who wrote to the shop."""
+
+    customer_id: int
+    text: str
+
+
+@dataclass(frozen=True)
 class MarkRefunded:
     number: str  # the booking's ("1042" or "MM-1042")
 

@@ -351,7 +351,7 @@ EVERY_COMMAND = [
     "/today", "/week", "/close 2026-12-01 party", "/open 2026-12-24", "/hours", "/tokens reset +254712345678",
     "/export 2026-11-01 2026-11-30", "/refunded MM-1001",
 ]  # fmt: skip
-FORGED_BUTTONS = ["st:a:ready:1", "st:a:noshow:1", "st:digest", "st:off", "st:stock"]
+FORGED_BUTTONS = ["st:a:ready:1", "st:a:noshow:1", "st:digest", "st:off", "st:stock", "st:answer:1"]
 
 
 def _state(story, shop):
@@ -412,6 +412,29 @@ def test_a_mechanic_cannot_run_owner_commands_or_touch_a_colleagues_job(story, c
     refused = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
     assert len(refused) == len(owner_only) + 5
     assert all("722000002" not in r for r in refused)
+
+
+def test_the_owner_answers_a_customer_who_wrote_to_the_shop(story):
+    """"Sent to the shop. They will answer you here." The owner had no way to."""
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    verify_on_telegram(story, OTI_TG, OTIENO, MONDAY_9)
+    customer_starts(story, AMINA, MONDAY_9)
+    story.tap(AMINA, "m:shop", MONDAY_9)
+    story.say(AMINA, "Is the aircon check free with a service?", MONDAY_9)
+    assert story.last(OWNER_TG) == "Message from Amina (-): Is the aircon check free with a service?"
+    [(label, answer)] = story.buttons(OWNER_TG)
+    assert label == "Answer" and answer.startswith("st:answer:")
+
+    story.tap(OWNER_TG, answer, at(23, 9, 5))
+    assert story.last(OWNER_TG).startswith("Type your answer: it goes to the customer as you write it.")
+    story.say(OWNER_TG, "Yes, free with any service. Come by at 10.", at(23, 9, 6))
+
+    assert story.last(AMINA) == "Mwangaza Motors answers: Yes, free with any service. Come by at 10."
+    assert story.last(OWNER_TG).startswith("Sent to Amina.")
+    story.tap(OTI_TG, answer, at(23, 9, 7))  # a mechanic (a forwarded button, say) cannot
+    story.say(OTI_TG, "hello Amina", at(23, 9, 7))
+    assert story.last(OTI_TG).startswith(said("sw", "Only the owner can do that."))
+    assert story.last(AMINA) == "Mwangaza Motors answers: Yes, free with any service. Come by at 10."
 
 
 def test_the_owner_runs_the_shop_from_the_chat(story):
