@@ -152,8 +152,16 @@ def resolve(turn: Turn, event: Event) -> str | None:
     if event.kind == "choice":
         return event.choice
     if event.kind == "text" and offered:
-        return understand.pick_choice(event.text, offered)
+        return understand.pick_choice(event.text, offered) or _rating(event.text, offered)
     return None
+
+
+def _rating(text: str, offered: list) -> str | None:
+    """The rating choice a typed rating means while the question waits: "⭐⭐⭐⭐⭐",
+    "5 stars", "nyota 5", "4/5" (the choices themselves are only the digits)."""
+    rates = {cid.rsplit(":", 1)[1]: cid for cid, _labels in offered if cid.startswith("rate:")}
+    stars = understand.parse_rating(text) if rates else None
+    return rates.get(str(stars)) if stars else None
 
 
 def _global_choice(choice: str | None) -> Callable[[Turn, str], None] | None:

@@ -87,6 +87,21 @@ def test_a_rating_question_only_a_template_carried_is_not_answered_by_a_stray_nu
     assert any("Please rate your visit from 1 to 5." in b for b in bodies(pitstop, KAMAU)[-2:])
 
 
+@pytest.mark.parametrize("typed, stars", [("⭐⭐⭐⭐⭐", 5), ("5 stars", 5), ("nyota 4", 4), ("4/5", 4)])
+def test_a_rating_typed_as_stars_or_words_is_the_rating(pitstop, typed, stars):
+    """Only the digits counted: "⭐⭐⭐⭐⭐" got "Sorry, I did not get that" and the menu,
+    whose "5" then opened the language question; "4/5" started a booking for 4 May."""
+    job_in_progress(pitstop)
+    for typed_by_kiprono in ("tayari 1001", "imekamilika 1001", "2"):  # ready; done; not paid yet
+        pitstop.whatsapp(KIPRONO, typed_by_kiprono)
+    assert any("Please rate your visit from 1 to 5." in b for b in bodies(pitstop, KAMAU)[-2:])
+
+    pitstop.whatsapp(KAMAU, typed, name="Kamau")
+
+    with pitstop.runtime.db.uow() as uow:
+        assert uow.session.scalar(select(Rating.stars)) == stars
+
+
 def test_extra_work_left_out_meanwhile_is_not_asked_about_again(pitstop):
     job_in_progress(pitstop)
     quiet_for_two_days(pitstop)
