@@ -264,8 +264,9 @@ class _Reader:
 
         hours = self.hours(raw.get("hours"))
         closures = self.closures(raw.get("closures", []))
-        booking = self.booking(raw.get("booking", {}))
-        cancellation = self.cancellation(raw.get("cancellation", {}))
+        holidays = self.get(raw, "public_holidays", "public_holidays", bool, True)  # "false" in quotes is no false
+        booking = self.booking(self.table(raw, "booking"))
+        cancellation = self.cancellation(self.table(raw, "cancellation"))
         parts = self.parts(raw.get("parts", []))
         staff = self.staff(raw.get("staff"), country, languages)
         services = self.services(raw.get("services"), currency, languages, staff, parts)
@@ -273,9 +274,9 @@ class _Reader:
         methods, providers = self.payments(raw, currency)
         templates = self.templates(raw.get("templates", {}), whatsapp="whatsapp" in providers)
         self.check_secrets(raw, "")
-        digest = raw.get("digest", {})
+        digest = self.table(raw, "digest")
         digest_time = self.clock(digest.get("time", "19:00"), "digest.time")
-        reminder_hours = self.reminders(raw.get("reminders", {}))
+        reminder_hours = self.reminders(self.table(raw, "reminders"))
         tax = self.get(raw, "tax_percent", "tax_percent", int, 0)
         if tax is not None and not 0 <= tax <= 100:
             self.problem("tax_percent", f"must be between 0 and 100, not {tax}")
@@ -285,12 +286,21 @@ class _Reader:
         return ShopSpec(
             slug=slug, name=name, timezone=timezone, currency=currency, country=country,
             languages=tuple(languages), code_prefix=prefix, hours=hours,
-            closures=tuple(closures), public_holidays=bool(raw.get("public_holidays", True)),
+            closures=tuple(closures), public_holidays=holidays is not False,
             booking=booking, cancellation=cancellation, payment_methods=tuple(methods),
             providers=providers, templates=templates, digest_time=digest_time,
             reminder_hours=reminder_hours, tax_percent=tax or 0, services=tuple(services),
             bays=tuple(bays), staff=tuple(staff), parts=tuple(parts), raw=raw,
         )  # fmt: skip
+
+    def table(self, raw: dict, key: str) -> dict:
+        """A section of the file that must be a table ([booking]), empty when left out;
+        anything else is a problem, read as if it were left out."""
+        value = raw.get(key, {})
+        if isinstance(value, dict):
+            return value
+        self.problem(key, f"must be a table, like [{key}] on a line of its own, not {value!r}")
+        return {}
 
     def languages(self, raw: dict) -> list[str]:
         langs = self.get(raw, "languages", "languages", list)
@@ -325,6 +335,9 @@ class _Reader:
     def day_hours(self, periods: list, path: str) -> DayHours | None:
         spans: list[Period] = []
         breaks: list[Period] = []
+        if not periods:
+            self.problem(path, 'must be "closed" or opening hours like {open = "08:00", close = "18:00"}')
+            return None
         for i, item in enumerate(periods):
             where = path if len(periods) == 1 else f"{path}[{i}]"
             if not isinstance(item, dict):
@@ -338,7 +351,11 @@ class _Reader:
                 self.problem(where, f"closes at {closing:%H:%M}, not after it opens at {opening:%H:%M}")
                 return None
             spans.append(Period(opening, closing))
-            for j, pair in enumerate(item.get("breaks", [])):
+            listed = item.get("breaks", [])
+            if not isinstance(listed, list):
+                self.problem(f"{where}.breaks", 'must be a list of pairs like [["13:00", "14:00"]]')
+                listed = []
+            for j, pair in enumerate(listed):
                 breaks.extend(self.break_period(pair, f"{where}.breaks[{j}]", opening, closing))
         spans.sort(key=lambda p: p.open)
         for a, b in pairwise(spans):
@@ -382,7 +399,8 @@ class _Reader:
             if not isinstance(day, date):
                 self.problem(f"closures[{i}].date", "must be a date like 2026-12-24")
                 continue
-            out.append(ClosureSpec(day, item.get("reason"), bool(item.get("closed", True))))
+            closed = self.get(item, "closed", f"closures[{i}].closed", bool, True)  # "false" in quotes is no false
+            out.append(ClosureSpec(day, item.get("reason"), closed is not False))
         return out
 
     def booking(self, table: dict) -> BookingRules | None:
@@ -520,7 +538,7 @@ class _Reader:
         return out
 
     def payments(self, raw: dict, currency: str | None) -> tuple[list[str], dict]:
-        table = raw.get("payments", {})
+        table = self.table(raw, "payments")
         methods = self.get(table, "methods", "payments.methods", list, ["cash"]) or []
         providers: dict[str, dict] = {}
         for i, method in enumerate(methods):

@@ -111,6 +111,13 @@ def test_a_broken_file_reports_every_problem_with_its_path():
         (lambda r: r["templates"]["status"].update(variables=["nmae", "code"]), "templates.status.variables[0]: unknown variable 'nmae' (use code, name, status)"),
         (lambda r: r["hours"].update(mon={"open": "8am", "close": "18:00"}), "hours.mon.open: must be a time like \"08:30\", not '8am'"),
         (lambda r: r.update(reminders={"hours_before": [168, 2]}), "reminders.hours_before[0]: must be a number of hours from 1 to 72, not 168"),
+        # a section written as a value, or a day as nothing: a line each, not a crash
+        (lambda r: r["hours"].update(sun=[]), 'hours.sun: must be "closed" or opening hours like {open = "08:00", close = "18:00"}'),
+        (lambda r: r.update(digest="19:00"), "digest: must be a table, like [digest] on a line of its own, not '19:00'"),
+        (lambda r: r.update(booking=30), "booking: must be a table, like [booking] on a line of its own, not 30"),
+        (lambda r: r["hours"]["mon"].update(breaks="13:00-14:00"), 'hours.mon.breaks: must be a list of pairs like [["13:00", "14:00"]]'),
+        (lambda r: r.update(public_holidays="false"), "public_holidays: must be true or false, not 'false'"),
+        (lambda r: r["closures"][0].update(closed="no"), "closures[0].closed: must be true or false, not 'no'"),
     ],
 )
 def test_each_mistake_an_operator_makes_gets_one_clear_line(edit, expected):
