@@ -8,6 +8,7 @@ database (Shop.config), so there is one definition of what a shop is.
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -37,6 +38,20 @@ PROVIDER_SECRETS = {
     "mpesa": ("shortcode_env", "passkey_env", "consumer_key_env", "consumer_secret_env"),
     "kaspi": ("api_key_env",),
 }
+
+
+# The keys of the file's top level and of its sections whose keys all have defaults: a key
+# misspelt there ("slot_stepminutes") would quietly leave the default in force.
+KNOWN_KEYS = {
+    "": ("slug", "name", "timezone", "currency", "country", "languages", "code_prefix", "hours", "closures",
+         "public_holidays", "booking", "cancellation", "parts", "staff", "services", "bays", "payments",
+         "templates", "digest", "reminders", "tax_percent", "telegram", "whatsapp"),
+    "booking": ("slot_step_minutes", "buffer_minutes", "min_notice_minutes", "horizon_days", "hold_minutes",
+                "claim_hold_minutes"),
+    "cancellation": ("tokens", "late_window_hours"),
+    "reminders": ("hours_before",),
+    "digest": ("time",),
+}  # fmt: skip
 
 
 class ShopFileError(ValueError):
@@ -281,6 +296,7 @@ class _Reader:
         if tax is not None and not 0 <= tax <= 100:
             self.problem("tax_percent", f"must be between 0 and 100, not {tax}")
 
+        self.unknown_keys(raw)
         if self.problems:
             raise ShopFileError(self.problems)
         return ShopSpec(
@@ -292,6 +308,15 @@ class _Reader:
             reminder_hours=reminder_hours, tax_percent=tax or 0, services=tuple(services),
             bays=tuple(bays), staff=tuple(staff), parts=tuple(parts), raw=raw,
         )  # fmt: skip
+
+    def unknown_keys(self, raw: dict) -> None:
+        for section, known in KNOWN_KEYS.items():
+            table = raw.get(section) if section else raw
+            for key in table if isinstance(table, dict) else ():
+                if key not in known:
+                    like = difflib.get_close_matches(key, known, n=1)
+                    hint = f"did you mean {like[0]}?" if like else f"use {', '.join(known)}"
+                    self.problem(f"{section}.{key}" if section else key, f"unknown key ({hint})")
 
     def table(self, raw: dict, key: str) -> dict:
         """A section of the file that must be a table ([booking]), empty when left out;

@@ -118,6 +118,10 @@ def test_a_broken_file_reports_every_problem_with_its_path():
         (lambda r: r["hours"]["mon"].update(breaks="13:00-14:00"), 'hours.mon.breaks: must be a list of pairs like [["13:00", "14:00"]]'),
         (lambda r: r.update(public_holidays="false"), "public_holidays: must be true or false, not 'false'"),
         (lambda r: r["closures"][0].update(closed="no"), "closures[0].closed: must be true or false, not 'no'"),
+        # a key misspelt where every key has a default: the default would quietly stay
+        (lambda r: r["booking"].update(slot_stepminutes=15), "booking.slot_stepminutes: unknown key (did you mean slot_step_minutes?)"),
+        (lambda r: r.update(public_holiday=False), "public_holiday: unknown key (did you mean public_holidays?)"),
+        (lambda r: r["cancellation"].update(refunds=True), "cancellation.refunds: unknown key (use tokens, late_window_hours)"),
     ],
 )
 def test_each_mistake_an_operator_makes_gets_one_clear_line(edit, expected):
