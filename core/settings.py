@@ -142,10 +142,10 @@ def load_settings(
         backend = None
     if backend not in ("postgresql", "sqlite"):  # "postgres://" too: SQLAlchemy has no such dialect
         raise ValueError(f"DATABASE_URL must be a database URL, like postgresql://user@host/db or "
-                         f"sqlite:////path/pitstop.db, not {_hidden_password(database_url)!r}")  # fmt: skip
+                         f"sqlite:////path/pitstop.db, not {without_password(database_url)!r}")  # fmt: skip
     redis_url = env.get("REDIS_URL") or None
     if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
-        raise ValueError(f"REDIS_URL must start with redis://, rediss:// or unix://, not {_hidden_password(redis_url)!r}")
+        raise ValueError(f"REDIS_URL must start with redis://, rediss:// or unix://, not {without_password(redis_url)!r}")
     per_second = _number(env, "TELEGRAM_PER_SECOND", "30", int, at_least=1)
     chat_interval = _number(env, "TELEGRAM_CHAT_INTERVAL", "1.0", float, at_least=0)
     return Settings(
@@ -167,8 +167,8 @@ def load_settings(
     )
 
 
-def _hidden_password(url: str) -> str:
-    """A URL fit for an error message: its password (postgres://u:secret@host) as ***."""
+def without_password(url: str) -> str:
+    """A URL fit for an error message or a log: its password (postgres://u:secret@h) as ***."""
     try:
         password = urlsplit(url).password
     except ValueError:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from core import logs
-from core.settings import MissingSetting, load_settings
+from core.settings import MissingSetting, load_settings, without_password
 
 
 def _settings():
@@ -40,7 +40,7 @@ def _database_problem(exc) -> str | None:
     OperationalError: unreachable, refused, locked); None for anything else."""
     from sqlalchemy.exc import OperationalError
 
-    where = _safe_url(load_settings().database_url)
+    where = without_password(load_settings().database_url)
     detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
     if "no such table" in detail or type(exc.orig).__name__ == "UndefinedTable":
         return f"the database at {where} has no Pitstop tables yet ({detail}): run `pitstop db upgrade` first"
@@ -73,7 +73,7 @@ def db_upgrade(revision: str) -> None:
 
     settings = _settings()
     upgrade(settings.database_url, revision)
-    click.echo(f"database at {_safe_url(settings.database_url)} is at {revision}")
+    click.echo(f"database at {without_password(settings.database_url)} is at {revision}")
 
 
 @main.group()
@@ -215,7 +215,12 @@ def cron(once: bool) -> None:
     from core.runtime import build_runtime
 
     settings = _settings()
+    if settings.embedded:
+        from core.migrate import upgrade
+
+        upgrade(settings.database_url)  # the embedded database sets itself up
     runtime = build_runtime(settings)
+    _tables_are_there(runtime)  # else one sentence now, not a traceback per job every 5 s
     if settings.redis_url and not once:
         from rq.cron import CronScheduler
 
@@ -226,7 +231,7 @@ def cron(once: bool) -> None:
         return
     last: dict = {}
     while True:
-        now = time.monotonic()
+        now, failed = time.monotonic(), []
         for func, interval in JOBS:
             if once or now - last.get(func, -interval) >= interval:
                 last[func] = now
@@ -234,9 +239,23 @@ def cron(once: bool) -> None:
                     click.echo(f"{func.__name__}: {func()}")
                 except Exception as exc:  # one failing job must not stop the others
                     logging.getLogger("pitstop.cron").exception("job %s failed: %s", func.__name__, exc)
+                    failed.append(func.__name__)
         if once:
+            if failed:
+                raise click.ClickException(f"{len(failed)} job(s) failed: {', '.join(failed)} (see the log above)")
             return
         time.sleep(5)
+
+
+def _tables_are_there(runtime) -> None:
+    """Read the shops table once: a database not migrated yet raises here, and
+    `Commands` says so in a sentence."""
+    from sqlalchemy import select
+
+    from core.models import Shop
+
+    with runtime.db.reading() as uow:
+        uow.session.execute(select(Shop.id).limit(1))
 
 
 @main.command()
@@ -318,13 +337,6 @@ def digest(slug: str, day: str | None, out: str | None, lang: str | None) -> Non
         chart = digests.write_chart(figures, lang, folder / f"{slug}-{wanted.isoformat()}.png")
         table, rows = export_csv(s, shop_id, wanted, wanted, folder / f"{slug}-{wanted.isoformat()}.csv", lang)
     click.echo(f"\nchart: {chart}\nbookings ({rows}): {table}")
-
-
-def _safe_url(url: str) -> str:
-    """A database URL without its password, for printing."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":

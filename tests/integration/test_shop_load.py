@@ -142,12 +142,15 @@ def test_set_up_mistakes_are_said_in_a_sentence_not_a_stack_trace(tmp_path, pg_u
         conn.execute(f"CREATE DATABASE {name}")
     try:
         unmigrated = run_cli("shop", "load", str(NAIROBI), database_url=base.rsplit("/", 1)[0] + f"/{name}")
+        cron = run_cli("cron", "--once", database_url=base.rsplit("/", 1)[0] + f"/{name}")
     finally:
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name}")
     assert unmigrated.returncode == 1 and "Traceback" not in unmigrated.stderr
     assert unmigrated.stderr.strip().endswith("has no Pitstop tables yet (relation \"shops\" does not exist): "
                                               "run `pitstop db upgrade` first")  # fmt: skip
+    assert (cron.returncode, cron.stderr.count("\n")) == (1, 1)  # one sentence, not a traceback per job
+    assert cron.stderr.strip().endswith("run `pitstop db upgrade` first")
 
     unreachable = run_cli("db", "upgrade", database_url="postgresql://postgres@127.0.0.1:9/pitstop")
     assert unreachable.returncode == 1 and "Traceback" not in unreachable.stderr
@@ -164,6 +167,13 @@ def test_set_up_mistakes_are_said_in_a_sentence_not_a_stack_trace(tmp_path, pg_u
     with_bom = tmp_path / "nairobi-bom.toml"
     with_bom.write_bytes(b"\xef\xbb\xbf" + NAIROBI.read_bytes())  # as Notepad saves it
     assert run_cli("shop", "load", str(with_bom), database_url=f"sqlite:///{tmp_path / 'x.db'}").returncode == 0
+
+
+def test_cron_on_a_fresh_embedded_database_sets_it_up_and_runs_every_job(tmp_path):
+    done = run_cli("cron", "--once", database_url=f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert [line.split(":")[0] for line in done.stdout.splitlines()][:3] == ["expire_holds", "redrive_outbox",
+                                                                              "offer_waitlist"]  # fmt: skip
 
 
 def test_polling_without_the_bots_token_stops_at_once_naming_it(tmp_path):
