@@ -107,6 +107,7 @@ def _earlier_retry(session: Session, row: OutboxMessage):
     return session.scalar(select(OutboxMessage.next_attempt_at).where(
         OutboxMessage.shop_id == row.shop_id, OutboxMessage.channel == row.channel,
         OutboxMessage.address == row.address, OutboxMessage.id < row.id, OutboxMessage.status == "pending",
+        OutboxMessage.kind != "callback_answer",  # a button's spinner stopped late says nothing out of turn
         OutboxMessage.attempts.between(1, KEEPS_ORDER_FOR)).order_by(OutboxMessage.next_attempt_at.desc()).limit(1))  # fmt: skip
 
 

@@ -207,3 +207,16 @@ def test_a_message_that_keeps_failing_no_longer_holds_the_chats_next_ones_back(s
         send_to_amina(pitstop, "The next one.")
 
         assert pitstop.texts(AMINA) == ["The next one."]
+
+
+def test_a_buttons_spinner_that_could_not_be_stopped_holds_no_reply_back(sqlite_url):
+    """Telegram refuses to stop a spinner once the tap is too old: nothing to keep in
+    order behind that, and the reply goes at once."""
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(sqlite_url, telegram, twilio)
+        pitstop.say(AMINA, "/start")
+        telegram.fail_next(1, status=400, methods=["answerCallbackQuery"])
+
+        pitstop.tap(AMINA, "lang:en")
+
+        assert pitstop.texts(AMINA)[-1].startswith("Great, let's talk in English.")
