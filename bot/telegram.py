@@ -24,7 +24,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import BadRequest, InvalidToken, RetryAfter
+from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter
 
 from bot.delivery import Outgoing, TryLater, Undeliverable
 from bot.inbound import Inbound
@@ -222,6 +222,8 @@ def _prepared(bot: Bot, row: OutboxMessage, attachment: tuple[bytes, str] | None
 async def _sent(call: Awaitable[str | None]) -> str | None:
     try:
         return await call
+    except (Forbidden, BadRequest) as exc:  # blocked by the user, a chat gone: asking again will not help
+        raise Undeliverable(f"Telegram refused it: {exc.message}") from exc
     except RetryAfter as exc:
         with warnings.catch_warnings():  # PTB 22 warns that retry_after will become a timedelta
             warnings.simplefilter("ignore")

@@ -220,3 +220,18 @@ def test_a_buttons_spinner_that_could_not_be_stopped_holds_no_reply_back(sqlite_
         pitstop.tap(AMINA, "lang:en")
 
         assert pitstop.texts(AMINA)[-1].startswith("Great, let's talk in English.")
+
+
+def test_a_chat_that_blocked_the_bot_is_not_tried_again_and_again(sqlite_url):
+    """Telegram's 403 ("bot was blocked by the user") was retried for ever, every ten
+    minutes, each time filling the re-drive's batch a little more."""
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(sqlite_url, telegram, twilio)
+        telegram.fail_next(1, status=403, methods=["sendMessage"])
+
+        send_to_amina(pitstop, "Your car is ready.")
+
+        with pitstop.runtime.db.uow() as uow:
+            row = uow.session.scalar(select(OutboxMessage))
+            assert (row.status, row.attempts) == ("failed", 1) and row.last_error.startswith("Telegram refused it: ")
+        assert schedule.redrive_outbox(min_age=timedelta(0)) == 0
