@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 
 IDLE_AFTER = timedelta(minutes=30)
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ru": "Русский", "kk": "Қазақша"}
+# Each language as people name it in the others ("казахский", "Kiingereza"), typed at the question.
+LANGUAGE_ALIASES = {
+    "en": ["english", "английский", "ағылшын", "ағылшынша", "kiingereza"],
+    "sw": ["swahili", "суахили", "свахили"],
+    "ru": ["russian", "русский", "по-русски", "орыс", "орысша", "kirusi"],
+    "kk": ["kazakh", "казахский", "по-казахски", "қазақ", "kikazakh"],
+}
 # States in the middle of something: coming back after a long pause starts over.
 RESTING = {"start", "menu"}
 
@@ -228,7 +235,7 @@ def prompt_start(turn: Turn, before: list[Msg]) -> None:
     greeting = Msg(N_("Hello! This is {shop}. I can book your car in and keep you posted."),
                    {"shop": shop.name})  # fmt: skip
     turn.offer(before + [greeting, Msg(N_("Which language do you prefer?"))], choices,
-               {f"lang:{c}": [c, LANGUAGE_NAMES[c]] for c in shop.languages})  # fmt: skip
+               {f"lang:{c}": [c, LANGUAGE_NAMES[c], *LANGUAGE_ALIASES[c]] for c in shop.languages})  # fmt: skip
 
 
 def handle_start(turn: Turn, event: Event, choice: str | None) -> None:
@@ -337,7 +344,7 @@ def prompt_language(turn: Turn, before: list[Msg]) -> None:
     langs = turn.ctx.shop.languages
     turn.offer(before + [Msg(N_("Which language do you prefer?"))],
                [Choice(f"lang:{c}", LANGUAGE_NAMES[c]) for c in langs],
-               {f"lang:{c}": [c, LANGUAGE_NAMES[c]] for c in langs})  # fmt: skip
+               {f"lang:{c}": [c, LANGUAGE_NAMES[c], *LANGUAGE_ALIASES[c]] for c in langs})  # fmt: skip
 
 
 def handle_language(turn: Turn, event: Event, choice: str | None) -> None:

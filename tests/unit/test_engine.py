@@ -362,6 +362,16 @@ def test_words_for_the_shop_typed_after_a_pause_still_go_to_the_shop():
     assert (chat.state, chat.text.splitlines()[0]) == ("menu", "Sent to the shop. They will answer you here.")
 
 
+@pytest.mark.parametrize("typed, lang", [("kazakh", "kk"), ("казахский", "kk"), ("английский", "en"),
+                                         ("Kiingereza", "en"), ("по-русски", "ru"), ("swahili", "sw")])
+def test_a_language_named_in_another_language_is_understood(typed, lang):
+    ctx = FakeContext()
+    ctx.shop = replace(ctx.shop, languages=("en", "sw", "ru", "kk"))
+    chat = Chat(ctx).send(Event("start"))
+    chat.type(typed)
+    assert (chat.state, chat.data.get("lang")) == ("menu", lang)
+
+
 def test_a_number_past_the_end_of_the_menu_is_asked_again_not_taken_for_an_hour():
     """"9" at a menu of six (on WhatsApp, numbered) started a booking for 09:00."""
     chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en")
