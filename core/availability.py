@@ -140,7 +140,7 @@ def _build_view(session: Session, shop_id: int, stamp: datetime) -> ShopView:
     services = session.scalars(select(Service).where(Service.shop_id == shop_id, Service.active.is_(True)))
     closures = session.execute(select(Closure.day, Closure.closed).where(Closure.shop_id == shop_id))
     return ShopView(
-        shop_id=shop_id, code_prefix=shop.code_prefix, spec=parse_shop(shop.config),
+        shop_id=shop_id, code_prefix=shop.code_prefix, spec=parse_shop(shop.config, stored=True),
         mechanics=tuple(slots.Mechanic(m.id, frozenset(m.skills)) for m in staff),
         bay_ids=tuple(bays),
         services={s.id: service_info(s) for s in services},

@@ -184,16 +184,21 @@ def read_shop_file(path: str | Path) -> ShopSpec:
     return parse_shop(raw)
 
 
-def parse_shop(raw: dict[str, Any]) -> ShopSpec:
-    """Validate a shop file's dict (from TOML or from Shop.config) into a ShopSpec."""
-    return _Reader(raw).read()
+def parse_shop(raw: dict[str, Any], stored: bool = False) -> ShopSpec:
+    """Validate a shop file's dict (from TOML or from Shop.config) into a ShopSpec.
+
+    `stored`: a file loaded before, read back from Shop.config. It is read as the load
+    that stored it did: keys it ignored (a note, or a misspelling later loads report)
+    and true-ish words for true must not stop a shop that works.
+    """
+    return _Reader(raw, stored).read()
 
 
 class _Reader:
     """Walks the file once, collecting problems instead of stopping at the first."""
 
-    def __init__(self, raw: dict[str, Any]):
-        self.raw = raw
+    def __init__(self, raw: dict[str, Any], stored: bool = False):
+        self.raw, self.stored = raw, stored
         self.problems: list[str] = []
 
     def problem(self, path: str, message: str) -> None:
@@ -279,7 +284,7 @@ class _Reader:
 
         hours = self.hours(raw.get("hours"))
         closures = self.closures(raw.get("closures", []))
-        holidays = self.get(raw, "public_holidays", "public_holidays", bool, True)  # "false" in quotes is no false
+        holidays = self.flag(raw, "public_holidays", "public_holidays")
         booking = self.booking(self.table(raw, "booking"))
         cancellation = self.cancellation(self.table(raw, "cancellation"))
         parts = self.parts(raw.get("parts", []))
@@ -296,7 +301,8 @@ class _Reader:
         if tax is not None and not 0 <= tax <= 100:
             self.problem("tax_percent", f"must be between 0 and 100, not {tax}")
 
-        self.unknown_keys(raw)
+        if not self.stored:
+            self.unknown_keys(raw)
         if self.problems:
             raise ShopFileError(self.problems)
         return ShopSpec(
@@ -317,6 +323,13 @@ class _Reader:
                     like = difflib.get_close_matches(key, known, n=1)
                     hint = f"did you mean {like[0]}?" if like else f"use {', '.join(known)}"
                     self.problem(f"{section}.{key}" if section else key, f"unknown key ({hint})")
+
+    def flag(self, table: dict, key: str, path: str) -> bool | None:
+        """A true-or-false key, true when left out: "false" in quotes is no false (a file
+        stored before this was checked reads as it did then)."""
+        if self.stored:
+            return bool(table.get(key, True))
+        return self.get(table, key, path, bool, True)
 
     def table(self, raw: dict, key: str) -> dict:
         """A section of the file that must be a table ([booking]), empty when left out;
@@ -424,7 +437,7 @@ class _Reader:
             if not isinstance(day, date):
                 self.problem(f"closures[{i}].date", "must be a date like 2026-12-24")
                 continue
-            closed = self.get(item, "closed", f"closures[{i}].closed", bool, True)  # "false" in quotes is no false
+            closed = self.flag(item, "closed", f"closures[{i}].closed")
             out.append(ClosureSpec(day, item.get("reason"), closed is not False))
         return out
 

@@ -61,7 +61,7 @@ def load_shop(db: Database, spec: ShopSpec, now: datetime | None = None) -> Load
 
 def shop_spec(shop: Shop) -> ShopSpec:
     """The validated rules of a stored shop (its file, as last loaded or edited)."""
-    return parse_shop(shop.config)
+    return parse_shop(shop.config, stored=True)
 
 
 def repeated_prefixes(named: list[tuple[str, ShopSpec]]) -> list[tuple[str, str]]:

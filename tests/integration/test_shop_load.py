@@ -268,3 +268,27 @@ def test_polling_retries_a_failed_batch_but_not_a_set_up_mistake(monkeypatch):
     with pytest.raises(polling.UnknownShop):
         polling.poll_forever(None, "x")
     assert len(calls) == 2
+
+
+def test_a_shop_stored_by_an_older_load_still_works_with_keys_loads_now_refuse(db, nairobi_spec):
+    """A load now reports unknown keys and quoted "false": a config stored before, with
+    a note in it, must not stop every chat of the shop it describes."""
+    from core.availability import shop_view, touch_shop
+    from core.shops import shop_spec
+
+    load_shop(db, nairobi_spec)
+    with db.uow() as uow:
+        shop = uow.session.scalar(select(Shop).where(Shop.slug == "mwangaza-motors"))
+        shop.config = shop.config | {"address": "Ngong Road", "public_holidays": "false"}
+        touch_shop(uow.session, shop.id)
+    with db.uow() as uow:
+        shop = uow.session.scalar(select(Shop).where(Shop.slug == "mwangaza-motors"))
+        assert shop_view(uow.session, shop.id).spec.name == "Mwangaza Motors"
+        assert shop_spec(shop).public_holidays is True  # read as that load read it
+    with pytest.raises(ShopFileError) as refused:  # loading such a file now says what is wrong
+        parse_shop(shop.config)
+    assert refused.value.problems == ["public_holidays: must be true or false, not 'false'",
+                                      "address: unknown key (use slug, name, timezone, currency, country, languages, "
+                                      "code_prefix, hours, closures, public_holidays, booking, cancellation, parts, "
+                                      "staff, services, bays, payments, templates, digest, reminders, tax_percent, "
+                                      "telegram, whatsapp)"]  # fmt: skip
