@@ -12,7 +12,7 @@ from bot import model as cmd
 from bot.context import DbContext
 from core import booking, notices, payments, policy, waitlist
 from core.booking import Held, NotYours, SlotTaken
-from core.customers import add_vehicle, mask_phone
+from core.customers import add_vehicle, called, mask_phone
 from core.i18n import N_
 from core.lifecycle import IllegalMove
 from core.messages import Choice, Msg, Reply
@@ -157,7 +157,7 @@ def _to_owners(session: Session, ctx: DbContext, customer: Customer, text: str) 
     WhatsApp outside its 24-hour window, as the shop's staff template)."""
     reply = Reply((Msg(N_("Message from {name} ({phone}): {text}"),
                        {"name": customer.name or "-", "phone": customer.phone or "-", "text": text}),),
-                  (Choice(f"st:answer:{customer.id}", Msg(N_("Answer"))),))  # fmt: skip
+                  (Choice(f"st:answer:{customer.id}", Msg(N_("Answer {name}"), {"name": called(customer)})),))  # fmt: skip
     sent = notices.tell_owners(session, ctx.view.shop_id, reply, None, ctx.now)
     log.info("message from customer %s forwarded to %d owner(s)", mask_phone(customer.phone), sent)
 

@@ -92,7 +92,7 @@ def _send_on(runtime: Runtime, outbox_id: int, outgoing: Outgoing, turn: Turn | 
             row.status, row.last_error = "dropped", why
             log.info("outbox %s not sent: %s", row.id, why)
             return True
-        if (retry := _earlier_retry(uow.session, row)) is not None:  # it must not overtake that one
+        if row.kind != "callback_answer" and (retry := _earlier_retry(uow.session, row)) is not None:  # no overtaking
             row.next_attempt_at = max(row.next_attempt_at, retry)
             return True
         _send(runtime, row, outgoing, uow.session)

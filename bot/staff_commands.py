@@ -21,7 +21,7 @@ from core import availability as av
 from core import digest, files, outbox, owner, parts, payments, shopfloor
 from core import messages as m
 from core.availability import local_bounds
-from core.customers import mask_phone
+from core.customers import called, mask_phone
 from core.db import defer, undoable
 from core.i18n import N_
 from core.lifecycle import IllegalMove
@@ -210,4 +210,4 @@ def _answer(session: Session, staff: Staff, customer_id: int, text: str, now) ->
                 language=customer.language, reply=Reply((Msg(N_("{shop} answers: {text}"), {"shop": shop, "text": text}),)),
                 now=now)  # fmt: skip
     log.info("owner %s answered customer %s", staff.id, mask_phone(customer.phone))
-    return customer.name or mask_phone(customer.phone)
+    return called(customer)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from bot.staff_model import ExtraView, JobView, StaffInfo, VisitView
 from core import availability as av
 from core.availability import local_bounds
+from core.customers import called
 from core.lifecycle import AT_THE_SHOP, BookingStatus
 from core.models import Booking, Customer, Payment, Service, Staff, Vehicle
 
@@ -49,6 +50,12 @@ class DbStaffContext:
         if b is None or b.shop_id != self._staff.shop_id:
             return None
         return self._view(b)
+
+    def customer_name(self, customer_id: int) -> str | None:
+        c = self.session.get(Customer, customer_id)
+        if c is None or c.shop_id != self._staff.shop_id:
+            return None
+        return called(c)
 
     def find_job(self, number: str) -> JobView | None:
         code = f"{self.view.code_prefix}-{int(number)}" if number.isdigit() else number.upper()

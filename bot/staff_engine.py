@@ -138,7 +138,8 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
             return StaffStep(result.data, replies, result.commands)
         turn.ask("home", greeting)
         return turn.done()
-    if _idle(turn) and turn.state not in RESTING:
+    answering = turn.state == "answer" and event.kind == "text"  # an answer for a customer keeps, however late
+    if _idle(turn) and turn.state not in RESTING and not answering:
         for key in ("extra", "confirm"):
             turn.data.pop(key, None)
         turn.data["state"] = "home"
@@ -555,7 +556,11 @@ def _extra_job(turn: Turn) -> JobView | None:
 
 
 def prompt_answer(turn: Turn, before: list[Msg]) -> None:
-    turn.offer(before + [Msg(N_("Type your answer: it goes to the customer as you write it."))],
+    name = turn.ctx.customer_name(turn.data.get("answer_to") or 0)
+    if name is None:
+        turn.ask("home", *before, Msg(N_("That customer can no longer be reached here.")))
+        return
+    turn.offer(before + [Msg(N_("Type your answer to {name}: it goes to them as you write it."), {"name": name})],
                [Choice("st:home", Msg(N_("Cancel")))])  # fmt: skip
 
 

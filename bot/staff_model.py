@@ -194,4 +194,6 @@ class StaffContext(Protocol):
 
     def job(self, booking_id: int) -> JobView | None: ...  # None if not theirs to see
 
+    def customer_name(self, customer_id: int) -> str | None: ...  # None if not this shop's
+
     def find_job(self, number: str) -> JobView | None: ...  # by booking number ("1042")

@@ -44,6 +44,11 @@ def mask_phones_in(text: str) -> str:
     return _PHONE.sub(lambda found: mask_phone(found.group()), text)
 
 
+def called(customer: Customer) -> str:
+    """How staff are shown a customer: their first name, or their masked phone."""
+    return next(iter((customer.name or "").split()), "") or mask_phone(customer.phone)
+
+
 def customer_for(session: Session, shop_id: int, channel: str, address: str, *, language: str,
                  name: str | None = None, phone: str | None = None,
                  now: datetime | None = None) -> Customer:  # fmt: skip

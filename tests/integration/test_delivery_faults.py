@@ -235,3 +235,17 @@ def test_a_chat_that_blocked_the_bot_is_not_tried_again_and_again(sqlite_url):
             row = uow.session.scalar(select(OutboxMessage))
             assert (row.status, row.attempts) == ("failed", 1) and row.last_error.startswith("Telegram refused it: ")
         assert schedule.redrive_outbox(min_age=timedelta(0)) == 0
+
+
+def test_a_tap_is_acknowledged_at_once_even_behind_a_message_being_retried(sqlite_url):
+    """The spinner's stop waited behind the failed message for the re-drive, by when
+    Telegram calls the tap too old: it keeps nothing in order, so it never waits."""
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(sqlite_url, telegram, twilio)
+        pitstop.say(AMINA, "/start")
+        telegram.fail_next(1, status=502, methods=["sendMessage"])
+        send_to_amina(pitstop, "Your car is ready.")  # fails once, waits for the re-drive
+
+        pitstop.tap(AMINA, "lang:en")
+
+        assert len(telegram.answered_callbacks()) == 1

@@ -423,11 +423,11 @@ def test_the_owner_answers_a_customer_who_wrote_to_the_shop(story):
     story.say(AMINA, "Is the aircon check free with a service?", MONDAY_9)
     assert story.last(OWNER_TG) == "Message from Amina (-): Is the aircon check free with a service?"
     [(label, answer)] = story.buttons(OWNER_TG)
-    assert label == "Answer" and answer.startswith("st:answer:")
+    assert label == "Answer Amina" and answer.startswith("st:answer:")
 
     story.tap(OWNER_TG, answer, at(23, 9, 5))
-    assert story.last(OWNER_TG).startswith("Type your answer: it goes to the customer as you write it.")
-    story.say(OWNER_TG, "Yes, free with any service. Come by at 10.", at(23, 9, 6))
+    assert story.last(OWNER_TG).startswith("Type your answer to Amina: it goes to them as you write it.")
+    story.say(OWNER_TG, "Yes, free with any service. Come by at 10.", at(23, 10, 6))  # an hour later: still hers
 
     assert story.last(AMINA) == "Mwangaza Motors answers: Yes, free with any service. Come by at 10."
     assert story.last(OWNER_TG).startswith("Sent to Amina.")
