@@ -592,11 +592,14 @@ def render(answer: ClassicAnswer, fmt: str) -> tuple[str, str]:
 
 
 def source_allowed(address: str | None, allowed: list[str]) -> bool:
-    """Is the caller's address on the shop's list (single addresses or networks)?"""
+    """Is the caller's address on the shop's list (single addresses or networks)? An
+    IPv4 caller seen through an IPv6 socket (::ffff:194.187.247.152) is its IPv4 self."""
     try:
         ip = ipaddress.ip_address((address or "").strip())
     except ValueError:
         return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
     for entry in allowed:
         try:
             if ip in ipaddress.ip_network(str(entry).strip(), strict=False):

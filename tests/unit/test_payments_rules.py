@@ -312,3 +312,10 @@ def test_the_callers_address_is_checked_against_the_shops_list():
     assert not kaspi.source_allowed("127.0.0.1", allowed) and not kaspi.source_allowed(None, allowed)
     assert kaspi.source_address("10.0.0.5", "6.6.6.6, 194.187.247.152", trust_forwarded=True) == "194.187.247.152"
     assert kaspi.source_address("10.0.0.5", "194.187.247.152", trust_forwarded=False) == "10.0.0.5"
+
+
+def test_an_ipv4_caller_seen_through_an_ipv6_socket_is_its_ipv4_address():
+    """A server listening on [::] sees Kaspi's 194.187.247.152 as ::ffff:194.187.247.152."""
+    allowed = ["194.187.247.152", "10.0.0.0/8"]
+    assert kaspi.source_allowed("::ffff:194.187.247.152", allowed) and kaspi.source_allowed("::ffff:10.9.9.9", allowed)
+    assert not kaspi.source_allowed("::ffff:127.0.0.1", allowed) and not kaspi.source_allowed("::1", allowed)
