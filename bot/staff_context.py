@@ -29,7 +29,7 @@ class DbStaffContext:
         s, spec = self._staff, self.view.spec
         language = s.language if s.language in spec.languages else spec.languages[0]
         return StaffInfo(s.id, s.name, s.role, language, s.on_shift, spec.name, spec.languages, spec.timezone,
-                         spec.currency)  # fmt: skip
+                         spec.currency, self.view.code_prefix)  # fmt: skip
 
     def today(self) -> date:
         return self.view.local_day(self.now)

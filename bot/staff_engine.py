@@ -52,6 +52,7 @@ from core.i18n import N_, NP_
 from core.messages import Choice, Msg, Reply, render
 
 IDLE_AFTER = timedelta(minutes=30)
+ANSWER_WAITS = timedelta(hours=12)  # an owner's answer to a customer, typed late, still goes; days later, no
 RESTING = {"home", "jobs", "job"}
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ru": "Русский", "kk": "Қазақша"}
 # Which job statuses each action applies to (core checks again, by the rule book).
@@ -138,7 +139,7 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
             return StaffStep(result.data, replies, result.commands)
         turn.ask("home", greeting)
         return turn.done()
-    answering = turn.state == "answer" and event.kind == "text"  # an answer for a customer keeps, however late
+    answering = turn.state == "answer" and event.kind == "text" and not _idle(turn, ANSWER_WAITS)  # an answer keeps
     if _idle(turn) and turn.state not in RESTING and not answering:
         for key in ("extra", "confirm"):
             turn.data.pop(key, None)
@@ -196,6 +197,12 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
     return turn.done()
 
 
+def _row_id(text: str) -> int | None:
+    """The row id a button names ("st:job:42"), or None for anything a forged one holds
+    instead ("²", twenty digits)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
 def _named_choice(turn: Turn, text: str) -> str | None:
     """Where a description or a price is typed, a choice still counts when named whole:
     its number in the list (WhatsApp shows "1. Cancel"), or its label in any language.
@@ -207,9 +214,9 @@ def _named_choice(turn: Turn, text: str) -> str | None:
     return next((cid for cid, labels in offered if typed in {fold(label) for label in labels}), None)
 
 
-def _idle(turn: Turn) -> bool:
+def _idle(turn: Turn, after: timedelta = IDLE_AFTER) -> bool:
     at = turn.data.get("at")
-    return bool(at) and turn.ctx.now - datetime.fromisoformat(at) > IDLE_AFTER
+    return bool(at) and turn.ctx.now - datetime.fromisoformat(at) > after
 
 
 def _not_understood(turn: Turn) -> None:
@@ -230,13 +237,15 @@ def _choice(turn: Turn, choice: str) -> None:
         turn.ask("home")
     elif what == "jobs":
         turn.ask("jobs")
-    elif what == "job" and arg.isdigit():
-        _open_job(turn, turn.ctx.job(int(arg)))
-    elif what == "answer" and arg.isdigit():
-        turn.data["answer_to"] = int(arg)
+    elif what == "job" and _row_id(arg):
+        _open_job(turn, turn.ctx.job(_row_id(arg)))
+    elif what == "answer" and _row_id(arg) and not turn.owner:
+        turn.do(Denied("answer"))  # before a customer's name is shown
+    elif what == "answer" and _row_id(arg):
+        turn.data["answer_to"] = _row_id(arg)
         turn.ask("answer")
-    elif what == "a" and len(parts) == 4 and parts[3].isdigit():
-        _act_on(turn, arg, turn.ctx.job(int(parts[3])))
+    elif what == "a" and len(parts) == 4 and _row_id(parts[3]):
+        _act_on(turn, arg, turn.ctx.job(_row_id(parts[3])))
     elif what in ("yes", "no"):
         _confirmed(turn, what == "yes", arg)
     elif what == "skip" and turn.state == "extra_photo":
@@ -305,7 +314,8 @@ def _command(turn: Turn, p: words.Parsed) -> None:
         if p.code:
             turn.do(MarkRefunded(p.code))
         else:
-            turn.ask("home", Msg(N_("Which booking? Write it like this: {example}"), {"example": "/refunded MM-1001"}))
+            example = f"/refunded {ctx.staff.code_prefix}-1001"
+            turn.ask("home", Msg(N_("Which booking? Write it like this: {example}"), {"example": example}))
     elif name == "export":
         span = words.parse_span(p.args, ctx.today(), turn.lang)
         if span is None:
@@ -570,7 +580,7 @@ def text_answer(turn: Turn, text: str) -> None:
     elif not text.strip():
         _not_understood(turn)
     else:
-        turn.do(AnswerCustomer(turn.data["answer_to"], text.strip()[:1000]))
+        turn.do(AnswerCustomer(turn.data["answer_to"], text.strip()))
 
 
 def prompt_extra_desc(turn: Turn, before: list[Msg]) -> None:

@@ -145,6 +145,7 @@ class StaffInfo:
     languages: tuple[str, ...]
     timezone: str
     currency: str
+    code_prefix: str = ""  # of the shop's booking codes ("MM")
 
 
 @dataclass(frozen=True)

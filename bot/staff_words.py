@@ -63,7 +63,8 @@ VOCABULARY = {
     "staff": "staff|i work here|im staff|nafanya kazi hapa|mfanyakazi|я здесь работаю|я сотрудник|"
              "сотрудник|мен осында жұмыс істеймін|қызметкер",
 }
-OWNER_ONLY = frozenset({"digest", "week", "close", "open", "hours", "tokens", "export", "restock", "refunded"})
+OWNER_ONLY = frozenset({"digest", "week", "close", "open", "hours", "tokens", "export", "restock", "refunded",
+                        "answer"})  # answer: the button under a customer's message to the shop
 # The word a mechanic is shown for each job action, in their language (used in examples).
 WORD_FOR = {
     "received": {"en": "received", "sw": "pokea", "ru": "принял", "kk": "қабылдадым"},

@@ -195,14 +195,20 @@ def test_a_late_kaspi_payment_whose_time_was_taken_is_returned_through_kaspi_on_
         assert [t.ids for t in told(rt, OWNER)] == [[payments.OWNER_REFUND_SLOT_TAKEN], [kaspi.OWNER_REFUNDED]]
 
 
+def deposit_paid_by_kaspi(rt, atyrau_spec, fake, now):
+    """Brake pads at Zhaiyk, the deposit paid by Kaspi QR: the visit and the payment."""
+    zhaiyk = loaded(rt.db, atyrau(atyrau_spec))
+    visit = book(rt, zhaiyk, now=now, service="brake-pads")
+    pid = ask(rt, visit, now=now, method="kaspi")
+    fake.set_status(payment(rt, pid).provider_ref, "Processed")
+    payments.reconcile_payments(payment(rt, pid).next_check_at)
+    return visit, pid
+
+
 def test_a_kaspi_deposit_goes_back_through_kaspi_when_the_visit_is_cancelled_in_time_on_r3(url, atyrau_spec, fake,
                                                                                               now):  # fmt: skip
     with pitstop(url, **env_for(fake, "r3")) as rt:
-        zhaiyk = loaded(rt.db, atyrau(atyrau_spec))
-        visit = book(rt, zhaiyk, now=now, service="brake-pads")
-        pid = ask(rt, visit, now=now, method="kaspi")
-        fake.set_status(payment(rt, pid).provider_ref, "Processed")
-        payments.reconcile_payments(payment(rt, pid).next_check_at)
+        visit, pid = deposit_paid_by_kaspi(rt, atyrau_spec, fake, now)
         assert (payment(rt, pid).status, status(rt, visit)) == ("completed", "confirmed")
 
         bk.cancel(rt.db, visit.booking_id, f"customer:{visit.customer_id}", now + timedelta(minutes=10))
@@ -230,11 +236,7 @@ def test_a_kaspi_return_refused_on_r3_asks_the_owner_to_return_it_by_hand(url, a
     """The owner was told nothing to do, as Kaspi would return it: when Kaspi refuses,
     the owner is asked to after all, and the money is still due back."""
     with pitstop(url, **env_for(fake, "r3")) as rt:
-        zhaiyk = loaded(rt.db, atyrau(atyrau_spec))
-        visit = book(rt, zhaiyk, now=now, service="brake-pads")
-        pid = ask(rt, visit, now=now, method="kaspi")
-        fake.set_status(payment(rt, pid).provider_ref, "Processed")
-        payments.reconcile_payments(payment(rt, pid).next_check_at)
+        visit, pid = deposit_paid_by_kaspi(rt, atyrau_spec, fake, now)
         fake.fail_next(1, status_code=-99000011)
 
         bk.cancel(rt.db, visit.booking_id, f"customer:{visit.customer_id}", now + timedelta(minutes=10))

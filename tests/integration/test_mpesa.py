@@ -252,9 +252,9 @@ def test_customer_pays_deposit_by_mpesa_and_the_booking_is_confirmed(world, now)
 
 
 
-def test_a_failed_balance_payment_offers_to_try_again_with_a_button(live, now):
-    """"Pay now" for the balance, then the PIN prompt is cancelled: the customer was told
-    "You can also pay at the shop." with no way to try again but to find the old message."""
+def ready_with_the_balance_asked(live, now):
+    """Brake pads (KES 4,500), the deposit paid, the car ready, "Pay now" tapped: the
+    visit and the balance's pending payment."""
     rt, garage, client, fake, sink = live
     visit = book(rt, garage, now=now, service="brake-pads")  # KES 4,500, deposit 1,000
     ask(rt, visit, now=now)
@@ -264,6 +264,14 @@ def test_a_failed_balance_payment_offers_to_try_again_with_a_button(live, now):
         for to in ("received", "ready"):
             bk.move(uow.session, row, to, "staff:1", now)
         balance = payments.pay_balance(uow.session, visit.booking_id, "mpesa", now, customer_id=visit.customer_id)
+    return visit, balance
+
+
+def test_a_failed_balance_payment_offers_to_try_again_with_a_button(live, now):
+    """"Pay now" for the balance, then the PIN prompt is cancelled: the customer was told
+    "You can also pay at the shop." with no way to try again but to find the old message."""
+    rt, garage, client, fake, sink = live
+    visit, balance = ready_with_the_balance_asked(live, now)
     checkout = sink.wait_for_request(count=2)[1].json["Body"]["stkCallback"]["CheckoutRequestID"]
     post(client, callback_body(checkout, "1-1-1", 1032))
 
@@ -276,14 +284,7 @@ def test_a_failed_balance_payment_offers_to_try_again_with_a_button(live, now):
 
 def test_a_balance_payment_failing_after_the_customer_paid_at_the_shop_says_nothing(live, now):
     rt, garage, client, fake, sink = live
-    visit = book(rt, garage, now=now, service="brake-pads")
-    ask(rt, visit, now=now)
-    post(client, sink.wait_for_request()[0].json)
-    with rt.db.uow() as uow:
-        row = bk.locked_booking(uow.session, visit.booking_id)
-        for to in ("received", "ready"):
-            bk.move(uow.session, row, to, "staff:1", now)
-        balance = payments.pay_balance(uow.session, visit.booking_id, "mpesa", now, customer_id=visit.customer_id)
+    visit, balance = ready_with_the_balance_asked(live, now)
     with rt.db.uow() as uow:  # she paid the mechanic in cash and drove off
         mechanic = uow.session.get(Booking, visit.booking_id).mechanic_id
         shopfloor.complete(uow.session, mechanic, visit.booking_id, now, cash_paid=True)

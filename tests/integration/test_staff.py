@@ -26,6 +26,7 @@ from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import start_pitstop
 from tests.integration.staff_helpers import (
     ACHIENG,
+    ERLAN,
     KIPRONO,
     OTIENO,
     SERGEY,
@@ -435,6 +436,50 @@ def test_the_owner_answers_a_customer_who_wrote_to_the_shop(story):
     story.say(OTI_TG, "hello Amina", at(23, 9, 7))
     assert story.last(OTI_TG).startswith(said("sw", "Only the owner can do that."))
     assert story.last(AMINA) == "Mwangaza Motors answers: Yes, free with any service. Come by at 10."
+
+
+def amina_writes_to_the_shop(story) -> int:
+    customer_starts(story, AMINA, MONDAY_9)
+    story.tap(AMINA, "m:shop", MONDAY_9)
+    story.say(AMINA, "Is the aircon check free with a service?", MONDAY_9)
+    with story.db.uow() as uow:
+        return uow.session.scalar(select(Customer.id).where(Customer.name == "Amina"))
+
+
+@pytest.mark.parametrize("data", ["st:answer:99999999999999999999", "st:answer:\u00b2", "st:job:\u00b2"])
+def test_a_forged_staff_button_with_an_odd_id_is_not_understood_not_a_crash(story, data):
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    amina_writes_to_the_shop(story)
+    story.tap(OWNER_TG, data, at(23, 9, 5))
+    assert story.last(OWNER_TG).startswith("Sorry, I did not get that.\nTap a button, or type /help for the commands.")
+
+
+def test_a_mechanic_tapping_answer_is_refused_before_being_shown_the_customer(story):
+    """Any id named a customer of the shop to whoever tapped it."""
+    verify_on_telegram(story, OTI_TG, OTIENO, MONDAY_9)
+    customer_id = amina_writes_to_the_shop(story)
+    story.tap(OTI_TG, f"st:answer:{customer_id}", at(23, 9, 5))
+    assert story.last(OTI_TG).startswith(said("sw", "Only the owner can do that.")) and "Amina" not in story.last(OTI_TG)
+
+
+def test_an_owners_long_answer_arrives_whole_and_one_days_later_is_no_answer(story):
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    customer_id = amina_writes_to_the_shop(story)
+    story.tap(OWNER_TG, f"st:answer:{customer_id}", at(23, 9, 5))
+    answer = " ".join(f"Point {i}: the aircon check covers this part." for i in range(1, 41))  # ~1,800 characters
+    story.say(OWNER_TG, answer, at(23, 9, 6))
+    assert story.last(AMINA) == f"Mwangaza Motors answers: {answer}"  # it was cut at 1,000 characters
+
+    story.tap(OWNER_TG, f"st:answer:{customer_id}", at(23, 9, 7))
+    story.say(OWNER_TG, "today", at(24, 9, 7))  # a day later: a command, not words for Amina
+    assert story.last(AMINA) == f"Mwangaza Motors answers: {answer}"
+
+
+def test_refunded_without_a_code_shows_the_shops_own_code_in_the_example(story):
+    erlan = 7000001  # the Atyrau owner
+    verify_on_telegram(story, erlan, ERLAN, MONDAY_9, "zhaiyk-auto")
+    story.say(erlan, "/refunded", at(23, 9, 6), "zhaiyk-auto")
+    assert story.last(erlan).startswith("Какая запись? Напишите так: /refunded ZA-1001")
 
 
 def test_the_owner_runs_the_shop_from_the_chat(story):
