@@ -209,6 +209,8 @@ def _global_word(turn: Turn, event: Event, choice: str | None) -> bool:
     elif word == "help":
         turn.ask("menu", *help_texts())
     elif word == "language":
+        if turn.state not in RESTING | {"language"}:
+            turn.data["resume"] = turn.state  # a booking half made goes on in the new language
         turn.ask("language")
     return word is not None
 
@@ -308,7 +310,7 @@ MENU_WORDS = {
 
 
 def prompt_menu(turn: Turn, before: list[Msg]) -> None:
-    for key in ("services", "vehicle_id", "day", "start", "booking_id", "mode", "method", "wanted"):
+    for key in ("services", "vehicle_id", "day", "start", "booking_id", "mode", "method", "wanted", "resume"):
         turn.data.pop(key, None)
     turn.offer(before + [Msg(N_("What would you like to do?"))], [Choice(cid, Msg(label)) for cid, label in MENU],
                MENU_WORDS)  # fmt: skip
@@ -349,7 +351,10 @@ def prompt_language(turn: Turn, before: list[Msg]) -> None:
 
 def handle_language(turn: Turn, event: Event, choice: str | None) -> None:
     if choice and choice.startswith("lang:") and choice[5:] in turn.ctx.shop.languages:
-        _set_language(turn, choice[5:])
+        resume = turn.data.pop("resume", None)
+        _set_language(turn, choice[5:], announce=resume is None)
+        if resume:
+            turn.ask(resume, Msg(N_("Great, let's talk in English.")))
     else:
         not_understood(turn, Msg(N_("Please choose a language from the list.")))
 

@@ -372,6 +372,18 @@ def test_a_language_named_in_another_language_is_understood(typed, lang):
     assert (chat.state, chat.data.get("lang")) == ("menu", lang)
 
 
+def test_changing_language_in_the_middle_of_a_booking_goes_on_with_it():
+    """"language" typed at the day step went to the menu in Swahili, the booking lost."""
+    ctx = FakeContext().with_vehicle()
+    ctx.shop = replace(ctx.shop, languages=("en", "sw"))
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:book").tap("svc:1").tap("done").tap("veh:3")
+    assert chat.state == "day"
+    chat.type("language")
+    chat.tap("lang:sw")
+    assert (chat.state, chat.data["services"], chat.data["lang"]) == ("day", [1], "sw")
+    assert chat.text.splitlines()[0] == gettext("sw", "Great, let's talk in English.")
+
+
 def test_a_number_past_the_end_of_the_menu_is_asked_again_not_taken_for_an_hour():
     """"9" at a menu of six (on WhatsApp, numbered) started a booking for 09:00."""
     chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en")
