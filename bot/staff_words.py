@@ -212,7 +212,8 @@ def parse_day(args: list[str] | tuple[str, ...], today: date, lang: str,
               past: bool = False) -> tuple[date | None, list[str]]:  # fmt: skip
     """A day at the start of the arguments ("2026-12-24", "24.12", "tomorrow", "24 dec"),
     and the arguments after it. A day typed without its year is the next one to come; with
-    `past` (an export) one more than a month ahead is taken as last year's."""
+    `past` (a digest, of a day gone by) a date still to come ("20.1" on 25 December) is
+    last year's, as is a day named in words more than a month ahead."""
     args = list(args)
     if args and _key(args[0]) in YESTERDAY:  # reports look back; customers never book yesterday
         return today - timedelta(days=1), args[1:]
@@ -223,7 +224,8 @@ def parse_day(args: list[str] | tuple[str, ...], today: date, lang: str,
             day = found.day
             if abs(day.year - today.year) > MAX_YEARS_AWAY:
                 return None, args  # "31.12.9999": not a day the shop will see
-            if past and (day - today).days > 31 and not _YEAR.search(typed):
+            dated = any(ch.isdigit() for ch in typed)  # "20.1", "20 jan": not "tomorrow" or "friday"
+            if past and not _YEAR.search(typed) and (day > today if dated else (day - today).days > 31):
                 day = _year_before(day)
             return day, args[k:]
     return None, args

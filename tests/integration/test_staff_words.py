@@ -103,6 +103,15 @@ def test_days_and_the_rest_of_the_arguments():
     assert parse_day(["sometime"], today, "en") == (None, ["sometime"])
 
 
+def test_a_digests_date_without_its_year_is_a_day_gone_by():
+    """"/digest 20.1" on 25 December was 20 January next year, a day still to come."""
+    christmas = date(2026, 12, 25)
+    assert parse_day(["20.1"], christmas, "en", past=True) == (date(2026, 1, 20), [])
+    assert parse_day(["24", "dec"], christmas, "en", past=True) == (date(2026, 12, 24), [])
+    assert parse_day(["26.12"], christmas, "en", past=True) == (date(2025, 12, 26), [])
+    assert parse_day(["tomorrow"], christmas, "en", past=True) == (date(2026, 12, 26), [])  # named so: meant
+
+
 # -- the engine, with a context made by hand ------------------------------------------------
 
 
