@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from core import availability as av
@@ -48,10 +48,10 @@ def send_due(db: Database | Session, now: datetime) -> int:
         rows = list(s.scalars(select(Booking).where(
             Booking.status == BookingStatus.CONFIRMED, Booking.starts_at > now, Booking.starts_at <= horizon,
         ).order_by(Booking.shop_id, Booking.starts_at)))  # fmt: skip
-        moved = _last_moved(s, [b.id for b in rows])
+        promised = _last_promised(s, [b.id for b in rows])
         for booking in rows:
             view = av.shop_view(s, booking.shop_id)
-            made = max(booking.created_at, moved.get(booking.id, booking.created_at))  # a move is a new booking here
+            made = max(booking.created_at, promised.get(booking.id, booking.created_at))  # a move is a new booking here
             hours = due_reminder(booking.starts_at, made, now, view.spec.reminder_hours)
             if hours is None or not av.is_open(s, view, view.local_day(booking.starts_at)):
                 continue  # not due; or the owner closed the day since (they contact those customers)
@@ -62,13 +62,16 @@ def send_due(db: Database | Session, now: datetime) -> int:
     return written
 
 
-def _last_moved(s: Session, booking_ids: list[int]) -> dict[int, datetime]:
-    """When each booking was last moved to a new time (those never moved are absent)."""
+def _last_promised(s: Session, booking_ids: list[int]) -> dict[int, datetime]:
+    """When each booking was last confirmed or moved to a new time: a hold paid 23 h 58 min
+    before the visit is not reminded 24 h before it two minutes later."""
     if not booking_ids:
         return {}
     last = func.max(BookingEvent.at, type_=BookingEvent.at.type)
     return dict(s.execute(select(BookingEvent.booking_id, last).where(
-        BookingEvent.booking_id.in_(booking_ids), BookingEvent.reason.startswith(RESCHEDULED))
+        BookingEvent.booking_id.in_(booking_ids),
+        or_(BookingEvent.reason.startswith(RESCHEDULED),  # a handing on (confirmed to confirmed) is no promise
+            and_(BookingEvent.to_status == BookingStatus.CONFIRMED, BookingEvent.from_status != BookingStatus.CONFIRMED)))
         .group_by(BookingEvent.booking_id)).all())  # fmt: skip
 
 

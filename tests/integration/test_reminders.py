@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from core import booking, outbox, reminders
 from core.models import Booking, Conversation, OutboxMessage
-from tests.integration.booking_helpers import loaded
+from tests.integration.booking_helpers import loaded, new_customer
 from tests.integration.staff_helpers import book
 
 MONDAY_9 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # Nairobi 09:00
@@ -148,6 +148,20 @@ def test_a_booking_moved_inside_its_24_hour_window_gets_no_24_hour_reminder(db, 
     assert reminders.send_due(db, at(23, 12, 1)) == 0  # the move's confirmation was the reminder
     assert reminders.send_due(db, at(24, 9, 1)) == 1  # 2 h before it
     assert set(_keys(db)) == {reminders.reminder_key(visit.id, at(24, 11), 2)}
+
+
+def test_a_hold_paid_inside_its_24_hour_window_gets_no_24_hour_reminder(db, nairobi_spec):
+    """Held 24 h 10 min ahead and paid 23 h 55 min ahead: the confirmation was the
+    reminder (the 24-hour one came two minutes after it)."""
+    shop = loaded(db, nairobi_spec)
+    customer = new_customer(db, shop, "paid-late")
+    held = booking.hold(db, shop_id=shop.id, customer_id=customer, service_ids=(shop.services["oil-change"],),
+                        start=at(24, 12), now=at(23, 11, 50), hold_minutes=30)  # fmt: skip
+    booking.confirm(db, held.booking_id, "system:mpesa", at(23, 12, 5))
+
+    assert reminders.send_due(db, at(23, 12, 7)) == 0
+    assert reminders.send_due(db, at(24, 10, 1)) == 1  # 2 h before it
+    assert set(_keys(db)) == {reminders.reminder_key(held.booking_id, at(24, 12), 2)}
 
 
 def _race(n: int, job) -> list[Exception]:
