@@ -427,7 +427,7 @@ def prompt_summary(turn: Turn, before: list[Msg]) -> None:
     start = datetime.fromisoformat(turn.data["start"])
     total = sum(s.price_minor for s in services)
     deposit = policy.deposit_due([policy.PricedService(s.price_minor, s.deposit_minor) for s in services],
-                                 customer.tokens)  # each service's deposit is the shop's, already rounded
+                                 customer.tokens, policy.major_unit(shop.currency))  # as the hold works it out
     texts = before + [
         Msg(N_("Please check your booking:")),
         Msg(N_("Services: {services}"), {"services": service_list(turn)}),

@@ -30,19 +30,25 @@ def visit_price(services: list[PricedService]) -> int:
 def deposit_due(services: list[PricedService], tokens: int, unit: int = 1) -> int:
     """What the customer pays up front: the services' deposits, or everything at 0 tokens.
 
-    A deposit in percent is rounded up to a whole `unit` (the minor units in one of the
-    currency's major units: see `major_unit`): a shop asks 30 % of Ksh4,999 as Ksh1,500,
-    not Ksh1,499.70, which M-Pesa could not ask for anyway. Never more than the visit.
+    Rounded up to a whole `unit` (the minor units in one of the currency's major units:
+    see `major_unit`): a shop asks 30 % of Ksh4,999 as Ksh1,500, not Ksh1,499.70, which
+    M-Pesa could not ask for anyway; a visit priced Ksh3,499.50 paid in advance is
+    Ksh3,500. Never more than the visit but for that rounding.
     """
     if tokens <= 0:
-        return visit_price(services)
+        return _whole(visit_price(services), unit)
     total = 0
     for s in services:
         if s.deposit_minor is not None:
             total += s.deposit_minor
         elif s.deposit_percent is not None:
-            total += -(-s.price_minor * s.deposit_percent // (100 * unit)) * unit
-    return min(total, visit_price(services))
+            total += _whole(-(-s.price_minor * s.deposit_percent // 100), unit)
+    return _whole(min(total, visit_price(services)), unit)
+
+
+def _whole(amount_minor: int, unit: int) -> int:
+    """Rounded up to a whole `unit`: what M-Pesa (whole shillings) can ask for."""
+    return -(-amount_minor // unit) * unit
 
 
 def major_unit(currency: str) -> int:

@@ -1080,8 +1080,9 @@ def chatting(url: str, **env):
 AMINA = 5550001
 
 
-def book_on_telegram(chat: Pitstop, phone: str, service: str = "svc:1") -> None:
-    chat.say(AMINA, "/start")
+def book_on_telegram(chat: Pitstop, phone: str, service: str = "svc:1", start: bool = True) -> None:
+    if start:
+        chat.say(AMINA, "/start")
     for data in ("lang:en", "m:book", service, "done"):
         chat.tap(AMINA, data)
     chat.say(AMINA, "kcb 123a")
@@ -1150,6 +1151,31 @@ def test_a_deposit_in_percent_is_said_and_asked_in_whole_shillings(sqlite_url):
             assert (booking.deposit_minor, booking.status) == (270_000, "confirmed")
             assert uow.session.scalar(select(Payment.amount_minor)) == 270_000
 
+
+
+def test_at_no_tokens_the_whole_visit_in_cents_is_said_and_asked_in_whole_shillings(sqlite_url):
+    """An oil change at Ksh3,499.50, all of it in advance: the summary said Ksh3,499.50,
+    the booking kept 349,950 and M-Pesa took Ksh3,500."""
+    from core.availability import touch_shop
+    from core.models import Customer, Service, Shop
+
+    with FakeDaraja(callback_delay=0.05) as fake, chatting(sqlite_url, MPESA_API_BASE=fake.url) as chat:
+        with chat.runtime.db.uow() as uow:
+            oil = uow.session.scalar(select(Service).join(Shop, Shop.id == Service.shop_id).where(
+                Service.code == "oil-change", Shop.slug == "mwangaza-motors"))  # fmt: skip
+            oil.price_minor = 349_950
+            touch_shop(uow.session, oil.shop_id)
+        chat.say(AMINA, "/start")
+        with chat.runtime.db.uow() as uow:  # no tokens left this month
+            amina = uow.session.scalar(select(Customer).where(Customer.shop_id == oil.shop_id))
+            amina.tokens, amina.tokens_reset_on = 0, datetime.now(UTC).date().replace(day=1)
+        book_on_telegram(chat, "0712345678", start=False)
+        fake.wait_callbacks(1)
+
+        summary = next(t for t in chat.texts(AMINA) if t.startswith("Please check your booking:"))
+        assert "Price: Ksh3,499.50\nPaid in advance: Ksh3,500\n" in summary
+        with chat.runtime.db.uow() as uow:
+            assert uow.session.scalar(select(Booking.deposit_minor)) == uow.session.scalar(select(Payment.amount_minor)) == 350_000
 
 def test_a_cancelled_prompt_offers_to_try_again_and_the_customer_pays_at_the_shop(url):
     with FakeDaraja(callback_delay=0.05) as fake, chatting(url, MPESA_API_BASE=fake.url) as chat:

@@ -44,5 +44,8 @@ def test_a_deposit_in_percent_is_asked_in_whole_shillings_or_tenge():
     assert deposit_due([odd], tokens=2, unit=major_unit("KES")) == 150000
     assert deposit_due([odd], tokens=2) == 149970  # to the cent, where the currency's unit is not given
     assert deposit_due([ALIGNMENT], tokens=2, unit=major_unit("KES")) == 75000  # already whole: unchanged
-    assert deposit_due([PricedService(99, deposit_percent=50)], tokens=2, unit=100) == 99  # never more than the visit
+    assert deposit_due([PricedService(99, deposit_percent=50)], tokens=2, unit=100) == 100  # the least M-Pesa can ask
+    assert deposit_due([PricedService(349950)], tokens=0, unit=100) == 350000  # the whole visit, as M-Pesa takes it
+    assert deposit_due([PricedService(100050, deposit_percent=100), PricedService(350000, deposit_percent=30)],
+                       tokens=2, unit=100) == 100100 + 105000
     assert major_unit("KZT") == 100 and major_unit("JPY") == 1
