@@ -64,7 +64,7 @@ def go_off_shift(db: Database | Session, staff_id: int, actor: str, now: datetim
         view = av.shop_view(s, mechanic.shop_id)  # without the mechanic now off shift
         jobs = s.scalars(select(Booking).where(
             Booking.mechanic_id == staff_id, Booking.status.in_(MOVABLE), Booking.ends_at > now,
-        ).order_by(Booking.starts_at).with_for_update())  # fmt: skip
+        ).order_by(Booking.starts_at).with_for_update().execution_options(populate_existing=True))  # fmt: skip
         return [_hand_on(s, view, job, mechanic, actor, now) for job in list(jobs)]
 
 
