@@ -70,6 +70,8 @@ LINK_UNTIL = N_("The link works until {time}.")
 OWNER_SETUP = N_("Kaspi refused to create a payment link for booking {code} (StatusCode {status}). "
                  "Please check the shop's Kaspi set-up.")  # fmt: skip
 REFUNDED = N_("Your payment of {amount} for booking {code} has been refunded to your Kaspi account.")
+OWNER_RETURN_UNKNOWN = N_("Booking {code}: Kaspi did not answer whether it returned the {amount} payment. "
+                          "Check in Kaspi: if it did not, return it, then write /refunded {code}.")  # fmt: skip
 OWNER_RETURN_BY_HAND = N_("Booking {code}: Kaspi did not return the {amount} payment by itself. Please "
                           "return it, then write /refunded {code}.")  # fmt: skip
 OWNER_REFUNDED = N_("Booking {code}: the {amount} Kaspi payment was refunded automatically.")
@@ -441,6 +443,12 @@ def refund(payment_id: int, now: datetime | None = None) -> bool:
     with session_of(rt.db) as s:
         booking, p = pay.lock(s, payment_id)
         if p.status != pay.REFUNDING:
+            return False
+        if not env.ok and env.status_code is None:  # no answer: Kaspi may have returned it, or not
+            log.warning("payment %s: no answer from Kaspi about the return (%s)", payment_id, env.message)
+            notices.tell_owners(s, booking.shop_id, Reply((Msg(OWNER_RETURN_UNKNOWN, {
+                "amount": m.money(p.amount_minor, p.currency), "code": booking.code}),)),
+                key=f"payment:{payment_id}:return-unknown", now=now)  # fmt: skip
             return False
         if not env.ok:
             p.status, p.updated_at = pay.REFUND_DUE, now

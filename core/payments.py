@@ -583,8 +583,8 @@ def mark_refunded(session: Session, booking_id: int, actor: str, now: datetime) 
     the customer is told. None when nothing is due back (already marked, or returned by
     Kaspi meanwhile). Locks the booking, then its payments, as everywhere."""
     booking = session.scalar(select(Booking).where(Booking.id == booking_id).with_for_update())
-    due = list(session.scalars(select(Payment).where(
-        Payment.booking_id == booking_id, Payment.status == REFUND_DUE).order_by(Payment.id).with_for_update()))  # fmt: skip
+    due = list(session.scalars(select(Payment).where(  # refunding: a Kaspi return whose answer never came
+        Payment.booking_id == booking_id, Payment.status.in_((REFUND_DUE, REFUNDING))).order_by(Payment.id).with_for_update()))  # fmt: skip
     if booking is None or not due:
         return None
     for payment in due:

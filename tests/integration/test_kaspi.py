@@ -459,3 +459,28 @@ def pay_by_kaspi_link_on_whatsapp(chat, twilio, fake, phone):
     assert bodies()[-1].startswith("Payment received: ₸12,000.\nBooking ZA-1001 is confirmed for ")
     with chat.runtime.db.uow() as uow:
         assert [(b.status, b.channel) for b in uow.session.scalars(select(Booking))] == [("confirmed", "whatsapp")]
+
+
+def test_a_return_whose_answer_was_lost_asks_the_owner_to_check_not_to_pay_again(url, atyrau_spec, fake, now,
+                                                                                  monkeypatch):  # fmt: skip
+    """Kaspi made the return, but its answer never came (a read timeout): the owner was
+    told Kaspi had not returned it, and asked to pay the customer back a second time."""
+    from core.kaspi import Envelope, KaspiApi
+
+    real = KaspiApi.refund
+
+    def answer_lost(self, payment_id, amount_minor):
+        real(self, payment_id, amount_minor)  # Kaspi returns the money...
+        return Envelope(0, None, "ReadTimeout", None)  # ...and its answer never arrives
+
+    with pitstop(url, **env_for(fake, "r3")) as rt:
+        visit, pid = deposit_paid_by_kaspi(rt, atyrau_spec, fake, now)
+        monkeypatch.setattr(KaspiApi, "refund", answer_lost)
+
+        bk.cancel(rt.db, visit.booking_id, f"customer:{visit.customer_id}", now + timedelta(minutes=10))
+
+        assert (len(fake.refunds()), payment(rt, pid).status) == (1, "refunding")
+        assert [t.ids for t in told(rt, OWNER)] == [[payments.OWNER_REFUND_CANCELLED], [kaspi.OWNER_RETURN_UNKNOWN]]
+        with rt.db.uow() as uow:  # the owner checks in Kaspi and closes it
+            assert payments.mark_refunded(uow.session, visit.booking_id, "staff:1", now).amount_minor == 500_000
+        assert payment(rt, pid).status == "refunded"
