@@ -144,10 +144,7 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
                 case sm.AnswerCustomer(customer_id, text):
                     if not is_owner:
                         return owner_only("answer")
-                    name = _answer(session, staff, customer_id, text, now)
-                    if name is None:
-                        return sm.StaffRefused(N_("That customer can no longer be reached here."))
-                    return sm.StaffDone("answered", {"name": name})
+                    return _answer(session, staff, customer_id, text, now)
                 case sm.MarkRefunded(number):
                     if not is_owner:
                         return owner_only("refunded")
@@ -196,18 +193,23 @@ def _part_code(session: Session, shop_id: int, text: str) -> str | None:
     return understand.pick_choice(text, [(code, [code, name]) for code, name in rows])
 
 
-def _answer(session: Session, staff: Staff, customer_id: int, text: str, now) -> str | None:
+def _answer(session: Session, staff: Staff, customer_id: int, text: str, now) -> sm.StaffDone | sm.StaffRefused:
     """Send the owner's words to a customer of their shop who wrote to it, where the
-    customer last wrote from; their name, or None when there is nobody to send them to."""
+    customer last wrote from. WhatsApp carries a shop's own words only within 24 hours
+    of the customer's last message: after that the owner is told to call instead."""
+    from bot.whatsapp import WINDOW
+
     customer = session.get(Customer, customer_id)
-    if customer is None or customer.shop_id != staff.shop_id:
-        return None
-    identity = outbox.reach(session, customer)
+    identity = outbox.reach(session, customer) if customer is not None and customer.shop_id == staff.shop_id else None
     if identity is None:
-        return None
+        return sm.StaffRefused(N_("That customer can no longer be reached here."))
+    if identity.channel == "whatsapp" and (identity.last_inbound_at is None or now - identity.last_inbound_at >= WINDOW):
+        return sm.StaffRefused(N_("{name} last wrote more than a day ago, and WhatsApp lets a shop write first only "
+                                  "with an approved template. Please call them: {phone}."),
+                               {"name": called(customer), "phone": customer.phone or "-"})  # fmt: skip
     shop = av.shop_view(session, staff.shop_id).spec.name
     outbox.send(session, shop_id=staff.shop_id, channel=identity.channel, address=identity.address,
                 language=customer.language, reply=Reply((Msg(N_("{shop} answers: {text}"), {"shop": shop, "text": text}),)),
                 now=now)  # fmt: skip
     log.info("owner %s answered customer %s", staff.id, mask_phone(customer.phone))
-    return called(customer)
+    return sm.StaffDone("answered", {"name": called(customer)})

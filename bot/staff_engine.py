@@ -167,7 +167,8 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
     text = event.text if event.kind == "text" else ""
     named = _named_choice(turn, text) if event.kind == "text" and turn.state in FREE_TEXT else None
     if event.kind == "text" and turn.state in FREE_TEXT and named is None and not text.strip().startswith("/") \
-            and not any(understand.looks_like(text, w) for w in ("back", "stop", "menu")):  # fmt: skip
+            and not any(understand.looks_like(text, w) for w in ("back", "stop", "menu")) \
+            and not _job_command_while_answering(turn, text):  # fmt: skip
         FREE_TEXT[turn.state](turn, text)
         return turn.done()
     choice = event.choice if event.kind == "choice" else named
@@ -195,6 +196,13 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
     else:
         _not_understood(turn)
     return turn.done()
+
+
+def _job_command_while_answering(turn: Turn, text: str) -> bool:
+    """"ready 1042" typed while an answer to a customer is awaited is the command, not
+    words for the customer (no answer reads like that)."""
+    parsed = words.parse(text) if turn.state == "answer" else None
+    return parsed is not None and parsed.code is not None and parsed.name != "job"
 
 
 def _row_id(text: str) -> int | None:

@@ -438,6 +438,26 @@ def test_the_owner_answers_a_customer_who_wrote_to_the_shop(story):
     assert story.last(AMINA) == "Mwangaza Motors answers: Yes, free with any service. Come by at 10."
 
 
+def test_an_answer_to_a_whatsapp_customer_who_wrote_over_a_day_ago_tells_the_owner_to_call(story):
+    """WhatsApp carries a shop's own words only within 24 hours of the customer's last
+    message: the answer failed on the way while the owner was told "Sent to Kamau."."""
+    kamau = "+254722111222"
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    for typed in ("Habari", "1", "4", "Do you sell tyres?"):  # English; Talk to the shop; the question
+        story.wa(kamau, typed, MONDAY_9, name="Kamau")
+    [(label, answer)] = story.buttons(OWNER_TG)
+    assert label == "Answer Kamau"
+
+    story.tap(OWNER_TG, answer, at(24, 10))  # the next day, 25 hours later
+    story.say(OWNER_TG, "Yes, Bridgestone and Yokohama.", at(24, 10, 1))
+
+    assert story.last(OWNER_TG).startswith("Kamau last wrote more than a day ago, and WhatsApp lets a shop write first "
+                                           "only with an approved template. Please call them: +254722111222.")  # fmt: skip
+    with story.db.uow() as uow:
+        bodies = [r.body for r in uow.session.scalars(select(OutboxMessage).where(OutboxMessage.address == f"whatsapp:{kamau}"))]
+    assert not [b for b in bodies if "answers" in b["texts"][0]["id"]]
+
+
 def amina_writes_to_the_shop(story) -> int:
     customer_starts(story, AMINA, MONDAY_9)
     story.tap(AMINA, "m:shop", MONDAY_9)
@@ -473,6 +493,10 @@ def test_an_owners_long_answer_arrives_whole_and_one_days_later_is_no_answer(sto
     story.tap(OWNER_TG, f"st:answer:{customer_id}", at(23, 9, 7))
     story.say(OWNER_TG, "today", at(24, 9, 7))  # a day later: a command, not words for Amina
     assert story.last(AMINA) == f"Mwangaza Motors answers: {answer}"
+    story.tap(OWNER_TG, f"st:answer:{customer_id}", at(24, 9, 8))
+    story.say(OWNER_TG, "ready 1001", at(24, 9, 9))  # a job command with its booking: no answer reads so
+    assert story.last(AMINA) == f"Mwangaza Motors answers: {answer}"
+    assert story.last(OWNER_TG).startswith("I cannot find booking 1001 in this shop.")  # the command's own answer
 
 
 def test_refunded_without_a_code_shows_the_shops_own_code_in_the_example(story):
