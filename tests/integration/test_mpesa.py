@@ -1110,16 +1110,22 @@ def test_customer_books_on_telegram_and_pays_with_mpesa_end_to_end(url):
             assert (row.code, row.status, row.channel) == ("MM-1001", "confirmed", "telegram")
 
 
-def test_the_chat_says_the_whole_shillings_mpesa_will_ask_for(sqlite_url):
+def reprice(chat: Pitstop, code: str, price_minor: int) -> int:
+    """Give a Mwangaza service another price (one in cents, say); its id."""
     from core.availability import touch_shop
     from core.models import Service, Shop
 
+    with chat.runtime.db.uow() as uow:
+        service = uow.session.scalar(select(Service).join(Shop, Shop.id == Service.shop_id).where(
+            Service.code == code, Shop.slug == "mwangaza-motors"))  # fmt: skip
+        service.price_minor = price_minor
+        touch_shop(uow.session, service.shop_id)
+        return service.id
+
+
+def test_the_chat_says_the_whole_shillings_mpesa_will_ask_for(sqlite_url):
     with FakeDaraja(callback_delay=0.05) as fake, chatting(sqlite_url, MPESA_API_BASE=fake.url) as chat:
-        with chat.runtime.db.uow() as uow:  # an oil change priced Ksh3,499.50: M-Pesa takes whole shillings
-            oil = uow.session.scalar(select(Service).join(Shop, Shop.id == Service.shop_id).where(
-                Service.code == "oil-change", Shop.slug == "mwangaza-motors"))  # fmt: skip
-            oil.price_minor = 349_950
-            touch_shop(uow.session, oil.shop_id)
+        reprice(chat, "oil-change", 349_950)  # M-Pesa takes whole shillings
         book_on_telegram(chat, "0712345678")
         fake.wait_callbacks(1)
 
@@ -1132,16 +1138,9 @@ def test_the_chat_says_the_whole_shillings_mpesa_will_ask_for(sqlite_url):
 def test_a_deposit_in_percent_is_said_and_asked_in_whole_shillings(sqlite_url):
     """Brake discs at Ksh8,999 with 30 % in advance: the summary said Ksh2,699.70 and
     M-Pesa asked Ksh2,700, leaving 30 cents over on the booking."""
-    from core.availability import touch_shop
-    from core.models import Service, Shop
-
     with FakeDaraja(callback_delay=0.05) as fake, chatting(sqlite_url, MPESA_API_BASE=fake.url) as chat:
-        with chat.runtime.db.uow() as uow:
-            discs = uow.session.scalar(select(Service).join(Shop, Shop.id == Service.shop_id).where(
-                Service.code == "brake-discs", Shop.slug == "mwangaza-motors"))  # fmt: skip
-            discs.price_minor = 899_900
-            touch_shop(uow.session, discs.shop_id)
-        book_on_telegram(chat, "0712345678", service=f"svc:{discs.id}")
+        discs = reprice(chat, "brake-discs", 899_900)
+        book_on_telegram(chat, "0712345678", service=f"svc:{discs}")
         fake.wait_callbacks(1)
 
         summary = next(t for t in chat.texts(AMINA) if t.startswith("Please check your booking:"))
@@ -1156,18 +1155,13 @@ def test_a_deposit_in_percent_is_said_and_asked_in_whole_shillings(sqlite_url):
 def test_at_no_tokens_the_whole_visit_in_cents_is_said_and_asked_in_whole_shillings(sqlite_url):
     """An oil change at Ksh3,499.50, all of it in advance: the summary said Ksh3,499.50,
     the booking kept 349,950 and M-Pesa took Ksh3,500."""
-    from core.availability import touch_shop
-    from core.models import Customer, Service, Shop
+    from core.models import Customer
 
     with FakeDaraja(callback_delay=0.05) as fake, chatting(sqlite_url, MPESA_API_BASE=fake.url) as chat:
-        with chat.runtime.db.uow() as uow:
-            oil = uow.session.scalar(select(Service).join(Shop, Shop.id == Service.shop_id).where(
-                Service.code == "oil-change", Shop.slug == "mwangaza-motors"))  # fmt: skip
-            oil.price_minor = 349_950
-            touch_shop(uow.session, oil.shop_id)
+        reprice(chat, "oil-change", 349_950)
         chat.say(AMINA, "/start")
         with chat.runtime.db.uow() as uow:  # no tokens left this month
-            amina = uow.session.scalar(select(Customer).where(Customer.shop_id == oil.shop_id))
+            amina = uow.session.scalar(select(Customer))
             amina.tokens, amina.tokens_reset_on = 0, datetime.now(UTC).date().replace(day=1)
         book_on_telegram(chat, "0712345678", start=False)
         fake.wait_callbacks(1)
