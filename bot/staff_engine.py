@@ -241,19 +241,20 @@ def _choice(turn: Turn, choice: str) -> None:
         return
     what = parts[1] if len(parts) > 1 else ""
     arg = parts[2] if len(parts) > 2 else ""
+    row = _row_id(parts[3] if what == "a" and len(parts) == 4 else arg)  # the row a button names
     if what == "home":
         turn.ask("home")
     elif what == "jobs":
         turn.ask("jobs")
-    elif what == "job" and _row_id(arg):
-        _open_job(turn, turn.ctx.job(_row_id(arg)))
-    elif what == "answer" and _row_id(arg) and not turn.owner:
+    elif what == "job" and row:
+        _open_job(turn, turn.ctx.job(row))
+    elif what == "answer" and row and not turn.owner:
         turn.do(Denied("answer"))  # before a customer's name is shown
-    elif what == "answer" and _row_id(arg):
-        turn.data["answer_to"] = _row_id(arg)
+    elif what == "answer" and row:
+        turn.data["answer_to"] = row
         turn.ask("answer")
-    elif what == "a" and len(parts) == 4 and _row_id(parts[3]):
-        _act_on(turn, arg, turn.ctx.job(_row_id(parts[3])))
+    elif what == "a" and len(parts) == 4 and row:
+        _act_on(turn, arg, turn.ctx.job(row))
     elif what in ("yes", "no"):
         _confirmed(turn, what == "yes", arg)
     elif what == "skip" and turn.state == "extra_photo":

@@ -159,7 +159,8 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
         params["content_variables"] = json.dumps(
             {str(i): str(values.get(name, "")) for i, name in enumerate(template.get("variables", []), 1)})
     try:  # a long text's first parts go first (a retry goes on after those sent); the last has the choices
-        for n, part in enumerate(first_parts[row.body.get("parts_sent", 0):], row.body.get("parts_sent", 0) + 1):
+        sent = row.body.get("parts_sent", 0)
+        for n, part in enumerate(first_parts[sent:], sent + 1):
             client.messages.create(from_=sender, to=row.address, body=part)
             row.body = row.body | {"parts_sent": n}  # written down with the failure, should a later part fail
         sid = client.messages.create(**params).sid

@@ -432,7 +432,7 @@ def refund(payment_id: int, now: datetime | None = None) -> bool:
             cfg = config_for(rt.settings, spec)
         except MissingSetting as exc:
             log.warning("payment %s: no automatic Kaspi refund: %s", payment_id, exc)
-            _return_by_hand(s, s.get(Booking, p.booking_id), p, now)
+            _ask_owner(s, s.get(Booking, p.booking_id), p, OWNER_RETURN_BY_HAND, "by-hand", now)
             return False
         claimed = s.execute(update(Payment).where(Payment.id == payment_id, Payment.status == pay.REFUND_DUE)
                             .values(status=pay.REFUNDING, updated_at=now)).rowcount  # fmt: skip
@@ -446,14 +446,12 @@ def refund(payment_id: int, now: datetime | None = None) -> bool:
             return False
         if not env.ok and env.status_code is None:  # no answer: Kaspi may have returned it, or not
             log.warning("payment %s: no answer from Kaspi about the return (%s)", payment_id, env.message)
-            notices.tell_owners(s, booking.shop_id, Reply((Msg(OWNER_RETURN_UNKNOWN, {
-                "amount": m.money(p.amount_minor, p.currency), "code": booking.code}),)),
-                key=f"payment:{payment_id}:return-unknown", now=now)  # fmt: skip
+            _ask_owner(s, booking, p, OWNER_RETURN_UNKNOWN, "return-unknown", now)
             return False
         if not env.ok:
             p.status, p.updated_at = pay.REFUND_DUE, now
             log.warning("payment %s: Kaspi refused the refund: StatusCode %s", payment_id, env.status_code)
-            _return_by_hand(s, booking, p, now)
+            _ask_owner(s, booking, p, OWNER_RETURN_BY_HAND, "by-hand", now)
             return False
         operation = env.data.get("ReturnOperationId") if isinstance(env.data, dict) else None
         p.status, p.updated_at = pay.REFUNDED, now
@@ -466,10 +464,11 @@ def refund(payment_id: int, now: datetime | None = None) -> bool:
         return True
 
 
-def _return_by_hand(session, booking: Booking, p: Payment, now: datetime) -> None:
-    """Kaspi would not return it: the owner, told it would, is asked to after all."""
-    notices.tell_owners(session, booking.shop_id, Reply((Msg(OWNER_RETURN_BY_HAND, {
-        "amount": m.money(p.amount_minor, p.currency), "code": booking.code}),)), key=f"payment:{p.id}:by-hand", now=now)  # fmt: skip
+def _ask_owner(session, booking: Booking, p: Payment, said: str, why: str, now: datetime) -> None:
+    """Kaspi would not (or may not have) returned it: the owner, told it would, is asked
+    to see to it after all, once per payment and `why`."""
+    notices.tell_owners(session, booking.shop_id, Reply((Msg(said, {
+        "amount": m.money(p.amount_minor, p.currency), "code": booking.code}),)), key=f"payment:{p.id}:{why}", now=now)  # fmt: skip
 
 
 # -- pure: the classic check/pay protocol -----------------------------------------------------

@@ -93,10 +93,8 @@ def let_go_holds_on(session: Session, shop_id: int, day: date, now: datetime) ->
     """The times only held on a day the shop has closed are let go, and whoever held one
     is told (`booking.release_holds_on`)."""
     tz = av.shop_view(session, shop_id).spec.timezone
-    for booking_id in bookings.release_holds_on(session, shop_id, day, now):
-        let_go = session.get(Booking, booking_id)
-        said = Msg(LET_GO, {"day": m.day(let_go.starts_at, tz)})
-        notices.status_notice(session, let_go, Reply((said,)), f"closed:{booking_id}", now)
+    _tell_let_go(session, bookings.release_holds_on(session, shop_id, day, now),
+                 lambda b: Msg(LET_GO, {"day": m.day(b.starts_at, tz)}), "closed", now)
 
 
 def after_new_hours(session: Session, shop_id: int, now: datetime, closed_now=()) -> list[str]:
@@ -107,10 +105,8 @@ def after_new_hours(session: Session, shop_id: int, now: datetime, closed_now=()
     days this load closed."""
     view = av.shop_view(session, shop_id)
     tz = view.spec.timezone
-    for booking_id in bookings.release_holds_outside_hours(session, shop_id, now):
-        let_go = session.get(Booking, booking_id)
-        said = Msg(HOURS_LET_GO, {"when": m.when(let_go.starts_at, tz)})
-        notices.status_notice(session, let_go, Reply((said,)), f"hours:{booking_id}", now)
+    _tell_let_go(session, bookings.release_holds_outside_hours(session, shop_id, now),
+                 lambda b: Msg(HOURS_LET_GO, {"when": m.when(b.starts_at, tz)}), "hours", now)
 
     def asked_before(b: Booking) -> bool:  # on a day the owner closed, when /close asked about it
         day = view.local_day(b.starts_at)
@@ -122,6 +118,13 @@ def after_new_hours(session: Session, shop_id: int, now: datetime, closed_now=()
         notices.tell_owners(session, shop_id, Reply((Msg(OUTSIDE_NEW_HOURS, {"codes": codes}),)),
                             f"outside-hours:{shop_id}:{_digest_of(b.id for b in outside)}", now)  # fmt: skip
     return [f"{b.code} on {b.starts_at.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}" for b in outside]
+
+
+def _tell_let_go(session: Session, booking_ids: list[int], said, why: str, now: datetime) -> None:
+    """Tell whoever held each time let go why (`said` of the booking), once each."""
+    for booking_id in booking_ids:
+        let_go = session.get(Booking, booking_id)
+        notices.status_notice(session, let_go, Reply((said(let_go),)), f"{why}:{booking_id}", now)
 
 
 def _digest_of(ids) -> str:

@@ -582,10 +582,10 @@ def mark_refunded(session: Session, booking_id: int, actor: str, now: datetime) 
     Kaspi where it cannot return it by itself): its payments due back are refunded, and
     the customer is told. None when nothing is due back (already marked, or returned by
     Kaspi meanwhile). Locks the booking, then its payments, as everywhere."""
-    booking = session.scalar(select(Booking).where(Booking.id == booking_id).with_for_update())
+    booking = locked_booking(session, booking_id)
     due = list(session.scalars(select(Payment).where(  # refunding: a Kaspi return whose answer never came
         Payment.booking_id == booking_id, Payment.status.in_((REFUND_DUE, REFUNDING))).order_by(Payment.id).with_for_update()))  # fmt: skip
-    if booking is None or not due:
+    if not due:
         return None
     for payment in due:
         payment.status, payment.updated_at = REFUNDED, now
@@ -618,20 +618,20 @@ def offer_balance(session: Session, booking: Booking, now: datetime) -> bool:
     """Tell the customer what is left to pay, with a "pay now" choice per online method
     of the shop (ids "paybalance:<booking>:<method>"; the engine answers one by calling
     `pay_balance`). False when nothing is due or the shop takes no money online."""
-    choices = balance_choices(session, booking)
+    due = balance_due(session, booking)
+    choices = balance_choices(session, booking, due)
     if not choices:
         return False
-    due = balance_due(session, booking)
     reply = Reply((Msg(BALANCE_LEFT, {"amount": m.money(due, booking.currency), "code": booking.code}),), choices)
     notices.status_notice(session, booking, reply, f"balance:{booking.id}:{due}", now)
     return True
 
 
-def balance_choices(session: Session, booking: Booking) -> tuple[Choice, ...]:
+def balance_choices(session: Session, booking: Booking, due: int | None = None) -> tuple[Choice, ...]:
     """A "pay now" choice per online way the shop takes money, while the active booking
-    has something left to pay; none otherwise."""
+    has something left to pay (`due`, when the caller has read it); none otherwise."""
     spec = av.shop_view(session, booking.shop_id).spec
-    if booking.status not in ACTIVE or balance_due(session, booking) <= 0:
+    if booking.status not in ACTIVE or (balance_due(session, booking) if due is None else due) <= 0:
         return ()
     return tuple(Choice(f"paybalance:{booking.id}:{x}", Msg(METHOD_LABELS[x]))
                  for x in spec.payment_methods if x in PROVIDER_OF_METHOD)  # fmt: skip
