@@ -42,10 +42,13 @@ class Undeliverable(Exception):
 class Outgoing:
     """A message made ready in a reading unit of work, to wait for its turn outside any:
     `pace` names the limits it waits for, (bot, chat) or None, and `send(row, session)`
-    sends it from the locked row, returning the provider's id."""
+    sends it from the locked row, returning the provider's id. `reported(row, session)`,
+    once it is sent, applies what the provider reported on it before its id was written
+    down (a status callback can overtake the commit)."""
 
     pace: tuple[str, str] | None
     send: Callable[[OutboxMessage, Session], str | None]
+    reported: Callable[[OutboxMessage, Session], None] | None = None
 
 
 def channels() -> dict[str, Callable[[Runtime, OutboxMessage, Shop, Session], Outgoing]]:
@@ -133,6 +136,8 @@ def _send(runtime: Runtime, row: OutboxMessage, outgoing: Outgoing, session: Ses
         log.warning("delivery of outbox %s failed: %s", row.id, row.last_error)
         return
     row.status, row.sent_at = "sent", runtime.now()
+    if outgoing.reported is not None and row.provider_message_id:
+        outgoing.reported(row, session)
 
 
 def _ready(runtime: Runtime, outbox_id: int) -> Outgoing | None:

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot import whatsapp_status
 from bot.delivery import deliver
 from core import booking, waitlist
 from core.models import OutboxMessage
@@ -29,9 +30,11 @@ def expire_holds() -> int:
 
 def redrive_outbox(min_age: timedelta = STUCK_AFTER) -> int:
     """Deliver what is still pending (Redis was down, a worker died, a 429 asked us to
-    wait): rows due for another attempt whose delivery job should long have run."""
+    wait): rows due for another attempt whose delivery job should long have run. And
+    apply the WhatsApp delivery reports that came before their message's sid was known."""
     runtime = current_runtime()
     now = runtime.now()
+    whatsapp_status.apply_waiting(runtime.db, now)
     with runtime.db.uow() as uow:
         ids = list(uow.session.scalars(select(OutboxMessage.id).where(
             OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from bot import whatsapp_status
 from bot.delivery import Outgoing, TryLater, Undeliverable
 from bot.inbound import Inbound
 from bot.model import Event
@@ -30,8 +31,6 @@ from core.models import ChannelIdentity, OutboxMessage, Shop
 from core.runtime import Runtime
 
 WINDOW = timedelta(hours=24)
-STATUS_RANK = {"accepted": 0, "queued": 1, "sending": 2, "sent": 3, "delivered": 4, "read": 5,
-               "undelivered": 6, "failed": 6}  # fmt: skip
 
 
 def parse(form: dict[str, str]) -> Inbound | None:
@@ -130,7 +129,8 @@ def client_for(runtime: Runtime, shop: Shop, session: Session) -> tuple[Client, 
 def prepare(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> Outgoing:
     """Twilio paces WhatsApp itself (it queues what we send), so a row needs no turn and is
     built when it is sent, from the locked row: the 24-hour window is judged then."""
-    return Outgoing(None, lambda row, session: send(runtime, row, session.get(Shop, row.shop_id), session))
+    return Outgoing(None, lambda row, session: send(runtime, row, session.get(Shop, row.shop_id), session),
+                    reported=lambda row, session: whatsapp_status.apply_reported(session, row, runtime.now()))
 
 
 def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> str | None:
@@ -196,18 +196,3 @@ def _inside_window(session: Session, row: OutboxMessage, now: datetime) -> bool:
         ChannelIdentity.address == row.address))  # fmt: skip
     return last is not None and now - last < WINDOW
 
-
-def record_status(session: Session, row: OutboxMessage, status: str, error_code: str | None) -> bool:
-    """Apply a delivery status callback; statuses only move forward (they arrive out of
-    order). A notice with choices that never reached the phone is no open question."""
-    if STATUS_RANK.get(status, -1) <= STATUS_RANK.get(row.status, -1):
-        return False
-    row.status = status
-    if error_code:
-        row.last_error = f"Twilio error {error_code}"
-    if status in NOT_DELIVERED and row.body.get("whole"):
-        defer(session, notices.never_seen, row.shop_id, row.address, row.id)
-    return True
-
-
-NOT_DELIVERED = ("undelivered", "failed")

@@ -2,7 +2,8 @@
 
 Authenticate with twilio's RequestValidator against PUBLIC_BASE_URL plus the path and
 query (the URL Twilio signed, not the one a proxy shows us); anything unsigned or forged gets 403
-and nothing is stored. Messages are deduplicated on MessageSid.
+and nothing is stored. Messages are deduplicated on MessageSid, status reports on their
+sid and status (bot/whatsapp_status.py).
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ import json
 import logging
 
 from flask import Blueprint, abort, current_app, jsonify, request
-from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from bot import whatsapp
+from bot import whatsapp, whatsapp_status
 from bot.inbound import process
-from core.models import OutboxMessage
 from core.settings import MissingSetting
 from webhooks.shops import find_shop
 
@@ -61,8 +60,8 @@ def status(slug: str):
     with runtime.db.uow() as uow:
         shop_id, section = find_shop(uow.session, slug, "whatsapp")
         form = _verified(runtime, section, slug)
-        sid, new = form.get("MessageSid", ""), form.get("MessageStatus", "")
-        row = uow.session.scalar(select(OutboxMessage).where(
-            OutboxMessage.shop_id == shop_id, OutboxMessage.provider_message_id == sid).with_for_update())  # fmt: skip
-        moved = row is not None and whatsapp.record_status(uow.session, row, new, form.get("ErrorCode"))
+        report = whatsapp_status.parse(form)
+        if report is None:
+            return jsonify(error="not a status report: MessageSid or MessageStatus missing"), 400
+        moved = whatsapp_status.report(uow.session, shop_id, report, json.dumps(form, ensure_ascii=False), runtime.now())
     return jsonify(ok=True, applied=moved)

@@ -80,6 +80,23 @@ def test_whatsapp_webhook_never_500s_on_any_signed_form(pitstop, form):
     assert response.status_code in (200, 400), response.data
 
 
+STATUS_FORM = st.dictionaries(st.sampled_from(["MessageSid", "MessageStatus", "ErrorCode", "AccountSid", "To", "Junk"]),
+                              st.text(max_size=80) | st.sampled_from(["undelivered", "read", "SM" + "1" * 32]),
+                              max_size=6)  # fmt: skip
+
+
+@FUZZ
+@given(form=STATUS_FORM)
+def test_whatsapp_status_webhook_stores_or_refuses_any_signed_form_and_never_500s(pitstop, form):
+    path = "/webhooks/whatsapp/mwangaza-motors/status"
+    headers, data = signed_inbound(PUBLIC + path, TWILIO_TOKEN, form)
+    before = counts(pitstop)
+    response = pitstop.client.post(path, data=data, headers=headers)
+    assert response.status_code in (200, 400), response.data
+    if response.status_code == 400:
+        assert response.get_json()["error"].startswith("not a status report") and counts(pitstop) == before
+
+
 @FUZZ
 @given(form=FORM, forged=st.booleans())
 def test_an_unsigned_or_forged_whatsapp_post_changes_nothing(pitstop, form, forged):

@@ -4,14 +4,24 @@ Each is answered as the notice meant (not as the menu the chat showed before), a
 outside the 24-hour window it goes as the shop's status template, then whole once the
 customer writes."""
 
+import json
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from bot import schedule
 from core import waitlist
-from core.models import Booking, ChannelIdentity, OutboxMessage, Payment, Service, utcnow
+from core.models import (
+    Booking,
+    ChannelIdentity,
+    InboxUpdate,
+    OutboxMessage,
+    Payment,
+    Service,
+    utcnow,
+)
 from pitstop.fakes import twilio as fake_twilio
 from pitstop.fakes.daraja import FakeDaraja
 from pitstop.fakes.telegram import FakeTelegram
@@ -184,3 +194,64 @@ def test_after_a_cancelled_mpesa_prompt_pay_at_the_shop_is_chosen_by_its_number(
         with chat.runtime.db.uow() as uow:
             assert uow.session.scalar(select(Booking.status)) == "confirmed"
         assert bodies(chat, phone)[-1].startswith("Booked! Your code is MM-1001.")
+
+
+class FakeTwilioThatReportsAtOnce(FakeTwilio):
+    """Twilio as it is on a bad day: the status callback of a message it could not deliver
+    reaches us before its answer to our create does, while the sender still holds the row."""
+
+    def __init__(self, report, **kwargs):
+        super().__init__(**kwargs)
+        self.report = report  # sid -> posts its status callback
+
+    def handle(self, rec, request):
+        response = super().handle(rec, request)
+        if rec.method == "POST" and "Do you want it?" in rec.form.get("Body", ""):
+            self.report(json.loads(response.get_data())["sid"])
+        return response
+
+
+def test_an_undelivered_report_that_overtakes_the_senders_commit_still_frees_the_number(pg_only, tmp_path):
+    with FakeTelegram() as telegram, \
+            FakeTwilioThatReportsAtOnce(lambda sid: twilio_reports(pitstop, sid, "undelivered", "30003"),
+                                        account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:  # fmt: skip
+        pitstop = start_pitstop(pg_only, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path / "var")})
+        offer = offer_kamau_a_freed_time(pitstop)
+        with pitstop.runtime.db.uow() as uow:
+            sent = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.address == f"whatsapp:{KAMAU}")
+                                       .order_by(OutboxMessage.id)).all()[-1]  # fmt: skip
+            assert (sent.status, sent.last_error) == ("undelivered", "Twilio error 30003")
+            assert uow.session.scalar(select(InboxUpdate.outcome).where(
+                InboxUpdate.external_id == f"{sent.provider_message_id}:undelivered")) == "applied"  # fmt: skip
+
+        pitstop.whatsapp(KAMAU, "1")  # he means the menu he saw last
+
+        assert status_of(pitstop, offer.held.booking_id) == "held"  # not taken for him
+        assert bodies(pitstop, KAMAU)[-2].startswith("Which service do you need?")
+        pitstop.runtime.close()
+
+
+def test_a_report_that_came_before_its_sid_was_written_is_applied_by_the_redrive(pitstop):
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
+    twilio_reports(pitstop, "SM" + "7" * 32, "undelivered", "63016")  # for a message whose sid is not known yet
+
+    with pitstop.runtime.db.uow() as uow:  # the sender writes it down, just after it looked for such reports
+        sent = uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()[-1]
+        sent.provider_message_id, sent.status = "SM" + "7" * 32, "sent"
+    schedule.redrive_outbox(min_age=timedelta(0))
+
+    with pitstop.runtime.db.uow() as uow:
+        sent = uow.session.get(OutboxMessage, sent.id)
+        assert (sent.status, sent.last_error) == ("undelivered", "Twilio error 63016")
+
+
+def test_a_report_for_no_message_of_ours_is_given_up_after_a_day(pitstop):
+    twilio_reports(pitstop, "SM" + "8" * 32, "delivered", "")
+    schedule.redrive_outbox(min_age=timedelta(0))
+    with pitstop.runtime.db.uow() as uow:
+        report = uow.session.scalar(select(InboxUpdate).where(InboxUpdate.external_id == "SM" + "8" * 32 + ":delivered"))
+        assert report.outcome == "waiting: no message of ours has this sid yet"  # the sender may not have written it yet
+        report.received_at -= timedelta(days=1, seconds=1)
+    schedule.redrive_outbox(min_age=timedelta(0))
+    with pitstop.runtime.db.uow() as uow:
+        assert uow.session.get(InboxUpdate, report.id).outcome == "ignored: no message of ours has this sid"
