@@ -49,6 +49,7 @@ from bot.understand._text import fold
 from core import messages as m
 from core import notices
 from core.i18n import N_, NP_
+from core.lifecycle import may_act
 from core.messages import Choice, Msg, Reply, render
 
 IDLE_AFTER = timedelta(minutes=30)
@@ -56,11 +57,11 @@ ANSWER_WAITS = timedelta(hours=12)  # an owner's answer to a customer, typed lat
 RESTING = {"home", "jobs", "job"}
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ru": "Русский", "kk": "Қазақша"}
 # Which job statuses each action applies to (core checks again, by the rule book).
-ALLOWED = {
-    "received": ("confirmed",),
-    "start": ("confirmed", "received"),
-    "extra": ("confirmed", "received", "in_progress", "awaiting_approval"),
-    "ready": ("confirmed", "received", "in_progress", "awaiting_approval"),  # unanswered extra work is left out
+ALLOWED = {  # needs_reschedule: the car came all the same, and is taken in at its time if someone can
+    "received": ("confirmed", "needs_reschedule"),
+    "start": ("confirmed", "needs_reschedule", "received"),
+    "extra": ("confirmed", "needs_reschedule", "received", "in_progress", "awaiting_approval"),
+    "ready": ("confirmed", "needs_reschedule", "received", "in_progress", "awaiting_approval"),  # unanswered extra work is left out
     "done": ("received", "in_progress", "ready"),
     "noshow": ("confirmed",),
 }
@@ -368,7 +369,7 @@ def _action(turn: Turn, action: str, number: str | None) -> None:
 
 
 def _mine(turn: Turn, job: JobView) -> bool:
-    return turn.owner or job.mechanic_id == turn.ctx.staff.id
+    return may_act(turn.owner, turn.ctx.staff.id, job.mechanic_id, job.status)
 
 
 def _open_job(turn: Turn, job: JobView | None, number: str | None = None) -> None:

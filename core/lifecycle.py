@@ -91,6 +91,13 @@ class IllegalMove(ValueError):
         self.reason = reason
 
 
+def may_act(is_owner: bool, staff_id: int, mechanic_id: int | None, status: str) -> bool:
+    """Who may move a job along: the owner any job, a mechanic their own, and anyone a
+    job the shop could not keep (nobody's since its mechanic left), whose car came all
+    the same."""
+    return is_owner or mechanic_id == staff_id or status == S.NEEDS_RESCHEDULE
+
+
 def status_now(status: str, hold_expires_at: datetime | None, now: datetime) -> str:
     """A booking's status as of `now`: a hold that ran out is expired, though the sweep
     (each minute) may not have marked it so yet. For what is shown; a write locks the

@@ -26,7 +26,7 @@ from core import booking as bookings
 from core import messages as m
 from core import notices, outbox, parts, payments, receipts, staffing
 from core.i18n import N_
-from core.lifecycle import BookingStatus
+from core.lifecycle import BookingStatus, may_act
 from core.messages import Choice, Msg, Reply
 from core.models import Booking, BookingEvent, BookingItem, Payment, Staff, Vehicle
 
@@ -85,13 +85,29 @@ def staff_member(session: Session, staff_id: int) -> Staff:
 
 
 def job(session: Session, staff: Staff, booking_id: int) -> Booking:
-    """The booking, locked, if this staff member may act on it."""
-    found = session.execute(select(Booking.shop_id, Booking.mechanic_id).where(Booking.id == booking_id)).first()
+    """The booking, locked, if this staff member may act on it (`lifecycle.may_act`)."""
+    found = session.execute(select(Booking.shop_id, Booking.mechanic_id, Booking.status)
+                            .where(Booking.id == booking_id)).first()  # fmt: skip
     if found is None or found.shop_id != staff.shop_id:
         raise NotAllowed(N_("There is no such job in this shop."))
-    if staff.role != "owner" and found.mechanic_id != staff.id:
+    if not may_act(staff.role == "owner", staff.id, found.mechanic_id, found.status):
         raise NotAllowed(N_("That job is not yours. Ask the owner to move it."))
     return bookings.locked_booking(session, booking_id)
+
+
+def _car_came_anyway(session: Session, b: Booking, staff: Staff, now: datetime) -> None:
+    """A visit the shop could not keep (its mechanic went off shift, nobody was free)
+    whose car came all the same: it is a job again, at its own time, for the mechanic
+    taking the car in if they can do it, or else whoever qualified is free then."""
+    if b.status != S.NEEDS_RESCHEDULE:
+        return
+    slot = staffing.place_again(session, b, now, staff.id) if staff.role == "mechanic" else None
+    slot = slot or staffing.place_again(session, b, now)
+    if slot is None:
+        raise WrongStatus(N_("Nobody who can do {code} is free at {time}, so it cannot be taken in. Agree a new "
+                             "time with the customer."), {"code": b.code, "time": m.clock(b.starts_at, _tz(session, b))})  # fmt: skip
+    b.mechanic_id, b.bay_id = slot.mechanic_id, slot.bay_id
+    bookings.move(session, b, S.CONFIRMED, f"staff:{staff.id}", now, "the car came all the same")
 
 
 def _tz(session: Session, booking: Booking) -> str:
@@ -125,6 +141,7 @@ def receive(session: Session, staff_id: int, booking_id: int, now: datetime) -> 
     """The car is at the shop."""
     staff = staff_member(session, staff_id)
     b = job(session, staff, booking_id)
+    _car_came_anyway(session, b, staff, now)
     if b.status != S.CONFIRMED:
         raise _wrong(b, "received")
     event = _step(session, b, [S.RECEIVED], f"staff:{staff.id}", now)
@@ -139,6 +156,7 @@ def start(session: Session, staff_id: int, booking_id: int, now: datetime) -> Mo
     """Work begins (a car not yet marked received is received on the way)."""
     staff = staff_member(session, staff_id)
     b = job(session, staff, booking_id)
+    _car_came_anyway(session, b, staff, now)
     path = {S.CONFIRMED: [S.RECEIVED, S.IN_PROGRESS], S.RECEIVED: [S.IN_PROGRESS]}.get(b.status)
     if path is None:
         raise _wrong(b, "start")
@@ -154,6 +172,7 @@ def ready(session: Session, staff_id: int, booking_id: int, now: datetime, leavi
     customer answered in the meantime, that was said of work they may have approved."""
     staff = staff_member(session, staff_id)
     b = job(session, staff, booking_id)
+    _car_came_anyway(session, b, staff, now)
     if leaving_out and b.status != S.AWAITING_APPROVAL:
         raise WrongStatus(N_("The customer has just answered about the extra work on {code}. Look at the job "
                              "again before marking it ready."), {"code": b.code})  # fmt: skip
@@ -255,6 +274,7 @@ def propose_extra(session: Session, staff_id: int, booking_id: int, description:
     The job waits for the answer (awaiting_approval)."""
     staff = staff_member(session, staff_id)
     b = job(session, staff, booking_id)
+    _car_came_anyway(session, b, staff, now)
     if price_minor <= 0:
         raise WrongStatus(N_("The price must be more than zero."))
     path = {S.CONFIRMED: [S.RECEIVED, S.IN_PROGRESS, S.AWAITING_APPROVAL],

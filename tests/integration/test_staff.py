@@ -279,6 +279,32 @@ def test_going_off_shift_hands_jobs_to_colleagues_or_asks_for_a_new_time(story):
     assert story.last(ACH_TG).startswith(said("sw", "You are on shift again: customers can be booked with you."))
 
 
+def test_a_car_that_comes_though_its_visit_needed_a_new_time_is_taken_in_by_someone_who_can_do_it(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    alignment = book(story.db, shop, str(AMINA), ["wheel-alignment"], at(24, 14), MONDAY_9)  # only Achieng aligns
+    for chat, name in ((ACH_TG, ACHIENG), (KIP_TG, KIPRONO), (OWNER_TG, WANJIRU)):
+        verify_on_telegram(story, chat, name, MONDAY_9)
+    story.say(ACH_TG, "off shift", at(24, 12))
+    story.answer(ACH_TG, True, at(24, 12))  # nobody else aligns wheels: Amina is asked to choose a new time
+
+    story.say(KIP_TG, "received MM-1001", at(24, 14, 5))  # she came all the same; Kiprono cannot align wheels
+    assert story.last(KIP_TG).startswith("Nobody who can do MM-1001 is free at 14:00, so it cannot be taken in. "
+                                         "Agree a new time with the customer.")  # fmt: skip
+    story.tap(ACH_TG, "st:on", at(24, 14, 10))  # Achieng is back
+    story.say(OWNER_TG, "received MM-1001", at(24, 14, 12))
+
+    assert story.last(OWNER_TG).startswith("MM-1001 is now: car received. The customer has been told.")
+    assert story.last(AMINA) == "We have received your car (KC0001A) for MM-1001. We will tell you when the work starts."
+    achieng = staff_id(story.db, ACHIENG)
+    with story.db.uow() as uow:
+        job = uow.session.get(Booking, alignment.id)
+        assert (job.status, job.mechanic_id) == ("received", achieng)
+    story.say(ACH_TG, "ready MM-1001", at(24, 15))  # her job now
+    with story.db.uow() as uow:
+        assert uow.session.get(Booking, alignment.id).status == "ready"
+
+
 def test_going_off_shift_lets_an_unpaid_hold_nobody_else_can_take_go(story):
     shop = story.shop_id("mwangaza-motors")
     customer_starts(story, AMINA, MONDAY_9)
