@@ -10,6 +10,7 @@ at all — never as a message WhatsApp would reject.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from datetime import datetime, timedelta
 
@@ -30,7 +31,9 @@ from core.messages import Reply, render_reply
 from core.models import ChannelIdentity, OutboxMessage, Shop
 from core.runtime import Runtime
 
+log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=24)
+REFUSED_CREDENTIALS = (20003, 20005)  # Twilio: authentication failed, account not active
 
 
 def parse(form: dict[str, str]) -> Inbound | None:
@@ -167,6 +170,10 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
     except TwilioRestException as exc:
         if exc.status == 429:
             raise TryLater(5) from exc
+        if exc.status == 401 or exc.code in REFUSED_CREDENTIALS:  # the operator's to mend: kept for the re-drive
+            log.error("Twilio refused the credentials of %s (%s %s): WhatsApp replies wait until they work",
+                      shop.slug, exc.status, exc.code)  # fmt: skip
+            raise
         if exc.status and 400 <= exc.status < 500:
             raise Undeliverable(f"Twilio refused the message: {exc.code} {mask_phones_in(exc.msg)}") from exc
         raise

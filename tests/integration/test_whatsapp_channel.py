@@ -177,3 +177,21 @@ def test_a_number_twilio_refuses_is_logged_masked(sqlite_url, caplog):
 
     refused = [r.getMessage() for r in caplog.records if "cannot be delivered" in r.getMessage()]
     assert len(refused) == 1 and refused[0].endswith("The 'To' number whatsapp:+254••••••222 is not a valid phone number.")
+
+
+def test_a_reply_twilio_refused_for_the_shops_credentials_is_sent_once_they_work_again(pitstop, caplog):
+    import logging
+    import time
+
+    from bot import schedule
+
+    pitstop.twilio.fail_next(1, status=401, code=20003, message="Authenticate")  # the auth token was rotated
+    with caplog.at_level(logging.ERROR):
+        pitstop.whatsapp(KAMAU, "Habari")
+    assert bodies(pitstop) == []
+    assert any("Twilio refused the credentials of mwangaza-motors" in r.getMessage() for r in caplog.records)
+
+    time.sleep(2.1)  # the first retry's back-off; the operator has put the new token in meanwhile
+    schedule.redrive_outbox(min_age=timedelta(0))
+
+    assert len(bodies(pitstop)) == 1 and bodies(pitstop)[0].endswith("lugha gani?\n1. English\n2. Kiswahili")
