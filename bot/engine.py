@@ -310,7 +310,8 @@ MENU_WORDS = {
 
 
 def prompt_menu(turn: Turn, before: list[Msg]) -> None:
-    for key in ("services", "vehicle_id", "day", "start", "booking_id", "mode", "method", "wanted", "resume"):
+    for key in ("services", "vehicle_id", "day", "start", "booking_id", "mode", "method", "wanted", "wanted_on",
+                "resume"):  # fmt: skip
         turn.data.pop(key, None)
     turn.offer(before + [Msg(N_("What would you like to do?"))], [Choice(cid, Msg(label)) for cid, label in MENU],
                MENU_WORDS)  # fmt: skip
@@ -333,7 +334,7 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
     elif event.kind == "text" and not understand.is_position(event.text) and \
             understand.parse_when(event.text, turn.ctx.today(), turn.lang):  # "9" is a place in the list, not 9:00
         turn.data["services"] = []  # "tomorrow 10am" from the menu: start a booking, and keep the time
-        turn.data["wanted"] = event.text
+        turn.data["wanted"], turn.data["wanted_on"] = event.text, turn.ctx.today().isoformat()  # "tomorrow" of today
         turn.ask("services", Msg(N_("Let's book. First, which service?")))
     else:
         not_understood(turn, Msg(N_("Please choose one of the options below.")))

@@ -191,10 +191,12 @@ def _service_ids(turn: Turn) -> tuple[int, ...]:
 
 def prompt_day(turn: Turn, before: list[Msg]) -> None:
     wanted = turn.data.pop("wanted", None)
-    if wanted:  # the day (and time) typed at the menu, before the services were chosen
+    typed_on = date.fromisoformat(turn.data.pop("wanted_on", None) or turn.ctx.today().isoformat())
+    when = understand.parse_when(wanted, typed_on, turn.lang) if wanted else None
+    if when:  # the day (and time) typed at the menu, before the services were chosen: read as of that day
         if before:
             turn.say(*before)
-        handle_day(turn, Event.typed(wanted), None)
+        _typed_day(turn, when, typed_on)
         return
     first, last = _horizon(turn)
     days = turn.ctx.free_days(_service_ids(turn), first, last, _moving(turn))
@@ -234,7 +236,12 @@ def handle_day(turn: Turn, event: Event, choice: str | None) -> None:
         # "9" here is a place in the list that is not there (or in an older list), never nine o'clock today
         not_understood(turn, Msg(N_("Choose a day from the list, or type a date.")))
         return
-    day = when.day or turn.ctx.today()
+    _typed_day(turn, when, turn.ctx.today())
+
+
+def _typed_day(turn: Turn, when: understand.When, today: date) -> None:
+    """A day (and maybe a time) the customer typed on `today`: its free times, or why not."""
+    day = when.day or today
     first, last = _horizon(turn)
     if not first <= day <= last:
         turn.ask("day", Msg(N_("I can book from today up to {n} days ahead."), {"n": turn.ctx.shop.horizon_days}))

@@ -351,6 +351,16 @@ def test_a_time_typed_at_the_menu_is_kept_for_when_the_services_and_vehicle_are_
     assert chat.data["start"] == at(24, 10).isoformat()
 
 
+def test_tomorrow_typed_at_the_menu_just_before_midnight_is_still_that_tomorrow_after_it():
+    ctx = FakeContext(now=at(23, 23, 58)).with_vehicle()  # Monday 23:58 in Nairobi
+    chat = Chat(ctx).send(Event("start")).tap("lang:en")
+    chat.type("tomorrow 10am")  # Tuesday 10:00
+    ctx.now = at(23, 23, 58) + timedelta(minutes=4)  # the service and the car chosen after midnight
+    chat.tap("svc:1").tap("done").tap("veh:3")
+    assert chat.state == "summary"
+    assert chat.data["start"] == at(24, 10).isoformat()  # not Wednesday
+
+
 def test_words_for_the_shop_typed_after_a_pause_still_go_to_the_shop():
     """The customer opened "Talk to the shop" and wrote 40 minutes later: the words were
     dropped with "Welcome back! ... let's start again", and nobody read them."""
