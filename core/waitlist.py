@@ -34,12 +34,14 @@ class Offer:
 
 def join(db: Database | Session, *, shop_id: int, customer_id: int, day: date, service_ids: tuple[int, ...],
          now: datetime, vehicle_id: int | None = None, channel: str | None = None) -> int:  # fmt: skip
-    """Put the customer in line for `day` (once: joining again keeps their place), in
-    the caller's transaction when given a session (a chat message's)."""
+    """Put the customer in line for `day` with this car (once: joining again for the same
+    car keeps their place and takes the services now asked for; another car is another
+    wish), in the caller's transaction when given a session (a chat message's)."""
     with session_of(db) as s:
         existing = s.scalar(select(WaitlistEntry).where(
             WaitlistEntry.shop_id == shop_id, WaitlistEntry.customer_id == customer_id,
-            WaitlistEntry.day == day, WaitlistEntry.status == "waiting"))  # fmt: skip
+            WaitlistEntry.day == day, WaitlistEntry.status == "waiting",
+            WaitlistEntry.vehicle_id.is_(None) if vehicle_id is None else WaitlistEntry.vehicle_id == vehicle_id))  # fmt: skip
         if existing is not None:
             existing.service_ids = list(service_ids)
             return existing.id
@@ -98,8 +100,9 @@ def _tell_no_longer_offered(session: Session, view: av.ShopView, entry: Waitlist
 
 
 def _booked_that_day(session, view: av.ShopView, entry: WaitlistEntry, now: datetime) -> bool:
-    """Has the customer booked what they wait for, that day, themselves (the same car; or,
-    when they named none, the same services)? A visit for another car is another wish."""
+    """Has the customer booked what they wait for, that day, themselves: the same services
+    (for the same car, when they named one)? A visit for another car, or the same car's
+    oil change while it waits for an alignment, is another wish."""
     lo, hi = local_bounds(view.spec.timezone, entry.day, entry.day)
     query = select(Booking.id, Booking.status, Booking.hold_expires_at).where(
         Booking.shop_id == entry.shop_id, Booking.customer_id == entry.customer_id,
@@ -107,8 +110,8 @@ def _booked_that_day(session, view: av.ShopView, entry: WaitlistEntry, now: date
     if entry.vehicle_id is not None:
         query = query.where(Booking.vehicle_id == entry.vehicle_id)
     live = [b for b, status, expires in session.execute(query) if status_now(status, expires, now) in OCCUPYING]
-    if not live or entry.vehicle_id is not None:
-        return bool(live)
+    if not live:
+        return False
     services: dict[int, set[int]] = {b: set() for b in live}
     for b, service in session.execute(select(BookingItem.booking_id, BookingItem.service_id)
                                       .where(BookingItem.booking_id.in_(live))):  # fmt: skip

@@ -206,6 +206,48 @@ def test_a_customer_booked_that_day_for_one_car_still_gets_the_freed_time_for_he
     assert [o.customer_id for o in waitlist.offer_everywhere(db, NOW + timedelta(minutes=6))] == [wanjiku]
 
 
+def test_an_oil_change_booked_for_the_car_does_not_end_its_wait_for_an_alignment_that_day(db, garage):
+    from core.customers import add_vehicle
+    from core.models import Customer
+
+    day = (NOW + timedelta(days=1)).date()
+    booked = fill_alignment_day(db, garage, day)
+    wanjiku = new_customer(db, garage, "wanjiku")
+    with db.uow() as uow:
+        probox = add_vehicle(uow.session, uow.session.get(Customer, wanjiku), "KCA 111A").id
+    oil = booking.hold(db, shop_id=garage.id, customer_id=wanjiku, service_ids=(garage.services["oil-change"],),
+                       start=booked[0].starts_at + timedelta(hours=1), now=NOW, vehicle_id=probox)  # fmt: skip
+    booking.confirm(db, oil.booking_id, "customer", NOW)
+    waitlist.join(db, shop_id=garage.id, customer_id=wanjiku, day=day,  # "align its wheels too, while it is there"
+                  service_ids=(garage.services["wheel-alignment"],), now=NOW, vehicle_id=probox)  # fmt: skip
+    booking.cancel(db, booked[5].booking_id, "customer", NOW + timedelta(minutes=5))
+
+    assert [o.customer_id for o in waitlist.offer_everywhere(db, NOW + timedelta(minutes=6))] == [wanjiku]
+
+
+def test_a_second_wish_the_same_day_for_another_car_is_a_wish_of_its_own(db, garage):
+    from core.customers import add_vehicle
+    from core.models import Customer
+
+    day = (NOW + timedelta(days=1)).date()
+    wanjiku = new_customer(db, garage, "wanjiku")
+    with db.uow() as uow:
+        her = uow.session.get(Customer, wanjiku)
+        probox, fielder = add_vehicle(uow.session, her, "KCA 111A").id, add_vehicle(uow.session, her, "KDD 222B").id
+    alignment, pads = (garage.services["wheel-alignment"],), (garage.services["brake-pads"],)
+    first = waitlist.join(db, shop_id=garage.id, customer_id=wanjiku, day=day, service_ids=alignment, now=NOW,
+                          vehicle_id=probox)  # fmt: skip
+    waitlist.join(db, shop_id=garage.id, customer_id=wanjiku, day=day, service_ids=pads, now=NOW, vehicle_id=fielder)
+    again = waitlist.join(db, shop_id=garage.id, customer_id=wanjiku, day=day, service_ids=alignment + pads, now=NOW,
+                          vehicle_id=probox)  # the Probox's wish, asked again with more: the same place in line  # fmt: skip
+
+    assert again == first
+    with db.uow() as uow:
+        wishes = uow.session.execute(select(WaitlistEntry.vehicle_id, WaitlistEntry.service_ids)
+                                     .where(WaitlistEntry.status == "waiting")).tuples()  # fmt: skip
+        assert {(v, tuple(ids)) for v, ids in wishes} == {(probox, alignment + pads), (fielder, pads)}
+
+
 def test_a_waitlist_offer_that_waited_out_its_hold_is_no_longer_to_be_sent(db, garage):
     from core import outbox
     from core.models import OutboxMessage
