@@ -69,7 +69,7 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
             except IllegalMove:
                 return cmd.Refused(N_("That booking can no longer be moved."))
             if isinstance(moved, SlotTaken):
-                return cmd.Taken(moved.wanted, moved.alternatives)
+                return cmd.Taken(moved.wanted, moved.alternatives, moved.too_soon)
             return cmd.Done("reschedule", {"code": moved.code})
         case cmd.JoinWaitlist(day, service_ids, vehicle_id):
             waitlist.join(session, shop_id=ctx.view.shop_id, customer_id=customer.id, day=day,

@@ -343,10 +343,12 @@ def _free_times(turn: Turn, day: date, own: datetime | None = None) -> list[date
 
 
 def _own_start(turn: Turn) -> datetime | None:
-    """When the booking being moved starts now (None when no booking is being moved)."""
+    """When the booking being moved starts now, if it holds that time (None when no
+    booking is being moved, or one the shop could not keep: its own time, free again,
+    is a time to move back to)."""
     moving = _moving(turn)
     b = _mine(turn, moving) if moving else None
-    return b.start if b else None
+    return b.start if b and b.status != "needs_reschedule" else None
 
 
 def _mine(turn: Turn, booking_id: int):

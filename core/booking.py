@@ -285,12 +285,17 @@ def _fit(session, view: av.ShopView, visit: av.Visit, start: datetime, now: date
 
 
 def alternatives(session: Session, shop_id: int, service_ids: tuple[int, ...], start: datetime,
-                 now: datetime, moving: int | None = None) -> SlotTaken:  # fmt: skip
+                 now: datetime, moving: int | None = None, too_soon: bool = False) -> SlotTaken:  # fmt: skip
     """The wanted start is gone: the nearest free starts of that day, in time order
-    (`moving`: the booking being moved, as for `free_slots`)."""
+    (`moving`: the booking being moved, as for `free_slots`, whose own start is no
+    alternative)."""
     view = av.shop_view(session, shop_id)
     day = view.local_day(start)
-    return _nearest(start, av.free_slots(session, shop_id, service_ids, day, day, now, moving))
+    free = av.free_slots(session, shop_id, service_ids, day, day, now, moving)
+    if moving is not None:
+        own = session.get(Booking, moving)
+        free = [slot for slot in free if own is None or own.status == S.NEEDS_RESCHEDULE or slot.start != own.starts_at]
+    return _nearest(start, free, too_soon)
 
 
 def _nearest(start: datetime, free: list[engine.Slot], too_soon: bool = False) -> SlotTaken:
@@ -477,7 +482,8 @@ def reschedule(db: Database | Session, booking_id: int, new_start: datetime, act
         expire_overdue_holds(s, booking.shop_id, now)
         slot = _fit(s, view, visit, new_start, now, exclude=booking.id)
         if slot is None:
-            return alternatives(s, booking.shop_id, service_ids, new_start, now, moving=booking.id)
+            too_soon = new_start < now + view.spec.booking.min_notice  # not taken by anyone: the clock moved on
+            return alternatives(s, booking.shop_id, service_ids, new_start, now, moving=booking.id, too_soon=too_soon)
         old = booking.starts_at
         booking.starts_at, booking.ends_at = slot.start, slot.end
         booking.blocks_until = slot.end + view.spec.booking.buffer

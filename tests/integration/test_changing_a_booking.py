@@ -104,6 +104,53 @@ def test_cancelling_a_visit_the_shop_could_not_keep_is_free(story):
     assert tokens_of(story, alignment.customer_id) == 2
 
 
+def test_a_visit_the_shop_could_not_keep_can_have_its_own_time_back_once_it_is_free_again(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    alignment = book(story.db, shop, str(AMINA), ["wheel-alignment"], at(25, 10), MONDAY_9)  # only Achieng aligns
+    verify_on_telegram(story, ACH_TG, ACHIENG, MONDAY_9)
+    story.say(ACH_TG, "off shift", at(23, 18))
+    story.answer(ACH_TG, True, at(23, 18))
+    story.tap(ACH_TG, "st:on", at(24, 8))  # she is back the next morning
+
+    story.tap(AMINA, f"rm:move:{alignment.id}", at(24, 9))
+    story.tap(AMINA, "day:2026-11-25", at(24, 9))
+    assert "10:00" in [label for label, _ in story.buttons(AMINA)]  # the time she was promised
+    story.say(AMINA, "10:00", at(24, 9, 1))
+    story.tap_button(AMINA, "yes", at(24, 9, 2))
+
+    assert status_of(story, alignment.id) == "confirmed"
+
+
+def test_moving_to_a_time_that_became_too_soon_says_so_and_does_not_blame_another_customer(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["oil-change"], at(24, 10), MONDAY_9)
+    for tap in ("m:bookings", f"bk:{job.id}", "resched", "day:2026-11-23"):
+        story.tap(AMINA, tap, MONDAY_9)
+    story.tap(AMINA, next(data for label, data in story.buttons(AMINA) if label == "10:00"), MONDAY_9)
+
+    story.tap_button(AMINA, "yes:", MONDAY_9 + timedelta(minutes=5))  # an hour's notice no longer holds
+
+    assert story.last(AMINA).startswith("Sorry, 10:00 is too soon now to be booked.\nHere are the nearest free times.")
+
+
+def test_the_times_offered_after_a_move_was_beaten_leave_out_the_time_the_booking_has(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["wheel-alignment"], at(24, 10), MONDAY_9)
+    for tap in ("m:bookings", f"bk:{job.id}", "resched", "day:2026-11-24"):
+        story.tap(AMINA, tap, MONDAY_9)
+    story.tap(AMINA, next(data for label, data in story.buttons(AMINA) if label == "11:00"), MONDAY_9)
+    book(story.db, shop, "5550002", ["wheel-alignment"], at(24, 11), MONDAY_9, name="Brian")  # Brian is quicker
+
+    story.tap_button(AMINA, "yes:", MONDAY_9)
+
+    assert story.last(AMINA).startswith("Sorry, 11:00 was taken by someone else a moment ago.")
+    assert [label for label, _ in story.buttons(AMINA)] == ["08:00", "08:30", "09:00", "09:30", "12:00", "14:00",
+                                                            "Another day"]  # not 10:00: it is hers  # fmt: skip
+
+
 def test_the_cancel_question_counts_the_tokens_of_a_new_month(story):
     shop = story.shop_id("mwangaza-motors")
     customer_starts(story, AMINA, MONDAY_9)
