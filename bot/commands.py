@@ -14,8 +14,9 @@ from core import booking, notices, payments, policy, waitlist
 from core.booking import Held, NotYours, SlotTaken
 from core.customers import add_vehicle, called, mask_phone
 from core.i18n import N_
-from core.lifecycle import IllegalMove
-from core.messages import Choice, Msg, Reply
+from core.lifecycle import AT_THE_SHOP, IllegalMove
+from core.lifecycle import BookingStatus as S
+from core.messages import Choice, Msg, Reply, when
 from core.models import Booking, Customer, Payment
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
         case cmd.AcceptOffer(booking_id, method) | cmd.RetryPayment(booking_id, method):
             row = _held_for(session, booking_id, customer.id, ctx.now)
             if row is None:
-                return cmd.Refused(N_("Sorry, that time is no longer held for you."))
+                return _no_longer_held(session, ctx, booking_id, customer.id)
             if isinstance(command, cmd.AcceptOffer):  # the engine's pick, by the same rule (not trusted from a button)
                 method = policy.way_to_take_offer(ctx.view.spec.payment_methods, row.deposit_minor > 0)
             settled = _settle(session, ctx, booking_id, method, actor)
@@ -146,6 +147,16 @@ def _held_for(session: Session, booking_id: int, customer_id: int, now: datetime
     may act on (a stale one must not touch a booking that has moved on)."""
     row = session.get(Booking, booking_id)
     return row if row is not None and row.customer_id == customer_id and payments.hold_live(row, now) else None
+
+
+def _no_longer_held(session: Session, ctx: DbContext, booking_id: int, customer_id: int) -> cmd.Refused:
+    """Why an offer's or a payment's button finds no hold: the time is theirs already (a
+    second tap on "Yes", a payment that went through meanwhile), or it is gone."""
+    row = session.get(Booking, booking_id)
+    if row is not None and row.customer_id == customer_id and row.status in (S.CONFIRMED, *AT_THE_SHOP):
+        return cmd.Refused(N_("{code} is already booked for you: {when}."),
+                           {"code": row.code, "when": when(row.starts_at, ctx.view.spec.timezone)})  # fmt: skip
+    return cmd.Refused(N_("Sorry, that time is no longer held for you."))
 
 
 def _service_ids(row: Booking) -> tuple[int, ...]:

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from rapidfuzz.distance import OSA
 
-from bot.understand import parse_when
+from bot.understand import names_weekday, parse_when
 from bot.understand._text import clean, fold
 
 # One line per language: en, sw, ru, kk. Phrases are separated by "|".
@@ -213,7 +213,8 @@ def parse_day(args: list[str] | tuple[str, ...], today: date, lang: str,
     """A day at the start of the arguments ("2026-12-24", "24.12", "tomorrow", "24 dec"),
     and the arguments after it. A day typed without its year is the next one to come; with
     `past` (a digest, of a day gone by) a date still to come ("20.1" on 25 December) is
-    last year's, as is a day named in words more than a month ahead."""
+    last year's, as is a day named in words more than a month ahead, and a weekday named
+    is the last one gone by ("friday" on a Monday: three days ago)."""
     args = list(args)
     if args and _key(args[0]) in YESTERDAY:  # reports look back; customers never book yesterday
         return today - timedelta(days=1), args[1:]
@@ -227,6 +228,8 @@ def parse_day(args: list[str] | tuple[str, ...], today: date, lang: str,
             dated = any(ch.isdigit() for ch in typed)  # "20.1", "20 jan": not "tomorrow" or "friday"
             if past and not _YEAR.search(typed) and (day > today if dated else (day - today).days > 31):
                 day = _year_before(day)
+            elif past and day > today and not dated and names_weekday(typed):  # "friday" on Monday: the last one
+                day -= timedelta(days=7)
             return day, args[k:]
     return None, args
 

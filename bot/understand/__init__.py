@@ -13,13 +13,14 @@ from .choices import is_position, pick_choice, pick_choices
 from .languages import language_of
 from .numbers import parse_amount
 from .plates import normalise_plate, plate_key
-from .when import When, parse_when
+from .when import When, names_weekday, parse_when
 
 __all__ = [
     "When",
     "is_position",
     "language_of",
     "looks_like",
+    "names_weekday",
     "normalise_plate",
     "parse_amount",
     "parse_rating",

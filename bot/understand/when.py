@@ -452,6 +452,13 @@ def _read_words(tokens: list[_Token], r: _Reading) -> None:
             r.add_time(time(12))
 
 
+def names_weekday(text: str) -> bool:
+    """Does the text name a day of the week ("friday", "в пятницу", "ijumaa")? Such a day
+    is the next one to come when booking, the last one gone by when looking back."""
+    raw = clean(text)
+    return raw is not None and any(t.kind == "wd" for t in _tokens(raw))
+
+
 def parse_when(text: str, today: date, lang: str | None = None) -> When | None:
     """Return the day and/or time the person means, or None.
 

@@ -75,6 +75,19 @@ def test_the_other_button_of_a_taken_offer_does_not_cancel_the_booking(story):
     assert tokens_of(story, amina) == 2
 
 
+def test_a_second_tap_on_yes_under_a_taken_offer_says_the_time_is_hers_not_that_it_was_lost(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    _, offer = offered_a_freed_alignment(story, shop)
+    story.tap(AMINA, f"offer:yes:{offer.held.booking_id}", MONDAY_9 + timedelta(minutes=3))
+    assert story.last(AMINA).startswith("Booked! Your code is MM-1010.")
+
+    story.tap(AMINA, f"offer:yes:{offer.held.booking_id}", MONDAY_9 + timedelta(minutes=4))
+
+    assert story.last(AMINA).startswith("MM-1010 is already booked for you: Tue 24 Nov, 11:00.\nWhat would you like")
+    assert status_of(story, offer.held.booking_id) == "confirmed"
+
+
 def test_declining_an_offer_lets_the_time_go_in_one_answer(story):
     shop = story.shop_id("mwangaza-motors")
     customer_starts(story, AMINA, MONDAY_9)

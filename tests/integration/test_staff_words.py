@@ -112,6 +112,16 @@ def test_a_digests_date_without_its_year_is_a_day_gone_by():
     assert parse_day(["tomorrow"], christmas, "en", past=True) == (date(2026, 12, 26), [])  # named so: meant
 
 
+def test_a_weekday_named_for_a_digest_is_the_last_one_gone_by():
+    """"/digest friday" on a Monday gave next Friday's digest: no revenue, nothing done."""
+    monday = date(2026, 11, 23)
+    assert parse_day(["friday"], monday, "en", past=True) == (date(2026, 11, 20), [])
+    assert parse_day(["пятница"], monday, "ru", past=True) == (date(2026, 11, 20), [])
+    assert parse_day(["ijumaa"], monday, "sw", past=True) == (date(2026, 11, 20), [])
+    assert parse_day(["monday"], monday, "en", past=True) == (monday, [])  # today's, so far
+    assert parse_day(["friday"], monday, "en") == (date(2026, 11, 27), [])  # /close friday: the one to come
+
+
 # -- the engine, with a context made by hand ------------------------------------------------
 
 
