@@ -19,9 +19,11 @@ from ._text import clean, fold, words
 Choices = Sequence[tuple[str, Sequence[str]]]
 
 # Words that carry no choice of their own; dropped before matching single
-# words ("oil please" -> "oil").  One line per language.
+# words ("oil please" -> "oil").  One line per language; folded as answers are
+# ("пожалуйста" -> "пожалуиста").
 FILLER = frozenset(
-    """
+    fold(word)
+    for word in """
     please pls plz the a an i want need would like my for just one service id
     пожалуйста мне нужно нужна нужен надо хочу на пж плз
     маган керек отинемин
@@ -57,17 +59,22 @@ def _only(ids: set[str] | list[str]) -> str | None:
 
 
 def _position(text: str, count: int) -> int | None:
-    match = _POSITION.match(text)
+    match = _position_match(text)
     if match is None:
         return None
     number = int(match.group(1))
     return number - 1 if 1 <= number <= count else -1
 
 
+def _position_match(text: str) -> re.Match | None:
+    """A place in the list, politely put or not ("2", "2 please", "tafadhali 2")."""
+    return _POSITION.match(text) or _POSITION.match(" ".join(w for w in text.split() if fold(w) not in FILLER))
+
+
 def is_position(text: str) -> bool:
-    """Whether the answer is a place in the list ("2", "#2", "№2", "no. 2")."""
+    """Whether the answer is a place in the list ("2", "#2", "№2", "no. 2", "2 pls")."""
     raw = clean(text)
-    return raw is not None and _POSITION.match(raw) is not None
+    return raw is not None and _position_match(raw) is not None
 
 
 def _stem_match(token: str, word: str) -> bool:

@@ -361,6 +361,12 @@ def test_tomorrow_typed_at_the_menu_just_before_midnight_is_still_that_tomorrow_
     assert chat.data["start"] == at(24, 10).isoformat()  # not Wednesday
 
 
+def test_a_menu_number_typed_with_please_is_that_item_not_two_oclock():
+    chat = Chat(FakeContext()).send(Event("start")).tap("lang:en")
+    chat.type("2 pls")  # "2. My bookings"
+    assert chat.state == "bookings" and not chat.data.get("wanted")
+
+
 def test_words_for_the_shop_typed_after_a_pause_still_go_to_the_shop():
     """The customer opened "Talk to the shop" and wrote 40 minutes later: the words were
     dropped with "Welcome back! ... let's start again", and nobody read them."""

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from bot.understand import (
     When,
+    is_position,
     language_of,
     looks_like,
     normalise_plate,
@@ -57,10 +58,19 @@ SERVICES = [
         ("№2", "brakes"),
         ("2)", "brakes"),
         ("4", "tyres"),
+        ("2 please", "brakes"),  # how people text in Nairobi
+        ("2 pls", "brakes"),
+        ("tafadhali 2", "brakes"),
+        ("2 пожалуйста", "brakes"),
     ],
 )
 def test_customer_answers_the_menu_with_its_number(typed, expected):
     assert pick_choice(typed, SERVICES) == expected
+    assert is_position(typed)  # a place in the list, not two o'clock
+
+
+def test_a_number_with_more_than_politeness_is_not_a_place_in_the_list():
+    assert not is_position("at 2 please") and not is_position("2 cars")
 
 
 @pytest.mark.parametrize("typed", ["0", "5", "22", "-1", "2.5"])
