@@ -121,13 +121,20 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
         turn.ask(turn.state, Msg(N_("Please share your own number, using the button below.")))
         return turn.done()
     if event.kind in ("unsupported", "location"):
-        note = Msg(N_("I saw that you edited a message. Please send the new text as a new message.")) \
-            if event.text == "edited" else \
-            Msg(N_("I can only read text and buttons here. Please type your answer or tap a button."))  # fmt: skip
-        turn.ask(turn.state, note)
+        turn.ask(turn.state, _cannot_read(turn, event))
         return turn.done()
     choice = resolve(turn, event)
     return _guarded(turn, event, lambda: _answer(turn, event, choice))
+
+
+def _cannot_read(turn: Turn, event: Event) -> Msg:
+    """What to say to a voice note, a sticker, a location or an edit: what can be read
+    here, in the channel's own terms (WhatsApp has numbers, not buttons)."""
+    if event.text == "edited":
+        return Msg(N_("I saw that you edited a message. Please send the new text as a new message."))
+    if turn.ctx.numbered:
+        return Msg(N_("I can only read text here. Please type your answer, or the number of a choice."))
+    return Msg(N_("I can only read text and buttons here. Please type your answer or tap a button."))
 
 
 def _guarded(turn: Turn, event: Event, act: Callable[[], None]) -> Step:

@@ -468,7 +468,7 @@ def handle_summary(turn: Turn, event: Event, choice: str | None) -> None:
     elif answer == "no":
         turn.ask("time")
     else:
-        not_understood(turn, Msg(N_("Tap Confirm to book, or Change the time.")))
+        not_understood(turn, Msg(N_("Choose Confirm to book, or Change the time.")))  # a tap, or its number
 
 
 state("summary", back="time")((prompt_summary, handle_summary))

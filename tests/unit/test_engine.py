@@ -367,6 +367,23 @@ def test_a_menu_number_typed_with_please_is_that_item_not_two_oclock():
     assert chat.state == "bookings" and not chat.data.get("wanted")
 
 
+@pytest.mark.parametrize("numbered, said", [
+    (True, "I can only read text here. Please type your answer, or the number of a choice."),  # WhatsApp
+    (False, "I can only read text and buttons here. Please type your answer or tap a button."),  # Telegram
+])  # fmt: skip
+def test_a_voice_note_is_answered_in_the_channels_own_terms(numbered, said):
+    chat = Chat(FakeContext(numbered=numbered)).send(Event("start")).tap("lang:en")
+    chat.send(Event("unsupported"))
+    assert chat.text.splitlines()[0] == said
+
+
+def test_an_unclear_answer_to_the_summary_says_what_to_choose_without_buttons_on_whatsapp():
+    chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en").tap("m:book").tap("svc:1")
+    chat.tap("done").tap("veh:3").tap("day:2026-11-25").type("2")
+    chat.type("hmm")
+    assert chat.text.splitlines()[:2] == ["Sorry, I did not get that.", "Choose Confirm to book, or Change the time."]
+
+
 def test_words_for_the_shop_typed_after_a_pause_still_go_to_the_shop():
     """The customer opened "Talk to the shop" and wrote 40 minutes later: the words were
     dropped with "Welcome back! ... let's start again", and nobody read them."""
