@@ -97,7 +97,7 @@ def _remind(s: Session, booking: Booking, hours: int, now: datetime, made: datet
     if legacy is not None and legacy >= made:
         return None  # sent for this time before the key named it (until 6 December 2026); a move since is new
     return notices.notify_customer(s, booking, reply, reminder_key(booking.id, booking.starts_at, hours), now,
-                                   template="reminder", variables=variables)  # fmt: skip
+                                   template="reminder", variables=variables, whole=True)  # its choices, once seen  # fmt: skip
 
 
 def reminder_key(booking_id: int, starts_at: datetime, hours: int) -> str:

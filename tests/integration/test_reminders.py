@@ -195,11 +195,12 @@ def test_two_cron_processes_at_once_send_each_reminder_once(pg_db, nairobi_spec)
 def test_a_whatsapp_customer_answers_a_reminder_by_its_number(sqlite_url, tmp_path):
     from pitstop.fakes.telegram import FakeTelegram
     from pitstop.fakes.twilio import FakeTwilio
-    from tests.integration.channel_helpers import start_pitstop
+    from tests.integration.channel_helpers import TWILIO_SID, TWILIO_TOKEN, start_pitstop
     from tests.integration.staff_helpers import Clocked
 
-    with FakeTelegram() as telegram, FakeTwilio() as twilio:
-        story = Clocked(start_pitstop(sqlite_url, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path)}))
+    with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
+        story = Clocked(start_pitstop(sqlite_url, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path),
+                                                                     "PITSTOP_NOW": at(23, 10, 30).isoformat()}))  # the sender's clock: inside his 24 hours  # fmt: skip
         phone = "+254722111222"
         story.wa(phone, "Habari", MONDAY_9)
         story.wa(phone, "1", MONDAY_9)  # English

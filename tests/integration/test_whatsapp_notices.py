@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import schedule
-from core import waitlist
+from core import reminders, waitlist
 from core.models import (
     Booking,
     ChannelIdentity,
@@ -148,6 +148,27 @@ def test_a_new_time_asked_for_outside_the_window_is_shown_whole_before_a_number_
     assert status_of(pitstop, job.id) == "needs_reschedule"
     assert bodies(pitstop, KAMAU)[-1].endswith("Please choose a new time, or cancel the booking.\n1. Choose a new time\n"
                                                "2. Cancel the booking")  # fmt: skip
+
+
+def test_a_reminder_that_went_as_its_template_is_not_answered_by_the_menus_number(pitstop):
+    shop = shop_id(pitstop)
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
+    pitstop.whatsapp(KAMAU, "1")  # English: the menu, "2. My bookings", is the last list he saw
+    job = book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["oil-change"], next_start(pitstop, shop, ["oil-change"]),
+               utcnow(), channel="whatsapp", name="Kamau")  # fmt: skip
+    with pitstop.runtime.db.uow() as uow:  # two days later: the window is closed
+        uow.session.scalar(select(ChannelIdentity).where(ChannelIdentity.address == f"whatsapp:{KAMAU}")) \
+            .last_inbound_at = utcnow() - timedelta(days=2)  # fmt: skip
+        row = uow.session.get(Booking, job.id)
+        reminders._remind(uow.session, row, 24, utcnow(), row.created_at - timedelta(days=5))
+    assert pitstop.twilio.messages(f"whatsapp:{KAMAU}")[-1]["params"]["ContentSid"]  # the template: no list in it
+
+    pitstop.whatsapp(KAMAU, "2", name="Kamau")  # "2. My bookings"
+
+    said = bodies(pitstop, KAMAU)
+    assert said[-2].startswith("Your upcoming bookings:\n1. MM-1001 · ")  # what he asked for
+    assert said[-1].endswith("1. Change the time\n2. Cancel the booking")  # now the reminder, whole
+    assert status_of(pitstop, job.id) == "confirmed"
 
 
 def test_the_balance_is_paid_by_typing_its_number_when_the_car_is_ready(pitstop):
