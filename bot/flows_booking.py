@@ -227,9 +227,8 @@ def handle_day(turn: Turn, event: Event, choice: str | None) -> None:
     if choice == "menu":
         turn.ask("menu")
         return
-    if choice and choice.startswith("day:"):
-        turn.data["day"] = choice[4:]
-        turn.ask("time")
+    if choice and choice.startswith("day:"):  # tapped: checked as a typed day is (closed since, today gone)
+        _typed_day(turn, understand.When(date.fromisoformat(choice[4:]), None), turn.ctx.today())
         return
     when = understand.parse_when(event.text, turn.ctx.today(), turn.lang) if event.kind == "text" else None
     if when is None or when.day is None and when.time is None or understand.is_position(event.text):
@@ -240,7 +239,8 @@ def handle_day(turn: Turn, event: Event, choice: str | None) -> None:
 
 
 def _typed_day(turn: Turn, when: understand.When, today: date) -> None:
-    """A day (and maybe a time) the customer typed on `today`: its free times, or why not."""
+    """A day (and maybe a time) the customer typed or tapped on `today`: its free times,
+    or why not."""
     day = when.day or today
     first, last = _horizon(turn)
     if not first <= day <= last:

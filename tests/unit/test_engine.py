@@ -384,6 +384,24 @@ def test_an_unclear_answer_to_the_summary_says_what_to_choose_without_buttons_on
     assert chat.text.splitlines()[:2] == ["Sorry, I did not get that.", "Choose Confirm to book, or Change the time."]
 
 
+def test_a_day_tapped_whose_last_time_went_while_they_read_is_told_so_not_offered_a_waitlist():
+    ctx = FakeContext(now=at(23, 14, 50)).with_vehicle()
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:book").tap("svc:1").tap("done").tap("veh:3")
+    assert "day:2026-11-23" in chat.ids  # today: 15:00 is still free
+    ctx.full_days = {date(2026, 11, 23)}  # taken while they read
+
+    chat.tap("day:2026-11-23")
+
+    assert chat.state == "day" and chat.text.startswith("There is no free time left today.")
+
+
+def test_a_day_tapped_that_is_closed_is_called_closed():
+    chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en").tap("m:book").tap("svc:1")
+    chat.tap("done").tap("veh:3")
+    chat.tap("day:2026-11-29")  # a Sunday (as a day the owner closed after the list was shown)
+    assert chat.state == "day" and chat.text.startswith("We are closed on Sun 29 Nov.")
+
+
 def test_words_for_the_shop_typed_after_a_pause_still_go_to_the_shop():
     """The customer opened "Talk to the shop" and wrote 40 minutes later: the words were
     dropped with "Welcome back! ... let's start again", and nobody read them."""
