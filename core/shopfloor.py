@@ -252,12 +252,20 @@ def no_show(session: Session, staff_id: int, booking_id: int, now: datetime) -> 
     done = bookings.mark_no_show(session, b.id, f"staff:{staff.id}", now)
     event = session.scalars(select(BookingEvent).where(BookingEvent.booking_id == b.id)
                             .order_by(BookingEvent.id.desc())).first()  # fmt: skip
-    _status_notice(session, b, event, [
-        Msg(N_("We missed you today: booking {code} at {time} was marked as a no-show."),
-            {"code": b.code, "time": m.clock(b.starts_at, _tz(session, b))}),
+    _status_notice(session, b, event, [_missed(session, b, now),
         Msg(N_("It used one token. You have {n} left this month."), {"n": done.tokens_left}),
     ], now)  # fmt: skip
     return Moved(b.id, b.code, b.status, detail={"tokens_left": done.tokens_left})
+
+
+def _missed(session: Session, b: Booking, now: datetime) -> Msg:
+    """"We missed you today", or, marked the morning after, on which day."""
+    view = av.shop_view(session, b.shop_id)
+    if view.local_day(b.starts_at) == view.local_day(now):
+        return Msg(N_("We missed you today: booking {code} at {time} was marked as a no-show."),
+                   {"code": b.code, "time": m.clock(b.starts_at, view.spec.timezone)})  # fmt: skip
+    return Msg(N_("We missed you on {when}: booking {code} was marked as a no-show."),
+               {"code": b.code, "when": m.when(b.starts_at, view.spec.timezone)})  # fmt: skip
 
 
 def _wrong(b: Booking, action: str) -> WrongStatus:

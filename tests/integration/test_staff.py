@@ -220,6 +220,17 @@ def test_a_job_from_arrival_to_receipt_with_extra_work_approved_and_declined(sto
         assert [(p.provider, p.purpose, p.amount_minor, p.status) for p in paid] == [("cash", "balance", 2_300_000, "completed")]
 
 
+def test_a_no_show_marked_the_morning_after_tells_the_customer_which_day(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, BRIAN, MONDAY_9, "Brian")
+    book(story.db, shop, str(BRIAN), ["brake-pads"], at(24, 16), MONDAY_9, name="Brian")
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    story.say(OWNER_TG, "no show 1001", at(25, 8, 30))  # the owner tidies up Tuesday's list on Wednesday morning
+    story.say(OWNER_TG, "yes", at(25, 8, 30))
+    assert story.last(BRIAN) == ("We missed you on Tue 24 Nov, 16:00: booking MM-1001 was marked as a no-show.\n"
+                                 "It used one token. You have 1 left this month.")  # fmt: skip
+
+
 def test_a_no_show_costs_the_customer_a_token_and_they_are_told(story):
     shop = story.shop_id("mwangaza-motors")
     customer_starts(story, BRIAN, MONDAY_9, "Brian")
