@@ -21,9 +21,12 @@ def _settings():
 
 class Commands(click.Group):
     """Every command's set-up mistakes said in a sentence, not a stack trace: a database
-    that cannot be reached, or one the migrations have not made yet."""
+    that cannot be reached, or one the migrations have not made yet, or a Redis that
+    cannot be reached."""
 
     def invoke(self, ctx: click.Context):
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
         from sqlalchemy.exc import OperationalError, ProgrammingError
 
         try:
@@ -33,6 +36,8 @@ class Commands(click.Group):
             if problem is None:
                 raise  # a bug, not a set-up mistake: its traceback is wanted
             raise click.ClickException(problem) from exc
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise click.ClickException(_redis_problem(exc)) from exc
 
 
 def _database_problem(exc) -> str | None:
@@ -47,6 +52,14 @@ def _database_problem(exc) -> str | None:
     if isinstance(exc, OperationalError):
         return f"the database at {where} cannot be used ({detail})"
     return None
+
+
+def _redis_problem(exc) -> str:
+    """A sentence for a Redis that does not answer (worker, cron), its password hidden."""
+    url = load_settings().redis_url
+    where = f"at {without_password(url)} " if url else ""
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"Redis {where}cannot be reached ({detail}); check REDIS_URL"
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,11 +82,32 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply the migrations to DATABASE_URL (or the embedded SQLite file)."""
+    from alembic.util import CommandError
+
     from core.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database_url, revision)
-    click.echo(f"database at {without_password(settings.database_url)} is at {revision}")
+    try:
+        upgrade(settings.database_url, revision)
+    except CommandError as exc:  # an unknown revision, or one upgrading cannot reach
+        raise click.ClickException(f"cannot upgrade to {revision!r}: {exc}") from exc
+    now = _revision_of(settings.database_url)  # not the one asked for: upgrading never goes back
+    click.echo(f"database at {without_password(settings.database_url)} is at {now or 'base (no migrations applied)'}")
+
+
+def _revision_of(database_url: str) -> str | None:
+    """The revision the database is at now, as alembic records it."""
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from core.db import normalise_url
+
+    engine = create_engine(normalise_url(database_url))
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
 
 
 @main.group()
@@ -130,14 +164,22 @@ def _complain(file: str, problems: list[str]) -> None:
         click.echo(f"{file}: {problem}", err=True)
 
 
+def _host_and_port(ctx: click.Context, param: click.Parameter, bind: str) -> tuple[str, int]:
+    host, _, port = bind.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"must be HOST:PORT, e.g. 0.0.0.0:8000, not {bind!r}")
+    return host or "127.0.0.1", int(port)
+
+
 @main.command()
-@click.option("--bind", default="127.0.0.1:8000", show_default=True)
-def serve(bind: str) -> None:
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, callback=_host_and_port,
+              help="HOST:PORT to listen on.")  # fmt: skip
+def serve(bind: tuple[str, int]) -> None:
     """Serve the webhooks (development server; production runs gunicorn, see Procfile)."""
     from webhooks import create_app
 
-    host, _, port = bind.rpartition(":")
-    create_app().run(host=host or "127.0.0.1", port=int(port))
+    host, port = bind
+    create_app().run(host=host, port=port)
 
 
 @main.command()
@@ -202,7 +244,7 @@ def chat(slug: str, lang: str | None, phone: str | None) -> None:
             "load one first: pitstop shop load examples/nairobi-garage.toml"
         raise click.ClickException(f"no shop {slug!r} in this database; {hint}")
     click.echo(f"Chatting with {slug}. Type a number or anything a customer would; Ctrl-D to leave.\n")
-    run_chat(runtime, shop_id, phone or "console-customer", lang)
+    run_chat(runtime, shop_id, phone or "console-customer", lang, clock=runtime.now)  # PITSTOP_NOW too
 
 
 @main.command()
@@ -224,6 +266,7 @@ def cron(once: bool) -> None:
     if settings.redis_url and not once:
         from rq.cron import CronScheduler
 
+        runtime.queue.redis.ping()  # an unreachable Redis said before the scheduler logs its start
         scheduler = CronScheduler(connection=runtime.queue.redis, name="pitstop-cron")
         for func, interval in JOBS:
             scheduler.register(func, queue_name="pitstop", interval=interval)
@@ -263,29 +306,48 @@ def _tables_are_there(runtime) -> None:
 @click.option("--timeout", default=30, show_default=True, help="Long-poll seconds.")
 def poll(slug: str, timeout: int) -> None:
     """Receive a shop's Telegram updates by long polling (for a shop without a public URL)."""
-    from telegram.error import InvalidToken
+    from telegram.error import InvalidToken, TelegramError
 
-    from bot.polling import UnknownShop, poll_forever
+    from bot.polling import PollingConflict, forget_webhook, poll_forever
     from core.runtime import build_runtime
 
+    runtime = build_runtime(_settings())
     try:
-        poll_forever(build_runtime(_settings()), slug, timeout)
-    except (MissingSetting, UnknownShop, InvalidToken) as exc:
+        forget_webhook(runtime, slug)  # a set-up mistake stops here; getUpdates needs no webhook
+        poll_forever(runtime, slug, timeout)
+    except (MissingSetting, LookupError, InvalidToken, PollingConflict) as exc:
         raise click.ClickException(str(exc)) from exc
+    except TelegramError as exc:  # from forget_webhook: once polling, it tries again
+        raise click.ClickException(_telegram_problem(exc, runtime, slug)) from exc
 
 
 @main.command("set-webhook")
 @click.option("--shop", "slug", required=True, help="The shop's slug.")
 def set_webhook(slug: str) -> None:
     """Point the shop's Telegram bot at PUBLIC_BASE_URL/webhooks/telegram/<shop>, with its secret."""
-    from bot.polling import register_webhook
+    from telegram.error import InvalidToken, TelegramError
+
+    from bot.polling import BadSecret, register_webhook
     from core.runtime import build_runtime
 
+    runtime = build_runtime(_settings())
     try:
-        url = register_webhook(build_runtime(_settings()), slug)
-    except (MissingSetting, LookupError) as exc:
+        url = register_webhook(runtime, slug)
+    except (MissingSetting, LookupError, BadSecret, InvalidToken) as exc:
         raise click.ClickException(str(exc)) from exc
+    except TelegramError as exc:
+        raise click.ClickException(_telegram_problem(exc, runtime, slug)) from exc
     click.echo(f"webhook of {slug} set to {url}")
+
+
+def _telegram_problem(exc, runtime, slug: str) -> str:
+    """A sentence for what the Bot API (TELEGRAM_API_BASE) answered, or that it did not."""
+    from telegram.error import TimedOut
+
+    if isinstance(exc, TimedOut) or exc.message.startswith("httpx."):  # no answer at all
+        where = runtime.settings.telegram_api_base
+        return f"Telegram at {where} cannot be reached ({exc.message}); check TELEGRAM_API_BASE"
+    return f"Telegram refused the request for the bot of {slug}: {exc.message}"
 
 
 def _not_yet(name: str, issue: int, summary: str) -> None:
