@@ -11,15 +11,17 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import runner
+from bot import runner, understand
 from bot.model import Event
 from core import inbox, outbox
 from core.customers import mask_phone
 from core.db import Database, session_of
 from core.i18n import N_
-from core.messages import Msg, Reply
+from core.messages import Msg, Reply, remembered_choices
+from core.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ class Inbound:
     note: str | None = None  # why an update is ignored
     photo: str | None = None  # a photo sent, with or without words: "telegram:<file_id>", "whatsapp:<media URL>"
     group: bool = False  # from a group chat: answered, never taken for a customer
+    replied_to: str | None = None  # WhatsApp: the provider's id of our message whose quick reply was tapped
 
 
 APPLIED, APPLIED_BY_STAFF = "applied", "applied: staff"
@@ -76,16 +79,32 @@ def _answer(session: Session, shop_id: int, inbound: Inbound, inbox_id: int, now
         return f"ignored: {inbound.note}"
     if not inbound.chat_id:  # from no chat (a channel's post, a service update): nobody to answer
         return f"ignored: {inbound.note}"
-    event = inbound.event or Event("unsupported", text=inbound.note or "")
+    answered, tapped = _answering(session, shop_id, inbound)
+    event = tapped or inbound.event or Event("unsupported", text=inbound.note or "")
     extra = {"edit_message_id": inbound.tapped_message_id} if inbound.tapped_message_id else None
     if staff.handles(session, shop_id, inbound, event, now, inbox_id):
         return APPLIED_BY_STAFF
     handled = runner.handle_in(session, shop_id=shop_id, channel=inbound.channel, chat_id=inbound.chat_id,
                                event=event, now=now, language_hint=inbound.language_hint,
                                name=inbound.name, phone=inbound.phone, reply_key=inbox_id,
-                               first_extra=extra, callback_id=inbound.callback_id)  # fmt: skip
+                               first_extra=extra, callback_id=inbound.callback_id, answered=answered)  # fmt: skip
     log.info("%s update from %s answered (%s)", inbound.channel, mask_phone(inbound.phone), handled.state)
     return APPLIED if inbound.event is not None else f"ignored: {inbound.note}"
+
+
+def _answering(session: Session, shop_id: int, inbound: Inbound) -> tuple[int | None, Event | None]:
+    """A quick-reply button tapped under one of our messages (the shop's WhatsApp template,
+    when the 24-hour window had closed) answers that message: (its outbox id, the choice
+    of its that the button's words name, as if tapped there); (None, None) when they
+    name none of them."""
+    if not inbound.replied_to or inbound.event is None or inbound.event.kind != "text":
+        return None, None
+    row = session.scalar(select(OutboxMessage).where(
+        OutboxMessage.shop_id == shop_id, OutboxMessage.address == inbound.chat_id,
+        OutboxMessage.provider_message_id == inbound.replied_to))  # fmt: skip
+    choices = Reply.from_json(row.body).choices if row is not None else ()
+    picked = understand.pick_choice(inbound.event.text, remembered_choices(choices, row.language)) if choices else None
+    return (row.id, Event.tapped(picked)) if picked else (None, None)
 
 
 def _answer_group(session: Session, shop_id: int, inbound: Inbound, inbox_id: int, now: datetime) -> None:

@@ -56,14 +56,16 @@ def handle(db: Database, *, shop_id: int, channel: str, chat_id: str, event: Eve
 
 
 def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, language_hint=None,
-              name=None, phone=None, reply_key=None, first_extra=None, callback_id=None) -> Handled:  # fmt: skip
+              name=None, phone=None, reply_key=None, first_extra=None, callback_id=None,
+              answered: int | None = None) -> Handled:  # fmt: skip
     chat = conversation(session, shop_id, channel, chat_id, now)
     hint = chat.language or language_hint
     customer = customer_for(session, shop_id, channel, chat_id, language=supported_language(session, shop_id, hint),
                             name=name, phone=phone, now=now)  # fmt: skip
     ctx = DbContext(session, shop_id, customer, now, hint, numbered=channel != "telegram")
     state, data, replies = chat.state, dict(chat.data or {}), []
-    show_again = data.pop("show_again", None)  # notices only a template carried (WhatsApp)
+    # notices only a template carried (WhatsApp), but for the one a quick reply just answered
+    show_again = [i for i in data.pop("show_again", None) or [] if i != answered]
     try:
         with undoable(session) as writing:  # a failure below undoes everything the step wrote
             for _ in range(MAX_ROUNDS):

@@ -43,8 +43,10 @@ def parse(form: dict[str, str]) -> Inbound | None:
         return None
     phone = sender.removeprefix("whatsapp:")
     base = dict(name=form.get("ProfileName") or None, phone=phone, user_id=form.get("WaId"), photo=_photo(form))
-    if form.get("ButtonPayload"):
-        return Inbound("whatsapp", sid, sender, Event.tapped(form["ButtonPayload"]), **base)
+    if form.get("ButtonPayload"):  # a quick reply of the shop's template: its id is the template's, not ours
+        words = form.get("ButtonText") or form.get("Body") or form["ButtonPayload"]
+        return Inbound("whatsapp", sid, sender, Event.typed(words), replied_to=form.get("OriginalRepliedMessageSid"),
+                       **base)  # fmt: skip
     if form.get("Latitude") and form.get("Longitude"):
         return Inbound("whatsapp", sid, sender, Event("location", text=f"{form['Latitude']},{form['Longitude']}"), **base)
     body = form.get("Body", "")

@@ -171,6 +171,33 @@ def test_a_reminder_that_went_as_its_template_is_not_answered_by_the_menus_numbe
     assert status_of(pitstop, job.id) == "confirmed"
 
 
+@pytest.mark.parametrize("button, asked, then", [("Cancel the booking", "Cancel MM-1001 on ", "cancelled"),
+                                                 ("Change the time", "Which day suits you?", "confirmed")])  # fmt: skip
+def test_a_quick_reply_tapped_on_the_reminder_template_answers_that_reminder(pitstop, button, asked, then):
+    shop = shop_id(pitstop)
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
+    pitstop.whatsapp(KAMAU, "1")  # English
+    job = book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["oil-change"], next_start(pitstop, shop, ["oil-change"]),
+               utcnow(), channel="whatsapp", name="Kamau")  # fmt: skip
+    with pitstop.runtime.db.uow() as uow:  # two days later: the window is closed
+        uow.session.scalar(select(ChannelIdentity).where(ChannelIdentity.address == f"whatsapp:{KAMAU}")) \
+            .last_inbound_at = utcnow() - timedelta(days=2)  # fmt: skip
+        row = uow.session.get(Booking, job.id)
+        reminders._remind(uow.session, row, 24, utcnow(), row.created_at - timedelta(days=5))
+    reminder = pitstop.twilio.messages(f"whatsapp:{KAMAU}")[-1]
+    assert reminder["params"]["ContentSid"] == "HX0a1b2c3d4e5f60718293a4b5c6d7e8f9"  # the template, with its buttons
+
+    path = "/webhooks/whatsapp/mwangaza-motors"  # Twilio posts the tap with the template's own button id
+    tap = fake_twilio.inbound_button_params(f"whatsapp:{KAMAU}", button, "btn_2", reminder["sid"], profile_name="Kamau")
+    headers, form = fake_twilio.signed_inbound(PUBLIC + path, TWILIO_TOKEN, tap)
+    assert pitstop.client.post(path, data=form, headers=headers).status_code == 200
+
+    said = bodies(pitstop, KAMAU)
+    assert said[-1].startswith(asked) and not said[-2].startswith("Reminder:")  # answered, not shown again
+    pitstop.whatsapp(KAMAU, "1")  # "Yes, cancel it", or the first day: the numbers answer what he sees
+    assert status_of(pitstop, job.id) == then
+
+
 def test_the_balance_is_paid_by_typing_its_number_when_the_car_is_ready(pitstop):
     shop = shop_id(pitstop)
     pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
