@@ -133,7 +133,8 @@ def _digest_of(ids) -> str:
 
 
 def hours_texts(session: Session, shop_id: int, today: date) -> list[Msg]:
-    """The week's opening hours and the closures of the coming 60 days."""
+    """The week's opening hours and the days of the coming 60 it is closed (or opened
+    despite a public holiday): the owner sees which days customers are told are closed."""
     view = av.shop_view(session, shop_id)
     spec = view.spec
     tz = spec.timezone
@@ -153,10 +154,13 @@ def hours_texts(session: Session, shop_id: int, today: date) -> list[Msg]:
     holidays = holidays_kept(spec, today, last)
     ahead = sorted((d, closed) for d, closed in view.closures.items()
                    if today <= d <= last and (closed or d in holidays))  # an ordinary day opened again is just open
+    ahead = sorted(ahead + [(d, None) for d in holidays if d not in view.closures])  # None: a holiday kept as such
     reasons = dict(session.execute(select(Closure.day, Closure.reason).where(Closure.shop_id == shop_id)).all())
     for d, closed in ahead:
         noon = datetime.combine(d, time(12), ZoneInfo(tz))
-        if closed:
+        if closed is None:
+            out.append(Msg(N_("Closed on {day}: public holiday"), {"day": m.day(noon, tz)}))
+        elif closed:
             out.append(Msg(N_("Closed on {day}: {reason}"), {"day": m.day(noon, tz), "reason": reasons.get(d) or "-"}))
         else:
             out.append(Msg(N_("Open on {day} (despite a public holiday)"), {"day": m.day(noon, tz)}))

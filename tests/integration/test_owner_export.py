@@ -72,3 +72,15 @@ def test_hours_do_not_call_an_ordinary_day_opened_again_a_public_holiday(story):
     story.say(OWNER_TG, "/open 25.12", at(23, 11))  # Christmas
     story.say(OWNER_TG, "/hours", at(23, 11))
     assert "Open on Fri 25 Dec (despite a public holiday)" in story.last(OWNER_TG)
+
+
+def test_hours_list_the_public_holidays_customers_are_told_the_shop_is_closed_on(story):
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    story.say(OWNER_TG, "/open 25.12", at(24, 11))  # Christmas: open after all
+    story.say(OWNER_TG, "/hours", at(24, 11))
+    closures = [line for line in story.last(OWNER_TG).splitlines() if line.startswith(("Closed on", "Open on"))]
+    assert closures == ["Closed on Sat 12 Dec: public holiday",  # Jamhuri Day
+                        "Closed on Thu 24 Dec: Christmas Eve stocktake",  # the shop file's own closure
+                        "Open on Fri 25 Dec (despite a public holiday)",
+                        "Closed on Sat 26 Dec: public holiday",  # Boxing Day
+                        "Closed on Fri 1 Jan: public holiday"]  # fmt: skip
