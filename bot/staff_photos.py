@@ -40,8 +40,8 @@ def send_extra_photo(item_id: int, ref: str) -> None:
             log.warning("photo of extra work %s could not be fetched: %s", item_id, exc)
             return
         caption = Reply((Msg(N_("Photo of the extra work on {code}: {work}"), {"code": booking.code, "work": item.description}),))
-        notices.notify_customer(s, booking, caption, key, runtime.now(), kind="photo",
-                                extra=files.keep(s, booking.shop_id, path, runtime.now()))  # fmt: skip
+        notices.notify_customer(s, booking, caption, key, runtime.now(), kind="photo",  # on WhatsApp outside the
+                                extra=files.keep(s, booking.shop_id, path, runtime.now()) | {"show_later": True})  # window: when they write  # fmt: skip
 
 
 def _fetch(runtime, shop: Shop, session, ref: str, path: Path) -> None:

@@ -157,6 +157,9 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
             params["media_url"] = [media_url(runtime, row)]
     else:
         template = shop_view(session, shop.id).spec.templates.get(row.body.get("template", ""))
+        if template is None and row.body.get("show_later"):  # no template carries it: it waits for their next word
+            defer(session, notices.show_whole_later, row.shop_id, row.address, row.id, row.language)
+            raise Undeliverable("outside WhatsApp's 24-hour window: sent again when the customer next writes")
         if template is None:
             raise Undeliverable("outside WhatsApp's 24-hour window and no approved template for this message")
         values = row.body.get("variables", {})

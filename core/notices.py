@@ -146,15 +146,18 @@ def promote_waiting(data: dict) -> dict | None:
 
 
 def show_again(session: Session, outbox_ids: list[int], now: datetime) -> None:
-    """Send again, whole, the notices only a template carried (in the transaction of the
-    customer's message, whose chat row is locked)."""
+    """Send again, whole, the notices only a template carried, and the photos none could
+    (in the transaction of the customer's message, whose chat row is locked)."""
     for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids))):
         if outbox.outdated(session, row, now):  # the work was decided or left out meanwhile, the hold ran out...
             continue
         body = {k: v for k, v in row.body.items() if k not in ("template", "variables")}
         outbox.send(session, shop_id=row.shop_id, channel=row.channel, address=row.address, language=row.language,
                     reply=Reply.from_json(body), dedupe_key=f"{row.dedupe_key or row.id}:whole", now=now,
-                    kind=row.kind, extra={"whole": body["whole"]})  # fmt: skip
+                    kind=row.kind, extra={k: body[k] for k in ("whole", *FILE_KEYS) if k in body})  # fmt: skip
+
+
+FILE_KEYS = ("file_id", "filename", "path")  # a photo's, shown again (core.files)
 
 
 def remember_choices(shop_id: int, channel: str, address: str, offered: list, at: str, staff: bool = False,

@@ -112,9 +112,9 @@ def outdated(session: Session, row: OutboxMessage, now: datetime) -> str | None:
     sends, and so does the notice shown again whole."""
     kind, _, rest = (row.dedupe_key or "").partition(":")
     number = rest.split(":")[0]
-    if kind not in ("reminder", "waitlist-offer", "extra") or not number.isdecimal():
+    if kind not in ("reminder", "waitlist-offer", "extra", "extra-photo") or not number.isdecimal():
         return None
-    if kind == "extra":  # extra:<item>: the customer is asked to approve extra work
+    if kind in ("extra", "extra-photo"):  # extra:<item>: the customer is asked to approve extra work (its photo)
         item = session.get(BookingItem, int(number))
         return None if item is not None and item.status == "proposed" else "the extra work is no longer asked about"
     booking = session.get(Booking, int(number))

@@ -703,6 +703,37 @@ def test_a_photo_of_extra_work_reaches_the_customer(story):
     assert count(story, OutboxMessage, OutboxMessage.dedupe_key.like("extra-photo:%")) == 1
 
 
+def test_a_photo_of_extra_work_reaches_a_whatsapp_customer_whose_window_had_closed_when_he_next_writes(sqlite_url,
+                                                                                                         tmp_path):
+    from tests.integration.channel_helpers import TWILIO_SID, TWILIO_TOKEN
+
+    kamau = "+254711000222"
+    with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
+        story = Clocked(start_pitstop(sqlite_url, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path / "var"),
+                                                                     "PITSTOP_NOW": at(24, 10, 11).isoformat()}))  # fmt: skip
+        story.wa(kamau, "Habari", MONDAY_9)  # he last wrote yesterday morning: his 24 hours are over by 10:11
+        story.wa(kamau, "1", MONDAY_9)
+        book(story.db, story.shop_id("mwangaza-motors"), f"whatsapp:{kamau}", ["brake-pads", "battery"], at(24, 10),
+             MONDAY_9, channel="whatsapp")  # fmt: skip
+        verify_on_telegram(story, KIP_TG, KIPRONO, MONDAY_9)
+        for typed in ("start 1001", "extra 1001", "Leaking radiator hose", "1500"):
+            story.say(KIP_TG, typed, at(24, 10, 10))
+        stored = telegram._store_file(b"\xff\xd8\xff\xe0fake-jpeg", "photo", None, "image/jpeg")
+        update = telegram.update_text(next(story.ids), KIP_TG, "x")
+        update["message"].pop("text")
+        update["message"]["photo"] = [{"file_id": stored.file_id, "file_unique_id": "u1", "width": 90, "height": 90}]
+        story.post(update, at(24, 10, 11))
+        story.say(KIP_TG, "yes", at(24, 10, 12))
+        assert [bool(m["params"].get("ContentSid")) for m in twilio.messages(f"whatsapp:{kamau}")][-1:] == [True]
+
+        story.wa(kamau, "ok", at(24, 10, 20))  # he writes: the question comes whole, and the photo with it
+
+        sent = [m["params"] for m in twilio.messages(f"whatsapp:{kamau}")][-2:]
+        assert sent[0]["Body"].endswith("Do you approve this work?\n1. Approve\n2. Decline")
+        assert sent[1]["Body"] == "Photo of the extra work on MM-1001: Leaking radiator hose" and sent[1]["MediaUrl"]
+        story.p.runtime.close()
+
+
 def test_the_atyrau_shop_works_in_kazakh_and_russian(story):
     """Айдос types Kazakh, the owner Russian; the customer's receipt PDF is in Cyrillic."""
     shop = story.shop_id("zhaiyk-auto")
