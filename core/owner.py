@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from core import availability as av
 from core import booking as bookings
-from core import digest, i18n, notices, payments
+from core import digest, i18n, notices, payments, waitlist
 from core import messages as m
 from core.calendar import holidays_kept
 from core.customers import mask_phone, normalise_phone
@@ -91,10 +91,11 @@ def set_day(session: Session, shop_id: int, day: date, closed: bool, reason: str
 
 def let_go_holds_on(session: Session, shop_id: int, day: date, now: datetime) -> None:
     """The times only held on a day the shop has closed are let go, and whoever held one
-    is told (`booking.release_holds_on`)."""
+    is told (`booking.release_holds_on`); so is whoever was waiting for a time that day."""
     tz = av.shop_view(session, shop_id).spec.timezone
     _tell_let_go(session, bookings.release_holds_on(session, shop_id, day, now),
                  lambda b: Msg(LET_GO, {"day": m.day(b.starts_at, tz)}), "closed", now)
+    waitlist.end_waits_on(session, shop_id, day, now)
 
 
 def after_new_hours(session: Session, shop_id: int, now: datetime, closed_now=()) -> list[str]:

@@ -65,7 +65,8 @@ def offer_freed(db: Database, shop_id: int, day: date, now: datetime) -> Offer |
         for entry in waiting:
             if not set(entry.service_ids) <= view.services.keys():  # the shop file dropped a service since
                 entry.status = "cancelled"
-                _tell_no_longer_offered(s, view, entry, now)
+                log.info("waitlist entry %s closed: a service it waits for is no longer offered", entry.id)
+                _tell_wait_ended(s, view, entry, SERVICE_GONE, now)
                 continue
             if _booked_that_day(s, view, entry, now):  # they found a time themselves: the next in line gets this one
                 entry.status = "done"
@@ -86,17 +87,34 @@ def offer_freed(db: Database, shop_id: int, day: date, now: datetime) -> Offer |
         return None
 
 
-def _tell_no_longer_offered(session: Session, view: av.ShopView, entry: WaitlistEntry, now: datetime) -> None:
+SERVICE_GONE = N_("Sorry: a service you were waiting for on {day} is no longer offered, so your place on the "
+                  "waiting list has ended.")  # fmt: skip
+DAY_CLOSED = N_("Sorry: the shop will be closed on {day}, so your place on the waiting list for it has ended. "
+                "Please choose another day.")  # fmt: skip
+
+
+def end_waits_on(session: Session, shop_id: int, day: date, now: datetime) -> int:
+    """The shop has closed `day`: no time will free up on it, so every wait for it ends
+    now and its customer is told (the caller holds the day's lock, as offers take it)."""
+    view = av.shop_view(session, shop_id)
+    entries = list(session.scalars(select(WaitlistEntry).where(
+        WaitlistEntry.shop_id == shop_id, WaitlistEntry.day == day, WaitlistEntry.status == "waiting")))  # fmt: skip
+    for entry in entries:
+        entry.status = "cancelled"
+        _tell_wait_ended(session, view, entry, DAY_CLOSED, now)
+    return len(entries)
+
+
+def _tell_wait_ended(session: Session, view: av.ShopView, entry: WaitlistEntry, said: str, now: datetime) -> None:
+    """Tell the customer their wait has ended, and why (`said`, of the day), once."""
     customer = session.get(Customer, entry.customer_id)
     reach = outbox.reach(session, customer, entry.channel)
-    log.info("waitlist entry %s closed: a service it waits for is no longer offered", entry.id)
     if reach is None:
         return
     noon = datetime.combine(entry.day, time(12), view.tz)
-    said = Msg(N_("Sorry: a service you were waiting for on {day} is no longer offered, so your place on the "
-                  "waiting list has ended."), {"day": messages.day(noon, view.spec.timezone)})  # fmt: skip
     outbox.send(session, shop_id=entry.shop_id, channel=reach.channel, address=reach.address,
-                language=customer.language, reply=Reply((said,)), dedupe_key=f"waitlist-ended:{entry.id}", now=now)  # fmt: skip
+                language=customer.language, reply=Reply((Msg(said, {"day": messages.day(noon, view.spec.timezone)}),)),
+                dedupe_key=f"waitlist-ended:{entry.id}", now=now)  # fmt: skip
 
 
 def _booked_that_day(session, view: av.ShopView, entry: WaitlistEntry, now: datetime) -> bool:

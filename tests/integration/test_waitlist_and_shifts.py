@@ -266,6 +266,29 @@ def test_a_waitlist_offer_that_waited_out_its_hold_is_no_longer_to_be_sent(db, g
         assert outbox.outdated(uow.session, row, late) == "the offered time is no longer held"
 
 
+def test_a_wait_for_a_day_the_owner_closes_ends_and_the_customer_is_told(db, garage):
+    from core import owner
+    from core.messages import Reply
+    from core.models import OutboxMessage
+
+    tuesday, wednesday = (NOW + timedelta(days=1)).date(), (NOW + timedelta(days=2)).date()
+    alignment = (garage.services["wheel-alignment"],)
+    for who, day in (("waits-tuesday", tuesday), ("waits-wednesday", wednesday)):
+        waitlist.join(db, shop_id=garage.id, customer_id=new_customer(db, garage, who), day=day, service_ids=alignment,
+                      now=NOW, channel="telegram")  # fmt: skip
+
+    with db.uow() as uow:
+        owner.set_day(uow.session, garage.id, tuesday, True, "burst pipe", NOW)
+
+    with db.uow() as uow:
+        entries = uow.session.execute(select(WaitlistEntry.day, WaitlistEntry.status).order_by(WaitlistEntry.day)).all()
+        assert entries == [(tuesday, "cancelled"), (wednesday, "waiting")]
+        [ended] = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("waitlist-ended:%")))
+        text, _ = render_reply(Reply.from_json(ended.body), "en")
+    assert text == ("Sorry: the shop will be closed on Tue 24 Nov, so your place on the waiting list for it has "
+                    "ended. Please choose another day.")  # fmt: skip
+
+
 def test_a_wait_for_a_service_the_shop_dropped_is_closed_and_holds_up_nobody_else(db, garage, nairobi_spec, tmp_path):
     from dataclasses import replace
 
