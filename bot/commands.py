@@ -71,7 +71,8 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
                 return cmd.Refused(N_("That booking can no longer be moved."))
             if isinstance(moved, SlotTaken):
                 return cmd.Taken(moved.wanted, moved.alternatives, moved.too_soon)
-            return cmd.Done("reschedule", {"code": moved.code})
+            unpaid = session.get(Booking, booking_id).status == S.HELD  # still only held while they pay
+            return cmd.Done("reschedule", {"code": moved.code, "held_until": moved.hold_expires_at if unpaid else None})
         case cmd.JoinWaitlist(day, service_ids, vehicle_id):
             waitlist.join(session, shop_id=ctx.view.shop_id, customer_id=customer.id, day=day,
                           service_ids=service_ids, now=ctx.now, vehicle_id=vehicle_id, channel=channel)  # fmt: skip

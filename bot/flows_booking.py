@@ -633,9 +633,12 @@ def handle_resched_confirm(turn: Turn, event: Event, choice: str | None) -> None
         outcome = event.outcome
         if isinstance(outcome, Done):
             start = datetime.fromisoformat(turn.data["start"])
-            msg = Msg(N_("Done. {code} is now on {when}."), {"code": turn.data.get("code", ""), "when": when_of(turn, start)})
+            said = [Msg(N_("Done. {code} is now on {when}."), {"code": turn.data.get("code", ""), "when": when_of(turn, start)})]
+            if outcome.detail.get("held_until"):  # a hold moved is still a hold: it goes unless paid
+                said.append(Msg(N_("It is held for you until {time}: pay before then to keep it."),
+                                {"time": m.clock(outcome.detail["held_until"], turn.ctx.shop.timezone)}))  # fmt: skip
             turn.data = {"lang": turn.data.get("lang")}
-            turn.ask("menu", msg)
+            turn.ask("menu", *said)
         elif isinstance(outcome, Taken):
             _after_hold(turn, outcome)
         else:

@@ -164,6 +164,21 @@ def test_the_times_offered_after_a_move_was_beaten_leave_out_the_time_the_bookin
                                                             "Another day"]  # not 10:00: it is hers  # fmt: skip
 
 
+def test_a_hold_moved_before_it_is_paid_is_said_to_be_still_only_held(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["oil-change"], at(24, 10), MONDAY_9, method="mpesa", confirm=False)
+    for tap in ("m:bookings", f"bk:{job.id}", "resched", "day:2026-11-24"):
+        story.tap(AMINA, tap, MONDAY_9)
+    story.tap(AMINA, next(data for label, data in story.buttons(AMINA) if label == "11:00"), MONDAY_9)
+
+    story.tap_button(AMINA, "yes:", MONDAY_9)
+
+    assert story.last(AMINA).startswith("Done. MM-1001 is now on Tue 24 Nov, 11:00.\n"
+                                        "It is held for you until 09:15: pay before then to keep it.")
+    assert status_of(story, job.id) == "held"
+
+
 def test_the_cancel_question_counts_the_tokens_of_a_new_month(story):
     shop = story.shop_id("mwangaza-motors")
     customer_starts(story, AMINA, MONDAY_9)
