@@ -13,6 +13,7 @@ from bot.flows_booking import (
     _mine,
     _refused,
     answer_to,
+    ask_another_number,
     phone_first,
     question_choices,
     stale,
@@ -255,6 +256,9 @@ def on_reminder(turn: Turn, choice: str) -> None:
 def on_pay_again(turn: Turn, choice: str) -> None:
     """After a failed payment: "payagain:<booking>:<method>"."""
     _, booking_id, method = choice.split(":", 2)
+    if method == "mpesa:other" and booking_id.isdecimal():
+        ask_another_number(turn, f"payagain:{booking_id}:mpesa")
+        return
     if not booking_id.isdecimal() or method not in turn.ctx.shop.payment_methods:
         turn.ask("menu")
         return
@@ -357,6 +361,9 @@ from bot.model import DecideExtra, PayBalance, RateJob, SendReceipt  # noqa: E40
 def on_pay_balance(turn: Turn, choice: str) -> None:
     """"Pay now" when the car is ready: "paybalance:<booking>:<method>"."""
     _, booking_id, method = (choice.split(":", 2) + ["", ""])[:3]
+    if method == "mpesa:other" and booking_id.isdigit():
+        ask_another_number(turn, f"paybalance:{booking_id}:mpesa")
+        return
     if not booking_id.isdigit() or method not in turn.ctx.shop.payment_methods:
         turn.ask("menu")
         return

@@ -578,7 +578,18 @@ def _refused(turn: Turn, outcome) -> None:
 state("payment", back="summary")((prompt_payment, handle_payment))
 
 
+def ask_another_number(turn: Turn, then: str) -> None:
+    """"M-Pesa from another number": ask which, then carry out `then` (the payment's
+    choice) with it."""
+    turn.data["after_phone"], turn.data["new_phone"] = then, True
+    turn.ask("phone")
+
+
 def prompt_phone(turn: Turn, before: list[Msg]) -> None:
+    if turn.data.get("new_phone"):  # they chose to pay from another number
+        turn.offer(before + [Msg(N_("Which number should M-Pesa ask to pay? Type it, like 0712 345 678."))],
+                   [Choice("back", Msg(N_("Back")))])  # fmt: skip
+        return
     if turn.data.get("phone") or turn.ctx.customer.phone:  # one we have, which M-Pesa cannot prompt
         turn.offer(before + [Msg(NOT_MPESA)], [Choice("back", Msg(N_("Back")))])
         return
@@ -602,6 +613,7 @@ def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
         turn.offer([Msg(NOT_MPESA)], [Choice("back", Msg(N_("Back")))])
         return
     turn.data["phone"] = phone
+    turn.data.pop("new_phone", None)
     turn.do(SavePhone(phone))
     if then := turn.data.pop("after_phone", None):
         follow_choice(turn, then)
@@ -610,6 +622,7 @@ def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
 
 
 def _back_from_phone(turn: Turn) -> str:
+    turn.data.pop("new_phone", None)
     if turn.data.pop("after_phone", None):
         return "menu"  # a notification's payment: nothing to go back to
     return "payment"

@@ -57,6 +57,7 @@ METHOD_OF_PROVIDER = {provider: method for method, provider in PROVIDER_OF_METHO
 # Brand names: the same in every language.
 PROVIDER_NAMES = {"mpesa": "M-Pesa", "kaspi_qr": "Kaspi", "kaspi": "Kaspi", "cash": "cash"}
 METHOD_LABELS = {"mpesa": N_("M-Pesa"), "kaspi": N_("Kaspi"), "cash": N_("Pay at the shop")}
+OTHER_NUMBER = N_("M-Pesa from another number")
 
 # Booking statuses in which money counts towards the visit.
 ACTIVE = frozenset({S.CONFIRMED, S.NEEDS_RESCHEDULE, S.RECEIVED, S.IN_PROGRESS,
@@ -469,9 +470,20 @@ def settle_failed(session: Session, booking: Booking, payment: Payment, now: dat
 
 def retry_choices(methods, booking: Booking) -> tuple[Choice, ...]:
     """One "payagain:<booking>:<method>" choice per way the customer may pay for it
-    (not at the shop when money is due in advance)."""
-    return tuple(Choice(f"payagain:{booking.id}:{method}", Msg(METHOD_LABELS[method]))
-                 for method in policy.ways_to_pay(methods, booking.deposit_minor > 0) if method in METHOD_LABELS)  # fmt: skip
+    (not at the shop when money is due in advance), and M-Pesa from another number."""
+    ways = [m for m in policy.ways_to_pay(methods, booking.deposit_minor > 0) if m in METHOD_LABELS]
+    return _with_other_number(f"payagain:{booking.id}", ways)
+
+
+def _with_other_number(prefix: str, methods: list[str]) -> tuple[Choice, ...]:
+    """A choice per method, and after M-Pesa "M-Pesa from another number" (":other"): the
+    number we have may not be the one with M-Pesa on it (two SIMs, WhatsApp on Airtel)."""
+    choices = []
+    for method in methods:
+        choices.append(Choice(f"{prefix}:{method}", Msg(METHOD_LABELS[method])))
+        if method == "mpesa":
+            choices.append(Choice(f"{prefix}:mpesa:other", Msg(OTHER_NUMBER)))
+    return tuple(choices)
 
 
 def fail(db: Database | Session, payment_id: int, kind: FailureKind, code: str | None, now: datetime,
@@ -633,8 +645,7 @@ def balance_choices(session: Session, booking: Booking, due: int | None = None) 
     spec = av.shop_view(session, booking.shop_id).spec
     if booking.status not in ACTIVE or (balance_due(session, booking) if due is None else due) <= 0:
         return ()
-    return tuple(Choice(f"paybalance:{booking.id}:{x}", Msg(METHOD_LABELS[x]))
-                 for x in spec.payment_methods if x in PROVIDER_OF_METHOD)  # fmt: skip
+    return _with_other_number(f"paybalance:{booking.id}", [x for x in spec.payment_methods if x in PROVIDER_OF_METHOD])
 
 
 def pay_balance(session: Session, booking_id: int, method: str, now: datetime,

@@ -279,7 +279,7 @@ def test_a_failed_balance_payment_offers_to_try_again_with_a_button(live, now):
     failed = told(rt, visit.address)[-1]
     assert failed.text == (f"You cancelled the M-Pesa payment for booking {visit.code}.\n"
                            "Try again now, or pay at the shop when you collect it.")  # fmt: skip
-    assert failed.choices == [f"paybalance:{visit.booking_id}:mpesa"]
+    assert failed.choices == [f"paybalance:{visit.booking_id}:mpesa", f"paybalance:{visit.booking_id}:mpesa:other"]
 
 
 def test_a_balance_payment_failing_after_the_customer_paid_at_the_shop_says_nothing(live, now):
@@ -356,7 +356,8 @@ def test_a_failed_mpesa_payment_tells_the_customer_and_offers_to_try_again(world
     [message] = told(rt, visit.address)
     assert message.ids == [payments.FAILURE_TEXT[payments.FailureKind(kind)], payments.STILL_HELD]
     assert message.text.split("\n")[0] == sentence.format(code=visit.code)
-    assert message.choices == [f"payagain:{visit.booking_id}:mpesa", f"payagain:{visit.booking_id}:cash"]
+    assert message.choices == [f"payagain:{visit.booking_id}:mpesa", f"payagain:{visit.booking_id}:mpesa:other",
+                               f"payagain:{visit.booking_id}:cash"]  # fmt: skip
 
 
 @pytest.mark.parametrize("code", [1019, 1036, 17, 1025])
@@ -1030,7 +1031,7 @@ def test_a_ready_job_with_a_balance_offers_pay_now_and_the_push_collects_it(live
 
     offer = told(rt, visit.address)[-1]
     assert offer.text == f"Ksh3,500 is left to pay for booking {visit.code}. Pay now, or at the shop when you collect it."
-    assert offer.choices == [f"paybalance:{visit.booking_id}:mpesa"]
+    assert offer.choices == [f"paybalance:{visit.booking_id}:mpesa", f"paybalance:{visit.booking_id}:mpesa:other"]
     with rt.db.uow() as uow:
         balance = payments.pay_balance(uow.session, visit.booking_id, "mpesa", now, customer_id=visit.customer_id)
     post(client, sink.wait_for_request(count=2)[1].json)
@@ -1181,6 +1182,7 @@ def test_a_cancelled_prompt_offers_to_try_again_and_the_customer_pays_at_the_sho
         with chat.runtime.db.uow() as uow:
             booking_id = uow.session.scalar(select(Booking.id))
         assert chat.buttons(AMINA) == [("M-Pesa", f"payagain:{booking_id}:mpesa"),
+                                       ("M-Pesa from another number", f"payagain:{booking_id}:mpesa:other"),
                                        ("Pay at the shop", f"payagain:{booking_id}:cash")]  # fmt: skip
         chat.tap(AMINA, f"payagain:{booking_id}:cash")
 
@@ -1198,7 +1200,8 @@ def test_a_deposit_cannot_be_skipped_by_paying_at_the_shop_after_a_cancelled_pro
         assert chat.texts(AMINA)[-1].startswith("You cancelled the M-Pesa payment for booking MM-1001.")
         with chat.runtime.db.uow() as uow:
             booking_id = uow.session.scalar(select(Booking.id))
-        assert chat.buttons(AMINA) == [("M-Pesa", f"payagain:{booking_id}:mpesa")]
+        assert chat.buttons(AMINA) == [("M-Pesa", f"payagain:{booking_id}:mpesa"),
+                                       ("M-Pesa from another number", f"payagain:{booking_id}:mpesa:other")]  # fmt: skip
         chat.tap(AMINA, f"payagain:{booking_id}:cash")  # a button of an older message, or a forged one
 
         assert chat.texts(AMINA)[-1].startswith("This visit is paid in advance. Please choose another way to pay.")

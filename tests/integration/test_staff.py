@@ -185,7 +185,7 @@ def test_a_job_from_arrival_to_receipt_with_extra_work_approved_and_declined(sto
         "Your car (KCB 123A) is ready for pickup. Booking MM-1001.\nTotal Ksh23,000, paid Ksh0, to pay Ksh23,000."]
     pay_now = next(m for m in ready if m["text"].startswith("Ksh23,000"))  # core/payments offers "pay now"
     assert [b["callback_data"] for row in pay_now["reply_markup"]["inline_keyboard"] for b in row] == [
-        f"paybalance:{job.id}:mpesa"]
+        f"paybalance:{job.id}:mpesa", f"paybalance:{job.id}:mpesa:other"]
 
     story.say(KIP_TG, "done 1001", at(24, 16))
     assert story.last(KIP_TG).startswith("MM-1001: the customer owes Ksh23,000. Did they pay it at the shop?")

@@ -207,7 +207,8 @@ def test_the_balance_is_paid_by_typing_its_number_when_the_car_is_ready(pitstop)
                channel="whatsapp", name="Kamau", plate="KDA 456B")  # fmt: skip
     for typed in ("hello", "MM-1001", "1", "tayari 1001"):  # car received, then ready
         pitstop.whatsapp(KIPRONO, typed, name="Kiprono")
-    assert bodies(pitstop, KAMAU)[-1].endswith("Pay now, or at the shop when you collect it.\n1. M-Pesa")
+    assert bodies(pitstop, KAMAU)[-1].endswith("Pay now, or at the shop when you collect it.\n1. M-Pesa\n"
+                                               "2. M-Pesa from another number")  # fmt: skip
 
     before = len(bodies(pitstop, KAMAU))
     pitstop.whatsapp(KAMAU, "1")
@@ -235,13 +236,31 @@ def test_after_a_cancelled_mpesa_prompt_pay_at_the_shop_is_chosen_by_its_number(
         fake.wait_callbacks(1)
         failed = bodies(chat, phone)[-1]
         assert failed.startswith("You cancelled the M-Pesa payment for booking MM-1001.")
-        assert failed.endswith("1. M-Pesa\n2. Pay at the shop")
+        assert failed.endswith("1. M-Pesa\n2. M-Pesa from another number\n3. Pay at the shop")
 
-        whatsapp(chat, phone, "2")
+        whatsapp(chat, phone, "3")
 
         with chat.runtime.db.uow() as uow:
             assert uow.session.scalar(select(Booking.status)) == "confirmed"
         assert bodies(chat, phone)[-1].startswith("Booked! Your code is MM-1001.")
+
+
+def test_after_a_failed_prompt_the_customer_pays_from_his_other_mpesa_number(url):
+    phone = "+254712341111"  # FakeDaraja: too little on this line's M-Pesa (his WhatsApp is on another SIM)
+    with FakeDaraja(callback_delay=0.05) as fake, chatting(url, MPESA_API_BASE=fake.url) as chat:
+        for typed in ("Habari", "1", "1", "oil change", "1", "KDA 456B", "skip", "2", "1", "1", "1"):
+            whatsapp(chat, phone, typed)  # ... a day, its first time, confirm, M-Pesa
+        fake.wait_callbacks(1)
+        assert bodies(chat, phone)[-1].endswith("1. M-Pesa\n2. M-Pesa from another number\n3. Pay at the shop")
+
+        whatsapp(chat, phone, "2")
+        assert bodies(chat, phone)[-1].startswith("Which number should M-Pesa ask to pay? Type it, like 0712 345 678.")
+        whatsapp(chat, phone, "0722 000 555")  # his M-Pesa line
+        fake.wait_callbacks(2)
+
+        assert [p["phone"] for p in fake.pushes()] == ["254712341111", "254722000555"]
+        with chat.runtime.db.uow() as uow:
+            assert uow.session.scalar(select(Booking.status)) == "confirmed"
 
 
 class FakeTwilioThatReportsAtOnce(FakeTwilio):
