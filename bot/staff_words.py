@@ -125,6 +125,9 @@ DENIED_VERBS = frozenset(fold(w) for w in (
 # Words passed over on the way to a denial: "not yet", "ещё нет", "дайын ба? жоқ", "дайын болған жоқ".
 PARTICLES = frozenset(fold(w) for w in ("yet", "ещё", "еще", "ли", "ба", "бе", "ма", "ме", "па", "пе", "болған"))
 DENIABLE = frozenset({"received", "start", "ready", "done", "refunded"})
+# Words that make a job action a question ("готово ли 1042?", "1042 дайын ба?", "бітті ме?"):
+# asked, not done; the job is shown.
+QUESTION_PARTICLES = frozenset(fold(w) for w in ("ли", "ба", "бе", "ма", "ме", "па", "пе"))
 # Commands read only as written, no typo allowed: "верну 1042" (I will return it) and
 # "refund 1042" must not tell a customer their money came back.
 EXACT = frozenset({"refunded"})
@@ -191,6 +194,8 @@ def parse(text: str) -> Parsed | None:
                 code = booking_number(arg)
                 del args[i]
                 break
+    if name in DENIABLE and (raw.endswith("?") or QUESTION_PARTICLES & set(keys[k:])):  # "готово ли 1042?"
+        return Parsed("job", (), code, slash) if code else None  # asked: the job's card answers it
     return Parsed(name, tuple(args), code, slash)
 
 

@@ -24,7 +24,7 @@ from bot.staff_model import (
     StaffDone,
     StaffInfo,
 )  # fmt: skip
-from bot.staff_words import parse, parse_day
+from bot.staff_words import Parsed, parse, parse_day
 from core.messages import render_reply
 
 NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)  # Tuesday 10:00 in Nairobi
@@ -72,6 +72,19 @@ def test_a_job_action_said_with_not_is_no_command(typed):
     hear that their car was received."""
     parsed = parse(typed)
     assert parsed is None or parsed.name not in ("received", "start", "ready", "done", "refunded"), parsed
+
+
+@pytest.mark.parametrize("typed", ["готово ли 1042?", "готов ли 1042", "1042 дайын ба?", "дайын ба 1042?",
+                                   "бітті ме 1042?", "принял ли 1042?", "ready 1042?"])  # fmt: skip
+def test_a_question_about_a_job_shows_the_job_and_moves_nothing(typed):
+    """"готово ли 1042?" is the owner asking whether the car is ready: the customer was
+    told it was, and "бітті ме 1042?" ("finished?") completed a paid job and sent the receipt."""
+    assert parse(typed) == Parsed("job", (), "1042", False)
+
+
+@pytest.mark.parametrize("typed", ["ready?", "дайын ба?", "is 1042 done?"])
+def test_a_question_without_its_job_or_in_other_words_is_no_command(typed):
+    assert parse(typed) is None
 
 
 @pytest.mark.parametrize("typed", ["верну 1042", "refund 1042", "refundd 1042", "вернуть деньги 1042", "qaytardym 1042"])
