@@ -31,6 +31,9 @@ FILLER = frozenset(
     """.split()
 )
 
+# Only the words that make a request polite: dropped around a list number ("2 pls").
+POLITE = frozenset(fold(word) for word in "please pls plz пожалуйста пж плз өтінемін tafadhali".split())
+
 # "1, 3", "1 and 3", "1 и 3", "1 na 3", "1 және 3" (folded: "жане").
 _SEPARATOR = re.compile(r"\s*(?:[,;&+/]|\b(?:and|и|na|жане|also)\b)\s*")
 # "2", " 2. ", "#2", "№2" (NFKC turns "№" into "No"), "2)".
@@ -67,8 +70,9 @@ def _position(text: str, count: int) -> int | None:
 
 
 def _position_match(text: str) -> re.Match | None:
-    """A place in the list, politely put or not ("2", "2 please", "tafadhali 2")."""
-    return _POSITION.match(text) or _POSITION.match(" ".join(w for w in text.split() if fold(w) not in FILLER))
+    """A place in the list, politely put or not ("2", "2 please", "tafadhali 2"); not "на
+    10" or "for 10", which are ten o'clock."""
+    return _POSITION.match(text) or _POSITION.match(" ".join(w for w in text.split() if fold(w) not in POLITE))
 
 
 def is_position(text: str) -> bool:
