@@ -72,7 +72,8 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
                     if action == "noshow":
                         return sm.StaffDone("noshow", {"code": moved.code, "tokens_left": moved.detail["tokens_left"]})
                     return sm.StaffDone("moved", {"code": moved.code, "status": moved.status,
-                                                  "left_out": moved.detail.get("left_out", [])})  # fmt: skip
+                                                  "left_out": moved.detail.get("left_out", []),
+                                                  "given_to": moved.detail.get("given_to")})  # fmt: skip
                 case sm.Complete(booking_id, cash_paid):
                     done = shopfloor.complete(session, staff.id, booking_id, now, cash_paid)
                     return sm.StaffDone("completed", {"code": done.code, "low_parts": done.detail["low_parts"]})

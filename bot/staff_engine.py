@@ -430,9 +430,11 @@ def _outcome(turn: Turn, outcome) -> None:
     d, what = outcome.detail, outcome.what
     if what == "moved":
         left_out = [Msg(N_("Left out, as the customer did not answer: {work}."), {"work": w}) for w in d.get("left_out", [])]
+        given = [Msg(N_("It is {name}'s job now, and they have been told."), {"name": d["given_to"]})] \
+            if d.get("given_to") else []  # fmt: skip
         turn.ask("job", Msg(N_("{code} is now: {status}. The customer has been told."),
                             {"code": d["code"], "status": m.message(Msg(STATUS_NAMES.get(d["status"], d["status"])))}),
-                 *left_out)  # fmt: skip
+                 *given, *left_out)  # fmt: skip
     elif what == "noshow":
         one, many = NP_("{code} is marked as a no-show. The customer has been told ({n} token left).",
                         "{code} is marked as a no-show. The customer has been told ({n} tokens left).")

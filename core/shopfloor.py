@@ -95,19 +95,30 @@ def job(session: Session, staff: Staff, booking_id: int) -> Booking:
     return bookings.locked_booking(session, booking_id)
 
 
-def _car_came_anyway(session: Session, b: Booking, staff: Staff, now: datetime) -> None:
+def _car_came_anyway(session: Session, b: Booking, staff: Staff, now: datetime) -> dict:
     """A visit the shop could not keep (its mechanic went off shift, nobody was free)
     whose car came all the same: it is a job again, at its own time, for the mechanic
-    taking the car in if they can do it, or else whoever qualified is free then."""
+    taking the car in if they can do it, or else whoever qualified is free then, who is
+    told. Returns the detail for the staff member: to whom it went, if not to them."""
     if b.status != S.NEEDS_RESCHEDULE:
-        return
+        return {}
     slot = staffing.place_again(session, b, now, staff.id) if staff.role == "mechanic" else None
     slot = slot or staffing.place_again(session, b, now)
     if slot is None:
         raise WrongStatus(N_("Nobody who can do {code} is free at {time}, so it cannot be taken in. Agree a new "
                              "time with the customer."), {"code": b.code, "time": m.clock(b.starts_at, _tz(session, b))})  # fmt: skip
     b.mechanic_id, b.bay_id = slot.mechanic_id, slot.bay_id
-    bookings.move(session, b, S.CONFIRMED, f"staff:{staff.id}", now, "the car came all the same")
+    event = bookings.move(session, b, S.CONFIRMED, f"staff:{staff.id}", now, "the car came all the same")
+    if slot.mechanic_id != staff.id:  # another's job now: they hear it from us, not from the customer
+        tz = _tz(session, b)
+        handed = Reply((Msg(N_("{name} took in {code} on {when} ({vehicle}), whose visit needed a new time: it is "
+                               "now your job."), {"name": notices.first_name(staff.name), "code": b.code,
+                                                  "when": m.when(b.starts_at, tz), "vehicle": _plate(session, b)}),),
+                       (Choice(f"st:job:{b.id}", Msg(N_("Open the job"))),))  # fmt: skip
+        mechanic = session.get(Staff, slot.mechanic_id)
+        notices.tell_staff(session, mechanic, handed, f"taken-in:{event.id}", now)
+        return {"given_to": notices.first_name(mechanic.name)}
+    return {}
 
 
 def _tz(session: Session, booking: Booking) -> str:
@@ -141,7 +152,7 @@ def receive(session: Session, staff_id: int, booking_id: int, now: datetime) -> 
     """The car is at the shop."""
     staff = staff_member(session, staff_id)
     b = job(session, staff, booking_id)
-    _car_came_anyway(session, b, staff, now)
+    given = _car_came_anyway(session, b, staff, now)
     if b.status != S.CONFIRMED:
         raise _wrong(b, "received")
     event = _step(session, b, [S.RECEIVED], f"staff:{staff.id}", now)
@@ -149,21 +160,21 @@ def receive(session: Session, staff_id: int, booking_id: int, now: datetime) -> 
         Msg(N_("We have received your car ({plate}) for {code}. We will tell you when the work starts."),
             {"plate": _plate(session, b), "code": b.code}),
     ], now)  # fmt: skip
-    return Moved(b.id, b.code, b.status)
+    return Moved(b.id, b.code, b.status, detail=given)
 
 
 def start(session: Session, staff_id: int, booking_id: int, now: datetime) -> Moved:
     """Work begins (a car not yet marked received is received on the way)."""
     staff = staff_member(session, staff_id)
     b = job(session, staff, booking_id)
-    _car_came_anyway(session, b, staff, now)
+    given = _car_came_anyway(session, b, staff, now)
     path = {S.CONFIRMED: [S.RECEIVED, S.IN_PROGRESS], S.RECEIVED: [S.IN_PROGRESS]}.get(b.status)
     if path is None:
         raise _wrong(b, "start")
     event = _step(session, b, path, f"staff:{staff.id}", now)
     _status_notice(session, b, event, [Msg(N_("Work on your car ({plate}) has started. Booking {code}."),
                                            {"plate": _plate(session, b), "code": b.code})], now)  # fmt: skip
-    return Moved(b.id, b.code, b.status)
+    return Moved(b.id, b.code, b.status, detail=given)
 
 
 def ready(session: Session, staff_id: int, booking_id: int, now: datetime, leaving_out: bool = False) -> Moved:
@@ -172,7 +183,7 @@ def ready(session: Session, staff_id: int, booking_id: int, now: datetime, leavi
     customer answered in the meantime, that was said of work they may have approved."""
     staff = staff_member(session, staff_id)
     b = job(session, staff, booking_id)
-    _car_came_anyway(session, b, staff, now)
+    given = _car_came_anyway(session, b, staff, now)
     if leaving_out and b.status != S.AWAITING_APPROVAL:
         raise WrongStatus(N_("The customer has just answered about the extra work on {code}. Look at the job "
                              "again before marking it ready."), {"code": b.code})  # fmt: skip
@@ -188,7 +199,7 @@ def ready(session: Session, staff_id: int, booking_id: int, now: datetime, leavi
     texts += [Msg(N_("Total {total}, paid {paid}, to pay {balance}."),
                  {"total": m.money(total, b.currency), "paid": m.money(paid, b.currency),
                   "balance": m.money(max(total - paid, 0), b.currency)})]  # fmt: skip
-    detail = {"left_out": left_out}
+    detail = {"left_out": left_out} | given
     choices: tuple[Choice, ...] = ()
     methods = [x for x in av.shop_view(session, b.shop_id).spec.payment_methods if x in ONLINE_METHODS]
     if total > paid and methods:

@@ -305,7 +305,12 @@ def test_a_car_that_comes_though_its_visit_needed_a_new_time_is_taken_in_by_some
     story.tap(ACH_TG, "st:on", at(24, 14, 10))  # Achieng is back
     story.say(OWNER_TG, "received MM-1001", at(24, 14, 12))
 
-    assert story.last(OWNER_TG).startswith("MM-1001 is now: car received. The customer has been told.")
+    assert story.last(OWNER_TG).startswith("MM-1001 is now: car received. The customer has been told.\n"
+                                           "It is Achieng's job now, and they have been told.")
+    assert story.last(ACH_TG) == said("sw", "{name} took in {code} on {when} ({vehicle}), whose visit needed a new "
+                                            "time: it is now your job.", name="Wanjiru", code="MM-1001",
+                                      when="Jumanne 24 Nov, 14:00", vehicle="KC0001A")  # she reads Swahili  # fmt: skip
+    assert story.buttons(ACH_TG) == [(said("sw", "Open the job"), f"st:job:{alignment.id}")]
     assert story.last(AMINA) == "We have received your car (KC0001A) for MM-1001. We will tell you when the work starts."
     achieng = staff_id(story.db, ACHIENG)
     with story.db.uow() as uow:
