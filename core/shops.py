@@ -40,9 +40,10 @@ def load_shop(db: Database, spec: ShopSpec, now: datetime | None = None) -> Load
     """Create or update the shop described by `spec` in one transaction. Then, as `/close`
     and going off shift do, the times only held on a day the file closes, or at hours it
     no longer opens, are let go, and the future jobs of a mechanic no longer in the file
-    are handed on: each in a transaction of its own (the days' locks before the shop's
-    row, as every writer). Visits booked at hours it no longer opens are reported."""
-    from core import owner, shopfloor  # they build on the shop this module writes
+    are handed on, and waits for a day it no longer opens end: each in a transaction of
+    its own (the days' locks before the shop's row, as every writer). Visits booked at
+    hours it no longer opens are reported."""
+    from core import owner, shopfloor, waitlist  # they build on the shop this module writes
 
     now = now or utcnow()
     with db.uow() as uow:
@@ -53,6 +54,8 @@ def load_shop(db: Database, spec: ShopSpec, now: datetime | None = None) -> Load
     if report.hours_changed:
         with db.uow() as uow:
             report.outside_hours = owner.after_new_hours(uow.session, report.shop_id, now, report.days_closed)
+        with db.uow() as uow:
+            waitlist.end_waits_on_closed_days(uow.session, report.shop_id, now)
     for staff_id in report.mechanics_gone:
         with db.uow() as uow:
             shopfloor.hand_on(uow.session, uow.session.get(Staff, staff_id), "system:shop file", now, left=True)

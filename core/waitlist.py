@@ -105,6 +105,19 @@ def end_waits_on(session: Session, shop_id: int, day: date, now: datetime) -> in
     return len(entries)
 
 
+def end_waits_on_closed_days(session: Session, shop_id: int, now: datetime) -> int:
+    """The shop's file changed its hours (a weekday it no longer opens, public holidays
+    kept now): the waits for a day it no longer opens end, as after /close. The days'
+    locks are taken first, in their one order, as every writer of a day does."""
+    view = av.shop_view(session, shop_id)
+    days = set(session.scalars(select(WaitlistEntry.day).where(
+        WaitlistEntry.shop_id == shop_id, WaitlistEntry.status == "waiting",
+        WaitlistEntry.day >= view.local_day(now))))  # fmt: skip
+    closed = {day for day in days if not av.is_open(session, view, day)}
+    av.lock_days(session, shop_id, closed)
+    return sum(end_waits_on(session, shop_id, day, now) for day in sorted(closed))
+
+
 def _tell_wait_ended(session: Session, view: av.ShopView, entry: WaitlistEntry, said: str, now: datetime) -> None:
     """Tell the customer their wait has ended, and why (`said`, of the day), once."""
     customer = session.get(Customer, entry.customer_id)

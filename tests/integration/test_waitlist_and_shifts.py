@@ -289,6 +289,32 @@ def test_a_wait_for_a_day_the_owner_closes_ends_and_the_customer_is_told(db, gar
                     "ended. Please choose another day.")  # fmt: skip
 
 
+def test_a_wait_for_a_saturday_the_new_shop_file_no_longer_opens_ends_and_the_customer_is_told(db, garage):
+    import tomllib
+
+    from core.messages import Reply
+    from core.models import OutboxMessage
+    from core.shopfile import parse_shop
+    from core.shops import load_shop
+    from tests.conftest import NAIROBI
+
+    saturday, monday = (NOW + timedelta(days=5)).date(), (NOW + timedelta(days=7)).date()
+    for who, day in (("waits-saturday", saturday), ("waits-monday", monday)):
+        waitlist.join(db, shop_id=garage.id, customer_id=new_customer(db, garage, who), day=day,
+                      service_ids=(garage.services["oil-change"],), now=NOW, channel="telegram")  # fmt: skip
+
+    raw = tomllib.loads(NAIROBI.read_text())
+    raw["hours"]["sat"] = "closed"
+    load_shop(db, parse_shop(raw), NOW)
+
+    with db.uow() as uow:
+        entries = uow.session.execute(select(WaitlistEntry.day, WaitlistEntry.status).order_by(WaitlistEntry.day)).all()
+        assert entries == [(saturday, "cancelled"), (monday, "waiting")]
+        [ended] = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("waitlist-ended:%")))
+        text, _ = render_reply(Reply.from_json(ended.body), "en")
+    assert text.startswith("Sorry: the shop will be closed on Sat 28 Nov, so your place on the waiting list")
+
+
 def test_a_wait_for_a_service_the_shop_dropped_is_closed_and_holds_up_nobody_else(db, garage, nairobi_spec, tmp_path):
     from dataclasses import replace
 
