@@ -158,6 +158,7 @@ REWRITES: list[tuple[str, object]] = [
     (r"\bв\s+час\b", " в 1 час "),
     (r"(\d)(?:st|nd|rd|th)\b", r"\1 dom "),
     (r"(\d)-?(?:го|е|ое)\b", r"\1 dom "),
+    (r"(\d{1,2}\.\d{1,2})(?:\s*-\s*|)(?:да|де|та|те|ға|ге|қа|ке)\b", r"\1 "),  # 5.12-де: a date's case, as "5.12"
     (r"(\d)(?:\s*-\s*|)(?:да|де|та|те|ға|ге|қа|ке)\b", r"\1 oclock "),  # Kazakh: 10-да, 10:00-де
     (
         r"\bsaa\s+kumi\s+na\s+(moja|mbili)\b",
