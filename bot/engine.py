@@ -309,7 +309,8 @@ MENU = [
 
 # Words people type for a menu entry, in any of the four languages.
 MENU_WORDS = {
-    "m:book": ["book", "booking", "записаться", "запись", "жазылу", "weka nafasi", "kuweka nafasi", "agiza"],
+    "m:book": ["book", "booking", "записаться", "запись", "жазылу", "жазылғым", "weka nafasi", "kuweka nafasi",
+               "agiza"],
     "m:bookings": ["my bookings", "bookings", "мои записи", "записи", "менің жазылуларым", "nafasi zangu"],
     "m:vehicles": ["my vehicles", "my cars", "vehicles", "мои машины", "машины", "көліктерім", "magari yangu"],
     "m:shop": ["talk", "operator", "оператор", "связаться", "байланыс", "ongea na duka"],

@@ -26,7 +26,7 @@ FILLER = frozenset(
     for word in """
     please pls plz the a an i want need would like my for just one service id
     пожалуйста мне нужно нужна нужен надо хочу на пж плз
-    маган керек отинемин
+    маган керек отинемин келеди
     tafadhali nataka ningependa naomba kwa ya
     """.split()
 )
@@ -98,10 +98,12 @@ def _common_prefix(a: str, b: str) -> int:
     return n
 
 
-def _covers(tokens: list[str], label: str, fuzzy: bool) -> bool:
+def _covers(tokens: list[str], label: str, fuzzy: bool | None) -> bool:
+    """Does the label name every token: as a word of it (`fuzzy` None), by stem (False),
+    or by stem or a typo (True)?"""
     label_words = label.split()
     for token in tokens:
-        if any(_stem_match(token, w) for w in label_words):
+        if token in label_words if fuzzy is None else any(_stem_match(token, w) for w in label_words):
             continue
         if (
             fuzzy
@@ -117,7 +119,7 @@ def _by_words(answer: str, table: list[tuple[str, list[str]]]) -> str | None:
     tokens = [t for t in answer.split() if t not in FILLER]
     if not tokens:
         return None
-    for fuzzy in (False, True):
+    for fuzzy in (None, False, True):  # the word itself first: "записаться" is "book", not "записи" (my bookings)
         hits = {cid for cid, labels in table if any(_covers(tokens, lb, fuzzy) for lb in labels)}
         if hits:
             return _only(hits)

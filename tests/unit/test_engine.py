@@ -402,6 +402,16 @@ def test_a_day_tapped_that_is_closed_is_called_closed():
     assert chat.state == "day" and chat.text.startswith("We are closed on Sun 29 Nov.")
 
 
+@pytest.mark.parametrize("lang, pick, typed", [("ru", "русский", "хочу записаться"), ("kk", "қазақша", "жазылу керек"),
+                                               ("kk", "қазақша", "жазылғым келеді")])  # fmt: skip
+def test_i_want_to_book_said_in_russian_or_kazakh_starts_a_booking(lang, pick, typed):
+    """"записаться" (to book) is also the stem of "Мои записи" (my bookings): the word
+    itself wins over a word like it."""
+    chat = Chat(FakeContext(language_hint=lang)).send(Event("start")).type(pick)
+    chat.type(typed)
+    assert chat.state == "services", chat.text
+
+
 def test_words_for_the_shop_typed_after_a_pause_still_go_to_the_shop():
     """The customer opened "Talk to the shop" and wrote 40 minutes later: the words were
     dropped with "Welcome back! ... let's start again", and nobody read them."""
