@@ -57,19 +57,20 @@ WEEKDAYS = {
     5: ("saturday sat", "суббот~ сб", "сенб~", "jumamosi"),
     6: ("sunday sun", "воскрес~ вс", "жексенб~", "jumapili"),
 }
-MONTHS = {  # English names are exact (a stem "dec~" would match "decline")
-    1: ("jan january", "январ~ янв", "қаңтар~", "januari"),
-    2: ("feb february", "феврал~ фев", "ақпан~", "februari"),
-    3: ("mar march", "март~ мар", "наурыз~", "machi"),
-    4: ("apr april", "апрел~ апр", "сәуір~", "aprili"),
-    5: ("may", "май мая маю", "мамыр~", "mei"),
-    6: ("jun june", "июн~", "маусым~", "juni"),
-    7: ("jul july", "июл~", "шілде~", "julai"),
-    8: ("aug august", "август~ авг", "тамыз~", "agosti"),
-    9: ("sep sept september", "сентябр~ сен сент", "қыркүйек~", "septemba"),
-    10: ("oct october", "октябр~ окт", "қазан~", "oktoba"),
-    11: ("nov november", "ноябр~ ноя", "қараша~", "novemba"),
-    12: ("dec december", "декабр~ дек", "желтоқсан~", "desemba"),
+MONTHS = {  # English names are exact (a stem "dec~" would match "decline"); Kazakh as babel abbreviates them
+    # ("3 жел.", the bot's own day buttons), read only beside a day's number
+    1: ("jan january", "январ~ янв", "қаңтар~ қаң", "januari"),
+    2: ("feb february", "феврал~ фев", "ақпан~ ақп", "februari"),
+    3: ("mar march", "март~ мар", "наурыз~ нау", "machi"),
+    4: ("apr april", "апрел~ апр", "сәуір~ сәу", "aprili"),
+    5: ("may", "май мая маю", "мамыр~ мам", "mei"),
+    6: ("jun june", "июн~", "маусым~ мау", "juni"),
+    7: ("jul july", "июл~", "шілде~ шіл", "julai"),
+    8: ("aug august", "август~ авг", "тамыз~ там", "agosti"),
+    9: ("sep sept september", "сентябр~ сен сент", "қыркүйек~ қыр", "septemba"),
+    10: ("oct october", "октябр~ окт", "қазан~ қаз", "oktoba"),
+    11: ("nov november", "ноябр~ ноя", "қараша~ қар", "novemba"),
+    12: ("dec december", "декабр~ дек", "желтоқсан~ жел", "desemba"),
 }
 # Full names, for typo tolerance ("tommorow", "wensday", "понеделник").
 FULL_NAMES = {
@@ -158,6 +159,7 @@ REWRITES: list[tuple[str, object]] = [
     (r"\bв\s+час\b", " в 1 час "),
     (r"(\d)(?:st|nd|rd|th)\b", r"\1 dom "),
     (r"(\d)-?(?:го|е|ое)\b", r"\1 dom "),
+    (r"(\d)-?(?:ші|шы|інші|ыншы)\b", r"\1 dom "),  # Kazakh ordinals: "25-ші желтоқсан"
     (r"(\d{1,2}\.\d{1,2})(?:\s*-\s*|)(?:да|де|та|те|ға|ге|қа|ке)\b", r"\1 "),  # 5.12-де: a date's case, as "5.12"
     (r"(\d)(?:\s*-\s*|)(?:да|де|та|те|ға|ге|қа|ке)\b", r"\1 oclock "),  # Kazakh: 10-да, 10:00-де
     (

@@ -468,6 +468,10 @@ def test_bare_numbers_follow_the_swahili_clock_only_for_swahili_speakers(typed, 
         ("ертең 10:00", "kk", When(TOMORROW, time(10))),
         ("ертең сағат 10-да", "kk", When(TOMORROW, time(10))),
         ("5.12-де", "kk", When(date(2026, 12, 5), None)),  # "on 5 December": a date's case ending, not 17:12
+        ("3 жел.", "kk", When(date(2026, 12, 3), None)),  # as the bot's own day buttons abbreviate
+        ("5 қаң.", "kk", When(date(2027, 1, 5), None)),
+        ("25-ші желтоқсан", "kk", When(CHRISTMAS, None)),  # a Kazakh ordinal
+        ("жел соғып тұр", "kk", None),  # "the wind is blowing": no month without its day
         ("10.12-да", "kk", When(date(2026, 12, 10), None)),
         ("1.12-ге", "kk", When(date(2026, 12, 1), None)),
         ("ертең 9.30-да", "kk", When(TOMORROW, time(9, 30))),
