@@ -84,7 +84,8 @@ def _phrases(block: str) -> list[tuple[str, ...]]:
 
 TABLE = {name: _phrases(block) for name, block in VOCABULARY.items()}
 # Words of "/tokens reset PHONE" that are not the phone, in every language.
-YESTERDAY = frozenset(fold(w) for w in ("yesterday", "вчера", "кеше", "jana"))
+YESTERDAY = frozenset(fold(w) for w in ("yesterday", "вчера", "кеше", "кешегі", "jana"))
+FOR_A_DAY = frozenset(fold(w) for w in ("for", "of", "за", "на", "ya"))  # "отчёт за вчера", "digest for friday"
 TOKENS_WORDS = frozenset(word for phrase in TABLE["tokens"] for word in phrase) | {fold("сбросить"), fold("сброс")}
 
 
@@ -221,6 +222,8 @@ def parse_day(args: list[str] | tuple[str, ...], today: date, lang: str,
     last year's, as is a day named in words more than a month ahead, and a weekday named
     is the last one gone by ("friday" on a Monday: three days ago)."""
     args = list(args)
+    if len(args) > 1 and _key(args[0]) in FOR_A_DAY:
+        args = args[1:]
     if args and _key(args[0]) in YESTERDAY:  # reports look back; customers never book yesterday
         return today - timedelta(days=1), args[1:]
     for k in range(1, min(3, len(args)) + 1):

@@ -125,6 +125,12 @@ def test_a_digests_date_without_its_year_is_a_day_gone_by():
     assert parse_day(["tomorrow"], christmas, "en", past=True) == (date(2026, 12, 26), [])  # named so: meant
 
 
+@pytest.mark.parametrize("typed", ["отчёт за вчера", "сводка за вчера", "digest for yesterday", "есеп кешегі"])
+def test_yesterdays_digest_asked_for_the_way_people_say_it(typed):
+    talk = Talk(Ctx(role="owner")).type(typed)
+    assert talk.commands == [Report("digest", date(2026, 11, 23))], talk.text  # Ctx's today is Tuesday 24 November
+
+
 def test_a_weekday_named_for_a_digest_is_the_last_one_gone_by():
     """"/digest friday" on a Monday gave next Friday's digest: no revenue, nothing done."""
     monday = date(2026, 11, 23)
