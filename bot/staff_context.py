@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot.staff_model import ExtraView, JobView, StaffInfo, VisitView
 from core import availability as av
 from core.availability import local_bounds
-from core.customers import called
+from core.customers import called, example_phone
 from core.lifecycle import AT_THE_SHOP, BookingStatus
 from core.models import Booking, Customer, Payment, Service, Staff, Vehicle
 
@@ -29,7 +29,7 @@ class DbStaffContext:
         s, spec = self._staff, self.view.spec
         language = s.language if s.language in spec.languages else spec.languages[0]
         return StaffInfo(s.id, s.name, s.role, language, s.on_shift, spec.name, spec.languages, spec.timezone,
-                         spec.currency, self.view.code_prefix)  # fmt: skip
+                         spec.currency, self.view.code_prefix, example_phone(spec.country))  # fmt: skip
 
     def today(self) -> date:
         return self.view.local_day(self.now)

@@ -317,7 +317,8 @@ def _command(turn: Turn, p: words.Parsed) -> None:
         args = [a for a in p.args if words._key(a) not in words.TOKENS_WORDS]
         if not args:
             turn.ask("home", Msg(N_("Whose tokens? Write their phone or one of their booking codes, like this: "
-                                    "/tokens reset +254712345678 or /tokens reset MM-1001")))  # fmt: skip
+                                    "/tokens reset {phone} or /tokens reset {code}"),
+                                 {"phone": ctx.staff.phone_example, "code": f"{ctx.staff.code_prefix}-1001"}))  # fmt: skip
         else:
             turn.do(ResetTokens(" ".join(args)))
     elif name == "refunded":
@@ -744,7 +745,7 @@ def prompt_language(turn: Turn, before: list[Msg]) -> None:
 
 def help_texts(turn: Turn) -> list[Msg]:
     texts = [Msg(N_("Staff commands (words in English, Swahili, Russian or Kazakh all work):")),
-             Msg(N_("jobs: today's jobs. MM-1042: a job's card."))]  # fmt: skip
+             Msg(N_("jobs: today's jobs. {code}: a job's card."), {"code": f"{turn.ctx.staff.code_prefix}-1042"})]  # fmt: skip
     texts.append(Msg(N_("received, start, extra, ready, done, no-show, followed by the booking number: "
                         "move a job, e.g. \"ready 1042\".")))  # fmt: skip
     texts.append(Msg(N_("off shift / on shift. stock: parts in stock.")))

@@ -146,6 +146,7 @@ class StaffInfo:
     timezone: str
     currency: str
     code_prefix: str = ""  # of the shop's booking codes ("MM")
+    phone_example: str = "+254712123456"  # a mobile number as written in the shop's country
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,12 @@ def normalise_phone(raw: str, country: str | None) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def example_phone(country: str) -> str:
+    """A mobile number as written in `country`, for examples shown to the shop's staff."""
+    number = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if number else "+254712123456"
+
+
 def mask_phone(phone: str | None) -> str:
     """A phone number fit for logs: country code and the last three digits only."""
     if not phone:

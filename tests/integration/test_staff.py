@@ -739,6 +739,18 @@ def test_a_photo_of_extra_work_reaches_a_whatsapp_customer_whose_window_had_clos
         story.p.runtime.close()
 
 
+def test_the_atyrau_owner_is_shown_examples_of_his_own_shop_not_of_nairobis(story):
+    erlan = 7000001  # reads Russian
+    verify_on_telegram(story, erlan, ERLAN, MONDAY_9, "zhaiyk-auto")
+
+    story.say(erlan, "/tokens reset", MONDAY_9, slug="zhaiyk-auto")
+    assert story.last(erlan).startswith(said("ru", "Whose tokens? Write their phone or one of their booking codes, "
+                                                   "like this: /tokens reset {phone} or /tokens reset {code}",
+                                             phone="+77710009998", code="ZA-1001"))  # fmt: skip
+    story.say(erlan, "/help", MONDAY_9, slug="zhaiyk-auto")
+    assert said("ru", "jobs: today's jobs. {code}: a job's card.", code="ZA-1042") in story.last(erlan)
+
+
 def test_the_atyrau_shop_works_in_kazakh_and_russian(story):
     """Айдос types Kazakh, the owner Russian; the customer's receipt PDF is in Cyrillic."""
     shop = story.shop_id("zhaiyk-auto")
