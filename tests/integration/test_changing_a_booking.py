@@ -135,13 +135,19 @@ def test_a_visit_the_shop_could_not_keep_can_have_its_own_time_back_once_it_is_f
     assert status_of(story, alignment.id) == "confirmed"
 
 
-def test_moving_to_a_time_that_became_too_soon_says_so_and_does_not_blame_another_customer(story):
-    shop = story.shop_id("mwangaza-motors")
+def moving_to(story, service: str, day: str, time: str, **booked):
+    """Amina, booked for `service` on Tuesday 10:00, opens it, taps "Change the time", the
+    day and the time (as it is labelled): asked to confirm the move. Returns the booking."""
     customer_starts(story, AMINA, MONDAY_9)
-    job = book(story.db, shop, str(AMINA), ["oil-change"], at(24, 10), MONDAY_9)
-    for tap in ("m:bookings", f"bk:{job.id}", "resched", "day:2026-11-23"):
+    job = book(story.db, story.shop_id("mwangaza-motors"), str(AMINA), [service], at(24, 10), MONDAY_9, **booked)
+    for tap in ("m:bookings", f"bk:{job.id}", "resched", f"day:{day}"):
         story.tap(AMINA, tap, MONDAY_9)
-    story.tap(AMINA, next(data for label, data in story.buttons(AMINA) if label == "10:00"), MONDAY_9)
+    story.tap(AMINA, next(data for label, data in story.buttons(AMINA) if label == time), MONDAY_9)
+    return job
+
+
+def test_moving_to_a_time_that_became_too_soon_says_so_and_does_not_blame_another_customer(story):
+    moving_to(story, "oil-change", "2026-11-23", "10:00")
 
     story.tap_button(AMINA, "yes:", MONDAY_9 + timedelta(minutes=5))  # an hour's notice no longer holds
 
@@ -149,13 +155,9 @@ def test_moving_to_a_time_that_became_too_soon_says_so_and_does_not_blame_anothe
 
 
 def test_the_times_offered_after_a_move_was_beaten_leave_out_the_time_the_booking_has(story):
-    shop = story.shop_id("mwangaza-motors")
-    customer_starts(story, AMINA, MONDAY_9)
-    job = book(story.db, shop, str(AMINA), ["wheel-alignment"], at(24, 10), MONDAY_9)
-    for tap in ("m:bookings", f"bk:{job.id}", "resched", "day:2026-11-24"):
-        story.tap(AMINA, tap, MONDAY_9)
-    story.tap(AMINA, next(data for label, data in story.buttons(AMINA) if label == "11:00"), MONDAY_9)
-    book(story.db, shop, "5550002", ["wheel-alignment"], at(24, 11), MONDAY_9, name="Brian")  # Brian is quicker
+    moving_to(story, "wheel-alignment", "2026-11-24", "11:00")
+    book(story.db, story.shop_id("mwangaza-motors"), "5550002", ["wheel-alignment"], at(24, 11), MONDAY_9,
+         name="Brian")  # Brian is quicker  # fmt: skip
 
     story.tap_button(AMINA, "yes:", MONDAY_9)
 
@@ -165,12 +167,7 @@ def test_the_times_offered_after_a_move_was_beaten_leave_out_the_time_the_bookin
 
 
 def test_a_hold_moved_before_it_is_paid_is_said_to_be_still_only_held(story):
-    shop = story.shop_id("mwangaza-motors")
-    customer_starts(story, AMINA, MONDAY_9)
-    job = book(story.db, shop, str(AMINA), ["oil-change"], at(24, 10), MONDAY_9, method="mpesa", confirm=False)
-    for tap in ("m:bookings", f"bk:{job.id}", "resched", "day:2026-11-24"):
-        story.tap(AMINA, tap, MONDAY_9)
-    story.tap(AMINA, next(data for label, data in story.buttons(AMINA) if label == "11:00"), MONDAY_9)
+    job = moving_to(story, "oil-change", "2026-11-24", "11:00", method="mpesa", confirm=False)
 
     story.tap_button(AMINA, "yes:", MONDAY_9)
 

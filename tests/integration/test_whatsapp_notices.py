@@ -150,18 +150,26 @@ def test_a_new_time_asked_for_outside_the_window_is_shown_whole_before_a_number_
                                                "2. Cancel the booking")  # fmt: skip
 
 
-def test_a_reminder_that_went_as_its_template_is_not_answered_by_the_menus_number(pitstop):
+def reminded_after_his_window_closed(pitstop):
+    """Kamau chatted (in English: the menu, "2. My bookings", is the last list he saw),
+    booked an oil change, and went quiet; two days later its reminder can go only as the
+    shop's reminder template. Returns the booking."""
     shop = shop_id(pitstop)
     pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
-    pitstop.whatsapp(KAMAU, "1")  # English: the menu, "2. My bookings", is the last list he saw
+    pitstop.whatsapp(KAMAU, "1")
     job = book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["oil-change"], next_start(pitstop, shop, ["oil-change"]),
                utcnow(), channel="whatsapp", name="Kamau")  # fmt: skip
-    with pitstop.runtime.db.uow() as uow:  # two days later: the window is closed
+    with pitstop.runtime.db.uow() as uow:
         uow.session.scalar(select(ChannelIdentity).where(ChannelIdentity.address == f"whatsapp:{KAMAU}")) \
             .last_inbound_at = utcnow() - timedelta(days=2)  # fmt: skip
         row = uow.session.get(Booking, job.id)
         reminders._remind(uow.session, row, 24, utcnow(), row.created_at - timedelta(days=5))
-    assert pitstop.twilio.messages(f"whatsapp:{KAMAU}")[-1]["params"]["ContentSid"]  # the template: no list in it
+    assert pitstop.twilio.messages(f"whatsapp:{KAMAU}")[-1]["params"]["ContentSid"] == "HX0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+    return job
+
+
+def test_a_reminder_that_went_as_its_template_is_not_answered_by_the_menus_number(pitstop):
+    job = reminded_after_his_window_closed(pitstop)  # the template has no list in it
 
     pitstop.whatsapp(KAMAU, "2", name="Kamau")  # "2. My bookings"
 
@@ -174,18 +182,8 @@ def test_a_reminder_that_went_as_its_template_is_not_answered_by_the_menus_numbe
 @pytest.mark.parametrize("button, asked, then", [("Cancel the booking", "Cancel MM-1001 on ", "cancelled"),
                                                  ("Change the time", "Which day suits you?", "confirmed")])  # fmt: skip
 def test_a_quick_reply_tapped_on_the_reminder_template_answers_that_reminder(pitstop, button, asked, then):
-    shop = shop_id(pitstop)
-    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
-    pitstop.whatsapp(KAMAU, "1")  # English
-    job = book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["oil-change"], next_start(pitstop, shop, ["oil-change"]),
-               utcnow(), channel="whatsapp", name="Kamau")  # fmt: skip
-    with pitstop.runtime.db.uow() as uow:  # two days later: the window is closed
-        uow.session.scalar(select(ChannelIdentity).where(ChannelIdentity.address == f"whatsapp:{KAMAU}")) \
-            .last_inbound_at = utcnow() - timedelta(days=2)  # fmt: skip
-        row = uow.session.get(Booking, job.id)
-        reminders._remind(uow.session, row, 24, utcnow(), row.created_at - timedelta(days=5))
-    reminder = pitstop.twilio.messages(f"whatsapp:{KAMAU}")[-1]
-    assert reminder["params"]["ContentSid"] == "HX0a1b2c3d4e5f60718293a4b5c6d7e8f9"  # the template, with its buttons
+    job = reminded_after_his_window_closed(pitstop)
+    reminder = pitstop.twilio.messages(f"whatsapp:{KAMAU}")[-1]  # the template, with its buttons
 
     path = "/webhooks/whatsapp/mwangaza-motors"  # Twilio posts the tap with the template's own button id
     tap = fake_twilio.inbound_button_params(f"whatsapp:{KAMAU}", button, "btn_2", reminder["sid"], profile_name="Kamau")
