@@ -57,21 +57,39 @@ WEEKDAYS = {
     5: ("saturday sat", "суббот~ сб", "сенб~", "jumamosi"),
     6: ("sunday sun", "воскрес~ вс", "жексенб~", "jumapili"),
 }
-MONTHS = {  # English names are exact (a stem "dec~" would match "decline"); Kazakh as babel abbreviates them
-    # ("3 жел.", the bot's own day buttons), read only beside a day's number
-    1: ("jan january", "январ~ янв", "қаңтар~ қаң", "januari"),
-    2: ("feb february", "феврал~ фев", "ақпан~ ақп", "februari"),
-    3: ("mar march", "март~ мар", "наурыз~ нау", "machi"),
-    4: ("apr april", "апрел~ апр", "сәуір~ сәу", "aprili"),
-    5: ("may", "май мая маю", "мамыр~ мам", "mei"),
-    6: ("jun june", "июн~", "маусым~ мау", "juni"),
-    7: ("jul july", "июл~", "шілде~ шіл", "julai"),
-    8: ("aug august", "август~ авг", "тамыз~ там", "agosti"),
-    9: ("sep sept september", "сентябр~ сен сент", "қыркүйек~ қыр", "septemba"),
-    10: ("oct october", "октябр~ окт", "қазан~ қаз", "oktoba"),
-    11: ("nov november", "ноябр~ ноя", "қараша~ қар", "novemba"),
-    12: ("dec december", "декабр~ дек", "желтоқсан~ жел", "desemba"),
+MONTHS = {  # English names are exact (a stem "dec~" would match "decline")
+    1: ("jan january", "январ~ янв", "қаңтар~", "januari"),
+    2: ("feb february", "феврал~ фев", "ақпан~", "februari"),
+    3: ("mar march", "март~ мар", "наурыз~", "machi"),
+    4: ("apr april", "апрел~ апр", "сәуір~", "aprili"),
+    5: ("may", "май мая маю", "мамыр~", "mei"),
+    6: ("jun june", "июн~", "маусым~", "juni"),
+    7: ("jul july", "июл~", "шілде~", "julai"),
+    8: ("aug august", "август~ авг", "тамыз~", "agosti"),
+    9: ("sep sept september", "сентябр~ сен сент", "қыркүйек~", "septemba"),
+    10: ("oct october", "октябр~ окт", "қазан~", "oktoba"),
+    11: ("nov november", "ноябр~ ноя", "қараша~", "novemba"),
+    12: ("dec december", "декабр~ дек", "желтоқсан~", "desemba"),
 }
+# Months as babel abbreviates them on the bot's day buttons ("дс 30 қар.", "Jumamosi 5 Des"),
+# where English and Russian have no such word. Everyday words too ("там" is "there", "жел"
+# "wind"), so read as a month only right after a day's number, with the dot or at the end,
+# and not after a word that marks an hour ("в 11 там" is eleven o'clock).
+ABBREVIATED_MONTHS = {"қаң": "қаңтар", "ақп": "ақпан", "нау": "наурыз", "сәу": "сәуір", "мам": "мамыр",
+                      "мау": "маусым", "шіл": "шілде", "там": "тамыз", "қыр": "қыркүйек", "қаз": "қазан",
+                      "қар": "қараша", "жел": "желтоқсан", "mac": "machi", "ago": "agosti", "okt": "oktoba",
+                      "des": "desemba"}  # fmt: skip
+HOUR_MARKERS = frozenset(fold(w) for w in ("в", "к", "at", "by", "до", "с", "сағат", "saa"))
+
+
+def _abbreviated_month(m: re.Match) -> str:
+    before, day, month = m[1], m[2], m[3]
+    if before and before in HOUR_MARKERS:
+        return m[0]
+    full = next(fold(name) for short, name in ABBREVIATED_MONTHS.items() if fold(short) == month)
+    return f"{before + ' ' if before else ''}{day} {full} "
+
+
 # Full names, for typo tolerance ("tommorow", "wensday", "понеделник").
 FULL_NAMES = {
     ("month", n): name
@@ -159,7 +177,9 @@ REWRITES: list[tuple[str, object]] = [
     (r"\bв\s+час\b", " в 1 час "),
     (r"(\d)(?:st|nd|rd|th)\b", r"\1 dom "),
     (r"(\d)-?(?:го|е|ое)\b", r"\1 dom "),
-    (r"(\d)-?(?:ші|шы|інші|ыншы)\b", r"\1 dom "),  # Kazakh ordinals: "25-ші желтоқсан"
+    (r"(\d)-?(?:сыншы|сінші|інші|ыншы|нші|ншы|ші|шы)\b", r"\1 dom "),  # Kazakh ordinals: "25-ші", "2-нші"
+    (r"(?:(\w+)\s+)?\b(\d{1,2})\s+(" + "|".join(map(fold, ABBREVIATED_MONTHS)) + r")(?:\.|(?=\s*$))",
+     lambda m: _abbreviated_month(m)),  # "3 жел.", "5 Des": as the bot's own day buttons write them
     (r"(\d{1,2}\.\d{1,2})(?:\s*-\s*|)(?:да|де|та|те|ға|ге|қа|ке)\b", r"\1 "),  # 5.12-де: a date's case, as "5.12"
     (r"(\d)(?:\s*-\s*|)(?:да|де|та|те|ға|ге|қа|ке)\b", r"\1 oclock "),  # Kazakh: 10-да, 10:00-де
     (
@@ -356,6 +376,7 @@ class _Reading:
     times: set[time] = field(default_factory=set)
     maybe: list[tuple[date, time]] = field(default_factory=list)  # "10.05": a date, or a time
     used: set[int] = field(default_factory=set)  # tokens already read (a year after a month)
+    weekdays: set[int] = field(default_factory=set)  # named: "Saturday 5 Dec" is the 5th, a Saturday
 
     def add_day(self, found: date | None) -> bool:
         if found is not None:
@@ -450,6 +471,7 @@ def _read_words(tokens: list[_Token], r: _Reading) -> None:
             next_week = _beside(tokens, i, "next") or any(
                 t.kind == "week" and _beside(tokens, j, "next") for j, t in enumerate(tokens)
             )  # "next wednesday", or "wednesday next week" in any order
+            r.weekdays.add(int(token.value))  # type: ignore[arg-type]
             r.add_day(_weekday(r.today, int(token.value), next_week))  # type: ignore[arg-type]
         elif token.kind == "noon":
             r.add_time(time(12))
@@ -493,6 +515,9 @@ def parse_when(text: str, today: date, lang: str | None = None) -> When | None:
             r.add_time(as_time)
         else:
             r.add_day(as_day)
+    dated = {d for d in r.days if d.weekday() in r.weekdays and d != _weekday(r.today, d.weekday(), False)}
+    if len(r.days) == 2 and len(dated) == 1 and len(r.weekdays) == 1:  # "Jumamosi 5 Des", as the day buttons say
+        r.days = dated
     if len(r.days) > 1 or len(r.times) > 1 or not (r.days or r.times):
         return None
     moment = r.times.pop() if r.times else None

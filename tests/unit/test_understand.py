@@ -472,6 +472,14 @@ def test_bare_numbers_follow_the_swahili_clock_only_for_swahili_speakers(typed, 
         ("5 қаң.", "kk", When(date(2027, 1, 5), None)),
         ("25-ші желтоқсан", "kk", When(CHRISTMAS, None)),  # a Kazakh ordinal
         ("жел соғып тұр", "kk", None),  # "the wind is blowing": no month without its day
+        ("в 11 там", "ru", When(None, time(11))),  # "там" is "there", not August: an hour's number before it
+        ("завтра в 10, там увидимся", "ru", When(TOMORROW, time(10))),
+        ("ертең сағат 10, сау болыңыз", "kk", When(TOMORROW, time(10))),  # "goodbye", not April
+        ("2-нші желтоқсан", "kk", When(date(2026, 12, 2), None)),
+        ("5 Des", "sw", When(date(2026, 12, 5), None)),
+        ("Jumamosi 5 Des", "sw", When(date(2026, 12, 5), None)),  # as the day buttons write it
+        ("Saturday 5 Dec", "en", When(date(2026, 12, 5), None)),
+        ("Friday 5 Dec", "en", None),  # the 5th is a Saturday: which one is meant?
         ("10.12-да", "kk", When(date(2026, 12, 10), None)),
         ("1.12-ге", "kk", When(date(2026, 12, 1), None)),
         ("ертең 9.30-да", "kk", When(TOMORROW, time(9, 30))),
