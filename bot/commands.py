@@ -47,7 +47,7 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
                 return _no_longer_held(session, ctx, booking_id, customer.id)
             if isinstance(command, cmd.AcceptOffer):  # the engine's pick, by the same rule (not trusted from a button)
                 method = policy.way_to_take_offer(ctx.view.spec.payment_methods, row.deposit_minor > 0)
-            settled = _settle(session, ctx, booking_id, method, actor)
+            settled = _settle(session, ctx, booking_id, method, actor, getattr(command, "phone", None))
             if isinstance(settled, cmd.Booked):
                 row.payment_method = method  # a refused try leaves the booking as it was
             return settled
@@ -105,9 +105,9 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
                 return cmd.Refused(N_("That receipt is not available."))
             receipts.send_pdf(session, row, ctx.now, current_runtime().settings.var_dir)
             return cmd.Done("receipt", {"code": row.code})
-        case cmd.PayBalance(booking_id, method):
+        case cmd.PayBalance(booking_id, method, phone):
             try:
-                started = payments.pay_balance(session, booking_id, method, ctx.now, customer_id=customer.id)
+                started = payments.pay_balance(session, booking_id, method, ctx.now, customer_id=customer.id, phone=phone)
             except payments.AlreadyAsked as exc:
                 return _already_asked(exc)
             if started is None:
@@ -119,9 +119,11 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
     return None
 
 
-def _settle(session: Session, ctx: DbContext, booking_id: int, method: str, actor: str) -> cmd.Booked | cmd.Refused:
+def _settle(session: Session, ctx: DbContext, booking_id: int, method: str, actor: str,
+            phone: str | None = None) -> cmd.Booked | cmd.Refused:  # fmt: skip
     """After a hold: pay at the shop confirms at once (unless money is due in advance: a
-    button of an earlier message may still offer it); online methods ask for money."""
+    button of an earlier message may still offer it); online methods ask for money
+    (M-Pesa from `phone`, when the customer gave another number for it)."""
     row = session.get(Booking, booking_id)
     amount = row.deposit_minor or row.price_minor
     if method not in policy.ways_to_pay(ctx.view.spec.payment_methods, row.deposit_minor > 0):
@@ -130,7 +132,7 @@ def _settle(session: Session, ctx: DbContext, booking_id: int, method: str, acto
         booking.confirm(session, booking_id, actor, ctx.now, "pays at the shop")
         return cmd.Booked(row.id, row.code, row.starts_at, True, 0, 0, method, service_ids=_service_ids(row))
     try:
-        payment = payments.start(session, row, method, amount, ctx.now)
+        payment = payments.start(session, row, method, amount, ctx.now, phone=phone)
     except payments.AlreadyAsked as exc:
         return _already_asked(exc)
     asked = session.get(Payment, payment.payment_id).amount_minor  # M-Pesa's is in whole shillings

@@ -265,7 +265,7 @@ def on_pay_again(turn: Turn, choice: str) -> None:
     if phone_first(turn, method, choice):
         return
     turn.state = "offer"  # its answer (held again, booked, or why not) says what happened
-    turn.do(RetryPayment(int(booking_id), method))
+    turn.do(RetryPayment(int(booking_id), method, turn.data.pop("pay_from", None)))
 
 
 GLOBAL_CHOICES.update({"offer:": on_offer, "rm:": on_reminder, "payagain:": on_pay_again})
@@ -328,6 +328,17 @@ def prompt_notice(turn: Turn, before: list[Msg]) -> None:
     turn.ask("menu", *before)
 
 
+def prompt_notice_again(turn: Turn, before: list[Msg]) -> None:
+    """Back from a step a notice's choice led to (which number M-Pesa should ask): the
+    notice again, with its choices numbered as they were."""
+    notice = turn.data.get("notice")
+    if not notice:
+        turn.ask("menu", *before)
+        return
+    reply = Reply.from_json(notice["reply"])
+    turn.offer(before + list(reply.texts), list(reply.choices))
+
+
 def handle_notice(turn: Turn, event: Event, choice: str | None) -> None:
     outcome = event.outcome if event.kind == "outcome" else None
     if isinstance(outcome, Done) and outcome.what == "extra":
@@ -354,6 +365,7 @@ def handle_notice(turn: Turn, event: Event, choice: str | None) -> None:
 
 
 state("notice")((prompt_notice, handle_notice))
+state("notice_again")((prompt_notice_again, handle_notice))
 
 from bot.model import DecideExtra, PayBalance, RateJob, SendReceipt  # noqa: E402  (issue 7 additions)
 
@@ -370,7 +382,7 @@ def on_pay_balance(turn: Turn, choice: str) -> None:
     if phone_first(turn, method, choice):
         return
     _to_notice(turn)
-    turn.do(PayBalance(int(booking_id), method))
+    turn.do(PayBalance(int(booking_id), method, turn.data.pop("pay_from", None)))
 
 
 GLOBAL_CHOICES.update({"extra:": on_extra, "rate:": on_rate, "receipt:": on_receipt,

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import understand
-from bot.engine import Turn, follow_choice, not_understood, state
+from bot.engine import RESTING, Turn, follow_choice, not_understood, state
 from bot.model import (
     Booked,
     Done,
@@ -580,7 +580,10 @@ state("payment", back="summary")((prompt_payment, handle_payment))
 
 def ask_another_number(turn: Turn, then: str) -> None:
     """"M-Pesa from another number": ask which, then carry out `then` (the payment's
-    choice) with it."""
+    choice) with it, for that payment only (the customer's own number stays theirs). A
+    question the notice interrupted is asked again afterwards, as after any notice."""
+    if turn.state not in RESTING | {"notice", "offer", "phone"}:
+        turn.data["resume"] = turn.state
     turn.data["after_phone"], turn.data["new_phone"] = then, True
     turn.ask("phone")
 
@@ -612,8 +615,11 @@ def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
     if mpesa.msisdn(phone) is None:  # a landline, or a number abroad: the prompt could never reach it
         turn.offer([Msg(NOT_MPESA)], [Choice("back", Msg(N_("Back")))])
         return
+    if turn.data.pop("new_phone", None):  # another number, for this one payment
+        turn.data["pay_from"] = phone
+        follow_choice(turn, turn.data.pop("after_phone"))
+        return
     turn.data["phone"] = phone
-    turn.data.pop("new_phone", None)
     turn.do(SavePhone(phone))
     if then := turn.data.pop("after_phone", None):
         follow_choice(turn, then)
@@ -622,7 +628,9 @@ def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
 
 
 def _back_from_phone(turn: Turn) -> str:
-    turn.data.pop("new_phone", None)
+    if turn.data.pop("new_phone", None):
+        turn.data.pop("after_phone", None)
+        return "notice_again"  # its choices, numbered as before, answer again
     if turn.data.pop("after_phone", None):
         return "menu"  # a notification's payment: nothing to go back to
     return "payment"

@@ -94,12 +94,14 @@ class DeclineOffer:
 class RetryPayment:
     booking_id: int
     payment_method: str
+    phone: str | None = None  # M-Pesa from another number, for this payment only
 
 
 @dataclass(frozen=True)
 class PayBalance:
     booking_id: int
     payment_method: str
+    phone: str | None = None  # M-Pesa from another number, for this payment only
 
 
 @dataclass(frozen=True)

@@ -160,8 +160,9 @@ class AlreadyAsked(Exception):
 
 
 def start(session: Session, booking: Booking, method: str, amount_minor: int, now: datetime,
-          purpose: str | None = None) -> Started:  # fmt: skip
-    """Record a pending payment for the booking and queue the request to the provider.
+          purpose: str | None = None, phone: str | None = None) -> Started:  # fmt: skip
+    """Record a pending payment for the booking and queue the request to the provider
+    (M-Pesa prompts `phone`, given for this payment only, or else the customer's).
 
     The provider is called by the job `request(payment_id)` once this transaction
     commits, so Safaricom or Kaspi is asked only for a hold that really exists.
@@ -180,7 +181,7 @@ def start(session: Session, booking: Booking, method: str, amount_minor: int, no
     customer = session.get(Customer, booking.customer_id)
     payment = Payment(shop_id=booking.shop_id, booking_id=booking.id, provider=provider, purpose=purpose,
                       amount_minor=amount_minor, currency=booking.currency, status=PENDING,
-                      phone=customer.phone if customer else None, raw_callbacks=[], checks=0,
+                      phone=phone or (customer.phone if customer else None), raw_callbacks=[], checks=0,
                       created_at=now, updated_at=now)  # fmt: skip
     session.add(payment)
     if hold_live(booking, now) and booking.hold_expires_at is not None:
@@ -465,7 +466,8 @@ def settle_failed(session: Session, booking: Booking, payment: Payment, now: dat
         texts.append(Msg(BOOK_AGAIN))
     else:
         return  # the booking moved on (paid another way, cancelled): nothing to add
-    notices.status_notice(session, booking, Reply(tuple(texts), choices), f"payment:{payment.id}:failed", now)
+    notices.status_notice(session, booking, Reply(tuple(texts), choices), f"payment:{payment.id}:failed", now,
+                          aliases=plain_mpesa(choices))  # fmt: skip
 
 
 def retry_choices(methods, booking: Booking) -> tuple[Choice, ...]:
@@ -473,6 +475,12 @@ def retry_choices(methods, booking: Booking) -> tuple[Choice, ...]:
     (not at the shop when money is due in advance), and M-Pesa from another number."""
     ways = [m for m in policy.ways_to_pay(methods, booking.deposit_minor > 0) if m in METHOD_LABELS]
     return _with_other_number(f"payagain:{booking.id}", ways)
+
+
+def plain_mpesa(choices) -> dict[str, list[str]]:
+    """"mpesa" typed (politely or not) is M-Pesa itself, not "M-Pesa from another number",
+    whose label holds the same word."""
+    return {c.id: ["mpesa", "m-pesa"] for c in choices if c.id.endswith(":mpesa")}
 
 
 def _with_other_number(prefix: str, methods: list[str]) -> tuple[Choice, ...]:
@@ -635,7 +643,7 @@ def offer_balance(session: Session, booking: Booking, now: datetime) -> bool:
     if not choices:
         return False
     reply = Reply((Msg(BALANCE_LEFT, {"amount": m.money(due, booking.currency), "code": booking.code}),), choices)
-    notices.status_notice(session, booking, reply, f"balance:{booking.id}:{due}", now)
+    notices.status_notice(session, booking, reply, f"balance:{booking.id}:{due}", now, aliases=plain_mpesa(reply.choices))
     return True
 
 
@@ -649,7 +657,7 @@ def balance_choices(session: Session, booking: Booking, due: int | None = None) 
 
 
 def pay_balance(session: Session, booking_id: int, method: str, now: datetime,
-                customer_id: int | None = None) -> Started | None:  # fmt: skip
+                customer_id: int | None = None, phone: str | None = None) -> Started | None:  # fmt: skip
     """Ask for the balance of an active booking now (STK push, or a Kaspi link sent to
     the chat). None when nothing is due, the method is not the shop's, or the booking is
     not this customer's or no longer active."""
@@ -662,4 +670,4 @@ def pay_balance(session: Session, booking_id: int, method: str, now: datetime,
     due = balance_due(session, booking)
     if due <= 0:
         return None
-    return start(session, booking, method, due, now, purpose="balance")
+    return start(session, booking, method, due, now, purpose="balance", phone=phone)

@@ -16,6 +16,7 @@ from core import reminders, waitlist
 from core.models import (
     Booking,
     ChannelIdentity,
+    Customer,
     InboxUpdate,
     OutboxMessage,
     Payment,
@@ -246,10 +247,7 @@ def test_after_a_cancelled_mpesa_prompt_pay_at_the_shop_is_chosen_by_its_number(
 def test_after_a_failed_prompt_the_customer_pays_from_his_other_mpesa_number(url):
     phone = "+254712341111"  # FakeDaraja: too little on this line's M-Pesa (his WhatsApp is on another SIM)
     with FakeDaraja(callback_delay=0.05) as fake, chatting(url, MPESA_API_BASE=fake.url) as chat:
-        for typed in ("Habari", "1", "1", "oil change", "1", "KDA 456B", "skip", "2", "1", "1", "1"):
-            whatsapp(chat, phone, typed)  # ... a day, its first time, confirm, M-Pesa
-        fake.wait_callbacks(1)
-        assert bodies(chat, phone)[-1].endswith("1. M-Pesa\n2. M-Pesa from another number\n3. Pay at the shop")
+        failed_prompt(chat, fake, phone)
 
         whatsapp(chat, phone, "2")
         assert bodies(chat, phone)[-1].startswith("Which number should M-Pesa ask to pay? Type it, like 0712 345 678.")
@@ -259,6 +257,39 @@ def test_after_a_failed_prompt_the_customer_pays_from_his_other_mpesa_number(url
         assert [p["phone"] for p in fake.pushes()] == ["254712341111", "254722000555"]
         with chat.runtime.db.uow() as uow:
             assert uow.session.scalar(select(Booking.status)) == "confirmed"
+            assert uow.session.scalar(select(Customer.phone)) == phone  # his own number stays his: it was for this once
+
+
+def failed_prompt(chat, fake, phone: str) -> None:
+    """He books on WhatsApp and pays by M-Pesa; the prompt fails (FakeDaraja: the line's
+    last digits say how). The notice offers to try again."""
+    for typed in ("Habari", "1", "1", "oil change", "1", "KDA 456B", "skip", "2", "1", "1", "1"):
+        whatsapp(chat, phone, typed)  # ... a day, its first time, confirm, M-Pesa
+    fake.wait_callbacks(1)
+    assert bodies(chat, phone)[-1].endswith("1. M-Pesa\n2. M-Pesa from another number\n3. Pay at the shop")
+
+
+def test_back_from_which_number_shows_the_payment_choices_again(url):
+    phone = "+254712341032"  # FakeDaraja: he cancels the prompt
+    with FakeDaraja(callback_delay=0.05) as fake, chatting(url, MPESA_API_BASE=fake.url) as chat:
+        failed_prompt(chat, fake, phone)
+        whatsapp(chat, phone, "2")  # another number... no
+        whatsapp(chat, phone, "back")
+        assert bodies(chat, phone)[-1].endswith("1. M-Pesa\n2. M-Pesa from another number\n3. Pay at the shop")
+
+        whatsapp(chat, phone, "3")
+
+        assert bodies(chat, phone)[-1].startswith("Booked! Your code is MM-1001.")
+
+
+def test_mpesa_asked_for_politely_after_a_failed_prompt_is_m_pesa_itself(url):
+    phone = "+254712341032"
+    with FakeDaraja(callback_delay=0.05) as fake, chatting(url, MPESA_API_BASE=fake.url) as chat:
+        failed_prompt(chat, fake, phone)
+
+        whatsapp(chat, phone, "mpesa please")  # not "M-Pesa from another number", which has the word too
+
+        assert [p["phone"] for p in fake.pushes()] == ["254712341032", "254712341032"]
 
 
 class FakeTwilioThatReportsAtOnce(FakeTwilio):

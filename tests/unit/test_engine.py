@@ -17,6 +17,7 @@ from bot.model import (
     Hold,
     JoinWaitlist,
     MessageShop,
+    PayBalance,
     SaveVehicle,
     SetLanguage,
     Taken,
@@ -410,6 +411,17 @@ def test_i_want_to_book_said_in_russian_or_kazakh_starts_a_booking(lang, pick, t
     chat = Chat(FakeContext(language_hint=lang)).send(Event("start")).type(pick)
     chat.type(typed)
     assert chat.state == "services", chat.text
+
+
+def test_paying_the_balance_from_another_number_comes_back_to_the_booking_in_progress():
+    ctx = FakeContext().with_vehicle()
+    ctx.customer = replace(ctx.customer, phone="+254712000000")
+    chat = chat_in("en", ctx).tap("m:book").tap("svc:1").tap("done").tap("veh:3")  # choosing a day, when...
+    chat.tap("paybalance:5:mpesa:other").type("0722 111 222")  # ...the car is ready: pay from his other line
+
+    assert chat.commands[-1] == PayBalance(5, "mpesa", "+254722111222")  # for this payment: no SavePhone
+    chat.outcome(Done("paybalance", {"amount": 350000, "method": "mpesa"}))
+    assert (chat.state, chat.data.get("services")) == ("day", [1])
 
 
 def test_words_for_the_shop_typed_after_a_pause_still_go_to_the_shop():
