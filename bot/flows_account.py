@@ -307,7 +307,7 @@ def on_receipt(turn: Turn, choice: str) -> None:
 def _to_notice(turn: Turn) -> None:
     """Answer a notice's button; a question it interrupted (a day being chosen for a new
     booking when the extra work came in) is asked again once it is answered."""
-    if turn.state not in RESTING | {"notice", "offer", "phone"}:  # (a phone asked for this very notice)
+    if turn.state not in RESTING | {"notice", "notice_again", "offer", "phone"}:  # (a phone asked for this very notice)
         turn.data["resume"] = turn.state
     turn.state = "notice"
 
@@ -336,7 +336,8 @@ def prompt_notice_again(turn: Turn, before: list[Msg]) -> None:
         turn.ask("menu", *before)
         return
     reply = Reply.from_json(notice["reply"])
-    turn.offer(before + list(reply.texts), list(reply.choices))
+    turn.say(*before, *reply.texts, choices=reply.choices)
+    turn.data["offered"] = notice["offered"]  # as remembered, with the words that name its choices
 
 
 def handle_notice(turn: Turn, event: Event, choice: str | None) -> None:

@@ -510,7 +510,8 @@ def needs_phone(turn: Turn, method: str) -> bool:
     """M-Pesa prompts a phone: true when paying so needs a number we do not have yet, or
     have one M-Pesa cannot prompt (a landline, a number abroad: a WhatsApp number from
     Tanzania, say), which would only fail again and again."""
-    return method == "mpesa" and not (mpesa.msisdn(turn.data.get("phone")) or mpesa.msisdn(turn.ctx.customer.phone))
+    return method == "mpesa" and not (mpesa.msisdn(turn.data.get("pay_from")) or mpesa.msisdn(turn.data.get("phone"))
+                                      or mpesa.msisdn(turn.ctx.customer.phone))  # fmt: skip
 
 
 def phone_first(turn: Turn, method: str, choice: str) -> bool:
@@ -582,7 +583,7 @@ def ask_another_number(turn: Turn, then: str) -> None:
     """"M-Pesa from another number": ask which, then carry out `then` (the payment's
     choice) with it, for that payment only (the customer's own number stays theirs). A
     question the notice interrupted is asked again afterwards, as after any notice."""
-    if turn.state not in RESTING | {"notice", "offer", "phone"}:
+    if turn.state not in RESTING | {"notice", "notice_again", "offer", "phone"}:
         turn.data["resume"] = turn.state
     turn.data["after_phone"], turn.data["new_phone"] = then, True
     turn.ask("phone")
@@ -617,7 +618,10 @@ def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
         return
     if turn.data.pop("new_phone", None):  # another number, for this one payment
         turn.data["pay_from"] = phone
-        follow_choice(turn, turn.data.pop("after_phone"))
+        if then := turn.data.pop("after_phone", None):
+            follow_choice(turn, then)
+        else:
+            turn.ask("menu")
         return
     turn.data["phone"] = phone
     turn.do(SavePhone(phone))

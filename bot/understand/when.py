@@ -178,7 +178,7 @@ REWRITES: list[tuple[str, object]] = [
     (r"(\d)(?:st|nd|rd|th)\b", r"\1 dom "),
     (r"(\d)-?(?:го|е|ое)\b", r"\1 dom "),
     (r"(\d)-?(?:сыншы|сінші|інші|ыншы|нші|ншы|ші|шы)\b", r"\1 dom "),  # Kazakh ordinals: "25-ші", "2-нші"
-    (r"(?:(\w+)\s+)?\b(\d{1,2})\s+(" + "|".join(map(fold, ABBREVIATED_MONTHS)) + r")(?:\.|(?=\s*$))",
+    (r"(?:(\w+)\s+)?\b(\d{1,2})\s+(" + "|".join(map(fold, ABBREVIATED_MONTHS)) + r")(?:\.|(?=\s*(?:$|,|\d|сағат|saa)))",
      lambda m: _abbreviated_month(m)),  # "3 жел.", "5 Des": as the bot's own day buttons write them
     (r"(\d{1,2}\.\d{1,2})(?:\s*-\s*|)(?:да|де|та|те|ға|ге|қа|ке)\b", r"\1 "),  # 5.12-де: a date's case, as "5.12"
     (r"(\d)(?:\s*-\s*|)(?:да|де|та|те|ға|ге|қа|ке)\b", r"\1 oclock "),  # Kazakh: 10-да, 10:00-де
@@ -376,7 +376,7 @@ class _Reading:
     times: set[time] = field(default_factory=set)
     maybe: list[tuple[date, time]] = field(default_factory=list)  # "10.05": a date, or a time
     used: set[int] = field(default_factory=set)  # tokens already read (a year after a month)
-    weekdays: set[int] = field(default_factory=set)  # named: "Saturday 5 Dec" is the 5th, a Saturday
+    named: list[date] = field(default_factory=list)  # the days weekdays named ("Saturday 5 Dec": the 5th, a Saturday)
 
     def add_day(self, found: date | None) -> bool:
         if found is not None:
@@ -471,8 +471,9 @@ def _read_words(tokens: list[_Token], r: _Reading) -> None:
             next_week = _beside(tokens, i, "next") or any(
                 t.kind == "week" and _beside(tokens, j, "next") for j, t in enumerate(tokens)
             )  # "next wednesday", or "wednesday next week" in any order
-            r.weekdays.add(int(token.value))  # type: ignore[arg-type]
-            r.add_day(_weekday(r.today, int(token.value), next_week))  # type: ignore[arg-type]
+            named = _weekday(r.today, int(token.value), next_week)  # type: ignore[arg-type]
+            r.add_day(named)
+            r.named.append(named if not next_week else date.min)  # "next friday the 5th": which is meant? ask
         elif token.kind == "noon":
             r.add_time(time(12))
 
@@ -515,9 +516,10 @@ def parse_when(text: str, today: date, lang: str | None = None) -> When | None:
             r.add_time(as_time)
         else:
             r.add_day(as_day)
-    dated = {d for d in r.days if d.weekday() in r.weekdays and d != _weekday(r.today, d.weekday(), False)}
-    if len(r.days) == 2 and len(dated) == 1 and len(r.weekdays) == 1:  # "Jumamosi 5 Des", as the day buttons say
-        r.days = dated
+    if len(r.days) == 2 and len(r.named) == 1 and r.named[0] in r.days:  # one weekday, one date...
+        [dated] = r.days - {r.named[0]}
+        if dated.weekday() == r.named[0].weekday():  # ...that falls on it: "Jumamosi 5 Des", as the day buttons say
+            r.days = {dated}
     if len(r.days) > 1 or len(r.times) > 1 or not (r.days or r.times):
         return None
     moment = r.times.pop() if r.times else None

@@ -282,6 +282,18 @@ def test_back_from_which_number_shows_the_payment_choices_again(url):
         assert bodies(chat, phone)[-1].startswith("Booked! Your code is MM-1001.")
 
 
+def test_after_back_from_which_number_mpesa_asked_for_politely_is_still_m_pesa_itself(url):
+    phone = "+254712341032"
+    with FakeDaraja(callback_delay=0.05) as fake, chatting(url, MPESA_API_BASE=fake.url) as chat:
+        failed_prompt(chat, fake, phone)
+        whatsapp(chat, phone, "2")
+        whatsapp(chat, phone, "back")
+
+        whatsapp(chat, phone, "mpesa please")
+
+        assert [p["phone"] for p in fake.pushes()] == ["254712341032", "254712341032"]
+
+
 def test_mpesa_asked_for_politely_after_a_failed_prompt_is_m_pesa_itself(url):
     phone = "+254712341032"
     with FakeDaraja(callback_delay=0.05) as fake, chatting(url, MPESA_API_BASE=fake.url) as chat:

@@ -18,6 +18,7 @@ from bot.model import (
     JoinWaitlist,
     MessageShop,
     PayBalance,
+    SavePhone,
     SaveVehicle,
     SetLanguage,
     Taken,
@@ -422,6 +423,19 @@ def test_paying_the_balance_from_another_number_comes_back_to_the_booking_in_pro
     assert chat.commands[-1] == PayBalance(5, "mpesa", "+254722111222")  # for this payment: no SavePhone
     chat.outcome(Done("paybalance", {"amount": 350000, "method": "mpesa"}))
     assert (chat.state, chat.data.get("services")) == ("day", [1])
+
+
+def test_a_customer_with_no_phone_paying_from_another_number_is_asked_for_it_once():
+    chat = chat_in("en", FakeContext().with_vehicle())  # Telegram, no phone on file
+    chat.tap("paybalance:5:mpesa:other").type("0722 111 222")
+    assert chat.commands[-1] == PayBalance(5, "mpesa", "+254722111222")
+    assert not [c for c in chat.commands if isinstance(c, SavePhone)]  # for this payment only
+
+
+def test_leaving_which_number_for_the_menu_leaves_nothing_behind_for_the_next_payment():
+    chat = chat_in("en", FakeContext().with_vehicle())
+    chat.tap("paybalance:5:mpesa:other").type("menu")
+    assert chat.state == "menu" and not {"new_phone", "after_phone", "pay_from"} & set(chat.data)
 
 
 def test_words_for_the_shop_typed_after_a_pause_still_go_to_the_shop():

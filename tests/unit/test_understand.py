@@ -480,6 +480,10 @@ def test_bare_numbers_follow_the_swahili_clock_only_for_swahili_speakers(typed, 
         ("Jumamosi 5 Des", "sw", When(date(2026, 12, 5), None)),  # as the day buttons write it
         ("Saturday 5 Dec", "en", When(date(2026, 12, 5), None)),
         ("Friday 5 Dec", "en", None),  # the 5th is a Saturday: which one is meant?
+        ("next wednesday the 25th", "en", None),  # the 25th is this Wednesday: which is meant?
+        ("this saturday or next saturday", "en", None),
+        ("30 қар 10:00", "kk", When(date(2026, 11, 30), time(10))),  # an abbreviated month, then the hour
+        ("5 жел сағат 10-да", "kk", When(date(2026, 12, 5), time(10))),
         ("10.12-да", "kk", When(date(2026, 12, 10), None)),
         ("1.12-ге", "kk", When(date(2026, 12, 1), None)),
         ("ертең 9.30-да", "kk", When(TOMORROW, time(9, 30))),
