@@ -499,7 +499,8 @@ def handle_payment(turn: Turn, event: Event, choice: str | None) -> None:
         not_understood(turn, Msg(N_("Choose how to pay from the list.")))
         return
     turn.data["method"] = method
-    turn.data.pop("after_phone", None)  # this booking's own payment, not a notification's
+    for key in ("after_phone", "new_phone", "pay_from"):  # this booking's own payment, not a notification's
+        turn.data.pop(key, None)
     if needs_phone(turn, method):
         turn.ask("phone")
         return
@@ -520,6 +521,7 @@ def phone_first(turn: Turn, method: str, choice: str) -> bool:
     and carry the choice out once it is given. True when it asked."""
     if not needs_phone(turn, method):
         return False
+    turn.data.pop("new_phone", None)  # their own number is asked for now, whatever was asked before
     turn.data["after_phone"] = choice
     turn.ask("phone")
     return True

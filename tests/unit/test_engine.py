@@ -438,6 +438,28 @@ def test_leaving_which_number_for_the_menu_leaves_nothing_behind_for_the_next_pa
     assert chat.state == "menu" and not {"new_phone", "after_phone", "pay_from"} & set(chat.data)
 
 
+def test_an_offer_taken_while_which_number_was_asked_asks_for_his_own_number_and_keeps_it():
+    from bot.model import AcceptOffer
+
+    chat = chat_in("en", FakeContext(my_bookings=[held_offer(100000)]))  # Telegram, no phone on file
+    chat.tap("paybalance:5:mpesa:other").tap("offer:yes:9")  # another number for the balance... no: the offer
+    assert chat.text.startswith("M-Pesa needs your phone number.")
+    chat.type("0712 345 678")
+    assert chat.commands[-2:] == [SavePhone("+254712345678"), AcceptOffer(9, "mpesa")]
+    assert not {"new_phone", "pay_from"} & set(chat.data)
+
+
+def test_a_booking_paid_by_mpesa_after_another_number_was_left_unanswered_is_held():
+    chat = chat_in("en", FakeContext().with_vehicle())  # Telegram, no phone on file
+    chat.tap("m:book").tap("svc:1").tap("done").tap("veh:3").tap("day:2026-11-25").type("2").answer("confirm")
+    chat.tap("paybalance:5:mpesa:other").tap("rate:5:5")  # the rating, not the number
+    chat.outcome(Done("rated", {"stars": 5}))
+    chat.tap("pay:mpesa")
+    assert chat.text.startswith("M-Pesa needs your phone number.")
+    chat.type("0712 345 678")
+    assert isinstance(chat.commands[-1], Hold) and chat.commands[-2] == SavePhone("+254712345678")
+
+
 def test_words_for_the_shop_typed_after_a_pause_still_go_to_the_shop():
     """The customer opened "Talk to the shop" and wrote 40 minutes later: the words were
     dropped with "Welcome back! ... let's start again", and nobody read them."""
