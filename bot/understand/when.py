@@ -439,9 +439,9 @@ def _read_number(tokens: list[_Token], i: int, r: _Reading) -> bool:
         return r.add_day(_numeric_date(text, r.today))
     if not text.isdecimal():
         return False  # "10-12", "2:3025.12": a range or junk
-    for step in (-1, 1):  # "25 December", "Dec 25", "25th of December"
+    for step in (-1, 1):  # "25 December", "Dec 25", "25th of December"; not the hour of "25 Dec 11am"
         j, neighbour = _neighbour(tokens, i, step, skip=("filler", "dom"))
-        if neighbour.kind == "month" and len(text) <= 2:
+        if neighbour.kind == "month" and len(text) <= 2 and not marked:
             return _month_day(tokens, i, j, r)
     if before.kind == "dom" or after.kind == "dom":
         return len(text) <= 2 and r.add_day(_next_day_of_month(r.today, int(text)))
@@ -511,8 +511,9 @@ def parse_when(text: str, today: date, lang: str | None = None) -> When | None:
     for i, token in enumerate(tokens):
         if token.kind == "num" and i not in r.used and not _read_number(tokens, i, r):
             return None
-    for as_day, as_time in r.maybe:  # "tomorrow 10.05" is a time, "10.05" alone a date
-        if r.days:
+    for as_day, as_time in r.maybe:  # "tomorrow 10.05" is a time, "10.05" alone a date...
+        only_its_weekday = len(r.named) == 1 and r.days == {r.named[0]} and as_day.weekday() == r.named[0].weekday()
+        if r.days and not only_its_weekday:  # ...and "в субботу 5.12" the 5th, a Saturday
             r.add_time(as_time)
         else:
             r.add_day(as_day)

@@ -483,6 +483,10 @@ def test_bare_numbers_follow_the_swahili_clock_only_for_swahili_speakers(typed, 
         ("next wednesday the 25th", "en", None),  # the 25th is this Wednesday: which is meant?
         ("this saturday or next saturday", "en", None),
         ("30 қар 10:00", "kk", When(date(2026, 11, 30), time(10))),  # an abbreviated month, then the hour
+        ("в субботу 5.12", "ru", When(date(2026, 12, 5), None)),  # the 5th is a Saturday: not 17:12 this Saturday
+        ("saturday 10.05", "en", When(date(2026, 11, 28), time(10, 5))),  # 10 May is no Saturday: five past ten
+        ("25 december 11am", "en", When(CHRISTMAS, time(11))),  # the hour is not a second day of December
+        ("5 декабря 10 утра", "ru", When(date(2026, 12, 5), time(10))),
         ("5 жел сағат 10-да", "kk", When(date(2026, 12, 5), time(10))),
         ("10.12-да", "kk", When(date(2026, 12, 10), None)),
         ("1.12-ге", "kk", When(date(2026, 12, 1), None)),
