@@ -7,13 +7,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.engine import GLOBAL_CHOICES, PROMPTS, RESTING, Turn, not_understood, state
+from bot.engine import GLOBAL_CHOICES, PROMPTS, Turn, not_understood, state
 from bot.flows_booking import (
     _after_hold,
     _mine,
     _refused,
     answer_to,
     ask_another_number,
+    interrupted,
     phone_first,
     question_choices,
     stale,
@@ -307,8 +308,8 @@ def on_receipt(turn: Turn, choice: str) -> None:
 def _to_notice(turn: Turn) -> None:
     """Answer a notice's button; a question it interrupted (a day being chosen for a new
     booking when the extra work came in) is asked again once it is answered."""
-    if turn.state not in RESTING | {"notice", "notice_again", "offer", "phone"}:  # (a phone asked for this very notice)
-        turn.data["resume"] = turn.state
+    if question := interrupted(turn):
+        turn.data["resume"] = question
     turn.state = "notice"
 
 

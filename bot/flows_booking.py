@@ -581,12 +581,23 @@ def _refused(turn: Turn, outcome) -> None:
 state("payment", back="summary")((prompt_payment, handle_payment))
 
 
+def interrupted(turn: Turn) -> str | None:
+    """The question a notice's choice interrupts, to be asked again once it is answered:
+    none when the chat was at rest or on a step of a notice (its number asked for a
+    notice's payment); the booking's own "which phone?" is one."""
+    if turn.state in RESTING | {"notice", "notice_again", "offer"}:
+        return None
+    if turn.state == "phone" and {"after_phone", "new_phone", "pay_from"} & turn.data.keys():
+        return None
+    return turn.state
+
+
 def ask_another_number(turn: Turn, then: str) -> None:
     """"M-Pesa from another number": ask which, then carry out `then` (the payment's
     choice) with it, for that payment only (the customer's own number stays theirs). A
     question the notice interrupted is asked again afterwards, as after any notice."""
-    if turn.state not in RESTING | {"notice", "notice_again", "offer", "phone"}:
-        turn.data["resume"] = turn.state
+    if question := interrupted(turn):
+        turn.data["resume"] = question
     turn.data["after_phone"], turn.data["new_phone"] = then, True
     turn.ask("phone")
 

@@ -460,6 +460,18 @@ def test_a_booking_paid_by_mpesa_after_another_number_was_left_unanswered_is_hel
     assert isinstance(chat.commands[-1], Hold) and chat.commands[-2] == SavePhone("+254712345678")
 
 
+def test_a_balance_paid_from_another_number_while_his_own_number_was_asked_comes_back_to_that_question():
+    chat = chat_in("en", FakeContext().with_vehicle())  # Telegram, no phone on file
+    chat.tap("m:book").tap("svc:1").tap("done").tap("veh:3").tap("day:2026-11-25").type("2").answer("confirm")
+    chat.tap("pay:mpesa")  # "M-Pesa needs your phone number", when the car-ready notice comes
+    chat.tap("paybalance:5:mpesa:other").type("0722 111 222")
+    assert chat.commands[-1] == PayBalance(5, "mpesa", "+254722111222")
+
+    chat.outcome(Done("paybalance", {"amount": 350000, "method": "mpesa"}))
+
+    assert (chat.state, chat.data.get("services")) == ("phone", [1])  # his booking's own question again
+
+
 def test_words_for_the_shop_typed_after_a_pause_still_go_to_the_shop():
     """The customer opened "Talk to the shop" and wrote 40 minutes later: the words were
     dropped with "Welcome back! ... let's start again", and nobody read them."""
