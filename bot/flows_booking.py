@@ -638,8 +638,9 @@ def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
         return
     turn.data["phone"] = phone
     turn.do(SavePhone(phone))
-    if then := turn.data.pop("after_phone", None):
+    if then := turn.data.get("after_phone"):  # still set while it is carried out: no question to come back to
         follow_choice(turn, then)
+        turn.data.pop("after_phone", None)
     else:
         _hold(turn)
 

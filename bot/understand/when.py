@@ -441,7 +441,7 @@ def _read_number(tokens: list[_Token], i: int, r: _Reading) -> bool:
         return False  # "10-12", "2:3025.12": a range or junk
     for step in (-1, 1):  # "25 December", "Dec 25", "25th of December"; not the hour of "25 Dec 11am"
         j, neighbour = _neighbour(tokens, i, step, skip=("filler", "dom"))
-        if neighbour.kind == "month" and len(text) <= 2 and not marked:
+        if neighbour.kind == "month" and len(text) <= 2 and not (marked and _has_its_day(tokens, j, i)):
             return _month_day(tokens, i, j, r)
     if before.kind == "dom" or after.kind == "dom":
         return len(text) <= 2 and r.add_day(_next_day_of_month(r.today, int(text)))
@@ -450,6 +450,12 @@ def _read_number(tokens: list[_Token], i: int, r: _Reading) -> bool:
     if clock == "24h" and r.lang == "sw" and before.kind != "at":
         clock = "sw"  # a Swahili speaker's bare "4" is saa nne
     return r.add_time(_clock(int(text), 0, text[0] == "0" and len(text) == 2, clock, r.period))
+
+
+def _has_its_day(tokens: list[_Token], month: int, number: int) -> bool:
+    """Is another number beside this month, its day ("25 december 11am": 25, not 11)?"""
+    beside = (_neighbour(tokens, month, step, skip=("filler", "dom")) for step in (-1, 1))
+    return any(k != number and t.kind == "num" for k, t in beside)
 
 
 def _month_day(tokens: list[_Token], i: int, j: int, r: _Reading) -> bool:
@@ -512,7 +518,8 @@ def parse_when(text: str, today: date, lang: str | None = None) -> When | None:
         if token.kind == "num" and i not in r.used and not _read_number(tokens, i, r):
             return None
     for as_day, as_time in r.maybe:  # "tomorrow 10.05" is a time, "10.05" alone a date...
-        only_its_weekday = len(r.named) == 1 and r.days == {r.named[0]} and as_day.weekday() == r.named[0].weekday()
+        only_its_weekday = len(r.named) == 1 and r.days == {r.named[0]} and len(r.maybe) == 1 and \
+            as_day.weekday() == r.named[0].weekday() and as_day - r.today <= timedelta(days=31)  # fmt: skip
         if r.days and not only_its_weekday:  # ...and "в субботу 5.12" the 5th, a Saturday
             r.add_time(as_time)
         else:

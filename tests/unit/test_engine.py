@@ -472,6 +472,14 @@ def test_a_balance_paid_from_another_number_while_his_own_number_was_asked_comes
     assert (chat.state, chat.data.get("services")) == ("phone", [1])  # his booking's own question again
 
 
+def test_pay_now_by_mpesa_from_the_menu_asks_for_the_number_once_and_returns_to_the_menu():
+    chat = chat_in("en", FakeContext())  # Telegram, no phone on file, at the menu
+    chat.tap("paybalance:5:mpesa").type("0712 345 678")
+    assert chat.commands[-2:] == [SavePhone("+254712345678"), PayBalance(5, "mpesa")]
+    chat.outcome(Done("paybalance", {"amount": 350000, "method": "mpesa"}))
+    assert chat.state == "menu"
+
+
 def test_words_for_the_shop_typed_after_a_pause_still_go_to_the_shop():
     """The customer opened "Talk to the shop" and wrote 40 minutes later: the words were
     dropped with "Welcome back! ... let's start again", and nobody read them."""
