@@ -455,7 +455,7 @@ def _read_number(tokens: list[_Token], i: int, r: _Reading) -> bool:
 def _has_its_day(tokens: list[_Token], month: int, number: int) -> bool:
     """Is another number beside this month, its day ("25 december 11am": 25, not 11)?"""
     beside = (_neighbour(tokens, month, step, skip=("filler", "dom")) for step in (-1, 1))
-    return any(k != number and t.kind == "num" for k, t in beside)
+    return any(k != number and t.kind == "num" and t.text.isdecimal() and len(t.text) <= 2 for k, t in beside)
 
 
 def _month_day(tokens: list[_Token], i: int, j: int, r: _Reading) -> bool:

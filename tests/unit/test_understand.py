@@ -489,6 +489,8 @@ def test_bare_numbers_follow_the_swahili_clock_only_for_swahili_speakers(typed, 
         ("5 декабря 10 утра", "ru", When(date(2026, 12, 5), time(10))),
         ("dec 2 afternoon", "en", When(date(2026, 12, 2), None)),  # a month's only number is its day
         ("к 5 декабря", "ru", When(date(2026, 12, 5), None)),
+        ("к 5 декабря 10:00", "ru", When(date(2026, 12, 5), time(10))),  # a clock time is no second day
+        ("к 5 декабря 2026", "ru", When(date(2026, 12, 5), None)),
         ("monday 10.05", "en", When(TODAY, time(10, 5))),  # 10 May is a Monday, but months away: five past ten
         ("saturday 5.12 or 12.12", "en", None),
         ("5 жел сағат 10-да", "kk", When(date(2026, 12, 5), time(10))),
