@@ -33,6 +33,9 @@ LANGUAGE_ALIASES = {
 }
 # States in the middle of something: coming back after a long pause starts over.
 RESTING = {"start", "menu"}
+# What a notice's payment keeps while it asks for a number: the choice to carry out once it
+# is given, whether it is another number for that payment only, and that number.
+PHONE_STEP = ("after_phone", "new_phone", "pay_from")
 
 
 @dataclass(frozen=True)
@@ -319,7 +322,7 @@ MENU_WORDS = {
 
 def prompt_menu(turn: Turn, before: list[Msg]) -> None:
     for key in ("services", "vehicle_id", "day", "start", "booking_id", "mode", "method", "wanted", "wanted_on",
-                "resume", "new_phone", "after_phone", "pay_from"):  # fmt: skip
+                "resume", *PHONE_STEP):  # fmt: skip
         turn.data.pop(key, None)
     turn.offer(before + [Msg(N_("What would you like to do?"))], [Choice(cid, Msg(label)) for cid, label in MENU],
                MENU_WORDS)  # fmt: skip

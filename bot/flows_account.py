@@ -14,9 +14,9 @@ from bot.flows_booking import (
     _refused,
     answer_to,
     ask_another_number,
-    interrupted,
     phone_first,
     question_choices,
+    remember_interrupted,
     stale,
     when_of,
 )
@@ -256,10 +256,9 @@ def on_reminder(turn: Turn, choice: str) -> None:
 
 def on_pay_again(turn: Turn, choice: str) -> None:
     """After a failed payment: "payagain:<booking>:<method>"."""
-    _, booking_id, method = choice.split(":", 2)
-    if method == "mpesa:other" and booking_id.isdecimal():
-        ask_another_number(turn, f"payagain:{booking_id}:mpesa")
+    if ask_another_number(turn, choice):
         return
+    _, booking_id, method = choice.split(":", 2)
     if not booking_id.isdecimal() or method not in turn.ctx.shop.payment_methods:
         turn.ask("menu")
         return
@@ -308,8 +307,7 @@ def on_receipt(turn: Turn, choice: str) -> None:
 def _to_notice(turn: Turn) -> None:
     """Answer a notice's button; a question it interrupted (a day being chosen for a new
     booking when the extra work came in) is asked again once it is answered."""
-    if question := interrupted(turn):
-        turn.data["resume"] = question
+    remember_interrupted(turn)
     turn.state = "notice"
 
 
@@ -374,10 +372,9 @@ from bot.model import DecideExtra, PayBalance, RateJob, SendReceipt  # noqa: E40
 
 def on_pay_balance(turn: Turn, choice: str) -> None:
     """"Pay now" when the car is ready: "paybalance:<booking>:<method>"."""
-    _, booking_id, method = (choice.split(":", 2) + ["", ""])[:3]
-    if method == "mpesa:other" and booking_id.isdigit():
-        ask_another_number(turn, f"paybalance:{booking_id}:mpesa")
+    if ask_another_number(turn, choice):
         return
+    _, booking_id, method = (choice.split(":", 2) + ["", ""])[:3]
     if not booking_id.isdigit() or method not in turn.ctx.shop.payment_methods:
         turn.ask("menu")
         return

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import understand
-from bot.engine import RESTING, Turn, follow_choice, not_understood, state
+from bot.engine import PHONE_STEP, RESTING, Turn, follow_choice, not_understood, state
 from bot.model import (
     Booked,
     Done,
@@ -499,7 +499,7 @@ def handle_payment(turn: Turn, event: Event, choice: str | None) -> None:
         not_understood(turn, Msg(N_("Choose how to pay from the list.")))
         return
     turn.data["method"] = method
-    for key in ("after_phone", "new_phone", "pay_from"):  # this booking's own payment, not a notification's
+    for key in PHONE_STEP:  # this booking's own payment, not a notification's
         turn.data.pop(key, None)
     if needs_phone(turn, method):
         turn.ask("phone")
@@ -581,25 +581,35 @@ def _refused(turn: Turn, outcome) -> None:
 state("payment", back="summary")((prompt_payment, handle_payment))
 
 
+def remember_interrupted(turn: Turn) -> None:
+    """Keep the question a notice's choice interrupts, to ask it again afterwards."""
+    if question := interrupted(turn):
+        turn.data["resume"] = question
+
+
 def interrupted(turn: Turn) -> str | None:
     """The question a notice's choice interrupts, to be asked again once it is answered:
     none when the chat was at rest or on a step of a notice (its number asked for a
     notice's payment); the booking's own "which phone?" is one."""
     if turn.state in RESTING | {"notice", "notice_again", "offer"}:
         return None
-    if turn.state == "phone" and {"after_phone", "new_phone", "pay_from"} & turn.data.keys():
+    if turn.state == "phone" and turn.data.keys() & PHONE_STEP:
         return None
     return turn.state
 
 
-def ask_another_number(turn: Turn, then: str) -> None:
-    """"M-Pesa from another number": ask which, then carry out `then` (the payment's
-    choice) with it, for that payment only (the customer's own number stays theirs). A
-    question the notice interrupted is asked again afterwards, as after any notice."""
-    if question := interrupted(turn):
-        turn.data["resume"] = question
+def ask_another_number(turn: Turn, choice: str) -> bool:
+    """"M-Pesa from another number" ("<notice>:<booking>:mpesa:other"): ask which, then
+    carry out the choice with plain M-Pesa from it, for that payment only (the customer's
+    own number stays theirs). A question the notice interrupted is asked again
+    afterwards, as after any notice. False for any other choice."""
+    then = choice.removesuffix(":other")
+    if then == choice or not then.split(":")[1].isdigit():
+        return False
+    remember_interrupted(turn)
     turn.data["after_phone"], turn.data["new_phone"] = then, True
     turn.ask("phone")
+    return True
 
 
 def prompt_phone(turn: Turn, before: list[Msg]) -> None:
@@ -631,16 +641,14 @@ def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
         return
     if turn.data.pop("new_phone", None):  # another number, for this one payment
         turn.data["pay_from"] = phone
-        if then := turn.data.pop("after_phone", None):
-            follow_choice(turn, then)
-        else:
-            turn.ask("menu")
-        return
-    turn.data["phone"] = phone
-    turn.do(SavePhone(phone))
+    else:
+        turn.data["phone"] = phone
+        turn.do(SavePhone(phone))
     if then := turn.data.get("after_phone"):  # still set while it is carried out: no question to come back to
         follow_choice(turn, then)
         turn.data.pop("after_phone", None)
+    elif turn.data.pop("pay_from", None):  # its payment was left meanwhile
+        turn.ask("menu")
     else:
         _hold(turn)
 

@@ -65,8 +65,7 @@ def report(session: Session, shop_id: int, status: StatusReport, payload: str, n
     if status.status not in STATUS_RANK:
         inbox.mark(session, recorded.inbox_id, f"ignored: status {status.status!r} is not followed", now)
         return False
-    row = session.scalar(select(OutboxMessage).where(
-        OutboxMessage.shop_id == shop_id, OutboxMessage.provider_message_id == status.sid).with_for_update())  # fmt: skip
+    row = _sent_row(session, shop_id, status.sid)
     if row is None:
         return False  # not ours yet: waits for the sender or the re-drive
     return _apply(session, row, recorded.inbox_id, status, now)
@@ -89,8 +88,7 @@ def apply_waiting(db: Database, now: datetime) -> int:
     applied = 0
     for shop_id, sid in {(shop_id, key.rpartition(":")[0]) for shop_id, key in waiting}:
         with db.uow() as uow:
-            row = uow.session.scalar(select(OutboxMessage).where(
-                OutboxMessage.shop_id == shop_id, OutboxMessage.provider_message_id == sid).with_for_update())  # fmt: skip
+            row = _sent_row(uow.session, shop_id, sid)
             for inbox_id, status in _waiting(uow.session, shop_id, sid, before=None if row else now - FORGOTTEN_AFTER):
                 if row is not None:
                     applied += _apply(uow.session, row, inbox_id, status, now)
@@ -112,6 +110,12 @@ def record_status(session: Session, row: OutboxMessage, status: str, error_code:
     return True
 
 
+def _sent_row(session: Session, shop_id: int, sid: str) -> OutboxMessage | None:
+    """The shop's message Twilio knows by `sid`, locked; None while its sid is not written."""
+    return session.scalar(select(OutboxMessage).where(
+        OutboxMessage.shop_id == shop_id, OutboxMessage.provider_message_id == sid).with_for_update())  # fmt: skip
+
+
 def _apply(session: Session, row: OutboxMessage, inbox_id: int, status: StatusReport, now: datetime) -> bool:
     moved = record_status(session, row, status.status, status.error_code)
     inbox.mark(session, inbox_id, "applied" if moved else "ignored: the message is further on", now)
@@ -124,21 +128,11 @@ def _waiting(session: Session, shop_id: int, sid: str | None, before: datetime |
     Twilio's statuses go."""
     if not sid:
         return []
-    query = select(InboxUpdate.id, InboxUpdate.external_id, InboxUpdate.payload).where(
+    query = select(InboxUpdate.id, InboxUpdate.payload).where(
         InboxUpdate.source == SOURCE, InboxUpdate.shop_id == shop_id, InboxUpdate.outcome == WAITING,
         InboxUpdate.external_id.startswith(f"{sid}:", autoescape=True))  # fmt: skip
     if before is not None:
         query = query.where(InboxUpdate.received_at <= before)
     rows = session.execute(query).all()
-    reports = [(inbox_id, _from_payload(key, payload)) for inbox_id, key, payload in rows]
+    reports = [(inbox_id, parse(json.loads(payload))) for inbox_id, payload in rows]  # stored as posted
     return sorted(reports, key=lambda pair: STATUS_RANK.get(pair[1].status, -1))
-
-
-def _from_payload(key: str, payload: str) -> StatusReport:
-    sid, _, status = key.rpartition(":")
-    try:
-        error_code = json.loads(payload).get("ErrorCode") or None
-    except (ValueError, AttributeError):
-        error_code = None
-    return StatusReport(sid, status, error_code)
-

@@ -50,9 +50,13 @@ def mask_phones_in(text: str) -> str:
     return _PHONE.sub(lambda found: mask_phone(found.group()), text)
 
 
+def first_name(name: str | None) -> str:
+    return next(iter((name or "").split()), "")
+
+
 def called(customer: Customer) -> str:
     """How staff are shown a customer: their first name, or their masked phone."""
-    return next(iter((customer.name or "").split()), "") or mask_phone(customer.phone)
+    return first_name(customer.name) or mask_phone(customer.phone)
 
 
 def customer_for(session: Session, shop_id: int, channel: str, address: str, *, language: str,

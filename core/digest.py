@@ -50,7 +50,7 @@ from core.i18n import N_, NP_
 from core.lifecycle import LIVE, status_now
 from core.messages import Msg, Reply, render
 from core.models import Bay, Booking, BookingEvent, Part, Payment, Rating, Service, Shop, Staff
-from core.payments import METHOD_OF_PROVIDER
+from core.payments import METHOD_OF_PROVIDER, OWED_BACK
 
 log = logging.getLogger(__name__)
 CHART_DAYS = 14
@@ -226,7 +226,7 @@ def compute(data: DigestInput) -> Figures:
             paid[p.booking_id] += p.amount_minor
     unpaid = tuple((b.code, b.price_minor - paid[b.id]) for b in sorted(data.bookings, key=lambda b: (b.starts_at, b.code))
                    if b.status in ("ready", "completed") and local(b.starts_at) <= day and b.price_minor > paid[b.id])  # fmt: skip
-    refunds = [p for p in data.payments if p.status in ("refund_due", "refunding")]  # not yet known to be back
+    refunds = [p for p in data.payments if p.status in OWED_BACK]  # not yet known to be back
     stars = [r.stars for r in data.ratings if local(r.at) == day]
     chart_rev: Counter = Counter()
     chart_n: Counter = Counter()
@@ -290,7 +290,7 @@ def load_input(session: Session, shop_id: int, day: date, now: datetime) -> Dige
                  for b in found)  # fmt: skip
     ids = [b.id for b in rows]
     payments = session.scalars(select(Payment).where(Payment.shop_id == shop_id, (
-        Payment.booking_id.in_(ids) if ids else false()) | Payment.status.in_(("refund_due", "refunding")) | (
+        Payment.booking_id.in_(ids) if ids else false()) | Payment.status.in_(OWED_BACK) | (
         (Payment.status == "completed") & (Payment.completed_at >= lo) & (Payment.completed_at < hi))))  # fmt: skip
     day_lo, day_hi = local_bounds(spec.timezone, day, day)
     events = session.execute(select(BookingEvent.booking_id, BookingEvent.to_status, BookingEvent.reason, BookingEvent.at)
@@ -308,7 +308,7 @@ def load_input(session: Session, shop_id: int, day: date, now: datetime) -> Dige
         mechanics=tuple((i, n) for i, n in mechanics), bays=tuple((i, n) for i, n in bays),
         bookings=rows,
         payments=tuple(PaymentRow(p.booking_id, p.provider, p.purpose, p.amount_minor, p.status,
-                                  p.completed_at or (p.created_at if p.status in ("refund_due", "refunding") else None))
+                                  p.completed_at or (p.created_at if p.status in OWED_BACK else None))
                        for p in payments),
         events=tuple(EventRow(*e) for e in events),
         ratings=tuple(RatingRow(*r) for r in ratings),

@@ -22,3 +22,18 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     from core.db import normalise_url
 
     command.upgrade(alembic_config(normalise_url(database_url)), revision)
+
+
+def current_revision(database_url: str) -> str | None:
+    """The revision the database is at now, as alembic records it (None: no migration)."""
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from core.db import normalise_url
+
+    engine = create_engine(normalise_url(database_url))
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core import outbox
 from core.chats import lock_chat
+from core.customers import first_name
 from core.db import defer
 from core.i18n import N_
 from core.messages import Msg, Reply, remembered_choices, render
@@ -246,10 +247,6 @@ def template_text(text: str) -> str:
     """Text for a WhatsApp template's variable: one line, no runs of spaces (Meta refuses
     them), at most 300 characters."""
     return " ".join(text.split())[:300]
-
-
-def first_name(name: str | None) -> str:
-    return next(iter((name or "").split()), "")
 
 
 def staff_template(name: str | None, text: str) -> dict:

@@ -81,8 +81,9 @@ def set_day(session: Session, shop_id: int, day: date, closed: bool, reason: str
     av.touch_shop(session, shop_id)
     spec = av.shop_view(session, shop_id).spec
     lo, hi = av.local_bounds(spec.timezone, day, day)
-    if closed:
+    if closed:  # (a shop file's closed days: shops.load_shop, after the load)
         let_go_holds_on(session, shop_id, day, now)
+        waitlist.end_waits_on(session, shop_id, day, now)
     codes = tuple(session.scalars(select(Booking.code).where(
         Booking.shop_id == shop_id, Booking.starts_at >= lo, Booking.starts_at < hi,
         Booking.status.in_(LIVE)).order_by(Booking.starts_at)))  # fmt: skip
@@ -91,11 +92,10 @@ def set_day(session: Session, shop_id: int, day: date, closed: bool, reason: str
 
 def let_go_holds_on(session: Session, shop_id: int, day: date, now: datetime) -> None:
     """The times only held on a day the shop has closed are let go, and whoever held one
-    is told (`booking.release_holds_on`); so is whoever was waiting for a time that day."""
+    is told (`booking.release_holds_on`)."""
     tz = av.shop_view(session, shop_id).spec.timezone
     _tell_let_go(session, bookings.release_holds_on(session, shop_id, day, now),
                  lambda b: Msg(LET_GO, {"day": m.day(b.starts_at, tz)}), "closed", now)
-    waitlist.end_waits_on(session, shop_id, day, now)
 
 
 def after_new_hours(session: Session, shop_id: int, now: datetime, closed_now=()) -> list[str]:

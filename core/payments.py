@@ -48,6 +48,7 @@ S = BookingStatus
 # Payment statuses. pending is the only one a provider's answer can change.
 PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
 REFUND_DUE, REFUNDING, REFUNDED = "refund_due", "refunding", "refunded"
+OWED_BACK = (REFUND_DUE, REFUNDING)  # money due back, not yet known to be returned
 FINAL = frozenset({COMPLETED, FAILED, REFUND_DUE, REFUNDING, REFUNDED})
 
 # Chat payment method -> the provider that takes the money online.

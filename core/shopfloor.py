@@ -102,8 +102,7 @@ def _car_came_anyway(session: Session, b: Booking, staff: Staff, now: datetime) 
     told. Returns the detail for the staff member: to whom it went, if not to them."""
     if b.status != S.NEEDS_RESCHEDULE:
         return {}
-    slot = staffing.place_again(session, b, now, staff.id) if staff.role == "mechanic" else None
-    slot = slot or staffing.place_again(session, b, now)
+    slot = staffing.place_again(session, b, now, prefer=staff.id if staff.role == "mechanic" else None)
     if slot is None:
         raise WrongStatus(N_("Nobody who can do {code} is free at {time}, so it cannot be taken in. Agree a new "
                              "time with the customer."), {"code": b.code, "time": m.clock(b.starts_at, _tz(session, b))})  # fmt: skip

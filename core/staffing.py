@@ -85,22 +85,24 @@ def go_on_shift(db: Database | Session, staff_id: int) -> None:
         av.touch_shop(s, mechanic.shop_id)
 
 
-def place_again(s: Session, job: Booking, now: datetime, mechanic_id: int | None = None,
+def place_again(s: Session, job: Booking, now: datetime, prefer: int | None = None,
                 view: av.ShopView | None = None) -> engine.Slot | None:  # fmt: skip
-    """A mechanic and a bay free for the job's own time (this mechanic, if given; the
-    job's bay if it can stay there), for a job that loses its mechanic or has none; the
-    caller holds the job's day lock. None when nobody qualified is free then."""
+    """A mechanic and a bay free for the job's own time (the mechanic `prefer`red if they
+    can, else anyone qualified; the job's bay if it can stay there), for a job that loses
+    its mechanic or has none; the caller holds the job's day lock. None when nobody
+    qualified is free then."""
     view = view or av.shop_view(s, job.shop_id)
     visit = av.visit(s, job.shop_id, [i.service_id for i in job.items if i.kind == "service"], view, booked=True)
     day = view.local_day(job.starts_at)
     lo, hi = av.window(view, day, day)
     cal = av.calendar(s, view, day, day)
     busy = av.occupied(s, job.shop_id, lo, hi, now, exclude_booking=job.id)
-    for bay in (job.bay_id, None):  # keep the car where it is if we can
-        slot = engine.fits(cal, view.mechanics, view.bay_ids, busy, job.starts_at, visit.duration,
-                           visit.skills, now, mechanic_id, bay_id=bay, reassigning=True)  # fmt: skip
-        if slot is not None:
-            return slot
+    for mechanic_id in dict.fromkeys((prefer, None)):
+        for bay in (job.bay_id, None):  # keep the car where it is if we can
+            slot = engine.fits(cal, view.mechanics, view.bay_ids, busy, job.starts_at, visit.duration,
+                               visit.skills, now, mechanic_id, bay_id=bay, reassigning=True)  # fmt: skip
+            if slot is not None:
+                return slot
     return None
 
 

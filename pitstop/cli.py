@@ -84,30 +84,25 @@ def db_upgrade(revision: str) -> None:
     """Apply the migrations to DATABASE_URL (or the embedded SQLite file)."""
     from alembic.util import CommandError
 
-    from core.migrate import upgrade
+    from core.migrate import current_revision, upgrade
 
     settings = _settings()
     try:
         upgrade(settings.database_url, revision)
     except CommandError as exc:  # an unknown revision, or one upgrading cannot reach
         raise click.ClickException(f"cannot upgrade to {revision!r}: {exc}") from exc
-    now = _revision_of(settings.database_url)  # not the one asked for: upgrading never goes back
+    now = current_revision(settings.database_url)  # not the one asked for: upgrading never goes back
     click.echo(f"database at {without_password(settings.database_url)} is at {now or 'base (no migrations applied)'}")
 
 
-def _revision_of(database_url: str) -> str | None:
-    """The revision the database is at now, as alembic records it."""
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import create_engine
+def _embedded_ready(settings):
+    """The settings, with the embedded database set up when it is the one used (it needs
+    no `pitstop db upgrade`)."""
+    if settings.embedded:
+        from core.migrate import upgrade
 
-    from core.db import normalise_url
-
-    engine = create_engine(normalise_url(database_url))
-    try:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
-    finally:
-        engine.dispose()
+        upgrade(settings.database_url)
+    return settings
 
 
 @main.group()
@@ -136,11 +131,7 @@ def shop_load(files: tuple[str, ...]) -> None:
             _complain(file, [problem])
     if failed:
         sys.exit(1)
-    settings = _settings()
-    if settings.embedded:
-        from core.migrate import upgrade
-
-        upgrade(settings.database_url)  # the embedded database sets itself up
+    settings = _embedded_ready(_settings())
     runtime = build_runtime(settings)
     for file, spec in zip(files, specs, strict=True):
         try:
@@ -230,12 +221,8 @@ def chat(slug: str, lang: str | None, phone: str | None) -> None:
     from core.models import Shop
     from core.runtime import build_runtime
 
-    settings = _settings()
+    settings = _embedded_ready(_settings())
     runtime = build_runtime(settings)
-    if settings.embedded:
-        from core.migrate import upgrade
-
-        upgrade(settings.database_url)  # the embedded database sets itself up
     with runtime.db.uow() as uow:
         shop_id = uow.session.scalar(select(Shop.id).where(Shop.slug == slug))
         known = list(uow.session.scalars(select(Shop.slug)))
@@ -256,11 +243,7 @@ def cron(once: bool) -> None:
     from bot.schedule import JOBS
     from core.runtime import build_runtime
 
-    settings = _settings()
-    if settings.embedded:
-        from core.migrate import upgrade
-
-        upgrade(settings.database_url)  # the embedded database sets itself up
+    settings = _embedded_ready(_settings())
     runtime = build_runtime(settings)
     _tables_are_there(runtime)  # else one sentence now, not a traceback per job every 5 s
     if settings.redis_url and not once:
@@ -374,11 +357,7 @@ def digest(slug: str, day: str | None, out: str | None, lang: str | None) -> Non
     from core.owner import export_csv
     from core.runtime import build_runtime
 
-    settings = _settings()
-    if settings.embedded:
-        from core.migrate import upgrade
-
-        upgrade(settings.database_url)
+    settings = _embedded_ready(_settings())
     runtime = build_runtime(settings)
     try:
         wanted = date.fromisoformat(day) if day else None

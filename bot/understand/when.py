@@ -79,6 +79,7 @@ ABBREVIATED_MONTHS = {"қаң": "қаңтар", "ақп": "ақпан", "нау"
                       "мау": "маусым", "шіл": "шілде", "там": "тамыз", "қыр": "қыркүйек", "қаз": "қазан",
                       "қар": "қараша", "жел": "желтоқсан", "mac": "machi", "ago": "agosti", "okt": "oktoba",
                       "des": "desemba"}  # fmt: skip
+_ABBREVIATED = {fold(short): fold(name) for short, name in ABBREVIATED_MONTHS.items()}  # as the text is read
 HOUR_MARKERS = frozenset(fold(w) for w in ("в", "к", "at", "by", "до", "с", "сағат", "saa"))
 
 
@@ -86,8 +87,7 @@ def _abbreviated_month(m: re.Match) -> str:
     before, day, month = m[1], m[2], m[3]
     if before and before in HOUR_MARKERS:
         return m[0]
-    full = next(fold(name) for short, name in ABBREVIATED_MONTHS.items() if fold(short) == month)
-    return f"{before + ' ' if before else ''}{day} {full} "
+    return f"{before + ' ' if before else ''}{day} {_ABBREVIATED[month]} "
 
 
 # Full names, for typo tolerance ("tommorow", "wensday", "понеделник").
@@ -178,8 +178,8 @@ REWRITES: list[tuple[str, object]] = [
     (r"(\d)(?:st|nd|rd|th)\b", r"\1 dom "),
     (r"(\d)-?(?:го|е|ое)\b", r"\1 dom "),
     (r"(\d)-?(?:сыншы|сінші|інші|ыншы|нші|ншы|ші|шы)\b", r"\1 dom "),  # Kazakh ordinals: "25-ші", "2-нші"
-    (r"(?:(\w+)\s+)?\b(\d{1,2})\s+(" + "|".join(map(fold, ABBREVIATED_MONTHS)) + r")(?:\.|(?=\s*(?:$|,|\d|сағат|saa)))",
-     lambda m: _abbreviated_month(m)),  # "3 жел.", "5 Des": as the bot's own day buttons write them
+    (r"(?:(\w+)\s+)?\b(\d{1,2})\s+(" + "|".join(_ABBREVIATED) + r")(?:\.|(?=\s*(?:$|,|\d|сағат|saa)))",
+     _abbreviated_month),  # "3 жел.", "5 Des": as the bot's own day buttons write them
     (r"(\d{1,2}\.\d{1,2})(?:\s*-\s*|)(?:да|де|та|те|ға|ге|қа|ке)\b", r"\1 "),  # 5.12-де: a date's case, as "5.12"
     (r"(\d)(?:\s*-\s*|)(?:да|де|та|те|ға|ге|қа|ке)\b", r"\1 oclock "),  # Kazakh: 10-да, 10:00-де
     (
