@@ -1,7 +1,11 @@
 """Inbound throughput: real-format Telegram updates posted by concurrent clients to the app
-served by gunicorn, on PostgreSQL and Redis. A mix of new chats, menu taps and complete
-bookings across both shops' customers. Prints updates/s and the p50/p95/p99 latency of a
-conversation step. Run by hand (the machine's PostgreSQL and Redis):
+served by gunicorn, on PostgreSQL and Redis. Each client plays one new customer after
+another, in both shops: a new chat, menu taps, a complete booking (an oil change at a
+time free for it, paid at the shop), then the booking found and cancelled, so its time is
+free for the next. Prints updates/s and the p50/p95/p99 latency of a conversation step,
+and the bookings made and cancelled and the messages not understood: a script that went
+astray would measure something cheaper than booking. Run by hand (the machine's
+PostgreSQL and Redis):
 
     .venv/bin/python bench/webhooks.py [--clients 16] [--seconds 20] [--workers 4] [--threads 1]
 
@@ -24,14 +28,18 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402  (waiting for the server only)
+from sqlalchemy import String, cast, func, select  # noqa: E402
 
 from bench.scratch import scratch_database  # noqa: E402
+from core.availability import free_slots, shop_view  # noqa: E402
+from core.models import Booking, BookingStatus, OutboxMessage, Service, Shop  # noqa: E402
 from core.runtime import build_runtime  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from core.shopfile import read_shop_file  # noqa: E402
@@ -42,10 +50,14 @@ BASE = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test
 REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/12")
 SHOPS = {"mwangaza-motors": "MWANGAZA", "zhaiyk-auto": "ZHAIYK"}
 SECRET = "bench-secret"
-# One customer's whole booking, as taps and typing; then they start over.
-SCRIPT = [("text", "/start"), ("tap", "lang:en"), ("tap", "m:book"), ("text", "oil change"), ("tap", "done"),
-          ("text", "KCB 123A"), ("tap", "skip"), ("text", "tomorrow 10am"), ("text", "yes"), ("tap", "pay:cash"),
-          ("tap", "m:bookings"), ("text", "menu")]  # fmt: skip
+
+
+def visit(when: str) -> list[tuple[str, str]]:
+    """One new customer's whole visit, as taps and typing: book an oil change at `when`
+    ("10.12 09:00"), pay at the shop, find the booking and cancel it, back to the menu."""
+    return [("text", "/start"), ("tap", "lang:en"), ("tap", "m:book"), ("text", "oil change"), ("tap", "done"),
+            ("text", "KCB 123A"), ("tap", "skip"), ("text", when), ("text", "yes"), ("tap", "pay:cash"),
+            ("tap", "m:bookings"), ("text", "1"), ("tap", "cancel"), ("text", "yes"), ("text", "menu")]  # fmt: skip
 
 
 def free_port() -> int:
@@ -63,14 +75,19 @@ def environment(url: str) -> dict[str, str]:
     return env
 
 
-def client(port: int, shop: str, user: int, deadline: float, latencies: list, lock: threading.Lock, ids) -> None:
-    """One customer chatting as fast as the bot answers. http.client reopens the
+def client(port: int, shop: str, first_user: int, when: str, deadline: float, latencies: list,
+           lock: threading.Lock, ids) -> None:  # fmt: skip
+    """New customers one after another, each chatting as fast as the bot answers, all
+    booking the same time (`when`, which no other client books). http.client reopens the
     connection by itself when the server closes it (gunicorn's sync workers do)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
-    for kind, value in itertools.cycle(SCRIPT):
+    steps = visit(when)
+    for n in itertools.count():
         if time.monotonic() > deadline:
             break
+        kind, value = steps[n % len(steps)]
+        user = first_user + n // len(steps)
         uid = next(ids)
         update = update_text(uid, user, value) if kind == "text" else update_callback(uid, user, value, 1)
         body = json.dumps(update).encode()
@@ -103,26 +120,63 @@ def serve_and_measure(url: str, args) -> None:
     runtime = build_runtime(load_settings(environ=env, dotenv_path=None))
     for file in ("nairobi-garage.toml", "atyrau-service.toml"):
         load_shop(runtime.db, read_shop_file(ROOT / "examples" / file))
-    runtime.close()
+    times = {slug: times_to_book(runtime, slug, -(-args.clients // len(SHOPS))) for slug in SHOPS}
+    try:
+        serve_and_measure_app("webhooks:create_app()", env, args, times)
+        print_what_was_done(runtime)
+    finally:
+        runtime.close()
 
-    serve_and_measure_app("webhooks:create_app()", env, args)
+
+def times_to_book(runtime, slug: str, count: int) -> list[str]:
+    """`count` times free for an oil change at the shop, typed as a customer would
+    ("10.12 09:00"), at least two hours apart (two clients never want one mechanic at
+    once), on the first day they fit from three days ahead (so cancelling is free)."""
+    with runtime.db.uow() as uow:
+        s = uow.session
+        shop_id = s.scalar(select(Shop.id).where(Shop.slug == slug))
+        oil = s.scalar(select(Service.id).where(Service.shop_id == shop_id, Service.code == "oil-change"))
+        now = datetime.now(UTC)
+        today = shop_view(s, shop_id).local_day(now)
+        for ahead in range(3, 30):
+            day = today + timedelta(days=ahead)
+            chosen: list[datetime] = []
+            for slot in free_slots(s, shop_id, [oil], day, day, now):
+                if all(abs(slot.start - t) >= timedelta(hours=2) for t in chosen):
+                    chosen.append(slot.start)
+            if len(chosen) >= count:
+                tz = shop_view(s, shop_id).tz
+                return [t.astimezone(tz).strftime("%d.%m %H:%M") for t in chosen[:count]]
+    raise SystemExit(f"{slug}: no day in the next month has {count} times two hours apart; use fewer clients")
 
 
-def serve_and_measure_app(app: str, env: dict[str, str], args) -> None:
+def print_what_was_done(runtime) -> None:
+    """The bookings made and cancelled and the answers that did not understand: the
+    figures above are a booking's only if every visit went as scripted."""
+    with runtime.db.uow() as uow:
+        made = uow.session.scalar(select(func.count()).select_from(Booking))
+        cancelled = uow.session.scalar(select(func.count()).where(Booking.status == BookingStatus.CANCELLED))
+        puzzled = uow.session.scalar(select(func.count()).where(cast(OutboxMessage.body, String).contains("Sorry, I did not get that")))
+    print(f"webhooks_bookings_made {made}")
+    print(f"webhooks_bookings_cancelled {cancelled}")
+    print(f"webhooks_answers_not_understood {puzzled}")
+
+
+def serve_and_measure_app(app: str, env: dict[str, str], args, times: dict[str, list[str]] | None = None) -> None:
     """Serve `app` with gunicorn as the Procfile does (workers and threads from `args`),
-    measure it, stop it."""
+    measure it with clients booking `times` (by shop), stop it."""
     port = free_port()
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(args.workers), "--threads", str(args.threads),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app], cwd=ROOT, env=env)  # fmt: skip
     try:
-        measure(port, server.pid, args)
+        measure(port, server.pid, args, times or {slug: ["tomorrow 10am"] * args.clients for slug in SHOPS})
     finally:
         server.terminate()
         server.wait(10)
 
 
-def measure(port: int, server_pid: int, args) -> None:
+def measure(port: int, server_pid: int, args, times: dict[str, list[str]]) -> None:
     for _ in range(300):
         try:
             requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
@@ -134,7 +188,10 @@ def measure(port: int, server_pid: int, args) -> None:
     deadline = time.monotonic() + args.seconds
     cpu_before = cpu_seconds(server_pid)
     started = time.monotonic()
-    threads = [threading.Thread(target=client, args=(port, list(SHOPS)[i % 2], 900000 + i, deadline, latencies, lock, ids))
+    shops = list(SHOPS)
+    threads = [threading.Thread(target=client, args=(port, shops[i % len(shops)], 1_000_000 * (i + 1),
+                                                     times[shops[i % len(shops)]][i // len(shops)],
+                                                     deadline, latencies, lock, ids))
                for i in range(args.clients)]  # fmt: skip
     for t in threads:
         t.start()
