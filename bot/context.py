@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from functools import cached_property
+from itertools import groupby
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from bot.model import BookingView, CustomerInfo, HistoryLine, ServiceView, ShopInfo, VehicleView
@@ -74,24 +75,29 @@ class DbContext:
 
     @cached_property
     def _upcoming(self) -> tuple[BookingView, ...]:
-        rows = self.session.scalars(select(Booking).where(
-            Booking.customer_id == self._customer.id, Booking.status.in_(LIVE),
-            or_(Booking.ends_at > self.now, Booking.status.in_(AT_THE_SHOP))).order_by(Booking.starts_at))  # fmt: skip
-        return tuple(self._view(b) for b in rows if status_now(b.status, b.hold_expires_at, self.now) != BookingStatus.EXPIRED)
+        """With their cars and lines, in one statement: several steps of a visit ask it."""
+        rows = self.session.execute(_UPCOMING, {"customer": self._customer.id, "now": self.now}).all()
+        views = []
+        for _, lines in groupby(rows, key=lambda row: row.id):
+            lines = list(lines)
+            b = lines[0]
+            if status_now(b.status, b.hold_expires_at, self.now) == BookingStatus.EXPIRED:
+                continue
+            items = [line for line in lines if line.kind is not None]
+            shown = [i for i in items if i.kind == "service" or i.item_status == "approved"]
+            views.append(BookingView(b.id, b.code, b.starts_at, b.status,
+                                     tuple(self._names(i.service_id, i.description) for i in shown), b.price_minor,
+                                     b.plate, tuple(i.service_id for i in items if i.kind == "service"),
+                                     b.deposit_minor))  # fmt: skip
+        return tuple(views)
 
-    def _view(self, b: Booking) -> BookingView:
-        items = [i for i in b.items if i.kind == "service" or i.status == "approved"]
-        names = tuple(self._names(i) for i in items)
-        vehicle = self.session.get(Vehicle, b.vehicle_id).plate if b.vehicle_id else None
-        return BookingView(b.id, b.code, b.starts_at, b.status, names, b.price_minor, vehicle,
-                           tuple(i.service_id for i in b.items if i.kind == "service"), b.deposit_minor)  # fmt: skip
-
-    def _names(self, item: BookingItem) -> dict[str, str]:
-        service = self.view.services.get(item.service_id) if item.service_id else None
-        if service is None and item.service_id:
-            row = self.session.get(Service, item.service_id)
-            return dict(row.names)
-        return dict(service.names) if service else {"en": item.description}
+    def _names(self, service_id: int | None, description: str) -> dict[str, str]:
+        """A line's name in every language: its service's (one no longer offered is read
+        from its row), or, for extra work, the mechanic's words."""
+        service = self.view.services.get(service_id) if service_id else None
+        if service is None and service_id:
+            return dict(self.session.get(Service, service_id).names)
+        return dict(service.names) if service else {"en": description}
 
     def paid(self, booking_id: int) -> int:
         return payments.paid_total(self.session, booking_id)
@@ -100,7 +106,22 @@ class DbContext:
         rows = self.session.scalars(select(Booking).where(
             Booking.vehicle_id == vehicle_id, Booking.customer_id == self._customer.id,
             Booking.status == BookingStatus.COMPLETED).order_by(Booking.starts_at.desc()).limit(10))  # fmt: skip
-        return [HistoryLine(b.starts_at, b.code, self._view(b).service_names) for b in rows]
+        return [HistoryLine(b.starts_at, b.code, tuple(self._names(i.service_id, i.description) for i in b.items
+                                                       if i.kind == "service" or i.status == "approved"))
+                for b in rows]  # fmt: skip
+
+
+# A customer's bookings still to come (or their car still at the shop), each with its car's
+# plate and its lines: a booking has a row per line (one with no lines, a row of its own).
+_UPCOMING = (
+    select(Booking.id, Booking.code, Booking.starts_at, Booking.status, Booking.hold_expires_at,
+           Booking.price_minor, Booking.deposit_minor, Vehicle.plate, BookingItem.service_id, BookingItem.kind,
+           BookingItem.status.label("item_status"), BookingItem.description)
+    .outerjoin(Vehicle, Vehicle.id == Booking.vehicle_id).outerjoin(BookingItem, BookingItem.booking_id == Booking.id)
+    .where(Booking.customer_id == bindparam("customer"), Booking.status.in_(LIVE),
+           or_(Booking.ends_at > bindparam("now"), Booking.status.in_(AT_THE_SHOP)))
+    .order_by(Booking.starts_at, Booking.id, BookingItem.id)
+)  # fmt: skip
 
 
 def shop_info(view: av.ShopView) -> ShopInfo:

@@ -276,8 +276,35 @@ def lock_days(session: Session, shop_id: int, days: list[date] | set[date]) -> N
     if session.get_bind().dialect.name != "postgresql":
         return
     for day in sorted(set(days)):
-        session.execute(text("SELECT pg_advisory_xact_lock(:shop, :day)"),
-                        {"shop": shop_id, "day": day.toordinal()})  # fmt: skip
+        if _holds_day(session, shop_id, day):  # a hold confirmed in the transaction that made it
+            continue
+        session.execute(_LOCK_DAY, {"shop": shop_id, "day": day.toordinal()})
+        _took_day(session, shop_id, day)
+
+
+_LOCK_DAY = text("SELECT pg_advisory_xact_lock(:shop, :day)")
+
+
+def _took_day(session: Session, shop_id: int, day: date) -> None:
+    """Remember that this transaction (or the savepoint it is in) holds the day's lock."""
+    per_transaction(session, "day_locks")[(shop_id, day)] = _innermost(session)
+
+
+def _holds_day(session: Session, shop_id: int, day: date) -> bool:
+    """Whether the day's lock was taken in this transaction, in a part of it still going
+    on: a savepoint rolled back lets go of the locks taken in it (one released hands them
+    on, but is not followed here: the lock is then asked for again, which is harmless)."""
+    taken_in = per_transaction(session, "day_locks").get((shop_id, day))
+    current = _innermost(session)
+    while current is not None:
+        if current is taken_in:
+            return True
+        current = current.parent
+    return False
+
+
+def _innermost(session: Session):
+    return session.get_nested_transaction() or session.get_transaction()
 
 
 @dataclass(frozen=True)
@@ -317,6 +344,8 @@ def take_day_and_look(session: Session, shop_id: int, day: date, start: datetime
         connection.invalidate(exc)
         raise
     ours, starts, ends, mechanics, bays, overdue = row
+    if ours:
+        _took_day(session, shop_id, day)
     busy = [slots.Occupied(*taken) for taken in zip(starts or (), ends or (), mechanics or (), bays or (), strict=True)]
     return DayLook(ours, busy, overdue_holds=overdue > 0)
 

@@ -106,9 +106,13 @@ def locked_booking(session: Session, booking_id: int, customer_id: int | None = 
         raise NotYours(f"booking {booking_id} is not this customer's")
     view = av.shop_view(session, shop_id)
     av.lock_days(session, shop_id, {view.local_day(starts_at), *also_days})
-    booking = session.scalar(select(Booking).where(Booking.id == booking_id).with_for_update())
-    session.refresh(booking)
-    return booking
+    return session.scalar(_LOCK_BOOKING, {"booking": booking_id})
+
+
+# As the lock finds it: a booking already read in this transaction is overwritten with
+# what another transaction committed meanwhile.
+_LOCK_BOOKING = select(Booking).where(Booking.id == bindparam("booking")).with_for_update() \
+    .execution_options(populate_existing=True)  # fmt: skip
 
 
 # -- holding a slot ----------------------------------------------------------------------

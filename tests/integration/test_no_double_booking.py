@@ -10,11 +10,11 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from core import booking
-from core.availability import take_day_and_look
+from core.availability import lock_days, take_day_and_look
 from core.booking import Held, SlotTaken
 from core.db import Database
 from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI as NOW
@@ -364,3 +364,40 @@ def test_a_hold_written_while_its_mechanic_goes_off_shift_is_not_left_with_him(p
     assert outcomes == [] and isinstance(result["held"], SlotTaken)
     with pg_db.uow() as uow:
         assert uow.session.scalars(select(Booking.code).where(Booking.mechanic_id == achieng)).all() == []
+
+
+def test_a_day_locked_twice_in_one_transaction_is_asked_for_once_unless_a_savepoint_let_it_go(pg_db):
+    """A hold confirmed in the message that made it (pay at the shop) already holds its
+    day: asking again is a round trip for nothing. But a savepoint rolled back lets go of
+    the locks taken in it, and then the day must be asked for again."""
+    day = NOW.date()
+    asked: list[str] = []
+
+    def holders() -> int:  # backends holding this day's lock, ours excluded
+        with pg_db.engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                                     "AND classid = 7 AND objid = :day AND pid <> pg_backend_pid()"),
+                                {"day": day.toordinal()}).scalar()  # fmt: skip
+
+    def statement(conn, cursor, text_, params, context, executemany):
+        if "pg_advisory_xact_lock" in text_:
+            asked.append(text_)
+
+    event.listen(pg_db.engine, "before_cursor_execute", statement)
+    try:
+        with pg_db.uow() as uow:
+            s = uow.session
+            savepoint = s.begin_nested()
+            lock_days(s, 7, [day])
+            lock_days(s, 7, [day])  # held: not asked again
+            assert len(asked) == 1 and holders() == 1
+            savepoint.rollback()
+            assert holders() == 0  # the savepoint took it with it
+            lock_days(s, 7, [day])
+            assert len(asked) == 2 and holders() == 1
+            with s.begin_nested():
+                lock_days(s, 7, [day])  # held by the transaction around the savepoint
+            assert len(asked) == 2
+    finally:
+        event.remove(pg_db.engine, "before_cursor_execute", statement)
+    assert holders() == 0

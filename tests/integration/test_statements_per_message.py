@@ -20,15 +20,15 @@ def pitstop(url):
         pitstop.runtime.close()
 
 
-def statements_of_the_message(pitstop, send) -> list[str]:
+def statements_of_the_message(pitstop, send, words: int = 3) -> list[str]:
     """The statements the message's own transaction ran (its deliveries, which run
-    in-process after the commit here, are not part of it)."""
+    in-process after the commit here, are not part of it), by their first `words`."""
     seen, committed = [], []
     engine = pitstop.runtime.db.engine
 
     def statement(conn, cursor, text, params, context, executemany):
         if not committed and not text.startswith("BEGIN"):
-            seen.append(" ".join(text.split()[:3]))
+            seen.append(" ".join(text.split()[:words]))
 
     def commit(conn):
         committed.append(True)
@@ -69,3 +69,39 @@ def test_a_typed_day_reads_its_free_times_once(pitstop):
         "SELECT bookings.starts_at, bookings.ends_at,",
         "UPDATE conversations SET", "INSERT INTO outbox_messages"]  # fmt: skip
     assert pitstop.texts(AMINA)[-1].startswith("Free times on ")
+
+
+def book_an_oil_change_paid_at_the_shop(pitstop) -> None:
+    pitstop.say(AMINA, "/start")
+    for data in ("lang:en", "m:book", "svc:1", "done"):
+        pitstop.tap(AMINA, data)
+    pitstop.say(AMINA, "KCB 123A")
+    pitstop.tap(AMINA, "skip")
+    pitstop.say(AMINA, "tomorrow 10am")
+    pitstop.tap_button(AMINA, "confirm:")
+
+
+def test_paying_at_the_shop_takes_the_days_lock_once(pitstop, url):
+    """The hold and its confirmation are one message: the day locked for the hold is not
+    asked for again (PostgreSQL; SQLite's writers take turns whole, with no such lock)."""
+    book_an_oil_change_paid_at_the_shop(pitstop)
+
+    seen = statements_of_the_message(pitstop, lambda: pitstop.tap(AMINA, "pay:cash"), words=4)
+
+    locks = [s for s in seen if "pitstop_take_day_and_look" in s or "pg_advisory_xact_lock" in s]
+    assert len(locks) == (1 if url.startswith("postgresql") else 0)
+    assert pitstop.texts(AMINA)[-1].startswith("Booked! Your code is MM-")
+
+
+def test_my_bookings_reads_each_booking_with_its_car_and_services_in_one_statement(pitstop):
+    book_an_oil_change_paid_at_the_shop(pitstop)
+    pitstop.tap(AMINA, "pay:cash")
+
+    assert statements_of_the_message(pitstop, lambda: pitstop.tap(AMINA, "m:bookings")) == [
+        "SELECT shops.id, shops.updated_at", "INSERT INTO inbox_updates",
+        "SELECT conversations.id, conversations.shop_id,", "SELECT channel_identities.id, channel_identities.shop_id,",
+        "SELECT bookings.id, bookings.code,",
+        "UPDATE conversations SET", "INSERT INTO outbox_messages"]  # fmt: skip
+    pitstop.tap_button(AMINA, "bk:")
+    card = pitstop.texts(AMINA)[-1]
+    assert "Services: Oil and filter change" in card and "Vehicle: KCB 123A" in card
