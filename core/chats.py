@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.db import insert_once
 from core.models import Conversation
 
 
@@ -20,13 +20,10 @@ def lock_chat(session: Session, shop_id: int, channel: str, chat_id: str, now: d
     row = session.scalar(_LOCK_CHAT, key)
     if row is not None or not create:
         return row
-    try:
-        with session.begin_nested():
-            session.add(Conversation(shop_id=shop_id, channel=channel, chat_id=chat_id, state=state,
-                                     data=data or {}, version=0, updated_at=now))  # fmt: skip
-            session.flush()
-    except IntegrityError:  # another process made it a moment ago
-        pass
+    # another process may have made it a moment ago: then theirs is the one locked
+    insert_once(session, Conversation, dict(shop_id=shop_id, channel=channel, chat_id=chat_id, state=state,
+                                            data=data or {}, version=0, updated_at=now),
+                unique=["shop_id", "channel", "chat_id"])  # fmt: skip
     return session.scalar(_LOCK_CHAT, key)
 
 

@@ -74,8 +74,8 @@ def customer_for(session: Session, shop_id: int, channel: str, address: str, *, 
             with session.begin_nested():
                 session.add(customer)
                 session.flush()
-                identity = ChannelIdentity(shop_id=shop_id, customer_id=customer.id,
-                                           channel=channel, address=address)  # fmt: skip
+                identity = ChannelIdentity(shop_id=shop_id, customer_id=customer.id, channel=channel,
+                                           address=address, last_inbound_at=now)  # fmt: skip
                 session.add(identity)
                 session.flush()
         except IntegrityError:
