@@ -125,6 +125,20 @@ _UPCOMING = (
 
 
 def shop_info(view: av.ShopView) -> ShopInfo:
+    """What the dialogue knows of the shop: built once per view of it (a view is the
+    shop as of its last change), not on every message."""
+    known = _INFOS.get(id(view))
+    if known is None or known[0] is not view:
+        if len(_INFOS) > 256:
+            _INFOS.clear()
+        known = _INFOS[id(view)] = (view, _shop_info(view))
+    return known[1]
+
+
+_INFOS: dict[int, tuple[av.ShopView, ShopInfo]] = {}  # by id(view), the view kept so that its id is not reused
+
+
+def _shop_info(view: av.ShopView) -> ShopInfo:
     spec = view.spec
     services = tuple(
         ServiceView(s.id, s.names, s.duration_minutes, s.price_minor,
