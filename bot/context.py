@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from bot.model import BookingView, CustomerInfo, HistoryLine, ServiceView, ShopInfo, VehicleView
 from core import availability as av
-from core import booking, payments, policy
+from core import booking, outbox, payments, policy
 from core.lifecycle import AT_THE_SHOP, LIVE, BookingStatus, status_now
-from core.models import Booking, BookingItem, Customer, Service, Vehicle
+from core.models import Booking, BookingItem, Customer, OutboxMessage, Service, Vehicle
 
 
 class DbContext:
@@ -101,6 +101,10 @@ class DbContext:
 
     def paid(self, booking_id: int) -> int:
         return payments.paid_total(self.session, booking_id)
+
+    def notice_holds(self, outbox_id: int | None) -> bool:
+        row = self.session.get(OutboxMessage, outbox_id) if outbox_id is not None else None
+        return row is None or outbox.outdated(self.session, row, self.now) is None  # one remembered before 7 December: kept
 
     def history(self, vehicle_id: int) -> list[HistoryLine]:
         rows = self.session.scalars(select(Booking).where(

@@ -315,7 +315,10 @@ def _after_notice(turn: Turn, *said: Msg) -> None:
     """After a notice's answer: an earlier notice still waiting is asked again; else the
     question it interrupted, or the menu."""
     turn.data.pop("notice", None)
-    if earlier := promote_waiting(turn.data):  # its choices stay as remembered: a newer notice knows it by them
+    while earlier := promote_waiting(turn.data):  # its choices stay as remembered: a newer notice knows it by them
+        if not turn.ctx.notice_holds(earlier.get("outbox_id")):  # the visit begun, the balance paid...: dropped
+            del turn.data["notice"], turn.data["offered"]
+            continue
         reply = Reply.from_json(earlier["reply"])
         turn.say(*said, Msg(N_("One more question is waiting for your answer:")), *reply.texts, choices=reply.choices)
         return

@@ -185,7 +185,7 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
     whole = row.body.get("whole")
     if whole and inside:  # the customer has seen what the choices are about: an answer counts now
         defer(session, notices.remember_choices, row.shop_id, "whatsapp", row.address, whole["offered"],
-              runtime.now().isoformat(), False, row.language, reply.to_json())  # fmt: skip
+              runtime.now().isoformat(), False, row.language, reply.to_json(), row.id)  # fmt: skip
     elif whole:  # only its template went: send it whole when the customer next writes
         defer(session, notices.show_whole_later, row.shop_id, row.address, row.id, row.language)
     return sid

@@ -70,15 +70,21 @@ def notify_customer(session: Session, booking: Booking, reply: Reply, key: str |
     row = outbox.tell_customer(session, booking, reply, dedupe_key=key, now=now, kind=kind, extra=extra or None)
     if row is not None and offered and not (whole and row.channel == "whatsapp"):
         defer(session, remember_choices, row.shop_id, row.channel, row.address, offered, now.isoformat(), False,
-              row.language, reply.to_json())  # fmt: skip
+              row.language, reply.to_json(), row.id)  # fmt: skip
     return row
 
 
 def status_notice(session: Session, booking: Booking, reply: Reply, key: str, now: datetime, *,
-                  aliases: dict[str, list[str]] | None = None) -> outbox.Queued | None:
+                  aliases: dict[str, list[str]] | None = None, template: bool = True) -> outbox.Queued | None:
     """News of a booking for its customer, carried outside WhatsApp's 24-hour window by
     the shop's `status` template (their name, the booking's code and where it stands).
-    A notice with choices is `whole`: answered only once its text was seen."""
+    A notice with choices is `whole`: answered only once its text was seen. `template`:
+    False for one that follows another of the booking at once (the car ready, then what
+    is left to pay), which would be the same template again: outside the window it waits
+    for the customer's next word instead."""
+    if not template:
+        return notify_customer(session, booking, reply, key, now, aliases=aliases, whole=bool(reply.choices),
+                               extra={"show_later": True})  # fmt: skip
     customer = customer_of(session, booking)
     variables = {"name": customer.name or "", "code": booking.code, "status": status_name(booking.status, customer.language)}
     return notify_customer(session, booking, reply, key, now, template="status", variables=variables,
@@ -162,7 +168,7 @@ FILE_KEYS = ("file_id", "filename", "path")  # a photo's, shown again (core.file
 
 
 def remember_choices(shop_id: int, channel: str, address: str, offered: list, at: str, staff: bool = False,
-                     lang: str | None = None, notice: dict | None = None) -> None:  # fmt: skip
+                     lang: str | None = None, notice: dict | None = None, outbox_id: int | None = None) -> None:  # fmt: skip
     """The job: the customer's conversation now expects an answer to the notice.
 
     Run in its own transaction after the notice committed (taking the conversation row
@@ -193,8 +199,9 @@ def remember_choices(shop_id: int, channel: str, address: str, offered: list, at
             conv.state = "menu"
             kept = {k: data[k] for k in ("staff", "show_again", "notices_waiting") if k in data}
             data = {"lang": data.get("lang"), "at": now.isoformat()} | kept
-        if notice is not None:  # with the choices it covers, shown again should it never arrive
-            data["notice"] = {"reply": notice, "offered": offered, "before": data.get("offered")}
+        if notice is not None:  # with the choices it covers, shown again should it never arrive, and its row,
+            # by which it is known to still hold before it is asked again after another
+            data["notice"] = {"reply": notice, "offered": offered, "before": data.get("offered"), "outbox_id": outbox_id}
         data["offered"] = offered
         conv.data = data
 

@@ -13,14 +13,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from core import availability as av
 from core.db import defer, insert_all_once, insert_once
 from core.lifecycle import BookingStatus, status_now
 from core.messages import Reply
-from core.models import Booking, BookingItem, ChannelIdentity, Customer, OutboxMessage, utcnow
+from core.models import (
+    Booking,
+    BookingEvent,
+    BookingItem,
+    ChannelIdentity,
+    Customer,
+    OutboxMessage,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -107,19 +115,34 @@ def visit_stamp(starts_at: datetime) -> str:
 def outdated(session: Session, row: OutboxMessage, now: datetime) -> str | None:
     """Why a message written a while ago would mislead if it went now (it may have waited
     out an outage, or a closed WhatsApp window), or None: a reminder of a visit cancelled,
-    moved or begun since, or on a day closed since; a waitlist offer whose hold ran out;
-    extra work to approve that was decided or left out. The sender asks just before it
-    sends, and so does the notice shown again whole."""
+    moved or begun since, or on a day closed since, or one a later reminder of the visit
+    replaces; a waitlist offer whose hold ran out; extra work to approve that was decided
+    or left out; a balance to pay that was paid or changed; a visit to give a new time
+    that has one, or was taken in or cancelled. The sender asks just before it sends, and
+    so do the notice shown again whole and the notice asked again after another."""
     kind, _, rest = (row.dedupe_key or "").partition(":")
     number = rest.split(":")[0]
-    if kind not in ("reminder", "waitlist-offer", "extra", "extra-photo") or not number.isdecimal():
+    if kind not in _CHECKED or not number.isdecimal():
         return None
     if kind in ("extra", "extra-photo"):  # extra:<item>: the customer is asked to approve extra work (its photo)
         item = session.get(BookingItem, int(number))
         return None if item is not None and item.status == "proposed" else "the extra work is no longer asked about"
+    if kind == "unassigned":  # unassigned:<event>: the visit's mechanic went off shift, nobody else was free
+        event = session.get(BookingEvent, int(number))
+        if event is None or event.to_status != BookingStatus.NEEDS_RESCHEDULE:  # a hold let go: news that stays true
+            return None
+        waiting = session.get(Booking, event.booking_id).status == BookingStatus.NEEDS_RESCHEDULE
+        return None if waiting else "the visit no longer waits for a new time"
     booking = session.get(Booking, int(number))
     if booking is None:
         return "its booking is gone"
+    if kind == "balance":  # balance:<booking>:<due>
+        from core.payments import balance_due  # payments builds on the outbox
+
+        due = rest.split(":")[1] if ":" in rest else ""
+        return None if due == str(balance_due(session, booking)) else "the balance was paid or has changed"
+    if kind == "reminder" and session.scalar(_LATER_REMINDER, {"key": f"reminder:{booking.id}:%", "id": row.id}):
+        return "a later reminder of the visit replaces it"
     if kind == "waitlist-offer":
         held = status_now(booking.status, booking.hold_expires_at, now) == BookingStatus.HELD
         return None if held else "the offered time is no longer held"
@@ -132,6 +155,12 @@ def outdated(session: Session, row: OutboxMessage, now: datetime) -> str | None:
     if not av.is_open(session, view, view.local_day(booking.starts_at)):
         return "the shop has closed that day since"  # the owner contacts those customers
     return None
+
+
+_CHECKED = ("reminder", "waitlist-offer", "extra", "extra-photo", "balance", "unassigned")
+_OUTBOX = OutboxMessage.__table__.c
+_LATER_REMINDER = select(_OUTBOX.id).where(_OUTBOX.dedupe_key.like(bindparam("key")),
+                                           _OUTBOX.id > bindparam("id")).limit(1)  # fmt: skip
 
 
 def reach(session: Session, customer: Customer, prefer: str | None = None) -> ChannelIdentity | None:

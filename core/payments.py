@@ -638,13 +638,16 @@ def balance_due(session: Session, booking: Booking) -> int:
 def offer_balance(session: Session, booking: Booking, now: datetime) -> bool:
     """Tell the customer what is left to pay, with a "pay now" choice per online method
     of the shop (ids "paybalance:<booking>:<method>"; the engine answers one by calling
-    `pay_balance`). False when nothing is due or the shop takes no money online."""
+    `pay_balance`). False when nothing is due or the shop takes no money online. It
+    follows the car's "ready" notice, whose template says all a template can: outside
+    WhatsApp's window it waits for the customer's next word."""
     due = balance_due(session, booking)
     choices = balance_choices(session, booking, due)
     if not choices:
         return False
     reply = Reply((Msg(BALANCE_LEFT, {"amount": m.money(due, booking.currency), "code": booking.code}),), choices)
-    notices.status_notice(session, booking, reply, f"balance:{booking.id}:{due}", now, aliases=plain_mpesa(reply.choices))
+    notices.status_notice(session, booking, reply, f"balance:{booking.id}:{due}", now, aliases=plain_mpesa(reply.choices),
+                          template=False)  # fmt: skip
     return True
 
 

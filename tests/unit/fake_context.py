@@ -30,6 +30,7 @@ class FakeContext:
     my_bookings: list[BookingView] = field(default_factory=list)
     lines: dict[int, list[HistoryLine]] = field(default_factory=dict)
     payments: dict[int, int] = field(default_factory=dict)  # booking id -> minor units received
+    outdated_notices: set[int] = field(default_factory=set)  # outbox ids of notices no longer true
 
     def today(self) -> date:
         return (self.now + timedelta(hours=3)).date()
@@ -51,6 +52,9 @@ class FakeContext:
 
     def paid(self, booking_id):
         return self.payments.get(booking_id, 0)
+
+    def notice_holds(self, outbox_id):
+        return outbox_id not in self.outdated_notices
 
     def history(self, vehicle_id):
         return self.lines.get(vehicle_id, [])

@@ -24,7 +24,7 @@ from bot.model import (
     Taken,
 )
 from core.i18n import gettext
-from core.messages import render_reply
+from core.messages import Choice, Msg, Reply, render_reply
 from tests.unit.fake_context import NOW, FakeContext, at
 
 
@@ -825,3 +825,25 @@ def test_a_deep_link_with_a_booking_code_opens_that_booking_and_a_strangers_code
     assert chat.state == "booking" and chat.text.startswith("Booking MM-1009")
     chat.send(Event("start", text="MM-4444"))
     assert chat.state == "menu"
+
+
+def test_after_a_notice_is_answered_only_the_waiting_notices_still_true_are_asked_again():
+    """Under the rating wait a reminder (no longer true: the car is on the lift) and extra
+    work to approve (still asked): after the rating, the extra work comes back, and the
+    reminder is dropped on the way."""
+    extra = {"reply": Reply((Msg("Extra work found: discs."),), (Choice("extra:yes:7", "Approve"),)).to_json(),
+             "offered": [["extra:yes:7", ["Approve", "1"]]], "outbox_id": 12}  # fmt: skip
+    reminder = {"reply": Reply((Msg("Reminder: your visit"),), (Choice("rm:cancel:5", "Cancel"),)).to_json(),
+                "offered": [["rm:cancel:5", ["Cancel", "1"]]], "outbox_id": 11}  # fmt: skip
+    chat = chat_in("en", FakeContext(outdated_notices={11}))
+    chat.data |= {"notice": {"reply": {}, "offered": [["rate:5:5", ["5", "1"]]], "outbox_id": 13},
+                  "notices_waiting": [extra, reminder]}  # fmt: skip
+
+    chat.tap("rate:5:5").outcome(Done("rated", {"stars": 5}))
+
+    assert chat.text == "Thank you for rating your visit 5 of 5!\nOne more question is waiting for your answer:\nExtra work found: discs."
+    assert chat.ids == ["extra:yes:7"] and chat.data["offered"] == extra["offered"]
+    assert "notices_waiting" not in chat.data
+
+    chat.tap("extra:yes:7").outcome(Done("extra", {"approved": True, "work": "discs", "total": 1000000}))
+    assert chat.state == "menu" and "Reminder" not in chat.text

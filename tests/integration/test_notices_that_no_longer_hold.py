@@ -1,0 +1,180 @@
+"""A notice the customer has not answered yet is asked again after another one is
+answered ("One more question is waiting for your answer"), and a notice only WhatsApp's
+template carried is sent again, whole, when the customer next writes. Neither may come
+back once it stopped being true: a reminder of a visit under way, a balance paid at the
+counter, extra work left out, a visit that needed a new time but was taken in."""
+
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from core import reminders
+from core.models import Booking, BookingItem, Customer
+from pitstop.fakes.telegram import FakeTelegram
+from pitstop.fakes.twilio import FakeTwilio
+from tests.integration.channel_helpers import TWILIO_SID, TWILIO_TOKEN, start_pitstop
+from tests.integration.staff_helpers import ACHIENG, WANJIRU, Clocked, book, verify_on_telegram
+
+MONDAY_9 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+OWNER_TG, ACHIENG_TG = 6000001, 6000004
+AMINA = 5550001  # on Telegram
+KAMAU = "+254711000222"  # on WhatsApp; he last wrote on Monday morning, so his window closes on Tuesday
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    """Nairobi wall time on a November 2026 day, as UTC."""
+    return datetime(2026, 11, day, hour - 3, minute, tzinfo=UTC)
+
+
+@contextmanager
+def story_at(sqlite_url, tmp_path, now: datetime):
+    with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
+        story = Clocked(start_pitstop(sqlite_url, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path / "var"),
+                                                                     "PITSTOP_NOW": now.isoformat()}))  # fmt: skip
+        try:
+            yield story, twilio
+        finally:
+            story.p.runtime.close()
+
+
+def amina_books(story, services: list[str], start: datetime) -> Booking:
+    story.say(AMINA, "/start", MONDAY_9, first_name="Amina")
+    story.tap(AMINA, "lang:en", MONDAY_9)
+    return book(story.db, story.shop_id("mwangaza-motors"), str(AMINA), services, start, MONDAY_9)
+
+
+def kamau_books(story, services: list[str], start: datetime) -> Booking:
+    story.wa(KAMAU, "Habari", MONDAY_9)
+    story.wa(KAMAU, "1", MONDAY_9)
+    return book(story.db, story.shop_id("mwangaza-motors"), f"whatsapp:{KAMAU}", services, start, MONDAY_9,
+                channel="whatsapp", name="Kamau")  # fmt: skip
+
+
+def bodies_since(twilio, before: int) -> list[str]:
+    return [m["params"].get("Body") or "" for m in twilio.messages(f"whatsapp:{KAMAU}")[before:]]
+
+
+def extra_work_found(story) -> BookingItem:
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    for typed in ("start 1001", "extra 1001", "Front brake discs are worn out", "6500", "skip", "yes"):
+        story.say(OWNER_TG, typed, at(24, 10, 20))
+    with story.db.uow() as uow:
+        return uow.session.scalar(select(BookingItem).where(BookingItem.kind == "extra"))
+
+
+def test_approving_extra_work_does_not_bring_back_the_reminder_of_a_visit_under_way(sqlite_url, tmp_path):
+    """Amina does not answer the 2-hour reminder (she is coming). Her car is on the lift
+    when extra work is found; her thanks for approving it come with no reminder."""
+    with story_at(sqlite_url, tmp_path, at(24, 10, 30)) as (story, _):
+        amina_books(story, ["brake-pads"], at(24, 10))
+        assert reminders.send_due(story.db, at(24, 8, 1)) == 1
+        discs = extra_work_found(story)
+
+        story.tap(AMINA, f"extra:yes:{discs.id}", at(24, 10, 30))
+
+        assert story.last(AMINA).startswith("Thank you: the extra work (Front brake discs are worn out) is approved.")
+        assert "Reminder:" not in story.last(AMINA)
+        assert not [data for _, data in story.buttons(AMINA) if data.startswith("rm:")]
+
+
+def test_after_rating_a_visit_paid_at_the_counter_the_customer_is_not_asked_to_pay_again(sqlite_url, tmp_path):
+    with story_at(sqlite_url, tmp_path, at(24, 16)) as (story, _):
+        job = amina_books(story, ["brake-pads"], at(24, 10))
+        verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+        story.say(OWNER_TG, "start 1001", at(24, 10))
+        story.say(OWNER_TG, "ready 1001", at(24, 15))
+        assert any("is left to pay" in t for t in story.texts(AMINA))  # not answered: she pays at the counter
+        story.say(OWNER_TG, "done 1001", at(24, 16))
+        story.answer(OWNER_TG, True, at(24, 16))  # "Yes, paid in cash"
+        assert "Paid in full. Thank you!" in story.last(AMINA)
+
+        story.tap(AMINA, f"rate:{job.id}:5", at(24, 16, 5))
+
+        assert story.last(AMINA) == "Thank you for rating your visit 5 of 5!\nWhat would you like to do?"
+
+
+def test_paying_the_balance_does_not_bring_back_extra_work_that_was_left_out(sqlite_url, tmp_path):
+    with story_at(sqlite_url, tmp_path, at(24, 16)) as (story, _):
+        job = amina_books(story, ["brake-pads"], at(24, 10))
+        extra_work_found(story)  # never answered
+        story.say(OWNER_TG, "ready 1001", at(24, 15))
+        story.answer(OWNER_TG, True, at(24, 15))  # ready without the discs
+        assert any("was not done" in t for t in story.texts(AMINA))
+        with story.db.uow() as uow:
+            uow.session.get(Customer, job.customer_id).phone = "+254722555001"
+
+        story.tap(AMINA, f"paybalance:{job.id}:mpesa", at(24, 15, 5))
+
+        assert not any("Do you approve this work?" in t for t in story.texts(AMINA)[-3:])
+
+
+def test_a_car_ready_outside_the_window_is_one_template_and_its_balance_waits_for_the_next_word(sqlite_url, tmp_path):
+    """The 'ready' notice goes as the status template; what is left to pay, which would be
+    the same template again, comes whole with its choices when Kamau next writes."""
+    with story_at(sqlite_url, tmp_path, at(24, 15)) as (story, twilio):
+        kamau_books(story, ["brake-pads"], at(24, 10))
+        verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+        story.say(OWNER_TG, "start 1001", at(24, 10))
+        before = len(twilio.messages(f"whatsapp:{KAMAU}"))
+
+        story.say(OWNER_TG, "ready 1001", at(24, 15))
+
+        sent = [m["params"] for m in twilio.messages(f"whatsapp:{KAMAU}")[before:]]
+        assert [bool(p.get("ContentSid")) for p in sent] == [True]
+        story.wa(KAMAU, "habari", at(24, 15, 30), name="Kamau")
+        assert bodies_since(twilio, before + 1)[-1] == ("Ksh4,500 is left to pay for booking MM-1001. Pay now, or at "
+                                                        "the shop when you collect it.\n1. M-Pesa\n"
+                                                        "2. M-Pesa from another number")
+
+
+def test_a_pay_now_notice_is_not_sent_again_once_the_balance_was_paid_at_the_counter(sqlite_url, tmp_path):
+    with story_at(sqlite_url, tmp_path, at(24, 16)) as (story, twilio):
+        job = kamau_books(story, ["brake-pads"], at(24, 10))
+        verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+        story.say(OWNER_TG, "start 1001", at(24, 10))
+        story.say(OWNER_TG, "ready 1001", at(24, 15))
+        story.say(OWNER_TG, "done 1001", at(24, 16))
+        story.answer(OWNER_TG, True, at(24, 16))  # "Yes, paid in cash"
+        with story.db.uow() as uow:
+            assert uow.session.get(Booking, job.id).status == "completed"
+        before = len(twilio.messages(f"whatsapp:{KAMAU}"))
+
+        story.wa(KAMAU, "asante", at(24, 16, 30), name="Kamau")  # what only a template carried comes whole
+
+        bodies = bodies_since(twilio, before)
+        assert any(b.startswith("Receipt for MM-1001") for b in bodies)
+        assert not any("is left to pay" in b for b in bodies)
+
+
+def test_two_reminders_only_templates_carried_come_back_as_one(sqlite_url, tmp_path):
+    with story_at(sqlite_url, tmp_path, at(25, 8, 1)) as (story, twilio):
+        kamau_books(story, ["oil-change"], at(25, 10))
+        assert reminders.send_due(story.db, at(24, 10, 1)) == 1
+        assert reminders.send_due(story.db, at(25, 8, 1)) == 1
+        sent = twilio.messages(f"whatsapp:{KAMAU}")
+        assert [bool(m["params"].get("ContentSid")) for m in sent][-2:] == [True, True]
+
+        story.wa(KAMAU, "sawa", at(25, 8, 30), name="Kamau")
+
+        assert sum(b.startswith("Reminder: your visit") for b in bodies_since(twilio, len(sent))) == 1
+
+
+def test_a_choose_a_new_time_notice_is_not_sent_again_once_the_car_was_taken_in(sqlite_url, tmp_path):
+    """Achieng, the only one who aligns wheels, goes off shift: Kamau gets 'needs a new
+    time' as the template. He comes all the same and his car is taken in."""
+    with story_at(sqlite_url, tmp_path, at(24, 14, 5)) as (story, twilio):
+        job = kamau_books(story, ["wheel-alignment"], at(24, 14))
+        for chat, phone in ((ACHIENG_TG, ACHIENG), (OWNER_TG, WANJIRU)):
+            verify_on_telegram(story, chat, phone, MONDAY_9)
+        story.say(ACHIENG_TG, "off shift", at(24, 12))
+        story.answer(ACHIENG_TG, True, at(24, 12))
+        story.tap(ACHIENG_TG, "st:on", at(24, 14))
+        story.say(OWNER_TG, "received MM-1001", at(24, 14, 5))
+        with story.db.uow() as uow:
+            assert uow.session.get(Booking, job.id).status == "received"
+        before = len(twilio.messages(f"whatsapp:{KAMAU}"))
+
+        story.wa(KAMAU, "hello", at(24, 14, 30), name="Kamau")
+
+        assert not any("Please choose a new time, or cancel the booking." in b for b in bodies_since(twilio, before))
