@@ -20,17 +20,14 @@ PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_DEFAULT = "redis://127.0.0.1:6379/0"
 
 
+# Never DATABASE_URL or REDIS_URL: an operator who exported the live ones (README, "Going
+# live") would have the tests create and drop databases and flush Redis there.
 def pg_url() -> str:
-    return os.environ.get("TEST_DATABASE_URL") or _pg_from_database_url() or PG_DEFAULT
-
-
-def _pg_from_database_url() -> str | None:
-    url = os.environ.get("DATABASE_URL", "")
-    return url if url.startswith(("postgres://", "postgresql")) else None
+    return os.environ.get("TEST_DATABASE_URL") or PG_DEFAULT
 
 
 def redis_url() -> str:
-    return os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or REDIS_DEFAULT
+    return os.environ.get("TEST_REDIS_URL") or REDIS_DEFAULT
 
 
 def libpq(url: str) -> str:
