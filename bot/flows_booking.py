@@ -29,13 +29,10 @@ from core import messages as m
 from core.customers import normalise_phone
 from core.i18n import N_, NP_
 from core.messages import Choice, Msg
+from core.payments import PAY_WORDS
 
 DAYS_SHOWN = 7
 PAY_LABELS = {"mpesa": N_("M-Pesa"), "kaspi": N_("Kaspi"), "cash": N_("Pay at the shop")}
-# What people type for a button beyond its label, in the four languages.
-PAY_WORDS = {"mpesa": ["mpesa", "m-pesa", "мпеса", "м-песа"], "kaspi": ["kaspi", "каспи"],
-             "cash": ["cash", "at the shop", "taslimu", "наличные", "наличными", "на месте",
-                      "оплачу на месте", "в сервисе", "қолма-қол", "орнында"]}  # fmt: skip
 DONE_WORDS = ["done", "that's all", "continue", "next", "готово", "всё", "все", "дальше", "далее", "болды",
               "келесі", "жалғастыру", "tayari", "basi", "endelea", "imetosha"]  # fmt: skip
 

@@ -468,7 +468,7 @@ def settle_failed(session: Session, booking: Booking, payment: Payment, now: dat
     else:
         return  # the booking moved on (paid another way, cancelled): nothing to add
     notices.status_notice(session, booking, Reply(tuple(texts), choices), f"payment:{payment.id}:failed", now,
-                          aliases=plain_mpesa(choices))  # fmt: skip
+                          aliases=pay_words(choices))  # fmt: skip
 
 
 def retry_choices(methods, booking: Booking) -> tuple[Choice, ...]:
@@ -478,10 +478,17 @@ def retry_choices(methods, booking: Booking) -> tuple[Choice, ...]:
     return _with_other_number(f"payagain:{booking.id}", ways)
 
 
-def plain_mpesa(choices) -> dict[str, list[str]]:
-    """"mpesa" typed (politely or not) is M-Pesa itself, not "M-Pesa from another number",
-    whose label holds the same word."""
-    return {c.id: ["mpesa", "m-pesa"] for c in choices if c.id.endswith(":mpesa")}
+# What people type for a way of paying beyond its label, in the four languages.
+PAY_WORDS = {"mpesa": ["mpesa", "m-pesa", "мпеса", "м-песа"], "kaspi": ["kaspi", "каспи"],
+             "cash": ["cash", "at the shop", "taslimu", "наличные", "наличными", "на месте",
+                      "оплачу на месте", "в сервисе", "қолма-қол", "орнында"]}  # fmt: skip
+
+
+def pay_words(choices) -> dict[str, list[str]]:
+    """The words of the payment step for the same ways of paying offered again (try
+    again, pay the balance): "каспи" or "taslimu" answer them too. "mpesa" (politely or
+    not) is M-Pesa itself, not "M-Pesa from another number", whose label holds the word."""
+    return {c.id: PAY_WORDS[c.id.rsplit(":", 1)[1]] for c in choices if c.id.rsplit(":", 1)[1] in PAY_WORDS}
 
 
 def _with_other_number(prefix: str, methods: list[str]) -> tuple[Choice, ...]:
@@ -646,7 +653,7 @@ def offer_balance(session: Session, booking: Booking, now: datetime) -> bool:
     if not choices:
         return False
     reply = Reply((Msg(BALANCE_LEFT, {"amount": m.money(due, booking.currency), "code": booking.code}),), choices)
-    notices.status_notice(session, booking, reply, f"balance:{booking.id}:{due}", now, aliases=plain_mpesa(reply.choices),
+    notices.status_notice(session, booking, reply, f"balance:{booking.id}:{due}", now, aliases=pay_words(reply.choices),
                           template=False)  # fmt: skip
     return True
 
