@@ -21,10 +21,10 @@ from bot.flows_booking import (
     when_of,
 )
 from bot.model import AcceptOffer, Booked, Cancel, DeclineOffer, Done, Event, RetryPayment
-from core import i18n, policy
+from core import i18n, payments, policy
 from core import messages as m
 from core.i18n import N_
-from core.lifecycle import CANCELLABLE
+from core.lifecycle import CANCELLABLE, BookingStatus
 from core.messages import Choice, Msg, Reply
 from core.notices import STATUS_NAMES, promote_waiting
 
@@ -74,11 +74,13 @@ def prompt_booking(turn: Turn, before: list[Msg]) -> None:
     ]
     if b.vehicle:
         texts.insert(len(before) + 2, Msg(N_("Vehicle: {vehicle}"), {"vehicle": b.vehicle}))
-    choices = []
+    # held, waiting for its payment: the ways to pay, as after a failed payment (whose
+    # message may be long gone), so that it can still be paid from here
+    choices = list(payments.retry_choices(turn.ctx.shop.payment_methods, b)) if b.status == BookingStatus.HELD else []
     if b.status in CANCELLABLE:
         choices += [Choice("resched", Msg(N_("Change the time"))), Choice("cancel", Msg(N_("Cancel the booking")))]
     choices.append(Choice("back", Msg(N_("Back"))))
-    turn.offer(texts, choices)
+    turn.offer(texts, choices, payments.pay_words(choices))
 
 
 def handle_booking(turn: Turn, event: Event, choice: str | None) -> None:

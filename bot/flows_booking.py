@@ -681,6 +681,9 @@ def handle_resched_confirm(turn: Turn, event: Event, choice: str | None) -> None
             if outcome.detail.get("held_until"):  # a hold moved is still a hold: it goes unless paid
                 said.append(Msg(N_("It is held for you until {time}: pay before then to keep it."),
                                 {"time": m.clock(outcome.detail["held_until"], turn.ctx.shop.timezone)}))  # fmt: skip
+                turn.data = {"lang": turn.data.get("lang"), "booking_id": turn.data["booking_id"]}
+                turn.ask("booking", *said)  # its card, with the ways to pay
+                return
             turn.data = {"lang": turn.data.get("lang")}
             turn.ask("menu", *said)
         elif isinstance(outcome, Taken):

@@ -488,7 +488,8 @@ def pay_words(choices) -> dict[str, list[str]]:
     """The words of the payment step for the same ways of paying offered again (try
     again, pay the balance): "каспи" or "taslimu" answer them too. "mpesa" (politely or
     not) is M-Pesa itself, not "M-Pesa from another number", whose label holds the word."""
-    return {c.id: PAY_WORDS[c.id.rsplit(":", 1)[1]] for c in choices if c.id.rsplit(":", 1)[1] in PAY_WORDS}
+    ways = {c.id: c.id.rpartition(":")[2] for c in choices if ":" in c.id}
+    return {cid: PAY_WORDS[way] for cid, way in ways.items() if way in PAY_WORDS}
 
 
 def _with_other_number(prefix: str, methods: list[str]) -> tuple[Choice, ...]:

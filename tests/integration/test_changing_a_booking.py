@@ -174,6 +174,9 @@ def test_a_hold_moved_before_it_is_paid_is_said_to_be_still_only_held(story):
     assert story.last(AMINA).startswith("Done. MM-1001 is now on Tue 24 Nov, 11:00.\n"
                                         "It is held for you until 09:15: pay before then to keep it.")
     assert status_of(story, job.id) == "held"
+    assert [data for _, data in story.buttons(AMINA)] == [  # its card, with the ways to pay for it
+        f"payagain:{job.id}:mpesa", f"payagain:{job.id}:mpesa:other", f"payagain:{job.id}:cash", "resched", "cancel",
+        "back"]  # fmt: skip
 
 
 def test_the_cancel_question_counts_the_tokens_of_a_new_month(story):

@@ -14,6 +14,7 @@ import itertools
 import json
 import socketserver
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -1242,3 +1243,43 @@ def test_a_customer_without_a_phone_takes_a_waitlist_offer_with_a_deposit_and_pa
         with chat.runtime.db.uow() as uow:
             row = uow.session.get(Booking, offer.held.booking_id)
             assert (row.status, uow.session.get(Customer, amina.id).phone) == ("confirmed", "+254712345678")
+
+
+def test_a_booking_waiting_for_payment_can_be_paid_from_my_bookings_once_the_retry_message_is_gone(sqlite_url):
+    """Kamau (WhatsApp) cancels the M-Pesa prompt by mistake, then looks at his booking
+    before paying: its card offers the ways to pay, and "1" asks M-Pesa again."""
+    from pitstop.fakes import twilio as ft
+
+    kamau = "+254712341032"  # FakeDaraja: the customer cancels the prompt (1032)
+    with FakeDaraja(callback_delay=0.05) as fake, chatting(sqlite_url, MPESA_API_BASE=fake.url) as chat:
+        base = chat.runtime.settings.public_base_url
+
+        def say(text):
+            params = ft.inbound_text_params(f"whatsapp:{kamau}", text, profile_name="Kamau")
+            path = "/webhooks/whatsapp/mwangaza-motors"
+            headers, form = ft.signed_inbound(base + path, TWILIO_TOKEN, params)
+            assert chat.client.post(path, data=form, headers=headers).status_code == 200
+            return [m["params"].get("Body") for m in chat.twilio.messages(f"whatsapp:{kamau}")][-1]
+
+        say("Habari")
+        # English, book, oil change, done, plate, skip make, 3rd day, first time, confirm, M-Pesa
+        for typed in ("1", "1", "1", "1", "KCB 123A", "skip", "3", "1", "1", "1"):
+            say(typed)
+        fake.wait_callbacks(1)
+        for _ in range(50):
+            if cancelled := [m for m in chat.twilio.messages(f"whatsapp:{kamau}")
+                               if (m["params"].get("Body") or "").startswith("You cancelled the M-Pesa payment")]:
+                break
+            time.sleep(0.05)
+        assert cancelled
+
+        say("menu")
+        say("2")  # My bookings
+        card = say("1")  # MM-1001
+
+        assert "Status: waiting for payment" in card
+        assert card.endswith("1. M-Pesa\n2. M-Pesa from another number\n3. Pay at the shop\n4. Change the time\n"
+                             "5. Cancel the booking\n6. Back")  # fmt: skip
+        say("1")
+        with chat.runtime.db.uow() as uow:
+            assert uow.session.scalar(select(func.count()).select_from(Payment)) == 2  # asked again
