@@ -342,6 +342,10 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
         turn.ask("language")
     elif choice == "m:help":
         turn.ask("menu", *help_texts())
+    elif event.kind == "text" and (talk := understand.small_talk(event.text)):  # "Habari", "Asante": no "Sorry"
+        turn.ask("menu", Msg(N_("Hello!")) if talk == "greeting" else Msg(N_("You're welcome!")))
+    elif event.kind == "text" and understand.parse_yes_no(event.text) is True:  # "ok", "sawa": heard, nothing asked
+        turn.ask("menu")
     elif event.kind == "text" and not understand.is_position(event.text) and \
             understand.parse_when(event.text, turn.ctx.today(), turn.lang):  # "9" is a place in the list, not 9:00
         turn.data["services"] = []  # "tomorrow 10am" from the menu: start a booking, and keep the time

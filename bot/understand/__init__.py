@@ -8,7 +8,7 @@ including with random input.  Every function returns None (or False for
 ``looks_like``) when it does not understand, and never raises.
 """
 
-from .answers import looks_like, parse_rating, parse_yes_no
+from .answers import looks_like, parse_rating, parse_yes_no, small_talk
 from .choices import is_position, pick_choice, pick_choices
 from .languages import language_of
 from .numbers import parse_amount
@@ -29,4 +29,5 @@ __all__ = [
     "pick_choice",
     "pick_choices",
     "plate_key",
+    "small_talk",
 ]

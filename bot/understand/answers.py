@@ -242,3 +242,48 @@ def looks_like(text: str, keyword_group: str) -> bool:
     if not any(_near(key, k) for k in keys):
         return False
     return not any(_near(key, k) for g, o in _COMMANDS.items() if g != keyword_group for k in o)
+
+
+# --- small talk -------------------------------------------------------------
+# A greeting or thanks typed where a choice was expected: people write "Habari" or
+# "Asante" to a shop as they would to a person. Whole messages only ("hi, book me in
+# tomorrow" is not small talk), in any of the four languages whatever the chat's.
+GREETINGS = """
+    hello hi hey hallo hullo hiya
+    привет здравствуйте здравствуй здрасте здрасьте салам салем
+    сәлем сәлеметсіз сәлеметсің ассалаумағалейкум
+    habari mambo jambo hujambo niaje salaam shikamoo
+"""
+GOOD = "good добрый доброе доброго қайырлы"  # with a time of day: "good morning", "қайырлы таң"
+TIMES_OF_DAY = "morning afternoon evening day утро утра день вечер таң кеш күн"
+GREETING_COMPANIONS = "there everyone all бе za asubuhi mchana jioni sasa salama"  # "hello there", "habari za asubuhi"
+THANKS = """
+    thanks thank thx ty cheers
+    спасибо спс благодарю
+    рахмет раҳмет
+    asante shukran nashukuru
+"""
+THANKS_COMPANIONS = "you a lot so very much большое огромное вам көп сізге sana"  # "thank you so much"
+SMALL_TALK_MAX_WORDS = 5
+
+_GREETINGS, _GOOD, _TIMES_OF_DAY = _set(GREETINGS), _set(GOOD), _set(TIMES_OF_DAY)
+_GREETING_WORDS = _GREETINGS | _GOOD | _TIMES_OF_DAY | _set(GREETING_COMPANIONS) | _POLITE
+_THANKS_ALONE = _set(THANKS)
+_THANKS_WORDS = _THANKS_ALONE | _set(THANKS_COMPANIONS)
+
+
+def small_talk(text: str) -> str | None:
+    """"greeting" or "thanks" when the whole message is one ("hello", "Habari za asubuhi",
+    "рахмет көп", "good morning"), else None. Strict: any other word makes it something
+    to read, and a companion alone ("so", "day") is nothing."""
+    tokens = [squash_repeats(t) for t in words(text)]
+    if not tokens:
+        return "greeting" if "👋" in text else "thanks" if "🙏" in text else None
+    if len(tokens) > SMALL_TALK_MAX_WORDS:
+        return None
+    found = set(tokens)
+    if found <= _THANKS_WORDS and found & _THANKS_ALONE:
+        return "thanks"
+    if found <= _GREETING_WORDS and (found & _GREETINGS or (found & _GOOD and found & _TIMES_OF_DAY)):
+        return "greeting"
+    return None

@@ -847,3 +847,20 @@ def test_after_a_notice_is_answered_only_the_waiting_notices_still_true_are_aske
 
     chat.tap("extra:yes:7").outcome(Done("extra", {"approved": True, "work": "discs", "total": 1000000}))
     assert chat.state == "menu" and "Reminder" not in chat.text
+
+
+@pytest.mark.parametrize("lang, greeting, thanks", [("en", "Hello", "thank you so much"), ("sw", "Habari za asubuhi", "Asante sana"),
+                                                    ("ru", "Добрый день!", "спасибо большое"), ("kk", "Сәлеметсіз бе", "Рахмет")])  # fmt: skip
+def test_a_greeting_or_thanks_at_the_menu_is_answered_in_kind_not_with_sorry(lang, greeting, thanks):
+    menu = gettext(lang, "What would you like to do?")
+
+    assert chat_in(lang).type(greeting).text == gettext(lang, "Hello!") + "\n" + menu
+    assert chat_in(lang).type(thanks).text == gettext(lang, "You're welcome!") + "\n" + menu
+    assert chat_in(lang).type("ok").text == menu
+
+
+@pytest.mark.parametrize("typed", ["hi, tomorrow 10am", "good", "so", "hello, where is the shop?"])
+def test_only_a_whole_greeting_is_small_talk(typed):
+    from bot.understand import small_talk
+
+    assert small_talk(typed) is None
