@@ -636,7 +636,12 @@ def text_extra_price(turn: Turn, text: str) -> None:
 
 def prompt_extra_photo(turn: Turn, before: list[Msg]) -> None:
     turn.offer(before + [Msg(N_("Send a photo of it for the customer, or skip."))],
-               [Choice("st:skip", Msg(N_("Skip the photo")))])  # fmt: skip
+               [Choice("st:skip", Msg(N_("Skip the photo")))], {"st:skip": SKIP_WORDS})  # fmt: skip
+
+
+# The prompt's own word for skipping, as typed, in the four languages (the button says "Без фото").
+SKIP_WORDS = ["skip", "no photo", "ruka", "bila picha", "пропустить", "пропуск", "пропусти", "пропускаю", "без фото",
+              "өткізу", "өткізіп жіберу", "өткіз", "фотосыз"]  # fmt: skip
 
 
 def prompt_extra_confirm(turn: Turn, before: list[Msg]) -> None:

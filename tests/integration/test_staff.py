@@ -860,3 +860,19 @@ def test_a_car_kept_overnight_is_still_the_mechanics_job_and_the_customers_booki
     assert [data for _, data in story.buttons(KIP_TG)][:1] == [f"st:job:{job.id}"]
     story.tap(AMINA, "m:bookings", at(25, 8, 30))
     assert [label.split(" · ")[0] for label, _ in story.buttons(AMINA)][:1] == ["MM-1001"]
+
+
+@pytest.mark.parametrize("lang, phone, chat, extra, skip, asked", [
+    ("ru", ERLAN, 7000001, "доп 1001", "пропустить", "Отправить клиенту на согласование «Тормозные диски» за 20\xa0000\xa0₸? "
+     "Вместе с этой работой итог — 35\xa0000\xa0₸."),
+    ("kk", "+77052000002", 7000002, "қосымша 1001", "өткізіп жіберу", "Клиенттен «Тормозные диски» жұмысына 20\xa0000\xa0₸ "
+     "бағасымен келісім сұрайық па? Сонда жалпы сома 35\xa0000\xa0₸ болады.")])  # fmt: skip
+def test_a_mechanic_skips_the_photo_of_extra_work_with_the_word_the_prompt_uses(story, lang, phone, chat, extra, skip,
+                                                                               asked):
+    """"…или пропустите этот шаг": the prompt's own word skips it, not only the button's."""
+    book(story.db, story.shop_id("zhaiyk-auto"), "7100001", ["brake-pads"], at(24, 10), MONDAY_9, language=lang)
+    verify_on_telegram(story, chat, phone, MONDAY_9, "zhaiyk-auto")
+    for typed in (extra, "Тормозные диски", "20000", skip):
+        story.say(chat, typed, at(24, 10, 20), slug="zhaiyk-auto", lang=lang)
+
+    assert story.texts(chat)[-1] == asked  # the photo step passed
