@@ -216,8 +216,8 @@ def _global_word(turn: Turn, event: Event, choice: str | None) -> bool:
         keep = {"lang": turn.data.get("lang")}
         turn.data = keep
         turn.ask("menu", Msg(N_("Stopped. Nothing was changed.")))
-    elif word == "help":
-        turn.ask("menu", *help_texts())
+    elif word == "help":  # mid-way, the question again after it: nothing half made is dropped
+        turn.ask("menu" if turn.state in RESTING else turn.state, *help_texts())
     elif word == "language":
         if turn.state not in RESTING | {"language"}:
             turn.data["resume"] = turn.state  # a booking half made goes on in the new language
@@ -375,7 +375,13 @@ def handle_language(turn: Turn, event: Event, choice: str | None) -> None:
         not_understood(turn, Msg(N_("Please choose a language from the list.")))
 
 
-state("language")((prompt_language, handle_language))
+def _back_from_language(turn: Turn) -> str:
+    """Back to the question the language was asked from (a booking half made), else the menu."""
+    resume = turn.data.pop("resume", None)
+    return resume if resume in PROMPTS else "menu"
+
+
+state("language", back=_back_from_language)((prompt_language, handle_language))
 
 
 def prompt_message_shop(turn: Turn, before: list[Msg]) -> None:

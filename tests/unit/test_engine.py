@@ -864,3 +864,23 @@ def test_only_a_whole_greeting_is_small_talk(typed):
     from bot.understand import small_talk
 
     assert small_talk(typed) is None
+
+
+def test_back_from_the_language_question_mid_booking_returns_to_the_booking():
+    chat = chat_in("en", FakeContext().with_vehicle()).tap("m:book").tap("svc:1").tap("done")
+    assert chat.state == "vehicle"
+
+    chat.type("language").type("back")
+
+    assert (chat.state, chat.data["services"]) == ("vehicle", [1])
+    assert chat.text == "Which vehicle is it for?"
+
+
+def test_help_mid_booking_explains_then_asks_the_same_question_again():
+    chat = chat_in("en", FakeContext().with_vehicle()).tap("m:book").tap("svc:1").tap("done")
+
+    chat.type("help")
+
+    assert (chat.state, chat.data["services"]) == ("vehicle", [1])
+    assert chat.text.startswith("I can book your car in, show and change your bookings, and keep your vehicles.")
+    assert chat.text.endswith("Which vehicle is it for?")
