@@ -223,14 +223,14 @@ def config_for(settings: Settings, spec: ShopSpec) -> KaspiConfig:
         raise MissingSetting("payments.kaspi", f"Kaspi payments of {spec.slug}")
     why = f"Kaspi payments of {spec.slug}"
     scheme = scheme_of(settings.kaspi_api_base)
-    device_env = table.get("device_token_env")
-    if not device_env:
-        raise MissingSetting("payments.kaspi.device_token_env", why)
+    device_env, key_name_env = table["device_token_env"], table.get("api_key_env")  # the first checked at load
+    if scheme == "r1" and not key_name_env:
+        raise MissingSetting("named by payments.kaspi.api_key_env in the shop file (scheme r1)", why)
     bin_env = table.get("organization_bin_env")
     cert_env, key_env = table.get("client_cert_env"), table.get("client_key_env")
     return KaspiConfig(
         scheme=scheme, device_token=settings.secret(device_env, why),
-        api_key=settings.secret(table["api_key_env"], why) if scheme == "r1" else None,
+        api_key=settings.secret(key_name_env, why) if scheme == "r1" else None,
         organization_bin=settings.secret(bin_env, why) if bin_env and scheme == "r3" else None,
         cert=(settings.secret(cert_env, why), settings.secret(key_env, why)) if cert_env and key_env else None,
     )  # fmt: skip

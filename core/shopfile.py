@@ -36,7 +36,7 @@ PROVIDER_SECRETS = {
     "telegram": ("token_env", "webhook_secret_env"),
     "whatsapp": ("account_sid_env", "auth_token_env", "from_env"),
     "mpesa": ("shortcode_env", "passkey_env", "consumer_key_env", "consumer_secret_env"),
-    "kaspi": ("api_key_env",),
+    "kaspi": ("device_token_env",),  # every scheme's; api_key_env only r1's (read when a payment starts)
 }
 
 

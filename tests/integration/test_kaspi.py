@@ -484,3 +484,18 @@ def test_a_return_whose_answer_was_lost_asks_the_owner_to_check_not_to_pay_again
         with rt.db.uow() as uow:  # the owner checks in Kaspi and closes it
             assert payments.mark_refunded(uow.session, visit.booking_id, "staff:1", now).amount_minor == 500_000
         assert payment(rt, pid).status == "refunded"
+
+
+def test_a_shop_on_kaspi_r1_without_an_api_key_is_told_which_key_of_its_file_is_missing(atyrau_spec):
+    from core.settings import MissingSetting
+    from tests.conftest import make_settings
+
+    raw = copy.deepcopy(atyrau_spec.raw)
+    del raw["payments"]["kaspi"]["api_key_env"]
+    settings = make_settings("sqlite://", KASPI_API_BASE="https://mtokentest.kaspi.kz:8543/r1/v01",
+                             **{raw["payments"]["kaspi"]["device_token_env"]: "device-1"})  # fmt: skip
+
+    with pytest.raises(MissingSetting) as missing:
+        kaspi.config_for(settings, parse_shop(raw))
+    assert str(missing.value) == ("environment variable named by payments.kaspi.api_key_env in the shop file "
+                                  "(scheme r1) is not set; it is needed for Kaspi payments of zhaiyk-auto")

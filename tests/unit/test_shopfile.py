@@ -144,3 +144,16 @@ def test_an_unreadable_or_malformed_file_is_one_line_too(tmp_path):
         read_shop_file(broken)
     assert len(error.value.problems) == 1
     assert error.value.problems[0].startswith("not valid TOML")
+
+
+def test_a_kaspi_table_needs_the_device_token_every_scheme_uses_and_no_api_key_but_on_r1():
+    raw = tomllib.loads(ATYRAU.read_text())
+    without_key = {**raw, "payments": {**raw["payments"], "kaspi": {k: v for k, v in raw["payments"]["kaspi"].items()
+                                                                      if k != "api_key_env"}}}  # fmt: skip
+    parse_shop(without_key)  # r2 and r3 have no Api-Key: loads
+
+    del raw["payments"]["kaspi"]["device_token_env"]
+    with pytest.raises(ShopFileError) as refused:
+        parse_shop(raw)
+    assert refused.value.problems == [
+        "payments.kaspi.device_token_env: is required: the name of the environment variable holding it"]
