@@ -48,5 +48,6 @@ catalogs: $(STAMP)
 services:
 	$(BIN)/python -m tests.services
 
+# The virtualenv and the test caches; not var/, which holds the embedded database.
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -237,7 +237,8 @@ def chat(slug: str, lang: str | None, phone: str | None) -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="Run every job once and exit.")
 def cron(once: bool) -> None:
-    """Run the scheduled jobs: hold expiry, outbox re-drive, waitlist offers, reminders, digests."""
+    """Run the scheduled jobs: hold expiry, outbox re-drive, waitlist offers, payment
+    reconciliation, reminders, digests, and dropping files sent in chat after 30 days."""
     import time
 
     from bot.schedule import JOBS
@@ -342,7 +343,7 @@ def _not_yet(name: str, issue: int, summary: str) -> None:
 @main.command()
 @click.option("--shop", "slug", required=True, help="The shop's slug.")
 @click.option("--date", "day", default=None, help="The shop's local day, YYYY-MM-DD (default: today).")
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Where the chart and CSV go (default: var/digests).")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Where the chart and CSV go (default: digests/ under PITSTOP_VAR_DIR).")
 @click.option("--lang", type=click.Choice(["en", "sw", "ru", "kk"]), default=None, help="Language (default: the shop's first).")
 def digest(slug: str, day: str | None, out: str | None, lang: str | None) -> None:
     """Print a shop's daily digest; write its 14-day chart (PNG) and the day's bookings (CSV)."""

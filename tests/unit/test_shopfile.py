@@ -157,3 +157,14 @@ def test_a_kaspi_table_needs_the_device_token_every_scheme_uses_and_no_api_key_b
         parse_shop(raw)
     assert refused.value.problems == [
         "payments.kaspi.device_token_env: is required: the name of the environment variable holding it"]
+
+
+def test_the_readmes_shop_file_sample_loads_as_written():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    sample = readme.split("## Shop files", 1)[1].split("```toml", 1)[1].split("```", 1)[0]
+
+    spec = parse_shop(tomllib.loads(sample))
+
+    assert (spec.slug, spec.public_holidays, [p.code for p in spec.parts]) == ("mwangaza-motors", True, ["oil-filter"])
