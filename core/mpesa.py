@@ -593,8 +593,9 @@ def check(payment_id: int, now: datetime | None = None) -> None:
     if ref is None:
         if state == "retry":
             push(payment_id, now)
-        elif give_up is not None and now >= give_up:
-            pay.fail(rt.db, payment_id, Why.NO_ANSWER, "no_result", now, "no answer to the push")
+        elif give_up is not None and now >= give_up:  # "unknown": the push may have reached the phone
+            why = Why.UNCONFIRMED if state == "unknown" else Why.NO_ANSWER
+            pay.fail(rt.db, payment_id, why, "no_result", now, "no answer to the push")
         return
     try:
         cfg = config_for(rt.settings, spec)

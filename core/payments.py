@@ -113,6 +113,7 @@ class FailureKind(StrEnum):
     DECLINED = "declined"  # any other failure the provider reported
     EXPIRED = "expired"  # the Kaspi link ran out
     NOT_STARTED = "not_started"  # the provider refused the request itself
+    UNCONFIRMED = "unconfirmed"  # the request's answer was lost and no result came: it may have been paid
 
 
 FAILURE_TEXT = {
@@ -124,7 +125,12 @@ FAILURE_TEXT = {
     FailureKind.DECLINED: N_("The {provider} payment for booking {code} did not go through."),
     FailureKind.EXPIRED: N_("The {provider} payment link for booking {code} has expired."),
     FailureKind.NOT_STARTED: N_("The {provider} payment for booking {code} could not be started."),
+    FailureKind.UNCONFIRMED: N_("We could not confirm with {provider} whether the payment for booking {code} "
+                                "went through. If the money left your account, the shop will see it and put it right."),
 }  # fmt: skip
+OWNER_UNCONFIRMED = N_("Please check the {provider} statement: {customer} ({phone}) was asked to pay {amount} for "
+                       "booking {code}, and {provider}'s answer never reached us. The customer was told we could not "
+                       "confirm it; if the money came in, contact them.")  # fmt: skip
 STILL_HELD = N_("Your time is still held until {time}. Try again, or choose another way to pay.")
 BOOK_AGAIN = N_("Your hold has ended. You can book again whenever you are ready.")
 BALANCE_TRY_AGAIN = N_("Try again now, or pay at the shop when you collect it.")
@@ -454,6 +460,10 @@ def settle_failed(session: Session, booking: Booking, payment: Payment, now: dat
     params = {"provider": PROVIDER_NAMES[payment.provider], "code": booking.code,
               "amount": m.money(payment.amount_minor, payment.currency)}  # fmt: skip
     texts = [Msg(FAILURE_TEXT[kind], params)]
+    if kind == FailureKind.UNCONFIRMED:  # money may have been taken: only the shop's statement can tell
+        notices.tell_owners(session, booking.shop_id, Reply((Msg(OWNER_UNCONFIRMED, params | {
+            "customer": _customer_name(session, booking), "phone": payment.phone or "-"}),)),
+            f"payment:{payment.id}:unconfirmed", now)  # fmt: skip
     choices: tuple[Choice, ...] = ()
     if payment.purpose == "balance":
         choices = balance_choices(session, booking)

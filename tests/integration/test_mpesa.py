@@ -915,6 +915,32 @@ def test_a_push_whose_answer_was_cut_off_is_not_sent_again_and_its_payment_appli
         assert (payment(rt, pid).status, status(rt, visit)) == ("completed", "confirmed")
 
 
+def test_a_push_whose_answer_was_lost_and_whose_callback_never_came_is_not_called_failed_unseen(url, nairobi_spec, now):
+    """The customer typed the PIN and paid, but neither the push's answer nor Safaricom's
+    callback reached us, so there is nothing to query. When we give up, the customer is
+    told we could not confirm it, and the owner is asked to check the M-Pesa statement."""
+    with Receiver() as sink, FakeDaraja(callback_delay=0.05) as fake, HangsUpOnThePush(fake.url) as proxy, \
+            pitstop(url, MPESA_API_BASE=proxy.url, PUBLIC_BASE_URL=sink.url) as rt:  # fmt: skip
+        garage = loaded(rt.db, nairobi_spec)
+        visit = book(rt, garage, now=now)
+        pid = ask(rt, visit, now=now)
+        assert proxy.hung_up and payment(rt, pid).provider_status == "unknown"
+        [callback] = sink.wait_for_request()  # Safaricom took the money, and called an address we never hear on
+        assert callback.json["Body"]["stkCallback"]["ResultCode"] == 0
+
+        payments.reconcile_payments(payment(rt, pid).requested_at + mpesa.GIVE_UP_AFTER)
+
+        assert (payment(rt, pid).status, payment(rt, pid).failure_code) == ("failed", "no_result")
+        assert told(rt, visit.address)[-1].text.startswith(
+            "We could not confirm with M-Pesa whether the payment for booking MM-1001 went through. If the money "
+            "left your account, the shop will see it and put it right.")  # fmt: skip
+        assert [t.text for t in owners_told(rt)] == [
+            "Please check the M-Pesa statement: +254712345678 (+254712345678) was asked to pay Ksh3,500 for booking "
+            "MM-1001, "
+            "and M-Pesa's answer never reached us. The customer was told we could not confirm it; if the money came "
+            "in, contact them."]  # fmt: skip
+
+
 def test_an_expired_token_is_renewed_once_and_the_push_goes_through(live, now):
     rt, garage, _, fake, _ = live
     ask(rt, book(rt, garage, now=now), now=now)
