@@ -128,6 +128,8 @@ FAILURE_TEXT = {
     FailureKind.UNCONFIRMED: N_("We could not confirm with {provider} whether the payment for booking {code} "
                                 "went through. If the money left your account, the shop will see it and put it right."),
 }  # fmt: skip
+OWNER_NOT_STARTED = N_("The {provider} payment for booking {code} could not be started: {reason}. Until this is put "
+                       "right, customers cannot pay by {provider}: please check the shop's {provider} set-up.")  # fmt: skip
 OWNER_UNCONFIRMED = N_("Please check the {provider} statement: {customer} ({phone}) was asked to pay {amount} for "
                        "booking {code}, and {provider}'s answer never reached us. The customer was told we could not "
                        "confirm it; if the money came in, contact them.")  # fmt: skip
@@ -460,6 +462,9 @@ def settle_failed(session: Session, booking: Booking, payment: Payment, now: dat
     params = {"provider": PROVIDER_NAMES[payment.provider], "code": booking.code,
               "amount": m.money(payment.amount_minor, payment.currency)}  # fmt: skip
     texts = [Msg(FAILURE_TEXT[kind], params)]
+    if kind == FailureKind.NOT_STARTED and _shops_to_mend(payment):  # once a day: every customer meets it
+        notices.tell_owners(session, booking.shop_id, Reply((Msg(OWNER_NOT_STARTED, params | {
+            "reason": payment.failure_reason}),)), f"not-started:{payment.provider}:{view.local_day(now)}", now)  # fmt: skip
     if kind == FailureKind.UNCONFIRMED:  # money may have been taken: only the shop's statement can tell
         notices.tell_owners(session, booking.shop_id, Reply((Msg(OWNER_UNCONFIRMED, params | {
             "customer": _customer_name(session, booking), "phone": payment.phone or "-"}),)),
@@ -479,6 +484,14 @@ def settle_failed(session: Session, booking: Booking, payment: Payment, now: dat
         return  # the booking moved on (paid another way, cancelled): nothing to add
     notices.status_notice(session, booking, Reply(tuple(texts), choices), f"payment:{payment.id}:failed", now,
                           aliases=pay_words(choices))  # fmt: skip
+
+
+def _shops_to_mend(payment: Payment) -> bool:
+    """Whether a payment that could not be started says the shop's set-up is wrong: its
+    secrets not set, or M-Pesa refusing the request (Kaspi's own set-up codes are told
+    by core.kaspi, per payment). Not a customer's number that is not a mobile one."""
+    return payment.failure_code == "not_configured" or (payment.provider == "mpesa" and
+                                                        payment.failure_code != "invalid_phone")  # fmt: skip
 
 
 def retry_choices(methods, booking: Booking) -> tuple[Choice, ...]:

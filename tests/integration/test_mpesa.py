@@ -1309,3 +1309,23 @@ def test_a_booking_waiting_for_payment_can_be_paid_from_my_bookings_once_the_ret
         say("1")
         with chat.runtime.db.uow() as uow:
             assert uow.session.scalar(select(func.count()).select_from(Payment)) == 2  # asked again
+
+
+def test_mpesa_not_set_up_fails_the_payment_and_tells_the_owners_once_a_day(url, nairobi_spec, now):
+    with pitstop(url, MPESA_API_BASE="http://127.0.0.1:9", PUBLIC_BASE_URL="https://bot.example.com",
+                 MWANGAZA_MPESA_CONSUMER_SECRET="") as rt:  # fmt: skip
+        garage = loaded(rt.db, nairobi_spec)
+        first = ask(rt, book(rt, garage, now=now), now=now)
+        ask(rt, book(rt, garage, now=now, phone="+254712000557"), now=now)  # the next customer meets it too
+
+        assert (payment(rt, first).status, payment(rt, first).failure_code) == ("failed", "not_configured")
+        assert [t.text for t in owners_told(rt)] == [
+            "The M-Pesa payment for booking MM-1001 could not be started: environment variable "
+            "MWANGAZA_MPESA_CONSUMER_SECRET is not set; it is needed for M-Pesa payments of mwangaza-motors. Until "
+            "this is put right, customers cannot pay by M-Pesa: please check the shop's M-Pesa set-up."]  # fmt: skip
+
+
+def test_a_customer_number_that_is_not_a_mobile_one_is_no_news_for_the_owner(live, now):
+    rt, garage, _, _, _ = live
+    pid = ask(rt, book(rt, garage, now=now, phone="+254201234567"), now=now)  # a Nairobi landline
+    assert (payment(rt, pid).status, payment(rt, pid).failure_code, owners_told(rt)) == ("failed", "invalid_phone", [])
