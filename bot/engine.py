@@ -23,14 +23,18 @@ from core.messages import Choice, Msg, Reply
 log = logging.getLogger(__name__)
 
 IDLE_AFTER = timedelta(minutes=30)
+WRITING_WAITS = timedelta(hours=2)  # "Talk to the shop" opened, the message not written yet
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ru": "Русский", "kk": "Қазақша"}
 # Each language as people name it in the others ("казахский", "Kiingereza"), typed at the question.
 LANGUAGE_ALIASES = {
-    "en": ["english", "английский", "ағылшын", "ағылшынша", "kiingereza"],
-    "sw": ["swahili", "суахили", "свахили"],
-    "ru": ["russian", "русский", "по-русски", "орыс", "орысша", "kirusi"],
-    "kk": ["kazakh", "казахский", "по-казахски", "қазақ", "kikazakh"],
-}
+    "en": ["english", "английский", "ағылшын", "ағылшынша", "kiingereza", "english language", "английский язык",
+           "ағылшын тілі", "lugha ya kiingereza"],
+    "sw": ["swahili", "суахили", "свахили", "swahili language", "lugha ya kiswahili"],
+    "ru": ["russian", "русский", "по-русски", "орыс", "орысша", "kirusi", "russian language", "русский язык",
+           "орыс тілі", "на русском"],
+    "kk": ["kazakh", "казахский", "по-казахски", "қазақ", "kikazakh", "kazakh language", "казахский язык",
+           "қазақ тілі", "қазақша", "на казахском"],
+}  # fmt: skip
 # States in the middle of something: coming back after a long pause starts over.
 RESTING = {"start", "menu"}
 # What a notice's payment keeps while it asks for a number: the choice to carry out once it
@@ -99,8 +103,10 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
     if event.kind == "outcome":
         HANDLERS[turn.state](turn, event, None)
         return turn.done()
-    writing_to_shop = turn.state == "message_shop" and event.kind == "text"  # words for the shop keep
-    if _idle(turn) and turn.state not in RESTING and not writing_to_shop:
+    # words for the shop keep a while (a message takes thought), not for days: then "book" is a booking
+    writing_to_shop = turn.state == "message_shop" and event.kind == "text" and not _idle(turn, WRITING_WAITS)
+    choosing_language = turn.state == "language" and event.kind in ("text", "choice")  # nothing half made to lose
+    if _idle(turn) and turn.state not in RESTING and not writing_to_shop and not choosing_language:
         notice = _notice_answer(turn, event)  # read before the reset forgets what was offered
         turn.data = {"lang": turn.data.get("lang")}
         if notice is None:
@@ -197,9 +203,9 @@ def _notice_answer(turn: Turn, event: Event) -> str | None:
     return choice if _global_choice(choice) else None
 
 
-def _idle(turn: Turn) -> bool:
+def _idle(turn: Turn, after: timedelta = IDLE_AFTER) -> bool:
     at = turn.data.get("at")
-    return bool(at) and turn.ctx.now - datetime.fromisoformat(at) > IDLE_AFTER
+    return bool(at) and turn.ctx.now - datetime.fromisoformat(at) > after
 
 
 def _global_word(turn: Turn, event: Event, choice: str | None) -> bool:
@@ -344,15 +350,23 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
         turn.ask("menu", *help_texts())
     elif event.kind == "text" and (talk := understand.small_talk(event.text)):  # "Habari", "Asante": no "Sorry"
         turn.ask("menu", Msg(N_("Hello!")) if talk == "greeting" else Msg(N_("You're welcome!")))
-    elif event.kind == "text" and understand.parse_yes_no(event.text) is True:  # "ok", "sawa": heard, nothing asked
-        turn.ask("menu")
     elif event.kind == "text" and not understand.is_position(event.text) and \
             understand.parse_when(event.text, turn.ctx.today(), turn.lang):  # "9" is a place in the list, not 9:00
         turn.data["services"] = []  # "tomorrow 10am" from the menu: start a booking, and keep the time
         turn.data["wanted"], turn.data["wanted_on"] = event.text, turn.ctx.today().isoformat()  # "tomorrow" of today
         turn.ask("services", Msg(N_("Let's book. First, which service?")))
+    elif _notice_open(turn):  # a notice's question was open ("sure" to extra work): it again, not the menu
+        turn.ask("notice_again", Msg(N_("Sorry, I did not get that.")))
+    elif event.kind == "text" and understand.small_talk(event.text, plain_yes=True):
+        turn.ask("menu")  # "ok", "sawa": heard, and nothing was asked
     else:
         not_understood(turn, Msg(N_("Please choose one of the options below.")))
+
+
+def _notice_open(turn: Turn) -> bool:
+    """Whether the choices the customer sees are a notice's (extra work, an offer...)."""
+    notice = turn.data.get("notice")
+    return bool(notice) and notice.get("offered") == turn.data.get("offered")
 
 
 state("menu", back="menu")((prompt_menu, handle_menu))
@@ -384,6 +398,20 @@ def _back_from_language(turn: Turn) -> str:
 state("language", back=_back_from_language)((prompt_language, handle_language))
 
 
+REPLY_TO_SHOP = "reply:shop"  # the choice under the shop's answer: write to the shop again
+REPLY_WORDS = ["reply", "answer", "jibu", "ответить", "ответ", "жауап", "жауап беру"]
+
+
+def on_reply_to_shop(turn: Turn, choice: str) -> None:
+    """"Reply" under the shop's answer, from any state: a booking half made goes on after."""
+    if turn.state not in RESTING | {"message_shop"}:
+        turn.data["resume"] = turn.state
+    turn.ask("message_shop")
+
+
+GLOBAL_CHOICES[REPLY_TO_SHOP] = on_reply_to_shop
+
+
 def prompt_message_shop(turn: Turn, before: list[Msg]) -> None:
     turn.offer(before + [Msg(N_("Write your message and the shop will answer you here."))],
                [Choice("back", Msg(N_("Back")))])  # fmt: skip
@@ -392,7 +420,8 @@ def prompt_message_shop(turn: Turn, before: list[Msg]) -> None:
 def handle_message_shop(turn: Turn, event: Event, choice: str | None) -> None:
     if event.kind == "text" and event.text.strip():
         turn.do(MessageShop(event.text.strip()[:1000]))
-        turn.ask("menu", Msg(N_("Sent to the shop. They will answer you here.")))
+        resume = turn.data.pop("resume", None)  # written in the middle of a booking: it goes on
+        turn.ask(resume if resume in PROMPTS else "menu", Msg(N_("Sent to the shop. They will answer you here.")))
     else:
         not_understood(turn, Msg(N_("Please type your message.")))
 

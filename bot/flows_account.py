@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot import understand
 from bot.engine import GLOBAL_CHOICES, PROMPTS, Turn, not_understood, state
 from bot.flows_booking import (
     _after_hold,
@@ -180,7 +181,12 @@ def prompt_vehicles(turn: Turn, before: list[Msg]) -> None:
 
 
 def handle_vehicles(turn: Turn, event: Event, choice: str | None) -> None:
-    vehicle = next((v for v in turn.ctx.customer.vehicles if choice == f"veh:{v.id}"), None)
+    vehicles = turn.ctx.customer.vehicles
+    typed = understand.plate_key(event.text) if event.kind == "text" and not understand.is_position(event.text) else None
+    if typed is not None:  # a typed plate is taken exactly, as when booking: one character off is another car
+        vehicle = next((v for v in vehicles if understand.plate_key(v.plate) == typed), None)
+    else:
+        vehicle = next((v for v in vehicles if choice == f"veh:{v.id}"), None)
     if vehicle is None:
         not_understood(turn, Msg(N_("Choose a vehicle from the list.")))
         return

@@ -653,6 +653,8 @@ def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
 def _back_from_phone(turn: Turn) -> str:
     if turn.data.pop("new_phone", None):
         turn.data.pop("after_phone", None)
+        if turn.data.get("resume") == "booking":  # chosen on a held booking's card: the card again
+            return turn.data.pop("resume")
         return "notice_again"  # its choices, numbered as before, answer again
     if turn.data.pop("after_phone", None):
         return "menu"  # a notification's payment: nothing to go back to

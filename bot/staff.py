@@ -29,7 +29,7 @@ from bot.runner import conversation, save
 from bot.speech import GLOBAL_WORDS
 from bot.staff_context import DbStaffContext
 from core import availability as av
-from core import outbox
+from core import notices, outbox
 from core.customers import customer_for, mask_phone, normalise_phone
 from core.db import undoable
 from core.i18n import N_
@@ -230,7 +230,11 @@ def converse(session: Session, shop_id: int, staff: Staff, channel: str, chat_id
     if len(replies) > 1:  # one message per message: several could arrive out of order
         replies = [Reply(tuple(t for r in replies for t in r.texts), replies[-1].choices,
                          any(r.ask_contact for r in replies))]  # fmt: skip
-    save(session, conv, now, data={**(conv.data or {}), "staff": data})
+    kept = dict(conv.data or {})
+    again = kept.pop("show_again", None)  # they wrote, so the window is open: what a template cut short, whole
+    save(session, conv, now, data={**kept, "staff": data})
+    if again:  # first, so that the answer to their message, with its choices, is the last they read
+        notices.show_again(session, again, now)
     lang = ctx.staff.language
     extra = {"edit_message_id": tapped} if tapped else None
     _write(session, shop_id, channel, chat_id, lang, replies, now, inbox_id, callback_id, extra)

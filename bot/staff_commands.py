@@ -16,16 +16,17 @@ from sqlalchemy.orm import Session
 
 from bot import staff_model as sm
 from bot import staff_words, understand
+from bot.engine import REPLY_TO_SHOP, REPLY_WORDS
 from bot.staff_context import DbStaffContext
 from core import availability as av
-from core import digest, files, outbox, owner, parts, payments, shopfloor
+from core import digest, files, notices, outbox, owner, parts, payments, shopfloor
 from core import messages as m
 from core.availability import local_bounds
 from core.customers import called, mask_phone
 from core.db import defer, undoable
 from core.i18n import N_
 from core.lifecycle import IllegalMove
-from core.messages import Msg, Reply
+from core.messages import Choice, Msg, Reply, remembered_choices
 from core.models import Customer, Part, Staff
 
 log = logging.getLogger(__name__)
@@ -209,8 +210,13 @@ def _answer(session: Session, staff: Staff, customer_id: int, text: str, now) ->
                                   "with an approved template. Please call them: {phone}."),
                                {"name": called(customer), "phone": customer.phone or "-"})  # fmt: skip
     shop = av.shop_view(session, staff.shop_id).spec.name
-    outbox.send(session, shop_id=staff.shop_id, channel=identity.channel, address=identity.address,
-                language=customer.language, reply=Reply((Msg(N_("{shop} answers: {text}"), {"shop": shop, "text": text}),)),
-                now=now)  # fmt: skip
+    reply = Reply((Msg(N_("{shop} answers: {text}"), {"shop": shop, "text": text}),),
+                  (Choice(REPLY_TO_SHOP, Msg(N_("Reply"))),))  # a conversation, not one message each way
+    row = outbox.send(session, shop_id=staff.shop_id, channel=identity.channel, address=identity.address,
+                      language=customer.language, reply=reply, now=now)  # fmt: skip
+    if row is not None:  # their next words go to the shop, as a reply does in a chat; "Reply" answers too
+        defer(session, notices.remember_choices, row.shop_id, row.channel, row.address,
+              remembered_choices(reply.choices, customer.language, {REPLY_TO_SHOP: REPLY_WORDS}), now.isoformat(),
+              False, customer.language, None, None, "message_shop")  # a job's arguments go by position  # fmt: skip
     log.info("owner %s answered customer %s", staff.id, mask_phone(customer.phone))
     return sm.StaffDone("answered", {"name": called(customer)})

@@ -133,7 +133,9 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
         role = Msg(N_("owner")) if s.role == "owner" else Msg(N_("mechanic"))
         greeting = Msg(N_("Thank you, {name}: you are now recognised as {role} of {shop}."),
                        {"name": notices.first_name(s.name), "role": m.message(role), "shop": s.shop})  # fmt: skip
-        if event.text and words.parse(event.text):  # their first message was already a command: do it
+        # their first message was already a command, or the answer to a message that reached them
+        # before (a customer's words for the owner, as the staff template): do it
+        if event.text and (words.parse(event.text) or _named_choice(turn, event.text)):
             result = step(data, Event.typed(event.text), ctx)
             first = result.replies[0] if result.replies else Reply(())
             replies = [Reply((greeting, *first.texts), first.choices, first.ask_contact), *result.replies[1:]]

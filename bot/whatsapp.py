@@ -186,7 +186,7 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
     if whole and inside:  # the customer has seen what the choices are about: an answer counts now
         defer(session, notices.remember_choices, row.shop_id, "whatsapp", row.address, whole["offered"],
               runtime.now().isoformat(), False, row.language, reply.to_json(), row.id)  # fmt: skip
-    elif whole:  # only its template went: send it whole when the customer next writes
+    elif whole or (row.body.get("whole_later") and not inside):  # only its template went: whole when they write
         defer(session, notices.show_whole_later, row.shop_id, row.address, row.id, row.language)
     return sid
 

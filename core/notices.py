@@ -168,7 +168,8 @@ FILE_KEYS = ("file_id", "filename", "path")  # a photo's, shown again (core.file
 
 
 def remember_choices(shop_id: int, channel: str, address: str, offered: list, at: str, staff: bool = False,
-                     lang: str | None = None, notice: dict | None = None, outbox_id: int | None = None) -> None:  # fmt: skip
+                     lang: str | None = None, notice: dict | None = None, outbox_id: int | None = None,
+                     then: str | None = None) -> None:  # fmt: skip
     """The job: the customer's conversation now expects an answer to the notice.
 
     Run in its own transaction after the notice committed (taking the conversation row
@@ -176,16 +177,15 @@ def remember_choices(shop_id: int, channel: str, address: str, offered: list, at
     goes back to the menu, so the answer is not taken for a stale question. A notice
     still unanswered when another comes (two pieces of extra work found at once) waits
     under it (`data["notices_waiting"]`), and is asked again once that one is answered.
+    `then`: the state a chat at rest moves to, to read the customer's next words there.
     """
     from core.runtime import current_runtime
 
     now = datetime.fromisoformat(at)
     with current_runtime().db.uow() as uow:
-        # a customer who never chatted (booked by the shop) gets a chat: their answer still counts
-        conv = lock_chat(uow.session, shop_id, channel, address, now, state="menu", data={"lang": lang, "at": at},
-                         create=not staff)  # fmt: skip
-        if conv is None:
-            return
+        # a customer who never chatted (booked by the shop) gets a chat, and so does an owner who never
+        # wrote to the bot (a customer's words came as the staff template): their answer still counts
+        conv = lock_chat(uow.session, shop_id, channel, address, now, state="menu", data={"lang": lang, "at": at})
         data = dict(conv.data or {})
         if staff:  # the staff dialogue keeps its own state inside the row
             conv.data = data | {"staff": dict(data.get("staff") or {}) | {"offered": offered}}
@@ -199,6 +199,8 @@ def remember_choices(shop_id: int, channel: str, address: str, offered: list, at
             conv.state = "menu"
             kept = {k: data[k] for k in ("staff", "show_again", "notices_waiting") if k in data}
             data = {"lang": data.get("lang"), "at": now.isoformat()} | kept
+        if then is not None and conv.state in ("start", "menu", then):  # at rest: their next words go there
+            conv.state = then  # (the shop's answer: "message_shop", so a reply reaches the shop)
         if notice is not None:  # with the choices it covers, shown again should it never arrive, and its row,
             # by which it is known to still hold before it is asked again after another
             data["notice"] = {"reply": notice, "offered": offered, "before": data.get("offered"), "outbox_id": outbox_id}
@@ -241,7 +243,10 @@ def tell_staff(session: Session, staff: Staff, reply: Reply, key: str | None, no
         return None
     channel, address = reach
     if channel == "whatsapp" and reply.texts:  # outside the 24-hour window: the shop's staff template
-        extra = staff_template(staff.name, render(reply.texts[0], staff.language)) | (extra or {})
+        first = render(reply.texts[0], staff.language)
+        extra = staff_template(staff.name, first) | (extra or {})
+        if len(reply.texts) > 1 or len(" ".join(first.split())) > len(extra["variables"]["summary"]):
+            extra["whole_later"] = True  # more than the template carries: sent whole when they next write
     row = outbox.send(session, shop_id=staff.shop_id, channel=channel, address=address, language=staff.language,
                       reply=reply, dedupe_key=key, now=now, kind=kind, extra=extra)  # fmt: skip
     if row is not None and reply.choices:

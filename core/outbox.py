@@ -27,6 +27,7 @@ from core.models import (
     ChannelIdentity,
     Customer,
     OutboxMessage,
+    Payment,
     utcnow,
 )
 
@@ -124,6 +125,8 @@ def outdated(session: Session, row: OutboxMessage, now: datetime) -> str | None:
     number = rest.split(":")[0]
     if kind not in _CHECKED or not number.isdecimal():
         return None
+    if kind == "payment":  # payment:<id>:failed: try again (the hold) or pay now (the balance)
+        return _retry_outdated(session, int(number), now) if rest.endswith(":failed") else None
     if kind in ("extra", "extra-photo"):  # extra:<item>: the customer is asked to approve extra work (its photo)
         item = session.get(BookingItem, int(number))
         return None if item is not None and item.status == "proposed" else "the extra work is no longer asked about"
@@ -157,7 +160,22 @@ def outdated(session: Session, row: OutboxMessage, now: datetime) -> str | None:
     return None
 
 
-_CHECKED = ("reminder", "waitlist-offer", "extra", "extra-photo", "balance", "unassigned")
+def _retry_outdated(session: Session, payment_id: int, now: datetime) -> str | None:
+    """Why a failed payment's "try again" no longer holds: the balance was paid (at the
+    counter, say), or the hold it would pay was paid or has ended."""
+    from core.payments import ACTIVE, balance_due  # payments builds on the outbox
+
+    payment = session.get(Payment, payment_id)
+    booking = session.get(Booking, payment.booking_id) if payment is not None else None
+    if booking is None:
+        return "its booking is gone"
+    if payment.purpose == "balance":
+        return None if booking.status in ACTIVE and balance_due(session, booking) > 0 else "the balance was paid"
+    held = status_now(booking.status, booking.hold_expires_at, now) == BookingStatus.HELD
+    return None if held else "the hold was paid or has ended"
+
+
+_CHECKED = ("reminder", "waitlist-offer", "extra", "extra-photo", "balance", "unassigned", "payment")
 _OUTBOX = OutboxMessage.__table__.c
 _LATER_REMINDER = select(_OUTBOX.id).where(_OUTBOX.dedupe_key.like(bindparam("key")),
                                            _OUTBOX.id > bindparam("id")).limit(1)  # fmt: skip

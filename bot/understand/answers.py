@@ -272,16 +272,19 @@ _THANKS_ALONE = _set(THANKS)
 _THANKS_WORDS = _THANKS_ALONE | _set(THANKS_COMPANIONS)
 
 
-def small_talk(text: str) -> str | None:
+def small_talk(text: str, plain_yes: bool = False) -> str | None:
     """"greeting" or "thanks" when the whole message is one ("hello", "Habari za asubuhi",
     "рахмет көп", "good morning"), else None. Strict: any other word makes it something
-    to read, and a companion alone ("so", "day") is nothing."""
+    to read, and a companion alone ("so", "day") is nothing. `plain_yes`: also "ok" for a
+    message of yes words alone ("ok", "sawa", "хорошо"; not "ok tomorrow 10am")."""
     tokens = [squash_repeats(t) for t in words(text)]
     if not tokens:
         return "greeting" if "👋" in text else "thanks" if "🙏" in text else None
     if len(tokens) > SMALL_TALK_MAX_WORDS:
         return None
     found = set(tokens)
+    if plain_yes and found <= _YES | _POLITE and found & _YES:
+        return "ok"
     if found <= _THANKS_WORDS and found & _THANKS_ALONE:
         return "thanks"
     if found <= _GREETING_WORDS and (found & _GREETINGS or (found & _GOOD and found & _TIMES_OF_DAY)):

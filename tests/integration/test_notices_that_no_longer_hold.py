@@ -178,3 +178,21 @@ def test_a_choose_a_new_time_notice_is_not_sent_again_once_the_car_was_taken_in(
         story.wa(KAMAU, "hello", at(24, 14, 30), name="Kamau")
 
         assert not any("Please choose a new time, or cancel the booking." in b for b in bodies_since(twilio, before))
+
+
+def test_a_failed_pay_now_is_not_asked_again_once_the_balance_was_paid_at_the_counter(sqlite_url, tmp_path):
+    with story_at(sqlite_url, tmp_path, at(24, 16)) as (story, _):
+        job = amina_books(story, ["brake-pads"], at(24, 10))
+        verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+        with story.db.uow() as uow:
+            uow.session.get(Customer, job.customer_id).phone = "+254722555001"
+        story.say(OWNER_TG, "start 1001", at(24, 10))
+        story.say(OWNER_TG, "ready 1001", at(24, 15))
+        story.tap(AMINA, f"paybalance:{job.id}:mpesa", at(24, 15, 5))  # the push fails (M-Pesa not set up here)
+        assert any("could not be started" in t for t in story.texts(AMINA))
+        story.say(OWNER_TG, "done 1001", at(24, 16))
+        story.answer(OWNER_TG, True, at(24, 16))  # "Yes, paid in cash"
+
+        story.tap(AMINA, f"rate:{job.id}:5", at(24, 16, 5))
+
+        assert story.last(AMINA) == "Thank you for rating your visit 5 of 5!\nWhat would you like to do?"

@@ -884,3 +884,95 @@ def test_help_mid_booking_explains_then_asks_the_same_question_again():
     assert (chat.state, chat.data["services"]) == ("vehicle", [1])
     assert chat.text.startswith("I can book your car in, show and change your bookings, and keep your vehicles.")
     assert chat.text.endswith("Which vehicle is it for?")
+
+
+@pytest.mark.parametrize("lang, typed", [("en", "ok tomorrow 10am"), ("ru", "давай завтра"), ("ru", "хорошо, завтра"),
+                                         ("sw", "sawa kesho"), ("kk", "жарайды ертең"), ("en", "fine, friday")])  # fmt: skip
+def test_a_time_led_by_a_yes_word_at_the_menu_starts_a_booking(lang, typed):
+    chat = chat_in(lang).type(typed)
+    assert (chat.state, chat.data.get("wanted")) == ("services", typed)
+
+
+@pytest.mark.parametrize("lang, typed", [("en", "sure"), ("ru", "конечно"), ("sw", "haya"), ("kk", "жарайды")])
+def test_a_word_that_does_not_answer_an_open_notice_asks_the_notice_again_not_the_menu(lang, typed):
+    from core import notices
+    from core.messages import remembered_choices
+
+    extra = Reply((Msg("Extra work found on MM-1001: discs, Ksh 6,500. Do you approve this work?"),),
+                  (Choice("extra:yes:7", Msg("Approve")), Choice("extra:no:7", Msg("Decline"))))  # fmt: skip
+    offered = remembered_choices(extra.choices, lang, {"extra:yes:7": notices.YES_ALIASES, "extra:no:7": notices.NO_ALIASES})
+    chat = chat_in(lang)
+    chat.data |= {"offered": offered, "notice": {"reply": extra.to_json(), "offered": offered, "outbox_id": 1}}
+
+    chat.type(typed)
+
+    assert chat.text == gettext(lang, "Sorry, I did not get that.") + "\n" + extra.texts[0].id
+    assert chat.ids == ["extra:yes:7", "extra:no:7"] and chat.data["offered"] == offered
+
+
+@pytest.mark.parametrize("earlier_notice", [False, True])
+def test_back_from_another_number_on_a_held_bookings_card_returns_to_the_card(earlier_notice):
+    from bot.model import CustomerInfo
+
+    held = BookingView(5, "MM-1005", at(25, 10), "held", ({"en": "Oil change"},), 350000, "KCB 123A", (1,), 100000)
+    chat = chat_in("en", FakeContext(my_bookings=[held], customer=CustomerInfo(7, "Amina", "+254712345678", "en", 2, ())))
+    if earlier_notice:  # an earlier visit's rating, still in the chat's memory
+        rating = Reply((Msg("How was your visit MM-0900?"),), tuple(Choice(f"rate:1:{i}", str(i)) for i in range(1, 6)))
+        chat.data |= {"notice": {"reply": rating.to_json(), "offered": [[c.id, [c.label]] for c in rating.choices]}}
+    chat.tap("m:bookings").tap("bk:5").tap("payagain:5:mpesa:other")
+    assert chat.state == "phone"
+
+    chat.tap("back")
+
+    assert chat.state == "booking" and chat.text.startswith("Booking MM-1005")
+
+
+@pytest.mark.parametrize("typed, lang", [("русский язык", "ru"), ("казахский язык", "kk"), ("қазақ тілі", "kk"),
+                                         ("орыс тілі", "ru")])  # fmt: skip
+def test_a_language_named_with_the_word_for_language_is_understood(typed, lang):
+    chat = chat_in("en").tap("m:lang").type(typed)
+    assert chat.data["lang"] == lang
+
+
+def test_a_language_chosen_half_an_hour_after_it_was_asked_is_taken():
+    ctx = FakeContext()
+    chat = chat_in("en", ctx).tap("m:lang")
+    ctx.now = NOW + timedelta(minutes=40)
+
+    chat.tap("lang:sw")
+
+    assert chat.data["lang"] == "sw"
+
+
+def test_talk_to_the_shop_left_open_for_days_does_not_swallow_the_next_message():
+    ctx = FakeContext()
+    chat = chat_in("sw", ctx).tap("m:shop")
+    ctx.now = NOW + timedelta(days=4)
+
+    chat.type("weka nafasi")  # "book": back days later, to book
+
+    assert not [c for c in chat.commands if isinstance(c, MessageShop)]
+    assert chat.state == "menu"
+
+
+def test_the_words_for_the_shop_written_within_two_hours_are_sent():
+    ctx = FakeContext()
+    chat = chat_in("en", ctx).tap("m:shop")
+    ctx.now = NOW + timedelta(minutes=50)
+
+    chat.type("Do you have Michelin tyres for a Probox?")
+
+    assert chat.commands[-1] == MessageShop("Do you have Michelin tyres for a Probox?")
+
+
+@pytest.mark.parametrize("typed", ["123 АВС 06", "123abc06"])  # Cyrillic letters that look Latin; no spaces
+def test_my_vehicles_knows_a_plate_typed_as_the_booking_does_and_not_one_character_off(typed):
+    from bot.model import CustomerInfo, VehicleView
+
+    cars = (VehicleView(3, "123 ABC 06", None), VehicleView(4, "124 ABC 06", None))
+    chat = chat_in("ru", FakeContext(customer=CustomerInfo(7, "Алия", None, "ru", 2, cars))).tap("m:vehicles")
+
+    chat.type(typed)
+    assert chat.text.startswith(gettext("ru", "Service history of {plate}:", plate="123 ABC 06"))
+    chat.type("125 ABC 06")
+    assert chat.text.startswith(gettext("ru", "Sorry, I did not get that."))
