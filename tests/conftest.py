@@ -1,7 +1,8 @@
 """Shared fixtures: real databases and Redis for integration tests, example shops.
 
-PostgreSQL: one fresh database per test session (created from TEST_DATABASE_URL or
-DATABASE_URL, migrated with alembic, dropped at the end), emptied between tests.
+PostgreSQL: one fresh database per test session (created on TEST_DATABASE_URL's server, or
+this machine's: never DATABASE_URL's, see tests/services.py), migrated with alembic,
+dropped at the end, emptied between tests.
 SQLite: a migrated template copied per test. Redis: a dedicated database, flushed.
 A server that does not answer fails the test that needs it; it is never skipped.
 """

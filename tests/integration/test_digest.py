@@ -228,6 +228,7 @@ def test_pitstop_digest_prints_the_digest_and_writes_the_chart_and_csv(sqlite_ur
     shop = loaded(sqlite_db, nairobi_spec)
     book(sqlite_db, shop.id, "100", ["oil-change"], at(24, 10), at(23, 9), plate="KCB 123A")
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.delenv("REDIS_URL", raising=False)  # a developer's own Redis is not this test's
     monkeypatch.setenv("PITSTOP_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["digest", "--shop", "mwangaza-motors", "--date", "2026-11-24",
