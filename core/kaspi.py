@@ -458,7 +458,7 @@ def refund(payment_id: int, now: datetime | None = None) -> bool:
         p.failure_reason = f"returned by Kaspi, operation {operation}"
         money = m.money(p.amount_minor, p.currency)
         notices.status_notice(s, booking, Reply((Msg(REFUNDED, {"amount": money, "code": booking.code}),)),
-                              f"payment:{payment_id}:refunded", now)  # fmt: skip
+                              f"payment:{payment_id}:refunded", now, money=True)  # fmt: skip
         notices.tell_owners(s, booking.shop_id, Reply((Msg(OWNER_REFUNDED, {"amount": money, "code": booking.code}),)),
                         key=f"payment:{payment_id}:refunded", now=now)  # fmt: skip
         return True

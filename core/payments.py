@@ -432,7 +432,7 @@ def _tell_paid(session: Session, view: av.ShopView, booking: Booking, payment: P
         text = {Verdict.REFUND_SLOT_TAKEN: REFUND_SLOT_TAKEN, Verdict.REFUND_DAY_CLOSED: REFUND_DAY_CLOSED,
                 Verdict.REFUND_INACTIVE: REFUND_INACTIVE, Verdict.REFUND_OVERPAID: REFUND_OVERPAID}[verdict]  # fmt: skip
         notices.status_notice(session, booking, Reply((Msg(text, {"amount": amount, "code": code}),)),
-                              f"payment:{payment.id}:settled", now)  # fmt: skip
+                              f"payment:{payment.id}:settled", now, money=True)  # fmt: skip
         owner_text = {Verdict.REFUND_SLOT_TAKEN: OWNER_REFUND_SLOT_TAKEN,
                       Verdict.REFUND_DAY_CLOSED: OWNER_REFUND_DAY_CLOSED,
                       Verdict.REFUND_INACTIVE: OWNER_REFUND_INACTIVE,
@@ -644,7 +644,8 @@ def mark_refunded(session: Session, booking_id: int, actor: str, now: datetime) 
         payment.failure_reason = f"returned by hand ({actor})"
     amount = sum(p.amount_minor for p in due)
     notices.status_notice(session, booking, Reply((Msg(RETURNED, {
-        "amount": m.money(amount, booking.currency), "code": booking.code}),)), f"payment:{due[0].id}:returned", now)  # fmt: skip
+        "amount": m.money(amount, booking.currency), "code": booking.code}),)), f"payment:{due[0].id}:returned", now,
+        money=True)  # fmt: skip
     log.info("booking %s: %d payment(s) marked refunded by %s", booking.code, len(due), actor)
     return Returned(booking.code, amount, booking.currency)
 

@@ -288,3 +288,35 @@ def test_an_owners_first_whatsapp_message_closing_a_day_waits_for_a_hold_being_w
     assert "is now closed for bookings." in bodies(pg_pitstop, WANJIRU)[-1]
     with db.uow() as uow:
         assert uow.session.get(Booking, held.booking_id).status == "expired"  # let go once the day closed
+
+
+def test_the_refund_returned_later_reaches_a_whatsapp_customer_who_went_quiet(pitstop):
+    """Kamau cancelled in time; two days later the owner returns his deposit and writes
+    /refunded. The window is closed, so only the status template ("cancelled") goes: the
+    news that his money came back is sent whole when he next writes."""
+    from core import booking as bk
+    from core import payments
+    from core.models import ChannelIdentity, Payment
+
+    shop = shop_id(pitstop)
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
+    pitstop.whatsapp(KAMAU, "1")  # English
+    now = utcnow()
+    start = next_start(pitstop, shop, ["brake-pads"]) + timedelta(days=3)
+    visit = book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["brake-pads"], start, now, channel="whatsapp",
+                 name="Kamau")  # fmt: skip
+    with pitstop.runtime.db.uow() as uow:  # his Ksh1,000 deposit came by M-Pesa
+        uow.session.add(Payment(shop_id=shop, booking_id=visit.id, provider="mpesa", purpose="deposit",
+                                amount_minor=100_000, currency="KES", status="completed", receipt="RCPT123456",
+                                raw_callbacks=[], checks=0, created_at=now, completed_at=now, updated_at=now))  # fmt: skip
+    assert bk.cancel(pitstop.runtime.db, visit.id, "customer:x", now).refund_minor == 100_000
+    with pitstop.runtime.db.uow() as uow:  # two days pass
+        identity = uow.session.scalar(select(ChannelIdentity).where(ChannelIdentity.address == f"whatsapp:{KAMAU}"))
+        identity.last_inbound_at = utcnow() - timedelta(days=2)
+    with pitstop.runtime.db.uow() as uow:  # the owner: /refunded MM-1001
+        assert payments.mark_refunded(uow.session, visit.id, "staff:1", utcnow()) is not None
+    assert pitstop.twilio.messages(f"whatsapp:{KAMAU}")[-1]["params"].get("ContentSid")  # the template only
+
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")  # he writes again: the window is open
+
+    assert f"The shop has returned your payment of Ksh1,000 for booking {visit.code}." in bodies(pitstop, KAMAU)[-1]
