@@ -613,7 +613,10 @@ def _refund_due(session: Session, booking: Booking, payment: Payment, owner_text
     from core import kaspi
 
     by_itself = payment.provider == "kaspi_qr" and kaspi.returns_by_itself()
-    said = Msg(owner_text, {"customer": _customer_name(session, booking), "code": booking.code,
+    payer = _customer_name(session, booking)
+    if payment.phone and payment.phone not in payer:  # the number the money came from: what a statement shows
+        payer = f"{payer} ({payment.phone})"
+    said = Msg(owner_text, {"customer": payer, "code": booking.code,
                             "amount": m.money(payment.amount_minor, payment.currency),
                             "provider": PROVIDER_NAMES[payment.provider], "ref": _reference(payment)})  # fmt: skip
     how = () if by_itself else (Msg(OWNER_REFUND_HOW, {"code": booking.code}),)  # else Kaspi's answer tells

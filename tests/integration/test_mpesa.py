@@ -30,7 +30,7 @@ from core import mpesa, owner, payments, shopfloor
 from core.booking import Held
 from core.customers import customer_for
 from core.messages import Reply, render_reply
-from core.models import Booking, BookingEvent, InboxUpdate, OutboxMessage, Payment
+from core.models import Booking, BookingEvent, Customer, InboxUpdate, OutboxMessage, Payment
 from core.runtime import build_runtime
 from core.shopfile import read_shop_file
 from core.shops import load_shop
@@ -1329,3 +1329,22 @@ def test_a_customer_number_that_is_not_a_mobile_one_is_no_news_for_the_owner(liv
     rt, garage, _, _, _ = live
     pid = ask(rt, book(rt, garage, now=now, phone="+254201234567"), now=now)  # a Nairobi landline
     assert (payment(rt, pid).status, payment(rt, pid).failure_code, owners_told(rt)) == ("failed", "invalid_phone", [])
+
+
+def test_the_owner_asked_to_return_money_is_told_the_number_it_came_from(live):
+    """Settled by the STK query (no callback, so no receipt), the payment's reference is
+    Daraja's CheckoutRequestID, which no statement shows: the paying number is."""
+    rt, garage, _, fake, _ = live
+    now = utcnow()
+    visit = book(rt, garage, now=now, phone="+254712340000")  # FakeDaraja: pays, never calls back
+    with rt.db.uow() as uow:
+        uow.session.get(Customer, visit.customer_id).name = "Amina"
+    pid = ask(rt, visit, now=now)
+    fake.resolve_now(payment(rt, pid).provider_ref)
+    payments.reconcile_payments(utcnow() + mpesa.QUERY_AFTER)
+    assert (payment(rt, pid).status, payment(rt, pid).receipt) == ("completed", None)
+
+    bk.cancel(rt.db, visit.booking_id, f"customer:{visit.customer_id}", now + timedelta(minutes=10))  # in time
+
+    [report] = owners_told(rt)
+    assert report.text.startswith("Refund due: Amina (+254712340000) cancelled booking MM-1001 in time")
