@@ -480,11 +480,15 @@ def methods(turn: Turn) -> list[str]:
 
 def prompt_payment(turn: Turn, before: list[Msg]) -> None:
     texts = list(before)
+    ways = methods(turn)
     if turn.ctx.customer.tokens <= 0:
         texts.append(Msg(N_("You have no tokens left this month, so this booking is paid in advance.")))
+    elif "cash" in ways and len(ways) > 1:  # paid online, the whole price is in advance: say what that means
+        texts.append(Msg(N_("Paying online now pays the whole price in advance: cancel in time and it is refunded; "
+                            "later, or not coming, and the shop keeps it.")))  # fmt: skip
     texts.append(Msg(N_("How would you like to pay?")))
-    turn.offer(texts, [Choice(f"pay:{x}", Msg(PAY_LABELS[x])) for x in methods(turn)],
-               {f"pay:{x}": PAY_WORDS.get(x, [x]) for x in methods(turn)})  # fmt: skip
+    turn.offer(texts, [Choice(f"pay:{x}", Msg(PAY_LABELS[x])) for x in ways],
+               {f"pay:{x}": PAY_WORDS.get(x, [x]) for x in ways})  # fmt: skip
 
 
 def handle_payment(turn: Turn, event: Event, choice: str | None) -> None:

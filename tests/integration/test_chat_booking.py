@@ -43,6 +43,6 @@ def test_a_time_that_became_too_soon_while_the_customer_read_is_called_too_soon(
     say = chatting(db, garage, "4402")
     assert say("today 10:00").startswith("Please check your booking:")  # at 09:00, with an hour's notice
     answer = say("yes", minutes=25)
-    assert answer == "How would you like to pay?"
+    assert answer.endswith("How would you like to pay?")
     answer = say("pay at the shop", minutes=25)
     assert answer.startswith("Sorry, 10:00 is too soon now to be booked.\nHere are the nearest free times.")

@@ -976,3 +976,11 @@ def test_my_vehicles_knows_a_plate_typed_as_the_booking_does_and_not_one_charact
     assert chat.text.startswith(gettext("ru", "Service history of {plate}:", plate="123 ABC 06"))
     chat.type("125 ABC 06")
     assert chat.text.startswith(gettext("ru", "Sorry, I did not get that."))
+
+
+def test_paying_online_for_a_visit_with_no_deposit_says_the_whole_price_is_paid_in_advance():
+    chat = chat_in("en", FakeContext().with_vehicle())
+    chat.tap("m:book").tap("svc:1").tap("done").tap("veh:3").tap("day:2026-11-25").type("2").answer("confirm")
+
+    assert chat.text == ("Paying online now pays the whole price in advance: cancel in time and it is refunded; "
+                         "later, or not coming, and the shop keeps it.\nHow would you like to pay?")  # fmt: skip
