@@ -104,7 +104,7 @@ class DbContext:
 
     def notice_holds(self, outbox_id: int | None) -> bool:
         row = self.session.get(OutboxMessage, outbox_id) if outbox_id is not None else None
-        return row is None or outbox.outdated(self.session, row, self.now) is None  # one remembered before 7 December: kept
+        return row is None or outbox.outdated(self.session, row, self.now, again=True) is None  # one from before: kept
 
     def history(self, vehicle_id: int) -> list[HistoryLine]:
         rows = self.session.scalars(select(Booking).where(

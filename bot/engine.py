@@ -18,7 +18,7 @@ from bot import understand
 from bot.model import Command, Context, Event, MessageShop, SetLanguage
 from bot.speech import GLOBAL_WORDS, Speech
 from core.i18n import N_
-from core.messages import Choice, Msg, Reply
+from core.messages import Choice, Msg, Reply, remembered_choices
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +105,10 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
         return turn.done()
     # words for the shop keep a while (a message takes thought), not for days: then "book" is a booking
     writing_to_shop = turn.state == "message_shop" and event.kind == "text" and not _idle(turn, WRITING_WAITS)
-    choosing_language = turn.state == "language" and event.kind in ("text", "choice")  # nothing half made to lose
-    if _idle(turn) and turn.state not in RESTING and not writing_to_shop and not choosing_language:
+    choosing_language = turn.state == "language" and event.kind in ("text", "choice")
+    if _idle(turn) and choosing_language:  # the answer is taken; what it interrupted long ago is not brought back
+        turn.data = {k: turn.data[k] for k in ("lang", "offered") if k in turn.data}
+    elif _idle(turn) and turn.state not in RESTING and not writing_to_shop:
         notice = _notice_answer(turn, event)  # read before the reset forgets what was offered
         turn.data = {"lang": turn.data.get("lang")}
         if notice is None:
@@ -319,7 +321,8 @@ MENU = [
 # Words people type for a menu entry, in any of the four languages.
 MENU_WORDS = {
     "m:book": ["book", "booking", "записаться", "запись", "жазылу", "жазылғым", "weka nafasi", "kuweka nafasi",
-               "agiza"],
+               "agiza", "i want to book", "want to book", "make a booking", "book an appointment",
+               "nataka kuweka nafasi"],
     "m:bookings": ["my bookings", "bookings", "мои записи", "записи", "менің жазылуларым", "nafasi zangu"],
     "m:vehicles": ["my vehicles", "my cars", "vehicles", "мои машины", "машины", "көліктерім", "magari yangu"],
     "m:shop": ["talk", "operator", "оператор", "связаться", "байланыс", "ongea na duka"],
@@ -335,6 +338,8 @@ def prompt_menu(turn: Turn, before: list[Msg]) -> None:
 
 
 def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
+    if choice is None and event.kind == "text" and not understand.is_position(event.text):
+        choice = _menu_word(turn, event.text)  # "book" when a newer message's choices took the menu's place
     if choice == "m:book":
         turn.data["services"] = []
         turn.ask("services")
@@ -348,6 +353,10 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
         turn.ask("language")
     elif choice == "m:help":
         turn.ask("menu", *help_texts())
+    elif _notice_open(turn):  # a notice's question is open ("sure", "thanks" to extra work): it again, not the menu
+        talk = understand.small_talk(event.text) if event.kind == "text" else None
+        turn.ask("notice_again", Msg(N_("Hello!")) if talk == "greeting" else Msg(N_("You're welcome!")) if talk
+                 else Msg(N_("Sorry, I did not get that.")))  # fmt: skip
     elif event.kind == "text" and (talk := understand.small_talk(event.text)):  # "Habari", "Asante": no "Sorry"
         turn.ask("menu", Msg(N_("Hello!")) if talk == "greeting" else Msg(N_("You're welcome!")))
     elif event.kind == "text" and not understand.is_position(event.text) and \
@@ -355,12 +364,27 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
         turn.data["services"] = []  # "tomorrow 10am" from the menu: start a booking, and keep the time
         turn.data["wanted"], turn.data["wanted_on"] = event.text, turn.ctx.today().isoformat()  # "tomorrow" of today
         turn.ask("services", Msg(N_("Let's book. First, which service?")))
-    elif _notice_open(turn):  # a notice's question was open ("sure" to extra work): it again, not the menu
-        turn.ask("notice_again", Msg(N_("Sorry, I did not get that.")))
+    elif event.kind == "text" and event.text.strip() and _shop_answered_lately(turn):  # their reply to the shop
+        turn.do(MessageShop(event.text.strip()[:1000]))
+        turn.ask("menu", Msg(N_("Sent to the shop. They will answer you here.")))
     elif event.kind == "text" and understand.small_talk(event.text, plain_yes=True):
         turn.ask("menu")  # "ok", "sawa": heard, and nothing was asked
     else:
         not_understood(turn, Msg(N_("Please choose one of the options below.")))
+
+
+def _menu_word(turn: Turn, text: str) -> str | None:
+    """A menu entry named by its words ("book", "мои записи"), whatever choices the chat
+    remembers last (the shop's answer offers only "Reply")."""
+    menu = remembered_choices([Choice(cid, Msg(label)) for cid, label in MENU], turn.lang, MENU_WORDS)
+    return understand.pick_choice(text, menu)
+
+
+def _shop_answered_lately(turn: Turn) -> bool:
+    """Whether the shop answered this customer in the last two hours (core.notices marks
+    it): then words the menu does not understand are their reply, not a mistake."""
+    at = turn.data.get("shop_answered")
+    return bool(at) and turn.ctx.now - datetime.fromisoformat(at) <= WRITING_WAITS
 
 
 def _notice_open(turn: Turn) -> bool:

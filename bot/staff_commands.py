@@ -214,9 +214,9 @@ def _answer(session: Session, staff: Staff, customer_id: int, text: str, now) ->
                   (Choice(REPLY_TO_SHOP, Msg(N_("Reply"))),))  # a conversation, not one message each way
     row = outbox.send(session, shop_id=staff.shop_id, channel=identity.channel, address=identity.address,
                       language=customer.language, reply=reply, now=now)  # fmt: skip
-    if row is not None:  # their next words go to the shop, as a reply does in a chat; "Reply" answers too
+    if row is not None:  # at the menu their next words go to the shop, as a reply in a chat; "Reply" too
         defer(session, notices.remember_choices, row.shop_id, row.channel, row.address,
               remembered_choices(reply.choices, customer.language, {REPLY_TO_SHOP: REPLY_WORDS}), now.isoformat(),
-              False, customer.language, None, None, "message_shop")  # a job's arguments go by position  # fmt: skip
+              False, customer.language, None, None, "shop_answered")  # a job's arguments go by position  # fmt: skip
     log.info("owner %s answered customer %s", staff.id, mask_phone(customer.phone))
     return sm.StaffDone("answered", {"name": called(customer)})

@@ -223,7 +223,9 @@ def config_for(settings: Settings, spec: ShopSpec) -> KaspiConfig:
         raise MissingSetting("payments.kaspi", f"Kaspi payments of {spec.slug}")
     why = f"Kaspi payments of {spec.slug}"
     scheme = scheme_of(settings.kaspi_api_base)
-    device_env, key_name_env = table["device_token_env"], table.get("api_key_env")  # the first checked at load
+    device_env, key_name_env = table.get("device_token_env"), table.get("api_key_env")
+    if not device_env:  # required at load since 7 December; a shop stored before may lack it
+        raise MissingSetting("named by payments.kaspi.device_token_env in the shop file", why)
     if scheme == "r1" and not key_name_env:
         raise MissingSetting("named by payments.kaspi.api_key_env in the shop file (scheme r1)", why)
     bin_env = table.get("organization_bin_env")

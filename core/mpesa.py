@@ -593,8 +593,8 @@ def check(payment_id: int, now: datetime | None = None) -> None:
     if ref is None:
         if state == "retry":
             push(payment_id, now)
-        elif give_up is not None and now >= give_up:  # "unknown": the push may have reached the phone
-            why = Why.UNCONFIRMED if state == "unknown" else Why.NO_ANSWER
+        elif give_up is not None and now >= give_up:  # the push may have reached the phone: its answer was
+            why = Why.UNCONFIRMED if state in ("unknown", "requesting") else Why.NO_ANSWER  # lost, or the sender died
             pay.fail(rt.db, payment_id, why, "no_result", now, "no answer to the push")
         return
     try:

@@ -159,7 +159,7 @@ def show_again(session: Session, outbox_ids: list[int], now: datetime) -> None:
     """Send again, whole, the notices only a template carried, and the photos none could
     (in the transaction of the customer's message, whose chat row is locked)."""
     for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids))):
-        if outbox.outdated(session, row, now):  # the work was decided or left out meanwhile, the hold ran out...
+        if outbox.outdated(session, row, now, again=True):  # the work was decided or left out, the hold ran out...
             continue
         body = {k: v for k, v in row.body.items() if k not in ("template", "variables")}
         outbox.send(session, shop_id=row.shop_id, channel=row.channel, address=row.address, language=row.language,
@@ -172,7 +172,7 @@ FILE_KEYS = ("file_id", "filename", "path")  # a photo's, shown again (core.file
 
 def remember_choices(shop_id: int, channel: str, address: str, offered: list, at: str, staff: bool = False,
                      lang: str | None = None, notice: dict | None = None, outbox_id: int | None = None,
-                     then: str | None = None) -> None:  # fmt: skip
+                     mark: str | None = None) -> None:  # fmt: skip
     """The job: the customer's conversation now expects an answer to the notice.
 
     Run in its own transaction after the notice committed (taking the conversation row
@@ -180,7 +180,8 @@ def remember_choices(shop_id: int, channel: str, address: str, offered: list, at
     goes back to the menu, so the answer is not taken for a stale question. A notice
     still unanswered when another comes (two pieces of extra work found at once) waits
     under it (`data["notices_waiting"]`), and is asked again once that one is answered.
-    `then`: the state a chat at rest moves to, to read the customer's next words there.
+    `mark`: a key of the chat's data set to `at` (what the dialogue should know came). Choices
+    that are no notice never take the numbers of a notice still open.
     """
     from core.runtime import current_runtime
 
@@ -202,8 +203,12 @@ def remember_choices(shop_id: int, channel: str, address: str, offered: list, at
             conv.state = "menu"
             kept = {k: data[k] for k in ("staff", "show_again", "notices_waiting") if k in data}
             data = {"lang": data.get("lang"), "at": now.isoformat()} | kept
-        if then is not None and conv.state in ("start", "menu", then):  # at rest: their next words go there
-            conv.state = then  # (the shop's answer: "message_shop", so a reply reaches the shop)
+        if mark is not None:  # e.g. "shop_answered": the menu takes their next words for a reply to the shop
+            data[mark] = at
+        still_open = data.get("notice") is not None and data["notice"]["offered"] == data.get("offered")
+        if notice is None and still_open:  # a notice's question is open: its numbers stay its own
+            conv.data = data
+            return
         if notice is not None:  # with the choices it covers, shown again should it never arrive, and its row,
             # by which it is known to still hold before it is asked again after another
             data["notice"] = {"reply": notice, "offered": offered, "before": data.get("offered"), "outbox_id": outbox_id}

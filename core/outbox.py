@@ -113,20 +113,29 @@ def visit_stamp(starts_at: datetime) -> str:
     return f"{starts_at.astimezone(UTC):%Y%m%d%H%M}"
 
 
-def outdated(session: Session, row: OutboxMessage, now: datetime) -> str | None:
+def outdated(session: Session, row: OutboxMessage, now: datetime, again: bool = False) -> str | None:
     """Why a message written a while ago would mislead if it went now (it may have waited
     out an outage, or a closed WhatsApp window), or None: a reminder of a visit cancelled,
     moved or begun since, or on a day closed since, or one a later reminder of the visit
     replaces; a waitlist offer whose hold ran out; extra work to approve that was decided
     or left out; a balance to pay that was paid or changed; a visit to give a new time
     that has one, or was taken in or cancelled. The sender asks just before it sends, and
-    so do the notice shown again whole and the notice asked again after another."""
+    so do the notice shown again whole and the notice asked again after another (`again`:
+    then a failed payment's "try again" whose hold or balance is settled, and a refund the
+    owner was asked for and has marked returned, are no longer news either; the first
+    time, the customer must hear that their payment failed all the same)."""
     kind, _, rest = (row.dedupe_key or "").partition(":")
     number = rest.split(":")[0]
     if kind not in _CHECKED or not number.isdecimal():
         return None
-    if kind == "payment":  # payment:<id>:failed: try again (the hold) or pay now (the balance)
-        return _retry_outdated(session, int(number), now) if rest.endswith(":failed") else None
+    if kind == "payment":  # payment:<id>:failed (try again, pay now), payment:<id>:refund:owner<n> (return it)
+        if not again:
+            return None
+        if rest.endswith(":failed"):
+            return _retry_outdated(session, int(number), now)
+        payment = session.get(Payment, int(number))
+        owed = ":refund" in rest and payment is not None and payment.status != "refund_due"
+        return "the money was returned" if owed else None
     if kind in ("extra", "extra-photo"):  # extra:<item>: the customer is asked to approve extra work (its photo)
         item = session.get(BookingItem, int(number))
         return None if item is not None and item.status == "proposed" else "the extra work is no longer asked about"

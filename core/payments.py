@@ -470,7 +470,9 @@ def settle_failed(session: Session, booking: Booking, payment: Payment, now: dat
             "customer": _customer_name(session, booking), "phone": payment.phone or "-"}),)),
             f"payment:{payment.id}:unconfirmed", now)  # fmt: skip
     choices: tuple[Choice, ...] = ()
-    if payment.purpose == "balance":
+    if kind == FailureKind.UNCONFIRMED:
+        pass  # it may be paid: no invitation to pay again (twice), the shop puts it right
+    elif payment.purpose == "balance":
         choices = balance_choices(session, booking)
         if not choices:
             return  # paid another way meanwhile, or the visit is over: nothing to add
@@ -488,10 +490,11 @@ def settle_failed(session: Session, booking: Booking, payment: Payment, now: dat
 
 def _shops_to_mend(payment: Payment) -> bool:
     """Whether a payment that could not be started says the shop's set-up is wrong: its
-    secrets not set, or M-Pesa refusing the request (Kaspi's own set-up codes are told
-    by core.kaspi, per payment). Not a customer's number that is not a mobile one."""
-    return payment.failure_code == "not_configured" or (payment.provider == "mpesa" and
-                                                        payment.failure_code != "invalid_phone")  # fmt: skip
+    secrets not set, or M-Pesa refusing the request as a bad one (a 4xx error code: wrong
+    credentials, an unknown shortcode). Not Safaricom unavailable, nor a customer's number
+    that is not a mobile one; Kaspi's own set-up codes are told by core.kaspi."""
+    code = payment.failure_code or ""
+    return code == "not_configured" or (payment.provider == "mpesa" and code.startswith("4"))
 
 
 def retry_choices(methods, booking: Booking) -> tuple[Choice, ...]:

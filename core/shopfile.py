@@ -595,7 +595,7 @@ class _Reader:
                 self.problem(path, "must be a table")
                 continue
             for key in PROVIDER_SECRETS[provider]:
-                if key not in section:
+                if key not in section and not self.stored:  # a shop stored before a key was required still runs
                     self.problem(f"{path}.{key}", "is required: the name of the environment variable holding it")
             providers[provider] = dict(section)
         kaspi = providers.get("kaspi", {})

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.serving import make_server
 
 from core import booking as bk
@@ -1348,3 +1348,90 @@ def test_the_owner_asked_to_return_money_is_told_the_number_it_came_from(live):
 
     [report] = owners_told(rt)
     assert report.text.startswith("Refund due: Amina (+254712340000) cancelled booking MM-1001 in time")
+
+
+def telegram_visit(rt, garage, now):
+    with rt.db.uow() as uow:
+        customer = customer_for(uow.session, garage.id, "telegram", "5550001", language="en", phone=PHONE).id
+    for n in range(2, 16):
+        d = now + timedelta(days=n)
+        if d.weekday() < 5:
+            held = bk.hold(rt.db, shop_id=garage.id, customer_id=customer, service_ids=(garage.services["oil-change"],),
+                           start=garage.at(d.year, d.month, d.day, 10), now=now, channel="telegram",
+                           payment_method="mpesa")  # fmt: skip
+            if isinstance(held, bk.Held):
+                return Visit(held.booking_id, held.code, customer, "5550001", held.starts_at)
+
+
+@pytest.mark.parametrize("how", ["unconfirmed", "cancelled on the phone"])
+def test_a_deposit_failure_after_the_hold_ended_reaches_the_customer(world, now, how, monkeypatch):
+    rt, garage, client = world
+    visit = telegram_visit(rt, garage, now)
+    pid = ask(rt, visit, now=now, checkout=None if how == "unconfirmed" else "ws_CO_1")
+    later = now + mpesa.GIVE_UP_AFTER + timedelta(seconds=1)  # the hold (15 + 4 minutes) is over
+    monkeypatch.setattr(rt.clock, "now", lambda: later)  # the sender runs then too
+    if how == "unconfirmed":
+        with rt.db.uow() as uow:  # as _unknown leaves a push whose answer was cut off
+            uow.session.execute(update(Payment).where(Payment.id == pid).values(
+                provider_status="unknown", provider_ref=None, requested_at=now,
+                next_check_at=now + mpesa.GIVE_UP_AFTER, give_up_at=now + mpesa.GIVE_UP_AFTER))
+        payments.reconcile_payments(later)
+    else:
+        with rt.db.uow() as uow:
+            payments.settle_failed(uow.session, *payments.lock(uow.session, pid), later,
+                                   kind=payments.FailureKind.CANCELLED, code="1032")
+    assert payment(rt, pid).status == "failed"
+
+    with rt.db.uow() as uow:
+        row = uow.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == f"payment:{pid}:failed"))
+        assert row.status != "dropped", row.last_error
+
+
+
+
+def test_a_push_whose_worker_died_waiting_for_its_answer_is_unconfirmed_and_the_owner_told(world, now):
+    """The worker claimed the payment ('requesting') and was killed (a deploy) while Daraja
+    had the push: the push may have reached the phone, as with a lost answer ('unknown')."""
+    rt, garage, _ = world
+    visit = book(rt, garage, now=now)
+    pid = ask(rt, visit, now=now)
+    with rt.db.uow() as uow:  # as left by a worker killed inside Daraja(...).push(body)
+        uow.session.execute(update(Payment).where(Payment.id == pid).values(
+            provider_status="requesting", provider_ref=None, requested_at=now,
+            next_check_at=now + mpesa.GIVE_UP_AFTER, give_up_at=now + mpesa.GIVE_UP_AFTER))
+    payments.reconcile_payments(now + mpesa.GIVE_UP_AFTER + timedelta(seconds=1))
+
+    assert payment(rt, pid).status == "failed"
+    last = told(rt, visit.address)[-1].text
+    assert "did not go through" not in last, last
+    assert owners_told(rt), "nobody at the shop heard of it"
+
+
+def test_safaricom_down_for_a_minute_is_not_called_the_shops_set_up(live, now):
+    rt, garage, _, fake, _ = live
+    fake.fail_next(3, status=503, path="processrequest")  # Service Unavailable, three pushes running
+    visit = book(rt, garage, now=now)
+    pid = ask(rt, visit, now=now)
+    for seconds in (11, 45):
+        payments.reconcile_payments(now + timedelta(seconds=seconds))
+    assert (payment(rt, pid).status, payment(rt, pid).failure_code) == ("failed", "503.001.01")
+    said = [t.text for t in owners_told(rt)]
+    assert not any("check the shop's M-Pesa set-up" in t for t in said), said
+
+
+def test_an_unconfirmed_balance_payment_does_not_invite_the_customer_to_pay_again(live, now):
+    """The balance's push answer was lost ('unknown', no CheckoutRequestID): she may have
+    paid. She is told the shop will put it right, and then 'Try again now' with Pay now."""
+    from tests.integration.test_mpesa import ready_with_the_balance_asked
+
+    rt = live[0]
+    visit, balance = ready_with_the_balance_asked(live, now)
+    with rt.db.uow() as uow:  # as _unknown leaves a push whose answer was cut off
+        uow.session.execute(update(Payment).where(Payment.id == balance.payment_id).values(
+            status="pending", provider_status="unknown", provider_ref=None, requested_at=now,
+            next_check_at=now + mpesa.GIVE_UP_AFTER, give_up_at=now + mpesa.GIVE_UP_AFTER))
+    payments.reconcile_payments(now + mpesa.GIVE_UP_AFTER + timedelta(seconds=1))
+
+    last = told(rt, visit.address)[-1]
+    assert last.text.startswith("We could not confirm with M-Pesa"), last.text
+    assert "Try again now" not in last.text and not last.choices, (last.text, last.choices)

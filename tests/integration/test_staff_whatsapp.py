@@ -9,7 +9,17 @@ import pytest
 from sqlalchemy import select
 
 from core import availability
-from core.models import Booking, BookingItem, Closure, Rating, Service, Staff, utcnow
+from core.models import (
+    Booking,
+    BookingItem,
+    ChannelIdentity,
+    Closure,
+    Payment,
+    Rating,
+    Service,
+    Staff,
+    utcnow,
+)
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import TWILIO_SID, TWILIO_TOKEN, start_pitstop
@@ -320,3 +330,30 @@ def test_the_refund_returned_later_reaches_a_whatsapp_customer_who_went_quiet(pi
     pitstop.whatsapp(KAMAU, "Habari", name="Kamau")  # he writes again: the window is open
 
     assert f"The shop has returned your payment of Ksh1,000 for booking {visit.code}." in bodies(pitstop, KAMAU)[-1]
+
+
+def test_a_refund_due_is_not_shown_again_to_the_owner_once_he_marked_it_returned(pitstop):
+    from core import booking as bk
+
+    shop = shop_id(pitstop)
+    pitstop.whatsapp(WANJIRU, "/menu", name="Wanjiru")  # the owner is known on WhatsApp...
+    with pitstop.runtime.db.uow() as uow:  # ...but last wrote two days ago
+        uow.session.scalar(select(ChannelIdentity).where(ChannelIdentity.address == f"whatsapp:{WANJIRU}")) \
+            .last_inbound_at = utcnow() - timedelta(days=2)  # fmt: skip
+    now = utcnow()
+    start = next_start(pitstop, shop, ["brake-pads"]) + timedelta(days=3)
+    visit = book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["brake-pads"], start, now, channel="whatsapp",
+                 name="Kamau")  # fmt: skip
+    with pitstop.runtime.db.uow() as uow:  # his Ksh1,000 deposit came by M-Pesa
+        uow.session.add(Payment(shop_id=shop, booking_id=visit.id, provider="mpesa", purpose="deposit",
+                                amount_minor=100_000, currency="KES", status="completed", receipt="RCPT123456",
+                                phone=KAMAU, raw_callbacks=[], checks=0, created_at=now, completed_at=now,
+                                updated_at=now))  # fmt: skip
+    assert bk.cancel(pitstop.runtime.db, visit.id, "customer:x", now).refund_minor == 100_000
+    assert pitstop.twilio.messages(f"whatsapp:{WANJIRU}")[-1]["params"].get("ContentSid")  # the template only
+    before = len(bodies(pitstop, WANJIRU))
+
+    pitstop.whatsapp(WANJIRU, f"/refunded {visit.code}", name="Wanjiru")  # he sent it back on M-Pesa
+
+    said = bodies(pitstop, WANJIRU)[before:]
+    assert not any("Refund due" in b for b in said), " || ".join(said).replace("\n", " / ")

@@ -11,7 +11,7 @@ from core.models import Booking, BookingItem, ChannelIdentity, Conversation, Rat
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import TWILIO_SID, TWILIO_TOKEN, start_pitstop
-from tests.integration.staff_helpers import KIPRONO, book
+from tests.integration.staff_helpers import KIPRONO, WANJIRU, book
 from tests.integration.test_staff_whatsapp import KAMAU, bodies, next_start, shop_id
 
 
@@ -184,3 +184,27 @@ def test_extra_work_asked_again_still_waits_under_a_third_piece_found_before_it_
         decided = dict(uow.session.execute(select(BookingItem.description, BookingItem.status).where(
             BookingItem.kind == "extra")).all())  # fmt: skip
     assert decided == {"Cracked mirror": "approved", "Loose exhaust clamp": "approved", "Worn wiper blades": "declined"}
+
+
+@pytest.mark.parametrize("typed", ["approve", "ndio"])
+def test_extra_work_still_waiting_is_approved_by_its_word_after_the_shop_answered_a_question(pitstop, typed):
+    from core import shopfloor
+
+    pitstop.whatsapp(WANJIRU, "/menu", name="Wanjiru")  # the owner on WhatsApp, window open
+    job = job_in_progress(pitstop)
+    pitstop.whatsapp(KAMAU, "talk to the shop")
+    pitstop.whatsapp(KAMAU, "Will it be ready by 5pm?")
+    with pitstop.runtime.db.uow() as uow:  # meanwhile the mechanic finds extra work
+        kiprono = uow.session.scalar(select(Staff.id).where(Staff.phone == KIPRONO))
+        shopfloor.propose_extra(uow.session, kiprono, job.id, "Worn wiper blades", 120_000, utcnow())
+    assert bodies(pitstop, KAMAU)[-1].endswith("Do you approve this work?\n1. Approve\n2. Decline")
+    pitstop.whatsapp(WANJIRU, "1", name="Wanjiru")  # Answer Kamau
+    pitstop.whatsapp(WANJIRU, "Yes, by 5pm, the wipers take ten minutes.", name="Wanjiru")
+    assert bodies(pitstop, KAMAU)[-1].startswith("Mwangaza Motors answers:")
+
+    pitstop.whatsapp(KAMAU, typed)  # he approves the wipers
+
+    with pitstop.runtime.db.uow() as uow:
+        status = uow.session.scalar(select(BookingItem.status).where(BookingItem.kind == "extra"))
+    owner_last = bodies(pitstop, WANJIRU)[-1]
+    assert status == "approved", (status, bodies(pitstop, KAMAU)[-1], owner_last)
