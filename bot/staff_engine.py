@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
 
@@ -135,7 +136,9 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
                        {"name": notices.first_name(s.name), "role": m.message(role), "shop": s.shop})  # fmt: skip
         # their first message was already a command, or the answer to a message that reached them
         # before (a customer's words for the owner, as the staff template): do it
-        if event.text and (words.parse(event.text) or _named_choice(turn, event.text)):
+        command = words.parse(event.text) if event.text else None
+        said_staff = command is not None and command.name == "staff"  # "/staff", as told: the greeting says it all
+        if event.text and not said_staff and (command is not None or _named_choice(turn, event.text)):
             result = step(data, Event.typed(event.text), ctx)
             first = result.replies[0] if result.replies else Reply(())
             replies = [Reply((greeting, *first.texts), first.choices, first.ask_contact), *result.replies[1:]]
@@ -203,9 +206,14 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
 
 def _job_command_while_answering(turn: Turn, text: str) -> bool:
     """"ready 1042" typed while an answer to a customer is awaited is the command, not
-    words for the customer (no answer reads like that)."""
-    parsed = words.parse(text) if turn.state == "answer" else None
+    words for the customer: a command word and a booking number alone. Anything more is
+    the answer ("Принял, ждём вас, запись ZA-1001", "Tayari nimekuwekea MM-1001 kesho"),
+    which a command would otherwise swallow, telling the customer their car is in."""
+    parsed = words.parse(text) if turn.state == "answer" and len(text.split()) <= COMMAND_ALONE else None
     return parsed is not None and parsed.code is not None and parsed.name != "job"
+
+
+COMMAND_ALONE = 3  # words: "no show 1042", "готово ZA-1042"
 
 
 def _row_id(text: str) -> int | None:
@@ -405,6 +413,9 @@ def _act_on(turn: Turn, action: str, job: JobView | None, number: str | None = N
                             {"code": job.code, "time": m.clock(job.start, turn.ctx.staff.timezone)}))  # fmt: skip
     elif action == "noshow":
         _ask_confirm(turn, {"what": "noshow", "job": job.id})
+    elif action in ("received", "start", "ready") and job.status == "confirmed" and _not_today(turn, job) \
+            and not (turn.data.get("early") == [job.id, action] and turn.data.pop("early")):
+        _ask_confirm(turn, {"what": "early", "job": job.id, "action": action})  # "tayari 1001" for next week's?
     elif action == "done" and job.balance_minor > 0:
         _ask_confirm(turn, {"what": "paid", "job": job.id})
     elif action == "done":
@@ -417,6 +428,13 @@ def _act_on(turn: Turn, action: str, job: JobView | None, number: str | None = N
 
 
 # -- outcomes -----------------------------------------------------------------------------
+
+
+def _not_today(turn: Turn, job: JobView) -> bool:
+    """Whether the visit is on another day than today, in the shop's time zone: its car
+    has most likely not come (a booking number mistyped, an answer read as a command)."""
+    tz = ZoneInfo(turn.ctx.staff.timezone)
+    return job.start.astimezone(tz).date() != turn.ctx.now.astimezone(tz).date()
 
 
 def _outcome(turn: Turn, outcome) -> None:
@@ -518,6 +536,10 @@ def prompt_confirm(turn: Turn, before: list[Msg]) -> None:
         texts = [Msg(N_("The customer has not answered about the extra work on {code} yet. Mark the car ready "
                         "and leave that work out?"), {"code": job.code})]  # fmt: skip
         choices = [Msg(N_("Yes, ready without it")), Msg(N_("No, wait for the answer"))]
+    elif c.get("what") == "early" and job:
+        texts = [Msg(N_("{code} is booked for {when}, not today. Has its car come in?"),
+                     {"code": job.code, "when": m.when(job.start, turn.ctx.staff.timezone)})]  # fmt: skip
+        choices = [Msg(N_("Yes, it is here")), Msg(N_("No"))]
     elif c.get("what") == "off":
         texts = [Msg(N_("Go off shift now? Your upcoming jobs go to free colleagues, or their customers are asked "
                         "to choose a new time."))]  # fmt: skip
@@ -566,7 +588,10 @@ def _answer_confirm(turn: Turn, yes: bool) -> None:
         turn.do(JobAction(job_id, "ready_leaving_out"))
     elif what == "off" and yes:
         turn.do(Shift(False))
-    elif what in ("noshow", "off", "leave_out"):
+    elif what == "early" and yes:  # it did come: do it, without asking again
+        turn.data["early"] = [job_id, c.get("action")]
+        _act_on(turn, c.get("action"), turn.ctx.job(job_id))
+    elif what in ("noshow", "off", "leave_out", "early"):
         turn.ask("job" if job_id else "home", Msg(N_("OK, nothing was changed.")))
     else:
         turn.ask(turn.state if turn.state in RESTING else "home")

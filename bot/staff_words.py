@@ -154,7 +154,7 @@ def booking_number(token: str) -> str | None:
 
 def parse(text: str) -> Parsed | None:
     """The command a staff member typed, or None."""
-    raw = clean(text)
+    raw = clean(text.replace("№", " "))  # "готово №1001": the number sign marks a number (NFKC would make it "No")
     if raw is None:
         return None
     slash = raw.startswith("/")

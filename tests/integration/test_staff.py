@@ -876,3 +876,43 @@ def test_a_mechanic_skips_the_photo_of_extra_work_with_the_word_the_prompt_uses(
         story.say(chat, typed, at(24, 10, 20), slug="zhaiyk-auto", lang=lang)
 
     assert story.texts(chat)[-1] == asked  # the photo step passed
+
+
+def test_an_owners_answer_that_names_a_booking_goes_to_the_customer_and_moves_nothing(story):
+    """"Tayari nimekuwekea MM-1001 kesho" ("I have already booked you…", tayari = already)
+    starts with a job word and names a booking: it is still the answer, not "ready"."""
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["oil-change"], at(24, 10), MONDAY_9)
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    story.tap(AMINA, "m:shop", MONDAY_9)
+    story.say(AMINA, "Can you fit me in tomorrow?", MONDAY_9)
+    story.tap(OWNER_TG, story.buttons(OWNER_TG)[0][1], MONDAY_9)
+
+    story.say(OWNER_TG, "Tayari nimekuwekea MM-1001 kesho saa nne", MONDAY_9)
+
+    assert story.last(AMINA).startswith("Mwangaza Motors answers: Tayari nimekuwekea MM-1001 kesho saa nne")
+    assert status_of(story, job.id) == "confirmed"
+
+
+def test_a_job_moved_on_a_visit_of_another_day_is_asked_about_first(story):
+    """"received 1001" for next week's visit: most likely a mistyped number. Asked first;
+    "No" changes nothing, "Yes" takes the car in (it came early)."""
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["oil-change"], at(30, 10), MONDAY_9)
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+
+    story.say(OWNER_TG, "received 1001", MONDAY_9)
+
+    assert story.last(OWNER_TG) == "MM-1001 is booked for Mon 30 Nov, 10:00, not today. Has its car come in?"
+    story.answer(OWNER_TG, False, MONDAY_9)
+    assert status_of(story, job.id) == "confirmed"
+    story.say(OWNER_TG, "received 1001", MONDAY_9)
+    story.answer(OWNER_TG, True, MONDAY_9)
+    assert status_of(story, job.id) == "received"
+
+
+def status_of(story, booking_id: int) -> str:
+    with story.db.uow() as uow:
+        return uow.session.get(Booking, booking_id).status

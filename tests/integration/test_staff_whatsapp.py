@@ -74,6 +74,8 @@ def test_a_mechanic_works_a_job_on_whatsapp_and_the_customer_answers_by_number(p
     assert "Customer: Kamau" in card and "Vehicle: KDA 456B" in card and card.endswith(
         "1. Car received\n2. Start work\n3. No-show\n4. Back to the jobs")
     pitstop.whatsapp(KIPRONO, "1")  # Car received
+    assert bodies(pitstop, KIPRONO)[-1].startswith("MM-1001 is booked for ")  # tomorrow: "Has its car come in?"
+    pitstop.whatsapp(KIPRONO, "1")  # Yes, it is here
     assert bodies(pitstop, KAMAU)[-1].startswith("We have received your car (KDA 456B) for MM-1001.")
     pitstop.whatsapp(KIPRONO, "anza")  # Swahili for start, the job on the screen
     assert bodies(pitstop, KIPRONO)[-1].endswith("1. Extra work found\n2. Ready for pickup\n3. Back to the jobs")
@@ -172,7 +174,7 @@ def test_extra_work_sent_as_a_template_is_shown_whole_before_an_answer_counts(pi
     with pitstop.runtime.db.uow() as uow:  # Kamau last wrote two days ago
         uow.session.get(ChannelIdentity, uow.session.scalar(select(ChannelIdentity.id).where(
             ChannelIdentity.address == f"whatsapp:{KAMAU}"))).last_inbound_at = utcnow() - timedelta(days=2)  # fmt: skip
-    for typed in ("hello", "MM-1001", "1", "anza", "1", "Worn wiper blades", "6,500", "skip", "ndio"):
+    for typed in ("hello", "MM-1001", "1", "1", "anza", "1", "Worn wiper blades", "6,500", "skip", "ndio"):  # fmt: skip
         pitstop.whatsapp(KIPRONO, typed, name="Kiprono")
     assert pitstop.twilio.messages(f"whatsapp:{KAMAU}")[-1]["params"].get("ContentSid")  # only the template went
 
@@ -199,7 +201,7 @@ def test_extra_work_for_a_customer_booked_by_the_shop_who_never_chatted_is_shown
         uow.session.get(ChannelIdentity, uow.session.scalar(select(ChannelIdentity.id).where(
             ChannelIdentity.address == f"whatsapp:{KAMAU}"))).last_inbound_at = None  # fmt: skip
         assert uow.session.scalar(select(Conversation)) is None
-    for typed in ("hello", "MM-1001", "1", "anza", "1", "Worn wiper blades", "6,500", "skip", "ndio"):
+    for typed in ("hello", "MM-1001", "1", "1", "anza", "1", "Worn wiper blades", "6,500", "skip", "ndio"):  # fmt: skip
         pitstop.whatsapp(KIPRONO, typed, name="Kiprono")
     # another notice with choices comes meanwhile: the whole one is still owed
     notices.remember_choices(shop, "whatsapp", f"whatsapp:{KAMAU}", [["rm:cancel:1", ["Cancel"]]],
@@ -218,7 +220,7 @@ def kiprono_at_extra_work(pitstop, *typed: str) -> None:
     book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["brake-pads", "battery"],
          next_start(pitstop, shop, ["brake-pads", "battery"]), utcnow(), channel="whatsapp", name="Kamau",
          plate="KDA 456B")  # fmt: skip
-    for text in ("hello", "MM-1001", "1", *typed):
+    for text in ("hello", "MM-1001", "1", "1", *typed):  # received (the visit is tomorrow: "has it come?" yes)
         pitstop.whatsapp(KIPRONO, text, name="Kiprono")
 
 

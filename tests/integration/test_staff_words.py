@@ -52,6 +52,7 @@ NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)  # Tuesday 10:00 in Nairobi
     ("/refunded MM-1042", "refunded", "MM-1042"), ("refund done 1042", "refunded", "1042"),
     ("вернул 1042", "refunded", "1042"), ("қайтардым 1042", "refunded", "1042"), ("nimerudisha 1042", "refunded", "1042"),
     ("nimerudi", "onshift", None),
+    ("готово №1042", "ready", "1042"), ("дайын №1042", "ready", "1042"), ("готово № 1042", "ready", "1042"),
 ])  # fmt: skip
 def test_commands_in_four_languages_with_typos(typed, name, code):
     parsed = parse(typed)
@@ -319,3 +320,9 @@ def test_a_colleagues_job_is_refused_and_nonsense_gets_help():
     assert talk.type("ready 1001").commands == [Denied("ready MM-1001")]
     assert talk.type("blah blah").text.startswith("Sorry, I did not get that.\nTap a button, or type /help for the commands.")
     assert talk.type("/help").text.startswith("Staff commands")
+
+
+@pytest.mark.parametrize("typed", ["/staff", "I work here", "nafanya kazi hapa", "я здесь работаю"])
+def test_a_mechanic_whose_first_message_is_staff_as_told_is_greeted_once(typed):
+    text = Talk(Ctx()).send(Event("verified", text=typed)).text
+    assert text == "Thank you, Kiprono: you are now recognised as mechanic of Mwangaza Motors.\nKiprono, what do you need?"
