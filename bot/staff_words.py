@@ -126,6 +126,11 @@ DENIED_VERBS = frozenset(fold(w) for w in (
 # Words passed over on the way to a denial: "not yet", "ещё нет", "дайын ба? жоқ", "дайын болған жоқ".
 PARTICLES = frozenset(fold(w) for w in ("yet", "ещё", "еще", "ли", "ба", "бе", "ма", "ме", "па", "пе", "болған"))
 DENIABLE = frozenset({"received", "start", "ready", "done", "refunded"})
+# Words that put a job action later ("ready tomorrow", "готово будет через час", "дайын болады"):
+# not done now, so nothing moves and the customer is told nothing.
+LATER = frozenset(fold(w) for w in ("tomorrow", "later", "tonight", "soon", "hour", "hours", "minutes", "will",
+                                    "kesho", "baadaye", "muda", "завтра", "позже", "потом", "через", "будет",
+                                    "вечером", "ертең", "кейін", "болады", "сағаттан"))  # fmt: skip
 # Words that make a job action a question ("готово ли 1042?", "1042 дайын ба?", "бітті ме?"):
 # asked, not done; the job is shown.
 QUESTION_PARTICLES = frozenset(fold(w) for w in ("ли", "ба", "бе", "ма", "ме", "па", "пе"))
@@ -195,8 +200,9 @@ def parse(text: str) -> Parsed | None:
                 code = booking_number(arg)
                 del args[i]
                 break
-    if name in DENIABLE and (raw.endswith("?") or QUESTION_PARTICLES & set(keys[k:])):  # "готово ли 1042?"
-        return Parsed("job", (), code, slash) if code else None  # asked: the job's card answers it
+    if name in DENIABLE and (raw.endswith("?") or QUESTION_PARTICLES & set(keys[k:])  # "готово ли 1042?"
+                             or LATER & set(keys[k:])):  # "ready 1042 tomorrow", "готово будет через час"
+        return Parsed("job", (), code, slash) if code else None  # asked, or said for later: the job's card
     return Parsed(name, tuple(args), code, slash)
 
 

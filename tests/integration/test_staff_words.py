@@ -75,6 +75,12 @@ def test_a_job_action_said_with_not_is_no_command(typed):
     assert parsed is None or parsed.name not in ("received", "start", "ready", "done", "refunded"), parsed
 
 
+@pytest.mark.parametrize("typed", ["ready 1042 tomorrow", "tayari kesho 1042", "готово завтра 1042",
+                                   "готово будет через час 1042", "дайын болады 1042", "ready later 1042"])  # fmt: skip
+def test_a_job_action_said_for_later_shows_the_job_and_moves_nothing(typed):
+    assert parse(typed) == Parsed("job", (), "1042", False)
+
+
 @pytest.mark.parametrize("typed", ["готово ли 1042?", "готов ли 1042", "1042 дайын ба?", "дайын ба 1042?",
                                    "бітті ме 1042?", "принял ли 1042?", "ready 1042?"])  # fmt: skip
 def test_a_question_about_a_job_shows_the_job_and_moves_nothing(typed):
