@@ -147,6 +147,9 @@ def _starting_like(word: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
                  if (word == phrase[0] if name in EXACT else _near(word, phrase[0])))  # fmt: skip
 
 
+_NUMBER_IN = re.compile(r"\d{3,}")  # a booking's number inside a word we cannot read as a code
+
+
 def booking_number(token: str) -> str | None:
     """The booking a word names: its number ("1042"), or its whole code when a prefix is
     typed ("ZA-1042"), which in another shop's chat must find nothing, not MM-1042."""
@@ -198,6 +201,12 @@ def parse(text: str) -> Parsed | None:
         for i, arg in enumerate(args):
             if booking_number(arg) and name in (*JOB_ACTIONS, "job", "jobs", "refunded"):
                 code = booking_number(arg)
+                del args[i]
+                break
+    if code is None and name in DENIABLE:  # "ready (1042)", "ready no.1042", "готово ЗА-1042": a number
+        for i, arg in enumerate(args):  # read ours whatever is around it, never the job on the screen instead
+            if digits := _NUMBER_IN.search(arg):
+                code = str(int(digits.group()))
                 del args[i]
                 break
     if name in DENIABLE and (raw.endswith("?") or QUESTION_PARTICLES & set(keys[k:])  # "готово ли 1042?"

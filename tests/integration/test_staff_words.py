@@ -53,6 +53,7 @@ NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)  # Tuesday 10:00 in Nairobi
     ("вернул 1042", "refunded", "1042"), ("қайтардым 1042", "refunded", "1042"), ("nimerudisha 1042", "refunded", "1042"),
     ("nimerudi", "onshift", None),
     ("готово №1042", "ready", "1042"), ("дайын №1042", "ready", "1042"), ("готово № 1042", "ready", "1042"),
+    ("готово ЗА-1042", "ready", "1042"), ("ready (1042)", "ready", "1042"), ("ready no.1042", "ready", "1042"),
 ])  # fmt: skip
 def test_commands_in_four_languages_with_typos(typed, name, code):
     parsed = parse(typed)
