@@ -302,26 +302,33 @@ def test_an_owners_first_whatsapp_message_closing_a_day_waits_for_a_hold_being_w
         assert uow.session.get(Booking, held.booking_id).status == "expired"  # let go once the day closed
 
 
-def test_the_refund_returned_later_reaches_a_whatsapp_customer_who_went_quiet(pitstop):
-    """Kamau cancelled in time; two days later the owner returns his deposit and writes
-    /refunded. The window is closed, so only the status template ("cancelled") goes: the
-    news that his money came back is sent whole when he next writes."""
+def kamau_cancels_a_visit_paid_in_advance(pitstop, shop: int):
+    """Kamau's brake-pads visit, its Ksh1,000 deposit paid by M-Pesa, cancelled in time:
+    the money is due back to him."""
     from core import booking as bk
-    from core import payments
-    from core.models import ChannelIdentity, Payment
 
-    shop = shop_id(pitstop)
-    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
-    pitstop.whatsapp(KAMAU, "1")  # English
     now = utcnow()
     start = next_start(pitstop, shop, ["brake-pads"]) + timedelta(days=3)
     visit = book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["brake-pads"], start, now, channel="whatsapp",
                  name="Kamau")  # fmt: skip
-    with pitstop.runtime.db.uow() as uow:  # his Ksh1,000 deposit came by M-Pesa
+    with pitstop.runtime.db.uow() as uow:
         uow.session.add(Payment(shop_id=shop, booking_id=visit.id, provider="mpesa", purpose="deposit",
                                 amount_minor=100_000, currency="KES", status="completed", receipt="RCPT123456",
-                                raw_callbacks=[], checks=0, created_at=now, completed_at=now, updated_at=now))  # fmt: skip
+                                phone=KAMAU, raw_callbacks=[], checks=0, created_at=now, completed_at=now,
+                                updated_at=now))  # fmt: skip
     assert bk.cancel(pitstop.runtime.db, visit.id, "customer:x", now).refund_minor == 100_000
+    return visit
+
+
+def test_the_refund_returned_later_reaches_a_whatsapp_customer_who_went_quiet(pitstop):
+    """Kamau cancelled in time; two days later the owner returns his deposit and writes
+    /refunded. The window is closed, so only the status template ("cancelled") goes: the
+    news that his money came back is sent whole when he next writes."""
+    from core import payments
+
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
+    pitstop.whatsapp(KAMAU, "1")  # English
+    visit = kamau_cancels_a_visit_paid_in_advance(pitstop, shop_id(pitstop))
     with pitstop.runtime.db.uow() as uow:  # two days pass
         identity = uow.session.scalar(select(ChannelIdentity).where(ChannelIdentity.address == f"whatsapp:{KAMAU}"))
         identity.last_inbound_at = utcnow() - timedelta(days=2)
@@ -335,23 +342,13 @@ def test_the_refund_returned_later_reaches_a_whatsapp_customer_who_went_quiet(pi
 
 
 def test_a_refund_due_is_not_shown_again_to_the_owner_once_he_marked_it_returned(pitstop):
-    from core import booking as bk
 
     shop = shop_id(pitstop)
     pitstop.whatsapp(WANJIRU, "/menu", name="Wanjiru")  # the owner is known on WhatsApp...
     with pitstop.runtime.db.uow() as uow:  # ...but last wrote two days ago
         uow.session.scalar(select(ChannelIdentity).where(ChannelIdentity.address == f"whatsapp:{WANJIRU}")) \
             .last_inbound_at = utcnow() - timedelta(days=2)  # fmt: skip
-    now = utcnow()
-    start = next_start(pitstop, shop, ["brake-pads"]) + timedelta(days=3)
-    visit = book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["brake-pads"], start, now, channel="whatsapp",
-                 name="Kamau")  # fmt: skip
-    with pitstop.runtime.db.uow() as uow:  # his Ksh1,000 deposit came by M-Pesa
-        uow.session.add(Payment(shop_id=shop, booking_id=visit.id, provider="mpesa", purpose="deposit",
-                                amount_minor=100_000, currency="KES", status="completed", receipt="RCPT123456",
-                                phone=KAMAU, raw_callbacks=[], checks=0, created_at=now, completed_at=now,
-                                updated_at=now))  # fmt: skip
-    assert bk.cancel(pitstop.runtime.db, visit.id, "customer:x", now).refund_minor == 100_000
+    visit = kamau_cancels_a_visit_paid_in_advance(pitstop, shop)
     assert pitstop.twilio.messages(f"whatsapp:{WANJIRU}")[-1]["params"].get("ContentSid")  # the template only
     before = len(bodies(pitstop, WANJIRU))
 

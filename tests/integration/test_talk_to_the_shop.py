@@ -65,15 +65,7 @@ def test_a_long_message_cut_short_by_the_owners_template_is_sent_whole_when_he_w
 
 
 def test_the_customers_reply_to_the_shops_answer_reaches_the_shop(story):
-    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
-    story.say(AMINA, "/start", MONDAY_9, first_name="Amina")
-    story.tap(AMINA, "lang:en", MONDAY_9)
-    story.tap(AMINA, "m:shop", MONDAY_9)
-    story.say(AMINA, "Do you have Michelin tyres for a Probox?", MONDAY_9)
-    [(_, answer)] = story.buttons(OWNER_TG)
-    story.tap(OWNER_TG, answer, MONDAY_9 + timedelta(minutes=2))
-    story.say(OWNER_TG, "Yes, 9,500 each. Which size?", MONDAY_9 + timedelta(minutes=3))
-    assert story.last(AMINA) == "Mwangaza Motors answers: Yes, 9,500 each. Which size?"
+    shop_answered(story)
     assert [data for _, data in story.buttons(AMINA)] == ["reply:shop"]
 
     story.say(AMINA, "175/65 R14, I need four", MONDAY_9 + timedelta(minutes=5))
@@ -100,3 +92,41 @@ def test_a_customer_in_the_middle_of_a_booking_replies_with_the_button_and_the_b
     assert story.last(OWNER_TG).startswith("Message from Amina (-): Great, thanks")
     assert story.last(AMINA) == ("Sent to the shop. They will answer you here.\nAdded: Oil and filter change.\n"
                                  "Anything else? Choose another service, or continue.")  # the booking goes on
+
+
+def shop_answered(story):
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    story.say(AMINA, "/start", MONDAY_9, first_name="Amina")
+    story.tap(AMINA, "lang:en", MONDAY_9)
+    story.tap(AMINA, "m:shop", MONDAY_9)
+    story.say(AMINA, "Do you have Michelin tyres for a Probox?", MONDAY_9)
+    [(_, answer)] = story.buttons(OWNER_TG)
+    story.tap(OWNER_TG, answer, MONDAY_9 + timedelta(minutes=2))
+    story.say(OWNER_TG, "Yes, 9,500 each.", MONDAY_9 + timedelta(minutes=3))
+    assert story.last(AMINA) == "Mwangaza Motors answers: Yes, 9,500 each."
+    return len(story.texts(OWNER_TG))
+
+
+@pytest.mark.parametrize("typed", ["book", "I want to book", "tomorrow 10am", "my bookings"])
+def test_after_the_shops_answer_a_customer_who_types_to_book_is_not_sent_to_the_shop(story, typed):
+    owner_had = shop_answered(story)
+    story.say(AMINA, typed, MONDAY_9 + timedelta(minutes=10))
+    assert len(story.texts(OWNER_TG)) == owner_had, f"{typed!r} went to the owner: {story.last(OWNER_TG)!r}"
+    assert not story.last(AMINA).startswith("Sent to the shop")
+
+
+def test_after_the_shops_answer_the_menus_book_button_still_books(story):
+    shop_answered(story)
+    story.post(story.p.telegram.update_callback(next(story.ids), AMINA, "m:book",
+                                                story.p.telegram.sent_messages(AMINA)[0]["message_id"]),
+               MONDAY_9 + timedelta(minutes=10))
+    assert "Sorry" not in story.last(AMINA), story.last(AMINA)
+
+
+@pytest.mark.parametrize("later", [timedelta(hours=3), timedelta(days=1)])
+def test_the_next_day_book_books_although_the_shop_answered_her_question(story, later):
+    """The shop's answer leaves her chat at the menu: a day later, 'book' books."""
+    shop_answered(story)
+    story.say(AMINA, "book", MONDAY_9 + later)
+    assert "Welcome back" not in story.last(AMINA), story.last(AMINA)
+    assert [d for _, d in story.buttons(AMINA)][0].startswith("svc:"), story.buttons(AMINA)
