@@ -40,7 +40,7 @@ def job_in_progress(pitstop):
     job = book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["brake-pads", "battery"],
                next_start(pitstop, shop, ["brake-pads", "battery"]), utcnow(), channel="whatsapp", name="Kamau",
                plate="KDA 456B")  # fmt: skip
-    for typed in ("hello", "MM-1001", "1", "anza"):  # received, started
+    for typed in ("hello", "MM-1001", "1", "1", "anza"):  # received (tomorrow's visit: "has it come?" yes), started
         pitstop.whatsapp(KIPRONO, typed, name="Kiprono")
     return job
 

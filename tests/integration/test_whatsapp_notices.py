@@ -204,7 +204,7 @@ def test_the_balance_is_paid_by_typing_its_number_when_the_car_is_ready(pitstop)
     services = ["brake-pads", "battery"]  # Kiprono's job
     job = book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", services, next_start(pitstop, shop, services), utcnow(),
                channel="whatsapp", name="Kamau", plate="KDA 456B")  # fmt: skip
-    for typed in ("hello", "MM-1001", "1", "tayari 1001"):  # car received, then ready
+    for typed in ("hello", "MM-1001", "1", "1", "tayari 1001"):  # car received (a visit of tomorrow: yes, here), then ready
         pitstop.whatsapp(KIPRONO, typed, name="Kiprono")
     assert bodies(pitstop, KAMAU)[-1].endswith("Pay now, or at the shop when you collect it.\n1. M-Pesa\n"
                                                "2. M-Pesa from another number")  # fmt: skip
