@@ -54,6 +54,7 @@ from core.lifecycle import may_act
 from core.messages import Choice, Msg, Reply, render
 
 IDLE_AFTER = timedelta(minutes=30)
+DRAFT_WAITS = timedelta(hours=2)  # extra work half written (its price looked up)
 ANSWER_WAITS = timedelta(hours=12)  # an owner's answer to a customer, typed late, still goes; days later, no
 RESTING = {"home", "jobs", "job"}
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ru": "Русский", "kk": "Қазақша"}
@@ -146,7 +147,9 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
         turn.ask("home", greeting)
         return turn.done()
     answering = turn.state == "answer" and event.kind == "text" and not _idle(turn, ANSWER_WAITS)  # an answer keeps
-    if _idle(turn) and turn.state not in RESTING and not answering:
+    # extra work being written keeps a while too: a price looked up for 35 minutes is no booking number
+    drafting = turn.state in ("extra_desc", "extra_price", "extra_photo") and not _idle(turn, DRAFT_WAITS)
+    if _idle(turn) and turn.state not in RESTING and not answering and not drafting:
         for key in ("extra", "confirm"):
             turn.data.pop(key, None)
         turn.data["state"] = "home"
@@ -205,11 +208,12 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
 
 
 def _job_command_while_answering(turn: Turn, text: str) -> bool:
-    """"ready 1042" typed while an answer to a customer is awaited is the command, not
-    words for the customer: a command word and a booking number alone. Anything more is
+    """"ready 1042" typed while an answer to a customer (or extra work's description or
+    price) is awaited is the command, not the words asked for: a command word and a
+    booking number alone. Anything more is
     the answer ("Принял, ждём вас, запись ZA-1001", "Tayari nimekuwekea MM-1001 kesho"),
     which a command would otherwise swallow, telling the customer their car is in."""
-    parsed = words.parse(text) if turn.state == "answer" and len(text.split()) <= COMMAND_ALONE else None
+    parsed = words.parse(text) if turn.state in FREE_TEXT and len(text.split()) <= COMMAND_ALONE else None
     return parsed is not None and parsed.code is not None and parsed.name != "job"
 
 

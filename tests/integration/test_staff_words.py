@@ -2,7 +2,7 @@
 typos, and what the engine asks core to do (pure functions, so these run in milliseconds)."""
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -333,3 +333,27 @@ def test_a_colleagues_job_is_refused_and_nonsense_gets_help():
 def test_a_mechanic_whose_first_message_is_staff_as_told_is_greeted_once(typed):
     text = Talk(Ctx()).send(Event("verified", text=typed)).text
     assert text == "Thank you, Kiprono: you are now recognised as mechanic of Mwangaza Motors.\nKiprono, what do you need?"
+
+
+@pytest.mark.parametrize("step", ["extra_desc", "extra_price"])
+def test_a_job_command_typed_at_the_extra_work_questions_is_the_command(step):
+    """Describing extra work on MM-1001, the next car is ready: "tayari 1002" alone is that
+    command, not the work's description nor a price."""
+    talk = Talk(Ctx(mine=[job(1), job(2)]))
+    talk.type("extra 1001")
+    if step == "extra_price":
+        talk.type("Worn discs")
+    assert talk.data["state"] == step
+
+    assert talk.type("tayari 1002").commands == [JobAction(2, "ready")]
+
+
+def test_a_price_typed_after_looking_it_up_for_35_minutes_is_the_price():
+    ctx = Ctx(mine=[job(1)])
+    talk = Talk(ctx)
+    talk.type("extra 1001").type("Worn discs")
+    ctx.now += timedelta(minutes=35)
+
+    talk.type("4500")
+
+    assert talk.data["state"] == "extra_photo" and talk.data["extra"]["price"] == 450000
