@@ -355,6 +355,10 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
         turn.ask("menu", *help_texts())
     elif _notice_open(turn):  # a notice's question is open ("sure", "thanks" to extra work): it again, not the menu
         talk = understand.small_talk(event.text) if event.kind == "text" else None
+        if talk is None and event.kind == "text" and event.text.strip() and _shop_answered_lately(turn):
+            turn.do(MessageShop(event.text.strip()[:1000]))  # their reply to the shop, the notice still open
+            turn.ask("notice_again", Msg(N_("Sent to the shop. They will answer you here.")))
+            return
         turn.ask("notice_again", Msg(N_("Hello!")) if talk == "greeting" else Msg(N_("You're welcome!")) if talk
                  else Msg(N_("Sorry, I did not get that.")))  # fmt: skip
     elif event.kind == "text" and (talk := understand.small_talk(event.text)):  # "Habari", "Asante": no "Sorry"

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
 
@@ -198,6 +197,8 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
             parsed = words.Parsed(global_word, (), None, False)
     if choice is not None:
         _choice(turn, choice)
+    elif parsed is not None and _says_it_came(turn, parsed):  # "Has its car come in?" "приехала", "limefika"
+        _answer_confirm(turn, True)
     elif parsed is not None:
         _command(turn, parsed)
     elif turn.state in TEXT_ANSWERS:
@@ -209,15 +210,19 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
 
 def _job_command_while_answering(turn: Turn, text: str) -> bool:
     """"ready 1042" typed while an answer to a customer (or extra work's description or
-    price) is awaited is the command, not the words asked for: a command word and a
-    booking number alone. Anything more is
-    the answer ("Принял, ждём вас, запись ZA-1001", "Tayari nimekuwekea MM-1001 kesho"),
-    which a command would otherwise swallow, telling the customer their car is in."""
-    parsed = words.parse(text) if turn.state in FREE_TEXT and len(text.split()) <= COMMAND_ALONE else None
-    return parsed is not None and parsed.code is not None and parsed.name != "job"
-
-
-COMMAND_ALONE = 3  # words: "no show 1042", "готово ZA-1042"
+    price) is awaited is the command, not the words asked for: a command word, then at
+    once the number of one of the shop's bookings ("received 1042 no scratches" too). A
+    booking named further on is part of an answer ("Принял, ждём вас, запись ZA-1001",
+    "Tayari nimekuwekea MM-1001 kesho"), which a command would otherwise swallow,
+    telling the customer their car is in."""
+    parsed = words.parse(text) if turn.state in FREE_TEXT else None
+    if parsed is None or parsed.code is None or parsed.name == "job":
+        return False
+    if turn.ctx.find_job(parsed.code) is not None:
+        return True
+    # no such booking: "ready 1001" alone is still the command (its answer says so), but a round
+    # sum, or words after it, are the answer ("Принял 15000", "Received 2500, thanks")
+    return not parsed.args and not parsed.code.endswith("00")
 
 
 def _row_id(text: str) -> int | None:
@@ -435,10 +440,22 @@ def _act_on(turn: Turn, action: str, job: JobView | None, number: str | None = N
 
 
 def _not_today(turn: Turn, job: JobView) -> bool:
-    """Whether the visit is on another day than today, in the shop's time zone: its car
-    has most likely not come (a booking number mistyped, an answer read as a command)."""
-    tz = ZoneInfo(turn.ctx.staff.timezone)
-    return job.start.astimezone(tz).date() != turn.ctx.now.astimezone(tz).date()
+    """Whether the visit is still more than half a day away: its car has most likely not
+    come (a booking number mistyped, an answer read as a command). Tonight's 23:30 car
+    taken in at 00:05, or a car that came later than its time, is no question."""
+    return job.start - turn.ctx.now > EARLY_AFTER
+
+
+EARLY_AFTER = timedelta(hours=12)
+
+
+def _says_it_came(turn: Turn, parsed) -> bool:
+    """The answer to "Has its car come in?" given as the action itself ("келді",
+    "arrived", "received 1001"): yes."""
+    asked = turn.data.get("confirm") or {}
+    job = turn.ctx.job(asked.get("job") or 0) if turn.state == "confirm" and asked.get("what") == "early" else None
+    return job is not None and parsed.name in ("received", "start", "ready") and \
+        (parsed.code is None or job.code.endswith(parsed.code.split("-")[-1]))
 
 
 def _outcome(turn: Turn, outcome) -> None:
@@ -541,7 +558,7 @@ def prompt_confirm(turn: Turn, before: list[Msg]) -> None:
                         "and leave that work out?"), {"code": job.code})]  # fmt: skip
         choices = [Msg(N_("Yes, ready without it")), Msg(N_("No, wait for the answer"))]
     elif c.get("what") == "early" and job:
-        texts = [Msg(N_("{code} is booked for {when}, not today. Has its car come in?"),
+        texts = [Msg(N_("{code} is booked for {when}. Has its car come in already?"),
                      {"code": job.code, "when": m.when(job.start, turn.ctx.staff.timezone)})]  # fmt: skip
         choices = [Msg(N_("Yes, it is here")), Msg(N_("No"))]
     elif c.get("what") == "off":

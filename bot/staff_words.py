@@ -128,9 +128,16 @@ PARTICLES = frozenset(fold(w) for w in ("yet", "ещё", "еще", "ли", "ба
 DENIABLE = frozenset({"received", "start", "ready", "done", "refunded"})
 # Words that put a job action later ("ready tomorrow", "готово будет через час", "дайын болады"):
 # not done now, so nothing moves and the customer is told nothing.
-LATER = frozenset(fold(w) for w in ("tomorrow", "later", "tonight", "soon", "hour", "hours", "minutes", "will",
-                                    "kesho", "baadaye", "muda", "завтра", "позже", "потом", "через", "будет",
-                                    "вечером", "ертең", "кейін", "болады", "сағаттан"))  # fmt: skip
+LATER = frozenset(fold(w) for w in (
+    "tomorrow", "tmrw", "tommorow", "tomorow", "later", "tonight", "soon", "kesho", "baadaye", "baadae", "baada",
+    "jioni", "kabla", "завтра", "позже", "потом", "скоро", "через", "после", "будет", "вечером", "ертең", "ертеңге",
+    "кейін", "кешке", "болады", "сағаттан"))  # fmt: skip
+# A word that leads a time ("in 20 mins", "at 4pm", "this afternoon", "к вечеру"), and the words of time.
+TIME_LEADS = frozenset(fold(w) for w in ("in", "at", "by", "within", "after", "this", "next", "к", "до", "saa"))
+TIME_WORDS = frozenset(fold(w) for w in (
+    "hour", "hours", "hr", "hrs", "min", "mins", "minute", "minutes", "am", "pm", "afternoon", "evening", "morning",
+    "night", "week", "lunch", "noon", "вечеру", "вечера", "вечер", "обеда", "утра", "часа", "час", "минут", "неделе",
+    "saa", "asubuhi", "mchana", "ya", "moja"))  # fmt: skip
 # Words that make a job action a question ("готово ли 1042?", "1042 дайын ба?", "бітті ме?"):
 # asked, not done; the job is shown.
 QUESTION_PARTICLES = frozenset(fold(w) for w in ("ли", "ба", "бе", "ма", "ме", "па", "пе"))
@@ -147,7 +154,8 @@ def _starting_like(word: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
                  if (word == phrase[0] if name in EXACT else _near(word, phrase[0])))  # fmt: skip
 
 
-_NUMBER_IN = re.compile(r"\d{3,}")  # a booking's number inside a word we cannot read as a code
+# A booking's number in a word we cannot read as a code: "(1042)", "no.1042", "за-1042" (Cyrillic)
+_ODD_REFERENCE = re.compile(r"^[(\[#]*(?:no\.?)?(?:[a-zа-яёәғқңөұүһі]{1,4}[-.]?)?(\d{3,7})[)\].,;:!]*$")
 
 
 def booking_number(token: str) -> str | None:
@@ -197,22 +205,38 @@ def parse(text: str) -> Parsed | None:
     if name in DENIABLE and _denied(keys[k:]):
         return None  # said it is not so: nothing to do (a customer would be told otherwise)
     args = list(tokens[k:])
-    if code is None:
-        for i, arg in enumerate(args):
-            if booking_number(arg) and name in (*JOB_ACTIONS, "job", "jobs", "refunded"):
-                code = booking_number(arg)
-                del args[i]
-                break
-    if code is None and name in DENIABLE:  # "ready (1042)", "ready no.1042", "готово ЗА-1042": a number
-        for i, arg in enumerate(args):  # read ours whatever is around it, never the job on the screen instead
-            if digits := _NUMBER_IN.search(arg):
-                code = str(int(digits.group()))
-                del args[i]
-                break
-    if name in DENIABLE and (raw.endswith("?") or QUESTION_PARTICLES & set(keys[k:])  # "готово ли 1042?"
-                             or LATER & set(keys[k:])):  # "ready 1042 tomorrow", "готово будет через час"
+    rest = keys[k:]
+    at = _number_at(args, rest) if code is None and name in (*JOB_ACTIONS, "job", "jobs", "refunded") else None
+    before, after = (rest[:at], rest[at + 1:]) if at is not None else ([], rest)
+    if at is not None:  # the booking's number comes first after the command (words of time aside)
+        code = booking_number(args[at]) or (str(int(m.group(1))) if (m := _ODD_REFERENCE.match(rest[at])) else None)
+        del args[at]
+    later = any(w in LATER for w in before) or _for_later(after)  # "tayari kesho 1042", "ready 1042 in 20 mins"
+    if name in DENIABLE and (raw.endswith("?") or QUESTION_PARTICLES & set(rest) or later):  # "готово ли 1042?"
         return Parsed("job", (), code, slash) if code else None  # asked, or said for later: the job's card
     return Parsed(name, tuple(args), code, slash)
+
+
+def _number_at(args: list[str], keys: list[str]) -> int | None:
+    """Where the booking's number is: the first word after the command that is not about
+    time ("ready tomorrow 1042") is it, or there is none. A number further on is a remark
+    ("done, paid 1500", "received 1042 mileage 125000"), and so is a plate ("KCB 123A")."""
+    for i, (arg, key) in enumerate(zip(args, keys, strict=True)):
+        if key in LATER or key in TIME_LEADS or key in TIME_WORDS or key in PARTICLES or not key:
+            continue
+        return i if booking_number(arg) or _ODD_REFERENCE.match(key) else None
+    return None
+
+
+def _for_later(after: list[str]) -> bool:
+    """Whether the words right after the booking's number put the action later: "tomorrow",
+    "in 20 mins", "at 4pm", "this afternoon", "к вечеру"; not a remark that only holds one
+    ("received 1042 will call the customer")."""
+    words = [w for w in after if w and w not in PARTICLES]
+    if not words:
+        return False
+    first, second = words[0], words[1] if len(words) > 1 else ""
+    return first in LATER or (first in TIME_LEADS and (second in TIME_WORDS or any(c.isdigit() for c in second)))
 
 
 def _denied(rest: list[str]) -> bool:

@@ -905,7 +905,7 @@ def test_a_job_moved_on_a_visit_of_another_day_is_asked_about_first(story):
 
     story.say(OWNER_TG, "received 1001", MONDAY_9)
 
-    assert story.last(OWNER_TG) == "MM-1001 is booked for Mon 30 Nov, 10:00, not today. Has its car come in?"
+    assert story.last(OWNER_TG) == "MM-1001 is booked for Mon 30 Nov, 10:00. Has its car come in already?"
     story.answer(OWNER_TG, False, MONDAY_9)
     assert status_of(story, job.id) == "confirmed"
     story.say(OWNER_TG, "received 1001", MONDAY_9)

@@ -9,6 +9,7 @@ import pytest
 from bot import staff_engine
 from bot.model import Event
 from bot.staff_model import (
+    AnswerCustomer,
     Complete,
     Denied,
     Export,
@@ -357,3 +358,110 @@ def test_a_price_typed_after_looking_it_up_for_35_minutes_is_the_price():
     talk.type("4500")
 
     assert talk.data["state"] == "extra_photo" and talk.data["extra"]["price"] == 450000
+
+
+def on(j, start):
+    return replace(j, start=start, end=start + timedelta(hours=1))
+
+
+# -- a time for later that LATER does not list: the car is marked ready NOW
+
+@pytest.mark.parametrize("typed", [
+    "ready 1001 in 20 mins", "ready 1001 in 20 min", "ready 1001 at 4pm", "ready 1001 by 3pm",
+    "ready 1001 this afternoon", "ready 1001 tmrw", "ready 1001 tommorow", "ready 1001 next week",
+    "tayari 1001 baada ya saa moja", "tayari 1001 jioni", "tayari 1001 baadae",
+    "готово 1001 к вечеру", "готово 1001 после обеда", "готово 1001 скоро",
+    "дайын 1001 кешке", "дайын 1001 ертеңге",
+])
+def test_ready_said_for_later_in_everyday_words_moves_nothing(typed):
+    talk = Talk(Ctx(mine=[job(status="in_progress")]))
+    assert talk.type(typed).commands == [], f"{typed!r}: the customer is told to come and collect now"
+
+
+# -- a LATER word in a remark after the number undoes the command
+
+@pytest.mark.parametrize("typed, action", [
+    ("received 1001 will call the customer", "received"),
+    ("received 1001, fuel quarter tank, will check brakes", "received"),
+    ("start 1001 will take 2 hours", "start"),
+    ("ready 1001 - will need new tyres soon", "ready"),
+    ("ready 1001, customer says he will come tomorrow", "ready"),
+    ("готово 1001, клиент заберёт завтра", "ready"),
+])
+def test_a_remark_after_the_booking_number_with_a_later_word_still_moves_the_job(typed, action):
+    status = "confirmed" if action in ("received", "start") else "in_progress"
+    talk = Talk(Ctx(mine=[job(status=status)]))
+    assert talk.type(typed).commands == [JobAction(1, action)], talk.text
+
+
+# -- digits of a plate / an amount read as the booking (8e4ac80)
+
+def test_a_plate_named_with_the_command_is_not_booking_123():
+    """MM-1001's card (KCB 123A) is open and the plate is typed: the card's job moves."""
+    talk = Talk(Ctx(mine=[job(status="confirmed")]))
+    talk.type("1001")  # the card
+    talk.type("received KCB 123A")
+    assert "booking 123" not in talk.text
+    assert talk.commands == [JobAction(1, "received")]
+
+
+def test_the_amount_paid_is_not_another_customers_booking():
+    """MM-1001's card is open; 'done, paid 1500' is about it, not another customer's MM-1500."""
+    other = replace(job(id=500, status="ready", paid=450_000), code="MM-1500")
+    talk = Talk(Ctx(mine=[job(status="ready", paid=300_000), other]))
+    talk.type("1001")
+    talk.type("done, paid 1500")
+    assert talk.commands != [Complete(500, False)], "MM-1500 was completed"
+    assert talk.data.get("job") == 1
+
+
+# -- the early question answered with its own verb asks it again, forever
+
+@pytest.mark.parametrize("answer", ["келді", "приехала", "limefika", "arrived", "imefika"])
+def test_has_its_car_come_in_answered_with_came_is_yes(answer):
+    talk = Talk(Ctx(mine=[on(job(status="confirmed"), NOW + timedelta(days=1))]))
+    assert "Has its car come in already?" in talk.type("received 1001").text
+    talk.type(answer)
+    assert talk.commands == [JobAction(1, "received")], talk.text
+
+
+# -- night shift: a car booked 23:30 taken in at 00:05 is asked about as another day's
+
+def test_a_car_booked_late_in_the_evening_taken_in_after_midnight_is_not_asked_about():
+    after_midnight = datetime(2026, 11, 24, 21, 5, tzinfo=UTC)  # 00:05 Wednesday in Nairobi
+    ctx = Ctx(mine=[on(job(status="confirmed"), datetime(2026, 11, 24, 20, 30, tzinfo=UTC))], now=after_midnight)  # 23:30 Tue
+    talk = Talk(ctx)
+    assert talk.type("received 1001").commands == [JobAction(1, "received")], talk.text
+
+
+# -- the owner's 'Answer' open (12 h): a job command with a remark goes to that customer
+
+@dataclass
+class OwnerCtx(Ctx):
+    role: str = "owner"
+
+    def customer_name(self, customer_id):
+        return "Kamau"
+
+
+def answering():
+    talk = Talk(OwnerCtx(mine=[job(status="confirmed")]))
+    talk.send(Event("choice", choice="st:answer:7"))
+    assert talk.data["state"] == "answer"
+    return talk
+
+
+@pytest.mark.parametrize("typed", ["received 1001 no scratches", "ready 1001, also changed the filter"])
+def test_a_job_command_with_a_remark_is_not_sent_to_the_customer_being_answered(typed):
+    """The owner tapped 'Answer' under Kamau's message, and a car came in meanwhile."""
+    talk = answering()
+    talk.type(typed)
+    assert not any(isinstance(c, AnswerCustomer) for c in talk.commands), talk.commands
+
+
+@pytest.mark.parametrize("typed", ["Принял 15000", "Received 2500, thanks"])
+def test_an_answer_acknowledging_money_is_sent_not_read_as_a_booking(typed):
+    """Kamau: 'I sent 2500 by M-Pesa'. 'Received 2500, thanks' is the answer: there is no booking 2500."""
+    talk = answering()
+    talk.type(typed)
+    assert talk.commands == [AnswerCustomer(7, typed)], talk.text

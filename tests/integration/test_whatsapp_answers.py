@@ -208,3 +208,25 @@ def test_extra_work_still_waiting_is_approved_by_its_word_after_the_shop_answere
         status = uow.session.scalar(select(BookingItem.status).where(BookingItem.kind == "extra"))
     owner_last = bodies(pitstop, WANJIRU)[-1]
     assert status == "approved", (status, bodies(pitstop, KAMAU)[-1], owner_last)
+
+
+def test_a_reply_to_the_shops_answer_reaches_the_shop_while_extra_work_waits(pitstop):
+    from core import shopfloor
+
+    pitstop.whatsapp(WANJIRU, "/menu", name="Wanjiru")
+    job = job_in_progress(pitstop)
+    pitstop.whatsapp(KAMAU, "talk to the shop")
+    pitstop.whatsapp(KAMAU, "Will it be ready by 5pm?")
+    with pitstop.runtime.db.uow() as uow:  # meanwhile the mechanic finds extra work
+        kiprono = uow.session.scalar(select(Staff.id).where(Staff.phone == KIPRONO))
+        shopfloor.propose_extra(uow.session, kiprono, job.id, "Worn wiper blades", 120_000, utcnow())
+    pitstop.whatsapp(WANJIRU, "1", name="Wanjiru")  # Answer Kamau
+    pitstop.whatsapp(WANJIRU, "Yes, by 5pm. Do you want us to wash it too?", name="Wanjiru")
+    assert bodies(pitstop, KAMAU)[-1].startswith("Mwangaza Motors answers:")
+    owner_had = len(bodies(pitstop, WANJIRU))
+
+    pitstop.whatsapp(KAMAU, "Yes please wash it, I will pay at pickup")
+
+    owner_new = bodies(pitstop, WANJIRU)[owner_had:]
+    assert any("Yes please wash it" in b for b in owner_new)
+    assert bodies(pitstop, KAMAU)[-1].startswith("Sent to the shop. They will answer you here.")  # and the work again
