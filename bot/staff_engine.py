@@ -218,6 +218,9 @@ def _job_command_while_answering(turn: Turn, text: str) -> bool:
     parsed = words.parse(text) if turn.state in FREE_TEXT else None
     if parsed is None or parsed.code is None or parsed.name == "job":
         return False
+    opening = " ".join(text.split()[:3 if parsed.name == "noshow" else 2])  # "ready 1042", "no show 1042"
+    if parsed.code.split("-")[-1] not in opening:  # a booking named further on: part of an answer
+        return False
     if turn.ctx.find_job(parsed.code) is not None:
         return True
     # no such booking: "ready 1001" alone is still the command (its answer says so), but a round

@@ -218,14 +218,22 @@ def parse(text: str) -> Parsed | None:
 
 
 def _number_at(args: list[str], keys: list[str]) -> int | None:
-    """Where the booking's number is: the first word after the command that is not about
-    time ("ready tomorrow 1042") is it, or there is none. A number further on is a remark
-    ("done, paid 1500", "received 1042 mileage 125000"), and so is a plate ("KCB 123A")."""
+    """Where the booking's number is: the first word after the command that reads as one
+    ("принял машину 1042", "ready for pickup 1042"), but not a sum paid ("done, paid
+    1500") nor a plate's digits ("KCB 123A"); a number after it is a remark ("received
+    1042 mileage 125000")."""
     for i, (arg, key) in enumerate(zip(args, keys, strict=True)):
-        if key in LATER or key in TIME_LEADS or key in TIME_WORDS or key in PARTICLES or not key:
+        if i and keys[i - 1] in MONEY_WORDS:
             continue
-        return i if booking_number(arg) or _ODD_REFERENCE.match(key) else None
+        if booking_number(arg) or _ODD_REFERENCE.match(key):
+            return i
     return None
+
+
+# Words a sum follows: the number after them is money, not a booking.
+MONEY_WORDS = frozenset(fold(w) for w in ("paid", "pay", "ksh", "kes", "sh", "kzt", "tg", "тг", "тенге", "₸",
+                                          "оплатил", "оплатила", "заплатил", "заплатила", "төледі", "amelipa",
+                                          "alilipa", "shilingi"))  # fmt: skip
 
 
 def _for_later(after: list[str]) -> bool:

@@ -465,3 +465,9 @@ def test_an_answer_acknowledging_money_is_sent_not_read_as_a_booking(typed):
     talk = answering()
     talk.type(typed)
     assert talk.commands == [AnswerCustomer(7, typed)], talk.text
+
+
+@pytest.mark.parametrize("typed", ["принял машину 1042", "received the car 1042", "tayari gari 1042"])
+def test_the_booking_named_after_a_word_about_the_car_is_the_one_moved(typed):
+    parsed = parse(typed)
+    assert (parsed.name, parsed.code) == ("received" if "tayari" not in typed else "ready", "1042")
