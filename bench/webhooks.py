@@ -38,8 +38,8 @@ import requests  # noqa: E402  (waiting for the server only)
 from sqlalchemy import String, cast, func, select  # noqa: E402
 
 from bench.scratch import scratch_database  # noqa: E402
-from core.availability import free_slots, shop_view  # noqa: E402
-from core.models import Booking, BookingStatus, OutboxMessage, Service, Shop  # noqa: E402
+from core.availability import free_slots, shop_view_by_slug  # noqa: E402
+from core.models import Booking, BookingStatus, OutboxMessage, Service  # noqa: E402
 from core.runtime import build_runtime  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from core.shopfile import read_shop_file  # noqa: E402
@@ -134,10 +134,11 @@ def times_to_book(runtime, slug: str, count: int) -> list[str]:
     once), on the first day they fit from three days ahead (so cancelling is free)."""
     with runtime.db.uow() as uow:
         s = uow.session
-        shop_id = s.scalar(select(Shop.id).where(Shop.slug == slug))
+        view = shop_view_by_slug(s, slug)
+        shop_id = view.shop_id
         oil = s.scalar(select(Service.id).where(Service.shop_id == shop_id, Service.code == "oil-change"))
         now = datetime.now(UTC)
-        today = shop_view(s, shop_id).local_day(now)
+        today = view.local_day(now)
         for ahead in range(3, 30):
             day = today + timedelta(days=ahead)
             chosen: list[datetime] = []
@@ -145,8 +146,7 @@ def times_to_book(runtime, slug: str, count: int) -> list[str]:
                 if all(abs(slot.start - t) >= timedelta(hours=2) for t in chosen):
                     chosen.append(slot.start)
             if len(chosen) >= count:
-                tz = shop_view(s, shop_id).tz
-                return [t.astimezone(tz).strftime("%d.%m %H:%M") for t in chosen[:count]]
+                return [t.astimezone(view.tz).strftime("%d.%m %H:%M") for t in chosen[:count]]
     raise SystemExit(f"{slug}: no day in the next month has {count} times two hours apart; use fewer clients")
 
 

@@ -84,12 +84,18 @@ class DbContext:
             if status_now(b.status, b.hold_expires_at, self.now) == BookingStatus.EXPIRED:
                 continue
             items = [line for line in lines if line.kind is not None]
-            shown = [i for i in items if i.kind == "service" or i.item_status == "approved"]
             views.append(BookingView(b.id, b.code, b.starts_at, b.status,
-                                     tuple(self._names(i.service_id, i.description) for i in shown), b.price_minor,
+                                     self._shown([(i.kind, i.item_status, i.service_id, i.description) for i in items]),
+                                     b.price_minor,
                                      b.plate, tuple(i.service_id for i in items if i.kind == "service"),
                                      b.deposit_minor))  # fmt: skip
         return tuple(views)
+
+    def _shown(self, lines: list[tuple]) -> tuple[dict[str, str], ...]:
+        """The names of a booking's lines the customer is shown, from (kind, status,
+        service id, description): its services, and extra work they approved."""
+        return tuple(self._names(service_id, description) for kind, status, service_id, description in lines
+                     if kind == "service" or status == "approved")  # fmt: skip
 
     def _names(self, service_id: int | None, description: str) -> dict[str, str]:
         """A line's name in every language: its service's (one no longer offered is read
@@ -110,8 +116,8 @@ class DbContext:
         rows = self.session.scalars(select(Booking).where(
             Booking.vehicle_id == vehicle_id, Booking.customer_id == self._customer.id,
             Booking.status == BookingStatus.COMPLETED).order_by(Booking.starts_at.desc()).limit(10))  # fmt: skip
-        return [HistoryLine(b.starts_at, b.code, tuple(self._names(i.service_id, i.description) for i in b.items
-                                                       if i.kind == "service" or i.status == "approved"))
+        return [HistoryLine(b.starts_at, b.code,
+                            self._shown([(i.kind, i.status, i.service_id, i.description) for i in b.items]))
                 for b in rows]  # fmt: skip
 
 

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from bot import understand
 from bot.model import Command, Context, Event, MessageShop, SetLanguage
@@ -340,6 +341,7 @@ def prompt_menu(turn: Turn, before: list[Msg]) -> None:
 def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
     if choice is None and event.kind == "text" and not understand.is_position(event.text):
         choice = _menu_word(turn, event.text)  # "book" when a newer message's choices took the menu's place
+    talk = understand.small_talk(event.text) if event.kind == "text" else None  # "Habari", "Asante": no "Sorry"
     if choice == "m:book":
         turn.data["services"] = []
         turn.ask("services")
@@ -354,34 +356,37 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
     elif choice == "m:help":
         turn.ask("menu", *help_texts())
     elif _notice_open(turn):  # a notice's question is open ("sure", "thanks" to extra work): it again, not the menu
-        talk = understand.small_talk(event.text) if event.kind == "text" else None
         if talk is None and event.kind == "text" and event.text.strip() and _shop_answered_lately(turn):
-            turn.do(MessageShop(event.text.strip()[:1000]))  # their reply to the shop, the notice still open
-            turn.ask("notice_again", Msg(N_("Sent to the shop. They will answer you here.")))
+            _to_shop(turn, event.text, "notice_again")  # their reply to the shop, the notice still open
             return
-        turn.ask("notice_again", Msg(N_("Hello!")) if talk == "greeting" else Msg(N_("You're welcome!")) if talk
-                 else Msg(N_("Sorry, I did not get that.")))  # fmt: skip
-    elif event.kind == "text" and (talk := understand.small_talk(event.text)):  # "Habari", "Asante": no "Sorry"
-        turn.ask("menu", Msg(N_("Hello!")) if talk == "greeting" else Msg(N_("You're welcome!")))
+        turn.ask("notice_again", Msg(SMALL_TALK_REPLY.get(talk, N_("Sorry, I did not get that."))))
+    elif talk:
+        turn.ask("menu", Msg(SMALL_TALK_REPLY[talk]))
     elif event.kind == "text" and not understand.is_position(event.text) and \
             understand.parse_when(event.text, turn.ctx.today(), turn.lang):  # "9" is a place in the list, not 9:00
         turn.data["services"] = []  # "tomorrow 10am" from the menu: start a booking, and keep the time
         turn.data["wanted"], turn.data["wanted_on"] = event.text, turn.ctx.today().isoformat()  # "tomorrow" of today
         turn.ask("services", Msg(N_("Let's book. First, which service?")))
     elif event.kind == "text" and event.text.strip() and _shop_answered_lately(turn):  # their reply to the shop
-        turn.do(MessageShop(event.text.strip()[:1000]))
-        turn.ask("menu", Msg(N_("Sent to the shop. They will answer you here.")))
+        _to_shop(turn, event.text, "menu")
     elif event.kind == "text" and understand.small_talk(event.text, plain_yes=True):
         turn.ask("menu")  # "ok", "sawa": heard, and nothing was asked
     else:
         not_understood(turn, Msg(N_("Please choose one of the options below.")))
 
 
+SMALL_TALK_REPLY = {"greeting": N_("Hello!"), "thanks": N_("You're welcome!")}
+
+
 def _menu_word(turn: Turn, text: str) -> str | None:
     """A menu entry named by its words ("book", "мои записи"), whatever choices the chat
     remembers last (the shop's answer offers only "Reply")."""
-    menu = remembered_choices([Choice(cid, Msg(label)) for cid, label in MENU], turn.lang, MENU_WORDS)
-    return understand.pick_choice(text, menu)
+    return understand.pick_choice(text, _menu_as_remembered(turn.lang))
+
+
+@lru_cache(maxsize=len(LANGUAGE_ALIASES))
+def _menu_as_remembered(lang: str) -> list[list]:
+    return remembered_choices([Choice(cid, Msg(label)) for cid, label in MENU], lang, MENU_WORDS)
 
 
 def _shop_answered_lately(turn: Turn) -> bool:
@@ -445,11 +450,16 @@ def prompt_message_shop(turn: Turn, before: list[Msg]) -> None:
                [Choice("back", Msg(N_("Back")))])  # fmt: skip
 
 
+def _to_shop(turn: Turn, text: str, then: str) -> None:
+    """The customer's words to the shop's owners, said to be sent, and the question `then`."""
+    turn.do(MessageShop(text.strip()[:1000]))
+    turn.ask(then, Msg(N_("Sent to the shop. They will answer you here.")))
+
+
 def handle_message_shop(turn: Turn, event: Event, choice: str | None) -> None:
     if event.kind == "text" and event.text.strip():
-        turn.do(MessageShop(event.text.strip()[:1000]))
         resume = turn.data.pop("resume", None)  # written in the middle of a booking: it goes on
-        turn.ask(resume if resume in PROMPTS else "menu", Msg(N_("Sent to the shop. They will answer you here.")))
+        _to_shop(turn, event.text, resume if resume in PROMPTS else "menu")
     else:
         not_understood(turn, Msg(N_("Please type your message.")))
 

@@ -405,7 +405,8 @@ def _open_job(turn: Turn, job: JobView | None, number: str | None = None) -> Non
         turn.ask("job")
 
 
-def _act_on(turn: Turn, action: str, job: JobView | None, number: str | None = None) -> None:
+def _act_on(turn: Turn, action: str, job: JobView | None, number: str | None = None, came: bool = False) -> None:
+    """Move the job, or ask first what needs asking (`came`: its car was said to have come in)."""
     if job is None:
         turn.ask("jobs", Msg(N_("I cannot find booking {code} in this shop."), {"code": number or "?"}))
         return
@@ -425,8 +426,7 @@ def _act_on(turn: Turn, action: str, job: JobView | None, number: str | None = N
                             {"code": job.code, "time": m.clock(job.start, turn.ctx.staff.timezone)}))  # fmt: skip
     elif action == "noshow":
         _ask_confirm(turn, {"what": "noshow", "job": job.id})
-    elif action in ("received", "start", "ready") and job.status == "confirmed" and _not_today(turn, job) \
-            and not (turn.data.get("early") == [job.id, action] and turn.data.pop("early")):
+    elif action in ("received", "start", "ready") and job.status == "confirmed" and _not_today(turn, job) and not came:
         _ask_confirm(turn, {"what": "early", "job": job.id, "action": action})  # "tayari 1001" for next week's?
     elif action == "done" and job.balance_minor > 0:
         _ask_confirm(turn, {"what": "paid", "job": job.id})
@@ -613,8 +613,7 @@ def _answer_confirm(turn: Turn, yes: bool) -> None:
     elif what == "off" and yes:
         turn.do(Shift(False))
     elif what == "early" and yes:  # it did come: do it, without asking again
-        turn.data["early"] = [job_id, c.get("action")]
-        _act_on(turn, c.get("action"), turn.ctx.job(job_id))
+        _act_on(turn, c.get("action"), turn.ctx.job(job_id), came=True)
     elif what in ("noshow", "off", "leave_out", "early"):
         turn.ask("job" if job_id else "home", Msg(N_("OK, nothing was changed.")))
     else:

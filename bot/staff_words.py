@@ -124,7 +124,10 @@ DENIED_VERBS = frozenset(fold(w) for w in (
     "қабылдамадым", "қабылдамады", "қабылданбады", "бастамадым", "бастамады", "басталмады", "аяқтамадым",
     "аяқтамады", "аяқталмады", "тапсырмадым", "тапсырмады", "тапсырылмады", "бітпеді"))  # fmt: skip
 # Words passed over on the way to a denial: "not yet", "ещё нет", "дайын ба? жоқ", "дайын болған жоқ".
-PARTICLES = frozenset(fold(w) for w in ("yet", "ещё", "еще", "ли", "ба", "бе", "ма", "ме", "па", "пе", "болған"))
+# Words that make a job action a question ("готово ли 1042?", "1042 дайын ба?", "бітті ме?"):
+# asked, not done; the job is shown.
+QUESTION_PARTICLES = frozenset(fold(w) for w in ("ли", "ба", "бе", "ма", "ме", "па", "пе"))
+PARTICLES = QUESTION_PARTICLES | frozenset(fold(w) for w in ("yet", "ещё", "еще", "болған"))
 DENIABLE = frozenset({"received", "start", "ready", "done", "refunded"})
 # Words that put a job action later ("ready tomorrow", "готово будет через час", "дайын болады"):
 # not done now, so nothing moves and the customer is told nothing.
@@ -138,9 +141,6 @@ TIME_WORDS = frozenset(fold(w) for w in (
     "hour", "hours", "hr", "hrs", "min", "mins", "minute", "minutes", "am", "pm", "afternoon", "evening", "morning",
     "night", "week", "lunch", "noon", "вечеру", "вечера", "вечер", "обеда", "утра", "часа", "час", "минут", "неделе",
     "saa", "asubuhi", "mchana", "ya", "moja"))  # fmt: skip
-# Words that make a job action a question ("готово ли 1042?", "1042 дайын ба?", "бітті ме?"):
-# asked, not done; the job is shown.
-QUESTION_PARTICLES = frozenset(fold(w) for w in ("ли", "ба", "бе", "ма", "ме", "па", "пе"))
 # Commands read only as written, no typo allowed: "верну 1042" (I will return it) and
 # "refund 1042" must not tell a customer their money came back.
 EXACT = frozenset({"refunded"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from functools import cache
 
 import phonenumbers
 from sqlalchemy import bindparam, select
@@ -28,6 +29,7 @@ def normalise_phone(raw: str, country: str | None) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@cache  # the staff context asks it on every read of the staff member
 def example_phone(country: str) -> str:
     """A mobile number as written in `country`, for examples shown to the shop's staff."""
     number = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)

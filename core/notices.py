@@ -75,18 +75,12 @@ def notify_customer(session: Session, booking: Booking, reply: Reply, key: str |
 
 
 def status_notice(session: Session, booking: Booking, reply: Reply, key: str, now: datetime, *,
-                  aliases: dict[str, list[str]] | None = None, template: bool = True,
-                  money: bool = False) -> outbox.Queued | None:
+                  aliases: dict[str, list[str]] | None = None, money: bool = False) -> outbox.Queued | None:
     """News of a booking for its customer, carried outside WhatsApp's 24-hour window by
     the shop's `status` template (their name, the booking's code and where it stands).
-    A notice with choices is `whole`: answered only once its text was seen. `template`:
-    False for one that follows another of the booking at once (the car ready, then what
-    is left to pay), which would be the same template again: outside the window it waits
-    for the customer's next word instead. `money`: news of their money (a refund), which
-    the template's "cancelled" does not tell: sent whole when they next write, too."""
-    if not template:
-        return notify_customer(session, booking, reply, key, now, aliases=aliases, whole=bool(reply.choices),
-                               extra={"show_later": True})  # fmt: skip
+    A notice with choices is `whole`: answered only once its text was seen. `money`: news
+    of their money (a refund), which the template's "cancelled" does not tell: sent whole
+    when they next write, too."""
     customer = customer_of(session, booking)
     variables = {"name": customer.name or "", "code": booking.code, "status": status_name(booking.status, customer.language)}
     return notify_customer(session, booking, reply, key, now, template="status", variables=variables,

@@ -153,8 +153,6 @@ def outdated(session: Session, row: OutboxMessage, now: datetime, again: bool = 
 
         due = rest.split(":")[1] if ":" in rest else ""
         return None if due == str(balance_due(session, booking)) else "the balance was paid or has changed"
-    if kind == "reminder" and session.scalar(_LATER_REMINDER, {"key": f"reminder:{booking.id}:%", "id": row.id}):
-        return "a later reminder of the visit replaces it"
     if kind == "waitlist-offer":
         held = status_now(booking.status, booking.hold_expires_at, now) == BookingStatus.HELD
         return None if held else "the offered time is no longer held"
@@ -163,6 +161,8 @@ def outdated(session: Session, row: OutboxMessage, now: datetime, again: bool = 
     stamp = rest.split(":")[1]  # reminder_key (or, before 6 December, no time)
     if stamp.isdecimal() and stamp != visit_stamp(booking.starts_at):
         return "the visit has moved since"
+    if session.scalar(_LATER_REMINDER, {"key": f"reminder:{booking.id}:%", "id": row.id}):  # after the cheap checks
+        return "a later reminder of the visit replaces it"
     view = av.shop_view(session, booking.shop_id)
     if not av.is_open(session, view, view.local_day(booking.starts_at)):
         return "the shop has closed that day since"  # the owner contacts those customers

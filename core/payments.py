@@ -465,13 +465,11 @@ def settle_failed(session: Session, booking: Booking, payment: Payment, now: dat
     if kind == FailureKind.NOT_STARTED and _shops_to_mend(payment):  # once a day: every customer meets it
         notices.tell_owners(session, booking.shop_id, Reply((Msg(OWNER_NOT_STARTED, params | {
             "reason": payment.failure_reason}),)), f"not-started:{payment.provider}:{view.local_day(now)}", now)  # fmt: skip
-    if kind == FailureKind.UNCONFIRMED:  # money may have been taken: only the shop's statement can tell
-        notices.tell_owners(session, booking.shop_id, Reply((Msg(OWNER_UNCONFIRMED, params | {
-            "customer": _customer_name(session, booking), "phone": payment.phone or "-"}),)),
-            f"payment:{payment.id}:unconfirmed", now)  # fmt: skip
     choices: tuple[Choice, ...] = ()
-    if kind == FailureKind.UNCONFIRMED:
-        pass  # it may be paid: no invitation to pay again (twice), the shop puts it right
+    if kind == FailureKind.UNCONFIRMED:  # money may have been taken: only the shop's statement can tell, and
+        notices.tell_owners(session, booking.shop_id, Reply((Msg(OWNER_UNCONFIRMED, params | {  # no invitation
+            "customer": _customer_name(session, booking), "phone": payment.phone or "-"}),)),  # to pay twice
+            f"payment:{payment.id}:unconfirmed", now)  # fmt: skip
     elif payment.purpose == "balance":
         choices = balance_choices(session, booking)
         if not choices:
@@ -642,7 +640,7 @@ def mark_refunded(session: Session, booking_id: int, actor: str, now: datetime) 
     Kaspi meanwhile). Locks the booking, then its payments, as everywhere."""
     booking = locked_booking(session, booking_id)
     due = list(session.scalars(select(Payment).where(  # refunding: a Kaspi return whose answer never came
-        Payment.booking_id == booking_id, Payment.status.in_((REFUND_DUE, REFUNDING))).order_by(Payment.id).with_for_update()))  # fmt: skip
+        Payment.booking_id == booking_id, Payment.status.in_(OWED_BACK)).order_by(Payment.id).with_for_update()))  # fmt: skip
     if not due:
         return None
     for payment in due:
@@ -684,8 +682,9 @@ def offer_balance(session: Session, booking: Booking, now: datetime) -> bool:
     if not choices:
         return False
     reply = Reply((Msg(BALANCE_LEFT, {"amount": m.money(due, booking.currency), "code": booking.code}),), choices)
-    notices.status_notice(session, booking, reply, f"balance:{booking.id}:{due}", now, aliases=pay_words(reply.choices),
-                          template=False)  # fmt: skip
+    # no status template: the "ready" notice just sent carries the same one; this waits for their next word
+    notices.notify_customer(session, booking, reply, f"balance:{booking.id}:{due}", now, aliases=pay_words(reply.choices),
+                            whole=True, extra={"show_later": True})  # fmt: skip
     return True
 
 

@@ -21,18 +21,17 @@ Choices = Sequence[tuple[str, Sequence[str]]]
 # Words that carry no choice of their own; dropped before matching single
 # words ("oil please" -> "oil").  One line per language; folded as answers are
 # ("пожалуйста" -> "пожалуиста").
-FILLER = frozenset(
-    fold(word)
-    for word in """
-    please pls plz the a an i want need would like my for just one service id
-    пожалуйста мне нужно нужна нужен надо хочу на пж плз
-    маган керек отинемин келеди
-    tafadhali nataka ningependa naomba kwa ya
-    """.split()
-)
-
 # Only the words that make a request polite: dropped around a list number ("2 pls").
 POLITE = frozenset(fold(word) for word in "please pls plz пожалуйста пж плз өтінемін tafadhali".split())
+FILLER = POLITE | frozenset(
+    fold(word)
+    for word in """
+    the a an i want need would like my for just one service id
+    мне нужно нужна нужен надо хочу на
+    маган керек келеди
+    nataka ningependa naomba kwa ya
+    """.split()
+)
 
 # "1, 3", "1 and 3", "1 и 3", "1 na 3", "1 және 3" (folded: "жане").
 _SEPARATOR = re.compile(r"\s*(?:[,;&+/]|\b(?:and|и|na|жане|also)\b)\s*")

@@ -186,8 +186,9 @@ def test_extra_work_asked_again_still_waits_under_a_third_piece_found_before_it_
     assert decided == {"Cracked mirror": "approved", "Loose exhaust clamp": "approved", "Worn wiper blades": "declined"}
 
 
-@pytest.mark.parametrize("typed", ["approve", "ndio"])
-def test_extra_work_still_waiting_is_approved_by_its_word_after_the_shop_answered_a_question(pitstop, typed):
+def the_shop_answers_kamau_while_extra_work_waits(pitstop, answer: str) -> None:
+    """Kamau asked the shop a question; meanwhile extra work on his car waits for his
+    approval; then the owner answers him (on WhatsApp, windows open)."""
     from core import shopfloor
 
     pitstop.whatsapp(WANJIRU, "/menu", name="Wanjiru")  # the owner on WhatsApp, window open
@@ -199,8 +200,13 @@ def test_extra_work_still_waiting_is_approved_by_its_word_after_the_shop_answere
         shopfloor.propose_extra(uow.session, kiprono, job.id, "Worn wiper blades", 120_000, utcnow())
     assert bodies(pitstop, KAMAU)[-1].endswith("Do you approve this work?\n1. Approve\n2. Decline")
     pitstop.whatsapp(WANJIRU, "1", name="Wanjiru")  # Answer Kamau
-    pitstop.whatsapp(WANJIRU, "Yes, by 5pm, the wipers take ten minutes.", name="Wanjiru")
+    pitstop.whatsapp(WANJIRU, answer, name="Wanjiru")
     assert bodies(pitstop, KAMAU)[-1].startswith("Mwangaza Motors answers:")
+
+
+@pytest.mark.parametrize("typed", ["approve", "ndio"])
+def test_extra_work_still_waiting_is_approved_by_its_word_after_the_shop_answered_a_question(pitstop, typed):
+    the_shop_answers_kamau_while_extra_work_waits(pitstop, "Yes, by 5pm, the wipers take ten minutes.")
 
     pitstop.whatsapp(KAMAU, typed)  # he approves the wipers
 
@@ -211,18 +217,7 @@ def test_extra_work_still_waiting_is_approved_by_its_word_after_the_shop_answere
 
 
 def test_a_reply_to_the_shops_answer_reaches_the_shop_while_extra_work_waits(pitstop):
-    from core import shopfloor
-
-    pitstop.whatsapp(WANJIRU, "/menu", name="Wanjiru")
-    job = job_in_progress(pitstop)
-    pitstop.whatsapp(KAMAU, "talk to the shop")
-    pitstop.whatsapp(KAMAU, "Will it be ready by 5pm?")
-    with pitstop.runtime.db.uow() as uow:  # meanwhile the mechanic finds extra work
-        kiprono = uow.session.scalar(select(Staff.id).where(Staff.phone == KIPRONO))
-        shopfloor.propose_extra(uow.session, kiprono, job.id, "Worn wiper blades", 120_000, utcnow())
-    pitstop.whatsapp(WANJIRU, "1", name="Wanjiru")  # Answer Kamau
-    pitstop.whatsapp(WANJIRU, "Yes, by 5pm. Do you want us to wash it too?", name="Wanjiru")
-    assert bodies(pitstop, KAMAU)[-1].startswith("Mwangaza Motors answers:")
+    the_shop_answers_kamau_while_extra_work_waits(pitstop, "Yes, by 5pm. Do you want us to wash it too?")
     owner_had = len(bodies(pitstop, WANJIRU))
 
     pitstop.whatsapp(KAMAU, "Yes please wash it, I will pay at pickup")
