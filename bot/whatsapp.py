@@ -165,7 +165,7 @@ def send(runtime: Runtime, row: OutboxMessage, shop: Shop, session: Session) -> 
         values = row.body.get("variables", {})
         params["content_sid"] = template["content_sid"]
         params["content_variables"] = json.dumps(
-            {str(i): str(values.get(name, "")) for i, name in enumerate(template.get("variables", []), 1)})
+            {str(i): notices.template_text(str(values.get(name, ""))) for i, name in enumerate(template.get("variables", []), 1)})
     try:  # a long text's first parts go first (a retry goes on after those sent); the last has the choices
         sent = row.body.get("parts_sent", 0)
         for n, part in enumerate(first_parts[sent:], sent + 1):

@@ -82,7 +82,8 @@ def status_notice(session: Session, booking: Booking, reply: Reply, key: str, no
     of their money (a refund), which the template's "cancelled" does not tell: sent whole
     when they next write, too."""
     customer = customer_of(session, booking)
-    variables = {"name": customer.name or "", "code": booking.code, "status": status_name(booking.status, customer.language)}
+    lang = customer.language
+    variables = {"name": greeting_name(customer, lang), "code": booking.code, "status": status_name(booking.status, lang)}
     return notify_customer(session, booking, reply, key, now, template="status", variables=variables,
                            aliases=aliases, whole=bool(reply.choices),
                            extra={"whole_later": True} if money else None)  # fmt: skip
@@ -219,6 +220,12 @@ def customer_of(session: Session, booking: Booking) -> Customer:
 
 def status_name(status: str, lang: str) -> str:
     return render(Msg(STATUS_NAMES.get(status, status)), lang)
+
+
+def greeting_name(customer: Customer, lang: str) -> str:
+    """The customer's name in a template's greeting ("Hi {{1}}"): Twilio refuses a
+    template whose variable is empty, and a WhatsApp profile may have no name."""
+    return template_text(customer.name or "") or render(Msg(N_("customer")), lang)
 
 
 # -- staff --------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def _remind(s: Session, booking: Booking, hours: int, now: datetime, made: datet
         Choice(f"rm:cancel:{booking.id}", Msg(N_("Cancel the booking")))))  # fmt: skip
     lang = customer.language
     variables = {
-        "name": customer.name or "",
+        "name": notices.greeting_name(customer, lang),
         "service": ", ".join(n.get(lang) or n.get("en") or next(iter(n.values()), "") for n in names),
         "time": i18n.when(booking.starts_at, spec.timezone, lang),
         "code": booking.code,

@@ -45,7 +45,8 @@ Misbehaviour and extras:
 * Validation errors with Twilio codes: 21604 (To missing), 21603 (From missing), 21602 (no
   Body/MediaUrl/ContentSid), 21617 (Body > 1600 chars), 21211 (bad To), 21910 (From/To channel
   mismatch), 63007 (unknown WhatsApp sender when ``senders`` is set), 21655/21656 (bad ContentSid
-  / ContentVariables not a JSON object).
+  / ContentVariables not a JSON object, or a value empty, not a string, or holding a newline,
+  a tab or more than four spaces in a row).
 
 Inbound helpers: ``signed_inbound(url, auth_token, params) -> (headers, form)`` and builders
 ``inbound_text_params`` / ``inbound_button_params`` that produce the field set and order of
@@ -85,6 +86,12 @@ SESSION_WINDOW_SECONDS = 24 * 3600
 MAX_BODY = 1600
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _CONTENT_SID = re.compile(r"^HX[0-9a-f]{32}$")
+
+
+def _fit_variable(value) -> bool:
+    """What Twilio accepts as a template variable's value (error 21656 otherwise): a
+    non-empty string with no newline, no tab and no more than four spaces in a row."""
+    return isinstance(value, str) and value != "" and not any(c in value for c in "\n\t") and "     " not in value
 
 
 def new_sid(prefix: str) -> str:
@@ -495,7 +502,7 @@ class FakeTwilio(FakeServer):
                     variables = json.loads(raw_vars)
                 except ValueError:
                     variables = None  # type: ignore[assignment]
-                if not isinstance(variables, dict):
+                if not isinstance(variables, dict) or not all(_fit_variable(v) for v in variables.values()):
                     return self._error(400, 21656, "The ContentVariables Parameter is invalid")
             if body or media:
                 warnings.append("Body/MediaUrl sent together with ContentSid (PROTOCOLS.md 3.4: "

@@ -39,11 +39,11 @@ def pitstop(sqlite_url, tmp_path):
         yield start_pitstop(sqlite_url, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path / "var")})
 
 
-def offer_kamau_a_freed_time(pitstop, silent_for: timedelta | None = None):
+def offer_kamau_a_freed_time(pitstop, silent_for: timedelta | None = None, name: str = "Kamau"):
     """Kamau has chatted (and maybe gone quiet since), joined the waitlist for an oil
-    change, and a time is offered to him."""
-    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
-    pitstop.whatsapp(KAMAU, "1")
+    change, and a time is offered to him. `name`: his WhatsApp profile's."""
+    pitstop.whatsapp(KAMAU, "Habari", name=name)
+    pitstop.whatsapp(KAMAU, "1", name=name)
     shop = shop_id(pitstop)
     start = next_start(pitstop, shop, ["oil-change"])
     with pitstop.runtime.db.uow() as uow:
@@ -84,6 +84,24 @@ def test_a_waitlist_offer_outside_the_window_goes_as_the_status_template_and_who
     assert bodies(pitstop, KAMAU)[-1].endswith("Do you want it?\n1. Yes, I'll take it\n2. No, thanks")
     pitstop.whatsapp(KAMAU, "ndiyo")
     assert status_of(pitstop, offer.held.booking_id) == "confirmed"
+
+
+def test_a_customer_whose_whatsapp_profile_has_no_name_still_gets_the_template(pitstop):
+    """Twilio refuses a template with an empty variable (21656): the greeting says "customer"."""
+    offer = offer_kamau_a_freed_time(pitstop, silent_for=timedelta(days=2), name="")
+    row = pitstop.twilio.messages(f"whatsapp:{KAMAU}")[-1]
+    assert row["params"]["ContentSid"] == "HX1b2c3d4e5f60718293a4b5c6d7e8f90a"
+    assert json.loads(row["params"]["ContentVariables"]) == {"1": "customer", "2": "MM-1001", "3": "waiting for payment"}
+    with pitstop.runtime.db.uow() as uow:
+        sent = uow.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key.like(f"%{offer.held.booking_id}%"),
+                                                              OutboxMessage.address == f"whatsapp:{KAMAU}"))
+        assert (sent.status, sent.last_error) == ("sent", None)
+
+
+def test_a_name_across_lines_goes_into_a_template_on_one_line(pitstop):
+    offer_kamau_a_freed_time(pitstop, silent_for=timedelta(days=2), name="Kamau\n  wa    Njoroge")
+    row = pitstop.twilio.messages(f"whatsapp:{KAMAU}")[-1]
+    assert json.loads(row["params"]["ContentVariables"])["1"] == "Kamau wa Njoroge"
 
 
 def twilio_reports(pitstop, sid: str, status: str, error_code: str) -> None:
