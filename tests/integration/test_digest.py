@@ -105,6 +105,16 @@ def test_the_digest_reads_well_in_the_owners_language():
     )
 
 
+def test_the_digest_of_a_day_gone_by_does_not_call_it_today():
+    text = [render(m, "en") for m in digest.texts(digest.compute(dataclasses.replace(rows(), past=True)))]
+    assert text[1] == "Bookings that day: 5 (in progress: 1, completed: 2, no-show: 1, cancelled: 1)"
+    assert text[7] == "The next day: 2 bookings"
+    assert text[-2] == "Average rating that day: 3.5 of 5 (2 ratings)"
+    quiet = digest.compute(dataclasses.replace(rows(), past=True, bookings=(), ratings=()))
+    assert [render(m, "ru") for m in digest.texts(quiet)][1::6] == [
+        "Записей за этот день: нет", "На следующий день: записей нет"]
+
+
 def test_numbers_in_the_digest_are_written_the_readers_way():
     text = "\n".join(render(m, "ru") for m in digest.texts(digest.compute(rows())))
     assert "Otieno 11\xa0%, Kiprono 19\xa0%" in text  # Russian puts a no-break space before %
@@ -234,7 +244,7 @@ def test_pitstop_digest_prints_the_digest_and_writes_the_chart_and_csv(sqlite_ur
     result = CliRunner().invoke(main, ["digest", "--shop", "mwangaza-motors", "--date", "2026-11-24",
                                        "--out", str(tmp_path / "out")])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("Daily digest of Mwangaza Motors for Tue 24 Nov\nBookings today: 1 (confirmed: 1)\n")
+    assert result.output.startswith("Daily digest of Mwangaza Motors for Tue 24 Nov\nBookings that day: 1 (confirmed: 1)\n")
     assert "Mechanics busy: Otieno Ochieng 8%, Kiprono Langat 0%, Achieng Atieno 0%" in result.output
     assert (tmp_path / "out" / "mwangaza-motors-2026-11-24.png").read_bytes().startswith(b"\x89PNG")
     csv = (tmp_path / "out" / "mwangaza-motors-2026-11-24.csv").read_text().splitlines()
