@@ -196,8 +196,8 @@ def reset_tokens(session: Session, shop_id: int, who: str, now: datetime) -> tup
                              .order_by(Booking.created_at.desc())).first()  # fmt: skip
     reply = Reply((Msg(N_("Good news: {shop} has restored your booking tokens. You have {n} this month."),
                        {"shop": spec.name, "n": tokens}),))  # fmt: skip
-    if latest is not None:
-        notices.notify_customer(session, latest, reply, None, now)
+    if latest is not None:  # no template carries it: on WhatsApp it may wait for their next message
+        notices.notify_customer(session, latest, reply, None, now, extra={"show_later": True})
     return label, tokens
 
 

@@ -381,3 +381,24 @@ def test_a_report_for_no_message_of_ours_is_given_up_after_a_day(pitstop):
     schedule.redrive_outbox(min_age=timedelta(0))
     with pitstop.runtime.db.uow() as uow:
         assert uow.session.get(InboxUpdate, report.id).outcome == "ignored: no message of ours has this sid"
+
+
+def test_tokens_restored_while_his_window_was_closed_are_told_when_he_next_writes(pitstop):
+    """No template carries the news: it waits for his next message instead of failing."""
+    shop = shop_id(pitstop)
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
+    job = book(pitstop.runtime.db, shop, f"whatsapp:{KAMAU}", ["oil-change"], next_start(pitstop, shop, ["oil-change"]),
+               utcnow(), channel="whatsapp", name="Kamau")  # fmt: skip
+    with pitstop.runtime.db.uow() as uow:
+        uow.session.scalar(select(ChannelIdentity).where(ChannelIdentity.address == f"whatsapp:{KAMAU}")) \
+            .last_inbound_at = utcnow() - timedelta(days=2)  # fmt: skip
+        uow.session.get(Customer, job.customer_id).tokens = 0
+    sent_before = len(pitstop.twilio.messages(f"whatsapp:{KAMAU}"))
+    pitstop.whatsapp(WANJIRU, "hello", name="Wanjiru")
+    pitstop.whatsapp(WANJIRU, f"/tokens reset {job.code}")
+    assert bodies(pitstop, WANJIRU)[-1].startswith(f"Tokens restored for {job.code}: 2 this month.")
+    assert len(pitstop.twilio.messages(f"whatsapp:{KAMAU}")) == sent_before  # nothing can reach him now
+
+    pitstop.whatsapp(KAMAU, "Habari", name="Kamau")
+
+    assert "Good news: Mwangaza Motors has restored your booking tokens. You have 2 this month." in bodies(pitstop, KAMAU)[-2:]
