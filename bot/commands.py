@@ -12,7 +12,14 @@ from bot import model as cmd
 from bot.context import DbContext
 from core import booking, notices, payments, policy, waitlist
 from core.booking import Held, NotYours, SlotTaken
-from core.customers import add_vehicle, called, mask_phone
+from core.customers import (
+    STILL_BOOKED,
+    StillBooked,
+    add_vehicle,
+    called,
+    mask_phone,
+    remove_vehicle,
+)
 from core.i18n import N_
 from core.lifecycle import AT_THE_SHOP, IllegalMove
 from core.lifecycle import BookingStatus as S
@@ -114,6 +121,15 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
                 return cmd.Refused(N_("Nothing is left to pay for that booking."))
             paying = session.get(Payment, started.payment_id)
             return cmd.Done("paybalance", {"amount": paying.amount_minor, "method": method})
+        case cmd.RemoveVehicle(vehicle_id):
+            try:
+                removed = remove_vehicle(session, customer.id, vehicle_id, ctx.now)
+            except LookupError:
+                return cmd.Refused(N_("That vehicle is no longer in your list."))
+            if isinstance(removed, StillBooked):
+                return cmd.Refused(STILL_BOOKED, {"plate": removed.plate, "code": removed.code,
+                                                  "when": when(removed.start, ctx.view.spec.timezone)})  # fmt: skip
+            return cmd.Done("vehicle_removed", {"plate": removed.plate})
         case cmd.MessageShop(text):
             _to_owners(session, ctx, customer, text)
     return None

@@ -10,9 +10,17 @@ from itertools import groupby
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from bot.model import BookingView, CustomerInfo, HistoryLine, ServiceView, ShopInfo, VehicleView
+from bot.model import (
+    BookingRef,
+    BookingView,
+    CustomerInfo,
+    HistoryLine,
+    ServiceView,
+    ShopInfo,
+    VehicleView,
+)
 from core import availability as av
-from core import booking, outbox, payments, policy
+from core import booking, customers, outbox, payments, policy
 from core.lifecycle import AT_THE_SHOP, LIVE, BookingStatus, status_now
 from core.models import Booking, BookingItem, Customer, OutboxMessage, Service, Vehicle
 
@@ -30,8 +38,8 @@ class DbContext:
     def customer(self) -> CustomerInfo:
         c = self._customer
         vehicles = tuple(VehicleView(v.id, v.plate, " ".join(x for x in (v.make, v.model) if x) or None)
-                         for v in self.session.scalars(select(Vehicle).where(Vehicle.customer_id == c.id)
-                                                        .order_by(Vehicle.id)))  # fmt: skip
+                         for v in self.session.scalars(select(Vehicle).where(
+                             Vehicle.customer_id == c.id, Vehicle.removed_at.is_(None)).order_by(Vehicle.id)))  # fmt: skip
         language = c.language if c.language in self.shop.languages else None
         tokens = booking.tokens_now(c, self.now, self.view).count  # as of today: a new month refills them
         return CustomerInfo(c.id, c.name, c.phone, language, tokens, vehicles)
@@ -119,6 +127,10 @@ class DbContext:
         return [HistoryLine(b.starts_at, b.code,
                             self._shown([(i.kind, i.status, i.service_id, i.description) for i in b.items]))
                 for b in rows]  # fmt: skip
+
+    def booking_keeping(self, vehicle_id: int) -> BookingRef | None:
+        row = customers.booking_keeping(self.session, vehicle_id, self.now)
+        return BookingRef(row.id, row.code, row.starts_at) if row is not None else None
 
 
 # A customer's bookings still to come (or their car still at the shop), each with its car's

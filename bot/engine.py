@@ -332,7 +332,7 @@ MENU_WORDS = {
 
 def prompt_menu(turn: Turn, before: list[Msg]) -> None:
     for key in ("services", "vehicle_id", "day", "start", "booking_id", "mode", "method", "wanted", "wanted_on",
-                "resume", *PHONE_STEP):  # fmt: skip
+                "resume", "my_vehicle", *PHONE_STEP):  # fmt: skip
         turn.data.pop(key, None)
     turn.offer(before + [Msg(N_("What would you like to do?"))], [Choice(cid, Msg(label)) for cid, label in MENU],
                MENU_WORDS)  # fmt: skip

@@ -21,9 +21,20 @@ from bot.flows_booking import (
     stale,
     when_of,
 )
-from bot.model import AcceptOffer, Booked, Cancel, DeclineOffer, Done, Event, RetryPayment
+from bot.model import (
+    AcceptOffer,
+    Booked,
+    Cancel,
+    DeclineOffer,
+    Done,
+    Event,
+    Refused,
+    RemoveVehicle,
+    RetryPayment,
+)
 from core import i18n, payments, policy
 from core import messages as m
+from core.customers import STILL_BOOKED
 from core.i18n import N_
 from core.lifecycle import CANCELLABLE, BookingStatus
 from core.messages import Choice, Msg, Reply
@@ -190,16 +201,113 @@ def handle_vehicles(turn: Turn, event: Event, choice: str | None) -> None:
     if vehicle is None:
         not_understood(turn, Msg(N_("Choose a vehicle from the list.")))
         return
+    turn.data["my_vehicle"] = vehicle.id
+    turn.ask("my_vehicle")
+
+
+state("vehicles")((prompt_vehicles, handle_vehicles))
+
+
+# Words typed for "Remove this car", in the four languages.
+REMOVE_WORDS = ["remove", "delete", "remove car", "удалить", "удалить машину", "убрать", "жою", "көлікті жою",
+                "өшіру", "ondoa", "ondoa gari", "futa"]  # fmt: skip
+TO_THE_MENU = Choice("menu", Msg(N_("Main menu")))
+
+
+def _my_vehicle(turn: Turn):
+    """The car whose page is open, if it is still on the customer's list."""
+    return next((v for v in turn.ctx.customer.vehicles if v.id == turn.data.get("my_vehicle")), None)
+
+
+def prompt_my_vehicle(turn: Turn, before: list[Msg]) -> None:
+    vehicle = _my_vehicle(turn)
+    if vehicle is None:  # removed meanwhile (in another chat)
+        turn.ask("vehicles", *before)
+        return
     lines = turn.ctx.history(vehicle.id)
     texts = [Msg(N_("Service history of {plate}:"), {"plate": vehicle.plate})]
     texts += [Msg(N_("{day}: {services} ({code})"), {"day": m.day(h.start, turn.ctx.shop.timezone),
                   "services": m.join([m.names(n) for n in h.service_names]), "code": h.code}) for h in lines]  # fmt: skip
     if not lines:
         texts.append(Msg(N_("No visits yet.")))
-    turn.ask("vehicles", *texts)
+    turn.offer(before + texts, [Choice("remove", Msg(N_("Remove this car"))), Choice("back", Msg(N_("Back"))),
+                                TO_THE_MENU], {"remove": REMOVE_WORDS})  # fmt: skip
 
 
-state("vehicles")((prompt_vehicles, handle_vehicles))
+def handle_my_vehicle(turn: Turn, event: Event, choice: str | None) -> None:
+    vehicle = _my_vehicle(turn)
+    if vehicle is None or choice == "menu":
+        turn.ask("vehicles" if vehicle is None else "menu")
+    elif choice == "remove" and turn.ctx.booking_keeping(vehicle.id) is not None:
+        turn.ask("vehicle_booked")
+    elif choice == "remove":
+        turn.ask("remove_vehicle_confirm")
+    else:
+        not_understood(turn, Msg(N_("Choose what to do with this car.")))
+
+
+state("my_vehicle", back="vehicles")((prompt_my_vehicle, handle_my_vehicle))
+
+
+def prompt_vehicle_booked(turn: Turn, before: list[Msg]) -> None:
+    vehicle = _my_vehicle(turn)
+    kept = turn.ctx.booking_keeping(vehicle.id) if vehicle else None
+    if kept is None:  # gone meanwhile, or its visit is over or cancelled: the car's page again
+        turn.ask("my_vehicle", *before)
+        return
+    turn.offer(before + [Msg(STILL_BOOKED, {"plate": vehicle.plate, "code": kept.code, "when": when_of(turn, kept.start)})],
+               [Choice("back", Msg(N_("Back"))), TO_THE_MENU])  # fmt: skip
+
+
+def handle_vehicle_booked(turn: Turn, event: Event, choice: str | None) -> None:
+    if choice == "menu":
+        turn.ask("menu")
+    else:
+        not_understood(turn, Msg(N_("Choose Back to return to the car, or Main menu.")))
+
+
+state("vehicle_booked", back="my_vehicle")((prompt_vehicle_booked, handle_vehicle_booked))
+
+
+def prompt_remove_vehicle_confirm(turn: Turn, before: list[Msg]) -> None:
+    vehicle = _my_vehicle(turn)
+    if vehicle is None:
+        turn.ask("vehicles", *before)
+        return
+    turn.offer(before + [Msg(N_("Remove {plate} from your vehicles? Its service history stays with the shop."),
+                             {"plate": vehicle.plate})],
+               question_choices(turn, f"remove-{vehicle.id}", ("yes", Msg(N_("Yes, remove it"))),
+                                ("no", Msg(N_("No, keep it")))))  # fmt: skip
+
+
+def handle_remove_vehicle_confirm(turn: Turn, event: Event, choice: str | None) -> None:
+    if event.kind == "outcome":  # removed, or why not (a visit booked for it meanwhile): the list as it is now
+        turn.data = {"lang": turn.data.get("lang")}
+        turn.ask("vehicles", _removal_said(event.outcome))
+        return
+    answer = answer_to(turn, event, choice)
+    vehicle = _my_vehicle(turn)
+    if answer == "stale":
+        stale(turn)
+    elif answer in ("yes", "no") and vehicle is None:  # removed meanwhile, in another chat
+        turn.ask("vehicles")
+    elif answer == "yes":
+        turn.do(RemoveVehicle(vehicle.id))
+    elif answer == "no":
+        turn.ask("my_vehicle", Msg(N_("OK, {plate} stays in your vehicles."), {"plate": vehicle.plate}))
+    else:
+        not_understood(turn, Msg(N_("Please answer yes or no.")))
+
+
+def _removal_said(outcome) -> Msg:
+    if isinstance(outcome, Done):
+        return Msg(N_("Removed {plate} from your vehicles."), {"plate": outcome.detail["plate"]})
+    if isinstance(outcome, Refused):
+        return Msg(outcome.reason, outcome.params)
+    return Msg(N_("Sorry, something went wrong. Please try again."))
+
+
+state("remove_vehicle_confirm", back="my_vehicle")((prompt_remove_vehicle_confirm, handle_remove_vehicle_confirm))
 
 
 # -- buttons of notifications, valid in any state -----------------------------------------

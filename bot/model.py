@@ -105,6 +105,13 @@ class PayBalance:
 
 
 @dataclass(frozen=True)
+class RemoveVehicle:
+    """Take a car off the customer's list (sold, or its plate typed wrong)."""
+
+    vehicle_id: int
+
+
+@dataclass(frozen=True)
 class MessageShop:
     text: str
 
@@ -131,7 +138,7 @@ class SendReceipt:
 
 
 Command = (SetLanguage | SavePhone | SaveVehicle | Hold | Cancel | Reschedule | JoinWaitlist
-           | AcceptOffer | DeclineOffer | RetryPayment | PayBalance | MessageShop)  # fmt: skip
+           | AcceptOffer | DeclineOffer | RetryPayment | PayBalance | RemoveVehicle | MessageShop)  # fmt: skip
 
 
 # -- outcomes (fed back as Event("outcome", outcome=...)) ----------------------------------
@@ -213,6 +220,15 @@ class HistoryLine:
 
 
 @dataclass(frozen=True)
+class BookingRef:
+    """A booking named to the customer: its code and when."""
+
+    id: int
+    code: str
+    start: datetime
+
+
+@dataclass(frozen=True)
 class ShopInfo:
     name: str
     languages: tuple[str, ...]
@@ -263,6 +279,11 @@ class Context(Protocol):
         ...
 
     def history(self, vehicle_id: int) -> list[HistoryLine]: ...
+
+    def booking_keeping(self, vehicle_id: int) -> BookingRef | None:
+        """The car's visit still to come or under way, which keeps it on the customer's
+        list (core.customers.booking_keeping); None when it may be removed."""
+        ...
 
     def notice_holds(self, outbox_id: int | None) -> bool:
         """Whether a notice sent earlier (by its outbox row) is still true: a reminder of a

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
 import phonenumbers
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from core.models import ChannelIdentity, Customer, Vehicle
+from core.i18n import N_
+from core.lifecycle import AT_THE_SHOP, LIVE, BookingStatus, status_now
+from core.models import Booking, ChannelIdentity, Customer, Vehicle
 
 # When a customer last wrote is kept to the minute: a dialogue of quick taps costs no
 # write each, and WhatsApp's 24-hour window, judged by it, closes a minute early at worst.
@@ -100,12 +103,73 @@ _IDENTITY = select(ChannelIdentity).options(joinedload(ChannelIdentity.customer)
 
 def add_vehicle(session: Session, customer: Customer, plate: str, make: str | None = None,
                 model: str | None = None, year: int | None = None) -> Vehicle:  # fmt: skip
-    """The customer's vehicle with this plate, added if new."""
+    """The customer's vehicle with this plate, added if new; one they removed comes back
+    (its history is theirs again), with the make they give now, if any."""
     for vehicle in customer.vehicles:
-        if vehicle.plate == plate:
+        if plate_key(vehicle.plate) == plate_key(plate):
+            if vehicle.removed_at is not None:
+                vehicle.removed_at = None
+                if make:
+                    vehicle.make, vehicle.model = make, model
             return vehicle
     vehicle = Vehicle(customer_id=customer.id, plate=plate, make=make, model=model, year=year)
     session.add(vehicle)
     customer.vehicles.append(vehicle)
     session.flush()
     return vehicle
+
+
+def plate_key(plate: str) -> str:
+    """A plate as compared: however it was spaced when typed, one car (the key
+    bot.understand.plate_key gives a plate it has read)."""
+    return plate.replace(" ", "").upper()
+
+
+@dataclass(frozen=True)
+class Removed:
+    """A car taken off the customer's list."""
+
+    plate: str
+
+
+# Why a car cannot be removed, as the customer is told.
+STILL_BOOKED = N_("{plate} cannot be removed while it has a booking: {code}, {when}. "
+                  "Once that visit is over or cancelled, you can remove it.")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StillBooked:
+    """Why a car cannot be removed: a visit of it still to come, or under way (STILL_BOOKED)."""
+
+    plate: str
+    code: str
+    start: datetime
+
+
+def booking_keeping(session: Session, vehicle_id: int, now: datetime) -> Booking | None:
+    """The car's first visit still to come or under way (held, confirmed, at the shop):
+    while it stands the car stays on the customer's list, as the booking names it."""
+    rows = session.scalars(_KEEPING, {"vehicle": vehicle_id, "now": now})
+    return next((b for b in rows if status_now(b.status, b.hold_expires_at, now) != BookingStatus.EXPIRED), None)
+
+
+def remove_vehicle(session: Session, customer_id: int, vehicle_id: int, now: datetime) -> Removed | StillBooked:
+    """Take a car off the customer's list (sold, or its plate typed wrong), unless a
+    visit of it still stands. Its row stays, marked removed: its past bookings and
+    history remain the shop's. LookupError for a car that is not theirs, or gone."""
+    vehicle = session.get(Vehicle, vehicle_id)
+    if vehicle is None or vehicle.customer_id != customer_id or vehicle.removed_at is not None:
+        raise LookupError(f"no vehicle {vehicle_id} of customer {customer_id}")
+    kept = booking_keeping(session, vehicle_id, now)
+    if kept is not None:
+        return StillBooked(vehicle.plate, kept.code, kept.starts_at)
+    vehicle.removed_at = now
+    return Removed(vehicle.plate)
+
+
+_KEEPING = (
+    select(Booking)
+    .where(Booking.vehicle_id == bindparam("vehicle"), Booking.status.in_(LIVE),
+           or_(Booking.ends_at > bindparam("now"), Booking.status.in_(AT_THE_SHOP)))
+    .order_by(Booking.starts_at, Booking.id)
+)  # fmt: skip

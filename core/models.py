@@ -184,7 +184,10 @@ class ChannelIdentity(Base):
 
 
 class Vehicle(Base):
-    """A customer's car or motorbike, by plate; its bookings are its service history."""
+    """A customer's car or motorbike, by plate; its bookings are its service history.
+
+    A car the customer removed (sold, or its plate typed wrong) keeps its row, marked
+    `removed_at`: its bookings still name it for the shop; typed again, it comes back."""
 
     __tablename__ = "vehicles"
     __table_args__ = (UniqueConstraint("customer_id", "plate"),)
@@ -194,6 +197,7 @@ class Vehicle(Base):
     make: Mapped[str | None] = mapped_column(String(64))
     model: Mapped[str | None] = mapped_column(String(64))
     year: Mapped[int | None] = mapped_column(Integer)
+    removed_at: Mapped[datetime | None]
 
     customer: Mapped[Customer] = relationship(back_populates="vehicles")
 

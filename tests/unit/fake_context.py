@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-from bot.model import BookingView, CustomerInfo, HistoryLine, ServiceView, ShopInfo, VehicleView
+from bot.model import (
+    BookingRef,
+    BookingView,
+    CustomerInfo,
+    HistoryLine,
+    ServiceView,
+    ShopInfo,
+    VehicleView,
+)
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # Monday 09:00 in Nairobi
 OIL = ServiceView(1, {"en": "Oil change", "sw": "Kubadilisha oili", "ru": "Замена масла", "kk": "Май ауыстыру"}, 45, 350000, 0)
@@ -31,6 +39,7 @@ class FakeContext:
     lines: dict[int, list[HistoryLine]] = field(default_factory=dict)
     payments: dict[int, int] = field(default_factory=dict)  # booking id -> minor units received
     outdated_notices: set[int] = field(default_factory=set)  # outbox ids of notices no longer true
+    keeping: dict[int, BookingRef] = field(default_factory=dict)  # vehicle id -> its visit still to come
 
     def today(self) -> date:
         return (self.now + timedelta(hours=3)).date()
@@ -58,6 +67,9 @@ class FakeContext:
 
     def history(self, vehicle_id):
         return self.lines.get(vehicle_id, [])
+
+    def booking_keeping(self, vehicle_id):
+        return self.keeping.get(vehicle_id)
 
     def with_vehicle(self, plate="KCB 123A") -> FakeContext:
         self.customer = replace(self.customer, vehicles=(VehicleView(3, plate, "Toyota Probox"),))

@@ -984,3 +984,46 @@ def test_paying_online_for_a_visit_with_no_deposit_says_the_whole_price_is_paid_
 
     assert chat.text == ("Paying online now pays the whole price in advance: cancel in time and it is refunded; "
                          "later, or not coming, and the shop keeps it.\nHow would you like to pay?")  # fmt: skip
+
+
+@pytest.mark.parametrize("lang, word", [("en", "remove"), ("ru", "удалить"), ("kk", "жою"), ("sw", "ondoa")])
+def test_a_customer_removes_a_car_by_typing_the_word_in_their_own_language(lang, word):
+    from bot.model import RemoveVehicle
+
+    chat = chat_in(lang, FakeContext().with_vehicle()).tap("m:vehicles").tap("veh:3")
+    assert chat.choices == [gettext(lang, "Remove this car"), gettext(lang, "Back"), gettext(lang, "Main menu")]
+
+    chat.type(word)
+    assert chat.text == gettext(lang, "Remove {plate} from your vehicles? Its service history stays with the shop.",
+                                plate="KCB 123A")  # fmt: skip
+    chat.type({"en": "yes", "ru": "да", "kk": "иә", "sw": "ndiyo"}[lang])
+    assert chat.commands[-1] == RemoveVehicle(3)
+    chat.outcome(Done("vehicle_removed", {"plate": "KCB 123A"}))
+    assert chat.state == "vehicles"
+    assert chat.text.startswith(gettext(lang, "Removed {plate} from your vehicles.", plate="KCB 123A"))
+
+
+def test_a_car_kept_is_said_to_stay_and_its_page_is_shown_again():
+    chat = chat_in("en", FakeContext().with_vehicle()).tap("m:vehicles").tap("veh:3").tap("remove")
+
+    chat.answer("no")
+
+    assert chat.state == "my_vehicle" and chat.text == "OK, KCB 123A stays in your vehicles.\n" \
+        "Service history of KCB 123A:\nNo visits yet."  # fmt: skip
+    assert not [c for c in chat.commands if type(c).__name__ == "RemoveVehicle"]
+
+
+def test_a_car_with_a_visit_to_come_is_not_offered_for_removal_and_back_returns_to_its_page():
+    from bot.model import BookingRef
+
+    ctx = FakeContext(keeping={3: BookingRef(9, "MM-1009", at(25, 10))}).with_vehicle()
+    chat = chat_in("en", ctx).tap("m:vehicles").tap("veh:3").tap("remove")
+
+    assert chat.text == ("KCB 123A cannot be removed while it has a booking: MM-1009, Wed 25 Nov, 10:00. "
+                         "Once that visit is over or cancelled, you can remove it.")  # fmt: skip
+    assert chat.choices == ["Back", "Main menu"]
+    chat.type("yes")  # nothing was asked: no removal
+    assert chat.text.startswith("Sorry, I did not get that.\nChoose Back to return to the car, or Main menu.")
+    chat.tap("back")
+    assert chat.state == "my_vehicle" and chat.text.startswith("Service history of KCB 123A:")
+    assert not [c for c in chat.commands if type(c).__name__ == "RemoveVehicle"]

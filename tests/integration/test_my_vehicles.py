@@ -1,0 +1,159 @@
+"""A customer's own cars in chat, against the real database on both backends: a car
+sold or typed wrong is removed from their list (and from booking), but stays the
+shop's, with its history; one still booked stays; typed again, it comes back."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import runner
+from bot.model import Event
+from core import booking, shopfloor
+from core.customers import add_vehicle, customer_for
+from core.lifecycle import BookingStatus
+from core.messages import render_reply
+from core.models import Booking, Vehicle
+from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI as NOW
+from tests.integration.booking_helpers import loaded
+from tests.integration.staff_helpers import book
+
+AMINA = "4501"
+
+
+@pytest.fixture
+def garage(db, nairobi_spec):
+    return loaded(db, nairobi_spec)
+
+
+class Chat:
+    """Amina's chat with the garage: what she types or taps, and what she is shown."""
+
+    def __init__(self, db, garage, chat_id: str = AMINA):
+        self.db, self.garage, self.chat_id = db, garage, chat_id
+        self.text, self.buttons = "", []
+        self.send(Event("start")).type("english")
+
+    def send(self, event: Event, minutes: int = 0):
+        handled = runner.handle(self.db, shop_id=self.garage.id, channel="telegram", chat_id=self.chat_id,
+                                event=event, now=NOW + timedelta(minutes=minutes), language_hint="en")  # fmt: skip
+        shown = [render_reply(reply, "en") for reply in handled.replies]
+        self.text = "\n".join(text for text, _ in shown)
+        self.buttons = [button for _, buttons in shown for button in buttons]
+        return self
+
+    def type(self, text: str, minutes: int = 0):
+        return self.send(Event.typed(text), minutes)
+
+    def tap(self, label: str, minutes: int = 0):
+        """Tap the button shown with this label."""
+        return self.send(Event.tapped(next(cid for cid, shown in self.buttons if shown == label)), minutes)
+
+    @property
+    def labels(self) -> list[str]:
+        return [label for _, label in self.buttons]
+
+
+def cars_of(db, garage, address: str = AMINA) -> list[tuple[str, bool]]:
+    """Every vehicle row of the customer: its plate, and whether it was removed."""
+    with db.uow() as uow:
+        customer = customer_for(uow.session, garage.id, "telegram", address, language="en")
+        rows = uow.session.scalars(select(Vehicle).where(Vehicle.customer_id == customer.id).order_by(Vehicle.id))
+        return [(v.plate, v.removed_at is not None) for v in rows]
+
+
+def serviced(db, garage, plate: str, start) -> Booking:
+    """A visit of Amina's car done and paid at the shop, in its service history."""
+    visit = book(db, garage.id, AMINA, ["oil-change"], start, start - timedelta(days=1), plate=plate)
+    with db.uow() as uow:
+        uow.session.get(Booking, visit.id).status = BookingStatus.COMPLETED
+    return visit
+
+
+def test_customer_removes_a_car_they_sold_and_it_is_no_longer_offered_but_its_history_stays(db, garage):
+    sold = serviced(db, garage, "KCB 123A", garage.at(2026, 11, 10, 10))
+    with db.uow() as uow:
+        add_vehicle(uow.session, customer_for(uow.session, garage.id, "telegram", AMINA, language="en"), "KDD 222B")
+    chat = Chat(db, garage)
+
+    chat.type("my vehicles").tap("KCB 123A")
+    assert chat.text == "Service history of KCB 123A:\nTue 10 Nov: Oil and filter change (MM-1001)"
+    assert chat.labels == ["Remove this car", "Back", "Main menu"]
+    chat.tap("Remove this car")
+    assert chat.text == "Remove KCB 123A from your vehicles? Its service history stays with the shop."
+    assert chat.labels == ["Yes, remove it", "No, keep it"]
+    chat.tap("Yes, remove it")
+
+    assert chat.text == ("Removed KCB 123A from your vehicles.\n"
+                         "Your vehicles. Choose one to see its service history.")  # fmt: skip
+    assert chat.labels == ["KDD 222B", "Main menu"]
+    assert cars_of(db, garage) == [("KCB 123A", True), ("KDD 222B", False)]
+    with db.uow() as uow:  # the shop's record of the visit still names the car
+        car = uow.session.get(Vehicle, uow.session.get(Booking, sold.id).vehicle_id)
+        assert (car.plate, car.removed_at) == ("KCB 123A", NOW)
+    chat.type("menu").type("book").type("oil change").type("that's all")
+    assert chat.text == "Which vehicle is it for?"
+    assert chat.labels == ["KDD 222B", "Another vehicle"]
+
+
+def test_a_car_booked_in_cannot_be_removed_and_the_customer_is_told_which_booking(db, garage):
+    serviced(db, garage, "KCB 123A", garage.at(2026, 11, 10, 10))
+    visit = book(db, garage.id, AMINA, ["oil-change"], garage.at(2026, 11, 24, 10), NOW, plate="KCB 123A")
+    chat = Chat(db, garage)
+
+    chat.type("my vehicles").tap("KCB 123A").tap("Remove this car")
+
+    assert chat.text == ("KCB 123A cannot be removed while it has a booking: MM-1002, Tue 24 Nov, 10:00. "
+                         "Once that visit is over or cancelled, you can remove it.")  # fmt: skip
+    assert chat.labels == ["Back", "Main menu"]
+    chat.tap("Back")
+    assert chat.text.startswith("Service history of KCB 123A:")
+    assert cars_of(db, garage) == [("KCB 123A", False)]
+
+    booking.cancel(db, visit.id, "customer", NOW + timedelta(minutes=5))  # once it is cancelled, the car may go
+    chat.type("удалить", minutes=6)
+    assert chat.text == "Remove KCB 123A from your vehicles? Its service history stays with the shop."
+
+
+def test_a_car_booked_while_the_customer_was_asked_is_not_removed(db, garage):
+    book(db, garage.id, AMINA, ["oil-change"], garage.at(2026, 11, 20, 10), garage.at(2026, 11, 19, 9), plate="KCB 123A")
+    chat = Chat(db, garage)
+    chat.type("my vehicles").tap("KCB 123A").type("ondoa")
+    assert chat.labels == ["Yes, remove it", "No, keep it"]
+    book(db, garage.id, AMINA, ["oil-change"], garage.at(2026, 11, 24, 10), NOW, plate="KCB 123A")  # another chat
+
+    chat.type("yes", minutes=1)
+
+    assert chat.text.startswith("KCB 123A cannot be removed while it has a booking: MM-1002, Tue 24 Nov, 10:00.")
+    assert chat.labels == ["KCB 123A", "Main menu"]
+    assert cars_of(db, garage) == [("KCB 123A", False)]
+
+
+def test_a_car_at_the_shop_past_its_planned_time_still_cannot_be_removed(db, garage):
+    visit = book(db, garage.id, AMINA, ["oil-change"], garage.at(2026, 11, 23, 10), NOW, plate="KCB 123A")
+    with db.uow() as uow:
+        shopfloor.receive(uow.session, visit.mechanic_id, visit.id, NOW + timedelta(hours=1))
+    chat = Chat(db, garage)
+
+    chat.type("my vehicles", minutes=300).tap("KCB 123A", minutes=300).type("remove", minutes=300)  # 14:00
+
+    assert chat.text.startswith("KCB 123A cannot be removed while it has a booking: MM-1001, Mon 23 Nov, 10:00.")
+
+
+def test_a_removed_car_typed_again_when_booking_comes_back_with_its_history_not_as_a_new_car(db, garage):
+    serviced(db, garage, "KCB 123A", garage.at(2026, 11, 10, 10))
+    chat = Chat(db, garage)
+    chat.type("my vehicles").tap("KCB 123A").tap("Remove this car").tap("Yes, remove it")
+    assert chat.text.startswith("Removed KCB 123A from your vehicles.\nYou have no saved vehicles yet.")
+
+    chat.type("menu").type("book").type("oil change").type("that's all")
+    assert chat.text.startswith("Type the registration plate of the vehicle")  # none saved to choose from
+    chat.type("kcb123a").type("Toyota Fielder")
+    assert chat.text.startswith("Saved KCB 123A.\nWhich day suits you?")
+
+    assert cars_of(db, garage) == [("KCB 123A", False)]
+    with db.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Vehicle)) == 1
+        assert uow.session.scalar(select(Vehicle.make)) == "Toyota Fielder"
+    chat.type("menu").type("my vehicles").tap("KCB 123A · Toyota Fielder")
+    assert chat.text == "Service history of KCB 123A:\nTue 10 Nov: Oil and filter change (MM-1001)"
