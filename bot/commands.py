@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from hashlib import sha1
 
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,7 @@ from core.customers import (
     mask_phone,
     remove_vehicle,
 )
+from core.db import defer
 from core.i18n import N_
 from core.lifecycle import AT_THE_SHOP, IllegalMove
 from core.lifecycle import BookingStatus as S
@@ -130,6 +132,8 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
                 return cmd.Refused(STILL_BOOKED, {"plate": removed.plate, "code": removed.code,
                                                   "when": when(removed.start, ctx.view.spec.timezone)})  # fmt: skip
             return cmd.Done("vehicle_removed", {"plate": removed.plate})
+        case cmd.MessageShop(text, photo) if photo:
+            _photo_to_owners(session, ctx, customer, text, photo)
         case cmd.MessageShop(text):
             _to_owners(session, ctx, customer, text)
     return None
@@ -185,11 +189,29 @@ def _service_ids(row: Booking) -> tuple[int, ...]:
 def _to_owners(session: Session, ctx: DbContext, customer: Customer, text: str) -> None:
     """Forward the customer's words to every owner, where they read us (on
     WhatsApp outside its 24-hour window, as the shop's staff template)."""
-    reply = Reply((Msg(N_("Message from {name} ({phone}): {text}"),
-                       {"name": customer.name or "-", "phone": customer.phone or "-", "text": text}),),
-                  (Choice(f"st:answer:{customer.id}", Msg(N_("Answer {name}"), {"name": called(customer)})),))  # fmt: skip
-    sent = notices.tell_owners(session, ctx.view.shop_id, reply, None, ctx.now)
+    sent = notices.tell_owners(session, ctx.view.shop_id, to_owners(customer, text), None, ctx.now)
     log.info("message from customer %s forwarded to %d owner(s)", mask_phone(customer.phone), sent)
+
+
+def to_owners(customer: Customer, text: str, photo: bool = False) -> Reply:
+    """What the owners read of a customer's words (or of the caption of their photo),
+    with the choice to answer them."""
+    said = {"name": customer.name or "-", "phone": customer.phone or "-", "text": text}
+    if not photo:
+        header = Msg(N_("Message from {name} ({phone}): {text}"), said)
+    else:
+        header = Msg(N_("Photo from {name} ({phone}): {text}") if text else N_("Photo from {name} ({phone})"), said)
+    return Reply((header,), (Choice(f"st:answer:{customer.id}", Msg(N_("Answer {name}"), {"name": called(customer)})),))
+
+
+def _photo_to_owners(session: Session, ctx: DbContext, customer: Customer, text: str, photo: str) -> None:
+    """The customer's photo to every owner: fetched after the message commits (network
+    work stays out of its transaction), once however often the job runs."""
+    from bot.customer_photos import send_to_owners
+
+    key = f"shop-photo-{customer.id}-{ctx.now:%Y%m%d%H%M%S%f}-{sha1(photo.encode()).hexdigest()[:12]}"
+    defer(session, send_to_owners, ctx.view.shop_id, customer.id, photo, text, key, job_id=key)
+    log.info("photo from customer %s to be forwarded to the owners", mask_phone(customer.phone))
 
 
 __all__ = ["execute", "Held"]

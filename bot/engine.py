@@ -105,7 +105,8 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
         HANDLERS[turn.state](turn, event, None)
         return turn.done()
     # words for the shop keep a while (a message takes thought), not for days: then "book" is a booking
-    writing_to_shop = turn.state == "message_shop" and event.kind == "text" and not _idle(turn, WRITING_WAITS)
+    writing_to_shop = turn.state == "message_shop" and event.kind in ("text", "photo") and \
+        not _idle(turn, WRITING_WAITS)  # fmt: skip
     choosing_language = turn.state == "language" and event.kind in ("text", "choice")
     if _idle(turn) and choosing_language:  # the answer is taken; what it interrupted long ago is not brought back
         turn.data = {k: turn.data[k] for k in ("lang", "offered") if k in turn.data}
@@ -113,7 +114,8 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
         notice = _notice_answer(turn, event)  # read before the reset forgets what was offered
         turn.data = {"lang": turn.data.get("lang")}
         if notice is None:
-            turn.ask("menu", Msg(N_("Welcome back! We left off a while ago, so let's start again.")))
+            turn.ask("menu", Msg(N_("Welcome back! We left off a while ago, so let's start again.")),
+                     *([PHOTO_NOT_SENT] if event.kind == "photo" else []))  # fmt: skip
             return turn.done()
         turn.state = "menu"  # a notification's answer works however long ago it came
         return _guarded(turn, event, lambda: follow_choice(turn, notice))
@@ -135,6 +137,9 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
     if event.kind in ("unsupported", "location"):
         turn.ask(turn.state, _cannot_read(turn, event))
         return turn.done()
+    if event.kind == "photo":
+        _photo(turn, event)
+        return turn.done()
     choice = resolve(turn, event)
     return _guarded(turn, event, lambda: _answer(turn, event, choice))
 
@@ -147,6 +152,22 @@ def _cannot_read(turn: Turn, event: Event) -> Msg:
     if turn.ctx.numbered:
         return Msg(N_("I can only read text here. Please type your answer, or the number of a choice."))
     return Msg(N_("I can only read text and buttons here. Please type your answer or tap a button."))
+
+
+PHOTO_NOT_SENT = Msg(N_("This photo was not sent to anyone. To send a photo to the shop, choose "
+                        "\"Talk to the shop\" in the menu, then send the photo."))
+
+
+def _photo(turn: Turn, event: Event) -> None:
+    """A photo goes to the shop as their words would (written to it, or the shop's answer
+    lately at the menu); elsewhere it is said where photos go, and the question waits."""
+    if turn.state == "message_shop":
+        resume = turn.data.pop("resume", None)
+        _to_shop(turn, event.text, resume if resume in PROMPTS else "menu", event.photo)
+    elif turn.state == "menu" and _shop_answered_lately(turn):
+        _to_shop(turn, event.text, "notice_again" if _notice_open(turn) else "menu", event.photo)
+    else:
+        turn.ask("notice_again" if turn.state == "menu" and _notice_open(turn) else turn.state, PHOTO_NOT_SENT)
 
 
 def _guarded(turn: Turn, event: Event, act: Callable[[], None]) -> Step:
@@ -450,9 +471,10 @@ def prompt_message_shop(turn: Turn, before: list[Msg]) -> None:
                [Choice("back", Msg(N_("Back")))])  # fmt: skip
 
 
-def _to_shop(turn: Turn, text: str, then: str) -> None:
-    """The customer's words to the shop's owners, said to be sent, and the question `then`."""
-    turn.do(MessageShop(text.strip()[:1000]))
+def _to_shop(turn: Turn, text: str, then: str, photo: str | None = None) -> None:
+    """The customer's words (the caption of `photo`, if any) to the shop's owners, said to
+    be sent, and the question `then`."""
+    turn.do(MessageShop(text.strip()[:1000], photo))
     turn.ask(then, Msg(N_("Sent to the shop. They will answer you here.")))
 
 

@@ -72,7 +72,7 @@ def process(db: Database | Session, shop_id: int, inbound: Inbound, raw: str, no
 def _answer(session: Session, shop_id: int, inbound: Inbound, inbox_id: int, now: datetime) -> str:
     from bot import staff  # staff commands take precedence for verified staff
 
-    if inbound.event is None:
+    if inbound.event is None and not inbound.photo:
         log.info("%s update %s ignored: %s", inbound.channel, inbound.update_id, inbound.note)
     if inbound.group:  # everyone there would be one customer: nobody is made one
         _answer_group(session, shop_id, inbound, inbox_id, now)
@@ -84,12 +84,14 @@ def _answer(session: Session, shop_id: int, inbound: Inbound, inbox_id: int, now
     extra = {"edit_message_id": inbound.tapped_message_id} if inbound.tapped_message_id else None
     if staff.handles(session, shop_id, inbound, event, now, inbox_id):
         return APPLIED_BY_STAFF
+    if inbound.photo and tapped is None:  # the words with it (if any) are its caption
+        event = Event("photo", text=event.text if event.kind == "text" else "", photo=inbound.photo)
     handled = runner.handle_in(session, shop_id=shop_id, channel=inbound.channel, chat_id=inbound.chat_id,
                                event=event, now=now, language_hint=inbound.language_hint,
                                name=inbound.name, phone=inbound.phone, reply_key=inbox_id,
                                first_extra=extra, callback_id=inbound.callback_id, answered=answered)  # fmt: skip
     log.info("%s update from %s answered (%s)", inbound.channel, mask_phone(inbound.phone), handled.state)
-    return APPLIED if inbound.event is not None else f"ignored: {inbound.note}"
+    return APPLIED if inbound.event is not None or inbound.photo else f"ignored: {inbound.note}"
 
 
 def _answering(session: Session, shop_id: int, inbound: Inbound) -> tuple[int | None, Event | None]:

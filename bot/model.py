@@ -16,14 +16,16 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Event:
-    """Something a person did: typed text, tapped a choice, shared a contact or a place.
-    `outcome` carries the result of a command the engine asked for."""
+    """Something a person did: typed text, tapped a choice, shared a contact or a place,
+    sent a photo (`text` its caption). `outcome` carries the result of a command the
+    engine asked for."""
 
-    kind: str  # text | choice | contact | location | start | outcome
+    kind: str  # text | choice | contact | location | start | photo | outcome
     text: str = ""
     choice: str = ""
     phone: str | None = None
     outcome: Any = None
+    photo: str | None = None  # where to fetch it: "telegram:<file_id>", "whatsapp:<media URL>"
 
     @staticmethod
     def typed(text: str) -> Event:
@@ -114,6 +116,7 @@ class RemoveVehicle:
 @dataclass(frozen=True)
 class MessageShop:
     text: str
+    photo: str | None = None  # a photo the words are the caption of (as Event.photo)
 
 
 @dataclass(frozen=True)

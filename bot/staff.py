@@ -51,7 +51,7 @@ def handles(session: Session, shop_id: int, inbound, event: Event, now: datetime
         if just_verified:
             event = Event("verified", text=event.text if event.kind == "text" else "")
         elif inbound.photo and (inbound.event is None or _at_photo_step(session, shop_id, inbound, now)):
-            event = Event("photo", text=inbound.photo)  # at the photo step its words (WhatsApp's Body) are a caption
+            event = Event("photo", photo=inbound.photo)  # at the photo step its words (Body, caption) are a caption
         converse(session, shop_id, staff, inbound.channel, inbound.chat_id, event, now, inbox_id, inbound.callback_id,
                  inbound.tapped_message_id)  # fmt: skip
         return True

@@ -164,7 +164,7 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
         return turn.done()
     if event.kind == "photo":
         if turn.state == "extra_photo":
-            turn.data["extra"]["photo"] = event.text
+            turn.data["extra"]["photo"] = event.photo
             turn.ask("extra_confirm", Msg(N_("Photo received.")))
         else:
             turn.ask(turn.state, Msg(N_("To send a photo of extra work, first choose the job and \"Extra work found\".")))

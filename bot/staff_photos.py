@@ -35,7 +35,7 @@ def send_extra_photo(item_id: int, ref: str) -> None:
         shop = s.get(Shop, booking.shop_id)
         path = Path(runtime.settings.var_dir) / "photos" / f"extra-{item_id}.jpg"
         try:
-            _fetch(runtime, shop, s, ref, path)
+            fetch(runtime, shop, s, ref, path)
         except Exception as exc:  # the proposal stands without its photo
             log.warning("photo of extra work %s could not be fetched: %s", item_id, exc)
             return
@@ -44,7 +44,9 @@ def send_extra_photo(item_id: int, ref: str) -> None:
                                 extra=files.keep(s, booking.shop_id, path, runtime.now()) | {"show_later": True})  # window: when they write  # fmt: skip
 
 
-def _fetch(runtime, shop: Shop, session, ref: str, path: Path) -> None:
+def fetch(runtime, shop: Shop, session, ref: str, path: Path) -> None:
+    """Download a photo someone sent the shop's bot or number to `path`, with the shop's
+    own credentials (a Telegram file id, or a Twilio media URL)."""
     kind, _, value = ref.partition(":")
     path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "telegram":
@@ -58,10 +60,11 @@ def _fetch(runtime, shop: Shop, session, ref: str, path: Path) -> None:
 
         run(download())
     elif kind == "whatsapp":
-        from bot.whatsapp import client_for
+        from bot.whatsapp import api_url, client_for
 
         client, _sender, token = client_for(runtime, shop, session)
-        answer = requests.get(value, auth=(client.username, token), timeout=20)
+        answer = requests.get(api_url(runtime.settings.twilio_api_base, value), auth=(client.username, token),
+                              timeout=20)  # fmt: skip
         answer.raise_for_status()
         path.write_bytes(answer.content)
     else:

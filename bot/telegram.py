@@ -83,6 +83,8 @@ def parse(data: dict) -> Inbound | None:
             return Inbound("telegram", uid, chat, Event("start", text=payload), **base)
         return Inbound("telegram", uid, chat, Event.typed(m.text), **base)
     photo = f"telegram:{m.photo[-1].file_id}" if m.photo else None
+    if photo and (m.caption or "").strip():  # its words, as WhatsApp's Body under a photo
+        return Inbound("telegram", uid, chat, Event.typed(m.caption), photo=photo, **base)
     return Inbound("telegram", uid, chat, None, note="a message without text (photo, sticker, voice...)", photo=photo,
                    **base)  # fmt: skip
 
@@ -200,11 +202,11 @@ def _prepared(bot: Bot, row: OutboxMessage, attachment: tuple[bytes, str] | None
     async def call() -> str:
         if kind == "document":
             data, name = attachment
-            msg = await bot.send_document(chat, data, caption=text[:1024] or None, filename=name)
+            msg = await bot.send_document(chat, data, caption=text[:1024] or None, filename=name, reply_markup=keyboard)
             return str(msg.message_id)
         if kind == "photo":
             data, name = attachment
-            msg = await bot.send_photo(chat, data, caption=text[:1024] or None, filename=name)
+            msg = await bot.send_photo(chat, data, caption=text[:1024] or None, filename=name, reply_markup=keyboard)
             return str(msg.message_id)
         edit = body.get("edit_message_id")
         if edit and not reply.ask_contact:

@@ -114,9 +114,15 @@ class BaseUrlHttpClient(TwilioHttpClient):
         self.base_url = base_url.rstrip("/")
 
     def request(self, method, url, *args, **kwargs):
-        if self.base_url and "twilio.com" in url:
-            url = self.base_url + "/" + url.split("twilio.com/", 1)[1]
-        return super().request(method, url, *args, **kwargs)
+        return super().request(method, api_url(self.base_url, url), *args, **kwargs)
+
+
+def api_url(base_url: str, url: str) -> str:
+    """A Twilio address (an API call, an inbound photo's media) at TWILIO_API_BASE, so
+    that the demo and tests reach their local fake, and production Twilio itself."""
+    if base_url and base_url.rstrip("/") != "https://api.twilio.com" and "twilio.com/" in url:
+        return base_url.rstrip("/") + "/" + url.split("twilio.com/", 1)[1]
+    return url
 
 
 def client_for(runtime: Runtime, shop: Shop, session: Session) -> tuple[Client, str, str]:

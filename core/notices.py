@@ -281,13 +281,14 @@ def owners(session: Session, shop_id: int) -> list[Staff]:
         Staff.shop_id == shop_id, Staff.role == "owner", Staff.active.is_(True)).order_by(Staff.id)))  # fmt: skip
 
 
-def tell_owners(session: Session, shop_id: int, reply: Reply, key: str | None, now: datetime) -> int:
+def tell_owners(session: Session, shop_id: int, reply: Reply, key: str | None, now: datetime,
+                kind: str = "text", extra: dict | None = None) -> int:  # fmt: skip
     """Tell every owner of the shop (each once per `key`, when given); returns how many
     were written."""
     sent = 0
     for owner in owners(session, shop_id):
-        if tell_staff(session, owner, reply, f"{key}:owner{owner.id}" if key else None, now,
-                      reach=owner_reach(session, owner)) is not None:  # fmt: skip
+        if tell_staff(session, owner, reply, f"{key}:owner{owner.id}" if key else None, now, kind=kind,
+                      extra=extra, reach=owner_reach(session, owner)) is not None:  # fmt: skip
             sent += 1
     return sent
 

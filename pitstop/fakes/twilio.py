@@ -1,9 +1,10 @@
 """Local fake of Twilio Programmable Messaging (WhatsApp) — ``https://api.twilio.com/2010-04-01``.
 
 Imitates ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` (form: To, From, Body,
-ContentSid, ContentVariables, MediaUrl (repeatable), StatusCallback, MessagingServiceSid) and
-``GET .../Messages/{Sid}.json``, checking HTTP Basic auth (AccountSid:AuthToken) and answering
-the real Message resource JSON (``sid`` = "SM"/"MM" + 32 hex, ``status`` "queued", RFC 2822 dates,
+ContentSid, ContentVariables, MediaUrl (repeatable), StatusCallback, MessagingServiceSid),
+``GET .../Messages/{Sid}.json`` and ``GET .../Messages/{Sid}/Media/{Sid}`` (an inbound photo,
+``add_media``), checking HTTP Basic auth (AccountSid:AuthToken) and answering the real
+Message resource JSON (``sid`` = "SM"/"MM" + 32 hex, ``status`` "queued", RFC 2822 dates,
 ``num_media``/``num_segments`` as strings, ``direction`` "outbound-api", ...) with 201, or
 Twilio's legacy error JSON ``{"code", "message", "more_info", "status"}``.
 
@@ -239,6 +240,7 @@ class FakeTwilio(FakeServer):
         self._sessions: dict[str, float] = {}
         self._status_posts: list[dict] = []
         self._timers: list[threading.Timer] = []
+        self._media: dict[str, tuple[bytes, str]] = {}  # path -> (content, content type)
 
     # ------------------------------------------------------------------ config / helpers
     def add_account(self, account_sid: str, auth_token: str) -> None:
@@ -261,6 +263,14 @@ class FakeTwilio(FakeServer):
         """Answer the next ``n`` API requests with a Twilio error JSON."""
         super().fail_next(n, status=status, code=code, message=message, more_info=more_info,
                           **options)
+
+    def add_media(self, content: bytes, content_type: str = "image/jpeg", account_sid: str | None = None) -> str:
+        """A photo as if a WhatsApp user had sent it: the ``MediaUrl0`` Twilio posts with the
+        message (``https://api.twilio.com/...``), served here to HTTP Basic auth of the account."""
+        path = f"/{API_VERSION}/Accounts/{account_sid or self.account_sid}/Messages/{new_sid('MM')}/Media/{new_sid('ME')}"
+        with self._lock:
+            self._media[path] = (content, content_type)
+        return f"https://api.twilio.com{path}"
 
     def open_session(self, address: str, at: float | None = None) -> None:
         """Record an inbound message from ``address`` (opens the 24 h window)."""
@@ -430,6 +440,9 @@ class FakeTwilio(FakeServer):
         return None
 
     def handle(self, rec: RecordedRequest, request: Request) -> Response:
+        media = re.match(rf"^/{API_VERSION}/Accounts/([^/]+)/Messages/[^/]+/Media/[^/.]+$", rec.path)
+        if media and rec.method == "GET":
+            return self._inbound_media(rec, request, media.group(1))
         m = re.match(rf"^/{API_VERSION}/Accounts/([^/]+)/Messages(?:/([^/]+))?\.json$",
                      rec.path)
         if not m:
@@ -449,6 +462,16 @@ class FakeTwilio(FakeServer):
         if rec.method != "POST":
             return self._error(405, 20004, "Method not allowed")
         return self._create(m.group(1), rec)
+
+    def _inbound_media(self, rec: RecordedRequest, request: Request, account_sid: str) -> Response:
+        denied = self._auth(request, account_sid)
+        if denied is not None:
+            return denied
+        with self._lock:
+            found = self._media.get(rec.path)
+        if found is None:
+            return self._error(404, 20404, f"The requested resource {rec.path} was not found")
+        return Response(found[0], status=200, content_type=found[1])
 
     def _render(self, content_sid: str, variables: dict) -> str:
         template = self.content_templates.get(content_sid)

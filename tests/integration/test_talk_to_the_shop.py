@@ -2,14 +2,19 @@
 customer, and the customer's reply reaches the shop again, on WhatsApp and Telegram."""
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
-from core.models import utcnow
+from bot import schedule, whatsapp
+from bot.inbound import process
+from core.models import Customer, OutboxMessage, utcnow
+from pitstop.fakes import twilio as fake_twilio
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
-from tests.integration.channel_helpers import TWILIO_SID, TWILIO_TOKEN, start_pitstop
+from tests.integration.channel_helpers import PUBLIC, TWILIO_SID, TWILIO_TOKEN, start_pitstop
 from tests.integration.staff_helpers import ERLAN, WANJIRU, Clocked, verify_on_telegram
 
 ASKAR = "+77015550001"  # an Atyrau customer writing in Kazakh on WhatsApp
@@ -130,3 +135,148 @@ def test_the_next_day_book_books_although_the_shop_answered_her_question(story, 
     story.say(AMINA, "book", MONDAY_9 + later)
     assert "Welcome back" not in story.last(AMINA), story.last(AMINA)
     assert [d for _, d in story.buttons(AMINA)][0].startswith("svc:"), story.buttons(AMINA)
+
+
+# -- photos ----------------------------------------------------------------------------------
+
+JPEG = b"\xff\xd8\xff\xe0customer-photo"
+
+
+def amina_sends_a_photo(story, at: datetime, caption: str | None = None, file_id: str | None = None) -> None:
+    """A photo from Amina's phone on Telegram, as the Bot API posts it (with words under it, or none)."""
+    file_id = file_id or story.p.telegram._store_file(JPEG, "photo", None, "image/jpeg").file_id  # as if uploaded
+    update = story.p.telegram.update_text(next(story.ids), AMINA, "x")
+    update["message"].pop("text")
+    update["message"]["photo"] = [{"file_id": file_id, "file_unique_id": "u1", "width": 90, "height": 90}]
+    if caption is not None:
+        update["message"]["caption"] = caption
+    story.post(update, at)
+
+
+def askar_sends_a_photo(story, words: str = "") -> None:
+    """A photo from Асқар's phone on WhatsApp, as Twilio posts it (its words are the Body)."""
+    params = fake_twilio.inbound_text_params(f"whatsapp:{ASKAR}", words, profile_name="Асқар")
+    params |= {"NumMedia": "1", "MessageType": "image", "MediaContentType0": "image/jpeg",
+               "MediaUrl0": story.p.twilio.add_media(JPEG, account_sid=TWILIO_SID)}  # fmt: skip
+    process(story.db, story.shop_id("zhaiyk-auto"), whatsapp.parse(params), json.dumps(params), utcnow())
+
+
+def sent_photos(story, chat) -> list[dict]:
+    return [m for m in story.p.telegram.sent_messages(chat) if m["method"] == "sendPhoto"]
+
+
+def amina_id(story) -> int:
+    with story.db.uow() as uow:
+        return uow.session.scalar(select(Customer.id).where(Customer.name == "Amina"))
+
+
+def amina_talks_to_the_shop(story) -> None:
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    story.say(AMINA, "/start", MONDAY_9, first_name="Amina")
+    story.tap(AMINA, "lang:en", MONDAY_9)
+    story.tap(AMINA, "m:shop", MONDAY_9)
+
+
+def test_a_customers_photo_reaches_the_owner_as_a_photo_with_her_words_and_the_answer_button(story):
+    amina_talks_to_the_shop(story)
+
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=1), "Is this tyre still safe?")
+
+    [photo] = sent_photos(story, OWNER_TG)
+    assert photo["caption"] == "Photo from Amina (-): Is this tyre still safe?"
+    assert photo["file"]["content"] == JPEG
+    assert story.buttons(OWNER_TG) == [("Answer Amina", f"st:answer:{amina_id(story)}")]
+    assert story.last(AMINA) == "Sent to the shop. They will answer you here.\nWhat would you like to do?"
+
+    story.tap(OWNER_TG, f"st:answer:{amina_id(story)}", MONDAY_9 + timedelta(minutes=2))
+    story.say(OWNER_TG, "No, the tread is worn. Come in today.", MONDAY_9 + timedelta(minutes=3))
+    assert story.last(AMINA) == "Mwangaza Motors answers: No, the tread is worn. Come in today."
+
+
+def test_a_photo_without_words_after_the_shops_answer_reaches_the_shop(story):
+    shop_answered(story)
+
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=10))
+
+    [photo] = sent_photos(story, OWNER_TG)
+    assert (photo["caption"], photo["file"]["content"]) == ("Photo from Amina (-)", JPEG)
+    assert story.last(AMINA).startswith("Sent to the shop. They will answer you here.")
+
+
+def test_a_photo_at_the_menu_says_how_to_send_it_to_the_shop_and_reaches_nobody(story):
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    story.say(AMINA, "/start", MONDAY_9, first_name="Amina")
+    story.tap(AMINA, "lang:en", MONDAY_9)
+
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=1), "My car")
+
+    assert story.last(AMINA) == ("This photo was not sent to anyone. To send a photo to the shop, choose \"Talk to "
+                                 "the shop\" in the menu, then send the photo.\nWhat would you like to do?")  # fmt: skip
+    assert sent_photos(story, OWNER_TG) == [] and not story.last(OWNER_TG).startswith("Message from Amina")
+
+
+def test_a_photo_in_the_middle_of_a_booking_is_answered_and_the_booking_goes_on(story):
+    story.say(AMINA, "/start", MONDAY_9, first_name="Amina")
+    story.tap(AMINA, "lang:en", MONDAY_9)
+    story.tap(AMINA, "m:book", MONDAY_9)
+    asked = story.last(AMINA)
+
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=1))
+
+    assert story.last(AMINA) == ("This photo was not sent to anyone. To send a photo to the shop, choose \"Talk to "
+                                 "the shop\" in the menu, then send the photo.\n" + asked)  # fmt: skip
+    story.tap(AMINA, "svc:1", MONDAY_9 + timedelta(minutes=2))
+    assert story.last(AMINA).startswith("Added: Oil and filter change.")
+
+
+def test_a_photo_whose_delivery_to_the_owner_failed_is_sent_again(story):
+    amina_talks_to_the_shop(story)
+    story.p.telegram.fail_next(1, status=502, methods=["sendPhoto"])
+
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=1), "The noise comes from here")
+    assert sent_photos(story, OWNER_TG) == []
+    time.sleep(2.1)  # the first try is followed by another after 2 s
+    schedule.redrive_outbox(min_age=timedelta(0))
+
+    [photo] = sent_photos(story, OWNER_TG)
+    assert (photo["caption"], photo["file"]["content"]) == ("Photo from Amina (-): The noise comes from here", JPEG)
+
+
+def test_the_owner_hears_of_a_photo_that_could_not_be_fetched_with_her_words(story):
+    amina_talks_to_the_shop(story)
+
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=1), "Is this tyre still safe?", file_id="AgACgone")
+
+    assert sent_photos(story, OWNER_TG) == []
+    assert story.last(OWNER_TG) == ("Amina (-) sent a photo, but it could not be received. Ask them to send it again.\n"
+                                    "Message from Amina (-): Is this tyre still safe?")  # fmt: skip
+    assert story.buttons(OWNER_TG) == [("Answer Amina", f"st:answer:{amina_id(story)}")]
+
+
+def test_a_whatsapp_customers_photo_reaches_an_owner_whose_window_was_closed_when_he_writes(story):
+    for typed in ("Сәлем", "2", "4"):  # Қазақша; Сервиске жазу. The owner never wrote to the bot: only templates reach him
+        story.wa(ASKAR, typed, utcnow(), slug="zhaiyk-auto", name="Асқар")
+    askar_sends_a_photo(story, "Бұл дөңгелекті ауыстыру керек пе?")
+    assert story.wa_bodies(ASKAR)[-1].startswith("Сервиске жіберілді. Сізге осы жерде жауап береді.")
+    assert owner_reads(story, ERLAN)[-1] == "Ерлан Фото от Асқар (+77015550001): Бұл дөңгелекті ауыстыру керек пе?"
+
+    story.wa(ERLAN, "1", utcnow(), slug="zhaiyk-auto", name="Ерлан")  # "Ответить: Асқар": his window opens
+
+    photo, asked = [m["params"] for m in story.p.twilio.messages(f"whatsapp:{ERLAN}")][-2:]
+    assert photo["Body"] == "Фото от Асқар (+77015550001): Бұл дөңгелекті ауыстыру керек пе?\n1. Ответить: Асқар"
+    served = story.p.client.get(photo["MediaUrl"].removeprefix(PUBLIC))
+    assert (served.status_code, served.data) == (200, JPEG)
+    assert asked["Body"].startswith("Спасибо, Ерлан!") and "Напишите ответ для Асқар" in asked["Body"]
+
+
+def test_a_whatsapp_photo_at_the_menu_is_answered_in_the_customers_language(story):
+    for typed in ("Сәлем", "2"):  # Қазақша: the menu
+        story.wa(ASKAR, typed, utcnow(), slug="zhaiyk-auto", name="Асқар")
+
+    askar_sends_a_photo(story)
+
+    assert story.wa_bodies(ASKAR)[-1].startswith("Бұл фото ешкімге жіберілген жоқ. Сервиске фото жіберу үшін мәзірден "
+                                                 "«Сервиске жазу» бөлімін таңдап, содан кейін фотоны жіберіңіз.\n")  # fmt: skip
+    assert story.p.twilio.messages(f"whatsapp:{ERLAN}") == []
+    with story.db.uow() as uow:
+        assert uow.session.scalar(select(OutboxMessage.id).where(OutboxMessage.kind == "photo")) is None

@@ -1027,3 +1027,47 @@ def test_a_car_with_a_visit_to_come_is_not_offered_for_removal_and_back_returns_
     chat.tap("back")
     assert chat.state == "my_vehicle" and chat.text.startswith("Service history of KCB 123A:")
     assert not [c for c in chat.commands if type(c).__name__ == "RemoveVehicle"]
+PHOTO = "telegram:AgACphoto1"
+
+
+def photo(caption: str = "") -> Event:
+    return Event("photo", text=caption, photo=PHOTO)
+
+
+def test_a_photo_for_the_shop_sent_in_the_middle_of_a_booking_goes_with_its_words_and_the_booking_goes_on():
+    ctx = FakeContext()
+    chat = chat_in("en", ctx).tap("m:book").tap("svc:1").tap("reply:shop")
+    ctx.now = NOW + timedelta(minutes=50)  # a photo takes finding
+
+    chat.send(photo("  The noise comes from here  "))
+
+    assert chat.commands[-1] == MessageShop("The noise comes from here", PHOTO)
+    assert (chat.state, chat.data["services"]) == ("services", [1])
+    assert chat.text.splitlines()[0] == "Sent to the shop. They will answer you here."
+
+
+def test_a_photo_with_a_notice_open_says_where_photos_go_and_asks_the_notice_again():
+    extra = Reply((Msg("Extra work found on MM-1001: discs, Ksh 6,500. Do you approve this work?"),),
+                  (Choice("extra:yes:7", Msg("Approve")), Choice("extra:no:7", Msg("Decline"))))  # fmt: skip
+    offered = [["extra:yes:7", ["Approve"]], ["extra:no:7", ["Decline"]]]
+    chat = chat_in("en")
+    chat.data |= {"offered": offered, "notice": {"reply": extra.to_json(), "offered": offered, "outbox_id": 1}}
+
+    chat.send(photo())
+
+    assert not [c for c in chat.commands if isinstance(c, MessageShop)]
+    assert chat.text == ("This photo was not sent to anyone. To send a photo to the shop, choose \"Talk to the shop\" "
+                         "in the menu, then send the photo.\n" + extra.texts[0].id)  # fmt: skip
+    assert chat.ids == ["extra:yes:7", "extra:no:7"] and chat.data["offered"] == offered
+
+
+def test_a_photo_after_a_long_pause_in_a_booking_says_where_photos_go_as_it_starts_over():
+    ctx = FakeContext()
+    chat = chat_in("en", ctx).tap("m:book")
+    ctx.now = NOW + timedelta(hours=1)
+
+    chat.send(photo("my car"))
+
+    assert chat.state == "menu" and not [c for c in chat.commands if isinstance(c, MessageShop)]
+    assert chat.text.startswith("Welcome back! We left off a while ago, so let's start again.\n"
+                                "This photo was not sent to anyone.")  # fmt: skip
