@@ -41,6 +41,9 @@ RESTING = {"start", "menu"}
 # What a notice's payment keeps while it asks for a number: the choice to carry out once it
 # is given, whether it is another number for that payment only, and that number.
 PHONE_STEP = ("after_phone", "new_phone", "pay_from")
+# What a booking (or a change to one) half made keeps: forgotten at the menu.
+HALF_MADE = ("services", "vehicle_id", "plate", "day", "start", "alternatives", "booking_id", "code", "mode", "method",
+             "wanted", "wanted_on", "resume", "my_vehicle", *PHONE_STEP)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -247,12 +250,31 @@ def _global_word(turn: Turn, event: Event, choice: str | None) -> bool:
         turn.data = keep
         turn.ask("menu", Msg(N_("Stopped. Nothing was changed.")))
     elif word == "help":  # mid-way, the question again after it: nothing half made is dropped
-        turn.ask("menu" if turn.state in RESTING else turn.state, *help_texts())
+        turn.ask(again(turn), *help_texts())
     elif word == "language":
-        if turn.state not in RESTING | {"language"}:
-            turn.data["resume"] = turn.state  # a booking half made goes on in the new language
+        set_aside(turn, "language")  # a booking half made goes on in the new language
         turn.ask("language")
     return word is not None
+
+
+def again(turn: Turn) -> str:
+    """The question being answered, asked again after a word on the side (help, a button
+    that can do nothing now): the menu's, at rest."""
+    return "menu" if turn.state in RESTING else turn.state
+
+
+def set_aside(turn: Turn, *besides: str) -> None:
+    """Keep the question being answered (a booking half made) while something else is
+    asked in its place, to ask it again, with what was chosen, once that is done: not at
+    rest, nor on a step of that something else (`besides`)."""
+    if turn.state not in RESTING.union(besides):
+        turn.data["resume"] = turn.state
+
+
+def resumed(turn: Turn) -> str:
+    """The question set aside, to be asked now (and no longer kept), or else the menu."""
+    question = turn.data.pop("resume", None)
+    return question if question in PROMPTS else "menu"
 
 
 def help_texts() -> list[Msg]:
@@ -352,8 +374,7 @@ MENU_WORDS = {
 
 
 def prompt_menu(turn: Turn, before: list[Msg]) -> None:
-    for key in ("services", "vehicle_id", "day", "start", "booking_id", "mode", "method", "wanted", "wanted_on",
-                "resume", "my_vehicle", *PHONE_STEP):  # fmt: skip
+    for key in HALF_MADE:
         turn.data.pop(key, None)
     turn.offer(before + [Msg(N_("What would you like to do?"))], [Choice(cid, Msg(label)) for cid, label in MENU],
                MENU_WORDS)  # fmt: skip
@@ -435,18 +456,17 @@ def prompt_language(turn: Turn, before: list[Msg]) -> None:
 
 def handle_language(turn: Turn, event: Event, choice: str | None) -> None:
     if choice and choice.startswith("lang:") and choice[5:] in turn.ctx.shop.languages:
-        resume = turn.data.pop("resume", None)
-        _set_language(turn, choice[5:], announce=resume is None)
-        if resume:
-            turn.ask(resume, Msg(N_("Great, let's talk in English.")))
+        question = resumed(turn)
+        _set_language(turn, choice[5:], announce=question == "menu")
+        if question != "menu":
+            turn.ask(question, Msg(N_("Great, let's talk in English.")))
     else:
         not_understood(turn, Msg(N_("Please choose a language from the list.")))
 
 
 def _back_from_language(turn: Turn) -> str:
     """Back to the question the language was asked from (a booking half made), else the menu."""
-    resume = turn.data.pop("resume", None)
-    return resume if resume in PROMPTS else "menu"
+    return resumed(turn)
 
 
 state("language", back=_back_from_language)((prompt_language, handle_language))
@@ -458,8 +478,7 @@ REPLY_WORDS = ["reply", "answer", "jibu", "ответить", "ответ", "ж�
 
 def on_reply_to_shop(turn: Turn, choice: str) -> None:
     """"Reply" under the shop's answer, from any state: a booking half made goes on after."""
-    if turn.state not in RESTING | {"message_shop"}:
-        turn.data["resume"] = turn.state
+    set_aside(turn, "message_shop")
     turn.ask("message_shop")
 
 
@@ -480,8 +499,7 @@ def _to_shop(turn: Turn, text: str, then: str, photo: str | None = None) -> None
 
 def handle_message_shop(turn: Turn, event: Event, choice: str | None) -> None:
     if event.kind == "text" and event.text.strip():
-        resume = turn.data.pop("resume", None)  # written in the middle of a booking: it goes on
-        _to_shop(turn, event.text, resume if resume in PROMPTS else "menu")
+        _to_shop(turn, event.text, resumed(turn))  # written in the middle of a booking: it goes on
     else:
         not_understood(turn, Msg(N_("Please type your message.")))
 

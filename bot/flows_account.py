@@ -8,15 +8,25 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import understand
-from bot.engine import GLOBAL_CHOICES, PROMPTS, Turn, not_understood, state
+from bot.engine import (
+    GLOBAL_CHOICES,
+    HALF_MADE,
+    PHONE_STEP,
+    Turn,
+    again,
+    not_understood,
+    resumed,
+    state,
+)
 from bot.flows_booking import (
-    _after_hold,
     _mine,
     _refused,
     answer_to,
     ask_another_number,
+    booked,
     phone_first,
     question_choices,
+    refusal,
     remember_interrupted,
     stale,
     when_of,
@@ -330,11 +340,18 @@ def on_offer(turn: Turn, choice: str) -> None:
         method = policy.way_to_take_offer(turn.ctx.shop.payment_methods, bool(offered and offered.deposit_minor))
         if phone_first(turn, method, choice):
             return
-        turn.state = "offer"
+        _to_offer(turn)
         turn.do(AcceptOffer(booking_id, method))
     else:
-        turn.state = "offer"
+        _to_offer(turn)
         turn.do(DeclineOffer(booking_id))
+
+
+def _to_offer(turn: Turn) -> None:
+    """Take or let go an offered time, or pay again; a question it interrupted (a day
+    being chosen for a new booking) is asked again once it is answered."""
+    remember_interrupted(turn)
+    turn.state = "offer"
 
 
 def prompt_offer(turn: Turn, before: list[Msg]) -> None:
@@ -342,14 +359,32 @@ def prompt_offer(turn: Turn, before: list[Msg]) -> None:
 
 
 def handle_offer(turn: Turn, event: Event, choice: str | None) -> None:
-    if event.kind == "outcome" and isinstance(event.outcome, Booked):
-        _after_hold(turn, event.outcome)
-    elif event.kind == "outcome" and isinstance(event.outcome, Done):  # declined
-        turn.ask("menu", Msg(N_("OK, I have let the time go.")))
-    elif event.kind == "outcome":
-        _refused(turn, event.outcome)
-    else:
+    outcome = event.outcome if event.kind == "outcome" else None
+    if outcome is None:
         turn.ask("menu")
+        return
+    if turn.data.get("resume") in BOOKINGS_SHOWN:  # what they showed has changed
+        del turn.data["resume"]
+    if isinstance(outcome, Booked):
+        _answered(turn, *booked(turn, outcome), afresh=True)
+    elif isinstance(outcome, Done):  # declined
+        _answered(turn, Msg(N_("OK, I have let the time go.")))
+    else:
+        _answered(turn, refusal(outcome), afresh=True)
+
+
+BOOKINGS_SHOWN = ("bookings", "booking")  # the list of bookings, a booking's card
+
+
+def _answered(turn: Turn, *said: Msg, afresh: bool = False) -> None:
+    """After a notice's answer: the question it interrupted, with what was chosen kept;
+    else the menu (`afresh`: with nothing of before kept, as after a booking made or
+    refused)."""
+    turn.data.pop("notice", None)
+    question = resumed(turn)
+    if question == "menu" and afresh:
+        turn.data = {"lang": turn.data.get("lang")}
+    turn.ask(question, *said)
 
 
 state("offer")((prompt_offer, handle_offer))
@@ -360,14 +395,32 @@ def on_reminder(turn: Turn, choice: str) -> None:
     action, booking_id = _button(choice, ("cancel", "move"))
     b = _mine(turn, booking_id)
     if b is None or b.status not in CANCELLABLE:  # gone, or the car has come in since the reminder
-        turn.ask("menu", Msg(N_("That booking can no longer be changed.")))
+        turn.ask(again(turn), Msg(N_("That booking can no longer be changed.")))
         return
+    unfinished = _left_unfinished(turn)
     turn.data["booking_id"] = b.id
     if action == "cancel":
-        turn.ask("cancel_confirm")
+        turn.ask("cancel_confirm", *unfinished)
     else:
         turn.data.update(mode="reschedule", services=list(b.service_ids), code=b.code)
-        turn.ask("day")
+        turn.ask("day", *unfinished)
+
+
+# The steps of making a booking, or of moving or cancelling one.
+BOOKING_STEPS = {"services", "vehicle", "plate", "make", "day", "time", "waitlist", "summary", "payment", "phone",
+                 "resched_confirm", "cancel_confirm"}  # fmt: skip
+
+
+def _left_unfinished(turn: Turn) -> list[Msg]:
+    """A reminder's change of time or cancellation is a dialogue of its own: one half made
+    in the chat (a new booking, another change) gives way to it, and what was chosen
+    there is forgotten, the customer told so."""
+    question = turn.data.get("resume") or turn.state
+    half_made = question in BOOKING_STEPS and not (question == "phone" and turn.data.keys() & PHONE_STEP)
+    for key in HALF_MADE:
+        turn.data.pop(key, None)
+    return [Msg(N_("What you were doing before was left unfinished: you can start it again from the menu."))] \
+        if half_made else []  # fmt: skip
 
 
 def on_pay_again(turn: Turn, choice: str) -> None:
@@ -380,7 +433,7 @@ def on_pay_again(turn: Turn, choice: str) -> None:
         return
     if phone_first(turn, method, choice):
         return
-    turn.state = "offer"  # its answer (held again, booked, or why not) says what happened
+    _to_offer(turn)  # its answer (held again, booked, or why not) says what happened
     turn.do(RetryPayment(int(booking_id), method, turn.data.pop("pay_from", None)))
 
 
@@ -438,8 +491,7 @@ def _after_notice(turn: Turn, *said: Msg) -> None:
         reply = Reply.from_json(earlier["reply"])
         turn.say(*said, Msg(N_("One more question is waiting for your answer:")), *reply.texts, choices=reply.choices)
         return
-    resume = turn.data.pop("resume", None)
-    turn.ask(resume if resume in PROMPTS else "menu", *said)
+    _answered(turn, *said)
 
 
 def prompt_notice(turn: Turn, before: list[Msg]) -> None:
@@ -478,7 +530,7 @@ def handle_notice(turn: Turn, event: Event, choice: str | None) -> None:
     elif isinstance(outcome, Done) and outcome.what == "receipt":
         _after_notice(turn, Msg(N_("Your receipt for {code} is on its way as a PDF."), {"code": outcome.detail["code"]}))
     elif outcome is not None:
-        _refused(turn, outcome)
+        _answered(turn, refusal(outcome), afresh=True)
     else:
         turn.ask("menu")
 

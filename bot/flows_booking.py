@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import understand
-from bot.engine import PHONE_STEP, RESTING, Turn, follow_choice, not_understood, state
+from bot.engine import PHONE_STEP, Turn, follow_choice, not_understood, resumed, set_aside, state
 from bot.model import (
     Booked,
     Done,
@@ -522,6 +522,7 @@ def phone_first(turn: Turn, method: str, choice: str) -> bool:
     and carry the choice out once it is given. True when it asked."""
     if not needs_phone(turn, method):
         return False
+    remember_interrupted(turn)
     turn.data.pop("new_phone", None)  # their own number is asked for now, whatever was asked before
     turn.data["after_phone"] = choice
     turn.ask("phone")
@@ -537,17 +538,9 @@ def _hold(turn: Turn) -> None:
 def _after_hold(turn: Turn, outcome) -> None:
     shop = turn.ctx.shop
     if isinstance(outcome, Booked):
-        when = when_of(turn, outcome.start)
-        if outcome.confirmed:
-            texts = [Msg(N_("Booked! Your code is {code}."), {"code": outcome.code}),
-                     Msg(N_("{services}, {when}. Pay at the shop."),
-                         {"services": service_list(turn, outcome.service_ids), "when": when})]  # fmt: skip
-        else:
-            texts = [Msg(N_("Your time {when} is held for {minutes} minutes while you pay. Code: {code}."),
-                         {"when": when, "minutes": outcome.hold_minutes, "code": outcome.code}),
-                     _pay_instruction(outcome, shop.currency)]  # fmt: skip
+        said = booked(turn, outcome)  # of the services chosen, before they are forgotten
         turn.data = {"lang": turn.data.get("lang")}
-        turn.ask("menu", *texts)
+        turn.ask("menu", *said)
     elif isinstance(outcome, Taken):
         apology = Msg(N_("Sorry, {time} is too soon now to be booked.") if outcome.too_soon else
                       N_("Sorry, {time} was taken by someone else a moment ago."),
@@ -562,6 +555,18 @@ def _after_hold(turn: Turn, outcome) -> None:
         _refused(turn, outcome)
 
 
+def booked(turn: Turn, outcome: Booked) -> list[Msg]:
+    """What a booking held or confirmed is told: its code and time, and how to pay."""
+    when = when_of(turn, outcome.start)
+    if outcome.confirmed:
+        return [Msg(N_("Booked! Your code is {code}."), {"code": outcome.code}),
+                Msg(N_("{services}, {when}. Pay at the shop."),
+                    {"services": service_list(turn, outcome.service_ids), "when": when})]  # fmt: skip
+    return [Msg(N_("Your time {when} is held for {minutes} minutes while you pay. Code: {code}."),
+                {"when": when, "minutes": outcome.hold_minutes, "code": outcome.code}),
+            _pay_instruction(outcome, turn.ctx.shop.currency)]  # fmt: skip
+
+
 def _pay_instruction(outcome: Booked, currency: str) -> Msg:
     amount = m.money(outcome.pay_minor, currency)
     if outcome.payment_method == "mpesa":
@@ -573,30 +578,29 @@ def _pay_instruction(outcome: Booked, currency: str) -> Msg:
 
 
 def _refused(turn: Turn, outcome) -> None:
-    reason = outcome.reason if isinstance(outcome, Refused) else N_("Sorry, something went wrong. Please try again.")
-    params = outcome.params if isinstance(outcome, Refused) else {}
     turn.data = {"lang": turn.data.get("lang")}
-    turn.ask("menu", Msg(reason, params))
+    turn.ask("menu", refusal(outcome))
+
+
+def refusal(outcome) -> Msg:
+    """Why a command did not work, as the domain said it (or that something went wrong)."""
+    if isinstance(outcome, Refused):
+        return Msg(outcome.reason, outcome.params)
+    return Msg(N_("Sorry, something went wrong. Please try again."))
 
 
 state("payment", back="summary")((prompt_payment, handle_payment))
 
 
+NOTICE_STEPS = ("notice", "notice_again", "offer")  # where a notice's choice is carried out
+
+
 def remember_interrupted(turn: Turn) -> None:
-    """Keep the question a notice's choice interrupts, to ask it again afterwards."""
-    if question := interrupted(turn):
-        turn.data["resume"] = question
-
-
-def interrupted(turn: Turn) -> str | None:
-    """The question a notice's choice interrupts, to be asked again once it is answered:
-    none when the chat was at rest or on a step of a notice (its number asked for a
-    notice's payment); the booking's own "which phone?" is one."""
-    if turn.state in RESTING | {"notice", "notice_again", "offer"}:
-        return None
-    if turn.state == "phone" and turn.data.keys() & PHONE_STEP:
-        return None
-    return turn.state
+    """Keep the question a notice's choice interrupts, to ask it again once the notice is
+    answered: not a step of a notice (its number asked for a notice's payment); the
+    booking's own "which phone?" is one."""
+    if not (turn.state == "phone" and turn.data.keys() & PHONE_STEP):
+        set_aside(turn, *NOTICE_STEPS)
 
 
 def ask_another_number(turn: Turn, choice: str) -> bool:
@@ -614,6 +618,9 @@ def ask_another_number(turn: Turn, choice: str) -> bool:
 
 
 def prompt_phone(turn: Turn, before: list[Msg]) -> None:
+    if not turn.data.keys() & PHONE_STEP and not needs_phone(turn, "mpesa"):  # the booking's own, given meanwhile
+        turn.ask("payment", *before)  # (for a freed time taken): its way to pay is asked again, with it known
+        return
     if turn.data.get("new_phone"):  # they chose to pay from another number
         turn.offer(before + [Msg(N_("Which number should M-Pesa ask to pay? Type it, like 0712 345 678."))],
                    [Choice("back", Msg(N_("Back")))])  # fmt: skip
@@ -661,7 +668,7 @@ def _back_from_phone(turn: Turn) -> str:
             return turn.data.pop("resume")
         return "notice_again"  # its choices, numbered as before, answer again
     if turn.data.pop("after_phone", None):
-        return "menu"  # a notification's payment: nothing to go back to
+        return resumed(turn)  # a notification's payment: the question it interrupted, if any
     return "payment"
 
 

@@ -689,6 +689,89 @@ def test_a_notice_answered_in_the_middle_of_a_booking_goes_back_to_the_question_
     assert (chat.state, chat.data["services"], chat.data["vehicle_id"]) == ("day", [1], 3)
 
 
+DAY_ASKED = "Which day suits you? Choose one, or type a date like \"Friday\" or \"25.12\"."
+
+
+def choosing_a_day(ctx: FakeContext) -> Chat:
+    """In the middle of a booking: an oil change for her car chosen, the day asked."""
+    chat = Chat(ctx).send(Event("start")).tap("lang:en").tap("m:book").tap("svc:1").tap("done").tap("veh:3")
+    assert chat.state == "day"
+    return chat
+
+
+def test_the_balance_paid_by_mpesa_mid_booking_asks_her_number_then_goes_back_to_the_day():
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    chat.tap("paybalance:5:mpesa")  # the car she left yesterday is ready
+    assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
+    chat.type("0712 345 678")
+    assert chat.commands[-2:] == [SavePhone("+254712345678"), PayBalance(5, "mpesa", None)]
+
+    chat.outcome(Done("paybalance", {"amount": 450000, "method": "mpesa"}))
+
+    assert chat.text == ("Check your phone: M-Pesa will ask you to pay Ksh4,500. Enter your PIN to confirm.\n"
+                         + DAY_ASKED)  # fmt: skip
+    assert (chat.state, chat.data["services"], chat.data["vehicle_id"]) == ("day", [1], 3)
+
+
+def test_back_from_the_number_asked_for_a_freed_time_goes_back_to_the_day():
+    chat = choosing_a_day(FakeContext(my_bookings=[held_offer(100000)]).with_vehicle())
+    chat.tap("offer:yes:9")
+    assert chat.state == "phone"
+
+    chat.tap("back")
+
+    assert (chat.state, chat.text, chat.data["services"]) == ("day", DAY_ASKED, [1])
+    assert "after_phone" not in chat.data
+
+
+def test_a_number_given_for_a_freed_time_at_the_bookings_own_number_question_pays_the_booking_on():
+    from bot.model import AcceptOffer
+
+    chat = choosing_a_day(FakeContext(my_bookings=[held_offer(100000)]).with_vehicle())
+    chat.tap("day:2026-11-25").tap(chat.ids[0]).answer("confirm").tap("pay:mpesa")
+    assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)  # her own booking's M-Pesa asks for it
+    chat.tap("offer:yes:9").type("0712 345 678")  # given for the freed time, offered meanwhile
+    assert chat.commands[-1] == AcceptOffer(9, "mpesa")
+
+    chat.outcome(Booked(9, "MM-1009", at(25, 10), False, 100000, 10, "mpesa", None, (2,)))
+
+    assert chat.state == "payment" and chat.text.endswith("How would you like to pay?")
+    chat.tap("pay:mpesa")
+    assert isinstance(chat.commands[-1], Hold) and chat.commands[-1].payment_method == "mpesa"
+
+
+def test_extra_work_answered_twice_mid_booking_says_why_not_and_goes_back_to_the_day():
+    from bot.model import Refused
+
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    chat.tap("extra:yes:12")
+
+    chat.outcome(Refused("That work was already decided."))
+
+    assert chat.text == "That work was already decided.\n" + DAY_ASKED
+    assert (chat.state, chat.data["vehicle_id"]) == ("day", 3)
+
+
+def test_a_reminder_of_a_visit_begun_tapped_mid_booking_says_so_and_asks_the_day_again():
+    chat = choosing_a_day(FakeContext(my_bookings=[replace(booking_tomorrow(2), status="received")]).with_vehicle())
+    chat.tap("rm:move:9")
+    assert chat.text == "That booking can no longer be changed.\n" + DAY_ASKED
+    assert (chat.state, chat.data["services"]) == ("day", [1])
+
+
+def test_paying_a_held_booking_from_its_card_ends_at_the_menu_not_its_old_card():
+    from bot.model import CustomerInfo
+
+    held = BookingView(5, "MM-1005", at(25, 10), "held", ({"en": "Oil change"},), 350000, "KCB 123A", (1,))
+    chat = chat_in("en", FakeContext(my_bookings=[held], customer=CustomerInfo(7, "Amina", "+254712345678", "en", 2, ())))
+    chat.tap("m:bookings").tap("bk:5").tap("payagain:5:cash")
+
+    chat.outcome(Booked(5, "MM-1005", at(25, 10), True, 0, 0, "cash", None, (1,)))
+
+    assert chat.state == "menu" and chat.text.startswith("Booked! Your code is MM-1005.")
+    assert chat.text.endswith("What would you like to do?")
+
+
 def test_trying_again_while_the_first_request_is_open_says_only_why_not():
     from bot.model import Refused, RetryPayment
 
