@@ -128,6 +128,7 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
             if event.kind == "start" and event.text:
                 turn.data["deep_link"] = event.text  # followed once the language is chosen
             _guess_language(turn, event)
+            _remember_request(turn, event)
             turn.ask("start")
         elif event.kind == "start" and event.text:
             follow_deep_link(turn, event.text)
@@ -320,14 +321,25 @@ def _guess_language(turn: Turn, event: Event) -> None:
         turn.data["lang"] = guessed
 
 
+def _remember_request(turn: Turn, event: Event) -> None:
+    """A first message that names the shop's services ("записаться на замену масла") is
+    booked once the language is chosen, as a deep link is."""
+    requested = flows_booking.services_requested(turn, event.text) if event.kind == "text" else None
+    if requested:
+        turn.data["requested"] = _service_ids(requested)
+
+
 def _set_language(turn: Turn, lang: str, announce: bool = True) -> None:
     turn.data["lang"] = lang
     turn.do(SetLanguage(lang))
     link = turn.data.pop("deep_link", None)
+    requested = turn.data.pop("requested", None)  # words typed instead of a language say more now
     if link:
         if announce:
             turn.say(Msg(N_("Great, let's talk in English.")))
         follow_deep_link(turn, link)
+    elif requested and announce:
+        _book(turn, requested, Msg(N_("Great, let's talk in English.")))
     elif announce:
         turn.ask("menu", Msg(N_("Great, let's talk in English.")))
     else:
@@ -366,7 +378,8 @@ MENU = [
 MENU_WORDS = {
     "m:book": ["book", "booking", "записаться", "запись", "жазылу", "жазылғым", "weka nafasi", "kuweka nafasi",
                "agiza", "i want to book", "want to book", "make a booking", "book an appointment",
-               "nataka kuweka nafasi"],
+               "nataka kuweka nafasi", "book me in", "book me", "appointment", "запишите", "запишите меня",
+               "запиши меня", "жазып қойыңыз", "weka miadi", "kuweka miadi", "nataka kuweka miadi"],
     "m:bookings": ["my bookings", "bookings", "мои записи", "записи", "менің жазылуларым", "nafasi zangu"],
     "m:vehicles": ["my vehicles", "my cars", "vehicles", "мои машины", "машины", "көліктерім", "magari yangu"],
     "m:shop": ["talk", "operator", "оператор", "связаться", "байланыс", "ongea na duka"],
@@ -384,7 +397,10 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
     if choice is None and event.kind == "text" and not understand.is_position(event.text):
         choice = _menu_word(turn, event.text)  # "book" when a newer message's choices took the menu's place
     talk = understand.small_talk(event.text) if event.kind == "text" else None  # "Habari", "Asante": no "Sorry"
-    if choice == "m:book":
+    requested = _services_asked(turn, event) if choice in (None, "m:book") else []
+    if requested:
+        _book(turn, requested)
+    elif choice == "m:book":
         turn.data["services"] = []
         turn.ask("services")
     elif choice == "m:bookings":
@@ -418,6 +434,26 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
 
 
 SMALL_TALK_REPLY = {"greeting": N_("Hello!"), "thanks": N_("You're welcome!")}
+
+
+def _services_asked(turn: Turn, event: Event) -> list[int]:
+    """The services a message at the menu asks to book ("записаться на замену масла",
+    "oil change"). Names alone, while the shop's answer or a notice's question is still
+    being talked over ("замена масла" after the shop's answer), are part of that talk."""
+    requested = flows_booking.services_requested(turn, event.text) if event.kind == "text" else None
+    if requested is None or not requested.asked and (_notice_open(turn) or _shop_answered_lately(turn)):
+        return []
+    return _service_ids(requested)
+
+
+def _service_ids(requested: understand.Request) -> list[int]:
+    return [int(p.removeprefix("svc:")) for p in requested.picked]
+
+
+def _book(turn: Turn, service_ids: list[int], *before: Msg) -> None:
+    """A booking begun with the services already named, at the question that follows them."""
+    turn.data["services"] = []
+    flows_booking.add_services(turn, service_ids, *before)
 
 
 def _menu_word(turn: Turn, text: str) -> str | None:

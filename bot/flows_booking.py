@@ -10,7 +10,16 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import understand
-from bot.engine import PHONE_STEP, Turn, follow_choice, not_understood, resumed, set_aside, state
+from bot.engine import (
+    MENU_WORDS,
+    PHONE_STEP,
+    Turn,
+    follow_choice,
+    not_understood,
+    resumed,
+    set_aside,
+    state,
+)
 from bot.model import (
     Booked,
     Done,
@@ -78,6 +87,8 @@ def handle_services(turn: Turn, event: Event, choice: str | None) -> None:
     picked = [choice] if choice else []
     if not picked and event.kind == "text":
         picked = understand.pick_choices(event.text, turn.data.get("offered", [])) or []
+        requested = None if picked else services_requested(turn, event.text)  # "book an oil change" here too
+        picked = requested.picked if requested else picked
         if not picked and turn.data.get("services") and understand.parse_yes_no(event.text) is False:
             picked = ["done"]
     if picked == ["done"]:
@@ -87,11 +98,24 @@ def handle_services(turn: Turn, event: Event, choice: str | None) -> None:
     if not ids:
         not_understood(turn, Msg(N_("Type the number or the name of a service.")))
         return
+    add_services(turn, ids)
+
+
+def add_services(turn: Turn, ids: list[int], *before: Msg) -> None:
+    """Services chosen here, or named in one message at the menu ("записаться на замену
+    масла"): the step's next question, "anything else?" while some are left."""
     turn.data["services"] = list(dict.fromkeys(turn.data.get("services", []) + ids))
     if len(turn.data["services"]) == len(turn.ctx.shop.services):
-        turn.ask("vehicle" if turn.ctx.customer.vehicles else "plate")
+        turn.ask("vehicle" if turn.ctx.customer.vehicles else "plate", *before)
     else:
-        turn.ask("services")
+        turn.ask("services", *before)
+
+
+def services_requested(turn: Turn, text: str) -> understand.Request | None:
+    """The shop's services one message asks for, by any of their names, with the menu's
+    words for booking around them ("book an oil change", "май ауыстыруға жазылу")."""
+    names = [(f"svc:{s.id}", list(s.names.values())) for s in turn.ctx.shop.services]
+    return understand.pick_requested(text, names, MENU_WORDS["m:book"])
 
 
 state("services")((prompt_services, handle_services))

@@ -9,13 +9,14 @@ including with random input.  Every function returns None (or False for
 """
 
 from .answers import looks_like, parse_rating, parse_yes_no, small_talk
-from .choices import is_position, pick_choice, pick_choices
+from .choices import Request, is_position, pick_choice, pick_choices, pick_requested
 from .languages import language_of
 from .numbers import parse_amount
 from .plates import normalise_plate, plate_key
 from .when import When, names_weekday, parse_when
 
 __all__ = [
+    "Request",
     "When",
     "is_position",
     "language_of",
@@ -28,6 +29,7 @@ __all__ = [
     "parse_yes_no",
     "pick_choice",
     "pick_choices",
+    "pick_requested",
     "plate_key",
     "small_talk",
 ]

@@ -272,6 +272,16 @@ _THANKS_ALONE = _set(THANKS)
 _THANKS_WORDS = _THANKS_ALONE | _set(THANKS_COMPANIONS)
 
 
+def after_greeting(tokens: list[str]) -> list[str]:
+    """The words after a greeting that opens a message ("Habari za asubuhi, nataka...",
+    "Здравствуйте, хочу записаться..."): what the message is about."""
+    opening = [squash_repeats(t) for t in tokens]  # as the word lists are kept: "hello" is "helo"
+    i = 0
+    while i < len(opening) and opening[i] in _GREETING_WORDS:
+        i += 1
+    return tokens[i:] if set(opening[:i]) & (_GREETINGS | _GOOD) else tokens
+
+
 def small_talk(text: str, plain_yes: bool = False) -> str | None:
     """"greeting" or "thanks" when the whole message is one ("hello", "Habari za asubuhi",
     "рахмет көп", "good morning"), else None. Strict: any other word makes it something

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
 from ._text import clean, fold, words
+from .answers import after_greeting
 
 Choices = Sequence[tuple[str, Sequence[str]]]
 
@@ -37,6 +39,12 @@ FILLER = POLITE | frozenset(
 _SEPARATOR = re.compile(r"\s*(?:[,;&+/]|\b(?:and|и|na|жане|also)\b)\s*")
 # "2", " 2. ", "#2", "№2" (NFKC turns "№" into "No"), "2)".
 _POSITION = re.compile(r"^(?:#|no\.?)?\s*(\d{1,3})\s*[.)]?$", re.IGNORECASE)
+
+# Stems of the words for changing a part, any of which means the others: "поменять масло"
+# is the shop's "Замена масла", "replace" its "change". Not "смена": in Russian that is
+# also a mechanic's shift.
+CHANGE_WORDS = tuple(fold(stem) for stem in
+                     "change replac swap замен помен менят ауыстыр алмастыр badili kubadili".split())  # fmt: skip
 
 FUZZY_ACCEPT = 82  # whole-answer similarity needed to accept a typo
 FUZZY_MARGIN = 6  # ...and how far ahead of the runner-up it must be
@@ -88,6 +96,15 @@ def _stem_match(token: str, word: str) -> bool:
     return common >= 4 and common >= min(len(token), len(word)) - 2
 
 
+def _says_change(word: str) -> bool:
+    return word.startswith(CHANGE_WORDS)
+
+
+def _same_word(token: str, word: str) -> bool:
+    """By its stem ("масло"/"масла"), or another word for changing a part ("поменять"/"замена")."""
+    return _stem_match(token, word) or (_says_change(token) and _says_change(word))
+
+
 def _common_prefix(a: str, b: str) -> int:
     n = 0
     for x, y in zip(a, b, strict=False):
@@ -102,7 +119,7 @@ def _covers(tokens: list[str], label: str, fuzzy: bool | None) -> bool:
     or by stem or a typo (True)?"""
     label_words = label.split()
     for token in tokens:
-        if token in label_words if fuzzy is None else any(_stem_match(token, w) for w in label_words):
+        if token in label_words if fuzzy is None else any(_same_word(token, w) for w in label_words):
             continue
         if (
             fuzzy
@@ -196,3 +213,59 @@ def pick_choices(text: str, choices: Choices) -> list[str] | None:
             return None  # "1, 9" when there are 3 items: do not half-answer
     one = pick_choice(raw, choices)
     return [one] if one else None
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one message asks for: the choices it names, and whether words that ask
+    ("book", "записаться", "weka nafasi") said so, or the names alone ("oil change")."""
+
+    picked: list[str]
+    asked: bool
+
+
+def pick_requested(text: str, choices: Choices, asking: Sequence[str]) -> Request | None:
+    """The choices a whole request names ("записаться на замену масла", "I need an oil
+    change", "weka nafasi ya kubadilisha oili"), around the `asking` words, or None.
+
+    Why: people say what they want in one message rather than in a menu's two steps.
+    Every word must be read (a greeting first, asking, filler, or the choices' own
+    words): "замена масла когда?" asks a person something, and list numbers ("2")
+    belong to the list on the screen, not to these choices.
+    """
+    raw = clean(text)
+    if raw is None or not choices:
+        return None
+    tokens = after_greeting(words(raw))
+    rest, asked = _without_asking(tokens, [words(phrase) for phrase in asking])
+    if not [t for t in rest if t not in FILLER and not _says_change(t)]:
+        return None  # "замена", "change my booking": what is done, but to nothing named
+    answer = " ".join(rest)
+    in_list = any(_position_match(part.strip()) for part in _SEPARATOR.split(answer))
+    if in_list or all(t.isdigit() for t in rest):
+        return None  # "1, 3", "1 3", "book 2": places in the list on the screen
+    picked = pick_choices(answer, choices)
+    return Request(picked, asked) if picked else None
+
+
+def _without_asking(tokens: list[str], asking: list[list[str]]) -> tuple[list[str], bool]:
+    """The words left once every phrase that asks ("book", "хочу записаться") is taken
+    out, and whether there was one; longest phrases first, a word's endings forgiven."""
+    phrases = sorted((p for p in asking if p), key=len, reverse=True)
+    rest, asked, i = [], False, 0
+    while i < len(tokens):
+        said = next((p for p in phrases if _says(tokens[i : i + len(p)], p)), None)
+        if said:
+            asked, i = True, i + len(said)
+        else:
+            rest.append(tokens[i])
+            i += 1
+    return rest, asked
+
+
+def _says(tokens: list[str], phrase: list[str]) -> bool:
+    """Whether `tokens` are `phrase`, word by word, endings forgiven ("записаться"/"записать")."""
+    return len(tokens) == len(phrase) and all(
+        t == w or (min(len(t), len(w)) >= 4 and _stem_match(t, w))
+        for t, w in zip(tokens, phrase, strict=True)
+    )

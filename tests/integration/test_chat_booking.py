@@ -46,3 +46,49 @@ def test_a_time_that_became_too_soon_while_the_customer_read_is_called_too_soon(
     assert answer.endswith("How would you like to pay?")
     answer = say("pay at the shop", minutes=25)
     assert answer.startswith("Sorry, 10:00 is too soon now to be booked.\nHere are the nearest free times.")
+
+
+@pytest.fixture
+def zhaiyk(db, atyrau_spec):
+    return loaded(db, atyrau_spec)
+
+
+def customer_of(db, shop, chat_id: str):
+    """A new customer's chat with `shop`: say(text) -> the answer, in the chat's language."""
+
+    def say(text: str, event: Event | None = None) -> str:
+        handled = runner.handle(db, shop_id=shop.id, channel="whatsapp", chat_id=chat_id,
+                                event=event or Event.typed(text), now=NOW)  # fmt: skip
+        return "\n".join(render_reply(reply, handled.language)[0] for reply in handled.replies)
+
+    return say
+
+
+def test_a_first_message_asking_for_an_oil_change_is_booked_once_the_language_is_chosen(db, zhaiyk):
+    say = customer_of(db, zhaiyk, "+77015550042")
+
+    assert say("Здравствуйте! Хочу записаться на замену масла").endswith("На каком языке вам удобнее общаться?")
+    assert say("1") == ("Отлично, будем общаться по-русски.\nДобавлено: Замена масла и фильтра.\n"
+                        "Что-нибудь ещё? Выберите ещё одну услугу или продолжайте.")  # fmt: skip
+    assert say("это всё").startswith("Напишите госномер машины, например 123 ABC 06.")
+
+
+@pytest.mark.parametrize("typed, language, answer", [
+    ("нужна замена масла", "1", "Добавлено: Замена масла и фильтра."),
+    ("май ауыстыруға жазылу", "2", "Қосылды: Май мен сүзгіні ауыстыру."),
+    ("book an oil change", "3", "Added: Oil and filter change."),
+])  # fmt: skip
+def test_an_oil_change_asked_for_at_the_menu_starts_its_booking_in_each_language(db, zhaiyk, typed, language, answer):
+    say = customer_of(db, zhaiyk, f"+7701555004{language}")
+    say("", event=Event("start"))
+    say(language)  # the language question's place in the list: ru, kk, en
+
+    assert say(typed).startswith(answer + "\n")
+
+
+def test_a_service_asked_for_in_swahili_at_the_menu_starts_its_booking(db, garage):
+    say = customer_of(db, garage, "+254712000042")
+    say("", event=Event("start"))
+    say("Kiswahili")
+
+    assert say("weka nafasi ya kubadilisha oili").startswith("Nimeongeza: Kubadilisha oili na chujio.\n")

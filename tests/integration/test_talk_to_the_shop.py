@@ -112,12 +112,29 @@ def shop_answered(story):
     return len(story.texts(OWNER_TG))
 
 
-@pytest.mark.parametrize("typed", ["book", "I want to book", "tomorrow 10am", "my bookings"])
+@pytest.mark.parametrize("typed", ["book", "I want to book", "tomorrow 10am", "my bookings", "book an oil change"])
 def test_after_the_shops_answer_a_customer_who_types_to_book_is_not_sent_to_the_shop(story, typed):
     owner_had = shop_answered(story)
     story.say(AMINA, typed, MONDAY_9 + timedelta(minutes=10))
     assert len(story.texts(OWNER_TG)) == owner_had, f"{typed!r} went to the owner: {story.last(OWNER_TG)!r}"
     assert not story.last(AMINA).startswith("Sent to the shop")
+
+
+@pytest.mark.parametrize("typed", ["Oil change too, when?", "oil change"])
+def test_after_the_shops_answer_a_service_named_without_asking_to_book_is_her_reply(story, typed):
+    """Words about a service, two hours after the shop's answer, are talk with the shop;
+    "book an oil change" is a booking (above)."""
+    shop_answered(story)
+    story.say(AMINA, typed, MONDAY_9 + timedelta(minutes=10))
+    assert story.last(AMINA).startswith("Sent to the shop. They will answer you here.")
+    assert story.last(OWNER_TG).startswith(f"Message from Amina (-): {typed}")
+
+
+def test_after_the_shops_answer_asking_to_book_an_oil_change_books_it(story):
+    shop_answered(story)
+    story.say(AMINA, "book an oil change", MONDAY_9 + timedelta(minutes=10))
+    assert story.last(AMINA) == ("Added: Oil and filter change.\n"
+                                 "Anything else? Choose another service, or continue.")  # fmt: skip
 
 
 def test_after_the_shops_answer_the_menus_book_button_still_books(story):

@@ -1154,3 +1154,127 @@ def test_a_photo_after_a_long_pause_in_a_booking_says_where_photos_go_as_it_star
     assert chat.state == "menu" and not [c for c in chat.commands if isinstance(c, MessageShop)]
     assert chat.text.startswith("Welcome back! We left off a while ago, so let's start again.\n"
                                 "This photo was not sent to anyone.")  # fmt: skip
+
+
+# -- a service named in words, in one message -----------------------------------------------
+
+OIL_NAMES = {"en": "Oil change", "sw": "Kubadilisha oili", "ru": "Замена масла", "kk": "Май ауыстыру"}
+
+
+def added(lang: str, services: str) -> str:
+    return (gettext(lang, "Added: {services}.", services=services) + "\n"
+            + gettext(lang, "Anything else? Choose another service, or continue."))  # fmt: skip
+
+
+@pytest.mark.parametrize("lang, typed", [
+    ("ru", "записаться на замену масла"), ("ru", "хочу поменять масло"), ("ru", "нужна замена масла"),
+    ("ru", "Масло поменять!"), ("ru", "ЗАМЕНЫ МАСЛА"), ("ru", "запишите меня на замену масла"),
+    ("en", "book an oil change"), ("en", "I need an oil change"), ("en", "oil change"),
+    ("kk", "май ауыстыруға жазылу"),
+    ("sw", "nataka kubadilisha oil"), ("sw", "weka nafasi ya kubadilisha oil"),
+])  # fmt: skip
+def test_a_service_named_at_the_menu_starts_its_booking_at_anything_else(lang, typed):
+    chat = chat_in(lang).type(typed)
+
+    assert (chat.state, chat.data["services"]) == ("services", [1])
+    assert chat.text == added(lang, OIL_NAMES[lang])
+    assert chat.ids[0] == "done" and "svc:1" not in chat.ids  # as if tapped: "that's all", or another
+
+
+def test_every_service_named_at_the_menu_goes_on_to_the_vehicle():
+    chat = chat_in("ru", FakeContext().with_vehicle()).type("записаться на замену масла и колодки")
+    assert (chat.state, chat.data["services"]) == ("vehicle", [1, 2])
+    assert chat.text == gettext("ru", "Which vehicle is it for?")
+
+
+def test_a_booking_begun_in_words_goes_on_as_a_tapped_one():
+    chat = chat_in("en").type("book an oil change").type("that's all").type("KCB 123A").type("skip")
+    chat.outcome(Done("vehicle", {"vehicle_id": 3, "plate": "KCB 123A"})).type("tomorrow 10am").type("yes")
+    chat.type("pay at the shop")
+    assert chat.commands[-1] == Hold((1,), at(24, 10), 3, "cash")
+
+
+def test_a_first_message_naming_a_service_is_booked_once_the_language_is_chosen():
+    chat = Chat(FakeContext(language_hint=None)).type("Здравствуйте, хочу записаться на замену масла")
+    assert chat.state == "start"  # the language is asked first, as always
+    assert chat.text.endswith(gettext("ru", "Which language do you prefer?"))
+
+    chat.tap("lang:ru")
+
+    assert (chat.state, chat.data["services"]) == ("services", [1])
+    assert chat.text == gettext("ru", "Great, let's talk in English.") + "\n" + added("ru", "Замена масла")
+    assert chat.commands == [SetLanguage("ru")]
+
+
+def test_a_whole_request_typed_at_the_services_question_is_read_as_at_the_menu():
+    chat = chat_in("en").tap("m:book").type("book an oil change")
+    assert (chat.state, chat.data["services"]) == ("services", [1])
+    assert chat.text == added("en", "Oil change")
+
+
+def test_words_typed_instead_of_the_language_say_what_is_wanted_now():
+    chat = Chat(FakeContext(language_hint=None)).type("замена масла").type("мои записи")
+    assert chat.state == "bookings" and "requested" not in chat.data
+
+
+@pytest.mark.parametrize("typed", ["записаться", "book", "weka nafasi", "жазылу"])
+def test_words_that_only_ask_to_book_still_show_the_services(typed):
+    chat = chat_in("en").type(typed)
+    assert (chat.state, chat.data["services"]) == ("services", [])
+    assert chat.text == "Which service do you need? You can choose several."
+
+
+@pytest.mark.parametrize("typed", ["записаться на шиномонтаж", "замена", "change my booking", "oil change, how much?",
+                                   "отменить запись на замену масла", "9", "hello, where is the shop?"])  # fmt: skip
+def test_words_at_the_menu_that_name_no_service_get_the_same_answer_as_before(typed):
+    chat = chat_in("en").type(typed)
+    assert chat.state == "menu" and not chat.data.get("services")
+    assert chat.text == ("Sorry, I did not get that.\nPlease choose one of the options below.\n"
+                         "What would you like to do?")  # fmt: skip
+
+
+@pytest.mark.parametrize("lang, typed, state", [("kk", "менің жазылуларым", "bookings"), ("ru", "мои записи", "bookings"),
+                                                ("en", "talk to the shop", "message_shop"), ("sw", "magari yangu", "vehicles"),
+                                                ("ru", "спасибо", "menu"), ("kk", "сәлем", "menu")])  # fmt: skip
+def test_the_other_menu_words_are_not_taken_for_a_booking(lang, typed, state):
+    chat = chat_in(lang).type(typed)
+    assert chat.state == state and "services" not in chat.data
+
+
+def shop_answered_a_minute_ago(lang: str) -> Chat:
+    chat = chat_in(lang)
+    chat.data["shop_answered"] = (NOW - timedelta(minutes=1)).isoformat()
+    return chat
+
+
+@pytest.mark.parametrize("typed", ["замена масла когда?", "замена масла", "oil change"])
+def test_a_service_named_in_reply_to_the_shops_answer_goes_to_the_shop(typed):
+    """Within two hours of the shop's answer, words about a service are part of that
+    talk ("замена масла когда?"), as any words the menu does not take are."""
+    chat = shop_answered_a_minute_ago("ru").type(typed)
+    assert chat.commands[-1] == MessageShop(typed)
+    assert chat.state == "menu" and "services" not in chat.data
+
+
+@pytest.mark.parametrize("typed", ["записаться на замену масла", "book an oil change"])
+def test_asking_to_book_a_service_after_the_shops_answer_books_it(typed):
+    """As "book" does: words that ask to book are a booking, whatever was said before."""
+    chat = shop_answered_a_minute_ago("ru").type(typed)
+    assert (chat.state, chat.data["services"]) == ("services", [1])
+    assert not [c for c in chat.commands if isinstance(c, MessageShop)]
+
+
+def test_a_service_named_while_a_notice_asks_about_extra_work_is_not_a_new_booking():
+    from core import notices
+    from core.messages import remembered_choices
+
+    extra = Reply((Msg("Extra work found on MM-1001: brake pads, Ksh 4,500. Do you approve this work?"),),
+                  (Choice("extra:yes:7", Msg("Approve")), Choice("extra:no:7", Msg("Decline"))))  # fmt: skip
+    offered = remembered_choices(extra.choices, "en", {"extra:yes:7": notices.YES_ALIASES,
+                                                       "extra:no:7": notices.NO_ALIASES})  # fmt: skip
+    chat = chat_in("en")
+    chat.data |= {"offered": offered, "notice": {"reply": extra.to_json(), "offered": offered, "outbox_id": 1}}
+
+    chat.type("brake pads")
+
+    assert "services" not in chat.data and chat.ids == ["extra:yes:7", "extra:no:7"]

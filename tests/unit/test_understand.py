@@ -24,6 +24,7 @@ from bot.understand import (
     parse_yes_no,
     pick_choice,
     pick_choices,
+    pick_requested,
     plate_key,
 )
 
@@ -174,6 +175,52 @@ def test_customer_picks_several_services_at_once(typed, expected):
 @pytest.mark.parametrize("typed", ["1, 9", "1 and banana", "1 or 3", "", "ауыстыру"])
 def test_several_picks_with_one_part_not_understood_pick_nothing(typed):
     assert pick_choices(typed, SERVICES) is None
+
+
+@pytest.mark.parametrize("typed, expected", [("поменять масло", ["oil"]), ("масло поменять", ["oil"]),
+                                             ("replace the oil", ["oil"]), ("badilisha oili", ["oil"])])  # fmt: skip
+def test_a_service_is_known_by_another_word_for_the_same_work(typed, expected):
+    """"поменять" is the "замена" of "Замена масла", "replace" the "change" of "Oil change"."""
+    assert pick_choices(typed, SERVICES) == expected
+
+
+# --- pick_requested: a whole request in one message ---------------------------------------
+
+ASKING = ["book", "записаться", "жазылу", "weka nafasi", "i want to book"]
+
+
+@pytest.mark.parametrize(
+    "typed, picked, asked",
+    [
+        ("записаться на замену масла", ["oil"], True),
+        ("Записаться на ЗАМЕНУ масла!", ["oil"], True),
+        ("book an oil change", ["oil"], True),
+        ("I want to book a wash and an oil change", ["wash", "oil"], True),
+        ("майды ауыстыруға жазылу", ["oil"], True),
+        ("weka nafasi ya kubadilisha oili", ["oil"], True),
+        ("нужна замена масла", ["oil"], False),
+        ("замены масла", ["oil"], False),
+        ("хочу поменять масло", ["oil"], False),
+        ("nataka kubadilisha oil", ["oil"], False),
+        ("Здравствуйте, хочу записаться на замену масла", ["oil"], True),
+        ("Hello, I need an oil change", ["oil"], False),
+        ("Habari za asubuhi, nataka kubadilisha oili", ["oil"], False),
+    ],
+)
+def test_a_request_in_one_message_names_its_services_and_says_whether_it_asked(typed, picked, asked):
+    request = pick_requested(typed, SERVICES, ASKING)
+    assert request is not None and (request.picked, request.asked) == (picked, asked)
+
+
+@pytest.mark.parametrize("typed", [
+    "book", "записаться",  # only asking: the list of services is the answer
+    "замена масла когда?", "oil change, how much?",  # a question for a person
+    "замена", "change my booking", "ауыстыру",  # what is done, to nothing named
+    "2", "1, 3", "book 2",  # a list's numbers belong to the list on the screen
+    "записаться на шиномонтаж", "hello", "", "отменить запись на замену масла",
+])  # fmt: skip
+def test_words_that_name_no_service_or_say_more_are_no_request(typed):
+    assert pick_requested(typed, SERVICES, ASKING + ["запись"]) is None
 
 
 # --- parse_yes_no -------------------------------------------------------------------
@@ -796,6 +843,8 @@ def test_nothing_anyone_types_makes_the_parsers_raise(text, lang):
     assert pick_choice(text, SERVICES) in (None, "oil", "brakes", "wash", "tyres")
     picked = pick_choices(text, SERVICES)
     assert picked is None or (picked and set(picked) <= {"oil", "brakes", "wash", "tyres"})
+    request = pick_requested(text, SERVICES, ASKING)
+    assert request is None or (request.picked and set(request.picked) <= {"oil", "brakes", "wash", "tyres"})
     assert parse_yes_no(text) in (None, True, False)
     when = parse_when(text, TODAY, lang)
     assert when is None or (isinstance(when, When) and (when.day or when.time))
