@@ -131,7 +131,7 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
             if isinstance(removed, StillBooked):
                 return cmd.Refused(STILL_BOOKED, {"plate": removed.plate, "code": removed.code,
                                                   "when": when(removed.start, ctx.view.spec.timezone)})  # fmt: skip
-            return cmd.Done("vehicle_removed", {"plate": removed.plate})
+            return cmd.Done("vehicle_removed", {"plate": removed.plate, "waits_ended": removed.waits_ended})
         case cmd.MessageShop(text, photo) if photo:
             _photo_to_owners(session, ctx, customer, text, photo)
         case cmd.MessageShop(text):

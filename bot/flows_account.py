@@ -240,18 +240,22 @@ def prompt_my_vehicle(turn: Turn, before: list[Msg]) -> None:
                   "services": m.join([m.names(n) for n in h.service_names]), "code": h.code}) for h in lines]  # fmt: skip
     if not lines:
         texts.append(Msg(N_("No visits yet.")))
-    turn.offer(before + texts, [Choice("remove", Msg(N_("Remove this car"))), Choice("back", Msg(N_("Back"))),
-                                TO_THE_MENU], {"remove": REMOVE_WORDS})  # fmt: skip
+    remove = f"remove:{vehicle.id}"  # the car named: a Remove button left under another car's page is stale
+    turn.offer(before + texts, [Choice(remove, Msg(N_("Remove this car"))), Choice("back", Msg(N_("Back"))),
+                                TO_THE_MENU], {remove: REMOVE_WORDS})  # fmt: skip
 
 
 def handle_my_vehicle(turn: Turn, event: Event, choice: str | None) -> None:
     vehicle = _my_vehicle(turn)
-    if vehicle is None or choice == "menu":
+    typed_plate = event.kind == "text" and not understand.is_position(event.text) and understand.plate_key(event.text)
+    if vehicle is not None and ((choice or "").startswith("veh:") or typed_plate):
+        handle_vehicles(turn, event, choice)  # another car of the list above (or its plate): its page
+    elif vehicle is None or choice == "menu":
         turn.ask("vehicles" if vehicle is None else "menu")
-    elif choice == "remove" and turn.ctx.booking_keeping(vehicle.id) is not None:
-        turn.ask("vehicle_booked")
-    elif choice == "remove":
-        turn.ask("remove_vehicle_confirm")
+    elif choice == f"remove:{vehicle.id}":
+        turn.ask("remove_vehicle_confirm" if turn.ctx.booking_keeping(vehicle.id) is None else "vehicle_booked")
+    elif (choice or "").startswith("remove:"):
+        stale(turn)
     else:
         not_understood(turn, Msg(N_("Choose what to do with this car.")))
 
@@ -293,7 +297,7 @@ def prompt_remove_vehicle_confirm(turn: Turn, before: list[Msg]) -> None:
 def handle_remove_vehicle_confirm(turn: Turn, event: Event, choice: str | None) -> None:
     if event.kind == "outcome":  # removed, or why not (a visit booked for it meanwhile): the list as it is now
         turn.data = {"lang": turn.data.get("lang")}
-        turn.ask("vehicles", _removal_said(event.outcome))
+        turn.ask("vehicles", *_removal_said(event.outcome))
         return
     answer = answer_to(turn, event, choice)
     vehicle = _my_vehicle(turn)
@@ -309,12 +313,15 @@ def handle_remove_vehicle_confirm(turn: Turn, event: Event, choice: str | None) 
         not_understood(turn, Msg(N_("Please answer yes or no.")))
 
 
-def _removal_said(outcome) -> Msg:
+def _removal_said(outcome) -> list[Msg]:
     if isinstance(outcome, Done):
-        return Msg(N_("Removed {plate} from your vehicles."), {"plate": outcome.detail["plate"]})
+        said = [Msg(N_("Removed {plate} from your vehicles."), {"plate": outcome.detail["plate"]})]
+        if outcome.detail.get("waits_ended"):
+            said.append(Msg(N_("Its place on the waiting list has ended too.")))
+        return said
     if isinstance(outcome, Refused):
-        return Msg(outcome.reason, outcome.params)
-    return Msg(N_("Sorry, something went wrong. Please try again."))
+        return [Msg(outcome.reason, outcome.params)]
+    return [Msg(N_("Sorry, something went wrong. Please try again."))]
 
 
 state("remove_vehicle_confirm", back="my_vehicle")((prompt_remove_vehicle_confirm, handle_remove_vehicle_confirm))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from core.i18n import N_
 from core.lifecycle import AT_THE_SHOP, LIVE, BookingStatus, status_now
-from core.models import Booking, ChannelIdentity, Customer, Vehicle
+from core.models import Booking, ChannelIdentity, Customer, Vehicle, WaitlistEntry
 
 # When a customer last wrote is kept to the minute: a dialogue of quick taps costs no
 # write each, and WhatsApp's 24-hour window, judged by it, closes a minute early at worst.
@@ -127,9 +127,11 @@ def plate_key(plate: str) -> str:
 
 @dataclass(frozen=True)
 class Removed:
-    """A car taken off the customer's list."""
+    """A car taken off the customer's list; `waits_ended`: its places on the waiting list,
+    given up with it (a time freed later would be held for a car they no longer have)."""
 
     plate: str
+    waits_ended: int = 0
 
 
 # Why a car cannot be removed, as the customer is told.
@@ -164,7 +166,11 @@ def remove_vehicle(session: Session, customer_id: int, vehicle_id: int, now: dat
     if kept is not None:
         return StillBooked(vehicle.plate, kept.code, kept.starts_at)
     vehicle.removed_at = now
-    return Removed(vehicle.plate)
+    waits = session.scalars(select(WaitlistEntry).where(WaitlistEntry.vehicle_id == vehicle_id,
+                                                        WaitlistEntry.status == "waiting")).all()  # fmt: skip
+    for entry in waits:
+        entry.status = "cancelled"
+    return Removed(vehicle.plate, len(waits))
 
 
 _KEEPING = (

@@ -126,7 +126,7 @@ class DigestInput:
     events: tuple[EventRow, ...]
     ratings: tuple[RatingRow, ...]
     parts: tuple[PartRow, ...]
-    past: bool = False  # a day gone by (asked for later): "today" and "tomorrow" would be wrong
+    not_today: bool = False  # a day gone by, or one to come: "today" and "tomorrow" would be wrong
 
 
 # -- figures out --------------------------------------------------------------------------
@@ -173,7 +173,7 @@ class Figures:
     rating: tuple[float | None, int]  # (average, how many) of the day
     low_stock: tuple[PartRow, ...]
     chart: tuple[ChartDay, ...] = field(default=())
-    past: bool = False
+    not_today: bool = False
 
     @property
     def bookings(self) -> int:
@@ -256,7 +256,7 @@ def compute(data: DigestInput) -> Figures:
         rating=((round(sum(stars) / len(stars), 2) if stars else None), len(stars)),
         low_stock=tuple(p for p in data.parts if p.stock < p.min_level),
         chart=chart,
-        past=data.past,
+        not_today=data.not_today,
     )  # fmt: skip
 
 
@@ -316,7 +316,7 @@ def load_input(session: Session, shop_id: int, day: date, now: datetime) -> Dige
         events=tuple(EventRow(*e) for e in events),
         ratings=tuple(RatingRow(*r) for r in ratings),
         parts=tuple(PartRow(p.code, p.name, p.stock, p.min_level) for p in parts),
-        past=day < view.local_day(now),
+        not_today=day != view.local_day(now),
     )  # fmt: skip
 
 
@@ -338,10 +338,10 @@ def texts(f: Figures) -> list[Msg]:
     if f.bookings:
         parts = [m.message(Msg(N_("{status}: {n}"), {"status": m.message(Msg(notices.STAFF_STATUS_NAMES.get(s, s))), "n": n}))
                  for s, n in f.by_status.items()]  # fmt: skip
-        counted = N_("Bookings that day: {n} ({detail})") if f.past else N_("Bookings today: {n} ({detail})")
+        counted = N_("Bookings that day: {n} ({detail})") if f.not_today else N_("Bookings today: {n} ({detail})")
         out.append(Msg(counted, {"n": f.bookings, "detail": m.join(parts)}))
     else:
-        out.append(Msg(N_("Bookings that day: none") if f.past else N_("Bookings today: none")))
+        out.append(Msg(N_("Bookings that day: none") if f.not_today else N_("Bookings today: none")))
     methods = [m.message(Msg(N_("{method} {amount}"), {"method": m.message(Msg(METHOD_NAMES.get(k, k))), "amount": money(v)}))
                for k, v in f.revenue_by_method.items()]  # fmt: skip
     out.append(Msg(N_("Revenue: {total} ({detail})"), {"total": money(f.revenue_minor), "detail": m.join(methods)})
@@ -352,7 +352,7 @@ def texts(f: Figures) -> list[Msg]:
         shown = [m.join([u.name, m.percent(u.percent) if u.percent is not None else "-"], " ") for u in uses]
         out.append(Msg(title, {"detail": m.join(shown) if shown else "-"}))
     if f.tomorrow:
-        one, many = NP_("The next day: {n} booking", "The next day: {n} bookings") if f.past else \
+        one, many = NP_("The next day: {n} booking", "The next day: {n} bookings") if f.not_today else \
             NP_("Tomorrow: {n} booking", "Tomorrow: {n} bookings")  # fmt: skip
         out.append(Msg(one, {}, plural=many, n=len(f.tomorrow)))
         for p in f.tomorrow:
@@ -360,7 +360,7 @@ def texts(f: Figures) -> list[Msg]:
                 "time": m.clock(p.starts_at, f.timezone), "code": p.code,
                 "services": m.join([m.names(n) for n in p.service_names]), "mechanic": p.mechanic}))  # fmt: skip
     else:
-        out.append(Msg(N_("The next day: no bookings") if f.past else N_("Tomorrow: no bookings yet")))
+        out.append(Msg(N_("The next day: no bookings") if f.not_today else N_("Tomorrow: no bookings yet")))
     if f.unpaid:
         detail = [m.message(Msg(N_("{code} {amount}"), {"code": c, "amount": money(v)})) for c, v in f.unpaid]
         out.append(Msg(N_("Unpaid balances: {total} ({detail})"), {"total": money(f.unpaid_minor), "detail": m.join(detail)}))
@@ -370,8 +370,8 @@ def texts(f: Figures) -> list[Msg]:
         out.append(Msg(N_("Refunds due: {n}, {amount}"), {"n": f.refunds_due[0], "amount": money(f.refunds_due[1])}))
     avg, n = f.rating
     one, many = NP_("Average rating that day: {avg} of 5 ({n} rating)", "Average rating that day: {avg} of 5 ({n} ratings)") \
-        if f.past else NP_("Average rating today: {avg} of 5 ({n} rating)", "Average rating today: {avg} of 5 ({n} ratings)")  # fmt: skip
-    none = N_("Average rating that day: no ratings") if f.past else N_("Average rating today: no ratings")
+        if f.not_today else NP_("Average rating today: {avg} of 5 ({n} rating)", "Average rating today: {avg} of 5 ({n} ratings)")  # fmt: skip
+    none = N_("Average rating that day: no ratings") if f.not_today else N_("Average rating today: no ratings")
     out.append(Msg(one, {"avg": m.decimal(avg)}, plural=many, n=n) if n else Msg(none))
     if f.low_stock:
         low = [f"{p.name} {p.stock}/{p.min_level}" for p in f.low_stock]

@@ -20,5 +20,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("vehicles", schema=None) as batch_op:
-        batch_op.drop_column("removed_at")
+    # Not a batch: on SQLite it would copy the table and drop the old one, which the
+    # bookings' foreign keys to their cars forbid. SQLite drops a column itself (3.35+).
+    op.execute("ALTER TABLE vehicles DROP COLUMN removed_at")

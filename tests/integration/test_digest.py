@@ -106,11 +106,11 @@ def test_the_digest_reads_well_in_the_owners_language():
 
 
 def test_the_digest_of_a_day_gone_by_does_not_call_it_today():
-    text = [render(m, "en") for m in digest.texts(digest.compute(dataclasses.replace(rows(), past=True)))]
+    text = [render(m, "en") for m in digest.texts(digest.compute(dataclasses.replace(rows(), not_today=True)))]
     assert text[1] == "Bookings that day: 5 (in progress: 1, completed: 2, no-show: 1, cancelled: 1)"
     assert text[7] == "The next day: 2 bookings"
     assert text[-2] == "Average rating that day: 3.5 of 5 (2 ratings)"
-    quiet = digest.compute(dataclasses.replace(rows(), past=True, bookings=(), ratings=()))
+    quiet = digest.compute(dataclasses.replace(rows(), not_today=True, bookings=(), ratings=()))
     assert [render(m, "ru") for m in digest.texts(quiet)][1::6] == [
         "Записей за этот день: нет", "На следующий день: записей нет"]
 
@@ -292,3 +292,12 @@ def test_a_digest_no_cron_pass_sent_before_midnight_goes_in_the_small_hours(sqli
     with sqlite_db.uow() as uow:
         keys = list(uow.session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like("digest:%"))))
     assert sorted(keys) == [f"digest:{shop.id}:2026-11-24:owner{owner.id}", f"digest:{shop.id}:2026-11-24:owner{owner.id}:chart"]
+
+
+def test_the_digest_of_a_day_to_come_does_not_call_it_today_either(sqlite_db, nairobi_spec):
+    shop = loaded(sqlite_db, nairobi_spec)
+    with sqlite_db.uow() as uow:
+        friday = [render(m, "en") for m in digest.texts(digest.figures_for(uow.session, shop.id, date(2026, 11, 27),
+                                                                           at(23, 9)))]  # fmt: skip
+    assert [t for t in friday if t.startswith(("Bookings", "The next day", "Tomorrow", "Average rating"))] == [
+        "Bookings that day: none", "The next day: no bookings", "Average rating that day: no ratings"]

@@ -53,3 +53,24 @@ def test_the_database_is_at_the_latest_revision(backend, request):
         current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     head = ScriptDirectory.from_config(alembic_config(str(database.engine.url))).get_current_head()
     assert current == head
+
+
+@pytest.mark.parametrize("backend", ["sqlite_db", "pg_db"])
+def test_removed_cars_go_back_down_with_bookings_that_name_their_cars(backend, request, nairobi_spec):
+    """0007's downgrade keeps every booking's car (on SQLite a table copy would be refused)."""
+    from alembic import command
+
+    from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI, loaded
+    from tests.integration.staff_helpers import book
+
+    database = request.getfixturevalue(backend)
+    garage = loaded(database, nairobi_spec)
+    book(database, garage.id, "4501", ["oil-change"], garage.at(2026, 11, 24, 10), MONDAY_9AM_NAIROBI, plate="KCB 123A")
+    database.dispose()
+
+    command.downgrade(alembic_config(str(database.engine.url.render_as_string(hide_password=False))), "0006")
+
+    with database.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM bookings WHERE vehicle_id IS NOT NULL")).scalar() == 1
+        with pytest.raises(Exception, match="removed_at"):
+            conn.execute(text("SELECT removed_at FROM vehicles"))

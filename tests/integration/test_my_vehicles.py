@@ -157,3 +157,20 @@ def test_a_removed_car_typed_again_when_booking_comes_back_with_its_history_not_
         assert uow.session.scalar(select(Vehicle.make)) == "Toyota Fielder"
     chat.type("menu").type("my vehicles").tap("KCB 123A · Toyota Fielder")
     assert chat.text == "Service history of KCB 123A:\nTue 10 Nov: Oil and filter change (MM-1001)"
+
+
+def test_a_car_removed_while_it_waits_on_the_waitlist_gives_up_its_place(db, garage):
+    """Else a time freed later would be held, and offered, for a car she no longer has."""
+    from core import waitlist
+
+    tuesday = (NOW + timedelta(days=1)).date()
+    with db.uow() as uow:
+        amina = customer_for(uow.session, garage.id, "telegram", AMINA, language="en")
+        car, amina_id = add_vehicle(uow.session, amina, "KCB 123A").id, amina.id
+    waitlist.join(db, shop_id=garage.id, customer_id=amina_id, day=tuesday,
+                  service_ids=(garage.services["oil-change"],), now=NOW, vehicle_id=car)  # fmt: skip
+
+    chat = Chat(db, garage).type("my vehicles").tap("KCB 123A").tap("Remove this car").tap("Yes, remove it")
+
+    assert chat.text.startswith("Removed KCB 123A from your vehicles.\nIts place on the waiting list has ended too.\n")
+    assert waitlist.offer_freed(db, garage.id, tuesday, NOW + timedelta(minutes=5)) is None

@@ -22,6 +22,7 @@ from bot.model import (
     SaveVehicle,
     SetLanguage,
     Taken,
+    VehicleView,
 )
 from core.i18n import gettext
 from core.messages import Choice, Msg, Reply, render_reply
@@ -1087,7 +1088,7 @@ def test_a_customer_removes_a_car_by_typing_the_word_in_their_own_language(lang,
 
 
 def test_a_car_kept_is_said_to_stay_and_its_page_is_shown_again():
-    chat = chat_in("en", FakeContext().with_vehicle()).tap("m:vehicles").tap("veh:3").tap("remove")
+    chat = chat_in("en", FakeContext().with_vehicle()).tap("m:vehicles").tap("veh:3").tap("remove:3")
 
     chat.answer("no")
 
@@ -1100,7 +1101,7 @@ def test_a_car_with_a_visit_to_come_is_not_offered_for_removal_and_back_returns_
     from bot.model import BookingRef
 
     ctx = FakeContext(keeping={3: BookingRef(9, "MM-1009", at(25, 10))}).with_vehicle()
-    chat = chat_in("en", ctx).tap("m:vehicles").tap("veh:3").tap("remove")
+    chat = chat_in("en", ctx).tap("m:vehicles").tap("veh:3").tap("remove:3")
 
     assert chat.text == ("KCB 123A cannot be removed while it has a booking: MM-1009, Wed 25 Nov, 10:00. "
                          "Once that visit is over or cancelled, you can remove it.")  # fmt: skip
@@ -1110,6 +1111,30 @@ def test_a_car_with_a_visit_to_come_is_not_offered_for_removal_and_back_returns_
     chat.tap("back")
     assert chat.state == "my_vehicle" and chat.text.startswith("Service history of KCB 123A:")
     assert not [c for c in chat.commands if type(c).__name__ == "RemoveVehicle"]
+
+
+def two_cars() -> FakeContext:
+    ctx = FakeContext()
+    ctx.customer = replace(ctx.customer, vehicles=(VehicleView(3, "KCB 123A", None), VehicleView(4, "KDD 222B", None)))
+    return ctx
+
+
+def test_another_car_tapped_or_typed_on_a_cars_page_opens_that_cars_page():
+    chat = chat_in("en", two_cars()).tap("m:vehicles").tap("veh:3")
+    chat.tap("veh:4")  # the list's button, still on screen above the page
+    assert chat.text.startswith("Service history of KDD 222B:")
+    chat.type("kcb 123a")
+    assert (chat.state, chat.text.splitlines()[0]) == ("my_vehicle", "Service history of KCB 123A:")
+
+
+def test_the_remove_button_under_one_cars_page_does_not_remove_the_car_open_now():
+    chat = chat_in("en", two_cars()).tap("m:vehicles").tap("veh:3").tap("back").tap("veh:4")
+    chat.tap("remove:3")  # under KCB 123A's page, tapped while KDD 222B's is open
+    assert chat.state == "my_vehicle"
+    assert chat.text.startswith("That button belongs to an earlier question, so I did nothing.\n"
+                                "Service history of KDD 222B:")  # fmt: skip
+
+
 PHOTO = "telegram:AgACphoto1"
 
 
