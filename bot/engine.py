@@ -43,7 +43,7 @@ RESTING = {"start", "menu"}
 PHONE_STEP = ("after_phone", "new_phone", "pay_from")
 # What a booking (or a change to one) half made keeps: forgotten at the menu.
 HALF_MADE = ("services", "vehicle_id", "plate", "day", "start", "alternatives", "booking_id", "code", "mode", "method",
-             "wanted", "wanted_on", "resume", "my_vehicle", *PHONE_STEP)  # fmt: skip
+             "wanted", "wanted_on", "resume", "my_vehicle", "requested", *PHONE_STEP)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -323,8 +323,9 @@ def _guess_language(turn: Turn, event: Event) -> None:
 
 def _remember_request(turn: Turn, event: Event) -> None:
     """A first message that names the shop's services ("записаться на замену масла") is
-    booked once the language is chosen, as a deep link is."""
+    booked once the language is chosen, as a deep link is; "menu" typed instead forgets it."""
     requested = flows_booking.services_requested(turn, event.text) if event.kind == "text" else None
+    turn.data.pop("requested", None)
     if requested:
         turn.data["requested"] = _service_ids(requested)
 
@@ -379,8 +380,11 @@ MENU_WORDS = {
     "m:book": ["book", "booking", "записаться", "запись", "жазылу", "жазылғым", "weka nafasi", "kuweka nafasi",
                "agiza", "i want to book", "want to book", "make a booking", "book an appointment",
                "nataka kuweka nafasi", "book me in", "book me", "appointment", "запишите", "запишите меня",
-               "запиши меня", "жазып қойыңыз", "weka miadi", "kuweka miadi", "nataka kuweka miadi"],
-    "m:bookings": ["my bookings", "bookings", "мои записи", "записи", "менің жазылуларым", "nafasi zangu"],
+               "запиши меня", "жазып қойыңыз", "weka miadi", "kuweka miadi", "nataka kuweka miadi", "записать",
+               "запиши", "жазылайын", "жазылуға"],
+    "m:bookings": ["my bookings", "bookings", "мои записи", "записи", "менің жазылуларым", "nafasi zangu",
+                   "check my booking", "check my bookings", "проверить запись", "проверить записи",
+                   "жазылуды тексеру", "жазылуымды тексеру", "angalia nafasi yangu", "angalia nafasi zangu"],
     "m:vehicles": ["my vehicles", "my cars", "vehicles", "мои машины", "машины", "көліктерім", "magari yangu"],
     "m:shop": ["talk", "operator", "оператор", "связаться", "байланыс", "ongea na duka"],
 }

@@ -28,10 +28,10 @@ POLITE = frozenset(fold(word) for word in "please pls plz пожалуйста �
 FILLER = POLITE | frozenset(
     fold(word)
     for word in """
-    the a an i want need would like my for just one service id
-    мне нужно нужна нужен надо хочу на
-    маган керек келеди
-    nataka ningependa naomba kwa ya
+    the a an i want need would like to my for just one service id
+    я мне нужно нужна нужен надо хочу хотел хотела бы на
+    мен маган керек келеди
+    nataka ninataka nahitaji ninahitaji ningependa naomba ninaomba kwa ya
     """.split()
 )
 
@@ -45,6 +45,21 @@ _POSITION = re.compile(r"^(?:#|no\.?)?\s*(\d{1,3})\s*[.)]?$", re.IGNORECASE)
 # also a mechanic's shift.
 CHANGE_WORDS = tuple(fold(stem) for stem in
                      "change replac swap замен помен менят ауыстыр алмастыр badili kubadili".split())  # fmt: skip
+
+# Words for the work done to a part (changing, checking, repairing): alone they name no
+# service ("проверить", "check", "ремонт"), though "Проверка аккумулятора" begins with one.
+DOING_WORDS = CHANGE_WORDS + tuple(fold(stem) for stem in
+                                   "check провер тексер kagua kukagua repair fix ремонт почин жөнде rekebish "
+                                   "kurekebish tengenez kutengenez".split())  # fmt: skip
+
+# Words for what is already one's own: "my oil change booking", "мою запись" speak of a
+# booking made, not of a new one.
+POSSESSIVE = frozenset(fold(word) for word in
+                       "my mine мой моя мою мое моё мои моей моего моих менің yangu zangu langu wangu".split())  # fmt: skip
+
+# Kazakh case endings a service's word takes in a request: "майды ауыстыру" (its "Май"),
+# "майға" (folded: ғ is г, қ is к, і is и).
+KAZAKH_CASE_ENDINGS = tuple(fold(e) for e in "ды ді ны ні ты ті ға ге қа ке".split())
 
 FUZZY_ACCEPT = 82  # whole-answer similarity needed to accept a typo
 FUZZY_MARGIN = 6  # ...and how far ahead of the runner-up it must be
@@ -101,8 +116,14 @@ def _says_change(word: str) -> bool:
 
 
 def _same_word(token: str, word: str) -> bool:
-    """By its stem ("масло"/"масла"), or another word for changing a part ("поменять"/"замена")."""
-    return _stem_match(token, word) or (_says_change(token) and _says_change(word))
+    """By its stem ("масло"/"масла"), a Kazakh case ending ("майды"/"май"), or another word
+    for changing a part ("поменять"/"замена")."""
+    return _stem_match(token, word) or _in_kazakh_case(token, word) or (_says_change(token) and _says_change(word))
+
+
+def _in_kazakh_case(token: str, word: str) -> bool:
+    """"майды" is "май" as the object; a whole word only, so the ending adds nothing else."""
+    return len(word) >= 3 and any(token == word + ending for ending in KAZAKH_CASE_ENDINGS)
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -146,7 +167,8 @@ def _by_similarity(answer: str, table: list[tuple[str, list[str]]]) -> str | Non
     scores: dict[str, float] = {}
     for cid, labels in table:
         for label in labels:
-            score = max(fuzz.ratio(answer, label), fuzz.token_sort_ratio(answer, label))
+            typed, named = _differing(answer, label)
+            score = max(fuzz.ratio(typed, named), fuzz.token_sort_ratio(typed, named))
             scores[cid] = max(scores.get(cid, 0.0), score)
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     if not ranked or ranked[0][1] < FUZZY_ACCEPT:
@@ -154,6 +176,16 @@ def _by_similarity(answer: str, table: list[tuple[str, list[str]]]) -> str | Non
     if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < FUZZY_MARGIN:
         return None
     return ranked[0][0]
+
+
+def _differing(answer: str, label: str) -> tuple[str, str]:
+    """The words of an answer and a label that are not the same word in both: a typo is
+    judged on them, so "kubadilisha breki" is not "Kubadilisha betri" for its shared word."""
+    typed, named = answer.split(), label.split()
+    shared = set(typed) & set(named)
+    if not shared:
+        return answer, label
+    return " ".join(t for t in typed if t not in shared), " ".join(w for w in named if w not in shared)
 
 
 def _exact(answer: str, table: list[tuple[str, list[str]]]) -> set[str]:
@@ -238,8 +270,10 @@ def pick_requested(text: str, choices: Choices, asking: Sequence[str]) -> Reques
         return None
     tokens = after_greeting(words(raw))
     rest, asked = _without_asking(tokens, [words(phrase) for phrase in asking])
-    if not [t for t in rest if t not in FILLER and not _says_change(t)]:
-        return None  # "замена", "change my booking": what is done, but to nothing named
+    if not [t for t in rest if t not in FILLER and not t.startswith(DOING_WORDS)]:
+        return None  # "замена", "проверить запись": what is done, but to nothing named
+    if POSSESSIVE.intersection(tokens):
+        return None  # "my oil change booking", "check my bookings": one already theirs
     answer = " ".join(rest)
     in_list = any(_position_match(part.strip()) for part in _SEPARATOR.split(answer))
     if in_list or all(t.isdigit() for t in rest):
@@ -250,11 +284,12 @@ def pick_requested(text: str, choices: Choices, asking: Sequence[str]) -> Reques
 
 def _without_asking(tokens: list[str], asking: list[list[str]]) -> tuple[list[str], bool]:
     """The words left once every phrase that asks ("book", "хочу записаться") is taken
-    out, and whether there was one; longest phrases first, a word's endings forgiven."""
+    out, and whether there was one; longest phrases first, each word as it is listed:
+    "booked", "записался", "записи" speak of a booking made, not of one to make."""
     phrases = sorted((p for p in asking if p), key=len, reverse=True)
     rest, asked, i = [], False, 0
     while i < len(tokens):
-        said = next((p for p in phrases if _says(tokens[i : i + len(p)], p)), None)
+        said = next((p for p in phrases if tokens[i : i + len(p)] == p), None)
         if said:
             asked, i = True, i + len(said)
         else:
@@ -262,10 +297,3 @@ def _without_asking(tokens: list[str], asking: list[list[str]]) -> tuple[list[st
             i += 1
     return rest, asked
 
-
-def _says(tokens: list[str], phrase: list[str]) -> bool:
-    """Whether `tokens` are `phrase`, word by word, endings forgiven ("записаться"/"записать")."""
-    return len(tokens) == len(phrase) and all(
-        t == w or (min(len(t), len(w)) >= 4 and _stem_match(t, w))
-        for t, w in zip(tokens, phrase, strict=True)
-    )

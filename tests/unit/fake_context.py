@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from bot.model import (
     BookingRef,
@@ -20,6 +22,24 @@ OIL = ServiceView(1, {"en": "Oil change", "sw": "Kubadilisha oili", "ru": "За�
 BRAKES = ServiceView(2, {"en": "Brake pads", "sw": "Pedi za breki", "ru": "Тормозные колодки", "kk": "Тежегіш қалыптары"}, 60, 450000, 100000)
 SHOP = ShopInfo("Mwangaza Motors", ("en", "sw", "ru", "kk"), "Africa/Nairobi", "KES", "KE", ("mpesa", "cash"),
                 24, 2, 30, 15, (OIL, BRAKES))
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def example_shop(name: str) -> tuple[ShopInfo, dict[str, int]]:
+    """An example shop's services as the engine sees them ("atyrau-service"), and their
+    ids by code: the names customers will really type against."""
+    spec = tomllib.loads((EXAMPLES / f"{name}.toml").read_text())
+    services = tuple(ServiceView(i, dict(s["names"]), s["duration_minutes"], s["price"] * 100, _deposit(s))
+                     for i, s in enumerate(spec["services"], 1))  # fmt: skip
+    shop = replace(SHOP, name=spec["name"], languages=tuple(spec["languages"]), services=services)
+    return shop, {s["code"]: i for i, s in enumerate(spec["services"], 1)}
+
+
+def _deposit(service: dict) -> int:
+    deposit = service.get("deposit", 0)
+    return service["price"] * deposit["percent"] if isinstance(deposit, dict) else deposit * 100
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:

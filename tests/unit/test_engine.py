@@ -26,7 +26,7 @@ from bot.model import (
 )
 from core.i18n import gettext
 from core.messages import Choice, Msg, Reply, render_reply
-from tests.unit.fake_context import NOW, FakeContext, at
+from tests.unit.fake_context import NOW, FakeContext, at, example_shop
 
 
 class Chat:
@@ -1303,3 +1303,118 @@ def test_a_service_named_while_a_notice_asks_about_extra_work_is_not_a_new_booki
     chat.type("brake pads")
 
     assert "services" not in chat.data and chat.ids == ["extra:yes:7", "extra:no:7"]
+
+
+# -- the example shops' own names, typed at the menu ------------------------------------------
+
+ATYRAU, ATYRAU_IDS = example_shop("atyrau-service")
+NAIROBI, NAIROBI_IDS = example_shop("nairobi-garage")
+NOT_UNDERSTOOD_AT_THE_MENU = ("Sorry, I did not get that.", "Please choose one of the options below.",
+                              "What would you like to do?")  # fmt: skip
+
+
+def at_the_menu_of(shop, lang: str) -> Chat:
+    return chat_in(lang, FakeContext(shop=shop))
+
+
+def not_understood_at_the_menu(lang: str) -> str:
+    return "\n".join(gettext(lang, line) for line in NOT_UNDERSTOOD_AT_THE_MENU)
+
+
+@pytest.mark.parametrize("lang, typed", [("ru", "проверить запись"), ("ru", "хочу проверить запись"),
+                                         ("en", "check my booking"), ("en", "check my bookings"),
+                                         ("kk", "жазылуды тексеру")])  # fmt: skip
+def test_asking_to_check_a_booking_shows_my_bookings_not_a_battery_check(lang, typed):
+    """Atyrau's "Проверка аккумулятора и электрики" shares only the verb with "проверить запись"."""
+    chat = at_the_menu_of(ATYRAU, lang).type(typed)
+    assert chat.state == "bookings" and "services" not in chat.data
+    assert chat.text == gettext(lang, "You have no upcoming bookings.")
+
+
+@pytest.mark.parametrize("lang, typed", [("en", "repair"), ("ru", "ремонт"), ("kk", "жөндеу"), ("ru", "хочу ремонт")])
+def test_a_word_for_the_work_alone_books_no_service(lang, typed):
+    """"ремонт" is the work of "Ремонт подвески", but says nothing of what to repair."""
+    chat = at_the_menu_of(ATYRAU, lang).type(typed)
+    assert "services" not in chat.data and chat.text == not_understood_at_the_menu(lang)
+
+
+@pytest.mark.parametrize("typed", ["проверка", "check", "хочу проверить", "тексеру"])
+def test_a_check_alone_is_no_battery_check(typed):
+    chat = at_the_menu_of(ATYRAU, "en").type(typed)
+    assert "services" not in chat.data and chat.state == "bookings"
+
+
+def test_asking_to_check_a_booking_after_the_shops_answer_is_no_battery_check():
+    """"записаться" once asked to book whatever followed, within the shop's two hours too."""
+    chat = at_the_menu_of(ATYRAU, "ru")
+    chat.data["shop_answered"] = (NOW - timedelta(minutes=1)).isoformat()
+    chat.type("проверить запись")
+    assert chat.state == "bookings" and "services" not in chat.data
+
+
+def test_checking_the_battery_still_books_the_battery_check():
+    chat = at_the_menu_of(ATYRAU, "ru").type("проверка аккумулятора")
+    assert chat.data["services"] == [ATYRAU_IDS["battery-check"]]
+    assert chat.text == added("ru", "Проверка аккумулятора и электрики")
+
+
+@pytest.mark.parametrize("typed, code, name", [("kubadilisha pedi", "brake-pads", "Kubadilisha pedi za breki"),
+                                               ("kubadilisha tairi", "tyre-change", "Kubadilisha matairi (manne)"),
+                                               ("kubadilisha betri", "battery", "Kubadilisha betri")])  # fmt: skip
+def test_changing_a_part_in_swahili_books_that_part(typed, code, name):
+    """"kubadilisha" begins half of Nairobi's services: the part named decides, not the
+    likeness of the whole ("kubadilisha pedi" was "Kubadilisha betri", Ksh 12,000)."""
+    chat = at_the_menu_of(NAIROBI, "sw").type(typed)
+    assert chat.data["services"] == [NAIROBI_IDS[code]] and chat.text == added("sw", name)
+
+
+def test_changing_the_brakes_in_swahili_is_not_understood_as_there_are_two():
+    chat = at_the_menu_of(NAIROBI, "sw").type("kubadilisha breki")
+    assert "services" not in chat.data and chat.text == not_understood_at_the_menu("sw")
+
+    chat.tap("m:book").type("kubadilisha breki")  # pads or discs: asked again, at the list too
+    assert chat.data["services"] == [] and chat.text.startswith(gettext("sw", "Sorry, I did not get that.") + "\n")
+
+
+@pytest.mark.parametrize("lang, typed", [("en", "I booked an oil change"), ("ru", "записался на замену масла"),
+                                         ("en", "my oil change booking"), ("ru", "записан на замену масла"),
+                                         ("ru", "мои записи на замену масла")])  # fmt: skip
+def test_a_booking_already_made_named_in_reply_to_the_shop_goes_to_the_shop(lang, typed):
+    chat = at_the_menu_of(ATYRAU, lang)
+    chat.data["shop_answered"] = (NOW - timedelta(minutes=1)).isoformat()
+    chat.type(typed)
+    assert "services" not in chat.data and chat.commands[-1] == MessageShop(typed)
+
+
+@pytest.mark.parametrize("shop, lang, typed", [(NAIROBI, "en", "my oil change booking"),
+                                               (NAIROBI, "en", "I booked an oil change"),
+                                               (ATYRAU, "ru", "записалась на замену масла"),
+                                               (NAIROBI, "en", "bookings oil change")])  # fmt: skip
+def test_a_booking_already_made_is_not_a_new_booking_at_the_menu(shop, lang, typed):
+    chat = at_the_menu_of(shop, lang).type(typed)
+    assert "services" not in chat.data and chat.text == not_understood_at_the_menu(lang)
+
+
+@pytest.mark.parametrize("shop, lang, typed, code, name", [
+    (ATYRAU, "kk", "майды ауыстыру", "oil-change", "Май мен сүзгіні ауыстыру"),
+    (ATYRAU, "kk", "майды ауыстырғым келеді", "oil-change", "Май мен сүзгіні ауыстыру"),
+    (ATYRAU, "kk", "майды ауыстыруға жазылғым келеді", "oil-change", "Май мен сүзгіні ауыстыру"),
+    (ATYRAU, "ru", "Я хотел бы записаться на замену масла", "oil-change", "Замена масла и фильтра"),
+    (ATYRAU, "en", "I would like to book a wheel alignment", "wheel-alignment", "Wheel alignment"),
+    (NAIROBI, "sw", "ninataka kubadilisha oili", "oil-change", "Kubadilisha oili na chujio"),
+    (NAIROBI, "sw", "nahitaji kubadilisha oili", "oil-change", "Kubadilisha oili na chujio"),
+])  # fmt: skip
+def test_common_ways_of_asking_name_the_service(shop, lang, typed, code, name):
+    chat = at_the_menu_of(shop, lang).type(typed)
+    ids = ATYRAU_IDS if shop is ATYRAU else NAIROBI_IDS
+    assert chat.data["services"] == [ids[code]] and chat.text == added(lang, name)
+
+
+@pytest.mark.parametrize("typed", ["menu", "help"])
+def test_a_first_messages_request_is_forgotten_once_the_menu_is_asked_for(typed):
+    chat = Chat(FakeContext(language_hint=None)).type("замена масла").type(typed)
+    chat.tap("m:lang" if chat.state == "menu" else "lang:ru")
+    if chat.state == "language":
+        chat.tap("lang:ru")
+    assert (chat.state, chat.data.get("services")) == ("menu", None)
+    assert chat.text == gettext("ru", "Great, let's talk in English.") + "\n" + gettext("ru", "What would you like to do?")

@@ -223,6 +223,47 @@ def test_words_that_name_no_service_or_say_more_are_no_request(typed):
     assert pick_requested(typed, SERVICES, ASKING + ["запись"]) is None
 
 
+CHECKED = SERVICES + [("battery", ["Battery and electrics check", "Проверка аккумулятора и электрики",
+                                   "Аккумулятор мен электриканы тексеру"]),
+                      ("suspension", ["Suspension repair", "Ремонт подвески", "Аспаны жөндеу"])]  # fmt: skip
+
+
+@pytest.mark.parametrize("typed", [
+    "проверить запись", "хочу проверить запись", "check my booking", "жазылуды тексеру",  # the booking is checked
+    "check", "проверка", "ремонт", "repair",  # the work, to nothing named
+    "I booked an oil change", "записался на замену масла", "записан на замену масла",  # a booking made
+    "my oil change booking", "bookings oil change", "мою запись на замену масла",
+])  # fmt: skip
+def test_words_for_the_work_or_for_a_booking_made_are_no_request(typed):
+    """"проверить" is the "Проверка" of a battery check, but no service is named by it."""
+    assert pick_requested(typed, CHECKED, ASKING + ["запись", "booking"]) is None
+
+
+@pytest.mark.parametrize("typed, picked", [
+    ("проверка аккумулятора", ["battery"]), ("check the battery", ["battery"]), ("ремонт подвески", ["suspension"]),
+    ("майды ауыстыру", ["oil"]), ("майды ауыстыруға жазылу", ["oil"]), ("майды ауыстырғым келеді", ["oil"]),
+    ("ninataka kubadilisha oili", ["oil"]), ("nahitaji kubadilisha oili", ["oil"]),
+    ("я хотел бы записаться на замену масла", ["oil"]), ("I would like to book a wash", ["wash"]),
+])  # fmt: skip
+def test_a_request_is_read_in_the_ways_people_put_it(typed, picked):
+    shop = [("oil", ["Oil change", "Замена масла", "Май мен сүзгіні ауыстыру", "Kubadilisha oili"]), *CHECKED[1:]]
+    request = pick_requested(typed, shop, ASKING)
+    assert request is not None and request.picked == picked
+
+
+NAIROBI_CHANGES = [("pads", ["Kubadilisha pedi za breki"]), ("discs", ["Kubadilisha diski za breki"]),
+                   ("tyres", ["Kubadilisha matairi (manne)"]), ("battery", ["Kubadilisha betri"])]  # fmt: skip
+
+
+@pytest.mark.parametrize("typed, expected", [("kubadilisha breki", None), ("kubadilisha pedi", "pads"),
+                                             ("kubadilisha tairi", "tyres"), ("kubadilisha betri", "battery"),
+                                             ("kubadilisha betr", "battery")])  # fmt: skip
+def test_a_word_shared_by_the_names_does_not_make_them_alike(typed, expected):
+    """A typo is judged on the words that differ: "kubadilisha breki" is not "Kubadilisha
+    betri" for their common "kubadilisha" (and the brakes are two services)."""
+    assert pick_choice(typed, NAIROBI_CHANGES) == expected
+
+
 # --- parse_yes_no -------------------------------------------------------------------
 
 
