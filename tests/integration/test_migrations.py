@@ -1,5 +1,7 @@
 """The migrations build exactly the schema the models describe, on both backends."""
 
+import uuid
+
 import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -8,7 +10,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from core.db import Database
-from core.migrate import alembic_config
+from core.migrate import alembic_config, upgrade
 from core.models import Base
 
 
@@ -55,22 +57,40 @@ def test_the_database_is_at_the_latest_revision(backend, request):
     assert current == head
 
 
-@pytest.mark.parametrize("backend", ["sqlite_db", "pg_db"])
-def test_removed_cars_go_back_down_with_bookings_that_name_their_cars(backend, request, nairobi_spec):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_database(request, tmp_path, pg_url):
+    """A migrated database of the test's own, to go down and up in: the session's is shared."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'own.db'}"
+    else:
+        base, name = pg_url.replace("postgresql+psycopg://", "postgresql://"), f"pitstop_own_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = pg_url.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    database = Database(url)
+    yield database
+    database.dispose()
+    if request.param == "postgresql":
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_removed_cars_go_back_down_with_bookings_that_name_their_cars(own_database, nairobi_spec):
     """0007's downgrade keeps every booking's car (on SQLite a table copy would be refused)."""
     from alembic import command
 
     from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI, loaded
     from tests.integration.staff_helpers import book
 
-    database = request.getfixturevalue(backend)
-    garage = loaded(database, nairobi_spec)
-    book(database, garage.id, "4501", ["oil-change"], garage.at(2026, 11, 24, 10), MONDAY_9AM_NAIROBI, plate="KCB 123A")
-    database.dispose()
+    garage = loaded(own_database, nairobi_spec)
+    book(own_database, garage.id, "4501", ["oil-change"], garage.at(2026, 11, 24, 10), MONDAY_9AM_NAIROBI,
+         plate="KCB 123A")  # fmt: skip
+    own_database.dispose()
 
-    command.downgrade(alembic_config(str(database.engine.url.render_as_string(hide_password=False))), "0006")
+    command.downgrade(alembic_config(own_database.engine.url.render_as_string(hide_password=False)), "0006")
 
-    with database.engine.connect() as conn:
+    with own_database.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM bookings WHERE vehicle_id IS NOT NULL")).scalar() == 1
         with pytest.raises(Exception, match="removed_at"):
             conn.execute(text("SELECT removed_at FROM vehicles"))
