@@ -113,7 +113,9 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
     choosing_language = turn.state == "language" and event.kind in ("text", "choice")
     if _idle(turn) and choosing_language:  # the answer is taken; what it interrupted long ago is not brought back
         turn.data = {k: turn.data[k] for k in ("lang", "offered") if k in turn.data}
-    elif _idle(turn) and turn.state not in RESTING and not writing_to_shop:
+    elif _idle(turn) and writing_to_shop:  # so too the words for the shop: sent, and then the menu
+        forget_half_made(turn)
+    elif _idle(turn) and turn.state not in RESTING:
         notice = _notice_answer(turn, event)  # read before the reset forgets what was offered
         turn.data = {"lang": turn.data.get("lang")}
         if notice is None:
@@ -166,8 +168,7 @@ def _photo(turn: Turn, event: Event) -> None:
     """A photo goes to the shop as their words would (written to it, or the shop's answer
     lately at the menu); elsewhere it is said where photos go, and the question waits."""
     if turn.state == "message_shop":
-        resume = turn.data.pop("resume", None)
-        _to_shop(turn, event.text, resume if resume in PROMPTS else "menu", event.photo)
+        _to_shop(turn, event.text, resumed(turn), event.photo)
     elif turn.state == "menu" and _shop_answered_lately(turn):
         _to_shop(turn, event.text, "notice_again" if _notice_open(turn) else "menu", event.photo)
     else:
@@ -267,15 +268,43 @@ def again(turn: Turn) -> str:
 def set_aside(turn: Turn, *besides: str) -> None:
     """Keep the question being answered (a booking half made) while something else is
     asked in its place, to ask it again, with what was chosen, once that is done: not at
-    rest, nor on a step of that something else (`besides`)."""
+    rest, nor on a step of that something else (`besides`). Each question set aside is
+    kept over those set aside before it (the language asked while a notice's number is,
+    a booking's day under it), and each is asked again in turn, the last first."""
     if turn.state not in RESTING.union(besides):
-        turn.data["resume"] = turn.state
+        turn.data["resume"] = [*questions_set_aside(turn), turn.state]
+
+
+def questions_set_aside(turn: Turn) -> list[str]:
+    """The questions set aside, the first set aside first."""
+    kept = turn.data.get("resume") or []
+    return [kept] if isinstance(kept, str) else list(kept)  # one name, as chats saved it before
 
 
 def resumed(turn: Turn) -> str:
-    """The question set aside, to be asked now (and no longer kept), or else the menu."""
-    question = turn.data.pop("resume", None)
+    """The question set aside last, to be asked now (and no longer kept), or else the
+    menu: once the something else is done, or left with "back"."""
+    questions = questions_set_aside(turn)
+    question = questions.pop() if questions else None
+    if questions:
+        turn.data["resume"] = questions
+    else:
+        turn.data.pop("resume", None)
     return question if question in PROMPTS else "menu"
+
+
+def forget_half_made(turn: Turn) -> None:
+    """Something new begins (the menu, a new booking, a deep link): nothing of a booking
+    or a change half made before, nor a question set aside, is carried into it."""
+    for key in HALF_MADE:
+        turn.data.pop(key, None)
+
+
+def begin_booking(turn: Turn) -> None:
+    """A new booking, its services still to choose: not a change of time half made (its
+    mode and booking), nor anything chosen for another booking."""
+    forget_half_made(turn)
+    turn.data["services"] = []
 
 
 def help_texts() -> list[Msg]:
@@ -351,8 +380,9 @@ def follow_deep_link(turn: Turn, payload: str) -> None:
     """t.me/<bot>?start=<payload>: "book" starts a booking; a booking code of the
     customer's opens it; anything else lands on the menu."""
     code = payload.strip().upper().replace("_", "-")
+    forget_half_made(turn)
     if code.lower() == "book":
-        turn.data["services"] = []
+        begin_booking(turn)
         turn.ask("services")
         return
     mine = next((b for b in turn.ctx.bookings() if b.code == code), None)
@@ -391,8 +421,7 @@ MENU_WORDS = {
 
 
 def prompt_menu(turn: Turn, before: list[Msg]) -> None:
-    for key in HALF_MADE:
-        turn.data.pop(key, None)
+    forget_half_made(turn)
     turn.offer(before + [Msg(N_("What would you like to do?"))], [Choice(cid, Msg(label)) for cid, label in MENU],
                MENU_WORDS)  # fmt: skip
 
@@ -405,7 +434,7 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
     if requested:
         _book(turn, requested)
     elif choice == "m:book":
-        turn.data["services"] = []
+        begin_booking(turn)
         turn.ask("services")
     elif choice == "m:bookings":
         turn.ask("bookings")
@@ -426,7 +455,7 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
         turn.ask("menu", Msg(SMALL_TALK_REPLY[talk]))
     elif event.kind == "text" and not understand.is_position(event.text) and \
             understand.parse_when(event.text, turn.ctx.today(), turn.lang):  # "9" is a place in the list, not 9:00
-        turn.data["services"] = []  # "tomorrow 10am" from the menu: start a booking, and keep the time
+        begin_booking(turn)  # "tomorrow 10am" from the menu: start a booking, and keep the time
         turn.data["wanted"], turn.data["wanted_on"] = event.text, turn.ctx.today().isoformat()  # "tomorrow" of today
         turn.ask("services", Msg(N_("Let's book. First, which service?")))
     elif event.kind == "text" and event.text.strip() and _shop_answered_lately(turn):  # their reply to the shop
@@ -456,7 +485,7 @@ def _service_ids(requested: understand.Request) -> list[int]:
 
 def _book(turn: Turn, service_ids: list[int], *before: Msg) -> None:
     """A booking begun with the services already named, at the question that follows them."""
-    turn.data["services"] = []
+    begin_booking(turn)
     flows_booking.add_services(turn, service_ids, *before)
 
 
@@ -504,12 +533,7 @@ def handle_language(turn: Turn, event: Event, choice: str | None) -> None:
         not_understood(turn, Msg(N_("Please choose a language from the list.")))
 
 
-def _back_from_language(turn: Turn) -> str:
-    """Back to the question the language was asked from (a booking half made), else the menu."""
-    return resumed(turn)
-
-
-state("language", back=_back_from_language)((prompt_language, handle_language))
+state("language", back=resumed)((prompt_language, handle_language))
 
 
 REPLY_TO_SHOP = "reply:shop"  # the choice under the shop's answer: write to the shop again
@@ -544,7 +568,7 @@ def handle_message_shop(turn: Turn, event: Event, choice: str | None) -> None:
         not_understood(turn, Msg(N_("Please type your message.")))
 
 
-state("message_shop")((prompt_message_shop, handle_message_shop))
+state("message_shop", back=resumed)((prompt_message_shop, handle_message_shop))
 
 # The booking and account flows register their states on import.
 from bot import flows_account, flows_booking  # noqa: E402,F401

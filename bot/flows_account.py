@@ -10,11 +10,12 @@ from zoneinfo import ZoneInfo
 from bot import understand
 from bot.engine import (
     GLOBAL_CHOICES,
-    HALF_MADE,
-    PHONE_STEP,
     Turn,
     again,
+    begin_booking,
+    forget_half_made,
     not_understood,
+    questions_set_aside,
     resumed,
     state,
 )
@@ -69,7 +70,7 @@ def _short_when(turn: Turn, at: datetime) -> str:
 
 def handle_bookings(turn: Turn, event: Event, choice: str | None) -> None:
     if choice == "m:book":
-        turn.data["services"] = []
+        begin_booking(turn)
         turn.ask("services")
     elif choice and choice.startswith("bk:") and _mine(turn, int(choice[3:])):
         turn.data["booking_id"] = int(choice[3:])
@@ -347,17 +348,23 @@ def on_offer(turn: Turn, choice: str) -> None:
         method = policy.way_to_take_offer(turn.ctx.shop.payment_methods, bool(offered and offered.deposit_minor))
         if phone_first(turn, method, choice):
             return
-        _to_offer(turn)
+        _to_offer(turn, booking_id)
         turn.do(AcceptOffer(booking_id, method))
     else:
-        _to_offer(turn)
+        _to_offer(turn, booking_id)
         turn.do(DeclineOffer(booking_id))
 
 
-def _to_offer(turn: Turn) -> None:
-    """Take or let go an offered time, or pay again; a question it interrupted (a day
-    being chosen for a new booking) is asked again once it is answered."""
+def _to_offer(turn: Turn, booking_id: int) -> None:
+    """Take or let go an offered time, or pay again: its answer says what became of the
+    booking. A question it interrupted (a day being chosen for a new booking) is asked
+    again once it is answered; not one the answer makes out of date: the list of
+    bookings, or a booking's card, or a change (of time, a cancellation) of that very
+    booking, which the answer has settled."""
     remember_interrupted(turn)
+    last = questions_set_aside(turn)[-1:]
+    if last in (["bookings"], ["booking"]) or turn.data.get("booking_id") == booking_id:
+        turn.data.pop("resume", None)
     turn.state = "offer"
 
 
@@ -370,17 +377,12 @@ def handle_offer(turn: Turn, event: Event, choice: str | None) -> None:
     if outcome is None:
         turn.ask("menu")
         return
-    if turn.data.get("resume") in BOOKINGS_SHOWN:  # what they showed has changed
-        del turn.data["resume"]
     if isinstance(outcome, Booked):
         _answered(turn, *booked(turn, outcome), afresh=True)
     elif isinstance(outcome, Done):  # declined
         _answered(turn, Msg(N_("OK, I have let the time go.")))
     else:
         _answered(turn, refusal(outcome), afresh=True)
-
-
-BOOKINGS_SHOWN = ("bookings", "booking")  # the list of bookings, a booking's card
 
 
 def _answered(turn: Turn, *said: Msg, afresh: bool = False) -> None:
@@ -404,7 +406,7 @@ def on_reminder(turn: Turn, choice: str) -> None:
     if b is None or b.status not in CANCELLABLE:  # gone, or the car has come in since the reminder
         turn.ask(again(turn), Msg(N_("That booking can no longer be changed.")))
         return
-    unfinished = _left_unfinished(turn)
+    unfinished = _left_unfinished(turn, b.id)
     turn.data["booking_id"] = b.id
     if action == "cancel":
         turn.ask("cancel_confirm", *unfinished)
@@ -418,16 +420,18 @@ BOOKING_STEPS = {"services", "vehicle", "plate", "make", "day", "time", "waitlis
                  "resched_confirm", "cancel_confirm"}  # fmt: skip
 
 
-def _left_unfinished(turn: Turn) -> list[Msg]:
+def _left_unfinished(turn: Turn, booking_id: int) -> list[Msg]:
     """A reminder's change of time or cancellation is a dialogue of its own: one half made
-    in the chat (a new booking, another change) gives way to it, and what was chosen
-    there is forgotten, the customer told so."""
-    question = turn.data.get("resume") or turn.state
-    half_made = question in BOOKING_STEPS and not (question == "phone" and turn.data.keys() & PHONE_STEP)
-    for key in HALF_MADE:
-        turn.data.pop(key, None)
+    in the chat (a new booking, a change of another one) gives way to it, and what was
+    chosen there is forgotten, the customer told so; a change of this same booking is
+    simply begun again."""
+    question = (questions_set_aside(turn) or [turn.state])[0]  # the one a notice's steps came over
+    own_number = question == "phone" and "method" in turn.data  # the booking's own M-Pesa, not a notice's
+    half_made = question in BOOKING_STEPS and (question != "phone" or own_number)
+    other = turn.data.get("booking_id") != booking_id
+    forget_half_made(turn)
     return [Msg(N_("What you were doing before was left unfinished: you can start it again from the menu."))] \
-        if half_made else []  # fmt: skip
+        if half_made and other else []  # fmt: skip
 
 
 def on_pay_again(turn: Turn, choice: str) -> None:
@@ -440,7 +444,7 @@ def on_pay_again(turn: Turn, choice: str) -> None:
         return
     if phone_first(turn, method, choice):
         return
-    _to_offer(turn)  # its answer (held again, booked, or why not) says what happened
+    _to_offer(turn, int(booking_id))  # its answer (held again, booked, or why not) says what happened
     turn.do(RetryPayment(int(booking_id), method, turn.data.pop("pay_from", None)))
 
 
@@ -495,8 +499,7 @@ def _after_notice(turn: Turn, *said: Msg) -> None:
         if not turn.ctx.notice_holds(earlier.get("outbox_id")):  # the visit begun, the balance paid...: dropped
             del turn.data["notice"], turn.data["offered"]
             continue
-        reply = Reply.from_json(earlier["reply"])
-        turn.say(*said, Msg(N_("One more question is waiting for your answer:")), *reply.texts, choices=reply.choices)
+        turn.ask("notice_again", *said, Msg(N_("One more question is waiting for your answer:")))
         return
     _answered(turn, *said)
 
@@ -506,15 +509,18 @@ def prompt_notice(turn: Turn, before: list[Msg]) -> None:
 
 
 def prompt_notice_again(turn: Turn, before: list[Msg]) -> None:
-    """Back from a step a notice's choice led to (which number M-Pesa should ask): the
-    notice again, with its choices numbered as they were."""
+    """A notice still to answer, asked again (back from which number M-Pesa should ask, a
+    word that does not answer it, one waiting under another just answered): with its
+    choices numbered as they were, the chat at the question it came over (a booking half
+    made, or the menu), as when the notice came."""
     notice = turn.data.get("notice")
     if not notice:
-        turn.ask("menu", *before)
+        turn.ask(resumed(turn), *before)
         return
     reply = Reply.from_json(notice["reply"])
     turn.say(*before, *reply.texts, choices=reply.choices)
     turn.data["offered"] = notice["offered"]  # as remembered, with the words that name its choices
+    turn.state = resumed(turn)
 
 
 def handle_notice(turn: Turn, event: Event, choice: str | None) -> None:

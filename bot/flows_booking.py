@@ -16,6 +16,7 @@ from bot.engine import (
     Turn,
     follow_choice,
     not_understood,
+    questions_set_aside,
     resumed,
     set_aside,
     state,
@@ -688,8 +689,8 @@ def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
 def _back_from_phone(turn: Turn) -> str:
     if turn.data.pop("new_phone", None):
         turn.data.pop("after_phone", None)
-        if turn.data.get("resume") == "booking":  # chosen on a held booking's card: the card again
-            return turn.data.pop("resume")
+        if questions_set_aside(turn)[-1:] == ["booking"]:  # chosen on a held booking's card: the card again
+            return resumed(turn)
         return "notice_again"  # its choices, numbered as before, answer again
     if turn.data.pop("after_phone", None):
         return resumed(turn)  # a notification's payment: the question it interrupted, if any

@@ -122,3 +122,18 @@ def test_a_reminders_change_takes_the_place_of_the_booking_she_was_making_and_sh
         story.tap(AMINA, "day:2026-11-25", SOON)
         story.tap(AMINA, next(data for label, data in story.buttons(AMINA) if label == "10:00"), SOON)
         assert story.last(AMINA) == "Move MM-1001 to Wed 25 Nov, 10:00?"
+
+
+def test_a_freed_time_let_go_while_she_looks_for_another_time_for_it_is_not_moved_on_afterwards(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    _, offer = offered_a_freed_alignment(story, shop)
+    held = offer.held.booking_id
+    for tap in ("m:bookings", f"bk:{held}", "resched"):  # she looks for a better time for the freed one
+        story.tap(AMINA, tap, MONDAY_9)
+    assert story.last(AMINA) == DAY_ASKED
+
+    story.tap(AMINA, f"offer:no:{held}", SOON)  # and then lets it go from the offer itself
+
+    assert status_of(story, held) == "cancelled"
+    assert story.last(AMINA) == "OK, I have let the time go.\nWhat would you like to do?"

@@ -773,6 +773,154 @@ def test_paying_a_held_booking_from_its_card_ends_at_the_menu_not_its_old_card()
     assert chat.text.endswith("What would you like to do?")
 
 
+@pytest.mark.parametrize("aside", ["language", "back from the language", "reply to the shop"])
+def test_a_word_on_the_side_while_her_number_is_asked_for_a_freed_time_keeps_the_booking_half_made(aside):
+    """Choosing a day, she takes a freed time and M-Pesa needs her number. Before giving
+    it she changes the language (or asks for it and goes back, or answers the shop): the
+    number is asked again, and once the freed time is taken her day is asked again, not
+    the menu with her service and car gone."""
+    from bot.model import AcceptOffer
+
+    chat = choosing_a_day(FakeContext(my_bookings=[held_offer(100000)]).with_vehicle())
+    chat.tap("offer:yes:9")
+    if aside == "language":
+        chat.type("language").tap("lang:en")
+        assert (chat.state, chat.text) == ("phone", "Great, let's talk in English.\n" + PHONE_PLEASE)
+    elif aside == "back from the language":
+        chat.type("language").tap("back")
+        assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
+    else:
+        chat.tap("reply:shop").type("Is the garage open on Sunday?")
+        assert (chat.state, chat.text) == ("phone", "Sent to the shop. They will answer you here.\n" + PHONE_PLEASE)
+    chat.type("0712 345 678")
+    assert chat.commands[-1] == AcceptOffer(9, "mpesa")
+
+    chat.outcome(Booked(9, "MM-1009", at(25, 10), False, 100000, 10, "mpesa", None, (2,)))
+
+    assert chat.text == ("Your time Wed 25 Nov, 10:00 is held for 10 minutes while you pay. Code: MM-1009.\n"
+                         "Check your phone: M-Pesa will ask you to pay Ksh1,000. Enter your PIN to confirm.\n" + DAY_ASKED)
+    assert (chat.state, chat.data["services"], chat.data["vehicle_id"]) == ("day", [1], 3)
+
+
+def test_back_from_writing_to_the_shop_in_the_middle_of_a_booking_goes_back_to_it():
+    """Choosing a day, she taps Reply under the shop's answer, then the Back button under
+    "Write your message": the menu came, her service and car gone."""
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    chat.tap("reply:shop")
+    assert chat.ids == ["back"]
+
+    chat.tap("back")
+
+    assert (chat.state, chat.text, chat.data["services"], chat.data["vehicle_id"]) == ("day", DAY_ASKED, [1], 3)
+
+
+@pytest.mark.parametrize("aside", ["help", "photo"])
+def test_a_word_on_the_side_under_a_notice_waiting_since_before_keeps_the_booking_half_made(aside):
+    """Choosing a day, she rates a visit; extra work found before still waits under it and
+    is asked. "help" (or a photo) there asked the menu: her booking was gone, and so were
+    the extra work's numbers. Now her day is asked (the notice's buttons still work), and
+    once the extra work is answered too, the day again."""
+    from bot.model import DecideExtra
+
+    extra = {"reply": Reply((Msg("Extra work found: discs."),), (Choice("extra:yes:7", "Approve"),)).to_json(),
+             "offered": [["extra:yes:7", ["Approve", "1"]]], "outbox_id": 12}  # fmt: skip
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    chat.data |= {"notice": {"reply": {}, "offered": [["rate:5:5", ["5", "1"]]], "outbox_id": 13},
+                  "notices_waiting": [extra]}  # fmt: skip
+    chat.tap("rate:5:5").outcome(Done("rated", {"stars": 5}))
+    assert chat.text == ("Thank you for rating your visit 5 of 5!\nOne more question is waiting for your answer:\n"
+                         "Extra work found: discs.")  # fmt: skip
+    assert chat.ids == ["extra:yes:7"]
+
+    chat.type("help") if aside == "help" else chat.send(photo())
+
+    assert (chat.state, chat.text.splitlines()[-1], chat.data["services"]) == ("day", DAY_ASKED, [1])
+    chat.tap("extra:yes:7")
+    assert chat.commands[-1] == DecideExtra(7, True)
+    chat.outcome(Done("extra", {"work": "discs", "approved": True, "total": 1000000}))
+    assert chat.text == ("Thank you: the extra work (discs) is approved. Your new total is Ksh10,000.\n" + DAY_ASKED)
+    assert (chat.state, chat.data["services"], chat.data["vehicle_id"]) == ("day", [1], 3)
+
+
+def test_a_word_under_a_notice_waiting_since_before_is_read_by_the_booking_it_came_over():
+    """Under the waiting notice a day typed is her booking's day, as when a notice comes
+    in the middle of a booking: she need not answer the notice first."""
+    extra = {"reply": Reply((Msg("Extra work found: discs."),), (Choice("extra:yes:7", "Approve"),)).to_json(),
+             "offered": [["extra:yes:7", ["Approve", "1"]]], "outbox_id": 12}  # fmt: skip
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    chat.data |= {"notice": {"reply": {}, "offered": [["rate:5:5", ["5", "1"]]], "outbox_id": 13},
+                  "notices_waiting": [extra]}  # fmt: skip
+    chat.tap("rate:5:5").outcome(Done("rated", {"stars": 5}))
+
+    chat.type("25.11")
+
+    assert (chat.state, chat.data["day"], chat.data["services"]) == ("time", "2026-11-25", [1])
+
+
+def test_letting_go_the_freed_time_she_was_moving_does_not_go_on_moving_it():
+    """From My bookings she looks for another time for the freed time held for her, then
+    taps "No" under its offer: it is cancelled. She was asked on for a day to move it to,
+    and was refused at the end; now the menu follows."""
+    ctx = FakeContext(my_bookings=[held_offer(0)]).with_vehicle()
+    chat = chat_in("en", ctx).tap("m:bookings").tap("bk:9").tap("resched")
+    assert (chat.state, chat.data["mode"], chat.data["booking_id"]) == ("day", "reschedule", 9)
+
+    chat.tap("offer:no:9")
+    ctx.my_bookings = []  # let go: cancelled
+    chat.outcome(Done("cancel", {"code": "MM-1009", "token_cost": 0, "tokens_left": 2}))
+
+    assert (chat.state, chat.text) == ("menu", "OK, I have let the time go.\nWhat would you like to do?")
+    assert "mode" not in chat.data and "booking_id" not in chat.data
+
+
+@pytest.mark.parametrize("sent", ["words", "photo"])
+def test_a_reply_to_the_shop_written_after_the_pause_does_not_bring_back_an_old_summary(sent):
+    """At the summary she taps Reply under the shop's answer and writes 90 minutes later:
+    her words (or photo) go to the shop, and then the menu, as after the language chosen
+    so late, or any step left 30 minutes (not the summary of an hour and a half ago)."""
+    ctx = FakeContext().with_vehicle()
+    chat = choosing_a_day(ctx).tap("day:2026-11-25").tap(f"time:{at(25, 10).isoformat()}")
+    assert chat.state == "summary"
+    chat.tap("reply:shop")
+    ctx.now += timedelta(minutes=90)
+
+    chat.type("Do you have Castrol oil?") if sent == "words" else chat.send(photo("Do you have Castrol oil?"))
+
+    assert chat.commands[-1] == MessageShop("Do you have Castrol oil?", None if sent == "words" else PHOTO)
+    assert (chat.state, chat.text) == ("menu", "Sent to the shop. They will answer you here.\nWhat would you like to do?")
+    assert "services" not in chat.data and "start" not in chat.data
+
+
+@pytest.mark.parametrize("how", ["deep link", "book from my bookings"])
+def test_a_new_booking_begun_while_moving_one_is_booked_not_moved(how):
+    """Moving MM-1009, she opens a t.me/...?start=book link (or taps "Book a service" left
+    on her bookings list): her new oil change ended as "Move MM-1009 to ...?"."""
+    ctx = FakeContext(my_bookings=[held_offer(0)]).with_vehicle()
+    chat = chat_in("en", ctx).tap("m:bookings").tap("bk:9").tap("resched")
+    if how == "deep link":
+        chat.send(Event("start", text="book"))
+    else:
+        chat.tap("back").tap("back").tap("m:book")
+    assert chat.state == "services"
+
+    chat.tap("svc:1").tap("done").tap("veh:3").tap("day:2026-11-25").tap(f"time:{at(25, 10).isoformat()}")
+
+    assert chat.state == "summary" and chat.text.startswith("Please check your booking:\nServices: Oil change\n")
+    assert "mode" not in chat.data and "booking_id" not in chat.data
+
+
+def test_a_reminders_change_of_the_booking_she_is_already_moving_is_not_called_left_unfinished():
+    """Moving MM-1009 from its card, she taps the reminder's "Change the time" for it: the
+    same change begins again, and she was told that what she was doing was left
+    unfinished, to start again from the menu."""
+    ctx = FakeContext(my_bookings=[booking_tomorrow(30)]).with_vehicle()
+    chat = chat_in("en", ctx).tap("m:bookings").tap("bk:9").tap("resched")
+
+    chat.tap("rm:move:9")
+
+    assert (chat.state, chat.text, chat.data["booking_id"], chat.data["mode"]) == ("day", DAY_ASKED, 9, "reschedule")
+
+
 def test_trying_again_while_the_first_request_is_open_says_only_why_not():
     from bot.model import Refused, RetryPayment
 
@@ -1145,7 +1293,7 @@ def photo(caption: str = "") -> Event:
 def test_a_photo_for_the_shop_sent_in_the_middle_of_a_booking_goes_with_its_words_and_the_booking_goes_on():
     ctx = FakeContext()
     chat = chat_in("en", ctx).tap("m:book").tap("svc:1").tap("reply:shop")
-    ctx.now = NOW + timedelta(minutes=50)  # a photo takes finding
+    ctx.now = NOW + timedelta(minutes=20)  # a photo takes finding
 
     chat.send(photo("  The noise comes from here  "))
 
