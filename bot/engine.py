@@ -143,6 +143,8 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
     if event.kind in ("unsupported", "location"):
         turn.ask(turn.state, _cannot_read(turn, event))
         return turn.done()
+    if event.kind == "photo" and not _goes_to_shop(turn) and _caption_answers(turn, event):
+        return _noted(step(state_name, data, Event.typed(event.text), ctx), PHOTO_NOT_SENT)
     if event.kind == "photo":
         _photo(turn, event)
         return turn.done()
@@ -166,13 +168,34 @@ PHOTO_NOT_SENT = Msg(N_("This photo was not sent to anyone. To send a photo to t
 
 def _photo(turn: Turn, event: Event) -> None:
     """A photo goes to the shop as their words would (written to it, or the shop's answer
-    lately at the menu); elsewhere it is said where photos go, and the question waits."""
+    lately at the menu, a notice's question open or not); elsewhere it is said where
+    photos go, and the question waits."""
     if turn.state == "message_shop":
-        _to_shop(turn, event.text, resumed(turn), event.photo)
-    elif turn.state == "menu" and _shop_answered_lately(turn):
-        _to_shop(turn, event.text, "notice_again" if _notice_open(turn) else "menu", event.photo)
+        _to_shop(turn, event, resumed(turn))
+    elif _goes_to_shop(turn):
+        _to_shop(turn, event, "notice_again" if _notice_open(turn) else "menu")
     else:
         turn.ask("notice_again" if turn.state == "menu" and _notice_open(turn) else turn.state, PHOTO_NOT_SENT)
+
+
+def _goes_to_shop(turn: Turn) -> bool:
+    """Whether a photo sent now is for the shop: written to it, or sent while the shop's
+    answer is fresh (at the menu, or with a notice's question asked again)."""
+    return turn.state == "message_shop" or turn.state in ("menu", "notice_again") and _shop_answered_lately(turn)
+
+
+def _caption_answers(turn: Turn, event: Event) -> bool:
+    """Whether the words under a photo answer the question asked (a plate at the car's
+    step, a day): they are read as if typed. At the menu, or under a notice, they are
+    about the photo ("My car" is no "My vehicles")."""
+    return bool(event.text.strip()) and turn.state not in ("start", "menu", "notice", "notice_again")
+
+
+def _noted(done: Step, note: Msg) -> Step:
+    """A step's answer with `note` said first, in the same message."""
+    first, *rest = done.replies or [Reply(())]
+    return Step(done.state, done.data, [Reply((note, *first.texts), first.choices, first.ask_contact), *rest],
+                done.commands)  # fmt: skip
 
 
 def _guarded(turn: Turn, event: Event, act: Callable[[], None]) -> Step:
@@ -448,7 +471,7 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
         turn.ask("menu", *help_texts())
     elif _notice_open(turn):  # a notice's question is open ("sure", "thanks" to extra work): it again, not the menu
         if talk is None and event.kind == "text" and event.text.strip() and _shop_answered_lately(turn):
-            _to_shop(turn, event.text, "notice_again")  # their reply to the shop, the notice still open
+            _to_shop(turn, event, "notice_again")  # their reply to the shop, the notice still open
             return
         turn.ask("notice_again", Msg(SMALL_TALK_REPLY.get(talk, N_("Sorry, I did not get that."))))
     elif talk:
@@ -459,7 +482,7 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
         turn.data["wanted"], turn.data["wanted_on"] = event.text, turn.ctx.today().isoformat()  # "tomorrow" of today
         turn.ask("services", Msg(N_("Let's book. First, which service?")))
     elif event.kind == "text" and event.text.strip() and _shop_answered_lately(turn):  # their reply to the shop
-        _to_shop(turn, event.text, "menu")
+        _to_shop(turn, event, "menu")
     elif event.kind == "text" and understand.small_talk(event.text, plain_yes=True):
         turn.ask("menu")  # "ok", "sawa": heard, and nothing was asked
     else:
@@ -554,16 +577,18 @@ def prompt_message_shop(turn: Turn, before: list[Msg]) -> None:
                [Choice("back", Msg(N_("Back")))])  # fmt: skip
 
 
-def _to_shop(turn: Turn, text: str, then: str, photo: str | None = None) -> None:
-    """The customer's words (the caption of `photo`, if any) to the shop's owners, said to
-    be sent, and the question `then`."""
-    turn.do(MessageShop(text.strip()[:1000], photo))
-    turn.ask(then, Msg(N_("Sent to the shop. They will answer you here.")))
+def _to_shop(turn: Turn, event: Event, then: str) -> None:
+    """The customer's words (the caption of their photo, if any) to the shop's owners,
+    said to be sent, and the question `then`. A file other than a photo does not go: they
+    are told so."""
+    turn.do(MessageShop(event.text.strip()[:1000], event.photo))
+    unsent = [Msg(N_("Your file was not passed on: only words and photos reach the shop."))] if event.other_file else []
+    turn.ask(then, Msg(N_("Sent to the shop. They will answer you here.")), *unsent)
 
 
 def handle_message_shop(turn: Turn, event: Event, choice: str | None) -> None:
     if event.kind == "text" and event.text.strip():
-        _to_shop(turn, event.text, resumed(turn))  # written in the middle of a booking: it goes on
+        _to_shop(turn, event, resumed(turn))  # written in the middle of a booking: it goes on
     else:
         not_understood(turn, Msg(N_("Please type your message.")))
 

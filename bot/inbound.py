@@ -85,7 +85,8 @@ def _answer(session: Session, shop_id: int, inbound: Inbound, inbox_id: int, now
     if staff.handles(session, shop_id, inbound, event, now, inbox_id):
         return APPLIED_BY_STAFF
     if inbound.photo and tapped is None:  # the words with it (if any) are its caption
-        event = Event("photo", text=event.text if event.kind == "text" else "", photo=inbound.photo)
+        event = Event("photo", text=event.text if event.kind == "text" else "", photo=inbound.photo,
+                      other_file=event.other_file)  # fmt: skip
     handled = runner.handle_in(session, shop_id=shop_id, channel=inbound.channel, chat_id=inbound.chat_id,
                                event=event, now=now, language_hint=inbound.language_hint,
                                name=inbound.name, phone=inbound.phone, reply_key=inbox_id,

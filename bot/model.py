@@ -26,6 +26,7 @@ class Event:
     phone: str | None = None
     outcome: Any = None
     photo: str | None = None  # where to fetch it: "telegram:<file_id>", "whatsapp:<media URL>"
+    other_file: bool = False  # a file that is not a photo came with the words (a PDF, a video): not passed on
 
     @staticmethod
     def typed(text: str) -> Event:

@@ -50,8 +50,8 @@ def handles(session: Session, shop_id: int, inbound, event: Event, now: datetime
     if staff is not None:
         if just_verified:
             event = Event("verified", text=event.text if event.kind == "text" else "")
-        elif inbound.photo and (inbound.event is None or _at_photo_step(session, shop_id, inbound, now)):
-            event = Event("photo", photo=inbound.photo)  # at the photo step its words (Body, caption) are a caption
+        elif inbound.photo and event.kind != "choice":  # its words are its caption, never a command
+            event = Event("photo", text=event.text if event.kind == "text" else "", photo=inbound.photo)
         converse(session, shop_id, staff, inbound.channel, inbound.chat_id, event, now, inbox_id, inbound.callback_id,
                  inbound.tapped_message_id)  # fmt: skip
         return True
@@ -104,12 +104,6 @@ def _verify_telegram(session: Session, shop_id: int, inbound, now: datetime) -> 
     conv = conversation(session, shop_id, inbound.channel, inbound.chat_id, now)
     conv.data = {k: v for k, v in (conv.data or {}).items() if k != "staff_verify"}
     return staff, True
-
-
-def _at_photo_step(session: Session, shop_id: int, inbound, now: datetime) -> bool:
-    """Is this staff chat waiting for a photo of extra work (elsewhere words count)?"""
-    conv = conversation(session, shop_id, inbound.channel, inbound.chat_id, now)
-    return ((conv.data or {}).get("staff") or {}).get("state") == "extra_photo"
 
 
 def _phone(raw: str, country: str) -> str | None:

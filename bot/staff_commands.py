@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from hashlib import sha1
 from pathlib import Path
 
 from sqlalchemy import select
@@ -143,10 +144,10 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
                                                    {"code": phone_text.strip().upper()})  # fmt: skip
                         return sm.StaffRefused(N_("No customer of this shop has the number {phone}."), {"phone": phone_text})
                     return sm.StaffDone("tokens", {"phone": whom, "n": n})
-                case sm.AnswerCustomer(customer_id, text):
+                case sm.AnswerCustomer(customer_id, text, photo):
                     if not is_owner:
                         return owner_only("answer")
-                    return _answer(session, staff, customer_id, text, now)
+                    return _answer(session, staff, customer_id, text, now, photo)
                 case sm.MarkRefunded(number):
                     if not is_owner:
                         return owner_only("refunded")
@@ -195,9 +196,10 @@ def _part_code(session: Session, shop_id: int, text: str) -> str | None:
     return understand.pick_choice(text, [(code, [code, name]) for code, name in rows])
 
 
-def _answer(session: Session, staff: Staff, customer_id: int, text: str, now) -> sm.StaffDone | sm.StaffRefused:
-    """Send the owner's words to a customer of their shop who wrote to it, where the
-    customer last wrote from. WhatsApp carries a shop's own words only within 24 hours
+def _answer(session: Session, staff: Staff, customer_id: int, text: str, now,
+            photo: str | None = None) -> sm.StaffDone | sm.StaffRefused:  # fmt: skip
+    """Send the owner's words (and photo) to a customer of their shop who wrote to it, where
+    the customer last wrote from. WhatsApp carries a shop's own words only within 24 hours
     of the customer's last message: after that the owner is told to call instead."""
     from bot.whatsapp import WINDOW
 
@@ -213,10 +215,24 @@ def _answer(session: Session, staff: Staff, customer_id: int, text: str, now) ->
     reply = Reply((Msg(N_("{shop} answers: {text}"), {"shop": shop, "text": text}),),
                   (Choice(REPLY_TO_SHOP, Msg(N_("Reply"))),))  # a conversation, not one message each way
     row = outbox.send(session, shop_id=staff.shop_id, channel=identity.channel, address=identity.address,
-                      language=customer.language, reply=reply, now=now)  # fmt: skip
-    if row is not None:  # at the menu their next words go to the shop, as a reply in a chat; "Reply" too
-        defer(session, notices.remember_choices, row.shop_id, row.channel, row.address,
+                      language=customer.language, reply=reply, now=now) if text else None  # fmt: skip
+    if photo:
+        _photo_to_customer(session, staff.shop_id, customer, identity, shop, photo, now)
+    if row is not None or photo:  # at the menu their next words go to the shop, as a reply in a chat; "Reply" too
+        defer(session, notices.remember_choices, staff.shop_id, identity.channel, identity.address,
               remembered_choices(reply.choices, customer.language, {REPLY_TO_SHOP: REPLY_WORDS}), now.isoformat(),
               False, customer.language, None, None, "shop_answered")  # a job's arguments go by position  # fmt: skip
     log.info("owner %s answered customer %s", staff.id, mask_phone(customer.phone))
     return sm.StaffDone("answered", {"name": called(customer)})
+
+
+def _photo_to_customer(session: Session, shop_id: int, customer: Customer, identity, shop: str, photo: str,
+                       now) -> None:  # fmt: skip
+    """The owner's photo to the customer, after their words: fetched once the answer
+    commits (network work stays out of its transaction), sent once however often the job runs."""
+    from bot.answer_photos import send_to_customer
+
+    reply = Reply((Msg(N_("Photo from {shop}"), {"shop": shop}),), (Choice(REPLY_TO_SHOP, Msg(N_("Reply"))),))
+    key = f"answer-photo-{customer.id}-{now:%Y%m%d%H%M%S%f}-{sha1(photo.encode()).hexdigest()[:12]}"
+    defer(session, send_to_customer, shop_id, identity.channel, identity.address, customer.language, reply.to_json(),
+          photo, key, job_id=key)  # fmt: skip

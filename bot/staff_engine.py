@@ -145,7 +145,7 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
             return StaffStep(result.data, replies, result.commands)
         turn.ask("home", greeting)
         return turn.done()
-    answering = turn.state == "answer" and event.kind == "text" and not _idle(turn, ANSWER_WAITS)  # an answer keeps
+    answering = turn.state == "answer" and event.kind in ("text", "photo") and not _idle(turn, ANSWER_WAITS)  # an answer keeps
     # extra work being written keeps a while too: a price looked up for 35 minutes is no booking number
     drafting = turn.state in ("extra_desc", "extra_price", "extra_photo") and not _idle(turn, DRAFT_WAITS)
     if _idle(turn) and turn.state not in RESTING and not answering and not drafting:
@@ -162,12 +162,11 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
     if event.kind == "contact":
         turn.ask("home", Msg(N_("You are already recognised as staff of {shop}."), {"shop": ctx.staff.shop}))
         return turn.done()
+    if event.kind == "photo" and turn.state in ("extra_desc", "extra_price") and event.text.strip():
+        turn.data["extra"] = {**(turn.data.get("extra") or {}), "photo": event.photo}  # the work's photo; its words the answer
+        return step(turn.data, Event.typed(event.text), ctx)
     if event.kind == "photo":
-        if turn.state == "extra_photo":
-            turn.data["extra"]["photo"] = event.photo
-            turn.ask("extra_confirm", Msg(N_("Photo received.")))
-        else:
-            turn.ask(turn.state, Msg(N_("To send a photo of extra work, first choose the job and \"Extra work found\".")))
+        _photo(turn, event)
         return turn.done()
     if event.kind not in ("text", "choice"):
         turn.ask(turn.state, Msg(N_("I can read text, buttons and photos of extra work. Please type or tap.")))
@@ -206,6 +205,21 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
     else:
         _not_understood(turn)
     return turn.done()
+
+
+def _photo(turn: Turn, event: Event) -> None:
+    """A photo is the extra work's while it is written, or goes with the owner's answer to
+    a customer; anywhere else it goes to nobody, and they are told how to send one. Its
+    words are its caption, never a command."""
+    if turn.state in ("extra_desc", "extra_price", "extra_photo"):
+        turn.data["extra"] = {**(turn.data.get("extra") or {}), "photo": event.photo}
+        turn.ask("extra_confirm" if turn.state == "extra_photo" else turn.state, Msg(N_("Photo received.")))
+    elif turn.state == "answer" and turn.data.get("answer_to") is not None:
+        turn.do(AnswerCustomer(turn.data["answer_to"], event.text.strip(), event.photo))
+    else:
+        how = [Msg(N_("To send a photo to a customer, tap \"Answer\" under their message first."))] if turn.owner else []
+        turn.ask(turn.state, Msg(N_("This photo was not sent to anyone.")),
+                 Msg(N_("To send a photo of extra work, first choose the job and \"Extra work found\".")), *how)  # fmt: skip
 
 
 def _job_command_while_answering(turn: Turn, text: str) -> bool:
@@ -681,7 +695,7 @@ def text_extra_price(turn: Turn, text: str) -> None:
         turn.ask("extra_price", Msg(N_("That does not look like a price. Type a number, like 2500.")))
         return
     turn.data["extra"]["price"] = price
-    turn.ask("extra_photo")
+    turn.ask("extra_confirm" if turn.data["extra"].get("photo") else "extra_photo")  # sent with the words before
 
 
 def prompt_extra_photo(turn: Turn, before: list[Msg]) -> None:

@@ -71,10 +71,12 @@ class SetDay:
 
 @dataclass(frozen=True)
 class AnswerCustomer:
-    """The owner's answer to a customer who wrote to the shop."""
+    """The owner's answer to a customer who wrote to the shop (the caption of a photo, if
+    one goes with it)."""
 
     customer_id: int
     text: str
+    photo: str | None = None  # as Event.photo
 
 
 @dataclass(frozen=True)

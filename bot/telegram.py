@@ -82,11 +82,21 @@ def parse(data: dict) -> Inbound | None:
             payload = m.text.removeprefix("/start").strip()
             return Inbound("telegram", uid, chat, Event("start", text=payload), **base)
         return Inbound("telegram", uid, chat, Event.typed(m.text), **base)
-    photo = f"telegram:{m.photo[-1].file_id}" if m.photo else None
+    photo = _photo(m)
     if photo and (m.caption or "").strip():  # its words, as WhatsApp's Body under a photo
         return Inbound("telegram", uid, chat, Event.typed(m.caption), photo=photo, **base)
     return Inbound("telegram", uid, chat, None, note="a message without text (photo, sticker, voice...)", photo=photo,
                    **base)  # fmt: skip
+
+
+def _photo(m) -> str | None:
+    """The photo a message carries: its largest size, or an image sent as a file (whole,
+    uncompressed), which is a photo all the same."""
+    if m.photo:
+        return f"telegram:{m.photo[-1].file_id}"
+    if m.document is not None and (m.document.mime_type or "").startswith("image/"):
+        return f"telegram:{m.document.file_id}"
+    return None
 
 
 def _group_chat(update: Update) -> str | None:
@@ -200,13 +210,13 @@ def _prepared(bot: Bot, row: OutboxMessage, attachment: tuple[bytes, str] | None
     keyboard = markup(reply, row.language)
 
     async def call() -> str:
-        if kind == "document":
+        if kind in ("document", "photo"):
             data, name = attachment
-            msg = await bot.send_document(chat, data, caption=text[:1024] or None, filename=name, reply_markup=keyboard)
-            return str(msg.message_id)
-        if kind == "photo":
-            data, name = attachment
-            msg = await bot.send_photo(chat, data, caption=text[:1024] or None, filename=name, reply_markup=keyboard)
+            caption, rest = captioned(text)
+            send = bot.send_document if kind == "document" else bot.send_photo
+            msg = await send(chat, data, caption=caption or None, filename=name, reply_markup=None if rest else keyboard)
+            if rest:  # the choices go under the words' end
+                msg = await bot.send_message(chat, rest[:4096], reply_markup=keyboard or ReplyKeyboardRemove())
             return str(msg.message_id)
         edit = body.get("edit_message_id")
         if edit and not reply.ask_contact:
@@ -219,6 +229,27 @@ def _prepared(bot: Bot, row: OutboxMessage, attachment: tuple[bytes, str] | None
         return str(msg.message_id)
 
     return call
+
+
+CAPTION_LIMIT = 1024  # Telegram counts a caption in UTF-16 code units (an emoji is two)
+
+
+def captioned(text: str) -> tuple[str, str]:
+    """A file's words as its caption, and the rest that does not fit there, to follow as a
+    message: a long message from a customer reaches the owner whole. Cut between words."""
+    if _utf16_len(text) <= CAPTION_LIMIT:
+        return text, ""
+    fits, used = 0, 1  # room for the "…" that says the words go on
+    while used + _utf16_len(text[fits]) <= CAPTION_LIMIT:
+        used += _utf16_len(text[fits])
+        fits += 1
+    space = text.rfind(" ", 0, fits + 1)
+    cut = space if space > fits // 2 else fits
+    return text[:cut].rstrip() + "…", "…" + text[cut:].lstrip()
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
 
 
 async def _sent(call: Awaitable[str | None]) -> str | None:

@@ -50,8 +50,9 @@ def parse(form: dict[str, str]) -> Inbound | None:
     if form.get("Latitude") and form.get("Longitude"):
         return Inbound("whatsapp", sid, sender, Event("location", text=f"{form['Latitude']},{form['Longitude']}"), **base)
     body = form.get("Body", "")
-    if body.strip():
-        return Inbound("whatsapp", sid, sender, Event.typed(body), **base)
+    if body.strip():  # a file beyond the photo (a PDF, a video) is not passed on; its words are read
+        other_file = _media_count(form) > (1 if base["photo"] else 0)
+        return Inbound("whatsapp", sid, sender, Event("text", text=body, other_file=other_file), **base)
     if _media_count(form):
         return Inbound("whatsapp", sid, sender, None, note="a message with media only", **base)
     return Inbound("whatsapp", sid, sender, None, note="an empty message", **base)

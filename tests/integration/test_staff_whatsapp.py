@@ -252,6 +252,28 @@ def test_a_photo_sent_while_describing_extra_work_gives_its_words_as_the_descrip
     assert bodies(pitstop, KIPRONO)[-1].startswith("How much will \"Worn wiper blades\" cost? Type the price, like 2500.")
 
 
+def test_a_photo_sent_with_the_description_of_extra_work_is_its_photo_and_not_asked_for_again(pitstop):
+    kiprono_at_extra_work(pitstop, "anza", "1")
+    photo_from_kiprono(pitstop, "Worn wiper blades", "ME3")
+
+    pitstop.whatsapp(KIPRONO, "1,200", name="Kiprono")
+
+    assert bodies(pitstop, KIPRONO)[-1].startswith("Ask the customer to approve \"Worn wiper blades\" for Ksh1,200?")
+
+
+def test_a_mechanics_photo_captioned_like_a_command_away_from_extra_work_is_not_run_as_one(pitstop):
+    kiprono_at_extra_work(pitstop)
+    said = len(bodies(pitstop, KIPRONO))
+
+    photo_from_kiprono(pitstop, "ready 1001", "ME4")
+
+    [told] = bodies(pitstop, KIPRONO)[said:]
+    assert told.startswith("This photo was not sent to anyone.\nTo send a photo of extra work, first choose the job "
+                           "and \"Extra work found\".\n")  # a mechanic answers no customer: no word of that  # fmt: skip
+    card = told.split("\n")[2]
+    assert card.startswith("MM-1001, ") and card.endswith(": car received")  # the job's card again, not made ready
+
+
 @pytest.fixture
 def pg_pitstop(pg_only, tmp_path):
     with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:

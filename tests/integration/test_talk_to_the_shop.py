@@ -297,3 +297,106 @@ def test_a_whatsapp_photo_at_the_menu_is_answered_in_the_customers_language(stor
     assert story.p.twilio.messages(f"whatsapp:{ERLAN}") == []
     with story.db.uow() as uow:
         assert uow.session.scalar(select(OutboxMessage.id).where(OutboxMessage.kind == "photo")) is None
+
+
+def owner_sends_a_photo(story, at: datetime, caption: str) -> None:
+    """A photo from the owner's phone on Telegram, with words under it."""
+    file_id = story.p.telegram._store_file(OWNERS_JPEG, "photo", None, "image/jpeg").file_id
+    update = story.p.telegram.update_text(next(story.ids), OWNER_TG, "x")
+    update["message"].pop("text")
+    update["message"]["photo"] = [{"file_id": file_id, "file_unique_id": "u9", "width": 90, "height": 90}]
+    update["message"]["caption"] = caption
+    story.post(update, at)
+
+
+OWNERS_JPEG = b"\xff\xd8\xff\xe0owner-quote"
+
+
+def test_an_owners_photo_in_answer_to_a_customer_reaches_her_after_his_words(story):
+    amina_talks_to_the_shop(story)
+    story.say(AMINA, "How much for new front pads?", MONDAY_9 + timedelta(minutes=1))
+    story.tap(OWNER_TG, f"st:answer:{amina_id(story)}", MONDAY_9 + timedelta(minutes=2))
+
+    owner_sends_a_photo(story, MONDAY_9 + timedelta(minutes=3), "Here is the quote")
+
+    assert story.texts(AMINA)[-2:] == ["Mwangaza Motors answers: Here is the quote", "Photo from Mwangaza Motors"]
+    [photo] = sent_photos(story, AMINA)
+    assert photo["file"]["content"] == OWNERS_JPEG and story.buttons(AMINA) == [("Reply", "reply:shop")]
+    assert story.last(OWNER_TG).startswith("Sent to Amina.")
+
+    story.say(AMINA, "Is fitting included?", MONDAY_9 + timedelta(minutes=5))  # her reply goes to the shop
+    assert story.last(OWNER_TG) == "Message from Amina (-): Is fitting included?"
+
+
+def test_an_owners_photo_captioned_like_a_command_is_not_run_as_one_and_goes_to_nobody(story):
+    amina_talks_to_the_shop(story)
+    said = len(story.texts(OWNER_TG))
+
+    owner_sends_a_photo(story, MONDAY_9 + timedelta(minutes=3), "jobs today")
+
+    [told] = story.texts(OWNER_TG)[said:]
+    assert told.startswith("This photo was not sent to anyone.\nTo send a photo of extra work, first choose the job "
+                           "and \"Extra work found\".\nTo send a photo to a customer, tap \"Answer\" under their "
+                           "message first.\n")  # fmt: skip
+    assert "No jobs today" not in told and sent_photos(story, AMINA) == []
+
+
+def test_a_long_message_under_a_photo_reaches_the_owner_whole(story):
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    story.say(AMINA, "/start", MONDAY_9, first_name="Amina Wanjiku Mwangi-Otieno")
+    story.tap(AMINA, "lang:en", MONDAY_9)
+    story.tap(AMINA, "m:shop", MONDAY_9)
+    words = ("The noise starts at 60 km/h. " * 40)[:990] + " END"
+
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=1), words)
+
+    [photo] = sent_photos(story, OWNER_TG)
+    rest = story.last(OWNER_TG)
+    assert photo["caption"].endswith("…") and rest.startswith("…") and rest.endswith(" END")
+    assert photo["caption"][:-1] + " " + rest[1:] == "Photo from Amina Wanjiku Mwangi-Otieno (-): " + words
+    [(label, answer)] = story.buttons(OWNER_TG)  # under the words' end
+    assert label == "Answer Amina" and answer.startswith("st:answer:")
+
+
+def test_an_image_sent_as_a_file_in_talk_to_the_shop_reaches_the_owner_as_a_photo(story):
+    """Telegram's "send as file" (uncompressed): a document of type image/jpeg."""
+    amina_talks_to_the_shop(story)
+    sent = story.p.telegram._store_file(JPEG, "document", "tyre.jpg", "image/jpeg")
+    update = story.p.telegram.update_text(next(story.ids), AMINA, "x")
+    update["message"].pop("text")
+    update["message"]["document"] = {"file_id": sent.file_id, "file_unique_id": "d1", "file_name": "tyre.jpg",
+                                     "mime_type": "image/jpeg"}  # fmt: skip
+    update["message"]["caption"] = "Is this tyre still safe?"
+
+    story.post(update, MONDAY_9 + timedelta(minutes=1))
+
+    [photo] = sent_photos(story, OWNER_TG)
+    assert (photo["caption"], photo["file"]["content"]) == ("Photo from Amina (-): Is this tyre still safe?", JPEG)
+    assert story.last(AMINA) == "Sent to the shop. They will answer you here.\nWhat would you like to do?"
+
+
+def test_a_whatsapp_file_that_is_no_photo_is_said_not_passed_on_and_its_words_reach_the_shop(story):
+    for typed in ("Сәлем", "2", "4"):  # Қазақша; Сервиске жазу
+        story.wa(ASKAR, typed, utcnow(), slug="zhaiyk-auto", name="Асқар")
+    params = fake_twilio.inbound_text_params(f"whatsapp:{ASKAR}", "Өткен жылғы шот", profile_name="Асқар")
+    params |= {"NumMedia": "1", "MessageType": "document", "MediaContentType0": "application/pdf",
+               "MediaUrl0": story.p.twilio.add_media(b"%PDF-1.4", "application/pdf", account_sid=TWILIO_SID)}  # fmt: skip
+
+    process(story.db, story.shop_id("zhaiyk-auto"), whatsapp.parse(params), json.dumps(params), utcnow())
+
+    assert story.wa_bodies(ASKAR)[-1].startswith("Сервиске жіберілді. Сізге осы жерде жауап береді.\n"
+                                                 "Файлыңыз жіберілмеді: сервиске тек хабарлама мен фото жетеді.\n")  # fmt: skip
+    assert owner_reads(story, ERLAN)[-1] == "Ерлан Сообщение от Асқар (+77015550001): Өткен жылғы шот"
+
+
+def test_a_whatsapp_plate_under_a_photo_of_the_car_answers_the_plate_question(story):
+    for typed in ("Сәлем", "2", "1", "1", "1"):  # Қазақша; Жазылу; the first service; that is all
+        story.wa(ASKAR, typed, utcnow(), slug="zhaiyk-auto", name="Асқар")
+    assert story.wa_bodies(ASKAR)[-1].startswith("Көліктің мемлекеттік нөмірін жазыңыз")
+
+    askar_sends_a_photo(story, "123 ABC 06")
+
+    assert story.wa_bodies(ASKAR)[-1] == ("Бұл фото ешкімге жіберілген жоқ. Сервиске фото жіберу үшін мәзірден «Сервиске "
+                                          "жазу» бөлімін таңдап, содан кейін фотоны жіберіңіз.\nКөліктің маркасы мен "
+                                          "моделі, мысалы, Toyota Camry? Немесе бұл қадамды өткізіп жіберіңіз.\n"
+                                          "1. Өткізіп жіберу")  # the plate taken, the car's make asked  # fmt: skip

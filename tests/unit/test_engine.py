@@ -1566,3 +1566,42 @@ def test_a_first_messages_request_is_forgotten_once_the_menu_is_asked_for(typed)
         chat.tap("lang:ru")
     assert (chat.state, chat.data.get("services")) == ("menu", None)
     assert chat.text == gettext("ru", "Great, let's talk in English.") + "\n" + gettext("ru", "What would you like to do?")
+
+
+def test_a_photo_after_words_to_the_shop_with_a_notice_open_reaches_the_shop_too():
+    extra = Reply((Msg("Extra work found on MM-1001: discs, Ksh 6,500. Do you approve this work?"),),
+                  (Choice("extra:yes:7", Msg("Approve")), Choice("extra:no:7", Msg("Decline"))))  # fmt: skip
+    offered = [["extra:yes:7", ["Approve"]], ["extra:no:7", ["Decline"]]]
+    chat = chat_in("en")
+    chat.data |= {"offered": offered, "notice": {"reply": extra.to_json(), "offered": offered, "outbox_id": 1},
+                  "shop_answered": (NOW - timedelta(minutes=1)).isoformat()}  # fmt: skip
+    chat.type("Why do the discs need changing?")
+    assert chat.state == "notice_again"
+
+    chat.send(photo("the receipt from last year"))
+
+    assert chat.commands[-1] == MessageShop("the receipt from last year", PHOTO)
+    assert chat.text == "Sent to the shop. They will answer you here.\n" + extra.texts[0].id
+    assert chat.state == "notice_again" and chat.ids == ["extra:yes:7", "extra:no:7"]
+
+
+def test_a_plate_written_under_a_photo_of_the_car_answers_the_plate_question():
+    chat = chat_in("en").tap("m:book").tap("svc:1").type("that's all")
+    assert chat.state == "plate"
+
+    chat.send(photo("KDA 123A"))
+
+    assert chat.state == "make" and chat.data["plate"] == "KDA 123A", chat.text
+    assert chat.text.startswith("This photo was not sent to anyone. To send a photo to the shop, choose \"Talk to "
+                                "the shop\" in the menu, then send the photo.\n")  # fmt: skip
+    assert not [c for c in chat.commands if isinstance(c, MessageShop)]
+
+
+def test_words_for_the_shop_with_a_file_that_is_no_photo_go_and_the_customer_hears_the_file_did_not():
+    chat = chat_in("en").tap("m:shop")
+
+    chat.send(Event("text", text="The invoice you asked for", other_file=True))
+
+    assert chat.commands[-1] == MessageShop("The invoice you asked for")
+    assert chat.text.startswith("Sent to the shop. They will answer you here.\n"
+                                "Your file was not passed on: only words and photos reach the shop.\n")  # fmt: skip
