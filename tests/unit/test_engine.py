@@ -1575,14 +1575,13 @@ def test_a_photo_after_words_to_the_shop_with_a_notice_open_reaches_the_shop_too
     chat = chat_in("en")
     chat.data |= {"offered": offered, "notice": {"reply": extra.to_json(), "offered": offered, "outbox_id": 1},
                   "shop_answered": (NOW - timedelta(minutes=1)).isoformat()}  # fmt: skip
-    chat.type("Why do the discs need changing?")
-    assert chat.state == "notice_again"
+    chat.type("Why do the discs need changing?")  # to the shop, and the notice is asked again
 
     chat.send(photo("the receipt from last year"))
 
     assert chat.commands[-1] == MessageShop("the receipt from last year", PHOTO)
     assert chat.text == "Sent to the shop. They will answer you here.\n" + extra.texts[0].id
-    assert chat.state == "notice_again" and chat.ids == ["extra:yes:7", "extra:no:7"]
+    assert chat.ids == ["extra:yes:7", "extra:no:7"]  # the notice's question, open again
 
 
 def test_a_plate_written_under_a_photo_of_the_car_answers_the_plate_question():
