@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from bot import understand
@@ -43,7 +43,7 @@ RESTING = {"start", "menu"}
 PHONE_STEP = ("after_phone", "new_phone", "pay_from")
 # What a booking (or a change to one) half made keeps: forgotten at the menu.
 HALF_MADE = ("services", "vehicle_id", "plate", "day", "start", "alternatives", "booking_id", "code", "mode", "method",
-             "wanted", "wanted_on", "resume", "my_vehicle", "requested", *PHONE_STEP)  # fmt: skip
+             "wanted", "wanted_on", "resume", "my_vehicle", "requested", "requested_when", *PHONE_STEP)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -375,11 +375,16 @@ def _guess_language(turn: Turn, event: Event) -> None:
 
 def _remember_request(turn: Turn, event: Event) -> None:
     """A first message that names the shop's services ("записаться на замену масла") is
-    booked once the language is chosen, as a deep link is; "menu" typed instead forgets it."""
+    booked once the language is chosen, as a deep link is, with the day and time said
+    with them, read as of today ("замена масла завтра в 10"); "menu" typed instead
+    forgets it."""
     requested = flows_booking.services_requested(turn, event.text) if event.kind == "text" else None
     turn.data.pop("requested", None)
+    turn.data.pop("requested_when", None)
     if requested:
         turn.data["requested"] = _service_ids(requested)
+    if requested and requested.wanted:
+        turn.data["requested_when"] = {"wanted": requested.wanted, "on": turn.ctx.today().isoformat()}
 
 
 def _set_language(turn: Turn, lang: str, announce: bool = True) -> None:
@@ -387,12 +392,14 @@ def _set_language(turn: Turn, lang: str, announce: bool = True) -> None:
     turn.do(SetLanguage(lang))
     link = turn.data.pop("deep_link", None)
     requested = turn.data.pop("requested", None)  # words typed instead of a language say more now
+    requested_when = turn.data.pop("requested_when", None) or {}
     if link:
         if announce:
             turn.say(Msg(N_("Great, let's talk in English.")))
         follow_deep_link(turn, link)
     elif requested and announce:
-        _book(turn, requested, Msg(N_("Great, let's talk in English.")))
+        _book(turn, requested, Msg(N_("Great, let's talk in English.")), wanted=requested_when.get("wanted"),
+              wanted_on=requested_when.get("on"))  # fmt: skip
     elif announce:
         turn.ask("menu", Msg(N_("Great, let's talk in English.")))
     else:
@@ -453,9 +460,9 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
     if choice is None and event.kind == "text" and not understand.is_position(event.text):
         choice = _menu_word(turn, event.text)  # "book" when a newer message's choices took the menu's place
     talk = understand.small_talk(event.text) if event.kind == "text" else None  # "Habari", "Asante": no "Sorry"
-    requested = _services_asked(turn, event) if choice in (None, "m:book") else []
-    if requested:
-        _book(turn, requested)
+    requested = _services_asked(turn, event) if choice in (None, "m:book") else None
+    if requested and not _talked_over(turn, requested):
+        _book(turn, _service_ids(requested), wanted=requested.wanted)
     elif choice == "m:book":
         begin_booking(turn)
         turn.ask("services")
@@ -476,10 +483,10 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
         turn.ask("notice_again", Msg(SMALL_TALK_REPLY.get(talk, N_("Sorry, I did not get that."))))
     elif talk:
         turn.ask("menu", Msg(SMALL_TALK_REPLY[talk]))
-    elif event.kind == "text" and not understand.is_position(event.text) and \
+    elif event.kind == "text" and not requested and not understand.is_position(event.text) and \
             understand.parse_when(event.text, turn.ctx.today(), turn.lang):  # "9" is a place in the list, not 9:00
         begin_booking(turn)  # "tomorrow 10am" from the menu: start a booking, and keep the time
-        turn.data["wanted"], turn.data["wanted_on"] = event.text, turn.ctx.today().isoformat()  # "tomorrow" of today
+        flows_booking.keep_wanted(turn, event.text)  # "tomorrow" of today
         turn.ask("services", Msg(N_("Let's book. First, which service?")))
     elif event.kind == "text" and event.text.strip() and _shop_answered_lately(turn):  # their reply to the shop
         _to_shop(turn, event, "menu")
@@ -492,23 +499,31 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
 SMALL_TALK_REPLY = {"greeting": N_("Hello!"), "thanks": N_("You're welcome!")}
 
 
-def _services_asked(turn: Turn, event: Event) -> list[int]:
-    """The services a message at the menu asks to book ("записаться на замену масла",
-    "oil change"). Names alone, while the shop's answer or a notice's question is still
-    being talked over ("замена масла" after the shop's answer), are part of that talk."""
-    requested = flows_booking.services_requested(turn, event.text) if event.kind == "text" else None
-    if requested is None or not requested.asked and (_notice_open(turn) or _shop_answered_lately(turn)):
-        return []
-    return _service_ids(requested)
+def _services_asked(turn: Turn, event: Event) -> understand.Request | None:
+    """The services a message at the menu names ("записаться на замену масла", "oil
+    change"), and the day and time said with them ("oil change tomorrow 10am")."""
+    return flows_booking.services_requested(turn, event.text) if event.kind == "text" else None
+
+
+def _talked_over(turn: Turn, requested: understand.Request) -> bool:
+    """Whether services named alone, without words that ask to book, are part of the talk
+    with the shop or about a notice, still going on ("замена масла" after the shop's
+    answer, "oil change tomorrow 10am" too): then they book nothing."""
+    return not requested.asked and (_notice_open(turn) or _shop_answered_lately(turn))
 
 
 def _service_ids(requested: understand.Request) -> list[int]:
     return [int(p.removeprefix("svc:")) for p in requested.picked]
 
 
-def _book(turn: Turn, service_ids: list[int], *before: Msg) -> None:
-    """A booking begun with the services already named, at the question that follows them."""
+def _book(turn: Turn, service_ids: list[int], *before: Msg, wanted: str | None = None,
+          wanted_on: str | None = None) -> None:
+    """A booking begun with the services already named, at the question that follows them;
+    the day and time `wanted` with them (typed on `wanted_on`, today if not said) kept
+    for when the day is asked."""
     begin_booking(turn)
+    if wanted:
+        flows_booking.keep_wanted(turn, wanted, date.fromisoformat(wanted_on) if wanted_on else None)
     flows_booking.add_services(turn, service_ids, *before)
 
 

@@ -85,7 +85,7 @@ def prompt_services(turn: Turn, before: list[Msg]) -> None:
 
 
 def handle_services(turn: Turn, event: Event, choice: str | None) -> None:
-    picked = [choice] if choice else []
+    picked, requested = [choice] if choice else [], None
     if not picked and event.kind == "text":
         picked = understand.pick_choices(event.text, turn.data.get("offered", [])) or []
         requested = None if picked else services_requested(turn, event.text)  # "book an oil change" here too
@@ -99,6 +99,8 @@ def handle_services(turn: Turn, event: Event, choice: str | None) -> None:
     if not ids:
         not_understood(turn, Msg(N_("Type the number or the name of a service.")))
         return
+    if requested and requested.wanted:  # "oil change tomorrow 10am": the time too
+        keep_wanted(turn, requested.wanted)
     add_services(turn, ids)
 
 
@@ -114,9 +116,16 @@ def add_services(turn: Turn, ids: list[int], *before: Msg) -> None:
 
 def services_requested(turn: Turn, text: str) -> understand.Request | None:
     """The shop's services one message asks for, by any of their names, with the menu's
-    words for booking around them ("book an oil change", "май ауыстыруға жазылу")."""
+    words for booking around them ("book an oil change", "май ауыстыруға жазылу"), and
+    the day and time said first or last with them ("oil change tomorrow 10am")."""
     names = [(f"svc:{s.id}", list(s.names.values())) for s in turn.ctx.shop.services]
-    return understand.pick_requested(text, names, MENU_WORDS["m:book"])
+    return understand.pick_requested_when(text, names, MENU_WORDS["m:book"], turn.ctx.today(), turn.lang)
+
+
+def keep_wanted(turn: Turn, wanted: str, typed_on: date | None = None) -> None:
+    """The day and time the customer typed (on `typed_on`, today if not said) before the
+    day is asked: it is read then, as of that day, and offered if free."""
+    turn.data["wanted"], turn.data["wanted_on"] = wanted, (typed_on or turn.ctx.today()).isoformat()
 
 
 state("services")((prompt_services, handle_services))

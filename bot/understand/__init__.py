@@ -9,7 +9,14 @@ including with random input.  Every function returns None (or False for
 """
 
 from .answers import looks_like, parse_rating, parse_yes_no, small_talk
-from .choices import Request, is_position, pick_choice, pick_choices, pick_requested
+from .choices import (
+    Request,
+    is_position,
+    pick_choice,
+    pick_choices,
+    pick_requested,
+    pick_requested_when,
+)
 from .languages import language_of
 from .numbers import parse_amount
 from .plates import normalise_plate, plate_key
@@ -30,6 +37,7 @@ __all__ = [
     "pick_choice",
     "pick_choices",
     "pick_requested",
+    "pick_requested_when",
     "plate_key",
     "small_talk",
 ]

@@ -12,11 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from rapidfuzz import fuzz
 
 from ._text import clean, fold, words
 from .answers import after_greeting
+from .when import when_said_apart
 
 Choices = Sequence[tuple[str, Sequence[str]]]
 
@@ -250,10 +252,12 @@ def pick_choices(text: str, choices: Choices) -> list[str] | None:
 @dataclass(frozen=True)
 class Request:
     """What one message asks for: the choices it names, and whether words that ask
-    ("book", "записаться", "weka nafasi") said so, or the names alone ("oil change")."""
+    ("book", "записаться", "weka nafasi") said so, or the names alone ("oil change"); and
+    the words of the day and time wanted with them, if said ("завтра в 10")."""
 
     picked: list[str]
     asked: bool
+    wanted: str | None = None
 
 
 def pick_requested(text: str, choices: Choices, asking: Sequence[str]) -> Request | None:
@@ -297,3 +301,26 @@ def _without_asking(tokens: list[str], asking: list[list[str]]) -> tuple[list[st
             i += 1
     return rest, asked
 
+
+def pick_requested_when(text: str, choices: Choices, asking: Sequence[str], today: date,
+                        lang: str | None = None) -> Request | None:
+    """The choices a request names, as `pick_requested` reads them, and the day and time
+    said first or last with them ("замена масла завтра в 10", "kesho saa nne: kubadilisha
+    oili"), as `parse_when` reads them; or None.
+
+    Why: people say what and when in one message. Every other word must still be read as
+    `pick_requested` reads a request alone, and where the message parts in more than one
+    way ("for" with the service or with "friday at 3pm") every way must name the same
+    choices: otherwise we ask rather than guess.
+    """
+    plain = pick_requested(text, choices, asking)
+    if plain is not None:
+        return plain
+    readings = []
+    for left, said in when_said_apart(text, today, lang):
+        request = pick_requested(left, choices, asking)
+        if request is not None:
+            readings.append(Request(request.picked, request.asked, said))
+    if not readings or len({tuple(r.picked) for r in readings}) > 1:
+        return None
+    return Request(readings[0].picked, all(r.asked for r in readings), max((r.wanted for r in readings), key=len))

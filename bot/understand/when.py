@@ -534,3 +534,28 @@ def parse_when(text: str, today: date, lang: str | None = None) -> When | None:
     if moment is not None and deltas:
         moment = _shift(moment, deltas[0])
     return When(r.days.pop() if r.days else None, moment)
+
+
+def when_said_apart(text: str, today: date, lang: str | None = None) -> list[tuple[str, str]]:
+    """Each way a message parts into a day and time said at its start or its end and the
+    words left ("замена масла" and "завтра в 10"), as (words left, words of the time).
+
+    Why: a request says what and when at once. The time's words are all words for a day
+    or a time ("на", "at", "saa" too), and they are read as the whole message is: so "в 10"
+    of "замена масла завтра в 10" is no part of it (the whole says tomorrow), and neither
+    is a number the whole does not take for an hour ("oil change 2").
+    """
+    raw = clean(text)
+    whole = parse_when(raw, today, lang) if raw else None
+    if whole is None:
+        return []
+    pieces = raw.split()
+    parts = [(pieces[:k], pieces[k:]) for k in range(1, len(pieces))]
+    parts += [(pieces[k:], pieces[:k]) for k in range(1, len(pieces))]
+    return [(" ".join(left), " ".join(said)) for left, said in parts
+            if _only_time_words(" ".join(said)) and parse_when(" ".join(said), today, lang) == whole]  # fmt: skip
+
+
+def _only_time_words(text: str) -> bool:
+    tokens = _tokens(text)
+    return bool(tokens) and all(t.kind != "word" for t in tokens)

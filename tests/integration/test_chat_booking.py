@@ -92,3 +92,18 @@ def test_a_service_asked_for_in_swahili_at_the_menu_starts_its_booking(db, garag
     say("Kiswahili")
 
     assert say("weka nafasi ya kubadilisha oili").startswith("Nimeongeza: Kubadilisha oili na chujio.\n")
+
+
+def test_an_oil_change_asked_for_tomorrow_at_ten_is_offered_at_ten_once_the_car_is_known(db, zhaiyk):
+    say = customer_of(db, zhaiyk, "+77015550050")
+    say("", event=Event("start"))
+    say("1")  # Русский
+
+    assert say("замена масла завтра в 10") == ("Добавлено: Замена масла и фильтра.\n"
+                                              "Что-нибудь ещё? Выберите ещё одну услугу или продолжайте.")  # fmt: skip
+    assert say("это всё").startswith("Напишите госномер машины, например 123 ABC 06.")
+    say("123 ABC 06")
+    summary = say("пропустить")
+
+    assert summary.startswith("Машина 123 ABC 06 сохранена.\nПожалуйста, проверьте запись:\n"
+                              "Услуги: Замена масла и фильтра\nКогда: вт 24 нояб., 10:00\n")  # fmt: skip

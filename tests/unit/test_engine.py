@@ -1604,3 +1604,106 @@ def test_words_for_the_shop_with_a_file_that_is_no_photo_go_and_the_customer_hea
     assert chat.commands[-1] == MessageShop("The invoice you asked for")
     assert chat.text.startswith("Sent to the shop. They will answer you here.\n"
                                 "Your file was not passed on: only words and photos reach the shop.\n")  # fmt: skip
+
+
+# -- a service and the time wanted, in one message ------------------------------------------
+
+WHAT_AND_WHEN = [
+    (NAIROBI, "en", "oil change tomorrow 10am", at(24, 10)),
+    (NAIROBI, "en", "book an oil change for friday at 3pm", at(27, 15)),
+    (ATYRAU, "ru", "замена масла завтра в 10", at(24, 10)),
+    (ATYRAU, "ru", "завтра в 10 замена масла", at(24, 10)),
+    (ATYRAU, "kk", "май ауыстыру ертең сағат 10-да", at(24, 10)),
+    (NAIROBI, "sw", "kubadilisha oili kesho saa nne asubuhi", at(24, 10)),  # saa nne: the fourth hour of the day
+]
+OIL_CHANGE_IN = {"en": "Oil and filter change", "ru": "Замена масла и фильтра", "kk": "Май мен сүзгіні ауыстыру",
+                 "sw": "Kubadilisha oili na chujio"}  # fmt: skip
+
+
+def oil_change_of(shop) -> int:
+    return (ATYRAU_IDS if shop is ATYRAU else NAIROBI_IDS)["oil-change"]
+
+
+@pytest.mark.parametrize("shop, lang, typed, start", WHAT_AND_WHEN)
+def test_a_service_and_a_time_typed_at_the_menu_book_that_service_at_that_time(shop, lang, typed, start):
+    chat = chat_in(lang, FakeContext(shop=shop).with_vehicle()).type(typed)
+    assert (chat.state, chat.data["services"]) == ("services", [oil_change_of(shop)])
+    assert chat.text == added(lang, OIL_CHANGE_IN[lang])  # anything else? asked, as for the service alone
+
+    chat.tap("done").tap("veh:3")
+
+    assert (chat.state, chat.data["start"]) == ("summary", start.isoformat())
+    assert chat.text.startswith(gettext(lang, "Please check your booking:"))
+
+
+@pytest.mark.parametrize("shop, lang, typed, start", WHAT_AND_WHEN)
+def test_a_service_and_a_time_typed_at_the_services_question_book_that_time_too(shop, lang, typed, start):
+    chat = chat_in(lang, FakeContext(shop=shop)).tap("m:book").type(typed)
+    assert (chat.state, chat.data["services"]) == ("services", [oil_change_of(shop)])
+
+    chat.tap("done").type("KCB 123A").tap("skip").outcome(Done("vehicle", {"vehicle_id": 3, "plate": "KCB 123A"}))
+
+    assert (chat.state, chat.data["start"]) == ("summary", start.isoformat())
+    assert chat.text.startswith(gettext(lang, "Saved {plate}.", plate="KCB 123A") + "\n"
+                                + gettext(lang, "Please check your booking:"))  # fmt: skip
+
+
+@pytest.mark.parametrize("shop, lang, typed", [
+    (NAIROBI, "en", "oil change tomorrow 9am"), (ATYRAU, "ru", "замена масла завтра в 9"),
+    (ATYRAU, "kk", "май ауыстыру ертең сағат 9-да"), (NAIROBI, "sw", "kubadilisha oili kesho saa tatu asubuhi"),
+])  # fmt: skip
+def test_a_time_named_with_a_service_that_is_not_free_shows_the_free_times_of_that_day(shop, lang, typed):
+    chat = chat_in(lang, FakeContext(shop=shop).with_vehicle()).type(typed).tap("done").tap("veh:3")
+    assert (chat.state, chat.data["day"], chat.data["services"]) == ("time", "2026-11-24", [oil_change_of(shop)])
+    assert chat.text.splitlines()[0] == gettext(lang, "{time} is not free that day.", time="09:00")
+    assert chat.ids == [f"time:{at(24, h).isoformat()}" for h in (10, 11, 14, 15)] + ["back"]
+
+
+def test_a_day_named_with_a_service_when_the_shop_is_closed_asks_for_another_day():
+    chat = chat_in("ru", FakeContext(shop=ATYRAU).with_vehicle()).type("замена масла в воскресенье в 10")
+    chat.tap("done").tap("veh:3")
+    assert (chat.state, chat.data["services"]) == ("day", [ATYRAU_IDS["oil-change"]])
+    assert chat.text.splitlines()[0] == gettext("ru", "We are closed on {day}.", day="вс 29 нояб.")
+
+
+def test_a_first_message_naming_a_service_and_a_time_books_both_once_the_language_is_chosen():
+    chat = Chat(FakeContext(shop=ATYRAU, language_hint=None).with_vehicle()).type("Здравствуйте, замена масла завтра в 10")
+    assert chat.state == "start"
+
+    chat.tap("lang:ru")
+    assert (chat.state, chat.data["services"]) == ("services", [ATYRAU_IDS["oil-change"]])
+    chat.tap("done").tap("veh:3")
+
+    assert (chat.state, chat.data["start"]) == ("summary", at(24, 10).isoformat())
+
+
+@pytest.mark.parametrize("shop, lang, typed", [
+    (NAIROBI, "en", "brake pads oil change tomorrow 10am"),  # two names run together: which?
+    (NAIROBI, "sw", "kubadilisha breki kesho saa nne"),  # pads or discs
+    (ATYRAU, "ru", "отменить запись на замену масла завтра в 10"),  # no booking asked for
+])  # fmt: skip
+def test_a_time_with_words_that_name_no_one_service_books_no_service(shop, lang, typed):
+    """As before: the time is kept and the service asked, never one guessed."""
+    chat = at_the_menu_of(shop, lang).type(typed)
+    assert (chat.state, chat.data["services"], chat.data["wanted"]) == ("services", [], typed)
+
+
+@pytest.mark.parametrize("lang, typed", [("ru", "замена масла 10"), ("en", "oil change, how much"),
+                                         ("en", "oil change not tomorrow")])  # fmt: skip
+def test_a_service_with_words_that_are_not_a_time_is_still_not_understood(lang, typed):
+    chat = at_the_menu_of(NAIROBI if lang == "en" else ATYRAU, lang).type(typed)
+    assert "services" not in chat.data and chat.text == not_understood_at_the_menu(lang)
+
+
+def test_a_service_and_a_time_named_in_reply_to_the_shops_answer_go_to_the_shop():
+    """Names alone, within two hours of the shop's answer, are talk with the shop: a time
+    with them too ("can you do it tomorrow at 10?")."""
+    chat = shop_answered_a_minute_ago("ru").type("замена масла завтра в 10")
+    assert chat.commands[-1] == MessageShop("замена масла завтра в 10")
+    assert chat.state == "menu" and "services" not in chat.data
+
+
+def test_asking_to_book_a_service_and_a_time_after_the_shops_answer_books_both():
+    chat = shop_answered_a_minute_ago("ru").type("записаться на замену масла завтра в 10")
+    assert (chat.state, chat.data["services"], chat.data["wanted"]) == ("services", [1], "завтра в 10")
+    assert not [c for c in chat.commands if isinstance(c, MessageShop)]

@@ -25,6 +25,7 @@ from bot.understand import (
     pick_choice,
     pick_choices,
     pick_requested,
+    pick_requested_when,
     plate_key,
 )
 
@@ -262,6 +263,38 @@ def test_a_word_shared_by_the_names_does_not_make_them_alike(typed, expected):
     """A typo is judged on the words that differ: "kubadilisha breki" is not "Kubadilisha
     betri" for their common "kubadilisha" (and the brakes are two services)."""
     assert pick_choice(typed, NAIROBI_CHANGES) == expected
+
+
+@pytest.mark.parametrize("typed, lang, picked, asked, wanted", [
+    ("oil change tomorrow 10am", "en", ["oil"], False, "tomorrow 10am"),
+    ("book an oil change for friday at 3pm", "en", ["oil"], True, "for friday at 3pm"),
+    ("замена масла завтра в 10", "ru", ["oil"], False, "завтра в 10"),
+    ("записаться на замену масла на 25.12 в 10", "ru", ["oil"], True, "на 25.12 в 10"),
+    ("май ауыстыру ертең сағат 10-да", "kk", ["oil"], False, "ертең сағат 10-да"),
+    ("kubadilisha oili kesho saa nne asubuhi", "sw", ["oil"], False, "kesho saa nne asubuhi"),
+    ("завтра в 10 замена масла", "ru", ["oil"], False, "завтра в 10"),  # the time first
+    ("oil change and brake pads tomorrow at 10", "en", ["oil", "brakes"], False, "tomorrow at 10"),
+])  # fmt: skip
+def test_a_request_says_when_as_well_as_what(typed, lang, picked, asked, wanted):
+    request = pick_requested_when(typed, SERVICES, ASKING, TODAY, lang)
+    assert request is not None and (request.picked, request.asked, request.wanted) == (picked, asked, wanted)
+    assert parse_when(request.wanted, TODAY, lang) == parse_when(typed, TODAY, lang)
+
+
+def test_a_request_without_a_time_is_read_as_before():
+    request = pick_requested_when("записаться на замену масла", SERVICES, ASKING, TODAY, "ru")
+    assert request is not None and (request.picked, request.asked, request.wanted) == (["oil"], True, None)
+
+
+@pytest.mark.parametrize("typed", [
+    "замена масла 10", "oil change 2",  # a number the whole message does not take for an hour
+    "замена масла когда? завтра в 10", "oil change, how much? tomorrow",  # a question for a person
+    "oil change not tomorrow", "oil change tomorrow or friday",  # no one time
+    "brake pads oil change tomorrow 10am", "отменить запись на замену масла завтра в 10",
+    "cancel my oil change tomorrow 10am", "ремонт завтра в 10", "записаться завтра в 10",
+])  # fmt: skip
+def test_words_that_are_neither_a_service_nor_a_time_make_no_request(typed):
+    assert pick_requested_when(typed, SERVICES, ASKING, TODAY, "en") is None
 
 
 # --- parse_yes_no -------------------------------------------------------------------
