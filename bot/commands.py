@@ -10,6 +10,7 @@ from hashlib import sha1
 from sqlalchemy.orm import Session
 
 from bot import model as cmd
+from bot import photos
 from bot.context import DbContext
 from core import booking, notices, payments, policy, waitlist
 from core.booking import Held, NotYours, SlotTaken
@@ -21,7 +22,6 @@ from core.customers import (
     mask_phone,
     remove_vehicle,
 )
-from core.db import defer
 from core.i18n import N_
 from core.lifecycle import AT_THE_SHOP, IllegalMove
 from core.lifecycle import BookingStatus as S
@@ -205,13 +205,23 @@ def to_owners(customer: Customer, text: str, photo: bool = False) -> Reply:
 
 
 def _photo_to_owners(session: Session, ctx: DbContext, customer: Customer, text: str, photo: str) -> None:
-    """The customer's photo to every owner: fetched after the message commits (network
-    work stays out of its transaction), once however often the job runs."""
-    from bot.customer_photos import send_to_owners
-
+    """The customer's photo to every owner, under their words: fetched when it is first
+    sent (bot.photos); should it be gone by then, the owners hear that it came, and the
+    words. On WhatsApp outside an owner's window, the staff template says it came, and
+    the photo follows when he writes."""
     key = f"shop-photo-{customer.id}-{ctx.now:%Y%m%d%H%M%S%f}-{sha1(photo.encode()).hexdigest()[:12]}"
-    defer(session, send_to_owners, ctx.view.shop_id, customer.id, photo, text, key, job_id=key)
-    log.info("photo from customer %s to be forwarded to the owners", mask_phone(customer.phone))
+    sent = notices.tell_owners(session, ctx.view.shop_id, to_owners(customer, text, photo=True), key, ctx.now,
+                               kind="photo", extra=photos.passed_on(photo, _not_received(customer, text)) |
+                               {"whole_later": True, "show_later": True})  # fmt: skip
+    log.info("photo from customer %s forwarded to %d owner(s)", mask_phone(customer.phone), sent)
+
+
+def _not_received(customer: Customer, caption: str) -> Reply:
+    """What the owners read when the photo could not be fetched: that it came, and from whom."""
+    said = Msg(N_("{name} ({phone}) sent a photo, but it could not be received. Ask them to send it again."),
+               {"name": customer.name or "-", "phone": customer.phone or "-"})  # fmt: skip
+    reply = to_owners(customer, caption)
+    return Reply((said, *reply.texts) if caption else (said,), reply.choices)
 
 
 __all__ = ["execute", "Held"]

@@ -15,6 +15,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import photos
 from bot.pacing import MISSES_ALLOWED, Turn, pacer_for
 from core import outbox
 from core.models import OutboxMessage, Shop
@@ -140,19 +141,23 @@ def _send(runtime: Runtime, row: OutboxMessage, outgoing: Outgoing, session: Ses
         outgoing.reported(row, session)
 
 
-def _ready(runtime: Runtime, outbox_id: int) -> Outgoing | None:
+def _ready(runtime: Runtime, outbox_id: int, fetched: bool = False) -> Outgoing | None:
     """The row made ready by its channel, or None when there is nothing to send (already
-    sent, or the terminal's, which shows its own rows). A failure to make it ready is
-    sent on to be recorded on the row like a failed send."""
+    sent, or the terminal's, which shows its own rows). A photo sent to the shop is
+    fetched first (bot.photos). A failure to make it ready is sent on to be recorded on
+    the row like a failed send."""
     with runtime.db.reading() as uow:
         row = uow.session.get(OutboxMessage, outbox_id)
         prepare = channels().get(row.channel) if row is not None and row.status not in FINAL else None
         if prepare is None:
             return None
         try:
-            return prepare(runtime, row, uow.session.get(Shop, row.shop_id), uow.session)
+            if not photos.awaited(row):
+                return prepare(runtime, row, uow.session.get(Shop, row.shop_id), uow.session)
         except Exception as exc:
             return Outgoing(None, _raises(exc))
+    trouble = RuntimeError("the photo taken in is not on its row") if fetched else photos.take_in(runtime, outbox_id)
+    return Outgoing(None, _raises(trouble)) if trouble is not None else _ready(runtime, outbox_id, fetched=True)
 
 
 def _raises(exc: Exception) -> Callable[[OutboxMessage, Session], None]:

@@ -8,6 +8,7 @@ is logged with the phone masked. Each outcome goes back to the engine.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from functools import partial
 from hashlib import sha1
 from pathlib import Path
@@ -15,8 +16,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import photos, staff_words, understand
 from bot import staff_model as sm
-from bot import staff_words, understand
 from bot.engine import REPLY_TO_SHOP, REPLY_WORDS
 from bot.staff_context import DbStaffContext
 from core import availability as av
@@ -28,7 +29,7 @@ from core.db import defer, undoable
 from core.i18n import N_
 from core.lifecycle import IllegalMove
 from core.messages import Choice, Msg, Reply, remembered_choices
-from core.models import Customer, Part, Staff
+from core.models import Booking, BookingItem, Customer, Part, Staff
 
 log = logging.getLogger(__name__)
 OWNER_ONLY = N_("Only the owner can do that.")
@@ -82,10 +83,7 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
                 case sm.ProposeExtra(booking_id, work, price, photo):
                     proposed = shopfloor.propose_extra(session, staff.id, booking_id, work, price, now)
                     if photo:
-                        from bot.staff_photos import send_extra_photo
-
-                        item_id = proposed.detail["item_id"]
-                        defer(session, send_extra_photo, item_id, photo, job_id=f"extra-photo-{item_id}")
+                        _extra_photo(session, proposed.detail["item_id"], photo, now)
                     return sm.StaffDone("extra", {"work": work, "price": price})
                 case sm.Shift(on):
                     if on:
@@ -185,6 +183,18 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
         log.info("staff %s: %s", staff.id, exc)
         return sm.StaffRefused(N_("That cannot be done with this job now."))
     return None
+
+
+def _extra_photo(session: Session, item_id: int, photo: str, now: datetime) -> None:
+    """The mechanic's photo of the extra work, to the customer after the question (fetched
+    when it is first sent, bot.photos). On WhatsApp outside the window no template carries
+    it: it goes when they next write."""
+    item = session.get(BookingItem, item_id)
+    booking = session.get(Booking, item.booking_id)
+    caption = Reply((Msg(N_("Photo of the extra work on {code}: {work}"),
+                         {"code": booking.code, "work": item.description}),))  # fmt: skip
+    notices.notify_customer(session, booking, caption, f"extra-photo:{item_id}", now, kind="photo",
+                            extra=photos.passed_on(photo) | {"show_later": True})  # fmt: skip
 
 
 def _part_code(session: Session, shop_id: int, text: str) -> str | None:

@@ -1,9 +1,10 @@
 """Files sent in chat, kept in the database (`StoredFile`).
 
-A digest's chart, a receipt PDF, an export or a photo of extra work is made on one
-machine and sent from another: the worker delivering the outbox row, or the web process
-Twilio fetches WhatsApp media from. The outbox row names the stored file; rows written
-before files were kept here name a path under the var directory, still honoured.
+A digest's chart, a receipt PDF, an export or a photo sent to the shop is made (or
+fetched) on one machine and sent from another: the worker delivering the outbox row, or
+the web process Twilio fetches WhatsApp media from. The outbox row names the stored
+file; rows written before files were kept here name a path under the var directory,
+still honoured.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.db import Database, session_of
@@ -22,10 +23,23 @@ KEEP = timedelta(days=30)  # long past any delivery's last try and Twilio's fetc
 
 def keep(session: Session, shop_id: int, path: Path, now: datetime, filename: str | None = None) -> dict:
     """Store the file at `path` (just written here); the outbox body fields naming it."""
-    row = StoredFile(shop_id=shop_id, filename=filename or path.name, data=path.read_bytes(), created_at=now)
+    return store(session, shop_id, path.read_bytes(), filename or path.name, now)
+
+
+def store(session: Session, shop_id: int, data: bytes, filename: str, now: datetime) -> dict:
+    """Store `data` as the file `filename`; the outbox body fields naming it."""
+    row = StoredFile(shop_id=shop_id, filename=filename, data=data, created_at=now)
     session.add(row)
     session.flush()
     return {"file_id": row.id, "filename": row.filename}
+
+
+def named(session: Session, shop_id: int, filename: str) -> dict | None:
+    """The outbox body fields of the shop's file kept as `filename`, if there is one (a
+    photo passed on to several people is kept once, under a name of its own)."""
+    found = session.scalar(select(StoredFile.id).where(StoredFile.shop_id == shop_id, StoredFile.filename == filename)
+                           .order_by(StoredFile.id).limit(1))  # fmt: skip
+    return {"file_id": found, "filename": filename} if found is not None else None
 
 
 def attached(body: dict) -> bool:

@@ -162,7 +162,7 @@ def show_again(session: Session, outbox_ids: list[int], now: datetime) -> None:
                     kind=row.kind, extra={k: body[k] for k in ("whole", *FILE_KEYS) if k in body})  # fmt: skip
 
 
-FILE_KEYS = ("file_id", "filename", "path")  # a photo's, shown again (core.files)
+FILE_KEYS = ("file_id", "filename", "path", "photo", "unfetched")  # a photo's, shown again (core.files, bot.photos)
 
 
 def remember_choices(shop_id: int, channel: str, address: str, offered: list, at: str, staff: bool = False,

@@ -23,6 +23,15 @@ from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import start_pitstop
 from tests.integration.lock_probes import another_writer_can_go
+from tests.integration.staff_helpers import KIPRONO, WANJIRU, Clocked, book
+from tests.integration.test_staff import KIP_TG, at
+from tests.integration.test_talk_to_the_shop import (
+    JPEG,
+    MONDAY_9,
+    OWNER_TG,
+    amina_sends_a_photo,
+    sent_photos,
+)
 
 AMINA = 5550001
 
@@ -117,6 +126,80 @@ def test_with_redis_down_updates_are_answered_200_and_replies_follow_when_it_ret
         SimpleWorker(["pitstop"], connection=Redis.from_url(own_redis.url)).work(burst=True)
         assert statuses(pitstop)[-2:] == ["sent", "sent"]
         assert len(pitstop.texts(AMINA)) == 2
+
+
+class BurstWorker(SimpleWorker):
+    """A worker in this process that listens for no commands: RQ's listener takes up to a
+    minute to stop, and a story runs the worker after each step."""
+
+    def subscribe(self) -> None:
+        pass
+
+
+def worked(redis) -> None:
+    """A worker runs what is queued on Redis, to the end."""
+    BurstWorker(["pitstop"], connection=Redis.from_url(redis.url)).work(burst=True)
+
+
+def redis_returns(redis) -> None:
+    """Redis is back; the cron re-drive runs, and a worker after it."""
+    redis.start()
+    schedule.redrive_outbox(min_age=timedelta(0))
+    worked(redis)
+
+
+def test_with_redis_down_a_customers_photo_reaches_the_owner_once_it_returns(pg_url, pg_db, own_redis):
+    """The photo was fetched by a job enqueued after the message committed: with Redis
+    down the job was dropped, and the owner never had the photo, nor heard of it."""
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        story = Clocked(start_pitstop(pg_url, telegram, twilio, {"REDIS_URL": own_redis.url}))
+        for step in (lambda: story.say(OWNER_TG, "/staff", MONDAY_9), lambda: story.contact(OWNER_TG, WANJIRU.lstrip("+"), MONDAY_9),
+                     lambda: story.say(AMINA, "/start", MONDAY_9, first_name="Amina"),
+                     lambda: story.tap(AMINA, "lang:en", MONDAY_9), lambda: story.tap(AMINA, "m:shop", MONDAY_9)):  # fmt: skip
+            step()
+            worked(own_redis)
+        own_redis.stop()
+
+        amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=1), "Is this tyre still safe?")
+        assert sent_photos(story, OWNER_TG) == []
+        redis_returns(own_redis)
+
+        [photo] = sent_photos(story, OWNER_TG)
+        assert (photo["caption"], photo["file"]["content"]) == ("Photo from Amina (-): Is this tyre still safe?", JPEG)
+        assert story.last(AMINA) == "Sent to the shop. They will answer you here.\nWhat would you like to do?"
+
+
+def test_with_redis_down_a_photo_of_extra_work_reaches_the_customer_once_it_returns(pg_url, pg_db, own_redis):
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        story = Clocked(start_pitstop(pg_url, telegram, twilio, {"REDIS_URL": own_redis.url}))
+        story.say(AMINA, "/start", MONDAY_9, first_name="Amina")
+        worked(own_redis)
+        story.tap(AMINA, "lang:en", MONDAY_9)
+        book(story.db, story.shop_id("mwangaza-motors"), str(AMINA), ["brake-pads", "battery"], at(24, 10), MONDAY_9)
+        story.say(KIP_TG, "/staff", MONDAY_9)
+        story.contact(KIP_TG, KIPRONO.lstrip("+"), MONDAY_9)
+        for typed in ("start 1001", "extra 1001", "Leaking radiator hose", "1500"):
+            story.say(KIP_TG, typed, at(24, 10, 10))
+        worked(own_redis)
+        own_redis.stop()
+
+        mechanic_sends_a_photo(story, KIP_TG, JPEG, at(24, 10, 11))
+        story.say(KIP_TG, "yes", at(24, 10, 12))
+        redis_returns(own_redis)
+
+        asked, photo = telegram.sent_messages(AMINA)[-2:]
+        assert asked["text"].endswith("Leaking radiator hose.\nIt costs Ksh1,500. With it your total would be "
+                                      "Ksh18,000.\nDo you approve this work?")  # fmt: skip
+        assert (photo["method"], photo["caption"], photo["file"]["content"]) == \
+            ("sendPhoto", "Photo of the extra work on MM-1001: Leaking radiator hose", JPEG)  # fmt: skip
+
+
+def mechanic_sends_a_photo(story, chat: int, content: bytes, when) -> None:
+    stored = story.p.telegram._store_file(content, "photo", None, "image/jpeg")  # as if uploaded
+    update = story.p.telegram.update_text(next(story.ids), chat, "x")
+    update["message"].pop("text")
+    update["message"]["photo"] = [{"file_id": stored.file_id, "file_unique_id": "u1", "width": 90, "height": 90}]
+    story.post(update, when)
 
 
 def one_reply_to_deliver_by_hand(url: str, telegram, twilio):

@@ -708,6 +708,28 @@ def test_a_photo_of_extra_work_reaches_the_customer(story):
     assert count(story, OutboxMessage, OutboxMessage.dedupe_key.like("extra-photo:%")) == 1
 
 
+def test_a_photo_of_extra_work_telegram_no_longer_has_leaves_the_question_standing_without_it(story):
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    job = book(story.db, shop, str(AMINA), ["brake-pads", "battery"], at(24, 10), MONDAY_9)
+    verify_on_telegram(story, KIP_TG, KIPRONO, MONDAY_9)
+    for typed in ("start 1001", "extra 1001", "Leaking radiator hose", "1500"):
+        story.say(KIP_TG, typed, at(24, 10, 10))
+    update = story.p.telegram.update_text(next(story.ids), KIP_TG, "x")
+    update["message"].pop("text")
+    update["message"]["photo"] = [{"file_id": "AgACgone", "file_unique_id": "u1", "width": 90, "height": 90}]
+    story.post(update, at(24, 10, 11))
+    story.say(KIP_TG, "yes", at(24, 10, 12))
+
+    assert story.last(AMINA).endswith("It costs Ksh1,500. With it your total would be Ksh18,000.\n"
+                                      "Do you approve this work?")  # fmt: skip
+    assert [m for m in story.p.telegram.sent_messages(AMINA) if m["method"] == "sendPhoto"] == []
+    with story.db.uow() as uow:
+        assert uow.session.get(Booking, job.id).status == "awaiting_approval"
+        row = uow.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("extra-photo:%")))
+        assert (row.status, row.last_error) == ("failed", "the photo could not be fetched: Telegram: Invalid file_id")
+
+
 def test_a_photo_of_extra_work_reaches_a_whatsapp_customer_whose_window_had_closed_when_he_next_writes(sqlite_url,
                                                                                                          tmp_path):
     from tests.integration.channel_helpers import TWILIO_SID, TWILIO_TOKEN
