@@ -238,11 +238,11 @@ def _answer(session: Session, staff: Staff, customer_id: int, text: str, now,
 
 def _photo_to_customer(session: Session, shop_id: int, customer: Customer, identity, shop: str, photo: str,
                        now) -> None:  # fmt: skip
-    """The owner's photo to the customer, after their words: fetched once the answer
-    commits (network work stays out of its transaction), sent once however often the job runs."""
-    from bot.answer_photos import send_to_customer
-
+    """The owner's photo to the customer, after their words, in the answer's own
+    transaction: the row carries the photo's reference, fetched when it is first sent
+    (bot.photos), so the outbox's retries and re-drive carry the fetch too."""
     reply = Reply((Msg(N_("Photo from {shop}"), {"shop": shop}),), (Choice(REPLY_TO_SHOP, Msg(N_("Reply"))),))
     key = f"answer-photo-{customer.id}-{now:%Y%m%d%H%M%S%f}-{sha1(photo.encode()).hexdigest()[:12]}"
-    defer(session, send_to_customer, shop_id, identity.channel, identity.address, customer.language, reply.to_json(),
-          photo, key, job_id=key)  # fmt: skip
+    outbox.send(session, shop_id=shop_id, channel=identity.channel, address=identity.address,
+                language=customer.language, reply=reply, dedupe_key=key, now=now, kind="photo",
+                extra=photos.passed_on(photo) | {"show_later": True})  # fmt: skip
