@@ -38,8 +38,7 @@ class DbContext:
     def customer(self) -> CustomerInfo:
         c = self._customer
         vehicles = tuple(VehicleView(v.id, v.plate, " ".join(x for x in (v.make, v.model) if x) or None)
-                         for v in self.session.scalars(select(Vehicle).where(
-                             Vehicle.customer_id == c.id, Vehicle.removed_at.is_(None)).order_by(Vehicle.id)))  # fmt: skip
+                         for v in self.session.execute(_VEHICLES, {"customer": c.id}))  # fmt: skip
         language = c.language if c.language in self.shop.languages else None
         tokens = booking.tokens_now(c, self.now, self.view).count  # as of today: a new month refills them
         return CustomerInfo(c.id, c.name, c.phone, language, tokens, vehicles)
@@ -131,6 +130,11 @@ class DbContext:
     def booking_keeping(self, vehicle_id: int) -> BookingRef | None:
         row = customers.booking_keeping(self.session, vehicle_id, self.now)
         return BookingRef(row.id, row.code, row.starts_at) if row is not None else None
+
+
+# The cars on a customer's list (not those they removed), read on most steps of a visit.
+_VEHICLES = select(Vehicle.id, Vehicle.plate, Vehicle.make, Vehicle.model).where(
+    Vehicle.customer_id == bindparam("customer"), Vehicle.removed_at.is_(None)).order_by(Vehicle.id)  # fmt: skip
 
 
 # A customer's bookings still to come (or their car still at the shop), each with its car's

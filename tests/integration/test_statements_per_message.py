@@ -115,7 +115,7 @@ def test_a_new_chats_first_message_makes_its_conversation_and_customer_without_e
         "SELECT conversations.id, conversations.shop_id,", "INSERT INTO conversations",
         "SELECT conversations.id, conversations.shop_id,", "SELECT channel_identities.id, channel_identities.shop_id,",
         "SAVEPOINT sa_savepoint_1", "INSERT INTO customers", "INSERT INTO channel_identities",
-        "RELEASE SAVEPOINT sa_savepoint_1", "SELECT vehicles.id, vehicles.customer_id,",
+        "RELEASE SAVEPOINT sa_savepoint_1", "SELECT vehicles.id, vehicles.plate,",
         "UPDATE conversations SET", "INSERT INTO outbox_messages"]  # fmt: skip
     assert pitstop.texts(AMINA) == ["Hello! This is Mwangaza Motors. I can book your car in and keep you posted.\n"
                                     "Which language do you prefer?"]
