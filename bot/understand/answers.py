@@ -268,16 +268,21 @@ SMALL_TALK_MAX_WORDS = 5
 
 _GREETINGS, _GOOD, _TIMES_OF_DAY = _set(GREETINGS), _set(GOOD), _set(TIMES_OF_DAY)
 _GREETING_WORDS = _GREETINGS | _GOOD | _TIMES_OF_DAY | _set(GREETING_COMPANIONS) | _POLITE
+_PARTS_OF_DAY = _TIMES_OF_DAY | _set("asubuhi mchana jioni")
+_OF_THE = _set("za")
 _THANKS_ALONE = _set(THANKS)
 _THANKS_WORDS = _THANKS_ALONE | _set(THANKS_COMPANIONS)
 
 
 def after_greeting(tokens: list[str]) -> list[str]:
     """The words after a greeting that opens a message ("Habari za asubuhi, nataka...",
-    "Здравствуйте, хочу записаться..."): what the message is about."""
+    "Здравствуйте, хочу записаться..."): what the message is about. A part of the day is
+    the greeting's only in "good evening", "habari za jioni": "hi, evening at 7" says when."""
     opening = [squash_repeats(t) for t in tokens]  # as the word lists are kept: "hello" is "helo"
     i = 0
-    while i < len(opening) and opening[i] in _GREETING_WORDS:
+    while i < len(opening) and opening[i] in _GREETING_WORDS and (
+        opening[i] not in _PARTS_OF_DAY or (i > 0 and opening[i - 1] in _GOOD | _OF_THE)
+    ):  # "good evening", "habari za jioni"; not the "evening" of "hi, evening at 7"
         i += 1
     return tokens[i:] if set(opening[:i]) & (_GREETINGS | _GOOD) else tokens
 

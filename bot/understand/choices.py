@@ -34,8 +34,16 @@ FILLER = POLITE | frozenset(
     я мне нужно нужна нужен надо хочу хотел хотела бы на
     мен маган керек келеди
     nataka ninataka nahitaji ninahitaji ningependa naomba ninaomba kwa ya
+    huduma servisi сервис обслуживание техобслуживание қызмет
     """.split()
 )
+
+# Words for the customer's car, and the words that go with them ("for my car", "в машине",
+# "ya gari langu", "көлігіме"): which car is asked next, so they name no service.
+CAR_WORDS = frozenset(fold(word) for word in
+                      "car cars vehicle auto машина машину машине машины машиной авто автомобиль автомобиля "
+                      "автомобилю автомобиле көлік көлігім көлігіме көлігімді көлікке gari".split())  # fmt: skip
+CAR_PREPOSITIONS = frozenset(fold(word) for word in "for of on in to в для у на kwa ya la".split())
 
 # "1, 3", "1 and 3", "1 и 3", "1 na 3", "1 және 3" (folded: "жане").
 _SEPARATOR = re.compile(r"\s*(?:[,;&+/]|\b(?:and|и|na|жане|also)\b)\s*")
@@ -272,7 +280,7 @@ def pick_requested(text: str, choices: Choices, asking: Sequence[str]) -> Reques
     raw = clean(text)
     if raw is None or not choices:
         return None
-    tokens = after_greeting(words(raw))
+    tokens = _without_the_car(after_greeting(words(raw)))
     rest, asked = _without_asking(tokens, [words(phrase) for phrase in asking])
     if not [t for t in rest if t not in FILLER and not t.startswith(DOING_WORDS)]:
         return None  # "замена", "проверить запись": what is done, but to nothing named
@@ -284,6 +292,25 @@ def pick_requested(text: str, choices: Choices, asking: Sequence[str]) -> Reques
         return None  # "1, 3", "1 3", "book 2": places in the list on the screen
     picked = pick_choices(answer, choices)
     return Request(picked, asked) if picked else None
+
+
+def _without_the_car(tokens: list[str]) -> list[str]:
+    """The words once those for the customer's car are taken out, with their "my" and
+    "for": "oil change for my car" is an oil change, and "my" is then no booking made."""
+    dropped: set[int] = set()
+    for i, token in enumerate(tokens):
+        if token not in CAR_WORDS:
+            continue
+        dropped.add(i)
+        if i + 1 < len(tokens) and tokens[i + 1] in POSSESSIVE:  # "gari langu"
+            dropped.add(i + 1)
+        before = i - 1
+        if before >= 0 and tokens[before] in POSSESSIVE:  # "my car", "моей машины"
+            dropped.add(before)
+            before -= 1
+        if before >= 0 and tokens[before] in CAR_PREPOSITIONS:
+            dropped.add(before)
+    return [token for i, token in enumerate(tokens) if i not in dropped]
 
 
 def _without_asking(tokens: list[str], asking: list[list[str]]) -> tuple[list[str], bool]:
@@ -317,10 +344,17 @@ def pick_requested_when(text: str, choices: Choices, asking: Sequence[str], toda
     if plain is not None:
         return plain
     readings = []
-    for left, said in when_said_apart(text, today, lang):
+    for left, said in when_said_apart(text, today, lang, _their_words(choices)):
         request = pick_requested(left, choices, asking)
         if request is not None:
             readings.append(Request(request.picked, request.asked, said))
     if not readings or len({tuple(r.picked) for r in readings}) > 1:
         return None
     return Request(readings[0].picked, all(r.asked for r in readings), max((r.wanted for r in readings), key=len))
+
+
+def _their_words(choices: Choices) -> frozenset[str]:
+    """Every word of the choices' names, and its Kazakh case forms ("май", "майды"): in a
+    request they name the choice, never a day or a time."""
+    named = {word for _, labels in _table(choices) for label in labels for word in label.split()}
+    return frozenset(named | {word + ending for word in named for ending in KAZAKH_CASE_ENDINGS})

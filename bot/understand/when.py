@@ -30,6 +30,8 @@ from datetime import date, datetime, time, timedelta
 from rapidfuzz import fuzz
 
 from ._text import clean, fold
+from ._text import words as words_of
+from .answers import after_greeting
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,11 @@ PERIODS = {
     "alfajiri": "alfajiri",
 }
 SWAHILI_NUMBERS = "moja mbili tatu nne tano sita saba nane tisa kumi".split()
+# Swahili numbers as they agree with their noun ("matairi manne", four tyres): never a
+# typo for the weekday they resemble ("manne" is not "Jumanne", "matatu" not "Jumatatu").
+SWAHILI_AGREEING_NUMBERS = frozenset(
+    prefix + number for prefix in ("wa", "ma", "mi", "vi", "zi") for number in ("wili", "tatu", "nne", "tano")
+)
 NUMBER_WORDS = {  # only read as hours next to "at"/"в"/"am"/"o'clock"
     "en": "one two three four five six seven eight nine ten eleven twelve",
     "ru": "один два три четыре пять шесть семь восемь девять десять одиннадцать двенадцать",
@@ -169,6 +176,9 @@ REWRITES: list[tuple[str, object]] = [
     (r"\bkesho\s*kutwa\b", " keshokutwa "),
     (r"\bарғы\s+күні\b", " бүрсігүні "),
     (r"\bjuma\s+(tatu|nne|tano|mosi|pili)\b", r" juma\1 "),
+    (r"\b(?:in|within)\s+(?:a\s+couple\s+of\s+|a\s+few\s+|half\s+an?\s+|an?\s+|\d+(?:[.,]\d+)?\s*|(?:"
+     + _NUMBER_WORD + r")\s+)(?:h|hrs?|hours?|mins?|minutes?)\b", " через "),  # "in 2 hrs": a span, as "через 2 часа"
+    (r"\b(?:\d+|an?|" + _NUMBER_WORD + r")\s*(?:h|hrs?|hours?|mins?|minutes?)\s+(?:from\s+now|later)\b", " через "),
     (r"\btonight\b", " today pm "),
     (r"\bтүстен\s+кейін\b", " pm "),
     (r"\b([ap])\.\s?m\b\.?", r"\1m"),
@@ -256,7 +266,7 @@ def _lookup(word: str) -> tuple[str, object]:
     for stem, kind, value in _STEMS:
         if word.startswith(stem):
             return kind, value
-    if len(word) >= 5:  # a typo in a long day or month name
+    if len(word) >= 5 and word not in SWAHILI_AGREEING_NUMBERS:  # a typo in a long day or month name
         scored = sorted(((fuzz.ratio(word, w), m) for w, m in _FUZZY.items()), key=lambda x: -x[0])
         if scored[0][0] >= 82 and (
             len(scored) == 1 or scored[0][1] == scored[1][1] or scored[1][0] < scored[0][0] - 8
@@ -272,7 +282,13 @@ class _Token:
     text: str
 
 
-def _tokens(raw: str) -> list[_Token]:
+# What a word may name that a service's own word must not be read as ("май", oil, is May).
+NAMING_KINDS = frozenset({"rel", "wd", "month", "period", "noon", "week", "next"})
+
+
+def _tokens(raw: str, theirs: frozenset[str] = frozenset()) -> list[_Token]:
+    """The words and numbers of the text as the day reader knows them; `theirs` (folded)
+    are words of something else named with the time, and name no day or time."""
     text = fold(raw)
     for pattern, replacement in _REWRITES:
         text = pattern.sub(replacement, text)  # type: ignore[arg-type]
@@ -282,6 +298,8 @@ def _tokens(raw: str) -> list[_Token]:
             tokens.append(_Token("num", None, piece))
         else:
             kind, value = _lookup(piece)
+            if kind in NAMING_KINDS and piece in theirs:
+                kind, value = "word", piece
             tokens.append(_Token(kind, value, piece))
     return tokens
 
@@ -505,7 +523,25 @@ def parse_when(text: str, today: date, lang: str | None = None) -> When | None:
         today = today.date()
     if raw is None or not isinstance(today, date) or today > date.max - timedelta(days=14):
         return None  # (the last check keeps "next friday" arithmetic inside the calendar)
-    tokens = _tokens(raw)
+    return _read(_after_greeting(raw), today, lang)
+
+
+def _after_greeting(raw: str) -> str:
+    """The text after a greeting that opens it: the "afternoon" of "Good afternoon, ...
+    tomorrow at 10" greets, and makes no 22:00 of the 10."""
+    greeting = len(words_of(raw)) - len(after_greeting(words_of(raw)))
+    if not greeting:
+        return raw
+    pieces = raw.split()
+    for k in range(len(pieces) + 1):
+        said = len(words_of(" ".join(pieces[:k])))
+        if said >= greeting:
+            return " ".join(pieces[k:]) if said == greeting else raw
+    return raw
+
+
+def _read(raw: str, today: date, lang: str | None, theirs: frozenset[str] = frozenset()) -> When | None:
+    tokens = _tokens(raw, theirs)
     kinds = {t.kind for t in tokens}
     periods = {t.value for t in tokens if t.kind == "period"}
     deltas = [DELTAS[t.kind] for t in tokens if t.kind in DELTAS]
@@ -536,26 +572,45 @@ def parse_when(text: str, today: date, lang: str | None = None) -> When | None:
     return When(r.days.pop() if r.days else None, moment)
 
 
-def when_said_apart(text: str, today: date, lang: str | None = None) -> list[tuple[str, str]]:
+def when_said_apart(text: str, today: date, lang: str | None = None,
+                    theirs: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """Each way a message parts into a day and time said at its start or its end and the
-    words left ("замена масла" and "завтра в 10"), as (words left, words of the time).
+    words left ("замена масла" and "завтра в 10"), as (words left, words of the time);
+    `theirs` (folded) are the words of what may be named with the time, never a day or
+    a time in it ("май ауыстыру": "май" is oil, not May).
 
     Why: a request says what and when at once. The time's words are all words for a day
     or a time ("на", "at", "saa" too), and they are read as the whole message is: so "в 10"
     of "замена масла завтра в 10" is no part of it (the whole says tomorrow), and neither
-    is a number the whole does not take for an hour ("oil change 2").
+    is a number the whole does not take for an hour ("oil change 2"). Where the whole
+    reads as no time ("oil change tomorrow 10": a bare 10 among other words), each part
+    that names a day or a time is read alone, and all must mean the same.
     """
     raw = clean(text)
-    whole = parse_when(raw, today, lang) if raw else None
-    if whole is None:
+    if isinstance(today, datetime):
+        today = today.date()
+    if raw is None or not isinstance(today, date) or today > date.max - timedelta(days=14):
         return []
-    pieces = raw.split()
-    parts = [(pieces[:k], pieces[k:]) for k in range(1, len(pieces))]
-    parts += [(pieces[k:], pieces[:k]) for k in range(1, len(pieces))]
-    return [(" ".join(left), " ".join(said)) for left, said in parts
-            if _only_time_words(" ".join(said)) and parse_when(" ".join(said), today, lang) == whole]  # fmt: skip
+    pieces = _after_greeting(raw).split()
+    parts = [(" ".join(pieces[:k]), " ".join(pieces[k:])) for k in range(1, len(pieces))]
+    parts += [(" ".join(pieces[k:]), " ".join(pieces[:k])) for k in range(1, len(pieces))]
+    timed = [(left, said) for left, said in parts if _only_time_words(said, theirs)]
+    whole = _read(" ".join(pieces), today, lang, theirs)
+    if whole is not None:
+        return [(left, said) for left, said in timed if _read(said, today, lang) == whole]
+    alone = [(left, said, _read(said, today, lang)) for left, said in timed if _names_when(said)]
+    alone = [(left, said, when) for left, said, when in alone if when is not None]
+    if len({when for _, _, when in alone}) != 1:
+        return []
+    return [(left, said) for left, said, _ in alone]
 
 
-def _only_time_words(text: str) -> bool:
-    tokens = _tokens(text)
+def _only_time_words(text: str, theirs: frozenset[str]) -> bool:
+    tokens = _tokens(text, theirs)
     return bool(tokens) and all(t.kind != "word" for t in tokens)
+
+
+def _names_when(text: str) -> bool:
+    """More than a number ("tomorrow 10", "в 10"; not "10", "на 10"): alone beside a
+    service's name, a bare number may be how many, or which."""
+    return any(t.kind not in ("num", "filler") for t in _tokens(text))

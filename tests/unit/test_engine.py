@@ -1,7 +1,7 @@
 """The conversation engine, pure: whole dialogues replayed as transcripts, no database."""
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -1707,3 +1707,105 @@ def test_asking_to_book_a_service_and_a_time_after_the_shops_answer_books_both()
     chat = shop_answered_a_minute_ago("ru").type("записаться на замену масла завтра в 10")
     assert (chat.state, chat.data["services"], chat.data["wanted"]) == ("services", [1], "завтра в 10")
     assert not [c for c in chat.commands if isinstance(c, MessageShop)]
+
+
+# -- a service's own words, a greeting, a span of time: none of them the time wanted ------------
+
+FRIDAY_MORNING = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)  # Friday 09:00 in Nairobi
+EARLY_MAY = datetime(2027, 5, 3, 6, 0, tzinfo=UTC)  # Monday 3 May 2027, 09:00
+
+
+def to_the_summary(chat: Chat) -> Chat:
+    """"That's all" and their car: the time kept is then offered at the summary."""
+    return chat.tap("done").tap("veh:3")
+
+
+def test_four_tyres_at_ten_on_a_friday_are_booked_for_that_friday_not_tuesday():
+    """Nairobi's "Kubadilisha matairi (manne)": "manne" (four) is no typo for Jumanne."""
+    chat = chat_in("sw", FakeContext(shop=NAIROBI, now=FRIDAY_MORNING).with_vehicle())
+    chat.type("kubadilisha matairi manne saa nne")
+    assert chat.data["services"] == [NAIROBI_IDS["tyre-change"]]
+    to_the_summary(chat)
+    assert (chat.state, chat.data["day"], chat.data["start"]) == ("summary", "2026-11-27", at(27, 10).isoformat())
+
+
+def test_four_tyres_tomorrow_are_understood():
+    chat = chat_in("sw", FakeContext(shop=NAIROBI, now=FRIDAY_MORNING).with_vehicle())
+    chat.type("nataka kubadilisha matairi manne kesho")
+    assert (chat.state, chat.data["services"], chat.data["wanted"]) == ("services", [NAIROBI_IDS["tyre-change"]],
+                                                                        "kesho")  # fmt: skip
+
+
+@pytest.mark.parametrize("typed, service, start", [
+    ("сағат 15 май ауыстыру", "oil-change", datetime(2027, 5, 3, 12, 0, tzinfo=UTC)),  # not 15 May
+    ("сағат 10 маусымдық шина ауыстыру", "tyre-change", datetime(2027, 5, 3, 7, 0, tzinfo=UTC)),  # not 10 June
+    ("ертең сағат 10 май ауыстыру", "oil-change", datetime(2027, 5, 4, 7, 0, tzinfo=UTC)),
+])  # fmt: skip
+def test_a_kazakh_service_named_with_a_word_for_a_month_keeps_the_time_said(typed, service, start):
+    """Atyrau's "Май мен сүзгіні ауыстыру" (май: oil, and May) and "Маусымдық шина
+    ауыстыру" (seasonal; маусым: June), typed in May."""
+    chat = chat_in("kk", FakeContext(shop=ATYRAU, now=EARLY_MAY).with_vehicle()).type(typed)
+    assert chat.data["services"] == [ATYRAU_IDS[service]]
+    to_the_summary(chat)
+    assert (chat.state, chat.data["start"]) == ("summary", start.isoformat())
+
+
+@pytest.mark.parametrize("lang, typed", [
+    ("en", "Good afternoon, I need an oil change tomorrow at 10"),  # not 22:00
+    ("en", "good morning, oil change tomorrow at 10am"),
+    ("en", "Good evening, oil change tomorrow 10am"),
+    ("sw", "Habari za mchana, nataka kubadilisha oili kesho saa nne"),
+    ("sw", "Habari za jioni, kubadilisha oili kesho saa nne"),  # not saa nne usiku
+])  # fmt: skip
+def test_a_greeting_naming_a_part_of_the_day_neither_sets_the_time_nor_unreads_the_request(lang, typed):
+    chat = chat_in(lang, FakeContext(shop=NAIROBI).with_vehicle()).type(typed)
+    assert chat.data["services"] == [NAIROBI_IDS["oil-change"]]
+    to_the_summary(chat)
+    assert (chat.state, chat.data["start"]) == ("summary", at(24, 10).isoformat())
+
+
+def test_good_morning_and_a_time_alone_at_the_menu_keep_that_time_in_the_afternoon():
+    """"at 3" is 15:00, as without the greeting (it was 03:00)."""
+    chat = chat_in("en", FakeContext(shop=NAIROBI).with_vehicle()).type("Good morning, tomorrow at 3")
+    assert chat.state == "services"
+    chat.tap(f"svc:{NAIROBI_IDS['oil-change']}")
+    to_the_summary(chat)
+    assert (chat.state, chat.data["start"]) == ("summary", at(24, 15).isoformat())
+
+
+@pytest.mark.parametrize("lang, typed", [("sw", "nataka huduma kesho saa nne"), ("sw", "nahitaji huduma"),
+                                         ("en", "I need a service")])  # fmt: skip
+def test_a_word_for_any_service_books_no_full_service(lang, typed):
+    """"huduma" is Swahili for "service": not Nairobi's "Huduma kamili", Ksh 15,000 with a deposit."""
+    chat = at_the_menu_of(NAIROBI, lang).type(typed)
+    assert not chat.data.get("services")
+
+
+@pytest.mark.parametrize("typed", ["oil change in 2 hrs", "in 2 hrs", "2 hrs from now"])
+def test_a_time_from_now_is_not_understood_rather_than_kept_as_an_hour(typed):
+    """At 09:00 "in 2 hrs" was kept as 14:00."""
+    chat = at_the_menu_of(NAIROBI, "en").type(typed)
+    assert "wanted" not in chat.data and chat.text == not_understood_at_the_menu("en")
+
+
+@pytest.mark.parametrize("shop, lang, typed", [
+    (NAIROBI, "en", "oil change tomorrow 10"),
+    (ATYRAU, "ru", "замена масла на завтра на 10"),
+    (ATYRAU, "ru", "запишите на замену масла на завтра на 10"),
+    (NAIROBI, "en", "I need an oil change for my car tomorrow at 10"),
+    (NAIROBI, "sw", "nataka kubadilisha oili ya gari langu kesho saa nne"),
+])  # fmt: skip
+def test_a_service_and_a_time_said_plainly_book_both(shop, lang, typed):
+    chat = chat_in(lang, FakeContext(shop=shop).with_vehicle()).type(typed)
+    assert chat.data["services"] == [oil_change_of(shop)]
+    to_the_summary(chat)
+    assert (chat.state, chat.data["start"]) == ("summary", at(24, 10).isoformat())
+
+
+@pytest.mark.parametrize("shop, lang, typed", [(NAIROBI, "en", "I need an oil change for my car"),
+                                               (ATYRAU, "ru", "хочу поменять масло в машине"),
+                                               (ATYRAU, "kk", "көлігіме май ауыстыру")])  # fmt: skip
+def test_a_service_asked_for_the_customers_car_is_booked(shop, lang, typed):
+    chat = at_the_menu_of(shop, lang).type(typed)
+    assert (chat.state, chat.data["services"]) == ("services", [oil_change_of(shop)])
+    assert chat.text == added(lang, OIL_CHANGE_IN[lang])

@@ -297,6 +297,64 @@ def test_words_that_are_neither_a_service_nor_a_time_make_no_request(typed):
     assert pick_requested_when(typed, SERVICES, ASKING, TODAY, "en") is None
 
 
+SHOP_NAMES = [("oil", ["Oil and filter change", "Замена масла и фильтра", "Май мен сүзгіні ауыстыру",
+                        "Kubadilisha oili na chujio"]),
+              ("tyres", ["Tyre change (set of four)", "Сезонная смена шин", "Маусымдық шина ауыстыру",
+                         "Kubadilisha matairi (manne)"]),
+              ("full", ["Full service", "Huduma kamili"]), ("winter", ["Winter preparation", "Подготовка к зиме"])]
+
+
+@pytest.mark.parametrize("typed, lang, picked, wanted", [
+    ("kubadilisha matairi manne saa nne", "sw", ["tyres"], "saa nne"),  # four tyres, not Jumanne (Tuesday)
+    ("nataka kubadilisha matairi manne kesho", "sw", ["tyres"], "kesho"),
+    ("сағат 15 май ауыстыру", "kk", ["oil"], "сағат 15"),  # "май" is oil, not May
+    ("ертең сағат 10 май ауыстыру", "kk", ["oil"], "ертең сағат 10"),
+    ("сағат 10 маусымдық шина ауыстыру", "kk", ["tyres"], "сағат 10"),  # seasonal, not June ("маусым")
+    ("подготовка к зиме завтра к 10", "ru", ["winter"], "завтра к 10"),
+])  # fmt: skip
+def test_the_words_of_a_services_name_are_never_its_day(typed, lang, picked, wanted):
+    request = pick_requested_when(typed, SHOP_NAMES, ASKING, TODAY, lang)
+    assert request is not None and (request.picked, request.wanted) == (picked, wanted)
+
+
+@pytest.mark.parametrize("typed, lang, wanted", [
+    ("oil change tomorrow 10", "en", "tomorrow 10"),
+    ("замена масла на завтра на 10", "ru", "на завтра на 10"),
+    ("запишите на замену масла на завтра на 10", "ru", "на завтра на 10"),
+    ("Good afternoon, I need an oil change tomorrow at 10", "en", "tomorrow at 10"),
+    ("Habari za mchana, nataka kubadilisha oili kesho saa nne", "sw", "kesho saa nne"),
+    ("I need an oil change for my car tomorrow at 10", "en", "tomorrow at 10"),
+])  # fmt: skip
+def test_a_time_said_with_a_service_is_read_as_it_would_be_alone(typed, lang, wanted):
+    request = pick_requested_when(typed, SHOP_NAMES, ASKING + ["запишите"], TODAY, lang)
+    assert request is not None and (request.picked, request.wanted) == (["oil"], wanted)
+    assert parse_when(wanted, TODAY, lang) == When(TOMORROW, time(10))
+
+
+@pytest.mark.parametrize("typed", ["oil change 10", "замена масла на 10", "oil change in 2 hrs",
+                                   "15 май ауыстыру", "oil change tomorrow 10 or friday"])  # fmt: skip
+def test_a_number_beside_a_service_is_still_no_time_of_its_own(typed):
+    """"10" may be how many or which; "15 май" the 15th of May or 15:00: asked, not guessed."""
+    assert pick_requested_when(typed, SHOP_NAMES, ASKING, TODAY, "ru") is None
+
+
+@pytest.mark.parametrize("typed, picked", [
+    ("I need an oil change for my car", ["oil"]), ("хочу поменять масло в машине", ["oil"]),
+    ("nataka kubadilisha oili ya gari langu", ["oil"]), ("көлігіме май ауыстыру", ["oil"]),
+    ("huduma kamili", ["full"]), ("full service", ["full"]),
+])  # fmt: skip
+def test_words_for_the_car_are_no_part_of_the_service_asked_for(typed, picked):
+    request = pick_requested(typed, SHOP_NAMES, ASKING)
+    assert request is not None and request.picked == picked
+
+
+@pytest.mark.parametrize("typed", ["nahitaji huduma", "nataka huduma", "хочу на обслуживание", "service",
+                                   "my car", "my oil change booking for my car"])  # fmt: skip
+def test_a_word_for_service_or_for_the_car_alone_names_no_service(typed):
+    """"huduma" is Swahili for any service, as "service" is: not the shop's "Huduma kamili"."""
+    assert pick_requested(typed, SHOP_NAMES, ASKING + ["booking"]) is None
+
+
 # --- parse_yes_no -------------------------------------------------------------------
 
 
@@ -695,6 +753,33 @@ def test_a_date_with_a_year_in_the_past_is_returned_for_the_engine_to_refuse():
 def test_weekday_named_on_a_friday_is_that_same_friday():
     assert parse_when("friday", FRIDAY) == When(FRIDAY, None)
     assert parse_when("next friday", FRIDAY) == When(NEXT_FRIDAY, None)
+
+
+@pytest.mark.parametrize("typed", ["manne", "matatu", "matano", "mawili"])
+def test_a_swahili_number_is_no_typo_for_the_weekday_it_looks_like(typed):
+    """"matairi manne" is four tyres; "Jumanne" (Tuesday) is still read, and its typos."""
+    assert parse_when(typed, TODAY, "sw") is None
+    assert parse_when("jumane", TODAY, "sw") == When(TOMORROW, None)
+
+
+@pytest.mark.parametrize("typed, lang, expected", [
+    ("Good afternoon, tomorrow at 10", "en", When(TOMORROW, time(10))),
+    ("good morning, tomorrow at 3", "en", When(TOMORROW, time(15))),
+    ("Good evening! Tomorrow 10am", "en", When(TOMORROW, time(10))),
+    ("Добрый вечер, завтра в 10", "ru", When(TOMORROW, time(10))),
+    ("Habari za jioni, kesho saa nne", "sw", When(TOMORROW, time(10))),
+    ("hi, evening at 7", "en", When(None, time(19))),  # said when, not a greeting
+    ("habari, jioni saa moja", "sw", When(None, time(19))),
+])  # fmt: skip
+def test_a_greetings_part_of_the_day_does_not_set_the_time(typed, lang, expected):
+    assert parse_when(typed, TODAY, lang) == expected
+
+
+@pytest.mark.parametrize("typed", ["in 2 hrs", "in 2h", "within 2 hrs", "in an hour", "in half an hour",
+                                   "2 hrs from now", "in two hours", "in 30 min", "oil change in 2 hrs"])  # fmt: skip
+def test_a_span_from_now_is_asked_again_never_read_as_a_clock_time(typed):
+    """"in 2 hrs" at 9:00 is 11:00, not 14:00: refused, as "через 2 часа" is."""
+    assert parse_when(typed, TODAY, "en") is None
 
 
 # --- normalise_plate -----------------------------------------------------------------------
