@@ -74,6 +74,16 @@ KAZAKH_CASE_ENDINGS = tuple(fold(e) for e in "ды ді ны ні ты ті ға
 FUZZY_ACCEPT = 82  # whole-answer similarity needed to accept a typo
 FUZZY_MARGIN = 6  # ...and how far ahead of the runner-up it must be
 WORD_FUZZY = 80  # per-word similarity for the single-word fallback
+# How many: a number is never a typo or a stem of another word ("matatu", three, is not
+# "matairi", tyres; "трёх" is not "трос"), so "three tyres" never books the set of four.
+NUMBERS = frozenset(fold(word) for word in """
+    one two three four five six seven eight nine ten
+    один одна одно два две три четыре пять шесть семь восемь девять десять
+    двух трёх трех четырёх четырех пяти одну
+    бір екі үш төрт бес алты жеті сегіз тоғыз он
+    moja mbili tatu nne tano sita saba nane tisa kumi mmoja
+    mawili matatu manne matano wawili watatu wanne watano
+    """.split())
 
 
 def _phrase(text: str) -> str:
@@ -150,7 +160,11 @@ def _covers(tokens: list[str], label: str, fuzzy: bool | None) -> bool:
     or by stem or a typo (True)?"""
     label_words = label.split()
     for token in tokens:
-        if token in label_words if fuzzy is None else any(_same_word(token, w) for w in label_words):
+        if token in label_words:
+            continue
+        if fuzzy is not None and (token.isdigit() or token in NUMBERS):
+            return False  # a number is that number or nothing
+        if fuzzy is not None and any(_same_word(token, w) for w in label_words):
             continue
         if (
             fuzzy

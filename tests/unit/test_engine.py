@@ -1809,3 +1809,17 @@ def test_a_service_asked_for_the_customers_car_is_booked(shop, lang, typed):
     chat = at_the_menu_of(shop, lang).type(typed)
     assert (chat.state, chat.data["services"]) == ("services", [oil_change_of(shop)])
     assert chat.text == added(lang, OIL_CHANGE_IN[lang])
+
+
+@pytest.mark.parametrize("lang, typed", [("sw", "kubadilisha matairi matatu"), ("sw", "kubadilisha matairi mawili kesho"),
+                                         ("en", "change 3 tyres"), ("ru", "замена трёх шин")])  # fmt: skip
+def test_a_number_of_tyres_other_than_the_shops_set_books_no_tyre_change(lang, typed):
+    """"matatu" (three) once passed for a typo of "matairi" (tyres): the set of four was booked."""
+    shop = NAIROBI if lang in ("sw", "en") else ATYRAU
+    chat = chat_in(lang, FakeContext(shop=shop)).type(typed)
+    assert not chat.data.get("services")
+
+
+def test_the_shops_own_number_of_tyres_books_the_tyre_change():
+    chat = chat_in("sw", FakeContext(shop=NAIROBI)).type("kubadilisha matairi manne")
+    assert chat.data["services"] == [NAIROBI_IDS["tyre-change"]]
