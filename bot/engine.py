@@ -41,6 +41,9 @@ RESTING = {"start", "menu"}
 # What a notice's payment keeps while it asks for a number: the choice to carry out once it
 # is given, whether it is another number for that payment only, and that number.
 PHONE_STEP = ("after_phone", "new_phone", "pay_from")
+# What a question set aside needs besides the booking half made, kept with it in data.resume
+# and given back when it is asked again: a notice's number question, what its payment is.
+KEPT_WITH = {"phone": PHONE_STEP}
 # What a booking (or a change to one) half made keeps: forgotten at the menu.
 HALF_MADE = ("services", "vehicle_id", "plate", "day", "start", "alternatives", "booking_id", "code", "mode", "method",
              "wanted", "wanted_on", "resume", "my_vehicle", "requested", "requested_when", *PHONE_STEP)  # fmt: skip
@@ -107,16 +110,19 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
     if event.kind == "outcome":
         HANDLERS[turn.state](turn, event, None)
         return turn.done()
+    if turn.state == "notice_again":  # saved so by chats before a notice asked again left them at the question
+        turn.state = resumed(turn)  # it came over: that question reads what is written now
     # words for the shop keep a while (a message takes thought), not for days: then "book" is a booking
     writing_to_shop = turn.state == "message_shop" and event.kind in ("text", "photo") and \
         not _idle(turn, WRITING_WAITS)  # fmt: skip
     choosing_language = turn.state == "language" and event.kind in ("text", "choice")
-    if _idle(turn) and choosing_language:  # the answer is taken; what it interrupted long ago is not brought back
-        turn.data = {k: turn.data[k] for k in ("lang", "offered") if k in turn.data}
-    elif _idle(turn) and writing_to_shop:  # so too the words for the shop: sent, and then the menu
+    idle = _idle(turn) and turn.state not in RESTING
+    notice = _notice_answer(turn, event) if idle else None  # read before the reset forgets what was offered
+    if idle and notice is None and choosing_language:  # the answer is taken; what it interrupted long ago is
+        turn.data = {k: turn.data[k] for k in ("lang", "offered") if k in turn.data}  # not brought back
+    elif idle and notice is None and writing_to_shop:  # so too the words for the shop: sent, and then the menu
         forget_half_made(turn)
-    elif _idle(turn) and turn.state not in RESTING:
-        notice = _notice_answer(turn, event)  # read before the reset forgets what was offered
+    elif idle:  # a notice answered so late over the language or the words for the shop: the menu follows too
         turn.data = {"lang": turn.data.get("lang")}
         if notice is None:
             turn.ask("menu", Msg(N_("Welcome back! We left off a while ago, so let's start again.")),
@@ -293,26 +299,51 @@ def set_aside(turn: Turn, *besides: str) -> None:
     asked in its place, to ask it again, with what was chosen, once that is done: not at
     rest, nor on a step of that something else (`besides`). Each question set aside is
     kept over those set aside before it (the language asked while a notice's number is,
-    a booking's day under it), and each is asked again in turn, the last first."""
+    a booking's day under it), and each is asked again in turn, the last first; with it,
+    what it alone needs (KEPT_WITH). A step of the something else set aside before is
+    taken up now, not kept to be asked again (Reply, the language, Reply again: the
+    message is asked for once)."""
+    kept = [entry for entry in _entries(turn) if _question(entry) not in besides]
     if turn.state not in RESTING.union(besides):
-        turn.data["resume"] = [*questions_set_aside(turn), turn.state]
+        needs = {key: turn.data.pop(key) for key in KEPT_WITH.get(turn.state, ()) if key in turn.data}
+        kept.append({"question": turn.state, **needs} if needs else turn.state)
+    _keep(turn, kept)
 
 
 def questions_set_aside(turn: Turn) -> list[str]:
     """The questions set aside, the first set aside first."""
+    return [_question(entry) for entry in _entries(turn)]
+
+
+def _entries(turn: Turn) -> list[str | dict]:
+    """data.resume: each a question's name, or its name with what it alone needs."""
     kept = turn.data.get("resume") or []
     return [kept] if isinstance(kept, str) else list(kept)  # one name, as chats saved it before
 
 
-def resumed(turn: Turn) -> str:
-    """The question set aside last, to be asked now (and no longer kept), or else the
-    menu: once the something else is done, or left with "back"."""
-    questions = questions_set_aside(turn)
-    question = questions.pop() if questions else None
-    if questions:
-        turn.data["resume"] = questions
+def _question(entry: str | dict) -> str:
+    return entry["question"] if isinstance(entry, dict) else entry
+
+
+def _keep(turn: Turn, entries: list[str | dict]) -> None:
+    if entries:
+        turn.data["resume"] = entries
     else:
         turn.data.pop("resume", None)
+
+
+def resumed(turn: Turn) -> str:
+    """The question set aside last, to be asked now (and no longer kept), with what it
+    needs given back, or else the menu: once the something else is done, or left with
+    "back"."""
+    entries = _entries(turn)
+    entry = entries.pop() if entries else None
+    _keep(turn, entries)
+    if isinstance(entry, dict):
+        for key in KEPT_WITH.get(entry["question"], ()):
+            turn.data.pop(key, None)
+        turn.data.update({key: value for key, value in entry.items() if key != "question"})
+    question = _question(entry) if entry else None
     return question if question in PROMPTS else "menu"
 
 

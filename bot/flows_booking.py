@@ -314,6 +314,8 @@ def _match_time(turn: Turn, times: list[datetime], wanted) -> datetime | None:
 
 
 def prompt_time(turn: Turn, before: list[Msg]) -> None:
+    if no_time_chosen(turn, before, "day"):
+        return
     day = date.fromisoformat(turn.data["day"])
     alternatives = turn.data.pop("alternatives", None)
     times = [datetime.fromisoformat(t) for t in alternatives] if alternatives else \
@@ -462,6 +464,8 @@ def stale(turn: Turn) -> None:
 
 
 def prompt_summary(turn: Turn, before: list[Msg]) -> None:
+    if no_time_chosen(turn, before):
+        return
     shop, customer = turn.ctx.shop, turn.ctx.customer
     services = services_of(turn)
     start = datetime.fromisoformat(turn.data["start"])
@@ -505,6 +509,16 @@ def handle_summary(turn: Turn, event: Event, choice: str | None) -> None:
 state("summary", back="time")((prompt_summary, handle_summary))
 
 
+def no_time_chosen(turn: Turn, before: list[Msg], chosen: str = "start") -> bool:
+    """A booking's summary or payment with no time chosen (or its times with no day: a
+    question asked again without what it needs) is never shown nor paid: the day is asked
+    (the services first, if none are chosen). True when it asked."""
+    if turn.data.get(chosen):
+        return False
+    turn.ask("day" if turn.data.get("services") else "services", *before)
+    return True
+
+
 def methods(turn: Turn) -> list[str]:
     """Payment methods for this visit: paying at the shop is not offered when money is
     due in advance (a deposit, or no tokens left), unless it is the shop's only way."""
@@ -513,6 +527,8 @@ def methods(turn: Turn) -> list[str]:
 
 
 def prompt_payment(turn: Turn, before: list[Msg]) -> None:
+    if no_time_chosen(turn, before):
+        return
     texts = list(before)
     ways = methods(turn)
     if turn.ctx.customer.tokens <= 0:
@@ -564,6 +580,8 @@ def phone_first(turn: Turn, method: str, choice: str) -> bool:
 
 
 def _hold(turn: Turn) -> None:
+    if no_time_chosen(turn, []):
+        return
     turn.state = "payment"
     turn.do(Hold(_service_ids(turn), datetime.fromisoformat(turn.data["start"]),
                  turn.data.get("vehicle_id"), turn.data["method"]))  # fmt: skip
@@ -631,9 +649,13 @@ NOTICE_STEPS = ("notice", "notice_again", "offer")  # where a notice's choice is
 
 def remember_interrupted(turn: Turn) -> None:
     """Keep the question a notice's choice interrupts, to ask it again once the notice is
-    answered: not a step of a notice (its number asked for a notice's payment); the
-    booking's own "which phone?" is one."""
-    if not (turn.state == "phone" and turn.data.keys() & PHONE_STEP):
+    answered; the booking's own "which phone?" is one. Not a step of another notice (its
+    number asked for its payment): the notice answered in its place takes its place, and
+    that payment is forgotten (its notice's buttons still work)."""
+    if turn.state == "phone" and turn.data.keys() & PHONE_STEP:
+        for key in PHONE_STEP:
+            turn.data.pop(key, None)
+    else:
         set_aside(turn, *NOTICE_STEPS)
 
 
@@ -654,6 +676,9 @@ def ask_another_number(turn: Turn, choice: str) -> bool:
 def prompt_phone(turn: Turn, before: list[Msg]) -> None:
     if not turn.data.keys() & PHONE_STEP and not needs_phone(turn, "mpesa"):  # the booking's own, given meanwhile
         turn.ask("payment", *before)  # (for a freed time taken): its way to pay is asked again, with it known
+        return
+    if turn.data.get("after_phone") and not turn.data.get("new_phone") and not needs_phone(turn, "mpesa"):
+        _carry_out(turn, *before)  # a notice's, set aside: the number given meanwhile (for a freed time) pays it
         return
     if turn.data.get("new_phone"):  # they chose to pay from another number
         turn.offer(before + [Msg(N_("Which number should M-Pesa ask to pay? Type it, like 0712 345 678."))],
@@ -686,13 +711,22 @@ def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
     else:
         turn.data["phone"] = phone
         turn.do(SavePhone(phone))
-    if then := turn.data.get("after_phone"):  # still set while it is carried out: no question to come back to
-        follow_choice(turn, then)
-        turn.data.pop("after_phone", None)
+    if turn.data.get("after_phone"):
+        _carry_out(turn)
     elif turn.data.pop("pay_from", None):  # its payment was left meanwhile
         turn.ask("menu")
     else:
         _hold(turn)
+
+
+def _carry_out(turn: Turn, *before: Msg) -> None:
+    """The notice's choice that waited for a number, carried out now that it is known, as
+    if tapped at the notice: its number question is done, nothing to come back to."""
+    then = turn.data.pop("after_phone")
+    turn.state = "notice"
+    if before:
+        turn.say(*before)
+    follow_choice(turn, then)
 
 
 def _back_from_phone(turn: Turn) -> str:

@@ -15,6 +15,7 @@ from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import start_pitstop
 from tests.integration.staff_helpers import Clocked, book
 from tests.integration.test_changing_a_booking import offered_a_freed_alignment, status_of
+from tests.integration.test_notices_that_no_longer_hold import extra_work_found
 from tests.integration.test_staff import AMINA, MONDAY_9, at, customer_starts
 
 DAY_ASKED = "Which day suits you? Choose one, or type a date like \"Friday\" or \"25.12\"."
@@ -137,3 +138,25 @@ def test_a_freed_time_let_go_while_she_looks_for_another_time_for_it_is_not_move
 
     assert status_of(story, held) == "cancelled"
     assert story.last(AMINA) == "OK, I have let the time go.\nWhat would you like to do?"
+
+
+
+def test_extra_work_approved_long_after_she_asked_for_the_language_ends_at_the_menu(story):
+    """Her car is on the lift; booking another visit, she types "language" and leaves it.
+    Extra work is found meanwhile, and she approves it 40 minutes after she wrote: the
+    language question of 40 minutes before came back after her thanks; now the menu, as
+    after any step left so long."""
+    shop = story.shop_id("mwangaza-motors")
+    customer_starts(story, AMINA, MONDAY_9)
+    visit = book(story.db, shop, str(AMINA), ["brake-pads"], at(24, 10), MONDAY_9)
+    story.tap(AMINA, "m:book", at(24, 10, 10))
+    for tap in (oil_change(story), "done", her_car(visit)):
+        story.tap(AMINA, tap, at(24, 10, 10))
+    story.say(AMINA, "language", at(24, 10, 10))
+    assert story.last(AMINA) == "Which language do you prefer?"
+    discs = extra_work_found(story)  # at 10:20
+
+    story.tap(AMINA, f"extra:yes:{discs.id}", at(24, 10, 50))
+
+    assert story.last(AMINA) == ("Thank you: the extra work (Front brake discs are worn out) is approved. Your new "
+                                 "total is Ksh11,000.\nWhat would you like to do?")  # fmt: skip

@@ -959,6 +959,139 @@ def test_trying_mpesa_again_or_paying_the_balance_asks_for_a_missing_phone_and_b
 
 
 
+# -- questions set aside one over another (data.resume) ---------------------------------------
+
+EXTRA_FOUND = {"reply": Reply((Msg("Extra work found: discs."),), (Choice("extra:yes:7", "Approve"),)).to_json(),
+               "offered": [["extra:yes:7", ["Approve", "1"]]], "outbox_id": 12}  # fmt: skip
+
+
+def test_a_notices_number_asked_again_after_the_language_pays_as_asked_with_the_number_given_meanwhile():
+    """Choosing a day, she taps Pay now for her balance (M-Pesa needs her number), asks for
+    the language there, and from the language question takes a freed time, giving her
+    number for it. Once the language is chosen the balance's number question came back
+    without its payment (the freed time's had taken its place): "How would you like to
+    pay?" for a booking with no time, and "Sorry, something went wrong" at every answer.
+    Now the balance is paid from the number she gave, and her day is asked again."""
+    from bot.model import AcceptOffer
+
+    chat = choosing_a_day(FakeContext(my_bookings=[held_offer(100000)]).with_vehicle())
+    chat.tap("paybalance:5:mpesa")
+    assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
+    chat.type("language").tap("offer:yes:9").type("0712 345 678")
+    assert chat.commands[-1] == AcceptOffer(9, "mpesa")
+    chat.outcome(Booked(9, "MM-1009", at(25, 10), False, 100000, 10, "mpesa", None, (2,)))
+    assert chat.state == "language"
+
+    chat.tap("lang:en")
+
+    assert chat.text == "Great, let's talk in English." and chat.commands[-1] == PayBalance(5, "mpesa", None)
+    chat.outcome(Done("paybalance", {"amount": 450000, "method": "mpesa"}))
+    assert chat.text == ("Check your phone: M-Pesa will ask you to pay Ksh4,500. Enter your PIN to confirm.\n"
+                         + DAY_ASKED)  # fmt: skip
+    assert (chat.state, chat.data["services"], chat.data["vehicle_id"]) == ("day", [1], 3)
+
+
+def test_back_from_another_number_asked_at_the_language_asks_the_balances_own_number_for_the_balance():
+    """As above, with "M-Pesa from another number" tapped at the language question, then
+    Back: the language chosen, her number asked for the balance was taken for a booking
+    with no time (a crash). Now it pays the balance, and her day follows."""
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    chat.tap("paybalance:5:mpesa").type("language").tap("paybalance:5:mpesa:other").tap("back")
+    assert chat.state == "language"
+    chat.tap("lang:en")
+    assert (chat.state, chat.text) == ("phone", "Great, let's talk in English.\n" + PHONE_PLEASE)
+
+    chat.type("0712 345 678")
+
+    assert chat.commands[-2:] == [SavePhone("+254712345678"), PayBalance(5, "mpesa", None)]
+    chat.outcome(Done("paybalance", {"amount": 450000, "method": "mpesa"}))
+    assert (chat.state, chat.data["services"]) == ("day", [1])
+
+
+def test_a_rating_given_while_a_freed_times_number_is_asked_leaves_her_number_for_her_own_booking():
+    """At her own booking's "M-Pesa needs your phone number" she taps Yes under a freed time
+    (her number is asked for it), then rates a visit instead. Her booking's number question
+    came back still meaning the freed time: the number she typed took it, and her booking
+    was dropped for the menu. Now the rating takes the freed time's question's place, and
+    her number holds her own booking."""
+    chat = choosing_a_day(FakeContext(my_bookings=[held_offer(100000)]).with_vehicle())
+    chat.tap("day:2026-11-25").tap(chat.ids[0]).answer("confirm").tap("pay:mpesa")
+    chat.tap("offer:yes:9").tap("rate:9:5")
+    chat.outcome(Done("rated", {"stars": 5}))
+    assert (chat.state, chat.text) == ("phone", "Thank you for rating your visit 5 of 5!\n" + PHONE_PLEASE)
+
+    chat.type("0712 345 678")
+
+    assert chat.commands[-2] == SavePhone("+254712345678")
+    assert chat.commands[-1] == Hold((1,), at(25, 10), 3, "mpesa")
+
+
+def test_a_message_written_to_the_shop_is_not_asked_for_again_once_the_language_is_chosen():
+    """Choosing a day she taps Reply, asks for the language there, taps Reply again and
+    sends her words. Once the language was chosen, "Write your message" came again, and
+    her next words went to the shop; now her day is asked."""
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    chat.tap("reply:shop").type("language").tap("reply:shop").type("Are you open on Sunday?")
+    assert chat.commands[-1] == MessageShop("Are you open on Sunday?", None)
+    assert chat.text == "Sent to the shop. They will answer you here.\nWhich language do you prefer?"
+
+    chat.tap("lang:en")
+
+    assert (chat.state, chat.text) == ("day", "Great, let's talk in English.\n" + DAY_ASKED)
+
+
+@pytest.mark.parametrize("aside", ["language", "reply:shop"])
+def test_a_notice_answered_long_after_over_the_language_or_the_shops_message_ends_at_the_menu(aside):
+    """Choosing a day she asks for the language (or taps Reply); extra work is found and she
+    approves it ("1") 40 minutes later. The language question (or "Write your message")
+    of 40 minutes before came back; now the menu, as after any step left so long."""
+    from bot.model import DecideExtra
+
+    ctx = FakeContext().with_vehicle()
+    chat = choosing_a_day(ctx)
+    chat.type(aside) if aside == "language" else chat.tap(aside)
+    chat.data |= {"notice": dict(EXTRA_FOUND, before=chat.data.get("offered")), "offered": EXTRA_FOUND["offered"]}
+    ctx.now += timedelta(minutes=40)
+
+    chat.type("1")
+    assert chat.commands[-1] == DecideExtra(7, True)
+    chat.outcome(Done("extra", {"work": "discs", "approved": True, "total": 1000000}))
+
+    assert (chat.state, chat.text) == ("menu", "Thank you: the extra work (discs) is approved. Your new total is "
+                                               "Ksh10,000.\nWhat would you like to do?")  # fmt: skip
+
+
+def test_a_chat_saved_at_a_notice_asked_again_still_reads_a_day_typed_for_the_booking_under_it():
+    """A chat saved before a notice asked again left it at the question it came over: at
+    "notice_again", the day set aside as one name. The day she typed got the menu, her
+    service and car dropped; now it is her booking's day, and the notice still answers."""
+    from bot.model import DecideExtra
+
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    chat.state = "notice_again"
+    chat.data |= {"resume": "day", "notice": EXTRA_FOUND, "offered": EXTRA_FOUND["offered"]}
+
+    chat.type("25.11")
+
+    assert (chat.state, chat.data["day"], chat.data["services"]) == ("time", "2026-11-25", [1])
+    chat.tap("extra:yes:7")
+    assert chat.commands[-1] == DecideExtra(7, True)
+
+
+@pytest.mark.parametrize("answer", ["pay:cash", "back"])
+def test_a_payment_asked_with_no_time_chosen_asks_the_day_never_fails(answer):
+    """A booking's way to pay asked again without its time (a question brought back
+    without what it needs): paying, or Back to the summary, raised "Sorry, something went
+    wrong" at each answer; now the day is asked, with the service and car kept."""
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    chat.state = "payment"
+
+    chat.tap(answer)
+
+    assert (chat.state, chat.text, chat.data["services"]) == ("day", DAY_ASKED, [1])
+    assert not any(isinstance(c, Hold) for c in chat.commands)
+
+
 def test_a_customer_who_opens_in_swahili_is_greeted_and_answered_in_swahili():
     ctx = FakeContext(language_hint=None)  # WhatsApp says nothing of the language
     chat = Chat(ctx).type("Habari, nataka kuweka miadi kesho saa nne")
