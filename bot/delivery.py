@@ -34,6 +34,12 @@ class TryLater(Exception):
         self.seconds = seconds
 
 
+class PartSent(Exception):
+    """A message that goes as two (a photo, then the words its caption could not hold)
+    sent its first part, written down on the row: the rest waits for the chat's next
+    turn, and a retry sends only the rest."""
+
+
 class Undeliverable(Exception):
     """The message cannot be sent as it is (e.g. outside WhatsApp's 24-hour window with
     no approved template): retrying will not help."""
@@ -68,39 +74,47 @@ def deliver(outbox_id: int) -> None:
     again while it is sent, so two workers (or a worker and the re-drive) never send it
     twice; a crash mid-send rolls back to pending and the re-drive sends it. Should the
     lock take so long that the turn has passed, the lock is let go and the message waits
-    for the next turn.
+    for the next turn. A message going as two (a photo, the rest of its words) sends its
+    second part on the chat's next turn.
     """
     runtime = current_runtime()
     outgoing = _ready(runtime, outbox_id)
     if outgoing is None:
         return
     pacer = pacer_for(runtime)
-    turn = pacer.wait(*outgoing.pace) if outgoing.pace else None
-    for _ in range(MISSES_ALLOWED):
-        if _send_on(runtime, outbox_id, outgoing, turn):
+    for _ in range(PARTS):
+        turn = pacer.wait(*outgoing.pace) if outgoing.pace else None
+        for _ in range(MISSES_ALLOWED):
+            if (went := _send_on(runtime, outbox_id, outgoing, turn)) is not None:
+                break
+            turn = pacer.wait(*outgoing.pace, given_up=turn)
+        else:
+            went = _send_on(runtime, outbox_id, outgoing, None)  # late is better than never: a 429 is retried
+        if went != "part":
             return
-        turn = pacer.wait(*outgoing.pace, given_up=turn)
-    _send_on(runtime, outbox_id, outgoing, None)  # late is better than never: a 429 is retried
 
 
-def _send_on(runtime: Runtime, outbox_id: int, outgoing: Outgoing, turn: Turn | None) -> bool:
-    """Lock the row and send it on this turn; False, having sent nothing, if the turn
-    passed while the lock was being taken (going now would bunch with the next turns)."""
+PARTS = 2  # a photo and the rest of its words, each on its own turn
+
+
+def _send_on(runtime: Runtime, outbox_id: int, outgoing: Outgoing, turn: Turn | None) -> str | None:
+    """Lock the row and send it on this turn: "done" (sent, or nothing to send now), or
+    "part" when only its first part went; None, having sent nothing, if the turn passed
+    while the lock was being taken (going now would bunch with the next turns)."""
     with runtime.db.uow() as uow:
         row = uow.session.scalar(select(OutboxMessage).where(OutboxMessage.id == outbox_id).with_for_update())
         if row is None or row.status in FINAL:
-            return True
+            return "done"
         if turn and turn.missed():
-            return False
+            return None
         if why := outbox.outdated(uow.session, row, runtime.now()):  # it waited out an outage, say
             row.status, row.last_error = "dropped", why
             log.info("outbox %s not sent: %s", row.id, why)
-            return True
+            return "done"
         if row.kind != "callback_answer" and (retry := _earlier_retry(uow.session, row)) is not None:  # no overtaking
             row.next_attempt_at = max(row.next_attempt_at, retry)
-            return True
-        _send(runtime, row, outgoing, uow.session)
-        return True
+            return "done"
+        return _send(runtime, row, outgoing, uow.session)
 
 
 def _earlier_retry(session: Session, row: OutboxMessage):
@@ -118,27 +132,32 @@ def _earlier_retry(session: Session, row: OutboxMessage):
 KEEPS_ORDER_FOR = 3  # failed sends: a message that keeps failing (a chat gone) no longer holds the next back
 
 
-def _send(runtime: Runtime, row: OutboxMessage, outgoing: Outgoing, session: Session) -> None:
-    """Send the locked row and write down what came of it."""
+def _send(runtime: Runtime, row: OutboxMessage, outgoing: Outgoing, session: Session) -> str:
+    """Send the locked row and write down what came of it: "part" when only its first
+    part went, else "done"."""
     row.attempts += 1
     try:
         row.provider_message_id = outgoing.send(row, session)
+    except PartSent:  # no failure: the rest goes on the chat's next turn
+        row.attempts -= 1
+        return "part"
     except TryLater as exc:
         row.next_attempt_at = runtime.now() + timedelta(seconds=exc.seconds)
         row.last_error = str(exc)
-        return
+        return "done"
     except Undeliverable as exc:
         row.status, row.last_error = "failed", str(exc)[:500]
         log.warning("outbox %s cannot be delivered: %s", row.id, exc)
-        return
+        return "done"
     except Exception as exc:  # a failed send is retried by the re-drive, not lost
         row.last_error = f"{type(exc).__name__}: {exc}"[:500]
         row.next_attempt_at = runtime.now() + timedelta(seconds=min(2**row.attempts, 600))
         log.warning("delivery of outbox %s failed: %s", row.id, row.last_error)
-        return
+        return "done"
     row.status, row.sent_at = "sent", runtime.now()
     if outgoing.reported is not None and row.provider_message_id:
         outgoing.reported(row, session)
+    return "done"
 
 
 def _ready(runtime: Runtime, outbox_id: int, fetched: bool = False) -> Outgoing | None:

@@ -26,7 +26,7 @@ from telegram import (
 )
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter
 
-from bot.delivery import Outgoing, TryLater, Undeliverable
+from bot.delivery import Outgoing, PartSent, TryLater, Undeliverable
 from bot.inbound import Inbound
 from bot.model import Event
 from core import files
@@ -193,15 +193,16 @@ def prepare(runtime: Runtime, row: OutboxMessage, shop: Shop, session) -> Outgoi
             raise Undeliverable("the file of this message is gone")
     call = _prepared(bot, row, attachment)
     pace = None if row.kind == "callback_answer" else (f"tg{bot.token.split(':')[0]}", row.address)
-    return Outgoing(pace, lambda row, session: run(_sent(call())))
+    return Outgoing(pace, lambda row, session: run(_sent(call(row))))
 
 
-def _prepared(bot: Bot, row: OutboxMessage, attachment: tuple[bytes, str] | None = None) -> Callable[[], Awaitable[str | None]]:
-    """The Bot API call for this row, rendered; it reads nothing from the row later."""
+def _prepared(bot: Bot, row: OutboxMessage, attachment: tuple[bytes, str] | None = None) -> Callable[[OutboxMessage], Awaitable[str | None]]:
+    """The Bot API call for this row, rendered; of the locked row it is given later it
+    reads and writes only whether its file went already (`file_sent`)."""
     body, kind = row.body, row.kind
     chat = int(row.address) if row.address.lstrip("-").isdigit() else row.address
     if kind == "callback_answer":
-        async def answer() -> None:
+        async def answer(_row: OutboxMessage) -> None:
             await bot.answer_callback_query(body["callback_id"])
 
         return answer
@@ -209,14 +210,18 @@ def _prepared(bot: Bot, row: OutboxMessage, attachment: tuple[bytes, str] | None
     text, _ = render_reply(reply, row.language)
     keyboard = markup(reply, row.language)
 
-    async def call() -> str:
+    async def call(locked: OutboxMessage) -> str:
         if kind in ("document", "photo"):
             data, name = attachment
             caption, rest = captioned(text)
-            send = bot.send_document if kind == "document" else bot.send_photo
-            msg = await send(chat, data, caption=caption or None, filename=name, reply_markup=None if rest else keyboard)
-            if rest:  # the choices go under the words' end
-                msg = await bot.send_message(chat, rest[:4096], reply_markup=keyboard or ReplyKeyboardRemove())
+            if not locked.body.get("file_sent"):
+                send = bot.send_document if kind == "document" else bot.send_photo
+                msg = await send(chat, data, caption=caption or None, filename=name, reply_markup=None if rest else keyboard)
+                if not rest:
+                    return str(msg.message_id)
+                locked.body = locked.body | {"file_sent": str(msg.message_id)}  # never sent twice
+                raise PartSent()
+            msg = await bot.send_message(chat, rest[:4096], reply_markup=keyboard or ReplyKeyboardRemove())  # the choices
             return str(msg.message_id)
         edit = body.get("edit_message_id")
         if edit and not reply.ask_contact:
