@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 IDLE_AFTER = timedelta(minutes=30)
 WRITING_WAITS = timedelta(hours=2)  # "Talk to the shop" opened, the message not written yet
+STILL_WRITING = timedelta(minutes=10)  # after her last message to the shop, what follows is for it too (an album)
+SHOP_WORDS_KEPT = 4096  # the longest message Telegram takes (a caption: 1024; WhatsApp: 1600): the senders split
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ru": "Русский", "kk": "Қазақша"}
 # Each language as people name it in the others ("казахский", "Kiingereza"), typed at the question.
 LANGUAGE_ALIASES = {
@@ -174,20 +176,26 @@ PHOTO_NOT_SENT = Msg(N_("This photo was not sent to anyone. To send a photo to t
 
 def _photo(turn: Turn, event: Event) -> None:
     """A photo goes to the shop as their words would (written to it, or the shop's answer
-    lately at the menu, a notice's question open or not); elsewhere it is said where
-    photos go, and the question waits."""
+    lately at the menu, a notice's question open or not), and so does each photo sent
+    within minutes of her last message to it (an album comes a photo at a time), the
+    question she was at asked again; elsewhere it is said where photos go, and the
+    question waits."""
     if turn.state == "message_shop":
         _to_shop(turn, event, resumed(turn))
-    elif _goes_to_shop(turn):
+    elif _goes_to_shop(turn) and turn.state in ("menu", "notice_again"):
         _to_shop(turn, event, "notice_again" if _notice_open(turn) else "menu")
+    elif _goes_to_shop(turn):
+        _to_shop(turn, event, turn.state)
     else:
         turn.ask("notice_again" if turn.state == "menu" and _notice_open(turn) else turn.state, PHOTO_NOT_SENT)
 
 
 def _goes_to_shop(turn: Turn) -> bool:
-    """Whether a photo sent now is for the shop: written to it, or sent while the shop's
-    answer is fresh (at the menu, or with a notice's question asked again)."""
-    return turn.state == "message_shop" or turn.state in ("menu", "notice_again") and _shop_answered_lately(turn)
+    """Whether a photo sent now is for the shop: written to it, sent within minutes of her
+    last message to it (wherever the chat went back to), or sent while the talk with the
+    shop goes on (at the menu, or with a notice's question asked again)."""
+    return turn.state == "message_shop" or _wrote_to_shop_lately(turn) or \
+        turn.state in ("menu", "notice_again") and _talking_with_shop(turn)
 
 
 def _caption_answers(turn: Turn, event: Event) -> bool:
@@ -508,7 +516,7 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
     elif choice == "m:help":
         turn.ask("menu", *help_texts())
     elif _notice_open(turn):  # a notice's question is open ("sure", "thanks" to extra work): it again, not the menu
-        if talk is None and event.kind == "text" and event.text.strip() and _shop_answered_lately(turn):
+        if talk is None and event.kind == "text" and event.text.strip() and _talking_with_shop(turn):
             _to_shop(turn, event, "notice_again")  # their reply to the shop, the notice still open
             return
         turn.ask("notice_again", Msg(SMALL_TALK_REPLY.get(talk, N_("Sorry, I did not get that."))))
@@ -519,7 +527,7 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
         begin_booking(turn)  # "tomorrow 10am" from the menu: start a booking, and keep the time
         flows_booking.keep_wanted(turn, event.text)  # "tomorrow" of today
         turn.ask("services", Msg(N_("Let's book. First, which service?")))
-    elif event.kind == "text" and event.text.strip() and _shop_answered_lately(turn):  # their reply to the shop
+    elif event.kind == "text" and event.text.strip() and _talking_with_shop(turn):  # their words for the shop
         _to_shop(turn, event, "menu")
     elif event.kind == "text" and understand.small_talk(event.text, plain_yes=True):
         turn.ask("menu")  # "ok", "sawa": heard, and nothing was asked
@@ -540,7 +548,7 @@ def _talked_over(turn: Turn, requested: understand.Request) -> bool:
     """Whether services named alone, without words that ask to book, are part of the talk
     with the shop or about a notice, still going on ("замена масла" after the shop's
     answer, "oil change tomorrow 10am" too): then they book nothing."""
-    return not requested.asked and (_notice_open(turn) or _shop_answered_lately(turn))
+    return not requested.asked and (_notice_open(turn) or _talking_with_shop(turn))
 
 
 def _service_ids(requested: understand.Request) -> list[int]:
@@ -569,11 +577,20 @@ def _menu_as_remembered(lang: str) -> list[list]:
     return remembered_choices([Choice(cid, Msg(label)) for cid, label in MENU], lang, MENU_WORDS)
 
 
-def _shop_answered_lately(turn: Turn) -> bool:
+def _talking_with_shop(turn: Turn) -> bool:
     """Whether the shop answered this customer in the last two hours (core.notices marks
-    it): then words the menu does not understand are their reply, not a mistake."""
+    it), or they wrote to it minutes ago: then words the menu does not understand are
+    for the shop, not a mistake."""
     at = turn.data.get("shop_answered")
-    return bool(at) and turn.ctx.now - datetime.fromisoformat(at) <= WRITING_WAITS
+    answered = bool(at) and turn.ctx.now - datetime.fromisoformat(at) <= WRITING_WAITS
+    return answered or _wrote_to_shop_lately(turn)
+
+
+def _wrote_to_shop_lately(turn: Turn) -> bool:
+    """Whether the customer's last message to the shop went minutes ago: what they send
+    next (the rest of an album, words added) is for the shop too."""
+    at = turn.data.get("wrote_shop")
+    return bool(at) and turn.ctx.now - datetime.fromisoformat(at) <= STILL_WRITING
 
 
 def _notice_open(turn: Turn) -> bool:
@@ -627,7 +644,8 @@ def _to_shop(turn: Turn, event: Event, then: str) -> None:
     """The customer's words (the caption of their photo, if any) to the shop's owners,
     said to be sent, and the question `then`. A file other than a photo does not go: they
     are told so."""
-    turn.do(MessageShop(event.text.strip()[:1000], event.photo))
+    turn.do(MessageShop(event.text.strip()[:SHOP_WORDS_KEPT], event.photo))
+    turn.data["wrote_shop"] = turn.ctx.now.isoformat()
     unsent = [Msg(N_("Your file was not passed on: only words and photos reach the shop."))] if event.other_file else []
     turn.ask(then, Msg(N_("Sent to the shop. They will answer you here.")), *unsent)
 

@@ -88,7 +88,7 @@ def _gone(session, row: OutboxMessage, why: Gone, now) -> None:
     if row.body.get("unfetched"):
         outbox.send(session, shop_id=row.shop_id, channel=row.channel, address=row.address, language=row.language,
                     reply=Reply.from_json(row.body["unfetched"]), dedupe_key=f"{row.dedupe_key or row.id}:unfetched",
-                    now=now, extra={k: row.body[k] for k in ("template", "variables", "whole_later") if k in row.body})  # fmt: skip
+                    now=now, extra={k: row.body[k] for k in ("template", "variables", "whole_later", "show_later") if k in row.body})  # fmt: skip
 
 
 def fetch(runtime: Runtime, shop: Shop, session, ref: str) -> bytes:

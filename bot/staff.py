@@ -49,7 +49,8 @@ def handles(session: Session, shop_id: int, inbound, event: Event, now: datetime
     staff, just_verified = _recognised(session, shop_id, inbound, now)
     if staff is not None:
         if just_verified:
-            event = Event("verified", text=event.text if event.kind == "text" else "")
+            event = Event("verified", text=event.text if event.kind == "text" else "",
+                          photo=inbound.photo if event.kind != "choice" else None)  # fmt: skip
         elif inbound.photo and event.kind != "choice":  # its words are its caption, never a command
             event = Event("photo", text=event.text if event.kind == "text" else "", photo=inbound.photo)
         converse(session, shop_id, staff, inbound.channel, inbound.chat_id, event, now, inbox_id, inbound.callback_id,

@@ -55,6 +55,7 @@ from core.messages import Choice, Msg, Reply, render
 IDLE_AFTER = timedelta(minutes=30)
 DRAFT_WAITS = timedelta(hours=2)  # extra work half written (its price looked up)
 ANSWER_WAITS = timedelta(hours=12)  # an owner's answer to a customer, typed late, still goes; days later, no
+STILL_ANSWERING = timedelta(minutes=10)  # photos after an answer go with it (an album comes a photo at a time)
 RESTING = {"home", "jobs", "job"}
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ru": "Русский", "kk": "Қазақша"}
 # Which job statuses each action applies to (core checks again, by the rule book).
@@ -138,8 +139,14 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
         # before (a customer's words for the owner, as the staff template): do it
         command = words.parse(event.text) if event.text else None
         said_staff = command is not None and command.name == "staff"  # "/staff", as told: the greeting says it all
-        if event.text and not said_staff and (command is not None or _named_choice(turn, event.text)):
-            result = step(data, Event.typed(event.text), ctx)
+        if event.photo:  # a photo as any, its words its caption
+            then = Event("photo", text=event.text, photo=event.photo)
+        elif event.text and not said_staff and (command is not None or _named_choice(turn, event.text)):
+            then = Event.typed(event.text)
+        else:
+            then = None
+        if then is not None:
+            result = step(data, then, ctx)
             first = result.replies[0] if result.replies else Reply(())
             replies = [Reply((greeting, *first.texts), first.choices, first.ask_contact), *result.replies[1:]]
             return StaffStep(result.data, replies, result.commands)
@@ -208,18 +215,34 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
 
 
 def _photo(turn: Turn, event: Event) -> None:
-    """A photo is the extra work's while it is written, or goes with the owner's answer to
-    a customer; anywhere else it goes to nobody, and they are told how to send one. Its
-    words are its caption, never a command."""
-    if turn.state in ("extra_desc", "extra_price", "extra_photo"):
-        turn.data["extra"] = {**(turn.data.get("extra") or {}), "photo": event.photo}
-        turn.ask("extra_confirm" if turn.state == "extra_photo" else turn.state, Msg(N_("Photo received.")))
+    """A photo is the extra work's while it is written (one goes with it: the latest), or
+    goes with the owner's answer to a customer, as do the photos sent within minutes of
+    it; anywhere else it goes to nobody, and they are told how to send one. Its words are
+    its caption, never a command."""
+    answered = _answered_lately(turn)
+    if turn.state in ("extra_desc", "extra_price", "extra_photo", "extra_confirm"):
+        extra = turn.data.get("extra") or {}
+        said = Msg(N_("Only one photo goes with the extra work: this one, in place of the one before.")) \
+            if extra.get("photo") else Msg(N_("Photo received."))  # fmt: skip
+        turn.data["extra"] = {**extra, "photo": event.photo}
+        turn.ask("extra_confirm" if turn.state in ("extra_photo", "extra_confirm") else turn.state, said)
     elif turn.state == "answer" and turn.data.get("answer_to") is not None:
         turn.do(AnswerCustomer(turn.data["answer_to"], event.text.strip(), event.photo))
+    elif answered is not None:
+        turn.do(AnswerCustomer(answered, event.text.strip(), event.photo))
     else:
         how = [Msg(N_("To send a photo to a customer, tap \"Answer\" under their message first."))] if turn.owner else []
         turn.ask(turn.state, Msg(N_("This photo was not sent to anyone.")),
                  Msg(N_("To send a photo of extra work, first choose the job and \"Extra work found\".")), *how)  # fmt: skip
+
+
+def _answered_lately(turn: Turn) -> int | None:
+    """The customer the owner answered minutes ago, if he did: a photo that follows is
+    for them too (the rest of an album)."""
+    answered = turn.data.get("answered") or {}
+    at = answered.get("at")
+    fresh = bool(at) and turn.ctx.now - datetime.fromisoformat(at) <= STILL_ANSWERING
+    return answered.get("to") if fresh else None
 
 
 def _job_command_while_answering(turn: Turn, text: str) -> bool:
@@ -532,7 +555,7 @@ def _outcome(turn: Turn, outcome) -> None:
         turn.ask("home", Msg(N_("Tokens restored for {phone}: {n} this month. The customer has been told."),
                              {"phone": d["phone"], "n": d["n"]}))  # fmt: skip
     elif what == "answered":
-        turn.data.pop("answer_to", None)
+        turn.data["answered"] = {"to": turn.data.pop("answer_to", None), "at": turn.ctx.now.isoformat()}
         turn.ask("home", Msg(N_("Sent to {name}."), {"name": d["name"]}))
     elif what == "refunded":
         turn.ask("home", Msg(N_("Booking {code}: {amount} marked as returned. The customer has been told."),

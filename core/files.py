@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, cast, delete, or_, select
 from sqlalchemy.orm import Session
 
 from core.db import Database, session_of
-from core.models import StoredFile
+from core.models import Conversation, OutboxMessage, StoredFile
 
 KEEP = timedelta(days=30)  # long past any delivery's last try and Twilio's fetch of the media
 
@@ -38,7 +38,7 @@ def named(session: Session, shop_id: int, filename: str) -> dict | None:
     """The outbox body fields of the shop's file kept as `filename`, if there is one (a
     photo passed on to several people is kept once, under a name of its own)."""
     found = session.scalar(select(StoredFile.id).where(StoredFile.shop_id == shop_id, StoredFile.filename == filename)
-                           .order_by(StoredFile.id).limit(1))  # fmt: skip
+                           .order_by(StoredFile.id.desc()).limit(1))  # fmt: skip
     return {"file_id": found, "filename": filename} if found is not None else None
 
 
@@ -59,7 +59,16 @@ def read(session: Session, body: dict, var_dir: Path) -> tuple[bytes, str] | Non
 
 
 def forget_old(db: Database | Session, now: datetime) -> int:
-    """The cron job: drop files older than KEEP (their messages went long ago; a row
-    still naming one is then undeliverable, said so once). Returns how many."""
+    """The cron job: drop files older than KEEP (their messages went long ago), but not
+    one a message still waits to send: a row pending, or one waiting for the person's next
+    message to be shown whole (a chat's show_again). Returns how many."""
     with session_of(db) as s:
-        return s.execute(delete(StoredFile).where(StoredFile.created_at < now - KEEP)).rowcount
+        old = set(s.scalars(select(StoredFile.id).where(StoredFile.created_at < now - KEEP)))
+        if not old:
+            return 0
+        waiting = {i for data in s.scalars(select(Conversation.data).where(cast(Conversation.data, String).like("%show_again%")))
+                   for i in (data or {}).get("show_again", [])}  # fmt: skip
+        named = s.scalars(select(OutboxMessage.body).where(OutboxMessage.kind.in_(("document", "photo")),
+                                                           or_(OutboxMessage.status == "pending", OutboxMessage.id.in_(waiting))))  # fmt: skip
+        gone = old - {body.get("file_id") for body in named}
+        return s.execute(delete(StoredFile).where(StoredFile.id.in_(gone))).rowcount if gone else 0

@@ -97,7 +97,7 @@ class Pitstop:
 
 
 def start_pitstop(database_url: str, fake_telegram, fake_twilio_server, extra_env=None) -> Pitstop:
-    settings = make_settings(database_url, **shop_env(fake_telegram, fake_twilio_server), **(extra_env or {}))
+    settings = make_settings(database_url, **shop_env(fake_telegram, fake_twilio_server) | (extra_env or {}))
     upgrade(database_url)
     runtime = build_runtime(settings)
     for file in (NAIROBI, ATYRAU):

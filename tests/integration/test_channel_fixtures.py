@@ -217,3 +217,34 @@ def test_files_are_kept_thirty_days(pitstop, tmp_path):
     assert files.forget_old(pitstop.runtime.db, now + timedelta(days=31)) == 1
     with pitstop.runtime.db.uow() as uow:
         assert uow.session.get(StoredFile, kept["file_id"]) is None
+
+
+def test_a_file_a_message_still_waits_to_send_is_kept_past_thirty_days(db, nairobi_spec):
+    """A photo still to be sent (its retries) or waiting for an owner's next message
+    (show_again) lost its file to the cron job after 30 days; and the file found by its
+    name was the oldest, the first to go."""
+    from datetime import datetime
+
+    from core import files
+    from core.models import Conversation, StoredFile
+    from tests.integration.booking_helpers import loaded
+
+    shop, now = loaded(db, nairobi_spec).id, datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+    with db.uow() as uow:
+        s = uow.session
+        pending, shown_later, unnamed = (files.store(s, shop, b"\xff\xd8", f"photo-{n}.jpg", now) for n in range(3))
+        newer = files.store(s, shop, b"\xff\xd8", "photo-0.jpg", now + timedelta(days=20))
+        assert files.named(s, shop, "photo-0.jpg") == newer
+        row = {"shop_id": shop, "channel": "whatsapp", "address": "whatsapp:+254711000001", "language": "en", "kind": "photo"}
+        s.add(OutboxMessage(**row, body={"texts": []} | pending, status="pending"))
+        waiting = OutboxMessage(**row, body={"texts": []} | shown_later, status="sent")
+        s.add(waiting)
+        s.flush()
+        s.add(Conversation(shop_id=shop, channel="whatsapp", chat_id="whatsapp:+254711000001", state="menu",
+                           data={"staff": {}, "show_again": [waiting.id]}))  # fmt: skip
+
+    assert files.forget_old(db, now + timedelta(days=31)) == 1
+
+    with db.uow() as uow:
+        kept = set(uow.session.scalars(select(StoredFile.id)))
+    assert unnamed["file_id"] not in kept and {pending["file_id"], shown_later["file_id"], newer["file_id"]} <= kept

@@ -14,6 +14,7 @@ from core.models import (
     BookingItem,
     ChannelIdentity,
     Closure,
+    OutboxMessage,
     Payment,
     Rating,
     Service,
@@ -378,3 +379,21 @@ def test_a_refund_due_is_not_shown_again_to_the_owner_once_he_marked_it_returned
 
     said = bodies(pitstop, WANJIRU)[before:]
     assert not any("Refund due" in b for b in said), " || ".join(said).replace("\n", " / ")
+
+
+def test_a_second_photo_at_the_confirm_step_takes_the_first_ones_place_and_the_question_is_asked_again(pitstop):
+    """Two photos sent at once (an album: a message each): the second, at the confirm
+    step, was said to have gone to nobody, with 'first choose the job and Extra work
+    found', which he had done."""
+    kiprono_at_extra_work(pitstop, "anza", "1", "Worn wiper blades", "1,200")
+    photo_from_kiprono(pitstop, "", "ME1")
+
+    photo_from_kiprono(pitstop, "", "ME2")
+
+    assert bodies(pitstop, KIPRONO)[-1].startswith(
+        "Only one photo goes with the extra work: this one, in place of the one before.\n"
+        "Ask the customer to approve \"Worn wiper blades\" for Ksh1,200?")  # fmt: skip
+    pitstop.whatsapp(KIPRONO, "1", name="Kiprono")  # Send to the customer
+    with pitstop.runtime.db.uow() as uow:
+        [sent] = uow.session.scalars(select(OutboxMessage.body).where(OutboxMessage.kind == "photo"))
+    assert sent["photo"].endswith("/Media/ME2")

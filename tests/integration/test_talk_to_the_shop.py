@@ -3,6 +3,7 @@ customer, and the customer's reply reaches the shop again, on WhatsApp and Teleg
 
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 
 from bot import schedule, whatsapp
 from bot.inbound import process
+from core import files
 from core.models import Customer, OutboxMessage, Staff, StoredFile, utcnow
 from pitstop.fakes import twilio as fake_twilio
 from pitstop.fakes.telegram import FakeTelegram
@@ -26,6 +28,16 @@ MONDAY_9 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 def story(sqlite_url, tmp_path):
     with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
         story = Clocked(start_pitstop(sqlite_url, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path / "var")}))
+        yield story
+        story.p.runtime.close()
+
+
+@pytest.fixture
+def paced_story(sqlite_url, tmp_path):
+    """A story whose messages keep Telegram's pace: one a second to a chat."""
+    with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
+        env = {"PITSTOP_VAR_DIR": str(tmp_path / "var"), "TELEGRAM_CHAT_INTERVAL": "1"}
+        story = Clocked(start_pitstop(sqlite_url, telegram, twilio, env))
         yield story
         story.p.runtime.close()
 
@@ -432,3 +444,209 @@ def test_a_whatsapp_plate_under_a_photo_of_the_car_answers_the_plate_question(st
                                           "жазу» бөлімін таңдап, содан кейін фотоны жіберіңіз.\nКөліктің маркасы мен "
                                           "моделі, мысалы, Toyota Camry? Немесе бұл қадамды өткізіп жіберіңіз.\n"
                                           "1. Өткізіп жіберу")  # the plate taken, the car's make asked  # fmt: skip
+
+
+# -- an album, a photo at a time -------------------------------------------------------------
+
+
+def test_every_photo_of_an_album_sent_in_talk_to_the_shop_reaches_the_owner(story):
+    """A Telegram album comes as one message a photo, the words under the first: the
+    chat was back at the menu after the first, and the second was 'sent to nobody'."""
+    amina_talks_to_the_shop(story)
+
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=1), "The tyre, both sides")
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=1, seconds=1))
+
+    assert [p["caption"] for p in sent_photos(story, OWNER_TG)] == ["Photo from Amina (-): The tyre, both sides",
+                                                                    "Photo from Amina (-)"]  # fmt: skip
+    assert story.last(AMINA) == "Sent to the shop. They will answer you here.\nWhat would you like to do?"
+
+
+def test_a_photo_and_more_words_minutes_after_her_words_to_the_shop_reach_it_too(story):
+    amina_talks_to_the_shop(story)
+    story.say(AMINA, "My tyre looks flat, here is a photo", MONDAY_9 + timedelta(minutes=1))
+
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=2))
+    story.say(AMINA, "It is the front left one", MONDAY_9 + timedelta(minutes=11))
+
+    assert [p["caption"] for p in sent_photos(story, OWNER_TG)] == ["Photo from Amina (-)"]
+    assert story.last(OWNER_TG) == "Message from Amina (-): It is the front left one"
+    assert story.last(AMINA) == "Sent to the shop. They will answer you here.\nWhat would you like to do?"
+
+
+def test_a_photo_more_than_ten_minutes_after_her_words_to_the_shop_reaches_nobody(story):
+    amina_talks_to_the_shop(story)
+    story.say(AMINA, "My tyre looks flat", MONDAY_9 + timedelta(minutes=1))
+
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=12))
+
+    assert sent_photos(story, OWNER_TG) == []
+    assert story.last(AMINA).startswith("This photo was not sent to anyone.")
+
+
+def test_a_photo_for_the_shop_in_the_middle_of_a_booking_is_followed_by_the_rest_of_its_album(story):
+    """Written from the middle of a booking (Reply under the shop's answer), the album's
+    second photo came at the booking's question: 'sent to nobody'. The booking goes on."""
+    shop_answered(story)
+    story.tap(AMINA, "m:book", MONDAY_9 + timedelta(minutes=4))
+    story.tap(AMINA, "reply:shop", MONDAY_9 + timedelta(minutes=5))
+
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=6), "This one")
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=6, seconds=1))
+
+    assert len(sent_photos(story, OWNER_TG)) == 2
+    assert story.last(AMINA).startswith("Sent to the shop. They will answer you here.\nWhich service do you need?")
+    story.tap(AMINA, "svc:1", MONDAY_9 + timedelta(minutes=7))
+    assert story.last(AMINA).startswith("Added: Oil and filter change.")
+
+
+def test_every_photo_of_an_owners_album_in_answer_to_a_customer_reaches_her(story):
+    """His answer took the chat home: the album's second photo was 'sent to nobody'."""
+    amina_talks_to_the_shop(story)
+    story.say(AMINA, "How much for new front pads?", MONDAY_9 + timedelta(minutes=1))
+    story.tap(OWNER_TG, f"st:answer:{amina_id(story)}", MONDAY_9 + timedelta(minutes=2))
+
+    owner_sends_a_photo(story, MONDAY_9 + timedelta(minutes=3), "Here is the quote")
+    owner_sends_a_photo(story, MONDAY_9 + timedelta(minutes=3, seconds=1), "")
+
+    assert len(sent_photos(story, AMINA)) == 2
+    assert story.last(OWNER_TG).startswith("Sent to Amina.")
+
+
+def test_an_owners_photo_long_after_his_answer_reaches_nobody(story):
+    amina_talks_to_the_shop(story)
+    story.say(AMINA, "How much for new front pads?", MONDAY_9 + timedelta(minutes=1))
+    story.tap(OWNER_TG, f"st:answer:{amina_id(story)}", MONDAY_9 + timedelta(minutes=2))
+    owner_sends_a_photo(story, MONDAY_9 + timedelta(minutes=3), "Here is the quote")
+
+    owner_sends_a_photo(story, MONDAY_9 + timedelta(minutes=14), "")
+
+    assert len(sent_photos(story, AMINA)) == 1
+    assert story.last(OWNER_TG).startswith("This photo was not sent to anyone.")
+
+
+# -- a photo's words ---------------------------------------------------------------------------
+
+LONG_WORDS = ("The noise starts at 60 km/h. " * 40)[:990] + " END"
+
+
+def long_named_amina_talks_to_the_shop(story) -> None:
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    story.say(AMINA, "/start", MONDAY_9, first_name="Amina Wanjiku Mwangi-Otieno")
+    story.tap(AMINA, "lang:en", MONDAY_9)
+    story.tap(AMINA, "m:shop", MONDAY_9)
+
+
+def test_words_under_a_photo_that_fit_a_caption_reach_the_owner_whole(story):
+    """They were cut at 1000 characters before the owner's caption was even made."""
+    amina_talks_to_the_shop(story)
+    words = ("The noise starts at 60 km/h. " * 40)[:1016] + " END"  # 1020: a caption Telegram takes
+
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=1), words)
+
+    [photo] = sent_photos(story, OWNER_TG)
+    assert photo["caption"][:-1] + " " + story.last(OWNER_TG)[1:] == "Photo from Amina (-): " + words
+
+
+def test_a_photo_whose_words_failed_to_follow_it_is_not_sent_again(story):
+    """The photo went, the rest of its words failed: the retry sent the photo again."""
+    long_named_amina_talks_to_the_shop(story)
+    story.p.telegram.fail_next(1, status=502, methods=["sendMessage"])  # the words' end, after the photo
+
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=1), LONG_WORDS)
+    assert len(sent_photos(story, OWNER_TG)) == 1 and not story.last(OWNER_TG).endswith(" END")
+    time.sleep(2.1)  # the first try is followed by another after 2 s
+    schedule.redrive_outbox(min_age=timedelta(0))
+
+    assert len(sent_photos(story, OWNER_TG)) == 1
+    assert story.last(OWNER_TG).startswith("…") and story.last(OWNER_TG).endswith(" END")
+
+
+def test_the_words_after_a_photo_wait_for_the_chats_next_turn(paced_story):
+    """They went at once after the photo: Telegram's one message a second per chat
+    answered 429, and each retry sent the photo again, and the words never."""
+    story = paced_story
+    long_named_amina_talks_to_the_shop(story)
+    story.p.telegram.enable_rate_limit(per_chat_per_second=1)
+
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=1), LONG_WORDS)
+
+    assert len(sent_photos(story, OWNER_TG)) == 1
+    assert story.last(OWNER_TG).startswith("…") and story.last(OWNER_TG).endswith(" END")
+    with story.db.uow() as uow:
+        assert uow.session.scalar(select(OutboxMessage.status).where(OutboxMessage.kind == "photo")) == "sent"
+
+
+# -- an owner's first message, a photo ---------------------------------------------------------
+
+
+def erlan_sends_a_photo(story, words: str) -> None:
+    """A photo from Ерлан's phone on WhatsApp, with `words` under it."""
+    params = fake_twilio.inbound_text_params(f"whatsapp:{ERLAN}", words, profile_name="Ерлан")
+    params |= {"NumMedia": "1", "MessageType": "image", "MediaContentType0": "image/jpeg",
+               "MediaUrl0": story.p.twilio.add_media(OWNERS_JPEG, account_sid=TWILIO_SID)}  # fmt: skip
+    process(story.db, story.shop_id("zhaiyk-auto"), whatsapp.parse(params), json.dumps(params), utcnow())
+
+
+@pytest.mark.parametrize("words", ["Прайс-лист", "/jobs"])
+def test_an_owners_first_message_being_a_photo_is_greeted_and_said_to_have_reached_nobody(story, words):
+    """He was recognised and the photo dropped unmentioned; "/jobs" under it was run."""
+    askar_writes_to_the_shop(story, "Сәлеметсіз бе, бағасы қанша?")
+
+    erlan_sends_a_photo(story, words)
+
+    assert story.wa_bodies(ERLAN)[-1].startswith(
+        "Спасибо, Ерлан! Теперь вы зарегистрированы в Жайық Авто как владелец.\nЭто фото никуда не отправлено.\n"
+        "Чтобы отправить фото доп. работы, сначала выберите заказ и нажмите «Нужна доп. работа».\n"
+        "Чтобы отправить фото клиенту, сначала нажмите «Ответить» под его сообщением.\nЕрлан, чем могу помочь?\n")
+
+
+# -- photos that wait ---------------------------------------------------------------------------
+
+
+def without_the_staff_template(monkeypatch) -> None:
+    """The shop's staff template is not there to send (not approved yet, say): news for
+    an owner whose window is closed waits for his next message."""
+    real = whatsapp.shop_view
+
+    def shop_view(session, shop_id):
+        view = real(session, shop_id)
+        templates = {name: t for name, t in view.spec.templates.items() if name != "staff_notice"}
+        return replace(view, spec=replace(view.spec, templates=templates))
+
+    monkeypatch.setattr(whatsapp, "shop_view", shop_view)
+
+
+def test_a_photo_that_could_not_be_fetched_is_told_to_an_owner_without_the_template_when_he_writes(story, monkeypatch):
+    """Its 'could not be received' words failed for good: the owner never heard of it."""
+    without_the_staff_template(monkeypatch)
+    for typed in ("Сәлем", "2", "4"):  # Қазақша; Сервиске жазу; Ерлан never wrote: his window is closed
+        story.wa(ASKAR, typed, utcnow(), slug="zhaiyk-auto", name="Асқар")
+    params = fake_twilio.inbound_text_params(f"whatsapp:{ASKAR}", "Бұл дөңгелек қалай?", profile_name="Асқар")
+    params |= {"NumMedia": "1", "MessageType": "image", "MediaContentType0": "image/jpeg",
+               "MediaUrl0": f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}/Messages/MM9/Media/MEgone"}  # fmt: skip
+    process(story.db, story.shop_id("zhaiyk-auto"), whatsapp.parse(params), json.dumps(params), utcnow())
+    assert owner_reads(story, ERLAN) == []
+
+    story.wa(ERLAN, "Привет", utcnow(), slug="zhaiyk-auto", name="Ерлан")  # his window opens
+
+    assert ("Фото от Асқар (+77015550001) не удалось получить. Попросите прислать его ещё раз.\n"
+            "Сообщение от Асқар (+77015550001): Бұл дөңгелек қалай?\n1. Ответить: Асқар") in story.wa_bodies(ERLAN)
+
+
+def test_a_photo_waiting_for_the_owner_a_month_still_has_its_file(story):
+    """Kept files were dropped after 30 days, whatever still named them: the photo
+    shown again had no file (Twilio failed the whole message, her words with it)."""
+    for typed in ("Сәлем", "2", "4"):
+        story.wa(ASKAR, typed, utcnow(), slug="zhaiyk-auto", name="Асқар")
+    askar_sends_a_photo(story, "Бұл дөңгелекті ауыстыру керек пе?")
+    with story.db.uow() as uow:
+        assert files.forget_old(uow.session, utcnow() + timedelta(days=31)) == 0  # the hourly cron, a month on
+
+    story.wa(ERLAN, "1", utcnow(), slug="zhaiyk-auto", name="Ерлан")  # he writes at last: shown again whole
+
+    photo = [m["params"] for m in story.p.twilio.messages(f"whatsapp:{ERLAN}") if m["params"].get("MediaUrl")][-1]
+    served = story.p.client.get(photo["MediaUrl"].removeprefix(PUBLIC))
+    assert (served.status_code, served.data) == (200, JPEG)
+    with story.db.uow() as uow:  # once shown, nothing waits for it: it goes a month on
+        assert files.forget_old(uow.session, utcnow() + timedelta(days=31)) == 1

@@ -1729,6 +1729,45 @@ def test_a_plate_written_under_a_photo_of_the_car_answers_the_plate_question():
     assert not [c for c in chat.commands if isinstance(c, MessageShop)]
 
 
+@pytest.mark.parametrize("later, to_the_shop", [(timedelta(minutes=10), True), (timedelta(minutes=11), False)])
+def test_what_follows_words_to_the_shop_within_ten_minutes_goes_to_it_too(later, to_the_shop):
+    """Words, then a photo (an album: a photo at a time), then more words: back at the
+    menu after the first, the rest went to nobody, or was 'not understood'."""
+    ctx = FakeContext()
+    chat = chat_in("en", ctx).tap("m:shop").type("My tyre looks flat")
+    ctx.now = NOW + later
+
+    chat.send(photo())
+    chat.type("the front left one")
+
+    sent = [c for c in chat.commands if isinstance(c, MessageShop)][1:]
+    assert sent == ([MessageShop("", PHOTO), MessageShop("the front left one")] if to_the_shop else [])
+    assert chat.state == "menu"
+
+
+def test_a_photo_minutes_after_words_to_the_shop_in_the_middle_of_a_booking_goes_and_the_booking_goes_on():
+    ctx = FakeContext()
+    chat = chat_in("en", ctx).tap("m:book").tap("svc:1").tap("reply:shop").type("Do you have Castrol oil?")
+    assert chat.state == "services"
+    ctx.now = NOW + timedelta(minutes=5)
+
+    chat.send(photo())
+
+    assert chat.commands[-1] == MessageShop("", PHOTO)
+    assert (chat.state, chat.data["services"]) == ("services", [1])
+    assert chat.text.splitlines()[0] == "Sent to the shop. They will answer you here."
+    chat.type("Do you fit tyres too?")  # words there answer the booking's question, not the shop
+    assert chat.commands[-1] == MessageShop("", PHOTO)
+
+
+def test_words_to_the_shop_longer_than_a_caption_go_whole():
+    words = "The noise starts at 60 km/h. " * 140  # 4060 characters: a Telegram message holds 4096
+
+    chat = chat_in("en").tap("m:shop").type(words)
+
+    assert chat.commands[-1] == MessageShop(words.strip())
+
+
 def test_words_for_the_shop_with_a_file_that_is_no_photo_go_and_the_customer_hears_the_file_did_not():
     chat = chat_in("en").tap("m:shop")
 
