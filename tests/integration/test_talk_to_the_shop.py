@@ -500,13 +500,17 @@ def test_a_photo_for_the_shop_in_the_middle_of_a_booking_is_followed_by_the_rest
     assert story.last(AMINA).startswith("Added: Oil and filter change.")
 
 
-def test_every_photo_of_an_owners_album_in_answer_to_a_customer_reaches_her(story):
-    """His answer took the chat home: the album's second photo was 'sent to nobody'."""
+def the_owner_answers_amina_with_a_photo(story) -> None:
+    """Amina asked about front pads; the owner taps Answer and sends a photo of the quote."""
     amina_talks_to_the_shop(story)
     story.say(AMINA, "How much for new front pads?", MONDAY_9 + timedelta(minutes=1))
     story.tap(OWNER_TG, f"st:answer:{amina_id(story)}", MONDAY_9 + timedelta(minutes=2))
-
     owner_sends_a_photo(story, MONDAY_9 + timedelta(minutes=3), "Here is the quote")
+
+
+def test_every_photo_of_an_owners_album_in_answer_to_a_customer_reaches_her(story):
+    """His answer took the chat home: the album's second photo was 'sent to nobody'."""
+    the_owner_answers_amina_with_a_photo(story)
     owner_sends_a_photo(story, MONDAY_9 + timedelta(minutes=3, seconds=1), "")
 
     assert len(sent_photos(story, AMINA)) == 2
@@ -514,10 +518,7 @@ def test_every_photo_of_an_owners_album_in_answer_to_a_customer_reaches_her(stor
 
 
 def test_an_owners_photo_long_after_his_answer_reaches_nobody(story):
-    amina_talks_to_the_shop(story)
-    story.say(AMINA, "How much for new front pads?", MONDAY_9 + timedelta(minutes=1))
-    story.tap(OWNER_TG, f"st:answer:{amina_id(story)}", MONDAY_9 + timedelta(minutes=2))
-    owner_sends_a_photo(story, MONDAY_9 + timedelta(minutes=3), "Here is the quote")
+    the_owner_answers_amina_with_a_photo(story)
 
     owner_sends_a_photo(story, MONDAY_9 + timedelta(minutes=14), "")
 
