@@ -323,6 +323,13 @@ def questions_set_aside(turn: Turn) -> list[str]:
     return [_question(entry) for entry in _entries(turn)]
 
 
+def drop_set_aside(turn: Turn, answered: Callable[[dict], bool]) -> None:
+    """Take off the stack each question set aside whose own answer was given another way
+    meanwhile (`answered`, of what it keeps: a notice's payment carried out): asked again,
+    it would ask for what is done."""
+    _keep(turn, [entry for entry in _entries(turn) if not (isinstance(entry, dict) and answered(entry))])
+
+
 def _entries(turn: Turn) -> list[str | dict]:
     """data.resume: each a question's name, or its name with what it alone needs."""
     kept = turn.data.get("resume") or []

@@ -25,6 +25,7 @@ from bot.flows_booking import (
     answer_to,
     ask_another_number,
     booked,
+    paying,
     phone_first,
     question_choices,
     refusal,
@@ -348,20 +349,21 @@ def on_offer(turn: Turn, choice: str) -> None:
         method = policy.way_to_take_offer(turn.ctx.shop.payment_methods, bool(offered and offered.deposit_minor))
         if phone_first(turn, method, choice):
             return
-        _to_offer(turn, booking_id)
+        _to_offer(turn, booking_id, choice)
         turn.do(AcceptOffer(booking_id, method))
     else:
-        _to_offer(turn, booking_id)
+        _to_offer(turn, booking_id, choice)
         turn.do(DeclineOffer(booking_id))
 
 
-def _to_offer(turn: Turn, booking_id: int) -> None:
+def _to_offer(turn: Turn, booking_id: int, choice: str) -> None:
     """Take or let go an offered time, or pay again: its answer says what became of the
     booking. A question it interrupted (a day being chosen for a new booking) is asked
     again once it is answered; not one the answer makes out of date: the list of
     bookings, or a booking's card, or a change (of time, a cancellation) of that very
-    booking, which the answer has settled."""
-    remember_interrupted(turn)
+    booking, which the answer has settled; nor its own number question set aside."""
+    remember_interrupted(turn, choice)
+    paying(turn, choice)
     last = questions_set_aside(turn)[-1:]
     if last in (["bookings"], ["booking"]) or turn.data.get("booking_id") == booking_id:
         turn.data.pop("resume", None)
@@ -444,7 +446,7 @@ def on_pay_again(turn: Turn, choice: str) -> None:
         return
     if phone_first(turn, method, choice):
         return
-    _to_offer(turn, int(booking_id))  # its answer (held again, booked, or why not) says what happened
+    _to_offer(turn, int(booking_id), choice)  # its answer (held again, booked, or why not) says what happened
     turn.do(RetryPayment(int(booking_id), method, turn.data.pop("pay_from", None)))
 
 
@@ -484,10 +486,10 @@ def on_receipt(turn: Turn, choice: str) -> None:
     turn.do(SendReceipt(int(booking_id)))
 
 
-def _to_notice(turn: Turn) -> None:
+def _to_notice(turn: Turn, choice: str = "") -> None:
     """Answer a notice's button; a question it interrupted (a day being chosen for a new
     booking when the extra work came in) is asked again once it is answered."""
-    remember_interrupted(turn)
+    remember_interrupted(turn, choice)
     turn.state = "notice"
 
 
@@ -564,7 +566,8 @@ def on_pay_balance(turn: Turn, choice: str) -> None:
         return
     if phone_first(turn, method, choice):
         return
-    _to_notice(turn)
+    _to_notice(turn, choice)
+    paying(turn, choice)
     turn.do(PayBalance(int(booking_id), method, turn.data.pop("pay_from", None)))
 
 

@@ -14,6 +14,7 @@ from bot.engine import (
     MENU_WORDS,
     PHONE_STEP,
     Turn,
+    drop_set_aside,
     follow_choice,
     not_understood,
     questions_set_aside,
@@ -572,7 +573,7 @@ def phone_first(turn: Turn, method: str, choice: str) -> bool:
     and carry the choice out once it is given. True when it asked."""
     if not needs_phone(turn, method):
         return False
-    remember_interrupted(turn)
+    remember_interrupted(turn, choice)
     turn.data.pop("new_phone", None)  # their own number is asked for now, whatever was asked before
     turn.data["after_phone"] = choice
     turn.ask("phone")
@@ -647,16 +648,41 @@ state("payment", back="summary")((prompt_payment, handle_payment))
 NOTICE_STEPS = ("notice", "notice_again", "offer")  # where a notice's choice is carried out
 
 
-def remember_interrupted(turn: Turn) -> None:
-    """Keep the question a notice's choice interrupts, to ask it again once the notice is
-    answered; the booking's own "which phone?" is one. Not a step of another notice (its
-    number asked for its payment): the notice answered in its place takes its place, and
-    that payment is forgotten (its notice's buttons still work)."""
+def remember_interrupted(turn: Turn, choice: str = "") -> None:
+    """Keep the question a notice's choice (`choice`) interrupts, to ask it again once the
+    notice is answered; the booking's own "which phone?" is one. Not a step of another
+    notice (its number asked for its payment): the notice answered in its place takes its
+    place, and that payment is forgotten (its notice's buttons still work); a freed time
+    she said Yes to is said to be not hers, lest she think it taken."""
     if turn.state == "phone" and turn.data.keys() & PHONE_STEP:
+        forgotten = turn.data.get("after_phone") or ""
         for key in PHONE_STEP:
             turn.data.pop(key, None)
+        if forgotten.startswith("offer:yes:") and paid_booking(forgotten) != paid_booking(choice):
+            turn.say(Msg(FREED_TIME_NOT_TAKEN))
     else:
         set_aside(turn, *NOTICE_STEPS)
+
+
+FREED_TIME_NOT_TAKEN = N_("The freed time was not taken. To take it, answer \"Yes, I'll take it\" under its message again.")
+
+
+def paid_booking(choice: str) -> int | None:
+    """The booking a notice's payment choice is for (a freed time taken or let go, paid
+    again, the balance); None for any other choice."""
+    kind, *rest = choice.split(":")
+    if kind not in ("offer", "payagain", "paybalance"):
+        return None
+    return next((int(part) for part in rest if part.isdecimal()), None)
+
+
+def paying(turn: Turn, choice: str) -> None:
+    """A notice's payment choice carried out now (tapped again, from another number, or
+    once the number was given): a number question set aside for that booking's payment
+    leaves the stack, never to start a second payment she did not ask for."""
+    booking = paid_booking(choice)
+    if booking is not None:
+        drop_set_aside(turn, lambda kept: paid_booking(kept.get("after_phone") or "") == booking)
 
 
 def ask_another_number(turn: Turn, choice: str) -> bool:
@@ -667,7 +693,7 @@ def ask_another_number(turn: Turn, choice: str) -> bool:
     then = choice.removesuffix(":other")
     if then == choice or not then.split(":")[1].isdigit():
         return False
-    remember_interrupted(turn)
+    remember_interrupted(turn, then)
     turn.data["after_phone"], turn.data["new_phone"] = then, True
     turn.ask("phone")
     return True
@@ -677,8 +703,8 @@ def prompt_phone(turn: Turn, before: list[Msg]) -> None:
     if not turn.data.keys() & PHONE_STEP and not needs_phone(turn, "mpesa"):  # the booking's own, given meanwhile
         turn.ask("payment", *before)  # (for a freed time taken): its way to pay is asked again, with it known
         return
-    if turn.data.get("after_phone") and not turn.data.get("new_phone") and not needs_phone(turn, "mpesa"):
-        _carry_out(turn, *before)  # a notice's, set aside: the number given meanwhile (for a freed time) pays it
+    if (then := turn.data.get("after_phone")) and not turn.data.get("new_phone") and not needs_phone(turn, "mpesa"):
+        _number_known(turn, then, before)  # a notice's, set aside: the number was given meanwhile (for a freed time)
         return
     if turn.data.get("new_phone"):  # they chose to pay from another number
         turn.offer(before + [Msg(N_("Which number should M-Pesa ask to pay? Type it, like 0712 345 678."))],
@@ -719,14 +745,25 @@ def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
         _hold(turn)
 
 
-def _carry_out(turn: Turn, *before: Msg) -> None:
+def _carry_out(turn: Turn) -> None:
     """The notice's choice that waited for a number, carried out now that it is known, as
     if tapped at the notice: its number question is done, nothing to come back to."""
     then = turn.data.pop("after_phone")
     turn.state = "notice"
-    if before:
-        turn.say(*before)
     follow_choice(turn, then)
+
+
+def _number_known(turn: Turn, then: str, before: list[Msg]) -> None:
+    """A notice's number question asked again once her number was given for something
+    else: nothing is paid until she says so now, with the notice's own button (or Back)."""
+    label = N_("Yes, I'll take it") if then.startswith("offer:") else N_("Pay now with M-Pesa")
+    phone = turn.data.get("phone") or turn.ctx.customer.phone
+    turn.offer(before + [Msg(NUMBER_KNOWN, {"phone": phone})],
+               [Choice(then, Msg(label)), Choice("back", Msg(N_("Back")))])  # fmt: skip
+
+
+NUMBER_KNOWN = N_("We have your number now: {phone}. Nothing has been paid yet: tap below when you want M-Pesa to "
+                  "ask you to pay.")
 
 
 def _back_from_phone(turn: Turn) -> str:

@@ -13,9 +13,14 @@ from core.models import Booking
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import start_pitstop
-from tests.integration.staff_helpers import Clocked, book
+from tests.integration.staff_helpers import WANJIRU, Clocked, book, verify_on_telegram
 from tests.integration.test_changing_a_booking import offered_a_freed_alignment, status_of
-from tests.integration.test_notices_that_no_longer_hold import extra_work_found
+from tests.integration.test_notices_that_no_longer_hold import (
+    OWNER_TG,
+    amina_books,
+    extra_work_found,
+    story_at,
+)
 from tests.integration.test_staff import AMINA, MONDAY_9, at, customer_starts
 
 DAY_ASKED = "Which day suits you? Choose one, or type a date like \"Friday\" or \"25.12\"."
@@ -160,3 +165,27 @@ def test_extra_work_approved_long_after_she_asked_for_the_language_ends_at_the_m
 
     assert story.last(AMINA) == ("Thank you: the extra work (Front brake discs are worn out) is approved. Your new "
                                  "total is Ksh11,000.\nWhat would you like to do?")  # fmt: skip
+
+
+def test_pay_now_tapped_again_from_the_language_question_is_not_asked_again_once_the_language_is_chosen(
+        sqlite_url, tmp_path):
+    """Her car ready, Amina taps Pay now, is asked her number, asks for the language, taps
+    Pay now again there and gives her number (M-Pesa cannot start it here). Once she
+    chose the language, the first number question came back and asked M-Pesa again,
+    unasked: "Check your phone: M-Pesa will ask you to pay Ksh4,500". Now the menu."""
+    with story_at(sqlite_url, tmp_path, at(24, 15, 5)) as (story, _):
+        job = amina_books(story, ["brake-pads"], at(24, 10))
+        verify_on_telegram(story, OWNER_TG, WANJIRU, at(23, 9))
+        story.say(OWNER_TG, "start 1001", at(24, 10))
+        story.say(OWNER_TG, "ready 1001", at(24, 15))
+        story.tap(AMINA, f"paybalance:{job.id}:mpesa", at(24, 15, 1))
+        assert story.last(AMINA).startswith("M-Pesa needs your phone number")
+        story.say(AMINA, "language", at(24, 15, 2))
+        story.tap(AMINA, f"paybalance:{job.id}:mpesa", at(24, 15, 3))
+        story.say(AMINA, "0712 345 678", at(24, 15, 4))
+        assert "could not be started" in story.last(AMINA)
+        before = len(story.texts(AMINA))
+
+        story.tap(AMINA, "lang:en", at(24, 15, 5))
+
+        assert story.texts(AMINA)[before:] == ["Great, let's talk in English.\nWhat would you like to do?"]

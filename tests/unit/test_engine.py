@@ -965,13 +965,14 @@ EXTRA_FOUND = {"reply": Reply((Msg("Extra work found: discs."),), (Choice("extra
                "offered": [["extra:yes:7", ["Approve", "1"]]], "outbox_id": 12}  # fmt: skip
 
 
-def test_a_notices_number_asked_again_after_the_language_pays_as_asked_with_the_number_given_meanwhile():
+def test_a_notices_number_asked_again_after_the_language_pays_when_she_says_so_with_the_number_given_meanwhile():
     """Choosing a day, she taps Pay now for her balance (M-Pesa needs her number), asks for
     the language there, and from the language question takes a freed time, giving her
     number for it. Once the language is chosen the balance's number question came back
     without its payment (the freed time's had taken its place): "How would you like to
     pay?" for a booking with no time, and "Sorry, something went wrong" at every answer.
-    Now the balance is paid from the number she gave, and her day is asked again."""
+    Then it paid at once, unasked. Now she is told her number is known and nothing paid;
+    her tap pays the balance from it, and her day is asked again."""
     from bot.model import AcceptOffer
 
     chat = choosing_a_day(FakeContext(my_bookings=[held_offer(100000)]).with_vehicle())
@@ -984,7 +985,10 @@ def test_a_notices_number_asked_again_after_the_language_pays_as_asked_with_the_
 
     chat.tap("lang:en")
 
-    assert chat.text == "Great, let's talk in English." and chat.commands[-1] == PayBalance(5, "mpesa", None)
+    assert (chat.state, chat.text) == ("phone", "Great, let's talk in English.\n" + NUMBER_KNOWN)
+    assert chat.choices == ["Pay now with M-Pesa", "Back"] and _balance_requests(chat) == []
+    chat.tap("paybalance:5:mpesa")
+    assert chat.commands[-1] == PayBalance(5, "mpesa", None)
     chat.outcome(Done("paybalance", {"amount": 450000, "method": "mpesa"}))
     assert chat.text == ("Check your phone: M-Pesa will ask you to pay Ksh4,500. Enter your PIN to confirm.\n"
                          + DAY_ASKED)  # fmt: skip
@@ -1006,6 +1010,102 @@ def test_back_from_another_number_asked_at_the_language_asks_the_balances_own_nu
     assert chat.commands[-2:] == [SavePhone("+254712345678"), PayBalance(5, "mpesa", None)]
     chat.outcome(Done("paybalance", {"amount": 450000, "method": "mpesa"}))
     assert (chat.state, chat.data["services"]) == ("day", [1])
+
+
+NUMBER_KNOWN = ("We have your number now: +254712345678. Nothing has been paid yet: tap below when you want M-Pesa "
+                "to ask you to pay.")
+
+
+def _balance_requests(chat: Chat) -> list[PayBalance]:
+    return [c for c in chat.commands if isinstance(c, PayBalance)]
+
+
+def test_a_freed_times_number_asked_again_with_the_number_known_takes_it_only_when_she_says_so():
+    """Her balance's number question asked, she takes a freed time from the language
+    question; then she is asked her number for the freed time, types "language" there,
+    and gives her number for the balance, tapped again. Once the language is chosen the
+    freed time's number question comes back: it is not taken unasked."""
+    from bot.model import AcceptOffer
+
+    chat = Chat(FakeContext(my_bookings=[held_offer(100000)])).send(Event("start")).tap("lang:en")
+    chat.tap("offer:yes:9").type("language").tap("paybalance:5:mpesa").type("0712 345 678")
+    chat.outcome(Done("paybalance", {"amount": 450000, "method": "mpesa"}))
+    assert chat.state == "language"
+
+    chat.tap("lang:en")
+
+    assert not any(isinstance(c, AcceptOffer) for c in chat.commands)
+    assert (chat.state, chat.text) == ("phone", "Great, let's talk in English.\n" + NUMBER_KNOWN)
+    assert chat.choices == ["Yes, I'll take it", "Back"]
+    chat.tap("offer:yes:9")
+    assert chat.commands[-1] == AcceptOffer(9, "mpesa")
+
+
+def test_pay_now_tapped_again_at_the_language_question_asks_the_balance_once():
+    """At the balance's number question she types "language"; at the language question she
+    taps Pay now again and gives her number: the balance is asked for. Once she chose the
+    language the first number question came back with its payment and, her number known,
+    asked for the balance again (a second M-Pesa prompt, or "already on its way" /
+    "Nothing is left to pay" out of the blue). Now her day is asked."""
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    chat.tap("paybalance:5:mpesa").type("language").tap("paybalance:5:mpesa").type("0712 345 678")
+    assert _balance_requests(chat) == [PayBalance(5, "mpesa", None)]
+    chat.outcome(Done("paybalance", {"amount": 450000, "method": "mpesa"}))
+    assert chat.state == "language"
+
+    chat.tap("lang:en")
+
+    assert _balance_requests(chat) == [PayBalance(5, "mpesa", None)]
+    assert (chat.state, chat.text) == ("day", "Great, let's talk in English.\n" + DAY_ASKED)
+
+
+def test_the_balance_paid_from_another_number_at_the_language_question_is_not_asked_again():
+    """As above, with "M-Pesa from another number" at the language question: the balance
+    asked from 0722..., she was asked for her own number for the balance she had just
+    paid once the language was chosen. Now her day is asked."""
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    chat.tap("paybalance:5:mpesa").type("language").tap("paybalance:5:mpesa:other").type("0722 000 111")
+    assert _balance_requests(chat) == [PayBalance(5, "mpesa", "+254722000111")]
+    chat.outcome(Done("paybalance", {"amount": 450000, "method": "mpesa"}))
+
+    chat.tap("lang:en")
+
+    assert (chat.state, chat.text) == ("day", "Great, let's talk in English.\n" + DAY_ASKED)
+    assert _balance_requests(chat) == [PayBalance(5, "mpesa", "+254722000111")]
+
+
+def test_reply_to_the_shop_then_pay_now_asks_the_balance_once():
+    """The same by Reply: at the balance's number question she taps Reply, then Pay now
+    again and gives her number; her words to the shop asked for the balance again. Now
+    they go to the shop, and her day is asked."""
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    chat.tap("paybalance:5:mpesa").tap("reply:shop").tap("paybalance:5:mpesa").type("0712 345 678")
+    chat.outcome(Done("paybalance", {"amount": 450000, "method": "mpesa"}))
+    assert chat.state == "message_shop"
+
+    chat.type("Is the car washed too?")
+
+    assert chat.commands[-1] == MessageShop("Is the car washed too?", None)
+    assert _balance_requests(chat) == [PayBalance(5, "mpesa", None)]
+    assert chat.state == "day"
+
+
+def test_a_freed_time_whose_number_question_a_rating_replaced_is_said_to_be_not_taken():
+    """At the menu she taps Yes under a freed time; M-Pesa needs her number; she rates a
+    visit instead. The freed time was forgotten with only the thanks and the menu said:
+    she might think it hers. Now she is told it was not taken, and how to take it."""
+    from bot.model import RateJob
+
+    chat = Chat(FakeContext(my_bookings=[held_offer(100000)])).send(Event("start")).tap("lang:en")
+    chat.tap("offer:yes:9")
+    assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
+
+    chat.tap("rate:9:5")
+
+    assert chat.text == "The freed time was not taken. To take it, answer \"Yes, I'll take it\" under its message again."
+    assert chat.commands[-1] == RateJob(9, 5)
+    chat.outcome(Done("rated", {"stars": 5}))
+    assert (chat.state, chat.text) == ("menu", "Thank you for rating your visit 5 of 5!\nWhat would you like to do?")
 
 
 def test_a_rating_given_while_a_freed_times_number_is_asked_leaves_her_number_for_her_own_booking():
