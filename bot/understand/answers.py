@@ -257,6 +257,9 @@ GREETINGS = """
 GOOD = "good добрый доброе доброго қайырлы"  # with a time of day: "good morning", "қайырлы таң"
 TIMES_OF_DAY = "morning afternoon evening day утро утра день вечер таң кеш күн"
 GREETING_COMPANIONS = "there everyone all бе za asubuhi mchana jioni sasa salama"  # "hello there", "habari za asubuhi"
+# A part of the day alone that greets, as English does ("Morning! I need...", "Afternoon all,
+# ..."); in Russian, Kazakh and Swahili a part of the day alone says when, never greets.
+GREETING_PARTS_OF_DAY = "morning afternoon evening"
 THANKS = """
     thanks thank thx ty cheers
     спасибо спс благодарю
@@ -268,7 +271,7 @@ SMALL_TALK_MAX_WORDS = 5
 
 _GREETINGS, _GOOD, _TIMES_OF_DAY = _set(GREETINGS), _set(GOOD), _set(TIMES_OF_DAY)
 _GREETING_WORDS = _GREETINGS | _GOOD | _TIMES_OF_DAY | _set(GREETING_COMPANIONS) | _POLITE
-_PARTS_OF_DAY = _TIMES_OF_DAY | _set("asubuhi mchana jioni")
+PARTS_OF_DAY = _TIMES_OF_DAY | _set("asubuhi mchana jioni")
 _OF_THE = _set("za")
 _THANKS_ALONE = _set(THANKS)
 _THANKS_WORDS = _THANKS_ALONE | _set(THANKS_COMPANIONS)
@@ -281,7 +284,7 @@ def after_greeting(tokens: list[str]) -> list[str]:
     opening = [squash_repeats(t) for t in tokens]  # as the word lists are kept: "hello" is "helo"
     i = 0
     while i < len(opening) and opening[i] in _GREETING_WORDS and (
-        opening[i] not in _PARTS_OF_DAY or (i > 0 and opening[i - 1] in _GOOD | _OF_THE)
+        opening[i] not in PARTS_OF_DAY or (i > 0 and opening[i - 1] in _GOOD | _OF_THE)
     ):  # "good evening", "habari za jioni"; not the "evening" of "hi, evening at 7"
         i += 1
     return tokens[i:] if set(opening[:i]) & (_GREETINGS | _GOOD) else tokens

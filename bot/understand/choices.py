@@ -310,20 +310,18 @@ def pick_requested(text: str, choices: Choices, asking: Sequence[str]) -> Reques
 
 def _without_the_car(tokens: list[str]) -> list[str]:
     """The words once those for the customer's car are taken out, with their "my" and
-    "for": "oil change for my car" is an oil change, and "my" is then no booking made."""
+    "for" when it has its own ("oil change for my car", "ya gari langu", "в машине"): that
+    "my" is then no booking made. Without one, "my car's oil change booking" still is."""
     dropped: set[int] = set()
     for i, token in enumerate(tokens):
         if token not in CAR_WORDS:
             continue
         dropped.add(i)
-        if i + 1 < len(tokens) and tokens[i + 1] in POSSESSIVE:  # "gari langu"
-            dropped.add(i + 1)
-        before = i - 1
-        if before >= 0 and tokens[before] in POSSESSIVE:  # "my car", "моей машины"
-            dropped.add(before)
-            before -= 1
-        if before >= 0 and tokens[before] in CAR_PREPOSITIONS:
-            dropped.add(before)
+        after = [i + 1] if i + 1 < len(tokens) and tokens[i + 1] in POSSESSIVE else []  # "gari langu"
+        before = [i - 1] if i > 0 and tokens[i - 1] in POSSESSIVE else []  # "my car", "моей машине"
+        preposition = min(before or [i]) - 1
+        if preposition >= 0 and tokens[preposition] in CAR_PREPOSITIONS:
+            dropped.update([preposition, *before, *after])
     return [token for i, token in enumerate(tokens) if i not in dropped]
 
 

@@ -29,9 +29,9 @@ from datetime import date, datetime, time, timedelta
 
 from rapidfuzz import fuzz
 
-from ._text import clean, fold
+from ._text import clean, fold, squash_repeats
 from ._text import words as words_of
-from .answers import after_greeting
+from .answers import GREETING_PARTS_OF_DAY, PARTS_OF_DAY, after_greeting
 
 
 @dataclass(frozen=True)
@@ -170,8 +170,9 @@ def _number_word_value(word: str) -> str:
 
 # Phrase rewrites, applied to folded text before splitting into tokens.
 _NUMBER_WORD = _number_words_pattern()
+DAY_AFTER_TOMORROW = r"\b(?:the\s+)?day\s+after\s+tomorrow\b"
 REWRITES: list[tuple[str, object]] = [
-    (r"\b(?:the\s+)?day\s+after\s+tomorrow\b", " overmorrow "),
+    (DAY_AFTER_TOMORROW, " overmorrow "),
     (r"\bпосле\s+завтра\b", " послезавтра "),
     (r"\bkesho\s*kutwa\b", " keshokutwa "),
     (r"\bарғы\s+күні\b", " бүрсігүні "),
@@ -179,6 +180,7 @@ REWRITES: list[tuple[str, object]] = [
     (r"\b(?:in|within)\s+(?:a\s+couple\s+of\s+|a\s+few\s+|half\s+an?\s+|an?\s+|\d+(?:[.,]\d+)?\s*|(?:"
      + _NUMBER_WORD + r")\s+)(?:h|hrs?|hours?|mins?|minutes?)\b", " через "),  # "in 2 hrs": a span, as "через 2 часа"
     (r"\b(?:\d+|an?|" + _NUMBER_WORD + r")\s*(?:h|hrs?|hours?|mins?|minutes?)\s+(?:from\s+now|later)\b", " через "),
+    (r"\bndani\s+ya\s+(?:saa|masaa|dakika)\b", " через "),  # "ndani ya saa mbili": within two hours, not 08:00
     (r"\btonight\b", " today pm "),
     (r"\bтүстен\s+кейін\b", " pm "),
     (r"\b([ap])\.\s?m\b\.?", r"\1m"),
@@ -523,24 +525,69 @@ def parse_when(text: str, today: date, lang: str | None = None) -> When | None:
         today = today.date()
     if raw is None or not isinstance(today, date) or today > date.max - timedelta(days=14):
         return None  # (the last check keeps "next friday" arithmetic inside the calendar)
-    return _read(_after_greeting(raw), today, lang)
+    rest, greeted = _after_greeting(raw)
+    return _read(rest, today, lang, greeted=greeted)
 
 
-def _after_greeting(raw: str) -> str:
-    """The text after a greeting that opens it: the "afternoon" of "Good afternoon, ...
-    tomorrow at 10" greets, and makes no 22:00 of the 10."""
-    greeting = len(words_of(raw)) - len(after_greeting(words_of(raw)))
-    if not greeting:
-        return raw
+_DAY_AFTER_TOMORROW = re.compile(fold(DAY_AFTER_TOMORROW))
+_GREETING_PARTS_OF_DAY = frozenset(squash_repeats(fold(w)) for w in GREETING_PARTS_OF_DAY.split())
+_GREETED = frozenset(squash_repeats(fold(w)) for w in "there everyone all".split())  # "Morning all, ..."
+
+
+def _after_greeting(raw: str) -> tuple[str, bool]:
+    """The text after a greeting that opens it, and whether there was one: the "afternoon"
+    of "Good afternoon, ... tomorrow at 10" greets, and makes no 22:00 of the 10. A part of
+    the day after a stop ("Good. Evening at 7") or opening "day after tomorrow" says when."""
     pieces = raw.split()
-    for k in range(len(pieces) + 1):
-        said = len(words_of(" ".join(pieces[:k])))
-        if said >= greeting:
-            return " ".join(pieces[k:]) if said == greeting else raw
-    return raw
+    said = [[squash_repeats(w) for w in words_of(piece)] for piece in pieces]
+    greeting = _greeting_pieces(raw, said)
+    for j in range(1, greeting):
+        if said[j][:1] and said[j][0] in PARTS_OF_DAY and (
+            _punctuated(" ".join(pieces[:j])) or _DAY_AFTER_TOMORROW.match(fold(" ".join(pieces[j:])))
+        ):
+            greeting = j
+            break
+    greeting = greeting or _part_of_day_greeting(pieces, said)
+    return (" ".join(pieces[greeting:]), True) if greeting else (raw, False)
 
 
-def _read(raw: str, today: date, lang: str | None, theirs: frozenset[str] = frozenset()) -> When | None:
+def _greeting_pieces(raw: str, said: list[list[str]]) -> int:
+    """How many whitespace pieces of the text its opening greeting fills (0: none, or
+    one piece holds the greeting's end and more, "Hi,2")."""
+    greeting = len(words_of(raw)) - len(after_greeting(words_of(raw)))
+    count = 0
+    for k, piece in enumerate(said):
+        if count >= greeting:
+            return k if count == greeting else 0
+        count += len(piece)
+    return len(said) if count == greeting else 0
+
+
+def _part_of_day_greeting(pieces: list[str], said: list[list[str]]) -> int:
+    """How many pieces a part of the day that greets alone fills ("Morning! I need...",
+    "Afternoon all, ..."): after it a stop or "all", then words that are no day or time.
+    "Evening, at 7" and "morning 10" say when, and are read so."""
+    if not said or len(said[0]) != 1 or said[0][0] not in _GREETING_PARTS_OF_DAY:
+        return 0
+    k = 1
+    while k < len(said) and len(said[k]) == 1 and said[k][0] in _GREETED:
+        k += 1
+    if not (k > 1 or _punctuated(pieces[0])):
+        return 0
+    first = next((t for t in _tokens(" ".join(pieces[k:])) if t.kind != "filler"), None)
+    return k if first is not None and first.kind == "word" else 0
+
+
+def _punctuated(text: str) -> bool:
+    """Does the text end with a stop, a comma or a sign ("Good.", "Morning!", "Hi 👋")?"""
+    text = text.rstrip()
+    return bool(text) and not text[-1].isalnum()
+
+
+def _read(raw: str, today: date, lang: str | None, theirs: frozenset[str] = frozenset(),
+          greeted: bool = False) -> When | None:
+    """The day and time the text says; `greeted`: a greeting opened it, and was taken out,
+    so a bare number is still one among other words ("Hi, 2" is no 14:00)."""
     tokens = _tokens(raw, theirs)
     kinds = {t.kind for t in tokens}
     periods = {t.value for t in tokens if t.kind == "period"}
@@ -548,7 +595,7 @@ def _read(raw: str, today: date, lang: str | None, theirs: frozenset[str] = froz
     if not tokens or "neg" in kinds or len(periods) > 1 or len(deltas) > 1:
         return None
     period = str(periods.pop()) if periods else None
-    r = _Reading(today=today, lang=lang, period=period, plain=not kinds & {"word", "week"})  # "2 недели": no 14:00
+    r = _Reading(today=today, lang=lang, period=period, plain=not (kinds & {"word", "week"} or greeted))  # "2 недели": no 14:00
     _read_words(tokens, r)
     for i, token in enumerate(tokens):
         if token.kind == "num" and i not in r.used and not _read_number(tokens, i, r):
@@ -591,13 +638,16 @@ def when_said_apart(text: str, today: date, lang: str | None = None,
         today = today.date()
     if raw is None or not isinstance(today, date) or today > date.max - timedelta(days=14):
         return []
-    pieces = _after_greeting(raw).split()
+    rest, greeted = _after_greeting(raw)
+    pieces = rest.split()
     parts = [(" ".join(pieces[:k]), " ".join(pieces[k:])) for k in range(1, len(pieces))]
     parts += [(" ".join(pieces[k:]), " ".join(pieces[:k])) for k in range(1, len(pieces))]
     timed = [(left, said) for left, said in parts if _only_time_words(said, theirs)]
-    whole = _read(" ".join(pieces), today, lang, theirs)
+    whole = _read(rest, today, lang, theirs, greeted)
     if whole is not None:
         return [(left, said) for left, said in timed if _read(said, today, lang) == whole]
+    if any(t.kind == "neg" for t in _tokens(rest, theirs)):
+        return []  # "oil change in 2 hrs", "ndani ya saa mbili": refused whole, so refused in part
     alone = [(left, said, _read(said, today, lang)) for left, said in timed if _names_when(said)]
     alone = [(left, said, when) for left, said, when in alone if when is not None]
     if len({when for _, _, when in alone}) != 1:

@@ -2083,6 +2083,43 @@ def test_a_service_asked_for_the_customers_car_is_booked(shop, lang, typed):
     assert chat.text == added(lang, OIL_CHANGE_IN[lang])
 
 
+@pytest.mark.parametrize("shop, lang, typed", [
+    (NAIROBI, "en", "my car's oil change booking"),
+    (NAIROBI, "en", "my car oil change booking"),
+    (ATYRAU, "ru", "запись моей машины на замену масла"),
+])  # fmt: skip
+def test_words_about_a_booking_made_for_my_car_start_no_new_booking(shop, lang, typed):
+    """"my oil change booking" books nothing; with the car named ("my car's") it was a new oil change."""
+    chat = at_the_menu_of(shop, lang).type(typed)
+    assert not chat.data.get("services"), (chat.state, chat.text)
+
+
+@pytest.mark.parametrize("lang, typed", [("en", "Hi, 2"), ("en", "Hello 2 please"), ("sw", "Habari, 2"),
+                                         ("ru", "Привет, 2")])  # fmt: skip
+def test_a_greeting_and_a_list_number_at_the_menu_keep_no_time(lang, typed):
+    """"Hi, 2" began a booking with 14:00 kept (08:00 for "Habari, 2"); it is asked again, as before."""
+    chat = chat_in(lang).type(typed)
+    assert chat.state != "services" and "wanted" not in chat.data, (chat.state, chat.data, chat.text)
+
+
+@pytest.mark.parametrize("typed, hour", [
+    ("Morning! I need an oil change tomorrow at 3", 15),  # was 03:00
+    ("Afternoon, I need an oil change tomorrow at 10", 10),  # was 22:00
+])  # fmt: skip
+def test_a_part_of_the_day_alone_as_a_greeting_neither_sets_the_time_nor_unreads_the_request(typed, hour):
+    chat = chat_in("en", FakeContext(shop=NAIROBI).with_vehicle()).type(typed)
+    assert chat.data["services"] == [NAIROBI_IDS["oil-change"]]
+    to_the_summary(chat)
+    assert (chat.state, chat.data["start"]) == ("summary", at(24, hour).isoformat())
+
+
+@pytest.mark.parametrize("typed", ["ndani ya saa mbili", "kubadilisha oili ndani ya saa mbili"])
+def test_within_two_hours_in_swahili_is_not_understood_rather_than_kept_as_eight(typed):
+    """At 09:00 "ndani ya saa mbili" (within two hours) was kept as saa mbili, 08:00."""
+    chat = at_the_menu_of(NAIROBI, "sw").type(typed)
+    assert "wanted" not in chat.data and chat.text == not_understood_at_the_menu("sw")
+
+
 @pytest.mark.parametrize("lang, typed", [("sw", "kubadilisha matairi matatu"), ("sw", "kubadilisha matairi mawili kesho"),
                                          ("en", "change 3 tyres"), ("ru", "замена трёх шин")])  # fmt: skip
 def test_a_number_of_tyres_other_than_the_shops_set_books_no_tyre_change(lang, typed):

@@ -349,7 +349,8 @@ def test_words_for_the_car_are_no_part_of_the_service_asked_for(typed, picked):
 
 
 @pytest.mark.parametrize("typed", ["nahitaji huduma", "nataka huduma", "хочу на обслуживание", "service",
-                                   "my car", "my oil change booking for my car"])  # fmt: skip
+                                   "my car", "my oil change booking for my car", "my car's oil change booking",
+                                   "my car oil change booking", "запись моей машины на замену масла"])  # fmt: skip
 def test_a_word_for_service_or_for_the_car_alone_names_no_service(typed):
     """"huduma" is Swahili for any service, as "service" is: not the shop's "Huduma kamili"."""
     assert pick_requested(typed, SHOP_NAMES, ASKING + ["booking"]) is None
@@ -780,6 +781,44 @@ def test_a_greetings_part_of_the_day_does_not_set_the_time(typed, lang, expected
 def test_a_span_from_now_is_asked_again_never_read_as_a_clock_time(typed):
     """"in 2 hrs" at 9:00 is 11:00, not 14:00: refused, as "через 2 часа" is."""
     assert parse_when(typed, TODAY, "en") is None
+
+
+@pytest.mark.parametrize("typed", ["ndani ya saa mbili", "ndani ya masaa mawili", "ndani ya dakika 30"])
+def test_a_span_from_now_in_swahili_is_asked_again_never_read_as_a_clock_time(typed):
+    """"ndani ya saa mbili" is within two hours, not saa mbili (08:00)."""
+    assert parse_when(typed, TODAY, "sw") is None
+    assert pick_requested_when("kubadilisha oili " + typed, SHOP_NAMES, ASKING, TODAY, "sw") is None
+
+
+@pytest.mark.parametrize("typed, lang", [("Hi, 2", "en"), ("Hello 2 please", "en"), ("hi, 2 please", "en"),
+                                         ("Привет, 2", "ru"), ("Habari, 2", "sw")])  # fmt: skip
+def test_a_greeting_before_a_bare_number_makes_it_no_hour(typed, lang):
+    """"2" alone may be an hour; after "Hi" it is a number among words, as "I have 2 cars"."""
+    assert parse_when(typed, TODAY, lang) is None
+    assert parse_when("Hi, tomorrow at 10", TODAY, "en") == When(TOMORROW, time(10))
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("Good, day after tomorrow at 10", When(date(2026, 11, 25), time(10))),
+    ("good day after tomorrow at 10", When(date(2026, 11, 25), time(10))),
+    ("Good. Evening at 7", When(None, time(19))),
+    ("Good evening, tomorrow at 10am", When(TOMORROW, time(10))),
+])  # fmt: skip
+def test_good_before_words_that_say_when_is_no_good_day_or_good_evening(typed, expected):
+    assert parse_when(typed, TODAY, "en") == expected
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("Morning! I need an oil change tomorrow at 3", When(TOMORROW, time(15))),  # not 03:00
+    ("Afternoon, I need an oil change tomorrow at 10", When(TOMORROW, time(10))),  # not 22:00
+    ("Morning all, can I come tomorrow at 3", When(TOMORROW, time(15))),
+    ("Evening, at 7", When(None, time(19))),  # said when
+    ("Evening at 7", When(None, time(19))),
+    ("Morning, 10", When(None, time(10))),
+    ("morning 10", When(None, time(10))),
+])  # fmt: skip
+def test_a_part_of_the_day_alone_greets_only_before_a_stop_and_a_request(typed, expected):
+    assert parse_when(typed, TODAY, "en") == expected
 
 
 # --- normalise_plate -----------------------------------------------------------------------
