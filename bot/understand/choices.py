@@ -30,7 +30,7 @@ POLITE = frozenset(fold(word) for word in "please pls plz пожалуйста �
 FILLER = POLITE | frozenset(
     fold(word)
     for word in """
-    the a an i want need would like to my for just one service id
+    the a an i want need needs would like to my for just one service id
     я мне нужно нужна нужен надо хочу хотел хотела бы на
     мен маган керек келеди
     nataka ninataka nahitaji ninahitaji ningependa naomba ninaomba kwa ya
@@ -66,6 +66,9 @@ DOING_WORDS = CHANGE_WORDS + tuple(fold(stem) for stem in
 # booking made, not of a new one.
 POSSESSIVE = frozenset(fold(word) for word in
                        "my mine мой моя мою мое моё мои моей моего моих менің yangu zangu langu wangu".split())  # fmt: skip
+
+# Words for a booking ("booking", "запись", "жазылу", "miadi"): with a "my", one already made.
+BOOKING_STEMS = tuple(fold(stem) for stem in "book appointment запис жазыл miadi nafasi".split())
 
 # Kazakh case endings a service's word takes in a request: "майды ауыстыру" (its "Май"),
 # "майға" (folded: ғ is г, қ is к, і is и).
@@ -298,7 +301,7 @@ def pick_requested(text: str, choices: Choices, asking: Sequence[str]) -> Reques
     rest, asked = _without_asking(tokens, [words(phrase) for phrase in asking])
     if not [t for t in rest if t not in FILLER and not t.startswith(DOING_WORDS)]:
         return None  # "замена", "проверить запись": what is done, but to nothing named
-    if POSSESSIVE.intersection(tokens):
+    if POSSESSIVE.intersection(tokens) and any(t.startswith(BOOKING_STEMS) for t in tokens):
         return None  # "my oil change booking", "check my bookings": one already theirs
     answer = " ".join(rest)
     in_list = any(_position_match(part.strip()) for part in _SEPARATOR.split(answer))

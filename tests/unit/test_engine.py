@@ -2132,3 +2132,11 @@ def test_a_number_of_tyres_other_than_the_shops_set_books_no_tyre_change(lang, t
 def test_the_shops_own_number_of_tyres_books_the_tyre_change():
     chat = chat_in("sw", FakeContext(shop=NAIROBI)).type("kubadilisha matairi manne")
     assert chat.data["services"] == [NAIROBI_IDS["tyre-change"]]
+
+
+def test_my_car_needing_an_oil_change_is_a_request_and_my_cars_booking_is_not():
+    """"my" speaks of a booking made only beside a word for a booking."""
+    needs = chat_in("en", FakeContext(shop=NAIROBI)).type("My car needs an oil change")
+    assert needs.data["services"] == [NAIROBI_IDS["oil-change"]]
+    made = chat_in("en", FakeContext(shop=NAIROBI)).type("my car's oil change booking")
+    assert "services" not in made.data
