@@ -34,9 +34,11 @@ FILLER = POLITE | frozenset(
     я мне нужно нужна нужен надо хочу хотел хотела бы на
     мен маган керек келеди
     nataka ninataka nahitaji ninahitaji ningependa naomba ninaomba kwa ya
-    huduma servisi сервис обслуживание техобслуживание қызмет
     """.split()
 )
+# Words for "a service" in general: in a request they name none ("nataka huduma" is not
+# "Huduma kamili"), though alone at the menu they are its "Book a service" ("huduma").
+ANY_SERVICE = frozenset(fold(word) for word in "huduma servisi сервис обслуживание техобслуживание қызмет".split())
 
 # Words for the customer's car, and the words that go with them ("for my car", "в машине",
 # "ya gari langu", "көлігіме"): which car is asked next, so they name no service.
@@ -210,9 +212,20 @@ def _differing(answer: str, label: str) -> tuple[str, str]:
     judged on them, so "kubadilisha breki" is not "Kubadilisha betri" for its shared word."""
     typed, named = answer.split(), label.split()
     shared = set(typed) & set(named)
-    if not shared:
-        return answer, label
-    return " ".join(t for t in typed if t not in shared), " ".join(w for w in named if w not in shared)
+    typed_rest = [t for t in typed if t not in shared and t not in FILLER]
+    named_rest = [w for w in named if w not in shared and w not in FILLER]
+    alike = [(t, w) for t in typed_rest for w in named_rest if _same_word(t, w)]  # "booking"/"book"
+    typed_rest = [t for t in typed_rest if t not in {t for t, _ in alike}]
+    named_rest = [w for w in named_rest if w not in {w for _, w in alike}]
+    if not typed_rest or (not named_rest and not any(_counts(t) for t in typed_rest)):
+        return answer, label  # one says all the other does and no more that counts ("my bookings now"): whole
+    return " ".join(typed_rest), " ".join(named_rest)
+
+
+def _counts(word: str) -> bool:
+    """A figure or a number word: an hour or a count ("oil change 10", "saa nne") that
+    an answer saying more than a label must not lose by being judged whole."""
+    return any(c.isdigit() for c in word) or word in NUMBERS
 
 
 def _exact(answer: str, table: list[tuple[str, list[str]]]) -> set[str]:
@@ -299,6 +312,7 @@ def pick_requested(text: str, choices: Choices, asking: Sequence[str]) -> Reques
         return None
     tokens = _without_the_car(after_greeting(words(raw)))
     rest, asked = _without_asking(tokens, [words(phrase) for phrase in asking])
+    rest = [t for t in rest if t not in ANY_SERVICE]
     if not [t for t in rest if t not in FILLER and not t.startswith(DOING_WORDS)]:
         return None  # "замена", "проверить запись": what is done, but to nothing named
     if POSSESSIVE.intersection(tokens) and any(t.startswith(BOOKING_STEMS) for t in tokens):
