@@ -380,17 +380,16 @@ def handle_offer(turn: Turn, event: Event, choice: str | None) -> None:
         turn.ask("menu")
         return
     if isinstance(outcome, Booked):
-        _answered(turn, *booked(turn, outcome), afresh=True)
+        _after_notice(turn, *booked(turn, outcome), afresh=True)
     elif isinstance(outcome, Done):  # declined
-        _answered(turn, Msg(N_("OK, I have let the time go.")))
+        _after_notice(turn, Msg(N_("OK, I have let the time go.")))
     else:
-        _answered(turn, refusal(outcome), afresh=True)
+        _after_notice(turn, refusal(outcome), afresh=True)
 
 
 def _answered(turn: Turn, *said: Msg, afresh: bool = False) -> None:
-    """After a notice's answer: the question it interrupted, with what was chosen kept;
-    else the menu (`afresh`: with nothing of before kept, as after a booking made or
-    refused)."""
+    """The question a notice interrupted, with what was chosen kept; else the menu
+    (`afresh`: with nothing of before kept, as after a booking made or refused)."""
     turn.data.pop("notice", None)
     question = resumed(turn)
     if question == "menu" and afresh:
@@ -493,9 +492,9 @@ def _to_notice(turn: Turn, choice: str = "") -> None:
     turn.state = "notice"
 
 
-def _after_notice(turn: Turn, *said: Msg) -> None:
+def _after_notice(turn: Turn, *said: Msg, afresh: bool = False) -> None:
     """After a notice's answer: an earlier notice still waiting is asked again; else the
-    question it interrupted, or the menu."""
+    question it interrupted, or the menu (`afresh`: see `_answered`)."""
     turn.data.pop("notice", None)
     while earlier := promote_waiting(turn.data):  # its choices stay as remembered: a newer notice knows it by them
         if not turn.ctx.notice_holds(earlier.get("outbox_id")):  # the visit begun, the balance paid...: dropped
@@ -503,7 +502,7 @@ def _after_notice(turn: Turn, *said: Msg) -> None:
             continue
         turn.ask("notice_again", *said, Msg(N_("One more question is waiting for your answer:")))
         return
-    _answered(turn, *said)
+    _answered(turn, *said, afresh=afresh)
 
 
 def prompt_notice(turn: Turn, before: list[Msg]) -> None:
@@ -545,7 +544,7 @@ def handle_notice(turn: Turn, event: Event, choice: str | None) -> None:
     elif isinstance(outcome, Done) and outcome.what == "receipt":
         _after_notice(turn, Msg(N_("Your receipt for {code} is on its way as a PDF."), {"code": outcome.detail["code"]}))
     elif outcome is not None:
-        _answered(turn, refusal(outcome), afresh=True)
+        _after_notice(turn, refusal(outcome), afresh=True)
     else:
         turn.ask("menu")
 

@@ -2140,3 +2140,17 @@ def test_my_car_needing_an_oil_change_is_a_request_and_my_cars_booking_is_not():
     assert needs.data["services"] == [NAIROBI_IDS["oil-change"]]
     made = chat_in("en", FakeContext(shop=NAIROBI)).type("my car's oil change booking")
     assert "services" not in made.data
+
+
+def test_a_rating_waiting_under_a_freed_time_is_asked_again_once_the_time_is_let_go():
+    """The offer's answer went straight to the menu: the rating under it was dropped, and
+    on WhatsApp its numbers taken by the menu's."""
+    chat = chat_in("en", FakeContext(my_bookings=[held_offer(0)]).with_vehicle())
+    rate = {"reply": Reply((Msg("How was your visit?"),), (Choice("rate:5:5", "5"),)).to_json(),
+            "offered": [["rate:5:5", ["5", "1"]]], "outbox_id": 12}  # fmt: skip
+    offer = [["offer:yes:9", ["Yes", "1"]], ["offer:no:9", ["No", "2"]]]
+    chat.data |= {"notice": {"reply": {}, "offered": offer, "outbox_id": 13}, "offered": offer,
+                  "notices_waiting": [rate]}  # fmt: skip
+    chat.tap("offer:no:9").outcome(Done("cancel", {"code": "MM-1009", "token_cost": 0, "tokens_left": 2}))
+    assert chat.text == "OK, I have let the time go.\nOne more question is waiting for your answer:\nHow was your visit?"
+    assert chat.ids == ["rate:5:5"]
