@@ -170,8 +170,9 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
         turn.ask("home", Msg(N_("You are already recognised as staff of {shop}."), {"shop": ctx.staff.shop}))
         return turn.done()
     if event.kind == "photo" and turn.state in ("extra_desc", "extra_price") and event.text.strip():
-        turn.data["extra"] = {**(turn.data.get("extra") or {}), "photo": event.photo}  # the work's photo; its words the answer
-        return step(turn.data, Event.typed(event.text), ctx)
+        turn.data["extra"] = {**(turn.data.get("extra") or {}), "photo": event.photo}  # the work's photo; its words
+        FREE_TEXT[turn.state](turn, event.text)  # the description or the price, never a command
+        return turn.done()
     if event.kind == "photo":
         _photo(turn, event)
         return turn.done()

@@ -471,3 +471,12 @@ def test_an_answer_acknowledging_money_is_sent_not_read_as_a_booking(typed):
 def test_the_booking_named_after_a_word_about_the_car_is_the_one_moved(typed):
     parsed = parse(typed)
     assert (parsed.name, parsed.code) == ("received" if "tayari" not in typed else "ready", "1042")
+
+
+def test_a_photo_captioned_like_a_command_at_the_description_of_extra_work_is_its_description():
+    """The caption went back through the dialogue as if typed: "ready 1002" moved job 1002."""
+    talk = Talk(Ctx(mine=[job(1), job(2)]))
+    talk.type("extra 1001")
+    talk.send(Event("photo", text="ready 1002", photo="telegram:abc"))
+    assert talk.commands == [] and talk.data["state"] == "extra_price"
+    assert talk.data["extra"]["photo"] == "telegram:abc"
