@@ -28,3 +28,17 @@ def test_emoji_count_twice_towards_the_caption():
     caption, rest = captioned(words)
 
     assert utf16(caption) <= CAPTION_LIMIT < len(caption) * 2 and caption[:-1] + rest[1:] == words
+
+
+def test_the_words_under_a_telegram_file_that_is_no_photo_are_read_and_the_file_said_not_passed_on():
+    """As on WhatsApp: before, the words were lost and she was told 'I can only read text'."""
+    from bot import telegram
+
+    update = {"update_id": 7, "message": {
+        "message_id": 3, "date": 1764000000, "chat": {"id": 501, "type": "private"},
+        "from": {"id": 501, "is_bot": False, "first_name": "Amina"},
+        "document": {"file_id": "BQAD", "file_unique_id": "u1", "mime_type": "application/pdf", "file_name": "quote.pdf"},
+        "caption": "Here is the quote from the other garage, can you match it?"}}  # fmt: skip
+    inbound = telegram.parse(update)
+    assert (inbound.event.text, inbound.event.other_file, inbound.photo) == (
+        "Here is the quote from the other garage, can you match it?", True, None)
