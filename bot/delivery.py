@@ -94,7 +94,7 @@ def deliver(outbox_id: int) -> None:
             return
 
 
-PARTS = 2  # a photo and the rest of its words, each on its own turn
+PARTS = 4  # a photo and the rest of its words, or a long text's parts, each on its own turn (more: the re-drive)
 
 
 def _send_on(runtime: Runtime, outbox_id: int, outgoing: Outgoing, turn: Turn | None) -> str | None:

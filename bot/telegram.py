@@ -29,6 +29,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter
 from bot.delivery import Outgoing, PartSent, TryLater, Undeliverable
 from bot.inbound import Inbound
 from bot.model import Event
+from bot.whatsapp import pieces
 from core import files
 from core.availability import shop_view
 from core.i18n import N_
@@ -224,20 +225,27 @@ def _prepared(bot: Bot, row: OutboxMessage, attachment: tuple[bytes, str] | None
                 raise PartSent()
             msg = await bot.send_message(chat, rest[:4096], reply_markup=keyboard or ReplyKeyboardRemove())  # the choices
             return str(msg.message_id)
+        parts = pieces(text, TEXT_LIMIT)
+        sent = locked.body.get("parts_sent", 0)
+        if sent < len(parts) - 1:  # a long text in parts, each on the chat's own turn; a retry goes on after those sent
+            await bot.send_message(chat, parts[sent])
+            locked.body = locked.body | {"parts_sent": sent + 1}
+            raise PartSent()
         edit = body.get("edit_message_id")
-        if edit and not reply.ask_contact:
+        if edit and len(parts) == 1 and not reply.ask_contact:
             try:
-                msg = await bot.edit_message_text(text[:4096], chat_id=chat, message_id=edit, reply_markup=keyboard)
+                msg = await bot.edit_message_text(text, chat_id=chat, message_id=edit, reply_markup=keyboard)
                 return str(getattr(msg, "message_id", edit))
             except BadRequest as exc:  # too old to edit, or unchanged: send it new instead
                 log.info("edit of message %s refused (%s); sending a new one", edit, exc.message)
-        msg = await bot.send_message(chat, text[:4096], reply_markup=keyboard or ReplyKeyboardRemove())
+        msg = await bot.send_message(chat, parts[-1], reply_markup=keyboard or ReplyKeyboardRemove())  # the choices last
         return str(msg.message_id)
 
     return call
 
 
 CAPTION_LIMIT = 1024  # Telegram counts a caption in UTF-16 code units (an emoji is two)
+TEXT_LIMIT = 4000  # a message takes 4,096 (UTF-16 units): room for a few emoji
 
 
 def captioned(text: str) -> tuple[str, str]:

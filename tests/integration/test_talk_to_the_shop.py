@@ -651,3 +651,16 @@ def test_a_photo_waiting_for_the_owner_a_month_still_has_its_file(story):
     assert (served.status_code, served.data) == (200, JPEG)
     with story.db.uow() as uow:  # once shown, nothing waits for it: it goes a month on
         assert files.forget_old(uow.session, utcnow() + timedelta(days=31)) == 1
+
+
+def test_a_message_to_the_shop_longer_than_telegram_takes_reaches_the_owner_whole_in_two(story):
+    """The words are kept up to 4,096 characters, but the header made the owner's message
+    longer than Telegram takes, and its end was cut off."""
+    amina_talks_to_the_shop(story)
+    words = ("The noise starts at 60 km/h. " * 200)[:4092] + " END"
+
+    story.say(AMINA, words, MONDAY_9 + timedelta(minutes=1))
+
+    told = [m["text"] for m in story.p.telegram.sent_messages(OWNER_TG) if m.get("text")][-2:]
+    assert told[0].startswith("Message from Amina") and told[1].endswith(" END")
+    assert story.p.telegram.sent_messages(OWNER_TG)[-1].get("reply_markup")  # the Answer button under the end
