@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 IDLE_AFTER = timedelta(minutes=30)
 WRITING_WAITS = timedelta(hours=2)  # "Talk to the shop" opened, the message not written yet
+SHOP_ANSWER_OPEN = timedelta(hours=2)  # after the shop's answer, the customer's words are their reply
 STILL_WRITING = timedelta(minutes=10)  # after her last message to the shop, what follows is for it too (an album)
-SHOP_WORDS_KEPT = 4096  # the longest message Telegram takes (a caption: 1024; WhatsApp: 1600): the senders split
+SHOP_WORDS_KEPT = 4096  # the longest message Telegram takes; the senders split what the owner's header makes longer
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ru": "Русский", "kk": "Қазақша"}
 # Each language as people name it in the others ("казахский", "Kiingereza"), typed at the question.
 LANGUAGE_ALIASES = {
@@ -182,7 +183,7 @@ def _photo(turn: Turn, event: Event) -> None:
     question waits."""
     if turn.state == "message_shop":
         _to_shop(turn, event, resumed(turn))
-    elif _goes_to_shop(turn) and turn.state in ("menu", "notice_again"):
+    elif _goes_to_shop(turn) and turn.state == "menu":
         _to_shop(turn, event, "notice_again" if _notice_open(turn) else "menu")
     elif _goes_to_shop(turn):
         _to_shop(turn, event, turn.state)
@@ -195,14 +196,14 @@ def _goes_to_shop(turn: Turn) -> bool:
     last message to it (wherever the chat went back to), or sent while the talk with the
     shop goes on (at the menu, or with a notice's question asked again)."""
     return turn.state == "message_shop" or _wrote_to_shop_lately(turn) or \
-        turn.state in ("menu", "notice_again") and _talking_with_shop(turn)
+        turn.state == "menu" and _talking_with_shop(turn)
 
 
 def _caption_answers(turn: Turn, event: Event) -> bool:
     """Whether the words under a photo answer the question asked (a plate at the car's
     step, a day): they are read as if typed. At the menu, or under a notice, they are
     about the photo ("My car" is no "My vehicles")."""
-    return bool(event.text.strip()) and turn.state not in ("start", "menu", "notice", "notice_again")
+    return bool(event.text.strip()) and turn.state not in ("start", "menu", "notice")
 
 
 def _noted(done: Step, note: Msg) -> Step:
@@ -589,7 +590,7 @@ def _talking_with_shop(turn: Turn) -> bool:
     it), or they wrote to it minutes ago: then words the menu does not understand are
     for the shop, not a mistake."""
     at = turn.data.get("shop_answered")
-    answered = bool(at) and turn.ctx.now - datetime.fromisoformat(at) <= WRITING_WAITS
+    answered = bool(at) and turn.ctx.now - datetime.fromisoformat(at) <= SHOP_ANSWER_OPEN
     return answered or _wrote_to_shop_lately(turn)
 
 

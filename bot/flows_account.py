@@ -40,7 +40,6 @@ from bot.model import (
     DeclineOffer,
     Done,
     Event,
-    Refused,
     RemoveVehicle,
     RetryPayment,
 )
@@ -321,9 +320,7 @@ def _removal_said(outcome) -> list[Msg]:
         if outcome.detail.get("waits_ended"):
             said.append(Msg(N_("Its place on the waiting list has ended too.")))
         return said
-    if isinstance(outcome, Refused):
-        return [Msg(outcome.reason, outcome.params)]
-    return [Msg(N_("Sorry, something went wrong. Please try again."))]
+    return [refusal(outcome)]
 
 
 state("remove_vehicle_confirm", back="my_vehicle")((prompt_remove_vehicle_confirm, handle_remove_vehicle_confirm))

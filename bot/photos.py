@@ -3,10 +3,11 @@
 A photo arrives as a reference that only the shop's credentials open: a Telegram file id
 or a Twilio media URL ("telegram:<file_id>", "whatsapp:<media URL>", as Inbound.photo).
 The outbox row passing it on (a mechanic's photo of extra work to the customer, a
-customer's photo to each owner) is written in the message's own transaction carrying
-that reference; the first time the row is delivered, the photo is fetched and kept
-(core.files), once for all the rows of the same photo, and the row goes as any photo
-does. So the outbox's retries and the re-drive carry the fetch too: a photo is not lost
+customer's photo to each owner, an owner's photo to the customer he answers) is written
+in the message's own transaction carrying that reference; the first time the row is
+delivered, the photo is fetched and kept (core.files) under a name made from the
+reference, which the other rows of the same photo then find (two workers at the same
+moment may each keep a copy), and the row goes as any photo does. So the outbox's retries and the re-drive carry the fetch too: a photo is not lost
 when Redis was down as the message came. A photo gone for good (the provider no longer
 has it) is not sent; the row's `unfetched` words, if it has any, are sent instead.
 """

@@ -68,7 +68,7 @@ def forget_old(db: Database | Session, now: datetime) -> int:
             return 0
         waiting = {i for data in s.scalars(select(Conversation.data).where(cast(Conversation.data, String).like("%show_again%")))
                    for i in (data or {}).get("show_again", [])}  # fmt: skip
-        named = s.scalars(select(OutboxMessage.body).where(OutboxMessage.kind.in_(("document", "photo")),
+        still_to_send = s.scalars(select(OutboxMessage.body).where(OutboxMessage.kind.in_(("document", "photo")),
                                                            or_(OutboxMessage.status == "pending", OutboxMessage.id.in_(waiting))))  # fmt: skip
-        gone = old - {body.get("file_id") for body in named}
+        gone = old - {body.get("file_id") for body in still_to_send}
         return s.execute(delete(StoredFile).where(StoredFile.id.in_(gone))).rowcount if gone else 0

@@ -425,8 +425,8 @@ class OutboxMessage(Base):
 
 
 class StoredFile(Base):
-    """A file sent in chat (the digest's chart, a receipt, an export, a photo of extra
-    work), kept in the database: the worker that sends it, or the web process Twilio
+    """A file sent in chat (the digest's chart, a receipt, an export, a photo passed on
+    between a customer and the shop), kept in the database: the worker that sends it, or the web process Twilio
     fetches it from, may be on another machine (only the database and Redis are shared)."""
 
     __tablename__ = "files"
