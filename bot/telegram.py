@@ -225,7 +225,7 @@ def _prepared(bot: Bot, row: OutboxMessage, attachment: tuple[bytes, str] | None
                 raise PartSent()
             msg = await bot.send_message(chat, rest[:4096], reply_markup=keyboard or ReplyKeyboardRemove())  # the choices
             return str(msg.message_id)
-        parts = pieces(text, TEXT_LIMIT)
+        parts = pieces(text, TEXT_LIMIT, _utf16_len)
         sent = locked.body.get("parts_sent", 0)
         if sent < len(parts) - 1:  # a long text in parts, each on the chat's own turn; a retry goes on after those sent
             await bot.send_message(chat, parts[sent])
@@ -245,7 +245,7 @@ def _prepared(bot: Bot, row: OutboxMessage, attachment: tuple[bytes, str] | None
 
 
 CAPTION_LIMIT = 1024  # Telegram counts a caption in UTF-16 code units (an emoji is two)
-TEXT_LIMIT = 4000  # a message takes 4,096 (UTF-16 units): room for a few emoji
+TEXT_LIMIT = 4096  # a message, counted as a caption is
 
 
 def captioned(text: str) -> tuple[str, str]:

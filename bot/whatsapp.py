@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -73,15 +74,17 @@ def _photo(form: dict[str, str]) -> str | None:
 BODY_LIMIT = 1600  # the longest WhatsApp body Twilio takes
 
 
-def pieces(text: str, limit: int = BODY_LIMIT) -> list[str]:
+def pieces(text: str, limit: int = BODY_LIMIT, size: Callable[[str], int] = len) -> list[str]:
     """The text as bodies WhatsApp takes, cut between lines (inside a line only when it
     alone is too long, between words where it can be): a busy day's digest arrives
-    whole, in parts, instead of stopping mid-line."""
+    whole, in parts, instead of stopping mid-line. `size`: how the channel counts
+    (Telegram counts UTF-16 units: an emoji is two)."""
     parts, current = [], None
     for line in text.split("\n"):
-        while len(line) > limit:
-            cut = line.rfind(" ", 0, limit + 1)
-            cut = cut if cut > 0 else limit
+        while size(line) > limit:
+            fits = _fitting(line, limit, size)
+            cut = line.rfind(" ", 0, fits + 1)
+            cut = cut if cut > 0 else fits
             if current is not None:
                 parts.append(current)
                 current = None
@@ -89,13 +92,24 @@ def pieces(text: str, limit: int = BODY_LIMIT) -> list[str]:
             line = line[cut:].lstrip(" ")
         if current is None:
             current = line
-        elif len(current) + 1 + len(line) <= limit:
+        elif size(current) + 1 + size(line) <= limit:
             current = f"{current}\n{line}"
         else:
             parts.append(current)
             current = line
     parts.append(current or "")
     return parts
+
+
+def _fitting(line: str, limit: int, size: Callable[[str], int]) -> int:
+    """How many characters of `line` fit in `limit` as the channel counts."""
+    if size is len:
+        return limit
+    fits, used = 0, 0
+    while fits < len(line) and used + size(line[fits]) <= limit:
+        used += size(line[fits])
+        fits += 1
+    return fits
 
 
 def text_of(reply: Reply, lang: str) -> str:

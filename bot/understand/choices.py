@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -140,6 +141,7 @@ def _says_change(word: str) -> bool:
     return word.startswith(CHANGE_WORDS)
 
 
+@lru_cache(maxsize=4096)  # asked for every word of every label at each step: the words recur
 def _same_word(token: str, word: str) -> bool:
     """By its stem ("масло"/"масла"), a Kazakh case ending ("майды"/"май"), or another word
     for changing a part ("поменять"/"замена")."""
@@ -148,7 +150,7 @@ def _same_word(token: str, word: str) -> bool:
 
 def _in_kazakh_case(token: str, word: str) -> bool:
     """"майды" is "май" as the object; a whole word only, so the ending adds nothing else."""
-    return len(word) >= 3 and any(token == word + ending for ending in KAZAKH_CASE_ENDINGS)
+    return len(word) >= 3 and token.startswith(word) and token[len(word):] in KAZAKH_CASE_ENDINGS
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -215,8 +217,10 @@ def _differing(answer: str, label: str) -> tuple[str, str]:
     typed_rest = [t for t in typed if t not in shared and t not in FILLER]
     named_rest = [w for w in named if w not in shared and w not in FILLER]
     alike = [(t, w) for t in typed_rest for w in named_rest if _same_word(t, w)]  # "booking"/"book"
-    typed_rest = [t for t in typed_rest if t not in {t for t, _ in alike}]
-    named_rest = [w for w in named_rest if w not in {w for _, w in alike}]
+    if alike:
+        typed_alike, named_alike = {t for t, _ in alike}, {w for _, w in alike}
+        typed_rest = [t for t in typed_rest if t not in typed_alike]
+        named_rest = [w for w in named_rest if w not in named_alike]
     if not typed_rest or (not named_rest and not any(_counts(t) for t in typed_rest)):
         return answer, label  # one says all the other does and no more that counts ("my bookings now"): whole
     return " ".join(typed_rest), " ".join(named_rest)

@@ -664,3 +664,23 @@ def test_a_message_to_the_shop_longer_than_telegram_takes_reaches_the_owner_whol
     told = [m["text"] for m in story.p.telegram.sent_messages(OWNER_TG) if m.get("text")][-2:]
     assert told[0].startswith("Message from Amina") and told[1].endswith(" END")
     assert story.p.telegram.sent_messages(OWNER_TG)[-1].get("reply_markup")  # the Answer button under the end
+
+
+def test_an_owners_pdf_with_words_under_it_is_said_to_reach_nobody_and_its_words_are_no_command(story):
+    """The words went to Amina as an answer and the PDF was dropped unsaid; under a video,
+    "ready 1002" would have been run as a command."""
+    amina_talks_to_the_shop(story)
+    story.say(AMINA, "How much for new front pads?", MONDAY_9 + timedelta(minutes=1))
+    story.tap(OWNER_TG, f"st:answer:{amina_id(story)}", MONDAY_9 + timedelta(minutes=2))
+    before = len(story.texts(AMINA))
+    sent = story.p.telegram._store_file(b"%PDF-1.4 quote", "document", "quote.pdf", "application/pdf")
+    update = story.p.telegram.update_text(next(story.ids), OWNER_TG, "x")
+    update["message"].pop("text")
+    update["message"]["document"] = {"file_id": sent.file_id, "file_unique_id": "d9", "file_name": "quote.pdf",
+                                     "mime_type": "application/pdf"}  # fmt: skip
+    update["message"]["caption"] = "Here is the quote"
+
+    story.post(update, MONDAY_9 + timedelta(minutes=3))
+
+    assert story.last(OWNER_TG).startswith("That file was not sent to anyone: only words and photos go through here.")
+    assert len(story.texts(AMINA)) == before

@@ -1,7 +1,13 @@
 """A photo's or a file's words on Telegram: a caption holds 1024 UTF-16 code units (an
 emoji is two); what does not fit follows as a message, cut between words, nothing lost."""
 
-from bot.telegram import CAPTION_LIMIT, captioned
+import asyncio
+from types import SimpleNamespace
+
+from bot.delivery import PartSent
+from bot.telegram import CAPTION_LIMIT, _prepared, captioned
+from core.messages import Msg, Reply
+from core.models import OutboxMessage
 
 
 def utf16(text: str) -> int:
@@ -42,3 +48,36 @@ def test_the_words_under_a_telegram_file_that_is_no_photo_are_read_and_the_file_
     inbound = telegram.parse(update)
     assert (inbound.event.text, inbound.event.other_file, inbound.photo) == (
         "Here is the quote from the other garage, can you match it?", True, None)
+
+
+# -- long texts, counted as Telegram counts them ----------------------------------------
+
+
+class TextBot:
+    def __init__(self):
+        self.sent = []
+
+    async def send_message(self, chat, text, reply_markup=None):
+        self.sent.append(text)
+        return SimpleNamespace(message_id=len(self.sent))
+
+
+def test_a_long_text_of_emoji_goes_in_parts_telegram_takes():
+    """A customer's message of emoji (2 UTF-16 units each) to the shop, forwarded with its
+    header, was cut by characters into one part of 4,120 UTF-16 units, which Telegram
+    refuses ('message is too long'): the owner got nothing."""
+    said = ("The noise starts at 60 km/h 🚗💥 " * 200)  # as much as Telegram took from her: 4,096 UTF-16 units
+    while utf16(said) > 4096:
+        said = said[:-1]
+    words = "Message from Amina (-): " + said  # one piece by code points (3,696), 4,120 UTF-16 units
+    reply = Reply((Msg("{w}", {"w": words}),))
+    row = OutboxMessage(address="6000001", body=reply.to_json(), kind="text", language="en")
+    bot = TextBot()
+    call = _prepared(bot, row)
+    for _ in range(10):
+        try:
+            asyncio.run(call(row))
+            break
+        except PartSent:
+            continue
+    assert bot.sent and all(utf16(t) <= 4096 for t in bot.sent), [utf16(t) for t in bot.sent]
