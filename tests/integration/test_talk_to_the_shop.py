@@ -199,9 +199,9 @@ def amina_id(story) -> int:
         return uow.session.scalar(select(Customer.id).where(Customer.name == "Amina"))
 
 
-def amina_talks_to_the_shop(story) -> None:
+def amina_talks_to_the_shop(story, name: str = "Amina") -> None:
     verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
-    story.say(AMINA, "/start", MONDAY_9, first_name="Amina")
+    story.say(AMINA, "/start", MONDAY_9, first_name=name)
     story.tap(AMINA, "lang:en", MONDAY_9)
     story.tap(AMINA, "m:shop", MONDAY_9)
 
@@ -532,10 +532,7 @@ LONG_WORDS = ("The noise starts at 60 km/h. " * 40)[:990] + " END"
 
 
 def long_named_amina_talks_to_the_shop(story) -> None:
-    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
-    story.say(AMINA, "/start", MONDAY_9, first_name="Amina Wanjiku Mwangi-Otieno")
-    story.tap(AMINA, "lang:en", MONDAY_9)
-    story.tap(AMINA, "m:shop", MONDAY_9)
+    amina_talks_to_the_shop(story, "Amina Wanjiku Mwangi-Otieno")
 
 
 def test_words_under_a_photo_that_fit_a_caption_reach_the_owner_whole(story):

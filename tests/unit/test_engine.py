@@ -814,6 +814,16 @@ def test_back_from_writing_to_the_shop_in_the_middle_of_a_booking_goes_back_to_i
     assert (chat.state, chat.text, chat.data["services"], chat.data["vehicle_id"]) == ("day", DAY_ASKED, [1], 3)
 
 
+def rated_with_extra_work_waiting() -> Chat:
+    """Choosing a day, she rates a visit; extra work found before waits under the rating."""
+    extra = {"reply": Reply((Msg("Extra work found: discs."),), (Choice("extra:yes:7", "Approve"),)).to_json(),
+             "offered": [["extra:yes:7", ["Approve", "1"]]], "outbox_id": 12}  # fmt: skip
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    chat.data |= {"notice": {"reply": {}, "offered": [["rate:5:5", ["5", "1"]]], "outbox_id": 13},
+                  "notices_waiting": [extra]}  # fmt: skip
+    return chat.tap("rate:5:5").outcome(Done("rated", {"stars": 5}))
+
+
 @pytest.mark.parametrize("aside", ["help", "photo"])
 def test_a_word_on_the_side_under_a_notice_waiting_since_before_keeps_the_booking_half_made(aside):
     """Choosing a day, she rates a visit; extra work found before still waits under it and
@@ -822,12 +832,7 @@ def test_a_word_on_the_side_under_a_notice_waiting_since_before_keeps_the_bookin
     once the extra work is answered too, the day again."""
     from bot.model import DecideExtra
 
-    extra = {"reply": Reply((Msg("Extra work found: discs."),), (Choice("extra:yes:7", "Approve"),)).to_json(),
-             "offered": [["extra:yes:7", ["Approve", "1"]]], "outbox_id": 12}  # fmt: skip
-    chat = choosing_a_day(FakeContext().with_vehicle())
-    chat.data |= {"notice": {"reply": {}, "offered": [["rate:5:5", ["5", "1"]]], "outbox_id": 13},
-                  "notices_waiting": [extra]}  # fmt: skip
-    chat.tap("rate:5:5").outcome(Done("rated", {"stars": 5}))
+    chat = rated_with_extra_work_waiting()
     assert chat.text == ("Thank you for rating your visit 5 of 5!\nOne more question is waiting for your answer:\n"
                          "Extra work found: discs.")  # fmt: skip
     assert chat.ids == ["extra:yes:7"]
@@ -845,12 +850,7 @@ def test_a_word_on_the_side_under_a_notice_waiting_since_before_keeps_the_bookin
 def test_a_word_under_a_notice_waiting_since_before_is_read_by_the_booking_it_came_over():
     """Under the waiting notice a day typed is her booking's day, as when a notice comes
     in the middle of a booking: she need not answer the notice first."""
-    extra = {"reply": Reply((Msg("Extra work found: discs."),), (Choice("extra:yes:7", "Approve"),)).to_json(),
-             "offered": [["extra:yes:7", ["Approve", "1"]]], "outbox_id": 12}  # fmt: skip
-    chat = choosing_a_day(FakeContext().with_vehicle())
-    chat.data |= {"notice": {"reply": {}, "offered": [["rate:5:5", ["5", "1"]]], "outbox_id": 13},
-                  "notices_waiting": [extra]}  # fmt: skip
-    chat.tap("rate:5:5").outcome(Done("rated", {"stars": 5}))
+    chat = rated_with_extra_work_waiting()
 
     chat.type("25.11")
 
