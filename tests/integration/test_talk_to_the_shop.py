@@ -402,17 +402,21 @@ def test_a_long_message_under_a_photo_reaches_the_owner_whole(story):
     assert label == "Answer Amina" and answer.startswith("st:answer:")
 
 
+def sends_a_file(story, chat: int, content: bytes, name: str, mime: str, caption: str, at) -> None:
+    """What Telegram posts when someone sends a file (a document) with words under it."""
+    sent = story.p.telegram._store_file(content, "document", name, mime)
+    update = story.p.telegram.update_text(next(story.ids), chat, "x")
+    update["message"].pop("text")
+    update["message"]["document"] = {"file_id": sent.file_id, "file_unique_id": f"d{sent.file_id[-4:]}",
+                                     "file_name": name, "mime_type": mime}  # fmt: skip
+    update["message"]["caption"] = caption
+    story.post(update, at)
+
+
 def test_an_image_sent_as_a_file_in_talk_to_the_shop_reaches_the_owner_as_a_photo(story):
     """Telegram's "send as file" (uncompressed): a document of type image/jpeg."""
     amina_talks_to_the_shop(story)
-    sent = story.p.telegram._store_file(JPEG, "document", "tyre.jpg", "image/jpeg")
-    update = story.p.telegram.update_text(next(story.ids), AMINA, "x")
-    update["message"].pop("text")
-    update["message"]["document"] = {"file_id": sent.file_id, "file_unique_id": "d1", "file_name": "tyre.jpg",
-                                     "mime_type": "image/jpeg"}  # fmt: skip
-    update["message"]["caption"] = "Is this tyre still safe?"
-
-    story.post(update, MONDAY_9 + timedelta(minutes=1))
+    sends_a_file(story, AMINA, JPEG, "tyre.jpg", "image/jpeg", "Is this tyre still safe?", MONDAY_9 + timedelta(minutes=1))
 
     [photo] = sent_photos(story, OWNER_TG)
     assert (photo["caption"], photo["file"]["content"]) == ("Photo from Amina (-): Is this tyre still safe?", JPEG)
@@ -670,14 +674,8 @@ def test_an_owners_pdf_with_words_under_it_is_said_to_reach_nobody_and_its_words
     story.say(AMINA, "How much for new front pads?", MONDAY_9 + timedelta(minutes=1))
     story.tap(OWNER_TG, f"st:answer:{amina_id(story)}", MONDAY_9 + timedelta(minutes=2))
     before = len(story.texts(AMINA))
-    sent = story.p.telegram._store_file(b"%PDF-1.4 quote", "document", "quote.pdf", "application/pdf")
-    update = story.p.telegram.update_text(next(story.ids), OWNER_TG, "x")
-    update["message"].pop("text")
-    update["message"]["document"] = {"file_id": sent.file_id, "file_unique_id": "d9", "file_name": "quote.pdf",
-                                     "mime_type": "application/pdf"}  # fmt: skip
-    update["message"]["caption"] = "Here is the quote"
-
-    story.post(update, MONDAY_9 + timedelta(minutes=3))
+    sends_a_file(story, OWNER_TG, b"%PDF-1.4 quote", "quote.pdf", "application/pdf", "Here is the quote",
+                 MONDAY_9 + timedelta(minutes=3))  # fmt: skip
 
     assert story.last(OWNER_TG).startswith("That file was not sent to anyone: only words and photos go through here.")
     assert len(story.texts(AMINA)) == before
