@@ -686,13 +686,20 @@ def test_ready_without_the_extra_work_is_asked_again_when_the_customer_approved_
     assert not any(t.startswith("Your car (KCB 123A) is ready") for t in story.texts(AMINA))
 
 
-def test_a_photo_of_extra_work_reaches_the_customer(story):
+def kiprono_prices_extra_work(story):
+    """Kiprono has started Amina's job, found a leaking radiator hose and priced it: the
+    photo step is next. Returns the booking."""
     shop = story.shop_id("mwangaza-motors")
     customer_starts(story, AMINA, MONDAY_9)
     job = book(story.db, shop, str(AMINA), ["brake-pads", "battery"], at(24, 10), MONDAY_9)
     verify_on_telegram(story, KIP_TG, KIPRONO, MONDAY_9)
     for typed in ("start 1001", "extra 1001", "Leaking radiator hose", "1500"):
         story.say(KIP_TG, typed, at(24, 10, 10))
+    return job
+
+
+def test_a_photo_of_extra_work_reaches_the_customer(story):
+    job = kiprono_prices_extra_work(story)
     stored = story.p.telegram._store_file(b"\xff\xd8\xff\xe0fake-jpeg", "photo", None, "image/jpeg")  # as if uploaded
     update = story.p.telegram.update_text(next(story.ids), KIP_TG, "x")
     update["message"].pop("text")
@@ -709,12 +716,7 @@ def test_a_photo_of_extra_work_reaches_the_customer(story):
 
 
 def test_a_photo_of_extra_work_telegram_no_longer_has_leaves_the_question_standing_without_it(story):
-    shop = story.shop_id("mwangaza-motors")
-    customer_starts(story, AMINA, MONDAY_9)
-    job = book(story.db, shop, str(AMINA), ["brake-pads", "battery"], at(24, 10), MONDAY_9)
-    verify_on_telegram(story, KIP_TG, KIPRONO, MONDAY_9)
-    for typed in ("start 1001", "extra 1001", "Leaking radiator hose", "1500"):
-        story.say(KIP_TG, typed, at(24, 10, 10))
+    job = kiprono_prices_extra_work(story)
     update = story.p.telegram.update_text(next(story.ids), KIP_TG, "x")
     update["message"].pop("text")
     update["message"]["photo"] = [{"file_id": "AgACgone", "file_unique_id": "u1", "width": 90, "height": 90}]
