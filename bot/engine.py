@@ -181,14 +181,13 @@ def _photo(turn: Turn, event: Event) -> None:
     within minutes of her last message to it (an album comes a photo at a time), the
     question she was at asked again; elsewhere it is said where photos go, and the
     question waits."""
+    here = "notice_again" if turn.state == "menu" and _notice_open(turn) else turn.state
     if turn.state == "message_shop":
         _to_shop(turn, event, resumed(turn))
-    elif _goes_to_shop(turn) and turn.state == "menu":
-        _to_shop(turn, event, "notice_again" if _notice_open(turn) else "menu")
     elif _goes_to_shop(turn):
-        _to_shop(turn, event, turn.state)
+        _to_shop(turn, event, here)
     else:
-        turn.ask("notice_again" if turn.state == "menu" and _notice_open(turn) else turn.state, PHOTO_NOT_SENT)
+        turn.ask(here, PHOTO_NOT_SENT)
 
 
 def _goes_to_shop(turn: Turn) -> bool:
@@ -425,7 +424,7 @@ def _remember_request(turn: Turn, event: Event) -> None:
     booked once the language is chosen, as a deep link is, with the day and time said
     with them, read as of today ("замена масла завтра в 10"); "menu" typed instead
     forgets it."""
-    requested = flows_booking.services_requested(turn, event.text) if event.kind == "text" else None
+    requested = _services_asked(turn, event)
     turn.data.pop("requested", None)
     turn.data.pop("requested_when", None)
     if requested:

@@ -384,16 +384,6 @@ def handle_offer(turn: Turn, event: Event, choice: str | None) -> None:
         _after_notice(turn, refusal(outcome), afresh=True)
 
 
-def _answered(turn: Turn, *said: Msg, afresh: bool = False) -> None:
-    """The question a notice interrupted, with what was chosen kept; else the menu
-    (`afresh`: with nothing of before kept, as after a booking made or refused)."""
-    turn.data.pop("notice", None)
-    question = resumed(turn)
-    if question == "menu" and afresh:
-        turn.data = {"lang": turn.data.get("lang")}
-    turn.ask(question, *said)
-
-
 state("offer")((prompt_offer, handle_offer))
 
 
@@ -491,7 +481,8 @@ def _to_notice(turn: Turn, choice: str = "") -> None:
 
 def _after_notice(turn: Turn, *said: Msg, afresh: bool = False) -> None:
     """After a notice's answer: an earlier notice still waiting is asked again; else the
-    question it interrupted, or the menu (`afresh`: see `_answered`)."""
+    question it interrupted, with what was chosen kept, or the menu (`afresh`: with
+    nothing of before kept, as after a booking made or refused)."""
     turn.data.pop("notice", None)
     while earlier := promote_waiting(turn.data):  # its choices stay as remembered: a newer notice knows it by them
         if not turn.ctx.notice_holds(earlier.get("outbox_id")):  # the visit begun, the balance paid...: dropped
@@ -499,7 +490,10 @@ def _after_notice(turn: Turn, *said: Msg, afresh: bool = False) -> None:
             continue
         turn.ask("notice_again", *said, Msg(N_("One more question is waiting for your answer:")))
         return
-    _answered(turn, *said, afresh=afresh)
+    question = resumed(turn)
+    if question == "menu" and afresh:
+        turn.data = {"lang": turn.data.get("lang")}
+    turn.ask(question, *said)
 
 
 def prompt_notice(turn: Turn, before: list[Msg]) -> None:

@@ -31,6 +31,7 @@ from core.lifecycle import IllegalMove
 from core.messages import Choice, Msg, Reply, remembered_choices
 from core.models import Booking, BookingItem, Customer, Part, Staff
 
+REPLY_CHOICE = Choice(REPLY_TO_SHOP, Msg(N_("Reply")))  # under what the shop says to a customer: a conversation
 log = logging.getLogger(__name__)
 OWNER_ONLY = N_("Only the owner can do that.")
 NOT_YOURS = N_("That job is not yours. Ask the owner to move it.")
@@ -223,7 +224,7 @@ def _answer(session: Session, staff: Staff, customer_id: int, text: str, now,
                                {"name": called(customer), "phone": customer.phone or "-"})  # fmt: skip
     shop = av.shop_view(session, staff.shop_id).spec.name
     reply = Reply((Msg(N_("{shop} answers: {text}"), {"shop": shop, "text": text}),),
-                  (Choice(REPLY_TO_SHOP, Msg(N_("Reply"))),))  # a conversation, not one message each way
+                  (REPLY_CHOICE,))  # a conversation, not one message each way
     row = outbox.send(session, shop_id=staff.shop_id, channel=identity.channel, address=identity.address,
                       language=customer.language, reply=reply, now=now) if text else None  # fmt: skip
     if photo:
@@ -241,7 +242,7 @@ def _photo_to_customer(session: Session, shop_id: int, customer: Customer, ident
     """The owner's photo to the customer, after their words, in the answer's own
     transaction: the row carries the photo's reference, fetched when it is first sent
     (bot.photos), so the outbox's retries and re-drive carry the fetch too."""
-    reply = Reply((Msg(N_("Photo from {shop}"), {"shop": shop}),), (Choice(REPLY_TO_SHOP, Msg(N_("Reply"))),))
+    reply = Reply((Msg(N_("Photo from {shop}"), {"shop": shop}),), (REPLY_CHOICE,))
     key = f"answer-photo-{customer.id}-{now:%Y%m%d%H%M%S%f}-{sha1(photo.encode()).hexdigest()[:12]}"
     outbox.send(session, shop_id=shop_id, channel=identity.channel, address=identity.address,
                 language=customer.language, reply=reply, dedupe_key=key, now=now, kind="photo",

@@ -54,6 +54,7 @@ from core.messages import Choice, Msg, Reply, render
 
 IDLE_AFTER = timedelta(minutes=30)
 DRAFT_WAITS = timedelta(hours=2)  # extra work half written (its price looked up)
+DRAFTING = ("extra_desc", "extra_price", "extra_photo")  # the steps of extra work being written
 ANSWER_WAITS = timedelta(hours=12)  # an owner's answer to a customer, typed late, still goes; days later, no
 STILL_ANSWERING = timedelta(minutes=10)  # photos after an answer go with it (an album comes a photo at a time)
 RESTING = {"home", "jobs", "job"}
@@ -154,7 +155,7 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
         return turn.done()
     answering = turn.state == "answer" and event.kind in ("text", "photo") and not _idle(turn, ANSWER_WAITS)  # an answer keeps
     # extra work being written keeps a while too: a price looked up for 35 minutes is no booking number
-    drafting = turn.state in ("extra_desc", "extra_price", "extra_photo") and not _idle(turn, DRAFT_WAITS)
+    drafting = turn.state in DRAFTING and not _idle(turn, DRAFT_WAITS)
     if _idle(turn) and turn.state not in RESTING and not answering and not drafting:
         for key in ("extra", "confirm"):
             turn.data.pop(key, None)
@@ -169,7 +170,7 @@ def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
     if event.kind == "contact":
         turn.ask("home", Msg(N_("You are already recognised as staff of {shop}."), {"shop": ctx.staff.shop}))
         return turn.done()
-    if event.kind == "photo" and turn.state in ("extra_desc", "extra_price") and event.text.strip():
+    if event.kind == "photo" and turn.state in DRAFTING[:2] and event.text.strip():
         turn.data["extra"] = {**(turn.data.get("extra") or {}), "photo": event.photo}  # the work's photo; its words
         FREE_TEXT[turn.state](turn, event.text)  # the description or the price, never a command
         return turn.done()
@@ -221,7 +222,7 @@ def _photo(turn: Turn, event: Event) -> None:
     it; anywhere else it goes to nobody, and they are told how to send one. Its words are
     its caption, never a command."""
     answered = _answered_lately(turn)
-    if turn.state in ("extra_desc", "extra_price", "extra_photo", "extra_confirm"):
+    if turn.state in (*DRAFTING, "extra_confirm"):
         extra = turn.data.get("extra") or {}
         said = Msg(N_("Only one photo goes with the extra work: this one, in place of the one before.")) \
             if extra.get("photo") else Msg(N_("Photo received."))  # fmt: skip

@@ -29,7 +29,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter
 from bot.delivery import Outgoing, PartSent, TryLater, Undeliverable
 from bot.inbound import Inbound
 from bot.model import Event
-from bot.whatsapp import pieces
+from bot.whatsapp import fitting, pieces
 from core import files
 from core.availability import shop_view
 from core.i18n import N_
@@ -253,10 +253,7 @@ def captioned(text: str) -> tuple[str, str]:
     message: a long message from a customer reaches the owner whole. Cut between words."""
     if _utf16_len(text) <= CAPTION_LIMIT:
         return text, ""
-    fits, used = 0, 1  # room for the "…" that says the words go on
-    while used + _utf16_len(text[fits]) <= CAPTION_LIMIT:
-        used += _utf16_len(text[fits])
-        fits += 1
+    fits = fitting(text, CAPTION_LIMIT - 1, _utf16_len)  # room for the "…" that says the words go on
     space = text.rfind(" ", 0, fits + 1)
     cut = space if space > fits // 2 else fits
     return text[:cut].rstrip() + "…", "…" + text[cut:].lstrip()

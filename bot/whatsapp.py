@@ -82,7 +82,7 @@ def pieces(text: str, limit: int = BODY_LIMIT, size: Callable[[str], int] = len)
     parts, current = [], None
     for line in text.split("\n"):
         while size(line) > limit:
-            fits = _fitting(line, limit, size)
+            fits = fitting(line, limit, size)
             cut = line.rfind(" ", 0, fits + 1)
             cut = cut if cut > 0 else fits
             if current is not None:
@@ -101,7 +101,7 @@ def pieces(text: str, limit: int = BODY_LIMIT, size: Callable[[str], int] = len)
     return parts
 
 
-def _fitting(line: str, limit: int, size: Callable[[str], int]) -> int:
+def fitting(line: str, limit: int, size: Callable[[str], int]) -> int:
     """How many characters of `line` fit in `limit` as the channel counts."""
     if size is len:
         return limit

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -262,6 +263,7 @@ _FUZZY.update({fold(name): key for key, name in FULL_NAMES.items() if len(name) 
 _FUZZY.update({fold(s): (kind, v) for s, kind, v in _STEMS if len(s) >= 6 and kind == "wd"})
 
 
+@lru_cache(maxsize=4096)  # asked for every word of every part a message is read in; the words recur
 def _lookup(word: str) -> tuple[str, object]:
     if word in _EXACT:
         return _EXACT[word]

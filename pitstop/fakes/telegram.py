@@ -840,7 +840,7 @@ class FakeTelegram(FakeServer):
             if text is None or str(text).strip() == "":
                 raise TelegramApiError(400, "Bad Request: message text is empty")
             text = str(text)
-            if len(text.encode("utf-16-le")) // 2 > MAX_TEXT:  # Telegram counts UTF-16 units
+            if _utf16_len(text) > MAX_TEXT:  # Telegram counts UTF-16 units
                 raise TelegramApiError(400, "Bad Request: message is too long")
             markup = params.get("reply_markup")
             self._check_markup(markup)

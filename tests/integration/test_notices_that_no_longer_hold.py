@@ -78,15 +78,21 @@ def test_approving_extra_work_does_not_bring_back_the_reminder_of_a_visit_under_
         assert not [data for _, data in story.buttons(AMINA) if data.startswith("rm:")]
 
 
+def paid_at_the_counter(story) -> None:
+    """The owner takes booking 1001 in at 10:00, marks it ready at 15:00 (the customer is
+    told what is left to pay) and done at 16:00, paid in cash at the counter."""
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    story.say(OWNER_TG, "start 1001", at(24, 10))
+    story.say(OWNER_TG, "ready 1001", at(24, 15))
+    story.say(OWNER_TG, "done 1001", at(24, 16))
+    story.answer(OWNER_TG, True, at(24, 16))  # "Yes, paid in cash"
+
+
 def test_after_rating_a_visit_paid_at_the_counter_the_customer_is_not_asked_to_pay_again(sqlite_url, tmp_path):
     with story_at(sqlite_url, tmp_path, at(24, 16)) as (story, _):
         job = amina_books(story, ["brake-pads"], at(24, 10))
-        verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
-        story.say(OWNER_TG, "start 1001", at(24, 10))
-        story.say(OWNER_TG, "ready 1001", at(24, 15))
-        assert any("is left to pay" in t for t in story.texts(AMINA))  # not answered: she pays at the counter
-        story.say(OWNER_TG, "done 1001", at(24, 16))
-        story.answer(OWNER_TG, True, at(24, 16))  # "Yes, paid in cash"
+        paid_at_the_counter(story)
+        assert any("is left to pay" in t for t in story.texts(AMINA))  # not answered: she paid at the counter
         assert "Paid in full. Thank you!" in story.last(AMINA)
 
         story.tap(AMINA, f"rate:{job.id}:5", at(24, 16, 5))
@@ -131,11 +137,7 @@ def test_a_car_ready_outside_the_window_is_one_template_and_its_balance_waits_fo
 def test_a_pay_now_notice_is_not_sent_again_once_the_balance_was_paid_at_the_counter(sqlite_url, tmp_path):
     with story_at(sqlite_url, tmp_path, at(24, 16)) as (story, twilio):
         job = kamau_books(story, ["brake-pads"], at(24, 10))
-        verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
-        story.say(OWNER_TG, "start 1001", at(24, 10))
-        story.say(OWNER_TG, "ready 1001", at(24, 15))
-        story.say(OWNER_TG, "done 1001", at(24, 16))
-        story.answer(OWNER_TG, True, at(24, 16))  # "Yes, paid in cash"
+        paid_at_the_counter(story)
         with story.db.uow() as uow:
             assert uow.session.get(Booking, job.id).status == "completed"
         before = len(twilio.messages(f"whatsapp:{KAMAU}"))

@@ -814,10 +814,13 @@ def test_back_from_writing_to_the_shop_in_the_middle_of_a_booking_goes_back_to_i
     assert (chat.state, chat.text, chat.data["services"], chat.data["vehicle_id"]) == ("day", DAY_ASKED, [1], 3)
 
 
+EXTRA_FOUND = {"reply": Reply((Msg("Extra work found: discs."),), (Choice("extra:yes:7", "Approve"),)).to_json(),
+               "offered": [["extra:yes:7", ["Approve", "1"]]], "outbox_id": 12}  # fmt: skip
+
+
 def rated_with_extra_work_waiting() -> Chat:
     """Choosing a day, she rates a visit; extra work found before waits under the rating."""
-    extra = {"reply": Reply((Msg("Extra work found: discs."),), (Choice("extra:yes:7", "Approve"),)).to_json(),
-             "offered": [["extra:yes:7", ["Approve", "1"]]], "outbox_id": 12}  # fmt: skip
+    extra = dict(EXTRA_FOUND)
     chat = choosing_a_day(FakeContext().with_vehicle())
     chat.data |= {"notice": {"reply": {}, "offered": [["rate:5:5", ["5", "1"]]], "outbox_id": 13},
                   "notices_waiting": [extra]}  # fmt: skip
@@ -960,10 +963,6 @@ def test_trying_mpesa_again_or_paying_the_balance_asks_for_a_missing_phone_and_b
 
 
 # -- questions set aside one over another (data.resume) ---------------------------------------
-
-EXTRA_FOUND = {"reply": Reply((Msg("Extra work found: discs."),), (Choice("extra:yes:7", "Approve"),)).to_json(),
-               "offered": [["extra:yes:7", ["Approve", "1"]]], "outbox_id": 12}  # fmt: skip
-
 
 def test_a_notices_number_asked_again_after_the_language_pays_when_she_says_so_with_the_number_given_meanwhile():
     """Choosing a day, she taps Pay now for her balance (M-Pesa needs her number), asks for
@@ -1296,8 +1295,7 @@ def test_after_a_notice_is_answered_only_the_waiting_notices_still_true_are_aske
     """Under the rating wait a reminder (no longer true: the car is on the lift) and extra
     work to approve (still asked): after the rating, the extra work comes back, and the
     reminder is dropped on the way."""
-    extra = {"reply": Reply((Msg("Extra work found: discs."),), (Choice("extra:yes:7", "Approve"),)).to_json(),
-             "offered": [["extra:yes:7", ["Approve", "1"]]], "outbox_id": 12}  # fmt: skip
+    extra = dict(EXTRA_FOUND)
     reminder = {"reply": Reply((Msg("Reminder: your visit"),), (Choice("rm:cancel:5", "Cancel"),)).to_json(),
                 "offered": [["rm:cancel:5", ["Cancel", "1"]]], "outbox_id": 11}  # fmt: skip
     chat = chat_in("en", FakeContext(outdated_notices={11}))
