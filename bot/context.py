@@ -23,6 +23,7 @@ from core import availability as av
 from core import booking, customers, outbox, payments, policy
 from core.lifecycle import AT_THE_SHOP, LIVE, BookingStatus, status_now
 from core.models import Booking, BookingItem, Customer, OutboxMessage, Service, Vehicle
+from core.precompiled import Precompiled
 
 
 class DbContext:
@@ -37,8 +38,8 @@ class DbContext:
     @cached_property
     def customer(self) -> CustomerInfo:
         c = self._customer
-        vehicles = tuple(VehicleView(v.id, v.plate, " ".join(x for x in (v.make, v.model) if x) or None)
-                         for v in self.session.execute(_VEHICLES, {"customer": c.id}))  # fmt: skip
+        vehicles = tuple(VehicleView(vehicle_id, plate, " ".join(x for x in (make, model) if x) or None)
+                         for vehicle_id, plate, make, model in _VEHICLES.rows(self.session, {"customer": c.id}))  # fmt: skip
         language = c.language if c.language in self.shop.languages else None
         tokens = booking.tokens_now(c, self.now, self.view).count  # as of today: a new month refills them
         return CustomerInfo(c.id, c.name, c.phone, language, tokens, vehicles)
@@ -132,9 +133,10 @@ class DbContext:
         return BookingRef(row.id, row.code, row.starts_at) if row is not None else None
 
 
-# The cars on a customer's list (not those they removed), read on most steps of a visit.
-_VEHICLES = select(Vehicle.id, Vehicle.plate, Vehicle.make, Vehicle.model).where(
-    Vehicle.customer_id == bindparam("customer"), Vehicle.removed_at.is_(None)).order_by(Vehicle.id)  # fmt: skip
+# The cars on a customer's list (not those they removed), read on most steps of a visit:
+# compiled once, run on the driver (core.precompiled).
+_VEHICLES = Precompiled(select(Vehicle.id, Vehicle.plate, Vehicle.make, Vehicle.model).where(
+    Vehicle.customer_id == bindparam("customer"), Vehicle.removed_at.is_(None)).order_by(Vehicle.id))  # fmt: skip
 
 
 # A customer's bookings still to come (or their car still at the shop), each with its car's

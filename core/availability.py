@@ -21,6 +21,7 @@ from core.calendar import shop_calendar
 from core.db import per_transaction
 from core.lifecycle import OCCUPYING, BookingStatus
 from core.models import Bay, Booking, Closure, Service, Shop, Staff, utcnow
+from core.precompiled import Precompiled
 from core.shopfile import ShopSpec, parse_shop
 
 
@@ -97,21 +98,23 @@ def shop_view(session: Session, shop_id: int) -> ShopView:
     in_this_transaction = per_transaction(session, "shop_views")
     if shop_id in in_this_transaction:
         return in_this_transaction[shop_id]
-    stamp = session.execute(_STAMP, {"shop": shop_id}).scalar()
+    found = _STAMP.first(session, {"shop": shop_id})
+    stamp = found[0] if found else None
     if stamp is None:
         raise LookupError(f"no shop with id {shop_id}")
     return _current(session, shop_id, stamp)
 
 
 _SHOPS = Shop.__table__.c
-_STAMP = select(_SHOPS.updated_at).where(_SHOPS.id == bindparam("shop"))
-_BY_SLUG = select(_SHOPS.id, _SHOPS.updated_at).where(_SHOPS.slug == bindparam("slug"))  # built once: every webhook asks
+# compiled once, run on the driver (core.precompiled): every message asks one of them
+_STAMP = Precompiled(select(_SHOPS.updated_at).where(_SHOPS.id == bindparam("shop")))
+_BY_SLUG = Precompiled(select(_SHOPS.id, _SHOPS.updated_at).where(_SHOPS.slug == bindparam("slug")))
 
 
 def shop_view_by_slug(session: Session, slug: str) -> ShopView | None:
     """The view of the shop a webhook path names (None for an unknown slug), found with
     the same one small query."""
-    found = session.execute(_BY_SLUG, {"slug": slug}).first()
+    found = _BY_SLUG.first(session, {"slug": slug})
     if found is None:
         return None
     shop_id, stamp = found

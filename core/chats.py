@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.db import insert_once
 from core.models import Conversation
+from core.precompiled import Precompiled, loaded
 
 
 def lock_chat(session: Session, shop_id: int, channel: str, chat_id: str, now: datetime, *, state: str = "start",
@@ -17,19 +18,25 @@ def lock_chat(session: Session, shop_id: int, channel: str, chat_id: str, now: d
     """The chat's conversation row, locked for this transaction; made first (in `state`,
     with `data`) when the chat has none, unless `create` is false."""
     key = {"shop": shop_id, "channel": channel, "chat": chat_id}
-    row = session.scalar(_LOCK_CHAT, key)
+    row = _locked(session, key)
     if row is not None or not create:
         return row
     # another process may have made it a moment ago: then theirs is the one locked
     insert_once(session, Conversation, dict(shop_id=shop_id, channel=channel, chat_id=chat_id, state=state,
                                             data=data or {}, version=0, updated_at=now),
                 unique=["shop_id", "channel", "chat_id"])  # fmt: skip
-    return session.scalar(_LOCK_CHAT, key)
+    return _locked(session, key)
 
 
-# Built once: every message takes this lock first (binding values is far cheaper than building).
+def _locked(session: Session, key: dict) -> Conversation | None:
+    found = _LOCK_CHAT.first(session, key)
+    return loaded(session, Conversation, dict(zip(_COLUMNS, found, strict=True))) if found else None
+
+
+# Every message takes this lock first: compiled once, run on the driver (core.precompiled).
 # The lock alone: a row of another table read in the same statement would come from before
 # a wait for the lock (PostgreSQL re-reads only the locked row), so the customer is read after.
-_LOCK_CHAT = select(Conversation).where(
+_COLUMNS = tuple(Conversation.__table__.c.keys())
+_LOCK_CHAT = Precompiled(select(*Conversation.__table__.c).where(
     Conversation.shop_id == bindparam("shop"), Conversation.channel == bindparam("channel"),
-    Conversation.chat_id == bindparam("chat")).with_for_update()  # fmt: skip
+    Conversation.chat_id == bindparam("chat")).with_for_update())  # fmt: skip

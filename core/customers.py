@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 from functools import cache
 
 import phonenumbers
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from core.i18n import N_
 from core.lifecycle import AT_THE_SHOP, LIVE, BookingStatus, status_now
 from core.models import Booking, ChannelIdentity, Customer, Vehicle, WaitlistEntry
+from core.precompiled import Precompiled, loaded
 
 # When a customer last wrote is kept to the minute: a dialogue of quick taps costs no
 # write each, and WhatsApp's 24-hour window, judged by it, closes a minute early at worst.
@@ -72,22 +73,23 @@ def customer_for(session: Session, shop_id: int, channel: str, address: str, *, 
     Two first messages from one person processed at once may both try to create the
     customer; the unique (shop, channel, address) lets one win and the other read it.
     """
-    identity = session.scalar(_IDENTITY, {"shop": shop_id, "channel": channel, "address": address})
-    if identity is None:
+    found = _IDENTITY.first(session, {"shop": shop_id, "channel": channel, "address": address})
+    if found is None:
         customer = Customer(shop_id=shop_id, name=name, phone=phone, language=language)
         try:
             with session.begin_nested():
                 session.add(customer)
                 session.flush()
-                identity = ChannelIdentity(shop_id=shop_id, customer_id=customer.id, channel=channel,
-                                           address=address, last_inbound_at=now)  # fmt: skip
-                session.add(identity)
+                session.add(ChannelIdentity(shop_id=shop_id, customer_id=customer.id, channel=channel,
+                                            address=address, last_inbound_at=now))  # fmt: skip
                 session.flush()
         except IntegrityError:
             return customer_for(session, shop_id, channel, address, language=language, now=now)
-    if now is not None and (identity.last_inbound_at is None or now - identity.last_inbound_at >= SEEN_STEP):
-        identity.last_inbound_at = now
-    customer = identity.customer
+    else:
+        identity_id, last_inbound_at, *columns = found
+        customer = loaded(session, Customer, dict(zip(_CUSTOMER_COLUMNS, columns, strict=True)))
+        if now is not None and (last_inbound_at is None or now - last_inbound_at >= SEEN_STEP):
+            _SEEN.rows(session, {"identity": identity_id, "last_inbound_at": now})
     if name and not customer.name:
         customer.name = name
     if phone and not customer.phone:
@@ -95,10 +97,15 @@ def customer_for(session: Session, shop_id: int, channel: str, address: str, *, 
     return customer
 
 
-# Built once: every chat message asks it (binding values is far cheaper than building).
-_IDENTITY = select(ChannelIdentity).options(joinedload(ChannelIdentity.customer)).where(
-    ChannelIdentity.shop_id == bindparam("shop"), ChannelIdentity.channel == bindparam("channel"),
-    ChannelIdentity.address == bindparam("address"))  # fmt: skip
+# Every chat message asks: compiled once, run on the driver (core.precompiled).
+_IDENTITIES, _CUSTOMERS = ChannelIdentity.__table__.c, Customer.__table__.c
+_CUSTOMER_COLUMNS = tuple(_CUSTOMERS.keys())
+_IDENTITY = Precompiled(select(_IDENTITIES.id, _IDENTITIES.last_inbound_at, *_CUSTOMERS).join_from(
+    ChannelIdentity.__table__, Customer.__table__, _IDENTITIES.customer_id == _CUSTOMERS.id).where(
+    _IDENTITIES.shop_id == bindparam("shop"), _IDENTITIES.channel == bindparam("channel"),
+    _IDENTITIES.address == bindparam("address")))  # fmt: skip
+_SEEN = Precompiled(update(ChannelIdentity.__table__).where(_IDENTITIES.id == bindparam("identity")),
+                    column_keys=["last_inbound_at"])
 
 
 def add_vehicle(session: Session, customer: Customer, plate: str, make: str | None = None,

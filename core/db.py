@@ -17,6 +17,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.precompiled import Precompiled
+
 
 def normalise_url(url: str) -> str:
     """Accept the URLs hosting platforms hand out and use psycopg 3 for PostgreSQL."""
@@ -235,31 +237,35 @@ def insert_once(session: Session, model: type, values: dict, unique: list[str]) 
     """Insert a row unless one with the same `unique` columns exists; the new row's id,
     or None when it was already there. One statement, no savepoint: a delivery or a
     message that arrives twice is the common case on the hot path, not an error."""
-    return session.execute(_insert_ignoring(session, model, tuple(unique), False), values).scalar()
+    found = _insert_ignoring(session, model, tuple(unique), False, tuple(values)).first(session, values)
+    return found[0] if found else None
 
 
 def insert_all_once(session: Session, model: type, rows: list[dict], unique: str) -> dict:
     """`insert_once` for several rows in one statement: {unique value: new id} for the
     rows written; a row whose `unique` value exists already is left out."""
-    statement = _insert_ignoring(session, model, (unique,), True)
-    written = session.execute(statement, rows[0] if len(rows) == 1 else rows)
+    statement = _insert_ignoring(session, model, (unique,), True, tuple(rows[0]))
+    written = statement.rows(session, rows[0]) if len(rows) == 1 else session.execute(statement.statement, rows)
     return {value: row_id for row_id, value in written}
 
 
-def _insert_ignoring(session: Session, model: type, unique: tuple[str, ...], with_key: bool):
+def _insert_ignoring(session: Session, model: type, unique: tuple[str, ...], with_key: bool,
+                     columns: tuple[str, ...]) -> Precompiled:  # fmt: skip
     """INSERT … ON CONFLICT (unique) DO NOTHING RETURNING id (and the unique column, when
-    `with_key`), built once per table and dialect: the hot path only binds values."""
+    `with_key`), built once per table, columns and dialect, run on the driver
+    (core.precompiled): the hot path only binds values."""
     dialect = session.get_bind().dialect.name
-    cached = (model, unique, with_key, dialect)
+    cached = (model, unique, with_key, columns, dialect)
     if cached not in _INSERT_ONCE:
         table = model.__table__
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         returned = (table.c.id, table.c[unique[0]]) if with_key else (table.c.id,)
-        _INSERT_ONCE[cached] = insert(table).on_conflict_do_nothing(index_elements=list(unique)).returning(*returned)
+        statement = insert(table).on_conflict_do_nothing(index_elements=list(unique)).returning(*returned)
+        _INSERT_ONCE[cached] = Precompiled(statement, column_keys=columns)
     return _INSERT_ONCE[cached]
 
 
-_INSERT_ONCE: dict[tuple, object] = {}
+_INSERT_ONCE: dict[tuple, Precompiled] = {}
 
 
 @contextmanager

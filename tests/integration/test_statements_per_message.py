@@ -47,7 +47,7 @@ def test_a_menu_tap_and_a_typed_word_cost_six_statements_each(pitstop):
     pitstop.say(AMINA, "/start")
     pitstop.tap(AMINA, "lang:en")
     every_message = ["SELECT shops.id, shops.updated_at", "INSERT INTO inbox_updates",
-                     "SELECT conversations.id, conversations.shop_id,", "SELECT channel_identities.id, channel_identities.shop_id,",
+                     "SELECT conversations.id, conversations.shop_id,", "SELECT channel_identities.id, channel_identities.last_inbound_at,",
                      "UPDATE conversations SET",
                      "INSERT INTO outbox_messages"]  # fmt: skip
 
@@ -65,7 +65,7 @@ def test_a_typed_day_reads_its_free_times_once(pitstop):
 
     assert statements_of_the_message(pitstop, lambda: pitstop.say(AMINA, "tomorrow")) == [
         "SELECT shops.id, shops.updated_at", "INSERT INTO inbox_updates",
-        "SELECT conversations.id, conversations.shop_id,", "SELECT channel_identities.id, channel_identities.shop_id,",
+        "SELECT conversations.id, conversations.shop_id,", "SELECT channel_identities.id, channel_identities.last_inbound_at,",
         "SELECT bookings.starts_at, bookings.ends_at,",
         "UPDATE conversations SET", "INSERT INTO outbox_messages"]  # fmt: skip
     assert pitstop.texts(AMINA)[-1].startswith("Free times on ")
@@ -99,7 +99,7 @@ def test_my_bookings_reads_each_booking_with_its_car_and_services_in_one_stateme
 
     assert statements_of_the_message(pitstop, lambda: pitstop.tap(AMINA, "m:bookings")) == [
         "SELECT shops.id, shops.updated_at", "INSERT INTO inbox_updates",
-        "SELECT conversations.id, conversations.shop_id,", "SELECT channel_identities.id, channel_identities.shop_id,",
+        "SELECT conversations.id, conversations.shop_id,", "SELECT channel_identities.id, channel_identities.last_inbound_at,",
         "SELECT bookings.id, bookings.code,",
         "UPDATE conversations SET", "INSERT INTO outbox_messages"]  # fmt: skip
     pitstop.tap_button(AMINA, "bk:")
@@ -113,7 +113,7 @@ def test_a_new_chats_first_message_makes_its_conversation_and_customer_without_e
     assert statements_of_the_message(pitstop, lambda: pitstop.say(AMINA, "/start")) == [
         "SELECT shops.id, shops.updated_at", "INSERT INTO inbox_updates",
         "SELECT conversations.id, conversations.shop_id,", "INSERT INTO conversations",
-        "SELECT conversations.id, conversations.shop_id,", "SELECT channel_identities.id, channel_identities.shop_id,",
+        "SELECT conversations.id, conversations.shop_id,", "SELECT channel_identities.id, channel_identities.last_inbound_at,",
         "SAVEPOINT sa_savepoint_1", "INSERT INTO customers", "INSERT INTO channel_identities",
         "RELEASE SAVEPOINT sa_savepoint_1", "SELECT vehicles.id, vehicles.plate,",
         "UPDATE conversations SET", "INSERT INTO outbox_messages"]  # fmt: skip

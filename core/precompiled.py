@@ -1,0 +1,133 @@
+"""Statements that every chat message runs, compiled once and run on the driver itself.
+
+Each message pays the same handful of statements: find the shop, record the delivery,
+lock the chat, find the customer, save where the chat stands, write the answer. Through
+`Session.execute`, SQLAlchemy spends about as much CPU on each of them again as the
+driver and the round trip (building an execution context, its result's metadata, the
+ORM's loading), and that is the largest share of a web process's time per message
+(bench/webhooks.py). A `Precompiled` statement is a Core statement compiled once per
+dialect and sent straight to the DBAPI cursor of the session's connection, inside the
+session's transaction, keeping what matters of SQLAlchemy's execution:
+
+- what the session holds unwritten is flushed first, unless autoflush is off;
+- values go in and come out through the statement's own column types (UTC times, JSON),
+  and columns left out of an INSERT get their Python-side defaults;
+- `before_cursor_execute` listeners see the statement (tests count statements that way);
+- a driver error comes out as SQLAlchemy's (`IntegrityError`, `OperationalError`, ...),
+  the connection invalidated when the database had dropped it, as `Session.execute`
+  would leave it: callers and the app's retry (webhooks/__init__.py) cannot tell.
+
+Rows come back as plain tuples; `loaded` makes one an ORM object where the rest of the
+message's work needs one (the customer), for less than the ORM's own loading costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql import ClauseElement
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A statement as one dialect runs it."""
+
+    sql: str
+    names: tuple[str, ...]  # the bind names, in order for a positional paramstyle
+    positional: bool
+    bind: dict[str, Callable[[Any], Any]]  # name -> converts a value for the driver
+    defaults: dict[str, Callable[[], Any]]  # name -> the column's default, for a value not given
+    result: tuple[Callable[[Any], Any] | None, ...]  # per returned column: converts the driver's value
+
+
+class Precompiled:
+    """A Core statement run without SQLAlchemy's per-execution work (see the module)."""
+
+    def __init__(self, statement: ClauseElement, column_keys: Sequence[str] | None = None):
+        """`column_keys`: for an INSERT or UPDATE, the columns it writes (all of them,
+        by default, for an INSERT)."""
+        self.statement = statement
+        self.column_keys = list(column_keys) if column_keys is not None else None
+        self._plans: dict[str, _Plan] = {}
+
+    def rows(self, session: Session, params: dict[str, Any]) -> list[tuple]:
+        """Run it in the session's transaction (what the session holds unwritten is
+        flushed first, as a query through it would); the rows it returns, as tuples."""
+        if session.autoflush:
+            session.flush()
+        conn = session.connection()
+        dialect = conn.dialect
+        plan = self._plans.get(dialect.name) or self._plan(dialect)
+        values = {name: plan.defaults[name]() for name in plan.defaults if name not in params} | params
+        for name, convert in plan.bind.items():
+            values[name] = convert(values[name])
+        sent = [values[name] for name in plan.names] if plan.positional else values
+        return _run(conn, plan, sent)
+
+    def first(self, session: Session, params: dict[str, Any]) -> tuple | None:
+        found = self.rows(session, params)
+        return found[0] if found else None
+
+    def _plan(self, dialect: Dialect) -> _Plan:
+        compiled = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
+        if compiled.post_compile_params:
+            raise ValueError("an IN list is expanded per execution: run this statement with Session.execute")
+        names = tuple(compiled.positiontup or ()) if dialect.positional else tuple(compiled.binds)
+        types = {name: bind.type.dialect_impl(dialect) for name, bind in compiled.binds.items()}
+        bind = {name: p for name, t in types.items() if (p := t.bind_processor(dialect)) is not None}
+        defaults = {}
+        for column in (*compiled.insert_prefetch, *compiled.update_prefetch):
+            default = column.default if compiled.isinsert else column.onupdate
+            if default is not None and default.is_scalar:
+                defaults[column.key] = lambda value=default.arg: value
+            elif default is not None and default.is_callable:
+                defaults[column.key] = lambda arg=default.arg: arg(None)  # wrapped to take a context, unused
+        constants = {name: b.value for name, b in compiled.binds.items() if not b.required and name not in defaults}
+        for name, value in constants.items():
+            defaults[name] = lambda value=value: value
+        returned = getattr(self.statement, "exported_columns", ())
+        result = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in returned)
+        plan = _Plan(compiled.string, names, dialect.positional, bind, defaults, result)
+        self._plans[dialect.name] = plan
+        return plan
+
+
+def _run(conn: Connection, plan: _Plan, values) -> list[tuple]:
+    """Send it on the connection's own DBAPI cursor; errors as `Connection.execute` gives them."""
+    dbapi_conn = conn.connection.driver_connection
+    cursor = dbapi_conn.cursor()
+    conn.dispatch.before_cursor_execute(conn, cursor, plan.sql, values, None, False)
+    try:
+        cursor.execute(plan.sql, values)
+        fetched = cursor.fetchall() if cursor.description is not None else []
+    except conn.dialect.loaded_dbapi.Error as error:
+        dropped = conn.dialect.is_disconnect(error, dbapi_conn, cursor)
+        if dropped:
+            conn.invalidate(error)
+        raise exc.DBAPIError.instance(plan.sql, values, error, conn.dialect.loaded_dbapi.Error,
+                                      connection_invalidated=dropped, dialect=conn.dialect) from error  # fmt: skip
+    finally:
+        cursor.close()
+    if not any(plan.result):
+        return fetched
+    return [tuple(v if f is None else f(v) for f, v in zip(plan.result, row, strict=True)) for row in fetched]
+
+
+def loaded(session: Session, model: type, values: dict[str, Any]):
+    """The ORM object of a row a `Precompiled` statement read (all its columns, by
+    name), as if the session had loaded it: the one the session holds already, if any
+    (as a query would give it, changes and all), else one attached to it now, whose
+    later changes are flushed as usual."""
+    held = session.identity_map.get(identity_key(model, values["id"]))
+    if held is not None:
+        return held
+    row = model(**values)
+    make_transient_to_detached(row)
+    session.add(row)
+    return row

@@ -1,0 +1,166 @@
+"""Statements run on the driver (core.precompiled) behave as `Session.execute` does, on
+both backends: the same values in and out, defaults, listeners, errors, ORM objects."""
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import psycopg
+import pytest
+from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from core.models import Conversation, Customer, Shop, Vehicle
+from core.precompiled import Precompiled, loaded
+from tests.services import libpq
+
+NAIROBI = timezone(timedelta(hours=3))
+WHEN = datetime(2026, 12, 7, 13, 30, 15, 123456, tzinfo=NAIROBI)
+CHATS = Conversation.__table__
+NEW_CHAT = Precompiled(insert(CHATS).returning(CHATS.c.id),
+                       column_keys=["shop_id", "channel", "chat_id", "state", "data", "version", "updated_at"])  # fmt: skip
+READ_CHAT = Precompiled(select(*CHATS.c).where(CHATS.c.chat_id == bindparam("chat")))
+CUSTOMERS = Customer.__table__
+
+
+def a_shop(session) -> int:
+    session.add(shop := Shop(slug="mwangaza", name="Mwangaza", timezone="Africa/Nairobi", currency="KES",
+                             country="KE", languages=["en", "sw"], code_prefix="MW", config={}))  # fmt: skip
+    session.flush()
+    return shop.id
+
+
+def a_chat(session, shop_id: int, chat: str = "42") -> int:
+    (chat_id,) = NEW_CHAT.first(session, dict(shop_id=shop_id, channel="telegram", chat_id=chat, state="menu",
+                                              data={"lang": "sw", "offered": ["svc:1", 2]}, version=3,
+                                              updated_at=WHEN))  # fmt: skip
+    return chat_id
+
+
+def test_values_go_in_and_come_out_through_the_columns_types(db):
+    with db.uow() as uow:
+        s = uow.session
+        chat_id = a_chat(s, a_shop(s))
+        read = dict(zip(CHATS.c.keys(), READ_CHAT.first(s, {"chat": "42"}), strict=True))
+        by_sqlalchemy = s.execute(select(*CHATS.c).where(CHATS.c.id == chat_id)).one()._asdict()
+
+    assert read == by_sqlalchemy == {"id": chat_id, "shop_id": read["shop_id"], "channel": "telegram", "chat_id": "42",
+                                     "state": "menu", "data": {"lang": "sw", "offered": ["svc:1", 2]},
+                                     "language": None, "version": 3, "updated_at": WHEN}  # fmt: skip
+    assert read["updated_at"].tzinfo == UTC  # stored in UTC, handed back aware
+
+
+def test_a_naive_time_is_refused_as_the_column_type_refuses_it(db):
+    with db.uow() as uow:
+        s = uow.session
+        with pytest.raises(ValueError, match="naive datetime"):
+            NEW_CHAT.rows(s, dict(shop_id=a_shop(s), channel="telegram", chat_id="42", state="menu", data={},
+                                  version=0, updated_at=datetime(2026, 12, 7, 10, 0)))  # fmt: skip
+
+
+def test_a_column_left_out_of_an_insert_gets_its_default(db):
+    new_customer = Precompiled(insert(CUSTOMERS).returning(CUSTOMERS.c.tokens, CUSTOMERS.c.created_at),
+                               column_keys=["shop_id", "name", "language"])  # fmt: skip
+    with db.uow() as uow:
+        s = uow.session
+        before = datetime.now(UTC)
+        tokens, created_at = new_customer.first(s, {"shop_id": a_shop(s), "name": "Amina", "language": "sw"})
+
+    assert tokens == 2
+    assert before <= created_at <= datetime.now(UTC)
+
+
+def test_listeners_of_the_engine_see_the_statement(db):
+    seen = []
+
+    def statement(conn, cursor, text, params, context, executemany):
+        seen.append((text.split()[0], params))
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        with db.uow() as uow:
+            a_shop(uow.session)
+            seen.clear()
+            READ_CHAT.rows(uow.session, {"chat": "42"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+
+    assert seen == [("SELECT", ["42"] if db.engine.dialect.positional else {"chat": "42"})]
+
+
+def test_a_driver_error_comes_out_as_sqlalchemys(db):
+    with db.uow() as uow:
+        s = uow.session
+        shop_id = a_shop(s)
+        a_chat(s, shop_id)
+        s.commit()
+        with pytest.raises(IntegrityError):
+            a_chat(s, shop_id)  # the same chat again
+        s.rollback()
+        assert READ_CHAT.first(s, {"chat": "42"})[3] == "42"  # the session goes on
+
+
+def test_a_connection_the_database_dropped_is_invalidated_and_the_next_transaction_gets_a_new_one(pg_db, pg_url):
+    with pg_db.uow() as uow:
+        a_chat(uow.session, a_shop(uow.session))
+    session = pg_db.sessions()
+    try:
+        pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with psycopg.connect(libpq(pg_url), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(DBAPIError) as dropped:
+            READ_CHAT.rows(session, {"chat": "42"})
+        assert dropped.value.connection_invalidated
+        session.rollback()
+        assert READ_CHAT.first(session, {"chat": "42"})[3] == "42"
+    finally:
+        session.close()
+
+
+def test_a_row_read_becomes_the_orm_object_the_session_would_have_loaded(db):
+    with db.uow() as uow:
+        s = uow.session
+        shop_id = a_shop(s)
+        s.add(amina := Customer(shop_id=shop_id, name=None, language="sw", tokens=2))
+        s.flush()
+        s.add(Vehicle(customer_id=amina.id, plate="KCB 123A"))
+        amina_id = amina.id
+        s.commit()
+        s.expunge_all()
+
+        read_customer = Precompiled(select(*CUSTOMERS.c).where(CUSTOMERS.c.id == bindparam("id")))
+        values = dict(zip(CUSTOMERS.c.keys(), read_customer.first(s, {"id": amina_id}), strict=True))
+        customer = loaded(s, Customer, values)
+        assert loaded(s, Customer, values) is customer is s.get(Customer, amina_id)  # one object per row
+        assert [v.plate for v in customer.vehicles] == ["KCB 123A"]  # its relationships load as usual
+        customer.name = "Amina"  # and its changes are written
+    with db.uow() as uow:
+        assert uow.session.get(Customer, amina_id).name == "Amina"
+
+
+def test_an_update_writes_only_the_columns_it_names(db):
+    save = Precompiled(update(CHATS).where(CHATS.c.id == bindparam("chat_row")), column_keys=["state", "version"])
+    with db.uow() as uow:
+        s = uow.session
+        chat_id = a_chat(s, a_shop(s))
+        assert save.rows(s, {"chat_row": chat_id, "state": "services", "version": 4}) == []
+        state, data, version = s.execute(select(CHATS.c.state, CHATS.c.data, CHATS.c.version)).one()
+
+    assert (state, data, version) == ("services", {"lang": "sw", "offered": ["svc:1", 2]}, 4)
+
+
+def test_what_the_session_holds_unwritten_is_seen_as_a_query_would_see_it(db):
+    cars = Precompiled(select(Vehicle.plate).where(Vehicle.customer_id == bindparam("customer")))
+    with db.uow() as uow:
+        s = uow.session
+        s.add(amina := Customer(shop_id=a_shop(s), language="sw", tokens=2))
+        s.flush()
+        s.add(Vehicle(customer_id=amina.id, plate="KCB 123A"))  # not written yet
+        assert cars.rows(s, {"customer": amina.id}) == [("KCB 123A",)]
+        s.add(Vehicle(customer_id=amina.id, plate="KDA 456B"))
+        with s.no_autoflush:
+            assert cars.rows(s, {"customer": amina.id}) == [("KCB 123A",)]
+
+
+def test_an_in_list_is_refused_when_the_statement_is_first_run(db):
+    by_plates = Precompiled(select(Vehicle.id).where(Vehicle.plate.in_(bindparam("plates", expanding=True))))
+    with db.uow() as uow, pytest.raises(ValueError, match="IN list"):
+        by_plates.rows(uow.session, {"plates": ["KCB 123A"]})
