@@ -109,10 +109,19 @@ def state(name: str, back: str | Callable[[Turn], str] = "menu"):
 
 def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
     """Advance the conversation by one event. Never raises for anything a person types."""
+    done = _step(state_name, data, event, ctx)
+    if event.kind == "photo" and event.album:  # the photos of its album coming next are not answered again
+        done.data["album"] = event.album
+    return done
+
+
+def _step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
     turn = Turn(ctx, state_name if state_name in HANDLERS else "start", dict(data or {}))
     if event.kind == "outcome":
         HANDLERS[turn.state](turn, event, None)
         return turn.done()
+    if _rest_of_album(turn, event, turn.data.pop("album", None)):  # anything else between ends the album
+        return _pass_on_quietly(turn, event)
     if turn.state == "notice_again":  # saved so by chats before a notice asked again left them at the question
         turn.state = resumed(turn)  # it came over: that question reads what is written now
     # words for the shop keep a while (a message takes thought), not for days: then "book" is a booking
@@ -188,6 +197,24 @@ def _photo(turn: Turn, event: Event) -> None:
         _to_shop(turn, event, here)
     else:
         turn.ask(here, PHOTO_NOT_SENT)
+
+
+def _rest_of_album(turn: Turn, event: Event, album: str | None) -> bool:
+    """Whether a photo is one more of the album (Telegram sends each photo as a message of
+    its own) whose photo came just before, nothing between, minutes ago at most: that
+    one's answer ("sent to the shop", or to nobody) is the album's, said once. Words under
+    it that do not go to the shop are read as ever (they may answer the question)."""
+    return event.kind == "photo" and bool(event.album) and event.album == album and \
+        not _idle(turn, STILL_WRITING) and (_goes_to_shop(turn) or not event.text.strip())  # fmt: skip
+
+
+def _pass_on_quietly(turn: Turn, event: Event) -> Step:
+    """One more photo of an album already answered goes where a photo sent now goes (the
+    shop, as its first did within minutes, or nobody, as its first did), without a word:
+    the chat stays at the question that answer asked."""
+    if _goes_to_shop(turn):
+        _pass_on(turn, event)
+    return turn.done()
 
 
 def _goes_to_shop(turn: Turn) -> bool:
@@ -651,10 +678,15 @@ def _to_shop(turn: Turn, event: Event, then: str) -> None:
     """The customer's words (the caption of their photo, if any) to the shop's owners,
     said to be sent, and the question `then`. A file other than a photo does not go: they
     are told so."""
-    turn.do(MessageShop(event.text.strip()[:SHOP_WORDS_KEPT], event.photo))
-    turn.data["wrote_shop"] = turn.ctx.now.isoformat()
+    _pass_on(turn, event)
     unsent = [Msg(N_("Your file was not passed on: only words and photos reach the shop."))] if event.other_file else []
     turn.ask(then, Msg(N_("Sent to the shop. They will answer you here.")), *unsent)
+
+
+def _pass_on(turn: Turn, event: Event) -> None:
+    """The customer's words (or photo) to the owners; what follows within minutes is for them too."""
+    turn.do(MessageShop(event.text.strip()[:SHOP_WORDS_KEPT], event.photo))
+    turn.data["wrote_shop"] = turn.ctx.now.isoformat()
 
 
 def handle_message_shop(turn: Turn, event: Event, choice: str | None) -> None:

@@ -42,6 +42,7 @@ class Inbound:
     tapped_message_id: int | None = None  # Telegram: the menu that was answered
     note: str | None = None  # why an update is ignored
     photo: str | None = None  # a photo sent, with or without words: "telegram:<file_id>", "whatsapp:<media URL>"
+    album: str | None = None  # Telegram: the album (media_group_id) the photo is one of, each a message of its own
     group: bool = False  # from a group chat: answered, never taken for a customer
     replied_to: str | None = None  # WhatsApp: the provider's id of our message whose quick reply was tapped
 
@@ -86,7 +87,7 @@ def _answer(session: Session, shop_id: int, inbound: Inbound, inbox_id: int, now
         return APPLIED_BY_STAFF
     if inbound.photo and tapped is None:  # the words with it (if any) are its caption
         event = Event("photo", text=event.text if event.kind == "text" else "", photo=inbound.photo,
-                      other_file=event.other_file)  # fmt: skip
+                      other_file=event.other_file, album=inbound.album)  # fmt: skip
     handled = runner.handle_in(session, shop_id=shop_id, channel=inbound.channel, chat_id=inbound.chat_id,
                                event=event, now=now, language_hint=inbound.language_hint,
                                name=inbound.name, phone=inbound.phone, reply_key=inbox_id,

@@ -27,6 +27,7 @@ class Event:
     outcome: Any = None
     photo: str | None = None  # where to fetch it: "telegram:<file_id>", "whatsapp:<media URL>"
     other_file: bool = False  # a file that is not a photo came with the words (a PDF, a video): not passed on
+    album: str | None = None  # the Telegram album (media_group_id) the photo is one of
 
     @staticmethod
     def typed(text: str) -> Event:

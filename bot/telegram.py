@@ -83,12 +83,13 @@ def parse(data: dict) -> Inbound | None:
             payload = m.text.removeprefix("/start").strip()
             return Inbound("telegram", uid, chat, Event("start", text=payload), **base)
         return Inbound("telegram", uid, chat, Event.typed(m.text), **base)
-    photo = _photo(m)
+    photo, album = _photo(m), m.media_group_id
     if (m.caption or "").strip():  # its words, as WhatsApp's Body under a photo or a file (which is not passed on)
         other_file = photo is None and any(x is not None for x in (m.document, m.video, m.audio, m.voice, m.animation))
-        return Inbound("telegram", uid, chat, Event("text", text=m.caption, other_file=other_file), photo=photo, **base)
+        return Inbound("telegram", uid, chat, Event("text", text=m.caption, other_file=other_file), photo=photo,
+                       album=album, **base)  # fmt: skip
     return Inbound("telegram", uid, chat, None, note="a message without text (photo, sticker, voice...)", photo=photo,
-                   **base)  # fmt: skip
+                   album=album, **base)  # fmt: skip
 
 
 def _photo(m) -> str | None:

@@ -171,15 +171,20 @@ def test_the_next_day_book_books_although_the_shop_answered_her_question(story, 
 JPEG = b"\xff\xd8\xff\xe0customer-photo"
 
 
-def amina_sends_a_photo(story, at: datetime, caption: str | None = None, file_id: str | None = None) -> None:
-    """A photo from Amina's phone on Telegram, as the Bot API posts it (with words under it, or none)."""
+def amina_sends_a_photo(story, at: datetime, caption: str | None = None, file_id: str | None = None,
+                        album: str | None = None) -> dict:  # fmt: skip
+    """A photo from Amina's phone on Telegram, as the Bot API posts it (with words under it, or none;
+    one of an album: a message a photo, all with the album's media_group_id)."""
     file_id = file_id or story.p.telegram._store_file(JPEG, "photo", None, "image/jpeg").file_id  # as if uploaded
     update = story.p.telegram.update_text(next(story.ids), AMINA, "x")
     update["message"].pop("text")
     update["message"]["photo"] = [{"file_id": file_id, "file_unique_id": "u1", "width": 90, "height": 90}]
     if caption is not None:
         update["message"]["caption"] = caption
+    if album is not None:
+        update["message"]["media_group_id"] = album
     story.post(update, at)
+    return update
 
 
 def askar_sends_a_photo(story, words: str = "") -> None:
@@ -464,6 +469,68 @@ def test_every_photo_of_an_album_sent_in_talk_to_the_shop_reaches_the_owner(stor
     assert [p["caption"] for p in sent_photos(story, OWNER_TG)] == ["Photo from Amina (-): The tyre, both sides",
                                                                     "Photo from Amina (-)"]  # fmt: skip
     assert story.last(AMINA) == "Sent to the shop. They will answer you here.\nWhat would you like to do?"
+
+
+SENT = "Sent to the shop. They will answer you here.\nWhat would you like to do?"
+NOT_SENT = "This photo was not sent to anyone."
+
+
+def amina_sends_an_album(story, at: datetime, album: str, caption: str, photos: int = 3) -> list[dict]:
+    """An album from Amina's phone: Telegram posts a message a photo, a second apart, the words under the first."""
+    return [amina_sends_a_photo(story, at + timedelta(seconds=i), caption if i == 0 else None, album=album)
+            for i in range(photos)]  # fmt: skip
+
+
+def test_an_album_sent_to_the_shop_reaches_every_owner_whole_and_is_said_sent_once(story):
+    """Each photo of an album was answered "Sent to the shop" and the menu: five photos, five times."""
+    with story.db.uow() as uow:  # Otieno is an owner of the garage too
+        uow.session.scalar(select(Staff).where(Staff.phone == OTIENO)).role = "owner"
+    verify_on_telegram(story, OTIENO_TG, OTIENO, MONDAY_9)
+    amina_talks_to_the_shop(story)
+    told_before = len(story.texts(AMINA))
+
+    first = amina_sends_an_album(story, MONDAY_9 + timedelta(minutes=1), "13579", "The tyre, three sides")
+    story.post(first[1], MONDAY_9 + timedelta(minutes=1, seconds=5))  # Telegram delivers one again: nothing more
+    amina_sends_an_album(story, MONDAY_9 + timedelta(minutes=2), "24680", "And the spare")
+
+    assert [p["caption"] for p in sent_photos(story, OWNER_TG)] == [
+        "Photo from Amina (-): The tyre, three sides", "Photo from Amina (-)", "Photo from Amina (-)",
+        "Photo from Amina (-): And the spare", "Photo from Amina (-)", "Photo from Amina (-)"]  # fmt: skip
+    assert len(sent_photos(story, OTIENO_TG)) == 6
+    assert story.texts(AMINA)[told_before:] == [SENT, SENT]  # one for each album
+    assert story.buttons(AMINA)[0] == ("Book a service", "m:book")
+
+    story.say(AMINA, "The front left one is the worst", MONDAY_9 + timedelta(minutes=3))  # words after: as ever
+
+    assert story.last(OWNER_TG) == "Message from Amina (-): The front left one is the worst"
+    assert story.texts(AMINA)[told_before:] == [SENT, SENT, SENT]
+
+
+def test_an_album_sent_at_the_menu_is_said_to_have_reached_nobody_once(story):
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    story.say(AMINA, "/start", MONDAY_9, first_name="Amina")
+    story.tap(AMINA, "lang:en", MONDAY_9)
+    told_before = len(story.texts(AMINA))
+
+    amina_sends_an_album(story, MONDAY_9 + timedelta(minutes=1), "13579", "My car")
+
+    assert [t.split("\n")[0] for t in story.texts(AMINA)[told_before:]] == [NOT_SENT + " To send a photo to the "
+                                                                           "shop, choose \"Talk to the shop\" in the "
+                                                                           "menu, then send the photo."]  # fmt: skip
+    assert sent_photos(story, OWNER_TG) == []
+
+
+def test_an_albums_photos_taken_in_another_order_reach_the_owner_with_its_words_and_are_said_sent_once(story):
+    """Telegram posts an album's photos at once: the one with the words may be taken second."""
+    amina_talks_to_the_shop(story)
+    told_before = len(story.texts(AMINA))
+
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=1), album="13579")
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=1), "The tyre, both sides", album="13579")
+
+    assert [p["caption"] for p in sent_photos(story, OWNER_TG)] == ["Photo from Amina (-)",
+                                                                    "Photo from Amina (-): The tyre, both sides"]
+    assert story.texts(AMINA)[told_before:] == [SENT]
 
 
 def test_a_photo_and_more_words_minutes_after_her_words_to_the_shop_reach_it_too(story):

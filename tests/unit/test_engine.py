@@ -1858,6 +1858,76 @@ def test_a_photo_minutes_after_words_to_the_shop_in_the_middle_of_a_booking_goes
     assert chat.commands[-1] == MessageShop("", PHOTO)
 
 
+def album_photo(album: str, caption: str = "", n: int = 1) -> Event:
+    """One photo of a Telegram album: a message a photo, each with the album's id."""
+    return Event("photo", text=caption, photo=f"telegram:AgACalbum{album}-{n}", album=album)
+
+
+def test_the_rest_of_an_album_sent_to_the_shop_goes_to_it_without_a_word_each():
+    chat = chat_in("en").tap("m:shop")
+
+    chat.send(album_photo("77", "The tyre, three sides", 1))
+    assert chat.text.startswith("Sent to the shop. They will answer you here.\n") and chat.state == "menu"
+    menu = (chat.data["offered"], chat.data["wrote_shop"])
+    for n in (2, 3):
+        chat.send(album_photo("77", n=n))
+        assert (chat.shown, chat.state, chat.data["offered"], chat.data["album"]) == ([], "menu", menu[0], "77")
+
+    assert [c for c in chat.commands if isinstance(c, MessageShop)] == [
+        MessageShop("The tyre, three sides", "telegram:AgACalbum77-1"), MessageShop("", "telegram:AgACalbum77-2"),
+        MessageShop("", "telegram:AgACalbum77-3")]  # fmt: skip
+
+
+@pytest.mark.parametrize("between", ["another album", "a photo alone", "words"])
+def test_what_comes_after_an_album_is_answered_as_ever(between):
+    """Only the album's own photos, one after another, go without a word."""
+    chat = chat_in("en").tap("m:shop").send(album_photo("77", "The tyre"))
+
+    if between == "words":
+        chat.type("The front left one").send(album_photo("77", n=2))
+    else:
+        chat.send(album_photo("78") if between == "another album" else photo())
+
+    assert chat.text.startswith("Sent to the shop. They will answer you here.\n")
+    assert len([c for c in chat.commands if isinstance(c, MessageShop)]) == (3 if between == "words" else 2)
+
+
+def test_the_rest_of_an_album_that_reached_nobody_is_not_said_so_again():
+    chat = chat_in("en").tap("m:book")
+
+    chat.send(album_photo("77", "my car"))
+    assert chat.text.startswith("This photo was not sent to anyone.") and chat.state == "services"
+    chat.send(album_photo("77", n=2))
+
+    assert (chat.shown, chat.state) == ([], "services")
+    assert chat.tap("svc:1").text.startswith("Added: Oil change.")
+    assert not [c for c in chat.commands if isinstance(c, MessageShop)]
+
+
+def test_words_under_a_later_photo_of_an_album_that_reached_nobody_are_read():
+    """Telegram takes words under any photo of an album: a plate there answers the plate question."""
+    chat = chat_in("en").tap("m:book").tap("svc:1").type("that's all")
+    chat.send(album_photo("77"))
+    assert chat.text.startswith("This photo was not sent to anyone.") and chat.state == "plate"
+
+    chat.send(album_photo("77", "KDA 123A", 2))
+
+    assert chat.state == "make" and chat.data["plate"] == "KDA 123A", chat.text
+
+
+def test_a_photo_of_an_album_long_after_the_rest_is_answered():
+    """A photo of the album minutes later (Telegram delivered it again after a fault) is
+    told where it went: more than ten minutes on, it is no longer for the shop."""
+    ctx = FakeContext()
+    chat = chat_in("en", ctx).tap("m:shop").send(album_photo("77"))
+    ctx.now = NOW + timedelta(minutes=11)
+
+    chat.send(album_photo("77", n=2))
+
+    assert chat.text.startswith("This photo was not sent to anyone.")
+    assert len([c for c in chat.commands if isinstance(c, MessageShop)]) == 1
+
+
 def test_words_to_the_shop_longer_than_a_caption_go_whole():
     words = "The noise starts at 60 km/h. " * 140  # 4060 characters: a Telegram message holds 4096
 
