@@ -61,14 +61,10 @@ MAX_CREATE_ATTEMPTS = len(RETRY_AFTER) + 1
 DEFAULT_POLL_S, DEFAULT_ACTIVATION_S, DEFAULT_CONFIRMATION_S = 5, 180, 65
 LATE_POLL_S = 300  # Kaspi did not answer past the give-up time: ask every 5 minutes until it does
 GIVE_UP_MARGIN = timedelta(seconds=60)
-# StatusCodes that mean the shop's Kaspi set-up is wrong (Appendix 3): the owner must act.
-SETUP_ERRORS = frozenset({-10000, -1501, -1502, -1503, -14000002, -99000002, 990000018, 990000026, 990000033})
 FINAL_ERRORS = frozenset({"Error", "RemotePaymentCanceled"})
 
 LINK = N_("Pay {amount} with Kaspi here: {link}")
 LINK_UNTIL = N_("The link works until {time}.")
-OWNER_SETUP = N_("Kaspi refused to create a payment link for booking {code} (StatusCode {status}). "
-                 "Please check the shop's Kaspi set-up.")  # fmt: skip
 REFUNDED = N_("Your payment of {amount} for booking {code} has been refunded to your Kaspi account.")
 OWNER_RETURN_UNKNOWN = N_("Booking {code}: Kaspi did not answer whether it returned the {amount} payment. "
                           "Check in Kaspi: if it did not, return it, then write /refunded {code}.")  # fmt: skip
@@ -335,11 +331,9 @@ def create_link(payment_id: int, now: datetime | None = None) -> None:
             booking, p = pay.lock(s, payment_id)
             if p.status != pay.PENDING:
                 return
+            # a StatusCode that says the shop's set-up is wrong is told to its owners (core.setup_faults)
             pay.settle_failed(s, booking, p, now, kind=Why.NOT_STARTED, code=f"kaspi {env.status_code}",
                               reason=env.message)  # fmt: skip
-            if env.status_code in SETUP_ERRORS:
-                notices.tell_owners(s, booking.shop_id, Reply((Msg(OWNER_SETUP, {
-                    "code": booking.code, "status": env.status_code}),)), key=f"payment:{payment_id}:setup", now=now)  # fmt: skip
 
 
 def _link_ready(db: Database, payment_id: int, created: LinkCreated, now: datetime) -> None:

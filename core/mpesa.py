@@ -379,7 +379,14 @@ class QueryAnswer:
 
 
 class DarajaUnavailable(RuntimeError):
-    """No token, or no connection: nothing reached Safaricom; safe to try again."""
+    """No token, or no connection: nothing reached Safaricom; safe to try again. When the
+    OAuth call itself was refused, `code` and `said` keep Daraja's errorCode and
+    errorMessage (400.008.01 "Invalid Authentication passed": a wrong consumer key or
+    secret), so a push that keeps failing so is failed with the shop's real fault."""
+
+    def __init__(self, message: str, code: str | None = None, said: str | None = None):
+        super().__init__(message)
+        self.code, self.said = code, said
 
 
 _TOKENS: dict[tuple[str, str], tuple[str, float]] = {}
@@ -401,13 +408,17 @@ class Daraja:
             cached = _TOKENS.get(key)
             if cached and not fresh and cached[1] > time.monotonic():
                 return cached[0]
+        data = None
         try:
             resp = requests.get(f"{self.base}/oauth/v1/generate", params={"grant_type": "client_credentials"},
                                 auth=(self.cfg.consumer_key, self.cfg.consumer_secret), timeout=self.timeout)  # fmt: skip
             data = resp.json()
             token, expires_in = data["access_token"], int(str(data.get("expires_in", "3599")))
         except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-            raise DarajaUnavailable(f"no Daraja token ({type(exc).__name__})") from exc
+            why = f"no Daraja token ({type(exc).__name__})"
+            if isinstance(data, dict) and data.get("errorCode"):  # refused: Daraja says why
+                raise DarajaUnavailable(why, str(data["errorCode"]), str(data.get("errorMessage") or "")[:200]) from exc
+            raise DarajaUnavailable(why) from exc
         with _TOKENS_LOCK:
             _TOKENS[key] = (token, time.monotonic() + max(expires_in - TOKEN_MARGIN_S, 30))
         return token
@@ -520,7 +531,9 @@ def push(payment_id: int, now: datetime | None = None) -> None:
     try:
         answer = PushAnswer.parse(*Daraja(rt.settings.mpesa_api_base, cfg).push(body))
     except (requests.RequestException, DarajaUnavailable) as exc:
-        answer = PushAnswer("retry", code="network", message=type(exc).__name__) if never_sent(exc) else \
+        refused = exc if isinstance(exc, DarajaUnavailable) and exc.code else None  # the OAuth call said why
+        answer = PushAnswer("retry", code=refused.code if refused else "network",
+                            message=refused.said if refused else type(exc).__name__) if never_sent(exc) else \
             PushAnswer("unknown", message=f"no answer to the push ({type(exc).__name__})")  # fmt: skip
     log.info("payment %s: STK push to %s: %s %s", payment_id, mask_phone(phone), answer.kind, answer.code or "")
     if answer.kind == "accepted":

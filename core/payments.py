@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from core import availability as av
 from core import messages as m
-from core import notices, policy
+from core import notices, policy, setup_faults
 from core import slots as engine
 from core.booking import locked_booking, move
 from core.db import Database, defer, session_of
@@ -462,9 +462,8 @@ def settle_failed(session: Session, booking: Booking, payment: Payment, now: dat
     params = {"provider": PROVIDER_NAMES[payment.provider], "code": booking.code,
               "amount": m.money(payment.amount_minor, payment.currency)}  # fmt: skip
     texts = [Msg(FAILURE_TEXT[kind], params)]
-    if kind == FailureKind.NOT_STARTED and _shops_to_mend(payment):  # once a day: every customer meets it
-        notices.tell_owners(session, booking.shop_id, Reply((Msg(OWNER_NOT_STARTED, params | {
-            "reason": payment.failure_reason}),)), f"not-started:{payment.provider}:{view.local_day(now)}", now)  # fmt: skip
+    if kind == FailureKind.NOT_STARTED:
+        _tell_shop_to_mend(session, view, booking, payment, params, now)
     choices: tuple[Choice, ...] = ()
     if kind == FailureKind.UNCONFIRMED:  # money may have been taken: only the shop's statement can tell, and
         notices.tell_owners(session, booking.shop_id, Reply((Msg(OWNER_UNCONFIRMED, params | {  # no invitation
@@ -486,13 +485,18 @@ def settle_failed(session: Session, booking: Booking, payment: Payment, now: dat
                           aliases=pay_words(choices))  # fmt: skip
 
 
-def _shops_to_mend(payment: Payment) -> bool:
-    """Whether a payment that could not be started says the shop's set-up is wrong: its
-    secrets not set, or M-Pesa refusing the request as a bad one (a 4xx error code: wrong
-    credentials, an unknown shortcode). Not Safaricom unavailable, nor a customer's number
-    that is not a mobile one; Kaspi's own set-up codes are told by core.kaspi."""
-    code = payment.failure_code or ""
-    return code == "not_configured" or (payment.provider == "mpesa" and code.startswith("4"))
+def _tell_shop_to_mend(session: Session, view: av.ShopView, booking: Booking, payment: Payment, params: dict,
+                       now: datetime) -> None:  # fmt: skip
+    """A payment that could not be started because of the shop's set-up (see
+    core.setup_faults.to_mend) is told to its owners, once a day per provider: every
+    customer meets it until it is put right. The reason is in the owner's language,
+    with the provider's own words quoted for whoever takes it up with the provider."""
+    fault = setup_faults.fault(payment.provider, payment.failure_code, payment.failure_reason)
+    if not setup_faults.to_mend(payment.provider, payment.failure_code, fault):
+        return
+    reason = setup_faults.owner_reason(params["provider"], fault, payment.failure_reason)
+    notices.tell_owners(session, booking.shop_id, Reply((Msg(OWNER_NOT_STARTED, params | {
+        "reason": m.message(reason)}),)), f"not-started:{payment.provider}:{view.local_day(now)}", now)  # fmt: skip
 
 
 def retry_choices(methods, booking: Booking) -> tuple[Choice, ...]:

@@ -1320,9 +1320,9 @@ def test_mpesa_not_set_up_fails_the_payment_and_tells_the_owners_once_a_day(url,
 
         assert (payment(rt, first).status, payment(rt, first).failure_code) == ("failed", "not_configured")
         assert [t.text for t in owners_told(rt)] == [
-            "The M-Pesa payment for booking MM-1001 could not be started: environment variable "
-            "MWANGAZA_MPESA_CONSUMER_SECRET is not set; it is needed for M-Pesa payments of mwangaza-motors. Until "
-            "this is put right, customers cannot pay by M-Pesa: please check the shop's M-Pesa set-up."]  # fmt: skip
+            "The M-Pesa payment for booking MM-1001 could not be started: the setting MWANGAZA_MPESA_CONSUMER_SECRET "
+            "is not set on the server. Until this is put right, customers cannot pay by M-Pesa: please check the "
+            "shop's M-Pesa set-up."]  # fmt: skip
 
 
 def test_a_customer_number_that_is_not_a_mobile_one_is_no_news_for_the_owner(live, now):
