@@ -13,9 +13,10 @@ session's transaction, keeping what matters of SQLAlchemy's execution:
 - values go in and come out through the statement's own column types (UTC times, JSON),
   and columns left out of an INSERT get their Python-side defaults;
 - `before_cursor_execute` listeners see the statement (tests count statements that way);
-- a driver error comes out as SQLAlchemy's (`IntegrityError`, `OperationalError`, ...),
-  the connection invalidated when the database had dropped it, as `Session.execute`
-  would leave it: callers and the app's retry (webhooks/__init__.py) cannot tell.
+- an error comes out as SQLAlchemy's (`IntegrityError`, `OperationalError`,
+  `StatementError`), and a connection the database had dropped is invalidated with the
+  pool's older ones, through the connection's own handler: callers and the app's retry
+  (webhooks/__init__.py) cannot tell.
 
 Rows come back as plain tuples; `loaded` makes one an ORM object where the rest of the
 message's work needs one (the customer), for less than the ORM's own loading costs.
@@ -27,7 +28,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
@@ -64,11 +64,7 @@ class Precompiled:
         conn = session.connection()
         dialect = conn.dialect
         plan = self._plans.get(dialect.name) or self._plan(dialect)
-        values = {name: plan.defaults[name]() for name in plan.defaults if name not in params} | params
-        for name, convert in plan.bind.items():
-            values[name] = convert(values[name])
-        sent = [values[name] for name in plan.names] if plan.positional else values
-        return _run(conn, plan, sent)
+        return _run(conn, plan, params)
 
     def first(self, session: Session, params: dict[str, Any]) -> tuple | None:
         found = self.rows(session, params)
@@ -98,22 +94,27 @@ class Precompiled:
         return plan
 
 
-def _run(conn: Connection, plan: _Plan, values) -> list[tuple]:
-    """Send it on the connection's own DBAPI cursor; errors as `Connection.execute` gives them."""
-    dbapi_conn = conn.connection.driver_connection
-    cursor = dbapi_conn.cursor()
-    conn.dispatch.before_cursor_execute(conn, cursor, plan.sql, values, None, False)
+def _run(conn: Connection, plan: _Plan, params: dict[str, Any]) -> list[tuple]:
+    """Convert the values and send them on the connection's own DBAPI cursor. Any error
+    goes through the connection's own handler, as in `Connection.execute`: wrapped as
+    SQLAlchemy's (a value a type refuses as `StatementError`), the connection and the
+    pool's older connections invalidated when the database had dropped it, so that a
+    request run again (webhooks/__init__.py) gets a live one. That handler is not public;
+    tests/integration/test_precompiled.py would notice a SQLAlchemy that changed it."""
+    cursor = values = None
     try:
+        values = {name: plan.defaults[name]() for name in plan.defaults if name not in params} | params
+        for name, convert in plan.bind.items():
+            values[name] = convert(values[name])
+        if plan.positional:
+            values = [values[name] for name in plan.names]
+        cursor = conn.connection.driver_connection.cursor()
+        conn.dispatch.before_cursor_execute(conn, cursor, plan.sql, values, None, False)
         cursor.execute(plan.sql, values)
         fetched = cursor.fetchall() if cursor.description is not None else []
-    except conn.dialect.loaded_dbapi.Error as error:
-        dropped = conn.dialect.is_disconnect(error, dbapi_conn, cursor)
-        if dropped:
-            conn.invalidate(error)
-        raise exc.DBAPIError.instance(plan.sql, values, error, conn.dialect.loaded_dbapi.Error,
-                                      connection_invalidated=dropped, dialect=conn.dialect) from error  # fmt: skip
-    finally:
         cursor.close()
+    except BaseException as error:
+        conn._handle_dbapi_exception(error, plan.sql, values if values is not None else params, cursor, None)
     if not any(plan.result):
         return fetched
     return [tuple(v if f is None else f(v) for f, v in zip(plan.result, row, strict=True)) for row in fetched]

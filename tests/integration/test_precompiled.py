@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import psycopg
 import pytest
 from sqlalchemy import bindparam, event, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
 from core.models import Conversation, Customer, Shop, Vehicle
 from core.precompiled import Precompiled, loaded
@@ -48,10 +48,10 @@ def test_values_go_in_and_come_out_through_the_columns_types(db):
     assert read["updated_at"].tzinfo == UTC  # stored in UTC, handed back aware
 
 
-def test_a_naive_time_is_refused_as_the_column_type_refuses_it(db):
+def test_a_naive_time_is_refused_as_the_column_type_refuses_it_through_the_session(db):
     with db.uow() as uow:
         s = uow.session
-        with pytest.raises(ValueError, match="naive datetime"):
+        with pytest.raises(StatementError, match="naive datetime"):
             NEW_CHAT.rows(s, dict(shop_id=a_shop(s), channel="telegram", chat_id="42", state="menu", data={},
                                   version=0, updated_at=datetime(2026, 12, 7, 10, 0)))  # fmt: skip
 
@@ -98,21 +98,27 @@ def test_a_driver_error_comes_out_as_sqlalchemys(db):
         assert READ_CHAT.first(s, {"chat": "42"})[3] == "42"  # the session goes on
 
 
-def test_a_connection_the_database_dropped_is_invalidated_and_the_next_transaction_gets_a_new_one(pg_db, pg_url):
+def test_a_dropped_connection_renews_the_pool_so_the_request_run_again_gets_a_live_one(pg_db, pg_url, monkeypatch):
+    """As webhooks/__init__.py expects: PostgreSQL ended every backend, but their goodbye
+    has not reached us yet (the listening pre-ping still finds them alive)."""
     with pg_db.uow() as uow:
         a_chat(uow.session, a_shop(uow.session))
-    session = pg_db.sessions()
-    try:
-        pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
-        with psycopg.connect(libpq(pg_url), autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        with pytest.raises(DBAPIError) as dropped:
-            READ_CHAT.rows(session, {"chat": "42"})
-        assert dropped.value.connection_invalidated
-        session.rollback()
-        assert READ_CHAT.first(session, {"chat": "42"})[3] == "42"
-    finally:
-        session.close()
+    first, second = pg_db.sessions(), pg_db.sessions()
+    first.connection(), second.connection()
+    first.close(), second.close()  # two connections in the pool
+    monkeypatch.setattr(pg_db.engine.dialect, "do_ping", lambda dbapi_connection: True)
+    with psycopg.connect(libpq(pg_url), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")  # fmt: skip
+
+    def request():
+        with pg_db.uow() as uow:
+            return READ_CHAT.first(uow.session, {"chat": "42"})
+
+    with pytest.raises(DBAPIError) as dropped:
+        request()
+    assert dropped.value.connection_invalidated
+    assert request()[3] == "42"  # run again: not handed the other dead connection
 
 
 def test_a_row_read_becomes_the_orm_object_the_session_would_have_loaded(db):
@@ -134,6 +140,25 @@ def test_a_row_read_becomes_the_orm_object_the_session_would_have_loaded(db):
         customer.name = "Amina"  # and its changes are written
     with db.uow() as uow:
         assert uow.session.get(Customer, amina_id).name == "Amina"
+
+
+def test_a_row_the_session_holds_already_is_its_object_changes_and_all_or_read_afresh_once_expired(db):
+    with db.uow() as uow:
+        s = uow.session
+        s.add(amina := Customer(shop_id=a_shop(s), name="Amina", language="sw", tokens=2))
+        s.commit()
+        read_customer = Precompiled(select(*CUSTOMERS.c).where(CUSTOMERS.c.id == bindparam("id")))
+
+        def read() -> Customer:
+            return loaded(s, Customer, dict(zip(CUSTOMERS.c.keys(), read_customer.first(s, {"id": amina.id}),
+                                                strict=True)))  # fmt: skip
+
+        with s.no_autoflush:
+            amina.tokens = 1  # not written yet
+            assert read() is amina and amina.tokens == 1
+        s.rollback()  # expires what the session holds
+        s.execute(update(CUSTOMERS).values(tokens=0))
+        assert read() is amina and amina.tokens == 0
 
 
 def test_an_update_writes_only_the_columns_it_names(db):
