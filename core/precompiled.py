@@ -111,7 +111,7 @@ def _run(conn: Connection, plan: _Plan, params: dict[str, Any]) -> list[tuple]:
         cursor = conn.connection.driver_connection.cursor()
         conn.dispatch.before_cursor_execute(conn, cursor, plan.sql, values, None, False)
         cursor.execute(plan.sql, values)
-        fetched = cursor.fetchall() if cursor.description is not None else []
+        fetched = cursor.fetchall() if plan.result else []  # (asking the cursor builds its description)
         cursor.close()
     except BaseException as error:
         conn._handle_dbapi_exception(error, plan.sql, values if values is not None else params, cursor, None)
