@@ -9,7 +9,6 @@ place rather than followed by a new message; "share my phone" is a contact butto
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import warnings
@@ -275,9 +274,3 @@ async def _sent(call: Awaitable[str | None]) -> str | None:
             retry = exc.retry_after
         raise TryLater(retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)) from exc
 
-
-def raw_json(body: bytes) -> str:
-    try:
-        return json.dumps(json.loads(body), ensure_ascii=False)
-    except ValueError:
-        return body.decode(errors="replace")
