@@ -177,3 +177,16 @@ def atyrau_spec():
 def make_settings(database_url: str, **env: str):
     """Settings built from an explicit environment, never the developer's own."""
     return load_settings(environ={"DATABASE_URL": database_url, **env}, dotenv_path=None)
+
+
+# -- providers ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def daraja():
+    """A FakeDaraja, and the Receiver its callbacks land in (each story delivers them)."""
+    from pitstop.fakes.daraja import FakeDaraja
+    from pitstop.fakes.server import Receiver
+
+    with Receiver() as sink, FakeDaraja(callback_delay=0.05) as fake:
+        yield fake, sink

@@ -794,12 +794,6 @@ def test_a_receipt_already_used_is_refused(world, now):
 
 
 @pytest.fixture
-def daraja():
-    with Receiver() as sink, FakeDaraja(callback_delay=0.05) as fake:
-        yield fake, sink
-
-
-@pytest.fixture
 def live(url, nairobi_spec, daraja):
     """Pitstop talking to FakeDaraja; the fake's callbacks land in a Receiver, so each
     story delivers them itself, when and as often as it wants."""

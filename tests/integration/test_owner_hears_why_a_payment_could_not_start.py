@@ -15,9 +15,7 @@ from sqlalchemy import update
 
 from core import payments
 from core.models import Staff
-from pitstop.fakes.daraja import FakeDaraja
 from pitstop.fakes.kaspi import FakeKaspi
-from pitstop.fakes.server import Receiver
 from tests.integration.booking_helpers import loaded
 from tests.integration.test_kaspi import OWNER as ATYRAU_OWNER
 from tests.integration.test_kaspi import atyrau, env_for
@@ -27,12 +25,6 @@ from tests.integration.test_mpesa import ask, book, owners_told, payment, pitsto
 @pytest.fixture
 def now():
     return utcnow()
-
-
-@pytest.fixture
-def daraja():
-    with Receiver() as sink, FakeDaraja(callback_delay=0.05) as fake:
-        yield fake, sink
 
 
 @pytest.fixture
