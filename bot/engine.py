@@ -109,10 +109,16 @@ def state(name: str, back: str | Callable[[Turn], str] = "menu"):
 
 def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
     """Advance the conversation by one event. Never raises for anything a person types."""
+    greeted = _first_contact(state_name, data)  # a first photo is answered by the greeting alone
     done = _step(state_name, data, event, ctx)
-    if event.kind == "photo" and event.album:  # the photos of its album coming next are not answered again
-        done.data["album"] = event.album
+    if event.kind == "photo" and event.album and not greeted:  # the answer said where it went: the photos of
+        done.data["album"] = event.album  # its album coming next are not answered again
     return done
+
+
+def _first_contact(state_name: str, data: dict | None) -> bool:
+    """A chat's very first message: it is answered by the greeting, whatever it was."""
+    return (state_name if state_name in HANDLERS else "start") == "start" and "offered" not in (data or {})
 
 
 def _step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
@@ -142,8 +148,7 @@ def _step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
             return turn.done()
         turn.state = "menu"  # a notification's answer works however long ago it came
         return _guarded(turn, event, lambda: follow_choice(turn, notice))
-    first_contact = turn.state == "start" and "offered" not in turn.data
-    if first_contact or event.kind == "start" or (event.kind == "text" and understand.looks_like(event.text, "menu")):
+    if _first_contact(turn.state, turn.data) or event.kind == "start" or (event.kind == "text" and understand.looks_like(event.text, "menu")):
         if turn.state == "start":
             if event.kind == "start" and event.text:
                 turn.data["deep_link"] = event.text  # followed once the language is chosen

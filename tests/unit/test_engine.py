@@ -2222,3 +2222,15 @@ def test_a_rating_waiting_under_a_freed_time_is_asked_again_once_the_time_is_let
     chat.tap("offer:no:9").outcome(Done("cancel", {"code": "MM-1009", "token_cost": 0, "tokens_left": 2}))
     assert chat.text == "OK, I have let the time go.\nOne more question is waiting for your answer:\nHow was your visit?"
     assert chat.ids == ["rate:5:5"]
+
+
+def test_an_album_as_a_first_message_is_greeted_then_told_once_its_photos_reached_nobody():
+    chat = Chat(FakeContext())
+    said = []
+    for n in (1, 2, 3):
+        chat.send(album_photo("555", "How much to fix this dent?" if n == 1 else "", n))
+        said.append(chat.text)
+
+    assert not [c for c in chat.commands if isinstance(c, MessageShop)]
+    assert ["This photo was not sent to anyone" in text for text in said] == [False, True, False]
+    assert said[2] == ""  # the rest of the album: said once
