@@ -488,7 +488,8 @@ def settle_failed(session: Session, booking: Booking, payment: Payment, now: dat
 def _tell_shop_to_mend(session: Session, view: av.ShopView, booking: Booking, payment: Payment, params: dict,
                        now: datetime) -> None:  # fmt: skip
     """A payment that could not be started because of the shop's set-up (see
-    core.setup_faults.to_mend) is told to its owners, once a day per provider: every
+    core.setup_faults.to_mend) is told to its owners, once a day per provider and kind of
+    fault (a second fault found after the first was put right is news): every
     customer meets it until it is put right. The reason is in the owner's language,
     with the provider's own words quoted for whoever takes it up with the provider."""
     fault = setup_faults.fault(payment.provider, payment.failure_code, payment.failure_reason)
@@ -496,7 +497,7 @@ def _tell_shop_to_mend(session: Session, view: av.ShopView, booking: Booking, pa
         return
     reason = setup_faults.owner_reason(params["provider"], fault, payment.failure_reason)
     notices.tell_owners(session, booking.shop_id, Reply((Msg(OWNER_NOT_STARTED, params | {
-        "reason": m.message(reason)}),)), f"not-started:{payment.provider}:{view.local_day(now)}", now)  # fmt: skip
+        "reason": m.message(reason)}),)), f"not-started:{payment.provider}:{fault}:{view.local_day(now)}", now)  # fmt: skip
 
 
 def retry_choices(methods, booking: Booking) -> tuple[Choice, ...]:

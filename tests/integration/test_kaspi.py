@@ -164,6 +164,19 @@ def test_a_link_kaspi_will_not_create_fails_and_the_owner_hears_why_once_a_day(s
         "клиенты не могут платить через Kaspi: проверьте настройки Kaspi сервиса."]  # fmt: skip
 
 
+def test_another_set_up_fault_the_same_day_after_the_first_was_mended_is_told_too(shop, fake, now):
+    rt, zhaiyk = shop
+    fake.fail_next(1, status_code=-1501, path="create-link")  # device not found: the owner is told
+    ask(rt, book(rt, zhaiyk, now=now), now=now, method="kaspi")
+    later = now + timedelta(hours=1)  # the device mended; now Kaspi says the trade point is disabled
+    fake.fail_next(1, status_code=990000018, path="create-link")
+    second = ask(rt, book(rt, zhaiyk, now=later, phone="+77012000557"), now=later, method="kaspi")
+
+    assert payment(rt, second).failure_code == "kaspi 990000018"
+    texts = [t.text for t in told(rt, OWNER)]
+    assert len(texts) == 2 and "не принимает платежи для торговой точки" in texts[1], texts
+
+
 def test_kaspi_unavailable_is_asked_again(shop, fake, now):
     rt, zhaiyk = shop
     fake.fail_next(1, status_code=-999, path="create-link")

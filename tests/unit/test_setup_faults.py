@@ -45,6 +45,8 @@ DEVICE_NOT_FOUND = fixture("kaspi/qr_api/error_response_device_not_found.json")
     ("kaspi_qr", f"kaspi {DEVICE_NOT_FOUND['StatusCode']}", DEVICE_NOT_FOUND["Message"], Fault.DEVICE, True),
     ("kaspi_qr", "kaspi -10000", "No client certificate / invalid credentials", Fault.CREDENTIALS, True),
     ("kaspi_qr", "kaspi 990000026", "Trade point does not accept QR payment", Fault.TRADE_POINT, True),
+    ("kaspi_qr", "kaspi 990000033", "No available payment methods", Fault.TRADE_POINT, True),
+    ("kaspi_qr", "kaspi 99000033", "No available payment methods", Fault.TRADE_POINT, True),  # spelt so too
     ("kaspi_qr", "kaspi -999", "Service temporarily unavailable", Fault.PROVIDER, False),
     ("kaspi_qr", "kaspi None", "ConnectionError", Fault.UNREACHABLE, False),
     ("kaspi_qr", "kaspi 990000028", "Invalid operation amount", Fault.OTHER, False),
