@@ -125,11 +125,21 @@ class Turn(Speech):
 
 def step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
     """Advance the staff dialogue by one event. Never raises for anything typed."""
+    done = _step(data, event, ctx)
+    if event.kind == "photo" and event.album:  # the photos of its album coming next are not answered again
+        done.data["album"] = event.album
+    return done
+
+
+def _step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
     turn = Turn(ctx, dict(data or {}))
     if turn.state not in PROMPTS:
         turn.data["state"] = "home"
     if event.kind == "outcome":
         _outcome(turn, event.outcome)
+        return turn.done()
+    if _rest_of_album(turn, event, turn.data.pop("album", None)):  # anything else between ends the album
+        _pass_on_quietly(turn, event)
         return turn.done()
     if event.kind == "verified":
         s = ctx.staff
@@ -238,6 +248,25 @@ def _photo(turn: Turn, event: Event) -> None:
                  Msg(N_("To send a photo of extra work, first choose the job and \"Extra work found\".")), *how)  # fmt: skip
 
 
+def _rest_of_album(turn: Turn, event: Event, album: str | None) -> bool:
+    """Whether a photo is one more of the album (Telegram sends each photo as a message of
+    its own) whose photo came just before, nothing between, minutes ago at most: that
+    one's answer ("Sent to Amina.", or to nobody) is the album's, said once. Extra work
+    keeps one photo, the latest: each is answered, saying so."""
+    return event.kind == "photo" and bool(event.album) and event.album == album and \
+        turn.state not in (*DRAFTING, "extra_confirm") and not _idle(turn, STILL_ANSWERING)  # fmt: skip
+
+
+def _pass_on_quietly(turn: Turn, event: Event) -> None:
+    """One more photo of an album already answered goes where a photo sent now goes (the
+    customer the owner answers, as its first did, or nobody, as its first did), without a
+    word: its delivery's outcome says nothing either (data.quietly)."""
+    answered = _answered_lately(turn)
+    if answered is not None:
+        turn.data["quietly"] = True
+        turn.do(AnswerCustomer(answered, event.text.strip(), event.photo))
+
+
 def _answered_lately(turn: Turn) -> int | None:
     """The customer the owner answered minutes ago, if he did: a photo that follows is
     for them too (the rest of an album)."""
@@ -314,6 +343,7 @@ def _choice(turn: Turn, choice: str) -> None:
         turn.do(Denied("answer"))  # before a customer's name is shown
     elif what == "answer" and row:
         turn.data["answer_to"] = row
+        turn.data.pop("answered", None)  # photos now are for this one, not for the one answered before
         turn.ask("answer")
     elif what == "a" and len(parts) == 4 and row:
         _act_on(turn, arg, turn.ctx.job(row))
@@ -501,6 +531,7 @@ def _says_it_came(turn: Turn, parsed) -> bool:
 
 
 def _outcome(turn: Turn, outcome) -> None:
+    quietly = turn.data.pop("quietly", False)  # one more photo of an album answered already
     if isinstance(outcome, Shown):
         turn.ask("home", *outcome.texts)
         return
@@ -556,9 +587,11 @@ def _outcome(turn: Turn, outcome) -> None:
     elif what == "tokens":
         turn.ask("home", Msg(N_("Tokens restored for {phone}: {n} this month. The customer has been told."),
                              {"phone": d["phone"], "n": d["n"]}))  # fmt: skip
-    elif what == "answered":
-        turn.data["answered"] = {"to": turn.data.pop("answer_to", None), "at": turn.ctx.now.isoformat()}
-        turn.ask("home", Msg(N_("Sent to {name}."), {"name": d["name"]}))
+    elif what == "answered":  # a photo after the answer went to the one answered: the next may too
+        to = turn.data.pop("answer_to", None) or (turn.data.get("answered") or {}).get("to")
+        turn.data["answered"] = {"to": to, "at": turn.ctx.now.isoformat()}
+        if not quietly:
+            turn.ask("home", Msg(N_("Sent to {name}."), {"name": d["name"]}))
     elif what == "refunded":
         turn.ask("home", Msg(N_("Booking {code}: {amount} marked as returned. The customer has been told."),
                              {"code": d["code"], "amount": m.money(d["amount"], d["currency"])}))  # fmt: skip

@@ -3,7 +3,7 @@ rating, extra work approved and declined, no-shows, going off shift, the owner's
 commands, and every refusal. Driven through the webhook path against the fake Bot API."""
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -539,6 +539,58 @@ def test_an_owners_long_answer_arrives_whole_and_one_days_later_is_no_answer(sto
     story.say(OWNER_TG, "ready 1001", at(24, 9, 9))  # a job command with its booking: no answer reads so
     assert story.last(AMINA) == f"Mwangaza Motors answers: {answer}"
     assert story.last(OWNER_TG).startswith("I cannot find booking 1001 in this shop.")  # the command's own answer
+
+
+# -- an owner's album, a photo at a time ------------------------------------------------------
+
+
+def owner_sends_an_album(story, at_: datetime, album: str, caption: str, photos: int = 3) -> list[dict]:
+    """An album from the owner's phone: Telegram posts a message a photo, a second apart, the words under the first."""
+    return [story.photo(OWNER_TG, at_ + timedelta(seconds=i), caption if i == 0 else None, album, f"pad-{i}".encode())
+            for i in range(photos)]  # fmt: skip
+
+
+def photos_to(story, chat) -> list[tuple[str, bytes]]:
+    return [(m["caption"], m["file"]["content"]) for m in story.p.telegram.sent_messages(chat) if m["method"] == "sendPhoto"]
+
+
+OWNERS_HOME = "Wanjiru, what do you need?"
+
+
+def test_an_owners_album_in_answer_to_a_customer_reaches_her_whole_and_is_said_sent_once(story):
+    """Each photo of the album was answered "Sent to Amina.", and the third, coming after the
+    second's answer, was said to have reached nobody (and did not reach her)."""
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    customer_id = amina_writes_to_the_shop(story)
+    story.tap(OWNER_TG, f"st:answer:{customer_id}", at(23, 9, 5))
+    told_before = len(story.texts(OWNER_TG))
+
+    first = owner_sends_an_album(story, at(23, 9, 6), "424242", "The old pads and the new ones")
+    story.post(first[1], at(23, 9, 6) + timedelta(seconds=5))  # Telegram delivers one again: nothing more
+
+    assert photos_to(story, AMINA) == [("Photo from Mwangaza Motors", b"pad-0"), ("Photo from Mwangaza Motors", b"pad-1"),
+                                       ("Photo from Mwangaza Motors", b"pad-2")]  # fmt: skip
+    assert story.texts(AMINA)[-4:] == ["Mwangaza Motors answers: The old pads and the new ones",
+                                       *["Photo from Mwangaza Motors"] * 3]  # the words first, as ever
+    assert story.texts(OWNER_TG)[told_before:] == [f"Sent to Amina.\n{OWNERS_HOME}"]
+
+    owner_sends_an_album(story, at(23, 9, 8), "434343", "And the discs", photos=2)  # another album: said once more
+
+    assert len(photos_to(story, AMINA)) == 5
+    assert story.texts(OWNER_TG)[told_before:] == [f"Sent to Amina.\n{OWNERS_HOME}"] * 2
+
+
+def test_an_owners_album_that_reaches_nobody_is_said_so_once(story):
+    verify_on_telegram(story, OWNER_TG, WANJIRU, MONDAY_9)
+    amina_writes_to_the_shop(story)
+    told_before = len(story.texts(OWNER_TG))
+
+    owner_sends_an_album(story, at(23, 9, 6), "424242", "The old pads and the new ones")
+
+    assert photos_to(story, AMINA) == []
+    assert story.texts(OWNER_TG)[told_before:] == [
+        "This photo was not sent to anyone.\nTo send a photo of extra work, first choose the job and \"Extra work "
+        f"found\".\nTo send a photo to a customer, tap \"Answer\" under their message first.\n{OWNERS_HOME}"]  # fmt: skip
 
 
 def test_refunded_without_a_code_shows_the_shops_own_code_in_the_example(story):

@@ -24,6 +24,7 @@ from bot.staff_model import (
     Shift,
     StaffDone,
     StaffInfo,
+    StaffRefused,
 )  # fmt: skip
 from bot.staff_words import Parsed, parse, parse_day
 from core.messages import render_reply
@@ -480,3 +481,72 @@ def test_a_photo_captioned_like_a_command_at_the_description_of_extra_work_is_it
     talk.send(Event("photo", text="ready 1002", photo="telegram:abc"))
     assert talk.commands == [] and talk.data["state"] == "extra_price"
     assert talk.data["extra"]["photo"] == "telegram:abc"
+
+
+# -- an owner's album: Telegram sends a message a photo, each with the album's id -------------
+
+KAMAU_ANSWERED = StaffDone("answered", {"name": "Kamau"})
+
+
+def album_photo(album: str, n: int, caption: str = "") -> Event:
+    return Event("photo", text=caption, photo=f"telegram:AgACalbum{album}-{n}", album=album)
+
+
+def photos_sent(talk: Talk, *photos: Event, outcome=KAMAU_ANSWERED) -> tuple[list, list[str]]:
+    """Each photo, then what carrying out its commands came to (as bot.staff.converse
+    does): the commands, and what was said to each photo."""
+    commands, said = [], []
+    for photo in photos:
+        talk.send(photo)
+        commands += talk.commands
+        said.append(talk.text if not talk.commands else talk.send(Event("outcome", outcome=outcome)).text)
+    return commands, said
+
+
+def test_the_rest_of_an_owners_album_goes_to_the_customer_he_answers_without_a_word_each():
+    talk = answering()
+
+    commands, said = photos_sent(talk, album_photo("77", 1, "The quote"), album_photo("77", 2), album_photo("77", 3))
+
+    assert commands == [AnswerCustomer(7, "The quote", "telegram:AgACalbum77-1"),
+                        AnswerCustomer(7, "", "telegram:AgACalbum77-2"), AnswerCustomer(7, "", "telegram:AgACalbum77-3")]
+    assert said == ["Sent to Kamau.\nKiprono, what do you need?", "", ""]
+    assert (talk.data["state"], talk.data["answered"]["to"], talk.data["album"]) == ("home", 7, "77")
+
+
+@pytest.mark.parametrize("between", ["another album", "a photo alone", "words"])
+def test_what_comes_after_an_owners_album_is_answered_as_ever(between):
+    talk = answering()
+    photos_sent(talk, album_photo("77", 1, "The quote"))
+    photo = {"another album": album_photo("88", 1), "a photo alone": Event("photo", photo="telegram:AgACalone")}
+    if between == "words":
+        talk.type("help")
+    else:
+        photos_sent(talk, photo[between])
+
+    commands, said = photos_sent(talk, album_photo("77", 2))
+
+    assert commands == [AnswerCustomer(7, "", "telegram:AgACalbum77-2")]
+    assert said == ["Sent to Kamau.\nKiprono, what do you need?"]
+
+
+def test_an_owners_album_that_reaches_nobody_is_said_so_once():
+    talk = Talk(OwnerCtx())
+
+    commands, said = photos_sent(talk, album_photo("77", 1, "The quote"), album_photo("77", 2), album_photo("77", 3))
+
+    assert commands == []
+    assert [s.split("\n")[0] for s in said] == ["This photo was not sent to anyone.", "", ""]
+
+
+def test_an_album_for_a_customer_who_cannot_be_reached_goes_to_nobody_not_to_the_one_answered_before():
+    """Answer tapped under another message: the album is that customer's, not Kamau's."""
+    talk = answering()
+    photos_sent(talk, album_photo("66", 1))
+    talk.send(Event("choice", choice="st:answer:8"))
+    gone = StaffRefused("That customer can no longer be reached here.")
+
+    commands, said = photos_sent(talk, album_photo("77", 1), album_photo("77", 2), outcome=gone)
+
+    assert commands == [AnswerCustomer(8, "", "telegram:AgACalbum77-1")]
+    assert said == ["That customer can no longer be reached here.\nKiprono, what do you need?", ""]
