@@ -283,8 +283,11 @@ def _service_names(session: Session, b: Booking) -> list:
 
 # -- export -------------------------------------------------------------------------------
 
-CSV_COLUMNS = ["code", "date", "start", "end", "status", "customer", "phone", "vehicle", "services", "mechanic",
-               "bay", "price", "paid", "balance", "currency", "payment_method", "channel"]  # fmt: skip
+# The headings, in the owner's language; their order is kept, for the sheets owners build on it.
+CSV_COLUMNS = [N_("Booking"), N_("Date"), N_("Start"), N_("End"), N_("Status"), N_("Customer"), N_("Phone"),
+               N_("Plate"), N_("Services"), N_("Mechanic"), N_("Bay"), N_("Price"), N_("Paid"), N_("Balance"),
+               N_("Currency"), N_("Payment method"), N_("Booked via")]  # fmt: skip
+CHANNEL_NAMES = {"telegram": N_("Telegram"), "whatsapp": N_("WhatsApp"), "console": N_("console")}
 
 
 def _text_cell(text: str) -> str:
@@ -293,8 +296,16 @@ def _text_cell(text: str) -> str:
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def _word(names: dict[str, str], code: str | None, lang: str) -> str:
+    """A status, payment method or channel as the owner says it; a code we have no word
+    for (a newer one, say) stays as it is rather than leaving the cell empty."""
+    return m.render(Msg(names[code]), lang) if code in names else code or ""
+
+
 def export_csv(session: Session, shop_id: int, first: date, last: date, path: Path, lang: str = "en") -> tuple[Path, int]:
-    """The bookings starting first..last (local days) as CSV; returns the path and row count."""
+    """The bookings starting first..last (local days) as CSV; returns the path and row count.
+    Headings and words are in `lang`; numbers, ISO dates, times and amounts stay plain,
+    so a spreadsheet sums and sorts them in any language."""
     spec = av.shop_view(session, shop_id).spec
     tz = ZoneInfo(spec.timezone)
     lo, hi = av.local_bounds(spec.timezone, first, last)
@@ -316,7 +327,7 @@ def export_csv(session: Session, shop_id: int, first: date, last: date, path: Pa
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
     with tmp.open("w", newline="", encoding="utf-8-sig") as f:  # the mark tells Excel it is UTF-8 (Cyrillic names)
         out = csv.writer(f)
-        out.writerow(CSV_COLUMNS)
+        out.writerow([m.render(Msg(heading), lang) for heading in CSV_COLUMNS])
         for b in rows:
             customer = session.get(Customer, b.customer_id)
             vehicle = session.get(Vehicle, b.vehicle_id) if b.vehicle_id else None
@@ -324,10 +335,12 @@ def export_csv(session: Session, shop_id: int, first: date, last: date, path: Pa
             start, end = b.starts_at.astimezone(tz), b.ends_at.astimezone(tz)
             got = paid.get(b.id, 0)
             owed = max(b.price_minor - got, 0) if b.status in payments.ACTIVE else 0  # a cancelled visit owes nothing
-            out.writerow([b.code, start.date().isoformat(), f"{start:%H:%M}", f"{end:%H:%M}", b.status,
+            out.writerow([b.code, start.date().isoformat(), f"{start:%H:%M}", f"{end:%H:%M}",
+                          _word(notices.STAFF_STATUS_NAMES, b.status, lang),
                           _text_cell(customer.name or ""), customer.phone or "",
                           _text_cell(vehicle.plate if vehicle else ""), _text_cell("; ".join(names)),
                           staff.get(b.mechanic_id, ""), bays.get(b.bay_id, ""), amount(b.price_minor), amount(got),
-                          amount(owed), b.currency, b.payment_method or "", b.channel or ""])  # fmt: skip
+                          amount(owed), b.currency, _word(digest.METHOD_NAMES, b.payment_method, lang),
+                          _word(CHANNEL_NAMES, b.channel, lang)])  # fmt: skip
     tmp.replace(path)
     return path, len(rows)

@@ -650,9 +650,10 @@ def test_the_owner_runs_the_shop_from_the_chat(story):
     document = [m for m in story.p.telegram.sent_messages(OWNER_TG) if m["method"] == "sendDocument"][-1]
     rows = document["file"]["content"].decode("utf-8-sig").splitlines()  # with the mark Excel reads UTF-8 by
     assert document["file"]["content"].startswith("\ufeff".encode())
-    assert rows[0].startswith("code,date,start,end,status,customer,phone,vehicle,services,mechanic,bay,price,paid")
+    assert rows[0] == ("Booking,Date,Start,End,Status,Customer,Phone,Plate,Services,Mechanic,Bay,Price,Paid,Balance,"
+                       "Currency,Payment method,Booked via")  # fmt: skip
     assert rows[1] == ("MM-1001,2026-11-24,10:00,10:45,confirmed,Amina,+254712345678,KCB 123A,Oil and filter change,"
-                       "Otieno Ochieng,Lift 1,3500.00,0.00,3500.00,KES,cash,telegram")  # fmt: skip
+                       "Otieno Ochieng,Lift 1,3500.00,0.00,3500.00,KES,cash,Telegram")  # fmt: skip
     assert any(t.startswith("Here is the export: 1 booking.") for t in story.texts(OWNER_TG)[-2:])
 
     story.say(OWNER_TG, "/digest", at(24, 19))
