@@ -18,6 +18,7 @@ from functools import lru_cache
 from bot import understand
 from bot.model import Command, Context, Event, MessageShop, SetLanguage
 from bot.speech import GLOBAL_WORDS, Speech
+from core.chat_data import start_over
 from core.i18n import N_
 from core.messages import Choice, Msg, Reply, remembered_choices
 
@@ -47,7 +48,8 @@ PHONE_STEP = ("after_phone", "new_phone", "pay_from")
 # What a question set aside needs besides the booking half made, kept with it in data.resume
 # and given back when it is asked again: a notice's number question, what its payment is.
 KEPT_WITH = {"phone": PHONE_STEP}
-# What a booking (or a change to one) half made keeps: forgotten at the menu.
+# What a booking (or a change to one) half made keeps: forgotten at the menu (a chat starting
+# over, core.chat_data, forgets more: everything that is not the chat's own).
 HALF_MADE = ("services", "vehicle_id", "plate", "day", "start", "alternatives", "booking_id", "code", "mode", "method",
              "wanted", "wanted_on", "resume", "my_vehicle", "requested", "requested_when", *PHONE_STEP)  # fmt: skip
 
@@ -78,6 +80,11 @@ class Turn(Speech):
         """Go to `state` and put its question, after any sentences in `before`."""
         self.state = state
         PROMPTS[state](self, list(before))
+
+    def start_over(self, *keep: str) -> None:
+        """Start the chat afresh (core.chat_data: what is the chat's own stays), keeping
+        besides what the step that follows reads (`keep`)."""
+        self.data = start_over(self.data, *keep)
 
     def done(self) -> Step:
         self.data["at"] = self.ctx.now.isoformat()
@@ -136,12 +143,12 @@ def _step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
     choosing_language = turn.state == "language" and event.kind in ("text", "choice")
     idle = _idle(turn) and turn.state not in RESTING
     notice = _notice_answer(turn, event) if idle else None  # read before the reset forgets what was offered
-    if idle and notice is None and choosing_language:  # the answer is taken; what it interrupted long ago is
-        turn.data = {k: turn.data[k] for k in ("lang", "offered") if k in turn.data}  # not brought back
+    if idle and notice is None and choosing_language:  # the answer is taken (read by the choices offered);
+        turn.start_over("offered")  # what it interrupted long ago is not brought back
     elif idle and notice is None and writing_to_shop:  # so too the words for the shop: sent, and then the menu
         forget_half_made(turn)
     elif idle:  # a notice answered so late over the language or the words for the shop: the menu follows too
-        turn.data = {"lang": turn.data.get("lang")}
+        turn.start_over()
         if notice is None:
             turn.ask("menu", Msg(N_("Welcome back! We left off a while ago, so let's start again.")),
                      *([PHOTO_NOT_SENT] if event.kind == "photo" else []))  # fmt: skip
@@ -317,8 +324,7 @@ def _global_word(turn: Turn, event: Event, choice: str | None) -> bool:
         back = BACK.get(turn.state, "menu")
         turn.ask(back(turn) if callable(back) else back)
     elif word == "stop":
-        keep = {"lang": turn.data.get("lang")}
-        turn.data = keep
+        turn.start_over()
         turn.ask("menu", Msg(N_("Stopped. Nothing was changed.")))
     elif word == "help":  # mid-way, the question again after it: nothing half made is dropped
         turn.ask(again(turn), *help_texts())

@@ -165,7 +165,7 @@ def handle_cancel_confirm(turn: Turn, event: Event, choice: str | None) -> None:
             if d.get("refund_minor"):
                 texts.append(Msg(N_("The shop has been told to refund the {amount} you paid."),
                                  {"amount": m.money(d["refund_minor"], d["currency"])}))  # fmt: skip
-            turn.data = {"lang": turn.data.get("lang")}
+            turn.start_over()
             turn.ask("menu", *texts)
         else:
             _refused(turn, event.outcome)
@@ -297,7 +297,7 @@ def prompt_remove_vehicle_confirm(turn: Turn, before: list[Msg]) -> None:
 
 def handle_remove_vehicle_confirm(turn: Turn, event: Event, choice: str | None) -> None:
     if event.kind == "outcome":  # removed, or why not (a visit booked for it meanwhile): the list as it is now
-        turn.data = {"lang": turn.data.get("lang")}
+        turn.start_over()
         turn.ask("vehicles", *_removal_said(event.outcome))
         return
     answer = answer_to(turn, event, choice)
@@ -492,7 +492,7 @@ def _after_notice(turn: Turn, *said: Msg, afresh: bool = False) -> None:
         return
     question = resumed(turn)
     if question == "menu" and afresh:
-        turn.data = {"lang": turn.data.get("lang")}
+        turn.start_over()
     turn.ask(question, *said)
 
 

@@ -592,7 +592,7 @@ def _after_hold(turn: Turn, outcome) -> None:
     shop = turn.ctx.shop
     if isinstance(outcome, Booked):
         said = booked(turn, outcome)  # of the services chosen, before they are forgotten
-        turn.data = {"lang": turn.data.get("lang")}
+        turn.start_over()
         turn.ask("menu", *said)
     elif isinstance(outcome, Taken):
         apology = Msg(N_("Sorry, {time} is too soon now to be booked.") if outcome.too_soon else
@@ -631,7 +631,7 @@ def _pay_instruction(outcome: Booked, currency: str) -> Msg:
 
 
 def _refused(turn: Turn, outcome) -> None:
-    turn.data = {"lang": turn.data.get("lang")}
+    turn.start_over()
     turn.ask("menu", refusal(outcome))
 
 
@@ -799,10 +799,10 @@ def handle_resched_confirm(turn: Turn, event: Event, choice: str | None) -> None
             if outcome.detail.get("held_until"):  # a hold moved is still a hold: it goes unless paid
                 said.append(Msg(N_("It is held for you until {time}: pay before then to keep it."),
                                 {"time": m.clock(outcome.detail["held_until"], turn.ctx.shop.timezone)}))  # fmt: skip
-                turn.data = {"lang": turn.data.get("lang"), "booking_id": turn.data["booking_id"]}
+                turn.start_over("booking_id")  # its card follows
                 turn.ask("booking", *said)  # its card, with the ways to pay
                 return
-            turn.data = {"lang": turn.data.get("lang")}
+            turn.start_over()
             turn.ask("menu", *said)
         elif isinstance(outcome, Taken):
             _after_hold(turn, outcome)
@@ -815,7 +815,7 @@ def handle_resched_confirm(turn: Turn, event: Event, choice: str | None) -> None
     elif answer == "yes":
         turn.do(Reschedule(turn.data["booking_id"], datetime.fromisoformat(turn.data["start"])))
     elif answer == "no":
-        turn.data = {"lang": turn.data.get("lang")}
+        turn.start_over()
         turn.ask("menu", Msg(N_("OK, your booking stays as it was.")))
     else:
         not_understood(turn, Msg(N_("Please answer yes or no.")))
