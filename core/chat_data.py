@@ -13,6 +13,7 @@ from __future__ import annotations
 
 ALWAYS_KEPT = (
     "lang",  # the language they chose
+    "notices_waiting",  # notices still to answer under the one asked, each asked again in turn (core.notices)
     "show_again",  # notices only a WhatsApp template carried, sent whole when they next write (bot.runner)
 )
 

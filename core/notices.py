@@ -197,8 +197,8 @@ def remember_choices(shop_id: int, channel: str, address: str, offered: list, at
         last = data.get("at")
         if last is None or now - datetime.fromisoformat(last) > IDLE_AFTER:
             conv.state = "menu"
-            # the question left so long is forgotten; the staff dialogue's data and the notices waiting stay
-            data = start_over(data, "staff", "notices_waiting") | {"at": now.isoformat()}
+            # the question left so long is forgotten; the staff dialogue's data stays
+            data = start_over(data, "staff") | {"at": now.isoformat()}
         if mark is not None:  # e.g. "shop_answered": the menu takes their next words for a reply to the shop
             data[mark] = at
         still_open = data.get("notice") is not None and data["notice"]["offered"] == data.get("offered")

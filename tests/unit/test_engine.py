@@ -1329,6 +1329,38 @@ def test_only_a_whole_greeting_is_small_talk(typed):
     assert small_talk(typed) is None
 
 
+def books_the_day_she_was_choosing(chat: Chat) -> Chat:
+    """The day and time tapped, confirmed, paid at the shop: booked."""
+    chat.tap("day:2026-11-25").tap(f"time:{at(25, 14).isoformat()}").answer("confirm").tap("pay:cash")
+    return chat.outcome(Booked(9, "MM-1002", at(25, 14), True, 0, 0, "cash"))
+
+
+def starts_over(chat: Chat, how: str) -> Chat:
+    """The chat starts over: "menu" or "stop" typed, 40 minutes away, or the booking made."""
+    if how == "a pause":
+        chat.ctx.now += timedelta(minutes=40)
+        return chat
+    return books_the_day_she_was_choosing(chat) if how == "a booking made" else chat.type(how)
+
+
+@pytest.mark.parametrize("how", ["menu", "stop", "a pause", "a booking made"])
+def test_a_notice_waiting_under_another_is_asked_again_however_the_chat_started_over(how):
+    """Choosing a day, she is asked to rate a visit, extra work found before waiting under
+    it. The chat starts over, then she rates the visit: the extra work is asked again, as
+    after "menu". After "stop", a pause or the booking made it was forgotten with the
+    booking half made, never to be asked again (a notice coming after a pause kept it)."""
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    rating = [["rate:5:5", ["5", "1"]]]
+    chat.data |= {"notice": {"reply": {}, "offered": rating, "outbox_id": 13}, "offered": rating,
+                  "notices_waiting": [dict(EXTRA_FOUND)]}  # fmt: skip
+
+    starts_over(chat, how).tap("rate:5:5").outcome(Done("rated", {"stars": 5}))
+
+    assert chat.text == ("Thank you for rating your visit 5 of 5!\nOne more question is waiting for your answer:\n"
+                         "Extra work found: discs.")  # fmt: skip
+    assert (chat.state, chat.ids) == ("menu", ["extra:yes:7"])
+
+
 def test_back_from_the_language_question_mid_booking_returns_to_the_booking():
     chat = chat_in("en", FakeContext().with_vehicle()).tap("m:book").tap("svc:1").tap("done")
     assert chat.state == "vehicle"
