@@ -14,6 +14,8 @@ from __future__ import annotations
 ALWAYS_KEPT = (
     "lang",  # the language they chose
     "notices_waiting",  # notices still to answer under the one asked, each asked again in turn (core.notices)
+    "shop_answered",  # the talk with the shop: for two hours after its answer, words not understood are a reply
+    "wrote_shop",  # and for minutes after her own words to it, what follows (an album) is for it too
     "show_again",  # notices only a WhatsApp template carried, sent whole when they next write (bot.runner)
 )
 

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from bot import schedule, whatsapp
 from bot.inbound import process
-from core import files
+from core import files, notices
+from core.messages import Choice, Msg, Reply
 from core.models import Customer, OutboxMessage, Staff, StoredFile, utcnow
 from pitstop.fakes import twilio as fake_twilio
 from pitstop.fakes.telegram import FakeTelegram
@@ -122,6 +123,23 @@ def shop_answered(story):
     story.say(OWNER_TG, "Yes, 9,500 each.", MONDAY_9 + timedelta(minutes=3))
     assert story.last(AMINA) == "Mwangaza Motors answers: Yes, 9,500 each."
     return len(story.texts(OWNER_TG))
+
+
+def test_her_reply_to_the_shop_reaches_it_though_a_reminder_came_after_a_pause(story):
+    """The shop answers her; 40 minutes after her last message a reminder with a button
+    comes (her chat starts over: she was away). Her words five minutes later, within two
+    hours of the shop's answer, still reach it, and the reminder is asked again. The
+    reminder's start over forgot the talk with the shop: "Sorry, I did not get that"."""
+    owner_had = shop_answered(story)
+    reminder = Reply((Msg("Reminder: your visit is tomorrow at 10:00."),), (Choice("rm:cancel:5", "Cancel"),))
+    notices.remember_choices(story.shop_id("mwangaza-motors"), "telegram", str(AMINA), [["rm:cancel:5", ["Cancel"]]],
+                             (MONDAY_9 + timedelta(minutes=40)).isoformat(), False, "en", reminder.to_json(), 77)  # fmt: skip
+
+    story.say(AMINA, "175/65 R14, I need four", MONDAY_9 + timedelta(minutes=45))
+
+    assert story.last(AMINA) == "Sent to the shop. They will answer you here.\nReminder: your visit is tomorrow at 10:00."
+    assert len(story.texts(OWNER_TG)) == owner_had + 1
+    assert story.last(OWNER_TG).startswith("Message from Amina (-): 175/65 R14, I need four")
 
 
 @pytest.mark.parametrize("typed", ["book", "I want to book", "tomorrow 10am", "my bookings", "book an oil change"])

@@ -1859,6 +1859,40 @@ def test_a_plate_written_under_a_photo_of_the_car_answers_the_plate_question():
     assert not [c for c in chat.commands if isinstance(c, MessageShop)]
 
 
+SENT_AT_THE_MENU = "Sent to the shop. They will answer you here.\nWhat would you like to do?"
+
+
+@pytest.mark.parametrize("how", ["menu", "stop", "a booking made"])
+def test_words_for_the_shop_after_its_answer_reach_it_however_the_chat_started_over(how):
+    """The shop answered her a minute ago; she was choosing a day for a booking. The chat
+    starts over, and the words she types next, within two hours of the answer, are her
+    reply to the shop, as after "menu". After "stop" or the booking made they were "not
+    understood": the talk with the shop was forgotten with the booking half made."""
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    chat.data["shop_answered"] = (NOW - timedelta(minutes=1)).isoformat()
+
+    starts_over(chat, how).type("Do you have Castrol oil?")
+
+    assert chat.commands[-1] == MessageShop("Do you have Castrol oil?")
+    assert (chat.state, chat.text) == ("menu", SENT_AT_THE_MENU)
+
+
+@pytest.mark.parametrize("how", ["menu", "stop", "a booking made"])
+def test_a_photo_minutes_after_words_to_the_shop_reaches_it_however_the_chat_started_over(how):
+    """Choosing a day, she writes to the shop (Reply), and her booking goes on. The chat
+    starts over, and a photo she sends two minutes later is for the shop too, as after
+    "menu". After "stop" or the booking made it reached nobody."""
+    ctx = FakeContext().with_vehicle()
+    chat = choosing_a_day(ctx).tap("reply:shop").type("Do you have Castrol oil?")
+    starts_over(chat, how)
+    ctx.now += timedelta(minutes=2)
+
+    chat.send(photo())
+
+    assert chat.commands[-1] == MessageShop("", PHOTO)
+    assert (chat.state, chat.text) == ("menu", SENT_AT_THE_MENU)
+
+
 @pytest.mark.parametrize("later, to_the_shop", [(timedelta(minutes=10), True), (timedelta(minutes=11), False)])
 def test_what_follows_words_to_the_shop_within_ten_minutes_goes_to_it_too(later, to_the_shop):
     """Words, then a photo (an album: a photo at a time), then more words: back at the
