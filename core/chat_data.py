@@ -4,9 +4,11 @@ A conversation row's data (one JSON object) holds two kinds of keys. Most belong
 question being answered: a booking half made, the choices offered, a notice's open
 question, the questions set aside under it (data.resume). The others belong to the chat,
 whatever it is asked: ALWAYS_KEPT. Every place that starts a chat over (a booking made,
-moved or cancelled, "stop", a command refused, a long pause, a notice coming after one)
-keeps these and forgets the rest, but for what it names itself (`keep`). "menu" and a new
-booking forget less: only the booking half made (bot.engine.forget_half_made, HALF_MADE).
+moved or cancelled, a car removed, "stop", a command refused, a long pause, a notice coming
+after one) keeps these and forgets the rest, but for what it names itself (`keep`). "menu"
+and a new booking forget less: only the booking half made (bot.engine.forget_half_made).
+The staff dialogue's data (data.staff, bot.staff) shares the row; the customer's dialogue
+never runs for staff, so only a notice coming after a pause names it to keep.
 """
 
 from __future__ import annotations

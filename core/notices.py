@@ -197,7 +197,8 @@ def remember_choices(shop_id: int, channel: str, address: str, offered: list, at
         last = data.get("at")
         if last is None or now - datetime.fromisoformat(last) > IDLE_AFTER:
             conv.state = "menu"
-            # the question left so long is forgotten; the staff dialogue's data stays
+            # the question left so long is forgotten; the staff dialogue's data stays: a customer's notice
+            # may come to an owner's chat (the customer dialogue never meets it, bot.staff answers staff first)
             data = start_over(data, "staff") | {"at": now.isoformat()}
         if mark is not None:  # e.g. "shop_answered": the menu takes their next words for a reply to the shop
             data[mark] = at
