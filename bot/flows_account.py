@@ -360,6 +360,7 @@ def _to_offer(turn: Turn, booking_id: int, choice: str) -> None:
     bookings, or a booking's card, or a change (of time, a cancellation) of that very
     booking, which the answer has settled; nor its own number question set aside."""
     remember_interrupted(turn, choice)
+    _answering(turn, choice)
     paying(turn, choice)
     last = questions_set_aside(turn)[-1:]
     if last in (["bookings"], ["booking"]) or turn.data.get("booking_id") == booking_id:
@@ -374,6 +375,7 @@ def prompt_offer(turn: Turn, before: list[Msg]) -> None:
 def handle_offer(turn: Turn, event: Event, choice: str | None) -> None:
     outcome = event.outcome if event.kind == "outcome" else None
     if outcome is None:
+        turn.data.pop("notice_stays", None)
         turn.ask("menu")
         return
     if isinstance(outcome, Booked):
@@ -448,7 +450,7 @@ def on_extra(turn: Turn, choice: str) -> None:
     if not item_id.isdigit() or answer not in ("yes", "no"):
         turn.ask("menu")
         return
-    _to_notice(turn)
+    _to_notice(turn, choice)
     turn.do(DecideExtra(int(item_id), answer == "yes"))
 
 
@@ -458,7 +460,7 @@ def on_rate(turn: Turn, choice: str) -> None:
     if not (booking_id.isdigit() and stars.isdigit() and 1 <= int(stars) <= 5):
         turn.ask("menu")
         return
-    _to_notice(turn)
+    _to_notice(turn, choice)
     turn.do(RateJob(int(booking_id), int(stars)))
 
 
@@ -468,22 +470,40 @@ def on_receipt(turn: Turn, choice: str) -> None:
     if not booking_id.isdigit():
         turn.ask("menu")
         return
-    _to_notice(turn)
+    _to_notice(turn, choice)
     turn.do(SendReceipt(int(booking_id)))
 
 
-def _to_notice(turn: Turn, choice: str = "") -> None:
+def _to_notice(turn: Turn, choice: str) -> None:
     """Answer a notice's button; a question it interrupted (a day being chosen for a new
     booking when the extra work came in) is asked again once it is answered."""
     remember_interrupted(turn, choice)
+    _answering(turn, choice)
     turn.state = "notice"
 
 
+def _answering(turn: Turn, choice: str) -> None:
+    """The button tapped may be one of a notice waiting under the one asked now (its
+    message is still in the chat): that one is answered, and waits no more; the one asked
+    now is still the question, asked again after the answer (data.notice_stays)."""
+    waiting = turn.data.get("notices_waiting") or []
+    rest = [n for n in waiting if choice not in (c for c, _ in n.get("offered") or ())]
+    if len(rest) == len(waiting):
+        return
+    turn.data.pop("notices_waiting")
+    if rest:
+        turn.data["notices_waiting"] = rest
+    turn.data["notice_stays"] = True
+
+
 def _after_notice(turn: Turn, *said: Msg, afresh: bool = False) -> None:
-    """After a notice's answer: an earlier notice still waiting is asked again; else the
-    question it interrupted, with what was chosen kept, or the menu (`afresh`: with
-    nothing of before kept, as after a booking made or refused)."""
-    turn.data.pop("notice", None)
+    """After a notice's answer: the notice asked before it, if it was one waiting under
+    that one, is asked again, or else an earlier notice still waiting; else the question
+    it interrupted, with what was chosen kept, or the menu (`afresh`: with nothing of
+    before kept, as after a booking made or refused)."""
+    asked = turn.data.pop("notice", None)
+    if turn.data.pop("notice_stays", False) and asked and turn.ctx.notice_holds(asked.get("outbox_id")):
+        turn.data["notices_waiting"] = [*(turn.data.get("notices_waiting") or []), asked]  # promoted again below
     while earlier := promote_waiting(turn.data):  # its choices stay as remembered: a newer notice knows it by them
         if not turn.ctx.notice_holds(earlier.get("outbox_id")):  # the visit begun, the balance paid...: dropped
             del turn.data["notice"], turn.data["offered"]
@@ -537,6 +557,7 @@ def handle_notice(turn: Turn, event: Event, choice: str | None) -> None:
     elif outcome is not None:
         _after_notice(turn, refusal(outcome), afresh=True)
     else:
+        turn.data.pop("notice_stays", None)
         turn.ask("menu")
 
 

@@ -850,6 +850,35 @@ def test_a_word_on_the_side_under_a_notice_waiting_since_before_keeps_the_bookin
     assert (chat.state, chat.data["services"], chat.data["vehicle_id"]) == ("day", [1], 3)
 
 
+RATING = {"reply": Reply((Msg("How did we do? Please rate your visit."),), (Choice("rate:5:5", "5"),)).to_json(),
+          "offered": [["rate:5:5", ["5", "1"]]], "outbox_id": 13}  # fmt: skip
+
+
+@pytest.mark.parametrize("before", ["nothing", "stop", "a pause"])
+def test_rating_with_the_button_of_a_rating_waiting_under_extra_work_asks_the_extra_work_again_not_the_rating(before):
+    """The rating came, then extra work over it; she taps the rating's own stars (its
+    message is still in the chat), after nothing else, after "stop", or after a pause.
+    The rating she had just given was asked again as waiting, and the extra work's
+    question forgotten."""
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    chat.data |= {"notice": dict(EXTRA_FOUND), "offered": EXTRA_FOUND["offered"], "notices_waiting": [dict(RATING)]}
+    if before == "stop":
+        chat.type("stop")
+    elif before == "a pause":
+        chat.ctx.now += timedelta(minutes=40)
+
+    chat.tap("rate:5:5").outcome(Done("rated", {"stars": 5}))
+
+    assert "notices_waiting" not in chat.data
+    if before == "nothing":  # the question asked when she rated
+        assert chat.text == ("Thank you for rating your visit 5 of 5!\nOne more question is waiting for your "
+                             "answer:\nExtra work found: discs.")  # fmt: skip
+        assert chat.ids == ["extra:yes:7"]
+    else:  # the chat started over forgot the question asked (its buttons still work), and the rating is given
+        assert chat.text.startswith("Thank you for rating your visit 5 of 5!\nWhat would you like to do?")
+        assert "rate:5:5" not in chat.ids
+
+
 def test_a_word_under_a_notice_waiting_since_before_is_read_by_the_booking_it_came_over():
     """Under the waiting notice a day typed is her booking's day, as when a notice comes
     in the middle of a booking: she need not answer the notice first."""
