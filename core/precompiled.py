@@ -10,7 +10,8 @@ A `Precompiled` statement is a Core statement compiled once per dialect and sent
 straight to the DBAPI cursor of the session's connection, inside the session's
 transaction, keeping what matters of SQLAlchemy's execution:
 
-- what the session holds unwritten is flushed first, unless autoflush is off;
+- a query sees what the session holds unwritten (flushed first, unless autoflush is
+  off), as the ORM's would; an INSERT or UPDATE, as Core's, leaves it for the commit;
 - values go in and come out through the statement's own column types (UTC times, JSON),
   and columns left out of an INSERT get their Python-side defaults;
 - `before_cursor_execute` listeners see the statement (tests count statements that way);
@@ -55,12 +56,13 @@ class Precompiled:
         by default, for an INSERT)."""
         self.statement = statement
         self.column_keys = list(column_keys) if column_keys is not None else None
+        self._reads = statement.is_select
         self._plans: dict[str, _Plan] = {}
 
     def rows(self, session: Session, params: dict[str, Any]) -> list[tuple]:
-        """Run it in the session's transaction (what the session holds unwritten is
-        flushed first, as a query through it would); the rows it returns, as tuples."""
-        if session.autoflush:
+        """Run it in the session's transaction (a query first flushes what the session
+        holds unwritten, as the ORM's would); the rows it returns, as tuples."""
+        if self._reads and session.autoflush:
             session.flush()
         conn = session.connection()
         dialect = conn.dialect

@@ -185,6 +185,18 @@ def test_what_the_session_holds_unwritten_is_seen_as_a_query_would_see_it(db):
             assert cars.rows(s, {"customer": amina.id}) == [("KCB 123A",)]
 
 
+def test_an_insert_leaves_what_the_session_holds_unwritten_for_the_commit_as_cores_does(db):
+    with db.uow() as uow:
+        s = uow.session
+        s.add(amina := Customer(shop_id=a_shop(s), language="sw", tokens=2))
+        s.flush()
+        s.add(car := Vehicle(customer_id=amina.id, plate="KCB 123A"))
+        a_chat(s, amina.shop_id)
+        assert car in s.new  # not written by the insert
+        s.commit()
+        assert car.id is not None
+
+
 def test_an_in_list_is_refused_when_the_statement_is_first_run(db):
     by_plates = Precompiled(select(Vehicle.id).where(Vehicle.plate.in_(bindparam("plates", expanding=True))))
     with db.uow() as uow, pytest.raises(ValueError, match="IN list"):
