@@ -541,6 +541,25 @@ class FakeTelegram(FakeServer):
             self._note_update(state, upd)
         return upd
 
+    def update_photo(self, update_id: int, user_id: int, content: bytes = b"\xff\xd8\xff\xe0a-photo",
+                     caption: str | None = None, album: str | None = None, file_id: str | None = None,
+                     **kw: Any) -> dict:  # fmt: skip
+        """A photo from the user's phone, as the Bot API posts it: ``content`` stored here as
+        if uploaded (or ``file_id``, one stored before or none at all), with words under it
+        (``caption``); one photo of an album is a message of its own carrying the album's
+        ``media_group_id``."""
+        if file_id is None:
+            file_id = self._store_file(content, "photo", None, "image/jpeg").file_id
+        upd = self.update_text(update_id, user_id, "x", **kw)
+        message = upd["message"]
+        del message["text"]
+        message["photo"] = [{"file_id": file_id, "file_unique_id": file_id[-8:], "width": 90, "height": 90}]
+        if caption is not None:
+            message["caption"] = caption
+        if album is not None:
+            message["media_group_id"] = album
+        return upd
+
     def update_contact(self, update_id: int, user_id: int, phone: str,
                        contact_user_id: Any = _SAME, **kw: Any) -> dict:
         """Like the module function; ``message_id`` defaults to the chat's next id."""

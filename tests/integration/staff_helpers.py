@@ -60,14 +60,7 @@ class Clocked:
               content: bytes = b"\xff\xd8\xff\xe0a-photo") -> dict:  # fmt: skip
         """A photo from the user's phone, as the Bot API posts it (one of an album is a
         message of its own with the album's media_group_id); the update, to post again."""
-        file_id = self.p.telegram._store_file(content, "photo", None, "image/jpeg").file_id  # as if uploaded
-        update = self.p.telegram.update_text(next(self.ids), user, "x")
-        update["message"].pop("text")
-        update["message"]["photo"] = [{"file_id": file_id, "file_unique_id": file_id[-8:], "width": 90, "height": 90}]
-        if caption is not None:
-            update["message"]["caption"] = caption
-        if album is not None:
-            update["message"]["media_group_id"] = album
+        update = self.p.telegram.update_photo(next(self.ids), user, content, caption, album)
         self.post(update, at)
         return update
 

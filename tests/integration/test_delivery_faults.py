@@ -195,11 +195,7 @@ def test_with_redis_down_a_photo_of_extra_work_reaches_the_customer_once_it_retu
 
 
 def mechanic_sends_a_photo(story, chat: int, content: bytes, when) -> None:
-    stored = story.p.telegram._store_file(content, "photo", None, "image/jpeg")  # as if uploaded
-    update = story.p.telegram.update_text(next(story.ids), chat, "x")
-    update["message"].pop("text")
-    update["message"]["photo"] = [{"file_id": stored.file_id, "file_unique_id": "u1", "width": 90, "height": 90}]
-    story.post(update, when)
+    story.post(story.p.telegram.update_photo(next(story.ids), chat, content), when)
 
 
 def one_reply_to_deliver_by_hand(url: str, telegram, twilio):

@@ -753,11 +753,7 @@ def kiprono_prices_extra_work(story):
 
 def test_a_photo_of_extra_work_reaches_the_customer(story):
     job = kiprono_prices_extra_work(story)
-    stored = story.p.telegram._store_file(b"\xff\xd8\xff\xe0fake-jpeg", "photo", None, "image/jpeg")  # as if uploaded
-    update = story.p.telegram.update_text(next(story.ids), KIP_TG, "x")
-    update["message"].pop("text")
-    update["message"]["photo"] = [{"file_id": stored.file_id, "file_unique_id": "u1", "width": 90, "height": 90}]
-    story.post(update, at(24, 10, 11))
+    story.post(story.p.telegram.update_photo(next(story.ids), KIP_TG, b"\xff\xd8\xff\xe0fake-jpeg"), at(24, 10, 11))
     assert story.last(KIP_TG).startswith("Photo received.\nAsk the customer to approve")
     story.say(KIP_TG, "yes", at(24, 10, 12))
     photo = [m for m in story.p.telegram.sent_messages(AMINA) if m["method"] == "sendPhoto"][-1]
@@ -770,10 +766,7 @@ def test_a_photo_of_extra_work_reaches_the_customer(story):
 
 def test_a_photo_of_extra_work_telegram_no_longer_has_leaves_the_question_standing_without_it(story):
     job = kiprono_prices_extra_work(story)
-    update = story.p.telegram.update_text(next(story.ids), KIP_TG, "x")
-    update["message"].pop("text")
-    update["message"]["photo"] = [{"file_id": "AgACgone", "file_unique_id": "u1", "width": 90, "height": 90}]
-    story.post(update, at(24, 10, 11))
+    story.post(story.p.telegram.update_photo(next(story.ids), KIP_TG, file_id="AgACgone"), at(24, 10, 11))
     story.say(KIP_TG, "yes", at(24, 10, 12))
 
     assert story.last(AMINA).endswith("It costs Ksh1,500. With it your total would be Ksh18,000.\n"
@@ -800,11 +793,7 @@ def test_a_photo_of_extra_work_reaches_a_whatsapp_customer_whose_window_had_clos
         verify_on_telegram(story, KIP_TG, KIPRONO, MONDAY_9)
         for typed in ("start 1001", "extra 1001", "Leaking radiator hose", "1500"):
             story.say(KIP_TG, typed, at(24, 10, 10))
-        stored = telegram._store_file(b"\xff\xd8\xff\xe0fake-jpeg", "photo", None, "image/jpeg")
-        update = telegram.update_text(next(story.ids), KIP_TG, "x")
-        update["message"].pop("text")
-        update["message"]["photo"] = [{"file_id": stored.file_id, "file_unique_id": "u1", "width": 90, "height": 90}]
-        story.post(update, at(24, 10, 11))
+        story.post(telegram.update_photo(next(story.ids), KIP_TG, b"\xff\xd8\xff\xe0fake-jpeg"), at(24, 10, 11))
         story.say(KIP_TG, "yes", at(24, 10, 12))
         assert [bool(m["params"].get("ContentSid")) for m in twilio.messages(f"whatsapp:{kamau}")][-1:] == [True]
 

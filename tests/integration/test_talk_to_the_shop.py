@@ -193,14 +193,7 @@ def amina_sends_a_photo(story, at: datetime, caption: str | None = None, file_id
                         album: str | None = None) -> dict:  # fmt: skip
     """A photo from Amina's phone on Telegram, as the Bot API posts it (with words under it, or none;
     one of an album: a message a photo, all with the album's media_group_id)."""
-    file_id = file_id or story.p.telegram._store_file(JPEG, "photo", None, "image/jpeg").file_id  # as if uploaded
-    update = story.p.telegram.update_text(next(story.ids), AMINA, "x")
-    update["message"].pop("text")
-    update["message"]["photo"] = [{"file_id": file_id, "file_unique_id": "u1", "width": 90, "height": 90}]
-    if caption is not None:
-        update["message"]["caption"] = caption
-    if album is not None:
-        update["message"]["media_group_id"] = album
+    update = story.p.telegram.update_photo(next(story.ids), AMINA, JPEG, caption, album, file_id)
     story.post(update, at)
     return update
 
@@ -368,11 +361,7 @@ def test_a_whatsapp_photo_at_the_menu_is_answered_in_the_customers_language(stor
 
 def owner_sends_a_photo(story, at: datetime, caption: str) -> None:
     """A photo from the owner's phone on Telegram, with words under it."""
-    file_id = story.p.telegram._store_file(OWNERS_JPEG, "photo", None, "image/jpeg").file_id
-    update = story.p.telegram.update_text(next(story.ids), OWNER_TG, "x")
-    update["message"].pop("text")
-    update["message"]["photo"] = [{"file_id": file_id, "file_unique_id": "u9", "width": 90, "height": 90}]
-    update["message"]["caption"] = caption
+    update = story.p.telegram.update_photo(next(story.ids), OWNER_TG, OWNERS_JPEG, caption)
     story.post(update, at)
 
 
