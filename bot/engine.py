@@ -149,12 +149,15 @@ def _step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
         forget_half_made(turn)
     elif idle:  # a notice answered so late over the language or the words for the shop: the menu follows too
         turn.start_over()
-        if notice is None:
+        turn.state = "menu"
+        if notice is not None:  # a notification's answer works however long ago it came
+            return _guarded(turn, event, lambda: follow_choice(turn, notice))
+        # her words (or photo) within two hours of the shop's answer are most likely her reply: read
+        # at the menu, where what it does not understand goes to the shop; anything else starts afresh
+        if not (event.kind in ("text", "photo") and _talking_with_shop(turn)):
             turn.ask("menu", Msg(N_("Welcome back! We left off a while ago, so let's start again.")),
                      *([PHOTO_NOT_SENT] if event.kind == "photo" else []))  # fmt: skip
             return turn.done()
-        turn.state = "menu"  # a notification's answer works however long ago it came
-        return _guarded(turn, event, lambda: follow_choice(turn, notice))
     if _first_contact(turn.state, turn.data) or event.kind == "start" or (event.kind == "text" and understand.looks_like(event.text, "menu")):
         if turn.state == "start":
             if event.kind == "start" and event.text:

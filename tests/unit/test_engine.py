@@ -923,6 +923,35 @@ def test_a_reply_to_the_shop_written_after_the_pause_does_not_bring_back_an_old_
     assert "services" not in chat.data and "start" not in chat.data
 
 
+@pytest.mark.parametrize("sent", ["words", "photo"])
+def test_her_reply_to_the_shops_answer_after_her_own_pause_goes_to_the_shop(sent):
+    """Choosing a day at 09:00, the shop answers her at 09:20 (she asked earlier); at 09:45
+    she writes back. It was answered "Welcome back! ... let's start again" and reached
+    nobody, though at the menu it would have gone to the shop."""
+    ctx = FakeContext().with_vehicle()
+    chat = choosing_a_day(ctx)
+    chat.data["shop_answered"] = (NOW + timedelta(minutes=20)).isoformat()
+    ctx.now = NOW + timedelta(minutes=45)
+
+    chat.type("Yes please, four tyres") if sent == "words" else chat.send(photo("Yes please, four tyres"))
+
+    assert chat.commands[-1] == MessageShop("Yes please, four tyres", None if sent == "words" else PHOTO)
+    assert (chat.state, chat.text) == ("menu", "Sent to the shop. They will answer you here.\nWhat would you like to do?")
+    assert "services" not in chat.data  # the booking left half made 45 minutes ago is not brought back
+
+
+def test_after_a_pause_with_no_answer_of_the_shops_lately_the_chat_starts_afresh():
+    ctx = FakeContext().with_vehicle()
+    chat = choosing_a_day(ctx)
+    chat.data["shop_answered"] = (NOW - timedelta(hours=2)).isoformat()  # over two hours before her words
+    ctx.now = NOW + timedelta(minutes=45)
+
+    chat.type("Yes please, four tyres")
+
+    assert not [c for c in chat.commands if isinstance(c, MessageShop)]
+    assert chat.text.startswith("Welcome back! We left off a while ago, so let's start again.")
+
+
 @pytest.mark.parametrize("how", ["deep link", "book from my bookings"])
 def test_a_new_booking_begun_while_moving_one_is_booked_not_moved(how):
     """Moving MM-1009, she opens a t.me/...?start=book link (or taps "Book a service" left
