@@ -485,15 +485,22 @@ def _to_notice(turn: Turn, choice: str) -> None:
 def _answering(turn: Turn, choice: str) -> None:
     """The button tapped may be one of a notice waiting under the one asked now (its
     message is still in the chat): that one is answered, and waits no more; the one asked
-    now is still the question, asked again after the answer (data.notice_stays)."""
+    now, if its question is the one open, is asked again after the answer
+    (data.notice_stays). A copy waiting of the notice answered goes too."""
     waiting = turn.data.get("notices_waiting") or []
-    rest = [n for n in waiting if choice not in (c for c, _ in n.get("offered") or ())]
+    rest = [n for n in waiting if choice not in _choice_ids(n)]
     if len(rest) == len(waiting):
         return
     turn.data.pop("notices_waiting")
     if rest:
         turn.data["notices_waiting"] = rest
-    turn.data["notice_stays"] = True
+    asked = turn.data.get("notice")
+    if asked and choice not in _choice_ids(asked) and asked.get("offered") == turn.data.get("offered"):
+        turn.data["notice_stays"] = True
+
+
+def _choice_ids(notice: dict) -> list[str]:
+    return [choice for choice, _ in notice.get("offered") or ()]
 
 
 def _after_notice(turn: Turn, *said: Msg, afresh: bool = False) -> None:

@@ -879,6 +879,48 @@ def test_rating_with_the_button_of_a_rating_waiting_under_extra_work_asks_the_ex
         assert "rate:5:5" not in chat.ids
 
 
+REMINDER = {"reply": Reply((Msg("Reminder: MM-1009 tomorrow."),), (Choice("rm:move:9", "Change the time"),
+                                                                   Choice("rm:cancel:9", "Cancel the booking"))).to_json(),
+            "offered": [["rm:move:9", ["Change the time", "1"]], ["rm:cancel:9", ["Cancel the booking", "2"]]],
+            "outbox_id": 14}  # fmt: skip
+
+
+def test_a_reminder_answered_already_is_not_asked_again_after_the_rating_waiting_under_it():
+    """She taps "Change the time" on the reminder (it came over a rating), then, choosing
+    the new day, the rating's stars still in the chat: after the thanks, her day again."""
+    chat = chat_in("en", FakeContext(my_bookings=[booking_tomorrow(30)]).with_vehicle())
+    chat.data |= {"notice": dict(REMINDER), "offered": REMINDER["offered"], "notices_waiting": [dict(RATING)]}
+    chat.tap("rm:move:9")
+
+    chat.tap("rate:5:5").outcome(Done("rated", {"stars": 5}))
+
+    assert chat.text == "Thank you for rating your visit 5 of 5!\n" + DAY_ASKED
+    assert (chat.state, chat.data["mode"]) == ("day", "reschedule")
+
+
+def test_paying_under_the_balance_asked_is_not_asked_again_for_a_copy_of_it_waiting():
+    """The balance came, then extra work over it, then the balance again (the same
+    buttons). She pays under the one asked: the older copy waiting shares its button and
+    goes with it, and the extra work is asked next."""
+    pay = [["paybalance:5:mpesa", ["M-Pesa", "1", "mpesa"]], ["paybalance:5:cash", ["Cash", "2"]]]
+
+    def balance(text: str, outbox_id: int) -> dict:
+        choices = (Choice("paybalance:5:mpesa", "M-Pesa"), Choice("paybalance:5:cash", "Cash"))
+        return {"reply": Reply((Msg(text),), choices).to_json(), "offered": pay, "outbox_id": outbox_id}
+
+    ctx = FakeContext().with_vehicle()
+    ctx.customer = replace(ctx.customer, phone="+254712345678")
+    chat = chat_in("en", ctx)
+    chat.data |= {"notice": balance("To pay: Ksh4,500.", 16), "offered": pay,
+                  "notices_waiting": [balance("To pay: Ksh4,000.", 15), dict(EXTRA_FOUND)]}  # fmt: skip
+
+    chat.tap("paybalance:5:mpesa").outcome(Done("paybalance", {"amount": 450000, "method": "mpesa"}))
+
+    assert chat.text == ("Check your phone: M-Pesa will ask you to pay Ksh4,500. Enter your PIN to confirm.\n"
+                         "One more question is waiting for your answer:\nExtra work found: discs.")  # fmt: skip
+    assert "notices_waiting" not in chat.data
+
+
 def test_a_word_under_a_notice_waiting_since_before_is_read_by_the_booking_it_came_over():
     """Under the waiting notice a day typed is her booking's day, as when a notice comes
     in the middle of a booking: she need not answer the notice first."""
