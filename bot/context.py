@@ -7,7 +7,7 @@ from datetime import date, datetime
 from functools import cached_property
 from itertools import groupby
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.model import (
@@ -21,7 +21,7 @@ from bot.model import (
 )
 from core import availability as av
 from core import booking, customers, outbox, payments, policy
-from core.lifecycle import AT_THE_SHOP, LIVE, BookingStatus, status_now
+from core.lifecycle import BookingStatus, status_now
 from core.models import Booking, BookingItem, Customer, OutboxMessage, Service, Vehicle
 from core.precompiled import Precompiled
 
@@ -146,8 +146,7 @@ _UPCOMING = (
            Booking.price_minor, Booking.deposit_minor, Vehicle.plate, BookingItem.service_id, BookingItem.kind,
            BookingItem.status.label("item_status"), BookingItem.description)
     .outerjoin(Vehicle, Vehicle.id == Booking.vehicle_id).outerjoin(BookingItem, BookingItem.booking_id == Booking.id)
-    .where(Booking.customer_id == bindparam("customer"), Booking.status.in_(LIVE),
-           or_(Booking.ends_at > bindparam("now"), Booking.status.in_(AT_THE_SHOP)))
+    .where(Booking.customer_id == bindparam("customer"), *customers.STANDING)
     .order_by(Booking.starts_at, Booking.id, BookingItem.id)
 )  # fmt: skip
 

@@ -98,8 +98,7 @@ def shop_view(session: Session, shop_id: int) -> ShopView:
     in_this_transaction = per_transaction(session, "shop_views")
     if shop_id in in_this_transaction:
         return in_this_transaction[shop_id]
-    found = _STAMP.first(session, {"shop": shop_id})
-    stamp = found[0] if found else None
+    stamp = _STAMP.scalar(session, {"shop": shop_id})
     if stamp is None:
         raise LookupError(f"no shop with id {shop_id}")
     return _current(session, shop_id, stamp)

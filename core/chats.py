@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.db import insert_once
 from core.models import Conversation
-from core.precompiled import Precompiled, loaded
+from core.precompiled import Precompiled, loaded_row
 
 
 def lock_chat(session: Session, shop_id: int, channel: str, chat_id: str, now: datetime, *, state: str = "start",
@@ -30,13 +30,12 @@ def lock_chat(session: Session, shop_id: int, channel: str, chat_id: str, now: d
 
 def _locked(session: Session, key: dict) -> Conversation | None:
     found = _LOCK_CHAT.first(session, key)
-    return loaded(session, Conversation, dict(zip(_COLUMNS, found, strict=True))) if found else None
+    return loaded_row(session, Conversation, found) if found else None
 
 
 # Every message takes this lock first: compiled once, run on the driver (core.precompiled).
 # The lock alone: a row of another table read in the same statement would come from before
 # a wait for the lock (PostgreSQL re-reads only the locked row), so the customer is read after.
-_COLUMNS = tuple(Conversation.__table__.c.keys())
 _LOCK_CHAT = Precompiled(select(*Conversation.__table__.c).where(
     Conversation.shop_id == bindparam("shop"), Conversation.channel == bindparam("channel"),
     Conversation.chat_id == bindparam("chat")).with_for_update())  # fmt: skip

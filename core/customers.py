@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from core.i18n import N_
 from core.lifecycle import AT_THE_SHOP, LIVE, BookingStatus, status_now
 from core.models import Booking, ChannelIdentity, Customer, Vehicle, WaitlistEntry
-from core.precompiled import Precompiled, loaded
+from core.precompiled import Precompiled, loaded_row
 
 # When a customer last wrote is kept to the minute: a dialogue of quick taps costs no
 # write each, and WhatsApp's 24-hour window, judged by it, closes a minute early at worst.
@@ -87,19 +87,18 @@ def customer_for(session: Session, shop_id: int, channel: str, address: str, *, 
             return customer_for(session, shop_id, channel, address, language=language, now=now)
     else:
         identity_id, last_inbound_at, *columns = found
-        customer = loaded(session, Customer, dict(zip(_CUSTOMER_COLUMNS, columns, strict=True)))
+        customer = loaded_row(session, Customer, columns)
         if now is not None and (last_inbound_at is None or now - last_inbound_at >= SEEN_STEP):
             _SEEN.rows(session, {"identity": identity_id, "last_inbound_at": now})
-    if name and not customer.name:
-        customer.name = name
-    if phone and not customer.phone:
-        customer.phone = phone
+        if name and not customer.name:  # a customer made now has them already
+            customer.name = name
+        if phone and not customer.phone:
+            customer.phone = phone
     return customer
 
 
 # Every chat message asks: compiled once, run on the driver (core.precompiled).
 _IDENTITIES, _CUSTOMERS = ChannelIdentity.__table__.c, Customer.__table__.c
-_CUSTOMER_COLUMNS = tuple(_CUSTOMERS.keys())
 _IDENTITY = Precompiled(select(_IDENTITIES.id, _IDENTITIES.last_inbound_at, *_CUSTOMERS).join_from(
     ChannelIdentity.__table__, Customer.__table__, _IDENTITIES.customer_id == _CUSTOMERS.id).where(
     _IDENTITIES.shop_id == bindparam("shop"), _IDENTITIES.channel == bindparam("channel"),
@@ -180,9 +179,8 @@ def remove_vehicle(session: Session, customer_id: int, vehicle_id: int, now: dat
     return Removed(vehicle.plate, len(waits))
 
 
-_KEEPING = (
-    select(Booking)
-    .where(Booking.vehicle_id == bindparam("vehicle"), Booking.status.in_(LIVE),
-           or_(Booking.ends_at > bindparam("now"), Booking.status.in_(AT_THE_SHOP)))
-    .order_by(Booking.starts_at, Booking.id)
-)  # fmt: skip
+# A booking still standing at `now`: to come, or its car still at the shop (its hold may have
+# run out unswept: status_now tells).
+STANDING = (Booking.status.in_(LIVE), or_(Booking.ends_at > bindparam("now"), Booking.status.in_(AT_THE_SHOP)))
+_KEEPING = select(Booking).where(Booking.vehicle_id == bindparam("vehicle"), *STANDING).order_by(
+    Booking.starts_at, Booking.id)  # fmt: skip

@@ -237,8 +237,7 @@ def insert_once(session: Session, model: type, values: dict, unique: list[str]) 
     """Insert a row unless one with the same `unique` columns exists; the new row's id,
     or None when it was already there. One statement, no savepoint: a delivery or a
     message that arrives twice is the common case on the hot path, not an error."""
-    found = _insert_ignoring(session, model, tuple(unique), False, tuple(values)).first(session, values)
-    return found[0] if found else None
+    return _insert_ignoring(session, model, tuple(unique), False, tuple(values)).scalar(session, values)
 
 
 def insert_all_once(session: Session, model: type, rows: list[dict], unique: str) -> dict:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
@@ -71,6 +72,11 @@ class Precompiled:
 
     def first(self, session: Session, params: dict[str, Any]) -> tuple | None:
         found = self.rows(session, params)
+        return found[0] if found else None
+
+    def scalar(self, session: Session, params: dict[str, Any]) -> Any:
+        """The first column of the first row, or None when there is none."""
+        found = self.first(session, params)
         return found[0] if found else None
 
     def _plan(self, dialect: Dialect) -> _Plan:
@@ -121,6 +127,16 @@ def _run(conn: Connection, plan: _Plan, params: dict[str, Any]) -> list[tuple]:
     if not any(plan.result):
         return fetched
     return [tuple(v if f is None else f(v) for f, v in zip(plan.result, row, strict=True)) for row in fetched]
+
+
+def loaded_row(session: Session, model: type, row: Sequence[Any]):
+    """`loaded` for a row read with all the model's table's columns, in their order."""
+    return loaded(session, model, dict(zip(_columns(model), row, strict=True)))
+
+
+@cache
+def _columns(model: type) -> tuple[str, ...]:
+    return tuple(model.__table__.c.keys())
 
 
 def loaded(session: Session, model: type, values: dict[str, Any]):

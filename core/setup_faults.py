@@ -65,7 +65,7 @@ KASPI = {-10000: Fault.CREDENTIALS, -1501: Fault.DEVICE, -1502: Fault.DEVICE, -1
          -14000002: Fault.TRADE_POINT, -99000002: Fault.TRADE_POINT, 990000018: Fault.TRADE_POINT,
          990000026: Fault.TRADE_POINT, 990000033: Fault.TRADE_POINT, 99000033: Fault.TRADE_POINT,  # both spellings seen
          -999: Fault.PROVIDER}  # fmt: skip
-QUIET = frozenset({Fault.MISSING, Fault.UNREACHABLE})  # their stored words are ours, not the provider's
+QUIET = frozenset({Fault.UNREACHABLE})  # its stored words are ours, not the provider's (as a missing setting's)
 _MISSING = re.compile(r"environment variable (?:named by )?(\S+)")  # core.settings.MissingSetting
 _FIELD = re.compile(r"invalid\s+(\w+)", re.IGNORECASE)
 
