@@ -212,27 +212,26 @@ def _prepared(bot: Bot, row: OutboxMessage, attachment: tuple[bytes, str] | None
     text, _ = render_reply(reply, row.language)
     keyboard = markup(reply, row.language)
 
+    filed = kind in ("document", "photo")
+    caption, rest = captioned(text) if filed else ("", text)  # worked out before the chat's turn comes
+    parts = pieces(rest, TEXT_LIMIT, _utf16_len)
+
     async def call(locked: OutboxMessage) -> str:
-        if kind in ("document", "photo"):
+        if filed and not locked.body.get("file_sent"):
             data, name = attachment
-            caption, rest = captioned(text)
-            if not locked.body.get("file_sent"):
-                send = bot.send_document if kind == "document" else bot.send_photo
-                msg = await send(chat, data, caption=caption or None, filename=name, reply_markup=None if rest else keyboard)
-                if not rest:
-                    return str(msg.message_id)
-                locked.body = locked.body | {"file_sent": str(msg.message_id)}  # never sent twice
-                raise PartSent()
-            msg = await bot.send_message(chat, rest[:4096], reply_markup=keyboard or ReplyKeyboardRemove())  # the choices
-            return str(msg.message_id)
-        parts = pieces(text, TEXT_LIMIT, _utf16_len)
+            send = bot.send_document if kind == "document" else bot.send_photo
+            msg = await send(chat, data, caption=caption or None, filename=name, reply_markup=None if rest else keyboard)
+            if not rest:
+                return str(msg.message_id)
+            locked.body = locked.body | {"file_sent": str(msg.message_id)}  # never sent twice
+            raise PartSent()
         sent = locked.body.get("parts_sent", 0)
         if sent < len(parts) - 1:  # a long text in parts, each on the chat's own turn; a retry goes on after those sent
             await bot.send_message(chat, parts[sent])
             locked.body = locked.body | {"parts_sent": sent + 1}
             raise PartSent()
         edit = body.get("edit_message_id")
-        if edit and len(parts) == 1 and not reply.ask_contact:
+        if edit and not filed and len(parts) == 1 and not reply.ask_contact:
             try:
                 msg = await bot.edit_message_text(text, chat_id=chat, message_id=edit, reply_markup=keyboard)
                 return str(getattr(msg, "message_id", edit))

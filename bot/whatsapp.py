@@ -79,6 +79,8 @@ def pieces(text: str, limit: int = BODY_LIMIT, size: Callable[[str], int] = len)
     alone is too long, between words where it can be): a busy day's digest arrives
     whole, in parts, instead of stopping mid-line. `size`: how the channel counts
     (Telegram counts UTF-16 units: an emoji is two)."""
+    if size(text) <= limit:  # most messages: measured once
+        return [text]
     parts, current = [], None
     for line in text.split("\n"):
         while size(line) > limit:

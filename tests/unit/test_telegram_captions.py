@@ -81,3 +81,29 @@ def test_a_long_text_of_emoji_goes_in_parts_telegram_takes():
         except PartSent:
             continue
     assert bot.sent and all(utf16(t) <= 4096 for t in bot.sent), [utf16(t) for t in bot.sent]
+
+
+class PhotoBot(TextBot):
+    async def send_photo(self, chat, data, caption=None, filename=None, reply_markup=None):
+        self.sent.append(f"[photo] {caption}")
+        return SimpleNamespace(message_id=len(self.sent))
+
+
+def test_the_words_that_do_not_fit_under_a_photo_go_on_in_parts_telegram_takes():
+    """Her words of emoji to the shop under a photo: what did not fit in the caption went
+    on cut at 4,096 characters, some 7,000 UTF-16 units, which Telegram refuses."""
+    words = "Photo from Amina (-): " + "🚗" * 4096
+    reply = Reply((Msg("{w}", {"w": words}),))
+    row = OutboxMessage(address="6000001", body=reply.to_json(), kind="photo", language="en")
+    bot = PhotoBot()
+    call = _prepared(bot, row, (b"jpeg", "photo.jpg"))
+    for _ in range(10):
+        try:
+            asyncio.run(call(row))
+            break
+        except PartSent:
+            continue
+
+    assert bot.sent[0].startswith("[photo] Photo from Amina (-): 🚗") and len(bot.sent) == 3
+    assert all(utf16(t) <= 4096 for t in bot.sent[1:]), [utf16(t) for t in bot.sent]
+    assert "".join(t.strip("…") for t in bot.sent).count("🚗") == 4096  # nothing lost
