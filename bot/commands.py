@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from hashlib import sha1
 
 from sqlalchemy.orm import Session
 
@@ -209,10 +208,10 @@ def _photo_to_owners(session: Session, ctx: DbContext, customer: Customer, text:
     sent (bot.photos); should it be gone by then, the owners hear that it came, and the
     words. On WhatsApp outside an owner's window, the staff template says it came, and
     the photo follows when he writes."""
-    key = f"shop-photo-{customer.id}-{ctx.now:%Y%m%d%H%M%S%f}-{sha1(photo.encode()).hexdigest()[:12]}"
+    key = photos.dedupe_key("shop-photo", customer.id, photo, ctx.now)
     sent = notices.tell_owners(session, ctx.view.shop_id, to_owners(customer, text, photo=True), key, ctx.now,
                                kind="photo", extra=photos.passed_on(photo, _not_received(customer, text)) |
-                               {"whole_later": True, "show_later": True})  # fmt: skip
+                               {"whole_later": True})  # fmt: skip
     log.info("photo from customer %s forwarded to %d owner(s)", mask_phone(customer.phone), sent)
 
 

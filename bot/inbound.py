@@ -46,6 +46,11 @@ class Inbound:
     group: bool = False  # from a group chat: answered, never taken for a customer
     replied_to: str | None = None  # WhatsApp: the provider's id of our message whose quick reply was tapped
 
+    def photo_event(self, event: Event) -> Event:
+        """The photo it carries as the event, the words with it (if any) its caption."""
+        return Event("photo", text=event.text if event.kind == "text" else "", photo=self.photo,
+                     other_file=event.other_file, album=self.album)  # fmt: skip
+
 
 APPLIED, APPLIED_BY_STAFF = "applied", "applied: staff"
 
@@ -85,9 +90,8 @@ def _answer(session: Session, shop_id: int, inbound: Inbound, inbox_id: int, now
     extra = {"edit_message_id": inbound.tapped_message_id} if inbound.tapped_message_id else None
     if staff.handles(session, shop_id, inbound, event, now, inbox_id):
         return APPLIED_BY_STAFF
-    if inbound.photo and tapped is None:  # the words with it (if any) are its caption
-        event = Event("photo", text=event.text if event.kind == "text" else "", photo=inbound.photo,
-                      other_file=event.other_file, album=inbound.album)  # fmt: skip
+    if inbound.photo and tapped is None:
+        event = inbound.photo_event(event)
     handled = runner.handle_in(session, shop_id=shop_id, channel=inbound.channel, chat_id=inbound.chat_id,
                                event=event, now=now, language_hint=inbound.language_hint,
                                name=inbound.name, phone=inbound.phone, reply_key=inbox_id,

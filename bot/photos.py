@@ -15,6 +15,7 @@ has it) is not sent; the row's `unfetched` words, if it has any, are sent instea
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from hashlib import sha1
 
 import requests
@@ -35,8 +36,16 @@ class Gone(Exception):
 
 def passed_on(ref: str, unfetched: Reply | None = None) -> dict:
     """The outbox body fields of a photo row for the photo `ref`, fetched when it is
-    first sent; `unfetched`: what to say instead should the photo be gone for good."""
-    return {"photo": ref} | ({"unfetched": unfetched.to_json()} if unfetched is not None else {})
+    first sent; `unfetched`: what to say instead should the photo be gone for good. A
+    template cannot carry a photo: outside WhatsApp's window it waits for their next
+    message (show_later)."""
+    return {"photo": ref, "show_later": True} | ({"unfetched": unfetched.to_json()} if unfetched is not None else {})
+
+
+def dedupe_key(kind: str, customer_id: int, ref: str, now: datetime) -> str:
+    """The outbox key of one photo passed on: a photo sent twice is two photos, a
+    delivery of it repeated is one (its `now` is the message's)."""
+    return f"{kind}-{customer_id}-{now:%Y%m%d%H%M%S%f}-{sha1(ref.encode()).hexdigest()[:12]}"
 
 
 def awaited(row: OutboxMessage) -> bool:

@@ -54,8 +54,7 @@ def handles(session: Session, shop_id: int, inbound, event: Event, now: datetime
             event = Event("verified", text=event.text if event.kind == "text" else "",
                           photo=inbound.photo if event.kind != "choice" else None)  # fmt: skip
         elif inbound.photo and event.kind != "choice":  # its words are its caption, never a command
-            event = Event("photo", text=event.text if event.kind == "text" else "", photo=inbound.photo,
-                          album=inbound.album)  # fmt: skip
+            event = inbound.photo_event(event)
         elif event.kind == "text" and event.other_file:  # a PDF, a video: its words are no command either
             _write(session, shop_id, inbound.channel, inbound.chat_id, staff.language, [Reply((Msg(FILE_NOT_SENT),))],
                    now, inbox_id, inbound.callback_id)  # fmt: skip

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from functools import partial
-from hashlib import sha1
 from pathlib import Path
 
 from sqlalchemy import select
@@ -195,7 +194,7 @@ def _extra_photo(session: Session, item_id: int, photo: str, now: datetime) -> N
     caption = Reply((Msg(N_("Photo of the extra work on {code}: {work}"),
                          {"code": booking.code, "work": item.description}),))  # fmt: skip
     notices.notify_customer(session, booking, caption, f"extra-photo:{item_id}", now, kind="photo",
-                            extra=photos.passed_on(photo) | {"show_later": True})  # fmt: skip
+                            extra=photos.passed_on(photo))  # fmt: skip
 
 
 def _part_code(session: Session, shop_id: int, text: str) -> str | None:
@@ -243,7 +242,7 @@ def _photo_to_customer(session: Session, shop_id: int, customer: Customer, ident
     transaction: the row carries the photo's reference, fetched when it is first sent
     (bot.photos), so the outbox's retries and re-drive carry the fetch too."""
     reply = Reply((Msg(N_("Photo from {shop}"), {"shop": shop}),), (REPLY_CHOICE,))
-    key = f"answer-photo-{customer.id}-{now:%Y%m%d%H%M%S%f}-{sha1(photo.encode()).hexdigest()[:12]}"
+    key = photos.dedupe_key("answer-photo", customer.id, photo, now)
     outbox.send(session, shop_id=shop_id, channel=identity.channel, address=identity.address,
                 language=customer.language, reply=reply, dedupe_key=key, now=now, kind="photo",
-                extra=photos.passed_on(photo) | {"show_later": True})  # fmt: skip
+                extra=photos.passed_on(photo))  # fmt: skip

@@ -54,7 +54,9 @@ from core.messages import Choice, Msg, Reply, render
 
 IDLE_AFTER = timedelta(minutes=30)
 DRAFT_WAITS = timedelta(hours=2)  # extra work half written (its price looked up)
-DRAFTING = ("extra_desc", "extra_price", "extra_photo")  # the steps of extra work being written
+WORDS_OF_EXTRA = ("extra_desc", "extra_price")  # the steps of extra work that read words
+DRAFTING = (*WORDS_OF_EXTRA, "extra_photo")  # the steps of extra work being written
+EXTRA_WORK = (*DRAFTING, "extra_confirm")  # ...and sent for the customer's approval
 ANSWER_WAITS = timedelta(hours=12)  # an owner's answer to a customer, typed late, still goes; days later, no
 STILL_ANSWERING = timedelta(minutes=10)  # photos after an answer go with it (an album comes a photo at a time)
 RESTING = {"home", "jobs", "job"}
@@ -180,7 +182,7 @@ def _step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
     if event.kind == "contact":
         turn.ask("home", Msg(N_("You are already recognised as staff of {shop}."), {"shop": ctx.staff.shop}))
         return turn.done()
-    if event.kind == "photo" and turn.state in DRAFTING[:2] and event.text.strip():
+    if event.kind == "photo" and turn.state in WORDS_OF_EXTRA and event.text.strip():
         turn.data["extra"] = {**(turn.data.get("extra") or {}), "photo": event.photo}  # the work's photo; its words
         FREE_TEXT[turn.state](turn, event.text)  # the description or the price, never a command
         return turn.done()
@@ -232,7 +234,7 @@ def _photo(turn: Turn, event: Event) -> None:
     it; anywhere else it goes to nobody, and they are told how to send one. Its words are
     its caption, never a command."""
     answered = _answered_lately(turn)
-    if turn.state in (*DRAFTING, "extra_confirm"):
+    if turn.state in EXTRA_WORK:
         extra = turn.data.get("extra") or {}
         said = Msg(N_("Only one photo goes with the extra work: this one, in place of the one before.")) \
             if extra.get("photo") else Msg(N_("Photo received."))  # fmt: skip
@@ -254,7 +256,7 @@ def _rest_of_album(turn: Turn, event: Event, album: str | None) -> bool:
     one's answer ("Sent to Amina.", or to nobody) is the album's, said once. Extra work
     keeps one photo, the latest: each is answered, saying so."""
     return event.kind == "photo" and bool(event.album) and event.album == album and \
-        turn.state not in (*DRAFTING, "extra_confirm") and not _idle(turn, STILL_ANSWERING)  # fmt: skip
+        turn.state not in EXTRA_WORK and not _idle(turn, STILL_ANSWERING)  # fmt: skip
 
 
 def _pass_on_quietly(turn: Turn, event: Event) -> None:
