@@ -170,6 +170,14 @@ def inbound_text_params(from_: str, body: str, to: str = SANDBOX_SENDER,
     }
 
 
+def inbound_media_params(from_: str, body: str, media_url: str, content_type: str = "image/jpeg",
+                         message_type: str = "image", **kw: str) -> dict[str, str]:
+    """Form fields of an inbound WhatsApp message carrying one file (a photo by default),
+    its words (if any) the Body: as inbound_text_params, with the media fields."""
+    return inbound_text_params(from_, body, message_type=message_type, **kw) | {
+        "NumMedia": "1", "MediaContentType0": content_type, "MediaUrl0": media_url}
+
+
 def inbound_button_params(from_: str, button_text: str, button_payload: str,
                           original_message_sid: str, to: str = SANDBOX_SENDER,
                           account_sid: str = "AC00000000000000000000000000000001",

@@ -229,9 +229,9 @@ def photo_from_kiprono(pitstop, words: str, media: str) -> None:
     """A photo with `words` under it, as Twilio posts it."""
     from pitstop.fakes import twilio as fake_twilio
 
-    params = fake_twilio.inbound_text_params(f"whatsapp:{KIPRONO}", words, profile_name="Kiprono")
-    params |= {"NumMedia": "1", "MessageType": "image", "MediaContentType0": "image/jpeg",
-               "MediaUrl0": f"https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/{media}"}  # fmt: skip
+    params = fake_twilio.inbound_media_params(
+        f"whatsapp:{KIPRONO}", words, f"https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/{media}",
+        profile_name="Kiprono")  # fmt: skip
     assert pitstop._post_signed("/webhooks/whatsapp/mwangaza-motors", params).status_code == 200
 
 

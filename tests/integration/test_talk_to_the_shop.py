@@ -200,9 +200,8 @@ def amina_sends_a_photo(story, at: datetime, caption: str | None = None, file_id
 
 def askar_sends_a_photo(story, words: str = "") -> None:
     """A photo from Асқар's phone on WhatsApp, as Twilio posts it (its words are the Body)."""
-    params = fake_twilio.inbound_text_params(f"whatsapp:{ASKAR}", words, profile_name="Асқар")
-    params |= {"NumMedia": "1", "MessageType": "image", "MediaContentType0": "image/jpeg",
-               "MediaUrl0": story.p.twilio.add_media(JPEG, account_sid=TWILIO_SID)}  # fmt: skip
+    params = fake_twilio.inbound_media_params(f"whatsapp:{ASKAR}", words, story.p.twilio.add_media(
+        JPEG, account_sid=TWILIO_SID), profile_name="Асқар")  # fmt: skip
     process(story.db, story.shop_id("zhaiyk-auto"), whatsapp.parse(params), json.dumps(params), utcnow())
 
 
@@ -438,9 +437,9 @@ def test_an_image_sent_as_a_file_in_talk_to_the_shop_reaches_the_owner_as_a_phot
 def test_a_whatsapp_file_that_is_no_photo_is_said_not_passed_on_and_its_words_reach_the_shop(story):
     for typed in ("Сәлем", "2", "4"):  # Қазақша; Сервиске жазу
         story.wa(ASKAR, typed, utcnow(), slug="zhaiyk-auto", name="Асқар")
-    params = fake_twilio.inbound_text_params(f"whatsapp:{ASKAR}", "Өткен жылғы шот", profile_name="Асқар")
-    params |= {"NumMedia": "1", "MessageType": "document", "MediaContentType0": "application/pdf",
-               "MediaUrl0": story.p.twilio.add_media(b"%PDF-1.4", "application/pdf", account_sid=TWILIO_SID)}  # fmt: skip
+    pdf = story.p.twilio.add_media(b"%PDF-1.4", "application/pdf", account_sid=TWILIO_SID)
+    params = fake_twilio.inbound_media_params(f"whatsapp:{ASKAR}", "Өткен жылғы шот", pdf, "application/pdf",
+                                              "document", profile_name="Асқар")  # fmt: skip
 
     process(story.db, story.shop_id("zhaiyk-auto"), whatsapp.parse(params), json.dumps(params), utcnow())
 
@@ -658,9 +657,8 @@ def test_the_words_after_a_photo_wait_for_the_chats_next_turn(paced_story):
 
 def erlan_sends_a_photo(story, words: str) -> None:
     """A photo from Ерлан's phone on WhatsApp, with `words` under it."""
-    params = fake_twilio.inbound_text_params(f"whatsapp:{ERLAN}", words, profile_name="Ерлан")
-    params |= {"NumMedia": "1", "MessageType": "image", "MediaContentType0": "image/jpeg",
-               "MediaUrl0": story.p.twilio.add_media(OWNERS_JPEG, account_sid=TWILIO_SID)}  # fmt: skip
+    params = fake_twilio.inbound_media_params(f"whatsapp:{ERLAN}", words, story.p.twilio.add_media(
+        OWNERS_JPEG, account_sid=TWILIO_SID), profile_name="Ерлан")  # fmt: skip
     process(story.db, story.shop_id("zhaiyk-auto"), whatsapp.parse(params), json.dumps(params), utcnow())
 
 
@@ -698,9 +696,8 @@ def test_a_photo_that_could_not_be_fetched_is_told_to_an_owner_without_the_templ
     without_the_staff_template(monkeypatch)
     for typed in ("Сәлем", "2", "4"):  # Қазақша; Сервиске жазу; Ерлан never wrote: his window is closed
         story.wa(ASKAR, typed, utcnow(), slug="zhaiyk-auto", name="Асқар")
-    params = fake_twilio.inbound_text_params(f"whatsapp:{ASKAR}", "Бұл дөңгелек қалай?", profile_name="Асқар")
-    params |= {"NumMedia": "1", "MessageType": "image", "MediaContentType0": "image/jpeg",
-               "MediaUrl0": f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}/Messages/MM9/Media/MEgone"}  # fmt: skip
+    gone = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}/Messages/MM9/Media/MEgone"
+    params = fake_twilio.inbound_media_params(f"whatsapp:{ASKAR}", "Бұл дөңгелек қалай?", gone, profile_name="Асқар")
     process(story.db, story.shop_id("zhaiyk-auto"), whatsapp.parse(params), json.dumps(params), utcnow())
     assert owner_reads(story, ERLAN) == []
 
