@@ -117,7 +117,7 @@ def state(name: str, back: str | Callable[[Turn], str] = "menu"):
 def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
     """Advance the conversation by one event. Never raises for anything a person types."""
     greeted = _first_contact(state_name, data)  # a first photo is answered by the greeting alone
-    done = _step(state_name, data, event, ctx)
+    done = _step(state_name, data, event, ctx, greeted)
     if event.kind == "photo" and event.album and not greeted:  # the answer said where it went: the photos of
         done.data["album"] = event.album  # its album coming next are not answered again
     return done
@@ -128,7 +128,7 @@ def _first_contact(state_name: str, data: dict | None) -> bool:
     return (state_name if state_name in HANDLERS else "start") == "start" and "offered" not in (data or {})
 
 
-def _step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
+def _step(state_name: str, data: dict, event: Event, ctx: Context, greeted: bool) -> Step:
     turn = Turn(ctx, state_name if state_name in HANDLERS else "start", dict(data or {}))
     if event.kind == "outcome":
         HANDLERS[turn.state](turn, event, None)
@@ -158,7 +158,7 @@ def _step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
             turn.ask("menu", Msg(N_("Welcome back! We left off a while ago, so let's start again.")),
                      *([PHOTO_NOT_SENT] if event.kind == "photo" else []))  # fmt: skip
             return turn.done()
-    if _first_contact(turn.state, turn.data) or event.kind == "start" or (event.kind == "text" and understand.looks_like(event.text, "menu")):
+    if greeted or event.kind == "start" or (event.kind == "text" and understand.looks_like(event.text, "menu")):
         if turn.state == "start":
             if event.kind == "start" and event.text:
                 turn.data["deep_link"] = event.text  # followed once the language is chosen
@@ -205,7 +205,7 @@ def _photo(turn: Turn, event: Event) -> None:
     within minutes of her last message to it (an album comes a photo at a time), the
     question she was at asked again; elsewhere it is said where photos go, and the
     question waits."""
-    here = "notice_again" if turn.state == "menu" and _notice_open(turn) else turn.state
+    here = "notice_again" if turn.state == "menu" and notice_open(turn) else turn.state
     if turn.state == "message_shop":
         _to_shop(turn, event, resumed(turn))
     elif _goes_to_shop(turn):
@@ -244,7 +244,7 @@ def _caption_answers(turn: Turn, event: Event) -> bool:
     """Whether the words under a photo answer the question asked (a plate at the car's
     step, a day): they are read as if typed. At the menu, or under a notice, they are
     about the photo ("My car" is no "My vehicles")."""
-    return bool(event.text.strip()) and turn.state not in ("start", "menu", "notice")
+    return bool(event.text.strip()) and turn.state not in ("start", "menu")
 
 
 def _noted(done: Step, note: Msg) -> Step:
@@ -563,7 +563,7 @@ def handle_menu(turn: Turn, event: Event, choice: str | None) -> None:
         turn.ask("language")
     elif choice == "m:help":
         turn.ask("menu", *help_texts())
-    elif _notice_open(turn):  # a notice's question is open ("sure", "thanks" to extra work): it again, not the menu
+    elif notice_open(turn):  # a notice's question is open ("sure", "thanks" to extra work): it again, not the menu
         if talk is None and event.kind == "text" and event.text.strip() and _talking_with_shop(turn):
             _to_shop(turn, event, "notice_again")  # their reply to the shop, the notice still open
             return
@@ -596,7 +596,7 @@ def _talked_over(turn: Turn, requested: understand.Request) -> bool:
     """Whether services named alone, without words that ask to book, are part of the talk
     with the shop or about a notice, still going on ("замена масла" after the shop's
     answer, "oil change tomorrow 10am" too): then they book nothing."""
-    return not requested.asked and (_notice_open(turn) or _talking_with_shop(turn))
+    return not requested.asked and (notice_open(turn) or _talking_with_shop(turn))
 
 
 def _service_ids(requested: understand.Request) -> list[int]:
@@ -616,8 +616,10 @@ def _book(turn: Turn, service_ids: list[int], *before: Msg, wanted: str | None =
 
 def _menu_word(turn: Turn, text: str) -> str | None:
     """A menu entry named by its words ("book", "мои записи"), whatever choices the chat
-    remembers last (the shop's answer offers only "Reply")."""
-    return understand.pick_choice(text, _menu_as_remembered(turn.lang))
+    remembers last (the shop's answer offers only "Reply"); not read again when those are
+    the menu's own (resolve read them already)."""
+    menu = _menu_as_remembered(turn.lang)
+    return None if turn.data.get("offered") == menu else understand.pick_choice(text, menu)
 
 
 @lru_cache(maxsize=len(LANGUAGE_ALIASES))
@@ -641,7 +643,7 @@ def _wrote_to_shop_lately(turn: Turn) -> bool:
     return bool(at) and turn.ctx.now - datetime.fromisoformat(at) <= STILL_WRITING
 
 
-def _notice_open(turn: Turn) -> bool:
+def notice_open(turn: Turn) -> bool:
     """Whether the choices the customer sees are a notice's (extra work, an offer...)."""
     notice = turn.data.get("notice")
     return bool(notice) and notice.get("offered") == turn.data.get("offered")

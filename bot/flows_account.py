@@ -15,6 +15,7 @@ from bot.engine import (
     begin_booking,
     forget_half_made,
     not_understood,
+    notice_open,
     questions_set_aside,
     resumed,
     state,
@@ -375,7 +376,6 @@ def prompt_offer(turn: Turn, before: list[Msg]) -> None:
 def handle_offer(turn: Turn, event: Event, choice: str | None) -> None:
     outcome = event.outcome if event.kind == "outcome" else None
     if outcome is None:
-        turn.data.pop("notice_stays", None)
         turn.ask("menu")
         return
     if isinstance(outcome, Booked):
@@ -485,18 +485,18 @@ def _to_notice(turn: Turn, choice: str) -> None:
 def _answering(turn: Turn, choice: str) -> None:
     """The button tapped may be one of a notice waiting under the one asked now (its
     message is still in the chat): that one is answered, and waits no more; the one asked
-    now, if its question is the one open, is asked again after the answer
-    (data.notice_stays). A copy waiting of the notice answered goes too."""
+    now, if its question is the one open, waits in its place, to be asked again after the
+    answer. A copy waiting of the notice answered goes too."""
     waiting = turn.data.get("notices_waiting") or []
     rest = [n for n in waiting if choice not in _choice_ids(n)]
     if len(rest) == len(waiting):
         return
+    asked = turn.data["notice"] if notice_open(turn) else None
+    if asked and choice not in _choice_ids(asked):
+        rest.append(asked)  # asked again after the answer (_after_notice promotes it, if it still holds)
     turn.data.pop("notices_waiting")
     if rest:
         turn.data["notices_waiting"] = rest
-    asked = turn.data.get("notice")
-    if asked and choice not in _choice_ids(asked) and asked.get("offered") == turn.data.get("offered"):
-        turn.data["notice_stays"] = True
 
 
 def _choice_ids(notice: dict) -> list[str]:
@@ -504,13 +504,11 @@ def _choice_ids(notice: dict) -> list[str]:
 
 
 def _after_notice(turn: Turn, *said: Msg, afresh: bool = False) -> None:
-    """After a notice's answer: the notice asked before it, if it was one waiting under
-    that one, is asked again, or else an earlier notice still waiting; else the question
+    """After a notice's answer: a notice still waiting is asked again (the one asked
+    when a notice waiting under it was answered, first); else the question
     it interrupted, with what was chosen kept, or the menu (`afresh`: with nothing of
     before kept, as after a booking made or refused)."""
-    asked = turn.data.pop("notice", None)
-    if turn.data.pop("notice_stays", False) and asked and turn.ctx.notice_holds(asked.get("outbox_id")):
-        turn.data["notices_waiting"] = [*(turn.data.get("notices_waiting") or []), asked]  # promoted again below
+    turn.data.pop("notice", None)
     while earlier := promote_waiting(turn.data):  # its choices stay as remembered: a newer notice knows it by them
         if not turn.ctx.notice_holds(earlier.get("outbox_id")):  # the visit begun, the balance paid...: dropped
             del turn.data["notice"], turn.data["offered"]
@@ -564,7 +562,6 @@ def handle_notice(turn: Turn, event: Event, choice: str | None) -> None:
     elif outcome is not None:
         _after_notice(turn, refusal(outcome), afresh=True)
     else:
-        turn.data.pop("notice_stays", None)
         turn.ask("menu")
 
 

@@ -97,9 +97,15 @@ def _phrase(text: str) -> str:
 
 
 def _table(choices: Choices) -> list[tuple[str, list[str]]]:
+    return _folded(tuple((choice_id, tuple(label for label in labels if isinstance(label, str)))
+                         for choice_id, labels in choices))  # fmt: skip
+
+
+@lru_cache(maxsize=256)  # the same choices (the menu, the shop's services) are read at every message
+def _folded(choices: tuple[tuple[str, tuple[str, ...]], ...]) -> list[tuple[str, list[str]]]:
     table = []
     for choice_id, labels in choices:
-        folded = [_phrase(label) for label in labels if isinstance(label, str)]
+        folded = [_phrase(label) for label in labels]
         table.append((choice_id, [label for label in folded if label]))
     return table
 
@@ -389,5 +395,10 @@ def pick_requested_when(text: str, choices: Choices, asking: Sequence[str], toda
 def _their_words(choices: Choices) -> frozenset[str]:
     """Every word of the choices' names, and its Kazakh case forms ("май", "майды"): in a
     request they name the choice, never a day or a time."""
-    named = {word for _, labels in _table(choices) for label in labels for word in label.split()}
+    return _words_of_labels(tuple(label for _, labels in choices for label in labels if isinstance(label, str)))
+
+
+@lru_cache(maxsize=64)  # the shop's service names, asked for at every message the menu reads
+def _words_of_labels(labels: tuple[str, ...]) -> frozenset[str]:
+    named = {word for label in labels for word in _phrase(label).split()}
     return frozenset(named | {word + ending for word in named for ending in KAZAKH_CASE_ENDINGS})
