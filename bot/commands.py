@@ -48,7 +48,7 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
                                 channel=channel, payment_method=method)  # fmt: skip
             if isinstance(held, SlotTaken):
                 return cmd.Taken(held.wanted, held.alternatives, held.too_soon)
-            return _settle(session, ctx, held.booking_id, method, actor)
+            return _settle(session, ctx, held.booking_id, method, actor, held_services=tuple(service_ids))
         case cmd.AcceptOffer(booking_id, method) | cmd.RetryPayment(booking_id, method):
             row = _held_for(session, booking_id, customer.id, ctx.now)
             if row is None:
@@ -139,24 +139,26 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
 
 
 def _settle(session: Session, ctx: DbContext, booking_id: int, method: str, actor: str,
-            phone: str | None = None) -> cmd.Booked | cmd.Refused:  # fmt: skip
+            phone: str | None = None, held_services: tuple[int, ...] | None = None) -> cmd.Booked | cmd.Refused:  # fmt: skip
     """After a hold: pay at the shop confirms at once (unless money is due in advance: a
     button of an earlier message may still offer it); online methods ask for money
-    (M-Pesa from `phone`, when the customer gave another number for it)."""
+    (M-Pesa from `phone`, when the customer gave another number for it). `held_services`:
+    the services of a hold made just now, in its lines' order (not read back)."""
     row = session.get(Booking, booking_id)
     amount = row.deposit_minor or row.price_minor
     if method not in policy.ways_to_pay(ctx.view.spec.payment_methods, row.deposit_minor > 0):
         return cmd.Refused(N_("This visit is paid in advance. Please choose another way to pay."))
     if method == "cash":
         booking.confirm(session, booking_id, actor, ctx.now, "pays at the shop")
-        return cmd.Booked(row.id, row.code, row.starts_at, True, 0, 0, method, service_ids=_service_ids(row))
+        return cmd.Booked(row.id, row.code, row.starts_at, True, 0, 0, method, service_ids=held_services or _service_ids(row))
     try:
         payment = payments.start(session, row, method, amount, ctx.now, phone=phone)
     except payments.AlreadyAsked as exc:
         return _already_asked(exc)
     asked = session.get(Payment, payment.payment_id).amount_minor  # M-Pesa's is in whole shillings
     minutes = int((row.hold_expires_at - ctx.now).total_seconds() // 60)
-    return cmd.Booked(row.id, row.code, row.starts_at, False, asked, minutes, method, payment.link, _service_ids(row))
+    return cmd.Booked(row.id, row.code, row.starts_at, False, asked, minutes, method, payment.link,
+                      held_services or _service_ids(row))
 
 
 def _already_asked(exc: payments.AlreadyAsked) -> cmd.Refused:

@@ -3,6 +3,7 @@ transaction (implements bot.model.Context)."""
 
 from __future__ import annotations
 
+from collections import namedtuple
 from datetime import date, datetime
 from functools import cached_property
 from itertools import groupby
@@ -84,7 +85,7 @@ class DbContext:
     @cached_property
     def _upcoming(self) -> tuple[BookingView, ...]:
         """With their cars and lines, in one statement: several steps of a visit ask it."""
-        rows = self.session.execute(_UPCOMING, {"customer": self._customer.id, "now": self.now}).all()
+        rows = [_Line(*row) for row in _UPCOMING.rows(self.session, {"customer": self._customer.id, "now": self.now})]
         views = []
         for _, lines in groupby(rows, key=lambda row: row.id):
             lines = list(lines)
@@ -141,7 +142,7 @@ _VEHICLES = Precompiled(select(Vehicle.id, Vehicle.plate, Vehicle.make, Vehicle.
 
 # A customer's bookings still to come (or their car still at the shop), each with its car's
 # plate and its lines: a booking has a row per line (one with no lines, a row of its own).
-_UPCOMING = (
+_UPCOMING = Precompiled(
     select(Booking.id, Booking.code, Booking.starts_at, Booking.status, Booking.hold_expires_at,
            Booking.price_minor, Booking.deposit_minor, Vehicle.plate, BookingItem.service_id, BookingItem.kind,
            BookingItem.status.label("item_status"), BookingItem.description)
@@ -149,6 +150,7 @@ _UPCOMING = (
     .where(Booking.customer_id == bindparam("customer"), *customers.STANDING)
     .order_by(Booking.starts_at, Booking.id, BookingItem.id)
 )  # fmt: skip
+_Line = namedtuple("_Line", [c.key for c in _UPCOMING.statement.selected_columns])
 
 
 def shop_info(view: av.ShopView) -> ShopInfo:

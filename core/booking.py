@@ -370,6 +370,10 @@ def mark_no_show(db: Database | Session, booking_id: int, actor: str, now: datet
 
 
 def _spend(session: Session, customer_id: int, now: datetime, view: av.ShopView, cost: int) -> int:
+    """The customer's tokens after paying `cost` of them. Nothing spent, nothing is
+    written, so their row is read, not locked (a free cancellation's only question)."""
+    if not cost:
+        return tokens_now(session.get(Customer, customer_id), now, view).count
     customer = session.scalar(_LOCK_CUSTOMER, {"customer": customer_id})
     refresh_tokens(customer, now, view)
     for _ in range(cost):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 import phonenumbers
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -179,8 +179,15 @@ def remove_vehicle(session: Session, customer_id: int, vehicle_id: int, now: dat
     return Removed(vehicle.plate, len(waits))
 
 
+def _one_of(statuses) -> list:
+    """The statuses as constants of the statement (sorted: the same SQL in every process),
+    not as a list expanded at each execution, which a `Precompiled` statement cannot run."""
+    return [literal(s.value, Booking.status.type) for s in sorted(statuses)]
+
+
 # A booking still standing at `now`: to come, or its car still at the shop (its hold may have
 # run out unswept: status_now tells).
-STANDING = (Booking.status.in_(LIVE), or_(Booking.ends_at > bindparam("now"), Booking.status.in_(AT_THE_SHOP)))
+STANDING = (Booking.status.in_(_one_of(LIVE)),
+            or_(Booking.ends_at > bindparam("now"), Booking.status.in_(_one_of(AT_THE_SHOP))))  # fmt: skip
 _KEEPING = select(Booking).where(Booking.vehicle_id == bindparam("vehicle"), *STANDING).order_by(
     Booking.starts_at, Booking.id)  # fmt: skip

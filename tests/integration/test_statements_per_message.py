@@ -119,3 +119,45 @@ def test_a_new_chats_first_message_makes_its_conversation_and_customer_without_e
         "UPDATE conversations SET", "INSERT INTO outbox_messages"]  # fmt: skip
     assert pitstop.texts(AMINA) == ["Hello! This is Mwangaza Motors. I can book your car in and keep you posted.\n"
                                     "Which language do you prefer?"]
+
+
+def test_paying_at_the_shop_does_not_read_back_the_lines_of_the_hold_it_just_made(pitstop):
+    """The confirmation names the services held a moment ago: they are known, not read."""
+    book_an_oil_change_paid_at_the_shop(pitstop)
+
+    seen = statements_of_the_message(pitstop, lambda: pitstop.tap(AMINA, "pay:cash"))
+
+    assert [s for s in seen if s.startswith("SELECT booking_items")] == []
+    assert pitstop.texts(AMINA)[-1].startswith("Booked! Your code is MM-")
+
+
+@pytest.fixture
+def pitstop_on_monday(url):
+    """A Pitstop whose clock starts on Monday 23 November 2026, 09:00 in Nairobi."""
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(url, telegram, twilio, extra_env={"PITSTOP_NOW": "2026-11-23T06:00:00Z"})
+        yield pitstop
+        pitstop.runtime.close()
+
+
+def test_a_free_cancellation_reads_the_customers_tokens_without_locking_their_row(pitstop_on_monday):
+    """Nothing is spent, so nothing of the customer's is written: their row is not locked
+    (PostgreSQL; SQLite has no row locks. A late cancellation locks it to take the token.)"""
+    pitstop = pitstop_on_monday
+    pitstop.say(AMINA, "/start")
+    for data in ("lang:en", "m:book", "svc:1", "done"):
+        pitstop.tap(AMINA, data)
+    pitstop.say(AMINA, "KCB 123A")
+    pitstop.tap(AMINA, "skip")
+    pitstop.say(AMINA, "26.11 10:00")  # Thursday: three days ahead, cancelling is free
+    pitstop.tap_button(AMINA, "confirm:")
+    pitstop.tap(AMINA, "pay:cash")
+    pitstop.tap(AMINA, "m:bookings")
+    pitstop.tap_button(AMINA, "bk:")
+    pitstop.tap(AMINA, "cancel")
+    assert "Cancelling now is free." in pitstop.texts(AMINA)[-1]
+
+    seen = statements_of_the_message(pitstop, lambda: pitstop.tap_button(AMINA, "yes:"), words=100)
+
+    assert [s for s in seen if s.startswith("SELECT customers.") and "FOR UPDATE" in s] == []
+    assert pitstop.texts(AMINA)[-1] == "Cancelled MM-1001.\nWhat would you like to do?"
