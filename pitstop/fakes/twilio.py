@@ -61,6 +61,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -170,12 +171,18 @@ def inbound_text_params(from_: str, body: str, to: str = SANDBOX_SENDER,
     }
 
 
-def inbound_media_params(from_: str, body: str, media_url: str, content_type: str = "image/jpeg",
-                         message_type: str = "image", **kw: str) -> dict[str, str]:
-    """Form fields of an inbound WhatsApp message carrying one file (a photo by default),
+def inbound_media_params(from_: str, body: str, media_url: str | Sequence[str | tuple[str, str]],
+                         content_type: str = "image/jpeg", message_type: str = "image", **kw: str) -> dict[str, str]:
+    """Form fields of an inbound WhatsApp message carrying a file (a photo by default), or
+    several: ``media_url`` a list of addresses (each of ``content_type``) or of
+    ``(address, content type)`` pairs, posted as MediaUrl0, MediaUrl1... in that order;
     its words (if any) the Body: as inbound_text_params, with the media fields."""
-    return inbound_text_params(from_, body, message_type=message_type, **kw) | {
-        "NumMedia": "1", "MediaContentType0": content_type, "MediaUrl0": media_url}
+    files = [media_url] if isinstance(media_url, str) else list(media_url)
+    media = [(f, content_type) if isinstance(f, str) else f for f in files]
+    fields = {"NumMedia": str(len(media))}
+    for i, (url, kind) in enumerate(media):
+        fields |= {f"MediaContentType{i}": kind, f"MediaUrl{i}": url}
+    return inbound_text_params(from_, body, message_type=message_type, **kw) | fields
 
 
 def inbound_button_params(from_: str, button_text: str, button_payload: str,
