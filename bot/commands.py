@@ -131,8 +131,9 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
                 return cmd.Refused(STILL_BOOKED, {"plate": removed.plate, "code": removed.code,
                                                   "when": when(removed.start, ctx.view.spec.timezone)})  # fmt: skip
             return cmd.Done("vehicle_removed", {"plate": removed.plate, "waits_ended": removed.waits_ended})
-        case cmd.MessageShop(text, photo) if photo:
-            _photo_to_owners(session, ctx, customer, text, photo)
+        case cmd.MessageShop(text, photo, more_photos) if photo:
+            for n, each in enumerate((photo, *more_photos)):  # the words once, under the first
+                _photo_to_owners(session, ctx, customer, "" if n else text, each)
         case cmd.MessageShop(text):
             _to_owners(session, ctx, customer, text)
     return None

@@ -700,8 +700,8 @@ def _to_shop(turn: Turn, event: Event, then: str) -> None:
 
 
 def _pass_on(turn: Turn, event: Event) -> None:
-    """The customer's words (or photo) to the owners; what follows within minutes is for them too."""
-    turn.do(MessageShop(event.text.strip()[:SHOP_WORDS_KEPT], event.photo))
+    """The customer's words (or photos) to the owners; what follows within minutes is for them too."""
+    turn.do(MessageShop(event.text.strip()[:SHOP_WORDS_KEPT], event.photo, event.more_photos))
     turn.data["wrote_shop"] = turn.ctx.now.isoformat()
 
 

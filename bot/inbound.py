@@ -43,13 +43,14 @@ class Inbound:
     note: str | None = None  # why an update is ignored
     photo: str | None = None  # a photo sent, with or without words: "telegram:<file_id>", "whatsapp:<media URL>"
     album: str | None = None  # Telegram: the album (media_group_id) the photo is one of, each a message of its own
+    more_photos: tuple[str, ...] = ()  # WhatsApp: the other images of the same message, answered with it, once
     group: bool = False  # from a group chat: answered, never taken for a customer
     replied_to: str | None = None  # WhatsApp: the provider's id of our message whose quick reply was tapped
 
     def photo_event(self, event: Event) -> Event:
-        """The photo it carries as the event, the words with it (if any) its caption."""
+        """The photos it carries as the event, the words with it (if any) the first one's caption."""
         return Event("photo", text=event.text if event.kind == "text" else "", photo=self.photo,
-                     other_file=event.other_file, album=self.album)  # fmt: skip
+                     other_file=event.other_file, album=self.album, more_photos=self.more_photos)  # fmt: skip
 
 
 APPLIED, APPLIED_BY_STAFF = "applied", "applied: staff"

@@ -28,6 +28,12 @@ class Event:
     photo: str | None = None  # where to fetch it: "telegram:<file_id>", "whatsapp:<media URL>"
     other_file: bool = False  # a file that is not a photo came with the words (a PDF, a video): not passed on
     album: str | None = None  # the Telegram album (media_group_id) the photo is one of
+    more_photos: tuple[str, ...] = ()  # WhatsApp: the message's other images, going wherever `photo` goes
+
+    @property
+    def photos(self) -> tuple[str, ...]:
+        """Every photo the message carries, the one its words are the caption of first."""
+        return (self.photo, *self.more_photos) if self.photo else ()
 
     @staticmethod
     def typed(text: str) -> Event:
@@ -119,6 +125,7 @@ class RemoveVehicle:
 class MessageShop:
     text: str
     photo: str | None = None  # a photo the words are the caption of (as Event.photo)
+    more_photos: tuple[str, ...] = ()  # the other photos of the same message (as Event.more_photos)
 
 
 @dataclass(frozen=True)

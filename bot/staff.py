@@ -51,8 +51,8 @@ def handles(session: Session, shop_id: int, inbound, event: Event, now: datetime
     staff, just_verified = _recognised(session, shop_id, inbound, now)
     if staff is not None:
         if just_verified:
-            event = Event("verified", text=event.text if event.kind == "text" else "",
-                          photo=inbound.photo if event.kind != "choice" else None)  # fmt: skip
+            photos = {} if event.kind == "choice" else {"photo": inbound.photo, "more_photos": inbound.more_photos}
+            event = Event("verified", text=event.text if event.kind == "text" else "", **photos)
         elif inbound.photo and event.kind != "choice":  # its words are its caption, never a command
             event = inbound.photo_event(event)
         elif event.kind == "text" and event.other_file:  # a PDF, a video: its words are no command either

@@ -142,10 +142,10 @@ def execute(session: Session, ctx: DbStaffContext, command, channel: str, chat_i
                                                    {"code": phone_text.strip().upper()})  # fmt: skip
                         return sm.StaffRefused(N_("No customer of this shop has the number {phone}."), {"phone": phone_text})
                     return sm.StaffDone("tokens", {"phone": whom, "n": n})
-                case sm.AnswerCustomer(customer_id, text, photo):
+                case sm.AnswerCustomer(customer_id, text, photo, more_photos):
                     if not is_owner:
                         return owner_only("answer")
-                    return _answer(session, staff, customer_id, text, now, photo)
+                    return _answer(session, staff, customer_id, text, now, (photo, *more_photos) if photo else ())
                 case sm.MarkRefunded(number):
                     if not is_owner:
                         return owner_only("refunded")
@@ -207,10 +207,11 @@ def _part_code(session: Session, shop_id: int, text: str) -> str | None:
 
 
 def _answer(session: Session, staff: Staff, customer_id: int, text: str, now,
-            photo: str | None = None) -> sm.StaffDone | sm.StaffRefused:  # fmt: skip
-    """Send the owner's words (and photo) to a customer of their shop who wrote to it, where
-    the customer last wrote from. WhatsApp carries a shop's own words only within 24 hours
-    of the customer's last message: after that the owner is told to call instead."""
+            photos: tuple[str, ...] = ()) -> sm.StaffDone | sm.StaffRefused:  # fmt: skip
+    """Send the owner's words (and photos, each a message of its own) to a customer of their
+    shop who wrote to it, where the customer last wrote from. WhatsApp carries a shop's own
+    words only within 24 hours of the customer's last message: after that the owner is
+    told to call instead."""
     from bot.whatsapp import WINDOW
 
     customer = session.get(Customer, customer_id)
@@ -226,9 +227,9 @@ def _answer(session: Session, staff: Staff, customer_id: int, text: str, now,
                   (REPLY_CHOICE,))  # a conversation, not one message each way
     row = outbox.send(session, shop_id=staff.shop_id, channel=identity.channel, address=identity.address,
                       language=customer.language, reply=reply, now=now) if text else None  # fmt: skip
-    if photo:
+    for photo in photos:
         _photo_to_customer(session, staff.shop_id, customer, identity, shop, photo, now)
-    if row is not None or photo:  # at the menu their next words go to the shop, as a reply in a chat; "Reply" too
+    if row is not None or photos:  # at the menu their next words go to the shop, as a reply in a chat; "Reply" too
         defer(session, notices.remember_choices, staff.shop_id, identity.channel, identity.address,
               remembered_choices(reply.choices, customer.language, {REPLY_TO_SHOP: REPLY_WORDS}), now.isoformat(),
               False, customer.language, None, None, "shop_answered")  # a job's arguments go by position  # fmt: skip

@@ -153,7 +153,7 @@ def _step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
         command = words.parse(event.text) if event.text else None
         said_staff = command is not None and command.name == "staff"  # "/staff", as told: the greeting says it all
         if event.photo:  # a photo as any, its words its caption
-            then = Event("photo", text=event.text, photo=event.photo)
+            then = Event("photo", text=event.text, photo=event.photo, more_photos=event.more_photos)
         elif event.text and not said_staff and (command is not None or _named_choice(turn, event.text)):
             then = Event.typed(event.text)
         else:
@@ -183,8 +183,11 @@ def _step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
         turn.ask("home", Msg(N_("You are already recognised as staff of {shop}."), {"shop": ctx.staff.shop}))
         return turn.done()
     if event.kind == "photo" and turn.state in WORDS_OF_EXTRA and event.text.strip():
-        turn.data["extra"] = {**(turn.data.get("extra") or {}), "photo": event.photo}  # the work's photo; its words
+        turn.data["extra"] = {**(turn.data.get("extra") or {}), "photo": event.photos[-1]}  # the work's photo; its words
         FREE_TEXT[turn.state](turn, event.text)  # the description or the price, never a command
+        if event.more_photos and turn.replies:  # several at once: the mechanic hears which one is kept
+            first = turn.replies[0]
+            turn.replies[0] = Reply((_extra_photo_taken(event, False), *first.texts), first.choices, first.ask_contact)
         return turn.done()
     if event.kind == "photo":
         _photo(turn, event)
@@ -232,22 +235,31 @@ def _photo(turn: Turn, event: Event) -> None:
     """A photo is the extra work's while it is written (one goes with it: the latest), or
     goes with the owner's answer to a customer, as do the photos sent within minutes of
     it; anywhere else it goes to nobody, and they are told how to send one. Its words are
-    its caption, never a command."""
+    its caption, never a command. Several in one message (WhatsApp) are answered once."""
     answered = _answered_lately(turn)
     if turn.state in EXTRA_WORK:
         extra = turn.data.get("extra") or {}
-        said = Msg(N_("Only one photo goes with the extra work: this one, in place of the one before.")) \
-            if extra.get("photo") else Msg(N_("Photo received."))  # fmt: skip
-        turn.data["extra"] = {**extra, "photo": event.photo}
-        turn.ask("extra_confirm" if turn.state in ("extra_photo", "extra_confirm") else turn.state, said)
+        turn.data["extra"] = {**extra, "photo": event.photos[-1]}
+        turn.ask("extra_confirm" if turn.state in ("extra_photo", "extra_confirm") else turn.state,
+                 _extra_photo_taken(event, bool(extra.get("photo"))))  # fmt: skip
     elif turn.state == "answer" and turn.data.get("answer_to") is not None:
-        turn.do(AnswerCustomer(turn.data["answer_to"], event.text.strip(), event.photo))
+        turn.do(AnswerCustomer(turn.data["answer_to"], event.text.strip(), event.photo, event.more_photos))
     elif answered is not None:
-        turn.do(AnswerCustomer(answered, event.text.strip(), event.photo))
+        turn.do(AnswerCustomer(answered, event.text.strip(), event.photo, event.more_photos))
     else:
         how = [Msg(N_("To send a photo to a customer, tap \"Answer\" under their message first."))] if turn.owner else []
         turn.ask(turn.state, Msg(N_("This photo was not sent to anyone.")),
                  Msg(N_("To send a photo of extra work, first choose the job and \"Extra work found\".")), *how)  # fmt: skip
+
+
+def _extra_photo_taken(event: Event, replaced: bool) -> Msg:
+    """What the mechanic is told of the extra work's photo: kept, in place of the one
+    before, or (several sent at once) the last of them kept."""
+    if event.more_photos:
+        return Msg(N_("Only one photo goes with the extra work: the last of these."))
+    if replaced:
+        return Msg(N_("Only one photo goes with the extra work: this one, in place of the one before."))
+    return Msg(N_("Photo received."))
 
 
 def _rest_of_album(turn: Turn, event: Event, album: str | None) -> bool:
@@ -266,7 +278,7 @@ def _pass_on_quietly(turn: Turn, event: Event) -> None:
     answered = _answered_lately(turn)
     if answered is not None:
         turn.data["quietly"] = True
-        turn.do(AnswerCustomer(answered, event.text.strip(), event.photo))
+        turn.do(AnswerCustomer(answered, event.text.strip(), event.photo, event.more_photos))
 
 
 def _answered_lately(turn: Turn) -> int | None:

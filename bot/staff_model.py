@@ -77,6 +77,7 @@ class AnswerCustomer:
     customer_id: int
     text: str
     photo: str | None = None  # as Event.photo
+    more_photos: tuple[str, ...] = ()  # as Event.more_photos
 
 
 @dataclass(frozen=True)

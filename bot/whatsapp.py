@@ -38,12 +38,16 @@ REFUSED_CREDENTIALS = (20003, 20005)  # Twilio: authentication failed, account n
 
 
 def parse(form: dict[str, str]) -> Inbound | None:
-    """A Twilio inbound-message webhook as an Inbound message."""
+    """A Twilio inbound-message webhook as an Inbound message: its images (a message may
+    carry several) go where a photo goes, its words the first one's caption."""
     sid, sender = form.get("MessageSid", ""), form.get("From", "")
     if not sid or not sender.startswith("whatsapp:"):
         return None
     phone = sender.removeprefix("whatsapp:")
-    base = dict(name=form.get("ProfileName") or None, phone=phone, user_id=form.get("WaId"), photo=_photo(form))
+    photos = _photos(form)
+    photo, *more_photos = photos or [None]
+    base = dict(name=form.get("ProfileName") or None, phone=phone, user_id=form.get("WaId"), photo=photo,
+                more_photos=tuple(more_photos))  # fmt: skip
     if form.get("ButtonPayload"):  # a quick reply of the shop's template: its id is the template's, not ours
         words = form.get("ButtonText") or form.get("Body") or form["ButtonPayload"]
         return Inbound("whatsapp", sid, sender, Event.typed(words), replied_to=form.get("OriginalRepliedMessageSid"),
@@ -51,24 +55,26 @@ def parse(form: dict[str, str]) -> Inbound | None:
     if form.get("Latitude") and form.get("Longitude"):
         return Inbound("whatsapp", sid, sender, Event("location", text=f"{form['Latitude']},{form['Longitude']}"), **base)
     body = form.get("Body", "")
-    if body.strip():  # a file beyond the photo (a PDF, a video) is not passed on; its words are read
-        other_file = _media_count(form) > (1 if base["photo"] else 0)
+    other_file = _media_count(form) > len(photos)  # a PDF, a video: not passed on, and they are told
+    if body.strip() or (photo and other_file):  # its words are read (the caption of its photos, if any)
         return Inbound("whatsapp", sid, sender, Event("text", text=body, other_file=other_file), **base)
     if _media_count(form):
         return Inbound("whatsapp", sid, sender, None, note="a message with media only", **base)
     return Inbound("whatsapp", sid, sender, None, note="an empty message", **base)
 
 
+MAX_MEDIA = 10  # the most files Twilio posts with one message
+
+
 def _media_count(form: dict[str, str]) -> int:
     count = form.get("NumMedia") or "0"
-    return int(count) if count.isdigit() else 0
+    return min(int(count), MAX_MEDIA) if count.isdigit() else 0
 
 
-def _photo(form: dict[str, str]) -> str | None:
-    """The first image attached (its caption, if any, is the Body)."""
-    if _media_count(form) and form.get("MediaContentType0", "").startswith("image/") and form.get("MediaUrl0"):
-        return f"whatsapp:{form['MediaUrl0']}"
-    return None
+def _photos(form: dict[str, str]) -> list[str]:
+    """The images attached, in their order (Twilio names them MediaUrl0, MediaUrl1...)."""
+    return [f"whatsapp:{form[f'MediaUrl{i}']}" for i in range(_media_count(form))
+            if form.get(f"MediaContentType{i}", "").startswith("image/") and form.get(f"MediaUrl{i}")]  # fmt: skip
 
 
 BODY_LIMIT = 1600  # the longest WhatsApp body Twilio takes

@@ -397,3 +397,46 @@ def test_a_second_photo_at_the_confirm_step_takes_the_first_ones_place_and_the_q
     with pitstop.runtime.db.uow() as uow:
         [sent] = uow.session.scalars(select(OutboxMessage.body).where(OutboxMessage.kind == "photo"))
     assert sent["photo"].endswith("/Media/ME2")
+
+
+def photos_from_kiprono(pitstop, words: str, *media: str) -> None:
+    """Several photos in one WhatsApp message, `words` under them, as Twilio posts it."""
+    from pitstop.fakes import twilio as fake_twilio
+
+    urls = [f"https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/{m}" for m in media]
+    params = fake_twilio.inbound_media_params(f"whatsapp:{KIPRONO}", words, urls, profile_name="Kiprono")
+    assert pitstop._post_signed("/webhooks/whatsapp/mwangaza-motors", params).status_code == 200
+
+
+def extra_photo_sent(pitstop) -> str:
+    with pitstop.runtime.db.uow() as uow:
+        [sent] = uow.session.scalars(select(OutboxMessage.body).where(OutboxMessage.kind == "photo"))
+    return sent["photo"]
+
+
+def test_three_photos_of_extra_work_in_one_whatsapp_message_keep_the_last_and_say_so_once(pg_pitstop):
+    """"Photo received.": the mechanic believed all three would reach the customer."""
+    kiprono_at_extra_work(pg_pitstop, "anza", "1", "Worn wiper blades", "1,200")
+    said = len(bodies(pg_pitstop, KIPRONO))
+
+    photos_from_kiprono(pg_pitstop, "", "ME1", "ME2", "ME3")
+
+    [told] = bodies(pg_pitstop, KIPRONO)[said:]
+    assert told.startswith("Only one photo goes with the extra work: the last of these.\n"
+                           "Ask the customer to approve \"Worn wiper blades\" for Ksh1,200?")  # fmt: skip
+    pg_pitstop.whatsapp(KIPRONO, "1", name="Kiprono")  # Send to the customer
+    assert extra_photo_sent(pg_pitstop).endswith("/Media/ME3")
+
+
+def test_photos_of_extra_work_with_its_description_in_one_whatsapp_message_keep_the_last_and_say_so(pg_pitstop):
+    kiprono_at_extra_work(pg_pitstop, "anza", "1")
+    said = len(bodies(pg_pitstop, KIPRONO))
+
+    photos_from_kiprono(pg_pitstop, "Worn wiper blades", "ME1", "ME2")
+
+    [told] = bodies(pg_pitstop, KIPRONO)[said:]
+    assert told.startswith("Only one photo goes with the extra work: the last of these.\n"
+                           "How much will \"Worn wiper blades\" cost? Type the price, like 2500.")  # fmt: skip
+    pg_pitstop.whatsapp(KIPRONO, "1,200", name="Kiprono")
+    pg_pitstop.whatsapp(KIPRONO, "1", name="Kiprono")  # Send to the customer
+    assert extra_photo_sent(pg_pitstop).endswith("/Media/ME2")

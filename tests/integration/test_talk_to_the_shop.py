@@ -750,3 +750,126 @@ def test_an_owners_pdf_with_words_under_it_is_said_to_reach_nobody_and_its_words
 
     assert story.last(OWNER_TG).startswith("That file was not sent to anyone: only words and photos go through here.")
     assert len(story.texts(AMINA)) == before
+
+
+# -- several files in one WhatsApp message --------------------------------------------------------
+
+TYRE_JPEGS = (b"\xff\xd8\xff\xe0tyre-front", b"\xff\xd8\xff\xe0tyre-side", b"\xff\xd8\xff\xe0tyre-tread")
+PDF = b"%PDF-1.4 last year's invoice"
+
+
+@pytest.fixture
+def pg_story(pg_only, tmp_path):
+    """A story on PostgreSQL, its WhatsApp messages posted over HTTP, signed as Twilio signs."""
+    with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
+        story = Clocked(start_pitstop(pg_only, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path / "var")}))
+        yield story
+        story.p.runtime.close()
+
+
+def one_whatsapp_message(story, phone: str, name: str, words: str, *files: tuple[bytes, str]) -> dict:
+    """What Twilio posts when `phone` sends `files` (content, type) in one message, `words`
+    under them: MediaUrl0, MediaUrl1..., in that order. The form, to post again."""
+    media = [(story.p.twilio.add_media(content, kind, account_sid=TWILIO_SID), kind) for content, kind in files]
+    params = fake_twilio.inbound_media_params(f"whatsapp:{phone}", words, media, profile_name=name)
+    post_again(story, params)
+    return params
+
+
+def post_again(story, params: dict) -> None:
+    assert story.p._post_signed("/webhooks/whatsapp/zhaiyk-auto", params).status_code == 200
+
+
+def photos_received(story, phone: str) -> list[tuple[str, bytes]]:
+    """The photos `phone` got on WhatsApp: the words with each, and the file Twilio fetched."""
+    sent = [m["params"] for m in story.p.twilio.messages(f"whatsapp:{phone}") if m["params"].get("MediaUrl")]
+    return [(p["Body"], story.p.client.get(p["MediaUrl"].removeprefix(PUBLIC)).data) for p in sent]
+
+
+def erlan_and_askar_talk(story) -> None:
+    """Ерлан (the owner) has written to the bot today, and Асқар is at "Сервиске жазу"."""
+    story.wa(ERLAN, "Привет", utcnow(), slug="zhaiyk-auto", name="Ерлан")
+    for typed in ("Сәлем", "2", "4"):  # Қазақша; Сервиске жазу
+        story.wa(ASKAR, typed, utcnow(), slug="zhaiyk-auto", name="Асқар")
+
+
+ASKARS_PHOTO = "Фото от Асқар (+77015550001)"
+TO_ERLAN = "\n1. Ответить: Асқар"
+SENT_TO_THE_SHOP = "Сервиске жіберілді. Сізге осы жерде жауап береді."
+
+
+def test_customer_sends_three_photos_in_one_whatsapp_message_and_the_shop_gets_all_three(pg_story):
+    """Only the first image (MediaUrl0) was passed on: the other two were lost."""
+    story = pg_story
+    erlan_and_askar_talk(story)
+    told = len(story.wa_bodies(ASKAR))
+
+    one_whatsapp_message(story, ASKAR, "Асқар", "Алдыңғы сол жақ дөңгелек",
+                         *[(jpeg, "image/jpeg") for jpeg in TYRE_JPEGS])  # fmt: skip
+
+    assert photos_received(story, ERLAN) == [(f"{ASKARS_PHOTO}: Алдыңғы сол жақ дөңгелек{TO_ERLAN}", TYRE_JPEGS[0]),
+                                             (ASKARS_PHOTO + TO_ERLAN, TYRE_JPEGS[1]),
+                                             (ASKARS_PHOTO + TO_ERLAN, TYRE_JPEGS[2])]  # fmt: skip
+    [answer] = story.wa_bodies(ASKAR)[told:]  # one message, one answer
+    assert answer.startswith(SENT_TO_THE_SHOP + "\n")
+
+
+def test_a_whatsapp_message_of_three_photos_retried_by_twilio_sends_each_photo_once(pg_story):
+    story = pg_story
+    erlan_and_askar_talk(story)
+    told = len(story.wa_bodies(ASKAR))
+    params = one_whatsapp_message(story, ASKAR, "Асқар", "", *[(jpeg, "image/jpeg") for jpeg in TYRE_JPEGS])
+
+    post_again(story, params)  # Twilio did not hear our 200 in time: the same MessageSid again
+    post_again(story, params)
+
+    assert [content for _, content in photos_received(story, ERLAN)] == list(TYRE_JPEGS)
+    assert len(story.wa_bodies(ASKAR)[told:]) == 1
+    with story.db.uow() as uow:
+        keys = uow.session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.kind == "photo")).all()
+    assert len(keys) == len(set(keys)) == 3  # a key of its own for each photo
+
+
+def test_a_pdf_and_two_photos_in_one_whatsapp_message_the_photos_and_words_reach_the_shop_and_the_pdf_is_said_not_to(
+        pg_story):  # fmt: skip
+    """The first file was the PDF: the photos after it were lost, only the words went."""
+    story = pg_story
+    erlan_and_askar_talk(story)
+    told = len(story.wa_bodies(ASKAR))
+
+    one_whatsapp_message(story, ASKAR, "Асқар", "Шот пен дөңгелек", (PDF, "application/pdf"),
+                         (TYRE_JPEGS[0], "image/jpeg"), (TYRE_JPEGS[1], "image/png"))  # fmt: skip
+
+    assert photos_received(story, ERLAN) == [(f"{ASKARS_PHOTO}: Шот пен дөңгелек{TO_ERLAN}", TYRE_JPEGS[0]),
+                                             (ASKARS_PHOTO + TO_ERLAN, TYRE_JPEGS[1])]  # fmt: skip
+    [answer] = story.wa_bodies(ASKAR)[told:]
+    assert answer.startswith(f"{SENT_TO_THE_SHOP}\nФайлыңыз жіберілмеді: сервиске тек хабарлама мен фото жетеді.\n")
+
+
+def test_a_photo_and_a_pdf_without_words_the_photo_reaches_the_shop_and_the_pdf_is_said_not_to(pg_story):
+    """Without words, the PDF beside the photo was dropped and nobody was told."""
+    story = pg_story
+    erlan_and_askar_talk(story)
+    told = len(story.wa_bodies(ASKAR))
+
+    one_whatsapp_message(story, ASKAR, "Асқар", "", (TYRE_JPEGS[0], "image/jpeg"), (PDF, "application/pdf"))
+
+    assert photos_received(story, ERLAN) == [(ASKARS_PHOTO + TO_ERLAN, TYRE_JPEGS[0])]
+    [answer] = story.wa_bodies(ASKAR)[told:]
+    assert answer.startswith(f"{SENT_TO_THE_SHOP}\nФайлыңыз жіберілмеді: сервиске тек хабарлама мен фото жетеді.\n")
+
+
+def test_an_owner_answers_a_customer_with_three_photos_in_one_whatsapp_message_and_she_gets_all_three(pg_story):
+    story = pg_story
+    erlan_and_askar_talk(story)
+    story.wa(ASKAR, "Қай дөңгелек жақсы?", utcnow(), slug="zhaiyk-auto", name="Асқар")
+    story.wa(ERLAN, "1", utcnow(), slug="zhaiyk-auto", name="Ерлан")  # "Ответить: Асқар"
+    told = len(story.wa_bodies(ERLAN))
+
+    one_whatsapp_message(story, ERLAN, "Ерлан", "Вот три варианта", *[(jpeg, "image/jpeg") for jpeg in TYRE_JPEGS])
+
+    shop = "«Жайық Авто» жіберген фото\n1. Жауап беру"
+    assert story.wa_bodies(ASKAR)[-4] == "«Жайық Авто» жауабы: Вот три варианта\n1. Жауап беру"
+    assert photos_received(story, ASKAR) == [(shop, TYRE_JPEGS[0]), (shop, TYRE_JPEGS[1]), (shop, TYRE_JPEGS[2])]
+    [answer] = story.wa_bodies(ERLAN)[told:]  # said sent once
+    assert answer.startswith("Отправлено: Асқар.\nЕрлан, чем могу помочь?")
