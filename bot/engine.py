@@ -51,7 +51,8 @@ KEPT_WITH = {"phone": PHONE_STEP}
 # What a booking (or a change to one) half made keeps: forgotten at the menu (a chat starting
 # over, core.chat_data, forgets more: everything that is not the chat's own).
 HALF_MADE = ("services", "vehicle_id", "plate", "day", "start", "alternatives", "booking_id", "code", "mode", "method",
-             "wanted", "wanted_on", "resume", "my_vehicle", "requested", "requested_when", *PHONE_STEP)  # fmt: skip
+             "wanted", "wanted_on", "resume", "my_vehicle", "requested", "requested_when", "reminder",
+             *PHONE_STEP)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from bot import understand
 from bot.engine import (
     GLOBAL_CHOICES,
     Turn,
-    again,
     begin_booking,
     forget_half_made,
     not_understood,
@@ -22,10 +21,11 @@ from bot.engine import (
 )
 from bot.flows_booking import (
     _mine,
-    _refused,
     answer_to,
     ask_another_number,
+    ask_waiting,
     booked,
+    change_over,
     paying,
     phone_first,
     question_choices,
@@ -50,7 +50,7 @@ from core.customers import STILL_BOOKED
 from core.i18n import N_
 from core.lifecycle import CANCELLABLE, BookingStatus
 from core.messages import Choice, Msg, Reply
-from core.notices import STATUS_NAMES, promote_waiting
+from core.notices import STATUS_NAMES
 
 
 def prompt_bookings(turn: Turn, before: list[Msg]) -> None:
@@ -166,10 +166,9 @@ def handle_cancel_confirm(turn: Turn, event: Event, choice: str | None) -> None:
             if d.get("refund_minor"):
                 texts.append(Msg(N_("The shop has been told to refund the {amount} you paid."),
                                  {"amount": m.money(d["refund_minor"], d["currency"])}))  # fmt: skip
-            turn.start_over()
-            turn.ask("menu", *texts)
+            change_over(turn, *texts)
         else:
-            _refused(turn, event.outcome)
+            change_over(turn, refusal(event.outcome))
         return
     answer = answer_to(turn, event, choice)
     if answer == "stale":
@@ -390,14 +389,19 @@ state("offer")((prompt_offer, handle_offer))
 
 
 def on_reminder(turn: Turn, choice: str) -> None:
-    """Reminder buttons: "rm:cancel:<booking>" / "rm:move:<booking>"."""
+    """Reminder buttons: "rm:cancel:<booking>" / "rm:move:<booking>". Its change of time
+    or cancellation is its answer: a reminder waiting under a notice asked since waits no
+    more, and the notice asked waits in its place, asked again once the change is over
+    (flows_booking.change_over), as for any notice waiting whose button is tapped."""
     action, booking_id = _button(choice, ("cancel", "move"))
     b = _mine(turn, booking_id)
     if b is None or b.status not in CANCELLABLE:  # gone, or the car has come in since the reminder
-        turn.ask(again(turn), Msg(N_("That booking can no longer be changed.")))
+        _to_notice(turn, choice)
+        _after_notice(turn, Msg(N_("That booking can no longer be changed.")))
         return
+    _answering(turn, choice)
     unfinished = _left_unfinished(turn, b.id)
-    turn.data["booking_id"] = b.id
+    turn.data["booking_id"] = turn.data["reminder"] = b.id
     if action == "cancel":
         turn.ask("cancel_confirm", *unfinished)
     else:
@@ -509,11 +513,7 @@ def _after_notice(turn: Turn, *said: Msg, afresh: bool = False) -> None:
     it interrupted, with what was chosen kept, or the menu (`afresh`: with nothing of
     before kept, as after a booking made or refused)."""
     turn.data.pop("notice", None)
-    while earlier := promote_waiting(turn.data):  # its choices stay as remembered: a newer notice knows it by them
-        if not turn.ctx.notice_holds(earlier.get("outbox_id")):  # the visit begun, the balance paid...: dropped
-            del turn.data["notice"], turn.data["offered"]
-            continue
-        turn.ask("notice_again", *said, Msg(N_("One more question is waiting for your answer:")))
+    if ask_waiting(turn, *said):
         return
     question = resumed(turn)
     if question == "menu" and afresh:

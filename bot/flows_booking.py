@@ -40,6 +40,7 @@ from core import messages as m
 from core.customers import normalise_phone
 from core.i18n import N_, NP_
 from core.messages import Choice, Msg
+from core.notices import promote_waiting
 from core.payments import PAY_WORDS
 
 DAYS_SHOWN = 7
@@ -667,6 +668,31 @@ def remember_interrupted(turn: Turn, choice: str = "") -> None:
 FREED_TIME_NOT_TAKEN = N_("The freed time was not taken. To take it, answer \"Yes, I'll take it\" under its message again.")
 
 
+def ask_waiting(turn: Turn, *said: Msg) -> bool:
+    """After a notice's answer, the notice waiting under it (the one asked when a notice
+    waiting under that one was answered, first) asked again, after `said`: not one that
+    stopped being true meanwhile (the visit begun, the balance paid), which is dropped for
+    the next. True when one was asked."""
+    while earlier := promote_waiting(turn.data):  # its choices stay as remembered: a newer notice knows it by them
+        if turn.ctx.notice_holds(earlier.get("outbox_id")):
+            turn.ask("notice_again", *said, Msg(N_("One more question is waiting for your answer:")))
+            return True
+        del turn.data["notice"], turn.data["offered"]
+    return False
+
+
+def change_over(turn: Turn, *said: Msg) -> None:
+    """A change of a booking over (moved, cancelled, refused, or let go): the chat starts
+    afresh at the menu. When it was a reminder's answer (its Change the time or Cancel,
+    data.reminder), a notice waiting is asked again first, as after any notice's answer:
+    the one asked when she tapped the reminder waiting under it, or one waiting under the
+    reminder."""
+    reminder = "reminder" in turn.data and turn.data["reminder"] == turn.data.get("booking_id")
+    turn.start_over()
+    if not (reminder and ask_waiting(turn, *said)):
+        turn.ask("menu", *said)
+
+
 def paid_booking(choice: str) -> int | None:
     """The booking a notice's payment choice is for (a freed time taken or let go, paid
     again, the balance); None for any other choice."""
@@ -802,12 +828,11 @@ def handle_resched_confirm(turn: Turn, event: Event, choice: str | None) -> None
                 turn.start_over("booking_id")  # its card follows
                 turn.ask("booking", *said)  # its card, with the ways to pay
                 return
-            turn.start_over()
-            turn.ask("menu", *said)
+            change_over(turn, *said)
         elif isinstance(outcome, Taken):
             _after_hold(turn, outcome)
         else:
-            _refused(turn, outcome)
+            change_over(turn, refusal(outcome))
         return
     answer = answer_to(turn, event, choice)
     if answer == "stale":
@@ -815,8 +840,7 @@ def handle_resched_confirm(turn: Turn, event: Event, choice: str | None) -> None
     elif answer == "yes":
         turn.do(Reschedule(turn.data["booking_id"], datetime.fromisoformat(turn.data["start"])))
     elif answer == "no":
-        turn.start_over()
-        turn.ask("menu", Msg(N_("OK, your booking stays as it was.")))
+        change_over(turn, Msg(N_("OK, your booking stays as it was.")))
     else:
         not_understood(turn, Msg(N_("Please answer yes or no.")))
 

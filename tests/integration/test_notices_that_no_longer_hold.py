@@ -7,6 +7,7 @@ counter, extra work left out, a visit that needed a new time but was taken in.""
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from core import reminders
@@ -198,3 +199,37 @@ def test_a_failed_pay_now_is_not_asked_again_once_the_balance_was_paid_at_the_co
         story.tap(AMINA, f"rate:{job.id}:5", at(24, 16, 5))
 
         assert story.last(AMINA) == "Thank you for rating your visit 5 of 5!\nWhat would you like to do?"
+
+
+@pytest.mark.parametrize("button", ["rm:cancel", "rm:move"])
+def test_extra_work_asked_over_a_reminder_is_asked_again_once_she_changes_the_visit_with_the_reminders_button(
+        sqlite_url, tmp_path, button):
+    """Her brakes are on the lift; tomorrow's oil change was reminded this morning, and
+    the extra work found now comes over that reminder. She cancels (or moves) tomorrow's
+    visit with the reminder's own button, still in the chat. After the change the menu
+    came, the extra work's question forgotten, and the reminder was kept waiting. Now
+    the extra work is asked again, and the reminder is not."""
+    with story_at(sqlite_url, tmp_path, at(24, 10, 30)) as (story, _):
+        amina_books(story, ["brake-pads"], at(24, 10))
+        tomorrow = book(story.db, story.shop_id("mwangaza-motors"), str(AMINA), ["oil-change"], at(25, 10), MONDAY_9)
+        assert reminders.send_due(story.db, at(24, 10, 1)) == 1  # tomorrow's; today's visit has begun
+        discs = extra_work_found(story)
+        extra_work = ("Wanjiru found extra work on your car (KC0001A): Front brake discs are worn out.\nIt costs "
+                      "Ksh6,500. With it your total would be Ksh11,000.\nDo you approve this work?")  # fmt: skip
+        assert story.last(AMINA) == extra_work
+
+        story.tap(AMINA, f"{button}:{tomorrow.id}", at(24, 10, 25))
+        if button == "rm:cancel":
+            story.tap_button(AMINA, "yes:", at(24, 10, 26))
+            done = "Cancelled MM-1002.\nOne token was used. You have 1 left this month."  # less than 24 hours before
+        else:
+            story.tap(AMINA, "day:2026-11-26", at(24, 10, 26))
+            story.tap(AMINA, next(data for label, data in story.buttons(AMINA) if label == "10:00"), at(24, 10, 26))
+            story.tap_button(AMINA, "yes:", at(24, 10, 27))
+            done = "Done. MM-1002 is now on Thu 26 Nov, 10:00."
+
+        assert story.last(AMINA) == f"{done}\nOne more question is waiting for your answer:\n{extra_work}"
+        assert [data for _, data in story.buttons(AMINA)][:1] == [f"extra:yes:{discs.id}"]
+        story.tap(AMINA, f"extra:yes:{discs.id}", at(24, 10, 28))
+        assert story.last(AMINA) == ("Thank you: the extra work (Front brake discs are worn out) is approved. Your "
+                                     "new total is Ksh11,000.\nWhat would you like to do?")  # fmt: skip

@@ -898,6 +898,99 @@ def test_a_reminder_answered_already_is_not_asked_again_after_the_rating_waiting
     assert (chat.state, chat.data["mode"]) == ("day", "reschedule")
 
 
+def extra_work_over_a_reminder(booking=None) -> Chat:
+    """The reminder of her visit came, then extra work (on another visit) over it: the
+    extra work is asked, the reminder waits under it, its message still in the chat."""
+    chat = chat_in("en", FakeContext(my_bookings=[booking or booking_tomorrow(30)]))
+    chat.data |= {"notice": dict(EXTRA_FOUND), "offered": EXTRA_FOUND["offered"], "notices_waiting": [dict(REMINDER)]}
+    return chat
+
+
+def changed_with_the_reminders_button(chat: Chat, button: str) -> str:
+    """She taps the reminder's Cancel (or Change the time) and goes through with it: what
+    the change's answer says."""
+    from bot.model import Reschedule
+
+    chat.tap(button)
+    if button.startswith("rm:cancel:"):
+        chat.answer("yes")
+        assert chat.commands[-1] == Cancel(9)
+        chat.outcome(Done("cancel", {"code": "MM-1009", "token_cost": 0, "tokens_left": 2}))
+        return "Cancelled MM-1009."
+    chat.tap("day:2026-11-25").tap(f"time:{at(25, 14).isoformat()}").answer("yes")
+    assert chat.commands[-1] == Reschedule(9, at(25, 14))
+    chat.outcome(Done("reschedule", {"code": "MM-1009"}))
+    return "Done. MM-1009 is now on Wed 25 Nov, 14:00."
+
+
+@pytest.mark.parametrize("button", ["rm:cancel:9", "rm:move:9"])
+def test_a_reminder_waiting_under_extra_work_answered_with_its_own_button_asks_the_extra_work_again_after(button):
+    """She cancels (or moves) the visit with the reminder's button, under the extra work
+    asked since. The chat starting over forgot the extra work's question (its numbers),
+    and the reminder, answered, stayed waiting, to be asked again after the next notice.
+    Now, as for any notice waiting whose button is tapped, the reminder waits no more and
+    the extra work is asked again once the change is done."""
+    chat = extra_work_over_a_reminder()
+
+    said = changed_with_the_reminders_button(chat, button)
+
+    assert chat.text == said + "\nOne more question is waiting for your answer:\nExtra work found: discs."
+    assert (chat.state, chat.ids, chat.data["notice"]["offered"]) == ("menu", ["extra:yes:7"], EXTRA_FOUND["offered"])
+    assert "notices_waiting" not in chat.data
+
+
+def test_a_reminder_asked_over_a_rating_waiting_asks_the_rating_once_the_visit_is_cancelled():
+    """The rating came, then the reminder over it; she cancels with the reminder's button:
+    its answer is the cancellation, and the rating waiting under it is asked after it, as
+    after any notice's answer."""
+    chat = chat_in("en", FakeContext(my_bookings=[booking_tomorrow(30)]))
+    chat.data |= {"notice": dict(REMINDER), "offered": REMINDER["offered"], "notices_waiting": [dict(RATING)]}
+
+    said = changed_with_the_reminders_button(chat, "rm:cancel:9")
+
+    assert chat.text == said + "\nOne more question is waiting for your answer:\nHow did we do? Please rate your visit."
+    assert "notices_waiting" not in chat.data
+
+
+def test_the_extra_work_asked_over_a_reminder_is_not_asked_again_once_it_no_longer_holds():
+    """Cancelling with the reminder's button, she has the extra work decided meanwhile
+    (by the mechanic's call): after the cancellation, the menu."""
+    chat = extra_work_over_a_reminder()
+    chat.ctx.outdated_notices.add(EXTRA_FOUND["outbox_id"])
+
+    said = changed_with_the_reminders_button(chat, "rm:cancel:9")
+
+    assert chat.text == said + "\nWhat would you like to do?"
+    assert "notices_waiting" not in chat.data and "notice" not in chat.data
+
+
+def test_the_button_of_a_reminder_waiting_under_extra_work_for_a_visit_begun_asks_the_extra_work_again():
+    """The car came in early: the reminder's button can do nothing now. The extra work's
+    numbers were taken by the menu's; now it is asked again at once, and the reminder
+    waits no more."""
+    chat = extra_work_over_a_reminder(replace(booking_tomorrow(2), status="received"))
+
+    chat.tap("rm:cancel:9")
+
+    assert chat.text == ("That booking can no longer be changed.\nOne more question is waiting for your answer:\n"
+                         "Extra work found: discs.")  # fmt: skip
+    assert (chat.state, chat.ids) == ("menu", ["extra:yes:7"])
+    assert "notices_waiting" not in chat.data
+
+
+def test_cancelling_from_my_bookings_under_a_notice_waiting_does_not_ask_it():
+    """Only a reminder's own change is a notice's answer: a cancellation from My bookings,
+    with a rating waiting since a "stop", ends at the menu as ever."""
+    chat = chat_in("en", FakeContext(my_bookings=[booking_tomorrow(30)]))
+    chat.data |= {"notices_waiting": [dict(RATING)]}
+    chat.tap("m:bookings").tap("bk:9").tap("cancel").answer("yes")
+
+    chat.outcome(Done("cancel", {"code": "MM-1009", "token_cost": 0, "tokens_left": 2}))
+
+    assert chat.text == "Cancelled MM-1009.\nWhat would you like to do?"
+    assert chat.data["notices_waiting"] == [RATING]
+
+
 def test_paying_under_the_balance_asked_is_not_asked_again_for_a_copy_of_it_waiting():
     """The balance came, then extra work over it, then the balance again (the same
     buttons). She pays under the one asked: the older copy waiting shares its button and
