@@ -327,8 +327,9 @@ def _global_word(turn: Turn, event: Event, choice: str | None) -> bool:
     if word == "back":
         back = BACK.get(turn.state, "menu")
         turn.ask(back(turn) if callable(back) else back)
-    elif word == "stop":
+    elif word == "stop":  # her writing to the shop ends too: what follows is not for it (a photo reaches nobody)
         turn.start_over()
+        turn.data.pop("wrote_shop", None)
         turn.ask("menu", Msg(N_("Stopped. Nothing was changed.")))
     elif word == "help":  # mid-way, the question again after it: nothing half made is dropped
         turn.ask(again(turn), *help_texts())

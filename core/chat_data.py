@@ -5,8 +5,10 @@ question being answered: a booking half made, the choices offered, a notice's op
 question, the questions set aside under it (data.resume). The others belong to the chat,
 whatever it is asked: ALWAYS_KEPT. Every place that starts a chat over (a booking made,
 moved or cancelled, a car removed, "stop", a command refused, a long pause, a notice coming
-after one) keeps these and forgets the rest, but for what it names itself (`keep`). "menu"
-and a new booking forget less: only the booking half made (bot.engine.forget_half_made).
+after one) keeps these and forgets the rest, but for what it names itself (`keep`). "stop"
+ends her writing to the shop as well (wrote_shop: a photo after it reaches nobody), not the
+two hours after the shop's answer (shop_answered), which are the shop's. "menu" and a new
+booking forget less: only the booking half made (bot.engine.forget_half_made).
 The staff dialogue's data (data.staff, bot.staff) shares the row; the customer's dialogue
 never runs for staff, so only a notice coming after a pause names it to keep.
 """
@@ -17,7 +19,7 @@ ALWAYS_KEPT = (
     "lang",  # the language they chose
     "notices_waiting",  # notices still to answer under the one asked, each asked again in turn (core.notices)
     "shop_answered",  # the talk with the shop: for two hours after its answer, words not understood are a reply
-    "wrote_shop",  # and for minutes after her own words to it, what follows (an album) is for it too
+    "wrote_shop",  # and for minutes after her own words to it, what follows (an album) is for it too, unless "stop"
     "show_again",  # notices only a WhatsApp template carried, sent whole when they next write (bot.runner)
 )
 

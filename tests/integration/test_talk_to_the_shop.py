@@ -259,6 +259,24 @@ def test_a_photo_at_the_menu_says_how_to_send_it_to_the_shop_and_reaches_nobody(
     assert sent_photos(story, OWNER_TG) == [] and not story.last(OWNER_TG).startswith("Message from Amina")
 
 
+@pytest.mark.parametrize("stop", ["stop", "отмена"])
+def test_a_photo_sent_after_she_typed_stop_to_her_talk_with_the_shop_reaches_nobody(story, stop):
+    """Amina writes to the shop, then types "stop": she is done with it. A photo of her
+    car a minute later went to the owners all the same (for ten minutes after her
+    words); now it reaches nobody, and she is told how to send one."""
+    amina_talks_to_the_shop(story)
+    story.say(AMINA, "My front tyre looks flat", MONDAY_9 + timedelta(minutes=1))
+    story.say(AMINA, stop, MONDAY_9 + timedelta(minutes=2))
+    assert story.last(AMINA) == "Stopped. Nothing was changed.\nWhat would you like to do?"
+    owner_had = len(story.texts(OWNER_TG))
+
+    amina_sends_a_photo(story, MONDAY_9 + timedelta(minutes=3))
+
+    assert story.last(AMINA) == ("This photo was not sent to anyone. To send a photo to the shop, choose \"Talk to "
+                                 "the shop\" in the menu, then send the photo.\nWhat would you like to do?")  # fmt: skip
+    assert sent_photos(story, OWNER_TG) == [] and len(story.texts(OWNER_TG)) == owner_had
+
+
 def test_a_photo_in_the_middle_of_a_booking_is_answered_and_the_booking_goes_on(story):
     story.say(AMINA, "/start", MONDAY_9, first_name="Amina")
     story.tap(AMINA, "lang:en", MONDAY_9)

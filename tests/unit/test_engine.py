@@ -2070,14 +2070,47 @@ def test_words_for_the_shop_after_its_answer_reach_it_however_the_chat_started_o
     assert (chat.state, chat.text) == ("menu", SENT_AT_THE_MENU)
 
 
-@pytest.mark.parametrize("how", ["menu", "stop", "a booking made"])
+@pytest.mark.parametrize("how", ["menu", "a booking made"])
 def test_a_photo_minutes_after_words_to_the_shop_reaches_it_however_the_chat_started_over(how):
     """Choosing a day, she writes to the shop (Reply), and her booking goes on. The chat
     starts over, and a photo she sends two minutes later is for the shop too, as after
-    "menu". After "stop" or the booking made it reached nobody."""
+    "menu". After the booking made it reached nobody. ("stop" ends her writing: below.)"""
     ctx = FakeContext().with_vehicle()
     chat = choosing_a_day(ctx).tap("reply:shop").type("Do you have Castrol oil?")
     starts_over(chat, how)
+    ctx.now += timedelta(minutes=2)
+
+    chat.send(photo())
+
+    assert chat.commands[-1] == MessageShop("", PHOTO)
+    assert (chat.state, chat.text) == ("menu", SENT_AT_THE_MENU)
+
+
+@pytest.mark.parametrize("stop", ["stop", "cancel", "стоп", "тоқта", "sitisha"])
+def test_a_photo_after_stop_typed_minutes_after_words_to_the_shop_reaches_nobody(stop):
+    """She writes to the shop, then types "stop" (in any of the four languages): her talk
+    with it is over. A photo a minute later went to the shop all the same, for ten minutes
+    after her words; now it is told it reached nobody, and how to send one."""
+    ctx = FakeContext()
+    chat = chat_in("en", ctx).tap("m:shop").type("My tyre looks flat")
+    chat.type(stop)
+    assert chat.text == "Stopped. Nothing was changed.\nWhat would you like to do?"
+    ctx.now += timedelta(minutes=1)
+
+    chat.send(photo())
+
+    assert [c for c in chat.commands if isinstance(c, MessageShop)] == [MessageShop("My tyre looks flat")]
+    assert (chat.state, chat.text) == ("menu", "This photo was not sent to anyone. To send a photo to the shop, choose "
+                                       "\"Talk to the shop\" in the menu, then send the photo.\nWhat would you like to do?")
+
+
+def test_after_stop_a_photo_within_two_hours_of_the_shops_answer_still_reaches_it():
+    """"stop" ends her own writing, not the shop's answer's two hours: a photo at the menu
+    then is her reply to it, as her words are."""
+    ctx = FakeContext()
+    chat = chat_in("en", ctx).tap("m:shop").type("My tyre looks flat")
+    chat.data["shop_answered"] = (NOW + timedelta(minutes=1)).isoformat()
+    chat.type("stop")
     ctx.now += timedelta(minutes=2)
 
     chat.send(photo())
