@@ -978,6 +978,17 @@ def test_the_button_of_a_reminder_waiting_under_extra_work_for_a_visit_begun_ask
     assert "notices_waiting" not in chat.data
 
 
+def test_the_move_let_go_with_no_after_the_reminders_button_asks_the_extra_work_again():
+    chat = extra_work_over_a_reminder()
+    chat.tap("rm:move:9").tap("day:2026-11-25").tap(f"time:{at(25, 14).isoformat()}")
+
+    chat.answer("no")
+
+    assert chat.text == ("OK, your booking stays as it was.\nOne more question is waiting for your answer:\n"
+                         "Extra work found: discs.")  # fmt: skip
+    assert chat.ids == ["extra:yes:7"]
+
+
 def test_cancelling_from_my_bookings_under_a_notice_waiting_does_not_ask_it():
     """Only a reminder's own change is a notice's answer: a cancellation from My bookings,
     with a rating waiting since a "stop", ends at the menu as ever."""
@@ -1073,6 +1084,23 @@ def test_her_reply_to_the_shops_answer_after_her_own_pause_goes_to_the_shop(sent
     assert chat.commands[-1] == MessageShop("Yes please, four tyres", None if sent == "words" else PHOTO)
     assert (chat.state, chat.text) == ("menu", "Sent to the shop. They will answer you here.\nWhat would you like to do?")
     assert "services" not in chat.data  # the booking left half made 45 minutes ago is not brought back
+
+
+@pytest.mark.parametrize("numbered", [True, False])
+@pytest.mark.parametrize("typed", ["2", "1", "6"])
+def test_a_bare_number_after_her_own_pause_within_two_hours_of_the_shops_answer_goes_to_the_shop(typed, numbered):
+    """Read at the menu after her pause, a bare number is her reply like any words: no
+    menu was shown to her since the day's list, so it picks no menu item (Book, My
+    bookings...). It reaches the shop, and the menu is shown after."""
+    ctx = FakeContext(numbered=numbered).with_vehicle()
+    chat = choosing_a_day(ctx)
+    chat.data["shop_answered"] = (NOW + timedelta(minutes=20)).isoformat()
+    ctx.now = NOW + timedelta(minutes=45)
+
+    chat.type(typed)
+
+    assert chat.commands[-1] == MessageShop(typed)
+    assert (chat.state, chat.text) == ("menu", "Sent to the shop. They will answer you here.\nWhat would you like to do?")
 
 
 def test_after_a_pause_with_no_answer_of_the_shops_lately_the_chat_starts_afresh():
