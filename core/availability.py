@@ -21,7 +21,7 @@ from core.calendar import shop_calendar
 from core.db import per_transaction
 from core.lifecycle import OCCUPYING, BookingStatus
 from core.models import Bay, Booking, Closure, Service, Shop, Staff, utcnow
-from core.precompiled import Precompiled
+from core.precompiled import Precompiled, one_of
 from core.shopfile import ShopSpec, parse_shop
 
 
@@ -211,21 +211,21 @@ def calendar(session: Session, view: ShopView, first: date, last: date) -> slots
 def occupied(session: Session, shop_id: int, start: datetime, end: datetime, now: datetime,
              exclude_booking: int | None = None) -> list[slots.Occupied]:  # fmt: skip
     """Everything that holds a mechanic or bay of the shop between start and end."""
-    rows = session.execute(_OCCUPIED, {"shop": shop_id, "start": start, "end": end, "now": now,
-                                               "exclude": exclude_booking or 0})  # no booking has id 0  # fmt: skip
+    rows = _OCCUPIED.rows(session, {"shop": shop_id, "start": start, "end": end, "now": now,
+                                    "exclude": exclude_booking or 0})  # no booking has id 0  # fmt: skip
     return [slots.Occupied(*row) for row in rows]
 
 
-# Built once (it runs on every look at a day); a plain table query, no ORM entities. A
+# Run on the driver (it runs on every look at a day); a plain table query, no ORM entities. A
 # booking occupies its mechanic and bay by its status; a hold only until it expires.
 # The function of migration 0005 applies the same rule: change the two together.
 _B = Booking.__table__.c
-_OCCUPIED = select(_B.starts_at, _B.ends_at, _B.mechanic_id, _B.bay_id).where(
+_OCCUPIED = Precompiled(select(_B.starts_at, _B.ends_at, _B.mechanic_id, _B.bay_id).where(
     _B.shop_id == bindparam("shop"), _B.starts_at < bindparam("end"), _B.blocks_until > bindparam("start"),
-    or_(_B.status.in_([s.value for s in OCCUPYING if s != BookingStatus.HELD]),
+    or_(one_of(_B.status, [s for s in OCCUPYING if s != BookingStatus.HELD]),
         and_(_B.status == BookingStatus.HELD, _B.hold_expires_at > bindparam("now"))),
     _B.id != bindparam("exclude"),
-)  # fmt: skip
+))  # fmt: skip
 
 
 def local_bounds(timezone: str, first: date, last: date) -> tuple[datetime, datetime]:

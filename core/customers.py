@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 from functools import cache
 
 import phonenumbers
-from sqlalchemy import bindparam, literal, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.i18n import N_
 from core.lifecycle import AT_THE_SHOP, LIVE, BookingStatus, status_now
 from core.models import Booking, ChannelIdentity, Customer, Vehicle, WaitlistEntry
-from core.precompiled import Precompiled, loaded_row
+from core.precompiled import Precompiled, loaded_row, one_of
 
 # When a customer last wrote is kept to the minute: a dialogue of quick taps costs no
 # write each, and WhatsApp's 24-hour window, judged by it, closes a minute early at worst.
@@ -179,15 +179,8 @@ def remove_vehicle(session: Session, customer_id: int, vehicle_id: int, now: dat
     return Removed(vehicle.plate, len(waits))
 
 
-def _one_of(statuses) -> list:
-    """The statuses as constants of the statement (sorted: the same SQL in every process),
-    not as a list expanded at each execution, which a `Precompiled` statement cannot run."""
-    return [literal(s.value, Booking.status.type) for s in sorted(statuses)]
-
-
 # A booking still standing at `now`: to come, or its car still at the shop (its hold may have
 # run out unswept: status_now tells).
-STANDING = (Booking.status.in_(_one_of(LIVE)),
-            or_(Booking.ends_at > bindparam("now"), Booking.status.in_(_one_of(AT_THE_SHOP))))  # fmt: skip
+STANDING = (one_of(Booking.status, LIVE), or_(Booking.ends_at > bindparam("now"), one_of(Booking.status, AT_THE_SHOP)))
 _KEEPING = select(Booking).where(Booking.vehicle_id == bindparam("vehicle"), *STANDING).order_by(
     Booking.starts_at, Booking.id)  # fmt: skip

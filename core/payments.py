@@ -41,7 +41,7 @@ from core.i18n import N_
 from core.lifecycle import BookingStatus
 from core.messages import Choice, Msg, Reply
 from core.models import Booking, Customer, InboxUpdate, Payment
-from core.precompiled import Precompiled
+from core.precompiled import Precompiled, loaded_row
 
 log = logging.getLogger(__name__)
 S = BookingStatus
@@ -345,6 +345,9 @@ def paid_total(session: Session, booking_id: int, exclude: int | None = None) ->
     return int(_PAID.scalar(session, {"booking": booking_id, "exclude": -1 if exclude is None else exclude}))
 
 
+# Every cancellation asks it (most bookings have none: paid at the shop).
+_RECEIVED_LOCKED = Precompiled(select(Payment.__table__).where(
+    Payment.booking_id == bindparam("booking"), Payment.status == COMPLETED).order_by(Payment.id).with_for_update())  # fmt: skip
 # (ids are positive: -1 excludes nothing) Asked by the customer's chat whenever a booking is shown.
 _PAID = Precompiled(select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
     Payment.booking_id == bindparam("booking"), Payment.status == COMPLETED, Payment.id != bindparam("exclude")))  # fmt: skip
@@ -606,8 +609,7 @@ def refund_cancelled(session: Session, booking: Booking, now: datetime) -> int:
     becomes refund_due, and the owner is told what to return (a Kaspi QR payment goes
     back by itself where the shop's scheme allows). The caller holds the booking's lock
     (payments are locked after it, as everywhere). Returns the minor units due back."""
-    paid = list(session.scalars(select(Payment).where(
-        Payment.booking_id == booking.id, Payment.status == COMPLETED).order_by(Payment.id).with_for_update()))  # fmt: skip
+    paid = [loaded_row(session, Payment, row) for row in _RECEIVED_LOCKED.rows(session, {"booking": booking.id})]
     for payment in paid:
         payment.status, payment.updated_at = REFUND_DUE, now
         _refund_due(session, booking, payment, OWNER_REFUND_CANCELLED, now)

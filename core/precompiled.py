@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from sqlalchemy import inspect, literal
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, ColumnElement
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,13 @@ def _run(conn: Connection, plan: _Plan, params: dict[str, Any]) -> list[tuple]:
     return [tuple(v if f is None else f(v) for f, v in zip(plan.result, row, strict=True)) for row in fetched]
 
 
+def one_of(column: ColumnElement, values) -> ColumnElement:
+    """`column IN (...)` for a fixed set of values (statuses), as constants of the
+    statement, sorted (the same SQL in every process): `Column.in_` would make them a
+    list expanded at each execution, which a `Precompiled` statement cannot run."""
+    return column.in_([literal(getattr(v, "value", v), column.type) for v in sorted(values)])  # an enum's own value
+
+
 def loaded_row(session: Session, model: type, row: Sequence[Any]):
     """`loaded` for a row read with all the model's table's columns, in their order."""
     return loaded(session, model, dict(zip(_columns(model), row, strict=True)))
@@ -139,6 +147,11 @@ def _columns(model: type) -> tuple[str, ...]:
     return tuple(model.__table__.c.keys())
 
 
+@cache
+def _new(model: type) -> Callable[[], Any]:
+    return inspect(model).class_manager.new_instance
+
+
 def loaded(session: Session, model: type, values: dict[str, Any]):
     """The ORM object of a row a `Precompiled` statement read (all its columns, by
     name), as if the session had loaded it: the one the session holds already, if any
@@ -147,7 +160,8 @@ def loaded(session: Session, model: type, values: dict[str, Any]):
     held = session.identity_map.get(identity_key(model, values["id"]))
     if held is not None:
         return held
-    row = model(**values)
+    row = _new(model)()  # as the ORM's loading makes one: no constructor, no attribute events
+    row.__dict__.update(values)
     make_transient_to_detached(row)
     session.add(row)
     return row

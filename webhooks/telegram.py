@@ -15,7 +15,6 @@ has no response to carry it.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from dataclasses import replace
 
@@ -42,7 +41,7 @@ def update(slug: str):
             return jsonify(error="not a Telegram update"), 400
         tap = None if runtime.settings.jobs_in_process else inbound.callback_id
         result = process(uow.session, shop_id, replace(inbound, callback_id=None) if tap else inbound,
-                         json.dumps(data, ensure_ascii=False), runtime.now())  # fmt: skip
+                         request.get_data(as_text=True), runtime.now())  # stored as it came  # fmt: skip
     if tap:
         return jsonify(method="answerCallbackQuery", callback_query_id=tap)
     return jsonify(ok=True, duplicate=result.duplicate)

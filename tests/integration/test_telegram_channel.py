@@ -1,12 +1,14 @@
 """Telegram stories over HTTP, against the fake Bot API, exactly as Telegram calls us."""
 
+import json
+
 import pytest
 from sqlalchemy import func, select
 
 from core.models import Booking, Conversation, Customer, InboxUpdate, OutboxMessage
-from pitstop.fakes.telegram import FakeTelegram
+from pitstop.fakes.telegram import FakeTelegram, update_text
 from pitstop.fakes.twilio import FakeTwilio
-from tests.integration.channel_helpers import start_pitstop
+from tests.integration.channel_helpers import SECRET, start_pitstop
 
 AMINA = 5550001
 
@@ -229,3 +231,15 @@ def book_up_to_payment(pitstop) -> None:
     pitstop.tap(AMINA, pitstop.buttons(AMINA)[1][1])
     pitstop.tap(AMINA, pitstop.buttons(AMINA)[0][1])
     pitstop.tap_button(AMINA, "confirm:")
+
+
+def test_an_update_is_stored_in_the_inbox_exactly_as_telegram_posted_it(pitstop):
+    """The raw delivery is the record: the bytes Telegram sent, not a re-encoding of them."""
+    body = json.dumps(update_text(77, AMINA, "Habari, nataka kubadilisha oili 🚗"), indent=1)  # escapes kept as sent
+
+    response = pitstop.client.post("/webhooks/telegram/mwangaza-motors", data=body, content_type="application/json",
+                                   headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})  # fmt: skip
+
+    assert response.status_code == 200
+    with pitstop.runtime.db.uow() as uow:
+        assert uow.session.scalar(select(InboxUpdate.payload).where(InboxUpdate.external_id.endswith(":77"))) == body
