@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, insert, or_, select, text, update
+from sqlalchemy import Integer, String, bindparam, column, insert, or_, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from core import slots as engine
 from core.db import Database, session_of
 from core.lifecycle import CANCELLABLE, BookingStatus, check_move, status_now
 from core.models import Booking, BookingEvent, BookingItem, Customer, Shop, Vehicle
+from core.precompiled import Precompiled
 
 S = BookingStatus
 ALTERNATIVES = 6
@@ -96,9 +97,7 @@ def locked_booking(session: Session, booking_id: int, customer_id: int | None = 
                    also_days: tuple = ()) -> Booking:  # fmt: skip
     """The booking with its day lock(s) and then its row lock taken, in that order (the
     order every writer uses); refused if it is not this customer's."""
-    found = session.execute(
-        select(Booking.shop_id, Booking.starts_at, Booking.customer_id).where(Booking.id == booking_id)
-    ).first()  # fmt: skip
+    found = _WHERE_AND_WHOSE.first(session, {"booking": booking_id})
     if found is None:
         raise LookupError(f"no booking with id {booking_id}")
     shop_id, starts_at, owner = found
@@ -109,6 +108,8 @@ def locked_booking(session: Session, booking_id: int, customer_id: int | None = 
     return session.scalar(_LOCK_BOOKING, {"booking": booking_id})
 
 
+_WHERE_AND_WHOSE = Precompiled(select(Booking.shop_id, Booking.starts_at, Booking.customer_id).where(
+    Booking.id == bindparam("booking")))  # fmt: skip
 # As the lock finds it: a booking already read in this transaction is overwritten with
 # what another transaction committed meanwhile.
 _LOCK_BOOKING = select(Booking).where(Booking.id == bindparam("booking")).with_for_update() \
@@ -241,14 +242,14 @@ def _write_hold_at_once(session: Session, view: av.ShopView, row: dict,
     winner of a race holds the day's lock for one round trip instead of four. No id
     when the code was taken or the booking would overlap another; no code either when
     the shop changed since `view` was read (a day closed while we waited for it)."""
-    return tuple(session.execute(_WRITE_HOLD_AT_ONCE, {
+    return _WRITE_HOLD_AT_ONCE.first(session, {
         **row, "prefix": view.code_prefix, "stamp": view.stamp, "actor": f"customer:{row['customer_id']}",
         "service_ids": [s.id for s in services], "descriptions": [s.code for s in services],
         "minutes": [s.duration_minutes for s in services], "prices": [s.price_minor for s in services],
-    }).one())  # fmt: skip
+    })  # fmt: skip
 
 
-_WRITE_HOLD_AT_ONCE = text("""
+_WRITE_HOLD_AT_ONCE = Precompiled(text("""
 WITH numbered AS (
     UPDATE shops SET next_booking_number = next_booking_number + 1 WHERE id = :shop_id AND updated_at = :stamp
     RETURNING CAST(:prefix AS text) || '-' || (next_booking_number - 1) AS code
@@ -273,7 +274,7 @@ WITH numbered AS (
     INSERT INTO booking_events (booking_id, from_status, to_status, actor, reason, at)
     SELECT booked.id, NULL, :status, :actor, NULL, :created_at FROM booked
 )
-SELECT (SELECT id FROM booked), (SELECT code FROM numbered)""")
+SELECT (SELECT id FROM booked), (SELECT code FROM numbered)""").columns(column("id", Integer), column("code", String)))
 _WRITE_HOLD = {"postgresql": _write_hold_at_once, "sqlite": _write_hold_in_steps}
 
 
