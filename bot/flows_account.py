@@ -14,7 +14,6 @@ from bot.engine import (
     begin_booking,
     forget_half_made,
     not_understood,
-    notice_open,
     questions_set_aside,
     resumed,
     state,
@@ -22,6 +21,7 @@ from bot.engine import (
 from bot.flows_booking import (
     _mine,
     answer_to,
+    answering,
     ask_another_number,
     ask_waiting,
     booked,
@@ -360,7 +360,6 @@ def _to_offer(turn: Turn, booking_id: int, choice: str) -> None:
     bookings, or a booking's card, or a change (of time, a cancellation) of that very
     booking, which the answer has settled; nor its own number question set aside."""
     remember_interrupted(turn, choice)
-    _answering(turn, choice)
     paying(turn, choice)
     last = questions_set_aside(turn)[-1:]
     if last in (["bookings"], ["booking"]) or turn.data.get("booking_id") == booking_id:
@@ -399,7 +398,7 @@ def on_reminder(turn: Turn, choice: str) -> None:
         _to_notice(turn, choice)
         _after_notice(turn, Msg(N_("That booking can no longer be changed.")))
         return
-    _answering(turn, choice)
+    answering(turn, choice)
     unfinished = _left_unfinished(turn, b.id)
     turn.data["booking_id"] = turn.data["reminder"] = b.id
     if action == "cancel":
@@ -482,29 +481,7 @@ def _to_notice(turn: Turn, choice: str) -> None:
     """Answer a notice's button; a question it interrupted (a day being chosen for a new
     booking when the extra work came in) is asked again once it is answered."""
     remember_interrupted(turn, choice)
-    _answering(turn, choice)
     turn.state = "notice"
-
-
-def _answering(turn: Turn, choice: str) -> None:
-    """The button tapped may be one of a notice waiting under the one asked now (its
-    message is still in the chat): that one is answered, and waits no more; the one asked
-    now, if its question is the one open, waits in its place, to be asked again after the
-    answer. A copy waiting of the notice answered goes too."""
-    waiting = turn.data.get("notices_waiting") or []
-    rest = [n for n in waiting if choice not in _choice_ids(n)]
-    if len(rest) == len(waiting):
-        return
-    asked = turn.data["notice"] if notice_open(turn) else None
-    if asked and choice not in _choice_ids(asked):
-        rest.append(asked)  # asked again after the answer (_after_notice promotes it, if it still holds)
-    turn.data.pop("notices_waiting")
-    if rest:
-        turn.data["notices_waiting"] = rest
-
-
-def _choice_ids(notice: dict) -> list[str]:
-    return [choice for choice, _ in notice.get("offered") or ()]
 
 
 def _after_notice(turn: Turn, *said: Msg, afresh: bool = False) -> None:

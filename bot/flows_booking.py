@@ -17,6 +17,7 @@ from bot.engine import (
     drop_set_aside,
     follow_choice,
     not_understood,
+    notice_open,
     questions_set_aside,
     resumed,
     set_aside,
@@ -571,7 +572,8 @@ def needs_phone(turn: Turn, method: str) -> bool:
 def phone_first(turn: Turn, method: str, choice: str) -> bool:
     """Before a notification's payment by M-Pesa (a waitlist offer taken, a payment tried
     again, the balance paid) from a customer whose number we do not have: ask for it,
-    and carry the choice out once it is given. True when it asked."""
+    and carry the choice out once it is given. Its notice is answered at the tap
+    (remember_interrupted): one asked over it waits from now. True when it asked."""
     if not needs_phone(turn, method):
         return False
     remember_interrupted(turn, choice)
@@ -650,11 +652,14 @@ NOTICE_STEPS = ("notice", "notice_again", "offer")  # where a notice's choice is
 
 
 def remember_interrupted(turn: Turn, choice: str = "") -> None:
-    """Keep the question a notice's choice (`choice`) interrupts, to ask it again once the
-    notice is answered; the booking's own "which phone?" is one. Not a step of another
-    notice (its number asked for its payment): the notice answered in its place takes its
-    place, and that payment is forgotten (its notice's buttons still work); a freed time
-    she said Yes to is said to be not hers, lest she think it taken."""
+    """Keep what a notice's choice (`choice`) interrupts, to ask it again once the notice
+    is answered: the notice asked, when the choice is one of a notice waiting under it
+    (answering), and the question, the booking's own "which phone?" being one. Not a step
+    of another notice (its number asked for its payment): the notice answered in its place
+    takes its place, and that payment is forgotten (its notice's buttons still work); a
+    freed time she said Yes to is said to be not hers, lest she think it taken. At the
+    tap, before any number is asked for it: the notice asked is open only then."""
+    answering(turn, choice)
     if turn.state == "phone" and turn.data.keys() & PHONE_STEP:
         forgotten = turn.data.get("after_phone") or ""
         for key in PHONE_STEP:
@@ -663,6 +668,28 @@ def remember_interrupted(turn: Turn, choice: str = "") -> None:
             turn.say(Msg(FREED_TIME_NOT_TAKEN))
     else:
         set_aside(turn, *NOTICE_STEPS)
+
+
+def answering(turn: Turn, choice: str) -> None:
+    """The button tapped may be one of a notice waiting under the one asked now (its
+    message is still in the chat): that one is answered, and waits no more; the one asked
+    now, if its question is the one open, waits in its place, to be asked again after the
+    answer (ask_waiting), however long the answer takes (her number asked first). A copy
+    waiting of the notice answered goes too."""
+    waiting = turn.data.get("notices_waiting") or []
+    rest = [n for n in waiting if choice not in _choice_ids(n)]
+    if len(rest) == len(waiting):
+        return
+    asked = turn.data["notice"] if notice_open(turn) else None
+    if asked and choice not in _choice_ids(asked):
+        rest.append(asked)  # asked again after the answer (ask_waiting promotes it, if it still holds)
+    turn.data.pop("notices_waiting")
+    if rest:
+        turn.data["notices_waiting"] = rest
+
+
+def _choice_ids(notice: dict) -> list[str]:
+    return [choice for choice, _ in notice.get("offered") or ()]
 
 
 FREED_TIME_NOT_TAKEN = N_("The freed time was not taken. To take it, answer \"Yes, I'll take it\" under its message again.")

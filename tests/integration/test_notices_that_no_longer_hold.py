@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from core import reminders
-from core.models import Booking, BookingItem, Customer
+from core.models import Booking, BookingItem, Customer, Service
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import TWILIO_SID, TWILIO_TOKEN, start_pitstop
@@ -29,10 +29,11 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 @contextmanager
-def story_at(sqlite_url, tmp_path, now: datetime):
+def story_at(sqlite_url, tmp_path, now: datetime, **env: str):
+    """The app at `now`, Telegram and Twilio faked; `env`: settings besides (M-Pesa's)."""
     with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
         story = Clocked(start_pitstop(sqlite_url, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path / "var"),
-                                                                     "PITSTOP_NOW": now.isoformat()}))  # fmt: skip
+                                                                     "PITSTOP_NOW": now.isoformat(), **env}))  # fmt: skip
         try:
             yield story, twilio
         finally:
@@ -233,3 +234,44 @@ def test_extra_work_asked_over_a_reminder_is_asked_again_once_she_changes_the_vi
         story.tap(AMINA, f"extra:yes:{discs.id}", at(24, 10, 28))
         assert story.last(AMINA) == ("Thank you: the extra work (Front brake discs are worn out) is approved. Your "
                                      "new total is Ksh11,000.\nWhat would you like to do?")  # fmt: skip
+
+
+def test_extra_work_asked_over_a_freed_time_is_asked_again_once_she_takes_the_time_giving_her_number(
+        sqlite_url, tmp_path, daraja):
+    """Amina waits for a brake pads visit on Wednesday (Ksh1,000 paid in advance); a time
+    frees up and is offered to her. Her car on the lift, extra work is found and asked
+    over the offer. She takes the freed time with the offer's own button: M-Pesa needs
+    her number, and she gives it. After "Check your phone" came the menu, the extra
+    work's question gone. Now it is asked again once the freed time is taken."""
+    from core import waitlist
+    from tests.integration.test_mpesa import SECRETS
+
+    fake, sink = daraja
+    mpesa = {k: v for k, v in SECRETS.items() if "_API_BASE" not in k} | {"MPESA_API_BASE": fake.url,
+                                                                          "PUBLIC_BASE_URL": sink.url}  # fmt: skip
+    with story_at(sqlite_url, tmp_path, at(24, 10, 30), **mpesa) as (story, _):
+        shop = story.shop_id("mwangaza-motors")
+        today = amina_books(story, ["brake-pads"], at(24, 10))
+        with story.db.uow() as uow:
+            pads = uow.session.scalar(select(Service.id).where(Service.shop_id == shop, Service.code == "brake-pads"))
+        waitlist.join(story.db, shop_id=shop, customer_id=today.customer_id, day=at(25, 12).date(),
+                      service_ids=(pads,), now=at(24, 10, 10), channel="telegram")  # fmt: skip
+        offer = waitlist.offer_freed(story.db, shop, at(25, 12).date(), at(24, 10, 15))
+        discs = extra_work_found(story)  # at 10:20
+        extra_work = ("Wanjiru found extra work on your car (KC0001A): Front brake discs are worn out.\nIt costs "
+                      "Ksh6,500. With it your total would be Ksh11,000.\nDo you approve this work?")  # fmt: skip
+        assert story.last(AMINA) == extra_work
+
+        story.tap(AMINA, f"offer:yes:{offer.held.booking_id}", at(24, 10, 22))
+        assert story.last(AMINA) == "M-Pesa needs your phone number. Share it with the button, or type it."
+        story.say(AMINA, "0712 345 678", at(24, 10, 23))
+
+        assert story.last(AMINA) == ("Your time Wed 25 Nov, 08:00 is held for 4 minutes while you pay. Code: MM-1002.\n"
+                                     "Check your phone: M-Pesa will ask you to pay Ksh1,000. Enter your PIN to confirm."
+                                     f"\nOne more question is waiting for your answer:\n{extra_work}")  # fmt: skip
+        assert [data for _, data in story.buttons(AMINA)] == [f"extra:yes:{discs.id}", f"extra:no:{discs.id}"]
+        assert [p["phone"] for p in fake.pushes()] == ["254712345678"]  # the deposit, once
+        story.say(AMINA, "approve", at(24, 10, 24))
+        assert story.last(AMINA) == ("Thank you: the extra work (Front brake discs are worn out) is approved. Your "
+                                     "new total is Ksh11,000.\nWhat would you like to do?")  # fmt: skip
+        assert len(fake.pushes()) == 1

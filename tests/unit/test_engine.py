@@ -989,6 +989,118 @@ def test_the_move_let_go_with_no_after_the_reminders_button_asks_the_extra_work_
     assert chat.ids == ["extra:yes:7"]
 
 
+def waiting_notice(text: str, choices: list[tuple[str, str]], outbox_id: int) -> dict:
+    """A notice as the chat keeps it: its message, and its choices numbered as shown."""
+    reply = Reply((Msg(text),), tuple(Choice(cid, label) for cid, label in choices))
+    offered = [[cid, [label, str(n)]] for n, (cid, label) in enumerate(choices, 1)]
+    return {"reply": reply.to_json(), "offered": offered, "outbox_id": outbox_id}
+
+
+FREED_TIME = waiting_notice("A time has freed up: Wed 25 Nov, 10:00.", [("offer:yes:9", "Yes, I'll take it"),
+                                                                         ("offer:no:9", "No, thanks")], 15)  # fmt: skip
+PAY_AGAIN = waiting_notice("The payment did not go through.", [("payagain:9:mpesa", "M-Pesa"),
+                                                               ("payagain:9:mpesa:other", "Another number")], 16)  # fmt: skip
+PAY_NOW = waiting_notice("Your car is ready. To pay: Ksh4,500.", [("paybalance:5:mpesa", "M-Pesa"),
+                                                                  ("paybalance:5:mpesa:other", "Another number")], 17)  # fmt: skip
+HELD = Booked(9, "MM-1009", at(25, 10), False, 100000, 10, "mpesa", None, (2,))
+# A waiting notice's M-Pesa button, her number asked first, and what its payment's answer says.
+NUMBER_FIRST = {
+    "offer:yes:9": (FREED_TIME, HELD, "Your time Wed 25 Nov, 10:00 is held for 10 minutes while you pay. Code: "
+                                      "MM-1009.\nCheck your phone: M-Pesa will ask you to pay Ksh1,000. Enter your PIN "
+                                      "to confirm."),
+    "payagain:9:mpesa": (PAY_AGAIN, HELD, "Your time Wed 25 Nov, 10:00 is held for 10 minutes while you pay. Code: "
+                                          "MM-1009.\nCheck your phone: M-Pesa will ask you to pay Ksh1,000. Enter your "
+                                          "PIN to confirm."),
+    "paybalance:5:mpesa": (PAY_NOW, Done("paybalance", {"amount": 450000, "method": "mpesa"}),
+                           "Check your phone: M-Pesa will ask you to pay Ksh4,500. Enter your PIN to confirm."),
+    "paybalance:5:mpesa:other": (PAY_NOW, Done("paybalance", {"amount": 450000, "method": "mpesa"}),
+                                 "Check your phone: M-Pesa will ask you to pay Ksh4,500. Enter your PIN to confirm."),
+}  # fmt: skip
+
+
+def extra_work_over(notice: dict) -> Chat:
+    """A freed time (or a failed payment, or her balance) came, then extra work over it:
+    the extra work is asked, the other waits under it, its message still in the chat.
+    Telegram: no number of hers on file."""
+    chat = chat_in("en", FakeContext(my_bookings=[held_offer(100000)]))
+    chat.data |= {"notice": dict(EXTRA_FOUND), "offered": EXTRA_FOUND["offered"], "notices_waiting": [dict(notice)]}
+    return chat
+
+
+@pytest.mark.parametrize("button", NUMBER_FIRST)
+def test_extra_work_asked_over_a_notice_whose_button_asks_her_number_first_is_asked_again_after_its_payment(button):
+    """She taps the M-Pesa button of the notice waiting under the extra work: M-Pesa needs
+    her number, she gives it, and the payment goes. The notice waiting was answered only
+    once she had given her number, when the extra work's question was no longer the one
+    open: after the payment came the menu, the extra work's question forgotten. Now, as
+    for any waiting notice's button, the extra work waits from her tap in the answered
+    one's place, and is asked again once the payment's answer is said."""
+    notice, outcome, said = NUMBER_FIRST[button]
+    chat = extra_work_over(notice)
+
+    chat.tap(button)
+    assert chat.state == "phone"
+    chat.type("0712 345 678")
+    paid = [c for c in chat.commands if type(c).__name__ in ("AcceptOffer", "RetryPayment", "PayBalance")]
+    assert len(paid) == 1 and chat.commands[-1] == paid[0]
+    chat.outcome(outcome)
+
+    assert chat.text == said + "\nOne more question is waiting for your answer:\nExtra work found: discs."
+    assert (chat.state, chat.ids, chat.data["notice"]["offered"]) == ("menu", ["extra:yes:7"], EXTRA_FOUND["offered"])
+    assert "notices_waiting" not in chat.data
+    assert [c for c in chat.commands if type(c).__name__ in ("AcceptOffer", "RetryPayment", "PayBalance")] == paid
+
+
+def test_extra_work_decided_while_her_number_was_asked_for_a_freed_time_is_not_asked_again():
+    """As above, the extra work decided meanwhile (by the mechanic's call): after the
+    freed time is taken, the menu."""
+    chat = extra_work_over(FREED_TIME)
+    chat.tap("offer:yes:9").type("0712 345 678")
+    chat.ctx.outdated_notices.add(EXTRA_FOUND["outbox_id"])
+
+    chat.outcome(HELD)
+
+    assert chat.text == NUMBER_FIRST["offer:yes:9"][2] + "\nWhat would you like to do?"
+    assert "notices_waiting" not in chat.data and "notice" not in chat.data
+
+
+def test_extra_work_approved_instead_of_her_number_for_the_freed_time_under_it_ends_at_the_menu():
+    """She taps Yes under the freed time waiting under the extra work, then, instead of her
+    number, approves the extra work with its own button: the freed time is said not taken,
+    and after the thanks comes the menu. The freed time, answered by her tap, waits no
+    more, as one asked whose number question another notice replaced (its button still
+    takes it): it was asked again after the thanks, answered only once her number came."""
+    from bot.model import AcceptOffer, DecideExtra
+
+    chat = extra_work_over(FREED_TIME)
+    chat.tap("offer:yes:9").tap("extra:yes:7")
+    assert chat.text == FREED_TIME_NOT_TAKEN and chat.commands[-1] == DecideExtra(7, True)
+
+    chat.outcome(Done("extra", {"work": "discs", "approved": True, "total": 1000000}))
+
+    assert chat.text == ("Thank you: the extra work (discs) is approved. Your new total is Ksh10,000.\n"
+                         "What would you like to do?")  # fmt: skip
+    assert "notices_waiting" not in chat.data and not any(isinstance(c, AcceptOffer) for c in chat.commands)
+
+
+def test_a_rating_given_instead_of_her_number_for_a_freed_time_asks_the_extra_work_it_came_under():
+    """She taps Yes under the freed time waiting under the extra work, then rates a visit
+    (its message still in the chat) instead of giving her number: the freed time is said
+    not taken, and after the thanks the extra work is asked again, waiting since her tap."""
+    chat = extra_work_over(FREED_TIME)
+    chat.tap("offer:yes:9").tap("rate:5:5")
+    assert chat.text == FREED_TIME_NOT_TAKEN
+
+    chat.outcome(Done("rated", {"stars": 5}))
+
+    assert chat.text == ("Thank you for rating your visit 5 of 5!\nOne more question is waiting for your answer:\n"
+                         "Extra work found: discs.")  # fmt: skip
+    assert (chat.ids, "notices_waiting" in chat.data) == (["extra:yes:7"], False)
+
+
+FREED_TIME_NOT_TAKEN = "The freed time was not taken. To take it, answer \"Yes, I'll take it\" under its message again."
+
+
 def test_cancelling_from_my_bookings_under_a_notice_waiting_does_not_ask_it():
     """Only a reminder's own change is a notice's answer: a cancellation from My bookings,
     with a rating waiting since a "stop", ends at the menu as ever."""
