@@ -11,21 +11,27 @@ from bot import understand
 from bot.engine import (
     GLOBAL_CHOICES,
     Turn,
+    again,
     begin_booking,
     forget_half_made,
     not_understood,
+    notice_open,
     questions_set_aside,
     resumed,
+    set_aside,
     state,
 )
 from bot.flows_booking import (
+    NOTICE_STEPS,
     _mine,
     answer_to,
     answering,
     ask_another_number,
     ask_waiting,
     booked,
+    cancellation_let_go,
     change_over,
+    choice_ids,
     paying,
     phone_first,
     question_choices,
@@ -178,7 +184,9 @@ def handle_cancel_confirm(turn: Turn, event: Event, choice: str | None) -> None:
     elif answer == "yes":
         turn.do(Cancel(turn.data["booking_id"]))
     elif answer == "no":
-        turn.ask("booking", Msg(N_("OK, your booking stays as it was.")))
+        kept = Msg(N_("OK, your booking stays as it was."))
+        if not cancellation_let_go(turn, kept):  # a reminder's: a notice waiting is asked again instead
+            turn.ask("booking", kept)
     else:
         not_understood(turn, Msg(N_("Please answer yes or no.")))
 
@@ -390,15 +398,15 @@ state("offer")((prompt_offer, handle_offer))
 def on_reminder(turn: Turn, choice: str) -> None:
     """Reminder buttons: "rm:cancel:<booking>" / "rm:move:<booking>". Its change of time
     or cancellation is its answer: a reminder waiting under a notice asked since waits no
-    more, and the notice asked waits in its place, asked again once the change is over
+    more, and the notice asked (whether or not the reminder waited: she may have moved on
+    from it before that notice came) waits, asked again once the change is over
     (flows_booking.change_over), as for any notice waiting whose button is tapped."""
     action, booking_id = _button(choice, ("cancel", "move"))
     b = _mine(turn, booking_id)
     if b is None or b.status not in CANCELLABLE:  # gone, or the car has come in since the reminder
-        _to_notice(turn, choice)
-        _after_notice(turn, Msg(N_("That booking can no longer be changed.")))
+        _cannot_change(turn, choice)
         return
-    answering(turn, choice)
+    answering(turn, choice, always=True)
     unfinished = _left_unfinished(turn, b.id)
     turn.data["booking_id"] = turn.data["reminder"] = b.id
     if action == "cancel":
@@ -406,6 +414,31 @@ def on_reminder(turn: Turn, choice: str) -> None:
     else:
         turn.data.update(mode="reschedule", services=list(b.service_ids), code=b.code)
         turn.ask("day", *unfinished)
+
+
+def _cannot_change(turn: Turn, choice: str) -> None:
+    """A reminder's button that can change nothing now (the visit begun, cancelled, or not
+    hers) ends nothing: it says so, and the question open is asked again (a notice's, if
+    one is open; her number asked for a payment, which starts only once she gives it). It
+    is the reminder's answer only when the reminder was the question open, or waited: the
+    reminder waits no more, and a notice waiting (the one asked when she tapped, first) is
+    asked again at once, the question under it kept."""
+    said = Msg(N_("That booking can no longer be changed."))
+    own = notice_open(turn) and choice in choice_ids(turn.data["notice"])
+    waited = any(choice in choice_ids(n) for n in turn.data.get("notices_waiting") or ())
+    if not (own or waited):  # no notice's answer: the chat as it was
+        if notice_open(turn):
+            set_aside(turn, *NOTICE_STEPS)  # the question the notice came over, kept under it
+            turn.ask("notice_again", said)
+        else:
+            turn.ask(again(turn), said)
+        return
+    answering(turn, choice)
+    set_aside(turn, *NOTICE_STEPS)
+    if own:
+        del turn.data["notice"]
+    if not ask_waiting(turn, said):
+        turn.ask(resumed(turn), said)
 
 
 # The steps of making a booking, or of moving or cancelling one.

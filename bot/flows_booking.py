@@ -670,25 +670,29 @@ def remember_interrupted(turn: Turn, choice: str = "") -> None:
         set_aside(turn, *NOTICE_STEPS)
 
 
-def answering(turn: Turn, choice: str) -> None:
+def answering(turn: Turn, choice: str, *, always: bool = False) -> None:
     """The button tapped may be one of a notice waiting under the one asked now (its
     message is still in the chat): that one is answered, and waits no more; the one asked
     now, if its question is the one open, waits in its place, to be asked again after the
     answer (ask_waiting), however long the answer takes (her number asked first). A copy
-    waiting of the notice answered goes too."""
+    waiting of the notice answered goes too. `always`: the one asked waits whether or not
+    the button was of one waiting (a reminder's, whose message stays in the chat after
+    she moved on: its change is a dialogue of its own, after which a notice waiting is
+    asked again, change_over)."""
     waiting = turn.data.get("notices_waiting") or []
-    rest = [n for n in waiting if choice not in _choice_ids(n)]
-    if len(rest) == len(waiting):
+    rest = [n for n in waiting if choice not in choice_ids(n)]
+    if len(rest) == len(waiting) and not always:
         return
     asked = turn.data["notice"] if notice_open(turn) else None
-    if asked and choice not in _choice_ids(asked):
+    if asked and choice not in choice_ids(asked):
         rest.append(asked)  # asked again after the answer (ask_waiting promotes it, if it still holds)
-    turn.data.pop("notices_waiting")
+    turn.data.pop("notices_waiting", None)
     if rest:
         turn.data["notices_waiting"] = rest
 
 
-def _choice_ids(notice: dict) -> list[str]:
+def choice_ids(notice: dict) -> list[str]:
+    """The choices a notice offered (the buttons under its message)."""
     return [choice for choice, _ in notice.get("offered") or ()]
 
 
@@ -714,10 +718,36 @@ def change_over(turn: Turn, *said: Msg) -> None:
     data.reminder), a notice waiting is asked again first, as after any notice's answer:
     the one asked when she tapped the reminder waiting under it, or one waiting under the
     reminder."""
-    reminder = "reminder" in turn.data and turn.data["reminder"] == turn.data.get("booking_id")
+    reminder = _reminders_change(turn)
     turn.start_over()
     if not (reminder and ask_waiting(turn, *said)):
         turn.ask("menu", *said)
+
+
+def cancellation_let_go(turn: Turn, *said: Msg) -> bool:
+    """A reminder's cancellation let go ("No, keep it"): its answer is over, so a notice
+    waiting that still holds is asked again after `said`, the chat starting afresh, as
+    when the move is let go (change_over). False, with nothing changed, when there is
+    none or the cancellation was begun from My bookings: her booking's card follows."""
+    if not (_reminders_change(turn) and _one_waiting_holds(turn)):
+        return False
+    change_over(turn, *said)
+    return True
+
+
+def _reminders_change(turn: Turn) -> bool:
+    return "reminder" in turn.data and turn.data["reminder"] == turn.data.get("booking_id")
+
+
+def _one_waiting_holds(turn: Turn) -> bool:
+    """Whether a notice waiting would be asked again now: those on top of it that no
+    longer hold (the visit begun, the balance paid) are dropped on the way."""
+    waiting = list(turn.data.pop("notices_waiting", None) or ())
+    while waiting and not turn.ctx.notice_holds(waiting[-1].get("outbox_id")):
+        waiting.pop()
+    if waiting:
+        turn.data["notices_waiting"] = waiting
+    return bool(waiting)
 
 
 def paid_booking(choice: str) -> int | None:

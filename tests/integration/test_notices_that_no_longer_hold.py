@@ -275,3 +275,33 @@ def test_extra_work_asked_over_a_freed_time_is_asked_again_once_she_takes_the_ti
         assert story.last(AMINA) == ("Thank you: the extra work (Front brake discs are worn out) is approved. Your "
                                      "new total is Ksh11,000.\nWhat would you like to do?")  # fmt: skip
         assert len(fake.pushes()) == 1
+
+
+def test_extra_work_come_after_she_looked_at_her_bookings_is_asked_again_once_she_cancels_with_the_reminder(
+        sqlite_url, tmp_path):
+    """Tomorrow's oil change was reminded this morning; Amina looked at her bookings, and
+    then, her brakes on the lift, extra work was found. She cancels tomorrow's visit with
+    the reminder's button, still in the chat: after "Cancelled" came the menu, the extra
+    work's question forgotten, the reminder not having waited under it. Now the extra
+    work is asked again; and the reminder's Cancel tapped once more asks it again too,
+    not the menu."""
+    with story_at(sqlite_url, tmp_path, at(24, 10, 30)) as (story, _):
+        amina_books(story, ["brake-pads"], at(24, 10))
+        tomorrow = book(story.db, story.shop_id("mwangaza-motors"), str(AMINA), ["oil-change"], at(25, 10), MONDAY_9)
+        assert reminders.send_due(story.db, at(24, 10, 1)) == 1
+        story.tap(AMINA, "m:bookings", at(24, 10, 5))
+        discs = extra_work_found(story)
+        extra_work = ("Wanjiru found extra work on your car (KC0001A): Front brake discs are worn out.\nIt costs "
+                      "Ksh6,500. With it your total would be Ksh11,000.\nDo you approve this work?")  # fmt: skip
+
+        story.tap(AMINA, f"rm:cancel:{tomorrow.id}", at(24, 10, 25))
+        story.tap_button(AMINA, "yes:", at(24, 10, 26))
+
+        assert story.last(AMINA) == ("Cancelled MM-1002.\nOne token was used. You have 1 left this month.\n"
+                                     f"One more question is waiting for your answer:\n{extra_work}")  # fmt: skip
+        story.tap(AMINA, f"rm:cancel:{tomorrow.id}", at(24, 10, 27))
+        assert story.last(AMINA) == f"That booking can no longer be changed.\n{extra_work}"
+        assert [data for _, data in story.buttons(AMINA)] == [f"extra:yes:{discs.id}", f"extra:no:{discs.id}"]
+        story.say(AMINA, "approve", at(24, 10, 28))
+        assert story.last(AMINA) == ("Thank you: the extra work (Front brake discs are worn out) is approved. Your "
+                                     "new total is Ksh11,000.\nWhat would you like to do?")  # fmt: skip

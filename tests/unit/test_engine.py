@@ -1101,6 +1101,116 @@ def test_a_rating_given_instead_of_her_number_for_a_freed_time_asks_the_extra_wo
 FREED_TIME_NOT_TAKEN = "The freed time was not taken. To take it, answer \"Yes, I'll take it\" under its message again."
 
 
+REMINDER_OF_8 = waiting_notice("Reminder: MM-1008 tomorrow.", [("rm:move:8", "Change the time"),
+                                                               ("rm:cancel:8", "Cancel the booking")], 18)  # fmt: skip
+# The visit of a reminder (booking 8) whose buttons can do nothing now.
+VISIT_NO_LONGER_CHANGEABLE = {
+    "begun": [replace(booking_tomorrow(2), id=8, code="MM-1008", status="received")],
+    "cancelled": [replace(booking_tomorrow(30), id=8, code="MM-1008", status="cancelled")],
+    "not hers": [],
+}
+
+
+@pytest.mark.parametrize("visit", VISIT_NO_LONGER_CHANGEABLE)
+@pytest.mark.parametrize("reminder", ["in the chat", "asked over the number question"])
+def test_a_reminders_button_that_can_change_nothing_while_her_number_is_asked_for_a_freed_time_asks_it_again(
+        visit, reminder):
+    """She said Yes to a freed time (a deposit by M-Pesa) and is asked her number; she
+    taps a reminder's Cancel for a visit begun (or cancelled, or not hers), its message
+    still in the chat, or the reminder come over the number question. "The freed time
+    was not taken... That booking can no longer be changed. What would you like to do?":
+    the payment in progress was dropped by a button that changes nothing. Now it says so
+    and asks her number again; the deposit is asked for once, when she gives it."""
+    from bot.model import AcceptOffer
+
+    chat = chat_in("en", FakeContext(my_bookings=[held_offer(100000), *VISIT_NO_LONGER_CHANGEABLE[visit]]))
+    chat.tap("offer:yes:9")
+    assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
+    if reminder == "asked over the number question":
+        chat.data |= {"notice": dict(REMINDER_OF_8), "offered": REMINDER_OF_8["offered"]}
+
+    chat.tap("rm:cancel:8")
+
+    assert (chat.state, chat.text) == ("phone", "That booking can no longer be changed.\n" + PHONE_PLEASE)
+    assert chat.data["after_phone"] == "offer:yes:9" and not any(isinstance(c, AcceptOffer) for c in chat.commands)
+    chat.type("0712 345 678")
+    assert [c for c in chat.commands if isinstance(c, AcceptOffer)] == [AcceptOffer(9, "mpesa")]
+
+
+def test_a_reminders_button_tapped_again_after_the_cancellation_asks_the_extra_work_again_not_the_menu():
+    """She cancelled with the reminder's button under the extra work, and the extra work
+    was asked again. She taps the reminder's Cancel once more: the menu came, the extra
+    work's question dropped (on WhatsApp its "1" no longer approved it). Now the extra
+    work is asked again, and "1" approves it."""
+    from bot.model import DecideExtra
+
+    chat = extra_work_over_a_reminder()
+    changed_with_the_reminders_button(chat, "rm:cancel:9")
+    assert chat.ids == ["extra:yes:7"]
+    chat.ctx.my_bookings.clear()  # cancelled: no longer among her bookings
+
+    chat.tap("rm:cancel:9")
+
+    assert chat.text == "That booking can no longer be changed.\nExtra work found: discs."
+    assert (chat.state, chat.ids) == ("menu", ["extra:yes:7"])
+    chat.type("1")
+    assert chat.commands[-1] == DecideExtra(7, True)
+
+
+@pytest.mark.parametrize("button", ["rm:cancel:9", "rm:move:9"])
+def test_extra_work_come_after_she_moved_on_from_the_reminder_is_asked_again_once_she_changes_the_visit_with_it(
+        button):
+    """The reminder came, she looked at her bookings (so it no longer waits), then extra
+    work came. She cancels (or moves) the visit with the reminder's button, still in the
+    chat: the menu came after, the extra work's question forgotten. Now it is asked
+    again, as when the reminder was waiting under it."""
+    chat = chat_in("en", FakeContext(my_bookings=[booking_tomorrow(30)]))
+    chat.data |= {"notice": dict(REMINDER), "offered": REMINDER["offered"]}
+    chat.tap("m:bookings")
+    chat.data |= {"notice": dict(EXTRA_FOUND), "offered": EXTRA_FOUND["offered"]}  # came: the reminder's question was not open
+
+    said = changed_with_the_reminders_button(chat, button)
+
+    assert chat.text == said + "\nOne more question is waiting for your answer:\nExtra work found: discs."
+    assert (chat.state, chat.ids) == ("menu", ["extra:yes:7"])
+    assert "notices_waiting" not in chat.data
+
+
+@pytest.mark.parametrize("waiting", ["extra work asked over the reminder", "a rating under the reminder"])
+def test_the_cancellation_let_go_with_no_after_the_reminders_button_asks_the_notice_waiting_again(waiting):
+    """She taps the reminder's Cancel, then "No, keep it": her booking's card came, and
+    the notice waiting (the extra work asked when she tapped, or a rating the reminder
+    came over) was never asked again, while "No" to the move asked it. Now "No" to the
+    cancellation asks it too."""
+    if waiting == "a rating under the reminder":
+        chat = chat_in("en", FakeContext(my_bookings=[booking_tomorrow(30)]))
+        chat.data |= {"notice": dict(REMINDER), "offered": REMINDER["offered"], "notices_waiting": [dict(RATING)]}
+        asked, ids = "How did we do? Please rate your visit.", ["rate:5:5"]
+    else:
+        chat = extra_work_over_a_reminder()
+        asked, ids = "Extra work found: discs.", ["extra:yes:7"]
+    chat.tap("rm:cancel:9")
+
+    chat.answer("no")
+
+    assert chat.text == f"OK, your booking stays as it was.\nOne more question is waiting for your answer:\n{asked}"
+    assert (chat.state, chat.ids) == ("menu", ids)
+    assert not chat.data.keys() & {"notices_waiting", "booking_id", "reminder"}
+
+
+def test_the_cancellation_let_go_with_no_shows_the_booking_once_the_extra_work_waiting_no_longer_holds():
+    """As above, the extra work decided meanwhile (by the mechanic's call): her booking's
+    card, as ever, and the extra work waits no more."""
+    chat = extra_work_over_a_reminder()
+    chat.tap("rm:cancel:9")
+    chat.ctx.outdated_notices.add(EXTRA_FOUND["outbox_id"])
+
+    chat.answer("no")
+
+    assert chat.text.startswith("OK, your booking stays as it was.\nBooking MM-1009\n")
+    assert (chat.state, "notices_waiting" in chat.data) == ("booking", False)
+
+
 def test_cancelling_from_my_bookings_under_a_notice_waiting_does_not_ask_it():
     """Only a reminder's own change is a notice's answer: a cancellation from My bookings,
     with a rating waiting since a "stop", ends at the menu as ever."""
