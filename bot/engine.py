@@ -19,7 +19,7 @@ from bot import understand
 from bot.model import Command, Context, Event, MessageShop, SetLanguage
 from bot.speech import GLOBAL_WORDS, Speech
 from core.chat_data import start_over
-from core.i18n import N_
+from core.i18n import N_, NP_
 from core.messages import Choice, Msg, Reply, remembered_choices
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ def _step(state_name: str, data: dict, event: Event, ctx: Context, greeted: bool
         # at the menu, where what it does not understand goes to the shop; anything else starts afresh
         if not (event.kind in ("text", "photo") and _talking_with_shop(turn)):
             turn.ask("menu", Msg(N_("Welcome back! We left off a while ago, so let's start again.")),
-                     *([PHOTO_NOT_SENT] if event.kind == "photo" else []))  # fmt: skip
+                     *(_photo_not_sent(event) if event.kind == "photo" else []))  # fmt: skip
             return turn.done()
     if greeted or event.kind == "start" or (event.kind == "text" and understand.looks_like(event.text, "menu")):
         if turn.state == "start":
@@ -178,7 +178,7 @@ def _step(state_name: str, data: dict, event: Event, ctx: Context, greeted: bool
         turn.ask(turn.state, _cannot_read(turn, event))
         return turn.done()
     if event.kind == "photo" and not _goes_to_shop(turn) and _caption_answers(turn, event):
-        return _noted(step(state_name, data, Event.typed(event.text), ctx), PHOTO_NOT_SENT)
+        return _noted(step(state_name, data, Event.typed(event.text), ctx), *_photo_not_sent(event))
     if event.kind == "photo":
         _photo(turn, event)
         return turn.done()
@@ -196,8 +196,22 @@ def _cannot_read(turn: Turn, event: Event) -> Msg:
     return Msg(N_("I can only read text and buttons here. Please type your answer or tap a button."))
 
 
-PHOTO_NOT_SENT = Msg(N_("This photo was not sent to anyone. To send a photo to the shop, choose "
-                        "\"Talk to the shop\" in the menu, then send the photo."))
+PHOTO_NOT_SENT = NP_("This photo was not sent to anyone. To send a photo to the shop, choose "
+                     "\"Talk to the shop\" in the menu, then send the photo.",
+                     "These photos were not sent to anyone. To send photos to the shop, choose "
+                     "\"Talk to the shop\" in the menu, then send the photos.")  # fmt: skip
+FILE_NOT_PASSED_ON = N_("Your file was not passed on: only words and photos reach the shop.")
+
+
+def _photo_not_sent(event: Event) -> list[Msg]:
+    """What she is told of the photos of a message that reached nobody (several in one
+    WhatsApp message are said so), and of a PDF or a video beside them, which never goes."""
+    one, many = PHOTO_NOT_SENT
+    return [Msg(one, plural=many, n=len(event.photos)), *_file_not_passed_on(event)]
+
+
+def _file_not_passed_on(event: Event) -> list[Msg]:
+    return [Msg(FILE_NOT_PASSED_ON)] if event.other_file else []
 
 
 def _photo(turn: Turn, event: Event) -> None:
@@ -212,7 +226,7 @@ def _photo(turn: Turn, event: Event) -> None:
     elif _goes_to_shop(turn):
         _to_shop(turn, event, here)
     else:
-        turn.ask(here, PHOTO_NOT_SENT)
+        turn.ask(here, *_photo_not_sent(event))
 
 
 def _rest_of_album(turn: Turn, event: Event, album: str | None) -> bool:
@@ -248,10 +262,10 @@ def _caption_answers(turn: Turn, event: Event) -> bool:
     return bool(event.text.strip()) and turn.state not in ("start", "menu")
 
 
-def _noted(done: Step, note: Msg) -> Step:
-    """A step's answer with `note` said first, in the same message."""
+def _noted(done: Step, *notes: Msg) -> Step:
+    """A step's answer with `notes` said first, in the same message."""
     first, *rest = done.replies or [Reply(())]
-    return Step(done.state, done.data, [Reply((note, *first.texts), first.choices, first.ask_contact), *rest],
+    return Step(done.state, done.data, [Reply((*notes, *first.texts), first.choices, first.ask_contact), *rest],
                 done.commands)  # fmt: skip
 
 
@@ -697,8 +711,7 @@ def _to_shop(turn: Turn, event: Event, then: str) -> None:
     said to be sent, and the question `then`. A file other than a photo does not go: they
     are told so."""
     _pass_on(turn, event)
-    unsent = [Msg(N_("Your file was not passed on: only words and photos reach the shop."))] if event.other_file else []
-    turn.ask(then, Msg(N_("Sent to the shop. They will answer you here.")), *unsent)
+    turn.ask(then, Msg(N_("Sent to the shop. They will answer you here.")), *_file_not_passed_on(event))
 
 
 def _pass_on(turn: Turn, event: Event) -> None:

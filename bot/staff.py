@@ -38,8 +38,6 @@ from core.models import Conversation, Staff
 
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 6
-FILE_NOT_SENT = N_("That file was not sent to anyone: only words and photos go through here. Send the words again "
-                   "on their own if they were meant for someone.")  # fmt: skip
 # Commands a customer has too (the customer conversation answers them).
 SHARED = {"menu", "help", "language", "staff"}
 CUSTOMER_COMMANDS = ("menu", *GLOBAL_WORDS)  # the customer dialogue's own words
@@ -52,12 +50,13 @@ def handles(session: Session, shop_id: int, inbound, event: Event, now: datetime
     if staff is not None:
         if just_verified:
             photos = {} if event.kind == "choice" else {"photo": inbound.photo, "more_photos": inbound.more_photos}
-            event = Event("verified", text=event.text if event.kind == "text" else "", **photos)
-        elif inbound.photo and event.kind != "choice":  # its words are its caption, never a command
-            event = inbound.photo_event(event)
+            event = Event("verified", text=event.text if event.kind == "text" else "", other_file=event.other_file,
+                          **photos)  # a PDF beside them is said not sent, as below  # fmt: skip
+        elif inbound.photo and event.kind != "choice":  # its words are its caption, never a command; a PDF
+            event = inbound.photo_event(event)  # beside it (other_file) is said not sent (staff_engine._file_left)
         elif event.kind == "text" and event.other_file:  # a PDF, a video: its words are no command either
-            _write(session, shop_id, inbound.channel, inbound.chat_id, staff.language, [Reply((Msg(FILE_NOT_SENT),))],
-                   now, inbox_id, inbound.callback_id)  # fmt: skip
+            _write(session, shop_id, inbound.channel, inbound.chat_id, staff.language,
+                   [Reply((Msg(staff_engine.FILE_NOT_SENT),))], now, inbox_id, inbound.callback_id)  # fmt: skip
             return True
         converse(session, shop_id, staff, inbound.channel, inbound.chat_id, event, now, inbox_id, inbound.callback_id,
                  inbound.tapped_message_id)  # fmt: skip

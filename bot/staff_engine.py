@@ -57,6 +57,9 @@ DRAFT_WAITS = timedelta(hours=2)  # extra work half written (its price looked up
 WORDS_OF_EXTRA = ("extra_desc", "extra_price")  # the steps of extra work that read words
 DRAFTING = (*WORDS_OF_EXTRA, "extra_photo")  # the steps of extra work being written
 EXTRA_WORK = (*DRAFTING, "extra_confirm")  # ...and sent for the customer's approval
+FILE_NOT_SENT = N_("That file was not sent to anyone: only words and photos go through here. Send the words again "
+                   "on their own if they were meant for someone.")  # fmt: skip
+FILE_LEFT = N_("That file was not sent to anyone: only words and photos go through here.")  # beside photos that went
 ANSWER_WAITS = timedelta(hours=12)  # an owner's answer to a customer, typed late, still goes; days later, no
 STILL_ANSWERING = timedelta(minutes=10)  # photos after an answer go with it (an album comes a photo at a time)
 RESTING = {"home", "jobs", "job"}
@@ -153,9 +156,11 @@ def _step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
         command = words.parse(event.text) if event.text else None
         said_staff = command is not None and command.name == "staff"  # "/staff", as told: the greeting says it all
         if event.photo:  # a photo as any, its words its caption
-            then = Event("photo", text=event.text, photo=event.photo, more_photos=event.more_photos)
-        elif event.text and not said_staff and (command is not None or _named_choice(turn, event.text)):
-            then = Event.typed(event.text)
+            then = Event("photo", text=event.text, photo=event.photo, more_photos=event.more_photos,
+                         other_file=event.other_file)  # fmt: skip
+        elif event.text and not event.other_file and not said_staff and \
+                (command is not None or _named_choice(turn, event.text)):  # fmt: skip
+            then = Event.typed(event.text)  # (the words of a PDF are no command)
         else:
             then = None
         if then is not None:
@@ -163,7 +168,7 @@ def _step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
             first = result.replies[0] if result.replies else Reply(())
             replies = [Reply((greeting, *first.texts), first.choices, first.ask_contact), *result.replies[1:]]
             return StaffStep(result.data, replies, result.commands)
-        turn.ask("home", greeting)
+        turn.ask("home", greeting, *([Msg(FILE_NOT_SENT)] if event.other_file else []))  # its words no command either
         return turn.done()
     answering = turn.state == "answer" and event.kind in ("text", "photo") and not _idle(turn, ANSWER_WAITS)  # an answer keeps
     # extra work being written keeps a while too: a price looked up for 35 minutes is no booking number
@@ -185,9 +190,11 @@ def _step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
     if event.kind == "photo" and turn.state in WORDS_OF_EXTRA and event.text.strip():
         turn.data["extra"] = {**(turn.data.get("extra") or {}), "photo": event.photos[-1]}  # the work's photo; its words
         FREE_TEXT[turn.state](turn, event.text)  # the description or the price, never a command
-        if event.more_photos and turn.replies:  # several at once: the mechanic hears which one is kept
+        # several at once: the mechanic hears which one is kept; a PDF beside it, that it stays behind
+        said = [_extra_photo_taken(event, False)] if event.more_photos else []
+        if (said or event.other_file) and turn.replies:
             first = turn.replies[0]
-            turn.replies[0] = Reply((_extra_photo_taken(event, False), *first.texts), first.choices, first.ask_contact)
+            turn.replies[0] = Reply((*said, *_file_left(event), *first.texts), first.choices, first.ask_contact)
         return turn.done()
     if event.kind == "photo":
         _photo(turn, event)
@@ -235,21 +242,31 @@ def _photo(turn: Turn, event: Event) -> None:
     """A photo is the extra work's while it is written (one goes with it: the latest), or
     goes with the owner's answer to a customer, as do the photos sent within minutes of
     it; anywhere else it goes to nobody, and they are told how to send one. Its words are
-    its caption, never a command. Several in one message (WhatsApp) are answered once."""
+    its caption, never a command. Several in one message (WhatsApp) are answered once; a
+    PDF or a video beside them goes nowhere, and that is said too (after "Sent to Amina."
+    when they went with the owner's answer: data.file_left)."""
     answered = _answered_lately(turn)
+    to = turn.data.get("answer_to") if turn.state == "answer" else None
     if turn.state in EXTRA_WORK:
         extra = turn.data.get("extra") or {}
         turn.data["extra"] = {**extra, "photo": event.photos[-1]}
         turn.ask("extra_confirm" if turn.state in ("extra_photo", "extra_confirm") else turn.state,
-                 _extra_photo_taken(event, bool(extra.get("photo"))))  # fmt: skip
-    elif turn.state == "answer" and turn.data.get("answer_to") is not None:
-        turn.do(AnswerCustomer(turn.data["answer_to"], event.text.strip(), event.photo, event.more_photos))
-    elif answered is not None:
-        turn.do(AnswerCustomer(answered, event.text.strip(), event.photo, event.more_photos))
+                 _extra_photo_taken(event, bool(extra.get("photo"))), *_file_left(event))  # fmt: skip
+    elif to is not None or answered is not None:
+        if event.other_file:
+            turn.data["file_left"] = True
+        turn.do(AnswerCustomer(answered if to is None else to, event.text.strip(), event.photo, event.more_photos))
     else:
         how = [Msg(N_("To send a photo to a customer, tap \"Answer\" under their message first."))] if turn.owner else []
-        turn.ask(turn.state, Msg(N_("This photo was not sent to anyone.")),
+        one, many = NP_("This photo was not sent to anyone.", "These photos were not sent to anyone.")
+        turn.ask(turn.state, Msg(one, plural=many, n=len(event.photos)), *_file_left(event),
                  Msg(N_("To send a photo of extra work, first choose the job and \"Extra work found\".")), *how)  # fmt: skip
+
+
+def _file_left(event: Event) -> list[Msg]:
+    """A PDF or a video beside the photos is not passed on: the staff member is told, as a
+    customer is (bot.engine._to_shop), or they would believe it went with the photos."""
+    return [Msg(FILE_LEFT)] if event.other_file else []
 
 
 def _extra_photo_taken(event: Event, replaced: bool) -> Msg:
@@ -546,12 +563,13 @@ def _says_it_came(turn: Turn, parsed) -> bool:
 
 def _outcome(turn: Turn, outcome) -> None:
     quietly = turn.data.pop("quietly", False)  # one more photo of an album answered already
+    left = [Msg(FILE_LEFT)] if turn.data.pop("file_left", False) else []  # a PDF beside the answer's photos
     if isinstance(outcome, Shown):
         turn.ask("home", *outcome.texts)
         return
     if isinstance(outcome, StaffRefused):
         back = turn.state if turn.state in RESTING else "home"
-        turn.ask(back, Msg(outcome.reason, outcome.params))
+        turn.ask(back, Msg(outcome.reason, outcome.params), *left)
         return
     if not isinstance(outcome, StaffDone):
         turn.ask("home", Msg(N_("Sorry, something went wrong. Please try again.")))
@@ -605,7 +623,7 @@ def _outcome(turn: Turn, outcome) -> None:
         to = turn.data.pop("answer_to", None) or (turn.data.get("answered") or {}).get("to")
         turn.data["answered"] = {"to": to, "at": turn.ctx.now.isoformat()}
         if not quietly:
-            turn.ask("home", Msg(N_("Sent to {name}."), {"name": d["name"]}))
+            turn.ask("home", Msg(N_("Sent to {name}."), {"name": d["name"]}), *left)
     elif what == "refunded":
         turn.ask("home", Msg(N_("Booking {code}: {amount} marked as returned. The customer has been told."),
                              {"code": d["code"], "amount": m.money(d["amount"], d["currency"])}))  # fmt: skip

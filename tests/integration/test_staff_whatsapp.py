@@ -399,11 +399,13 @@ def test_a_second_photo_at_the_confirm_step_takes_the_first_ones_place_and_the_q
     assert sent["photo"].endswith("/Media/ME2")
 
 
-def photos_from_kiprono(pitstop, words: str, *media: str) -> None:
-    """Several photos in one WhatsApp message, `words` under them, as Twilio posts it."""
+def photos_from_kiprono(pitstop, words: str, *media: str | tuple[str, str]) -> None:
+    """Several photos in one WhatsApp message, `words` under them, as Twilio posts it;
+    a file of another kind given as (name, content type)."""
     from pitstop.fakes import twilio as fake_twilio
 
-    urls = [f"https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/{m}" for m in media]
+    base = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/"
+    urls = [base + m if isinstance(m, str) else (base + m[0], m[1]) for m in media]
     params = fake_twilio.inbound_media_params(f"whatsapp:{KIPRONO}", words, urls, profile_name="Kiprono")
     assert pitstop._post_signed("/webhooks/whatsapp/mwangaza-motors", params).status_code == 200
 
@@ -440,3 +442,43 @@ def test_photos_of_extra_work_with_its_description_in_one_whatsapp_message_keep_
     pg_pitstop.whatsapp(KIPRONO, "1,200", name="Kiprono")
     pg_pitstop.whatsapp(KIPRONO, "1", name="Kiprono")  # Send to the customer
     assert extra_photo_sent(pg_pitstop).endswith("/Media/ME2")
+
+
+FILE_LEFT = "That file was not sent to anyone: only words and photos go through here."
+INVOICE = ("ME9", "application/pdf")
+
+
+def test_a_pdf_beside_the_photo_of_extra_work_in_one_whatsapp_message_is_said_not_to_go(pg_pitstop):
+    """Only "Photo received." was said: the mechanic believed the customer would get his PDF too."""
+    kiprono_at_extra_work(pg_pitstop, "anza", "1", "Worn wiper blades", "1,200")
+    said = len(bodies(pg_pitstop, KIPRONO))
+
+    photos_from_kiprono(pg_pitstop, "", INVOICE, "ME1")
+
+    [told] = bodies(pg_pitstop, KIPRONO)[said:]
+    assert told.startswith(f"Photo received.\n{FILE_LEFT}\n"
+                           "Ask the customer to approve \"Worn wiper blades\" for Ksh1,200?")  # fmt: skip
+    pg_pitstop.whatsapp(KIPRONO, "1", name="Kiprono")  # Send to the customer
+    assert extra_photo_sent(pg_pitstop).endswith("/Media/ME1")
+
+
+def test_a_pdf_beside_photos_with_the_description_of_extra_work_is_said_not_to_go(pg_pitstop):
+    kiprono_at_extra_work(pg_pitstop, "anza", "1")
+    said = len(bodies(pg_pitstop, KIPRONO))
+
+    photos_from_kiprono(pg_pitstop, "Worn wiper blades", "ME1", INVOICE, "ME2")
+
+    [told] = bodies(pg_pitstop, KIPRONO)[said:]
+    assert told.startswith(f"Only one photo goes with the extra work: the last of these.\n{FILE_LEFT}\n"
+                           "How much will \"Worn wiper blades\" cost? Type the price, like 2500.")  # fmt: skip
+
+
+def test_photos_and_a_pdf_reaching_nobody_are_said_so_the_photos_as_several_and_the_pdf_too(pg_pitstop):
+    kiprono_at_extra_work(pg_pitstop)
+    said = len(bodies(pg_pitstop, KIPRONO))
+
+    photos_from_kiprono(pg_pitstop, "", "ME1", "ME2", INVOICE)
+
+    [told] = bodies(pg_pitstop, KIPRONO)[said:]
+    assert told.startswith(f"These photos were not sent to anyone.\n{FILE_LEFT}\n"
+                           "To send a photo of extra work, first choose the job and \"Extra work found\".\n")  # fmt: skip

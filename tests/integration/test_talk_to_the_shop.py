@@ -891,3 +891,64 @@ def test_an_owner_answers_a_customer_with_three_photos_in_one_whatsapp_message_a
     assert photos_received(story, ASKAR) == [(shop, TYRE_JPEGS[0]), (shop, TYRE_JPEGS[1]), (shop, TYRE_JPEGS[2])]
     [answer] = story.wa_bodies(ERLAN)[told:]  # said sent once
     assert answer.startswith("Отправлено: Асқар.\nЕрлан, чем могу помочь?")
+
+
+FILE_LEFT_RU = "Этот файл никому не отправлен: здесь проходят только сообщения и фото."
+
+
+def test_an_owner_answering_with_a_pdf_two_photos_and_words_is_told_the_pdf_did_not_go(pg_story):
+    """He was told only "Sent to Асқар.": he believed she had the invoice too."""
+    story = pg_story
+    erlan_and_askar_talk(story)
+    story.wa(ASKAR, "Қай дөңгелек жақсы?", utcnow(), slug="zhaiyk-auto", name="Асқар")
+    story.wa(ERLAN, "1", utcnow(), slug="zhaiyk-auto", name="Ерлан")  # "Ответить: Асқар"
+    told = len(story.wa_bodies(ERLAN))
+
+    one_whatsapp_message(story, ERLAN, "Ерлан", "Счёт и два варианта", (PDF, "application/pdf"),
+                         (TYRE_JPEGS[0], "image/jpeg"), (TYRE_JPEGS[1], "image/jpeg"))  # fmt: skip
+
+    shop = "«Жайық Авто» жіберген фото\n1. Жауап беру"
+    assert story.wa_bodies(ASKAR)[-3] == "«Жайық Авто» жауабы: Счёт и два варианта\n1. Жауап беру"
+    assert photos_received(story, ASKAR) == [(shop, TYRE_JPEGS[0]), (shop, TYRE_JPEGS[1])]
+    [answer] = story.wa_bodies(ERLAN)[told:]
+    assert answer.startswith(f"Отправлено: Асқар.\n{FILE_LEFT_RU}\nЕрлан, чем могу помочь?")
+
+
+def test_two_photos_and_a_pdf_reaching_nobody_are_said_so_the_photos_as_several_and_the_pdf_too(pg_story):
+    """"This photo was not sent to anyone" alone: one photo of two, and the PDF unmentioned."""
+    story = pg_story
+    for typed in ("Сәлем", "2"):  # Қазақша: the menu
+        story.wa(ASKAR, typed, utcnow(), slug="zhaiyk-auto", name="Асқар")
+    told = len(story.wa_bodies(ASKAR))
+
+    one_whatsapp_message(story, ASKAR, "Асқар", "", (TYRE_JPEGS[0], "image/jpeg"), (PDF, "application/pdf"),
+                         (TYRE_JPEGS[1], "image/jpeg"))  # fmt: skip
+
+    [answer] = story.wa_bodies(ASKAR)[told:]
+    assert answer.startswith("Бұл фотолар ешкімге жіберілген жоқ. Сервиске фото жіберу үшін мәзірден «Сервиске жазу» "
+                             "бөлімін таңдап, содан кейін фотоларды жіберіңіз.\n"
+                             "Файлыңыз жіберілмеді: сервиске тек хабарлама мен фото жетеді.\n")  # fmt: skip
+    assert photos_received(story, ERLAN) == []
+
+
+def test_an_owners_first_message_being_photos_and_a_pdf_is_greeted_and_the_pdf_said_not_sent_too(story):
+    askar_writes_to_the_shop(story, "Сәлеметсіз бе, бағасы қанша?")
+
+    one_whatsapp_message(story, ERLAN, "Ерлан", "Прайс-лист", (OWNERS_JPEG, "image/jpeg"), (PDF, "application/pdf"),
+                         (OWNERS_JPEG, "image/jpeg"))  # fmt: skip
+
+    assert story.wa_bodies(ERLAN)[-1].startswith(
+        f"Спасибо, Ерлан! Теперь вы зарегистрированы в Жайық Авто как владелец.\nЭти фото никуда не отправлены.\n"
+        f"{FILE_LEFT_RU}\nЧтобы отправить фото доп. работы, сначала выберите заказ и нажмите «Нужна доп. работа».\n")
+
+
+def test_an_owners_first_message_being_a_pdf_with_a_command_under_it_is_greeted_and_the_command_not_run(story):
+    """"/jobs" under his PDF was run, the PDF dropped unmentioned: under a PDF, later, it is not."""
+    askar_writes_to_the_shop(story, "Сәлеметсіз бе, бағасы қанша?")
+
+    one_whatsapp_message(story, ERLAN, "Ерлан", "/jobs", (PDF, "application/pdf"))
+
+    assert story.wa_bodies(ERLAN)[-1].startswith(
+        "Спасибо, Ерлан! Теперь вы зарегистрированы в Жайық Авто как владелец.\nЭтот файл никому не отправлен: здесь "
+        "проходят только сообщения и фото. Если слова предназначались кому-то, отправьте их ещё раз отдельно.\n"
+        "Ерлан, чем могу помочь?\n")
