@@ -133,7 +133,7 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
             return cmd.Done("vehicle_removed", {"plate": removed.plate, "waits_ended": removed.waits_ended})
         case cmd.MessageShop(text, photo, more_photos) if photo:
             for n, each in enumerate((photo, *more_photos)):  # the words once, under the first
-                _photo_to_owners(session, ctx, customer, "" if n else text, each)
+                _photo_to_owners(session, ctx, customer, "" if n else text, each, first=not n)
         case cmd.MessageShop(text):
             _to_owners(session, ctx, customer, text)
     return None
@@ -206,15 +206,17 @@ def to_owners(customer: Customer, text: str, photo: bool = False) -> Reply:
     return Reply((header,), (Choice(f"st:answer:{customer.id}", Msg(N_("Answer {name}"), {"name": called(customer)})),))
 
 
-def _photo_to_owners(session: Session, ctx: DbContext, customer: Customer, text: str, photo: str) -> None:
+def _photo_to_owners(session: Session, ctx: DbContext, customer: Customer, text: str, photo: str,
+                     first: bool = True) -> None:  # fmt: skip
     """The customer's photo to every owner, under their words: fetched when it is first
     sent (bot.photos); should it be gone by then, the owners hear that it came, and the
-    words. On WhatsApp outside an owner's window, the staff template says it came, and
-    the photo follows when he writes."""
+    words. On WhatsApp outside an owner's window, the staff template says it came (for
+    the `first` photo of a message only: each template is paid for), and the photos
+    follow when he writes."""
     key = photos.dedupe_key("shop-photo", customer.id, photo, ctx.now)
     sent = notices.tell_owners(session, ctx.view.shop_id, to_owners(customer, text, photo=True), key, ctx.now,
                                kind="photo", extra=photos.passed_on(photo, _not_received(customer, text)) |
-                               {"whole_later": True})  # fmt: skip
+                               {"whole_later": True}, templated=first)  # fmt: skip
     log.info("photo from customer %s forwarded to %d owner(s)", mask_phone(customer.phone), sent)
 
 

@@ -153,8 +153,9 @@ def promote_waiting(data: dict) -> dict | None:
 
 def show_again(session: Session, outbox_ids: list[int], now: datetime) -> None:
     """Send again, whole, the notices only a template carried, and the photos none could
-    (in the transaction of the customer's message, whose chat row is locked)."""
-    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids))):
+    (in the transaction of the customer's message, whose chat row is locked), in the order
+    they came: the photos of one message too."""
+    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids)).order_by(OutboxMessage.id)):
         if outbox.outdated(session, row, now, again=True):  # the work was decided or left out, the hold ran out...
             continue
         body = {k: v for k, v in row.body.items() if k not in ("template", "variables")}
@@ -244,16 +245,18 @@ def staff_reach(staff: Staff) -> tuple[str, str] | None:
 
 def tell_staff(session: Session, staff: Staff, reply: Reply, key: str | None, now: datetime,
                kind: str = "text", extra: dict | None = None,
-               reach: tuple[str, str] | None = None) -> outbox.Queued | None:  # fmt: skip
+               reach: tuple[str, str] | None = None, templated: bool = True) -> outbox.Queued | None:  # fmt: skip
     """Write to a staff member where they read us (`reach`, or the channel they verified
     on); on WhatsApp the first sentence also fills the shop's staff template, for when
-    the 24-hour window is closed."""
+    the 24-hour window is closed. Not `templated`: one more of what a template already
+    announces (the other photos of a message), each template being paid for: outside the
+    window it waits for their next message (its `show_later`)."""
     reach = reach or staff_reach(staff)
     if reach is None:
         log.info("staff %s is not verified yet; notice %s not sent", staff.id, key)
         return None
     channel, address = reach
-    if channel == "whatsapp" and reply.texts:  # outside the 24-hour window: the shop's staff template
+    if channel == "whatsapp" and reply.texts and templated:  # outside the 24-hour window: the shop's staff template
         first = render(reply.texts[0], staff.language)
         extra = staff_template(staff.name, first) | (extra or {})
         if len(reply.texts) > 1 or len(" ".join(first.split())) > len(extra["variables"]["summary"]):
@@ -284,13 +287,13 @@ def owners(session: Session, shop_id: int) -> list[Staff]:
 
 
 def tell_owners(session: Session, shop_id: int, reply: Reply, key: str | None, now: datetime,
-                kind: str = "text", extra: dict | None = None) -> int:  # fmt: skip
+                kind: str = "text", extra: dict | None = None, templated: bool = True) -> int:  # fmt: skip
     """Tell every owner of the shop (each once per `key`, when given); returns how many
-    were written."""
+    were written. `templated`: as tell_staff's."""
     sent = 0
     for owner in owners(session, shop_id):
         if tell_staff(session, owner, reply, f"{key}:owner{owner.id}" if key else None, now, kind=kind,
-                      extra=extra, reach=owner_reach(session, owner)) is not None:  # fmt: skip
+                      extra=extra, reach=owner_reach(session, owner), templated=templated) is not None:  # fmt: skip
             sent += 1
     return sent
 

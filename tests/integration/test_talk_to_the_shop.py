@@ -914,6 +914,25 @@ def test_an_owner_answering_with_a_pdf_two_photos_and_words_is_told_the_pdf_did_
     assert answer.startswith(f"Отправлено: Асқар.\n{FILE_LEFT_RU}\nЕрлан, чем могу помочь?")
 
 
+def test_an_owner_whose_window_is_closed_gets_one_paid_template_for_three_photos_and_all_three_when_he_writes(
+        pg_story):  # fmt: skip
+    """Each photo of the message came with a template of its own: three photos, three paid templates."""
+    story = pg_story
+    story.wa(ERLAN, "Привет", utcnow() - timedelta(days=2), slug="zhaiyk-auto", name="Ерлан")  # his window: closed
+    for typed in ("Сәлем", "2", "4"):  # Қазақша; Сервиске жазу
+        story.wa(ASKAR, typed, utcnow(), slug="zhaiyk-auto", name="Асқар")
+    before = len(story.p.twilio.messages(f"whatsapp:{ERLAN}"))
+
+    one_whatsapp_message(story, ASKAR, "Асқар", "Дөңгелек", *[(jpeg, "image/jpeg") for jpeg in TYRE_JPEGS])
+
+    sent = [m["params"] for m in story.p.twilio.messages(f"whatsapp:{ERLAN}")[before:]]
+    assert [json.loads(p["ContentVariables"]) for p in sent] == [{"1": "Ерлан", "2": f"{ASKARS_PHOTO}: Дөңгелек"}]
+    story.wa(ERLAN, "1", utcnow(), slug="zhaiyk-auto", name="Ерлан")  # "Ответить: Асқар": his window is open now
+    assert photos_received(story, ERLAN) == [(f"{ASKARS_PHOTO}: Дөңгелек{TO_ERLAN}", TYRE_JPEGS[0]),
+                                             (ASKARS_PHOTO + TO_ERLAN, TYRE_JPEGS[1]),
+                                             (ASKARS_PHOTO + TO_ERLAN, TYRE_JPEGS[2])]  # fmt: skip
+
+
 def test_two_photos_and_a_pdf_reaching_nobody_are_said_so_the_photos_as_several_and_the_pdf_too(pg_story):
     """"This photo was not sent to anyone" alone: one photo of two, and the PDF unmentioned."""
     story = pg_story
