@@ -24,6 +24,7 @@ from bot.engine import (
 from bot.flows_booking import (
     NOTICE_STEPS,
     _mine,
+    acting_on,
     answer_to,
     answering,
     ask_another_number,
@@ -34,10 +35,12 @@ from bot.flows_booking import (
     choice_ids,
     paying,
     phone_first,
+    put_back,
     question_choices,
     refusal,
     remember_interrupted,
     stale,
+    tap_answered,
     when_of,
 )
 from bot.model import (
@@ -367,7 +370,7 @@ def _to_offer(turn: Turn, booking_id: int, choice: str) -> None:
     again once it is answered; not one the answer makes out of date: the list of
     bookings, or a booking's card, or a change (of time, a cancellation) of that very
     booking, which the answer has settled; nor its own number question set aside."""
-    remember_interrupted(turn, choice)
+    acting_on(turn, choice)
     paying(turn, choice)
     last = questions_set_aside(turn)[-1:]
     if last in (["bookings"], ["booking"]) or turn.data.get("booking_id") == booking_id:
@@ -389,7 +392,7 @@ def handle_offer(turn: Turn, event: Event, choice: str | None) -> None:
     elif isinstance(outcome, Done):  # declined
         _after_notice(turn, Msg(N_("OK, I have let the time go.")))
     else:
-        _after_notice(turn, refusal(outcome), afresh=True)
+        _nothing_done(turn, outcome)
 
 
 state("offer")((prompt_offer, handle_offer))
@@ -404,9 +407,9 @@ def on_reminder(turn: Turn, choice: str) -> None:
     action, booking_id = _button(choice, ("cancel", "move"))
     b = _mine(turn, booking_id)
     if b is None or b.status not in CANCELLABLE:  # gone, or the car has come in since the reminder
-        _cannot_change(turn, choice)
+        _nothing_changed(turn, choice, Msg(N_("That booking can no longer be changed.")))
         return
-    answering(turn, choice, always=True)
+    remember_interrupted(turn, choice)  # a freed time whose number was asked is said to be not taken
     unfinished = _left_unfinished(turn, b.id)
     turn.data["booking_id"] = turn.data["reminder"] = b.id
     if action == "cancel":
@@ -416,14 +419,14 @@ def on_reminder(turn: Turn, choice: str) -> None:
         turn.ask("day", *unfinished)
 
 
-def _cannot_change(turn: Turn, choice: str) -> None:
-    """A reminder's button that can change nothing now (the visit begun, cancelled, or not
-    hers) ends nothing: it says so, and the question open is asked again (a notice's, if
-    one is open; her number asked for a payment, which starts only once she gives it). It
-    is the reminder's answer only when the reminder was the question open, or waited: the
-    reminder waits no more, and a notice waiting (the one asked when she tapped, first) is
-    asked again at once, the question under it kept."""
-    said = Msg(N_("That booking can no longer be changed."))
+def _nothing_changed(turn: Turn, choice: str, said: Msg) -> None:
+    """A notice's button that changed nothing (a reminder's for a visit begun, cancelled,
+    or not hers; a command refused: extra work decided, a time no longer held, nothing
+    left to pay) ends nothing: `said` says why, and the question open is asked again (a
+    notice's, if one is open; her number asked for a payment, which starts only once she
+    gives it). It is the answer of the notice it belongs to only when that one was the
+    question open, or waited: it waits no more, and a notice waiting (the one asked when
+    she tapped, first) is asked again at once, the question under it kept."""
     own = notice_open(turn) and choice in choice_ids(turn.data["notice"])
     waited = any(choice in choice_ids(n) for n in turn.data.get("notices_waiting") or ())
     if not (own or waited):  # no notice's answer: the chat as it was
@@ -439,6 +442,18 @@ def _cannot_change(turn: Turn, choice: str) -> None:
         del turn.data["notice"]
     if not ask_waiting(turn, said):
         turn.ask(resumed(turn), said)
+
+
+def _nothing_done(turn: Turn, outcome) -> None:
+    """A notice's command refused (or failed): it changed nothing, so the chat is put back
+    as it stood at the tap and the question open asked again after why (_nothing_changed).
+    Carried out once her number came, that question is over: a notice waiting is asked
+    again, else the question it interrupted, or the menu afresh."""
+    choice = put_back(turn)
+    if choice is None:
+        _after_notice(turn, refusal(outcome), afresh=True)
+    else:
+        _nothing_changed(turn, choice, refusal(outcome))
 
 
 # The steps of making a booking, or of moving or cancelling one.
@@ -513,7 +528,7 @@ def on_receipt(turn: Turn, choice: str) -> None:
 def _to_notice(turn: Turn, choice: str) -> None:
     """Answer a notice's button; a question it interrupted (a day being chosen for a new
     booking when the extra work came in) is asked again once it is answered."""
-    remember_interrupted(turn, choice)
+    acting_on(turn, choice)
     turn.state = "notice"
 
 
@@ -523,6 +538,7 @@ def _after_notice(turn: Turn, *said: Msg, afresh: bool = False) -> None:
     it interrupted, with what was chosen kept, or the menu (`afresh`: with nothing of
     before kept, as after a booking made or refused)."""
     turn.data.pop("notice", None)
+    tap_answered(turn)
     if ask_waiting(turn, *said):
         return
     question = resumed(turn)
@@ -570,7 +586,7 @@ def handle_notice(turn: Turn, event: Event, choice: str | None) -> None:
     elif isinstance(outcome, Done) and outcome.what == "receipt":
         _after_notice(turn, Msg(N_("Your receipt for {code} is on its way as a PDF."), {"code": outcome.detail["code"]}))
     elif outcome is not None:
-        _after_notice(turn, refusal(outcome), afresh=True)
+        _nothing_done(turn, outcome)
     else:
         turn.ask("menu")
 

@@ -40,6 +40,7 @@ from core import i18n, mpesa, policy
 from core import messages as m
 from core.customers import normalise_phone
 from core.i18n import N_, NP_
+from core.lifecycle import BookingStatus
 from core.messages import Choice, Msg
 from core.notices import promote_waiting
 from core.payments import PAY_WORDS
@@ -573,14 +574,25 @@ def phone_first(turn: Turn, method: str, choice: str) -> bool:
     """Before a notification's payment by M-Pesa (a waitlist offer taken, a payment tried
     again, the balance paid) from a customer whose number we do not have: ask for it,
     and carry the choice out once it is given. Its notice is answered at the tap
-    (remember_interrupted): one asked over it waits from now. True when it asked."""
-    if not needs_phone(turn, method):
+    (remember_interrupted): one asked over it waits from now. True when it asked. Not
+    for a freed time or a payment plainly no longer held for her (gone, booked, taken
+    in): its command goes at once, to be refused, changing nothing."""
+    if not needs_phone(turn, method) or _no_longer_held(turn, choice):
         return False
     remember_interrupted(turn, choice)
     turn.data.pop("new_phone", None)  # their own number is asked for now, whatever was asked before
     turn.data["after_phone"] = choice
     turn.ask("phone")
     return True
+
+
+def _no_longer_held(turn: Turn, choice: str) -> bool:
+    """Whether a freed time's Yes or a Try again is for a booking of hers no longer held
+    (or not hers at all): the domain will refuse it, whatever her number."""
+    if not choice.startswith(("offer:", "payagain:")):
+        return False
+    booking = _mine(turn, paid_booking(choice) or 0)
+    return booking is None or booking.status != BookingStatus.HELD
 
 
 def _hold(turn: Turn) -> None:
@@ -651,38 +663,41 @@ state("payment", back="summary")((prompt_payment, handle_payment))
 NOTICE_STEPS = ("notice", "notice_again", "offer")  # where a notice's choice is carried out
 
 
-def remember_interrupted(turn: Turn, choice: str = "") -> None:
+def remember_interrupted(turn: Turn, choice: str = "", *, tell: bool = True) -> None:
     """Keep what a notice's choice (`choice`) interrupts, to ask it again once the notice
-    is answered: the notice asked, when the choice is one of a notice waiting under it
-    (answering), and the question, the booking's own "which phone?" being one. Not a step
-    of another notice (its number asked for its payment): the notice answered in its place
-    takes its place, and that payment is forgotten (its notice's buttons still work); a
-    freed time she said Yes to is said to be not hers, lest she think it taken. At the
+    is answered: the notice asked, unless the choice is its own (answering), and the
+    question, the booking's own "which phone?" being one. Not a step of another notice
+    (its number asked for its payment): the notice answered in its place takes its place,
+    and that payment is forgotten (its notice's buttons still work); a freed time she said
+    Yes to is said to be not hers, lest she think it taken (`tell`: not now, but once the
+    choice's command is done, should it be refused and change nothing: acting_on). At the
     tap, before any number is asked for it: the notice asked is open only then."""
     answering(turn, choice)
     if turn.state == "phone" and turn.data.keys() & PHONE_STEP:
         forgotten = turn.data.get("after_phone") or ""
         for key in PHONE_STEP:
             turn.data.pop(key, None)
-        if forgotten.startswith("offer:yes:") and paid_booking(forgotten) != paid_booking(choice):
+        if tell and _freed_time_left(forgotten, choice):
             turn.say(Msg(FREED_TIME_NOT_TAKEN))
     else:
         set_aside(turn, *NOTICE_STEPS)
 
 
-def answering(turn: Turn, choice: str, *, always: bool = False) -> None:
-    """The button tapped may be one of a notice waiting under the one asked now (its
-    message is still in the chat): that one is answered, and waits no more; the one asked
-    now, if its question is the one open, waits in its place, to be asked again after the
-    answer (ask_waiting), however long the answer takes (her number asked first). A copy
-    waiting of the notice answered goes too. `always`: the one asked waits whether or not
-    the button was of one waiting (a reminder's, whose message stays in the chat after
-    she moved on: its change is a dialogue of its own, after which a notice waiting is
-    asked again, change_over)."""
+def _freed_time_left(forgotten: str, choice: str) -> bool:
+    """Whether a freed time she said Yes to is left by another notice's choice, its number
+    question forgotten (not when the choice is about that same booking)."""
+    return forgotten.startswith("offer:yes:") and paid_booking(forgotten) != paid_booking(choice)
+
+
+def answering(turn: Turn, choice: str) -> None:
+    """A notice's button tapped: the notice asked now, if its question is the one open and
+    the button is not its own, waits, to be asked again after the answer (ask_waiting),
+    however long the answer takes (her number asked first, a reminder's change of time):
+    the button may be one of a notice waiting under it, or of one she moved on from whose
+    message is still in the chat (a reminder's, a rating's). The notice the button is of
+    waits no more, nor a copy of it waiting."""
     waiting = turn.data.get("notices_waiting") or []
     rest = [n for n in waiting if choice not in choice_ids(n)]
-    if len(rest) == len(waiting) and not always:
-        return
     asked = turn.data["notice"] if notice_open(turn) else None
     if asked and choice not in choice_ids(asked):
         rest.append(asked)  # asked again after the answer (ask_waiting promotes it, if it still holds)
@@ -697,6 +712,55 @@ def choice_ids(notice: dict) -> list[str]:
 
 
 FREED_TIME_NOT_TAKEN = N_("The freed time was not taken. To take it, answer \"Yes, I'll take it\" under its message again.")
+
+
+# What a notice's tap may change of the chat (remember_interrupted, paying, _to_offer): kept as
+# it stood (data.before_tap) until its command's answer, to be put back should it be refused.
+AT_THE_TAP = ("notices_waiting", "resume", *PHONE_STEP)
+
+
+def acting_on(turn: Turn, choice: str) -> None:
+    """A notice's button whose command goes now: what it interrupts is set aside as for
+    any notice's choice (remember_interrupted), and where the chat stood is kept until the
+    command's answer (data.before_tap): refused, the button changed nothing, and nothing
+    ends (put_back); done, what it ended is said then (tap_answered). Not when carried out
+    once her number came (a notice's step, after_phone): that question is over."""
+    if turn.state not in NOTICE_STEPS:
+        kept = {key: turn.data[key] for key in AT_THE_TAP if key in turn.data}
+        turn.data["before_tap"] = {"state": turn.state, "choice": choice, "kept": kept}
+    remember_interrupted(turn, choice, tell=False)
+
+
+def tap_answered(turn: Turn) -> None:
+    """A notice's command done: a freed time whose number question its tap replaced is
+    said to be not taken (remember_interrupted), as that question is over."""
+    before = turn.data.pop("before_tap", None)
+    if before and before["state"] == "phone" and _freed_time_left(before["kept"].get("after_phone") or "",
+                                                                    before["choice"]):  # fmt: skip
+        turn.say(Msg(FREED_TIME_NOT_TAKEN))
+
+
+def put_back(turn: Turn) -> str | None:
+    """A notice's command refused: its button changed nothing, so the chat is put back as
+    it stood at the tap (the notice open, waiting, the question she was at, her number
+    question and what it pays, kept but not started), and the choice tapped is returned.
+    None when it is no question's to ask again: carried out once her number came, or
+    tapped at her number question for that same payment, which cannot go (the time no
+    longer held, a request already on its way): that question is over."""
+    before = turn.data.pop("before_tap", None)
+    if before is None:
+        return None
+    for key in AT_THE_TAP:
+        turn.data.pop(key, None)
+    turn.data.update(before["kept"])
+    turn.state, choice = before["state"], before["choice"]
+    paying(turn, choice)  # its number question set aside is over too
+    booking = paid_booking(choice)
+    if turn.state == "phone" and booking is not None and paid_booking(turn.data.get("after_phone") or "") == booking:
+        for key in PHONE_STEP:
+            turn.data.pop(key, None)
+        return None
+    return choice
 
 
 def ask_waiting(turn: Turn, *said: Msg) -> bool:

@@ -213,7 +213,7 @@ def test_extra_work_asked_over_a_reminder_is_asked_again_once_she_changes_the_vi
     with story_at(sqlite_url, tmp_path, at(24, 10, 30)) as (story, _):
         amina_books(story, ["brake-pads"], at(24, 10))
         tomorrow = book(story.db, story.shop_id("mwangaza-motors"), str(AMINA), ["oil-change"], at(25, 10), MONDAY_9)
-        assert reminders.send_due(story.db, at(24, 10, 1)) == 1  # tomorrow's; today's visit has begun
+        assert reminders.send_due(story.db, at(24, 10, 1)) == 1  # tomorrow's
         discs = extra_work_found(story)
         extra_work = ("Wanjiru found extra work on your car (KC0001A): Front brake discs are worn out.\nIt costs "
                       "Ksh6,500. With it your total would be Ksh11,000.\nDo you approve this work?")  # fmt: skip
@@ -305,3 +305,67 @@ def test_extra_work_come_after_she_looked_at_her_bookings_is_asked_again_once_sh
         story.say(AMINA, "approve", at(24, 10, 28))
         assert story.last(AMINA) == ("Thank you: the extra work (Front brake discs are worn out) is approved. Your "
                                      "new total is Ksh11,000.\nWhat would you like to do?")  # fmt: skip
+
+
+EXTRA_WORK = ("Wanjiru found extra work on your car (KC0001A): Front brake discs are worn out.\nIt costs Ksh6,500. "
+              "With it your total would be Ksh11,000.\nDo you approve this work?")  # fmt: skip
+
+
+def freed_time_offered(story, today: Booking):
+    """Amina waits for brake pads on Wednesday (Ksh1,000 paid in advance); a time frees up
+    at 10:15 and is offered to her."""
+    from core import waitlist
+
+    shop = story.shop_id("mwangaza-motors")
+    with story.db.uow() as uow:
+        pads = uow.session.scalar(select(Service.id).where(Service.shop_id == shop, Service.code == "brake-pads"))
+    waitlist.join(story.db, shop_id=shop, customer_id=today.customer_id, day=at(25, 12).date(), service_ids=(pads,),
+                  now=at(24, 10, 10), channel="telegram")  # fmt: skip
+    return waitlist.offer_freed(story.db, shop, at(25, 12).date(), at(24, 10, 15))
+
+
+def test_an_old_freed_times_buttons_under_extra_work_say_why_and_ask_the_extra_work_again(sqlite_url, tmp_path):
+    """Amina let a freed time go; then, her brakes on the lift, extra work was asked. She
+    taps the freed time's "No, thanks" again, its message still in the chat: "That offer
+    is no longer open." and the menu, the extra work's question forgotten. A button that
+    changes nothing ends nothing: why, and the extra work again. Its "Yes" does not ask
+    her number for a time no longer hers, and "approve" approves the extra work."""
+    with story_at(sqlite_url, tmp_path, at(24, 10, 30)) as (story, _):
+        offer = freed_time_offered(story, amina_books(story, ["brake-pads"], at(24, 10)))
+        freed = offer.held.booking_id
+        story.tap(AMINA, f"offer:no:{freed}", at(24, 10, 16))
+        assert story.last(AMINA) == "OK, I have let the time go.\nWhat would you like to do?"
+        discs = extra_work_found(story)  # at 10:20
+        assert story.last(AMINA) == EXTRA_WORK
+
+        story.tap(AMINA, f"offer:no:{freed}", at(24, 10, 22))
+        assert story.last(AMINA) == f"That offer is no longer open.\n{EXTRA_WORK}"
+        assert [data for _, data in story.buttons(AMINA)] == [f"extra:yes:{discs.id}", f"extra:no:{discs.id}"]
+        story.tap(AMINA, f"offer:yes:{freed}", at(24, 10, 23))
+        assert story.last(AMINA) == f"Sorry, that time is no longer held for you.\n{EXTRA_WORK}"
+
+        story.say(AMINA, "approve", at(24, 10, 24))
+        assert story.last(AMINA) == ("Thank you: the extra work (Front brake discs are worn out) is approved. Your "
+                                     "new total is Ksh11,000.\nWhat would you like to do?")  # fmt: skip
+
+
+def test_tomorrows_reminder_tapped_while_her_number_is_asked_for_a_freed_time_says_the_time_was_not_taken(
+        sqlite_url, tmp_path):
+    """A freed time is offered to Amina; she says Yes, and M-Pesa needs her number. Instead
+    she taps Cancel under tomorrow's reminder: the cancellation was asked, and the freed
+    time's payment dropped without a word, as if the time were hers. Now she is told it
+    was not taken, and how to take it."""
+    with story_at(sqlite_url, tmp_path, at(24, 10, 30)) as (story, _):
+        offer = freed_time_offered(story, amina_books(story, ["brake-pads"], at(24, 10)))
+        tomorrow = book(story.db, story.shop_id("mwangaza-motors"), str(AMINA), ["oil-change"], at(25, 10), MONDAY_9)
+        assert reminders.send_due(story.db, at(24, 10, 16)) == 1  # tomorrow's
+        story.tap(AMINA, f"offer:yes:{offer.held.booking_id}", at(24, 10, 17))
+        assert story.last(AMINA) == "M-Pesa needs your phone number. Share it with the button, or type it."
+        before = len(story.texts(AMINA))
+
+        story.tap(AMINA, f"rm:cancel:{tomorrow.id}", at(24, 10, 18))
+
+        said = story.texts(AMINA)[before:]
+        assert said[0] == ("The freed time was not taken. To take it, answer \"Yes, I'll take it\" under its "
+                           "message again.")  # fmt: skip
+        assert said[-1].startswith("Cancel MM-1003 on Wed 25 Nov, 10:00?")

@@ -1066,35 +1066,37 @@ def test_extra_work_decided_while_her_number_was_asked_for_a_freed_time_is_not_a
 
 def test_extra_work_approved_instead_of_her_number_for_the_freed_time_under_it_ends_at_the_menu():
     """She taps Yes under the freed time waiting under the extra work, then, instead of her
-    number, approves the extra work with its own button: the freed time is said not taken,
-    and after the thanks comes the menu. The freed time, answered by her tap, waits no
+    number, approves the extra work with its own button: once it is approved (not before:
+    refused, it would change nothing), the freed time is said not taken, and after the
+    thanks comes the menu. The freed time, answered by her tap, waits no
     more, as one asked whose number question another notice replaced (its button still
     takes it): it was asked again after the thanks, answered only once her number came."""
     from bot.model import AcceptOffer, DecideExtra
 
     chat = extra_work_over(FREED_TIME)
     chat.tap("offer:yes:9").tap("extra:yes:7")
-    assert chat.text == FREED_TIME_NOT_TAKEN and chat.commands[-1] == DecideExtra(7, True)
+    assert chat.text == "" and chat.commands[-1] == DecideExtra(7, True)
 
     chat.outcome(Done("extra", {"work": "discs", "approved": True, "total": 1000000}))
 
-    assert chat.text == ("Thank you: the extra work (discs) is approved. Your new total is Ksh10,000.\n"
-                         "What would you like to do?")  # fmt: skip
+    assert chat.text == (FREED_TIME_NOT_TAKEN + "\nThank you: the extra work (discs) is approved. Your new total is "
+                         "Ksh10,000.\nWhat would you like to do?")  # fmt: skip
     assert "notices_waiting" not in chat.data and not any(isinstance(c, AcceptOffer) for c in chat.commands)
 
 
 def test_a_rating_given_instead_of_her_number_for_a_freed_time_asks_the_extra_work_it_came_under():
     """She taps Yes under the freed time waiting under the extra work, then rates a visit
     (its message still in the chat) instead of giving her number: the freed time is said
-    not taken, and after the thanks the extra work is asked again, waiting since her tap."""
+    not taken (once the rating is given), and after the thanks the extra work is asked
+    again, waiting since her tap."""
     chat = extra_work_over(FREED_TIME)
     chat.tap("offer:yes:9").tap("rate:5:5")
-    assert chat.text == FREED_TIME_NOT_TAKEN
+    assert chat.text == ""
 
     chat.outcome(Done("rated", {"stars": 5}))
 
-    assert chat.text == ("Thank you for rating your visit 5 of 5!\nOne more question is waiting for your answer:\n"
-                         "Extra work found: discs.")  # fmt: skip
+    assert chat.text == (FREED_TIME_NOT_TAKEN + "\nThank you for rating your visit 5 of 5!\nOne more question is "
+                         "waiting for your answer:\nExtra work found: discs.")  # fmt: skip
     assert (chat.ids, "notices_waiting" in chat.data) == (["extra:yes:7"], False)
 
 
@@ -1209,6 +1211,184 @@ def test_the_cancellation_let_go_with_no_shows_the_booking_once_the_extra_work_w
 
     assert chat.text.startswith("OK, your booking stays as it was.\nBooking MM-1009\n")
     assert (chat.state, "notices_waiting" in chat.data) == ("booking", False)
+
+
+# An old notice's button, neither the extra work's nor waiting under it (its message still in
+# the chat), the command it sends, and why the domain refuses it now.
+OLD_BUTTONS = {
+    "offer:no:9": ("DeclineOffer", "That offer is no longer open."),
+    "offer:yes:9": ("AcceptOffer", "Sorry, that time is no longer held for you."),
+    "payagain:8:cash": ("RetryPayment", "Sorry, that time is no longer held for you."),
+    "paybalance:5:mpesa": ("PayBalance", "Nothing is left to pay for that booking."),
+    "extra:no:8": ("DecideExtra", "That work was already decided."),
+    "rate:4:5": ("RateJob", "That visit cannot be rated."),
+    "receipt:pdf:4": ("SendReceipt", "That receipt is not available."),
+}
+
+
+def with_her_number(ctx: FakeContext) -> FakeContext:
+    from bot.model import CustomerInfo
+
+    ctx.customer = CustomerInfo(7, "Amina", "+254712345678", "en", 2, ())
+    return ctx
+
+
+@pytest.mark.parametrize("button", OLD_BUTTONS)
+def test_an_old_notices_button_that_changes_nothing_under_extra_work_says_why_and_asks_the_extra_work_again(button):
+    """Extra work is asked. She taps a button of an older notice still in the chat (a
+    freed time gone, a payment or a balance settled, other extra work decided, a visit
+    that cannot be rated): the domain refuses it. After why came the menu, the extra
+    work's question forgotten (on WhatsApp its "1" no longer approved it). A button that
+    changes nothing ends nothing: why, then the extra work again, and "1" approves it."""
+    from bot.model import DecideExtra, Refused
+
+    command, why = OLD_BUTTONS[button]
+    chat = chat_in("en", with_her_number(FakeContext(my_bookings=[held_offer(0)])))
+    chat.data |= {"notice": dict(EXTRA_FOUND), "offered": EXTRA_FOUND["offered"]}
+
+    chat.tap(button)
+    assert type(chat.commands[-1]).__name__ == command
+    chat.outcome(Refused(why))
+
+    assert chat.text == f"{why}\nExtra work found: discs."
+    assert (chat.state, chat.ids, chat.data["notice"]) == ("menu", ["extra:yes:7"], EXTRA_FOUND)
+    assert not chat.data.keys() & {"notices_waiting", "resume", "before_tap"}
+    chat.type("1")
+    assert chat.commands[-1] == DecideExtra(7, True)
+
+
+@pytest.mark.parametrize("button", ["payagain:8:cash", "extra:no:8", "rate:4:5"])
+def test_an_old_notices_button_that_changes_nothing_at_a_freed_times_number_question_asks_her_number_again(button):
+    """She said Yes to a freed time (a deposit by M-Pesa), come under extra work, and is
+    asked her number; she taps an older notice's button, which the domain refuses. "The
+    freed time was not taken", and the menu: the payment she was giving her number for
+    dropped by a button that changed nothing. Now why, and her number asked again; the
+    deposit is asked for once, when she gives it, and then the extra work again."""
+    from bot.model import AcceptOffer, Refused
+
+    command, why = OLD_BUTTONS[button]
+    chat = extra_work_over(FREED_TIME)
+    chat.tap("offer:yes:9")
+    assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
+
+    chat.tap(button)
+    assert (chat.text, type(chat.commands[-1]).__name__) == ("", command)
+    chat.outcome(Refused(why))
+
+    assert (chat.state, chat.text) == ("phone", f"{why}\n{PHONE_PLEASE}")
+    assert chat.data["after_phone"] == "offer:yes:9" and not any(isinstance(c, AcceptOffer) for c in chat.commands)
+    chat.type("0712 345 678")
+    assert [c for c in chat.commands if isinstance(c, AcceptOffer)] == [AcceptOffer(9, "mpesa")]
+    chat.outcome(HELD)
+    assert chat.text == NUMBER_FIRST["offer:yes:9"][2] + ("\nOne more question is waiting for your answer:\n"
+                                                          "Extra work found: discs.")  # fmt: skip
+
+
+def test_an_old_button_refused_in_the_middle_of_a_booking_under_extra_work_keeps_both():
+    """Choosing a day, extra work came over the question; an old rating's stars, refused:
+    why, and the extra work again, the day's question under it (a day typed is read by it)."""
+    from bot.model import Refused
+
+    chat = choosing_a_day(FakeContext().with_vehicle())
+    chat.data |= {"notice": dict(EXTRA_FOUND), "offered": EXTRA_FOUND["offered"]}
+
+    chat.tap("rate:4:5").outcome(Refused("That visit cannot be rated."))
+
+    assert (chat.state, chat.text, chat.ids) == ("day", "That visit cannot be rated.\nExtra work found: discs.",
+                                                 ["extra:yes:7"])  # fmt: skip
+    chat.type("Wednesday")
+    assert (chat.state, chat.data["day"]) == ("time", "2026-11-25")
+
+
+@pytest.mark.parametrize("button", ["offer:yes:9", "payagain:9:mpesa"])
+@pytest.mark.parametrize("booking", ["booked since", "gone"])
+def test_an_old_freed_times_or_payments_button_does_not_ask_her_number_for_a_time_no_longer_held(button, booking):
+    """Extra work is asked; she taps Yes under a freed time (or M-Pesa under a failed
+    payment) whose booking is no longer held for her, with no number of hers on file:
+    M-Pesa's number question replaced the extra work's, for a payment that could never
+    go. Now the button goes at once, changing nothing: why, and the extra work again."""
+    from bot.model import Refused
+
+    booked = [replace(held_offer(100000), status="confirmed")] if booking == "booked since" else []
+    chat = chat_in("en", FakeContext(my_bookings=booked))
+    chat.data |= {"notice": dict(EXTRA_FOUND), "offered": EXTRA_FOUND["offered"]}
+
+    chat.tap(button)
+    assert chat.state != "phone" and type(chat.commands[-1]).__name__ in ("AcceptOffer", "RetryPayment")
+    chat.outcome(Refused("Sorry, that time is no longer held for you."))
+
+    assert chat.text == "Sorry, that time is no longer held for you.\nExtra work found: discs."
+    assert (chat.state, chat.ids) == ("menu", ["extra:yes:7"])
+
+
+def test_a_freed_times_yes_tapped_again_at_its_number_question_once_booked_ends_that_question():
+    """She said Yes to a freed time come under extra work, and is asked her number; the
+    time is hers meanwhile (paid from her other phone). She taps its Yes again: why, and
+    not her number asked again for a payment that cannot go: that question is over, and
+    the extra work waiting since her first tap is asked again."""
+    from bot.model import AcceptOffer, Refused
+
+    chat = extra_work_over(FREED_TIME)
+    chat.tap("offer:yes:9")
+    chat.ctx.my_bookings[0] = replace(held_offer(100000), status="confirmed")
+
+    chat.tap("offer:yes:9")
+    assert chat.commands[-1] == AcceptOffer(9, "mpesa")
+    chat.outcome(Refused("MM-1009 is already booked for you: Wed 25 Nov, 10:00."))
+
+    assert chat.text == ("MM-1009 is already booked for you: Wed 25 Nov, 10:00.\nOne more question is waiting for "
+                         "your answer:\nExtra work found: discs.")  # fmt: skip
+    assert (chat.state, chat.ids) == ("menu", ["extra:yes:7"])
+    assert not chat.data.keys() & {"after_phone", "resume", "notices_waiting", "before_tap"}
+
+
+# An old notice's button that still does something (its message still in the chat, the notice
+# not waiting): what its command's answer is, and what she is told.
+OLD_BUTTONS_THAT_ACT = {
+    "rate:4:5": (Done("rated", {"stars": 5}), "Thank you for rating your visit 5 of 5!"),
+    "receipt:pdf:4": (Done("receipt", {"code": "MM-1004"}), "Your receipt for MM-1004 is on its way as a PDF."),
+    "paybalance:5:mpesa": (Done("paybalance", {"amount": 450000, "method": "mpesa"}),
+                           "Check your phone: M-Pesa will ask you to pay Ksh4,500. Enter your PIN to confirm."),
+    "offer:yes:9": (Booked(9, "MM-1009", at(25, 10), True, 0, 0, "cash", None, (2,)),
+                    "Booked! Your code is MM-1009.\nBrake pads, Wed 25 Nov, 10:00. Pay at the shop."),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("button", OLD_BUTTONS_THAT_ACT)
+def test_an_old_notices_button_that_acts_under_extra_work_asks_the_extra_work_again_after(button):
+    """Extra work is asked; she rates an earlier visit again with the stars still in the
+    chat (or asks for its receipt, pays her balance, takes a freed time she had moved on
+    from). After the answer came the menu, the extra work's question forgotten. Now the
+    extra work waits from her tap, as under any other notice's button, and is asked again."""
+    outcome, said = OLD_BUTTONS_THAT_ACT[button]
+    chat = chat_in("en", with_her_number(FakeContext(my_bookings=[held_offer(0)])))
+    chat.data |= {"notice": dict(EXTRA_FOUND), "offered": EXTRA_FOUND["offered"]}
+
+    chat.tap(button).outcome(outcome)
+
+    assert chat.text == f"{said}\nOne more question is waiting for your answer:\nExtra work found: discs."
+    assert (chat.state, chat.ids, "notices_waiting" in chat.data) == ("menu", ["extra:yes:7"], False)
+
+
+@pytest.mark.parametrize("button", ["rm:cancel:8", "rm:move:8"])
+def test_a_reminders_button_at_a_freed_times_number_question_says_the_freed_time_was_not_taken(button):
+    """She said Yes to a freed time (a deposit by M-Pesa) and is asked her number; she
+    taps tomorrow's reminder's Cancel (or Change the time) instead. The change began, and
+    the freed time's payment was dropped without a word: she might think the time hers.
+    Now she is told it was not taken, and how to take it, as when another notice's
+    button replaces that question."""
+    from bot.model import AcceptOffer
+
+    tomorrow = replace(booking_tomorrow(30), id=8, code="MM-1008")
+    chat = chat_in("en", FakeContext(my_bookings=[held_offer(100000), tomorrow]))
+    chat.tap("offer:yes:9")
+
+    chat.tap(button)
+
+    assert chat.shown[0][0] == FREED_TIME_NOT_TAKEN
+    assert chat.state == ("cancel_confirm" if button.startswith("rm:cancel") else "day")
+    assert not chat.data.keys() & {"after_phone", "new_phone", "pay_from", "resume"}
+    assert not any(isinstance(c, AcceptOffer) for c in chat.commands)
 
 
 def test_cancelling_from_my_bookings_under_a_notice_waiting_does_not_ask_it():
@@ -1383,7 +1563,7 @@ def test_trying_again_while_the_first_request_is_open_says_only_why_not():
 def test_trying_mpesa_again_or_paying_the_balance_asks_for_a_missing_phone_and_back_leaves_it():
     from bot.model import PayBalance, RetryPayment, SavePhone
 
-    chat = Chat(FakeContext()).send(Event("start")).tap("lang:en")
+    chat = Chat(FakeContext(my_bookings=[held_offer(100000)])).send(Event("start")).tap("lang:en")  # held, unpaid
     chat.tap("payagain:9:mpesa")
     assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
     chat.type("+254 712 345 678")
@@ -1535,7 +1715,8 @@ def test_reply_to_the_shop_then_pay_now_asks_the_balance_once():
 def test_a_freed_time_whose_number_question_a_rating_replaced_is_said_to_be_not_taken():
     """At the menu she taps Yes under a freed time; M-Pesa needs her number; she rates a
     visit instead. The freed time was forgotten with only the thanks and the menu said:
-    she might think it hers. Now she is told it was not taken, and how to take it."""
+    she might think it hers. Now she is told it was not taken, and how to take it, once the
+    rating is given (refused, it would change nothing)."""
     from bot.model import RateJob
 
     chat = Chat(FakeContext(my_bookings=[held_offer(100000)])).send(Event("start")).tap("lang:en")
@@ -1544,10 +1725,10 @@ def test_a_freed_time_whose_number_question_a_rating_replaced_is_said_to_be_not_
 
     chat.tap("rate:9:5")
 
-    assert chat.text == "The freed time was not taken. To take it, answer \"Yes, I'll take it\" under its message again."
-    assert chat.commands[-1] == RateJob(9, 5)
+    assert (chat.text, chat.commands[-1]) == ("", RateJob(9, 5))
     chat.outcome(Done("rated", {"stars": 5}))
-    assert (chat.state, chat.text) == ("menu", "Thank you for rating your visit 5 of 5!\nWhat would you like to do?")
+    assert (chat.state, chat.text) == ("menu", FREED_TIME_NOT_TAKEN + "\nThank you for rating your visit 5 of 5!\n"
+                                       "What would you like to do?")  # fmt: skip
 
 
 def test_a_rating_given_while_a_freed_times_number_is_asked_leaves_her_number_for_her_own_booking():
@@ -1560,7 +1741,8 @@ def test_a_rating_given_while_a_freed_times_number_is_asked_leaves_her_number_fo
     chat.tap("day:2026-11-25").tap(chat.ids[0]).answer("confirm").tap("pay:mpesa")
     chat.tap("offer:yes:9").tap("rate:9:5")
     chat.outcome(Done("rated", {"stars": 5}))
-    assert (chat.state, chat.text) == ("phone", "Thank you for rating your visit 5 of 5!\n" + PHONE_PLEASE)
+    assert (chat.state, chat.text) == ("phone", FREED_TIME_NOT_TAKEN + "\nThank you for rating your visit 5 of 5!\n"
+                                       + PHONE_PLEASE)  # fmt: skip
 
     chat.type("0712 345 678")
 
