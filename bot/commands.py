@@ -133,7 +133,7 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
             return cmd.Done("vehicle_removed", {"plate": removed.plate, "waits_ended": removed.waits_ended})
         case cmd.MessageShop(text, photo, more_photos) if photo:
             for n, each in enumerate((photo, *more_photos)):  # the words once, under the first
-                _photo_to_owners(session, ctx, customer, "" if n else text, each, first=not n)
+                _photo_to_owners(session, ctx, customer, "" if n else text, each)
         case cmd.MessageShop(text):
             _to_owners(session, ctx, customer, text)
     return None
@@ -190,8 +190,9 @@ def _service_ids(row: Booking) -> tuple[int, ...]:
 
 def _to_owners(session: Session, ctx: DbContext, customer: Customer, text: str) -> None:
     """Forward the customer's words to every owner, where they read us (on
-    WhatsApp outside its 24-hour window, as the shop's staff template)."""
-    sent = notices.tell_owners(session, ctx.view.shop_id, to_owners(customer, text), None, ctx.now)
+    WhatsApp outside its 24-hour window, as the shop's staff template, unless one
+    already waits for the owner's next message: then they wait with it)."""
+    sent = notices.tell_owners(session, ctx.view.shop_id, to_owners(customer, text), None, ctx.now, may_wait=True)
     log.info("message from customer %s forwarded to %d owner(s)", mask_phone(customer.phone), sent)
 
 
@@ -206,17 +207,17 @@ def to_owners(customer: Customer, text: str, photo: bool = False) -> Reply:
     return Reply((header,), (Choice(f"st:answer:{customer.id}", Msg(N_("Answer {name}"), {"name": called(customer)})),))
 
 
-def _photo_to_owners(session: Session, ctx: DbContext, customer: Customer, text: str, photo: str,
-                     first: bool = True) -> None:  # fmt: skip
+def _photo_to_owners(session: Session, ctx: DbContext, customer: Customer, text: str, photo: str) -> None:
     """The customer's photo to every owner, under their words: fetched when it is first
     sent (bot.photos); should it be gone by then, the owners hear that it came, and the
-    words. On WhatsApp outside an owner's window, the staff template says it came (for
-    the `first` photo of a message only: each template is paid for), and the photos
-    follow when he writes."""
+    words. On WhatsApp outside an owner's window, the staff template says it came (unless
+    one already waits for his next message: each is paid for, and WhatsApp brings each
+    photo as a message of its own, as a Telegram album does), and the photos follow when
+    he writes."""
     key = photos.dedupe_key("shop-photo", customer.id, photo, ctx.now)
     sent = notices.tell_owners(session, ctx.view.shop_id, to_owners(customer, text, photo=True), key, ctx.now,
                                kind="photo", extra=photos.passed_on(photo, _not_received(customer, text)) |
-                               {"whole_later": True}, templated=first)  # fmt: skip
+                               {"whole_later": True}, may_wait=True)  # fmt: skip
     log.info("photo from customer %s forwarded to %d owner(s)", mask_phone(customer.phone), sent)
 
 

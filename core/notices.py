@@ -23,10 +23,11 @@ from core.customers import first_name
 from core.db import defer
 from core.i18n import N_
 from core.messages import Msg, Reply, remembered_choices, render
-from core.models import Booking, Customer, OutboxMessage, Staff
+from core.models import Booking, ChannelIdentity, Customer, OutboxMessage, Staff
 
 log = logging.getLogger(__name__)
 IDLE_AFTER = timedelta(minutes=30)  # as the conversation engine counts a pause
+WHATSAPP_WINDOW = timedelta(hours=24)  # after someone's last message, WhatsApp takes only templates
 
 # The status of a booking in a few words, for customers and staff alike. The first
 # seven are the same message ids the customer's "my bookings" uses.
@@ -245,28 +246,57 @@ def staff_reach(staff: Staff) -> tuple[str, str] | None:
 
 def tell_staff(session: Session, staff: Staff, reply: Reply, key: str | None, now: datetime,
                kind: str = "text", extra: dict | None = None,
-               reach: tuple[str, str] | None = None, templated: bool = True) -> outbox.Queued | None:  # fmt: skip
+               reach: tuple[str, str] | None = None, may_wait: bool = False) -> outbox.Queued | None:  # fmt: skip
     """Write to a staff member where they read us (`reach`, or the channel they verified
     on); on WhatsApp the first sentence also fills the shop's staff template, for when
-    the 24-hour window is closed. Not `templated`: one more of what a template already
-    announces (the other photos of a message), each template being paid for: outside the
-    window it waits for their next message (its `show_later`)."""
+    the 24-hour window is closed. `may_wait` (a customer's words and photos to the shop):
+    each template is paid for, so when one already waits for their next message, this
+    goes without one and waits with it (`show_later`), shown whole when they write."""
     reach = reach or staff_reach(staff)
     if reach is None:
         log.info("staff %s is not verified yet; notice %s not sent", staff.id, key)
         return None
     channel, address = reach
-    if channel == "whatsapp" and reply.texts and templated:  # outside the 24-hour window: the shop's staff template
-        first = render(reply.texts[0], staff.language)
-        extra = staff_template(staff.name, first) | (extra or {})
-        if len(reply.texts) > 1 or len(" ".join(first.split())) > len(extra["variables"]["summary"]):
-            extra["whole_later"] = True  # more than the template carries: sent whole when they next write
+    if channel == "whatsapp" and reply.texts:  # outside the 24-hour window: the shop's staff template
+        if may_wait and template_waiting(session, staff.shop_id, address, now):
+            extra = (extra or {}) | {"show_later": True}
+        else:
+            first = render(reply.texts[0], staff.language)
+            extra = staff_template(staff.name, first) | (extra or {})
+            if len(reply.texts) > 1 or len(" ".join(first.split())) > len(extra["variables"]["summary"]):
+                extra["whole_later"] = True  # more than the template carries: sent whole when they next write
     row = outbox.send(session, shop_id=staff.shop_id, channel=channel, address=address, language=staff.language,
                       reply=reply, dedupe_key=key, now=now, kind=kind, extra=extra)  # fmt: skip
     if row is not None and reply.choices:
         offered = remembered_choices(reply.choices, row.language)
         defer(session, remember_choices, row.shop_id, row.channel, row.address, offered, now.isoformat(), True)
     return row
+
+
+def template_waiting(session: Session, shop_id: int, address: str, now: datetime) -> bool:
+    """Does a template already wait for this WhatsApp chat's next message: its window
+    closed, a template sent outside it (or still to go) since they last wrote, with more
+    to show when they write (`whole_later`, `show_later`)? Not one refused or undelivered
+    (the next one then tries again), nor one sent more than TEMPLATE_HOLDS ago: a chat
+    that does not write is woken again the next day, and nothing waits for ever."""
+    last = session.scalar(select(ChannelIdentity.last_inbound_at).where(
+        ChannelIdentity.shop_id == shop_id, ChannelIdentity.channel == "whatsapp",
+        ChannelIdentity.address == address))  # fmt: skip
+    if last is not None and now - last < WHATSAPP_WINDOW:
+        return False  # inside the window: what is written now is read now
+    since = max(last, now - TEMPLATE_HOLDS) if last is not None else now - TEMPLATE_HOLDS
+    rows = session.execute(select(OutboxMessage.status, OutboxMessage.sent_at, OutboxMessage.body).where(
+        OutboxMessage.shop_id == shop_id, OutboxMessage.channel == "whatsapp", OutboxMessage.address == address,
+        OutboxMessage.created_at >= since, OutboxMessage.status.in_(("pending", *STILL_SENT)),
+    ).order_by(OutboxMessage.id.desc()).limit(TEMPLATES_LOOKED_AT))  # fmt: skip
+    return any(body.get("template") and (body.get("whole_later") or body.get("show_later")) and
+               (status == "pending" or last is None or sent_at >= last + WHATSAPP_WINDOW)  # went as the template
+               for status, sent_at, body in rows)  # fmt: skip
+
+
+TEMPLATE_HOLDS = timedelta(hours=24)  # how long one template waiting holds back the next
+STILL_SENT = ("sent", "delivered", "read")  # not failed, undelivered or dropped
+TEMPLATES_LOOKED_AT = 50  # the latest messages to the chat looked at
 
 
 def template_text(text: str) -> str:
@@ -287,13 +317,13 @@ def owners(session: Session, shop_id: int) -> list[Staff]:
 
 
 def tell_owners(session: Session, shop_id: int, reply: Reply, key: str | None, now: datetime,
-                kind: str = "text", extra: dict | None = None, templated: bool = True) -> int:  # fmt: skip
+                kind: str = "text", extra: dict | None = None, may_wait: bool = False) -> int:  # fmt: skip
     """Tell every owner of the shop (each once per `key`, when given); returns how many
-    were written. `templated`: as tell_staff's."""
+    were written. `may_wait`: as tell_staff's, decided for each owner's chat."""
     sent = 0
     for owner in owners(session, shop_id):
         if tell_staff(session, owner, reply, f"{key}:owner{owner.id}" if key else None, now, kind=kind,
-                      extra=extra, reach=owner_reach(session, owner), templated=templated) is not None:  # fmt: skip
+                      extra=extra, reach=owner_reach(session, owner), may_wait=may_wait) is not None:  # fmt: skip
             sent += 1
     return sent
 

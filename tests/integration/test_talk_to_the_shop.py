@@ -933,6 +933,103 @@ def test_an_owner_whose_window_is_closed_gets_one_paid_template_for_three_photos
                                              (ASKARS_PHOTO + TO_ERLAN, TYRE_JPEGS[2])]  # fmt: skip
 
 
+BOTA = "+77015550002"  # another Atyrau customer on WhatsApp
+
+
+def a_photo_from(story, phone: str, name: str, jpeg: bytes, words: str = "", at: datetime | None = None) -> None:
+    """One photo from `phone`, as Twilio posts each photo of a WhatsApp send: WhatsApp carries
+    one file a message, so three photos sent together are three webhooks."""
+    params = fake_twilio.inbound_media_params(f"whatsapp:{phone}", words, story.p.twilio.add_media(
+        jpeg, account_sid=TWILIO_SID), profile_name=name)  # fmt: skip
+    process(story.db, story.shop_id("zhaiyk-auto"), whatsapp.parse(params), json.dumps(params), at or utcnow())
+
+
+def templates_to(story, phone: str) -> list[dict]:
+    """The paid templates `phone` was sent, as their variables."""
+    return [json.loads(m["params"]["ContentVariables"]) for m in story.p.twilio.messages(f"whatsapp:{phone}")
+            if m["params"].get("ContentSid")]  # fmt: skip
+
+
+def erlan_last_wrote_days_ago_and_askar_writes_to_the_shop(story, at: datetime | None = None) -> int:
+    """Ерлан's window is closed; Асқар is at "Сервиске жазу". The templates Ерлан had so far."""
+    story.wa(ERLAN, "Привет", utcnow() - timedelta(days=3), slug="zhaiyk-auto", name="Ерлан")
+    for typed in ("Сәлем", "2", "4"):  # Қазақша; Сервиске жазу
+        story.wa(ASKAR, typed, at or utcnow(), slug="zhaiyk-auto", name="Асқар")
+    return len(templates_to(story, ERLAN))
+
+
+def test_three_photos_sent_together_on_whatsapp_cost_an_owner_whose_window_is_closed_one_template(pg_story):
+    """Twilio posts each photo of a send on its own: each came with a paid template of its own."""
+    story = pg_story
+    before = erlan_last_wrote_days_ago_and_askar_writes_to_the_shop(story)
+
+    for n, jpeg in enumerate(TYRE_JPEGS):
+        a_photo_from(story, ASKAR, "Асқар", jpeg, "" if n else "Дөңгелек")
+
+    assert templates_to(story, ERLAN)[before:] == [{"1": "Ерлан", "2": f"{ASKARS_PHOTO}: Дөңгелек"}]
+    story.wa(ERLAN, "1", utcnow(), slug="zhaiyk-auto", name="Ерлан")  # "Ответить: Асқар": his window is open now
+    assert photos_received(story, ERLAN) == [(f"{ASKARS_PHOTO}: Дөңгелек{TO_ERLAN}", TYRE_JPEGS[0]),
+                                             (ASKARS_PHOTO + TO_ERLAN, TYRE_JPEGS[1]),
+                                             (ASKARS_PHOTO + TO_ERLAN, TYRE_JPEGS[2])]  # fmt: skip
+
+
+def test_words_after_a_photo_wait_with_it_for_the_owner_and_another_customers_photo_too(story):
+    """Her words after the photo, and Бота's photo after hers, each paid for a template of their own."""
+    before = erlan_last_wrote_days_ago_and_askar_writes_to_the_shop(story)
+    a_photo_from(story, ASKAR, "Асқар", TYRE_JPEGS[0], "Дөңгелек")
+    story.wa(ASKAR, "Бағасы қанша?", utcnow(), slug="zhaiyk-auto", name="Асқар")
+    for typed in ("Сәлем", "2", "4"):  # Қазақша; Сервиске жазу
+        story.wa(BOTA, typed, utcnow(), slug="zhaiyk-auto", name="Бота")
+    a_photo_from(story, BOTA, "Бота", TYRE_JPEGS[1])
+
+    assert templates_to(story, ERLAN)[before:] == [{"1": "Ерлан", "2": f"{ASKARS_PHOTO}: Дөңгелек"}]
+    told = len(owner_reads(story, ERLAN))
+    story.wa(ERLAN, "Привет", utcnow(), slug="zhaiyk-auto", name="Ерлан")  # his window is open now
+    assert owner_reads(story, ERLAN)[told:-1] == [f"{ASKARS_PHOTO}: Дөңгелек{TO_ERLAN}",
+                                                  f"Сообщение от Асқар (+77015550001): Бағасы қанша?{TO_ERLAN}",
+                                                  f"Фото от Бота ({BOTA})\n1. Ответить: Бота"]  # fmt: skip
+    assert [content for _, content in photos_received(story, ERLAN)] == list(TYRE_JPEGS[:2])
+
+
+def test_a_photo_after_a_template_twilio_refused_comes_with_a_template_of_its_own(story):
+    """Had it waited behind the refused one, nothing would have told the owner it came."""
+    before = erlan_last_wrote_days_ago_and_askar_writes_to_the_shop(story)
+    story.p.twilio.fail_next(1, status=400, code=21656, match=lambda rec: rec.path.endswith("/Messages.json"))
+
+    a_photo_from(story, ASKAR, "Асқар", TYRE_JPEGS[0], "Дөңгелек")  # its template refused
+    a_photo_from(story, ASKAR, "Асқар", TYRE_JPEGS[1])
+
+    assert templates_to(story, ERLAN)[before:] == [{"1": "Ерлан", "2": ASKARS_PHOTO}]
+
+
+def test_a_template_waiting_since_yesterday_does_not_hold_back_a_photo_today(story):
+    """An owner who did not write for a day is told again: one template holds the next back a day at most."""
+    yesterday = utcnow() - timedelta(hours=25)
+    before = erlan_last_wrote_days_ago_and_askar_writes_to_the_shop(story, yesterday)
+    a_photo_from(story, ASKAR, "Асқар", TYRE_JPEGS[0], "Дөңгелек", yesterday)
+    for typed in ("Сәлем", "2", "4"):  # Қазақша; Сервиске жазу
+        story.wa(BOTA, typed, utcnow(), slug="zhaiyk-auto", name="Бота")
+
+    a_photo_from(story, BOTA, "Бота", TYRE_JPEGS[1])
+
+    assert templates_to(story, ERLAN)[before:] == [{"1": "Ерлан", "2": f"{ASKARS_PHOTO}: Дөңгелек"},
+                                                   {"1": "Ерлан", "2": f"Фото от Бота ({BOTA})"}]  # fmt: skip
+
+
+def test_a_telegram_album_to_an_owner_reached_on_whatsapp_costs_one_template_and_reaches_her_whole(story):
+    """Telegram brings an album a photo at a time: Wanjiru, reached on WhatsApp only, paid a template a photo."""
+    story.say(AMINA, "/start", MONDAY_9, first_name="Amina")
+    story.tap(AMINA, "lang:en", MONDAY_9)
+    story.tap(AMINA, "m:shop", MONDAY_9)
+
+    amina_sends_an_album(story, MONDAY_9 + timedelta(minutes=1), "13579", "The tyre, three sides")
+
+    assert templates_to(story, WANJIRU) == [{"1": "Wanjiru", "2": "Photo from Amina (-): The tyre, three sides"}]
+    story.wa(WANJIRU, "Hello", utcnow(), name="Wanjiru")  # her first message: her window is open now
+    assert [body.split("\n")[0] for body, _ in photos_received(story, WANJIRU)] == [
+        "Photo from Amina (-): The tyre, three sides", "Photo from Amina (-)", "Photo from Amina (-)"]  # fmt: skip
+
+
 def test_two_photos_and_a_pdf_reaching_nobody_are_said_so_the_photos_as_several_and_the_pdf_too(pg_story):
     """"This photo was not sent to anyone" alone: one photo of two, and the PDF unmentioned."""
     story = pg_story
