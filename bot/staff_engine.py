@@ -168,7 +168,8 @@ def _step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
             first = result.replies[0] if result.replies else Reply(())
             replies = [Reply((greeting, *first.texts), first.choices, first.ask_contact), *result.replies[1:]]
             return StaffStep(result.data, replies, result.commands)
-        turn.ask("home", greeting, *([Msg(FILE_NOT_SENT)] if event.other_file else []))  # its words no command either
+        file_said = [Msg(FILE_NOT_SENT if event.text.strip() else FILE_LEFT)] if event.other_file else []
+        turn.ask("home", greeting, *file_said)  # its words (if any) no command either
         return turn.done()
     answering = turn.state == "answer" and event.kind in ("text", "photo") and not _idle(turn, ANSWER_WAITS)  # an answer keeps
     # extra work being written keeps a while too: a price looked up for 35 minutes is no booking number

@@ -13,7 +13,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,7 +33,7 @@ from core.models import ChannelIdentity, OutboxMessage, Shop
 from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
-WINDOW = timedelta(hours=24)
+WINDOW = notices.WHATSAPP_WINDOW
 REFUSED_CREDENTIALS = (20003, 20005)  # Twilio: authentication failed, account not active
 
 
@@ -58,6 +58,8 @@ def parse(form: dict[str, str]) -> Inbound | None:
     other_file = _media_count(form) > len(photos)  # a PDF, a video: not passed on, and they are told
     if body.strip() or (photo and other_file):  # its words are read (the caption of its photos, if any)
         return Inbound("whatsapp", sid, sender, Event("text", text=body, other_file=other_file), **base)
+    if other_file:  # a PDF alone, no words: nothing to read, and it is said not passed on (a first contact too)
+        return Inbound("whatsapp", sid, sender, Event("unsupported", other_file=True), note="a file only", **base)
     if _media_count(form):
         return Inbound("whatsapp", sid, sender, None, note="a message with media only", **base)
     return Inbound("whatsapp", sid, sender, None, note="an empty message", **base)

@@ -1068,3 +1068,13 @@ def test_an_owners_first_message_being_a_pdf_with_a_command_under_it_is_greeted_
         "Спасибо, Ерлан! Теперь вы зарегистрированы в Жайық Авто как владелец.\nЭтот файл никому не отправлен: здесь "
         "проходят только сообщения и фото. Если слова предназначались кому-то, отправьте их ещё раз отдельно.\n"
         "Ерлан, чем могу помочь?\n")
+
+
+def test_an_owners_first_message_being_a_pdf_alone_is_greeted_and_the_pdf_said_not_sent(story):
+    """Only the greeting came: the PDF was dropped without a word."""
+    askar_writes_to_the_shop(story, "Сәлеметсіз бе, бағасы қанша?")
+
+    one_whatsapp_message(story, ERLAN, "Ерлан", "", (PDF, "application/pdf"))
+
+    assert story.wa_bodies(ERLAN)[-1].startswith(
+        f"Спасибо, Ерлан! Теперь вы зарегистрированы в Жайық Авто как владелец.\n{FILE_LEFT_RU}\nЕрлан, чем могу помочь?\n")

@@ -30,3 +30,12 @@ def test_one_image_alone_is_one_photo_as_ever():
     inbound = parse(inbound_media_params("+254722111222", "", MEDIA + "ME1"))
 
     assert (inbound.photo, inbound.more_photos, inbound.event) == (f"whatsapp:{MEDIA}ME1", (), None)
+
+
+def test_a_pdf_alone_is_read_as_nothing_and_said_to_be_a_file_not_passed_on():
+    """It came as "a message with media only", like a photo without words: a staff member's
+    first message being a PDF alone was greeted and the PDF never mentioned."""
+    inbound = parse(inbound_media_params("+254722111222", "", [(MEDIA + "ME1", "application/pdf")]))
+
+    assert inbound.photo is None
+    assert (inbound.event.kind, inbound.event.text, inbound.event.other_file) == ("unsupported", "", True)
