@@ -3,6 +3,8 @@ customer, and the customer's reply reaches the shop again, on WhatsApp and Teleg
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -25,22 +27,26 @@ AMINA, OWNER_TG, OTIENO_TG = 5550001, 6000001, 6000002
 MONDAY_9 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def story(sqlite_url, tmp_path):
+@contextmanager
+def a_story(url: str, tmp_path, **env: str) -> Iterator[Clocked]:
+    """Pitstop on `url` with the fake Bot API and Twilio, its files under `tmp_path`."""
     with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
-        story = Clocked(start_pitstop(sqlite_url, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path / "var")}))
+        story = Clocked(start_pitstop(url, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path / "var"), **env}))
         yield story
         story.p.runtime.close()
+
+
+@pytest.fixture
+def story(sqlite_url, tmp_path):
+    with a_story(sqlite_url, tmp_path) as story:
+        yield story
 
 
 @pytest.fixture
 def paced_story(sqlite_url, tmp_path):
     """A story whose messages keep Telegram's pace: one a second to a chat."""
-    with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
-        env = {"PITSTOP_VAR_DIR": str(tmp_path / "var"), "TELEGRAM_CHAT_INTERVAL": "1"}
-        story = Clocked(start_pitstop(sqlite_url, telegram, twilio, env))
+    with a_story(sqlite_url, tmp_path, TELEGRAM_CHAT_INTERVAL="1") as story:
         yield story
-        story.p.runtime.close()
 
 
 def askar_writes_to_the_shop(story, words: str) -> None:
@@ -779,10 +785,8 @@ PDF = b"%PDF-1.4 last year's invoice"
 @pytest.fixture
 def pg_story(pg_only, tmp_path):
     """A story on PostgreSQL, its WhatsApp messages posted over HTTP, signed as Twilio signs."""
-    with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
-        story = Clocked(start_pitstop(pg_only, telegram, twilio, {"PITSTOP_VAR_DIR": str(tmp_path / "var")}))
+    with a_story(pg_only, tmp_path) as story:
         yield story
-        story.p.runtime.close()
 
 
 def one_whatsapp_message(story, phone: str, name: str, words: str, *files: tuple[bytes, str]) -> dict:
