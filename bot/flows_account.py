@@ -479,6 +479,7 @@ def on_pay_again(turn: Turn, choice: str) -> None:
     """After a failed payment: "payagain:<booking>:<method>"."""
     if ask_another_number(turn, choice):
         return
+    choice = choice.removesuffix(":other")  # for a time no longer held: no number asked, refused at once
     _, booking_id, method = choice.split(":", 2)
     if not booking_id.isdecimal() or method not in turn.ctx.shop.payment_methods:
         turn.ask("menu")

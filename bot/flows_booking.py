@@ -759,6 +759,7 @@ def put_back(turn: Turn) -> str | None:
     if turn.state == "phone" and booking is not None and paid_booking(turn.data.get("after_phone") or "") == booking:
         for key in PHONE_STEP:
             turn.data.pop(key, None)
+        answering(turn, choice)  # a notice come over her number question waits, to be asked after why
         return None
     return choice
 
@@ -839,6 +840,8 @@ def ask_another_number(turn: Turn, choice: str) -> bool:
     afterwards, as after any notice. False for any other choice."""
     then = choice.removesuffix(":other")
     if then == choice or not then.split(":")[1].isdigit():
+        return False
+    if _no_longer_held(turn, then):  # no number asked for a payment that cannot go: refused at once
         return False
     remember_interrupted(turn, then)
     turn.data["after_phone"], turn.data["new_phone"] = then, True

@@ -2958,3 +2958,51 @@ def test_an_album_as_a_first_message_is_greeted_then_told_once_its_photos_reache
     assert not [c for c in chat.commands if isinstance(c, MessageShop)]
     assert ["This photo was not sent to anyone" in text for text in said] == [False, True, False]
     assert said[2] == ""  # the rest of the album: said once
+
+
+def arrives_over_her_number_question(chat, notice: dict) -> None:
+    """A notice written while her number is asked (core.notices.remember_choices)."""
+    chat.data |= {"notice": {**notice, "before": chat.data.get("offered")}, "offered": notice["offered"]}
+
+
+@pytest.mark.parametrize("notice", [EXTRA_FOUND, PAY_NOW], ids=["extra work", "pay now"])
+@pytest.mark.parametrize(("button", "why"), [("offer:yes:9", "Sorry, that time is no longer held for you."),
+                                             ("offer:no:9", "That offer is no longer open.")])  # fmt: skip
+def test_a_notice_come_over_a_freed_times_number_question_is_asked_again_when_that_times_button_is_refused(
+        notice, button, why):  # fmt: skip
+    """She says Yes to a freed time (a deposit by M-Pesa) and is asked her number; while she
+    looks for it, extra work (or her balance to pay) is asked. The hold runs out, and she
+    taps the freed time's button again: refused. The question open when she tapped is
+    asked again after why; it was dropped for the menu, its numbers then the menu's."""
+    from bot.model import Refused
+    from core.messages import Reply, render_reply
+
+    chat = chat_in("en", FakeContext(my_bookings=[held_offer(100000)]))
+    chat.tap("offer:yes:9")
+    assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
+    arrives_over_her_number_question(chat, notice)
+    chat.ctx.my_bookings.clear()  # the hold ran out
+
+    chat.tap(button)
+    chat.outcome(Refused(why))
+
+    question = render_reply(Reply.from_json(notice["reply"]), "en")[0]
+    assert chat.text == f"{why}\nOne more question is waiting for your answer:\n{question}"
+    assert chat.ids == [c for c, _ in notice["offered"]]
+
+
+def test_m_pesa_from_another_number_for_a_time_no_longer_held_asks_no_number_and_keeps_the_extra_work():
+    """Extra work is asked; she taps "M-Pesa from another number" under an old failed
+    payment whose time is no longer held: no "Which number...?" for a payment that can
+    never go (Try again alone went at once already): refused, the extra work asked again."""
+    from bot.model import Refused, RetryPayment
+
+    chat = chat_in("en", FakeContext(my_bookings=[]))
+    chat.data |= {"notice": dict(EXTRA_FOUND), "offered": EXTRA_FOUND["offered"]}
+
+    chat.tap("payagain:9:mpesa:other")
+    assert chat.commands[-1] == RetryPayment(9, "mpesa", None)
+    chat.outcome(Refused("Sorry, that time is no longer held for you."))
+
+    assert (chat.state, chat.text) == ("menu", "Sorry, that time is no longer held for you.\nExtra work found: discs.")
+    assert chat.ids == [c for c, _ in EXTRA_FOUND["offered"]]
