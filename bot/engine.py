@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from bot import understand
-from bot.model import Command, Context, Event, MessageShop, SetLanguage
+from bot.model import Command, Context, Event, MessageShop, SetLanguage, rest_of_album
 from bot.speech import GLOBAL_WORDS, Speech
 from core.chat_data import start_over
 from core.i18n import N_, NP_
@@ -231,11 +231,12 @@ def _photo(turn: Turn, event: Event) -> None:
 
 def _rest_of_album(turn: Turn, event: Event, album: str | None) -> bool:
     """Whether a photo is one more of the album (Telegram sends each photo as a message of
-    its own) whose photo came just before, nothing between, minutes ago at most: that
-    one's answer ("sent to the shop", or to nobody) is the album's, said once. Words under
-    it that do not go to the shop are read as ever (they may answer the question)."""
-    return event.kind == "photo" and bool(event.album) and event.album == album and \
-        not _idle(turn, STILL_WRITING) and (_goes_to_shop(turn) or not event.text.strip())  # fmt: skip
+    its own; WhatsApp photos sent together come so too, seconds apart: model.BURST) whose
+    photo came just before, nothing between, minutes ago at most: that one's answer ("sent
+    to the shop", or to nobody) is the album's, said once. Words under it that do not go
+    to the shop are read as ever (they may answer the question)."""
+    return rest_of_album(event, album, _since_last(turn), STILL_WRITING) and \
+        (_goes_to_shop(turn) or not event.text.strip())  # fmt: skip
 
 
 def _pass_on_quietly(turn: Turn, event: Event) -> Step:
@@ -327,8 +328,13 @@ def _notice_answer(turn: Turn, event: Event) -> str | None:
 
 
 def _idle(turn: Turn, after: timedelta = IDLE_AFTER) -> bool:
+    return _since_last(turn) > after
+
+
+def _since_last(turn: Turn) -> timedelta:
+    """How long ago the chat's last step was (data.at; none yet: now)."""
     at = turn.data.get("at")
-    return bool(at) and turn.ctx.now - datetime.fromisoformat(at) > after
+    return turn.ctx.now - datetime.fromisoformat(at) if at else timedelta(0)
 
 
 def _global_word(turn: Turn, event: Event, choice: str | None) -> bool:

@@ -42,7 +42,7 @@ class Inbound:
     tapped_message_id: int | None = None  # Telegram: the menu that was answered
     note: str | None = None  # why an update is ignored
     photo: str | None = None  # a photo sent, with or without words: "telegram:<file_id>", "whatsapp:<media URL>"
-    album: str | None = None  # Telegram: the album (media_group_id) the photo is one of, each a message of its own
+    album: str | None = None  # Telegram: the album (media_group_id) the photo is one of, each a message of its own; WhatsApp: BURST
     more_photos: tuple[str, ...] = ()  # WhatsApp: the other images of the same message, answered with it, once
     group: bool = False  # from a group chat: answered, never taken for a customer
     replied_to: str | None = None  # WhatsApp: the provider's id of our message whose quick reply was tapped

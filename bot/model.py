@@ -8,7 +8,7 @@ free days and times, bookings) it asks a `Context`; what it wants done it return
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 # -- events -------------------------------------------------------------------------------
@@ -27,7 +27,7 @@ class Event:
     outcome: Any = None
     photo: str | None = None  # where to fetch it: "telegram:<file_id>", "whatsapp:<media URL>"
     other_file: bool = False  # a file that is not a photo came with the words (a PDF, a video): not passed on
-    album: str | None = None  # the Telegram album (media_group_id) the photo is one of
+    album: str | None = None  # the Telegram album (media_group_id) the photo is one of; on WhatsApp BURST
     more_photos: tuple[str, ...] = ()  # WhatsApp: the message's other images, going wherever `photo` goes
 
     @property
@@ -42,6 +42,28 @@ class Event:
     @staticmethod
     def tapped(choice: str) -> Event:
         return Event("choice", choice=choice)
+
+
+# WhatsApp has no albums: photos sent together come a message each, with nothing to say they
+# are one send. Each WhatsApp photo carries this album key instead, and is told one of the
+# photos sent with the one before it by time alone: no words under it, and at most BURST_GAP
+# after that one (each photo of a send is uploaded and posted by Twilio within seconds of the
+# one before, even on a slow line; a photo taken or chosen after reading the bot's answer to
+# the last one comes later).
+BURST = "whatsapp-burst"
+BURST_GAP = timedelta(seconds=30)
+
+
+def rest_of_album(event: Event, album: str | None, since: timedelta, album_lasts: timedelta) -> bool:
+    """Whether a photo is one more of the album whose photo (album `album`, data.album) came
+    just before it, `since` ago, nothing between: answered by that one's answer, said once.
+    A Telegram album's photos come within `album_lasts`; a WhatsApp burst's (BURST) within
+    BURST_GAP of each other, and words under one end it (they are read, and it answered)."""
+    if event.kind != "photo" or not event.album or event.album != album:
+        return False
+    if event.album == BURST:
+        return since <= BURST_GAP and not event.text.strip()
+    return since <= album_lasts
 
 
 # -- commands -----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from babel.numbers import get_currency_precision
 
 from bot import staff_words as words
 from bot import understand
-from bot.model import Event
+from bot.model import Event, rest_of_album
 from bot.speech import GLOBAL_WORDS, STALE, Speech
 from bot.staff_model import (
     AnswerCustomer,
@@ -282,11 +282,11 @@ def _extra_photo_taken(event: Event, replaced: bool) -> Msg:
 
 def _rest_of_album(turn: Turn, event: Event, album: str | None) -> bool:
     """Whether a photo is one more of the album (Telegram sends each photo as a message of
-    its own) whose photo came just before, nothing between, minutes ago at most: that
-    one's answer ("Sent to Amina.", or to nobody) is the album's, said once. Extra work
-    keeps one photo, the latest: each is answered, saying so."""
-    return event.kind == "photo" and bool(event.album) and event.album == album and \
-        turn.state not in EXTRA_WORK and not _idle(turn, STILL_ANSWERING)  # fmt: skip
+    its own; WhatsApp photos sent together come so too, seconds apart: model.BURST) whose
+    photo came just before, nothing between, minutes ago at most: that one's answer
+    ("Sent to Amina.", or to nobody) is the album's, said once. Extra work keeps one
+    photo, the latest: each is answered, saying so."""
+    return rest_of_album(event, album, _since_last(turn), STILL_ANSWERING) and turn.state not in EXTRA_WORK
 
 
 def _pass_on_quietly(turn: Turn, event: Event) -> None:
@@ -346,8 +346,13 @@ def _named_choice(turn: Turn, text: str) -> str | None:
 
 
 def _idle(turn: Turn, after: timedelta = IDLE_AFTER) -> bool:
+    return _since_last(turn) > after
+
+
+def _since_last(turn: Turn) -> timedelta:
+    """How long ago the chat's last step was (data.at; none yet: now)."""
     at = turn.data.get("at")
-    return bool(at) and turn.ctx.now - datetime.fromisoformat(at) > after
+    return turn.ctx.now - datetime.fromisoformat(at) if at else timedelta(0)
 
 
 def _not_understood(turn: Turn) -> None:

@@ -23,7 +23,7 @@ from twilio.rest import Client
 from bot import whatsapp_status
 from bot.delivery import Outgoing, TryLater, Undeliverable
 from bot.inbound import Inbound
-from bot.model import Event
+from bot.model import BURST, Event
 from core import files, notices
 from core.availability import shop_view
 from core.customers import mask_phones_in
@@ -39,7 +39,9 @@ REFUSED_CREDENTIALS = (20003, 20005)  # Twilio: authentication failed, account n
 
 def parse(form: dict[str, str]) -> Inbound | None:
     """A Twilio inbound-message webhook as an Inbound message: its images (a message may
-    carry several) go where a photo goes, its words the first one's caption."""
+    carry several) go where a photo goes, its words the first one's caption. Photos sent
+    together come a message each, nothing saying they are one send: each is one of a
+    possible burst (model.BURST), answered once as a Telegram album is."""
     sid, sender = form.get("MessageSid", ""), form.get("From", "")
     if not sid or not sender.startswith("whatsapp:"):
         return None
@@ -47,7 +49,7 @@ def parse(form: dict[str, str]) -> Inbound | None:
     photos = _photos(form)
     photo, *more_photos = photos or [None]
     base = dict(name=form.get("ProfileName") or None, phone=phone, user_id=form.get("WaId"), photo=photo,
-                more_photos=tuple(more_photos))  # fmt: skip
+                more_photos=tuple(more_photos), album=BURST if photo else None)  # fmt: skip
     if form.get("ButtonPayload"):  # a quick reply of the shop's template: its id is the template's, not ours
         words = form.get("ButtonText") or form.get("Body") or form["ButtonPayload"]
         return Inbound("whatsapp", sid, sender, Event.typed(words), replied_to=form.get("OriginalRepliedMessageSid"),

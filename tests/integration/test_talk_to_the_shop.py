@@ -20,7 +20,14 @@ from pitstop.fakes import twilio as fake_twilio
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import PUBLIC, TWILIO_SID, TWILIO_TOKEN, start_pitstop
-from tests.integration.staff_helpers import ERLAN, OTIENO, WANJIRU, Clocked, verify_on_telegram
+from tests.integration.staff_helpers import (
+    ERLAN,
+    OTIENO,
+    SERGEY,
+    WANJIRU,
+    Clocked,
+    verify_on_telegram,
+)
 
 ASKAR = "+77015550001"  # an Atyrau customer writing in Kazakh on WhatsApp
 AMINA, OWNER_TG, OTIENO_TG = 5550001, 6000001, 6000002
@@ -975,6 +982,90 @@ def test_three_photos_sent_together_on_whatsapp_cost_an_owner_whose_window_is_cl
     assert photos_received(story, ERLAN) == [(f"{ASKARS_PHOTO}: Дөңгелек{TO_ERLAN}", TYRE_JPEGS[0]),
                                              (ASKARS_PHOTO + TO_ERLAN, TYRE_JPEGS[1]),
                                              (ASKARS_PHOTO + TO_ERLAN, TYRE_JPEGS[2])]  # fmt: skip
+
+
+NOT_SENT_KK = "Бұл фото ешкімге жіберілген жоқ."
+
+
+def askar_sends_photos_together(story, at: datetime, *words: str) -> None:
+    """Асқар picks photos in WhatsApp and sends them (`words` under each, or none): Twilio
+    posts a message a photo, a second or two apart, with nothing saying they went together."""
+    for n, caption in enumerate(words):
+        a_photo_from(story, ASKAR, "Асқар", TYRE_JPEGS[n], caption, at + timedelta(seconds=2 * n))
+
+
+def test_three_whatsapp_photos_sent_together_to_the_shop_are_said_sent_once_and_reach_every_owner(story):
+    """Each photo was answered "Сервиске жіберілді" and the menu: three photos, three answers."""
+    with story.db.uow() as uow:  # Сергей is an owner of the garage too
+        uow.session.scalar(select(Staff).where(Staff.phone == SERGEY)).role = "owner"
+    story.wa(SERGEY, "Привет", utcnow(), slug="zhaiyk-auto", name="Сергей")
+    erlan_and_askar_talk(story)
+    told = len(story.wa_bodies(ASKAR))
+
+    askar_sends_photos_together(story, utcnow(), "Алдыңғы сол жақ дөңгелек", "", "")
+
+    [answer] = story.wa_bodies(ASKAR)[told:]
+    assert answer.startswith(SENT_TO_THE_SHOP + "\n")
+    for owner in (ERLAN, SERGEY):
+        assert [content for _, content in photos_received(story, owner)] == list(TYRE_JPEGS)
+    assert photos_received(story, ERLAN)[0][0] == f"{ASKARS_PHOTO}: Алдыңғы сол жақ дөңгелек{TO_ERLAN}"
+
+
+def test_three_whatsapp_photos_sent_together_at_the_menu_are_said_to_reach_nobody_once(story):
+    for typed in ("Сәлем", "2"):  # Қазақша: the menu
+        story.wa(ASKAR, typed, utcnow(), slug="zhaiyk-auto", name="Асқар")
+    told = len(story.wa_bodies(ASKAR))
+
+    askar_sends_photos_together(story, utcnow(), "", "", "")
+
+    assert [body.split("\n")[0].split(" Сервиске")[0] for body in story.wa_bodies(ASKAR)[told:]] == [NOT_SENT_KK]
+    assert photos_received(story, ERLAN) == []
+
+
+def test_a_whatsapp_photo_two_minutes_after_the_last_is_answered_again(story):
+    """Photos sent together are answered once; one sent later is a message of its own."""
+    erlan_and_askar_talk(story)
+    told = len(story.wa_bodies(ASKAR))
+    sent = utcnow()
+    askar_sends_photos_together(story, sent, "", "")
+
+    a_photo_from(story, ASKAR, "Асқар", TYRE_JPEGS[2], at=sent + timedelta(seconds=2, minutes=2))
+
+    assert [body.split("\n")[0] for body in story.wa_bodies(ASKAR)[told:]] == [SENT_TO_THE_SHOP, SENT_TO_THE_SHOP]
+    assert [content for _, content in photos_received(story, ERLAN)] == list(TYRE_JPEGS)
+
+
+def test_words_under_the_second_of_whatsapp_photos_sent_together_are_read(story):
+    """The plate under the second photo answers the plate question; the third, without
+    words, goes where the second went without a word."""
+    at = utcnow()
+    for typed in ("Сәлем", "2", "1", "1", "1"):  # Қазақша; Жазылу; the first service; that is all
+        story.wa(ASKAR, typed, at, slug="zhaiyk-auto", name="Асқар")
+    told = len(story.wa_bodies(ASKAR))
+
+    askar_sends_photos_together(story, at, "", "123 ABC 06", "")
+
+    first, second = story.wa_bodies(ASKAR)[told:]
+    assert first.startswith(f"{NOT_SENT_KK} Сервиске фото жіберу үшін") and "мемлекеттік нөмірін" in first
+    assert second.split("\n")[1:] == ["Көліктің маркасы мен моделі, мысалы, Toyota Camry? Немесе бұл қадамды "
+                                      "өткізіп жіберіңіз.", "1. Өткізіп жіберу"]  # the plate taken  # fmt: skip
+    assert photos_received(story, ERLAN) == []
+
+
+def test_an_owner_answering_with_three_whatsapp_photos_sent_together_is_told_sent_once_and_she_gets_all_three(story):
+    """Each photo of his answer was answered "Отправлено: Асқар." and his menu: three times."""
+    erlan_and_askar_talk(story)
+    story.wa(ASKAR, "Қай дөңгелек жақсы?", utcnow(), slug="zhaiyk-auto", name="Асқар")
+    story.wa(ERLAN, "1", utcnow(), slug="zhaiyk-auto", name="Ерлан")  # "Ответить: Асқар"
+    told = len(story.wa_bodies(ERLAN))
+
+    sent = utcnow()
+    for n, jpeg in enumerate(TYRE_JPEGS):
+        a_photo_from(story, ERLAN, "Ерлан", jpeg, "" if n else "Вот три варианта", sent + timedelta(seconds=2 * n))
+
+    assert [content for _, content in photos_received(story, ASKAR)] == list(TYRE_JPEGS)
+    [answer] = story.wa_bodies(ERLAN)[told:]
+    assert answer.startswith("Отправлено: Асқар.\nЕрлан, чем могу помочь?")
 
 
 def test_words_after_a_photo_wait_with_it_for_the_owner_and_another_customers_photo_too(story):

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import engine
+from bot import engine, whatsapp
 from bot.model import (
     Booked,
     BookingView,
@@ -2650,6 +2650,65 @@ def test_a_photo_of_an_album_long_after_the_rest_is_answered():
 
     assert chat.text.startswith("This photo was not sent to anyone.")
     assert len([c for c in chat.commands if isinstance(c, MessageShop)]) == 1
+
+
+def whatsapp_photo(n: int, words: str = "") -> Event:
+    """The `n`th photo of a WhatsApp send, as the webhook makes it: Twilio posts each photo
+    as a message of its own, nothing saying which were sent together."""
+    inbound = whatsapp.parse({"MessageSid": f"MM{n}", "From": "whatsapp:+254712345678", "Body": words,
+                              "NumMedia": "1", "MediaUrl0": f"https://api.twilio.com/Media/ME{n}",
+                              "MediaContentType0": "image/jpeg"})  # fmt: skip
+    return inbound.photo_event(inbound.event or Event("unsupported"))
+
+
+def test_whatsapp_photos_sent_together_to_the_shop_go_to_it_and_are_said_sent_once():
+    ctx = FakeContext()
+    chat = chat_in("en", ctx).tap("m:shop").send(whatsapp_photo(1, "The tyre, three sides"))
+    assert chat.text.startswith("Sent to the shop. They will answer you here.\n") and chat.state == "menu"
+
+    for n in (2, 3):
+        ctx.now += timedelta(seconds=20)
+        chat.send(whatsapp_photo(n))
+        assert (chat.shown, chat.state) == ([], "menu")
+
+    assert [c for c in chat.commands if isinstance(c, MessageShop)] == [
+        MessageShop("The tyre, three sides", "whatsapp:https://api.twilio.com/Media/ME1"),
+        MessageShop("", "whatsapp:https://api.twilio.com/Media/ME2"),
+        MessageShop("", "whatsapp:https://api.twilio.com/Media/ME3")]  # fmt: skip
+
+
+def test_whatsapp_photos_sent_together_at_a_question_are_said_to_reach_nobody_once():
+    ctx = FakeContext()
+    chat = chat_in("en", ctx).tap("m:book").send(whatsapp_photo(1))
+    assert chat.text.startswith("This photo was not sent to anyone.") and chat.state == "services"
+
+    ctx.now += timedelta(seconds=2)
+    chat.send(whatsapp_photo(2))
+
+    assert (chat.shown, chat.state) == ([], "services")
+    assert chat.tap("svc:1").text.startswith("Added: Oil change.")
+    assert not [c for c in chat.commands if isinstance(c, MessageShop)]
+
+
+@pytest.mark.parametrize("between", ["half a minute and more", "words under it", "words", "a button"])
+def test_a_whatsapp_photo_not_sent_with_the_one_before_is_answered(between):
+    """Words under a photo, words or a button between, or a pause longer than a send takes
+    end the photos sent together: the next photo is answered, as any photo is, and one
+    sent with it is not answered again."""
+    ctx = FakeContext()
+    chat = chat_in("en", ctx).tap("m:book").send(whatsapp_photo(1))
+    ctx.now += timedelta(seconds=31 if between.startswith("half") else 2)
+    if between == "words":
+        chat.type("hello")
+    elif between == "a button":
+        chat.tap("svc:1")
+
+    chat.send(whatsapp_photo(2, "my car" if between == "words under it" else ""))
+    assert chat.text.startswith("This photo was not sent to anyone.")
+    ctx.now += timedelta(seconds=30)
+    chat.send(whatsapp_photo(3))
+
+    assert chat.shown == []
 
 
 def test_words_to_the_shop_longer_than_a_caption_go_whole():
