@@ -58,11 +58,11 @@ def rest_of_album(event: Event, album: str | None, since: timedelta, album_lasts
     """Whether a photo is one more of the album whose photo (album `album`, data.album) came
     just before it, `since` ago, nothing between: answered by that one's answer, said once.
     A Telegram album's photos come within `album_lasts`; a WhatsApp burst's (BURST) within
-    BURST_GAP of each other, and words under one end it (they are read, and it answered)."""
+    BURST_GAP of each other, and words or a file under one end it (it is answered)."""
     if event.kind != "photo" or not event.album or event.album != album:
         return False
-    if event.album == BURST:
-        return since <= BURST_GAP and not event.text.strip()
+    if event.album == BURST:  # (a file beside it ends it too: that it did not go is said)
+        return since <= BURST_GAP and not event.text.strip() and not event.other_file
     return since <= album_lasts
 
 

@@ -49,7 +49,8 @@ def handles(session: Session, shop_id: int, inbound, event: Event, now: datetime
     staff, just_verified = _recognised(session, shop_id, inbound, now)
     if staff is not None:
         if just_verified:
-            photos = {} if event.kind == "choice" else {"photo": inbound.photo, "more_photos": inbound.more_photos}
+            photos = {} if event.kind == "choice" else {"photo": inbound.photo, "more_photos": inbound.more_photos,
+                                                         "album": inbound.album}  # fmt: skip
             event = Event("verified", text=event.text if event.kind == "text" else "", other_file=event.other_file,
                           **photos)  # a PDF beside them is said not sent, as below  # fmt: skip
         elif inbound.photo and event.kind != "choice":  # its words are its caption, never a command; a PDF

@@ -157,7 +157,7 @@ def _step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
         said_staff = command is not None and command.name == "staff"  # "/staff", as told: the greeting says it all
         if event.photo:  # a photo as any, its words its caption
             then = Event("photo", text=event.text, photo=event.photo, more_photos=event.more_photos,
-                         other_file=event.other_file)  # fmt: skip
+                         other_file=event.other_file, album=event.album)  # the album's next photos: not again  # fmt: skip
         elif event.text and not event.other_file and not said_staff and \
                 (command is not None or _named_choice(turn, event.text)):  # fmt: skip
             then = Event.typed(event.text)  # (the words of a PDF are no command)

@@ -204,6 +204,7 @@ def remember_choices(shop_id: int, channel: str, address: str, offered: list, at
             data = start_over(data, "staff") | {"at": now.isoformat()}
         if mark is not None:  # e.g. "shop_answered": the menu takes their next words for a reply to the shop
             data[mark] = at
+        data.pop("album", None)  # something came between: the next photo is no more of the album before it
         still_open = data.get("notice") is not None and data["notice"]["offered"] == data.get("offered")
         if notice is None and still_open:  # a notice's question is open: its numbers stay its own
             conv.data = data

@@ -1173,3 +1173,74 @@ def test_an_owners_first_message_being_a_pdf_alone_is_greeted_and_the_pdf_said_n
 
     assert story.wa_bodies(ERLAN)[-1].startswith(
         f"Спасибо, Ерлан! Теперь вы зарегистрированы в Жайық Авто как владелец.\n{FILE_LEFT_RU}\nЕрлан, чем могу помочь?\n")
+
+
+def test_a_photo_after_the_shops_answer_came_between_is_answered_though_sent_with_the_one_before(story):
+    """Her first photo at the menu was said to reach nobody; the shop's answer came; her
+    next photo, seconds later, was taken for one more of the first's and went to the shop
+    without a word, though she had been told her photos reached nobody."""
+    erlan_and_askar_talk(story)
+    at = utcnow()
+    story.wa(ASKAR, "Дөңгелек бар ма?", at, slug="zhaiyk-auto", name="Асқар")
+    story.wa(ASKAR, "stop", at + timedelta(seconds=20), slug="zhaiyk-auto", name="Асқар")  # her talk to it ends
+    told = len(story.wa_bodies(ASKAR))
+    a_photo_from(story, ASKAR, "Асқар", TYRE_JPEGS[0], at=at + timedelta(seconds=40))
+    story.wa(ERLAN, "1", at + timedelta(seconds=45), slug="zhaiyk-auto", name="Ерлан")  # Ответить: Асқар
+    story.wa(ERLAN, "Иә, бар.", at + timedelta(seconds=50), slug="zhaiyk-auto", name="Ерлан")
+
+    a_photo_from(story, ASKAR, "Асқар", TYRE_JPEGS[1], at=at + timedelta(seconds=55))
+
+    answers = [body.split("\n")[0] for body in story.wa_bodies(ASKAR)[told:]]
+    assert [answers[0].split(" Сервиске")[0], answers[-1]] == [NOT_SENT_KK, SENT_TO_THE_SHOP]
+    assert [content for _, content in photos_received(story, ERLAN)] == [TYRE_JPEGS[1]]
+
+
+def a_photo_and_a_pdf_from(story, phone: str, name: str, jpeg: bytes, at: datetime) -> None:
+    """One WhatsApp message carrying a photo and a PDF, no words."""
+    twilio = story.p.twilio
+    media = [(twilio.add_media(jpeg, account_sid=TWILIO_SID), "image/jpeg"),
+             (twilio.add_media(PDF, "application/pdf", account_sid=TWILIO_SID), "application/pdf")]  # fmt: skip
+    params = fake_twilio.inbound_media_params(f"whatsapp:{phone}", "", media, profile_name=name)
+    process(story.db, story.shop_id("zhaiyk-auto"), whatsapp.parse(params), json.dumps(params), at)
+
+
+def test_a_pdf_beside_the_second_of_whatsapp_photos_sent_together_is_said_not_passed_on(story):
+    """The second photo went on without a word, and the PDF beside it stayed behind unsaid."""
+    erlan_and_askar_talk(story)
+    told = len(story.wa_bodies(ASKAR))
+    sent = utcnow()
+    a_photo_from(story, ASKAR, "Асқар", TYRE_JPEGS[0], at=sent)
+
+    a_photo_and_a_pdf_from(story, ASKAR, "Асқар", TYRE_JPEGS[1], sent + timedelta(seconds=3))
+
+    assert [content for _, content in photos_received(story, ERLAN)] == list(TYRE_JPEGS[:2])
+    first, second = story.wa_bodies(ASKAR)[told:]
+    assert first.split("\n")[0] == second.split("\n")[0] == SENT_TO_THE_SHOP
+    assert second.split("\n")[1] == "Файлыңыз жіберілмеді: сервиске тек хабарлама мен фото жетеді."
+
+
+def test_an_owner_whose_second_photo_sent_together_has_a_pdf_beside_it_is_told_the_pdf_stayed(story):
+    erlan_and_askar_talk(story)
+    story.wa(ASKAR, "Қай дөңгелек жақсы?", utcnow(), slug="zhaiyk-auto", name="Асқар")
+    story.wa(ERLAN, "1", utcnow(), slug="zhaiyk-auto", name="Ерлан")  # Ответить: Асқар
+    told = len(story.wa_bodies(ERLAN))
+    sent = utcnow()
+    a_photo_from(story, ERLAN, "Ерлан", TYRE_JPEGS[0], "Вот", sent)
+
+    a_photo_and_a_pdf_from(story, ERLAN, "Ерлан", TYRE_JPEGS[1], sent + timedelta(seconds=3))
+
+    assert [content for _, content in photos_received(story, ASKAR)] == list(TYRE_JPEGS[:2])
+    first, second = story.wa_bodies(ERLAN)[told:]
+    assert first.split("\n")[0] == second.split("\n")[0] == "Отправлено: Асқар."
+    assert second.split("\n")[1] == "Этот файл никому не отправлен: здесь проходят только сообщения и фото."
+
+
+def test_a_staff_members_very_first_whatsapp_message_being_photos_sent_together_is_answered_once(story):
+    """The greeting answered the first photo, and the second was answered again."""
+    sent = utcnow()
+    for n, jpeg in enumerate(TYRE_JPEGS):
+        a_photo_from(story, SERGEY, "Сергей", jpeg, at=sent + timedelta(seconds=2 * n))
+
+    [answer] = story.wa_bodies(SERGEY)
+    assert answer.split("\n")[:2] == ["Спасибо, Сергей! Теперь вы зарегистрированы в Жайық Авто как механик.",
+                                       "Это фото никуда не отправлено."]
