@@ -576,10 +576,13 @@ def phone_first(turn: Turn, method: str, choice: str) -> bool:
     and carry the choice out once it is given. Its notice is answered at the tap
     (remember_interrupted): one asked over it waits from now. True when it asked. Not
     for a freed time or a payment plainly no longer held for her (gone, booked, taken
-    in): its command goes at once, to be refused, changing nothing."""
+    in): its command goes at once, to be refused, changing nothing. Her number asked for
+    that payment before, set aside meanwhile (under the language, or words for the shop),
+    is asked now: not kept to be asked again too (paying)."""
     if not needs_phone(turn, method) or _no_longer_held(turn, choice):
         return False
     remember_interrupted(turn, choice)
+    paying(turn, choice)
     turn.data.pop("new_phone", None)  # their own number is asked for now, whatever was asked before
     turn.data["after_phone"] = choice
     turn.ask("phone")

@@ -1103,6 +1103,28 @@ def test_a_rating_given_instead_of_her_number_for_a_freed_time_asks_the_extra_wo
 FREED_TIME_NOT_TAKEN = "The freed time was not taken. To take it, answer \"Yes, I'll take it\" under its message again."
 
 
+@pytest.mark.parametrize(("aside", "then", "after"), [
+    ("language", Event.tapped("lang:en"), "Great, let's talk in English."),
+    ("reply:shop", Event.typed("Is my car ready?"), "Sent to the shop. They will answer you here."),
+])  # fmt: skip
+def test_yes_to_a_freed_time_again_over_its_own_number_question_set_aside_asks_her_number_once(aside, then, after):
+    """She says Yes to a freed time (a deposit by M-Pesa) and is asked her number; she asks
+    for the language (or to write to the shop), and there taps Yes again: her number is
+    asked now. Extra work is approved over it: the freed time is said to be not taken. Once
+    the language was chosen (the message sent) her number was asked for it all the same:
+    the first number question had stayed set aside under the aside."""
+    chat = chat_in("en", FakeContext(my_bookings=[held_offer(100000)]))
+    chat.tap("offer:yes:9").send(Event.typed(aside) if aside == "language" else Event.tapped(aside))
+    chat.tap("offer:yes:9")
+    assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
+    chat.tap("extra:yes:7").outcome(Done("extra", {"work": "discs", "approved": True, "total": 650000}))
+    assert chat.text.startswith(FREED_TIME_NOT_TAKEN + "\nThank you: the extra work (discs) is approved.")
+
+    chat.send(then)
+
+    assert (chat.state, chat.text) == ("menu", after + "\nWhat would you like to do?")
+
+
 REMINDER_OF_8 = waiting_notice("Reminder: MM-1008 tomorrow.", [("rm:move:8", "Change the time"),
                                                                ("rm:cancel:8", "Cancel the booking")], 18)  # fmt: skip
 # The visit of a reminder (booking 8) whose buttons can do nothing now.
