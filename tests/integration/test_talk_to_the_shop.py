@@ -822,6 +822,14 @@ def erlan_and_askar_talk(story) -> None:
         story.wa(ASKAR, typed, utcnow(), slug="zhaiyk-auto", name="Асқар")
 
 
+def erlan_answers_askar(story) -> None:
+    """Асқар asks the shop a question, and Ерлан taps "Ответить: Асқар" under it: what he
+    sends next goes to her."""
+    erlan_and_askar_talk(story)
+    story.wa(ASKAR, "Қай дөңгелек жақсы?", utcnow(), slug="zhaiyk-auto", name="Асқар")
+    story.wa(ERLAN, "1", utcnow(), slug="zhaiyk-auto", name="Ерлан")  # Ответить: Асқар
+
+
 ASKARS_PHOTO = "Фото от Асқар (+77015550001)"
 TO_ERLAN = "\n1. Ответить: Асқар"
 SENT_TO_THE_SHOP = "Сервиске жіберілді. Сізге осы жерде жауап береді."
@@ -890,9 +898,7 @@ def test_a_photo_and_a_pdf_without_words_the_photo_reaches_the_shop_and_the_pdf_
 
 def test_an_owner_answers_a_customer_with_three_photos_in_one_whatsapp_message_and_she_gets_all_three(pg_story):
     story = pg_story
-    erlan_and_askar_talk(story)
-    story.wa(ASKAR, "Қай дөңгелек жақсы?", utcnow(), slug="zhaiyk-auto", name="Асқар")
-    story.wa(ERLAN, "1", utcnow(), slug="zhaiyk-auto", name="Ерлан")  # "Ответить: Асқар"
+    erlan_answers_askar(story)
     told = len(story.wa_bodies(ERLAN))
 
     one_whatsapp_message(story, ERLAN, "Ерлан", "Вот три варианта", *[(jpeg, "image/jpeg") for jpeg in TYRE_JPEGS])
@@ -910,9 +916,7 @@ FILE_LEFT_RU = "Этот файл никому не отправлен: здес
 def test_an_owner_answering_with_a_pdf_two_photos_and_words_is_told_the_pdf_did_not_go(pg_story):
     """He was told only "Sent to Асқар.": he believed she had the invoice too."""
     story = pg_story
-    erlan_and_askar_talk(story)
-    story.wa(ASKAR, "Қай дөңгелек жақсы?", utcnow(), slug="zhaiyk-auto", name="Асқар")
-    story.wa(ERLAN, "1", utcnow(), slug="zhaiyk-auto", name="Ерлан")  # "Ответить: Асқар"
+    erlan_answers_askar(story)
     told = len(story.wa_bodies(ERLAN))
 
     one_whatsapp_message(story, ERLAN, "Ерлан", "Счёт и два варианта", (PDF, "application/pdf"),
@@ -1054,9 +1058,7 @@ def test_words_under_the_second_of_whatsapp_photos_sent_together_are_read(story)
 
 def test_an_owner_answering_with_three_whatsapp_photos_sent_together_is_told_sent_once_and_she_gets_all_three(story):
     """Each photo of his answer was answered "Отправлено: Асқар." and his menu: three times."""
-    erlan_and_askar_talk(story)
-    story.wa(ASKAR, "Қай дөңгелек жақсы?", utcnow(), slug="zhaiyk-auto", name="Асқар")
-    story.wa(ERLAN, "1", utcnow(), slug="zhaiyk-auto", name="Ерлан")  # "Ответить: Асқар"
+    erlan_answers_askar(story)
     told = len(story.wa_bodies(ERLAN))
 
     sent = utcnow()
@@ -1220,9 +1222,7 @@ def test_a_pdf_beside_the_second_of_whatsapp_photos_sent_together_is_said_not_pa
 
 
 def test_an_owner_whose_second_photo_sent_together_has_a_pdf_beside_it_is_told_the_pdf_stayed(story):
-    erlan_and_askar_talk(story)
-    story.wa(ASKAR, "Қай дөңгелек жақсы?", utcnow(), slug="zhaiyk-auto", name="Асқар")
-    story.wa(ERLAN, "1", utcnow(), slug="zhaiyk-auto", name="Ерлан")  # Ответить: Асқар
+    erlan_answers_askar(story)
     told = len(story.wa_bodies(ERLAN))
     sent = utcnow()
     a_photo_from(story, ERLAN, "Ерлан", TYRE_JPEGS[0], "Вот", sent)
