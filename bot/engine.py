@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from bot import understand
-from bot.model import Command, Context, Event, MessageShop, SetLanguage, rest_of_album
+from bot.model import Command, Context, Event, MessageShop, SetLanguage, rest_of_album, since_last
 from bot.speech import GLOBAL_WORDS, Speech
 from core.chat_data import start_over
 from core.i18n import N_, NP_
@@ -235,7 +235,7 @@ def _rest_of_album(turn: Turn, event: Event, album: str | None) -> bool:
     photo came just before, nothing between, minutes ago at most: that one's answer ("sent
     to the shop", or to nobody) is the album's, said once. Words under it that do not go
     to the shop are read as ever (they may answer the question)."""
-    return rest_of_album(event, album, _since_last(turn), STILL_WRITING) and \
+    return rest_of_album(event, album, since_last(turn.data, turn.ctx.now), STILL_WRITING) and \
         (_goes_to_shop(turn) or not event.text.strip())  # fmt: skip
 
 
@@ -328,13 +328,7 @@ def _notice_answer(turn: Turn, event: Event) -> str | None:
 
 
 def _idle(turn: Turn, after: timedelta = IDLE_AFTER) -> bool:
-    return _since_last(turn) > after
-
-
-def _since_last(turn: Turn) -> timedelta:
-    """How long ago the chat's last step was (data.at; none yet: now)."""
-    at = turn.data.get("at")
-    return turn.ctx.now - datetime.fromisoformat(at) if at else timedelta(0)
+    return since_last(turn.data, turn.ctx.now) > after
 
 
 def _global_word(turn: Turn, event: Event, choice: str | None) -> bool:

@@ -33,7 +33,6 @@ from bot.flows_booking import (
     cancellation_let_go,
     change_over,
     choice_ids,
-    paying,
     phone_first,
     put_back,
     question_choices,
@@ -371,7 +370,6 @@ def _to_offer(turn: Turn, booking_id: int, choice: str) -> None:
     bookings, or a booking's card, or a change (of time, a cancellation) of that very
     booking, which the answer has settled; nor its own number question set aside."""
     acting_on(turn, choice)
-    paying(turn, choice)
     last = questions_set_aside(turn)[-1:]
     if last in (["bookings"], ["booking"]) or turn.data.get("booking_id") == booking_id:
         turn.data.pop("resume", None)
@@ -609,7 +607,6 @@ def on_pay_balance(turn: Turn, choice: str) -> None:
     if phone_first(turn, method, choice):
         return
     _to_notice(turn, choice)
-    paying(turn, choice)
     turn.do(PayBalance(int(booking_id), method, turn.data.pop("pay_from", None)))
 
 

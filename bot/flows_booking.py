@@ -727,11 +727,13 @@ def acting_on(turn: Turn, choice: str) -> None:
     any notice's choice (remember_interrupted), and where the chat stood is kept until the
     command's answer (data.before_tap): refused, the button changed nothing, and nothing
     ends (put_back); done, what it ended is said then (tap_answered). Not when carried out
-    once her number came (a notice's step, after_phone): that question is over."""
+    once her number came (a notice's step, after_phone): that question is over. Its own
+    payment's number question set aside is over too (paying)."""
     if turn.state not in NOTICE_STEPS:
         kept = {key: turn.data[key] for key in AT_THE_TAP if key in turn.data}
         turn.data["before_tap"] = {"state": turn.state, "choice": choice, "kept": kept}
     remember_interrupted(turn, choice, tell=False)
+    paying(turn, choice)
 
 
 def tap_answered(turn: Turn) -> None:

@@ -54,6 +54,12 @@ BURST = "whatsapp-burst"
 BURST_GAP = timedelta(seconds=30)
 
 
+def since_last(data: dict, now: datetime) -> timedelta:
+    """How long ago the chat's last step was (data.at; none yet: now)."""
+    at = data.get("at")
+    return now - datetime.fromisoformat(at) if at else timedelta(0)
+
+
 def rest_of_album(event: Event, album: str | None, since: timedelta, album_lasts: timedelta) -> bool:
     """Whether a photo is one more of the album whose photo (album `album`, data.album) came
     just before it, `since` ago, nothing between: answered by that one's answer, said once.

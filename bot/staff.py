@@ -18,6 +18,7 @@ Every inbound message passes `handles` before the customer conversation:
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -49,10 +50,8 @@ def handles(session: Session, shop_id: int, inbound, event: Event, now: datetime
     staff, just_verified = _recognised(session, shop_id, inbound, now)
     if staff is not None:
         if just_verified:
-            photos = {} if event.kind == "choice" else {"photo": inbound.photo, "more_photos": inbound.more_photos,
-                                                         "album": inbound.album}  # fmt: skip
-            event = Event("verified", text=event.text if event.kind == "text" else "", other_file=event.other_file,
-                          **photos)  # a PDF beside them is said not sent, as below  # fmt: skip
+            event = Event("verified", other_file=event.other_file) if event.kind == "choice" else \
+                replace(inbound.photo_event(event), kind="verified")  # a PDF beside them is said not sent, as below
         elif inbound.photo and event.kind != "choice":  # its words are its caption, never a command; a PDF
             event = inbound.photo_event(event)  # beside it (other_file) is said not sent (staff_engine._file_left)
         elif event.kind == "text" and event.other_file:  # a PDF, a video: its words are no command either

@@ -212,13 +212,11 @@ def _answer(session: Session, staff: Staff, customer_id: int, text: str, now,
     shop who wrote to it, where the customer last wrote from. WhatsApp carries a shop's own
     words only within 24 hours of the customer's last message: after that the owner is
     told to call instead."""
-    from bot.whatsapp import WINDOW
-
     customer = session.get(Customer, customer_id)
     identity = outbox.reach(session, customer) if customer is not None and customer.shop_id == staff.shop_id else None
     if identity is None:
         return sm.StaffRefused(N_("That customer can no longer be reached here."))
-    if identity.channel == "whatsapp" and (identity.last_inbound_at is None or now - identity.last_inbound_at >= WINDOW):
+    if identity.channel == "whatsapp" and (identity.last_inbound_at is None or now - identity.last_inbound_at >= notices.WHATSAPP_WINDOW):
         return sm.StaffRefused(N_("{name} last wrote more than a day ago, and WhatsApp lets a shop write first only "
                                   "with an approved template. Please call them: {phone}."),
                                {"name": called(customer), "phone": customer.phone or "-"})  # fmt: skip

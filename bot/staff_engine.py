@@ -15,14 +15,14 @@ extra_confirm (reporting extra work), language.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from babel.numbers import get_currency_precision
 
 from bot import staff_words as words
 from bot import understand
-from bot.model import Event, rest_of_album
+from bot.model import Event, rest_of_album, since_last
 from bot.speech import GLOBAL_WORDS, STALE, Speech
 from bot.staff_model import (
     AnswerCustomer,
@@ -155,9 +155,8 @@ def _step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
         # before (a customer's words for the owner, as the staff template): do it
         command = words.parse(event.text) if event.text else None
         said_staff = command is not None and command.name == "staff"  # "/staff", as told: the greeting says it all
-        if event.photo:  # a photo as any, its words its caption
-            then = Event("photo", text=event.text, photo=event.photo, more_photos=event.more_photos,
-                         other_file=event.other_file, album=event.album)  # the album's next photos: not again  # fmt: skip
+        if event.photo:  # a photo as any, its words its caption (its album's next photos: not answered again)
+            then = replace(event, kind="photo")
         elif event.text and not event.other_file and not said_staff and \
                 (command is not None or _named_choice(turn, event.text)):  # fmt: skip
             then = Event.typed(event.text)  # (the words of a PDF are no command)
@@ -192,10 +191,9 @@ def _step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
         turn.data["extra"] = {**(turn.data.get("extra") or {}), "photo": event.photos[-1]}  # the work's photo; its words
         FREE_TEXT[turn.state](turn, event.text)  # the description or the price, never a command
         # several at once: the mechanic hears which one is kept; a PDF beside it, that it stays behind
-        said = [_extra_photo_taken(event, False)] if event.more_photos else []
-        if (said or event.other_file) and turn.replies:
-            first = turn.replies[0]
-            turn.replies[0] = Reply((*said, *_file_left(event), *first.texts), first.choices, first.ask_contact)
+        notes = [*([_extra_photo_taken(event, False)] if event.more_photos else []), *_file_left(event)]
+        if notes and turn.replies:
+            turn.replies[0] = replace(turn.replies[0], texts=(*notes, *turn.replies[0].texts))
         return turn.done()
     if event.kind == "photo":
         _photo(turn, event)
@@ -286,7 +284,7 @@ def _rest_of_album(turn: Turn, event: Event, album: str | None) -> bool:
     photo came just before, nothing between, minutes ago at most: that one's answer
     ("Sent to Amina.", or to nobody) is the album's, said once. Extra work keeps one
     photo, the latest: each is answered, saying so."""
-    return rest_of_album(event, album, _since_last(turn), STILL_ANSWERING) and turn.state not in EXTRA_WORK
+    return rest_of_album(event, album, since_last(turn.data, turn.ctx.now), STILL_ANSWERING) and turn.state not in EXTRA_WORK
 
 
 def _pass_on_quietly(turn: Turn, event: Event) -> None:
@@ -346,13 +344,7 @@ def _named_choice(turn: Turn, text: str) -> str | None:
 
 
 def _idle(turn: Turn, after: timedelta = IDLE_AFTER) -> bool:
-    return _since_last(turn) > after
-
-
-def _since_last(turn: Turn) -> timedelta:
-    """How long ago the chat's last step was (data.at; none yet: now)."""
-    at = turn.data.get("at")
-    return turn.ctx.now - datetime.fromisoformat(at) if at else timedelta(0)
+    return since_last(turn.data, turn.ctx.now) > after
 
 
 def _not_understood(turn: Turn) -> None:

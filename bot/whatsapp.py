@@ -15,7 +15,6 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -29,11 +28,10 @@ from core.availability import shop_view
 from core.customers import mask_phones_in
 from core.db import defer
 from core.messages import Reply, render_reply
-from core.models import ChannelIdentity, OutboxMessage, Shop
+from core.models import OutboxMessage, Shop
 from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
-WINDOW = notices.WHATSAPP_WINDOW
 REFUSED_CREDENTIALS = (20003, 20005)  # Twilio: authentication failed, account not active
 
 
@@ -62,7 +60,7 @@ def parse(form: dict[str, str]) -> Inbound | None:
         return Inbound("whatsapp", sid, sender, Event("text", text=body, other_file=other_file), **base)
     if other_file:  # a PDF alone, no words: nothing to read, and it is said not passed on (a first contact too)
         return Inbound("whatsapp", sid, sender, Event("unsupported", other_file=True), note="a file only", **base)
-    if _media_count(form):
+    if photo:
         return Inbound("whatsapp", sid, sender, None, note="a message with media only", **base)
     return Inbound("whatsapp", sid, sender, None, note="an empty message", **base)
 
@@ -236,8 +234,6 @@ def media_url(runtime: Runtime, row: OutboxMessage) -> str:
 def _inside_window(session: Session, row: OutboxMessage, now: datetime) -> bool:
     """Has the customer written to us in the last 24 hours (by Pitstop's clock, which
     recorded when they wrote; a staging clock may run days behind the wall)?"""
-    last = session.scalar(select(ChannelIdentity.last_inbound_at).where(
-        ChannelIdentity.shop_id == row.shop_id, ChannelIdentity.channel == "whatsapp",
-        ChannelIdentity.address == row.address))  # fmt: skip
-    return last is not None and now - last < WINDOW
+    last = notices.last_wrote(session, row.shop_id, row.address)
+    return last is not None and now - last < notices.WHATSAPP_WINDOW
 

@@ -530,10 +530,11 @@ def push(payment_id: int, now: datetime | None = None) -> None:
         return
     try:
         answer = PushAnswer.parse(*Daraja(rt.settings.mpesa_api_base, cfg).push(body))
-    except (requests.RequestException, DarajaUnavailable) as exc:
-        refused = exc if isinstance(exc, DarajaUnavailable) and exc.code else None  # the OAuth call said why
-        answer = PushAnswer("retry", code=refused.code if refused else "network",
-                            message=refused.said if refused else type(exc).__name__) if never_sent(exc) else \
+    except DarajaUnavailable as exc:  # nothing reached Safaricom; a refused OAuth call says why
+        answer = PushAnswer("retry", code=exc.code, message=exc.said) if exc.code else \
+            PushAnswer("retry", code="network", message=type(exc).__name__)  # fmt: skip
+    except requests.RequestException as exc:
+        answer = PushAnswer("retry", code="network", message=type(exc).__name__) if never_sent(exc) else \
             PushAnswer("unknown", message=f"no answer to the push ({type(exc).__name__})")  # fmt: skip
     log.info("payment %s: STK push to %s: %s %s", payment_id, mask_phone(phone), answer.kind, answer.code or "")
     if answer.kind == "accepted":

@@ -192,10 +192,8 @@ def remember_choices(shop_id: int, channel: str, address: str, offered: list, at
         if staff:  # the staff dialogue keeps its own state inside the row
             conv.data = data | {"staff": dict(data.get("staff") or {}) | {"offered": offered}}
             return
-        pending = data.get("notice")
-        unanswered = pending is not None and pending["offered"] == data.get("offered")
-        if notice is not None and unanswered and offered != pending["offered"]:
-            data["notices_waiting"] = [*(data.get("notices_waiting") or [])[-(WAITING_KEPT - 1):], pending]
+        if notice is not None:
+            wait_under(data, offered)
         last = data.get("at")
         if last is None or now - datetime.fromisoformat(last) > IDLE_AFTER:
             conv.state = "menu"
@@ -217,6 +215,14 @@ def remember_choices(shop_id: int, channel: str, address: str, offered: list, at
 
 
 WAITING_KEPT = 3  # unanswered notices kept under a newer one
+
+
+def wait_under(data: dict, offered: list) -> None:
+    """A notice (its choices `offered`) come while another's question is open: that one
+    waits under it (data.notices_waiting, the newest WAITING_KEPT); not the same notice again."""
+    pending = data.get("notice")
+    if pending is not None and pending["offered"] == data.get("offered") and offered != pending["offered"]:
+        data["notices_waiting"] = [*(data.get("notices_waiting") or [])[-(WAITING_KEPT - 1):], pending]
 
 
 def customer_of(session: Session, booking: Booking) -> Customer:
@@ -274,15 +280,20 @@ def tell_staff(session: Session, staff: Staff, reply: Reply, key: str | None, no
     return row
 
 
+def last_wrote(session: Session, shop_id: int, address: str) -> datetime | None:
+    """When this WhatsApp chat last wrote to the shop (None: never): its window's start."""
+    return session.scalar(select(ChannelIdentity.last_inbound_at).where(
+        ChannelIdentity.shop_id == shop_id, ChannelIdentity.channel == "whatsapp",
+        ChannelIdentity.address == address))  # fmt: skip
+
+
 def template_waiting(session: Session, shop_id: int, address: str, now: datetime) -> bool:
     """Does a template already wait for this WhatsApp chat's next message: its window
     closed, a template sent outside it (or still to go) since they last wrote, with more
     to show when they write (`whole_later`, `show_later`)? Not one refused or undelivered
     (the next one then tries again), nor one sent more than TEMPLATE_HOLDS ago: a chat
     that does not write is woken again the next day, and nothing waits for ever."""
-    last = session.scalar(select(ChannelIdentity.last_inbound_at).where(
-        ChannelIdentity.shop_id == shop_id, ChannelIdentity.channel == "whatsapp",
-        ChannelIdentity.address == address))  # fmt: skip
+    last = last_wrote(session, shop_id, address)
     if last is not None and now - last < WHATSAPP_WINDOW:
         return False  # inside the window: what is written now is read now
     since = max(last, now - TEMPLATE_HOLDS) if last is not None else now - TEMPLATE_HOLDS

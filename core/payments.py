@@ -345,10 +345,7 @@ def paid_total(session: Session, booking_id: int, exclude: int | None = None) ->
     return int(_PAID.scalar(session, {"booking": booking_id, "exclude": -1 if exclude is None else exclude}))
 
 
-# Every cancellation asks it (most bookings have none: paid at the shop).
-_RECEIVED_LOCKED = Precompiled(select(Payment.__table__).where(
-    Payment.booking_id == bindparam("booking"), Payment.status == COMPLETED).order_by(Payment.id).with_for_update())  # fmt: skip
-# (ids are positive: -1 excludes nothing) Asked by the customer's chat whenever a booking is shown.
+# Asked by the customer's chat whenever a booking is shown (ids are positive: -1 excludes nothing).
 _PAID = Precompiled(select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
     Payment.booking_id == bindparam("booking"), Payment.status == COMPLETED, Payment.id != bindparam("exclude")))  # fmt: skip
 
@@ -615,6 +612,11 @@ def refund_cancelled(session: Session, booking: Booking, now: datetime) -> int:
         _refund_due(session, booking, payment, OWNER_REFUND_CANCELLED, now)
         log.info("payment %s of booking %s: refund due (cancelled in time)", payment.id, booking.code)
     return sum(p.amount_minor for p in paid)
+
+
+# Every cancellation asks it (most bookings have none: paid at the shop).
+_RECEIVED_LOCKED = Precompiled(select(Payment.__table__).where(
+    Payment.booking_id == bindparam("booking"), Payment.status == COMPLETED).order_by(Payment.id).with_for_update())  # fmt: skip
 
 
 def _refund_due(session: Session, booking: Booking, payment: Payment, owner_text: str, now: datetime) -> None:

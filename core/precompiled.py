@@ -56,6 +56,8 @@ class Precompiled:
     def __init__(self, statement: ClauseElement, column_keys: Sequence[str] | None = None):
         """`column_keys`: for an INSERT or UPDATE, the columns it writes (all of them,
         by default, for an INSERT)."""
+        if not (statement.is_select or statement.is_dml):  # its rows would never be read
+            raise TypeError("a text statement needs .columns(...) to be run as Precompiled")
         self.statement = statement
         self.column_keys = list(column_keys) if column_keys is not None else None
         self._reads = statement.is_select

@@ -42,7 +42,7 @@ from bot.model import (
     SendReceipt,
 )
 from core.messages import Msg, Reply, render, render_reply
-from core.notices import WAITING_KEPT
+from core.notices import wait_under
 from tests.unit.fake_context import FakeContext
 from tests.unit.test_engine import (
     EXTRA_FOUND,
@@ -201,9 +201,7 @@ class Story:
         """As core.notices.remember_choices, the chat not idle: the notice open waits under
         the new one, which is the question now (its choices what her numbers answer)."""
         notice, data = NOTICES[name], dict(self.data)
-        asked = data.get("notice")
-        if asked is not None and asked["offered"] == data.get("offered") and notice["offered"] != asked["offered"]:
-            data["notices_waiting"] = [*(data.get("notices_waiting") or [])[-(WAITING_KEPT - 1):], asked]
+        wait_under(data, notice["offered"])
         data["notice"] = {**notice, "before": data.get("offered")}
         data["offered"] = notice["offered"]
         self.data = data
