@@ -118,3 +118,19 @@ def test_every_accepted_update_is_recorded_with_what_became_of_it(pitstop):
     with pitstop.runtime.db.uow() as uow:
         outcomes = set(uow.session.scalars(select(InboxUpdate.outcome)))
     assert None not in outcomes and "applied" in outcomes
+
+
+@pytest.mark.parametrize("broken", [
+    lambda u: u["message"].update(text=["not", "words"]),
+    lambda u: u["message"].pop("chat"),
+    lambda u: u["message"].update(chat=None),
+])  # fmt: skip
+def test_an_update_of_the_right_shape_with_a_field_of_the_wrong_type_is_refused_not_a_500(pitstop, broken):
+    """python-telegram-bot builds such an update without checking its fields' types."""
+    update = pitstop.telegram.update_text(777_001, 4343, "hello")
+    broken(update)
+    before = counts(pitstop)
+    response = pitstop.client.post("/webhooks/telegram/mwangaza-motors", data=json.dumps(update),
+                                   content_type="application/json", headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+    assert (response.status_code, response.get_json()) == (400, {"error": "not a Telegram update"})
+    assert counts(pitstop) == before
