@@ -59,7 +59,7 @@ DRAFTING = (*WORDS_OF_EXTRA, "extra_photo")  # the steps of extra work being wri
 EXTRA_WORK = (*DRAFTING, "extra_confirm")  # ...and sent for the customer's approval
 FILE_NOT_SENT = N_("That file was not sent to anyone: only words and photos go through here. Send the words again "
                    "on their own if they were meant for someone.")  # fmt: skip
-FILE_LEFT = N_("That file was not sent to anyone: only words and photos go through here.")  # beside photos that went
+FILE_LEFT = N_("That file was not sent to anyone: only words and photos go through here.")  # no words with it to send
 ANSWER_WAITS = timedelta(hours=12)  # an owner's answer to a customer, typed late, still goes; days later, no
 STILL_ANSWERING = timedelta(minutes=10)  # photos after an answer go with it (an album comes a photo at a time)
 RESTING = {"home", "jobs", "job"}
@@ -198,8 +198,9 @@ def _step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
     if event.kind == "photo":
         _photo(turn, event)
         return turn.done()
-    if event.kind not in ("text", "choice"):
-        turn.ask(turn.state, Msg(N_("I can read text, buttons and photos of extra work. Please type or tap.")))
+    if event.kind not in ("text", "choice"):  # a PDF alone is no unreadable message: it went nowhere, and that is said
+        turn.ask(turn.state, Msg(FILE_LEFT) if event.other_file else
+                 Msg(N_("I can read text, buttons and photos of extra work. Please type or tap.")))  # fmt: skip
         return turn.done()
     text = event.text if event.kind == "text" else ""
     named = _named_choice(turn, text) if event.kind == "text" and turn.state in FREE_TEXT else None

@@ -183,11 +183,13 @@ def _read_by_ptb(data: dict) -> Inbound | None:
             return Inbound("telegram", uid, chat, Event("start", text=payload), **base)
         return Inbound("telegram", uid, chat, Event.typed(m.text), **base)
     photo, album = _photo(m), m.media_group_id
+    other_file = photo is None and any(x is not None for x in (m.document, m.video, m.audio, m.voice, m.animation))
     if (m.caption or "").strip():  # its words, as WhatsApp's Body under a photo or a file (which is not passed on)
-        other_file = photo is None and any(x is not None for x in (m.document, m.video, m.audio, m.voice, m.animation))
         return Inbound("telegram", uid, chat, Event("text", text=m.caption, other_file=other_file), photo=photo,
                        album=album, **base)  # fmt: skip
-    return Inbound("telegram", uid, chat, None, note="a message without text (photo, sticker, voice...)", photo=photo,
+    if other_file:  # a PDF alone, no words: nothing to read, and it is said not passed on (a first contact too)
+        return Inbound("telegram", uid, chat, Event("unsupported", other_file=True), note="a file only", **base)
+    return Inbound("telegram", uid, chat, None, note="a message without text (photo, sticker...)", photo=photo,
                    album=album, **base)  # fmt: skip
 
 

@@ -482,3 +482,15 @@ def test_photos_and_a_pdf_reaching_nobody_are_said_so_the_photos_as_several_and_
     [told] = bodies(pg_pitstop, KIPRONO)[said:]
     assert told.startswith(f"These photos were not sent to anyone.\n{FILE_LEFT}\n"
                            "To send a photo of extra work, first choose the job and \"Extra work found\".\n")  # fmt: skip
+
+
+def test_a_pdf_alone_at_the_photo_step_of_extra_work_is_said_not_to_go_and_the_photo_asked_again(pitstop):
+    """"I can read text, buttons and photos of extra work" was all he heard: nothing said
+    his invoice went nowhere, so he could believe the customer got it."""
+    kiprono_at_extra_work(pitstop, "anza", "1", "Worn wiper blades", "1,200")
+    said = len(bodies(pitstop, KIPRONO))
+
+    photos_from_kiprono(pitstop, "", INVOICE)
+
+    [told] = bodies(pitstop, KIPRONO)[said:]
+    assert told.startswith(f"{FILE_LEFT}\nSend a photo of it for the customer, or skip.")

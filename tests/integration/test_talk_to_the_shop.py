@@ -444,14 +444,15 @@ def test_a_long_message_under_a_photo_reaches_the_owner_whole(story):
     assert label == "Answer Amina" and answer.startswith("st:answer:")
 
 
-def sends_a_file(story, chat: int, content: bytes, name: str, mime: str, caption: str, at) -> None:
-    """What Telegram posts when someone sends a file (a document) with words under it."""
+def sends_a_file(story, chat: int, content: bytes, name: str, mime: str, caption: str | None, at) -> None:
+    """What Telegram posts when someone sends a file (a document) with words under it, or none."""
     sent = story.p.telegram._store_file(content, "document", name, mime)
     update = story.p.telegram.update_text(next(story.ids), chat, "x")
     update["message"].pop("text")
     update["message"]["document"] = {"file_id": sent.file_id, "file_unique_id": f"d{sent.file_id[-4:]}",
                                      "file_name": name, "mime_type": mime}  # fmt: skip
-    update["message"]["caption"] = caption
+    if caption is not None:
+        update["message"]["caption"] = caption
     story.post(update, at)
 
 
@@ -1244,3 +1245,31 @@ def test_a_staff_members_very_first_whatsapp_message_being_photos_sent_together_
     [answer] = story.wa_bodies(SERGEY)
     assert answer.split("\n")[:2] == ["Спасибо, Сергей! Теперь вы зарегистрированы в Жайық Авто как механик.",
                                        "Это фото никуда не отправлено."]
+
+
+# -- a file alone, or under words at a step: said not passed on --------------------------------
+
+FILE_LEFT = "That file was not sent to anyone: only words and photos go through here."
+
+
+def test_an_owners_pdf_alone_while_answering_a_customer_on_telegram_is_said_to_reach_nobody(story):
+    """"I can read text, buttons and photos of extra work": he could believe Amina got the quote."""
+    amina_talks_to_the_shop(story)
+    story.say(AMINA, "How much for new front pads?", MONDAY_9 + timedelta(minutes=1))
+    story.tap(OWNER_TG, f"st:answer:{amina_id(story)}", MONDAY_9 + timedelta(minutes=2))
+    before = len(story.texts(AMINA))
+
+    sends_a_file(story, OWNER_TG, b"%PDF-1.4 quote", "quote.pdf", "application/pdf", None,
+                 MONDAY_9 + timedelta(minutes=3))  # fmt: skip
+
+    assert story.last(OWNER_TG) == f"{FILE_LEFT}\nType your answer to Amina: it goes to them as you write it."
+    assert len(story.texts(AMINA)) == before
+
+
+def test_a_recognised_owners_pdf_alone_on_whatsapp_is_said_not_sent(story):
+    """Ерлан, who wrote to the bot before, was told "Я понимаю текст, кнопки и фото доп. работ"."""
+    erlan_and_askar_talk(story)
+
+    one_whatsapp_message(story, ERLAN, "Ерлан", "", (PDF, "application/pdf"))
+
+    assert story.wa_bodies(ERLAN)[-1].startswith(f"{FILE_LEFT_RU}\nЕрлан, чем могу помочь?\n1. Сегодня\n")

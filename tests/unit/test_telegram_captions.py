@@ -50,6 +50,19 @@ def test_the_words_under_a_telegram_file_that_is_no_photo_are_read_and_the_file_
         "Here is the quote from the other garage, can you match it?", True, None)
 
 
+def test_a_telegram_file_that_is_no_photo_alone_is_read_as_nothing_and_said_to_be_a_file_not_passed_on():
+    """It came as "a message without text", as a sticker does: nobody was told the file went nowhere."""
+    from bot import telegram
+
+    update = {"update_id": 8, "message": {
+        "message_id": 4, "date": 1764000000, "chat": {"id": 501, "type": "private"},
+        "from": {"id": 501, "is_bot": False, "first_name": "Amina"},
+        "document": {"file_id": "BQAD", "file_unique_id": "u1", "mime_type": "application/pdf", "file_name": "quote.pdf"}}}  # fmt: skip
+    inbound = telegram.parse(update)
+    assert (inbound.event.kind, inbound.event.text, inbound.event.other_file, inbound.photo) == (
+        "unsupported", "", True, None)
+
+
 # -- long texts, counted as Telegram counts them ----------------------------------------
 
 
