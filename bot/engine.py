@@ -121,7 +121,16 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
     done = _step(state_name, data, event, ctx, greeted)
     if event.kind == "photo" and event.album and not greeted:  # the answer said where it went: the photos of
         done.data["album"] = event.album  # its album coming next are not answered again
-    return done
+    return _file_said(done, event)
+
+
+def _file_said(done: Step, event: Event) -> Step:
+    """A file that is not a photo (a PDF, a video) never goes anywhere, whatever its words
+    did (a plate typed, a service chosen, the greeting of a first message): she hears so
+    once, first, unless the answer said it already (words or photos sent to the shop)."""
+    if not event.other_file or any(m.id == FILE_NOT_PASSED_ON for r in done.replies for m in r.texts):
+        return done
+    return _noted(done, Msg(FILE_NOT_PASSED_ON))
 
 
 def _first_contact(state_name: str, data: dict | None) -> bool:

@@ -1250,6 +1250,7 @@ def test_a_staff_members_very_first_whatsapp_message_being_photos_sent_together_
 # -- a file alone, or under words at a step: said not passed on --------------------------------
 
 FILE_LEFT = "That file was not sent to anyone: only words and photos go through here."
+FILE_NOT_PASSED_ON = "Your file was not passed on: only words and photos reach the shop."
 
 
 def test_an_owners_pdf_alone_while_answering_a_customer_on_telegram_is_said_to_reach_nobody(story):
@@ -1273,3 +1274,46 @@ def test_a_recognised_owners_pdf_alone_on_whatsapp_is_said_not_sent(story):
     one_whatsapp_message(story, ERLAN, "Ерлан", "", (PDF, "application/pdf"))
 
     assert story.wa_bodies(ERLAN)[-1].startswith(f"{FILE_LEFT_RU}\nЕрлан, чем могу помочь?\n1. Сегодня\n")
+
+
+@pytest.mark.parametrize("before", [[], ["/staff"]])
+def test_a_mechanics_first_telegram_message_being_a_pdf_alone_is_greeted_and_the_pdf_said_not_passed_on(
+        story, before):  # fmt: skip
+    """Telegram knows staff by a shared contact only, so his first message is anyone's
+    first: it was greeted, the PDF never mentioned (Telegram's caption-less document came
+    as a message without text). So too after /staff, asked for his number."""
+    for typed in before:
+        story.say(OTIENO_TG, typed, MONDAY_9)
+    said = len(story.texts(OTIENO_TG))
+
+    sends_a_file(story, OTIENO_TG, b"%PDF-1.4 job card", "card.pdf", "application/pdf", None, MONDAY_9)
+
+    assert story.texts(OTIENO_TG)[said:] == [f"{FILE_NOT_PASSED_ON}\nHello! This is Mwangaza Motors. I can book "
+                                             "your car in and keep you posted.\nWhich language do you prefer?"]
+
+
+def test_a_whatsapp_plate_typed_under_a_pdf_answers_the_plate_question_and_the_pdf_is_said_not_passed_on(story):
+    """The plate was taken and the make asked; nothing said the PDF (her logbook) went nowhere."""
+    for typed in ("Сәлем", "2", "1", "1", "1"):  # Қазақша; Жазылу; the first service; that is all
+        story.wa(ASKAR, typed, utcnow(), slug="zhaiyk-auto", name="Асқар")
+    assert story.wa_bodies(ASKAR)[-1].startswith("Көліктің мемлекеттік нөмірін жазыңыз")
+
+    one_whatsapp_message(story, ASKAR, "Асқар", "123 ABC 06", (PDF, "application/pdf"))
+
+    assert story.wa_bodies(ASKAR)[-1] == ("Файлыңыз жіберілмеді: сервиске тек хабарлама мен фото жетеді.\nКөліктің "
+                                          "маркасы мен моделі, мысалы, Toyota Camry? Немесе бұл қадамды өткізіп "
+                                          "жіберіңіз.\n1. Өткізіп жіберу")  # the plate taken, the car's make asked  # fmt: skip
+
+
+def test_a_service_named_under_a_telegram_pdf_is_chosen_and_the_pdf_said_not_passed_on_once(story):
+    story.say(AMINA, "/start", MONDAY_9, first_name="Amina")
+    story.tap(AMINA, "lang:en", MONDAY_9)
+    story.tap(AMINA, "m:book", MONDAY_9)
+    said = len(story.texts(AMINA))
+
+    sends_a_file(story, AMINA, b"%PDF-1.4 last service", "service.pdf", "application/pdf", "oil change",
+                 MONDAY_9 + timedelta(minutes=1))  # fmt: skip
+
+    [told] = story.texts(AMINA)[said:]
+    assert told == (f"{FILE_NOT_PASSED_ON}\nAdded: Oil and filter change.\n"
+                    "Anything else? Choose another service, or continue.")  # fmt: skip

@@ -2751,6 +2751,27 @@ def test_words_for_the_shop_with_a_file_that_is_no_photo_go_and_the_customer_hea
                                 "Your file was not passed on: only words and photos reach the shop.\n")  # fmt: skip
 
 
+@pytest.mark.parametrize("lang", ["en", "sw", "ru", "kk"])
+def test_a_service_typed_under_a_file_that_is_no_photo_is_chosen_and_the_file_said_not_passed_on_once(lang):
+    """The words were read as typed, and nothing said the file went nowhere."""
+    chat = chat_in(lang).type(TYPED[lang]["book"])
+
+    chat.send(Event("text", text=TYPED[lang]["oil"], other_file=True))
+
+    assert chat.state == "services" and chat.data["services"] == [1]
+    note = gettext(lang, engine.FILE_NOT_PASSED_ON)
+    assert note != engine.FILE_NOT_PASSED_ON or lang == "en"
+    assert chat.text.startswith(note + "\n") and chat.text.count(note) == 1
+
+
+def test_a_file_alone_as_a_first_message_is_greeted_and_said_not_passed_on():
+    chat = Chat(FakeContext()).send(Event("unsupported", other_file=True))
+
+    assert chat.text == ("Your file was not passed on: only words and photos reach the shop.\n"
+                         "Hello! This is Mwangaza Motors. I can book your car in and keep you posted.\n"
+                         "Which language do you prefer?")
+
+
 # -- a service and the time wanted, in one message ------------------------------------------
 
 WHAT_AND_WHEN = [
