@@ -22,6 +22,8 @@ transaction, keeping what matters of SQLAlchemy's execution:
 
 Rows come back as plain tuples; `loaded` makes one an ORM object where the rest of the
 message's work needs one (the customer), for less than the ORM's own loading costs.
+`written` tells the session's transaction of a row an INSERT or UPDATE wrote, as its
+flush would, so that a rollback (a savepoint's) does not leave its object as if stored.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any
 from sqlalchemy import inspect, literal
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql import ClauseElement, ColumnElement
 
@@ -182,3 +185,16 @@ def loaded(session: Session, model: type, values: dict[str, Any]):
     make_transient_to_detached(row)
     session.add(row)
     return row
+
+
+def written(session: Session, row, *, new: bool = False) -> None:
+    """Tell the session's transaction that a `Precompiled` INSERT (`new`, its object made
+    by `loaded`) or UPDATE (the values set with `set_committed_value`) wrote `row`, as the
+    ORM's flush does: should that transaction or a savepoint of it be rolled back, a new
+    row's object leaves the session and a changed one is expired (read again if used),
+    instead of standing for what the database no longer holds. SQLAlchemy keeps these
+    in its transaction, not in public (`Session._register_altered` writes them);
+    tests/integration/test_precompiled.py would notice a SQLAlchemy that changed that."""
+    transaction = session._transaction
+    if transaction is not None:
+        (transaction._new if new else transaction._dirty)[instance_state(row)] = True

@@ -174,3 +174,72 @@ def test_a_car_removed_while_it_waits_on_the_waitlist_gives_up_its_place(db, gar
 
     assert chat.text.startswith("Removed KCB 123A from your vehicles.\nIts place on the waiting list has ended too.\n")
     assert waitlist.offer_freed(db, garage.id, tuesday, NOW + timedelta(minutes=5)) is None
+
+
+def test_a_removed_car_typed_again_is_the_same_car_with_the_make_she_gives_now(db, garage):
+    """Its row comes back (its id, so its bookings and history): not a second car."""
+    with db.uow() as uow:
+        amina = customer_for(uow.session, garage.id, "telegram", AMINA, language="en")
+        probox = add_vehicle(uow.session, amina, "KCB 123A", make="Toyota", model="Probox")
+        fielder = add_vehicle(uow.session, amina, "KDD 222B", make="Toyota", model="Fielder")
+        first_id, other_id = probox.id, fielder.id
+        probox.removed_at = fielder.removed_at = NOW
+    with db.uow() as uow:
+        amina = customer_for(uow.session, garage.id, "telegram", AMINA, language="en")
+        back = add_vehicle(uow.session, amina, "kcb123a", make="Toyota", model="Fielder")
+        kept_make = add_vehicle(uow.session, amina, "KDD 222B")  # no make given: hers stays
+        assert (back.id, back.plate, back.make, back.model, back.removed_at) == (
+            first_id, "KCB 123A", "Toyota", "Fielder", None)  # fmt: skip
+        assert (kept_make.id, kept_make.make, kept_make.model, kept_make.removed_at) == (
+            other_id, "Toyota", "Fielder", None)  # fmt: skip
+        assert add_vehicle(uow.session, amina, "KCB 123A") is back  # typed once more: the same car
+    with db.uow() as uow:
+        stored = uow.session.execute(select(Vehicle.id, Vehicle.plate, Vehicle.make, Vehicle.model,
+                                            Vehicle.removed_at).order_by(Vehicle.id)).all()  # fmt: skip
+    assert stored == [(first_id, "KCB 123A", "Toyota", "Fielder", None),
+                      (other_id, "KDD 222B", "Toyota", "Fielder", None)]  # fmt: skip
+
+
+def test_her_list_of_cars_read_later_in_the_same_transaction_has_the_new_one(db, garage):
+    with db.uow() as uow:
+        amina = customer_for(uow.session, garage.id, "telegram", AMINA, language="en")
+        add_vehicle(uow.session, amina, "KCB 123A")
+        fielder = add_vehicle(uow.session, amina, "KDD 222B", make="Toyota", model="Fielder", year=2012)
+
+        assert [(v.plate, v.make, v.year) for v in amina.vehicles] == [("KCB 123A", None, None),
+                                                                       ("KDD 222B", "Toyota", 2012)]  # fmt: skip
+        assert amina.vehicles[1] is fielder is uow.session.get(Vehicle, fielder.id)
+        assert fielder.customer is amina
+
+
+def test_a_car_added_in_a_step_that_failed_is_forgotten_with_it(db, garage):
+    """The step's savepoint rolled back: the car is gone from the session as from the
+    database, and the next one typed in the same transaction is its own car (SQLite may
+    give it the same id)."""
+    with db.uow() as uow:
+        s = uow.session
+        amina = customer_for(s, garage.id, "telegram", AMINA, language="en")
+        with pytest.raises(RuntimeError), s.begin_nested():
+            lost = add_vehicle(s, amina, "KCB 123A", make="Toyota")
+            raise RuntimeError("the step failed")
+
+        assert lost not in s
+        assert [v.plate for v in amina.vehicles] == []
+        fielder = add_vehicle(s, amina, "KDD 222B", make="Mazda")
+        assert (fielder.plate, fielder.make) == ("KDD 222B", "Mazda")
+    assert cars_of(db, garage) == [("KDD 222B", False)]
+
+
+def test_a_removed_car_brought_back_in_a_step_that_failed_stays_removed(db, garage):
+    with db.uow() as uow:
+        amina = customer_for(uow.session, garage.id, "telegram", AMINA, language="en")
+        add_vehicle(uow.session, amina, "KCB 123A", make="Toyota").removed_at = NOW
+    with db.uow() as uow:
+        s = uow.session
+        amina = customer_for(s, garage.id, "telegram", AMINA, language="en")
+        with pytest.raises(RuntimeError), s.begin_nested():
+            car = add_vehicle(s, amina, "KCB 123A", make="Mazda")
+            raise RuntimeError("the step failed")
+
+        assert (car.make, car.removed_at) == ("Toyota", NOW)
+    assert cars_of(db, garage) == [("KCB 123A", True)]

@@ -7,9 +7,10 @@ import psycopg
 import pytest
 from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.models import Conversation, Customer, Shop, Vehicle
-from core.precompiled import Precompiled, loaded
+from core.precompiled import Precompiled, loaded, written
 from tests.services import libpq
 
 NAIROBI = timezone(timedelta(hours=3))
@@ -159,6 +160,30 @@ def test_a_row_the_session_holds_already_is_its_object_changes_and_all_or_read_a
         s.rollback()  # expires what the session holds
         s.execute(update(CUSTOMERS).values(tokens=0))
         assert read() is amina and amina.tokens == 0
+
+
+def test_rows_written_in_a_savepoint_rolled_back_are_undone_in_the_session_as_after_a_flush(db):
+    """`written`: a new row's object leaves the session, a changed one is read again."""
+    save = Precompiled(update(CHATS).where(CHATS.c.id == bindparam("chat_row")), column_keys=["state"])
+
+    def chat_object(s, chat: str) -> Conversation:
+        return loaded(s, Conversation, dict(zip(CHATS.c.keys(), READ_CHAT.first(s, {"chat": chat}), strict=True)))
+
+    with db.uow() as uow:
+        s = uow.session
+        shop_id = a_shop(s)
+        a_chat(s, shop_id, "42")
+        chat = chat_object(s, "42")
+        with pytest.raises(RuntimeError), s.begin_nested():
+            a_chat(s, shop_id, "43")
+            written(s, other := chat_object(s, "43"), new=True)
+            save.rows(s, {"chat_row": chat.id, "state": "services"})
+            set_committed_value(chat, "state", "services")
+            written(s, chat)
+            raise RuntimeError("the step failed")
+
+        assert other not in s
+        assert chat in s and chat.state == "menu"
 
 
 def test_an_update_writes_only_the_columns_it_names(db):
