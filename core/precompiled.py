@@ -21,9 +21,13 @@ transaction, keeping what matters of SQLAlchemy's execution:
   (webhooks/__init__.py) cannot tell.
 
 Rows come back as plain tuples; `loaded` makes one an ORM object where the rest of the
-message's work needs one (the customer), for less than the ORM's own loading costs.
-`written` tells the session's transaction of a row an INSERT or UPDATE wrote, as its
-flush would, so that a rollback (a savepoint's) does not leave its object as if stored.
+message's work needs one (the customer), for less than the ORM's own loading costs, and
+`loaded_afresh` one read under its lock (a booking). An UPDATE run so leaves the session's
+object as it was, and an INSERT's is not known to the transaction: `written` tells the
+session the object now holds what was written (and that a new row's object is new). Both
+do with the object what the ORM's loading and flush do, through the same methods of its
+state and session (not public either: tests/integration/test_precompiled.py compares them
+with the ORM's own).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from typing import Any
 from sqlalchemy import inspect, literal
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql import ClauseElement, ColumnElement
 
@@ -172,6 +176,31 @@ def _new(model: type) -> Callable[[], Any]:
     return inspect(model).class_manager.new_instance
 
 
+@cache
+def _collections(model: type) -> tuple[str, ...]:
+    return tuple(inspect(model).relationships.keys())
+
+
+def loaded_afresh(session: Session, model: type, row: Sequence[Any] | None):
+    """`loaded_row` for a row read under its lock (SELECT … FOR UPDATE), as the ORM's
+    `populate_existing` loads it: an object the session held already is overwritten with
+    the row (which another transaction may have changed since it was read), changes not
+    yet written and all, and its relationships are read again when next asked for. None
+    for no row."""
+    if row is None:
+        return None
+    values = dict(zip(_columns(model), row, strict=True))
+    held = session.identity_map.get(identity_key(model, values["id"]))
+    if held is None:
+        return loaded(session, model, values)
+    state = inspect(held)
+    for key in _collections(model):
+        state._reset(state.dict, key)
+    state.dict.update(values)
+    state._commit_all(state.dict, session.identity_map)  # nothing left to write: it is what is stored
+    return held
+
+
 def loaded(session: Session, model: type, values: dict[str, Any]):
     """The ORM object of a row a `Precompiled` statement read (all its columns, by
     name), as if the session had loaded it: the one the session holds already, if any
@@ -187,14 +216,17 @@ def loaded(session: Session, model: type, values: dict[str, Any]):
     return row
 
 
-def written(session: Session, row, *, new: bool = False) -> None:
-    """Tell the session's transaction that a `Precompiled` INSERT (`new`, its object made
-    by `loaded`) or UPDATE (the values set with `set_committed_value`) wrote `row`, as the
-    ORM's flush does: should that transaction or a savepoint of it be rolled back, a new
-    row's object leaves the session and a changed one is expired (read again if used),
-    instead of standing for what the database no longer holds. SQLAlchemy keeps these
-    in its transaction, not in public (`Session._register_altered` writes them);
+def written(session: Session, row: Any, values: dict[str, Any] | None = None, *, new: bool = False) -> None:
+    """Tell the session that an ORM object holds what a `Precompiled` statement of this
+    transaction has just written to its row: an UPDATE's `values` (its flush would write
+    them again, else), or an INSERT's whole row (`new`, its object made by `loaded`). As
+    for an object the flush wrote, should the transaction or the savepoint it was written
+    in be rolled back (a step that failed), a new row's object leaves the session and a
+    changed one is expired, to be read again as it is stored then. SQLAlchemy keeps these
+    records in its transaction, not in public (`Session._register_altered` writes them);
     tests/integration/test_precompiled.py would notice a SQLAlchemy that changed that."""
+    for name, value in (values or {}).items():
+        set_committed_value(row, name, value)
     transaction = session._transaction
     if transaction is not None:
         (transaction._new if new else transaction._dirty)[instance_state(row)] = True

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.models import Conversation, Customer, Shop, Vehicle
-from core.precompiled import Precompiled, loaded, written
+from core.precompiled import Precompiled, loaded, loaded_afresh, written
 from tests.services import libpq
 
 NAIROBI = timezone(timedelta(hours=3))
@@ -226,3 +226,51 @@ def test_an_in_list_is_refused_when_the_statement_is_first_run(db):
     by_plates = Precompiled(select(Vehicle.id).where(Vehicle.plate.in_(bindparam("plates", expanding=True))))
     with db.uow() as uow, pytest.raises(ValueError, match="IN list"):
         by_plates.rows(uow.session, {"plates": ["KCB 123A"]})
+
+
+LOCK_CUSTOMER = Precompiled(select(*CUSTOMERS.c).where(CUSTOMERS.c.id == bindparam("id")).with_for_update())
+
+
+@pytest.mark.parametrize("locking", ["the ORM's populate_existing", "loaded_afresh"])
+def test_a_row_read_under_its_lock_overwrites_the_object_the_session_holds(db, locking):
+    """Both ways give the same object: the row's values over changes not yet written, its
+    relationships read again."""
+    with db.uow() as uow:
+        s = uow.session
+        s.add(amina := Customer(shop_id=a_shop(s), name="Amina", language="sw", tokens=2))
+        s.flush()
+        s.add(Vehicle(customer_id=amina.id, plate="KCB 123A"))
+        s.flush()
+        assert [v.plate for v in amina.vehicles] == ["KCB 123A"]
+        # what another transaction committed before the lock was ours
+        s.execute(update(CUSTOMERS).values(tokens=0))
+        s.execute(insert(Vehicle.__table__).values(customer_id=amina.id, plate="KDA 456B"))
+
+        with s.no_autoflush:
+            amina.name = "Amina W."  # not written yet
+            if locking == "loaded_afresh":
+                locked = loaded_afresh(s, Customer, LOCK_CUSTOMER.first(s, {"id": amina.id}))
+            else:
+                locked = s.scalar(select(Customer).where(Customer.id == amina.id).with_for_update()
+                                  .execution_options(populate_existing=True))  # fmt: skip
+
+        assert locked is amina
+        assert (amina.name, amina.tokens) == ("Amina", 0)
+        assert amina not in s.dirty
+        assert [v.plate for v in amina.vehicles] == ["KCB 123A", "KDA 456B"]
+        assert loaded_afresh(s, Customer, None) is None  # no row
+
+
+def test_an_object_told_what_was_written_has_nothing_left_to_write_until_its_savepoint_is_rolled_back(db):
+    save_tokens = Precompiled(update(CUSTOMERS).where(CUSTOMERS.c.id == bindparam("id")), column_keys=["tokens"])
+    with db.uow() as uow:
+        s = uow.session
+        s.add(amina := Customer(shop_id=a_shop(s), name="Amina", language="sw", tokens=2))
+        s.commit()
+        savepoint = s.begin_nested()
+        save_tokens.rows(s, {"id": amina.id, "tokens": 1})
+        written(s, amina, {"tokens": 1})
+
+        assert amina.tokens == 1 and amina not in s.dirty
+        savepoint.rollback()
+        assert amina.tokens == 2  # read again, as stored
