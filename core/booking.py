@@ -4,13 +4,15 @@ Each public function is one unit of work: it takes the per-day lock(s) first (se
 core.availability.lock_days), re-checks the slot inside the transaction, writes, and
 commits. PostgreSQL's exclusion constraints back every write: if two writers still
 collide, the loser gets SlotTaken, never a double booking. Every status change goes
-through `move()`, which checks the rule book (core.lifecycle) and writes a BookingEvent.
+through `move()`, which checks the rule book (core.lifecycle) and writes a BookingEvent
+(or `move_at_once`, the same written by statements, on a customer's chat's way).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 
 from sqlalchemy import Integer, String, bindparam, column, insert, or_, select, text, update
 from sqlalchemy.dialects import sqlite
@@ -23,7 +25,7 @@ from core import slots as engine
 from core.db import Database, session_of
 from core.lifecycle import CANCELLABLE, BookingStatus, check_move, status_now
 from core.models import Booking, BookingEvent, BookingItem, Customer, Shop, Vehicle
-from core.precompiled import Precompiled
+from core.precompiled import Precompiled, loaded_afresh, written
 
 S = BookingStatus
 ALTERNATIVES = 6
@@ -93,6 +95,33 @@ def move(session: Session, booking: Booking, to: BookingStatus, actor: str, now:
     return event
 
 
+def move_at_once(session: Session, booking: Booking, to: BookingStatus, actor: str, now: datetime,
+                 reason: str | None = None, **columns) -> None:  # fmt: skip
+    """`move`, written at once by two statements (with the `columns` of the booking that
+    change with its status) instead of by the session's flush, whose unit of work cost
+    more than the statements: a customer's confirmation and cancellation, on their chat's
+    way. The booking's object holds what is stored and its event is in the database, for
+    whatever the transaction reads next (the event is no object of the session: nothing
+    asks for one)."""
+    check_move(booking.status, to)
+    values = {"status": to, "updated_at": now, **columns}
+    _moving(tuple(values)).rows(session, {"booking": booking.id, **values})
+    _NEW_EVENT.rows(session, dict(booking_id=booking.id, from_status=booking.status, to_status=to,
+                                  actor=actor, reason=reason, at=now))  # fmt: skip
+    written(session, booking, values)
+
+
+@cache
+def _moving(columns: tuple[str, ...]) -> Precompiled:
+    """The UPDATE writing these columns of a booking, compiled once (core.precompiled)."""
+    table = Booking.__table__
+    return Precompiled(update(table).where(table.c.id == bindparam("booking")), column_keys=columns)
+
+
+_NEW_EVENT = Precompiled(insert(BookingEvent.__table__),
+                         column_keys=["booking_id", "from_status", "to_status", "actor", "reason", "at"])
+
+
 def locked_booking(session: Session, booking_id: int, customer_id: int | None = None,
                    also_days: tuple = ()) -> Booking:  # fmt: skip
     """The booking with its day lock(s) and then its row lock taken, in that order (the
@@ -105,15 +134,15 @@ def locked_booking(session: Session, booking_id: int, customer_id: int | None = 
         raise NotYours(f"booking {booking_id} is not this customer's")
     view = av.shop_view(session, shop_id)
     av.lock_days(session, shop_id, {view.local_day(starts_at), *also_days})
-    return session.scalar(_LOCK_BOOKING, {"booking": booking_id})
+    return loaded_afresh(session, Booking, _LOCK_BOOKING.first(session, {"booking": booking_id}))
 
 
 _WHERE_AND_WHOSE = Precompiled(select(Booking.shop_id, Booking.starts_at, Booking.customer_id).where(
     Booking.id == bindparam("booking")))  # fmt: skip
-# As the lock finds it: a booking already read in this transaction is overwritten with
-# what another transaction committed meanwhile.
-_LOCK_BOOKING = select(Booking).where(Booking.id == bindparam("booking")).with_for_update() \
-    .execution_options(populate_existing=True)  # fmt: skip
+# As the lock finds it (loaded_afresh): a booking already read in this transaction is
+# overwritten with what another transaction committed meanwhile. On the driver: every
+# confirmation and cancellation of a customer's chat locks its booking.
+_LOCK_BOOKING = Precompiled(select(Booking.__table__).where(Booking.id == bindparam("booking")).with_for_update())
 
 
 # -- holding a slot ----------------------------------------------------------------------
@@ -171,10 +200,10 @@ def hold_in_session(session, shop_id, customer_id, service_ids, start, now, vehi
     customer = session.get(Customer, customer_id)
     if customer is None or customer.shop_id != shop_id:
         raise NotYours("the customer does not belong to this shop")
-    if vehicle_id is not None and session.scalar(_VEHICLE_OWNER, {"vehicle": vehicle_id}) != customer_id:
+    if vehicle_id is not None and _VEHICLE_OWNER.scalar(session, {"vehicle": vehicle_id}) != customer_id:
         raise NotYours("the vehicle is not the customer's")
     spec = view.spec
-    tokens = refresh_tokens(customer, now, view)
+    tokens = _store_tokens(session, customer, now, view)
     priced = [policy.PricedService(s.price_minor, s.deposit_minor, s.deposit_percent) for s in visit.services]
     row = dict(
         shop_id=shop_id, customer_id=customer_id,
@@ -325,6 +354,23 @@ def tokens_now(customer: Customer, now: datetime, view: av.ShopView) -> policy.T
     return policy.tokens_this_month(current, view.local_day(now), view.spec.cancellation.tokens)
 
 
+def _store_tokens(session: Session, customer: Customer, now: datetime, view: av.ShopView) -> int:
+    """`refresh_tokens` for a hold: what a new month refilled is written at once by a
+    statement (nothing when the month is the same), not left to the flush, which the
+    hold's own statement would make on every booking's way for more than it costs."""
+    fresh = tokens_now(customer, now, view)
+    if (fresh.count, fresh.reset_on) != (customer.tokens, customer.tokens_reset_on):
+        values = {"tokens": fresh.count, "tokens_reset_on": fresh.reset_on}
+        _STORE_TOKENS.rows(session, {"customer": customer.id, **values})
+        written(session, customer, values)
+    return fresh.count
+
+
+_CUSTOMERS = Customer.__table__
+_STORE_TOKENS = Precompiled(update(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("customer")),
+                            column_keys=["tokens", "tokens_reset_on"])  # fmt: skip
+
+
 def refresh_tokens(customer: Customer, now: datetime, view: av.ShopView) -> int:
     """The customer's tokens, refilled if a new month has begun in the shop's timezone."""
     fresh = tokens_now(customer, now, view)
@@ -339,8 +385,7 @@ def confirm(db: Database | Session, booking_id: int, actor: str, now: datetime, 
     """Turn a hold into a promise (payment received, or pay at the shop accepted)."""
     with session_of(db) as s:
         booking = locked_booking(s, booking_id)
-        move(s, booking, S.CONFIRMED, actor, now, reason)
-        booking.hold_expires_at = None
+        move_at_once(s, booking, S.CONFIRMED, actor, now, reason, hold_expires_at=None)
         return booking
 
 
@@ -355,7 +400,7 @@ def cancel(db: Database | Session, booking_id: int, actor: str, now: datetime,
         view = av.shop_view(s, booking.shop_id)
         cost = policy.cancellation_cost(now, booking.starts_at, view.spec.cancellation.late_window, booking.status,
                                         av.is_open(s, view, view.local_day(booking.starts_at)))  # fmt: skip
-        move(s, booking, S.CANCELLED, actor, now, "late cancellation" if cost else None)
+        move_at_once(s, booking, S.CANCELLED, actor, now, "late cancellation" if cost else None)
         tokens = _spend(s, booking.customer_id, now, view, cost)
         refund = payments.refund_cancelled(s, booking, now) if policy.refund_on_cancel(cost) else 0
         return Cancelled(booking.code, cost, tokens, refund, booking.currency)
@@ -393,7 +438,7 @@ def reset_tokens(db: Database | Session, customer_id: int, now: datetime) -> int
         return customer.tokens
 
 
-_VEHICLE_OWNER = select(Vehicle.customer_id).where(Vehicle.id == bindparam("vehicle"))
+_VEHICLE_OWNER = Precompiled(select(Vehicle.customer_id).where(Vehicle.id == bindparam("vehicle")))
 
 # The customer as the lock finds them: one already read in this transaction (the chat's
 # customer, read before the lock) is overwritten with what another transaction committed.

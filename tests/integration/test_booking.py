@@ -1,15 +1,15 @@
 """Booking stories on both backends: holds, confirmations, expiry, cancellations,
 no-shows, tokens and rescheduling, with the rule book enforced on every move."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from core import availability, booking
 from core.booking import CodeClash, Held, NotYours, SlotTaken
 from core.lifecycle import IllegalMove
-from core.models import Booking, BookingEvent, Customer, Shop
+from core.models import Booking, BookingEvent, BookingItem, Customer, Shop
 from core.shopfile import parse_shop
 from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI as NOW
 from tests.integration.booking_helpers import loaded, new_customer
@@ -221,3 +221,116 @@ def test_a_hold_of_two_services_is_written_the_same_on_both_backends(db, garage)
             (garage.services["brake-pads"], "service", "brake-pads", "booked"),
         ]
     assert events(db, held.booking_id) == [(None, "held", f"customer:{amina}", None)]
+
+
+# -- what the rest of the transaction reads after a customer's confirmation or cancellation --
+# (both are written by statements at once, not by the session's flush: booking.move_at_once)
+
+
+def event_rows(session, booking_id):
+    return [(e.from_status, e.to_status, e.actor, e.reason) for e in session.scalars(
+        select(BookingEvent).where(BookingEvent.booking_id == booking_id).order_by(BookingEvent.id))]  # fmt: skip
+
+
+def test_a_booking_cancelled_in_a_transaction_reads_back_cancelled_with_its_event_in_that_transaction(db, garage):
+    amina = new_customer(db, garage, "amina")
+    held = hold(db, garage, amina, garage.at(2026, 11, 25, 10))
+    booking.confirm(db, held.booking_id, "system:mpesa", NOW, "paid")
+    later = NOW + timedelta(minutes=5)
+    with db.uow() as uow:
+        s = uow.session
+        row = s.get(Booking, held.booking_id)
+        assert [e.to_status for e in row.events] == ["held", "confirmed"]  # read before the cancellation
+
+        cancelled = booking.cancel(s, held.booking_id, f"customer:{amina}", later, customer_id=amina)
+
+        assert (cancelled.code, cancelled.token_cost, cancelled.refund_minor) == (held.code, 0, 0)
+        assert s.get(Booking, held.booking_id) is row
+        assert (row.status, row.updated_at, row.hold_expires_at) == ("cancelled", later, None)
+        assert [(e.from_status, e.to_status, e.actor) for e in row.events] == [
+            (None, "held", f"customer:{amina}"), ("held", "confirmed", "system:mpesa"),
+            ("confirmed", "cancelled", f"customer:{amina}")]  # fmt: skip
+        assert event_rows(s, held.booking_id)[-1] == ("confirmed", "cancelled", f"customer:{amina}", None)
+        assert not s.dirty and not s.new  # nothing left for the commit to write
+    assert status(db, held.booking_id) == "cancelled"
+    assert len(events(db, held.booking_id)) == 3
+
+
+def test_a_hold_confirmed_in_the_transaction_that_made_it_reads_back_confirmed(db, garage):
+    amina = new_customer(db, garage, "amina")
+    with db.uow() as uow:
+        s = uow.session
+        held = hold(s, garage, amina, garage.at(2026, 11, 23, 10))
+        row = booking.confirm(s, held.booking_id, f"customer:{amina}", NOW, "pays at the shop")
+
+        assert row is s.get(Booking, held.booking_id)
+        assert (row.status, row.hold_expires_at, row.updated_at, row.code) == ("confirmed", None, NOW, held.code)
+        assert event_rows(s, held.booking_id) == [(None, "held", f"customer:{amina}", None),
+                                                  ("held", "confirmed", f"customer:{amina}", "pays at the shop")]  # fmt: skip
+    with db.uow() as uow:
+        stored = uow.session.get(Booking, held.booking_id)
+        assert (stored.status, stored.hold_expires_at, stored.updated_at) == ("confirmed", None, NOW)
+
+
+def test_a_cancellation_undone_with_its_failed_step_leaves_the_booking_as_it_is_stored(db, garage):
+    """The chat's step runs in a savepoint (core.db.undoable); when it fails after the
+    cancellation, the booking the session holds is the stored one again, not a cancelled one."""
+    from core.db import undoable
+
+    amina = new_customer(db, garage, "amina")
+    held = hold(db, garage, amina, garage.at(2026, 11, 25, 10))
+    booking.confirm(db, held.booking_id, "system:mpesa", NOW, "paid")
+    with db.uow() as uow:
+        s = uow.session
+        row = s.get(Booking, held.booking_id)
+        with pytest.raises(RuntimeError), undoable(s) as writing:
+            writing()
+            booking.cancel(s, held.booking_id, f"customer:{amina}", NOW, customer_id=amina)
+            raise RuntimeError("the step failed after the cancellation")
+
+        assert row.status == "confirmed"
+        assert [e.to_status for e in row.events] == ["held", "confirmed"]
+    assert status(db, held.booking_id) == "confirmed"
+
+
+def test_the_lock_finds_the_booking_as_another_transaction_left_it_over_what_was_read_before(db, garage):
+    """As the ORM's populate_existing: a booking read earlier in the transaction is
+    overwritten by what its locked row holds, its lines read again."""
+    amina = new_customer(db, garage, "amina")
+    held = hold(db, garage, amina, garage.at(2026, 11, 25, 10))
+    with db.uow() as uow:
+        s = uow.session
+        row = s.get(Booking, held.booking_id)
+        assert [i.description for i in row.items] == ["oil-change"]
+        # what another transaction committed meanwhile, as the lock would find it
+        s.execute(update(Booking.__table__).where(Booking.__table__.c.id == row.id).values(notes="by the gate"))
+        s.execute(insert(BookingItem.__table__).values(booking_id=row.id, kind="extra", description="wipers",
+                                                       price_minor=50000, status="proposed"))  # fmt: skip
+
+        assert booking.locked_booking(s, held.booking_id, amina) is row
+        assert row.notes == "by the gate"
+        assert [i.description for i in row.items] == ["oil-change", "wipers"]
+
+
+def test_a_hold_that_refills_the_tokens_leaves_the_customer_as_stored(db, garage):
+    """A new month's tokens are written with the hold; the customer the transaction holds
+    says so, and a failed step gives back the stored one."""
+    from core.db import undoable
+
+    otieno = new_customer(db, garage, "otieno")
+    december = NOW + timedelta(days=9)
+    with db.uow() as uow:
+        s = uow.session
+        customer = s.get(Customer, otieno)
+        with pytest.raises(RuntimeError), undoable(s) as writing:
+            writing()
+            hold(s, garage, otieno, garage.at(2026, 12, 2, 10), now=december)
+            assert (customer.tokens, customer.tokens_reset_on) == (2, date(2026, 12, 1))
+            assert customer not in s.dirty
+            raise RuntimeError("the step failed after the hold")
+        assert customer.tokens_reset_on is None
+
+        hold(s, garage, otieno, garage.at(2026, 12, 2, 10), now=december)
+    with db.uow() as uow:
+        stored = uow.session.get(Customer, otieno)
+        assert (stored.tokens, stored.tokens_reset_on) == (2, date(2026, 12, 1))
