@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy import and_, bindparam, column, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from core import slots
@@ -335,10 +335,10 @@ def take_day_and_look(session: Session, shop_id: int, day: date, start: datetime
         return lock_day_and_look(session, shop_id, day, start, end, now)
     connection = session.connection()  # the one the statement runs on, to close if cut short
     try:
-        row = session.execute(_TAKE_DAY_AND_LOOK, {
+        row = _TAKE_DAY_AND_LOOK.first(session, {
             "shop": shop_id, "day": day.toordinal(), "start": start, "end": end, "now": now,
             "occupying": _OCCUPYING_NAMES, "held": BookingStatus.HELD.value,
-        }).one()  # fmt: skip
+        })  # fmt: skip
     except BaseException as exc:
         # Cancelled (a statement timeout, a job's timeout, an interrupt) between taking the
         # shared lock and letting go of it, the lock would stay with the connection, which
@@ -361,6 +361,8 @@ def lock_day_and_look(session: Session, shop_id: int, day: date, start: datetime
 
 
 _OCCUPYING_NAMES = sorted(s.value for s in OCCUPYING)
-_TAKE_DAY_AND_LOOK = text(
+# Run on the driver (core.precompiled): every hold looks so. Its values go to psycopg and
+# come back as it makes them (the function's own types), as through Session.execute.
+_TAKE_DAY_AND_LOOK = Precompiled(text(
     "SELECT * FROM pitstop_take_day_and_look(:shop, :day, :start, :end, :now, :occupying, :held)"
-)
+).columns(*(column(name) for name in ("ours", "starts", "ends", "mechanic_ids", "bay_ids", "overdue_holds"))))
