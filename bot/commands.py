@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from bot import model as cmd
@@ -26,6 +27,7 @@ from core.lifecycle import AT_THE_SHOP, IllegalMove
 from core.lifecycle import BookingStatus as S
 from core.messages import Choice, Msg, Reply, when
 from core.models import Booking, Customer, Payment
+from core.precompiled import Precompiled, written
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,9 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
     actor = f"customer:{customer.id}"
     match command:
         case cmd.SetLanguage(lang):
-            customer.language = lang
+            if lang != customer.language:  # most often it is the one their app told us
+                _SET_LANGUAGE.rows(session, {"customer": customer.id, "language": lang})
+                written(session, customer, {"language": lang})  # not left for the step's savepoint to flush
         case cmd.SavePhone(phone):
             customer.phone = phone
         case cmd.SaveVehicle(plate, make_model):
@@ -48,7 +52,7 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
                                 channel=channel, payment_method=method)  # fmt: skip
             if isinstance(held, SlotTaken):
                 return cmd.Taken(held.wanted, held.alternatives, held.too_soon)
-            return _settle(session, ctx, held.booking_id, method, actor, held_services=tuple(service_ids))
+            return _settle(session, ctx, held.booking_id, method, actor, held=held, held_services=tuple(service_ids))
         case cmd.AcceptOffer(booking_id, method) | cmd.RetryPayment(booking_id, method):
             row = _held_for(session, booking_id, customer.id, ctx.now)
             if row is None:
@@ -140,18 +144,21 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
 
 
 def _settle(session: Session, ctx: DbContext, booking_id: int, method: str, actor: str,
-            phone: str | None = None, held_services: tuple[int, ...] | None = None) -> cmd.Booked | cmd.Refused:  # fmt: skip
+            phone: str | None = None, held: Held | None = None,
+            held_services: tuple[int, ...] | None = None) -> cmd.Booked | cmd.Refused:  # fmt: skip
     """After a hold: pay at the shop confirms at once (unless money is due in advance: a
     button of an earlier message may still offer it); online methods ask for money
-    (M-Pesa from `phone`, when the customer gave another number for it). `held_services`:
-    the services of a hold made just now, in its lines' order (not read back)."""
-    row = session.get(Booking, booking_id)
-    amount = row.deposit_minor or row.price_minor
-    if method not in policy.ways_to_pay(ctx.view.spec.payment_methods, row.deposit_minor > 0):
+    (M-Pesa from `phone`, when the customer gave another number for it). `held` and
+    `held_services`: a hold made just now in this transaction, and its services in its
+    lines' order (not read back: confirming it reads its row, under its lock)."""
+    priced = held or session.get(Booking, booking_id)  # either tells the price and the deposit
+    amount = priced.deposit_minor or priced.price_minor
+    if method not in policy.ways_to_pay(ctx.view.spec.payment_methods, priced.deposit_minor > 0):
         return cmd.Refused(N_("This visit is paid in advance. Please choose another way to pay."))
     if method == "cash":
-        booking.confirm(session, booking_id, actor, ctx.now, "pays at the shop")
+        row = booking.confirm(session, booking_id, actor, ctx.now, "pays at the shop")
         return cmd.Booked(row.id, row.code, row.starts_at, True, 0, 0, method, service_ids=held_services or _service_ids(row))
+    row = session.get(Booking, booking_id)  # the object read above, if it was
     try:
         payment = payments.start(session, row, method, amount, ctx.now, phone=phone)
     except payments.AlreadyAsked as exc:
@@ -160,6 +167,11 @@ def _settle(session: Session, ctx: DbContext, booking_id: int, method: str, acto
     minutes = int((row.hold_expires_at - ctx.now).total_seconds() // 60)
     return cmd.Booked(row.id, row.code, row.starts_at, False, asked, minutes, method, payment.link,
                       held_services or _service_ids(row))
+
+
+# Every new chat chooses its language: written at once, on the driver (core.precompiled).
+_SET_LANGUAGE = Precompiled(update(Customer.__table__).where(Customer.__table__.c.id == bindparam("customer")),
+                            column_keys=["language"])  # fmt: skip
 
 
 def _already_asked(exc: payments.AlreadyAsked) -> cmd.Refused:

@@ -130,6 +130,18 @@ def test_paying_at_the_shop_does_not_read_back_the_lines_of_the_hold_it_just_mad
     assert pitstop.texts(AMINA)[-1].startswith("Booked! Your code is MM-")
 
 
+def test_paying_at_the_shop_reads_the_hold_it_just_made_once_under_its_lock(pitstop, url):
+    """Its price and deposit are known from the hold; confirming it locks and reads its row."""
+    book_an_oil_change_paid_at_the_shop(pitstop)
+
+    seen = statements_of_the_message(pitstop, lambda: pitstop.tap(AMINA, "pay:cash"), words=200)
+
+    reads = [s for s in seen if s.startswith("SELECT bookings.id, bookings.code, bookings.shop_id")]
+    assert len(reads) == 1
+    assert reads[0].endswith("FOR UPDATE") == url.startswith("postgresql")  # SQLite's writers take turns whole
+    assert pitstop.texts(AMINA)[-1].startswith("Booked! Your code is MM-")
+
+
 @pytest.fixture
 def pitstop_on_monday(url):
     """A Pitstop whose clock starts on Monday 23 November 2026, 09:00 in Nairobi."""
