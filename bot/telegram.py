@@ -69,6 +69,11 @@ _MESSAGE_UPDATE, _TAP_UPDATE = {"update_id", "message"}, {"update_id", "callback
 _TYPED_KEYS = {"message_id", "from", "chat", "date", "text", "entities"}
 _TAPPED_ON_KEYS = {"message_id", "from", "chat", "date", "text", "entities", "reply_markup", "edit_date"}
 _ENTITY_KEYS = {"offset", "length", "type", "url", "language", "custom_emoji_id"}
+# The Bot API's fields of a user and of a message's chat: one it adds later goes to python-telegram-bot.
+_USER_KEYS = {"id", "is_bot", "first_name", "last_name", "username", "language_code", "is_premium",
+              "added_to_attachment_menu", "can_join_groups", "can_read_all_group_messages", "supports_inline_queries",
+              "can_connect_to_business", "has_main_web_app"}  # fmt: skip
+_CHAT_KEYS = {"id", "type", "title", "username", "first_name", "last_name", "is_forum", "is_direct_messages"}
 
 
 def _typed(uid: str, m) -> Inbound | None:
@@ -99,7 +104,8 @@ def _tapped(uid: str, q) -> Inbound | None:
 def _is_message(m, allowed: set[str]) -> bool:
     """A message of a private chat with only `allowed` keys, each of the type the Bot API gives it."""
     chat = m.get("chat") if isinstance(m, dict) else None
-    return (isinstance(chat, dict) and m.keys() <= allowed and _is_int(m.get("message_id")) and _is_time(m.get("date"))
+    return (isinstance(chat, dict) and m.keys() <= allowed and chat.keys() <= _CHAT_KEYS
+            and _is_int(m.get("message_id")) and _is_time(m.get("date"))
             and _is_int(chat.get("id")) and chat.get("type") == "private"
             and all(isinstance(e, dict) and e.keys() <= _ENTITY_KEYS and _is_int(e.get("offset"))
                     and _is_int(e.get("length")) and isinstance(e.get("type"), str)
@@ -107,7 +113,8 @@ def _is_message(m, allowed: set[str]) -> bool:
 
 
 def _is_user(user) -> bool:
-    return (isinstance(user, dict) and _is_int(user.get("id")) and isinstance(user.get("is_bot"), bool)
+    return (isinstance(user, dict) and user.keys() <= _USER_KEYS and _is_int(user.get("id"))
+            and isinstance(user.get("is_bot"), bool)
             and isinstance(user.get("first_name"), str) and isinstance(user.get("language_code", ""), str))  # fmt: skip
 
 
@@ -138,7 +145,8 @@ def parsed_by_ptb(data: dict) -> Inbound | None:
     check (a text that is a list, a tap without its sender): refused, not a crash."""
     try:
         return _read_by_ptb(data)
-    except (AttributeError, TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError) as exc:  # logged: a bug of ours would show here too
+        log.warning("telegram update %r refused: %s: %s", data.get("update_id"), type(exc).__name__, exc)
         return None
 
 

@@ -66,6 +66,8 @@ def test_a_group_chat_and_an_edited_message_are_left_to_python_telegram_bot():
 # -------------------------------------------------------------------------- random updates
 
 ids = st.integers(min_value=-(2**63), max_value=2**63)
+# Unix times, with the edges: the short reading's own bound (2**32), and python-telegram-bot's (year 9999)
+dates = st.integers(0, 2**31) | st.sampled_from([2**32 - 1, 2**32, 253402300799, 253402300800, 2**63])
 names = st.text(max_size=20)
 languages = st.none() | st.sampled_from(["en", "ru", "kk", "sw", "de", ""])
 
@@ -83,7 +85,7 @@ def users(draw) -> dict:
 @st.composite
 def typed(draw) -> dict:
     text = draw(st.text(max_size=40) | st.builds(lambda p: "/start" + p, st.text(max_size=20)))
-    message = {"message_id": draw(ids), "from": draw(users()), "date": draw(st.integers(0, 2**31)),
+    message = {"message_id": draw(ids), "from": draw(users()), "date": draw(dates),
                "chat": {"id": draw(ids), "type": "private"}, "text": text}  # fmt: skip
     if draw(st.booleans()):
         message["entities"] = [{"offset": 0, "length": 6, "type": "bot_command"}]
@@ -93,9 +95,11 @@ def typed(draw) -> dict:
 @st.composite
 def tapped(draw) -> dict:
     buttons = [[{"text": draw(names), "callback_data": draw(names)}] for _ in range(draw(st.integers(0, 3)))]
-    message = {"message_id": draw(ids), "chat": {"id": draw(ids), "type": "private"}, "date": draw(st.integers(0, 2**31)),
+    message = {"message_id": draw(ids), "chat": {"id": draw(ids), "type": "private"}, "date": draw(dates),
                "from": {"id": 7000000001, "is_bot": True, "first_name": "Booking Bot"}, "text": draw(names),
                "reply_markup": {"inline_keyboard": buttons}}  # fmt: skip
+    if draw(st.booleans()):
+        message["edit_date"] = draw(dates)
     query = {"id": draw(st.text(min_size=1, max_size=20)), "from": draw(users()), "chat_instance": draw(names),
              "message": message}  # fmt: skip
     if (data := draw(st.none() | names)) is not None:
@@ -115,29 +119,53 @@ def paths(value, here=()):
             yield from paths(inner, (*here, i))
 
 
+# Keys a user or chat may carry that python-telegram-bot cannot take (its own parameters) or knows
+keys = st.sampled_from(["api_kwargs", "self", "is_premium", "title", "unknown_field", "bot"])
 others = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=5) | \
     st.just([]) | st.just({}) | st.just([None]) | st.just({"id": 1})  # fmt: skip
 
 
 @SETTINGS
 @given(update=typed() | tapped())
-def test_a_random_word_or_tap_is_read_short_and_the_same(update):
+def test_a_random_word_or_tap_is_read_the_same_and_short_unless_its_time_is_out_of_range(update):
     short, ptb = both(update)
-    assert short is not None
-    assert short == ptb
+    assert short == ptb or short is None
+    message = update["message"] if "message" in update else update["callback_query"]["message"]
+    assert (short is not None) == all(message[k] < 2**32 for k in ("date", "edit_date") if k in message)
+
+
+def test_a_time_python_telegram_bot_refuses_is_left_to_it():
+    update = update_text(5, 42, "hello")
+    update["message"]["date"] = 253402300800  # after 9999-12-31
+    assert plain_update(update) is None and parse(update) is None
 
 
 @SETTINGS
 @given(update=typed() | tapped(), data=st.data())
-def test_a_field_taken_away_or_of_another_type_is_read_the_same_or_left_to_ptb(update, data):
+def test_a_field_taken_away_added_or_of_another_type_is_read_the_same_or_left_to_ptb(update, data):
     path = data.draw(st.sampled_from(list(paths(update))))
     *parents, last = path
     holder = update
     for step in parents:
         holder = holder[step]
-    if data.draw(st.booleans()) and isinstance(holder, dict):
+    change = data.draw(st.sampled_from(["take away", "retype", "add a key"]))
+    if change == "take away" and isinstance(holder, dict):
         del holder[last]
+    elif change == "add a key" and isinstance(holder[last], dict):
+        holder[last][data.draw(keys)] = data.draw(others)
     else:
         holder[last] = data.draw(others)
     short, ptb = both(update)
     assert short is None or short == ptb
+
+
+@pytest.mark.parametrize("where", ["sender", "chat", "tapper", "tapped chat"])
+@pytest.mark.parametrize("key", ["api_kwargs", "self"])
+def test_a_user_or_chat_with_a_key_python_telegram_bot_cannot_take_is_refused_by_both(where, key):
+    """Telegram sends neither; the short reading knows only the Bot API's own fields."""
+    update = update_text(5, 42, "hello") if where in ("sender", "chat") else update_callback(5, 42, "m:book", 1)
+    holder = {"sender": lambda: update["message"]["from"], "chat": lambda: update["message"]["chat"],
+              "tapper": lambda: update["callback_query"]["from"],
+              "tapped chat": lambda: update["callback_query"]["message"]["chat"]}[where]()  # fmt: skip
+    holder[key] = 1
+    assert both(update) == (None, None)
