@@ -39,16 +39,22 @@ class DbContext:
     @cached_property
     def customer(self) -> CustomerInfo:
         c = self._customer
-        vehicles = tuple(VehicleView(vehicle_id, plate, " ".join(x for x in (make, model) if x) or None)
-                         for vehicle_id, plate, make, model in _VEHICLES.rows(self.session, {"customer": c.id}))  # fmt: skip
         language = c.language if c.language in self.shop.languages else None
         tokens = booking.tokens_now(c, self.now, self.view).count  # as of today: a new month refills them
-        return CustomerInfo(c.id, c.name, c.phone, language, tokens, vehicles)
+        return CustomerInfo(c.id, c.name, c.phone, language, tokens)
+
+    @cached_property
+    def vehicles(self) -> tuple[VehicleView, ...]:
+        """Read apart from the customer, by the steps that show or check cars: most steps
+        ask only the customer's language or tokens (a statement fewer for them)."""
+        return tuple(VehicleView(vehicle_id, plate, " ".join(x for x in (make, model) if x) or None)
+                     for vehicle_id, plate, make, model in _VEHICLES.rows(self.session, {"customer": self._customer.id}))  # fmt: skip
 
     def refresh(self) -> None:
-        """Forget what was read of the customer, their bookings and the free times (a
+        """Forget what was read of the customer, their cars and bookings and the free times (a
         command may have changed them)."""
         self.__dict__.pop("customer", None)
+        self.__dict__.pop("vehicles", None)
         self.__dict__.pop("_upcoming", None)
         self._free_times.clear()
 

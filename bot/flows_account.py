@@ -202,7 +202,7 @@ state("cancel_confirm", back="booking")((prompt_cancel_confirm, handle_cancel_co
 
 
 def prompt_vehicles(turn: Turn, before: list[Msg]) -> None:
-    vehicles = turn.ctx.customer.vehicles
+    vehicles = turn.ctx.vehicles
     if not vehicles:
         turn.offer(before + [Msg(N_("You have no saved vehicles yet. They are saved when you book."))],
                    [Choice("back", Msg(N_("Main menu")))])  # fmt: skip
@@ -213,7 +213,7 @@ def prompt_vehicles(turn: Turn, before: list[Msg]) -> None:
 
 
 def handle_vehicles(turn: Turn, event: Event, choice: str | None) -> None:
-    vehicles = turn.ctx.customer.vehicles
+    vehicles = turn.ctx.vehicles
     typed = understand.plate_key(event.text) if event.kind == "text" and not understand.is_position(event.text) else None
     if typed is not None:  # a typed plate is taken exactly, as when booking: one character off is another car
         vehicle = next((v for v in vehicles if understand.plate_key(v.plate) == typed), None)
@@ -237,7 +237,7 @@ TO_THE_MENU = Choice("menu", Msg(N_("Main menu")))
 
 def _my_vehicle(turn: Turn):
     """The car whose page is open, if it is still on the customer's list."""
-    return next((v for v in turn.ctx.customer.vehicles if v.id == turn.data.get("my_vehicle")), None)
+    return next((v for v in turn.ctx.vehicles if v.id == turn.data.get("my_vehicle")), None)
 
 
 def prompt_my_vehicle(turn: Turn, before: list[Msg]) -> None:

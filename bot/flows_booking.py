@@ -97,7 +97,7 @@ def handle_services(turn: Turn, event: Event, choice: str | None) -> None:
         if not picked and turn.data.get("services") and understand.parse_yes_no(event.text) is False:
             picked = ["done"]
     if picked == ["done"]:
-        turn.ask("vehicle" if turn.ctx.customer.vehicles else "plate")
+        turn.ask("vehicle" if turn.ctx.vehicles else "plate")
         return
     ids = [int(p[4:]) for p in picked if p.startswith("svc:")]
     if not ids:
@@ -113,7 +113,7 @@ def add_services(turn: Turn, ids: list[int], *before: Msg) -> None:
     масла"): the step's next question, "anything else?" while some are left."""
     turn.data["services"] = list(dict.fromkeys(turn.data.get("services", []) + ids))
     if len(turn.data["services"]) == len(turn.ctx.shop.services):
-        turn.ask("vehicle" if turn.ctx.customer.vehicles else "plate", *before)
+        turn.ask("vehicle" if turn.ctx.vehicles else "plate", *before)
     else:
         turn.ask("services", *before)
 
@@ -140,17 +140,17 @@ state("services")((prompt_services, handle_services))
 
 def prompt_vehicle(turn: Turn, before: list[Msg]) -> None:
     choices = [Choice(f"veh:{v.id}", f"{v.plate}" + (f" · {v.make_model}" if v.make_model else ""))
-               for v in turn.ctx.customer.vehicles]  # fmt: skip
+               for v in turn.ctx.vehicles]  # fmt: skip
     choices.append(Choice("veh:new", Msg(N_("Another vehicle"))))
     turn.offer(before + [Msg(N_("Which vehicle is it for?"))], choices,
-               {f"veh:{v.id}": [v.plate] for v in turn.ctx.customer.vehicles})  # fmt: skip
+               {f"veh:{v.id}": [v.plate] for v in turn.ctx.vehicles})  # fmt: skip
 
 
 def handle_vehicle(turn: Turn, event: Event, choice: str | None) -> None:
     typed_plate = event.kind == "text" and not understand.is_position(event.text)  # "№1" is the list's first
     plate = understand.plate_key(event.text) if typed_plate else None
     if plate is not None:  # a typed plate is taken exactly: one character off is another car
-        saved = next((v for v in turn.ctx.customer.vehicles if understand.plate_key(v.plate) == plate), None)
+        saved = next((v for v in turn.ctx.vehicles if understand.plate_key(v.plate) == plate), None)
         choice = f"veh:{saved.id}" if saved else "veh:typed"
     if choice == "veh:typed":
         handle_plate(turn, event, None)
@@ -165,7 +165,7 @@ def handle_vehicle(turn: Turn, event: Event, choice: str | None) -> None:
 
 def _own_vehicle(turn: Turn, choice: str | None) -> int | None:
     """The id a "veh:<id>" choice names, if it is one of the customer's vehicles."""
-    ids = {f"veh:{v.id}": v.id for v in turn.ctx.customer.vehicles}
+    ids = {f"veh:{v.id}": v.id for v in turn.ctx.vehicles}
     return ids.get(choice or "")
 
 

@@ -290,7 +290,6 @@ class CustomerInfo:
     phone: str | None
     language: str | None  # None until chosen
     tokens: int
-    vehicles: tuple[VehicleView, ...]
 
 
 class Context(Protocol):
@@ -299,6 +298,7 @@ class Context(Protocol):
     now: datetime
     shop: ShopInfo
     customer: CustomerInfo
+    vehicles: tuple[VehicleView, ...]  # the cars on the customer's list, read only by the steps that ask
     language_hint: str | None
     numbered: bool  # choices are shown numbered (WhatsApp, the terminal), not as Telegram's buttons
 

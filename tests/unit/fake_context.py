@@ -51,7 +51,8 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 class FakeContext:
     now: datetime = NOW
     shop: ShopInfo = SHOP
-    customer: CustomerInfo = field(default_factory=lambda: CustomerInfo(7, "Amina", None, "en", 2, ()))
+    customer: CustomerInfo = field(default_factory=lambda: CustomerInfo(7, "Amina", None, "en", 2))
+    vehicles: tuple[VehicleView, ...] = ()
     language_hint: str | None = "en"
     numbered: bool = True
     full_days: set[date] = field(default_factory=set)
@@ -92,5 +93,5 @@ class FakeContext:
         return self.keeping.get(vehicle_id)
 
     def with_vehicle(self, plate="KCB 123A") -> FakeContext:
-        self.customer = replace(self.customer, vehicles=(VehicleView(3, plate, "Toyota Probox"),))
+        self.vehicles = (VehicleView(3, plate, "Toyota Probox"),)
         return self
