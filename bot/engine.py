@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
@@ -61,6 +61,9 @@ class Step:
     data: dict
     replies: list[Reply]
     commands: list[Command]
+    # What goes first in the answer, when this step says nothing itself: it only asked core to
+    # do something (save the car, hold a time), and the round after it speaks (bot.runner).
+    notes: tuple[Msg, ...] = ()
 
 
 @dataclass
@@ -121,16 +124,18 @@ def step(state_name: str, data: dict, event: Event, ctx: Context) -> Step:
     done = _step(state_name, data, event, ctx, greeted)
     if event.kind == "photo" and event.album and not greeted:  # the answer said where it went: the photos of
         done.data["album"] = event.album  # its album coming next are not answered again
-    return _file_said(done, event)
+    return _file_said(done, event, greeted)
 
 
-def _file_said(done: Step, event: Event) -> Step:
+def _file_said(done: Step, event: Event, greeted: bool) -> Step:
     """A file that is not a photo (a PDF, a video) never goes anywhere, whatever its words
-    did (a plate typed, a service chosen, the greeting of a first message): she hears so
-    once, first, unless the answer said it already (words or photos sent to the shop)."""
-    if not event.other_file or any(m.id == FILE_NOT_PASSED_ON for r in done.replies for m in r.texts):
+    did (a plate typed, a service chosen): she hears so once, first, unless the answer said
+    it already (words or photos sent to the shop). A first message is answered by the
+    greeting alone, its words and photos reaching nobody either: only the file is spoken of."""
+    said = {m.id for r in done.replies for m in r.texts} | {m.id for m in done.notes}
+    if not event.other_file or FILE_NOT_PASSED_ON in said:
         return done
-    return _noted(done, Msg(FILE_NOT_PASSED_ON))
+    return _noted(done, Msg(FILE_NOT_PASSED_ON_AT_FIRST if greeted else FILE_NOT_PASSED_ON))
 
 
 def _first_contact(state_name: str, data: dict | None) -> bool:
@@ -210,6 +215,7 @@ PHOTO_NOT_SENT = NP_("This photo was not sent to anyone. To send a photo to the 
                      "These photos were not sent to anyone. To send photos to the shop, choose "
                      "\"Talk to the shop\" in the menu, then send the photos.")  # fmt: skip
 FILE_NOT_PASSED_ON = N_("Your file was not passed on: only words and photos reach the shop.")
+FILE_NOT_PASSED_ON_AT_FIRST = N_("Your file was not passed on.")  # the greeting answers the rest of the message
 
 
 def _photo_not_sent(event: Event) -> list[Msg]:
@@ -273,10 +279,23 @@ def _caption_answers(turn: Turn, event: Event) -> bool:
 
 
 def _noted(done: Step, *notes: Msg) -> Step:
-    """A step's answer with `notes` said first, in the same message."""
-    first, *rest = done.replies or [Reply(())]
-    return Step(done.state, done.data, [Reply((*notes, *first.texts), first.choices, first.ask_contact), *rest],
-                done.commands)  # fmt: skip
+    """A step's answer with `notes` said first, in the same message; a step that says
+    nothing (a make saved, a time held: the round after it answers) carries them to it."""
+    if not done.replies and done.commands:
+        return replace(done, notes=(*notes, *done.notes))
+    return replace(done, replies=said_first(notes, done.replies))
+
+
+def said_first(notes: tuple[Msg, ...], replies: list[Reply]) -> list[Reply]:
+    """`notes` first in the first message of `replies` that says anything (alone when none
+    does): one message, never a note sent on its own before the answer."""
+    if not notes:
+        return replies
+    at = next((i for i, r in enumerate(replies) if r.texts or r.choices or r.ask_contact), None)
+    if at is None:
+        return [Reply(tuple(notes)), *replies]
+    first = replies[at]
+    return [*replies[:at], replace(first, texts=(*notes, *first.texts)), *replies[at + 1:]]
 
 
 def _guarded(turn: Turn, event: Event, act: Callable[[], None]) -> Step:

@@ -65,7 +65,7 @@ def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, langua
     customer = customer_for(session, shop_id, channel, chat_id, language=supported_language(session, shop_id, hint),
                             name=name, phone=phone, now=now)  # fmt: skip
     ctx = DbContext(session, shop_id, customer, now, hint, numbered=channel != "telegram")
-    state, data, replies = chat.state, dict(chat.data or {}), []
+    state, data, replies, notes = chat.state, dict(chat.data or {}), [], ()
     # notices only a template carried (WhatsApp), but for the one a quick reply just answered
     show_again = [i for i in data.pop("show_again", None) or [] if i != answered]
     try:
@@ -74,6 +74,7 @@ def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, langua
                 result = engine.step(state, data, event, ctx)
                 state, data = result.state, result.data
                 replies += result.replies
+                notes += result.notes  # a round that only issued commands: said with the answer that follows
                 outcome = None
                 for command in result.commands:
                     writing()
@@ -82,6 +83,7 @@ def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, langua
                 if outcome is None:
                     break
                 event = Event("outcome", outcome=outcome)
+            replies = engine.said_first(notes, replies)  # one message, as when the step answers at once
     except Exception:
         # Invariant 6: never silence, never a stack trace. Keep the state we had.
         log.exception("conversation step failed (shop %s, %s)", shop_id, channel)

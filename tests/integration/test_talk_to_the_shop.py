@@ -1251,6 +1251,7 @@ def test_a_staff_members_very_first_whatsapp_message_being_photos_sent_together_
 
 FILE_LEFT = "That file was not sent to anyone: only words and photos go through here."
 FILE_NOT_PASSED_ON = "Your file was not passed on: only words and photos reach the shop."
+FILE_NOT_PASSED_ON_AT_FIRST = "Your file was not passed on."  # the greeting answers the rest of a first message
 
 
 def test_an_owners_pdf_alone_while_answering_a_customer_on_telegram_is_said_to_reach_nobody(story):
@@ -1288,8 +1289,8 @@ def test_a_mechanics_first_telegram_message_being_a_pdf_alone_is_greeted_and_the
 
     sends_a_file(story, OTIENO_TG, b"%PDF-1.4 job card", "card.pdf", "application/pdf", None, MONDAY_9)
 
-    assert story.texts(OTIENO_TG)[said:] == [f"{FILE_NOT_PASSED_ON}\nHello! This is Mwangaza Motors. I can book "
-                                             "your car in and keep you posted.\nWhich language do you prefer?"]
+    assert story.texts(OTIENO_TG)[said:] == [f"{FILE_NOT_PASSED_ON_AT_FIRST}\nHello! This is Mwangaza Motors. I can "
+                                             "book your car in and keep you posted.\nWhich language do you prefer?"]
 
 
 def test_a_whatsapp_plate_typed_under_a_pdf_answers_the_plate_question_and_the_pdf_is_said_not_passed_on(story):
@@ -1317,3 +1318,78 @@ def test_a_service_named_under_a_telegram_pdf_is_chosen_and_the_pdf_said_not_pas
     [told] = story.texts(AMINA)[said:]
     assert told == (f"{FILE_NOT_PASSED_ON}\nAdded: Oil and filter change.\n"
                     "Anything else? Choose another service, or continue.")  # fmt: skip
+
+
+# -- the note in the one answer a message gets, and nothing said of a greeted message's words --
+
+
+def test_a_make_typed_under_a_pdf_on_whatsapp_is_answered_in_one_message_the_note_first(story):
+    """The make's step only saves the car, the answer coming from the round after it: the note
+    went alone, and "Saved" in a second WhatsApp message."""
+    for typed in ("Сәлем", "2", "1", "1", "1", "123 ABC 06"):  # Қазақша; Жазылу; a service; that is all; the plate
+        story.wa(ASKAR, typed, utcnow(), slug="zhaiyk-auto", name="Асқар")
+    said = len(story.wa_bodies(ASKAR))
+
+    one_whatsapp_message(story, ASKAR, "Асқар", "Toyota Camry", (PDF, "application/pdf"))
+
+    [told] = story.wa_bodies(ASKAR)[said:]
+    assert told.startswith("Файлыңыз жіберілмеді: сервиске тек хабарлама мен фото жетеді.\n123 ABC 06 көлігі "
+                           "сақталды.\nҚай күн ыңғайлы? "), told  # the days offered follow  # fmt: skip
+    assert told.count("Файлыңыз жіберілмеді") == 1
+
+
+def amina_is_asked_how_to_pay(story) -> None:
+    story.say(AMINA, "/start", MONDAY_9, first_name="Amina")
+    for data in ("lang:en", "m:book", "svc:1", "done"):
+        story.tap(AMINA, data, MONDAY_9)
+    story.say(AMINA, "kcb 123a", MONDAY_9)
+    story.tap(AMINA, "skip", MONDAY_9)
+    story.tap(AMINA, story.buttons(AMINA)[1][1], MONDAY_9)  # a day
+    story.tap(AMINA, story.buttons(AMINA)[0][1], MONDAY_9)  # its first time
+    story.tap_button(AMINA, "confirm:", MONDAY_9)
+    assert story.buttons(AMINA) == [("M-Pesa", "pay:mpesa"), ("Pay at the shop", "pay:cash")]
+
+
+def test_pay_at_the_shop_typed_under_a_telegram_pdf_holds_the_time_in_one_message_the_note_first(story):
+    amina_is_asked_how_to_pay(story)
+    said = len(story.texts(AMINA))
+
+    sends_a_file(story, AMINA, b"%PDF-1.4 insurance", "insurance.pdf", "application/pdf", "pay at the shop",
+                 MONDAY_9 + timedelta(minutes=1))  # fmt: skip
+
+    [told] = story.texts(AMINA)[said:]
+    assert told.startswith(f"{FILE_NOT_PASSED_ON}\nBooked! Your code is "), told
+
+
+def test_a_make_under_a_photo_on_whatsapp_is_answered_in_one_message_the_photo_said_not_sent_first(story):
+    """The same for the photo's note: a message of its own, then "Saved"."""
+    for typed in ("Сәлем", "2", "1", "1", "1", "123 ABC 06"):
+        story.wa(ASKAR, typed, utcnow(), slug="zhaiyk-auto", name="Асқар")
+    said = len(story.wa_bodies(ASKAR))
+
+    one_whatsapp_message(story, ASKAR, "Асқар", "Toyota Camry", (b"\x89PNG fake", "image/png"))
+
+    [told] = story.wa_bodies(ASKAR)[said:]
+    assert told.startswith("Бұл фото ешкімге жіберілген жоқ. Сервиске фото жіберу үшін мәзірден «Сервиске жазу» "
+                           "бөлімін таңдап, содан кейін фотоны жіберіңіз.\n123 ABC 06 көлігі сақталды.\n"
+                           "Қай күн ыңғайлы? "), told  # fmt: skip
+
+
+def test_words_under_a_pdf_as_a_first_telegram_message_are_greeted_the_pdf_said_not_passed_on_and_no_more(story):
+    """She was told "only words and photos reach the shop": these words reached nobody."""
+    sends_a_file(story, AMINA, b"%PDF-1.4 quote", "quote.pdf", "application/pdf",
+                 "My brakes squeal, here is the quote from the last garage", MONDAY_9)  # fmt: skip
+
+    assert story.texts(AMINA) == [f"{FILE_NOT_PASSED_ON_AT_FIRST}\nHello! This is Mwangaza Motors. I can book your car "
+                                  "in and keep you posted.\nWhich language do you prefer?"]
+
+
+def test_a_photo_and_a_pdf_as_a_first_whatsapp_message_are_greeted_the_pdf_said_not_passed_on_and_no_more(story):
+    """He was told photos reach the shop: this one reached nobody."""
+    one_whatsapp_message(story, ASKAR, "Асқар", "", (b"\x89PNG fake", "image/png"), (PDF, "application/pdf"))
+
+    assert story.wa_bodies(ASKAR) == ["Файл не передан.\nЗдравствуйте! Это Жайық Авто. Я могу записать вашу машину "
+                                      "на обслуживание и держать вас в курсе.\nНа каком языке вам удобнее общаться?"
+                                      "\n1. Русский\n2. Қазақша\n3. English"]  # fmt: skip
+    assert photos_received(story, ERLAN) == []
+

@@ -36,13 +36,16 @@ class Chat:
         self.ctx, self.state, self.data, self.lang = ctx, "start", {}, lang
         self.commands: list = []
         self.shown: list[tuple[str, list[tuple[str, str]]]] = []
+        self.notes: tuple = ()  # said first by the next step that speaks (as bot.runner does)
 
     def send(self, event: Event):
         result = engine.step(self.state, self.data, event, self.ctx)
         self.state, self.data = result.state, result.data
         self.commands += result.commands
         self.lang = self.data.get("lang") or self.lang
-        self.shown = [render_reply(r, self.lang) for r in result.replies]
+        self.notes += result.notes
+        replies, self.notes = (engine.said_first(self.notes, result.replies), ()) if result.replies else ([], self.notes)
+        self.shown = [render_reply(r, self.lang) for r in replies]
         return self
 
     def type(self, text: str):
@@ -2764,12 +2767,54 @@ def test_a_service_typed_under_a_file_that_is_no_photo_is_chosen_and_the_file_sa
     assert chat.text.startswith(note + "\n") and chat.text.count(note) == 1
 
 
-def test_a_file_alone_as_a_first_message_is_greeted_and_said_not_passed_on():
-    chat = Chat(FakeContext()).send(Event("unsupported", other_file=True))
+@pytest.mark.parametrize("first", [Event("unsupported", other_file=True),
+                                   Event("text", text="My brakes squeal, here is the last quote", other_file=True),
+                                   Event("photo", photo=PHOTO, other_file=True)], ids=["alone", "words", "a photo"])
+def test_a_file_in_a_first_message_is_greeted_and_said_not_passed_on_with_nothing_said_of_the_rest(first):
+    """The greeting answers a first message whatever it carried: its words and its photo
+    reached nobody either, so she is not told that words and photos reach the shop."""
+    chat = Chat(FakeContext()).send(first)
 
-    assert chat.text == ("Your file was not passed on: only words and photos reach the shop.\n"
+    assert chat.text == ("Your file was not passed on.\n"
                          "Hello! This is Mwangaza Motors. I can book your car in and keep you posted.\n"
                          "Which language do you prefer?")
+
+
+@pytest.mark.parametrize("lang", ["en", "sw", "ru", "kk"])
+def test_the_file_of_a_first_message_is_said_not_passed_on_in_each_language(lang):
+    chat = Chat(FakeContext(language_hint=lang), lang).send(Event("unsupported", other_file=True))
+
+    note = gettext(lang, engine.FILE_NOT_PASSED_ON_AT_FIRST)
+    assert note != engine.FILE_NOT_PASSED_ON_AT_FIRST or lang == "en"
+    assert chat.text.startswith(note + "\n")
+
+
+def test_a_make_typed_under_a_file_saves_the_car_and_the_note_waits_for_the_answer_that_follows():
+    """The make's step only asks core to save the car: the note said then would be a message
+    of its own before "Saved"; it goes first in that answer instead (bot.runner likewise)."""
+    chat = chat_in("en").tap("m:book").tap("svc:1").type("that's all").type("kcb 123a")
+    assert chat.state == "make"
+
+    result = engine.step(chat.state, chat.data, Event("text", text="Toyota Axio", other_file=True), chat.ctx)
+
+    assert (result.replies, result.commands) == ([], [SaveVehicle("KCB 123A", "Toyota Axio")])
+    assert result.notes == (Msg(engine.FILE_NOT_PASSED_ON),)
+    chat.send(Event("text", text="Toyota Axio", other_file=True))
+    assert chat.shown == []
+    chat.outcome(Done("vehicle", {"vehicle_id": 3, "plate": "KCB 123A"}))
+    assert chat.text.startswith("Your file was not passed on: only words and photos reach the shop.\nSaved KCB 123A.")
+    assert len(chat.shown) == 1 and chat.text.count("Your file") == 1
+
+
+def test_the_notes_of_a_silent_step_go_first_in_the_first_message_that_says_something():
+    note, saved, asked = Msg(engine.FILE_NOT_PASSED_ON), Msg("Saved KCB 123A."), Msg("Which day?")
+    day = (Choice("day:2026-11-24", Msg("Tue 24 Nov")),)
+
+    assert engine.said_first((note,), [Reply((saved,)), Reply((asked,), day)]) == [
+        Reply((note, saved)), Reply((asked,), day)]  # fmt: skip
+    assert engine.said_first((note,), [Reply(()), Reply((), day)]) == [Reply(()), Reply((note,), day)]
+    assert engine.said_first((note,), []) == [Reply((note,))]
+    assert engine.said_first((), [Reply((saved,))]) == [Reply((saved,))]
 
 
 # -- a service and the time wanted, in one message ------------------------------------------
