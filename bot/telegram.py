@@ -191,7 +191,8 @@ def _read_by_ptb(data: dict) -> Inbound | None:
             return Inbound("telegram", uid, chat, Event("start", text=payload), **base)
         return Inbound("telegram", uid, chat, Event.typed(m.text), **base)
     photo, album = _photo(m), m.media_group_id
-    other_file = photo is None and any(x is not None for x in (m.document, m.video, m.audio, m.voice, m.animation))
+    files = (m.document, m.video, m.video_note, m.audio, m.voice, m.animation)  # a round video (video_note) too
+    other_file = photo is None and any(x is not None for x in files)
     if (m.caption or "").strip():  # its words, as WhatsApp's Body under a photo or a file (which is not passed on)
         return Inbound("telegram", uid, chat, Event("text", text=m.caption, other_file=other_file), photo=photo,
                        album=album, **base)  # fmt: skip

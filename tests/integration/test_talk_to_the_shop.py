@@ -1393,3 +1393,34 @@ def test_a_photo_and_a_pdf_as_a_first_whatsapp_message_are_greeted_the_pdf_said_
                                       "\n1. Русский\n2. Қазақша\n3. English"]  # fmt: skip
     assert photos_received(story, ERLAN) == []
 
+
+def sends_a_round_video(story, chat: int, at) -> None:
+    """What Telegram posts for a video note: the round video recorded in the chat, no words."""
+    update = story.p.telegram.update_text(next(story.ids), chat, "x")
+    update["message"].pop("text")
+    update["message"]["video_note"] = {"file_id": "DQADround", "file_unique_id": "dround", "length": 240, "duration": 4}
+    story.post(update, at)
+
+
+def test_a_customers_round_video_on_telegram_is_said_not_passed_on_as_a_video_is(story):
+    """It came as a message without text, as a sticker: "I can only read text", nothing of the video."""
+    story.say(AMINA, "/start", MONDAY_9, first_name="Amina")
+    story.tap(AMINA, "lang:en", MONDAY_9)
+    said = len(story.texts(AMINA))
+
+    sends_a_round_video(story, AMINA, MONDAY_9 + timedelta(minutes=1))
+
+    assert story.texts(AMINA)[said:] == [f"{FILE_NOT_PASSED_ON}\nI can only read text and buttons here. Please type "
+                                         "your answer or tap a button.\nWhat would you like to do?"]  # fmt: skip
+
+
+def test_an_owners_round_video_while_answering_a_customer_on_telegram_is_said_to_reach_nobody(story):
+    amina_talks_to_the_shop(story)
+    story.say(AMINA, "How much for new front pads?", MONDAY_9 + timedelta(minutes=1))
+    story.tap(OWNER_TG, f"st:answer:{amina_id(story)}", MONDAY_9 + timedelta(minutes=2))
+    before = len(story.texts(AMINA))
+
+    sends_a_round_video(story, OWNER_TG, MONDAY_9 + timedelta(minutes=3))
+
+    assert story.last(OWNER_TG) == f"{FILE_LEFT}\nType your answer to Amina: it goes to them as you write it."
+    assert len(story.texts(AMINA)) == before

@@ -63,6 +63,20 @@ def test_a_telegram_file_that_is_no_photo_alone_is_read_as_nothing_and_said_to_b
         "unsupported", "", True, None)
 
 
+def test_a_telegram_round_video_is_a_file_not_passed_on_as_a_video_is():
+    """A video note (the round video recorded in the chat) came as "a message without text",
+    as a sticker does: nobody was told it went nowhere, customer or staff."""
+    from bot import telegram
+
+    for kind, body in (("video", {"file_id": "BAAD", "file_unique_id": "u2", "width": 640, "height": 360,
+                                  "duration": 3}),
+                       ("video_note", {"file_id": "DQAD", "file_unique_id": "u3", "length": 240, "duration": 3})):
+        inbound = telegram.parse({"update_id": 9, "message": {
+            "message_id": 5, "date": 1764000000, "chat": {"id": 501, "type": "private"},
+            "from": {"id": 501, "is_bot": False, "first_name": "Amina"}, kind: body}})  # fmt: skip
+        assert (inbound.event.kind, inbound.event.other_file, inbound.note) == ("unsupported", True, "a file only"), kind
+
+
 # -- long texts, counted as Telegram counts them ----------------------------------------
 
 
