@@ -212,6 +212,15 @@ def test_her_list_of_cars_read_later_in_the_same_transaction_has_the_new_one(db,
         assert fielder.customer is amina
 
 
+def in_a_step_that_fails(session, act):
+    """What `act` gave, done in a savepoint that the step's failure then rolls back."""
+    done = []
+    with pytest.raises(RuntimeError), session.begin_nested():
+        done.append(act())
+        raise RuntimeError("the step failed")
+    return done[0]
+
+
 def test_a_car_added_in_a_step_that_failed_is_forgotten_with_it(db, garage):
     """The step's savepoint rolled back: the car is gone from the session as from the
     database, and the next one typed in the same transaction is its own car (SQLite may
@@ -219,10 +228,7 @@ def test_a_car_added_in_a_step_that_failed_is_forgotten_with_it(db, garage):
     with db.uow() as uow:
         s = uow.session
         amina = customer_for(s, garage.id, "telegram", AMINA, language="en")
-        with pytest.raises(RuntimeError), s.begin_nested():
-            lost = add_vehicle(s, amina, "KCB 123A", make="Toyota")
-            raise RuntimeError("the step failed")
-
+        lost = in_a_step_that_fails(s, lambda: add_vehicle(s, amina, "KCB 123A", make="Toyota"))
         assert lost not in s
         assert [v.plate for v in amina.vehicles] == []
         fielder = add_vehicle(s, amina, "KDD 222B", make="Mazda")
@@ -237,9 +243,6 @@ def test_a_removed_car_brought_back_in_a_step_that_failed_stays_removed(db, gara
     with db.uow() as uow:
         s = uow.session
         amina = customer_for(s, garage.id, "telegram", AMINA, language="en")
-        with pytest.raises(RuntimeError), s.begin_nested():
-            car = add_vehicle(s, amina, "KCB 123A", make="Mazda")
-            raise RuntimeError("the step failed")
-
+        car = in_a_step_that_fails(s, lambda: add_vehicle(s, amina, "KCB 123A", make="Mazda"))
         assert (car.make, car.removed_at) == ("Toyota", NOW)
     assert cars_of(db, garage) == [("KCB 123A", True)]
