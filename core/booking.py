@@ -355,20 +355,28 @@ def tokens_now(customer: Customer, now: datetime, view: av.ShopView) -> policy.T
 
 
 def _store_tokens(session: Session, customer: Customer, now: datetime, view: av.ShopView) -> int:
-    """`refresh_tokens` for a hold: what a new month refilled is written at once by a
-    statement (nothing when the month is the same), not left to the flush, which the
-    hold's own statement would make on every booking's way for more than it costs."""
+    """`refresh_tokens` for a hold: a new month's refill is written at once by a statement
+    (nothing when the month is the same), not left to the flush, which the hold's own
+    statement would make on every booking's way for more than it costs. The refill is
+    written only if the row still holds an earlier month: the customer was read unlocked
+    at the message's start, and a token spent since (a no-show marked meanwhile, which
+    refilled the month first) stays spent; the row's own tokens are then the ones."""
     fresh = tokens_now(customer, now, view)
-    if (fresh.count, fresh.reset_on) != (customer.tokens, customer.tokens_reset_on):
-        values = {"tokens": fresh.count, "tokens_reset_on": fresh.reset_on}
-        _STORE_TOKENS.rows(session, {"customer": customer.id, **values})
-        written(session, customer, values)
-    return fresh.count
+    if (fresh.count, fresh.reset_on) == (customer.tokens, customer.tokens_reset_on):
+        return fresh.count
+    params = {"customer": customer.id, "tokens": fresh.count, "tokens_reset_on": fresh.reset_on, "month": fresh.reset_on}
+    stored = _REFILL_TOKENS.first(session, params) or _STORED_TOKENS.first(session, params)
+    written(session, customer, {"tokens": stored[0], "tokens_reset_on": stored[1]})
+    return stored[0]
 
 
 _CUSTOMERS = Customer.__table__
-_STORE_TOKENS = Precompiled(update(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("customer")),
-                            column_keys=["tokens", "tokens_reset_on"])  # fmt: skip
+_REFILL_TOKENS = Precompiled(
+    update(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("customer"), or_(
+        _CUSTOMERS.c.tokens_reset_on.is_(None), _CUSTOMERS.c.tokens_reset_on < bindparam("month")))
+    .returning(_CUSTOMERS.c.tokens, _CUSTOMERS.c.tokens_reset_on), column_keys=["tokens", "tokens_reset_on"])  # fmt: skip
+_STORED_TOKENS = Precompiled(select(_CUSTOMERS.c.tokens, _CUSTOMERS.c.tokens_reset_on)
+                             .where(_CUSTOMERS.c.id == bindparam("customer")))  # fmt: skip
 
 
 def refresh_tokens(customer: Customer, now: datetime, view: av.ShopView) -> int:

@@ -334,3 +334,28 @@ def test_a_hold_that_refills_the_tokens_leaves_the_customer_as_stored(db, garage
     with db.uow() as uow:
         stored = uow.session.get(Customer, otieno)
         assert (stored.tokens, stored.tokens_reset_on) == (2, date(2026, 12, 1))
+
+
+def test_a_no_show_marked_while_she_books_keeps_its_token_spent(pg_db, nairobi_spec):
+    """Her customer row is read, unlocked, at her message's start; a no-show marked
+    meanwhile spends a token of the new month. Her hold's refill of that month must not
+    write the count it read back over the spend (PostgreSQL: two transactions at once)."""
+    garage = loaded(pg_db, nairobi_spec)
+    amina = new_customer(pg_db, garage, "amina")
+    oil = (garage.services["oil-change"],)
+    first = booking.hold(pg_db, shop_id=garage.id, customer_id=amina, service_ids=oil,
+                         start=garage.at(2026, 11, 23, 10), now=NOW)  # fmt: skip
+    booking.confirm(pg_db, first.booking_id, "system:mpesa", NOW, "paid")
+    with pg_db.uow() as uow:  # as if booked in October: both tokens hers, refilled on 1 October
+        uow.session.get(Customer, amina).tokens_reset_on = date(2026, 10, 1)
+
+    with pg_db.uow() as uow:  # her message
+        her_row = uow.session.get(Customer, amina)
+        assert (her_row.tokens, her_row.tokens_reset_on) == (2, date(2026, 10, 1))
+        assert booking.mark_no_show(pg_db, first.booking_id, "staff:1", NOW).tokens_left == 1  # meanwhile, committed
+        booking.hold(uow.session, shop_id=garage.id, customer_id=amina, service_ids=oil,
+                     start=garage.at(2026, 11, 25, 10), now=NOW)  # fmt: skip
+        assert (her_row.tokens, her_row.tokens_reset_on) == (1, date(2026, 11, 1))  # what is stored
+
+    with pg_db.uow() as uow:
+        assert uow.session.scalar(select(Customer.tokens).where(Customer.id == amina)) == 1
