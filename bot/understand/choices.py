@@ -10,12 +10,12 @@ between two items: an ambiguous answer returns None and the engine re-asks.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from ._text import clean, fold, words
 from .answers import after_greeting
@@ -79,6 +79,9 @@ KAZAKH_CASE_ENDINGS = tuple(fold(e) for e in "ды ді ны ні ты ті ға
 
 FUZZY_ACCEPT = 82  # whole-answer similarity needed to accept a typo
 FUZZY_MARGIN = 6  # ...and how far ahead of the runner-up it must be
+# A label's similarity at or below this neither wins (it is under FUZZY_ACCEPT) nor keeps
+# a winner from winning (one at FUZZY_ACCEPT or more is FUZZY_MARGIN ahead of it).
+FUZZY_MATTERS = FUZZY_ACCEPT - FUZZY_MARGIN
 WORD_FUZZY = 80  # per-word similarity for the single-word fallback
 # How many: a number is never a typo or a stem of another word ("matatu", three, is not
 # "matairi", tyres; "трёх" is not "трос"), so "three tyres" never books the set of four.
@@ -96,21 +99,115 @@ def _phrase(text: str) -> str:
     return " ".join(words(text))
 
 
-def _table(choices: Choices) -> list[tuple[str, list[str]]]:
-    return _folded(tuple((choice_id, tuple(label for label in labels if isinstance(label, str)))
-                         for choice_id, labels in choices))  # fmt: skip
+@dataclass(frozen=True, eq=False)
+class _Words:
+    """A label or an answer, read once: its words, those that are not filler, and whether
+    any says "change" or a count (what `_differing` asks of both)."""
+
+    phrase: str
+    word_set: frozenset[str]
+    changes: bool  # a word for changing a part, alike any other such word whatever its letters
+    content: tuple[str, ...]  # the words that are not FILLER, in order
+    content_phrase: str
+    content_sorted: str  # the content words in order of their letters: `fuzz.token_sort_ratio` reads them so
+    content_heads: frozenset[str]  # see _head
+    counts: bool  # a figure or a number word among the content, see _counts
+
+
+@lru_cache(maxsize=1024)  # labels recur in every table; pick_choices reads its answer twice
+def _read(phrase: str) -> _Words:
+    words = phrase.split()
+    content = tuple(word for word in words if word not in FILLER)
+    return _Words(phrase, frozenset(words), any(map(_says_change, words)), content, " ".join(content),
+                  " ".join(sorted(content)), frozenset(map(_head, content)), any(map(_counts, content)))  # fmt: skip
+
+
+@dataclass(frozen=True, eq=False)
+class _Table:
+    """Choices with their labels read, and indexes from a word to the labels that have it.
+
+    Why: an answer naming no choice (a plate, a time, "yes") was held against each label
+    in turn, whole and word by word: 60 labels at the services step, 380 µs a message.
+    Its few words looked up here, and the labels scored in one rapidfuzz call over them
+    all, read it in a twentieth of that (issue #9)."""
+
+    offered: tuple[str, ...]  # the choice ids, in the order shown: "2" is the second
+    by_label: dict[str, frozenset[str]]  # a whole label: the ids it names
+    labels: tuple[_Words, ...]  # every label of every choice...
+    ids: tuple[str, ...]  # ...and the id of its choice
+    content_phrases: tuple[str, ...]  # each label's words but filler...
+    content_sorted: tuple[str, ...]  # ...and in order of their letters, as rapidfuzz reads them
+    having: dict[str, frozenset[int]]  # a word: the labels that have it
+    words: tuple[str, ...]  # every word of the labels, once
+    words_by_head: dict[str, tuple[str, ...]]  # see _head
+    saying_change: frozenset[int]  # the labels with a word for changing a part (alike whatever its letters)
+    beginning: dict[str, frozenset[int]]  # a head (_head): the labels with a content word beginning so
+    contentless: frozenset[int]  # the labels saying nothing but filler
+
+
+def _table(choices: Choices) -> _Table:
+    """The choices read, as remembered from the last time they were (`_folded`, which
+    leaves out any label that is not a string).
+
+    Why the labels are not looked at first: asking each whether it is a string took
+    longer than reading most answers does; only a label that cannot be part of the key
+    (a list or a dict, from a broken caller) makes us leave those out before."""
+    try:
+        return _folded(tuple((choice_id, tuple(labels)) for choice_id, labels in choices))
+    except TypeError:
+        return _folded(tuple((choice_id, tuple(label for label in labels if isinstance(label, str)))
+                             for choice_id, labels in choices))  # fmt: skip
 
 
 @lru_cache(maxsize=256)  # the same choices (the menu, the shop's services) are read at every message
-def _folded(choices: tuple[tuple[str, tuple[str, ...]], ...]) -> list[tuple[str, list[str]]]:
-    table = []
-    for choice_id, labels in choices:
-        folded = [_phrase(label) for label in labels]
-        table.append((choice_id, [label for label in folded if label]))
-    return table
+def _folded(choices: tuple[tuple[str, tuple[str, ...]], ...]) -> _Table:
+    named = [(choice_id, phrase) for choice_id, labels in choices
+             for phrase in (_phrase(label) for label in labels if isinstance(label, str)) if phrase]  # fmt: skip
+    by_label: dict[str, frozenset[str]] = {}
+    for choice_id, phrase in named:
+        by_label[phrase] = by_label.get(phrase, frozenset()) | {choice_id}
+    labels = tuple(_read(phrase) for _, phrase in named)
+    having = _labels_by(labels, lambda label: label.word_set)
+    return _Table(
+        offered=tuple(choice_id for choice_id, _ in choices),
+        by_label=by_label,
+        labels=labels,
+        ids=tuple(choice_id for choice_id, _ in named),
+        content_phrases=tuple(label.content_phrase for label in labels),
+        content_sorted=tuple(label.content_sorted for label in labels),
+        having=having,
+        words=tuple(having),
+        words_by_head=_by_head(having),
+        saying_change=frozenset(i for i, label in enumerate(labels) if label.changes),
+        beginning=_labels_by(labels, lambda label: label.content_heads),
+        contentless=frozenset(i for i, label in enumerate(labels) if not label.content),
+    )
 
 
-def _only(ids: set[str] | list[str]) -> str | None:
+def _labels_by(labels: tuple[_Words, ...], keys: Callable[[_Words], frozenset[str]]) -> dict[str, frozenset[int]]:
+    """Each key (a word, a head) and the labels (by place) that have it."""
+    found: dict[str, set[int]] = {}
+    for i, label in enumerate(labels):
+        for key in keys(label):
+            found.setdefault(key, set()).add(i)
+    return {key: frozenset(places) for key, places in found.items()}
+
+
+def _by_head(words: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    found: dict[str, list[str]] = {}
+    for word in words:
+        found.setdefault(_head(word), []).append(word)
+    return {head: tuple(alike) for head, alike in found.items()}
+
+
+def _head(word: str) -> str:
+    """A word's first three letters (all of a shorter one). Two words are `_same_word` only
+    if they begin alike so (the same, a stem, a case ending, all from the third letter
+    on), or if both are words for changing a part: only those need asking."""
+    return word[:3]
+
+
+def _only(ids: Iterable[str]) -> str | None:
     unique = set(ids)
     return unique.pop() if len(unique) == 1 else None
 
@@ -147,7 +244,7 @@ def _says_change(word: str) -> bool:
     return word.startswith(CHANGE_WORDS)
 
 
-@lru_cache(maxsize=4096)  # asked for every word of every label at each step: the words recur
+@lru_cache(maxsize=4096)  # asked at each step for the words beginning alike (_head): the words recur
 def _same_word(token: str, word: str) -> bool:
     """By its stem ("масло"/"масла"), a Kazakh case ending ("майды"/"май"), or another word
     for changing a part ("поменять"/"замена")."""
@@ -168,45 +265,46 @@ def _common_prefix(a: str, b: str) -> int:
     return n
 
 
-def _covers(tokens: list[str], label: str, fuzzy: bool | None) -> bool:
-    """Does the label name every token: as a word of it (`fuzzy` None), by stem (False),
-    or by stem or a typo (True)?"""
-    label_words = label.split()
-    for token in tokens:
-        if token in label_words:
-            continue
-        if fuzzy is not None and (token.isdigit() or token in NUMBERS):
-            return False  # a number is that number or nothing
-        if fuzzy is not None and any(_same_word(token, w) for w in label_words):
-            continue
-        if (
-            fuzzy
-            and len(token) >= 4
-            and any(fuzz.ratio(token, w) >= WORD_FUZZY for w in label_words)
-        ):
-            continue
-        return False
-    return True
+def _naming(token: str, table: _Table, fuzzy: bool | None) -> frozenset[int]:
+    """The labels that name the token: as a word of theirs (`fuzzy` None), by stem too
+    (False), or by stem or a typo (True); a number only as itself."""
+    named = table.having.get(token, frozenset())
+    if fuzzy is None or token.isdigit() or token in NUMBERS:
+        return named  # a number is that number or nothing
+    alike = [table.having[word] for word in table.words_by_head.get(_head(token), ()) if _same_word(token, word)]
+    if _says_change(token):
+        alike.append(table.saying_change)
+    if fuzzy and len(token) >= 4:
+        typos = process.extract(token, table.words, scorer=fuzz.ratio, score_cutoff=WORD_FUZZY, limit=None)
+        alike += [table.having[word] for word, _score, _place in typos]
+    return named.union(*alike)
 
 
-def _by_words(answer: str, table: list[tuple[str, list[str]]]) -> str | None:
-    tokens = [t for t in answer.split() if t not in FILLER]
+def _covering(tokens: tuple[str, ...], table: _Table, fuzzy: bool | None) -> frozenset[int]:
+    """The labels that name every token (`_naming`)."""
+    labels = _naming(tokens[0], table, fuzzy)
+    for token in tokens[1:]:
+        if not labels:
+            break
+        labels &= _naming(token, table, fuzzy)
+    return labels
+
+
+def _by_words(answer: _Words, table: _Table) -> str | None:
+    tokens = answer.content
     if not tokens:
         return None
     for fuzzy in (None, False, True):  # the word itself first: "записаться" is "book", not "записи" (my bookings)
-        hits = {cid for cid, labels in table if any(_covers(tokens, lb, fuzzy) for lb in labels)}
+        hits = {table.ids[i] for i in _covering(tokens, table, fuzzy)}
         if hits:
             return _only(hits)
     return None
 
 
-def _by_similarity(answer: str, table: list[tuple[str, list[str]]]) -> str | None:
+def _by_similarity(answer: _Words, table: _Table) -> str | None:
     scores: dict[str, float] = {}
-    for cid, labels in table:
-        for label in labels:
-            typed, named = _differing(answer, label)
-            score = max(fuzz.ratio(typed, named), fuzz.token_sort_ratio(typed, named))
-            scores[cid] = max(scores.get(cid, 0.0), score)
+    for i, score in _similarities(answer, table):
+        scores[table.ids[i]] = max(scores.get(table.ids[i], 0.0), score)
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     if not ranked or ranked[0][1] < FUZZY_ACCEPT:
         return None
@@ -215,20 +313,57 @@ def _by_similarity(answer: str, table: list[tuple[str, list[str]]]) -> str | Non
     return ranked[0][0]
 
 
-def _differing(answer: str, label: str) -> tuple[str, str]:
+def _similarities(answer: _Words, table: _Table) -> Iterator[tuple[int, float]]:
+    """Each label's likeness to the answer (by place), the better of in order and with
+    their words sorted, judged on their differing words (`_differing`). A likeness of
+    FUZZY_MATTERS or less may be left out: it decides nothing.
+
+    Why two ways: against most labels the answer shares no word nor one alike, so all the
+    words but filler of both differ, and rapidfuzz scores those labels in one call a way
+    (`token_sort_ratio` is `ratio` of the words sorted, sorted once here for the labels);
+    the few others are judged one by one."""
+    apart = _judged_apart(answer, table)
+    if len(apart) < len(table.labels):
+        for typed, named in ((answer.content_phrase, table.content_phrases),
+                             (answer.content_sorted, table.content_sorted)):  # fmt: skip
+            for _, score, i in process.extract(typed, named, scorer=fuzz.ratio, score_cutoff=FUZZY_MATTERS, limit=None):
+                if i not in apart:
+                    yield i, score
+    for i in apart:
+        typed, named = _differing(answer, table.labels[i])
+        yield i, max(fuzz.ratio(typed, named), fuzz.token_sort_ratio(typed, named))
+
+
+def _judged_apart(answer: _Words, table: _Table) -> set[int]:
+    """The labels whose words `_differing` must sort out from the answer's: those sharing
+    a word with it, or with one that may be the same word as one of its own (beginning
+    alike, or both for changing a part), or with no words but filler; all of them when
+    the answer has none but filler. A few more than need it do no harm."""
+    if not answer.content:
+        return set(range(len(table.labels)))
+    apart = set(table.contentless)
+    for word in answer.word_set:
+        apart |= table.having.get(word, frozenset())
+    for head in answer.content_heads:
+        apart |= table.beginning.get(head, frozenset())
+    if answer.changes:
+        apart |= table.saying_change
+    return apart
+
+
+def _differing(answer: _Words, label: _Words) -> tuple[str, str]:
     """The words of an answer and a label that are not the same word in both: a typo is
     judged on them, so "kubadilisha breki" is not "Kubadilisha betri" for its shared word."""
-    typed, named = answer.split(), label.split()
-    shared = set(typed) & set(named)
-    typed_rest = [t for t in typed if t not in shared and t not in FILLER]
-    named_rest = [w for w in named if w not in shared and w not in FILLER]
+    shared = answer.word_set & label.word_set
+    typed_rest = [t for t in answer.content if t not in shared]
+    named_rest = [w for w in label.content if w not in shared]
     alike = [(t, w) for t in typed_rest for w in named_rest if _same_word(t, w)]  # "booking"/"book"
     if alike:
         typed_alike, named_alike = {t for t, _ in alike}, {w for _, w in alike}
         typed_rest = [t for t in typed_rest if t not in typed_alike]
         named_rest = [w for w in named_rest if w not in named_alike]
     if not typed_rest or (not named_rest and not any(_counts(t) for t in typed_rest)):
-        return answer, label  # one says all the other does and no more that counts ("my bookings now"): whole
+        return answer.phrase, label.phrase  # one says all the other does and no more that counts ("my bookings now"): whole
     return " ".join(typed_rest), " ".join(named_rest)
 
 
@@ -238,8 +373,8 @@ def _counts(word: str) -> bool:
     return any(c.isdigit() for c in word) or word in NUMBERS
 
 
-def _exact(answer: str, table: list[tuple[str, list[str]]]) -> set[str]:
-    return {cid for cid, labels in table if answer in labels}
+def _exact(answer: str, table: _Table) -> frozenset[str]:
+    return table.by_label.get(answer, frozenset())
 
 
 def pick_choice(text: str, choices: Choices) -> str | None:
@@ -255,16 +390,17 @@ def pick_choice(text: str, choices: Choices) -> str | None:
     if raw is None or not choices:
         return None
     table = _table(choices)
-    position = _position(raw, len(table))
+    position = _position(raw, len(table.offered))
     if position is not None:
-        return table[position][0] if position >= 0 else _only(_exact(_phrase(raw), table))
+        return table.offered[position] if position >= 0 else _only(_exact(_phrase(raw), table))
     answer = _phrase(raw)
     if not answer:
         return None
     exact = _exact(answer, table)
     if exact:
         return _only(exact)
-    return _by_similarity(answer, table) or _by_words(answer, table)
+    read = _read(answer)
+    return _by_similarity(read, table) or _by_words(read, table)
 
 
 def pick_choices(text: str, choices: Choices) -> list[str] | None:
@@ -280,7 +416,7 @@ def pick_choices(text: str, choices: Choices) -> list[str] | None:
         return None
     table = _table(choices)
     answer = _phrase(raw)
-    exact = _exact(answer, table) if answer else set()
+    exact = _exact(answer, table) if answer else frozenset()
     if exact:
         one = _only(exact)
         return [one] if one else None
