@@ -244,7 +244,7 @@ def test_a_second_wish_the_same_day_for_another_car_is_a_wish_of_its_own(db, gar
     assert again == first
     with db.uow() as uow:
         wishes = uow.session.execute(select(WaitlistEntry.vehicle_id, WaitlistEntry.service_ids)
-                                     .where(WaitlistEntry.status == "waiting")).tuples()  # fmt: skip
+                                     .where(WaitlistEntry.status == "waiting")).all()  # fmt: skip
         assert {(v, tuple(ids)) for v, ids in wishes} == {(probox, alignment + pads), (fielder, pads)}
 
 
