@@ -132,8 +132,8 @@ def _file_said(done: Step, event: Event, greeted: bool) -> Step:
     did (a plate typed, a service chosen): she hears so once, first, unless the answer said
     it already (words or photos sent to the shop). A first message is answered by the
     greeting alone, its words and photos reaching nobody either: only the file is spoken of."""
-    said = {m.id for r in done.replies for m in r.texts} | {m.id for m in done.notes}
-    if not event.other_file or FILE_NOT_PASSED_ON in said:
+    if not event.other_file or any(m.id == FILE_NOT_PASSED_ON for r in done.replies for m in r.texts) \
+            or any(m.id == FILE_NOT_PASSED_ON for m in done.notes):  # fmt: skip
         return done
     return _noted(done, Msg(FILE_NOT_PASSED_ON_AT_FIRST if greeted else FILE_NOT_PASSED_ON))
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -29,7 +28,7 @@ from core.db import Database, per_transaction, undoable
 from core.i18n import N_
 from core.messages import Msg, Reply
 from core.models import Conversation, OutboxMessage
-from core.precompiled import Precompiled
+from core.precompiled import updating
 
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 6  # command → outcome → step rounds in one message; more means a bug
@@ -120,16 +119,9 @@ def save(session: Session, chat: Conversation, now: datetime, **values) -> None:
     would not restore the object, which the session does not see as changed), with every
     column the step changed."""
     values |= {"version": chat.version + 1, "updated_at": now}
-    _saving(tuple(values)).rows(session, {"conversation": chat.id, **values})
+    updating(Conversation, tuple(values)).rows(session, {"row": chat.id, **values})
     for name, value in values.items():
         set_committed_value(chat, name, value)
-
-
-@cache
-def _saving(columns: tuple[str, ...]) -> Precompiled:
-    """The UPDATE writing these columns of a conversation, compiled once (core.precompiled)."""
-    table = Conversation.__table__
-    return Precompiled(update(table).where(table.c.id == bindparam("conversation")), column_keys=columns)
 
 
 def supported_language(session: Session, shop_id: int, hint: str | None) -> str:

@@ -67,7 +67,7 @@ def plain_update(data: dict) -> Inbound | None:
 
 _MESSAGE_UPDATE, _TAP_UPDATE = {"update_id", "message"}, {"update_id", "callback_query"}
 _TYPED_KEYS = {"message_id", "from", "chat", "date", "text", "entities"}
-_TAPPED_ON_KEYS = {"message_id", "from", "chat", "date", "text", "entities", "reply_markup", "edit_date"}
+_TAPPED_ON_KEYS = _TYPED_KEYS | {"reply_markup", "edit_date"}
 _ENTITY_KEYS = {"offset", "length", "type", "url", "language", "custom_emoji_id"}
 # The Bot API's fields of a user and of a message's chat: one it adds later goes to python-telegram-bot.
 _USER_KEYS = {"id", "is_bot", "first_name", "last_name", "username", "language_code", "is_premium",
@@ -80,9 +80,13 @@ def _typed(uid: str, m) -> Inbound | None:
     if not (_is_message(m, _TYPED_KEYS) and isinstance(m.get("text"), str) and _is_user(m.get("from"))):
         return None
     user, text = m["from"], m["text"]
-    event = Event("start", text=text.removeprefix("/start").strip()) if text.startswith("/start") else Event.typed(text)
-    return Inbound("telegram", uid, str(m["chat"]["id"]), event, str(user["id"]), user["first_name"],
+    return Inbound("telegram", uid, str(m["chat"]["id"]), _text_event(text), str(user["id"]), user["first_name"],
                    user.get("language_code"))  # fmt: skip
+
+
+def _text_event(text: str) -> Event:
+    """Typed words as the dialogue's event; /start with what a deep link put after it."""
+    return Event("start", text=text.removeprefix("/start").strip()) if text.startswith("/start") else Event.typed(text)
 
 
 def _tapped(uid: str, q) -> Inbound | None:
@@ -91,7 +95,7 @@ def _tapped(uid: str, q) -> Inbound | None:
             and isinstance(q.get("data", ""), str) and _is_user(q.get("from"))):  # fmt: skip
         return None
     m = q.get("message")
-    if not (_is_message(m, _TAPPED_ON_KEYS) and _is_user(m.get("from", {"id": 0, "is_bot": True, "first_name": ""}))
+    if not (_is_message(m, _TAPPED_ON_KEYS) and ("from" not in m or _is_user(m["from"]))
             and isinstance(m.get("text", ""), str) and _is_time(m.get("edit_date", 0))
             and _is_keyboard(m.get("reply_markup", {"inline_keyboard": []}))):  # fmt: skip
         return None
@@ -186,10 +190,7 @@ def _read_by_ptb(data: dict) -> Inbound | None:
     if m.location is not None:
         return Inbound("telegram", uid, chat, Event("location", text=f"{m.location.latitude},{m.location.longitude}"), **base)
     if m.text is not None:
-        if m.text.startswith("/start"):
-            payload = m.text.removeprefix("/start").strip()
-            return Inbound("telegram", uid, chat, Event("start", text=payload), **base)
-        return Inbound("telegram", uid, chat, Event.typed(m.text), **base)
+        return Inbound("telegram", uid, chat, _text_event(m.text), **base)
     photo, album = _photo(m), m.media_group_id
     files = (m.document, m.video, m.video_note, m.audio, m.voice, m.animation)  # a round video (video_note) too
     other_file = photo is None and any(x is not None for x in files)

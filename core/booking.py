@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
 
 from sqlalchemy import Integer, String, bindparam, column, insert, or_, select, text, update
 from sqlalchemy.dialects import sqlite
@@ -25,7 +24,7 @@ from core import slots as engine
 from core.db import Database, session_of
 from core.lifecycle import CANCELLABLE, BookingStatus, check_move, status_now
 from core.models import Booking, BookingEvent, BookingItem, Customer, Shop, Vehicle
-from core.precompiled import Precompiled, loaded_afresh, written
+from core.precompiled import Precompiled, loaded_afresh, updating, written
 
 S = BookingStatus
 ALTERNATIVES = 6
@@ -105,17 +104,10 @@ def move_at_once(session: Session, booking: Booking, to: BookingStatus, actor: s
     asks for one)."""
     check_move(booking.status, to)
     values = {"status": to, "updated_at": now, **columns}
-    _moving(tuple(values)).rows(session, {"booking": booking.id, **values})
+    updating(Booking, tuple(values)).rows(session, {"row": booking.id, **values})
     _NEW_EVENT.rows(session, dict(booking_id=booking.id, from_status=booking.status, to_status=to,
                                   actor=actor, reason=reason, at=now))  # fmt: skip
     written(session, booking, values)
-
-
-@cache
-def _moving(columns: tuple[str, ...]) -> Precompiled:
-    """The UPDATE writing these columns of a booking, compiled once (core.precompiled)."""
-    table = Booking.__table__
-    return Precompiled(update(table).where(table.c.id == bindparam("booking")), column_keys=columns)
 
 
 _NEW_EVENT = Precompiled(insert(BookingEvent.__table__),

@@ -16,7 +16,7 @@ from core.db import insert_once
 from core.i18n import N_
 from core.lifecycle import AT_THE_SHOP, LIVE, BookingStatus, status_now
 from core.models import Booking, ChannelIdentity, Customer, Vehicle, WaitlistEntry
-from core.precompiled import Precompiled, loaded, loaded_row, one_of, written
+from core.precompiled import Precompiled, loaded, loaded_row, one_of, updating, written
 
 # When a customer last wrote is kept to the minute: a dialogue of quick taps costs no
 # write each, and WhatsApp's 24-hour window, judged by it, closes a minute early at worst.
@@ -157,10 +157,8 @@ def _new_car(session: Session, customer: Customer, plate: str, make: str | None,
 def _bring_back(session: Session, vehicle: Vehicle, values: dict) -> None:
     """Write a removed car's comeback (and its make, when given) in one UPDATE, and tell
     the session its object holds what is stored."""
-    _changing_car(tuple(values)).rows(session, {"vehicle": vehicle.id, **values})
-    for name, value in values.items():
-        set_committed_value(vehicle, name, value)
-    written(session, vehicle)
+    updating(Vehicle, tuple(values)).rows(session, {"row": vehicle.id, **values})
+    written(session, vehicle, values)
 
 
 # A typed plate: the customer's cars, removed ones too (compared as plate_key compares
@@ -169,11 +167,6 @@ _VEHICLES = Vehicle.__table__.c
 _CARS = Precompiled(select(*_VEHICLES).where(_VEHICLES.customer_id == bindparam("customer")).order_by(_VEHICLES.id))
 _NEW_CAR = Precompiled(insert(Vehicle.__table__).returning(_VEHICLES.id),
                        column_keys=["customer_id", "plate", "make", "model", "year"])
-
-
-@cache
-def _changing_car(columns: tuple[str, ...]) -> Precompiled:
-    return Precompiled(update(Vehicle.__table__).where(_VEHICLES.id == bindparam("vehicle")), column_keys=columns)
 
 
 def plate_key(plate: str) -> str:

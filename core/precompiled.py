@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import inspect, literal
+from sqlalchemy import bindparam, inspect, literal, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
@@ -152,6 +152,14 @@ def _cursor(conn: Connection):
     if held is None or held[0] is not driver:
         held = record[_CURSOR] = (driver, driver.cursor())
     return held[1]
+
+
+@cache
+def updating(model: type, columns: tuple[str, ...]) -> Precompiled:
+    """The UPDATE of these columns of one row of the model's table, found by its `id`
+    (passed as `row`), compiled once per table and columns."""
+    table = model.__table__
+    return Precompiled(update(table).where(table.c.id == bindparam("row")), column_keys=columns)
 
 
 def one_of(column: ColumnElement, values) -> ColumnElement:
