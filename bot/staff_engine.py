@@ -22,6 +22,7 @@ from babel.numbers import get_currency_precision
 
 from bot import staff_words as words
 from bot import understand
+from bot.engine import said_first
 from bot.model import Event, rest_of_album, since_last
 from bot.speech import GLOBAL_WORDS, STALE, Speech
 from bot.staff_model import (
@@ -164,9 +165,7 @@ def _step(data: dict | None, event: Event, ctx: StaffContext) -> StaffStep:
             then = None
         if then is not None:
             result = step(data, then, ctx)
-            first = result.replies[0] if result.replies else Reply(())
-            replies = [Reply((greeting, *first.texts), first.choices, first.ask_contact), *result.replies[1:]]
-            return StaffStep(result.data, replies, result.commands)
+            return StaffStep(result.data, said_first((greeting,), result.replies), result.commands)
         file_said = [Msg(FILE_NOT_SENT if event.text.strip() else FILE_LEFT)] if event.other_file else []
         turn.ask("home", greeting, *file_said)  # its words (if any) no command either
         return turn.done()

@@ -86,12 +86,16 @@ def move(session: Session, booking: Booking, to: BookingStatus, actor: str, now:
          reason: str | None = None) -> BookingEvent:  # fmt: skip
     """Change a booking's status by the rule book, recording who did it and why."""
     check_move(booking.status, to)
-    event = BookingEvent(booking_id=booking.id, from_status=booking.status, to_status=to,
-                         actor=actor, reason=reason, at=now)  # fmt: skip
+    event = BookingEvent(**_event(booking, to, actor, now, reason))
     booking.status = to
     booking.updated_at = now
     session.add(event)
     return event
+
+
+def _event(booking: Booking, to: BookingStatus, actor: str, now: datetime, reason: str | None) -> dict:
+    """The event a move records, for both ways of writing it."""
+    return dict(booking_id=booking.id, from_status=booking.status, to_status=to, actor=actor, reason=reason, at=now)
 
 
 def move_at_once(session: Session, booking: Booking, to: BookingStatus, actor: str, now: datetime,
@@ -105,8 +109,7 @@ def move_at_once(session: Session, booking: Booking, to: BookingStatus, actor: s
     check_move(booking.status, to)
     values = {"status": to, "updated_at": now, **columns}
     updating(Booking, tuple(values)).rows(session, {"row": booking.id, **values})
-    _NEW_EVENT.rows(session, dict(booking_id=booking.id, from_status=booking.status, to_status=to,
-                                  actor=actor, reason=reason, at=now))  # fmt: skip
+    _NEW_EVENT.rows(session, _event(booking, to, actor, now, reason))
     written(session, booking, values)
 
 
