@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.staff_engine import EARLY_AFTER
 from core import availability
 from core.models import (
     Booking,
@@ -47,13 +48,16 @@ def shop_id(pitstop, slug="mwangaza-motors"):
 
 
 def next_start(pitstop, shop, services):
-    """The first free start from tomorrow on (the WhatsApp window runs on the real clock)."""
+    """The first free start from tomorrow on (the WhatsApp window runs on the real clock),
+    more than 12 hours ahead whatever the hour the test runs: a car received earlier
+    than that is first asked about ("Has its car come in already?")."""
     now = utcnow()
     with pitstop.runtime.db.uow() as uow:
         ids = [uow.session.scalar(select(Service.id).where(Service.shop_id == shop, Service.code == c)) for c in services]
         view = availability.shop_view(uow.session, shop)
         first = view.local_day(now) + timedelta(days=1)
-        return availability.free_slots(uow.session, shop, ids, first, first + timedelta(days=7), now)[0].start
+        free = availability.free_slots(uow.session, shop, ids, first, first + timedelta(days=7), now)
+        return next(slot.start for slot in free if slot.start - now > EARLY_AFTER)
 
 
 def test_a_mechanic_works_a_job_on_whatsapp_and_the_customer_answers_by_number(pitstop):
