@@ -46,20 +46,20 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
         case cmd.SaveVehicle(plate, make_model):
             vehicle = add_vehicle(session, customer, plate, make=make_model)
             return cmd.Done("vehicle", {"vehicle_id": vehicle.id, "plate": vehicle.plate})
-        case cmd.Hold(service_ids, start, vehicle_id, method):
+        case cmd.Hold(service_ids, start, vehicle_id, method, phone):
             held = booking.hold(session, shop_id=ctx.view.shop_id, customer_id=customer.id,
                                 service_ids=service_ids, start=start, now=ctx.now, vehicle_id=vehicle_id,
                                 channel=channel, payment_method=method)  # fmt: skip
             if isinstance(held, SlotTaken):
                 return cmd.Taken(held.wanted, held.alternatives, held.too_soon)
-            return _settle(session, ctx, held.booking_id, method, actor, held=held, held_services=tuple(service_ids))
+            return _settle(session, ctx, held.booking_id, method, actor, phone, held=held, held_services=tuple(service_ids))
         case cmd.AcceptOffer(booking_id, method) | cmd.RetryPayment(booking_id, method):
             row = _held_for(session, booking_id, customer.id, ctx.now)
             if row is None:
                 return _no_longer_held(session, ctx, booking_id, customer.id)
             if isinstance(command, cmd.AcceptOffer):  # the engine's pick, by the same rule (not trusted from a button)
                 method = policy.way_to_take_offer(ctx.view.spec.payment_methods, row.deposit_minor > 0)
-            settled = _settle(session, ctx, booking_id, method, actor, getattr(command, "phone", None))
+            settled = _settle(session, ctx, booking_id, method, actor, command.phone)
             if isinstance(settled, cmd.Booked):
                 row.payment_method = method  # a refused try leaves the booking as it was
             return settled
@@ -148,7 +148,8 @@ def _settle(session: Session, ctx: DbContext, booking_id: int, method: str, acto
             held_services: tuple[int, ...] | None = None) -> cmd.Booked | cmd.Refused:  # fmt: skip
     """After a hold: pay at the shop confirms at once (unless money is due in advance: a
     button of an earlier message may still offer it); online methods ask for money
-    (M-Pesa from `phone`, when the customer gave another number for it). `held` and
+    (M-Pesa from `phone`: another number given for it, or the customer's own typed just
+    now, saved after this, so that their row is locked last). `held` and
     `held_services`: a hold made just now in this transaction, and its services in its
     lines' order (not read back: confirming it reads its row, under its lock)."""
     priced = held or session.get(Booking, booking_id)  # either tells the price and the deposit

@@ -357,7 +357,7 @@ def on_offer(turn: Turn, choice: str) -> None:
         if phone_first(turn, method, choice):
             return
         _to_offer(turn, booking_id, choice)
-        turn.do(AcceptOffer(booking_id, method))
+        turn.do(AcceptOffer(booking_id, method, turn.data.pop("pay_from", None)))
     else:
         _to_offer(turn, booking_id, choice)
         turn.do(DeclineOffer(booking_id))

@@ -603,7 +603,7 @@ def _hold(turn: Turn) -> None:
         return
     turn.state = "payment"
     turn.do(Hold(_service_ids(turn), datetime.fromisoformat(turn.data["start"]),
-                 turn.data.get("vehicle_id"), turn.data["method"]))  # fmt: skip
+                 turn.data.get("vehicle_id"), turn.data["method"], turn.data.pop("pay_from", None)))  # fmt: skip
 
 
 def _after_hold(turn: Turn, outcome) -> None:
@@ -876,6 +876,11 @@ NOT_MPESA = N_("M-Pesa needs a Kenyan mobile number, like 0712 345 678. Please t
 
 
 def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
+    """A number for M-Pesa, typed or shared: the payment waiting for it asks it (its
+    command carries the number). One of their own is saved as theirs after that payment:
+    the customer's row is locked after the day's lock and the booking's rows (the lock
+    order, bot/runner.py), or a no-show marked meanwhile, which locks them the other way
+    round, could deadlock with it."""
     if event.kind == "outcome":
         handle_payment(turn, event, None)
         return
@@ -887,17 +892,19 @@ def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
     if mpesa.msisdn(phone) is None:  # a landline, or a number abroad: the prompt could never reach it
         turn.offer([Msg(NOT_MPESA)], [Choice("back", Msg(N_("Back")))])
         return
-    if turn.data.pop("new_phone", None):  # another number, for this one payment
-        turn.data["pay_from"] = phone
-    else:
+    theirs = not turn.data.pop("new_phone", None)  # else another number, for this one payment
+    if theirs:
         turn.data["phone"] = phone
-        turn.do(SavePhone(phone))
+    turn.data["pay_from"] = phone  # the payment's command carries it: their row is not written yet
     if turn.data.get("after_phone"):
         _carry_out(turn)
-    elif turn.data.pop("pay_from", None):  # its payment was left meanwhile
-        turn.ask("menu")
-    else:
+    elif theirs:
         _hold(turn)
+    else:  # its payment was left meanwhile
+        turn.ask("menu")
+    turn.data.pop("pay_from", None)
+    if theirs:  # after the payment: their row is locked last (the lock order, bot/runner.py)
+        turn.do(SavePhone(phone))
 
 
 def _carry_out(turn: Turn) -> None:

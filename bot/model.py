@@ -82,6 +82,10 @@ class SetLanguage:
 
 @dataclass(frozen=True)
 class SavePhone:
+    """The customer's number, theirs from now on. Issued after the payment it was typed
+    for, which carries the number itself: the customer's row is locked last, after the
+    day's lock and the booking's rows (the lock order, bot/runner.py)."""
+
     phone: str
 
 
@@ -97,6 +101,7 @@ class Hold:
     start: datetime
     vehicle_id: int | None
     payment_method: str
+    phone: str | None = None  # M-Pesa asks this number, not the one on file (theirs, typed just now)
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,7 @@ class JoinWaitlist:
 class AcceptOffer:
     booking_id: int
     payment_method: str
+    phone: str | None = None  # M-Pesa asks this number, not the one on file (theirs, typed just now)
 
 
 @dataclass(frozen=True)
@@ -132,14 +138,14 @@ class DeclineOffer:
 class RetryPayment:
     booking_id: int
     payment_method: str
-    phone: str | None = None  # M-Pesa from another number, for this payment only
+    phone: str | None = None  # M-Pesa asks this number: another, for this payment only, or theirs typed just now
 
 
 @dataclass(frozen=True)
 class PayBalance:
     booking_id: int
     payment_method: str
-    phone: str | None = None  # M-Pesa from another number, for this payment only
+    phone: str | None = None  # M-Pesa asks this number: another, for this payment only, or theirs typed just now
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Carrying a conversation forward: one inbound event, one transaction.
 
 Lock order (the same everywhere): the conversation row first, then the booking
-service's day locks, then booking rows. Holding the conversation row means two
+service's day locks, then booking rows, and a customer's row after those (a no-show
+takes its day's lock, then the customer's row to spend a token; a number typed for a
+payment is saved after the payment's hold). Holding the conversation row means two
 messages of one customer are handled one after the other, never interleaved.
 Replies go to the outbox in the same transaction; their delivery jobs are enqueued
 only after it commits.

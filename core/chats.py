@@ -1,5 +1,6 @@
 """A chat's conversation row, locked: the first lock a chat message takes (Pitstop's lock
-order: the conversation row, then the booking service's day locks, then booking rows)."""
+order: the conversation row, then the booking service's day locks, then booking rows,
+then a customer's row)."""
 
 from __future__ import annotations
 

@@ -2,14 +2,25 @@
 waits for the chat's lock, and then sees everything the first one changed, the customer
 included (a statement that read the customer along with a lock it waited for would see
 them as they were before the wait: the lock that reads the customer too skips a held
-row, and the message then waits for the lock alone)."""
+row, and the message then waits for the lock alone). A message and a no-show of one day
+take their locks in one order."""
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
+from time import monotonic, sleep
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, text
 
 from bot.runner import conversation
+from core.availability import lock_days
+from core.booking import confirm, hold, mark_no_show
 from core.customers import customer_for
+from core.models import Booking, Customer, Service
+from pitstop.fakes.telegram import FakeTelegram
+from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.booking_helpers import loaded, new_customer
+from tests.integration.channel_helpers import start_pitstop
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 CHAT = "4244"
@@ -89,3 +100,81 @@ def test_a_chat_nobody_holds_is_locked_with_its_customer_read_as_they_are_now(pg
         event.remove(pg_db.engine, "before_cursor_execute", seen)
     assert tokens == before - 1
     assert [s for s in statements if s[0] == "SELECT"] == [["SELECT", "conversations.id,", "conversations.shop_id,"]]
+def test_a_no_show_marked_while_her_typed_number_waits_for_the_day_goes_through_and_so_does_her_hold(pg_only):
+    """At 10:00 Amina books 14:00 the same day and types her number for M-Pesa, the hold
+    following in the same message, while a mechanic marks her 08:00 visit a no-show: his
+    transaction holds the day's lock and then wants her row, to spend a token. Her message
+    waits for the day with her row not yet written. (Her number written first, the two
+    deadlocked and PostgreSQL ended her message: its webhook failed.)"""
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(pg_only, telegram, twilio, extra_env={"PITSTOP_NOW": "2026-11-24T07:00:00Z"})
+        try:
+            db, failures = pitstop.runtime.db, Failures()
+            pitstop.say(AMINA, "/start")
+            for data in ("lang:en", "m:book", "svc:1", "done"):
+                pitstop.tap(AMINA, data)
+            pitstop.say(AMINA, "KCB 123A")
+            pitstop.tap(AMINA, "skip")
+            pitstop.say(AMINA, "today 2pm")
+            pitstop.tap_button(AMINA, "confirm:")
+            pitstop.tap(AMINA, "pay:mpesa")
+            assert pitstop.texts(AMINA)[-1] == "M-Pesa needs your phone number. Share it with the button, or type it."
+            early = her_visit_at_eight_booked_yesterday(db)
+
+            with db.uow() as mechanic:
+                lock_days(mechanic.session, early.shop_id, {TUESDAY})  # his no-show's first lock
+                typing = threading.Thread(target=failures.catch, args=(pitstop.say, AMINA, "0712 345 678"))
+                typing.start()
+                waits_for(lambda: waiting_for_the_day(db) == 1)  # her message, at the day's lock
+                mark_no_show(mechanic.session, early.id, "staff:1", TEN_AM)  # ...then her row, for the token
+            typing.join(30)
+
+            assert not typing.is_alive() and failures == []
+            held = next(t for t in pitstop.texts(AMINA) if t.startswith("Your time "))
+            assert held.startswith("Your time Tue 24 Nov, 14:00 is held for ")
+            with db.uow() as uow:
+                amina = uow.session.scalar(select(Customer))
+                assert (amina.phone, amina.tokens) == ("+254712345678", 1)
+                assert uow.session.get(Booking, early.id).status == "no_show"
+        finally:
+            pitstop.runtime.close()
+
+
+AMINA = 5550101
+TUESDAY = date(2026, 11, 24)
+TEN_AM = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)  # in Nairobi, on Tuesday
+MONDAY = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+
+
+def her_visit_at_eight_booked_yesterday(db) -> Booking:
+    """An oil change of Amina's at 08:00 on the day she is booking now, paid at the shop."""
+    with db.uow() as uow:
+        s = uow.session
+        customer_id, shop_id = s.execute(select(Customer.id, Customer.shop_id)).one()
+        service_id = s.scalar(select(Service.id).where(Service.shop_id == shop_id, Service.code == "oil-change"))
+        start = datetime.combine(TUESDAY, time(8), ZoneInfo("Africa/Nairobi"))
+        held = hold(s, shop_id=shop_id, customer_id=customer_id, service_ids=(service_id,), start=start, now=MONDAY)
+        return confirm(s, held.booking_id, "system:test", MONDAY, "pays at the shop")
+
+
+class Failures(list):
+    """What went wrong in another thread, for the test to see."""
+
+    def catch(self, do, *args) -> None:
+        try:
+            do(*args)
+        except Exception as exc:  # noqa: BLE001 (any failure is the finding)
+            self.append(exc)
+
+
+def waiting_for_the_day(db) -> int:
+    """Backends waiting for a day's lock (advisory, not granted) right now."""
+    with db.engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).scalar()
+
+
+def waits_for(condition, seconds: float = 10) -> None:
+    deadline = monotonic() + seconds
+    while not condition():
+        assert monotonic() < deadline, "it never came to that"
+        sleep(0.02)

@@ -3,8 +3,9 @@ transaction, in order. Every message pays these, so one more is a regression to 
 (bench/webhooks.py measures what they cost)."""
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
+from core.models import Customer, Payment
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import start_pitstop
@@ -171,3 +172,25 @@ def test_a_free_cancellation_reads_the_customers_tokens_without_locking_their_ro
 
     assert [s for s in seen if s.startswith("SELECT customers.") and "FOR UPDATE" in s] == []
     assert pitstop.texts(AMINA)[-1] == "Cancelled MM-1001.\nWhat would you like to do?"
+
+
+def test_a_number_typed_for_mpesa_is_saved_after_the_hold_it_pays_for(pitstop, url):
+    """The lock order (bot/runner.py): the day's lock and the booking's rows before the
+    customer's row. Her number, typed as the hold follows, is written last; the payment
+    asks that number as the engine passed it on, not as read from her row."""
+    book_an_oil_change_paid_at_the_shop(pitstop)
+    pitstop.tap(AMINA, "pay:mpesa")
+    assert pitstop.texts(AMINA)[-1] == "M-Pesa needs your phone number. Share it with the button, or type it."
+
+    seen = statements_of_the_message(pitstop, lambda: pitstop.say(AMINA, "0712 345 678"), words=4)
+
+    written = [what for s in seen for what, begins in WRITES.items() if s.startswith(begins)]
+    day_lock = ["the day's lock"] if url.startswith("postgresql") else []  # SQLite's writers take turns whole
+    assert written == [*day_lock, "the booking", "its payment", "her number"]
+    with pitstop.runtime.db.uow() as uow:
+        assert uow.session.scalars(select(Payment.phone)).all() == ["+254712345678"]
+        assert uow.session.scalars(select(Customer.phone)).all() == ["+254712345678"]
+
+
+WRITES = {"the day's lock": "SELECT * FROM pitstop_take_day_and_look", "the booking": ("WITH numbered AS", "INSERT INTO bookings"),
+          "its payment": "INSERT INTO payments", "her number": "UPDATE customers SET phone"}  # fmt: skip

@@ -119,7 +119,7 @@ def test_a_visit_of_two_services_chosen_at_once_with_a_deposit_is_paid_by_mpesa(
     chat.tap("pay:mpesa")
     assert chat.state == "phone"
     chat.type("0712 345 678")
-    assert chat.commands[-1] == Hold((1, 2), at(25, 14), 3, "mpesa")
+    assert chat.commands[-2:] == [Hold((1, 2), at(25, 14), 3, "mpesa", "+254712345678"), SavePhone("+254712345678")]  # her row written last
     chat.outcome(Booked(9, "MM-1002", at(25, 14), False, 100000, 15, "mpesa"))
     assert chat.text.startswith("Your time Wed 25 Nov, 14:00 is held for 15 minutes while you pay. Code: MM-1002.\n"
                                 "Check your phone: M-Pesa will ask you to pay Ksh1,000.")
@@ -449,7 +449,7 @@ def test_an_offer_taken_while_which_number_was_asked_asks_for_his_own_number_and
     chat.tap("paybalance:5:mpesa:other").tap("offer:yes:9")  # another number for the balance... no: the offer
     assert chat.text.startswith("M-Pesa needs your phone number.")
     chat.type("0712 345 678")
-    assert chat.commands[-2:] == [SavePhone("+254712345678"), AcceptOffer(9, "mpesa")]
+    assert chat.commands[-2:] == [AcceptOffer(9, "mpesa", "+254712345678"), SavePhone("+254712345678")]
     assert not {"new_phone", "pay_from"} & set(chat.data)
 
 
@@ -461,7 +461,7 @@ def test_a_booking_paid_by_mpesa_after_another_number_was_left_unanswered_is_hel
     chat.tap("pay:mpesa")
     assert chat.text.startswith("M-Pesa needs your phone number.")
     chat.type("0712 345 678")
-    assert isinstance(chat.commands[-1], Hold) and chat.commands[-2] == SavePhone("+254712345678")
+    assert isinstance(chat.commands[-2], Hold) and chat.commands[-2].phone == "+254712345678" and chat.commands[-1] == SavePhone("+254712345678")
 
 
 def test_a_balance_paid_from_another_number_while_his_own_number_was_asked_comes_back_to_that_question():
@@ -479,7 +479,7 @@ def test_a_balance_paid_from_another_number_while_his_own_number_was_asked_comes
 def test_pay_now_by_mpesa_from_the_menu_asks_for_the_number_once_and_returns_to_the_menu():
     chat = chat_in("en", FakeContext())  # Telegram, no phone on file, at the menu
     chat.tap("paybalance:5:mpesa").type("0712 345 678")
-    assert chat.commands[-2:] == [SavePhone("+254712345678"), PayBalance(5, "mpesa")]
+    assert chat.commands[-2:] == [PayBalance(5, "mpesa", "+254712345678"), SavePhone("+254712345678")]
     chat.outcome(Done("paybalance", {"amount": 350000, "method": "mpesa"}))
     assert chat.state == "menu"
 
@@ -605,7 +605,7 @@ def test_accepting_an_offer_with_a_deposit_asks_a_customer_without_a_phone_for_t
     assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
     assert not any(isinstance(c, AcceptOffer) for c in chat.commands)
     chat.type("0712 345 678")
-    assert chat.commands[-2:] == [SavePhone("+254712345678"), AcceptOffer(9, "mpesa")]
+    assert chat.commands[-2:] == [AcceptOffer(9, "mpesa", "+254712345678"), SavePhone("+254712345678")]
     assert chat.state == "offer" and "after_phone" not in chat.data
     chat.outcome(Booked(9, "MM-1009", at(25, 10), False, 100000, 10, "mpesa", None, (2,)))
     assert chat.text.startswith("Your time Wed 25 Nov, 10:00 is held for 10 minutes while you pay. Code: MM-1009.")
@@ -623,7 +623,7 @@ def test_a_number_mpesa_cannot_prompt_is_asked_again_not_tried_and_failed():
     assert (chat.state, chat.text) == ("phone", "M-Pesa needs a Kenyan mobile number, like 0712 345 678. Please type it.")
     assert not any(isinstance(c, AcceptOffer | SavePhone) for c in chat.commands)
     chat.type("0712 345 678")
-    assert chat.commands[-2:] == [SavePhone("+254712345678"), AcceptOffer(9, "mpesa")]
+    assert chat.commands[-2:] == [AcceptOffer(9, "mpesa", "+254712345678"), SavePhone("+254712345678")]
 
 
 def test_an_offer_without_a_deposit_is_taken_at_once_to_be_paid_at_the_shop():
@@ -708,7 +708,7 @@ def test_the_balance_paid_by_mpesa_mid_booking_asks_her_number_then_goes_back_to
     chat.tap("paybalance:5:mpesa")  # the car she left yesterday is ready
     assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
     chat.type("0712 345 678")
-    assert chat.commands[-2:] == [SavePhone("+254712345678"), PayBalance(5, "mpesa", None)]
+    assert chat.commands[-2:] == [PayBalance(5, "mpesa", "+254712345678"), SavePhone("+254712345678")]
 
     chat.outcome(Done("paybalance", {"amount": 450000, "method": "mpesa"}))
 
@@ -735,7 +735,7 @@ def test_a_number_given_for_a_freed_time_at_the_bookings_own_number_question_pay
     chat.tap("day:2026-11-25").tap(chat.ids[0]).answer("confirm").tap("pay:mpesa")
     assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)  # her own booking's M-Pesa asks for it
     chat.tap("offer:yes:9").type("0712 345 678")  # given for the freed time, offered meanwhile
-    assert chat.commands[-1] == AcceptOffer(9, "mpesa")
+    assert chat.commands[-2:] == [AcceptOffer(9, "mpesa", "+254712345678"), SavePhone("+254712345678")]
 
     chat.outcome(Booked(9, "MM-1009", at(25, 10), False, 100000, 10, "mpesa", None, (2,)))
 
@@ -796,7 +796,7 @@ def test_a_word_on_the_side_while_her_number_is_asked_for_a_freed_time_keeps_the
         chat.tap("reply:shop").type("Is the garage open on Sunday?")
         assert (chat.state, chat.text) == ("phone", "Sent to the shop. They will answer you here.\n" + PHONE_PLEASE)
     chat.type("0712 345 678")
-    assert chat.commands[-1] == AcceptOffer(9, "mpesa")
+    assert chat.commands[-2:] == [AcceptOffer(9, "mpesa", "+254712345678"), SavePhone("+254712345678")]
 
     chat.outcome(Booked(9, "MM-1009", at(25, 10), False, 100000, 10, "mpesa", None, (2,)))
 
@@ -1045,7 +1045,8 @@ def test_extra_work_asked_over_a_notice_whose_button_asks_her_number_first_is_as
     assert chat.state == "phone"
     chat.type("0712 345 678")
     paid = [c for c in chat.commands if type(c).__name__ in ("AcceptOffer", "RetryPayment", "PayBalance")]
-    assert len(paid) == 1 and chat.commands[-1] == paid[0]
+    saved = [] if button.endswith(":other") else [SavePhone("+254712345678")]  # her own: saved after its payment
+    assert len(paid) == 1 and paid[0].phone == "+254712345678" and chat.commands[-len(paid + saved):] == paid + saved
     chat.outcome(outcome)
 
     assert chat.text == said + "\nOne more question is waiting for your answer:\nExtra work found: discs."
@@ -1161,7 +1162,7 @@ def test_a_reminders_button_that_can_change_nothing_while_her_number_is_asked_fo
     assert (chat.state, chat.text) == ("phone", "That booking can no longer be changed.\n" + PHONE_PLEASE)
     assert chat.data["after_phone"] == "offer:yes:9" and not any(isinstance(c, AcceptOffer) for c in chat.commands)
     chat.type("0712 345 678")
-    assert [c for c in chat.commands if isinstance(c, AcceptOffer)] == [AcceptOffer(9, "mpesa")]
+    assert [c for c in chat.commands if isinstance(c, AcceptOffer)] == [AcceptOffer(9, "mpesa", "+254712345678")]
 
 
 def test_a_reminders_button_tapped_again_after_the_cancellation_asks_the_extra_work_again_not_the_menu():
@@ -1303,7 +1304,7 @@ def test_an_old_notices_button_that_changes_nothing_at_a_freed_times_number_ques
     assert (chat.state, chat.text) == ("phone", f"{why}\n{PHONE_PLEASE}")
     assert chat.data["after_phone"] == "offer:yes:9" and not any(isinstance(c, AcceptOffer) for c in chat.commands)
     chat.type("0712 345 678")
-    assert [c for c in chat.commands if isinstance(c, AcceptOffer)] == [AcceptOffer(9, "mpesa")]
+    assert [c for c in chat.commands if isinstance(c, AcceptOffer)] == [AcceptOffer(9, "mpesa", "+254712345678")]
     chat.outcome(HELD)
     assert chat.text == NUMBER_FIRST["offer:yes:9"][2] + ("\nOne more question is waiting for your answer:\n"
                                                           "Extra work found: discs.")  # fmt: skip
@@ -1592,7 +1593,7 @@ def test_trying_mpesa_again_or_paying_the_balance_asks_for_a_missing_phone_and_b
     chat.tap("payagain:9:mpesa")
     assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
     chat.type("+254 712 345 678")
-    assert chat.commands[-2:] == [SavePhone("+254712345678"), RetryPayment(9, "mpesa")]
+    assert chat.commands[-2:] == [RetryPayment(9, "mpesa", "+254712345678"), SavePhone("+254712345678")]
 
     chat = Chat(FakeContext().with_vehicle()).send(Event("start")).tap("lang:en")
     chat.tap("paybalance:9:mpesa")
@@ -1606,7 +1607,8 @@ def test_trying_mpesa_again_or_paying_the_balance_asks_for_a_missing_phone_and_b
     chat.tap(f"time:{at(25, 14).isoformat()}").answer("confirm").tap("pay:mpesa")
     assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
     chat.type("0712345678")
-    assert isinstance(chat.commands[-1], Hold) and not any(isinstance(c, PayBalance) for c in chat.commands)
+    assert isinstance(chat.commands[-2], Hold) and chat.commands[-1] == SavePhone("+254712345678")
+    assert not any(isinstance(c, PayBalance) for c in chat.commands)
 
 
 
@@ -1626,7 +1628,7 @@ def test_a_notices_number_asked_again_after_the_language_pays_when_she_says_so_w
     chat.tap("paybalance:5:mpesa")
     assert (chat.state, chat.text) == ("phone", PHONE_PLEASE)
     chat.type("language").tap("offer:yes:9").type("0712 345 678")
-    assert chat.commands[-1] == AcceptOffer(9, "mpesa")
+    assert chat.commands[-2:] == [AcceptOffer(9, "mpesa", "+254712345678"), SavePhone("+254712345678")]
     chat.outcome(Booked(9, "MM-1009", at(25, 10), False, 100000, 10, "mpesa", None, (2,)))
     assert chat.state == "language"
 
@@ -1654,7 +1656,7 @@ def test_back_from_another_number_asked_at_the_language_asks_the_balances_own_nu
 
     chat.type("0712 345 678")
 
-    assert chat.commands[-2:] == [SavePhone("+254712345678"), PayBalance(5, "mpesa", None)]
+    assert chat.commands[-2:] == [PayBalance(5, "mpesa", "+254712345678"), SavePhone("+254712345678")]
     chat.outcome(Done("paybalance", {"amount": 450000, "method": "mpesa"}))
     assert (chat.state, chat.data["services"]) == ("day", [1])
 
@@ -1696,13 +1698,13 @@ def test_pay_now_tapped_again_at_the_language_question_asks_the_balance_once():
     "Nothing is left to pay" out of the blue). Now her day is asked."""
     chat = choosing_a_day(FakeContext().with_vehicle())
     chat.tap("paybalance:5:mpesa").type("language").tap("paybalance:5:mpesa").type("0712 345 678")
-    assert _balance_requests(chat) == [PayBalance(5, "mpesa", None)]
+    assert _balance_requests(chat) == [PayBalance(5, "mpesa", "+254712345678")]
     chat.outcome(Done("paybalance", {"amount": 450000, "method": "mpesa"}))
     assert chat.state == "language"
 
     chat.tap("lang:en")
 
-    assert _balance_requests(chat) == [PayBalance(5, "mpesa", None)]
+    assert _balance_requests(chat) == [PayBalance(5, "mpesa", "+254712345678")]
     assert (chat.state, chat.text) == ("day", "Great, let's talk in English.\n" + DAY_ASKED)
 
 
@@ -1733,7 +1735,7 @@ def test_reply_to_the_shop_then_pay_now_asks_the_balance_once():
     chat.type("Is the car washed too?")
 
     assert chat.commands[-1] == MessageShop("Is the car washed too?", None)
-    assert _balance_requests(chat) == [PayBalance(5, "mpesa", None)]
+    assert _balance_requests(chat) == [PayBalance(5, "mpesa", "+254712345678")]
     assert chat.state == "day"
 
 
@@ -1771,8 +1773,7 @@ def test_a_rating_given_while_a_freed_times_number_is_asked_leaves_her_number_fo
 
     chat.type("0712 345 678")
 
-    assert chat.commands[-2] == SavePhone("+254712345678")
-    assert chat.commands[-1] == Hold((1,), at(25, 10), 3, "mpesa")
+    assert chat.commands[-2:] == [Hold((1,), at(25, 10), 3, "mpesa", "+254712345678"), SavePhone("+254712345678")]
 
 
 def test_a_message_written_to_the_shop_is_not_asked_for_again_once_the_language_is_chosen():
