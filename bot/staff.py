@@ -24,7 +24,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import staff_commands, staff_engine, staff_words, understand
+from bot import engine, staff_commands, staff_engine, staff_words, understand
 from bot.model import Event
 from bot.runner import conversation, save
 from bot.speech import GLOBAL_WORDS
@@ -129,7 +129,7 @@ def _gatekeeper(session: Session, shop_id: int, inbound, event: Event, now: date
     who = mask_phone(inbound.phone or (f"tg{inbound.user_id}" if inbound.user_id else inbound.chat_id))
     kind = event.kind
     conv = None
-    if kind in ("contact", "foreign_contact", "text", "choice"):
+    if kind in ("contact", "foreign_contact", "text", "choice", "unsupported", "location"):
         conv = conversation(session, shop_id, inbound.channel, inbound.chat_id, now)
     verifying = bool(conv is not None and (conv.data or {}).get("staff_verify"))
     if verifying and kind in ("text", "choice"):  # they went on as a customer: a contact later is for M-Pesa
@@ -157,6 +157,8 @@ def _gatekeeper(session: Session, shop_id: int, inbound, event: Event, now: date
     if kind == "foreign_contact" and verifying:
         refused("staff verification", "someone else's contact was shared")
         return answer(Msg(N_("Please share your own number, using the button below.")), ask_contact=True)
+    if verifying and kind in ("unsupported", "location") and not inbound.photo:  # a file, a sticker, a place
+        return answer(*_unread_while_verifying(event), _share_your_phone(spec.name), ask_contact=True)
     if kind == "choice" and event.choice.startswith("st:"):
         refused(f"staff button {event.choice!r}", "not verified staff of this shop")
         return answer(*_not_staff(spec.name))
@@ -168,9 +170,7 @@ def _gatekeeper(session: Session, shop_id: int, inbound, event: Event, now: date
     if parsed.name == "staff":
         if inbound.channel == "telegram":
             _flag(conv, True)
-            return answer(Msg(N_("To confirm that you work at {shop}, share your phone number with the button below. "
-                                 "It must be the number the owner listed for you."), {"shop": spec.name}),
-                          ask_contact=True)  # fmt: skip
+            return answer(_share_your_phone(spec.name), ask_contact=True)
         refused("staff verification", "the WhatsApp number is not on the staff list")
         return answer(Msg(N_("This number is not on the staff list of {shop}. Ask the owner to add you."),
                           {"shop": spec.name}))  # fmt: skip
@@ -178,6 +178,21 @@ def _gatekeeper(session: Session, shop_id: int, inbound, event: Event, now: date
         refused(f"staff command /{parsed.name}", "not verified staff of this shop")
         return answer(*_not_staff(spec.name))
     return False
+
+
+def _share_your_phone(shop: str) -> Msg:
+    """What /staff asks on Telegram, and asks again until a contact or words answer it."""
+    return Msg(N_("To confirm that you work at {shop}, share your phone number with the button below. "
+                  "It must be the number the owner listed for you."), {"shop": shop})  # fmt: skip
+
+
+def _unread_while_verifying(event: Event) -> list[Msg]:
+    """What is said, before the question again, to someone asked for their phone after /staff
+    who sends something with nothing to read (a PDF, a voice note, a sticker, a place): of a
+    file, that it was not passed on. Answered as a customer, they were greeted, or asked a
+    customer's question (the button to share their number gone); their words, as ever, go on
+    as a customer's."""
+    return [Msg(engine.FILE_NOT_PASSED_ON_AT_FIRST)] if event.other_file else []
 
 
 def _customer_command(text: str) -> bool:

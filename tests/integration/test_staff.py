@@ -100,6 +100,45 @@ def test_a_listed_mechanic_verifies_with_their_own_contact_and_nobody_else_can(s
     assert story.last(KIP_TG).startswith("That command is only for the staff of Жайық Авто.")
 
 
+ASKED_FOR_PHONE = ("To confirm that you work at Mwangaza Motors, share your phone number with the button below. "
+                   "It must be the number the owner listed for you.")
+# What Telegram posts for a message with no words in it: a PDF, a voice note, a sticker.
+A_PDF = {"document": {"file_id": "BQADcard", "file_unique_id": "dcard", "file_name": "card.pdf",
+                      "mime_type": "application/pdf"}}
+A_VOICE_NOTE = {"voice": {"file_id": "AwADvoice", "file_unique_id": "dvoice", "duration": 3, "mime_type": "audio/ogg"}}
+A_STICKER = {"sticker": {"file_id": "CAADsticker", "file_unique_id": "dsticker", "width": 512, "height": 512,
+                         "is_animated": False, "is_video": False, "type": "regular"}}
+A_PLACE = {"location": {"latitude": -1.2921, "longitude": 36.8219}}
+
+
+def sends_without_words(story, user: int, what: dict, at_: datetime) -> None:
+    update = story.p.telegram.update_text(next(story.ids), user, "x")
+    update["message"].pop("text")
+    update["message"].update(what)
+    story.post(update, at_)
+
+
+@pytest.mark.parametrize("sent, said", [(A_PDF, "Your file was not passed on.\n"),
+                                        (A_VOICE_NOTE, "Your file was not passed on.\n"),
+                                        (A_STICKER, ""), (A_PLACE, "")],
+                         ids=["a PDF", "a voice note", "a sticker", "a place"])  # fmt: skip
+@pytest.mark.parametrize("before", [[], ["/start", "English"]], ids=["first contact", "a customer at the menu"])
+def test_a_file_or_a_sticker_while_asked_for_the_phone_after_staff_gets_that_question_again(story, before, sent, said):
+    """He was answered as a customer: greeted, or asked what he would like to do, the button
+    to share his number gone (a sticker, a place too)."""
+    for typed in before:
+        story.say(OTI_TG, typed, MONDAY_9)
+    story.say(OTI_TG, "/staff", MONDAY_9)
+    messages = len(story.texts(OTI_TG))
+
+    sends_without_words(story, OTI_TG, sent, MONDAY_9)
+
+    assert story.texts(OTI_TG)[messages:] == [said + ASKED_FOR_PHONE]
+    assert story.p.telegram.last_message(OTI_TG)["reply_markup"]["keyboard"][0][0]["request_contact"] is True
+    story.contact(OTI_TG, OTIENO.lstrip("+"), MONDAY_9)  # still asked: his contact recognises him (in his Kiswahili)
+    assert story.last(OTI_TG) == "Asante, Otieno: sasa umetambuliwa kama fundi wa Mwangaza Motors.\nOtieno, unahitaji nini?"
+
+
 def test_a_job_from_arrival_to_receipt_with_extra_work_approved_and_declined(story):
     shop = story.shop_id("mwangaza-motors")
     with story.db.uow() as uow:  # one battery left: this job takes it below the minimum

@@ -1277,14 +1277,11 @@ def test_a_recognised_owners_pdf_alone_on_whatsapp_is_said_not_sent(story):
     assert story.wa_bodies(ERLAN)[-1].startswith(f"{FILE_LEFT_RU}\nЕрлан, чем могу помочь?\n1. Сегодня\n")
 
 
-@pytest.mark.parametrize("before", [[], ["/staff"]])
-def test_a_mechanics_first_telegram_message_being_a_pdf_alone_is_greeted_and_the_pdf_said_not_passed_on(
-        story, before):  # fmt: skip
+def test_a_mechanics_first_telegram_message_being_a_pdf_alone_is_greeted_and_the_pdf_said_not_passed_on(story):
     """Telegram knows staff by a shared contact only, so his first message is anyone's
     first: it was greeted, the PDF never mentioned (Telegram's caption-less document came
-    as a message without text). So too after /staff, asked for his number."""
-    for typed in before:
-        story.say(OTIENO_TG, typed, MONDAY_9)
+    as a message without text). After /staff, asked for his number, he is asked it again
+    (tests/integration/test_staff.py)."""
     said = len(story.texts(OTIENO_TG))
 
     sends_a_file(story, OTIENO_TG, b"%PDF-1.4 job card", "card.pdf", "application/pdf", None, MONDAY_9)
@@ -1410,8 +1407,75 @@ def test_a_customers_round_video_on_telegram_is_said_not_passed_on_as_a_video_is
 
     sends_a_round_video(story, AMINA, MONDAY_9 + timedelta(minutes=1))
 
-    assert story.texts(AMINA)[said:] == [f"{FILE_NOT_PASSED_ON}\nI can only read text and buttons here. Please type "
-                                         "your answer or tap a button.\nWhat would you like to do?"]  # fmt: skip
+    assert story.texts(AMINA)[said:] == [f"{FILE_NOT_PASSED_ON}\nWhat would you like to do?"]
+
+
+# -- a customer's file alone, later in a chat: the note, then the question again, nothing more --
+
+
+def sends_a_voice_note(story, chat: int, at) -> None:
+    """What Telegram posts for a voice message: the recording, no words."""
+    update = story.p.telegram.update_text(next(story.ids), chat, "x")
+    update["message"].pop("text")
+    update["message"]["voice"] = {"file_id": "AwACvoice", "file_unique_id": "dvoice", "duration": 3,
+                                  "mime_type": "audio/ogg"}  # fmt: skip
+    story.post(update, at)
+
+
+def sends_a_pdf(story, chat: int, at) -> None:
+    sends_a_file(story, chat, b"%PDF-1.4 quote", "quote.pdf", "application/pdf", None, at)
+
+
+@pytest.mark.parametrize("sends", [sends_a_pdf, sends_a_voice_note], ids=["a PDF", "a voice note"])
+def test_a_customers_file_alone_in_talk_to_the_shop_on_telegram_is_said_not_passed_on_and_she_is_asked_again(
+        story, sends):  # fmt: skip
+    """"Only words and photos reach the shop", then "I can only read text and buttons here":
+    the second denied the photos the first had just said reach it."""
+    amina_talks_to_the_shop(story)
+    said, owner_read = len(story.texts(AMINA)), len(story.texts(OWNER_TG))
+
+    sends(story, AMINA, MONDAY_9 + timedelta(minutes=1))
+
+    assert story.texts(AMINA)[said:] == [f"{FILE_NOT_PASSED_ON}\nWrite your message and the shop will answer you here."]
+    assert story.buttons(AMINA) == [("Back", "back")]
+    assert len(story.texts(OWNER_TG)) == owner_read
+
+
+@pytest.mark.parametrize("sends", [sends_a_pdf, sends_a_voice_note], ids=["a PDF", "a voice note"])
+def test_a_customers_file_alone_at_a_booking_step_on_telegram_is_said_not_passed_on_and_the_step_asked_again(
+        story, sends):  # fmt: skip
+    story.say(AMINA, "/start", MONDAY_9, first_name="Amina")
+    for data in ("lang:en", "m:book", "svc:1", "done"):
+        story.tap(AMINA, data, MONDAY_9)
+    said = len(story.texts(AMINA))
+
+    sends(story, AMINA, MONDAY_9 + timedelta(minutes=1))
+
+    assert story.texts(AMINA)[said:] == [f"{FILE_NOT_PASSED_ON}\nType the registration plate of the vehicle, for "
+                                         "example KCB 123A."]  # fmt: skip
+
+
+KK_FILE_NOT_PASSED_ON = "Файлыңыз жіберілмеді: сервиске тек хабарлама мен фото жетеді."
+WHATSAPP_FILES = [(PDF, "application/pdf"), (b"OggS voice", "audio/ogg"), (b"\x00\x00\x00 ftypmp4", "video/mp4")]
+
+
+@pytest.mark.parametrize("at_step, typed, asked", [
+    ("the menu", ("Сәлем", "2"), "Не істегіңіз келеді?\n1. Қызметке жазылу\n2. Менің жазылуларым\n"
+                                 "3. Менің көліктерім\n4. Сервиске жазу\n5. Тіл\n6. Көмек"),
+    ("Talk to the shop", ("Сәлем", "2", "4"), "Хабарламаңызды жазыңыз, сервис сізге осы жерде жауап береді.\n"
+                                              "1. Артқа"),
+], ids=["menu", "talk to the shop"])  # fmt: skip
+@pytest.mark.parametrize("file", WHATSAPP_FILES, ids=["a PDF", "a voice note", "a video"])
+def test_a_customers_file_alone_on_whatsapp_is_said_not_passed_on_and_the_question_asked_again(
+        story, at_step, typed, asked, file):  # fmt: skip
+    for words in typed:  # Қазақша; (Сервиске жазу)
+        story.wa(ASKAR, words, utcnow(), slug="zhaiyk-auto", name="Асқар")
+    said = len(story.wa_bodies(ASKAR))
+
+    one_whatsapp_message(story, ASKAR, "Асқар", "", file)
+
+    [told] = story.wa_bodies(ASKAR)[said:]
+    assert told == f"{KK_FILE_NOT_PASSED_ON}\n{asked}"  # not "Мұнда тек мәтінді түсінемін" between
 
 
 def test_an_owners_round_video_while_answering_a_customer_on_telegram_is_said_to_reach_nobody(story):

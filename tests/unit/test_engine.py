@@ -377,7 +377,7 @@ def test_a_menu_number_typed_with_please_is_that_item_not_two_oclock():
     (True, "I can only read text here. Please type your answer, or the number of a choice."),  # WhatsApp
     (False, "I can only read text and buttons here. Please type your answer or tap a button."),  # Telegram
 ])  # fmt: skip
-def test_a_voice_note_is_answered_in_the_channels_own_terms(numbered, said):
+def test_a_sticker_is_answered_in_the_channels_own_terms(numbered, said):
     chat = Chat(FakeContext(numbered=numbered)).send(Event("start")).tap("lang:en")
     chat.send(Event("unsupported"))
     assert chat.text.splitlines()[0] == said
@@ -2788,6 +2788,43 @@ def test_the_file_of_a_first_message_is_said_not_passed_on_in_each_language(lang
     note = gettext(lang, engine.FILE_NOT_PASSED_ON_AT_FIRST)
     assert note != engine.FILE_NOT_PASSED_ON_AT_FIRST or lang == "en"
     assert chat.text.startswith(note + "\n")
+
+
+FILE_ALONE = Event("unsupported", other_file=True)  # a PDF, a voice note, a video: no words with it
+AT_EACH_STEP = {  # the step: the buttons that lead there, and its question
+    "menu": ([], "What would you like to do?"),
+    "plate": (["m:book", "svc:1", "done"], "Type the registration plate of the vehicle, for example KCB 123A."),
+    "message_shop": (["m:shop"], "Write your message and the shop will answer you here."),
+}
+
+
+@pytest.mark.parametrize("numbered", [True, False], ids=["whatsapp", "telegram"])
+@pytest.mark.parametrize("at_step", AT_EACH_STEP)
+def test_a_file_alone_later_in_a_chat_is_said_not_passed_on_and_the_question_asked_again_nothing_more(
+        at_step, numbered):  # fmt: skip
+    """"Only words and photos reach the shop", then "I can only read text here": in "Talk to
+    the shop", where photos do reach it, the second undid the first."""
+    taps, question = AT_EACH_STEP[at_step]
+    chat = Chat(FakeContext(numbered=numbered)).send(Event("start")).tap("lang:en")
+    for choice in taps:
+        chat.tap(choice)
+    offered, done = chat.ids, len(chat.commands)
+
+    chat.send(FILE_ALONE)
+
+    assert chat.state == at_step
+    assert chat.text == f"Your file was not passed on: only words and photos reach the shop.\n{question}"
+    assert chat.ids == offered and chat.commands[done:] == []
+
+
+@pytest.mark.parametrize("lang", ["en", "sw", "ru", "kk"])
+def test_a_file_alone_in_talk_to_the_shop_is_answered_without_i_can_only_read_text_in_each_language(lang):
+    chat = chat_in(lang).tap("m:shop")
+    asked = chat.text
+
+    chat.send(FILE_ALONE)
+
+    assert chat.text == f"{gettext(lang, engine.FILE_NOT_PASSED_ON)}\n{asked}"
 
 
 def test_a_make_typed_under_a_file_saves_the_car_and_the_note_waits_for_the_answer_that_follows():
