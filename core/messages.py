@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from core import i18n
@@ -175,11 +176,21 @@ def remembered_choices(choices, lang: str, aliases: dict[str, list[str]] | None 
 def every_label(label: Msg | str, lang: str) -> list[str]:
     """A choice's label as the reader sees it, then in every other language: people type
     a button's words in whichever language comes to them ("skip", "ruka", "пропустить")."""
-    first = render_label(label, lang)
     if isinstance(label, str):
-        return [first]
-    others = [render_label(label, other) for other in i18n.LANGUAGES if other != lang]
+        return [label]
+    if not label.params and label.plural is None:  # most labels ("Back", "Skip"): kept once made
+        return list(_every_plain_label(label.id, lang))
+    first = render(label, lang)
+    others = [render(label, other) for other in i18n.LANGUAGES if other != lang]
     return list(dict.fromkeys([first, *others]))
+
+
+@lru_cache(maxsize=1024)
+def _every_plain_label(msgid: str, lang: str) -> tuple[str, ...]:
+    """`every_label` of a label without parameters: the same words on every menu, so they
+    are rendered in the four languages once per process, not on every message."""
+    return tuple(dict.fromkeys([i18n.gettext(lang, msgid), *(i18n.gettext(other, msgid)
+                                                              for other in i18n.LANGUAGES if other != lang)]))
 
 
 def render_reply(reply: Reply, lang: str) -> tuple[str, list[tuple[str, str]]]:
