@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from core.db import insert_once, per_transaction
+from core.db import insert_once
 from core.i18n import N_
 from core.lifecycle import AT_THE_SHOP, LIVE, BookingStatus, status_now
 from core.models import Booking, ChannelIdentity, Customer, Vehicle, WaitlistEntry
@@ -74,8 +74,7 @@ def customer_for(session: Session, shop_id: int, channel: str, address: str, *, 
     Two first messages from one person processed at once may both try to create the
     customer; the unique (shop, channel, address) lets one win and the other read it.
     """
-    found = per_transaction(session, _READ_WITH_CHAT).pop((shop_id, channel, address), None) \
-        or _IDENTITY.first(session, {"shop": shop_id, "channel": channel, "address": address})  # fmt: skip
+    found = _IDENTITY.first(session, {"shop": shop_id, "channel": channel, "address": address})
     if found is None:
         made = _first_contact(session, shop_id, channel, address, language, name, phone, now)
         if made is not None:
@@ -90,13 +89,6 @@ def customer_for(session: Session, shop_id: int, channel: str, address: str, *, 
     if phone and not customer.phone:
         customer.phone = phone
     return customer
-
-
-def read_with_chat(session: Session, shop_id: int, channel: str, address: str, found: tuple) -> None:
-    """Keep the chat's channel and customer that its lock read in the same statement
-    (core.chats; `IDENTITY_AND_CUSTOMER`, found), for this transaction's next
-    `customer_for` of that chat, once: a round trip fewer on nearly every message."""
-    per_transaction(session, _READ_WITH_CHAT)[(shop_id, channel, address)] = found
 
 
 def _first_contact(session: Session, shop_id: int, channel: str, address: str, language: str, name: str | None,
@@ -121,12 +113,10 @@ def _first_contact(session: Session, shop_id: int, channel: str, address: str, l
 
 # Every chat message asks: compiled once, run on the driver (core.precompiled).
 _IDENTITIES, _CUSTOMERS = ChannelIdentity.__table__.c, Customer.__table__.c
-IDENTITY_AND_CUSTOMER = (_IDENTITIES.id, _IDENTITIES.last_inbound_at, *_CUSTOMERS)  # as customer_for reads them
-_IDENTITY = Precompiled(select(*IDENTITY_AND_CUSTOMER).join_from(
+_IDENTITY = Precompiled(select(_IDENTITIES.id, _IDENTITIES.last_inbound_at, *_CUSTOMERS).join_from(
     ChannelIdentity.__table__, Customer.__table__, _IDENTITIES.customer_id == _CUSTOMERS.id).where(
     _IDENTITIES.shop_id == bindparam("shop"), _IDENTITIES.channel == bindparam("channel"),
     _IDENTITIES.address == bindparam("address")))  # fmt: skip
-_READ_WITH_CHAT = "customers_read_with_their_chat"
 _SEEN = Precompiled(update(ChannelIdentity.__table__).where(_IDENTITIES.id == bindparam("identity")),
                     column_keys=["last_inbound_at"])
 # A chat's first message (its customer's columns as stored, defaults included); its twin's undoing.

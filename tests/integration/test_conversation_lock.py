@@ -1,9 +1,7 @@
 """Two messages of one chat are handled one after the other, on PostgreSQL: the second
 waits for the chat's lock, and then sees everything the first one changed, the customer
-included (a statement that read the customer along with a lock it waited for would see
-them as they were before the wait: the lock that reads the customer too skips a held
-row, and the message then waits for the lock alone). A message and a no-show of one day
-take their locks in one order."""
+included (a statement that read the customer along with the lock would see them as they
+were before the wait). A message and a no-show of one day take their locks in one order."""
 
 import threading
 from datetime import UTC, date, datetime, time
@@ -70,36 +68,6 @@ def test_a_token_spent_elsewhere_after_the_customer_was_read_is_not_spent_again(
         assert _spend(uow.session, customer_id, NOW, av.shop_view(uow.session, shop_id), 1) == before - 2
 
 
-def test_a_chat_nobody_holds_is_locked_with_its_customer_read_as_they_are_now(pg_db, nairobi_spec):
-    """One statement for both: and a token a mechanic's no-show spent a moment before is
-    seen spent."""
-    from sqlalchemy import event
-
-    from core import availability as av
-    from core.booking import _spend
-
-    shop = loaded(pg_db, nairobi_spec)
-    shop_id, customer_id = shop.id, new_customer(pg_db, shop, CHAT)
-    with pg_db.uow() as uow:
-        conversation(uow.session, shop_id, "telegram", CHAT, NOW)
-        before = customer_for(uow.session, shop_id, "telegram", CHAT, language="en", now=NOW).tokens
-    with pg_db.uow() as elsewhere:
-        _spend(elsewhere.session, customer_id, NOW, av.shop_view(elsewhere.session, shop_id), 1)
-
-    statements = []
-
-    def seen(conn, cursor, text, *rest):
-        statements.append(text.split()[:3])
-
-    event.listen(pg_db.engine, "before_cursor_execute", seen)
-    try:
-        with pg_db.uow() as uow:
-            conversation(uow.session, shop_id, "telegram", CHAT, NOW)
-            tokens = customer_for(uow.session, shop_id, "telegram", CHAT, language="en", now=NOW).tokens
-    finally:
-        event.remove(pg_db.engine, "before_cursor_execute", seen)
-    assert tokens == before - 1
-    assert [s for s in statements if s[0] == "SELECT"] == [["SELECT", "conversations.id,", "conversations.shop_id,"]]
 def test_a_no_show_marked_while_her_typed_number_waits_for_the_day_goes_through_and_so_does_her_hold(pg_only):
     """At 10:00 Amina books 14:00 the same day and types her number for M-Pesa, the hold
     following in the same message, while a mechanic marks her 08:00 visit a no-show: his

@@ -44,12 +44,12 @@ def statements_of_the_message(pitstop, send, words: int = 3) -> list[str]:
     return seen
 
 
-def test_a_menu_tap_and_a_typed_word_cost_five_statements_each(pitstop):
-    """The chat's lock reads its customer too (no other message of the chat holds it)."""
+def test_a_menu_tap_and_a_typed_word_cost_six_statements_each(pitstop):
     pitstop.say(AMINA, "/start")
     pitstop.tap(AMINA, "lang:en")
     every_message = ["SELECT shops.id, shops.updated_at", "INSERT INTO inbox_updates",
-                     "SELECT conversations.id, conversations.shop_id,", "UPDATE conversations SET",
+                     "SELECT conversations.id, conversations.shop_id,", "SELECT channel_identities.id, channel_identities.last_inbound_at,",
+                     "UPDATE conversations SET",
                      "INSERT INTO outbox_messages"]  # fmt: skip
 
     assert statements_of_the_message(pitstop, lambda: pitstop.tap(AMINA, "m:help")) == every_message
@@ -66,7 +66,8 @@ def test_a_typed_day_reads_its_free_times_once(pitstop):
 
     assert statements_of_the_message(pitstop, lambda: pitstop.say(AMINA, "tomorrow")) == [
         "SELECT shops.id, shops.updated_at", "INSERT INTO inbox_updates",
-        "SELECT conversations.id, conversations.shop_id,", "SELECT bookings.starts_at, bookings.ends_at,",
+        "SELECT conversations.id, conversations.shop_id,", "SELECT channel_identities.id, channel_identities.last_inbound_at,",
+        "SELECT bookings.starts_at, bookings.ends_at,",
         "UPDATE conversations SET", "INSERT INTO outbox_messages"]  # fmt: skip
     assert pitstop.texts(AMINA)[-1].startswith("Free times on ")
 
@@ -99,7 +100,8 @@ def test_my_bookings_reads_each_booking_with_its_car_and_services_in_one_stateme
 
     assert statements_of_the_message(pitstop, lambda: pitstop.tap(AMINA, "m:bookings")) == [
         "SELECT shops.id, shops.updated_at", "INSERT INTO inbox_updates",
-        "SELECT conversations.id, conversations.shop_id,", "SELECT bookings.id, bookings.code,",
+        "SELECT conversations.id, conversations.shop_id,", "SELECT channel_identities.id, channel_identities.last_inbound_at,",
+        "SELECT bookings.id, bookings.code,",
         "UPDATE conversations SET", "INSERT INTO outbox_messages"]  # fmt: skip
     pitstop.tap_button(AMINA, "bk:")
     card = pitstop.texts(AMINA)[-1]
