@@ -84,7 +84,9 @@ def _recognised(session: Session, shop_id: int, inbound, now: datetime) -> tuple
             Staff.shop_id == shop_id, Staff.phone == phone, Staff.active.is_(True))) if phone else None  # fmt: skip
         if staff is None:
             return None, False
-        # Twilio's 24-hour window is tracked per channel identity: keep the staff member's open.
+        # Twilio's 24-hour window is tracked per channel identity: keep the staff member's open,
+        # once the chat is locked (the lock order: the chat's row before a customer's).
+        conversation(session, shop_id, inbound.channel, inbound.chat_id, now)
         customer_for(session, shop_id, "whatsapp", inbound.chat_id, language=staff.language, name=staff.name,
                      phone=phone, now=now)  # fmt: skip
         first = staff.verified_at is None

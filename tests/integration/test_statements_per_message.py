@@ -5,7 +5,7 @@ transaction, in order. Every message pays these, so one more is a regression to 
 import pytest
 from sqlalchemy import event, select
 
-from core.models import Customer, Payment
+from core.models import Customer, OutboxMessage, Payment
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import start_pitstop
@@ -196,3 +196,21 @@ def test_a_number_typed_for_mpesa_is_saved_after_the_hold_it_pays_for(pitstop, u
 
 WRITES = {"the day's lock": "SELECT * FROM pitstop_take_day_and_look", "the booking": ("WITH numbered AS", "INSERT INTO bookings"),
           "its payment": "INSERT INTO payments", "her number": "UPDATE customers SET phone"}  # fmt: skip
+
+
+def test_a_mechanics_whatsapp_message_locks_the_chat_before_writing_his_customer_row(pitstop):
+    """The lock order (bot/runner.py): the chat's row first. Recognised by his number, a
+    mechanic's WhatsApp window is kept open on his customer row and channel (made on his
+    first message, seen again later); that is written once the chat is locked, as every
+    other message of the chat does, or two of its messages could each wait for the other."""
+    from tests.integration.staff_helpers import KIPRONO
+
+    seen = statements_of_the_message(pitstop, lambda: pitstop.whatsapp(KIPRONO, "hello", name="Kiprono"))
+
+    order = [s for s in seen if s.startswith(("SELECT conversations.", "INSERT INTO customers",
+                                              "INSERT INTO channel_identities", "UPDATE channel_identities"))]  # fmt: skip
+    assert order[0] == "SELECT conversations.id, conversations.shop_id,"
+    assert "INSERT INTO customers" in order and "INSERT INTO channel_identities" in order
+    with pitstop.runtime.db.uow() as uow:
+        answer = uow.session.scalars(select(OutboxMessage.body).where(OutboxMessage.address == f"whatsapp:{KIPRONO}")).one()
+    assert answer["texts"][0]["id"] == "Thank you, {name}: you are now recognised as {role} of {shop}."
