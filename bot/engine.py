@@ -211,12 +211,13 @@ def _cannot_read(turn: Turn, event: Event) -> Msg:
     """What to say to a sticker, a location or an edit: what can be read here, in the
     channel's own terms (WhatsApp has numbers, not buttons)."""
     if event.text == "edited":
-        return Msg(N_("I saw that you edited a message. Please send the new text as a new message."))
+        return Msg(EDITED)
     if turn.ctx.numbered:
         return Msg(N_("I can only read text here. Please type your answer, or the number of a choice."))
     return Msg(N_("I can only read text and buttons here. Please type your answer or tap a button."))
 
 
+EDITED = N_("I saw that you edited a message. Please send the new text as a new message.")
 PHOTO_NOT_SENT = NP_("This photo was not sent to anyone. To send a photo to the shop, choose "
                      "\"Talk to the shop\" in the menu, then send the photo.",
                      "These photos were not sent to anyone. To send photos to the shop, choose "

@@ -133,9 +133,10 @@ def _gatekeeper(session: Session, shop_id: int, inbound, event: Event, now: date
     conv = None
     if kind in ("contact", "foreign_contact", "text", "choice", "unsupported", "location"):
         conv = conversation(session, shop_id, inbound.channel, inbound.chat_id, now)
-    verifying = bool(conv is not None and (conv.data or {}).get("staff_verify"))
-    if verifying and kind in ("text", "choice"):  # they went on as a customer: a contact later is for M-Pesa
-        _flag(conv, False)
+    flagged = conv is not None and "staff_verify" in (conv.data or {})
+    verifying = flagged and _asked_lately(conv.data["staff_verify"], now)
+    if flagged and (not verifying or kind in ("text", "choice")):  # or they went on as a customer: a contact
+        _flag(conv, None)                                            # later is for M-Pesa
         verifying = False
 
     def answer(*texts: Msg, ask_contact: bool = False) -> bool:
@@ -153,7 +154,7 @@ def _gatekeeper(session: Session, shop_id: int, inbound, event: Event, now: date
 
     if kind == "contact" and verifying:  # their own number, but not on the staff list
         refused("staff verification", "the phone is not on the staff list")
-        _flag(conv, False)
+        _flag(conv, None)
         return answer(Msg(N_("This number is not on the staff list of {shop}. Ask the owner to add you."),
                           {"shop": spec.name}))  # fmt: skip
     if kind == "foreign_contact" and verifying:
@@ -171,7 +172,7 @@ def _gatekeeper(session: Session, shop_id: int, inbound, event: Event, now: date
         return False
     if parsed.name == "staff":
         if inbound.channel == "telegram":
-            _flag(conv, True)
+            _flag(conv, now)
             return answer(_share_your_phone(spec.name), ask_contact=True)
         refused("staff verification", "the WhatsApp number is not on the staff list")
         return answer(Msg(N_("This number is not on the staff list of {shop}. Ask the owner to add you."),
@@ -190,10 +191,12 @@ def _share_your_phone(shop: str) -> Msg:
 
 def _unread_while_verifying(event: Event) -> list[Msg]:
     """What is said, before the question again, to someone asked for their phone after /staff
-    who sends something with nothing to read (a PDF, a voice note, a sticker, a place): of a
-    file, that it was not passed on. Answered as a customer, they were greeted, or asked a
+    who sends something with nothing to read (a PDF, a voice note, a sticker, a place, an
+    edit): of a file, that it was not passed on; of an edit, that it was not read. Answered as a customer, they were greeted, or asked a
     customer's question (the button to share their number gone); their words, as ever, go on
     as a customer's."""
+    if event.text == "edited":
+        return [Msg(engine.EDITED)]
     return [Msg(engine.FILE_NOT_PASSED_ON_AT_FIRST)] if event.other_file else []
 
 
@@ -208,11 +211,21 @@ def _not_staff(shop: str) -> list[Msg]:
             Msg(N_("If you work here, send /staff to confirm your phone number."))]  # fmt: skip
 
 
-def _flag(conv: Conversation, on: bool) -> None:
+def _flag(conv: Conversation, asked: datetime | None) -> None:
+    """Remember when /staff asked for their phone (None: the question is over)."""
     data = {k: v for k, v in (conv.data or {}).items() if k != "staff_verify"}
-    if on:
-        data["staff_verify"] = True
+    if asked is not None:
+        data["staff_verify"] = asked.isoformat()
     conv.data = data
+
+
+def _asked_lately(asked, now: datetime) -> bool:
+    """/staff's question stands as long as a conversation in the middle of something
+    does (engine.IDLE_AFTER): a file or a sticker days later is a customer's again."""
+    try:
+        return now - datetime.fromisoformat(asked) <= engine.IDLE_AFTER
+    except (TypeError, ValueError):  # not a time (a flag from before it kept one)
+        return False
 
 
 # -- the staff dialogue -------------------------------------------------------------------

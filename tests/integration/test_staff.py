@@ -139,6 +139,48 @@ def test_a_file_or_a_sticker_while_asked_for_the_phone_after_staff_gets_that_que
     assert story.last(OTI_TG) == "Asante, Otieno: sasa umetambuliwa kama fundi wa Mwangaza Motors.\nOtieno, unahitaji nini?"
 
 
+@pytest.mark.parametrize("before, later, answered", [
+    (["/start", "English"], A_VOICE_NOTE, "Your file was not passed on: only words and photos reach the shop.\n"
+                                          "What would you like to do?"),
+    ([], A_STICKER, "Hello! This is Mwangaza Motors. I can book your car in and keep you posted.\n"
+                    "Which language do you prefer?"),
+], ids=["a voice note three days on, at the menu", "a sticker a week on, as a first message"])  # fmt: skip
+def test_staffs_question_runs_out_as_a_conversation_does(story, before, later, answered):
+    """Someone curious who typed /staff and never answered is a customer again after the
+    pause that starts any conversation over (engine.IDLE_AFTER), not asked for his phone."""
+    for typed in before:
+        story.say(OTI_TG, typed, MONDAY_9)
+    story.say(OTI_TG, "/staff", MONDAY_9)
+    messages = len(story.texts(OTI_TG))
+
+    sends_without_words(story, OTI_TG, later, MONDAY_9 + timedelta(days=3 if before else 7))
+
+    assert story.texts(OTI_TG)[messages:] == [answered]
+
+
+def test_staffs_question_stands_for_half_an_hour(story):
+    story.say(OTI_TG, "/staff", MONDAY_9)
+    messages = len(story.texts(OTI_TG))
+
+    sends_without_words(story, OTI_TG, A_STICKER, MONDAY_9 + timedelta(minutes=29))
+
+    assert story.texts(OTI_TG)[messages:] == [ASKED_FOR_PHONE]
+
+
+def test_an_edit_while_asked_for_the_phone_after_staff_is_said_not_read(story):
+    story.say(OTI_TG, "/start", MONDAY_9)
+    story.say(OTI_TG, "English", MONDAY_9)
+    story.say(OTI_TG, "/staff", MONDAY_9)
+    messages = len(story.texts(OTI_TG))
+    update = story.p.telegram.update_text(next(story.ids), OTI_TG, "/staff")
+    update["edited_message"] = update.pop("message")
+
+    story.post(update, MONDAY_9)
+
+    assert story.texts(OTI_TG)[messages:] == [
+        "I saw that you edited a message. Please send the new text as a new message.\n" + ASKED_FOR_PHONE]
+
+
 def test_a_job_from_arrival_to_receipt_with_extra_work_approved_and_declined(story):
     shop = story.shop_id("mwangaza-motors")
     with story.db.uow() as uow:  # one battery left: this job takes it below the minimum
