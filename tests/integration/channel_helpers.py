@@ -103,3 +103,15 @@ def start_pitstop(database_url: str, fake_telegram, fake_twilio_server, extra_en
     for file in (NAIROBI, ATYRAU):
         load_shop(runtime.db, read_shop_file(file))
     return Pitstop(create_app(runtime), runtime, fake_telegram, fake_twilio_server)
+
+
+def to_an_oil_changes_payment(pitstop: Pitstop, user: int, when: str) -> None:
+    """A new Telegram customer's way to an oil change at `when` ("tomorrow 10am"), up to
+    the payment's question: services, car, no make, the time, confirmed."""
+    pitstop.say(user, "/start")
+    for data in ("lang:en", "m:book", "svc:1", "done"):
+        pitstop.tap(user, data)
+    pitstop.say(user, "KCB 123A")
+    pitstop.tap(user, "skip")
+    pitstop.say(user, when)
+    pitstop.tap_button(user, "confirm:")

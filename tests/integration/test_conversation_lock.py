@@ -18,7 +18,7 @@ from core.models import Booking, Customer, Service
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.booking_helpers import loaded, new_customer
-from tests.integration.channel_helpers import start_pitstop
+from tests.integration.channel_helpers import start_pitstop, to_an_oil_changes_payment
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 CHAT = "4244"
@@ -78,13 +78,7 @@ def test_a_no_show_marked_while_her_typed_number_waits_for_the_day_goes_through_
         pitstop = start_pitstop(pg_only, telegram, twilio, extra_env={"PITSTOP_NOW": "2026-11-24T07:00:00Z"})
         try:
             db, failures = pitstop.runtime.db, Failures()
-            pitstop.say(AMINA, "/start")
-            for data in ("lang:en", "m:book", "svc:1", "done"):
-                pitstop.tap(AMINA, data)
-            pitstop.say(AMINA, "KCB 123A")
-            pitstop.tap(AMINA, "skip")
-            pitstop.say(AMINA, "today 2pm")
-            pitstop.tap_button(AMINA, "confirm:")
+            to_an_oil_changes_payment(pitstop, AMINA, "today 2pm")
             pitstop.tap(AMINA, "pay:mpesa")
             assert pitstop.texts(AMINA)[-1] == "M-Pesa needs your phone number. Share it with the button, or type it."
             early = her_visit_at_eight_booked_yesterday(db)

@@ -8,7 +8,7 @@ from sqlalchemy import event, select
 from core.models import Customer, OutboxMessage, Payment
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
-from tests.integration.channel_helpers import start_pitstop
+from tests.integration.channel_helpers import start_pitstop, to_an_oil_changes_payment
 
 AMINA = 5550101
 
@@ -73,13 +73,7 @@ def test_a_typed_day_reads_its_free_times_once(pitstop):
 
 
 def book_an_oil_change_paid_at_the_shop(pitstop) -> None:
-    pitstop.say(AMINA, "/start")
-    for data in ("lang:en", "m:book", "svc:1", "done"):
-        pitstop.tap(AMINA, data)
-    pitstop.say(AMINA, "KCB 123A")
-    pitstop.tap(AMINA, "skip")
-    pitstop.say(AMINA, "tomorrow 10am")
-    pitstop.tap_button(AMINA, "confirm:")
+    to_an_oil_changes_payment(pitstop, AMINA, "tomorrow 10am")
 
 
 def test_paying_at_the_shop_takes_the_days_lock_once(pitstop, url):
