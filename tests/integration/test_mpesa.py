@@ -1406,8 +1406,9 @@ def test_safaricom_down_for_a_minute_is_not_called_the_shops_set_up(live, now):
     fake.fail_next(3, status=503, path="processrequest")  # Service Unavailable, three pushes running
     visit = book(rt, garage, now=now)
     pid = ask(rt, visit, now=now)
+    pushed = payment(rt, pid).requested_at  # the push job's own clock, a moment after `now`
     for seconds in (11, 45):
-        payments.reconcile_payments(now + timedelta(seconds=seconds))
+        payments.reconcile_payments(pushed + timedelta(seconds=seconds))
     assert (payment(rt, pid).status, payment(rt, pid).failure_code) == ("failed", "503.001.01")
     said = [t.text for t in owners_told(rt)]
     assert not any("check the shop's M-Pesa set-up" in t for t in said), said

@@ -72,8 +72,9 @@ def test_a_consumer_secret_daraja_refuses_is_told_as_refused_credentials(nairobi
         garage = loaded(rt.db, nairobi_spec)
         pid = ask(rt, book(rt, garage, now=now), now=now)
         assert (payment(rt, pid).status, payment(rt, pid).provider_status) == ("pending", "retry")
+        pushed = payment(rt, pid).requested_at  # the push job's own clock, a moment after `now`
         for seconds in (11, 45):
-            payments.reconcile_payments(now + timedelta(seconds=seconds))
+            payments.reconcile_payments(pushed + timedelta(seconds=seconds))
 
         p = payment(rt, pid)
         assert (p.status, p.failure_code, p.failure_reason) == ("failed", "400.008.01", "Invalid Authentication passed")
@@ -89,8 +90,9 @@ def test_a_passkey_that_does_not_fit_the_shortcode_is_told_as_refused_credential
     with nairobi(MWANGAZA_MPESA_PASSKEY="0" * 64) as rt:
         garage = loaded(rt.db, nairobi_spec)
         pid = ask(rt, book(rt, garage, now=now), now=now)
+        pushed = payment(rt, pid).requested_at  # the push job's own clock, a moment after `now`
         for seconds in (11, 45):
-            payments.reconcile_payments(now + timedelta(seconds=seconds))
+            payments.reconcile_payments(pushed + timedelta(seconds=seconds))
 
         assert (payment(rt, pid).status, payment(rt, pid).failure_code) == ("failed", "500.001.1001")
         assert [t.text for t in owners_told(rt)] == [
