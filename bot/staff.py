@@ -106,11 +106,11 @@ def _verify_telegram(session: Session, shop_id: int, inbound, now: datetime) -> 
         Staff.shop_id == shop_id, Staff.phone == phone, Staff.active.is_(True))) if phone else None  # fmt: skip
     if staff is None:
         return None, False
+    conv = conversation(session, shop_id, inbound.channel, inbound.chat_id, now)  # the chat's lock first
+    conv.data = {k: v for k, v in (conv.data or {}).items() if k != "staff_verify"}
     staff.telegram_user_id, staff.verified_at = int(inbound.user_id), now
     av.touch_shop(session, shop_id)  # every process now knows this Telegram user as staff
     log.info("staff %s (%s) of shop %s verified on Telegram", staff.id, mask_phone(phone), shop_id)
-    conv = conversation(session, shop_id, inbound.channel, inbound.chat_id, now)
-    conv.data = {k: v for k, v in (conv.data or {}).items() if k != "staff_verify"}
     return staff, True
 
 
@@ -131,12 +131,12 @@ def _gatekeeper(session: Session, shop_id: int, inbound, event: Event, now: date
     who = mask_phone(inbound.phone or (f"tg{inbound.user_id}" if inbound.user_id else inbound.chat_id))
     kind = event.kind
     conv = None
-    if kind in ("contact", "foreign_contact", "text", "choice", "unsupported", "location"):
+    if kind in ("contact", "foreign_contact", "text", "choice", "start", "unsupported", "location"):
         conv = conversation(session, shop_id, inbound.channel, inbound.chat_id, now)
     flagged = conv is not None and "staff_verify" in (conv.data or {})
     verifying = flagged and _asked_lately(conv.data["staff_verify"], now)
-    if flagged and (not verifying or kind in ("text", "choice")):  # or they went on as a customer: a contact
-        _flag(conv, None)                                            # later is for M-Pesa
+    if flagged and (not verifying or kind in ("text", "choice", "start")):  # or they went on as a customer:
+        _flag(conv, None)                                                     # a contact later is for M-Pesa
         verifying = False
 
     def answer(*texts: Msg, ask_contact: bool = False) -> bool:
@@ -159,8 +159,10 @@ def _gatekeeper(session: Session, shop_id: int, inbound, event: Event, now: date
                           {"shop": spec.name}))  # fmt: skip
     if kind == "foreign_contact" and verifying:
         refused("staff verification", "someone else's contact was shared")
+        _flag(conv, now)  # asked again: the half-hour starts again
         return answer(Msg(N_("Please share your own number, using the button below.")), ask_contact=True)
     if verifying and kind in ("unsupported", "location") and not inbound.photo:  # a file, a sticker, a place
+        _flag(conv, now)
         return answer(*_unread_while_verifying(event), _share_your_phone(spec.name), ask_contact=True)
     if kind == "choice" and event.choice.startswith("st:"):
         refused(f"staff button {event.choice!r}", "not verified staff of this shop")
@@ -221,7 +223,8 @@ def _flag(conv: Conversation, asked: datetime | None) -> None:
 
 def _asked_lately(asked, now: datetime) -> bool:
     """/staff's question stands as long as a conversation in the middle of something
-    does (engine.IDLE_AFTER): a file or a sticker days later is a customer's again."""
+    does (engine.IDLE_AFTER, from when it was last asked): a file or a sticker days later
+    is a customer's again."""
     try:
         return now - datetime.fromisoformat(asked) <= engine.IDLE_AFTER
     except (TypeError, ValueError):  # not a time (a flag from before it kept one)

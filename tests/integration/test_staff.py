@@ -167,6 +167,31 @@ def test_staffs_question_stands_for_half_an_hour(story):
     assert story.texts(OTI_TG)[messages:] == [ASKED_FOR_PHONE]
 
 
+def test_staffs_question_asked_again_stands_for_another_half_hour(story):
+    """A sticker at 9:29 is asked the question again, with the button: his number shared
+    at 9:31 with it is still the answer to /staff."""
+    story.say(STRANGER, "/staff", MONDAY_9)
+    sends_without_words(story, STRANGER, A_STICKER, MONDAY_9 + timedelta(minutes=29))
+    assert story.last(STRANGER) == ASKED_FOR_PHONE
+
+    story.contact(STRANGER, "+254799888777", MONDAY_9 + timedelta(minutes=31))
+
+    assert story.last(STRANGER) == "This number is not on the staff list of Mwangaza Motors. Ask the owner to add you."
+
+
+def test_start_after_staff_ends_its_question(story):
+    story.say(STRANGER, "/staff", MONDAY_9)
+    story.say(STRANGER, "/start", MONDAY_9)
+    messages = len(story.texts(STRANGER))
+
+    sends_without_words(story, STRANGER, A_STICKER, MONDAY_9 + timedelta(minutes=1))
+
+    assert story.texts(STRANGER)[messages:] == [
+        "I can only read text and buttons here. Please type your answer or tap a button.\n"
+        "Hello! This is Mwangaza Motors. I can book your car in and keep you posted.\n"
+        "Which language do you prefer?"]
+
+
 def test_an_edit_while_asked_for_the_phone_after_staff_is_said_not_read(story):
     story.say(OTI_TG, "/start", MONDAY_9)
     story.say(OTI_TG, "English", MONDAY_9)

@@ -15,8 +15,10 @@ AMINA = 5550101
 
 @pytest.fixture
 def pitstop(url):
+    """A Pitstop whose clock starts on Monday 23 November 2026, 10:00 in Nairobi: the
+    stories book "tomorrow", which on the real clock would be closed on some days."""
     with FakeTelegram() as telegram, FakeTwilio() as twilio:
-        pitstop = start_pitstop(url, telegram, twilio)
+        pitstop = start_pitstop(url, telegram, twilio, extra_env={"PITSTOP_NOW": "2026-11-23T07:00:00Z"})
         yield pitstop
         pitstop.runtime.close()
 
@@ -208,3 +210,20 @@ def test_a_mechanics_whatsapp_message_locks_the_chat_before_writing_his_customer
     with pitstop.runtime.db.uow() as uow:
         answer = uow.session.scalars(select(OutboxMessage.body).where(OutboxMessage.address == f"whatsapp:{KIPRONO}")).one()
     assert answer["texts"][0]["id"] == "Thank you, {name}: you are now recognised as {role} of {shop}."
+
+
+def test_a_mechanic_verified_on_telegram_has_his_chat_locked_before_the_shops_row(pitstop):
+    """The lock order: the chat's row before the shop's (an owner's /close takes his chat,
+    then the day, then the shop's row)."""
+    from pitstop.fakes.telegram import update_contact
+    from tests.integration.staff_helpers import KIPRONO
+
+    kiprono_on_telegram = 6000003
+    pitstop.say(kiprono_on_telegram, "/staff")
+    contact = update_contact(next(pitstop.update_ids), kiprono_on_telegram, KIPRONO.lstrip("+"))
+
+    seen = statements_of_the_message(pitstop, lambda: pitstop.telegram_post(contact))
+
+    order = [s.split()[0] + " " + s.split()[1].split(".")[0] for s in seen
+             if s.startswith(("SELECT conversations.", "UPDATE shops"))]  # fmt: skip
+    assert order == ["SELECT conversations", "UPDATE shops"]
