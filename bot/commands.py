@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from bot import model as cmd
@@ -27,7 +26,7 @@ from core.lifecycle import AT_THE_SHOP, IllegalMove
 from core.lifecycle import BookingStatus as S
 from core.messages import Choice, Msg, Reply, when
 from core.models import Booking, Customer, Payment
-from core.precompiled import Precompiled, written
+from core.precompiled import write_columns
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +38,7 @@ def execute(session: Session, ctx: DbContext, command, channel: str):
     match command:
         case cmd.SetLanguage(lang):
             if lang != customer.language:  # most often it is the one their app told us
-                _SET_LANGUAGE.rows(session, {"customer": customer.id, "language": lang})
-                written(session, customer, {"language": lang})  # not left for the step's savepoint to flush
+                write_columns(session, customer, {"language": lang})  # not left for the step's savepoint to flush
         case cmd.SavePhone(phone):
             customer.phone = phone
         case cmd.SaveVehicle(plate, make_model):
@@ -168,11 +166,6 @@ def _settle(session: Session, ctx: DbContext, booking_id: int, method: str, acto
     minutes = int((row.hold_expires_at - ctx.now).total_seconds() // 60)
     return cmd.Booked(row.id, row.code, row.starts_at, False, asked, minutes, method, payment.link,
                       held_services or _service_ids(row))
-
-
-# Every new chat chooses its language: written at once, on the driver (core.precompiled).
-_SET_LANGUAGE = Precompiled(update(Customer.__table__).where(Customer.__table__.c.id == bindparam("customer")),
-                            column_keys=["language"])  # fmt: skip
 
 
 def _already_asked(exc: payments.AlreadyAsked) -> cmd.Refused:

@@ -189,7 +189,7 @@ def _step(state_name: str, data: dict, event: Event, ctx: Context, greeted: bool
         turn.ask(turn.state, Msg(N_("Please share your own number, using the button below.")))
         return turn.done()
     if event.kind in ("unsupported", "location"):
-        turn.ask(turn.state, *_nothing_to_read(turn, event))
+        turn.ask(turn.state, *_cannot_read(turn, event))
         return turn.done()
     if event.kind == "photo" and not _goes_to_shop(turn) and _caption_answers(turn, event):
         return _noted(step(state_name, data, Event.typed(event.text), ctx), *_photo_not_sent(event))
@@ -200,21 +200,17 @@ def _step(state_name: str, data: dict, event: Event, ctx: Context, greeted: bool
     return _guarded(turn, event, lambda: _answer(turn, event, choice))
 
 
-def _nothing_to_read(turn: Turn, event: Event) -> list[Msg]:
-    """What a message with nothing to read is told before the question again: a file alone
-    (a PDF, a voice note) that it was not passed on, and no more ("I can only read text"
-    after it would deny the photos that reach the shop, in "Talk to the shop" too)."""
-    return _file_not_passed_on(event) or [_cannot_read(turn, event)]
-
-
-def _cannot_read(turn: Turn, event: Event) -> Msg:
+def _cannot_read(turn: Turn, event: Event) -> list[Msg]:
     """What to say to a sticker, a location or an edit: what can be read here, in the
-    channel's own terms (WhatsApp has numbers, not buttons)."""
+    channel's own terms (WhatsApp has numbers, not buttons). Of a file alone, nothing:
+    `_file_said` says it was not passed on ("I can only read text" would deny the photos)."""
+    if event.other_file:
+        return []
     if event.text == "edited":
-        return Msg(EDITED)
+        return [Msg(EDITED)]
     if turn.ctx.numbered:
-        return Msg(N_("I can only read text here. Please type your answer, or the number of a choice."))
-    return Msg(N_("I can only read text and buttons here. Please type your answer or tap a button."))
+        return [Msg(N_("I can only read text here. Please type your answer, or the number of a choice."))]
+    return [Msg(N_("I can only read text and buttons here. Please type your answer or tap a button."))]
 
 
 EDITED = N_("I saw that you edited a message. Please send the new text as a new message.")

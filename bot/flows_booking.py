@@ -598,12 +598,12 @@ def _no_longer_held(turn: Turn, choice: str) -> bool:
     return booking is None or booking.status != BookingStatus.HELD
 
 
-def _hold(turn: Turn) -> None:
+def _hold(turn: Turn, pay_from: str | None = None) -> None:
     if no_time_chosen(turn, []):
         return
     turn.state = "payment"
     turn.do(Hold(_service_ids(turn), datetime.fromisoformat(turn.data["start"]),
-                 turn.data.get("vehicle_id"), turn.data["method"], turn.data.pop("pay_from", None)))  # fmt: skip
+                 turn.data.get("vehicle_id"), turn.data["method"], pay_from))  # fmt: skip
 
 
 def _after_hold(turn: Turn, outcome) -> None:
@@ -895,14 +895,14 @@ def handle_phone(turn: Turn, event: Event, choice: str | None) -> None:
     theirs = not turn.data.pop("new_phone", None)  # else another number, for this one payment
     if theirs:
         turn.data["phone"] = phone
-    turn.data["pay_from"] = phone  # the payment's command carries it: their row is not written yet
     if turn.data.get("after_phone"):
+        turn.data["pay_from"] = phone  # the notice's command carries it: their row is not written yet
         _carry_out(turn)
+        turn.data.pop("pay_from", None)
     elif theirs:
-        _hold(turn)
+        _hold(turn, phone)
     else:  # its payment was left meanwhile
         turn.ask("menu")
-    turn.data.pop("pay_from", None)
     if theirs:  # after the payment: their row is locked last (the lock order, bot/runner.py)
         turn.do(SavePhone(phone))
 

@@ -106,8 +106,7 @@ def _verify_telegram(session: Session, shop_id: int, inbound, now: datetime) -> 
         Staff.shop_id == shop_id, Staff.phone == phone, Staff.active.is_(True))) if phone else None  # fmt: skip
     if staff is None:
         return None, False
-    conv = conversation(session, shop_id, inbound.channel, inbound.chat_id, now)  # the chat's lock first
-    conv.data = {k: v for k, v in (conv.data or {}).items() if k != "staff_verify"}
+    _flag(conversation(session, shop_id, inbound.channel, inbound.chat_id, now), None)  # the chat's lock first
     staff.telegram_user_id, staff.verified_at = int(inbound.user_id), now
     av.touch_shop(session, shop_id)  # every process now knows this Telegram user as staff
     log.info("staff %s (%s) of shop %s verified on Telegram", staff.id, mask_phone(phone), shop_id)
@@ -134,10 +133,10 @@ def _gatekeeper(session: Session, shop_id: int, inbound, event: Event, now: date
     if kind in ("contact", "foreign_contact", "text", "choice", "start", "unsupported", "location"):
         conv = conversation(session, shop_id, inbound.channel, inbound.chat_id, now)
     flagged = conv is not None and "staff_verify" in (conv.data or {})
-    verifying = flagged and _asked_lately(conv.data["staff_verify"], now)
-    if flagged and (not verifying or kind in ("text", "choice", "start")):  # or they went on as a customer:
-        _flag(conv, None)                                                     # a contact later is for M-Pesa
-        verifying = False
+    # words, a button or /start: they went on as a customer (a contact later is for M-Pesa)
+    verifying = flagged and kind not in ("text", "choice", "start") and _asked_lately(conv.data["staff_verify"], now)
+    if flagged and not verifying:
+        _flag(conv, None)
 
     def answer(*texts: Msg, ask_contact: bool = False) -> bool:
         lang = conv.language if conv is not None and conv.language in spec.languages else \

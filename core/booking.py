@@ -24,7 +24,7 @@ from core import slots as engine
 from core.db import Database, session_of
 from core.lifecycle import CANCELLABLE, BookingStatus, check_move, status_now
 from core.models import Booking, BookingEvent, BookingItem, Customer, Shop, Vehicle
-from core.precompiled import Precompiled, loaded_afresh, updating, written
+from core.precompiled import Precompiled, loaded_afresh, write_columns, written
 
 S = BookingStatus
 ALTERNATIVES = 6
@@ -107,10 +107,9 @@ def move_at_once(session: Session, booking: Booking, to: BookingStatus, actor: s
     whatever the transaction reads next (the event is no object of the session: nothing
     asks for one)."""
     check_move(booking.status, to)
-    values = {"status": to, "updated_at": now, **columns}
-    updating(Booking, tuple(values)).rows(session, {"row": booking.id, **values})
-    _NEW_EVENT.rows(session, _event(booking, to, actor, now, reason))
-    written(session, booking, values)
+    event = _event(booking, to, actor, now, reason)  # from the status it leaves
+    write_columns(session, booking, {"status": to, "updated_at": now, **columns})
+    _NEW_EVENT.rows(session, event)
 
 
 _NEW_EVENT = Precompiled(insert(BookingEvent.__table__),

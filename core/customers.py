@@ -16,7 +16,7 @@ from core.db import insert_once
 from core.i18n import N_
 from core.lifecycle import AT_THE_SHOP, LIVE, BookingStatus, status_now
 from core.models import Booking, ChannelIdentity, Customer, Vehicle, WaitlistEntry
-from core.precompiled import Precompiled, loaded, loaded_row, one_of, updating, written
+from core.precompiled import Precompiled, loaded_row, one_of, write_columns, written
 
 # When a customer last wrote is kept to the minute: a dialogue of quick taps costs no
 # write each, and WhatsApp's 24-hour window, judged by it, closes a minute early at worst.
@@ -141,7 +141,7 @@ def add_vehicle(session: Session, customer: Customer, plate: str, make: str | No
         cars.append(vehicle)
         written(session, customer)  # its list changed, as a flush would say
     elif vehicle.removed_at is not None:
-        _bring_back(session, vehicle, dict(removed_at=None) | (dict(make=make, model=model) if make else {}))
+        write_columns(session, vehicle, dict(removed_at=None) | (dict(make=make, model=model) if make else {}))
     set_committed_value(customer, "vehicles", cars)
     return vehicle
 
@@ -149,23 +149,16 @@ def add_vehicle(session: Session, customer: Customer, plate: str, make: str | No
 def _new_car(session: Session, customer: Customer, plate: str, make: str | None, model: str | None,
              year: int | None) -> Vehicle:  # fmt: skip
     values = dict(customer_id=customer.id, plate=plate, make=make, model=model, year=year)
-    car = loaded(session, Vehicle, {"id": _NEW_CAR.scalar(session, values), **values, "removed_at": None})
+    car = loaded_row(session, Vehicle, _NEW_CAR.first(session, values))
     written(session, car, new=True)
     return car
-
-
-def _bring_back(session: Session, vehicle: Vehicle, values: dict) -> None:
-    """Write a removed car's comeback (and its make, when given) in one UPDATE, and tell
-    the session its object holds what is stored."""
-    updating(Vehicle, tuple(values)).rows(session, {"row": vehicle.id, **values})
-    written(session, vehicle, values)
 
 
 # A typed plate: the customer's cars, removed ones too (compared as plate_key compares
 # them), and a new one's row; compiled once, run on the driver (core.precompiled).
 _VEHICLES = Vehicle.__table__.c
 _CARS = Precompiled(select(*_VEHICLES).where(_VEHICLES.customer_id == bindparam("customer")).order_by(_VEHICLES.id))
-_NEW_CAR = Precompiled(insert(Vehicle.__table__).returning(_VEHICLES.id),
+_NEW_CAR = Precompiled(insert(Vehicle.__table__).returning(*_VEHICLES),
                        column_keys=["customer_id", "plate", "make", "model", "year"])
 
 

@@ -162,6 +162,13 @@ def updating(model: type, columns: tuple[str, ...]) -> Precompiled:
     return Precompiled(update(table).where(table.c.id == bindparam("row")), column_keys=columns)
 
 
+def write_columns(session: Session, row: Any, values: dict[str, Any]) -> None:
+    """UPDATE some columns of one ORM object's row on the driver (`updating`), and tell
+    the session the object holds them (`written`), so that no flush writes them again."""
+    updating(type(row), tuple(values)).rows(session, {"row": row.id, **values})
+    written(session, row, values)
+
+
 def one_of(column: ColumnElement, values) -> ColumnElement:
     """`column IN (...)` for a fixed set of values (statuses), as constants of the
     statement, sorted (the same SQL in every process): `Column.in_` would make them a

@@ -102,7 +102,7 @@ def _phrase(text: str) -> str:
 @dataclass(frozen=True, eq=False)
 class _Words:
     """A label or an answer, read once: its words, those that are not filler, and whether
-    any says "change" or a count (what `_differing` asks of both)."""
+    any says "change" (what `_differing` asks of both)."""
 
     phrase: str
     word_set: frozenset[str]
@@ -111,7 +111,6 @@ class _Words:
     content_phrase: str
     content_sorted: str  # the content words in order of their letters: `fuzz.token_sort_ratio` reads them so
     content_heads: frozenset[str]  # see _head
-    counts: bool  # a figure or a number word among the content, see _counts
 
 
 @lru_cache(maxsize=1024)  # labels recur in every table; pick_choices reads its answer twice
@@ -119,7 +118,7 @@ def _read(phrase: str) -> _Words:
     words = phrase.split()
     content = tuple(word for word in words if word not in FILLER)
     return _Words(phrase, frozenset(words), any(map(_says_change, words)), content, " ".join(content),
-                  " ".join(sorted(content)), frozenset(map(_head, content)), any(map(_counts, content)))  # fmt: skip
+                  " ".join(sorted(content)), frozenset(map(_head, content)))  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)

@@ -19,6 +19,17 @@ from pitstop.fakes import twilio as fake_twilio
 WANJIRU, OTIENO, KIPRONO, ACHIENG = "+254711000001", "+254722000002", "+254733000003", "+254700000004"
 ERLAN, SERGEY = "+77012000001", "+77472000003"
 
+# What Telegram posts for a message with no words in it: a PDF, a voice note, a sticker, a place.
+A_PDF = {"document": {"file_id": "BQADcard", "file_unique_id": "dcard", "file_name": "card.pdf",
+                      "mime_type": "application/pdf"}}
+A_VOICE_NOTE = {"voice": {"file_id": "AwADvoice", "file_unique_id": "dvoice", "duration": 3, "mime_type": "audio/ogg"}}
+A_STICKER = {"sticker": {"file_id": "CAADsticker", "file_unique_id": "dsticker", "width": 512, "height": 512,
+                         "is_animated": False, "is_video": False, "type": "regular"}}
+A_PLACE = {"location": {"latitude": -1.2921, "longitude": 36.8219}}
+A_ROUND_VIDEO = {"video_note": {"file_id": "DQADround", "file_unique_id": "dround", "length": 240, "duration": 4}}
+# What a staff member is told of a file that goes nowhere.
+FILE_LEFT = "That file was not sent to anyone: only words and photos go through here."
+
 
 class Clocked:
     """Posts updates through the same path as the webhooks (inbox, staff, conversation,
@@ -36,6 +47,16 @@ class Clocked:
     def post(self, update: dict, at: datetime, slug: str = "mwangaza-motors"):
         inbound = telegram.parse(update)
         return process(self.db, self.shop_id(slug), inbound, json.dumps(update), at)
+
+    def sends_without_words(self, user: int, what: dict, at: datetime, caption: str | None = None):
+        """What Telegram posts for a message with no text: `what` is its file, sticker or
+        place (A_PDF, A_VOICE_NOTE, ...), `caption` any words under it."""
+        update = self.p.telegram.update_text(next(self.ids), user, "x")
+        update["message"].pop("text")
+        update["message"].update(what)
+        if caption is not None:
+            update["message"]["caption"] = caption
+        return self.post(update, at)
 
     def say(self, user: int, text: str, at: datetime, slug: str = "mwangaza-motors", lang: str = "en", **kw):
         return self.post(self.p.telegram.update_text(next(self.ids), user, text, language_code=lang, **kw), at, slug)

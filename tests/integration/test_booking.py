@@ -27,8 +27,12 @@ def hold(db, garage, customer, start, services=("oil-change",), now=NOW, **kw):
 
 def events(db, booking_id):
     with db.uow() as uow:
-        return [(e.from_status, e.to_status, e.actor, e.reason) for e in uow.session.scalars(
-            select(BookingEvent).where(BookingEvent.booking_id == booking_id).order_by(BookingEvent.id))]
+        return event_rows(uow.session, booking_id)
+
+
+def event_rows(session, booking_id):
+    return [(e.from_status, e.to_status, e.actor, e.reason) for e in session.scalars(
+        select(BookingEvent).where(BookingEvent.booking_id == booking_id).order_by(BookingEvent.id))]  # fmt: skip
 
 
 def status(db, booking_id):
@@ -225,11 +229,6 @@ def test_a_hold_of_two_services_is_written_the_same_on_both_backends(db, garage)
 
 # -- what the rest of the transaction reads after a customer's confirmation or cancellation --
 # (both are written by statements at once, not by the session's flush: booking.move_at_once)
-
-
-def event_rows(session, booking_id):
-    return [(e.from_status, e.to_status, e.actor, e.reason) for e in session.scalars(
-        select(BookingEvent).where(BookingEvent.booking_id == booking_id).order_by(BookingEvent.id))]  # fmt: skip
 
 
 def test_a_booking_cancelled_in_a_transaction_reads_back_cancelled_with_its_event_in_that_transaction(db, garage):

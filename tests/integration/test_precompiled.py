@@ -7,10 +7,9 @@ import psycopg
 import pytest
 from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from core.models import Conversation, Customer, Shop, Vehicle
-from core.precompiled import Precompiled, loaded, loaded_afresh, written
+from core.precompiled import Precompiled, loaded, loaded_afresh, loaded_row, written
 from tests.services import libpq
 
 NAIROBI = timezone(timedelta(hours=3))
@@ -167,7 +166,7 @@ def test_rows_written_in_a_savepoint_rolled_back_are_undone_in_the_session_as_af
     save = Precompiled(update(CHATS).where(CHATS.c.id == bindparam("chat_row")), column_keys=["state"])
 
     def chat_object(s, chat: str) -> Conversation:
-        return loaded(s, Conversation, dict(zip(CHATS.c.keys(), READ_CHAT.first(s, {"chat": chat}), strict=True)))
+        return loaded_row(s, Conversation, READ_CHAT.first(s, {"chat": chat}))
 
     with db.uow() as uow:
         s = uow.session
@@ -178,8 +177,7 @@ def test_rows_written_in_a_savepoint_rolled_back_are_undone_in_the_session_as_af
             a_chat(s, shop_id, "43")
             written(s, other := chat_object(s, "43"), new=True)
             save.rows(s, {"chat_row": chat.id, "state": "services"})
-            set_committed_value(chat, "state", "services")
-            written(s, chat)
+            written(s, chat, {"state": "services"})
             raise RuntimeError("the step failed")
 
         assert other not in s

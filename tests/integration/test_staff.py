@@ -25,6 +25,10 @@ from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import start_pitstop
 from tests.integration.staff_helpers import (
+    A_PDF,
+    A_PLACE,
+    A_STICKER,
+    A_VOICE_NOTE,
     ACHIENG,
     ERLAN,
     KIPRONO,
@@ -102,22 +106,6 @@ def test_a_listed_mechanic_verifies_with_their_own_contact_and_nobody_else_can(s
 
 ASKED_FOR_PHONE = ("To confirm that you work at Mwangaza Motors, share your phone number with the button below. "
                    "It must be the number the owner listed for you.")
-# What Telegram posts for a message with no words in it: a PDF, a voice note, a sticker.
-A_PDF = {"document": {"file_id": "BQADcard", "file_unique_id": "dcard", "file_name": "card.pdf",
-                      "mime_type": "application/pdf"}}
-A_VOICE_NOTE = {"voice": {"file_id": "AwADvoice", "file_unique_id": "dvoice", "duration": 3, "mime_type": "audio/ogg"}}
-A_STICKER = {"sticker": {"file_id": "CAADsticker", "file_unique_id": "dsticker", "width": 512, "height": 512,
-                         "is_animated": False, "is_video": False, "type": "regular"}}
-A_PLACE = {"location": {"latitude": -1.2921, "longitude": 36.8219}}
-
-
-def sends_without_words(story, user: int, what: dict, at_: datetime) -> None:
-    update = story.p.telegram.update_text(next(story.ids), user, "x")
-    update["message"].pop("text")
-    update["message"].update(what)
-    story.post(update, at_)
-
-
 @pytest.mark.parametrize("sent, said", [(A_PDF, "Your file was not passed on.\n"),
                                         (A_VOICE_NOTE, "Your file was not passed on.\n"),
                                         (A_STICKER, ""), (A_PLACE, "")],
@@ -131,7 +119,7 @@ def test_a_file_or_a_sticker_while_asked_for_the_phone_after_staff_gets_that_que
     story.say(OTI_TG, "/staff", MONDAY_9)
     messages = len(story.texts(OTI_TG))
 
-    sends_without_words(story, OTI_TG, sent, MONDAY_9)
+    story.sends_without_words(OTI_TG, sent, MONDAY_9)
 
     assert story.texts(OTI_TG)[messages:] == [said + ASKED_FOR_PHONE]
     assert story.p.telegram.last_message(OTI_TG)["reply_markup"]["keyboard"][0][0]["request_contact"] is True
@@ -153,7 +141,7 @@ def test_staffs_question_runs_out_as_a_conversation_does(story, before, later, a
     story.say(OTI_TG, "/staff", MONDAY_9)
     messages = len(story.texts(OTI_TG))
 
-    sends_without_words(story, OTI_TG, later, MONDAY_9 + timedelta(days=3 if before else 7))
+    story.sends_without_words(OTI_TG, later, MONDAY_9 + timedelta(days=3 if before else 7))
 
     assert story.texts(OTI_TG)[messages:] == [answered]
 
@@ -162,7 +150,7 @@ def test_staffs_question_stands_for_half_an_hour(story):
     story.say(OTI_TG, "/staff", MONDAY_9)
     messages = len(story.texts(OTI_TG))
 
-    sends_without_words(story, OTI_TG, A_STICKER, MONDAY_9 + timedelta(minutes=29))
+    story.sends_without_words(OTI_TG, A_STICKER, MONDAY_9 + timedelta(minutes=29))
 
     assert story.texts(OTI_TG)[messages:] == [ASKED_FOR_PHONE]
 
@@ -171,7 +159,7 @@ def test_staffs_question_asked_again_stands_for_another_half_hour(story):
     """A sticker at 9:29 is asked the question again, with the button: his number shared
     at 9:31 with it is still the answer to /staff."""
     story.say(STRANGER, "/staff", MONDAY_9)
-    sends_without_words(story, STRANGER, A_STICKER, MONDAY_9 + timedelta(minutes=29))
+    story.sends_without_words(STRANGER, A_STICKER, MONDAY_9 + timedelta(minutes=29))
     assert story.last(STRANGER) == ASKED_FOR_PHONE
 
     story.contact(STRANGER, "+254799888777", MONDAY_9 + timedelta(minutes=31))
@@ -184,7 +172,7 @@ def test_start_after_staff_ends_its_question(story):
     story.say(STRANGER, "/start", MONDAY_9)
     messages = len(story.texts(STRANGER))
 
-    sends_without_words(story, STRANGER, A_STICKER, MONDAY_9 + timedelta(minutes=1))
+    story.sends_without_words(STRANGER, A_STICKER, MONDAY_9 + timedelta(minutes=1))
 
     assert story.texts(STRANGER)[messages:] == [
         "I can only read text and buttons here. Please type your answer or tap a button.\n"

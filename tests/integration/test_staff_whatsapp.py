@@ -25,7 +25,7 @@ from core.models import (
 from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import TWILIO_SID, TWILIO_TOKEN, start_pitstop
-from tests.integration.staff_helpers import KIPRONO, WANJIRU, book
+from tests.integration.staff_helpers import FILE_LEFT, KIPRONO, WANJIRU, book
 
 KAMAU = "+254722111222"
 
@@ -449,7 +449,6 @@ def test_photos_of_extra_work_with_its_description_in_one_whatsapp_message_keep_
     assert extra_photo_sent(pg_pitstop).endswith("/Media/ME2")
 
 
-FILE_LEFT = "That file was not sent to anyone: only words and photos go through here."
 INVOICE = ("ME9", "application/pdf")
 
 

@@ -74,14 +74,10 @@ def test_a_typed_day_reads_its_free_times_once(pitstop):
     assert pitstop.texts(AMINA)[-1].startswith("Free times on ")
 
 
-def book_an_oil_change_paid_at_the_shop(pitstop) -> None:
-    to_an_oil_changes_payment(pitstop, AMINA, "tomorrow 10am")
-
-
 def test_paying_at_the_shop_takes_the_days_lock_once(pitstop, url):
     """The hold and its confirmation are one message: the day locked for the hold is not
     asked for again (PostgreSQL; SQLite's writers take turns whole, with no such lock)."""
-    book_an_oil_change_paid_at_the_shop(pitstop)
+    to_an_oil_changes_payment(pitstop, AMINA, "tomorrow 10am")
 
     seen = statements_of_the_message(pitstop, lambda: pitstop.tap(AMINA, "pay:cash"), words=4)
 
@@ -91,7 +87,7 @@ def test_paying_at_the_shop_takes_the_days_lock_once(pitstop, url):
 
 
 def test_my_bookings_reads_each_booking_with_its_car_and_services_in_one_statement(pitstop):
-    book_an_oil_change_paid_at_the_shop(pitstop)
+    to_an_oil_changes_payment(pitstop, AMINA, "tomorrow 10am")
     pitstop.tap(AMINA, "pay:cash")
 
     assert statements_of_the_message(pitstop, lambda: pitstop.tap(AMINA, "m:bookings")) == [
@@ -120,7 +116,7 @@ def test_a_new_chats_first_message_makes_its_conversation_and_customer_without_e
 
 def test_paying_at_the_shop_does_not_read_back_the_lines_of_the_hold_it_just_made(pitstop):
     """The confirmation names the services held a moment ago: they are known, not read."""
-    book_an_oil_change_paid_at_the_shop(pitstop)
+    to_an_oil_changes_payment(pitstop, AMINA, "tomorrow 10am")
 
     seen = statements_of_the_message(pitstop, lambda: pitstop.tap(AMINA, "pay:cash"))
 
@@ -130,7 +126,7 @@ def test_paying_at_the_shop_does_not_read_back_the_lines_of_the_hold_it_just_mad
 
 def test_paying_at_the_shop_reads_the_hold_it_just_made_once_under_its_lock(pitstop, url):
     """Its price and deposit are known from the hold; confirming it locks and reads its row."""
-    book_an_oil_change_paid_at_the_shop(pitstop)
+    to_an_oil_changes_payment(pitstop, AMINA, "tomorrow 10am")
 
     seen = statements_of_the_message(pitstop, lambda: pitstop.tap(AMINA, "pay:cash"), words=200)
 
@@ -140,26 +136,10 @@ def test_paying_at_the_shop_reads_the_hold_it_just_made_once_under_its_lock(pits
     assert pitstop.texts(AMINA)[-1].startswith("Booked! Your code is MM-")
 
 
-@pytest.fixture
-def pitstop_on_monday(url):
-    """A Pitstop whose clock starts on Monday 23 November 2026, 09:00 in Nairobi."""
-    with FakeTelegram() as telegram, FakeTwilio() as twilio:
-        pitstop = start_pitstop(url, telegram, twilio, extra_env={"PITSTOP_NOW": "2026-11-23T06:00:00Z"})
-        yield pitstop
-        pitstop.runtime.close()
-
-
-def test_a_free_cancellation_reads_the_customers_tokens_without_locking_their_row(pitstop_on_monday):
+def test_a_free_cancellation_reads_the_customers_tokens_without_locking_their_row(pitstop):
     """Nothing is spent, so nothing of the customer's is written: their row is not locked
     (PostgreSQL; SQLite has no row locks. A late cancellation locks it to take the token.)"""
-    pitstop = pitstop_on_monday
-    pitstop.say(AMINA, "/start")
-    for data in ("lang:en", "m:book", "svc:1", "done"):
-        pitstop.tap(AMINA, data)
-    pitstop.say(AMINA, "KCB 123A")
-    pitstop.tap(AMINA, "skip")
-    pitstop.say(AMINA, "26.11 10:00")  # Thursday: three days ahead, cancelling is free
-    pitstop.tap_button(AMINA, "confirm:")
+    to_an_oil_changes_payment(pitstop, AMINA, "26.11 10:00")  # Thursday: three days ahead, cancelling is free
     pitstop.tap(AMINA, "pay:cash")
     pitstop.tap(AMINA, "m:bookings")
     pitstop.tap_button(AMINA, "bk:")
@@ -176,7 +156,7 @@ def test_a_number_typed_for_mpesa_is_saved_after_the_hold_it_pays_for(pitstop, u
     """The lock order (bot/runner.py): the day's lock and the booking's rows before the
     customer's row. Her number, typed as the hold follows, is written last; the payment
     asks that number as the engine passed it on, not as read from her row."""
-    book_an_oil_change_paid_at_the_shop(pitstop)
+    to_an_oil_changes_payment(pitstop, AMINA, "tomorrow 10am")
     pitstop.tap(AMINA, "pay:mpesa")
     assert pitstop.texts(AMINA)[-1] == "M-Pesa needs your phone number. Share it with the button, or type it."
 

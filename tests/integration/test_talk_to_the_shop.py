@@ -21,7 +21,10 @@ from pitstop.fakes.telegram import FakeTelegram
 from pitstop.fakes.twilio import FakeTwilio
 from tests.integration.channel_helpers import PUBLIC, TWILIO_SID, TWILIO_TOKEN, start_pitstop
 from tests.integration.staff_helpers import (
+    A_ROUND_VIDEO,
+    A_VOICE_NOTE,
     ERLAN,
+    FILE_LEFT,
     OTIENO,
     SERGEY,
     WANJIRU,
@@ -447,13 +450,8 @@ def test_a_long_message_under_a_photo_reaches_the_owner_whole(story):
 def sends_a_file(story, chat: int, content: bytes, name: str, mime: str, caption: str | None, at) -> None:
     """What Telegram posts when someone sends a file (a document) with words under it, or none."""
     sent = story.p.telegram._store_file(content, "document", name, mime)
-    update = story.p.telegram.update_text(next(story.ids), chat, "x")
-    update["message"].pop("text")
-    update["message"]["document"] = {"file_id": sent.file_id, "file_unique_id": f"d{sent.file_id[-4:]}",
-                                     "file_name": name, "mime_type": mime}  # fmt: skip
-    if caption is not None:
-        update["message"]["caption"] = caption
-    story.post(update, at)
+    story.sends_without_words(chat, {"document": {"file_id": sent.file_id, "file_unique_id": f"d{sent.file_id[-4:]}",
+                                                  "file_name": name, "mime_type": mime}}, at, caption)  # fmt: skip
 
 
 def test_an_image_sent_as_a_file_in_talk_to_the_shop_reaches_the_owner_as_a_photo(story):
@@ -1249,7 +1247,6 @@ def test_a_staff_members_very_first_whatsapp_message_being_photos_sent_together_
 
 # -- a file alone, or under words at a step: said not passed on --------------------------------
 
-FILE_LEFT = "That file was not sent to anyone: only words and photos go through here."
 FILE_NOT_PASSED_ON = "Your file was not passed on: only words and photos reach the shop."
 FILE_NOT_PASSED_ON_AT_FIRST = "Your file was not passed on."  # the greeting answers the rest of a first message
 
@@ -1393,10 +1390,7 @@ def test_a_photo_and_a_pdf_as_a_first_whatsapp_message_are_greeted_the_pdf_said_
 
 def sends_a_round_video(story, chat: int, at) -> None:
     """What Telegram posts for a video note: the round video recorded in the chat, no words."""
-    update = story.p.telegram.update_text(next(story.ids), chat, "x")
-    update["message"].pop("text")
-    update["message"]["video_note"] = {"file_id": "DQADround", "file_unique_id": "dround", "length": 240, "duration": 4}
-    story.post(update, at)
+    story.sends_without_words(chat, A_ROUND_VIDEO, at)
 
 
 def test_a_customers_round_video_on_telegram_is_said_not_passed_on_as_a_video_is(story):
@@ -1415,11 +1409,7 @@ def test_a_customers_round_video_on_telegram_is_said_not_passed_on_as_a_video_is
 
 def sends_a_voice_note(story, chat: int, at) -> None:
     """What Telegram posts for a voice message: the recording, no words."""
-    update = story.p.telegram.update_text(next(story.ids), chat, "x")
-    update["message"].pop("text")
-    update["message"]["voice"] = {"file_id": "AwACvoice", "file_unique_id": "dvoice", "duration": 3,
-                                  "mime_type": "audio/ogg"}  # fmt: skip
-    story.post(update, at)
+    story.sends_without_words(chat, A_VOICE_NOTE, at)
 
 
 def sends_a_pdf(story, chat: int, at) -> None:
