@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from bot import runner, understand
 from bot.model import Event
 from core import inbox, outbox
+from core.chats import take_message
 from core.customers import mask_phone
 from core.db import Database, session_of
 from core.i18n import N_
@@ -66,8 +67,9 @@ def process(db: Database | Session, shop_id: int, inbound: Inbound, raw: str, no
     """Record the delivery, and (unless it is a repeat) answer it, in one transaction
     (the caller's, when given a session)."""
     with session_of(db) as s:
-        recorded = inbox.record(s, source=inbound.channel, external_id=f"{shop_id}:{inbound.update_id}",
-                                payload=raw, now=now, shop_id=shop_id, expected=APPLIED)  # fmt: skip
+        chat = inbound.chat_id if inbound.chat_id and not inbound.group else None  # the chat it is answered in
+        recorded = take_message(s, shop_id, inbound.channel, chat, external_id=f"{shop_id}:{inbound.update_id}",
+                                payload=raw, now=now, expected=APPLIED)  # fmt: skip
         if recorded.duplicate:
             return Processed(True, "duplicate")
         outcome = _answer(s, shop_id, inbound, recorded.inbox_id, now)

@@ -24,7 +24,7 @@ from bot.commands import execute
 from bot.context import DbContext
 from bot.model import Event
 from core import notices, outbox
-from core.chats import lock_chat
+from core.chats import LOCKED, lock_chat
 from core.customers import customer_for
 from core.db import Database, per_transaction, undoable
 from core.i18n import N_
@@ -105,7 +105,7 @@ def conversation(session: Session, shop_id: int, channel: str, chat_id: str, now
     """The chat's conversation row, locked for this transaction (created on first contact).
     Staff and customers of one chat share the row, so they share the lock too. Asked
     again in the same transaction, it is the row already locked, without a query."""
-    locked = per_transaction(session, "locked_conversations")
+    locked = per_transaction(session, LOCKED)
     key = (shop_id, channel, chat_id)
     if key not in locked:
         locked[key] = lock_chat(session, shop_id, channel, chat_id, now)

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from core.db import insert_once
+from core.db import insert_once, per_transaction
 from core.i18n import N_
 from core.lifecycle import AT_THE_SHOP, LIVE, BookingStatus, status_now
 from core.models import Booking, ChannelIdentity, Customer, Vehicle, WaitlistEntry
@@ -74,7 +74,9 @@ def customer_for(session: Session, shop_id: int, channel: str, address: str, *, 
     Two first messages from one person processed at once may both try to create the
     customer; the unique (shop, channel, address) lets one win and the other read it.
     """
-    found = _IDENTITY.first(session, {"shop": shop_id, "channel": channel, "address": address})
+    found = per_transaction(session, READ_AHEAD).pop((shop_id, channel, address), _UNREAD)
+    if found is _UNREAD:
+        found = _IDENTITY.first(session, {"shop": shop_id, "channel": channel, "address": address})
     if found is None:
         made = _first_contact(session, shop_id, channel, address, language, name, phone, now)
         if made is not None:
@@ -111,6 +113,9 @@ def _first_contact(session: Session, shop_id: int, channel: str, address: str, l
     return customer
 
 
+# A chat's customer read with the message's arrival (core.chats.take_message), as _IDENTITY
+# reads it, or None for none yet: per transaction, by (shop, channel, address), taken once.
+READ_AHEAD, _UNREAD = "customers_read_ahead", object()
 # Every chat message asks: compiled once, run on the driver (core.precompiled).
 _IDENTITIES, _CUSTOMERS = ChannelIdentity.__table__.c, Customer.__table__.c
 _IDENTITY = Precompiled(select(_IDENTITIES.id, _IDENTITIES.last_inbound_at, *_CUSTOMERS).join_from(

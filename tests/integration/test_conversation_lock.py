@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from bot.runner import conversation
 from core.availability import lock_days
 from core.booking import confirm, hold, mark_no_show
+from core.chats import take_message
 from core.customers import customer_for
 from core.models import Booking, Customer, Service
 from pitstop.fakes.telegram import FakeTelegram
@@ -50,6 +51,54 @@ def test_a_message_that_waited_for_the_chat_sees_what_the_first_changed(pg_db, n
         chat.state, customer.language, customer.phone = "menu", "sw", "+254712345678"
     second.join(10)
     assert seen == {"state": "menu", "language": "sw", "phone": "+254712345678"}
+
+
+def test_a_message_taken_in_one_call_after_waiting_for_the_chat_sees_the_customer_the_first_left(pg_db, nairobi_spec):
+    """The same with the call every chat message begins with on PostgreSQL (migration
+    0008): it records the message, waits for the chat's lock, then reads the customer."""
+    shop_id = loaded(pg_db, nairobi_spec).id
+    with pg_db.uow() as uow:
+        conversation(uow.session, shop_id, "telegram", CHAT, NOW)
+        customer_for(uow.session, shop_id, "telegram", CHAT, language="en", now=NOW)
+
+    first_holds_the_chat, seen = threading.Event(), {}
+
+    def second_message():
+        first_holds_the_chat.wait(10)
+        with pg_db.uow() as uow:
+            take_message(uow.session, shop_id, "telegram", CHAT, external_id=f"{shop_id}:2", payload="{}", now=NOW,
+                         expected="applied")  # waits for the first  # fmt: skip
+            chat = conversation(uow.session, shop_id, "telegram", CHAT, NOW)
+            customer = customer_for(uow.session, shop_id, "telegram", CHAT, language="en", now=NOW)
+            seen.update(state=chat.state, language=customer.language, phone=customer.phone)
+
+    second = threading.Thread(target=second_message)
+    second.start()
+    with pg_db.uow() as uow:
+        chat = conversation(uow.session, shop_id, "telegram", CHAT, NOW)
+        customer = customer_for(uow.session, shop_id, "telegram", CHAT, language="en", now=NOW)
+        first_holds_the_chat.set()
+        second.join(0.5)
+        assert second.is_alive()
+        chat.state, customer.language, customer.phone = "menu", "sw", "+254712345678"
+    second.join(10)
+    assert seen == {"state": "menu", "language": "sw", "phone": "+254712345678"}
+
+
+def test_a_repeated_message_is_known_as_one_without_waiting_for_its_chat(pg_db, nairobi_spec):
+    """A repeat changes nothing, so it takes no lock: Telegram's retry of a message whose
+    chat is busy is answered at once."""
+    shop_id = loaded(pg_db, nairobi_spec).id
+    taking = dict(external_id=f"{shop_id}:7", payload="{}", now=NOW, expected="applied")
+    with pg_db.uow() as uow:
+        first = take_message(uow.session, shop_id, "telegram", CHAT, **taking)
+
+    with pg_db.uow() as busy, pg_db.uow() as repeat:
+        conversation(busy.session, shop_id, "telegram", CHAT, NOW)  # the chat is held meanwhile
+        repeat.session.execute(text("SET LOCAL lock_timeout = '2s'"))
+        again = take_message(repeat.session, shop_id, "telegram", CHAT, **taking)
+
+    assert (first.duplicate, again.duplicate, again.inbox_id) == (False, True, first.inbox_id)
 
 
 def test_a_token_spent_elsewhere_after_the_customer_was_read_is_not_spent_again(pg_db, nairobi_spec):

@@ -184,9 +184,9 @@ def test_worker_and_cron_say_redis_cannot_be_reached_without_showing_its_passwor
 def test_db_upgrade_says_the_revision_the_database_is_really_at(tmp_path):
     where = f"sqlite:///{tmp_path / 'ops.db'}"
     latest = pitstop("db", "upgrade", tmp_path=tmp_path)
-    assert latest.stdout == f"database at {where} is at 0007\n"
+    assert latest.stdout == f"database at {where} is at 0008\n"
     older = pitstop("db", "upgrade", "--revision", "0001", tmp_path=tmp_path)  # upgrading never goes back
-    assert (older.returncode, older.stdout) == (0, f"database at {where} is at 0007\n")
+    assert (older.returncode, older.stdout) == (0, f"database at {where} is at 0008\n")
     part = pitstop("db", "upgrade", "--revision", "0002", tmp_path=tmp_path, database="part.db")
     assert part.stdout == f"database at sqlite:///{tmp_path / 'part.db'} is at 0002\n"
     unknown = pitstop("db", "upgrade", "--revision", "nonsense", tmp_path=tmp_path)
