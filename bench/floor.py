@@ -3,8 +3,10 @@ what the design cannot do without, written on psycopg and redis-py alone. Each u
 is authenticated by its secret header, parsed, recorded under its update_id, applied
 to its chat's row locked FOR UPDATE, its reply written to an outbox in the same
 transaction, and one job pushed to Redis after the commit: the same round trips as
-Pitstop's (BEGIN, six statements, COMMIT, then Redis), served by the same gunicorn and
-Flask, loaded by the same clients. `--bare` drops the database and Redis too: the HTTP
+Pitstop's on PostgreSQL (BEGIN, the shop's stamp, one call that records the update,
+locks the chat and reads its customer as migration 0008's does, the chat's new state,
+the answer, COMMIT, then Redis), served by the same gunicorn and Flask, loaded by the
+same clients. `--bare` drops the database and Redis too: the HTTP
 round trip alone. Run by hand, beside bench/webhooks.py, in the same minutes:
 
     .venv/bin/python bench/floor.py [--bare] [--clients 4] [--seconds 20] [--workers 4]
@@ -37,6 +39,23 @@ CREATE TABLE outbox (id bigserial PRIMARY KEY, chat_id bigint NOT NULL, body jso
 CREATE TABLE identities (chat_id bigint PRIMARY KEY, customer_id bigint NOT NULL);
 CREATE TABLE shops (id int PRIMARY KEY, slug text UNIQUE NOT NULL, updated_at timestamptz NOT NULL);
 INSERT INTO shops VALUES (1, 'mwangaza-motors', now()), (2, 'zhaiyk-auto', now());
+CREATE FUNCTION take(p_update bigint, p_payload jsonb, p_chat bigint)
+RETURNS TABLE (fresh boolean, state jsonb, version int, customer bigint) LANGUAGE plpgsql VOLATILE AS $$
+DECLARE got bigint;
+BEGIN
+    INSERT INTO inbox VALUES (p_update, now(), p_payload) ON CONFLICT DO NOTHING RETURNING update_id INTO got;
+    fresh := got IS NOT NULL;
+    IF fresh THEN
+        SELECT c.state, c.version INTO state, version FROM conversations c WHERE c.chat_id = p_chat FOR UPDATE;
+        IF NOT FOUND THEN
+            INSERT INTO conversations VALUES (p_chat, '{}', 0, now()) ON CONFLICT DO NOTHING;
+            SELECT c.state, c.version INTO state, version FROM conversations c WHERE c.chat_id = p_chat FOR UPDATE;
+        END IF;
+        SELECT i.customer_id INTO customer FROM identities i WHERE i.chat_id = p_chat;
+    END IF;
+    RETURN NEXT;
+END
+$$;
 """
 
 
@@ -77,19 +96,10 @@ def step(db, queue, shop: str, update: dict) -> None:
     chat_id = message["chat"]["id"]
     with db.transaction():
         db.execute("SELECT id, updated_at FROM shops WHERE slug = %s", (shop,)).fetchone()
-        fresh = db.execute("INSERT INTO inbox VALUES (%s, now(), %s) ON CONFLICT DO NOTHING RETURNING update_id",
-                           (update["update_id"], json.dumps(update))).fetchone()  # fmt: skip
-        if fresh is None:
+        fresh, *_ = db.execute("SELECT * FROM take(%s, %s, %s)",
+                               (update["update_id"], json.dumps(update), chat_id)).fetchone()  # fmt: skip
+        if not fresh:
             return
-        row = db.execute(
-            "SELECT state, version FROM conversations WHERE chat_id = %s FOR UPDATE", (chat_id,)
-        ).fetchone()
-        if row is None:
-            db.execute(
-                "INSERT INTO conversations VALUES (%s, '{}', 0, now()) ON CONFLICT DO NOTHING",
-                (chat_id,),
-            )
-        db.execute("SELECT customer_id FROM identities WHERE chat_id = %s", (chat_id,)).fetchone()
         db.execute("UPDATE conversations SET state = %s, version = version + 1, updated_at = now() WHERE chat_id = %s",
                    (json.dumps({"step": update["update_id"]}), chat_id))  # fmt: skip
         outbox_id = db.execute("INSERT INTO outbox (chat_id, body, status, created_at) VALUES (%s, %s, 'pending', now())"
