@@ -117,7 +117,36 @@ def shop_view_by_slug(session: Session, slug: str) -> ShopView | None:
     if found is None:
         return None
     shop_id, stamp = found
-    return per_transaction(session, "shop_views").get(shop_id) or _current(session, shop_id, stamp)
+    view = per_transaction(session, "shop_views").get(shop_id) or _current(session, shop_id, stamp)
+    _BY_SLUG_LAST[(session.get_bind().url, slug)] = view
+    return view
+
+
+class ShopChanged(Exception):
+    """The shop's view a message was begun with (`recent_view`) is out of date: undo the
+    transaction and begin the message again with the view read afresh."""
+
+
+def recent_view(session: Session, slug: str) -> ShopView | None:
+    """The view of the shop a webhook path names as this process last found it, taken
+    for this transaction without a query, unconfirmed; None when there is none. The
+    message's first call (core/chats.take_message) confirms it, or raises ShopChanged
+    when the shop changed since (PostgreSQL)."""
+    view = _BY_SLUG_LAST.get((session.get_bind().url, slug))
+    if view is not None:
+        per_transaction(session, "shop_views")[view.shop_id] = view
+        per_transaction(session, _UNCONFIRMED)[view.shop_id] = view.stamp
+    return view
+
+
+def unconfirmed_stamp(session: Session, shop_id: int) -> datetime | None:
+    """The stamp of the shop's view this transaction took unconfirmed (`recent_view`), to
+    be confirmed once, by the caller; None when there is none."""
+    return per_transaction(session, _UNCONFIRMED).pop(shop_id, None)
+
+
+_UNCONFIRMED = "unconfirmed_shop_views"
+_BY_SLUG_LAST: dict[tuple[object, str], ShopView] = {}  # (database, slug) -> the view last found
 
 
 def _current(session: Session, shop_id: int, stamp: datetime) -> ShopView:

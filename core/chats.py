@@ -10,9 +10,10 @@ from sqlalchemy import Boolean, Integer, bindparam, column, select, text
 from sqlalchemy.orm import Session
 
 from core import inbox
+from core.availability import ShopChanged, unconfirmed_stamp
 from core.customers import READ_AHEAD
 from core.db import insert_once, per_transaction
-from core.models import ChannelIdentity, Conversation, Customer, InboxUpdate
+from core.models import ChannelIdentity, Conversation, Customer, InboxUpdate, Shop
 from core.precompiled import Precompiled, loaded_row
 
 LOCKED = "locked_conversations"  # per transaction: (shop, channel, chat) -> its row, locked
@@ -26,14 +27,19 @@ def take_message(session: Session, shop_id: int, channel: str, chat_id: str | No
     customer, which the conversation then finds without asking again. On PostgreSQL the
     three are one round trip instead of three, and a chat's first message makes its
     conversation (in FIRST_STATE) there too (migration 0008); elsewhere this records
-    the message alone, and the conversation asks for the rest as it goes."""
+    the message alone, and the conversation asks for the rest as it goes. On PostgreSQL
+    it first confirms a shop's view the transaction took unconfirmed (`recent_view`),
+    and raises ShopChanged, having done nothing, when the shop changed since."""
     external_id = external_id[:200]
     if session.get_bind().dialect.name != "postgresql":
         return inbox.record(session, source=channel, external_id=external_id, payload=payload, now=now,
                             shop_id=shop_id, expected=expected)  # fmt: skip
-    inbox_id, duplicate, *rest = _TAKE.first(session, {
+    current, inbox_id, duplicate, *rest = _TAKE.first(session, {
         "shop": shop_id, "source": channel, "external_id": external_id, "payload": payload, "now": now,
-        "outcome": expected, "channel": channel, "chat": chat_id, "first_state": FIRST_STATE})  # fmt: skip
+        "outcome": expected, "channel": channel, "chat": chat_id, "first_state": FIRST_STATE,
+        "stamp": unconfirmed_stamp(session, shop_id)})  # fmt: skip
+    if not current:
+        raise ShopChanged(shop_id)
     if duplicate or chat_id is None:
         return inbox.Recorded(inbox_id, duplicate)
     chat, (identity_id, last_inbound_at, *customer) = rest[:_CHAT_WIDTH], rest[_CHAT_WIDTH:]
@@ -77,14 +83,16 @@ def _take() -> Precompiled:
     """The call of migration 0008's function, its rows' fields spelled out by the models'
     columns (in the order `loaded_row` takes them, each typed as the model's)."""
     chats, identities, customers = (m.__table__.c for m in (Conversation, ChannelIdentity, Customer))
-    fields = [column("inbox", Integer), column("duplicate", Boolean),
+    fields = [column("current", Boolean), column("inbox", Integer), column("duplicate", Boolean),
               *(column(f"chat_{c.name}", c.type) for c in chats),
               column("identity", Integer), column("seen", identities.last_inbound_at.type),
               *(column(f"customer_{c.name}", c.type) for c in customers)]  # fmt: skip
-    listed = ", ".join(["t.t_inbox", "t.t_duplicate", *(f"(t.t_chat).{c.name}" for c in chats), "t.t_identity",
+    listed = ", ".join(["t.t_current", "t.t_inbox", "t.t_duplicate", *(f"(t.t_chat).{c.name}" for c in chats), "t.t_identity",
                         "t.t_seen", *(f"(t.t_customer).{c.name}" for c in customers)])  # fmt: skip
     call = text(f"SELECT {listed} FROM pitstop_take_message(:shop, :source, :external_id, :payload, :now, :outcome,"
-                " :channel, :chat, :first_state) AS t").bindparams(bindparam("now", type_=InboxUpdate.__table__.c.received_at.type))
+                " :channel, :chat, :first_state, :stamp) AS t").bindparams(
+        bindparam("now", type_=InboxUpdate.__table__.c.received_at.type),
+        bindparam("stamp", type_=Shop.__table__.c.updated_at.type))  # fmt: skip
     return Precompiled(call.columns(*fields))
 
 

@@ -2,18 +2,51 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import abort
 from sqlalchemy.orm import Session
 
-from core.availability import shop_view_by_slug
+from core.availability import ShopChanged, recent_view, shop_view_by_slug
 
 
-def find_shop(session: Session, slug: str, provider: str) -> tuple[int, dict]:
+@dataclass(frozen=True)
+class Found:
+    """The shop a webhook is for, and the settings of its provider there."""
+
+    shop_id: int
+    section: dict
+    unconfirmed: bool  # the view this process kept, until the message's first call confirms it
+
+    def confirm_before_answering(self) -> None:
+        """An answer that no call of the message's confirms the view for (a body that is
+        no message) is given only on a view read afresh: begin again with one, if need be.
+        A secret revoked or a provider dropped elsewhere must not be told apart by it."""
+        if self.unconfirmed:
+            raise ShopChanged(self.shop_id)
+
+    def refuse(self) -> None:
+        """Refuse the request (403), judged on a view read afresh (the secret may have
+        changed since the one kept)."""
+        self.confirm_before_answering()
+        abort(403)
+
+
+def find_shop(session: Session, slug: str, provider: str, *, recent: bool = False) -> Found:
     """The shop's id and its settings for this provider, read in the webhook's own
     transaction (one short query), or 404 for a slug nobody loaded or a shop that does
-    not use the provider."""
-    view = shop_view_by_slug(session, slug) if len(slug) <= 64 else None
+    not use the provider. `recent`: a chat message on PostgreSQL, whose first call
+    confirms the shop's view (core/chats.take_message): the view this process last
+    found, without a query, when it has one."""
+    view = None
+    if recent and len(slug) <= 64 and session.get_bind().dialect.name == "postgresql":
+        view = recent_view(session, slug)
+    unconfirmed = view is not None
+    if view is None:
+        view = shop_view_by_slug(session, slug) if len(slug) <= 64 else None
     section = view.spec.providers.get(provider) if view is not None else None
     if section is None:
+        if unconfirmed:
+            raise ShopChanged(view.shop_id)
         abort(404)
-    return view.shop_id, section
+    return Found(view.shop_id, section, unconfirmed)

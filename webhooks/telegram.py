@@ -18,12 +18,13 @@ import hmac
 import logging
 from dataclasses import replace
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from bot import telegram
 from bot.inbound import process
+from core.availability import ShopChanged
 from core.settings import MissingSetting
-from webhooks.shops import find_shop
+from webhooks.shops import Found, find_shop
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("telegram", __name__)
@@ -31,29 +32,39 @@ blueprint = Blueprint("telegram", __name__)
 
 @blueprint.post("/webhooks/telegram/<slug>")
 def update(slug: str):
+    try:
+        return _update(slug, recent=True)
+    except ShopChanged:  # the shop's view this process kept is out of date: all undone, again afresh
+        return _update(slug, recent=False)
+
+
+def _update(slug: str, recent: bool):
     runtime = current_app.extensions["pitstop"]
     with runtime.db.uow() as uow:  # one transaction: find the shop, record the update, answer it
-        shop_id, section = find_shop(uow.session, slug, "telegram")
-        _authenticate(runtime, section, slug)
+        shop = find_shop(uow.session, slug, "telegram", recent=recent)
+        _authenticate(runtime, shop, slug)
         data = request.get_json(silent=True)
         inbound = telegram.parse(data) if isinstance(data, dict) else None
         if inbound is None:
+            shop.confirm_before_answering()
             return jsonify(error="not a Telegram update"), 400
         tap = None if runtime.settings.jobs_in_process else inbound.callback_id
-        result = process(uow.session, shop_id, replace(inbound, callback_id=None) if tap else inbound,
+        result = process(uow.session, shop.shop_id, replace(inbound, callback_id=None) if tap else inbound,
                          request.get_data(as_text=True), runtime.now())  # stored as it came  # fmt: skip
     if tap:
         return jsonify(method="answerCallbackQuery", callback_query_id=tap)
     return jsonify(ok=True, duplicate=result.duplicate)
 
 
-def _authenticate(runtime, section: dict, slug: str) -> None:
+def _authenticate(runtime, shop: Found, slug: str) -> None:
     try:
-        secret = runtime.settings.secret(section["webhook_secret_env"], f"the Telegram webhook of {slug}")
+        secret = runtime.settings.secret(shop.section["webhook_secret_env"], f"the Telegram webhook of {slug}")
     except MissingSetting as exc:
-        log.error("%s", exc)
-        abort(403)
+        if not shop.unconfirmed:
+            log.error("%s", exc)
+        shop.refuse()
     given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
     if not hmac.compare_digest(given.encode(), secret.encode()):
-        log.warning("telegram webhook of %s: wrong secret token from %s", slug, request.remote_addr)
-        abort(403)
+        if not shop.unconfirmed:
+            log.warning("telegram webhook of %s: wrong secret token from %s", slug, request.remote_addr)
+        shop.refuse()

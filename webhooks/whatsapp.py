@@ -11,46 +11,57 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from twilio.request_validator import RequestValidator
 
 from bot import whatsapp, whatsapp_status
 from bot.inbound import process
+from core.availability import ShopChanged
 from core.settings import MissingSetting
-from webhooks.shops import find_shop
+from webhooks.shops import Found, find_shop
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("whatsapp", __name__)
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
-def _verified(runtime, section: dict, slug: str) -> dict[str, str]:
+def _verified(runtime, shop: Found, slug: str) -> dict[str, str]:
     try:
-        token = runtime.settings.secret(section["auth_token_env"], f"WhatsApp for {slug}")
+        token = runtime.settings.secret(shop.section["auth_token_env"], f"WhatsApp for {slug}")
         base = runtime.settings.require("public_base_url", "checking Twilio signatures")
     except MissingSetting as exc:
-        log.error("%s", exc)
-        abort(403)
+        if not shop.unconfirmed:
+            log.error("%s", exc)
+        shop.refuse()
     form = request.form.to_dict()
     signature = request.headers.get("X-Twilio-Signature", "")
     query = request.query_string.decode("latin-1")
     signed_url = base + request.path + (f"?{query}" if query else "")  # Twilio signs the whole URL it was given
     if not signature or not RequestValidator(token).validate(signed_url, form, signature):
-        log.warning("whatsapp webhook of %s: bad signature from %s", slug, request.remote_addr)
-        abort(403)
+        if not shop.unconfirmed:
+            log.warning("whatsapp webhook of %s: bad signature from %s", slug, request.remote_addr)
+        shop.refuse()
     return form
 
 
 @blueprint.post("/webhooks/whatsapp/<slug>")
 def message(slug: str):
+    try:
+        return _message(slug, recent=True)
+    except ShopChanged:  # the shop's view this process kept is out of date: all undone, again afresh
+        return _message(slug, recent=False)
+
+
+def _message(slug: str, recent: bool):
     runtime = current_app.extensions["pitstop"]
     with runtime.db.uow() as uow:  # one transaction: find the shop, record the message, answer it
-        shop_id, section = find_shop(uow.session, slug, "whatsapp")
-        form = _verified(runtime, section, slug)
+        shop = find_shop(uow.session, slug, "whatsapp", recent=recent)
+        form = _verified(runtime, shop, slug)
         inbound = whatsapp.parse(form)
         if inbound is None:
+            shop.confirm_before_answering()
             return jsonify(error="not a WhatsApp message"), 400
-        process(uow.session, shop_id, inbound, json.dumps(form, ensure_ascii=False), runtime.now())
+        process(uow.session, shop.shop_id, inbound, json.dumps(form, ensure_ascii=False), runtime.now())
     return TWIML_EMPTY, 200, {"Content-Type": "text/xml"}
 
 
@@ -58,10 +69,11 @@ def message(slug: str):
 def status(slug: str):
     runtime = current_app.extensions["pitstop"]
     with runtime.db.uow() as uow:
-        shop_id, section = find_shop(uow.session, slug, "whatsapp")
-        form = _verified(runtime, section, slug)
+        shop = find_shop(uow.session, slug, "whatsapp")
+        form = _verified(runtime, shop, slug)
         report = whatsapp_status.parse(form)
         if report is None:
             return jsonify(error="not a status report: MessageSid or MessageStatus missing"), 400
-        moved = whatsapp_status.report(uow.session, shop_id, report, json.dumps(form, ensure_ascii=False), runtime.now())
+        moved = whatsapp_status.report(uow.session, shop.shop_id, report, json.dumps(form, ensure_ascii=False),
+                                       runtime.now())  # fmt: skip
     return jsonify(ok=True, applied=moved)

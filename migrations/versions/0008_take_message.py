@@ -1,12 +1,15 @@
-"""inbox, conversations, customers: a chat message is recorded, its chat locked and its
-customer read in one call
+"""shops, inbox, conversations, customers: a chat message's shop view confirmed, the
+message recorded, its chat locked and its customer read, in one call
 
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-07 20:00:00
 
-PostgreSQL only, as 0005: the three statements every chat message begins with, in one
-round trip instead of three (core/chats.py `take_message`; SQLite runs them one by one).
+PostgreSQL only, as 0005: the statements every chat message begins with, in one round
+trip instead of four (core/chats.py `take_message`; SQLite runs them one by one). Given
+the stamp of the shop's view its caller authenticated the message with (a view the
+process kept from an earlier message), it first checks that the shop has not changed
+since, and does nothing if it has: the caller then starts again with the view read afresh.
 Under READ COMMITTED a VOLATILE function takes a fresh snapshot for each statement it
 runs, so the customer, read after the chat's lock is granted, includes whatever the
 chat's previous message committed: read in the lock's own statement it might not. The
@@ -24,13 +27,19 @@ depends_on = None
 TAKE_MESSAGE = """
 CREATE OR REPLACE FUNCTION pitstop_take_message(
     p_shop integer, p_source text, p_external_id text, p_payload text, p_now timestamptz,
-    p_outcome text, p_channel text, p_chat text, p_first_state text)
-RETURNS TABLE (t_inbox integer, t_duplicate boolean, t_chat conversations, t_identity integer,
-               t_seen timestamptz, t_customer customers)
+    p_outcome text, p_channel text, p_chat text, p_first_state text, p_stamp timestamptz)
+RETURNS TABLE (t_current boolean, t_inbox integer, t_duplicate boolean, t_chat conversations,
+               t_identity integer, t_seen timestamptz, t_customer customers)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     v_customer integer;
 BEGIN
+    -- the shop's view the caller holds (its stamp) still the shop's own, else nothing done
+    t_current := p_stamp IS NULL OR EXISTS (SELECT FROM shops s WHERE s.id = p_shop AND s.updated_at = p_stamp);
+    IF NOT t_current THEN
+        RETURN NEXT;
+        RETURN;
+    END IF;
     -- the delivery, once: a repeat (or one still being handled, which this waits for) is reported
     INSERT INTO inbox_updates (source, external_id, shop_id, payload, received_at, outcome, processed_at)
     VALUES (p_source, p_external_id, p_shop, p_payload, p_now, p_outcome, p_now)

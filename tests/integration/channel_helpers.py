@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+from sqlalchemy import event
+
 from core.migrate import upgrade
 from core.runtime import build_runtime
 from core.shopfile import read_shop_file
@@ -115,3 +117,31 @@ def to_an_oil_changes_payment(pitstop: Pitstop, user: int, when: str) -> None:
     pitstop.tap(user, "skip")
     pitstop.say(user, when)
     pitstop.tap_button(user, "confirm:")
+
+
+# How a message's transaction begins: the shop's stamp, and the call of migration 0008
+STAMP = "SELECT shops.id, shops.updated_at"
+TAKE = "SELECT t.t_current, t.t_inbox,"
+
+
+def statements_of_the_message(pitstop, send, words: int = 3) -> list[str]:
+    """The statements the message's own transaction ran (its deliveries, which run
+    in-process after the commit here, are not part of it), by their first `words`."""
+    seen, committed = [], []
+    engine = pitstop.runtime.db.engine
+
+    def statement(conn, cursor, text, params, context, executemany):
+        if not committed and not text.startswith("BEGIN"):
+            seen.append(" ".join(text.split()[:words]))
+
+    def commit(conn):
+        committed.append(True)
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        send()
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    return seen
