@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time
 from time import monotonic, sleep
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select, text
 
 from bot.runner import conversation
@@ -25,7 +26,19 @@ NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 CHAT = "4244"
 
 
-def test_a_message_that_waited_for_the_chat_sees_what_the_first_changed(pg_db, nairobi_spec):
+def by_its_lock(session, shop_id: int) -> None:
+    conversation(session, shop_id, "telegram", CHAT, NOW)
+
+
+def by_the_call_every_message_begins_with(session, shop_id: int) -> None:
+    """Migration 0008's: it records the message, waits for the chat's lock, then reads
+    the customer, which `customer_for` then finds without asking again."""
+    take_message(session, shop_id, "telegram", CHAT, external_id=f"{shop_id}:2", payload="{}", now=NOW,
+                 expected="applied")  # fmt: skip
+
+
+@pytest.mark.parametrize("takes_the_chat", [by_its_lock, by_the_call_every_message_begins_with])
+def test_a_message_that_waited_for_the_chat_sees_what_the_first_changed(pg_db, nairobi_spec, takes_the_chat):
     shop_id = loaded(pg_db, nairobi_spec).id
     with pg_db.uow() as uow:
         conversation(uow.session, shop_id, "telegram", CHAT, NOW)
@@ -36,7 +49,8 @@ def test_a_message_that_waited_for_the_chat_sees_what_the_first_changed(pg_db, n
     def second_message():
         first_holds_the_chat.wait(10)
         with pg_db.uow() as uow:
-            chat = conversation(uow.session, shop_id, "telegram", CHAT, NOW)  # waits for the first
+            takes_the_chat(uow.session, shop_id)  # waits for the first
+            chat = conversation(uow.session, shop_id, "telegram", CHAT, NOW)
             customer = customer_for(uow.session, shop_id, "telegram", CHAT, language="en", now=NOW)
             seen.update(state=chat.state, language=customer.language, phone=customer.phone)
 
@@ -47,38 +61,6 @@ def test_a_message_that_waited_for_the_chat_sees_what_the_first_changed(pg_db, n
         customer = customer_for(uow.session, shop_id, "telegram", CHAT, language="en", now=NOW)
         first_holds_the_chat.set()
         second.join(0.5)  # the second is now waiting for the chat's lock
-        assert second.is_alive()
-        chat.state, customer.language, customer.phone = "menu", "sw", "+254712345678"
-    second.join(10)
-    assert seen == {"state": "menu", "language": "sw", "phone": "+254712345678"}
-
-
-def test_a_message_taken_in_one_call_after_waiting_for_the_chat_sees_the_customer_the_first_left(pg_db, nairobi_spec):
-    """The same with the call every chat message begins with on PostgreSQL (migration
-    0008): it records the message, waits for the chat's lock, then reads the customer."""
-    shop_id = loaded(pg_db, nairobi_spec).id
-    with pg_db.uow() as uow:
-        conversation(uow.session, shop_id, "telegram", CHAT, NOW)
-        customer_for(uow.session, shop_id, "telegram", CHAT, language="en", now=NOW)
-
-    first_holds_the_chat, seen = threading.Event(), {}
-
-    def second_message():
-        first_holds_the_chat.wait(10)
-        with pg_db.uow() as uow:
-            take_message(uow.session, shop_id, "telegram", CHAT, external_id=f"{shop_id}:2", payload="{}", now=NOW,
-                         expected="applied")  # waits for the first  # fmt: skip
-            chat = conversation(uow.session, shop_id, "telegram", CHAT, NOW)
-            customer = customer_for(uow.session, shop_id, "telegram", CHAT, language="en", now=NOW)
-            seen.update(state=chat.state, language=customer.language, phone=customer.phone)
-
-    second = threading.Thread(target=second_message)
-    second.start()
-    with pg_db.uow() as uow:
-        chat = conversation(uow.session, shop_id, "telegram", CHAT, NOW)
-        customer = customer_for(uow.session, shop_id, "telegram", CHAT, language="en", now=NOW)
-        first_holds_the_chat.set()
-        second.join(0.5)
         assert second.is_alive()
         chat.state, customer.language, customer.phone = "menu", "sw", "+254712345678"
     second.join(10)
