@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from flask import abort
 from sqlalchemy.orm import Session
@@ -18,26 +20,27 @@ class Found:
     section: dict
     unconfirmed: bool  # the view this process kept, until the message's first call confirms it
 
-    def confirm_before_answering(self) -> None:
-        """An answer that no call of the message's confirms the view for (a body that is
-        no message) is given only on a view read afresh: begin again with one, if need be.
-        A secret revoked or a provider dropped elsewhere must not be told apart by it."""
+    def afresh_before_answering(self) -> None:
+        """Begin the request again on a view read afresh (ShopChanged) if this one is the
+        view kept: an answer that no call of the message's confirms it for (a refusal, a
+        body that is no message) must not let a secret revoked or a provider dropped
+        elsewhere be told apart."""
         if self.unconfirmed:
             raise ShopChanged(self.shop_id)
 
-    def refuse(self) -> None:
-        """Refuse the request (403), judged on a view read afresh (the secret may have
-        changed since the one kept)."""
-        self.confirm_before_answering()
+    def refuse(self, say: Callable[..., None], *why: object) -> NoReturn:
+        """Refuse the request (403) on a view read afresh, and say why in the log then."""
+        self.afresh_before_answering()
+        say(*why)
         abort(403)
 
 
 def find_shop(session: Session, slug: str, provider: str, *, recent: bool = False) -> Found:
-    """The shop's id and its settings for this provider, read in the webhook's own
-    transaction (one short query), or 404 for a slug nobody loaded or a shop that does
+    """The shop (its id, its settings for this provider), read in the webhook's own
+    transaction with one short query, or 404 for a slug nobody loaded or a shop that does
     not use the provider. `recent`: a chat message on PostgreSQL, whose first call
-    confirms the shop's view (core/chats.take_message): the view this process last
-    found, without a query, when it has one."""
+    confirms the shop's view (core/chats.take_message): then the view this process last
+    found, with no query, when it has one."""
     view = None
     if recent and len(slug) <= 64 and session.get_bind().dialect.name == "postgresql":
         view = recent_view(session, slug)

@@ -46,7 +46,7 @@ def _update(slug: str, recent: bool):
         data = request.get_json(silent=True)
         inbound = telegram.parse(data) if isinstance(data, dict) else None
         if inbound is None:
-            shop.confirm_before_answering()
+            shop.afresh_before_answering()
             return jsonify(error="not a Telegram update"), 400
         tap = None if runtime.settings.jobs_in_process else inbound.callback_id
         result = process(uow.session, shop.shop_id, replace(inbound, callback_id=None) if tap else inbound,
@@ -60,11 +60,7 @@ def _authenticate(runtime, shop: Found, slug: str) -> None:
     try:
         secret = runtime.settings.secret(shop.section["webhook_secret_env"], f"the Telegram webhook of {slug}")
     except MissingSetting as exc:
-        if not shop.unconfirmed:
-            log.error("%s", exc)
-        shop.refuse()
+        shop.refuse(log.error, "%s", exc)
     given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
     if not hmac.compare_digest(given.encode(), secret.encode()):
-        if not shop.unconfirmed:
-            log.warning("telegram webhook of %s: wrong secret token from %s", slug, request.remote_addr)
-        shop.refuse()
+        shop.refuse(log.warning, "telegram webhook of %s: wrong secret token from %s", slug, request.remote_addr)

@@ -30,17 +30,13 @@ def _verified(runtime, shop: Found, slug: str) -> dict[str, str]:
         token = runtime.settings.secret(shop.section["auth_token_env"], f"WhatsApp for {slug}")
         base = runtime.settings.require("public_base_url", "checking Twilio signatures")
     except MissingSetting as exc:
-        if not shop.unconfirmed:
-            log.error("%s", exc)
-        shop.refuse()
+        shop.refuse(log.error, "%s", exc)
     form = request.form.to_dict()
     signature = request.headers.get("X-Twilio-Signature", "")
     query = request.query_string.decode("latin-1")
     signed_url = base + request.path + (f"?{query}" if query else "")  # Twilio signs the whole URL it was given
     if not signature or not RequestValidator(token).validate(signed_url, form, signature):
-        if not shop.unconfirmed:
-            log.warning("whatsapp webhook of %s: bad signature from %s", slug, request.remote_addr)
-        shop.refuse()
+        shop.refuse(log.warning, "whatsapp webhook of %s: bad signature from %s", slug, request.remote_addr)
     return form
 
 
@@ -59,7 +55,7 @@ def _message(slug: str, recent: bool):
         form = _verified(runtime, shop, slug)
         inbound = whatsapp.parse(form)
         if inbound is None:
-            shop.confirm_before_answering()
+            shop.afresh_before_answering()
             return jsonify(error="not a WhatsApp message"), 400
         process(uow.session, shop.shop_id, inbound, json.dumps(form, ensure_ascii=False), runtime.now())
     return TWIML_EMPTY, 200, {"Content-Type": "text/xml"}

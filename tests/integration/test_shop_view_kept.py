@@ -35,7 +35,10 @@ NEW_SECRETS = {"MWANGAZA_NEW_SECRET": "the-new-secret", "MWANGAZA_NEW_TOKEN": "t
 @pytest.fixture
 def pitstop(url):
     """A Pitstop that has answered one message on each channel: its view is kept."""
-    with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
+    with (
+        FakeTelegram() as telegram,
+        FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio,
+    ):
         pitstop = start_pitstop(url, telegram, twilio, extra_env=NEW_SECRETS)
         pitstop.say(AMINA, "/start")
         pitstop.whatsapp(KAMAU, "Habari")
@@ -55,7 +58,10 @@ def reloaded_elsewhere(pitstop, tmp_path, old: str, new: str) -> None:
 def stored(pitstop) -> list[str]:
     """The updates in the inbox, by their provider's id."""
     with pitstop.runtime.db.uow() as uow:
-        return [key.split(":", 1)[1] for key in uow.session.scalars(select(InboxUpdate.external_id).order_by(InboxUpdate.id))]
+        return [
+            key.split(":", 1)[1]
+            for key in uow.session.scalars(select(InboxUpdate.external_id).order_by(InboxUpdate.id))
+        ]
 
 
 def whatsapp_signed_with(pitstop, token: str, params: dict):
@@ -65,7 +71,9 @@ def whatsapp_signed_with(pitstop, token: str, params: dict):
 
 
 @pytest.mark.parametrize("first", ["the old secret", "the new secret"])
-def test_a_secret_changed_elsewhere_refuses_the_old_one_and_takes_the_new_one(pitstop, tmp_path, first):
+def test_a_secret_changed_elsewhere_refuses_the_old_one_and_takes_the_new_one(
+    pitstop, tmp_path, first
+):
     """The old secret passes the view kept, which the call finds out of date; the new one
     fails it, so it is judged again afresh. Either first, the same answers."""
     reloaded_elsewhere(pitstop, tmp_path, '"MWANGAZA_TELEGRAM_SECRET"', '"MWANGAZA_NEW_SECRET"')
@@ -96,31 +104,60 @@ def test_a_shop_that_left_telegram_elsewhere_is_404(pitstop, tmp_path):
     assert "82" not in stored(pitstop)
 
 
-def test_a_revoked_twilio_token_is_refused_and_the_new_one_taken(pitstop, tmp_path):
+@pytest.mark.parametrize("first", ["the old token", "the new token"])
+def test_a_twilio_token_changed_elsewhere_refuses_the_old_one_and_takes_the_new_one(
+    pitstop, tmp_path, first
+):
     reloaded_elsewhere(pitstop, tmp_path, '"MWANGAZA_TWILIO_AUTH_TOKEN"', '"MWANGAZA_NEW_TOKEN"')
-    message = {"From": f"whatsapp:{KAMAU}", "To": "whatsapp:+14155238886", "Body": "2", "MessageSid": "SM" + "7" * 32}
+    tokens = {"the old token": TWILIO_TOKEN, "the new token": "the-new-token"}
+    order = [first, *(key for key in tokens if key != first)]
+    sid = "SM" + "7" * 32
+    message = {
+        "From": f"whatsapp:{KAMAU}",
+        "To": "whatsapp:+14155238886",
+        "Body": "2",
+        "MessageSid": sid,
+    }
 
-    assert whatsapp_signed_with(pitstop, TWILIO_TOKEN, message).status_code == 403
+    answered = {
+        key: whatsapp_signed_with(pitstop, tokens[key], message).status_code for key in order
+    }
+
+    assert answered == {"the old token": 403, "the new token": 200}
+    assert stored(pitstop).count(sid) == 1
+
+
+def test_a_revoked_twilio_token_is_refused_even_with_a_form_that_is_no_message(pitstop, tmp_path):
+    reloaded_elsewhere(pitstop, tmp_path, '"MWANGAZA_TWILIO_AUTH_TOKEN"', '"MWANGAZA_NEW_TOKEN"')
+
     assert whatsapp_signed_with(pitstop, TWILIO_TOKEN, {"Body": "no sid"}).status_code == 403
-    assert "SM" + "7" * 32 not in stored(pitstop)
-    assert whatsapp_signed_with(pitstop, "the-new-token", message).status_code == 200
-    assert stored(pitstop)[-1] == "SM" + "7" * 32
+    assert whatsapp_signed_with(pitstop, "the-new-token", {"Body": "no sid"}).status_code == 400
 
 
 @pytest.mark.parametrize("channel", ["telegram", "whatsapp"])
-def test_a_message_after_the_shop_changed_elsewhere_begins_again_and_is_answered_once(pitstop, url, channel):
+def test_a_message_after_the_shop_changed_elsewhere_begins_again_and_is_answered_once(
+    pitstop, url, channel
+):
     with pitstop.runtime.db.uow() as uow:
-        touch_shop(uow.session, uow.session.scalar(select(Shop.id).where(Shop.slug == "mwangaza-motors")))
+        touch_shop(
+            uow.session, uow.session.scalar(select(Shop.id).where(Shop.slug == "mwangaza-motors"))
+        )
     answers_before = len(outbox(pitstop))
 
-    send = (lambda: pitstop.tap(AMINA, "lang:en")) if channel == "telegram" else (lambda: pitstop.whatsapp(KAMAU, "1"))
+    send = (
+        (lambda: pitstop.tap(AMINA, "lang:en"))
+        if channel == "telegram"
+        else (lambda: pitstop.whatsapp(KAMAU, "1"))
+    )
     seen = statements_of_the_message(pitstop, send)
 
     if url.startswith("postgresql"):  # found out of date and undone; the stamp, the view, and again
         assert (seen[:2], seen.count(TAKE)) == ([TAKE, STAMP], 2)
     else:
         assert seen[0] == STAMP and TAKE not in seen
-    assert [text.split("\n")[0] for text in outbox(pitstop)[answers_before:]] == ["Great, let's talk in English."]
+    assert [text.split("\n")[0] for text in outbox(pitstop)[answers_before:]] == [
+        "Great, let's talk in English."
+    ]
 
 
 def outbox(pitstop) -> list[str]:

@@ -39,7 +39,7 @@ def arrival(url: str) -> list[str]:
             "SELECT channel_identities.id, channel_identities.last_inbound_at,"]  # fmt: skip
 
 
-def test_a_menu_tap_and_a_typed_word_cost_three_round_trips_on_postgresql_and_six_on_sqlite(pitstop, url):
+def test_a_menu_tap_and_a_typed_word_cost_three_statements_on_postgresql_and_six_on_sqlite(pitstop, url):
     pitstop.say(AMINA, "/start")
     pitstop.tap(AMINA, "lang:en")
     every_message = [*arrival(url), "UPDATE conversations SET", "INSERT INTO outbox_messages"]

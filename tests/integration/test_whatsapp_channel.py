@@ -195,4 +195,3 @@ def test_a_reply_twilio_refused_for_the_shops_credentials_is_sent_once_they_work
     schedule.redrive_outbox(min_age=timedelta(0))
 
     assert len(bodies(pitstop)) == 1 and bodies(pitstop)[0].endswith("lugha gani?\n1. English\n2. Kiswahili")
-
