@@ -17,7 +17,6 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import engine
 from bot.commands import execute
@@ -30,7 +29,7 @@ from core.db import Database, per_transaction, undoable
 from core.i18n import N_
 from core.messages import Msg, Reply
 from core.models import Conversation, OutboxMessage
-from core.precompiled import updating
+from core.precompiled import write_columns
 
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 6  # command → outcome → step rounds in one message; more means a bug
@@ -113,17 +112,11 @@ def conversation(session: Session, shop_id: int, channel: str, chat_id: str, now
 
 
 def save(session: Session, chat: Conversation, now: datetime, **values) -> None:
-    """Write where the chat stands (and a new version) in one UPDATE of the locked row,
-    and tell the session the object now holds what is stored: on every message, the
-    ORM's flush of a changed object cost about twice its statement.
-
-    Call it once the step is over, its savepoint closed (a savepoint rolled back after it
-    would not restore the object, which the session does not see as changed), with every
+    """Write where the chat stands (and a new version) in one UPDATE of the locked row
+    (`write_columns`): on every message, the ORM's flush of a changed object cost about
+    twice its statement. Call it once the step is over, its savepoint closed, with every
     column the step changed."""
-    values |= {"version": chat.version + 1, "updated_at": now}
-    updating(Conversation, tuple(values)).rows(session, {"row": chat.id, **values})
-    for name, value in values.items():
-        set_committed_value(chat, name, value)
+    write_columns(session, chat, values | {"version": chat.version + 1, "updated_at": now})
 
 
 def supported_language(session: Session, shop_id: int, hint: str | None) -> str:

@@ -30,22 +30,21 @@ def take_message(session: Session, shop_id: int, channel: str, chat_id: str | No
     the message alone, and the conversation asks for the rest as it goes. On PostgreSQL
     it first confirms a shop's view the transaction took unconfirmed (`recent_view`),
     and raises ShopChanged, having done nothing, when the shop changed since."""
-    external_id = external_id[:200]
     if session.get_bind().dialect.name != "postgresql":
         return inbox.record(session, source=channel, external_id=external_id, payload=payload, now=now,
                             shop_id=shop_id, expected=expected)  # fmt: skip
     current, inbox_id, duplicate, *rest = _TAKE.first(session, {
-        "shop": shop_id, "source": channel, "external_id": external_id, "payload": payload, "now": now,
+        "shop": shop_id, "external_id": external_id[:200], "payload": payload, "now": now,
         "outcome": expected, "channel": channel, "chat": chat_id, "first_state": FIRST_STATE,
         "stamp": unconfirmed_stamp(session, shop_id)})  # fmt: skip
     if not current:
         raise ShopChanged(shop_id)
     if duplicate or chat_id is None:
         return inbox.Recorded(inbox_id, duplicate)
-    chat, (identity_id, last_inbound_at, *customer) = rest[:_CHAT_WIDTH], rest[_CHAT_WIDTH:]
+    chat, identity = rest[:_CHAT_WIDTH], tuple(rest[_CHAT_WIDTH:])  # identity: as customer_for reads it
     key = (shop_id, channel, chat_id)
     per_transaction(session, LOCKED)[key] = loaded_row(session, Conversation, chat)
-    per_transaction(session, READ_AHEAD)[key] = None if identity_id is None else (identity_id, last_inbound_at, *customer)
+    per_transaction(session, READ_AHEAD)[key] = None if identity[0] is None else identity
     return inbox.Recorded(inbox_id, False)
 
 
@@ -89,7 +88,7 @@ def _take() -> Precompiled:
               *(column(f"customer_{c.name}", c.type) for c in customers)]  # fmt: skip
     listed = ", ".join(["t.t_current", "t.t_inbox", "t.t_duplicate", *(f"(t.t_chat).{c.name}" for c in chats), "t.t_identity",
                         "t.t_seen", *(f"(t.t_customer).{c.name}" for c in customers)])  # fmt: skip
-    call = text(f"SELECT {listed} FROM pitstop_take_message(:shop, :source, :external_id, :payload, :now, :outcome,"
+    call = text(f"SELECT {listed} FROM pitstop_take_message(:shop, :external_id, :payload, :now, :outcome,"
                 " :channel, :chat, :first_state, :stamp) AS t").bindparams(
         bindparam("now", type_=InboxUpdate.__table__.c.received_at.type),
         bindparam("stamp", type_=Shop.__table__.c.updated_at.type))  # fmt: skip

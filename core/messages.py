@@ -180,17 +180,19 @@ def every_label(label: Msg | str, lang: str) -> list[str]:
         return [label]
     if not label.params and label.plural is None:  # most labels ("Back", "Skip"): kept once made
         return list(_every_plain_label(label.id, lang))
-    first = render(label, lang)
-    others = [render(label, other) for other in i18n.LANGUAGES if other != lang]
-    return list(dict.fromkeys([first, *others]))
+    return _in_every_language(label, lang)
+
+
+def _in_every_language(label: Msg, lang: str) -> list[str]:
+    """The label in `lang`, then in the other languages, each wording once."""
+    return list(dict.fromkeys([render(label, lang), *(render(label, o) for o in i18n.LANGUAGES if o != lang)]))
 
 
 @lru_cache(maxsize=1024)
 def _every_plain_label(msgid: str, lang: str) -> tuple[str, ...]:
     """`every_label` of a label without parameters: the same words on every menu, so they
     are rendered in the four languages once per process, not on every message."""
-    return tuple(dict.fromkeys([i18n.gettext(lang, msgid), *(i18n.gettext(other, msgid)
-                                                              for other in i18n.LANGUAGES if other != lang)]))
+    return tuple(_in_every_language(Msg(msgid), lang))
 
 
 def render_reply(reply: Reply, lang: str) -> tuple[str, list[tuple[str, str]]]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from flask import abort
 from sqlalchemy.orm import Session
@@ -41,15 +42,29 @@ def find_shop(session: Session, slug: str, provider: str, *, recent: bool = Fals
     not use the provider. `recent`: a chat message on PostgreSQL, whose first call
     confirms the shop's view (core/chats.take_message): then the view this process last
     found, with no query, when it has one."""
-    view = None
-    if recent and len(slug) <= 64 and session.get_bind().dialect.name == "postgresql":
-        view = recent_view(session, slug)
+    if len(slug) > 64:
+        abort(404)
+    view = recent_view(session, slug) if recent and session.get_bind().dialect.name == "postgresql" else None
     unconfirmed = view is not None
-    if view is None:
-        view = shop_view_by_slug(session, slug) if len(slug) <= 64 else None
+    view = view or shop_view_by_slug(session, slug)
     section = view.spec.providers.get(provider) if view is not None else None
     if section is None:
         if unconfirmed:
             raise ShopChanged(view.shop_id)
         abort(404)
     return Found(view.shop_id, section, unconfirmed)
+
+
+def afresh_if_the_shop_changed(handle: Callable[..., Any]) -> Callable[[str], Any]:
+    """A chat webhook's handler, `handle(slug, recent)`, run on the shop's view this
+    process kept (`find_shop(recent=True)`), and once more on a view read afresh when
+    that one turns out out of date (ShopChanged: the first run's transaction undone)."""
+
+    @functools.wraps(handle)
+    def run(slug: str):
+        try:
+            return handle(slug, recent=True)
+        except ShopChanged:
+            return handle(slug, recent=False)
+
+    return run

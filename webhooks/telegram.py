@@ -22,23 +22,16 @@ from flask import Blueprint, current_app, jsonify, request
 
 from bot import telegram
 from bot.inbound import process
-from core.availability import ShopChanged
 from core.settings import MissingSetting
-from webhooks.shops import Found, find_shop
+from webhooks.shops import Found, afresh_if_the_shop_changed, find_shop
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("telegram", __name__)
 
 
 @blueprint.post("/webhooks/telegram/<slug>")
-def update(slug: str):
-    try:
-        return _update(slug, recent=True)
-    except ShopChanged:  # the shop's view this process kept is out of date: all undone, again afresh
-        return _update(slug, recent=False)
-
-
-def _update(slug: str, recent: bool):
+@afresh_if_the_shop_changed
+def update(slug: str, recent: bool):
     runtime = current_app.extensions["pitstop"]
     with runtime.db.uow() as uow:  # one transaction: find the shop, record the update, answer it
         shop = find_shop(uow.session, slug, "telegram", recent=recent)

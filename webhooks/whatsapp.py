@@ -16,9 +16,8 @@ from twilio.request_validator import RequestValidator
 
 from bot import whatsapp, whatsapp_status
 from bot.inbound import process
-from core.availability import ShopChanged
 from core.settings import MissingSetting
-from webhooks.shops import Found, find_shop
+from webhooks.shops import Found, afresh_if_the_shop_changed, find_shop
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("whatsapp", __name__)
@@ -41,14 +40,8 @@ def _verified(runtime, shop: Found, slug: str) -> dict[str, str]:
 
 
 @blueprint.post("/webhooks/whatsapp/<slug>")
-def message(slug: str):
-    try:
-        return _message(slug, recent=True)
-    except ShopChanged:  # the shop's view this process kept is out of date: all undone, again afresh
-        return _message(slug, recent=False)
-
-
-def _message(slug: str, recent: bool):
+@afresh_if_the_shop_changed
+def message(slug: str, recent: bool):
     runtime = current_app.extensions["pitstop"]
     with runtime.db.uow() as uow:  # one transaction: find the shop, record the message, answer it
         shop = find_shop(uow.session, slug, "whatsapp", recent=recent)

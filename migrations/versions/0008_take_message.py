@@ -26,7 +26,7 @@ depends_on = None
 
 TAKE_MESSAGE = """
 CREATE OR REPLACE FUNCTION pitstop_take_message(
-    p_shop integer, p_source text, p_external_id text, p_payload text, p_now timestamptz,
+    p_shop integer, p_external_id text, p_payload text, p_now timestamptz,
     p_outcome text, p_channel text, p_chat text, p_first_state text, p_stamp timestamptz)
 RETURNS TABLE (t_current boolean, t_inbox integer, t_duplicate boolean, t_chat conversations,
                t_identity integer, t_seen timestamptz, t_customer customers)
@@ -40,14 +40,15 @@ BEGIN
         RETURN NEXT;
         RETURN;
     END IF;
-    -- the delivery, once: a repeat (or one still being handled, which this waits for) is reported
+    -- the delivery, once, its source the channel: a repeat (or one still being handled, which
+    -- this waits for) is reported
     INSERT INTO inbox_updates (source, external_id, shop_id, payload, received_at, outcome, processed_at)
-    VALUES (p_source, p_external_id, p_shop, p_payload, p_now, p_outcome, p_now)
+    VALUES (p_channel, p_external_id, p_shop, p_payload, p_now, p_outcome, p_now)
     ON CONFLICT (source, external_id) DO NOTHING
     RETURNING id INTO t_inbox;
     t_duplicate := t_inbox IS NULL;
     IF t_duplicate THEN
-        SELECT u.id INTO t_inbox FROM inbox_updates u WHERE u.source = p_source AND u.external_id = p_external_id;
+        SELECT u.id INTO t_inbox FROM inbox_updates u WHERE u.source = p_channel AND u.external_id = p_external_id;
     ELSIF p_chat IS NOT NULL THEN
         -- the chat's lock, the first a message takes; its row made by its first message
         -- (or by another process a moment ago: then theirs is the one locked)
