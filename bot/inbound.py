@@ -18,7 +18,7 @@ from bot import runner, understand
 from bot.model import Event
 from core import inbox, outbox
 from core.chats import take_message
-from core.customers import mask_phone
+from core.customers import fill_in, mask_phone
 from core.db import Database, session_of
 from core.i18n import N_
 from core.messages import Msg, Reply, remembered_choices
@@ -73,6 +73,7 @@ def process(db: Database | Session, shop_id: int, inbound: Inbound, raw: str, no
         if recorded.duplicate:
             return Processed(True, "duplicate")
         outcome = _answer(s, shop_id, inbound, recorded.inbox_id, now)
+        fill_in(s)  # a customer's row last (the lock order, bot/runner.py)
         if outcome != APPLIED:
             inbox.mark(s, recorded.inbox_id, outcome, now)
         return Processed(False, outcome)

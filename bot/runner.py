@@ -3,7 +3,8 @@
 Lock order (the same everywhere): the conversation row first, then the booking
 service's day locks, then booking rows, and a customer's row after those (a no-show
 takes its day's lock, then the customer's row to spend a token; a number typed for a
-payment is saved after the payment's hold). Holding the conversation row means two
+payment is saved after the payment's hold, and a name or phone the channel gives that
+their row lacked at the end of the message: core.customers.fill_in). Holding the conversation row means two
 messages of one customer are handled one after the other, never interleaved.
 Replies go to the outbox in the same transaction; their delivery jobs are enqueued
 only after it commits.
@@ -24,7 +25,7 @@ from bot.context import DbContext
 from bot.model import Event
 from core import notices, outbox
 from core.chats import LOCKED, lock_chat
-from core.customers import customer_for
+from core.customers import customer_for, fill_in
 from core.db import Database, per_transaction, undoable
 from core.i18n import N_
 from core.messages import Msg, Reply
@@ -52,9 +53,11 @@ def handle(db: Database, *, shop_id: int, channel: str, chat_id: str, event: Eve
     same delivery writes nothing new (invariant 3).
     """
     with db.uow() as uow:
-        return handle_in(uow.session, shop_id=shop_id, channel=channel, chat_id=chat_id, event=event,
-                         now=now, language_hint=language_hint, name=name, phone=phone,
-                         reply_key=reply_key)  # fmt: skip
+        handled = handle_in(uow.session, shop_id=shop_id, channel=channel, chat_id=chat_id, event=event,
+                            now=now, language_hint=language_hint, name=name, phone=phone,
+                            reply_key=reply_key)  # fmt: skip
+        fill_in(uow.session)  # a customer's row last (the lock order, above)
+        return handled
 
 
 def handle_in(session: Session, *, shop_id, channel, chat_id, event, now, language_hint=None,

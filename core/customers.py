@@ -86,11 +86,33 @@ def customer_for(session: Session, shop_id: int, channel: str, address: str, *, 
     customer = loaded_row(session, Customer, columns)
     if now is not None and (last_inbound_at is None or now - last_inbound_at >= SEEN_STEP):
         _SEEN.rows(session, {"identity": identity_id, "last_inbound_at": now})
-    if name and not customer.name:  # a customer made now has them already
-        customer.name = name
-    if phone and not customer.phone:
-        customer.phone = phone
+    lacking = {key: value for key, value in (("name", name), ("phone", phone)) if value and not getattr(customer, key)}
+    if lacking:  # (a customer made now has them already)
+        _fill_in_later(session, customer, lacking)
     return customer
+
+
+def _fill_in_later(session: Session, customer: Customer, values: dict) -> None:
+    """What the channel tells of a customer that their row lacks (a name, a phone): the
+    object shows it at once, and `fill_in` writes it at the end of the message. Written
+    now (or flushed by the step's first query), it would take the customer's row before
+    the step's day locks, against the lock order (bot/runner.py): a no-show of theirs
+    marked that day, which takes the day and then their row, would deadlock with it."""
+    for key, value in values.items():
+        set_committed_value(customer, key, value)
+    per_transaction(session, _TO_FILL_IN)[customer.id] = (customer, values)
+
+
+def fill_in(session: Session) -> None:
+    """Write what `customer_for` left for the end of the message, once its step is over
+    (a customer's row last). A value the step has changed since is left as it is now,
+    and so is one a rolled-back step forgot (it is filled in at the next message)."""
+    waiting = per_transaction(session, _TO_FILL_IN)
+    for customer, values in list(waiting.values()):
+        still = {key: value for key, value in values.items() if customer.__dict__.get(key) == value}
+        if still:
+            write_columns(session, customer, still)
+    waiting.clear()
 
 
 def _first_contact(session: Session, shop_id: int, channel: str, address: str, language: str, name: str | None,
@@ -116,6 +138,7 @@ def _first_contact(session: Session, shop_id: int, channel: str, address: str, l
 # A chat's customer read with the message's arrival (core.chats.take_message), as _IDENTITY
 # reads it, or None for none yet: per transaction, by (shop, channel, address), taken once.
 READ_AHEAD, _UNREAD = "customers_read_ahead", object()
+_TO_FILL_IN = "customers_to_fill_in"  # per transaction: {customer id: (customer, {column: value})}
 # Every chat message asks: compiled once, run on the driver (core.precompiled).
 _IDENTITIES, _CUSTOMERS = ChannelIdentity.__table__.c, Customer.__table__.c
 _IDENTITY = Precompiled(select(_IDENTITIES.id, _IDENTITIES.last_inbound_at, *_CUSTOMERS).join_from(

@@ -171,3 +171,35 @@ def waits_for(condition, seconds: float = 10) -> None:
     while not condition():
         assert monotonic() < deadline, "it never came to that"
         sleep(0.02)
+
+
+def test_a_no_show_marked_while_her_hold_waits_for_the_day_goes_through_with_the_name_her_row_lacked(pg_only):
+    """As above, with nothing typed: Amina's row has no name (Telegram gives one with
+    every message) and she pays at the shop, the hold taking the day's lock, while the
+    mechanic marks her 08:00 visit a no-show. Her name is written at the end of her
+    message, her row last; written when she was read, the two deadlocked."""
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(pg_only, telegram, twilio, extra_env={"PITSTOP_NOW": "2026-11-24T07:00:00Z"})
+        try:
+            db, failures = pitstop.runtime.db, Failures()
+            to_an_oil_changes_payment(pitstop, AMINA, "today 2pm")
+            early = her_visit_at_eight_booked_yesterday(db)
+            with db.uow() as uow:
+                uow.session.scalar(select(Customer)).name = None
+
+            with db.uow() as mechanic:
+                lock_days(mechanic.session, early.shop_id, {TUESDAY})  # his no-show's first lock
+                paying = threading.Thread(target=failures.catch, args=(pitstop.tap, AMINA, "pay:cash"))
+                paying.start()
+                waits_for(lambda: waiting_for_the_day(db) == 1)  # her message, at the day's lock
+                mark_no_show(mechanic.session, early.id, "staff:1", TEN_AM)  # ...then her row, for the token
+            paying.join(30)
+
+            assert not paying.is_alive() and failures == []
+            assert pitstop.texts(AMINA)[-1].startswith("Booked! Your code is MM-")
+            with db.uow() as uow:
+                amina = uow.session.scalar(select(Customer))
+                assert (amina.name, amina.tokens) == ("Test Firstname", 1)
+                assert uow.session.get(Booking, early.id).status == "no_show"
+        finally:
+            pitstop.runtime.close()

@@ -160,7 +160,8 @@ def test_a_number_typed_for_mpesa_is_saved_after_the_hold_it_pays_for(pitstop, u
 
 
 WRITES = {"the day's lock": "SELECT * FROM pitstop_take_day_and_look", "the booking": ("WITH numbered AS", "INSERT INTO bookings"),
-          "its payment": "INSERT INTO payments", "her number": "UPDATE customers SET phone"}  # fmt: skip
+          "its payment": "INSERT INTO payments", "her number": "UPDATE customers SET phone",
+          "her name": "UPDATE customers SET name"}  # fmt: skip
 
 
 def test_a_mechanics_whatsapp_message_locks_the_chat_before_writing_his_customer_row(pitstop):
@@ -196,3 +197,23 @@ def test_a_mechanic_verified_on_telegram_has_his_chat_locked_before_the_shops_ro
     order = ["the chat's lock" if s.startswith(("SELECT conversations.", TAKE)) else "the shop's row" for s in seen
              if s.startswith(("SELECT conversations.", TAKE, "UPDATE shops"))]  # fmt: skip
     assert order == ["the chat's lock", "the shop's row"]
+
+
+def test_a_name_her_row_lacked_is_written_after_the_hold_she_made(pitstop, url):
+    """The lock order again: the name Telegram gives, which her row lacked (say, she had
+    none when she first wrote), is written at the end of the message, after the day's
+    lock and the booking's rows; written when she was read, it would take her row first,
+    and a no-show of hers marked that day (the day's lock, then her row) would deadlock
+    with it."""
+    to_an_oil_changes_payment(pitstop, AMINA, "tomorrow 10am")
+    with pitstop.runtime.db.uow() as uow:
+        uow.session.get(Customer, uow.session.scalar(select(Customer.id))).name = None
+
+    seen = statements_of_the_message(pitstop, lambda: pitstop.tap(AMINA, "pay:cash"), words=4)
+
+    written = [what for s in seen for what, begins in WRITES.items() if s.startswith(begins)]
+    day_lock = ["the day's lock"] if url.startswith("postgresql") else []
+    assert written == [*day_lock, "the booking", "her name"]
+    assert pitstop.texts(AMINA)[-1].startswith("Booked! Your code is MM-")
+    with pitstop.runtime.db.uow() as uow:
+        assert uow.session.scalars(select(Customer.name)).all() == ["Test Firstname"]  # as Telegram gave it
