@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 
@@ -160,18 +160,32 @@ def _table(choices: Choices) -> _Table:
 
 @lru_cache(maxsize=256)  # the same choices (the menu, the shop's services) are read at every message
 def _folded(choices: tuple[tuple[str, tuple[str, ...]], ...]) -> _Table:
-    named = [(choice_id, phrase) for choice_id, labels in choices
+    """The table of these choices: that of their labels (`_shaped`), each choice named by
+    its id. Choices whose ids change from one booking to the next ("yes:cancel-41",
+    "bk:41", a confirmation's token) but whose labels do not share the reading of their
+    labels, the dearer part (100-250 µs, against 20-30 µs for this)."""
+    ids = tuple(choice_id for choice_id, _ in choices)
+    shape = _shaped(tuple(labels for _, labels in choices))
+    return replace(shape, offered=ids, ids=tuple(ids[place] for place in shape.ids),
+                   by_label={phrase: frozenset(ids[place] for place in places)
+                             for phrase, places in shape.by_label.items()})  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def _shaped(choices: tuple[tuple[str, ...], ...]) -> _Table:
+    """The table of choices with these labels, each choice named by its place (0, 1, ...)."""
+    named = [(place, phrase) for place, labels in enumerate(choices)
              for phrase in (_phrase(label) for label in labels if isinstance(label, str)) if phrase]  # fmt: skip
-    by_label: dict[str, frozenset[str]] = {}
-    for choice_id, phrase in named:
-        by_label[phrase] = by_label.get(phrase, frozenset()) | {choice_id}
+    by_label: dict[str, frozenset[int]] = {}
+    for place, phrase in named:
+        by_label[phrase] = by_label.get(phrase, frozenset()) | {place}
     labels = tuple(_read(phrase) for _, phrase in named)
     having = _labels_by(labels, lambda label: label.word_set)
     return _Table(
-        offered=tuple(choice_id for choice_id, _ in choices),
+        offered=tuple(range(len(choices))),
         by_label=by_label,
         labels=labels,
-        ids=tuple(choice_id for choice_id, _ in named),
+        ids=tuple(place for place, _ in named),
         content_phrases=tuple(label.content_phrase for label in labels),
         content_sorted=tuple(label.content_sorted for label in labels),
         having=having,
