@@ -99,39 +99,73 @@ def test_a_token_spent_elsewhere_after_the_customer_was_read_is_not_spent_again(
         assert _spend(uow.session, customer_id, NOW, av.shop_view(uow.session, shop_id), 1) == before - 2
 
 
-def test_a_no_show_marked_while_her_typed_number_waits_for_the_day_goes_through_and_so_does_her_hold(pg_only):
+@pytest.fixture
+def pitstop_at_ten_on_tuesday(pg_only):
+    with FakeTelegram() as telegram, FakeTwilio() as twilio:
+        pitstop = start_pitstop(pg_only, telegram, twilio, extra_env={"PITSTOP_NOW": "2026-11-24T07:00:00Z"})
+        yield pitstop
+        pitstop.runtime.close()
+
+
+def test_a_no_show_marked_while_her_typed_number_waits_for_the_day_goes_through_and_so_does_her_hold(
+        pitstop_at_ten_on_tuesday):  # fmt: skip
     """At 10:00 Amina books 14:00 the same day and types her number for M-Pesa, the hold
     following in the same message, while a mechanic marks her 08:00 visit a no-show: his
     transaction holds the day's lock and then wants her row, to spend a token. Her message
     waits for the day with her row not yet written. (Her number written first, the two
     deadlocked and PostgreSQL ended her message: its webhook failed.)"""
-    with FakeTelegram() as telegram, FakeTwilio() as twilio:
-        pitstop = start_pitstop(pg_only, telegram, twilio, extra_env={"PITSTOP_NOW": "2026-11-24T07:00:00Z"})
-        try:
-            db, failures = pitstop.runtime.db, Failures()
-            to_an_oil_changes_payment(pitstop, AMINA, "today 2pm")
-            pitstop.tap(AMINA, "pay:mpesa")
-            assert pitstop.texts(AMINA)[-1] == "M-Pesa needs your phone number. Share it with the button, or type it."
-            early = her_visit_at_eight_booked_yesterday(db)
+    pitstop = pitstop_at_ten_on_tuesday
+    db = pitstop.runtime.db
+    to_an_oil_changes_payment(pitstop, AMINA, "today 2pm")
+    pitstop.tap(AMINA, "pay:mpesa")
+    assert pitstop.texts(AMINA)[-1] == "M-Pesa needs your phone number. Share it with the button, or type it."
+    early = her_visit_at_eight_booked_yesterday(db)
 
-            with db.uow() as mechanic:
-                lock_days(mechanic.session, early.shop_id, {TUESDAY})  # his no-show's first lock
-                typing = threading.Thread(target=failures.catch, args=(pitstop.say, AMINA, "0712 345 678"))
-                typing.start()
-                waits_for(lambda: waiting_for_the_day(db) == 1)  # her message, at the day's lock
-                mark_no_show(mechanic.session, early.id, "staff:1", TEN_AM)  # ...then her row, for the token
-            typing.join(30)
+    a_no_show_marked_while_her_message_waits_for_the_day(db, early, pitstop.say, AMINA, "0712 345 678")
 
-            assert not typing.is_alive() and failures == []
-            held = next(t for t in pitstop.texts(AMINA) if t.startswith("Your time "))
-            assert held.startswith("Your time Tue 24 Nov, 14:00 is held for ")
-            with db.uow() as uow:
-                amina = uow.session.scalar(select(Customer))
-                assert (amina.phone, amina.tokens) == ("+254712345678", 1)
-                assert uow.session.get(Booking, early.id).status == "no_show"
-        finally:
-            pitstop.runtime.close()
+    held = next(t for t in pitstop.texts(AMINA) if t.startswith("Your time "))
+    assert held.startswith("Your time Tue 24 Nov, 14:00 is held for ")
+    with db.uow() as uow:
+        amina = uow.session.scalar(select(Customer))
+        assert (amina.phone, amina.tokens) == ("+254712345678", 1)
+        assert uow.session.get(Booking, early.id).status == "no_show"
 
+
+def test_a_no_show_marked_while_her_hold_waits_for_the_day_goes_through_with_the_name_her_row_lacked(
+        pitstop_at_ten_on_tuesday):  # fmt: skip
+    """As above, with nothing typed: Amina's row has no name (Telegram gives one with
+    every message) and she pays at the shop, the hold taking the day's lock, while the
+    mechanic marks her 08:00 visit a no-show. Her name is written at the end of her
+    message, her row last; written when she was read, the two deadlocked."""
+    pitstop = pitstop_at_ten_on_tuesday
+    db = pitstop.runtime.db
+    to_an_oil_changes_payment(pitstop, AMINA, "today 2pm")
+    early = her_visit_at_eight_booked_yesterday(db)
+    with db.uow() as uow:
+        uow.session.scalar(select(Customer)).name = None
+
+    a_no_show_marked_while_her_message_waits_for_the_day(db, early, pitstop.tap, AMINA, "pay:cash")
+
+    assert pitstop.texts(AMINA)[-1].startswith("Booked! Your code is MM-")
+    with db.uow() as uow:
+        amina = uow.session.scalar(select(Customer))
+        assert (amina.name, amina.tokens) == ("Test Firstname", 1)
+        assert uow.session.get(Booking, early.id).status == "no_show"
+
+
+def a_no_show_marked_while_her_message_waits_for_the_day(db, early: Booking, send, *message) -> None:
+    """The mechanic's transaction takes the day's lock (his no-show's first), her message
+    (`send(*message)`, in a thread) comes to wait for it, then he marks her `early` visit
+    a no-show, which wants her row for the token. Both must go through."""
+    failures = Failures()
+    with db.uow() as mechanic:
+        lock_days(mechanic.session, early.shop_id, {TUESDAY})
+        hers = threading.Thread(target=failures.catch, args=(send, *message))
+        hers.start()
+        waits_for(lambda: waiting_for_the_day(db) == 1)
+        mark_no_show(mechanic.session, early.id, "staff:1", TEN_AM)
+    hers.join(30)
+    assert not hers.is_alive() and failures == []
 
 AMINA = 5550101
 TUESDAY = date(2026, 11, 24)
@@ -171,35 +205,3 @@ def waits_for(condition, seconds: float = 10) -> None:
     while not condition():
         assert monotonic() < deadline, "it never came to that"
         sleep(0.02)
-
-
-def test_a_no_show_marked_while_her_hold_waits_for_the_day_goes_through_with_the_name_her_row_lacked(pg_only):
-    """As above, with nothing typed: Amina's row has no name (Telegram gives one with
-    every message) and she pays at the shop, the hold taking the day's lock, while the
-    mechanic marks her 08:00 visit a no-show. Her name is written at the end of her
-    message, her row last; written when she was read, the two deadlocked."""
-    with FakeTelegram() as telegram, FakeTwilio() as twilio:
-        pitstop = start_pitstop(pg_only, telegram, twilio, extra_env={"PITSTOP_NOW": "2026-11-24T07:00:00Z"})
-        try:
-            db, failures = pitstop.runtime.db, Failures()
-            to_an_oil_changes_payment(pitstop, AMINA, "today 2pm")
-            early = her_visit_at_eight_booked_yesterday(db)
-            with db.uow() as uow:
-                uow.session.scalar(select(Customer)).name = None
-
-            with db.uow() as mechanic:
-                lock_days(mechanic.session, early.shop_id, {TUESDAY})  # his no-show's first lock
-                paying = threading.Thread(target=failures.catch, args=(pitstop.tap, AMINA, "pay:cash"))
-                paying.start()
-                waits_for(lambda: waiting_for_the_day(db) == 1)  # her message, at the day's lock
-                mark_no_show(mechanic.session, early.id, "staff:1", TEN_AM)  # ...then her row, for the token
-            paying.join(30)
-
-            assert not paying.is_alive() and failures == []
-            assert pitstop.texts(AMINA)[-1].startswith("Booked! Your code is MM-")
-            with db.uow() as uow:
-                amina = uow.session.scalar(select(Customer))
-                assert (amina.name, amina.tokens) == ("Test Firstname", 1)
-                assert uow.session.get(Booking, early.id).status == "no_show"
-        finally:
-            pitstop.runtime.close()
