@@ -105,11 +105,12 @@ def _fill_in_later(session: Session, customer: Customer, values: dict) -> None:
 
 def fill_in(session: Session) -> None:
     """Write what `customer_for` left for the end of the message, once its step is over
-    (a customer's row last). A value the step has changed since is left as it is now,
-    and so is one a rolled-back step forgot (it is filled in at the next message)."""
+    (a customer's row last). A value the step has changed since is left as it is now;
+    one the step read afresh from the row (a late cancellation locks it to spend a
+    token), or forgot with a savepoint rolled back, is still lacking and is written."""
     waiting = per_transaction(session, _TO_FILL_IN)
     for customer, values in list(waiting.values()):
-        still = {key: value for key, value in values.items() if customer.__dict__.get(key) == value}
+        still = {key: value for key, value in values.items() if customer.__dict__.get(key) in (value, None, "")}
         if still:
             write_columns(session, customer, still)
     waiting.clear()

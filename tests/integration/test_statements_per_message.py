@@ -3,7 +3,7 @@ transaction, in order. Every message pays these, so one more is a regression to 
 (bench/webhooks.py measures what they cost)."""
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.models import Customer, OutboxMessage, Payment
 from pitstop.fakes.telegram import FakeTelegram
@@ -217,3 +217,24 @@ def test_a_name_her_row_lacked_is_written_after_the_hold_she_made(pitstop, url):
     assert pitstop.texts(AMINA)[-1].startswith("Booked! Your code is MM-")
     with pitstop.runtime.db.uow() as uow:
         assert uow.session.scalars(select(Customer.name)).all() == ["Test Firstname"]  # as Telegram gave it
+
+
+def test_a_name_her_row_lacked_is_written_after_a_late_cancellation_read_her_row_afresh(pitstop):
+    """Cancelling within a day of the visit spends a token: her row is locked and read
+    again, which puts back the name it lacks on the object she was read as. The name
+    Telegram gave is written all the same (a reviewer found it skipped as 'changed by
+    the step')."""
+    to_an_oil_changes_payment(pitstop, AMINA, "tomorrow 10am")
+    pitstop.tap(AMINA, "pay:cash")
+    pitstop.tap(AMINA, "m:bookings")
+    pitstop.tap_button(AMINA, "bk:")
+    pitstop.tap(AMINA, "cancel")
+    assert "costs one token" in pitstop.texts(AMINA)[-1]
+    with pitstop.runtime.db.uow() as uow:
+        uow.session.execute(update(Customer).values(name=None))
+
+    pitstop.tap_button(AMINA, "yes:")
+
+    assert pitstop.texts(AMINA)[-1].startswith("Cancelled MM-1001")
+    with pitstop.runtime.db.uow() as uow:
+        assert uow.session.execute(select(Customer.name, Customer.tokens)).all() == [("Test Firstname", 1)]

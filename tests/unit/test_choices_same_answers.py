@@ -177,3 +177,16 @@ def test_answers_to_the_buttons_are_still_read_as_they_should_be():
     assert before.pick_choice("oil chnge", services) == "oil"
     assert before.pick_choice("KCB 123A", services) is None
     assert before.pick_choices("1 и 3", services) == ["oil", "wash"]
+
+
+def test_the_same_buttons_offered_for_another_booking_answer_with_that_bookings_ids():
+    """The reading of labels is kept by the labels alone (`_shaped`) and shared by every
+    booking's yes/no: each list still answers with its own ids, typed or by number."""
+    for booking in (41, 42, 41):
+        offered = [(f"yes:cancel-{booking}", ["Yes, cancel", "Да, отменить"]), (f"no:cancel-{booking}", ["No", "Нет"])]
+        assert pick_choice("yes cancel", offered) == f"yes:cancel-{booking}"  # a label whole
+        assert pick_choice("cancel", offered) == f"yes:cancel-{booking}"  # a word of one
+        assert pick_choice("yes cancle", offered) == f"yes:cancel-{booking}"  # one like it
+        assert pick_choice("нет", offered) == f"no:cancel-{booking}"
+        assert pick_choice("2", offered) == f"no:cancel-{booking}"
+        assert pick_choices("1", offered) == [f"yes:cancel-{booking}"]
