@@ -25,8 +25,8 @@ import requests
 from sqlalchemy import func, select, update
 from werkzeug.serving import make_server
 
+from core import availability, mpesa, owner, payments, shopfloor
 from core import booking as bk
-from core import mpesa, owner, payments, shopfloor
 from core.booking import Held
 from core.customers import customer_for
 from core.messages import Reply, render_reply
@@ -662,6 +662,10 @@ def test_a_late_payment_does_not_confirm_an_hour_the_shop_no_longer_opens(world,
     then = now - timedelta(minutes=20)
     day = (then.astimezone(ZoneInfo("Africa/Nairobi")) + timedelta(days=7)).date()
     day += timedelta(days=(5 - day.weekday()) % 7)  # a Saturday (09:00-15:00) a week or two ahead
+    with rt.db.uow() as uow:  # and not a public holiday (Jamhuri Day, Boxing Day fall on Saturdays)
+        view = availability.shop_view(uow.session, garage.id)
+        while not availability.is_open(uow.session, view, day):
+            day += timedelta(days=7)
     visit = book(rt, garage, now=then, start=garage.at(day.year, day.month, day.day, 14))
     pid = ask(rt, visit, now=then, amount=100, checkout=SUCCESS_ID)
     assert bk.sweep_expired_holds(rt.db, now) == [visit.booking_id]
@@ -1182,9 +1186,10 @@ def test_at_no_tokens_the_whole_visit_in_cents_is_said_and_asked_in_whole_shilli
     with FakeDaraja(callback_delay=0.05) as fake, chatting(sqlite_url, MPESA_API_BASE=fake.url) as chat:
         reprice(chat, "oil-change", 349_950)
         chat.say(AMINA, "/start")
-        with chat.runtime.db.uow() as uow:  # no tokens left this month
+        with chat.runtime.db.uow() as uow:  # no tokens left this month: the shop's month, not UTC's
             amina = uow.session.scalar(select(Customer))
-            amina.tokens, amina.tokens_reset_on = 0, datetime.now(UTC).date().replace(day=1)
+            month = chat.runtime.now().astimezone(ZoneInfo("Africa/Nairobi")).date().replace(day=1)
+            amina.tokens, amina.tokens_reset_on = 0, month
         book_on_telegram(chat, "0712345678", start=False)
         fake.wait_callbacks(1)
 

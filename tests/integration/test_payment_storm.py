@@ -12,6 +12,7 @@ from datetime import timedelta
 import requests
 from sqlalchemy import func, select
 
+from core import availability
 from core.models import Booking, OutboxMessage, Payment
 from pitstop.fakes.daraja import callback_body
 from tests.integration.booking_helpers import loaded
@@ -24,7 +25,10 @@ def test_fifty_payments_each_called_back_five_times_in_random_order_apply_once(p
     now = utcnow()
     with served(pg_url, MPESA_API_BASE=DEAD) as (rt, base):
         garage = loaded(rt.db, nairobi_spec)
-        days = [d for d in (now + timedelta(days=n) for n in range(2, 40)) if d.weekday() < 5][:10]
+        with rt.db.uow() as uow:  # weekdays the shop is open: not a holiday, not Christmas Eve's stocktake
+            view = availability.shop_view(uow.session, garage.id)
+            days = [d for d in (view.local_day(now) + timedelta(days=n) for n in range(2, 40))
+                    if d.weekday() < 5 and availability.is_open(uow.session, view, d)][:10]  # fmt: skip
         starts = [garage.at(d.year, d.month, d.day, h) for d in days for h in (9, 11, 15)]
         visits = []
         for i in range(PAYMENTS):  # two lifts: two customers per start

@@ -30,17 +30,22 @@ def count(pitstop, model, *where):
         return uow.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
-def test_customer_books_on_whatsapp_in_swahili_by_typing_numbers_and_words(pitstop):
-    pitstop.whatsapp(KAMAU, "Habari")
-    assert bodies(pitstop)[-1].endswith("1. English\n2. Kiswahili")
-    pitstop.whatsapp(KAMAU, "2")
-    for typed in ("1", "tyre change", "1", "KDA 456B", "Toyota Fielder", "kesho saa nne", "1"):
-        pitstop.whatsapp(KAMAU, typed)
-    pitstop.whatsapp(KAMAU, "2")  # pay at the shop
-    with pitstop.runtime.db.uow() as uow:
-        booking = uow.session.scalar(select(Booking))
-    assert (booking.status, booking.channel) == ("confirmed", "whatsapp")
-    assert booking.code in bodies(pitstop)[-1]
+def test_customer_books_on_whatsapp_in_swahili_by_typing_numbers_and_words(sqlite_url):
+    """On a Monday morning by Pitstop's clock: "kesho" (tomorrow) on the real clock is
+    closed on some days (a Sunday, Jamhuri Day, Christmas Eve's stocktake)."""
+    with FakeTelegram() as telegram, FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio:
+        pitstop = start_pitstop(sqlite_url, telegram, twilio, extra_env={"PITSTOP_NOW": "2026-11-23T07:00:00Z"})
+        pitstop.whatsapp(KAMAU, "Habari")
+        assert bodies(pitstop)[-1].endswith("1. English\n2. Kiswahili")
+        pitstop.whatsapp(KAMAU, "2")
+        for typed in ("1", "tyre change", "1", "KDA 456B", "Toyota Fielder", "kesho saa nne", "1"):
+            pitstop.whatsapp(KAMAU, typed)
+        pitstop.whatsapp(KAMAU, "2")  # pay at the shop
+        with pitstop.runtime.db.uow() as uow:
+            booking = uow.session.scalar(select(Booking))
+        assert (booking.status, booking.channel) == ("confirmed", "whatsapp")
+        assert booking.starts_at == datetime(2026, 11, 24, 7, 0, tzinfo=UTC)  # Tuesday, 10:00 in Nairobi
+        assert booking.code in bodies(pitstop)[-1]
 
 
 def test_a_customers_slash_start_is_their_own_command_not_a_refused_staff_one(pitstop):
