@@ -4,8 +4,9 @@ Lock order (the same everywhere): the conversation row first, then the booking
 service's day locks, then booking rows, and a customer's row after those (a no-show
 takes its day's lock, then the customer's row to spend a token; a number typed for a
 payment is saved after the payment's hold, and a name or phone the channel gives that
-their row lacked at the end of the message: core.customers.fill_in). Holding the conversation row means two
-messages of one customer are handled one after the other, never interleaved.
+their row lacked at the end of the message, by core.customers.fill_in). Holding the
+conversation row means two messages of one customer are handled one after the other,
+never interleaved.
 Replies go to the outbox in the same transaction; their delivery jobs are enqueued
 only after it commits.
 """
