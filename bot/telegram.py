@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import warnings
 from collections.abc import Awaitable, Callable
 
 from telegram import (
@@ -379,9 +378,7 @@ async def _sent(call: Awaitable[str | None]) -> str | None:
         return await call
     except (Forbidden, BadRequest) as exc:  # blocked by the user, a chat gone: asking again will not help
         raise Undeliverable(f"Telegram refused it: {exc.message}") from exc
-    except RetryAfter as exc:
-        with warnings.catch_warnings():  # PTB 22 warns that retry_after will become a timedelta
-            warnings.simplefilter("ignore")
-            retry = exc.retry_after
+    except RetryAfter as exc:  # seconds in PTB 22 (which warns, once, that it will be a timedelta), or a timedelta
+        retry = exc.retry_after
         raise TryLater(retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)) from exc
 
