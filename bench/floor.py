@@ -3,7 +3,7 @@ what the design cannot do without, written on psycopg and redis-py alone. Each u
 is authenticated by its secret header, parsed, recorded under its update_id, applied
 to its chat's row locked FOR UPDATE, its reply written to an outbox in the same
 transaction, and one job pushed to Redis after the commit: the same round trips as
-Pitstop's on PostgreSQL (BEGIN, the shop's stamp, one call that records the update,
+Pitstop's on PostgreSQL (BEGIN, one call that confirms the shop, records the update,
 locks the chat and reads its customer as migration 0008's does, the chat's new state,
 the answer, COMMIT, then Redis), served by the same gunicorn and Flask, loaded by the
 same clients. `--bare` drops the database and Redis too: the HTTP
@@ -39,10 +39,15 @@ CREATE TABLE outbox (id bigserial PRIMARY KEY, chat_id bigint NOT NULL, body jso
 CREATE TABLE identities (chat_id bigint PRIMARY KEY, customer_id bigint NOT NULL);
 CREATE TABLE shops (id int PRIMARY KEY, slug text UNIQUE NOT NULL, updated_at timestamptz NOT NULL);
 INSERT INTO shops VALUES (1, 'mwangaza-motors', now()), (2, 'zhaiyk-auto', now());
-CREATE FUNCTION take(p_update bigint, p_payload jsonb, p_chat bigint)
+CREATE FUNCTION take(p_shop text, p_update bigint, p_payload jsonb, p_chat bigint)
 RETURNS TABLE (fresh boolean, state jsonb, version int, customer bigint) LANGUAGE plpgsql VOLATILE AS $$
 DECLARE got bigint;
 BEGIN
+    PERFORM 1 FROM shops WHERE slug = p_shop;  -- the shop's view confirmed, as migration 0008's stamp check
+    IF NOT FOUND THEN
+        RETURN NEXT;
+        RETURN;
+    END IF;
     INSERT INTO inbox VALUES (p_update, now(), p_payload) ON CONFLICT DO NOTHING RETURNING update_id INTO got;
     fresh := got IS NOT NULL;
     IF fresh THEN
@@ -95,9 +100,8 @@ def step(db, queue, shop: str, update: dict) -> None:
     message = update.get("message") or update["callback_query"]["message"]
     chat_id = message["chat"]["id"]
     with db.transaction():
-        db.execute("SELECT id, updated_at FROM shops WHERE slug = %s", (shop,)).fetchone()
-        fresh, *_ = db.execute("SELECT * FROM take(%s, %s, %s)",
-                               (update["update_id"], json.dumps(update), chat_id)).fetchone()  # fmt: skip
+        fresh, *_ = db.execute("SELECT * FROM take(%s, %s, %s, %s)",
+                               (shop, update["update_id"], json.dumps(update), chat_id)).fetchone()  # fmt: skip
         if not fresh:
             return
         db.execute("UPDATE conversations SET state = %s, version = version + 1, updated_at = now() WHERE chat_id = %s",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, column, or_, select, text, update
@@ -118,7 +119,7 @@ def shop_view_by_slug(session: Session, slug: str) -> ShopView | None:
         return None
     shop_id, stamp = found
     view = per_transaction(session, "shop_views").get(shop_id) or _current(session, shop_id, stamp)
-    _BY_SLUG_LAST[(session.get_bind().url, slug)] = view
+    _BY_SLUG_LAST.setdefault(session.get_bind(), {})[slug] = view
     return view
 
 
@@ -132,7 +133,7 @@ def recent_view(session: Session, slug: str) -> ShopView | None:
     for this transaction without a query, unconfirmed; None when there is none. The
     message's first call (core/chats.take_message) confirms it, or raises ShopChanged
     when the shop changed since (PostgreSQL)."""
-    view = _BY_SLUG_LAST.get((session.get_bind().url, slug))
+    view = _BY_SLUG_LAST.get(session.get_bind(), {}).get(slug)
     if view is not None:
         per_transaction(session, "shop_views")[view.shop_id] = view
         per_transaction(session, _UNCONFIRMED)[view.shop_id] = view.stamp
@@ -146,7 +147,8 @@ def unconfirmed_stamp(session: Session, shop_id: int) -> datetime | None:
 
 
 _UNCONFIRMED = "unconfirmed_shop_views"
-_BY_SLUG_LAST: dict[tuple[object, str], ShopView] = {}  # (database, slug) -> the view last found
+# by engine (hashed as itself: a URL is hashed by its text, made again each time), then slug
+_BY_SLUG_LAST: WeakKeyDictionary[object, dict[str, ShopView]] = WeakKeyDictionary()
 
 
 def _current(session: Session, shop_id: int, stamp: datetime) -> ShopView:
