@@ -219,11 +219,12 @@ def print_what_was_done(runtime) -> None:
 
 
 def serve_and_measure_app(app: str, env: dict[str, str], args, times: dict[str, list[str]] | None = None) -> None:
-    """Serve `app` with gunicorn as the Procfile does (workers and threads from `args`),
-    measure it with clients booking `times` (by shop), stop it."""
+    """Serve `app` with gunicorn as the Procfile does (the app built once, workers forked
+    from it; workers and threads from `args`), measure it with clients booking `times`
+    (by shop), stop it."""
     port = free_port()
     server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(args.workers), "--threads", str(args.threads),
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--preload", "--workers", str(args.workers), "--threads", str(args.threads),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app], cwd=ROOT, env=env)  # fmt: skip
     try:
         measure(port, server.pid, args, times or {slug: ["tomorrow 10am"] * args.clients for slug in SHOPS})

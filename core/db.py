@@ -8,7 +8,9 @@ transaction is durable — enqueueing an RQ job, above all — is registered wit
 from __future__ import annotations
 
 import logging
+import os
 import select
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -42,14 +44,38 @@ def make_engine(database_url: str, **kwargs) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _tune_sqlite(engine)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    if "poolclass" not in kwargs:
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 20)
-    engine = create_engine(url, **kwargs)
-    _ping_by_listening(engine)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+        if "poolclass" not in kwargs:
+            kwargs.setdefault("pool_size", 10)
+            kwargs.setdefault("max_overflow", 20)
+        engine = create_engine(url, **kwargs)
+        _ping_by_listening(engine)
+    _not_shared_with_forked_children(engine)
     return engine
+
+
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()  # what a forked child must not reuse
+_FORK_HOOK: list[Callable] = []  # registered once per process, with the first engine
+
+
+def _not_shared_with_forked_children(engine: Engine) -> None:
+    """A process forked from this one opens connections of its own.
+
+    gunicorn's `--preload` (the Procfile's) builds the app once and forks the workers
+    from it; a connection in the pool then would be one socket for two processes, and
+    their statements would interleave on it. The child forgets the pool without closing
+    it (the parent still uses those connections) and opens new ones as it needs them.
+    Redis clients need nothing: redis-py renews its pool itself in a new process."""
+    if not _FORK_HOOK and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_forget_pooled_connections)
+        _FORK_HOOK.append(_forget_pooled_connections)
+    _ENGINES.add(engine)
+
+
+def _forget_pooled_connections() -> None:
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
 
 
 def _ping_by_listening(engine: Engine) -> None:

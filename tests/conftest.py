@@ -10,7 +10,10 @@ A server that does not answer fails the test that needs it; it is never skipped.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
+import sys
 import uuid
 from pathlib import Path
 
@@ -31,6 +34,15 @@ EXAMPLES = ROOT / "examples"
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 NAIROBI = EXAMPLES / "nairobi-garage.toml"
 ATYRAU = EXAMPLES / "atyrau-service.toml"
+
+
+def procfile_command(process: str, env: dict[str, str]) -> list[str]:
+    """The Procfile's command for `process`, as a platform runs it: its `${NAME:-default}`s
+    filled from `env`, its program run by this Python (`gunicorn` → `python -m gunicorn`)."""
+    lines = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
+    filled = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m[1], m[2]), lines[process])
+    program, *arguments = shlex.split(filled)
+    return [sys.executable, "-m", program, *arguments]
 
 
 def _server_missing(what: str, error: str) -> None:

@@ -1,5 +1,5 @@
 """Invariant 1 over HTTP: 200 customers, each one tap away from booking, race for 20 slots
-through gunicorn (4 worker processes) from 4 client processes. Afterwards no two live
+through the Procfile's web command (gunicorn, 4 worker processes) from 4 client processes. Afterwards no two live
 bookings share a mechanic or a bay at the same time, and every customer got a clear
 answer: booked, or sorry-and-other-times."""
 
@@ -7,7 +7,6 @@ import multiprocessing
 import os
 import socket
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from core.runtime import build_runtime
 from core.shopfile import read_shop_file
 from core.shops import load_shop
 from pitstop.fakes.telegram import update_callback
-from tests.conftest import NAIROBI, ROOT, make_settings
+from tests.conftest import NAIROBI, ROOT, make_settings, procfile_command
 from tests.integration.booking_helpers import MONDAY_9AM_NAIROBI
 from tests.integration.test_no_double_booking import overlapping_pairs
 
@@ -78,8 +77,8 @@ def test_two_hundred_customers_race_for_twenty_slots_over_http(pg_url, pg_db, re
 
     port = free_port()
     server_env = dict(os.environ, DATABASE_URL=pg_url, PUBLIC_BASE_URL="http://127.0.0.1", **env)
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "4", "--bind", f"127.0.0.1:{port}",
-                               "--log-level", "warning", "webhooks:create_app()"], cwd=ROOT, env=server_env)  # fmt: skip
+    web = procfile_command("web", {"WEB_CONCURRENCY": "4", "PORT": str(port)})  # as deployed: --preload
+    server = subprocess.Popen([*web, "--log-level", "warning"], cwd=ROOT, env=server_env)
     try:
         app = f"http://127.0.0.1:{port}"
         for _ in range(300):
